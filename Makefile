@@ -1,0 +1,45 @@
+# cert-share: `make run` for a demo on http://127.0.0.1:5000, `make test` for the whole suite.
+VENV   ?= .venv
+PYTHON ?= python3
+PORT   ?= 5000
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-stamp
+# A fresh PostgreSQL database is created (and dropped) per run from this server URL.
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-sqlite test-pg browser bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's chromium and chromedriver drive the browser tests (installed here if missing).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "installing chromium and chromium-driver from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+run: install
+	@CERT_SHARE_ENV=development $(BIN)/cert-share db upgrade
+	@CERT_SHARE_ENV=development $(BIN)/cert-share demo
+	@echo "cert-share on http://127.0.0.1:$(PORT) (scheduler running; Ctrl-C stops both)"
+	@CERT_SHARE_ENV=development PORT=$(PORT) $(BIN)/cert-share serve --host 127.0.0.1 --port $(PORT)
+
+test: install browser test-sqlite
+
+test-sqlite:
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+test-pg: install browser
+	TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+bench: install
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf $(VENV) instance *.egg-info tests/artifacts

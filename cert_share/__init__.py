@@ -1,0 +1,104 @@
+"""cert-share: incident sharing and early warning for a national CERT.
+
+create_app() only wires things together: no database writes, no scheduler, no network.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from .config import DEV_SECRET_KEY, config_for
+
+
+def create_app(test_config: dict | None = None, env: str | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    config_class = config_for("test" if test_config and test_config.get("TESTING") else env)
+    app.config.from_object(config_class)
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "cert-share.db")
+    app.config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    _check_secret_key(app)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    register_security_headers(app)
+    return app
+
+
+def _normalize_db_url(url: str) -> str:
+    # Operators paste libpq-style URLs; SQLAlchemy needs the driver named to pick psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def _check_secret_key(app: Flask) -> None:
+    env = app.config.get("ENV_NAME")
+    if env not in {"development", "test"} and app.config.get("SECRET_KEY") in {None, "", DEV_SECRET_KEY}:
+        raise RuntimeError(
+            "SECRET_KEY is not set: refusing to start outside development. "
+            "Set SECRET_KEY to a long random value (or CERT_SHARE_ENV=development on a laptop)."
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    from .extensions import csrf, db, limiter, login_manager, migrate
+    from .database import configure_engine
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    login_manager.session_protection = "strong"
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .api import bp as api_bp
+    from .web import bp as web_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(web_bp)
+    try:
+        from .taxii import bp as taxii_bp
+    except ImportError:  # pragma: no cover - TAXII blueprint not present in this build
+        taxii_bp = None
+    if taxii_bp is not None:
+        app.register_blueprint(taxii_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from .http_errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        return response

@@ -1,0 +1,61 @@
+"""JSON API under /api/v1 (bearer tokens; marshmallow schemas; OpenAPI at /api/v1/openapi.json)."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from ..auth.tokens import actor_from_request
+from ..errors import CertShareError
+from ..extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+@bp.before_request
+def _authenticate():
+    from flask import request
+
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    g.actor = actor_from_request(allow_basic=False)
+    return None
+
+
+@bp.errorhandler(CertShareError)
+def _service_error(exc: CertShareError):
+    response = jsonify(exc.to_dict())
+    response.status_code = exc.status
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="cert-share"'
+    return response
+
+
+@bp.errorhandler(ValidationError)
+def _validation_error(exc: ValidationError):
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    fields = ", ".join(_flatten(messages)) or "request"
+    body = {"error": "Bad request", "status": 400, "message": f"invalid input in: {fields}", "errors": messages}
+    return jsonify(body), 400
+
+
+def _flatten(messages, prefix="") -> list[str]:
+    out = []
+    for key, value in messages.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.extend(_flatten(value, path))
+        else:
+            out.append(path)
+    return out
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return jsonify({"error": exc.name, "status": exc.code, "message": exc.description}), exc.code
+
+
+from . import incidents, openapi  # noqa: E402,F401  (routes register on import)

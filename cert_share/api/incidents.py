@@ -1,0 +1,78 @@
+"""/api/v1/incidents: report, list, read, STIX export, phase updates."""
+from __future__ import annotations
+
+from flask import g, jsonify, request, url_for
+from sqlalchemy import select
+
+from .. import policy
+from ..errors import InputError, NotFound
+from ..extensions import db
+from ..jsonbody import json_object
+from ..models import Incident
+from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdateCreateSchema
+from ..services import intake
+from . import bp
+
+_create = IncidentCreateSchema()
+_out = IncidentSchema()
+_update = PhaseUpdateCreateSchema()
+
+
+def _load_incident(incident_id: int) -> Incident:
+    incident = db.session.get(Incident, incident_id)
+    # A report of another member answers exactly like one that does not exist.
+    if incident is None or not policy.can_read_incident(g.actor, incident):
+        raise NotFound(f"no incident {incident_id}")
+    return incident
+
+
+@bp.post("/incidents")
+def create_incident():
+    data = _create.load(json_object(request))
+    incident, created = intake.report_incident(db.session, org=g.actor.org, data=data, actor=g.actor, source="api")
+    response = jsonify(_out.dump(incident))
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = url_for("api.get_incident", incident_id=incident.id)
+    return response
+
+
+@bp.get("/incidents")
+def list_incidents():
+    try:
+        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
+        before = int(request.args["before"]) if "before" in request.args else None
+    except ValueError:
+        raise InputError("limit and before must be integers") from None
+    query = select(Incident).order_by(Incident.id.desc()).limit(limit + 1)
+    if not g.actor.is_cert:
+        query = query.where(Incident.org_id == g.actor.org_id)
+    if before is not None:
+        query = query.where(Incident.id < before)
+    rows = db.session.execute(query).scalars().all()
+    page, more = rows[:limit], len(rows) > limit
+    body = {"incidents": [_out.dump(i) for i in page], "more": more}
+    if more:
+        body["next"] = url_for("api.list_incidents", limit=limit, before=page[-1].id)
+    return jsonify(body)
+
+
+@bp.get("/incidents/<int:incident_id>")
+def get_incident(incident_id: int):
+    return jsonify(_out.dump(_load_incident(incident_id)))
+
+
+@bp.get("/incidents/<int:incident_id>/stix")
+def get_incident_stix(incident_id: int):
+    bundle = intake.stix_bundle(_load_incident(incident_id))
+    response = jsonify(bundle)
+    response.mimetype = "application/stix+json"
+    return response
+
+
+@bp.post("/incidents/<int:incident_id>/updates")
+def add_update(incident_id: int):
+    incident = _load_incident(incident_id)
+    data = _update.load(json_object(request))
+    intake.add_phase_update(db.session, incident=incident, phase=data["phase"], summary=data["summary"],
+                            details=data["details"], actor=g.actor)
+    return jsonify(_out.dump(incident)), 201

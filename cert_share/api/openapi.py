@@ -1,0 +1,76 @@
+"""The OpenAPI 3 document, generated from the marshmallow schemas (apispec)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import jsonify
+
+from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdateCreateSchema
+from . import bp
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _responses(ok_code: str, ok_schema: dict | None, *codes: str) -> dict:
+    responses = {ok_code: {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}
+                 if ok_schema else {"description": "OK"}}
+    descriptions = {"400": "Invalid input (the body names each field and problem)", "401": "Missing or bad token",
+                    "403": "Forbidden", "404": "Not found (or not yours)", "413": "Body too large",
+                    "415": "Content-Type is not application/json"}
+    for code in codes:
+        responses[code] = {"description": descriptions[code], "content": {"application/json": {"schema": _ERROR}}}
+    return responses
+
+
+@lru_cache(maxsize=1)
+def build_spec() -> dict:
+    spec = APISpec(title="cert-share API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Report incidents and read them back. Authenticate with "
+                                        "'Authorization: Bearer <token>' (cert-share token add)."})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("IncidentCreate", schema=IncidentCreateSchema)
+    spec.components.schema("Incident", schema=IncidentSchema)
+    spec.components.schema("PhaseUpdateCreate", schema=PhaseUpdateCreateSchema)
+    spec.components.schema("Error", {"type": "object", "properties": {
+        "error": {"type": "string"}, "message": {"type": "string"}, "status": {"type": "integer"},
+        "errors": {"type": "object", "description": "field -> list of problems"}}})
+    incident = {"$ref": "#/components/schemas/Incident"}
+    id_param = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    spec.path(path="/api/v1/incidents", operations={
+        "post": {"summary": "Report an incident", "security": [{"bearer": []}],
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"$ref": "#/components/schemas/IncidentCreate"}}}},
+                 "responses": {**_responses("201", incident, "400", "401", "413", "415"),
+                               "200": {"description": "Already reported with this external_id",
+                                       "content": {"application/json": {"schema": incident}}}}},
+        "get": {"summary": "List reports (own organization; the CERT sees all)", "security": [{"bearer": []}],
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 1000}},
+                               {"name": "before", "in": "query", "schema": {"type": "integer"}}],
+                "responses": _responses("200", {"type": "object", "properties": {
+                    "incidents": {"type": "array", "items": incident}, "more": {"type": "boolean"},
+                    "next": {"type": "string"}}}, "400", "401")},
+    })
+    spec.path(path="/api/v1/incidents/{incident_id}", operations={
+        "get": {"summary": "Read a report", "security": [{"bearer": []}], "parameters": [id_param],
+                "responses": _responses("200", incident, "401", "404")}})
+    spec.path(path="/api/v1/incidents/{incident_id}/stix", operations={
+        "get": {"summary": "The report as a STIX 2.1 bundle", "security": [{"bearer": []}],
+                "parameters": [id_param],
+                "responses": {"200": {"description": "STIX 2.1 bundle",
+                                      "content": {"application/stix+json": {"schema": {"type": "object"}}}},
+                              **{k: v for k, v in _responses("200", None, "401", "404").items() if k != "200"}}}})
+    spec.path(path="/api/v1/incidents/{incident_id}/updates", operations={
+        "post": {"summary": "Add a reporting phase (notification, intermediate, final-report)",
+                 "security": [{"bearer": []}], "parameters": [id_param],
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"$ref": "#/components/schemas/PhaseUpdateCreate"}}}},
+                 "responses": _responses("201", incident, "400", "401", "404", "415")}})
+    return spec.to_dict()
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(build_spec())

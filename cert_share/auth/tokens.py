@@ -1,0 +1,45 @@
+"""Resolve the caller of an API or TAXII request from its Authorization header."""
+from __future__ import annotations
+
+import base64
+import binascii
+
+from flask import request
+
+from ..errors import AuthenticationFailed
+from ..extensions import db
+from ..services import tokens
+from ..services.audit import Actor
+
+
+def _credentials(header: str) -> tuple[str | None, str | None]:
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "bearer" and value:
+        return None, value
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None, None
+        user, sep, password = decoded.partition(":")
+        if sep:
+            return user, password
+    return None, None
+
+
+def actor_from_request(*, allow_basic: bool) -> Actor:
+    """The Actor for this request, or AuthenticationFailed (401)."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise AuthenticationFailed("authentication required: send 'Authorization: Bearer <token>'")
+    slug, secret = _credentials(header)
+    if secret is None or (slug is not None and not allow_basic):
+        raise AuthenticationFailed("unsupported or malformed Authorization header; use 'Bearer <token>'")
+    row = tokens.authenticate_token(db.session, secret, org_slug=slug)
+    if row is None:
+        raise AuthenticationFailed("invalid, revoked or unknown token")
+    org = row.organization
+    return Actor(label=f"token:{org.slug}/{row.name}", org=org, token_id=row.id,
+                 remote_addr=request.remote_addr, role="cert-admin" if org.kind == "cert" else "member-admin")

@@ -1,0 +1,262 @@
+"""The ``cert-share`` command group. Command names and options are a contract with operators."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from .errors import CertShareError
+from .extensions import db
+
+
+def _fail(exc: CertShareError) -> None:
+    click.echo(f"Error: {exc.message}", err=True)
+    sys.exit(1 if exc.status >= 500 else 2)
+
+
+@click.group("org", help="Organizations of the constituency.")
+def org_group():
+    pass
+
+
+@org_group.command("add")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--sector", required=True, help="STIX industry sector, e.g. financial-services.")
+@click.option("--country", default=None, help="ISO 3166-1 alpha-2 code.")
+@click.option("--kind", type=click.Choice(["member", "cert", "partner"]), default="member", show_default=True)
+@click.option("--asset", "assets", multiple=True, help="CIDR range, AS number (AS64500) or domain; repeatable.")
+@click.option("--email", "contact_email", default=None, help="Contact address of the organization.")
+@with_appcontext
+def org_add(name, sector, country, kind, assets, contact_email):
+    """Add an organization; prints its slug as the last line."""
+    from .services.organizations import create_organization
+
+    try:
+        org = create_organization(db.session, name=name, sector=sector, country=country, kind=kind,
+                                  assets=list(assets), contact_email=contact_email)
+    except CertShareError as exc:
+        _fail(exc)
+    click.echo(f"Created {org.kind} organization {org.name!r} ({org.sector}) with {len(assets)} asset(s).")
+    click.echo(org.slug)
+
+
+@org_group.command("list")
+@with_appcontext
+def org_list():
+    from sqlalchemy import select
+
+    from .models import Organization
+
+    for org in db.session.execute(select(Organization).order_by(Organization.slug)).scalars():
+        click.echo(f"{org.slug}\t{org.kind}\t{org.sector}\t{org.country or '-'}\t{org.name}")
+
+
+@org_group.command("asset")
+@click.option("--org", "slug", required=True)
+@click.argument("values", nargs=-1, required=True)
+@with_appcontext
+def org_asset(slug, values):
+    """Register assets (CIDR, AS number, domain) for an organization."""
+    from .services.organizations import add_asset, get_by_slug
+
+    try:
+        org = get_by_slug(db.session, slug)
+        for value in values:
+            asset = add_asset(db.session, org, value)
+            click.echo(f"{asset.kind}\t{asset.value}")
+    except CertShareError as exc:
+        _fail(exc)
+
+
+@click.group("user", help="People who sign in to the web workspace.")
+def user_group():
+    pass
+
+
+@user_group.command("add")
+@click.option("--email", required=True)
+@click.option("--org", "slug", required=True, help="Slug of the user's organization.")
+@click.option("--role", required=True, type=click.Choice(["analyst", "member-admin", "cert-analyst", "cert-admin"]))
+@click.option("--name", default=None)
+@with_appcontext
+def user_add(email, slug, role, name):
+    """Add a user. The password comes from CERT_SHARE_PASSWORD, else a prompt."""
+    from .services.organizations import get_by_slug
+    from .services.users import create_user
+
+    password = os.environ.get("CERT_SHARE_PASSWORD")
+    if not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        org = get_by_slug(db.session, slug)
+        user = create_user(db.session, email=email, org=org, role=role, password=password, name=name)
+    except CertShareError as exc:
+        _fail(exc)
+    click.echo(f"Created {user.role} {user.email} in {org.slug}.")
+
+
+@click.group("token", help="API and TAXII tokens of organizations.")
+def token_group():
+    pass
+
+
+@token_group.command("add")
+@click.option("--org", "slug", required=True)
+@click.option("--name", default="default", show_default=True)
+@with_appcontext
+def token_add(slug, name):
+    """Issue a token; prints it as the last line. It is shown only this once."""
+    from .services.organizations import get_by_slug
+    from .services.tokens import issue_token
+
+    try:
+        org = get_by_slug(db.session, slug)
+        row, secret = issue_token(db.session, org, name)
+    except CertShareError as exc:
+        _fail(exc)
+    click.echo(f"Token {row.name!r} (id {row.id}) for {org.slug}; store it now, it is not shown again:")
+    click.echo(secret)
+
+
+@token_group.command("list")
+@click.option("--org", "slug", required=True)
+@with_appcontext
+def token_list(slug):
+    from sqlalchemy import select
+
+    from .models import ApiToken
+    from .services.organizations import get_by_slug
+
+    try:
+        org = get_by_slug(db.session, slug)
+    except CertShareError as exc:
+        _fail(exc)
+    for row in db.session.execute(select(ApiToken).where(ApiToken.org_id == org.id)).scalars():
+        state = "revoked" if row.revoked_at else "active"
+        click.echo(f"{row.id}\t{row.name}\t{row.prefix}…\t{state}\tlast used {row.last_used_at or 'never'}")
+
+
+@token_group.command("revoke")
+@click.option("--org", "slug", required=True)
+@click.argument("token_id", type=int)
+@with_appcontext
+def token_revoke(slug, token_id):
+    from .services.audit import CLI
+    from .services.organizations import get_by_slug
+    from .services.tokens import revoke_token
+
+    try:
+        revoke_token(db.session, get_by_slug(db.session, slug), token_id, actor=CLI)
+    except CertShareError as exc:
+        _fail(exc)
+    click.echo(f"Token {token_id} revoked.")
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command():
+    """Load demo organizations, users and reports (idempotent); print the logins."""
+    from .services.demo import load_demo
+
+    logins = load_demo(db.session)
+    click.echo("Demo logins (password for all: %s):" % logins["password"])
+    for email, role, org in logins["users"]:
+        click.echo(f"  {email:32} {role:14} {org}")
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--org", "slug", required=True, help="Organization the report(s) belong to.")
+@with_appcontext
+def import_command(path, slug):
+    """Import a STIX 2.1 bundle or a MISP event (JSON) as the organization's report(s)."""
+    from .services.importer import import_file
+    from .services.organizations import get_by_slug
+
+    try:
+        org = get_by_slug(db.session, slug)
+        result = import_file(db.session, path, org=org)
+    except CertShareError as exc:
+        _fail(exc)
+    click.echo(result.summary())
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, envvar="PORT", show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@with_appcontext
+def serve_command(host, port, workers):
+    """Serve with gunicorn, and run the scheduler beside it unless SCHEDULER_ENABLED=0."""
+    import signal
+    import subprocess
+
+    from flask import current_app
+
+    procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+                               f"{host}:{port}", "--access-logfile", "-", "cert_share:create_app()"])]
+    if current_app.config.get("SCHEDULER_ENABLED") and "scheduler" in current_app.cli.commands:
+        procs.append(subprocess.Popen([sys.executable, "-m", "cert_share.cli", "scheduler", "run"]))
+    elif not current_app.config.get("SCHEDULER_ENABLED"):
+        click.echo("scheduler disabled (SCHEDULER_ENABLED=0)")
+
+    def _stop(*_args):
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while all(proc.poll() is None for proc in procs):
+            try:
+                procs[0].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+COMMANDS = [serve_command, org_group, user_group, token_group, demo_command, import_command]
+
+
+def register(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
+    # Later parts (jobs, scheduler, report) add themselves to this list.
+    for extra in _extra_commands():
+        app.cli.add_command(extra)
+
+
+def _extra_commands():
+    commands = []
+    for module_name, attr in (("cert_share.jobs.cli", "COMMANDS"), ("cert_share.reports.cli", "COMMANDS")):
+        try:
+            module = __import__(module_name, fromlist=[attr])
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(module_name.rsplit(".", 1)[0]):
+                continue
+            raise
+        commands.extend(getattr(module, attr))
+    return commands
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    cli = FlaskGroup(create_app=_create_app, help="cert-share: incident sharing and early warning.")
+    cli.main(prog_name="cert-share")
+
+
+if __name__ == "__main__":
+    main()

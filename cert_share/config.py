@@ -1,0 +1,88 @@
+"""Settings read from the environment.
+
+Every variable read here is documented in README.md ("Configuration"). Defaults suit a
+developer's machine; production refuses to start with the development secret key.
+"""
+from __future__ import annotations
+
+import os
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise RuntimeError(f"environment variable {name} must be an integer, got {value!r}") from exc
+
+
+class Config:
+    """Production-shaped defaults, overridden by the environment."""
+
+    ENV_NAME = os.environ.get("CERT_SHARE_ENV", "production")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite under instance/
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # Request bodies over this size get 413 before any parsing happens.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 5 * 1024 * 1024)
+    # The platform's own organization (kind "cert"), as slug; created by `cert-share demo`
+    # or `cert-share org add --kind cert`.
+    CERT_NAME = os.environ.get("CERT_NAME", "National CERT")
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = None  # the session bounds the token's life
+
+    LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_LOCKOUT_MINUTES = _int("LOGIN_LOCKOUT_MINUTES", 15)
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "")
+
+    SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
+    FEEDS_DIR = os.environ.get("FEEDS_DIR")
+
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = _int("SMTP_PORT", 25)
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
+    MAIL_FROM = os.environ.get("MAIL_FROM", "cert-share@localhost")
+    MAILDIR = os.environ.get("MAILDIR")  # None: instance/maildir
+
+    TAXII_MAX_CONTENT_LENGTH = _int("TAXII_MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
+    TAXII_PAGE_SIZE = _int("TAXII_PAGE_SIZE", 1000)
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    WTF_CSRF_ENABLED = True
+    SCHEDULER_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    SMTP_HOST = ""
+
+
+def config_for(env_name: str | None) -> type[Config]:
+    name = (env_name or os.environ.get("CERT_SHARE_ENV") or "production").lower()
+    return {"development": DevelopmentConfig, "test": TestConfig}.get(name, Config)

@@ -1,0 +1,55 @@
+"""TAXII collections and the STIX objects stored in them.
+
+Objects are kept as the JSON text they arrived (or were built) as, beside the columns TAXII
+filters on; the read path serves that text without re-parsing it through stix2.
+"""
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..clock import utcnow
+from ..extensions import db
+from .types import BigIntPK, UTCDateTime
+
+COLLECTION_KINDS = ("all-members", "sector", "org", "intake")
+
+
+class Collection(db.Model):
+    __tablename__ = "collections"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4, TAXII collection id
+    alias: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    sector: Mapped[str | None] = mapped_column(String(64))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class StixObject(db.Model):
+    __tablename__ = "stix_objects"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "stix_id", "version", name="uq_stix_objects_version"),
+        # Incremental polls and full reads: keyset on (date_added, pk) within a collection.
+        Index("ix_stix_objects_poll", "collection_id", "date_added", "pk"),
+        Index("ix_stix_objects_type_poll", "collection_id", "type", "date_added", "pk"),
+        Index("ix_stix_objects_id", "collection_id", "stix_id", "version"),
+        Index("ix_stix_objects_owner", "collection_id", "owner_org_id", "date_added", "pk"),
+    )
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id"), nullable=False)
+    stix_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    spec_version: Mapped[str] = mapped_column(String(8), nullable=False, default="2.1")
+    # The object's modified (or created) timestamp, as the fixed-width string STIX uses
+    # (microsecond precision, 'Z'), so string order is time order on every backend.
+    version: Mapped[str] = mapped_column(String(32), nullable=False)
+    date_added = mapped_column(UTCDateTime, nullable=False)
+    # TLP 2.0 label from object_marking_refs; None = unmarked, treated as amber+strict.
+    tlp: Mapped[str | None] = mapped_column(String(16))
+    owner_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text, nullable=False)

@@ -1,0 +1,69 @@
+"""People who sign in to the web workspace, and the API tokens of organizations."""
+from __future__ import annotations
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..clock import utcnow
+from ..extensions import db
+from .types import UTCDateTime
+
+MEMBER_ROLES = ("analyst", "member-admin")
+CERT_ROLES = ("cert-analyst", "cert-admin")
+ROLES = MEMBER_ROLES + CERT_ROLES
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
+    name: Mapped[str | None] = mapped_column(String(200))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until = mapped_column(UTCDateTime)
+    last_login_at = mapped_column(UTCDateTime)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Bumped on password change / logout-everywhere; part of the session's user id.
+    session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    organization = relationship("Organization")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return bool(self.active)
+
+    @property
+    def is_cert_staff(self) -> bool:
+        return self.role in CERT_ROLES
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+
+class ApiToken(db.Model):
+    """A bearer token of an organization. Only its SHA-256 is stored; it is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    last_used_at = mapped_column(UTCDateTime)
+    revoked_at = mapped_column(UTCDateTime)
+
+    organization = relationship("Organization")
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,62 @@
+"""Who is acting, and the append-only record of what they did."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from ..models import AuditEntry, Organization, User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated party behind a request or command."""
+
+    label: str  # "user:alice@bank.example", "token:bank/ops", "cli", "system"
+    org: Organization | None = None
+    user: User | None = None
+    token_id: int | None = None
+    remote_addr: str | None = None
+    role: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def org_id(self) -> int | None:
+        return self.org.id if self.org is not None else None
+
+    @property
+    def is_cert(self) -> bool:
+        """Acts for the operating CERT (a CERT user, a CERT token, or the CLI)."""
+        if self.label in {"cli", "system"}:
+            return True
+        return self.org is not None and self.org.kind == "cert"
+
+    @property
+    def is_cert_admin(self) -> bool:
+        return self.label in {"cli", "system"} or (self.is_cert and (self.role in {"cert-admin", None}))
+
+
+CLI = Actor(label="cli")
+SYSTEM = Actor(label="system")
+
+
+def actor_for_user(user: User, remote_addr: str | None = None) -> Actor:
+    return Actor(label=f"user:{user.email}", org=user.organization, user=user,
+                 remote_addr=remote_addr, role=user.role)
+
+
+def record(session: Session, actor: Actor, action: str, target_type: str | None = None,
+           target_id: object = None, **details) -> AuditEntry:
+    """Add an audit row to the caller's transaction (committed with the change it records)."""
+    entry = AuditEntry(
+        actor=actor.label,
+        actor_user_id=actor.user.id if actor.user is not None else None,
+        actor_org_id=actor.org_id,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        details=details,
+        remote_addr=actor.remote_addr,
+    )
+    session.add(entry)
+    return entry

@@ -1,0 +1,48 @@
+"""The TAXII collections the platform keeps, created as organizations appear.
+
+Aliases are a contract: ``all-members``, ``sector-<sector>``, ``org-<slug>``, ``intake``.
+"""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Collection, Organization
+
+
+def _ensure(session: Session, alias: str, **fields) -> Collection:
+    coll = session.execute(select(Collection).where(Collection.alias == alias)).scalar_one_or_none()
+    if coll is None:
+        coll = Collection(id=str(uuid.uuid4()), alias=alias, **fields)
+        session.add(coll)
+        session.flush()
+    return coll
+
+
+def ensure_base_collections(session: Session) -> None:
+    _ensure(session, "all-members", kind="all-members", title="Early warnings for all members",
+            description="Warnings every member organization may read (TLP:CLEAR and TLP:GREEN).")
+    _ensure(session, "intake", kind="intake", title="Intake",
+            description="Members push STIX bundles here; each member reads back only what it wrote.")
+
+
+def ensure_collections_for(session: Session, org: Organization) -> None:
+    """Every organization gets its own collection; every member sector gets a sector collection."""
+    ensure_base_collections(session)
+    _ensure(session, f"org-{org.slug}", kind="org", org_id=org.id, title=f"Warnings for {org.name}",
+            description="Warnings meant for this organization only (e.g. about its own assets).")
+    if org.kind == "member":
+        _ensure(session, f"sector-{org.sector}", kind="sector", sector=org.sector,
+                title=f"Warnings for the {org.sector} sector",
+                description="TLP:AMBER warnings shared with the organizations of this sector.")
+
+
+def intake_collection(session: Session) -> Collection:
+    ensure_base_collections(session)
+    return session.execute(select(Collection).where(Collection.alias == "intake")).scalar_one()
+
+
+def by_alias(session: Session, alias: str) -> Collection | None:
+    return session.execute(select(Collection).where(Collection.alias == alias)).scalar_one_or_none()

@@ -1,0 +1,94 @@
+"""Demo data for a first look: a CERT, banks, a telecom, an energy company, users and reports."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..models import Organization, User
+from ..schemas.incident import IncidentCreateSchema
+from . import audit
+from .intake import report_incident
+from .organizations import create_organization
+from .users import create_user
+
+DEMO_PASSWORD = "demo-password-2026"
+
+ORGS = [
+    dict(name="National CERT", sector="government-national", country="EE", kind="cert", slug="cert"),
+    dict(name="First Bank", sector="financial-services", country="EE", slug="first-bank",
+         assets=["198.51.100.0/24", "AS64500", "firstbank.example"]),
+    dict(name="Second Bank", sector="financial-services", country="EE", slug="second-bank",
+         assets=["203.0.113.0/25", "secondbank.example"]),
+    dict(name="TelcoNet", sector="telecommunications", country="EE", slug="telconet",
+         assets=["192.0.2.0/24", "AS64501", "telconet.example"]),
+    dict(name="Grid Energy", sector="energy", country="EE", slug="grid-energy", assets=["gridenergy.example"]),
+    dict(name="CERT Abroad", sector="government-national", country="FI", kind="partner", slug="cert-abroad"),
+]
+
+USERS = [
+    ("admin@cert.example", "cert", "cert-admin"),
+    ("duty@cert.example", "cert", "cert-analyst"),
+    ("soc@firstbank.example", "first-bank", "analyst"),
+    ("admin@firstbank.example", "first-bank", "member-admin"),
+    ("soc@secondbank.example", "second-bank", "analyst"),
+    ("soc@telconet.example", "telconet", "analyst"),
+    ("admin@telconet.example", "telconet", "member-admin"),
+    ("soc@gridenergy.example", "grid-energy", "analyst"),
+]
+
+
+def _reports(now):
+    return [
+        ("first-bank", dict(
+            title="Emotet infections on teller workstations", classification="malicious-code/infected-system",
+            severity="high", tlp="green", detected_at=(now - timedelta(hours=30)).isoformat(),
+            description="Three teller workstations beaconing to a known Emotet C2.",
+            affected_services="Branch banking", impact="Workstations isolated",
+            observables=[{"type": "ipv4-addr", "value": "185.220.101.45"},
+                         {"type": "domain-name", "value": "invoice-update.example.net"},
+                         {"type": "file:sha256", "value": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}])),
+        ("second-bank", dict(
+            title="Phishing campaign impersonating the central bank", classification="fraud/phishing",
+            severity="medium", tlp="amber", detected_at=(now - timedelta(hours=5)).isoformat(),
+            description="Mails with a fake regulatory notice; credentials harvested on a look-alike domain.",
+            observables=[{"type": "domain-name", "value": "invoice-update.example.net"},
+                         {"type": "email-addr", "value": "notice@centralbank-eu.example.org"},
+                         {"type": "url", "value": "https://centralbank-eu.example.org/login"}])),
+        ("telconet", dict(
+            title="DDoS against DNS resolvers", classification="availability/ddos", severity="critical",
+            tlp="amber+strict", detected_at=(now - timedelta(hours=2)).isoformat(),
+            affected_services="Recursive DNS for mobile subscribers", impact="Resolution latency up to 4 s",
+            observables=[{"type": "ipv4-addr", "value": "185.220.101.45"},
+                         {"type": "autonomous-system", "value": "AS64511"}], cross_border=["LV", "FI"])),
+        ("grid-energy", dict(
+            title="Brute force on remote-access VPN", classification="intrusion-attempts/brute-force",
+            severity="low", tlp="clear", detected_at=(now - timedelta(days=3)).isoformat(),
+            observables=[{"type": "ipv4-addr", "value": "45.155.205.233"}])),
+    ]
+
+
+def load_demo(session: Session) -> dict:
+    """Create the demo constituency once; later calls only return the logins."""
+    logins = {"password": DEMO_PASSWORD, "users": [(e, r, o) for e, o, r in USERS]}
+    if session.execute(select(Organization).where(Organization.slug == "first-bank")).scalar_one_or_none():
+        return logins
+    orgs = {}
+    for spec in ORGS:
+        spec = dict(spec)
+        existing = session.execute(select(Organization).where(Organization.kind == "cert")).scalar_one_or_none() \
+            if spec.get("kind") == "cert" else None
+        orgs[spec["slug"]] = existing or create_organization(session, **spec)
+    for email, slug, role in USERS:
+        if not session.execute(select(User).where(User.email == email)).scalar_one_or_none():
+            create_user(session, email=email, org=orgs[slug], role=role, password=DEMO_PASSWORD)
+    schema = IncidentCreateSchema()
+    now = utcnow()
+    for slug, body in _reports(now):
+        org = orgs[slug]
+        reporter = session.execute(select(User).where(User.org_id == org.id)).scalars().first()
+        actor = audit.actor_for_user(reporter) if reporter else audit.CLI
+        report_incident(session, org=org, data=schema.load(body), actor=actor, source="web")
+    return logins

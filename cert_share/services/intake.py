@@ -1,0 +1,132 @@
+"""The one intake path: every report — web form, JSON API, TAXII push, import, partner feed —
+becomes an incident, its observables and its STIX objects here, in one transaction."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..errors import InputError
+from ..models import Incident, Observable, Organization, PhaseUpdate
+from ..stix import build
+from ..stix.observables import Observable as ObservableValue
+from ..stix.observables import ip_hex
+from . import audit
+from .collections import intake_collection
+from .stix_store import add_objects
+
+# Hooks run inside the intake transaction, after the incident and its observables are flushed
+# (correlation registers here). Each is called as hook(session, incident).
+AFTER_INTAKE_HOOKS: list = []
+
+
+def find_by_external_id(session: Session, org: Organization, external_id: str) -> Incident | None:
+    return session.execute(
+        select(Incident).where(Incident.org_id == org.id, Incident.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def report_incident(session: Session, *, org: Organization, data: dict, actor: audit.Actor, source: str,
+                    commit: bool = True) -> tuple[Incident, bool]:
+    """Store a validated report (``IncidentCreateSchema`` output) for ``org``.
+
+    Returns (incident, created). A report whose ``external_id`` the organization already used is
+    not stored again: the existing incident is returned with created=False.
+    """
+    external_id = data.get("external_id")
+    if external_id:
+        existing = find_by_external_id(session, org, external_id)
+        if existing is not None:
+            return existing, False
+    now = utcnow()
+    incident = Incident(
+        org_id=org.id,
+        reporter_id=actor.user.id if actor.user is not None else None,
+        source=source,
+        external_id=external_id,
+        stix_id=data.get("stix_id") or build.new_incident_id(),
+        stix_modified=now,
+        title=data["title"],
+        description=data.get("description") or "",
+        classification=data["classification"],
+        severity=data["severity"],
+        tlp=data["tlp"],
+        status="new",
+        detected_at=data["detected_at"],
+        started_at=data.get("started_at"),
+        classified_at=data.get("classified_at"),
+        affected_services=data.get("affected_services") or "",
+        impact=data.get("impact") or "",
+        cross_border=list(data.get("cross_border") or []),
+        personal_data=bool(data.get("personal_data")),
+        share_reporter=bool(data.get("share_reporter")),
+        created_at=now,
+        updated_at=now,
+    )
+    incident.organization = org
+    session.add(incident)
+    session.flush()
+    _add_observables(session, incident, data.get("observables") or ())
+    _store_stix(session, incident)
+    for hook in AFTER_INTAKE_HOOKS:
+        hook(session, incident)
+    audit.record(session, actor, "incident.report", "incident", incident.id, source=source,
+                 org=org.slug, observables=len(incident.observables))
+    if commit:
+        session.commit()
+    return incident, True
+
+
+def _add_observables(session: Session, incident: Incident, values: Iterable[ObservableValue]) -> None:
+    seen: set[tuple[str, str]] = set()
+    rows = []
+    for value in values:
+        key = (value.type, value.value)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(Observable(
+            incident_id=incident.id, org_id=incident.org_id, type=value.type, value=value.value,
+            display_value=value.display, stix_id=value.stix_id, indicator_id=build.new_indicator_id(),
+            ip_hex=ip_hex(value), created_at=incident.created_at,
+        ))
+    session.add_all(rows)
+    incident.observables.extend(rows)
+
+
+def _store_stix(session: Session, incident: Incident) -> None:
+    """Add the report's current STIX version to the intake collection (read back by its org)."""
+    org = incident.organization
+    objects = [build.identity(org)] + build.incident_objects(incident, org, incident.observables)
+    add_objects(session, intake_collection(session), objects, owner_org_id=org.id, incident_id=incident.id)
+
+
+def add_phase_update(session: Session, *, incident: Incident, phase: str, summary: str, details: dict | None,
+                     actor: audit.Actor, commit: bool = True) -> PhaseUpdate:
+    """Record a reporting phase; the incident's STIX object gets a new version."""
+    from ..models.incident import PHASES
+
+    if phase not in PHASES or phase == "early-warning":
+        raise InputError("phase must be one of notification, intermediate, final-report", field="phase")
+    if incident.status in {"closed", "false-positive"} and phase != "final-report":
+        raise InputError(f"the report is {incident.status}; only a final report can still be added", field="phase")
+    now = utcnow()
+    update = PhaseUpdate(incident_id=incident.id, phase=phase, summary=summary, details=details or {},
+                         author_id=actor.user.id if actor.user is not None else None, submitted_at=now)
+    session.add(update)
+    incident.updates.append(update)
+    incident.updated_at = now
+    incident.stix_modified = now
+    _store_stix(session, incident)
+    audit.record(session, actor, "incident.phase", "incident", incident.id, phase=phase)
+    if commit:
+        session.commit()
+    return update
+
+
+def stix_bundle(incident: Incident) -> dict:
+    """The report as a STIX 2.1 bundle (its current version)."""
+    org = incident.organization
+    return build.bundle([build.identity(org)] + build.incident_objects(incident, org, incident.observables))

@@ -1,0 +1,123 @@
+"""Organizations of the constituency and their registered assets."""
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, InputError, NotFound
+from ..models import Asset, Organization
+from ..models.organization import ORG_KINDS
+from ..stix.build import new_identity_id
+from ..stix.observables import ObservableError, ip_to_hex, normalize_domain
+from ..vocab import SECTORS, countries
+from . import audit
+from .collections import ensure_collections_for
+
+
+def slugify(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    return slug[:48] or "org"
+
+
+def _unique_slug(session: Session, base: str) -> str:
+    slug, n = base, 2
+    while session.execute(select(Organization.id).where(Organization.slug == slug)).first():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def get_by_slug(session: Session, slug: str) -> Organization:
+    org = session.execute(select(Organization).where(Organization.slug == slug)).scalar_one_or_none()
+    if org is None:
+        raise NotFound(f"no organization with slug {slug!r}")
+    return org
+
+
+def cert_organization(session: Session) -> Organization | None:
+    return session.execute(select(Organization).where(Organization.kind == "cert")).scalar_one_or_none()
+
+
+def parse_asset(value: str) -> dict:
+    """Classify an asset given as CIDR/IP, AS number or domain; return Asset column values."""
+    text = (value or "").strip()
+    if not text:
+        raise InputError("asset must not be empty", field="asset")
+    if re.fullmatch(r"(?i)(AS)?\d{1,10}", text) and (text.upper().startswith("AS")):
+        number = int(text[2:])
+        if not 0 < number < 2**32:
+            raise InputError(f"{value!r} is not a valid AS number", field="asset")
+        return {"kind": "asn", "value": f"AS{number}", "asn": number}
+    if re.fullmatch(r"[0-9a-fA-F:.]+(/\d{1,3})?", text) and ("." in text or ":" in text) and not re.fullmatch(r"[a-zA-Z.]+", text):
+        try:
+            net = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise InputError(f"{value!r} is not a valid IP range (CIDR)", field="asset") from None
+        return {"kind": "cidr", "value": str(net), "range_start": ip_to_hex(net.network_address),
+                "range_end": ip_to_hex(net.broadcast_address)}
+    try:
+        ascii_form, _display = normalize_domain(text)
+    except ObservableError:
+        raise InputError(f"{value!r} is not a CIDR range, an AS number (AS64500) or a domain", field="asset") from None
+    return {"kind": "domain", "value": ascii_form, "domain": ascii_form}
+
+
+def create_organization(session: Session, *, name: str, sector: str, country: str | None = None,
+                        kind: str = "member", assets: list[str] | tuple = (), contact_email: str | None = None,
+                        regime: str | None = None, slug: str | None = None,
+                        actor: audit.Actor = audit.CLI) -> Organization:
+    name = unicodedata.normalize("NFC", (name or "").strip())
+    if not name:
+        raise InputError("name must not be empty", field="name")
+    if sector not in SECTORS:
+        raise InputError(f"unknown sector {sector!r}; use a STIX industry-sector value such as "
+                         "financial-services, telecommunications, energy", field="sector")
+    if kind not in ORG_KINDS:
+        raise InputError(f"kind must be one of {', '.join(ORG_KINDS)}", field="kind")
+    if country is not None:
+        country = country.strip().upper()
+        if country not in countries():
+            raise InputError(f"{country!r} is not an ISO 3166-1 alpha-2 country code", field="country")
+    if kind == "cert" and cert_organization(session) is not None:
+        raise Conflict("there is already an operating CERT organization; there can be only one")
+    parsed_assets = [parse_asset(a) for a in assets]
+    org = Organization(
+        slug=_unique_slug(session, slugify(slug or name)), name=name, kind=kind, sector=sector,
+        country=country, stix_id=new_identity_id(), contact_email=contact_email,
+        regime=regime if regime else ("dora" if sector == "financial-services" else None),
+    )
+    session.add(org)
+    session.flush()
+    for values in parsed_assets:
+        session.add(Asset(org_id=org.id, **values))
+    ensure_collections_for(session, org)
+    audit.record(session, actor, "organization.create", "organization", org.slug,
+                 name=name, kind=kind, sector=sector, assets=[a["value"] for a in parsed_assets])
+    session.commit()
+    return org
+
+
+def add_asset(session: Session, org: Organization, value: str, actor: audit.Actor = audit.CLI) -> Asset:
+    values = parse_asset(value)
+    dup = session.execute(select(Asset).where(Asset.org_id == org.id, Asset.kind == values["kind"],
+                                              Asset.value == values["value"])).scalar_one_or_none()
+    if dup is not None:
+        return dup
+    asset = Asset(org_id=org.id, **values)
+    session.add(asset)
+    audit.record(session, actor, "asset.add", "organization", org.slug, asset=values["value"])
+    session.commit()
+    return asset
+
+
+def remove_asset(session: Session, org: Organization, asset_id: int, actor: audit.Actor) -> None:
+    asset = session.get(Asset, asset_id)
+    if asset is None or asset.org_id != org.id:
+        raise NotFound("no such asset")
+    session.delete(asset)
+    audit.record(session, actor, "asset.remove", "organization", org.slug, asset=asset.value)
+    session.commit()

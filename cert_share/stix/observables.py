@@ -1,0 +1,248 @@
+"""Observable values: recognise their type, validate them, normalise them, map them to STIX.
+
+Every channel (form, API, TAXII, MISP, feeds) funnels values through :func:`normalize`, so the
+same address typed by two analysts ends up as the same value and the same SCO id.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import idna
+
+TYPES: tuple[str, ...] = (
+    "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr",
+    "file:md5", "file:sha1", "file:sha256", "file:sha512", "autonomous-system",
+)
+
+HASH_LENGTHS = {"file:md5": 32, "file:sha1": 40, "file:sha256": 64, "file:sha512": 128}
+STIX_HASH_NAMES = {"file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-256", "file:sha512": "SHA-512"}
+
+# STIX 2.1 section 2.9: namespace for deterministic SCO identifiers.
+SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+_ASN = re.compile(r"^(?:AS)?(\d{1,10})$", re.IGNORECASE)
+
+
+class ObservableError(ValueError):
+    """A value that is not a valid observable of the given type."""
+
+
+@dataclass(frozen=True)
+class Observable:
+    type: str
+    value: str  # normalized (punycode domains, lower-case hashes, compressed IPv6)
+    display: str  # what a person reads (Unicode domains)
+
+    @property
+    def sco_type(self) -> str:
+        return self.type.split(":", 1)[0]
+
+    @property
+    def stix_id(self) -> str:
+        return sco_id(self)
+
+    def pattern(self) -> str:
+        return stix_pattern(self)
+
+
+def refang(text: str) -> str:
+    """Undo the usual defanging analysts paste: hxxp, [.], (.), [@], [:]."""
+    text = re.sub(r"^hxxp", "http", text, flags=re.IGNORECASE)
+    for fanged, plain in (("[.]", "."), ("(.)", "."), ("{.}", "."), ("[dot]", "."), ("[@]", "@"),
+                          ("[at]", "@"), ("[:]", ":"), ("[://]", "://")):
+        text = text.replace(fanged, plain)
+    return text
+
+
+def _clean(value: object) -> str:
+    if not isinstance(value, str):
+        raise ObservableError("must be a string")
+    text = unicodedata.normalize("NFC", value).strip()
+    if not text:
+        raise ObservableError("must not be empty")
+    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in text):
+        raise ObservableError("contains control characters")
+    if len(text) > 2048:
+        raise ObservableError("is longer than 2048 characters")
+    return text
+
+
+def normalize_domain(text: str) -> tuple[str, str]:
+    """Return (A-label form, Unicode form) of a host name, or raise ObservableError."""
+    host = text.rstrip(".").lower()
+    if not host or len(host) > 253:
+        raise ObservableError(f"{text!r} is not a valid domain name")
+    try:
+        ascii_form = idna.encode(host, uts46=True).decode("ascii")
+        display = idna.decode(ascii_form)
+    except (idna.IDNAError, UnicodeError):
+        raise ObservableError(f"{text!r} is not a valid domain name") from None
+    labels = ascii_form.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise ObservableError(f"{text!r} is not a valid domain name")
+    return ascii_form, display
+
+
+def _ip(text: str, version: int) -> str:
+    try:
+        if "/" in text:
+            net = ipaddress.ip_network(text, strict=False)
+            if net.version != version:
+                raise ValueError
+            return str(net) if net.prefixlen != net.max_prefixlen else str(net.network_address)
+        addr = ipaddress.ip_address(text)
+        if addr.version != version:
+            raise ValueError
+        return str(addr)
+    except ValueError:
+        raise ObservableError(f"{text!r} is not a valid IPv{version} address") from None
+
+
+def normalize(type_: str, value: object) -> Observable:
+    """Validate and normalise one observable; raise ObservableError saying what is wrong."""
+    if type_ not in TYPES:
+        raise ObservableError(f"unknown observable type {type_!r}; expected one of: {', '.join(TYPES)}")
+    text = refang(_clean(value))
+    if type_ == "ipv4-addr":
+        v = _ip(text, 4)
+        return Observable(type_, v, v)
+    if type_ == "ipv6-addr":
+        v = _ip(text, 6)
+        return Observable(type_, v, v)
+    if type_ == "domain-name":
+        ascii_form, display = normalize_domain(text)
+        return Observable(type_, ascii_form, display)
+    if type_ == "email-addr":
+        local, sep, domain = text.rpartition("@")
+        if not sep or not _LOCAL_PART.match(local) or local.startswith(".") or ".." in local:
+            raise ObservableError(f"{text!r} is not a valid e-mail address")
+        try:
+            ascii_domain, display_domain = normalize_domain(domain)
+        except ObservableError:
+            raise ObservableError(f"{text!r} is not a valid e-mail address") from None
+        return Observable(type_, f"{local}@{ascii_domain}", f"{local}@{display_domain}")
+    if type_ == "url":
+        return _normalize_url(text)
+    if type_ in HASH_LENGTHS:
+        if len(text) != HASH_LENGTHS[type_] or not _HEX.match(text):
+            raise ObservableError(
+                f"{text!r} is not a valid {STIX_HASH_NAMES[type_]} hash "
+                f"({HASH_LENGTHS[type_]} hexadecimal digits)")
+        return Observable(type_, text.lower(), text.lower())
+    if type_ == "autonomous-system":
+        m = _ASN.match(text.replace(" ", ""))
+        if not m or not 0 < int(m.group(1)) < 2**32:
+            raise ObservableError(f"{text!r} is not a valid AS number (e.g. AS64500)")
+        number = int(m.group(1))
+        return Observable(type_, str(number), f"AS{number}")
+    raise ObservableError(f"unknown observable type {type_!r}")  # pragma: no cover
+
+
+def _normalize_url(text: str) -> Observable:
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        raise ObservableError(f"{text!r} is not a valid URL") from None
+    if parts.scheme.lower() not in {"http", "https", "ftp", "ftps", "sftp", "ws", "wss", "tcp", "udp"} or not host:
+        raise ObservableError(f"{text!r} is not a valid URL (expected scheme://host/...)")
+    if " " in text:
+        raise ObservableError(f"{text!r} is not a valid URL (contains spaces)")
+    try:
+        ip = ipaddress.ip_address(host)
+        ascii_host = display_host = f"[{ip}]" if ip.version == 6 else str(ip)
+    except ValueError:
+        try:
+            ascii_host, display_host = normalize_domain(host)
+        except ObservableError:
+            raise ObservableError(f"{text!r} is not a valid URL (bad host {host!r})") from None
+    userinfo = parts.netloc.rpartition("@")[0]
+    prefix = f"{userinfo}@" if userinfo else ""
+    suffix = f":{port}" if port is not None else ""
+    scheme = parts.scheme.lower()
+    value = urlunsplit((scheme, f"{prefix}{ascii_host}{suffix}", parts.path, parts.query, parts.fragment))
+    display = urlunsplit((scheme, f"{prefix}{display_host}{suffix}", parts.path, parts.query, parts.fragment))
+    return Observable("url", value, display)
+
+
+def recognize(line: str) -> Observable:
+    """Guess the type of a pasted value and normalise it (for the one-per-line form field)."""
+    text = refang(_clean(line))
+    if _HEX.match(text):
+        for type_, length in HASH_LENGTHS.items():
+            if len(text) == length:
+                return normalize(type_, text)
+    candidates: list[str]
+    if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
+        candidates = ["url"]
+    elif _ASN.match(text) and text.upper().startswith("AS"):
+        candidates = ["autonomous-system"]
+    elif "@" in text:
+        candidates = ["email-addr"]
+    elif ":" in text:
+        candidates = ["ipv6-addr"]
+    elif re.match(r"^[\d./]+$", text):
+        candidates = ["ipv4-addr"]
+    else:
+        candidates = ["domain-name"]
+    for type_ in candidates:
+        return normalize(type_, text)
+    raise ObservableError(f"cannot tell what {line!r} is")  # pragma: no cover
+
+
+def ip_hex(obs: Observable) -> str | None:
+    """128-bit hex of a single IP address (IPv4 mapped), for range matching; None otherwise."""
+    if obs.type not in {"ipv4-addr", "ipv6-addr"} or "/" in obs.value:
+        return None
+    return ip_to_hex(ipaddress.ip_address(obs.value))
+
+
+def ip_to_hex(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    value = int(addr) + (0xFFFF << 32 if addr.version == 4 else 0)
+    return f"{value:032x}"
+
+
+def _canonical_json(value: dict) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sco_dict(obs: Observable) -> dict:
+    """The SCO as a plain dict (id deterministic per STIX 2.1 section 2.9)."""
+    if obs.type in HASH_LENGTHS:
+        contributing = {"hashes": {STIX_HASH_NAMES[obs.type]: obs.value}}
+    elif obs.type == "autonomous-system":
+        contributing = {"number": int(obs.value)}
+    else:
+        contributing = {"value": obs.value}
+    sco_type = obs.sco_type
+    ident = uuid.uuid5(SCO_NAMESPACE, _canonical_json(contributing))
+    return {"type": sco_type, "spec_version": "2.1", "id": f"{sco_type}--{ident}", **contributing}
+
+
+def sco_id(obs: Observable) -> str:
+    return sco_dict(obs)["id"]
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def stix_pattern(obs: Observable) -> str:
+    if obs.type in HASH_LENGTHS:
+        return f"[file:hashes.{_quote(STIX_HASH_NAMES[obs.type])} = {_quote(obs.value)}]"
+    if obs.type == "autonomous-system":
+        return f"[autonomous-system:number = {int(obs.value)}]"
+    if obs.type in {"ipv4-addr", "ipv6-addr"} and "/" in obs.value:
+        return f"[{obs.type}:value ISSUBSET {_quote(obs.value)}]"
+    return f"[{obs.type}:value = {_quote(obs.value)}]"

@@ -1,0 +1,25 @@
+"""Server-rendered pages for analysts and staff (Flask-Login sessions, CSRF on every form)."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from ..extensions import db, login_manager
+from ..models import User
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static")
+
+
+@login_manager.user_loader
+def _load_user(session_id: str):
+    # The session stores "id:version"; bumping the version (password change) ends old sessions.
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+from . import views  # noqa: E402,F401
