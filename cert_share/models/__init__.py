@@ -1,11 +1,12 @@
 """Database models, one module per aggregate. Importing this package registers them all."""
 from .audit import AuditEntry
+from .case import CaseLink, CaseNote, Cooperation, DeadlineReminder
 from .incident import Incident, Observable, PhaseUpdate
 from .organization import Asset, Organization
 from .stix_object import Collection, StixObject
 from .user import ApiToken, User
 
 __all__ = [
-    "ApiToken", "Asset", "AuditEntry", "Collection", "Incident", "Observable", "Organization",
+    "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization",
     "PhaseUpdate", "StixObject", "User",
 ]
