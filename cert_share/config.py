@@ -56,6 +56,13 @@ class Config:
 
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     FEEDS_DIR = os.environ.get("FEEDS_DIR")
+    # Early warnings (issue 4): how far back two organizations' reports correlate; how long a
+    # warning stays valid after its last sighting; how many warnings one publish-warnings
+    # transaction writes; per-request page size when pulling partner TAXII feeds.
+    CORRELATION_WINDOW_DAYS = _int("CORRELATION_WINDOW_DAYS", 14)
+    WARNING_VALIDITY_DAYS = _int("WARNING_VALIDITY_DAYS", 30)
+    WARNINGS_PUBLISH_BATCH = _int("WARNINGS_PUBLISH_BATCH", 500)
+    FEEDS_PAGE_SIZE = _int("FEEDS_PAGE_SIZE", 500)
 
     SMTP_HOST = os.environ.get("SMTP_HOST", "")
     SMTP_PORT = _int("SMTP_PORT", 25)
@@ -64,6 +71,14 @@ class Config:
     SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
     MAIL_FROM = os.environ.get("MAIL_FROM", "cert-share@localhost")
     MAILDIR = os.environ.get("MAILDIR")  # None: instance/maildir
+
+    # Reporting-deadline regime per sector for organizations without their own (issue 5):
+    # "financial-services=dora,insurance=dora"; unset: financial-services=dora, all others NIS2.
+    SECTOR_REGIMES = os.environ.get("SECTOR_REGIMES")
+    # TOTP sign-in: required for CERT roles; the issuer shown in authenticator apps.
+    TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "cert-share")
+    # Transparency report: cells with fewer reports than this are suppressed.
+    TRANSPARENCY_MIN_CELL = _int("TRANSPARENCY_MIN_CELL", 3)
 
     TAXII_MAX_CONTENT_LENGTH = _int("TAXII_MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
     TAXII_PAGE_SIZE = _int("TAXII_PAGE_SIZE", 1000)

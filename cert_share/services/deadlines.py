@@ -1,0 +1,182 @@
+"""Reporting deadlines per phase (NIS2 Art. 23 defaults; stricter sector regimes such as DORA).
+
+Pure functions: no session, no Flask. A regime is data (``REGIMES``): a list of phase rules,
+each "due <amount> after <anchor>". Anchors:
+
+- ``detected``   the incident's ``detected_at``;
+- ``classified`` ``classified_at`` when the reporter gave it, else ``detected_at``;
+- ``phase:X``    when phase X was submitted, or — while X is still outstanding — X's own due
+  date. So a final report is due one month after the notification *was submitted*, and if the
+  notification is late the final report's clock still runs from the notification's due date
+  (a late notification never pushes the final report further out than on-time reporting would).
+
+Decisions (tested at the edges in tests/unit/test_deadlines.py):
+
+- "overdue" means the phase is still not submitted and ``now > due_at`` (strictly): at exactly
+  24 h a phase due at 24 h is on time, one microsecond later it is overdue.
+- A phase submitted after its due date is not "overdue" (nothing more can be done) but "late".
+- "One month" is a calendar month, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb),
+  computed in UTC.
+- The early warning is the initial report itself: its ``submitted_at`` is the report's
+  ``created_at``.
+- A report marked false-positive or merged into another has nothing overdue: nobody owes
+  further phases for it.
+- A cap (``at_most``) bounds a rule from above: DORA's initial report is due 4 h after
+  classification but never later than 24 h after detection.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from functools import lru_cache
+from datetime import datetime, timedelta
+from typing import Iterable, Mapping, Sequence
+
+from ..clock import iso, utcnow
+
+
+@dataclass(frozen=True)
+class Delay:
+    hours: int = 0
+    months: int = 0
+
+    def after(self, moment: datetime) -> datetime:
+        if self.months:
+            moment = add_months(moment, self.months)
+        return moment + timedelta(hours=self.hours)
+
+
+@dataclass(frozen=True)
+class PhaseRule:
+    phase: str
+    anchor: str  # "detected", "classified" or "phase:<name>"
+    delay: Delay
+    at_most: tuple[str, Delay] | None = None  # (anchor, delay): the due date never goes past this
+
+
+REGIMES: dict[str, tuple[PhaseRule, ...]] = {
+    # NIS2 Art. 23(4): early warning 24 h, notification 72 h, final report one month after the
+    # notification.
+    "nis2": (
+        PhaseRule("early-warning", "detected", Delay(hours=24)),
+        PhaseRule("notification", "detected", Delay(hours=72)),
+        PhaseRule("final-report", "phase:notification", Delay(months=1)),
+    ),
+    # DORA (RTS on major ICT-related incident reporting, Art. 5): initial notification 4 h after
+    # classification and at most 24 h after becoming aware; intermediate report 72 h after the
+    # initial notification; final report one month after the intermediate report.
+    "dora": (
+        PhaseRule("early-warning", "classified", Delay(hours=4), at_most=("detected", Delay(hours=24))),
+        PhaseRule("intermediate", "phase:early-warning", Delay(hours=72)),
+        PhaseRule("final-report", "phase:intermediate", Delay(months=1)),
+    ),
+}
+DEFAULT_REGIME = "nis2"
+# Sector -> regime, for organizations without an explicit Organization.regime.
+# Overridden by the SECTOR_REGIMES setting ("financial-services=dora,insurance=dora").
+DEFAULT_SECTOR_REGIMES: dict[str, str] = {"financial-services": "dora"}
+# Reports in these states owe no further phases.
+SUSPENDED_STATUSES = frozenset({"false-positive"})
+
+
+@dataclass(frozen=True)
+class Deadline:
+    phase: str
+    due_at: datetime
+    submitted_at: datetime | None
+    overdue: bool
+
+    @property
+    def late(self) -> bool:
+        return self.submitted_at is not None and self.submitted_at > self.due_at
+
+    def as_dict(self) -> dict:
+        return {"phase": self.phase, "due_at": iso(self.due_at), "submitted_at": iso(self.submitted_at),
+                "overdue": self.overdue, "late": self.late}
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Calendar months, clamping the day to the target month's length."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def parse_sector_regimes(text: str | None) -> dict[str, str]:
+    """``"financial-services=dora, insurance=dora"`` -> mapping; raises ValueError naming the bad part."""
+    if text is None:
+        return dict(DEFAULT_SECTOR_REGIMES)
+    mapping: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        sector, sep, regime = (s.strip() for s in part.partition("="))
+        if not sep or not sector or regime not in REGIMES:
+            raise ValueError(f"SECTOR_REGIMES entry {part!r} must be sector=regime with regime one of "
+                             f"{', '.join(REGIMES)}")
+        mapping[sector] = regime
+    return mapping
+
+
+def regime_name(regime: str | None, sector: str | None, sector_regimes: Mapping[str, str] | None = None) -> str:
+    """The organization's explicit regime, else its sector's, else NIS2."""
+    if regime in REGIMES:
+        return regime
+    table = DEFAULT_SECTOR_REGIMES if sector_regimes is None else sector_regimes
+    return table.get(sector or "", DEFAULT_REGIME)
+
+
+def compute(*, detected_at: datetime, created_at: datetime, classified_at: datetime | None,
+            submissions: Iterable[tuple[str, datetime]], regime: str = DEFAULT_REGIME,
+            status: str = "new", suspended: bool = False, now: datetime | None = None) -> list[Deadline]:
+    """Deadlines of one report. ``submissions`` are (phase, submitted_at) of its phase updates."""
+    now = now or utcnow()
+    first: dict[str, datetime] = {"early-warning": created_at}
+    for phase, at in submissions:
+        if phase not in first or at < first[phase]:
+            first[phase] = at
+    anchors = {"detected": detected_at, "classified": classified_at or detected_at}
+    quiet = suspended or status in SUSPENDED_STATUSES
+    out: list[Deadline] = []
+    for rule in REGIMES[regime]:
+        due = rule.delay.after(anchors[rule.anchor])
+        if rule.at_most is not None:
+            cap_anchor, cap_delay = rule.at_most
+            due = min(due, cap_delay.after(anchors[cap_anchor]))
+        submitted = first.get(rule.phase)
+        out.append(Deadline(rule.phase, due, submitted, overdue=not quiet and submitted is None and now > due))
+        anchors[f"phase:{rule.phase}"] = submitted or due
+    return out
+
+
+def for_incident(incident, *, now: datetime | None = None,
+                 sector_regimes: Mapping[str, str] | None = None) -> list[Deadline]:
+    """Deadlines of an Incident model instance (reads its organization and phase updates)."""
+    org = incident.organization
+    if sector_regimes is None:
+        sector_regimes = _configured_sector_regimes()
+    return compute(
+        detected_at=incident.detected_at, created_at=incident.created_at, classified_at=incident.classified_at,
+        submissions=[(u.phase, u.submitted_at) for u in incident.updates],
+        regime=regime_name(org.regime if org else None, org.sector if org else None, sector_regimes),
+        status=incident.status, suspended=incident.merged_into_id is not None, now=now,
+    )
+
+
+def overdue(deadlines: Sequence[Deadline]) -> list[Deadline]:
+    return [d for d in deadlines if d.overdue]
+
+
+def _configured_sector_regimes() -> Mapping[str, str] | None:
+    # The one concession to Flask: schemas call for_incident() without a config at hand.
+    try:
+        from flask import current_app
+
+        text = current_app.config.get("SECTOR_REGIMES")
+    except RuntimeError:
+        return None
+    return _parsed(text)
+
+
+@lru_cache(maxsize=8)
+def _parsed(text: str | None) -> Mapping[str, str]:
+    return parse_sector_regimes(text)
