@@ -59,3 +59,4 @@ def _http_error(exc: HTTPException):
 
 
 from . import incidents, openapi  # noqa: E402,F401  (routes register on import)
+from . import workspace  # noqa: E402,F401  (CERT staff: triage and metrics, issue 5)

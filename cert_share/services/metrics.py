@@ -1,0 +1,198 @@
+"""How well the response works, over a period: the figures the Convention asks states to publish.
+
+Definitions (the API keys are a contract; see README "Metrics"):
+
+- the period is whole UTC days, ``from`` and ``to`` inclusive: [from 00:00Z, to+1 00:00Z);
+- ``incidents``: reports *received* (created) in the period, by the reporter's STIX sector, by
+  RSIT ``class/type``, by severity and by their status now;
+- ``cross_border_cases``: reports received in the period flagged for cross-border cooperation;
+- ``warnings_published``: early warnings first published in the period;
+- ``median_time_to_acknowledge_minutes``: received → first left "new", over the period's
+  acknowledged reports (None when there are none);
+- ``median_time_to_first_warning_minutes``: received → first publication of a warning the
+  report contributed to, over the period's reports that raised one;
+- ``case_processing_rate``: share of the period's reports that are closed or false-positive
+  now (0..1, None without reports);
+- ``overdue_phases``: reporting phases of the period's reports overdue now;
+- ``members_polling``: member organizations that polled TAXII in the period (from the TAXII
+  feature; None in a build without it).
+
+Counts are GROUP BY queries; medians are taken in Python over two timestamps per report.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..errors import InputError
+from ..models import Cooperation, Incident, Organization
+from .triage import END_STATUSES
+from .workspace import overdue_phases
+
+MAX_DAYS = 3660
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.start, time(0), tzinfo=timezone.utc)
+
+    @property
+    def until(self) -> datetime:
+        return datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=timezone.utc)
+
+    def as_dict(self) -> dict:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat()}
+
+
+def parse_period(start: str | None, end: str | None, *, default_days: int = 30,
+                 today: date | None = None) -> Period:
+    """``YYYY-MM-DD`` strings (either may be missing: the last ``default_days`` days)."""
+    today = today or utcnow().date()
+
+    def parse(value, name):
+        try:
+            if len(value) != 10:
+                raise ValueError
+            return date.fromisoformat(value)
+        except ValueError:
+            raise InputError(f"{name} must be a date as YYYY-MM-DD, got {value!r}", field=name) from None
+
+    end_d = parse(end, "to") if end else today
+    start_d = parse(start, "from") if start else end_d - timedelta(days=default_days - 1)
+    if start_d > end_d:
+        raise InputError("from must not be after to", field="from")
+    if (end_d - start_d).days > MAX_DAYS:
+        raise InputError(f"the period is at most {MAX_DAYS} days", field="from")
+    return Period(start_d, end_d)
+
+
+def _in_period(period: Period):
+    return (Incident.created_at >= period.since) & (Incident.created_at < period.until)
+
+
+def _grouped(session: Session, column, period: Period, join_org: bool = False) -> dict[str, int]:
+    query = select(column, func.count()).select_from(Incident)
+    if join_org:
+        query = query.join(Organization, Organization.id == Incident.org_id)
+    rows = session.execute(query.where(_in_period(period)).group_by(column)).all()
+    return {key: count for key, count in sorted(rows, key=lambda r: (-r[1], r[0]))}
+
+
+def _minutes(delta: timedelta) -> float:
+    return delta.total_seconds() / 60
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def acknowledge_minutes(session: Session, period: Period) -> list[float]:
+    rows = session.execute(select(Incident.created_at, Incident.acknowledged_at)
+                           .where(_in_period(period), Incident.acknowledged_at.is_not(None))).all()
+    return [max(0.0, _minutes(ack - created)) for created, ack in rows]
+
+
+def first_warning_minutes(session: Session, period: Period) -> list[float]:
+    try:
+        from ..models.warning import EarlyWarning, WarningSource
+    except ImportError:  # pragma: no cover - build without the warnings feature
+        return []
+    rows = session.execute(
+        select(Incident.created_at, func.min(EarlyWarning.published_at))
+        .join(WarningSource, WarningSource.incident_id == Incident.id)
+        .join(EarlyWarning, EarlyWarning.id == WarningSource.warning_id)
+        .where(_in_period(period), EarlyWarning.published_at.is_not(None))
+        .group_by(Incident.id, Incident.created_at)).all()
+    return [max(0.0, _minutes(first - created)) for created, first in rows if first is not None]
+
+
+def warnings_published(session: Session, period: Period) -> int:
+    try:
+        from ..models.warning import EarlyWarning
+    except ImportError:  # pragma: no cover
+        return 0
+    return session.execute(select(func.count()).select_from(EarlyWarning).where(
+        EarlyWarning.published_at >= period.since, EarlyWarning.published_at < period.until)).scalar_one()
+
+
+def cross_border_cases(session: Session, period: Period) -> int:
+    return session.execute(select(func.count()).select_from(Cooperation)
+                           .join(Incident, Incident.id == Cooperation.incident_id)
+                           .where(_in_period(period))).scalar_one()
+
+
+def members_polling(session: Session, period: Period) -> int | None:
+    try:
+        from .taxii import members_polling as polling  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return polling(session, period.since, period.until)
+
+
+def compute(session: Session, period: Period, *, now: datetime | None = None) -> dict:
+    """The metrics document of GET /api/v1/metrics."""
+    now = now or utcnow()
+    by_status = _grouped(session, Incident.status, period)
+    total = sum(by_status.values())
+    processed = sum(count for status, count in by_status.items() if status in END_STATUSES)
+    overdue = overdue_phases(session, select(Incident).where(_in_period(period)), now=now)
+    return {
+        "period": period.as_dict(),
+        "incidents": {
+            "total": total,
+            "by_sector": _grouped(session, Organization.sector, period, join_org=True),
+            "by_classification": _grouped(session, Incident.classification, period),
+            "by_severity": _grouped(session, Incident.severity, period),
+            "by_status": by_status,
+        },
+        "cross_border_cases": cross_border_cases(session, period),
+        "warnings_published": warnings_published(session, period),
+        "median_time_to_acknowledge_minutes": _median(acknowledge_minutes(session, period)),
+        "median_time_to_first_warning_minutes": _median(first_warning_minutes(session, period)),
+        "case_processing_rate": round(processed / total, 4) if total else None,
+        "overdue_phases": len(overdue),
+        "members_polling": members_polling(session, period),
+    }
+
+
+def weekly(session: Session, period: Period) -> dict:
+    """Series for the metrics page charts: per ISO week (Monday), reports by sector, the median
+    time to acknowledge and the processing rate of that week's reports."""
+    rows = session.execute(
+        select(Incident.created_at, Incident.acknowledged_at, Incident.status, Organization.sector)
+        .join(Organization, Organization.id == Incident.org_id).where(_in_period(period))).all()
+    weeks: list[date] = []
+    monday = period.start - timedelta(days=period.start.weekday())
+    while monday <= period.end:
+        weeks.append(monday)
+        monday += timedelta(days=7)
+    index = {w: i for i, w in enumerate(weeks)}
+    by_sector: dict[str, list[int]] = {}
+    ack: list[list[float]] = [[] for _ in weeks]
+    done = [0] * len(weeks)
+    total = [0] * len(weeks)
+    for created, acknowledged, status, sector in rows:
+        day = created.date()
+        i = index[day - timedelta(days=day.weekday())]
+        by_sector.setdefault(sector, [0] * len(weeks))[i] += 1
+        total[i] += 1
+        if status in END_STATUSES:
+            done[i] += 1
+        if acknowledged is not None:
+            ack[i].append(max(0.0, _minutes(acknowledged - created)))
+    return {
+        "weeks": [w.isoformat() for w in weeks],
+        "reports_by_sector": dict(sorted(by_sector.items())),
+        "median_acknowledge_minutes": [_median(v) for v in ack],
+        "processing_rate": [round(d / t, 4) if t else None for d, t in zip(done, total)],
+    }

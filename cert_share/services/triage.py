@@ -1,0 +1,371 @@
+"""Triage by CERT staff: status workflow, assignee, internal notes, links and merges of duplicate
+reports, cross-border cooperation. Every change is audited in the transaction that makes it.
+
+Status workflow (``TRANSITIONS``)::
+
+    new ──► acknowledged ──► investigating ──► closed
+     │           │                 │              │ (reopen)
+     │           └────────────┬────┘◄─────────────┘
+     └────────────────────────┴──► false-positive ──► acknowledged (reopen)
+
+``acknowledged_at`` is set the first time a report leaves "new" and never moves afterwards (it is
+what "time to acknowledge" measures); ``closed_at`` is set on closed / false-positive and
+cleared on reopening. Internal notes, links and cooperation records live in the CERT's case file
+(models/case.py): no member-facing schema, page or STIX object reads them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..errors import Conflict, InputError, NotFound, PermissionDenied
+from ..models import CaseLink, CaseNote, Cooperation, Incident, User
+from ..models.case import LINK_KINDS
+from ..models.incident import STATUSES
+from ..vocab import countries
+from . import audit
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"acknowledged", "false-positive"}),
+    "acknowledged": frozenset({"investigating", "closed", "false-positive"}),
+    "investigating": frozenset({"closed", "false-positive"}),
+    "closed": frozenset({"investigating"}),
+    "false-positive": frozenset({"acknowledged"}),
+}
+OPEN_STATUSES = ("new", "acknowledged", "investigating")
+END_STATUSES = ("closed", "false-positive")
+MAX_NOTE = 20_000
+MAX_PARTNER_CERTS = 50
+
+# Called as hook(session, incident, actor) when a report becomes false-positive, inside the
+# transaction (the warnings feature withdraws what the report raised). See _revoke_warnings.
+FALSE_POSITIVE_HOOKS: list = []
+
+
+def allowed_transition(current: str, new: str) -> bool:
+    return new in TRANSITIONS.get(current, frozenset())
+
+
+def check_transition(current: str, new: str) -> None:
+    if new not in STATUSES:
+        raise InputError(f"status must be one of {', '.join(STATUSES)}", field="status")
+    if new == current:
+        return
+    if not allowed_transition(current, new):
+        allowed = ", ".join(sorted(TRANSITIONS.get(current, ()))) or "none"
+        raise Conflict(f"a {current} report cannot become {new}; allowed next: {allowed}",
+                       errors={"status": [f"not allowed from {current}"]})
+
+
+def _require_staff(actor: audit.Actor) -> None:
+    if not actor.is_cert:
+        raise PermissionDenied("triage is for CERT staff only")
+
+
+def _apply_status(session: Session, incident: Incident, status: str, actor: audit.Actor, now: datetime) -> bool:
+    check_transition(incident.status, status)
+    if status == incident.status:
+        return False
+    previous = incident.status
+    incident.status = status
+    if previous == "new" and incident.acknowledged_at is None:
+        incident.acknowledged_at = now
+    if status in END_STATUSES:
+        incident.closed_at = now
+    elif previous in END_STATUSES:
+        incident.closed_at = None
+    audit.record(session, actor, "incident.status", "incident", incident.id, **{"from": previous, "to": status})
+    if status == "false-positive":
+        _revoke_warnings(session, incident, actor)
+    return True
+
+
+def _revoke_warnings(session: Session, incident: Incident, actor: audit.Actor) -> None:
+    try:  # the warnings feature withdraws what this report raised, when it is part of the build
+        from ..warnings import revoke_for_incident
+    except ImportError:  # pragma: no cover - build without the warnings feature
+        revoke_for_incident = None
+    if revoke_for_incident is not None:
+        revoke_for_incident(session, incident, actor)
+    for hook in FALSE_POSITIVE_HOOKS:
+        hook(session, incident, actor)
+
+
+def _staff_user(session: Session, assignee: Any) -> User | None:
+    if assignee in (None, ""):
+        return None
+    if isinstance(assignee, User):
+        user = assignee
+    else:
+        text = str(assignee).strip()
+        if text.isdigit():
+            user = session.get(User, int(text))
+        else:
+            user = session.execute(select(User).where(User.email == text.lower())).scalar_one_or_none()
+    if user is None or not user.active:
+        raise InputError(f"no active user {assignee!r}", field="assignee")
+    if not user.is_cert_staff:
+        raise InputError(f"{user.email} is not CERT staff and cannot be assigned", field="assignee")
+    return user
+
+
+def _countries(values: Any, field: str) -> list[str]:
+    if not isinstance(values, (list, tuple)):
+        raise InputError("must be a list of ISO 3166-1 alpha-2 country codes", field=field)
+    known = countries()
+    out = set()
+    for value in values:
+        code = str(value).strip().upper() if isinstance(value, str) else None
+        if code not in known:
+            raise InputError(f"{value!r} is not an ISO 3166-1 alpha-2 country code", field=field)
+        out.add(code)
+    return sorted(out)
+
+
+def _partner_certs(values: Any) -> list[str]:
+    if not isinstance(values, (list, tuple)) or len(values) > MAX_PARTNER_CERTS:
+        raise InputError(f"must be a list of at most {MAX_PARTNER_CERTS} names", field="partner_certs")
+    out = []
+    for value in values:
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
+            raise InputError("each partner CERT is a non-blank name of at most 200 characters",
+                             field="partner_certs")
+        if value.strip() not in out:
+            out.append(value.strip())
+    return out
+
+
+@dataclass
+class CaseChanges:
+    """What one triage request asks for (every field optional)."""
+
+    status: str | None = None
+    assignee: Any = ...  # ... = leave as is; None = unassign
+    note: str | None = None
+    cooperation: dict | None = None  # {"countries": [...], "partner_certs": [...]} or {} to clear
+
+
+def update_case(session: Session, incident: Incident, changes: CaseChanges, *, actor: audit.Actor,
+                now: datetime | None = None) -> Incident:
+    """Apply a triage request in one transaction: all of it, or (on bad input) none of it."""
+    _require_staff(actor)
+    now = now or utcnow()
+    try:
+        changed = False
+        if changes.status is not None:
+            changed |= _apply_status(session, incident, changes.status, actor, now)
+        if changes.assignee is not ...:
+            user = _staff_user(session, changes.assignee)
+            new_id = user.id if user else None
+            if new_id != incident.assignee_id:
+                incident.assignee_id = new_id
+                incident.assignee = user
+                audit.record(session, actor, "incident.assign", "incident", incident.id,
+                             assignee=user.email if user else None)
+                changed = True
+        if changes.note is not None:
+            _add_note(session, incident, changes.note, actor, now)
+        if changes.cooperation is not None:
+            changed |= _set_cooperation(session, incident, changes.cooperation, actor, now)
+        if changed:
+            incident.updated_at = now
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return incident
+
+
+def apply_request(session: Session, incident: Incident, data: dict, *, actor: audit.Actor) -> Incident:
+    """A triage request (IncidentTriageSchema output): case changes, then a merge or link.
+    Bad input in the case changes stores nothing; merge/link run after them, each atomic."""
+    _require_staff(actor)
+    targets = {}
+    for key in ("merge_into", "link"):
+        if key in data:
+            other = session.get(Incident, data[key])
+            if other is None:
+                raise InputError(f"no incident {data[key]}", field=key)
+            targets[key] = other
+    cooperation = data.get("cooperation", None)
+    if "cooperation" in data and cooperation is None:
+        cooperation = {}
+    changes = CaseChanges(status=data.get("status"), assignee=data.get("assignee", ...), note=data.get("note"),
+                          cooperation=cooperation)
+    if "merge_into" in targets:
+        # Validate the merge before changing anything, so a refused merge leaves no half-done request.
+        _check_merge(session, incident, targets["merge_into"])
+    update_case(session, incident, changes, actor=actor)
+    if "merge_into" in targets:
+        merge(session, incident, targets["merge_into"], actor=actor)
+    if "link" in targets:
+        link(session, incident, targets["link"], actor=actor)
+    return incident
+
+
+def set_status(session: Session, incident: Incident, status: str, *, actor: audit.Actor,
+               now: datetime | None = None) -> Incident:
+    return update_case(session, incident, CaseChanges(status=status), actor=actor, now=now)
+
+
+def assign(session: Session, incident: Incident, assignee: Any, *, actor: audit.Actor) -> Incident:
+    return update_case(session, incident, CaseChanges(assignee=assignee), actor=actor)
+
+
+def add_note(session: Session, incident: Incident, body: str, *, actor: audit.Actor) -> CaseNote:
+    _require_staff(actor)
+    note = _add_note(session, incident, body, actor, utcnow())
+    session.commit()
+    return note
+
+
+def _add_note(session: Session, incident: Incident, body: str, actor: audit.Actor, now: datetime) -> CaseNote:
+    from ..schemas.fields import clean_text
+    from marshmallow import ValidationError
+
+    if not isinstance(body, str):
+        raise InputError("a note is text", field="note")
+    try:
+        text = clean_text(body, multiline=True)
+    except ValidationError as exc:
+        raise InputError(f"note {exc.messages[0]}", field="note") from None
+    if not text:
+        raise InputError("a note must not be blank", field="note")
+    if len(text) > MAX_NOTE:
+        raise InputError(f"a note is at most {MAX_NOTE} characters long", field="note")
+    note = CaseNote(incident_id=incident.id, author_id=actor.user.id if actor.user else None,
+                    author_label=actor.label, body=text, created_at=now)
+    session.add(note)
+    session.flush()
+    # The note's text stays out of the audit log: the log is exported, notes are internal.
+    audit.record(session, actor, "incident.note", "incident", incident.id, note_id=note.id)
+    return note
+
+
+def set_cooperation(session: Session, incident: Incident, data: dict, *, actor: audit.Actor) -> Incident:
+    return update_case(session, incident, CaseChanges(cooperation=data), actor=actor)
+
+
+def _set_cooperation(session: Session, incident: Incident, data: dict, actor: audit.Actor, now: datetime) -> bool:
+    if not isinstance(data, dict) or set(data) - {"countries", "partner_certs"}:
+        raise InputError("cooperation is an object with countries and partner_certs", field="cooperation")
+    row = cooperation_of(session, incident)
+    if not data or (not data.get("countries") and not data.get("partner_certs")):
+        if row is None:
+            return False
+        session.delete(row)
+        audit.record(session, actor, "incident.cooperation", "incident", incident.id, cleared=True)
+        return True
+    codes = _countries(data.get("countries", []), "cooperation.countries")
+    certs = _partner_certs(data.get("partner_certs", []))
+    if row is None:
+        row = Cooperation(incident_id=incident.id, countries=codes, partner_certs=certs, created_at=now,
+                          updated_at=now)
+        session.add(row)
+    elif row.countries == codes and row.partner_certs == certs:
+        return False
+    else:
+        row.countries, row.partner_certs, row.updated_at = codes, certs, now
+    audit.record(session, actor, "incident.cooperation", "incident", incident.id, countries=codes,
+                 partner_certs=certs)
+    return True
+
+
+def cooperation_of(session: Session, incident: Incident) -> Cooperation | None:
+    return session.execute(select(Cooperation).where(Cooperation.incident_id == incident.id)).scalar_one_or_none()
+
+
+def _root(session: Session, incident: Incident) -> Incident:
+    seen = {incident.id}
+    while incident.merged_into_id is not None:
+        incident = session.get(Incident, incident.merged_into_id)
+        if incident.id in seen:  # pragma: no cover - merge() never creates a cycle
+            break
+        seen.add(incident.id)
+    return incident
+
+
+def link(session: Session, incident: Incident, other: Incident, *, actor: audit.Actor,
+         kind: str = "related") -> CaseLink:
+    """Link two reports (both directions are found by the case page)."""
+    _require_staff(actor)
+    if kind not in LINK_KINDS:
+        raise InputError(f"kind must be one of {', '.join(LINK_KINDS)}", field="kind")
+    if incident.id == other.id:
+        raise InputError("a report cannot be linked to itself", field="other")
+    existing = session.execute(select(CaseLink).where(
+        ((CaseLink.incident_id == incident.id) & (CaseLink.other_id == other.id))
+        | ((CaseLink.incident_id == other.id) & (CaseLink.other_id == incident.id)))).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    row = CaseLink(incident_id=incident.id, other_id=other.id, kind=kind, created_by=actor.label, created_at=utcnow())
+    session.add(row)
+    audit.record(session, actor, "incident.link", "incident", incident.id, other=other.id, kind=kind)
+    session.commit()
+    return row
+
+
+def _check_merge(session: Session, duplicate: Incident, into: Incident) -> Incident:
+    if duplicate.id == into.id:
+        raise InputError("a report cannot be merged into itself", field="merge_into")
+    if duplicate.merged_into_id is not None:
+        raise Conflict(f"report {duplicate.id} is already merged into #{duplicate.merged_into_id}")
+    survivor = _root(session, into)
+    if survivor.id == duplicate.id:
+        raise Conflict(f"report {into.id} is itself merged into {duplicate.id}; merging back would loop")
+    return survivor
+
+
+def merge(session: Session, duplicate: Incident, into: Incident, *, actor: audit.Actor) -> Incident:
+    """Merge ``duplicate`` into ``into``: the duplicate is closed, points at the survivor and owes
+    no further reporting phases; both stay readable by their own organizations."""
+    _require_staff(actor)
+    survivor = _check_merge(session, duplicate, into)
+    now = utcnow()
+    duplicate.merged_into_id = survivor.id
+    if duplicate.status not in END_STATUSES:
+        previous = duplicate.status
+        duplicate.status = "closed"
+        if duplicate.acknowledged_at is None:
+            duplicate.acknowledged_at = now
+        duplicate.closed_at = now
+        audit.record(session, actor, "incident.status", "incident", duplicate.id,
+                     **{"from": previous, "to": "closed", "reason": "merged"})
+    duplicate.updated_at = now
+    existing = session.execute(select(CaseLink).where(CaseLink.incident_id == duplicate.id,
+                                                      CaseLink.other_id == survivor.id)).scalar_one_or_none()
+    if existing is None:
+        session.add(CaseLink(incident_id=duplicate.id, other_id=survivor.id, kind="duplicate",
+                             created_by=actor.label, created_at=now))
+    else:
+        existing.kind = "duplicate"
+    audit.record(session, actor, "incident.merge", "incident", duplicate.id, into=survivor.id)
+    session.commit()
+    return survivor
+
+
+def linked_reports(session: Session, incident: Incident) -> list[tuple[CaseLink, Incident]]:
+    rows = session.execute(select(CaseLink).where(
+        (CaseLink.incident_id == incident.id) | (CaseLink.other_id == incident.id)).order_by(CaseLink.id)).scalars()
+    out = []
+    for row in rows:
+        other_id = row.other_id if row.incident_id == incident.id else row.incident_id
+        out.append((row, session.get(Incident, other_id)))
+    return out
+
+
+def notes(session: Session, incident: Incident) -> list[CaseNote]:
+    return list(session.execute(select(CaseNote).where(CaseNote.incident_id == incident.id)
+                                .order_by(CaseNote.created_at, CaseNote.id)).scalars())
+
+
+def get_incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"no incident {incident_id}")
+    return incident

@@ -1,0 +1,310 @@
+"""What CERT staff read in the workspace: the triage queue, the dashboard, a case's timeline.
+
+Reads only; changes go through services/triage.py. Everything here is for CERT staff: callers
+check ``policy.can_triage`` first (the views and the API do).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..clock import utcnow
+from ..errors import InputError
+from ..models import (AuditEntry, CaseNote, Collection, DeadlineReminder, Incident, Organization, PhaseUpdate,
+                      StixObject, User)
+from ..models.incident import STATUSES
+from ..vocab import RSIT, SECTORS, SEVERITIES, TLP_LEVELS
+from . import deadlines as deadline_rules
+from .triage import OPEN_STATUSES
+
+SEVERITY_RANK = case({"critical": 4, "high": 3, "medium": 2, "low": 1}, value=Incident.severity, else_=0)
+PAGE_SIZE = 50
+# No regime has a phase due sooner than this after detection: younger reports cannot be overdue.
+EARLIEST_DUE = timedelta(hours=4)
+
+
+@dataclass
+class QueueFilters:
+    sector: str | None = None
+    rsit_class: str | None = None
+    severity: str | None = None
+    tlp: str | None = None
+    status: str = "open"  # "open", "all" or one status
+    org: str | None = None  # slug
+    overdue: bool = False
+    q: str | None = None
+    assignee: str | None = None  # "me", "none" or a user id (as text)
+
+    @classmethod
+    def from_args(cls, args) -> "QueueFilters":
+        """Parse query-string arguments; unknown values are a clear 400, not an empty page."""
+        def pick(name, allowed):
+            value = (args.get(name) or "").strip() or None
+            if value is not None and value not in allowed:
+                raise InputError(f"{name} must be one of {', '.join(allowed)}", field=name)
+            return value
+
+        status = (args.get("status") or "open").strip()
+        if status not in ("open", "all") + STATUSES:
+            raise InputError(f"status must be open, all or one of {', '.join(STATUSES)}", field="status")
+        q = (args.get("q") or "").strip() or None
+        if q is not None and len(q) > 200:
+            raise InputError("search text is at most 200 characters", field="q")
+        return cls(sector=pick("sector", SECTORS), rsit_class=pick("class", tuple(RSIT)),
+                   severity=pick("severity", SEVERITIES), tlp=pick("tlp", TLP_LEVELS), status=status,
+                   org=(args.get("org") or "").strip() or None,
+                   overdue=(args.get("overdue") or "") in {"1", "true", "on", "yes"}, q=q,
+                   assignee=(args.get("assignee") or "").strip() or None)
+
+
+@dataclass
+class QueuePage:
+    incidents: list[Incident]
+    total: int
+    page: int
+    pages: int
+    overdue: dict[int, list[deadline_rules.Deadline]] = field(default_factory=dict)
+
+
+def _filtered(filters: QueueFilters, user_id: int | None):
+    query = select(Incident)
+    if filters.sector or filters.org:
+        query = query.join(Organization, Organization.id == Incident.org_id)
+        if filters.sector:
+            query = query.where(Organization.sector == filters.sector)
+        if filters.org:
+            query = query.where(Organization.slug == filters.org)
+    if filters.rsit_class:
+        query = query.where(Incident.classification.like(filters.rsit_class + "/%"))
+    if filters.severity:
+        query = query.where(Incident.severity == filters.severity)
+    if filters.tlp:
+        query = query.where(Incident.tlp == filters.tlp)
+    if filters.status == "open":
+        query = query.where(Incident.status.in_(OPEN_STATUSES))
+    elif filters.status != "all":
+        query = query.where(Incident.status == filters.status)
+    if filters.q:
+        escaped = filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(func.lower(Incident.title).like(f"%{escaped}%", escape="\\"))
+    if filters.assignee == "me" and user_id is not None:
+        query = query.where(Incident.assignee_id == user_id)
+    elif filters.assignee == "none":
+        query = query.where(Incident.assignee_id.is_(None))
+    elif filters.assignee and filters.assignee.isdigit():
+        query = query.where(Incident.assignee_id == int(filters.assignee))
+    return query
+
+
+def overdue_candidates(query, now: datetime):
+    """Narrow a query to reports that may owe a phase: the exact rule runs in Python after this."""
+    final = exists().where(PhaseUpdate.incident_id == Incident.id, PhaseUpdate.phase == "final-report")
+    return query.where(Incident.status != "false-positive", Incident.merged_into_id.is_(None),
+                       Incident.detected_at <= now - EARLIEST_DUE, ~final)
+
+
+def overdue_phases(session: Session, query=None, *, now: datetime | None = None,
+                   limit: int | None = None) -> list[tuple[Incident, deadline_rules.Deadline]]:
+    """(report, overdue phase) pairs, most overdue first."""
+    now = now or utcnow()
+    query = overdue_candidates(query if query is not None else select(Incident), now)
+    query = query.options(selectinload(Incident.organization), selectinload(Incident.updates))
+    out = []
+    for incident in session.execute(query).scalars():
+        for d in deadline_rules.for_incident(incident, now=now):
+            if d.overdue:
+                out.append((incident, d))
+    out.sort(key=lambda pair: (pair[1].due_at, pair[0].id))
+    return out[:limit] if limit is not None else out
+
+
+def queue(session: Session, filters: QueueFilters, *, page: int = 1, per_page: int = PAGE_SIZE,
+          user_id: int | None = None, now: datetime | None = None) -> QueuePage:
+    """The triage queue: most severe first, newest first within a severity."""
+    now = now or utcnow()
+    page = max(page, 1)
+    query = _filtered(filters, user_id)
+    order = (SEVERITY_RANK.desc(), Incident.created_at.desc(), Incident.id.desc())
+    if filters.overdue:
+        pairs = overdue_phases(session, query, now=now)
+        by_id: dict[int, list] = {}
+        for incident, d in pairs:
+            by_id.setdefault(incident.id, []).append(d)
+        ids = list(by_id)
+        total = len(ids)
+        rank = {"critical": 4, "high": 3, "medium": 2, "low": 1}
+        incidents = sorted({i.id: i for i, _ in pairs}.values(),
+                           key=lambda i: (-rank.get(i.severity, 0), -i.created_at.timestamp(), -i.id))
+        chunk = incidents[(page - 1) * per_page: page * per_page]
+        return QueuePage(chunk, total, page, max(1, -(-total // per_page)), {i.id: by_id[i.id] for i in chunk})
+    total = session.execute(query.with_only_columns(func.count()).order_by(None)).scalar_one()
+    rows = list(session.execute(
+        query.options(selectinload(Incident.organization), selectinload(Incident.assignee),
+                      selectinload(Incident.updates))
+        .order_by(*order).limit(per_page).offset((page - 1) * per_page)).scalars())
+    flagged = {}
+    for incident in rows:
+        late = deadline_rules.overdue(deadline_rules.for_incident(incident, now=now))
+        if late:
+            flagged[incident.id] = late
+    return QueuePage(rows, total, page, max(1, -(-total // per_page)), flagged)
+
+
+@dataclass
+class Dashboard:
+    overdue: list[tuple[Incident, deadline_rules.Deadline]]
+    overdue_total: int
+    critical: list[Incident]
+    new_count: int
+    open_count: int
+    drafts: list = field(default_factory=list)
+    drafts_total: int = 0
+
+
+def dashboard(session: Session, *, now: datetime | None = None, limit: int = 10) -> Dashboard:
+    """What needs attention now: overdue phases, drafts awaiting review, open critical reports."""
+    now = now or utcnow()
+    overdue = overdue_phases(session, now=now)
+    critical = list(session.execute(
+        select(Incident).options(selectinload(Incident.organization))
+        .where(Incident.severity == "critical", Incident.status.in_(OPEN_STATUSES))
+        .order_by(Incident.created_at.desc(), Incident.id.desc()).limit(limit)).scalars())
+    counts = dict(session.execute(select(Incident.status, func.count()).where(Incident.status.in_(OPEN_STATUSES))
+                                  .group_by(Incident.status)).all())
+    drafts, drafts_total = _drafts(session, limit)
+    return Dashboard(overdue=overdue[:limit], overdue_total=len(overdue), critical=critical,
+                     new_count=counts.get("new", 0), open_count=sum(counts.values()),
+                     drafts=drafts, drafts_total=drafts_total)
+
+
+def _drafts(session: Session, limit: int) -> tuple[list, int]:
+    try:
+        from ..models.warning import EarlyWarning
+    except ImportError:  # pragma: no cover - build without the warnings feature
+        return [], 0
+    base = select(EarlyWarning).where(EarlyWarning.state == "draft")
+    total = session.execute(base.with_only_columns(func.count()).order_by(None)).scalar_one()
+    rows = list(session.execute(base.order_by(EarlyWarning.created_at.desc(), EarlyWarning.id.desc())
+                                .limit(limit)).scalars())
+    return rows, total
+
+
+# ---- the case timeline ---------------------------------------------------------------------
+
+@dataclass
+class TimelineEvent:
+    at: datetime
+    kind: str  # report, phase, status, assign, note, link, merge, cooperation, warning, email, taxii, audit
+    title: str
+    detail: str = ""
+    actor: str = ""
+
+
+_AUDIT_TITLES = {
+    "incident.status": "Status changed",
+    "incident.assign": "Assignee changed",
+    "incident.link": "Linked to another report",
+    "incident.merge": "Merged into another report",
+    "incident.cooperation": "Cross-border cooperation updated",
+}
+# Shown from their own tables (with their text), not from the audit rows that also record them.
+_AUDIT_SKIPPED = {"incident.report", "incident.phase", "incident.note"}
+
+
+def timeline(session: Session, incident: Incident) -> list[TimelineEvent]:
+    """Every phase update, status change, note, warning, e-mail and TAXII publication, oldest first."""
+    events: list[TimelineEvent] = [TimelineEvent(
+        incident.created_at, "report", "Reported (early warning)",
+        f"via {incident.source}", incident.reporter.email if incident.reporter else incident.organization.slug)]
+    for update in incident.updates:
+        events.append(TimelineEvent(update.submitted_at, "phase", f"Phase: {update.phase}", update.summary,
+                                    update.author.email if update.author else ""))
+    for note in session.execute(select(CaseNote).where(CaseNote.incident_id == incident.id)).scalars():
+        events.append(TimelineEvent(note.created_at, "note", "Internal note", note.body, note.author_label))
+    audit_rows = session.execute(select(AuditEntry).where(AuditEntry.target_type == "incident",
+                                                          AuditEntry.target_id == str(incident.id))).scalars()
+    for row in audit_rows:
+        if row.action in _AUDIT_SKIPPED:
+            continue
+        events.append(TimelineEvent(row.at, row.action.split(".", 1)[-1],
+                                    _AUDIT_TITLES.get(row.action, row.action), _describe(row.action, row.details),
+                                    row.actor))
+    events.extend(_publications(session, incident))
+    events.extend(_warnings(session, incident))
+    events.extend(_emails(session, incident))
+    events.sort(key=lambda e: e.at)
+    return events
+
+
+def _describe(action: str, details: dict) -> str:
+    if action == "incident.status":
+        text = f"{details.get('from')} → {details.get('to')}"
+        return text + (f" ({details['reason']})" if details.get("reason") else "")
+    if action == "incident.assign":
+        return details.get("assignee") or "unassigned"
+    if action == "incident.link":
+        return f"#{details.get('other')} ({details.get('kind')})"
+    if action == "incident.merge":
+        return f"into #{details.get('into')}"
+    if action == "incident.cooperation":
+        if details.get("cleared"):
+            return "flag cleared"
+        return (f"countries: {', '.join(details.get('countries') or []) or '-'}; "
+                f"partner CERTs: {', '.join(details.get('partner_certs') or []) or '-'}")
+    return ", ".join(f"{k}={v}" for k, v in sorted(details.items()))
+
+
+def _publications(session: Session, incident: Incident) -> Iterable[TimelineEvent]:
+    """STIX versions of this report written to TAXII collections (its intake copy included)."""
+    rows = session.execute(
+        select(Collection.alias, StixObject.type, func.min(StixObject.date_added), func.count())
+        .join(Collection, Collection.id == StixObject.collection_id)
+        .where(StixObject.incident_id == incident.id, StixObject.type == "incident")
+        .group_by(Collection.alias, StixObject.type)).all()
+    for alias, _type, first, count in rows:
+        yield TimelineEvent(first, "taxii", f"TAXII: in collection {alias}", f"{count} version(s)")
+
+
+def _warnings(session: Session, incident: Incident) -> Iterable[TimelineEvent]:
+    try:
+        from ..models.warning import EarlyWarning, WarningSource
+    except ImportError:  # pragma: no cover
+        return []
+    rows = session.execute(select(EarlyWarning).join(WarningSource, WarningSource.warning_id == EarlyWarning.id)
+                           .where(WarningSource.incident_id == incident.id)).scalars()
+    out = []
+    for w in rows:
+        out.append(TimelineEvent(w.created_at, "warning", f"Warning #{w.id} raised ({w.state})",
+                                 f"{w.title} — TLP:{w.tlp.upper()}"))
+        if w.published_at is not None:
+            out.append(TimelineEvent(w.published_at, "warning", f"Warning #{w.id} published",
+                                     ", ".join(w.published_targets or [])))
+    return out
+
+
+def _emails(session: Session, incident: Incident) -> Iterable[TimelineEvent]:
+    out = [TimelineEvent(r.sent_at, "email", f"Deadline reminder: {r.phase}",
+                         f"to {r.recipients} recipient(s)")
+           for r in session.execute(select(DeadlineReminder).where(DeadlineReminder.incident_id == incident.id))
+           .scalars()]
+    try:
+        from ..models.outbox import OutboxMessage
+    except ImportError:  # pragma: no cover
+        return out
+    # Messages about a report carry "incident:<id>:" at the start of their dedupe key.
+    rows = session.execute(select(OutboxMessage).where(
+        OutboxMessage.dedupe_key.like(f"incident:{incident.id}:%"))).scalars()
+    for m in rows:
+        out.append(TimelineEvent(m.created_at, "email", f"E-mail ({m.state}): {m.subject}", f"to {m.to}"))
+    return out
+
+
+def staff_users(session: Session) -> list[User]:
+    from ..models.user import CERT_ROLES
+
+    return list(session.execute(select(User).where(User.role.in_(CERT_ROLES), User.active.is_(True))
+                                .order_by(User.email)).scalars())
