@@ -26,3 +26,122 @@ def can_update_incident(actor: "Actor", incident: "Incident") -> bool:
 def can_triage(actor: "Actor") -> bool:
     """Status, assignment, notes: CERT staff only."""
     return actor.is_cert
+
+
+# --- TAXII collections and TLP (issue 3) -------------------------------------------------------
+#
+# An object reaches a caller over TAXII only if the collection admits the caller AND the
+# object's TLP admits it there. The table, for a member organization M:
+#
+#   collection          M reads                    TLP levels served to M      M writes
+#   all-members         if M is a member           clear, green                no
+#   sector-<s>          if M is a member of s      clear, green, amber         no
+#   org-<slug>          if M is that organization  clear .. amber+strict       no
+#   intake              only objects M wrote       clear .. amber+strict       yes
+#
+# Unmarked objects count as amber+strict (fail closed). TLP:RED is never served over TAXII, to
+# anyone, the operating CERT's own tokens included: RED goes to CERT staff named on a case,
+# through the workspace, never through a collection. The CERT reads and writes every collection
+# (everything but RED). Partners (foreign CERTs) read their own org-<slug> collection and write
+# intake, like a member, but are not "members" of all-members or of a sector.
+
+from dataclasses import dataclass  # noqa: E402
+
+TAXII_TLP_NEVER = "red"
+UNMARKED_AS = "amber+strict"
+_UP_TO_GREEN = frozenset({"clear", "green"})
+_UP_TO_AMBER = frozenset({"clear", "green", "amber"})
+_UP_TO_STRICT = frozenset({"clear", "green", "amber", "amber+strict"})
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .models import Collection
+
+
+@dataclass(frozen=True)
+class CollectionAccess:
+    """What a caller may do with one collection, and which objects in it reach them."""
+
+    read: bool
+    write: bool
+    tlp_levels: frozenset = frozenset()
+    # Only objects this organization wrote (intake, for members); None: no owner restriction.
+    owner_org_id: int | None = None
+
+    @property
+    def unmarked(self) -> bool:
+        """Whether unmarked objects (treated as amber+strict) are served."""
+        return UNMARKED_AS in self.tlp_levels
+
+    @property
+    def visible(self) -> bool:
+        """Whether the collection is listed at all for this caller."""
+        return self.read or self.write
+
+
+NO_ACCESS = CollectionAccess(read=False, write=False)
+
+
+def collection_access(actor: "Actor", collection: "Collection") -> CollectionAccess:
+    """The one decision for every TAXII route: collections, objects, versions, manifest, status."""
+    if actor.is_cert:
+        return CollectionAccess(read=True, write=True, tlp_levels=_UP_TO_STRICT)
+    org = actor.org
+    if org is None:
+        return NO_ACCESS
+    is_member = org.kind == "member"
+    kind = collection.kind
+    if kind == "intake":
+        return CollectionAccess(read=True, write=True, tlp_levels=_UP_TO_STRICT, owner_org_id=org.id)
+    if kind == "org" and collection.org_id is not None and collection.org_id == org.id:
+        return CollectionAccess(read=True, write=False, tlp_levels=_UP_TO_STRICT)
+    if kind == "sector" and is_member and collection.sector is not None and collection.sector == org.sector:
+        return CollectionAccess(read=True, write=False, tlp_levels=_UP_TO_AMBER)
+    if kind == "all-members" and is_member:
+        return CollectionAccess(read=True, write=False, tlp_levels=_UP_TO_GREEN)
+    return NO_ACCESS
+
+
+def can_read_collection(actor: "Actor", collection: "Collection") -> bool:
+    return collection_access(actor, collection).read
+
+
+def can_write_collection(actor: "Actor", collection: "Collection") -> bool:
+    return collection_access(actor, collection).write
+
+
+def tlp_admits(access: CollectionAccess, tlp: str | None) -> bool:
+    """Whether an object with this TLP (None = unmarked) may be served under ``access``.
+
+    The same rule as the SQL filter in services/taxii_store.py, for single objects and tests.
+    """
+    level = UNMARKED_AS if tlp is None else tlp
+    return level != TAXII_TLP_NEVER and level in access.tlp_levels
+
+
+def object_admitted(access: CollectionAccess, *, tlp: str | None, owner_org_id: int | None) -> bool:
+    """Collection AND TLP AND (for intake) ownership: may this stored object reach the caller?"""
+    if not access.read or not tlp_admits(access, tlp):
+        return False
+    return access.owner_org_id is None or access.owner_org_id == owner_org_id
+
+
+def can_publish_tlp(tlp: str | None) -> bool:
+    """RED is never published to a collection (the CERT's POST of a RED object is refused)."""
+    return tlp != TAXII_TLP_NEVER
+
+
+def can_delete_object(actor: "Actor", access: CollectionAccess, *, owner_org_id: int | None) -> bool:
+    """The CERT deletes anywhere; a member only what it wrote to intake."""
+    if actor.is_cert:
+        return True
+    return access.write and access.owner_org_id is not None and access.owner_org_id == owner_org_id
+
+
+# --- Early warnings (issue 4) ------------------------------------------------------------------
+
+def can_read_warning(actor: "Actor", tlp: str, collections: "list[Collection]") -> bool:
+    """An early warning reaches a caller (API, e-mail) only as TAXII would serve it: through one of
+    the collections it is published to, under that collection's TLP rule. Drafts: CERT only."""
+    if actor.is_cert:
+        return True
+    return any(object_admitted(collection_access(actor, c), tlp=tlp, owner_org_id=None) for c in collections)

@@ -4,9 +4,11 @@ from .case import CaseLink, CaseNote, Cooperation, DeadlineReminder
 from .incident import Incident, Observable, PhaseUpdate
 from .organization import Asset, Organization
 from .stix_object import Collection, StixObject
+from .taxii import StixClock, TaxiiPoll, TaxiiStatus
 from .user import ApiToken, User
 
 __all__ = [
     "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization",
     "PhaseUpdate", "StixObject", "User",
+    "StixClock", "TaxiiPoll", "TaxiiStatus",
 ]

@@ -1,0 +1,257 @@
+"""TAXII POST to a collection's objects/ (TAXII 2.1 section 5.5): validate, store, report status.
+
+Processing is synchronous: the status resource is ``complete`` when the response is sent. All
+valid objects of one request are stored in one transaction together with the status resource;
+invalid ones are listed in its ``failures`` and do not block the rest.
+
+Rules for a member posting to ``intake``:
+
+* every object is validated (stix/validate.py: stix2, capped patterns);
+* ``created_by_ref`` naming another organization's identity, or an ``identity`` object carrying
+  another organization's id, is **rejected** (listed in failures), never silently rewritten, so
+  nobody reports in another's name and the poster learns why;
+* objects are kept as they came (custom objects and extensions included), owned by the poster,
+  so the poster reads them back and nobody else but the CERT does;
+* each ``incident`` also becomes a report of the posting organization through
+  :func:`services.intake.report_incident` (the web form's path), with ``external_id`` = the STIX
+  id so that posting it again creates nothing new.
+
+The operating CERT's POST to any collection publishes the objects there as they are, except
+TLP:RED objects, which are never published to a collection.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import policy
+from ..clock import parse_iso, utcnow
+from ..errors import InputError
+from ..models import Collection, Organization, TaxiiStatus
+from ..schemas.incident import IncidentCreateSchema
+from ..stix import markings
+from ..stix.build import INCIDENT_CORE_EXTENSION, version_of
+from ..stix.observables import TYPES, ObservableError, normalize
+from ..stix.validate import InvalidObject, check_object, simple_observable
+from ..vocab import CLASSIFICATIONS
+from . import audit, intake
+from .stix_store import add_objects, canonical_version
+
+_RSIT_LABEL = re.compile(r'^rsit:([a-z-]+)="([a-z-]+)"$')
+_SCO_VALUE_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"}
+_HASH_NAMES = {"MD5": "file:md5", "SHA-1": "file:sha1", "SHA-256": "file:sha256", "SHA-512": "file:sha512"}
+_schema = IncidentCreateSchema()
+
+
+def _entry(obj, message: str | None = None) -> dict:
+    ident = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else ""
+    entry = {"id": ident[:200]}
+    version = None
+    if isinstance(obj, dict):
+        try:
+            version = canonical_version(version_of(obj))
+        except (ValueError, TypeError, AttributeError):
+            version = None
+    entry["version"] = version or ""
+    if message:
+        entry["message"] = message[:500]
+    return entry
+
+
+def _severity(criticality) -> str:
+    if not isinstance(criticality, int) or isinstance(criticality, bool):
+        return "medium"
+    if criticality < 38:
+        return "low"
+    if criticality < 63:
+        return "medium"
+    if criticality < 88:
+        return "high"
+    return "critical"
+
+
+def _classification(obj: dict) -> str:
+    for label in obj.get("labels") or ():
+        match = _RSIT_LABEL.match(label) if isinstance(label, str) else None
+        if match and f"{match.group(1)}/{match.group(2)}" in CLASSIFICATIONS:
+            return f"{match.group(1)}/{match.group(2)}"
+    return "other/undetermined"
+
+
+def _observable_of(obj: dict):
+    """An intake observable from a related indicator (simple pattern) or SCO, else None."""
+    pair = None
+    if obj.get("type") == "indicator" and obj.get("pattern_type") == "stix":
+        pair = simple_observable(obj.get("pattern"))
+    elif obj.get("type") in _SCO_VALUE_TYPES and isinstance(obj.get("value"), str):
+        pair = (obj["type"], obj["value"])
+    elif obj.get("type") == "file" and isinstance(obj.get("hashes"), dict):
+        for name, kind in _HASH_NAMES.items():
+            if isinstance(obj["hashes"].get(name), str):
+                pair = (kind, obj["hashes"][name])
+                break
+    elif obj.get("type") == "autonomous-system" and isinstance(obj.get("number"), int):
+        pair = ("autonomous-system", str(obj["number"]))
+    if pair is None or pair[0] not in TYPES:
+        return None
+    try:
+        normalize(*pair)
+    except ObservableError:
+        return None
+    return {"type": pair[0], "value": pair[1]}
+
+
+def incident_report_data(obj: dict, by_id: dict[str, dict], related: dict[str, set[str]]) -> dict:
+    """IncidentCreateSchema output for a pushed STIX incident; ValidationError if it cannot be one."""
+    core = (obj.get("extensions") or {}).get(INCIDENT_CORE_EXTENSION) or {}
+    if not isinstance(core, dict):
+        core = {}
+    raw = {
+        "title": (obj.get("name") or "Incident")[:300],
+        "description": (obj.get("description") or "")[:20_000],
+        "classification": _classification(obj),
+        "severity": _severity(core.get("criticality")),
+        "tlp": markings.tlp_of(obj) or policy.UNMARKED_AS,
+        "detected_at": obj["created"],
+        "external_id": obj["id"],
+        "observables": [],
+    }
+    first_seen = core.get("first_seen")
+    if isinstance(first_seen, str):
+        try:
+            if parse_iso(first_seen) <= parse_iso(obj["created"]):
+                raw["started_at"] = first_seen
+        except ValueError:
+            pass
+    seen = set()
+    for other_id in sorted(related.get(obj["id"], ())):
+        other = by_id.get(other_id)
+        observable = _observable_of(other) if other is not None else None
+        if observable is not None and (observable["type"], observable["value"]) not in seen:
+            seen.add((observable["type"], observable["value"]))
+            raw["observables"].append(observable)
+    return _schema.load(raw)
+
+
+def _relations(objects: list[dict]) -> dict[str, set[str]]:
+    related: dict[str, set[str]] = {}
+    for obj in objects:
+        if obj.get("type") == "relationship":
+            source, target = obj.get("source_ref"), obj.get("target_ref")
+            related.setdefault(source, set()).add(target)
+            related.setdefault(target, set()).add(source)
+    return related
+
+
+def _foreign_identities(session: Session, poster: Organization, ids: set[str]) -> set[str]:
+    """Which of these identity ids belong to another organization (the CERT included)."""
+    if not ids:
+        return set()
+    rows = session.execute(select(Organization.stix_id).where(Organization.stix_id.in_(list(ids)),
+                                                              Organization.id != poster.id)).scalars()
+    return set(rows)
+
+
+def envelope_objects(envelope) -> list:
+    if not isinstance(envelope, dict):
+        raise InputError("request body must be a TAXII envelope: a JSON object with an 'objects' list")
+    objects = envelope.get("objects")
+    if not isinstance(objects, list):
+        raise InputError("the envelope has no 'objects' list")
+    return objects
+
+
+def add_envelope(session: Session, *, actor: audit.Actor, collection: Collection, envelope,
+                 now: datetime | None = None) -> TaxiiStatus:
+    """Validate and store a posted envelope; returns the (complete) status resource. Commits."""
+    objects = envelope_objects(envelope)
+    access = policy.collection_access(actor, collection)
+    if not access.write:  # the view checks first; a service never trusts its caller
+        raise InputError("this collection does not accept objects from you")
+    now = now or utcnow()
+    org = actor.org
+    member_intake = collection.kind == "intake" and not actor.is_cert
+    failures: list[dict] = []
+    valid: list[dict] = []
+    for obj in objects:
+        try:
+            check_object(obj)
+        except InvalidObject as exc:
+            failures.append(_entry(obj, str(exc)))
+            continue
+        if not member_intake and not policy.can_publish_tlp(markings.tlp_of(obj)):
+            failures.append(_entry(obj, "TLP:RED objects are never published to a collection"))
+            continue
+        valid.append(obj)
+
+    if org is not None and member_intake:
+        claimed = {o["created_by_ref"] for o in valid if isinstance(o.get("created_by_ref"), str)}
+        claimed |= {o["id"] for o in valid if o["type"] == "identity"}
+        foreign = _foreign_identities(session, org, claimed)
+        if foreign:
+            kept = []
+            for obj in valid:
+                if obj.get("created_by_ref") in foreign:
+                    failures.append(_entry(obj, "created_by_ref names another organization's identity; "
+                                                "objects may only be posted in your own name"))
+                elif obj["type"] == "identity" and obj["id"] in foreign:
+                    failures.append(_entry(obj, "this identity belongs to another organization"))
+                else:
+                    kept.append(obj)
+            valid = kept
+
+    reports = []
+    if member_intake:
+        by_id = {o["id"]: o for o in valid}
+        related = _relations(valid)
+        kept = []
+        for obj in valid:
+            if obj["type"] == "incident":
+                try:
+                    reports.append(incident_report_data(obj, by_id, related))
+                except ValidationError as exc:
+                    failures.append(_entry(obj, f"cannot become a report: {_flatten(exc.messages)}"))
+                    continue
+            kept.append(obj)
+        valid = kept
+
+    add_objects(session, collection, valid, owner_org_id=org.id if org is not None else None, now=now)
+    for data in reports:
+        intake.report_incident(session, org=org, data=data, actor=actor, source="taxii", commit=False)
+
+    status = TaxiiStatus(
+        id=str(uuid.uuid4()), collection_id=collection.id, org_id=org.id if org is not None else None,
+        token_id=actor.token_id, status="complete", request_timestamp=now,
+        total_count=len(objects), success_count=len(valid), failure_count=len(failures), pending_count=0,
+        successes=[_entry(o) for o in valid], failures=failures,
+    )
+    session.add(status)
+    audit.record(session, actor, "taxii.add", "collection", collection.alias, status=status.id,
+                 stored=len(valid), failed=len(failures), reports=len(reports))
+    session.commit()
+    return status
+
+
+def _flatten(messages, prefix: str = "") -> str:
+    if isinstance(messages, dict):
+        return "; ".join(_flatten(v, f"{prefix}{k}: " if not prefix else f"{prefix}{k}.") for k, v in messages.items())
+    if isinstance(messages, list):
+        return prefix + ", ".join(str(m) for m in messages)
+    return prefix + str(messages)
+
+
+def get_status(session: Session, actor: audit.Actor, status_id: str) -> TaxiiStatus | None:
+    """A status resource the caller may see (its own organization's, or any for the CERT)."""
+    if len(status_id) > 36:
+        return None
+    status = session.get(TaxiiStatus, status_id)
+    if status is None:
+        return None
+    if actor.is_cert or (actor.org is not None and status.org_id == actor.org.id):
+        return status
+    return None

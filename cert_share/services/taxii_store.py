@@ -1,0 +1,319 @@
+"""TAXII reads: filtered, keyset-paged queries over a collection, with policy in the SQL.
+
+Every read route (objects, one object, versions, manifest) is one call to :func:`read`, which
+turns the caller's :class:`~cert_share.policy.CollectionAccess` into WHERE clauses (TLP levels,
+intake ownership) so that ``limit`` counts only what the caller may see and paging stays
+correct. Pages are keyset-paged on ``(date_added, pk)`` — never OFFSET — over the index
+``ix_stix_objects_poll (collection_id, date_added, pk)``, so an incremental poll costs the same
+at a thousand or a million objects. Bodies are returned as the stored JSON text; the blueprint
+concatenates them into the envelope without parsing them.
+
+``next`` tokens are opaque: ``base64url(json) . base64url(HMAC-SHA256)`` keyed with SECRET_KEY,
+carrying the position and a digest of (route, collection, caller's organization, object id,
+filters). A token from another query, collection or caller is refused with 400.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import distinct, exists, func, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased
+
+from .. import policy
+from ..clock import parse_iso, utcnow
+from ..errors import InputError, NotFound, PermissionDenied
+from ..models import Collection, Organization, StixObject, TaxiiPoll
+from ..policy import CollectionAccess
+from .audit import Actor
+
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TYPE_TOKEN = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
+_ID_TOKEN = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]--[0-9a-fA-F-]{36}$")
+MAX_MATCH_VALUES = 100
+
+
+def format_date(value: datetime) -> str:
+    return value.strftime(DATE_FORMAT)
+
+
+@dataclass
+class Filters:
+    """Parsed TAXII 2.1 filter parameters (section 3.4)."""
+
+    added_after: datetime | None = None
+    ids: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=lambda: ["last"])  # all | first | last | <version>
+    spec_versions: list[str] = field(default_factory=list)
+    limit: int = 1000
+    next: str | None = None
+
+    def digest_parts(self) -> list:
+        return [format_date(self.added_after) if self.added_after else None, sorted(self.ids),
+                sorted(self.types), sorted(self.versions), sorted(self.spec_versions)]
+
+
+@dataclass
+class Page:
+    rows: list  # (pk, date_added, stix_id, version, spec_version, body-or-None)
+    more: bool
+    next: str | None
+
+    @property
+    def first_added(self) -> datetime | None:
+        return self.rows[0][1] if self.rows else None
+
+    @property
+    def last_added(self) -> datetime | None:
+        return self.rows[-1][1] if self.rows else None
+
+
+def _split(value: str, name: str) -> list[str]:
+    items = [item.strip() for item in value.split(",")]
+    if not value or any(not item for item in items):
+        raise InputError(f"{name} must be a comma-separated list without empty items")
+    if len(items) > MAX_MATCH_VALUES:
+        raise InputError(f"{name} lists more than {MAX_MATCH_VALUES} values")
+    return items
+
+
+def parse_filters(args, *, allowed: set[str], page_size: int) -> Filters:
+    """Filters from query parameters; InputError naming the parameter for anything wrong."""
+    unknown = sorted(key for key in args.keys() if key not in allowed)
+    if unknown:
+        raise InputError(f"unsupported parameter(s) for this endpoint: {', '.join(unknown)}")
+    filters = Filters(limit=page_size)
+    if "added_after" in args:
+        try:
+            filters.added_after = parse_iso(args["added_after"])
+        except ValueError:
+            raise InputError(f"added_after {args['added_after']!r} is not a timestamp such as "
+                             "2026-01-31T14:05:00.000Z") from None
+    if "limit" in args:
+        raw = args["limit"]
+        if not raw.isdigit() or int(raw) < 1:
+            raise InputError(f"limit must be a positive integer, not {raw!r}")
+        filters.limit = min(int(raw), page_size)
+    if "match[id]" in args:
+        filters.ids = _split(args["match[id]"], "match[id]")
+        bad = [i for i in filters.ids if not _ID_TOKEN.match(i)]
+        if bad:
+            raise InputError(f"match[id] {bad[0]!r} is not a STIX identifier")
+    if "match[type]" in args:
+        filters.types = _split(args["match[type]"], "match[type]")
+        bad = [t for t in filters.types if not _TYPE_TOKEN.match(t)]
+        if bad:
+            raise InputError(f"match[type] {bad[0]!r} is not a STIX object type")
+    if "match[version]" in args:
+        versions = []
+        for item in _split(args["match[version]"], "match[version]"):
+            if item in {"all", "first", "last"}:
+                versions.append(item)
+                continue
+            try:
+                versions.append(format_date(parse_iso(item)))
+            except ValueError:
+                raise InputError(f"match[version] {item!r} must be all, first, last or a timestamp") from None
+        filters.versions = versions
+    if "match[spec_version]" in args:
+        filters.spec_versions = _split(args["match[spec_version]"], "match[spec_version]")
+        bad = [v for v in filters.spec_versions if v not in {"2.0", "2.1"}]
+        if bad:
+            raise InputError(f"match[spec_version] {bad[0]!r} must be 2.0 or 2.1")
+    if "next" in args:
+        filters.next = args["next"]
+    return filters
+
+
+# --- next tokens ----------------------------------------------------------------------------
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _query_digest(scope: list) -> str:
+    return hashlib.sha256(json.dumps(scope, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+def encode_next(secret: str, scope: list, position: tuple[datetime, int]) -> str:
+    payload = _b64(json.dumps({"q": _query_digest(scope), "d": format_date(position[0]),
+                               "p": position[1]}, separators=(",", ":")).encode())
+    signature = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{_b64(signature)}"
+
+
+def decode_next(secret: str, scope: list, token: str) -> tuple[datetime, int]:
+    """The position a ``next`` token carries; InputError if forged or from another query."""
+    error = InputError("next is not a value this server returned for this query, collection and caller",
+                       field="next")
+    if not isinstance(token, str) or len(token) > 400 or token.count(".") != 1:
+        raise error
+    payload, _, signature = token.partition(".")
+    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    try:
+        if not hmac.compare_digest(_unb64(signature), expected):
+            raise error
+        data = json.loads(_unb64(payload))
+        if not hmac.compare_digest(str(data["q"]), _query_digest(scope)):
+            raise error
+        return parse_iso(data["d"]), int(data["p"])
+    except (ValueError, KeyError, TypeError):
+        raise error from None
+
+
+# --- queries --------------------------------------------------------------------------------
+
+def collection_for(session: Session, actor: Actor, id_or_alias: str) -> tuple[Collection, CollectionAccess]:
+    """The collection by id (or alias) and the caller's access; 404 if the caller may not see it."""
+    if len(id_or_alias) > 100:
+        raise NotFound("no such collection")
+    coll = session.get(Collection, id_or_alias) or session.execute(
+        select(Collection).where(Collection.alias == id_or_alias)).scalar_one_or_none()
+    if coll is None:
+        raise NotFound("no such collection")
+    access = policy.collection_access(actor, coll)
+    if not access.visible:
+        raise NotFound("no such collection")  # existence of others' collections is not revealed
+    return coll, access
+
+
+def visible_collections(session: Session, actor: Actor) -> list[tuple[Collection, CollectionAccess]]:
+    rows = session.execute(select(Collection).order_by(Collection.alias)).scalars().all()
+    out = []
+    for coll in rows:
+        access = policy.collection_access(actor, coll)
+        if access.visible:
+            out.append((coll, access))
+    return out
+
+
+def _visibility(table, collection: Collection, access: CollectionAccess) -> list:
+    """The policy as SQL: the same rule as policy.object_admitted."""
+    levels = sorted(level for level in access.tlp_levels if level != policy.TAXII_TLP_NEVER)
+    tlp = table.tlp.in_(levels)
+    if access.unmarked:
+        tlp = or_(tlp, table.tlp.is_(None))
+    conditions = [table.collection_id == collection.id, tlp]
+    if access.owner_org_id is not None:
+        conditions.append(table.owner_org_id == access.owner_org_id)
+    return conditions
+
+
+def _version_condition(filters: Filters, collection: Collection, access: CollectionAccess):
+    if "all" in filters.versions:
+        return None
+    parts = []
+    explicit = [v for v in filters.versions if v not in {"first", "last"}]
+    if explicit:
+        parts.append(StixObject.version.in_(explicit))
+    for which in ("last", "first"):
+        if which in filters.versions:
+            other = aliased(StixObject)
+            newer = other.version > StixObject.version if which == "last" else other.version < StixObject.version
+            parts.append(~exists().where(other.stix_id == StixObject.stix_id, newer,
+                                         *_visibility(other, collection, access)))
+    return or_(*parts) if len(parts) > 1 else parts[0]
+
+
+def read(session: Session, *, collection: Collection, access: CollectionAccess, filters: Filters,
+         scope: list, secret: str, object_id: str | None = None, with_body: bool = True,
+         all_versions: bool = False, now: datetime | None = None) -> Page:
+    """One page of what the caller may see, oldest ``date_added`` first."""
+    if not access.read:
+        raise NotFound("no such collection")
+    columns = [StixObject.pk, StixObject.date_added, StixObject.stix_id, StixObject.version,
+               StixObject.spec_version, StixObject.body if with_body else StixObject.type]
+    query = select(*columns).where(*_visibility(StixObject, collection, access))
+    if object_id is not None:
+        query = query.where(StixObject.stix_id == object_id)
+    if filters.ids:
+        query = query.where(StixObject.stix_id.in_(filters.ids))
+    if filters.types:
+        query = query.where(StixObject.type.in_(filters.types))
+    if filters.spec_versions:
+        query = query.where(StixObject.spec_version.in_(filters.spec_versions))
+    if filters.added_after is not None:
+        query = query.where(StixObject.date_added > filters.added_after)
+    if not all_versions:
+        condition = _version_condition(filters, collection, access)
+        if condition is not None:
+            query = query.where(condition)
+    if filters.next:
+        position = decode_next(secret, scope, filters.next)
+        query = query.where(tuple_(StixObject.date_added, StixObject.pk) > position)
+    query = query.order_by(StixObject.date_added, StixObject.pk).limit(filters.limit + 1)
+    rows = session.execute(query).all()
+    more = len(rows) > filters.limit
+    rows = rows[:filters.limit]
+    token = encode_next(secret, scope, (rows[-1][1], rows[-1][0])) if more else None
+    return Page(rows=[tuple(row) for row in rows], more=more, next=token)
+
+
+def record_poll(session: Session, actor: Actor, collection: Collection, route: str, returned: int,
+                *, now: datetime | None = None) -> None:
+    """Consumption log: one row per read request of an organization; commits."""
+    if actor.org is None:
+        return
+    session.add(TaxiiPoll(org_id=actor.org.id, token_id=actor.token_id, collection_id=collection.id,
+                          route=route, polled_at=now or utcnow(), returned=returned))
+    session.commit()
+
+
+def members_polling(session: Session, since: datetime, until: datetime) -> int:
+    """How many distinct member organizations polled any collection in [since, until)."""
+    return session.execute(
+        select(func.count(distinct(TaxiiPoll.org_id)))
+        .join(Organization, Organization.id == TaxiiPoll.org_id)
+        .where(TaxiiPoll.polled_at >= since, TaxiiPoll.polled_at < until, Organization.kind == "member")
+    ).scalar_one()
+
+
+def consumption(session: Session, since: datetime, until: datetime) -> list[dict]:
+    """Per organization and collection: polls, objects returned, last poll (for the CERT)."""
+    rows = session.execute(
+        select(Organization.slug, Collection.alias, func.count(TaxiiPoll.id), func.sum(TaxiiPoll.returned),
+               func.max(TaxiiPoll.polled_at))
+        .join(Organization, Organization.id == TaxiiPoll.org_id)
+        .join(Collection, Collection.id == TaxiiPoll.collection_id)
+        .where(TaxiiPoll.polled_at >= since, TaxiiPoll.polled_at < until)
+        .group_by(Organization.slug, Collection.alias)
+        .order_by(Organization.slug, Collection.alias)
+    ).all()
+    return [{"organization": slug, "collection": alias, "polls": polls, "objects": int(total or 0),
+             "last_poll": last} for slug, alias, polls, total, last in rows]
+
+
+def delete_object(session: Session, *, actor: Actor, collection: Collection, access: CollectionAccess,
+                  object_id: str, filters: Filters) -> int:
+    """Delete the matching versions of an object the caller may see and delete; commits."""
+    from . import audit
+
+    query = select(StixObject).where(*_visibility(StixObject, collection, access),
+                                     StixObject.stix_id == object_id)
+    if filters.spec_versions:
+        query = query.where(StixObject.spec_version.in_(filters.spec_versions))
+    condition = _version_condition(filters, collection, access)
+    if condition is not None:
+        query = query.where(condition)
+    rows = session.execute(query).scalars().all()
+    if not rows:
+        raise NotFound(f"no object {object_id} in this collection")
+    if not all(policy.can_delete_object(actor, access, owner_org_id=row.owner_org_id) for row in rows):
+        raise PermissionDenied("this collection does not allow you to delete objects")
+    for row in rows:
+        session.delete(row)
+    audit.record(session, actor, "taxii.delete", "stix_object", object_id, collection=collection.alias,
+                 versions=len(rows))
+    session.commit()
+    return len(rows)
+

@@ -1,0 +1,86 @@
+"""TAXII 2.1 server blueprint under /taxii2 (OASIS TAXII Version 2.1, section numbers cited
+in each view).
+
+Every request: authenticate from the Authorization header only (Basic: organization slug and
+API token; or Bearer token) — the web UI's session cookie is never consulted, and the blueprint
+is CSRF-exempt because it accepts no cookie-borne credentials; check the Accept header (406)
+and, for POST, Content-Type (415) and size (413). Every error is a TAXII error resource.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..auth.tokens import actor_from_request
+from ..errors import CertShareError, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+from ..extensions import csrf
+
+MEDIA_TYPE = "application/taxii+json;version=2.1"
+API_ROOT = "api"
+
+bp = Blueprint("taxii", __name__, url_prefix="/taxii2")
+csrf.exempt(bp)
+
+
+def _media_type_ok(value: str) -> bool:
+    """application/taxii+json with version 2.1 or no version (TAXII 2.1 section 1.6.8)."""
+    main, *params = [part.strip() for part in value.split(";")]
+    if main.lower() != "application/taxii+json":
+        return False
+    for param in params:
+        name, _, val = param.partition("=")
+        if name.strip().lower() == "version" and val.strip().strip('"') != "2.1":
+            return False
+    return True
+
+
+def _accept_ok(header: str) -> bool:
+    if not header.strip():
+        return True
+    for item in header.split(","):
+        main = item.split(";")[0].strip().lower()
+        if main in {"*/*", "application/*"} or _media_type_ok(item):
+            q = [p.split("=", 1)[1] for p in item.split(";")[1:] if p.strip().startswith("q=")]
+            if not q or q[0].strip() not in {"0", "0.0", "0.00", "0.000"}:
+                return True
+    return False
+
+
+@bp.before_request
+def _check_request():
+    g.actor = actor_from_request(allow_basic=True)
+    if not _accept_ok(request.headers.get("Accept", "")):
+        raise NotAcceptable(f"this server only serves {MEDIA_TYPE}")
+    if request.method == "POST":
+        limit = current_app.config["TAXII_MAX_CONTENT_LENGTH"]
+        request.max_content_length = limit
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge(f"request body exceeds max_content_length ({limit} bytes)")
+        if not _media_type_ok(request.headers.get("Content-Type", "")):
+            raise UnsupportedMediaType(f"Content-Type must be {MEDIA_TYPE}")
+
+
+def error_response(status: int, title: str, description: str):
+    """The TAXII error resource (section 3.6.1)."""
+    response = jsonify({"title": title, "description": description, "http_status": str(status)})
+    response.status_code = status
+    response.headers["Content-Type"] = MEDIA_TYPE
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="cert-share TAXII", charset="UTF-8"'
+    return response
+
+
+@bp.errorhandler(CertShareError)
+def _service_error(exc: CertShareError):
+    return error_response(exc.status, exc.title, exc.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    if exc.code == 413:
+        limit = current_app.config["TAXII_MAX_CONTENT_LENGTH"]
+        return error_response(413, "Payload too large", f"request body exceeds max_content_length ({limit} bytes)")
+    return error_response(exc.code or 500, exc.name, exc.description or exc.name)
+
+
+from . import views  # noqa: E402,F401  (routes register on import)
