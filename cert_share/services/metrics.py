@@ -133,7 +133,7 @@ def cross_border_cases(session: Session, period: Period) -> int:
 
 def members_polling(session: Session, period: Period) -> int | None:
     try:
-        from .taxii import members_polling as polling  # type: ignore[attr-defined]
+        from .taxii_store import members_polling as polling
     except ImportError:
         return None
     return polling(session, period.since, period.until)

@@ -87,7 +87,7 @@ def _apply_status(session: Session, incident: Incident, status: str, actor: audi
 
 def _revoke_warnings(session: Session, incident: Incident, actor: audit.Actor) -> None:
     try:  # the warnings feature withdraws what this report raised, when it is part of the build
-        from ..warnings import revoke_for_incident
+        from ..warnings.lifecycle import revoke_for_incident
     except ImportError:  # pragma: no cover - build without the warnings feature
         revoke_for_incident = None
     if revoke_for_incident is not None:

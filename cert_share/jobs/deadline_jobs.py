@@ -1,0 +1,15 @@
+"""``check-deadlines``: remind organizations and CERT staff of overdue reporting phases."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ..services.deadline_reminders import send_reminders
+from .registry import job
+
+
+@job("check-deadlines", interval_setting="JOB_CHECK_DEADLINES_MINUTES", default_minutes=15,
+     help="Queue one reminder e-mail per overdue reporting phase (member-admins and CERT staff), never twice.")
+def check_deadlines(session: Session, now: datetime) -> str:
+    return send_reminders(session, now=now).summary()

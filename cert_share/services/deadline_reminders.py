@@ -1,0 +1,92 @@
+"""Reminders for overdue reporting phases: one per (report, phase), ever.
+
+The ``deadline_reminders`` row and the e-mails go in one transaction; the row's unique key on
+(incident, phase) is what makes "never twice" hold even when two schedulers race, and each
+message's outbox dedupe key (``incident:<id>:deadline:<phase>:<address>``) guards delivery.
+Recipients: the reporting organization's member-admins and CERT staff.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..clock import iso, utcnow
+from ..models import DeadlineReminder, Incident
+from . import audit
+from .deadlines import Deadline
+from .workspace import overdue_phases
+
+
+@dataclass
+class ReminderReport:
+    reminders: int = 0
+    messages: int = 0
+    already_sent: int = 0
+
+    def summary(self) -> str:
+        return (f"{self.reminders} overdue phase(s) reminded, {self.messages} message(s) queued, "
+                f"{self.already_sent} already reminded before")
+
+
+def _text(incident: Incident, deadline: Deadline, now: datetime, base_url: str, staff: bool) -> str:
+    late = now - deadline.due_at
+    hours = int(late.total_seconds() // 3600)
+    link = f"{base_url.rstrip('/')}/incidents/{incident.id}"
+    lines = [
+        f"The {deadline.phase} of report #{incident.id} was due at {iso(deadline.due_at)} "
+        f"and has not been submitted ({hours} h overdue).",
+        "",
+        f"Report: #{incident.id} {incident.title}",
+        f"Classification: {incident.classification}, severity {incident.severity}",
+    ]
+    if staff:
+        lines.append(f"Organization: {incident.organization.name}")
+    lines += ["", f"Open the report: {link}",
+              "Add the phase there or with POST /api/v1/incidents/<id>/updates."]
+    return "\n".join(lines)
+
+
+def send_reminders(session: Session, *, now: datetime | None = None) -> ReminderReport:
+    """Queue one reminder per overdue phase not reminded before; commits."""
+    from ..mail.outbox import enqueue, member_admins, recipients_for_cert_staff
+
+    now = now or utcnow()
+    base_url = current_app.config.get("BASE_URL", "") if has_app_context() else ""
+    report = ReminderReport()
+    pairs = overdue_phases(session, now=now)
+    if not pairs:
+        return report
+    done = set(session.execute(select(DeadlineReminder.incident_id, DeadlineReminder.phase).where(
+        DeadlineReminder.incident_id.in_({i.id for i, _ in pairs}))).all())
+    staff = recipients_for_cert_staff(session)
+    for incident, deadline in pairs:
+        if (incident.id, deadline.phase) in done:
+            report.already_sent += 1
+            continue
+        admins = member_admins(session, incident.org_id)
+        recipients = [(a, False) for a in admins] + [(s, True) for s in staff if s not in admins]
+        try:
+            with session.begin_nested():
+                session.add(DeadlineReminder(incident_id=incident.id, phase=deadline.phase, due_at=deadline.due_at,
+                                             sent_at=now, recipients=len(recipients)))
+                session.flush()
+        except IntegrityError:  # another scheduler got there first
+            report.already_sent += 1
+            continue
+        for address, is_staff in recipients:
+            message = enqueue(
+                session, to=address, kind="deadline",
+                subject=f"Overdue: {deadline.phase} for report #{incident.id}",
+                text=_text(incident, deadline, now, base_url, is_staff), tlp=incident.tlp,
+                dedupe_key=f"incident:{incident.id}:deadline:{deadline.phase}:{address.lower()}", now=now)
+            report.messages += message is not None
+        audit.record(session, audit.SYSTEM, "incident.deadline_reminder", "incident", incident.id,
+                     phase=deadline.phase, due_at=iso(deadline.due_at), recipients=len(recipients))
+        report.reminders += 1
+        session.commit()
+    return report
