@@ -71,6 +71,16 @@ class Config:
     SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
     MAIL_FROM = os.environ.get("MAIL_FROM", "cert-share@localhost")
     MAILDIR = os.environ.get("MAILDIR")  # None: instance/maildir
+    SMTP_TIMEOUT = _int("SMTP_TIMEOUT", 30)
+    # Outbox delivery (cert_share.mail): retries with capped exponential backoff and jitter.
+    MAIL_HOURLY_CAP = _int("MAIL_HOURLY_CAP", 20)
+    MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 20)
+    MAIL_BACKOFF_BASE_SECONDS = _int("MAIL_BACKOFF_BASE_SECONDS", 30)
+    MAIL_BACKOFF_MAX_SECONDS = _int("MAIL_BACKOFF_MAX_SECONDS", 3600)
+    MAIL_LEASE_SECONDS = _int("MAIL_LEASE_SECONDS", 300)
+    MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 100)
+    # How often a waiting scheduler checks whether the active one is gone.
+    SCHEDULER_POLL_SECONDS = _int("SCHEDULER_POLL_SECONDS", 5)
 
     # Reporting-deadline regime per sector for organizations without their own (issue 5):
     # "financial-services=dora,insurance=dora"; unset: financial-services=dora, all others NIS2.

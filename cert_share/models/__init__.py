@@ -2,13 +2,15 @@
 from .audit import AuditEntry
 from .case import CaseLink, CaseNote, Cooperation, DeadlineReminder
 from .incident import Incident, Observable, PhaseUpdate
+from .job_run import JobRun, SchedulerLease
 from .organization import Asset, Organization
+from .outbox import OutboxMessage
 from .stix_object import Collection, StixObject
 from .taxii import StixClock, TaxiiPoll, TaxiiStatus
 from .user import ApiToken, User
 
 __all__ = [
     "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization",
-    "PhaseUpdate", "StixObject", "User",
+    "PhaseUpdate", "StixObject", "User", "JobRun", "SchedulerLease", "OutboxMessage",
     "StixClock", "TaxiiPoll", "TaxiiStatus",
 ]

@@ -1,0 +1,151 @@
+"""Commands: ``cert-share jobs list|run``, ``cert-share scheduler run|status``,
+``cert-share mail dead|requeue``. Picked up by ``cert_share.cli`` through ``COMMANDS``."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..extensions import db
+
+
+@click.group("jobs", help="Scheduled jobs: list them, or run one now.")
+def jobs_group():
+    pass
+
+
+@jobs_group.command("list")
+@with_appcontext
+def jobs_list():
+    """Every job with its interval, last run and outcome."""
+    from ..clock import iso
+    from .registry import load_jobs
+    from .runs import last_run
+
+    click.echo(f"{'job':18} {'every':>10}  {'setting':26} {'last run':24} {'status':8} summary")
+    for name, job in load_jobs().items():
+        run = last_run(db.session, name)
+        minutes = job.interval_minutes(current_app.config)
+        click.echo(f"{name:18} {minutes:>6g} min  {job.interval_setting:26} "
+                   f"{(iso(run.started_at) if run else 'never'):24} {(run.status if run else '-'):8} "
+                   f"{(run.summary or run.error or '') if run else ''}")
+    click.echo(_lease_line())
+
+
+@jobs_group.command("run")
+@click.argument("name")
+@with_appcontext
+def jobs_run(name):
+    """Run the job NAME once now and print its summary."""
+    from ..clock import utcnow
+    from .lock import new_holder_id
+    from .registry import load_jobs
+    from .runs import run_job
+
+    jobs = load_jobs()
+    if name not in jobs:
+        click.echo(f"Error: unknown job {name!r}; valid jobs: {', '.join(jobs)}", err=True)
+        sys.exit(2)
+    run = run_job(db.session, jobs[name], now=utcnow(), holder=f"manual:{new_holder_id()}", trigger="manual")
+    if run is None or run.status != "ok":
+        click.echo(f"Error: job {name} failed: {run.error if run else 'slot already taken'}", err=True)
+        sys.exit(1)
+    click.echo(run.summary or "done")
+
+
+@click.group("scheduler", help="The scheduler that runs the jobs (one active instance at a time).")
+def scheduler_group():
+    pass
+
+
+@scheduler_group.command("run")
+@click.option("--poll-seconds", type=float, default=None,
+              help="How often a standby checks for the lock (default SCHEDULER_POLL_SECONDS).")
+@with_appcontext
+def scheduler_run(poll_seconds):
+    """Run in the foreground until SIGTERM/SIGINT; stands by while another instance is active."""
+    from .scheduler import Scheduler
+
+    if not current_app.config.get("SCHEDULER_ENABLED"):
+        click.echo("scheduler disabled (SCHEDULER_ENABLED=0); not starting")
+        return
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("cert_share").setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per firing is noise
+    try:
+        scheduler = Scheduler(current_app._get_current_object(), poll_seconds=poll_seconds)
+    except ValueError as exc:  # a malformed JOB_*_MINUTES
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    stop = threading.Event()
+
+    def _stop(signum, _frame):
+        logging.getLogger(__name__).info("signal %s: stopping the scheduler", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    scheduler.run(stop)
+
+
+@scheduler_group.command("status")
+@with_appcontext
+def scheduler_status():
+    """Which instance holds the scheduler lease, and when it last renewed it."""
+    click.echo(_lease_line())
+
+
+def _lease_line() -> str:
+    from ..clock import iso, utcnow
+    from ..models import SchedulerLease
+
+    lease = db.session.get(SchedulerLease, "scheduler")
+    if lease is None or lease.holder is None:
+        return "scheduler: no active instance"
+    state = "active" if lease.expires_at and lease.expires_at > utcnow() else "lease expired"
+    return f"scheduler: {lease.holder} ({state}, last heartbeat {iso(lease.heartbeat_at)})"
+
+
+@click.group("mail", help="The e-mail outbox.")
+def mail_group():
+    pass
+
+
+@mail_group.command("dead")
+@with_appcontext
+def mail_dead():
+    """Dead letters: messages refused for good or out of attempts."""
+    from ..clock import iso
+    from ..mail.outbox import dead_letters
+
+    rows = dead_letters(db.session)
+    for row in rows:
+        click.echo(f"{row.id}\t{iso(row.created_at)}\t{row.to}\t{row.subject}\t{row.attempts} attempt(s)\t{row.last_error}")
+    if not rows:
+        click.echo("no dead letters")
+
+
+@mail_group.command("requeue")
+@click.argument("message_id", type=int)
+@with_appcontext
+def mail_requeue(message_id):
+    """Queue dead letter MESSAGE_ID again (e.g. after the mailbox was fixed)."""
+    from ..errors import CertShareError
+    from ..mail.outbox import requeue_dead
+    from ..services.audit import CLI
+
+    try:
+        row = requeue_dead(db.session, message_id, actor=CLI)
+    except CertShareError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(2)
+    click.echo(f"message {row.id} to {row.to} queued again")
+
+
+COMMANDS = [jobs_group, scheduler_group, mail_group]

@@ -1,0 +1,27 @@
+"""Mail jobs: ``send-mail`` delivers the outbox, ``send-digest`` composes the digests."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from ..mail.delivery import deliver_outbox
+from ..mail.digest import send_digests
+from .registry import JOBS, job
+from .runs import slot_start
+
+
+@job("send-mail", interval_setting="JOB_SEND_MAIL_MINUTES", default_minutes=1,
+     help="Deliver due outbox messages over SMTP (or to the local maildir without SMTP_HOST).")
+def send_mail(session: Session, now: datetime) -> str:
+    report = deliver_outbox(session, current_app.config, now=now, instance_path=current_app.instance_path)
+    return report.summary()
+
+
+@job("send-digest", interval_setting="JOB_SEND_DIGEST_MINUTES", default_minutes=1440,
+     help="Queue each recipient's digest: held-back messages and the registered digest sections.")
+def send_digest(session: Session, now: datetime) -> str:
+    minutes = JOBS["send-digest"].interval_minutes(current_app.config)
+    report = send_digests(session, now=now, period=timedelta(minutes=minutes), slot=slot_start(now, minutes))
+    return report.summary()

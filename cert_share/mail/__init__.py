@@ -1,0 +1,9 @@
+"""E-mail: a transactional outbox, SMTP (or maildir) delivery with retries, digests, templates.
+
+    outbox.py     enqueue() into the caller's transaction; recipient helpers; dead letters
+    delivery.py   claim due rows under a lease and deliver them (the ``send-mail`` job)
+    transport.py  SMTP and maildir transports; TransientError / PermanentError
+    digest.py     DIGEST_SECTIONS hook list and the ``send-digest`` composition
+    templates.py  Jinja templates for the plain-text and HTML parts
+    maildir.py    read_maildir() for the workspace
+"""

@@ -1,0 +1,183 @@
+"""Delivering the outbox: claim due rows under a lease, send, record the outcome.
+
+Claiming is atomic on both databases: PostgreSQL picks rows with ``FOR UPDATE SKIP LOCKED`` so
+concurrent senders never wait for or take each other's rows; SQLite (one writer at a time) runs
+the same single ``UPDATE … WHERE id IN (…)``. Claimed rows carry a lease token and a lease end:
+if a sender dies, its rows become due again once the lease has expired.
+
+A row is marked ``sent`` only after the server accepted it. A sender that dies between the
+server's acceptance and that commit sends the message again after the lease expires; it carries
+the same Message-ID, so mail clients show it once (at-least-once delivery, never lost).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Protocol
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..database import is_postgres
+from ..models import OutboxMessage
+from .transport import PermanentError, ServerUnavailable, TransientError, build_message
+
+log = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    def send(self, message) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 20
+    base_seconds: float = 30
+    max_seconds: float = 3600
+
+    def delay(self, attempts: int, rng: Callable[[], float] = random.random) -> timedelta:
+        """Capped exponential backoff with jitter: between half and all of min(cap, base·2^(n-1))."""
+        ceiling = min(self.max_seconds, self.base_seconds * (2 ** max(attempts - 1, 0)))
+        return timedelta(seconds=ceiling * (0.5 + 0.5 * rng()))
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"sent {self.sent}, retry later {self.retried}, dead letters {self.dead}"
+        if self.errors:
+            text += f"; last error: {self.errors[-1]}"
+        return text
+
+
+def _due(now: datetime):
+    return or_(
+        and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.state == "sending", OutboxMessage.lease_until < now),  # a sender died
+    )
+
+
+def claim(session: Session, *, now: datetime, limit: int = 100, lease_seconds: float = 300,
+          token: str | None = None) -> tuple[str, list[OutboxMessage]]:
+    """Atomically claim up to ``limit`` due rows under a fresh lease token; commits.
+
+    Returns (token, rows). Only rows that carry the token belong to this sender.
+    """
+    token = token or uuid.uuid4().hex
+    candidates = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
+    if is_postgres(session):
+        candidates = candidates.with_for_update(skip_locked=True)
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates.scalar_subquery()), _due(now))
+        .values(state="sending", claimed_by=token, lease_until=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    rows = list(session.execute(
+        select(OutboxMessage).where(OutboxMessage.claimed_by == token, OutboxMessage.state == "sending")
+        .order_by(OutboxMessage.id)).scalars())
+    return token, rows
+
+
+def _finish(session: Session, row: OutboxMessage, token: str, **values) -> bool:
+    """Record an outcome only while this sender still holds the row's lease."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, OutboxMessage.claimed_by == token, OutboxMessage.state == "sending")
+        .values(**values).execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def send_due(session: Session, transport: Transport, *, now: datetime, mail_from: str,
+             policy: RetryPolicy = RetryPolicy(), limit: int = 100, lease_seconds: float = 300,
+             rng: Callable[[], float] = random.random) -> DeliveryReport:
+    """Deliver every due message (one claimed batch at a time) and record each outcome."""
+    report = DeliveryReport()
+    seen: set[int] = set()
+    try:
+        while True:
+            token, rows = claim(session, now=now, limit=limit, lease_seconds=lease_seconds)
+            rows = [row for row in rows if row.id not in seen]
+            if not rows:
+                break
+            outage = None
+            for row in rows:
+                seen.add(row.id)
+                attempts = row.attempts + 1
+                if outage is None:
+                    try:
+                        transport.send(build_message(row, mail_from))
+                    except PermanentError as exc:
+                        _finish(session, row, token, state="dead", attempts=attempts, last_error=str(exc),
+                                lease_until=None)
+                        report.dead += 1
+                        report.errors.append(f"{row.to}: {exc}")
+                        log.warning("mail %s to %s rejected for good: %s", row.message_id, row.to, exc)
+                        continue
+                    except TransientError as exc:
+                        error = str(exc)
+                        if isinstance(exc, ServerUnavailable):
+                            outage = error  # the rest of the batch would fail the same way
+                    else:
+                        _finish(session, row, token, state="sent", attempts=attempts, sent_at=now,
+                                last_error=None, lease_until=None)
+                        report.sent += 1
+                        continue
+                else:
+                    error = outage
+                if attempts >= policy.max_attempts:
+                    _finish(session, row, token, state="dead", attempts=attempts, lease_until=None,
+                            last_error=f"gave up after {attempts} attempts: {error}")
+                    report.dead += 1
+                else:
+                    _finish(session, row, token, state="pending", attempts=attempts, last_error=error,
+                            next_attempt_at=now + policy.delay(attempts, rng), lease_until=None,
+                            claimed_by=None)
+                    report.retried += 1
+                report.errors.append(f"{row.to}: {error}")
+                log.info("mail %s to %s deferred (attempt %d): %s", row.message_id, row.to, attempts, error)
+    finally:
+        transport.close()
+    return report
+
+
+def transport_for(config, instance_path: str = "instance") -> Transport:
+    """SMTP when SMTP_HOST is set, else the local maildir (MAILDIR, default instance/maildir)."""
+    from .transport import MaildirTransport, SmtpSettings, SmtpTransport
+
+    if config.get("SMTP_HOST"):
+        return SmtpTransport(SmtpSettings(
+            host=config["SMTP_HOST"], port=int(config.get("SMTP_PORT") or 25),
+            username=config.get("SMTP_USERNAME") or "", password=config.get("SMTP_PASSWORD") or "",
+            starttls=bool(config.get("SMTP_STARTTLS")), timeout=float(config.get("SMTP_TIMEOUT") or 30)))
+    return MaildirTransport(maildir_path(config, instance_path))
+
+
+def maildir_path(config, instance_path: str = "instance") -> str:
+    import os
+
+    return config.get("MAILDIR") or os.path.join(instance_path, "maildir")
+
+
+def deliver_outbox(session: Session, config, *, now: datetime, instance_path: str = "instance",
+                   rng: Callable[[], float] = random.random) -> DeliveryReport:
+    """The ``send-mail`` job: deliver what is due with the configured transport and retry policy."""
+    policy = RetryPolicy(max_attempts=int(config.get("MAIL_MAX_ATTEMPTS", 20)),
+                         base_seconds=float(config.get("MAIL_BACKOFF_BASE_SECONDS", 30)),
+                         max_seconds=float(config.get("MAIL_BACKOFF_MAX_SECONDS", 3600)))
+    return send_due(session, transport_for(config, instance_path), now=now, mail_from=config.get("MAIL_FROM") or "cert-share@localhost",
+                    policy=policy, limit=int(config.get("MAIL_BATCH_SIZE", 100)),
+                    lease_seconds=float(config.get("MAIL_LEASE_SECONDS", 300)), rng=rng)

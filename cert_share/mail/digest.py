@@ -1,0 +1,121 @@
+"""The periodic digest: one mail per recipient with what the hourly cap held back and what
+the registered digest sections have to say.
+
+Other parts add sections with ``@digest_section``. A section is
+``fn(session, user, since, until) -> (text, html) | (text, html, tlp) | None`` and is called
+once per recipient with that recipient's ``User``: it must only return what that user may see
+(use ``cert_share.policy``). Returning None leaves the section out.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..clock import iso
+from ..models import OutboxMessage, User
+from ..vocab import TLP_LEVELS
+from .outbox import enqueue
+from .templates import render
+
+log = logging.getLogger(__name__)
+
+DigestSection = Callable[[Session, User, datetime, datetime], "tuple | None"]
+DIGEST_SECTIONS: list[DigestSection] = []
+
+
+def digest_section(fn: DigestSection) -> DigestSection:
+    """Register a digest section (idempotent: registering twice keeps one)."""
+    if fn not in DIGEST_SECTIONS:
+        DIGEST_SECTIONS.append(fn)
+    return fn
+
+
+def strictest_tlp(levels) -> str | None:
+    """The most restrictive TLP among ``levels`` (None entries ignored)."""
+    ranked = [TLP_LEVELS.index(level) for level in levels if level in TLP_LEVELS]
+    return TLP_LEVELS[max(ranked)] if ranked else None
+
+
+@dataclass
+class DigestReport:
+    digests: int = 0
+    folded: int = 0
+
+    def summary(self) -> str:
+        return f"{self.digests} digest(s) queued, {self.folded} held-back message(s) folded in"
+
+
+def send_digests(session: Session, *, now: datetime, period: timedelta, slot: datetime,
+                 sections: list[DigestSection] | None = None) -> DigestReport:
+    """Queue one digest per recipient with something to say; commits per recipient.
+
+    Rerunning for the same ``slot`` queues nothing twice (the dedupe key names the slot).
+    """
+    sections = DIGEST_SECTIONS if sections is None else sections
+    report = DigestReport()
+    users = {user.email.lower(): user for user in session.execute(
+        select(User).where(User.active.is_(True)).order_by(User.email)).scalars()}
+    held_back = set(session.execute(
+        select(func.lower(OutboxMessage.to)).where(OutboxMessage.state == "digest",
+                                                   OutboxMessage.created_at <= now)).scalars())
+    for address in sorted(set(users) | held_back):
+        user = users.get(address)
+        since = _last_digest_at(session, address) or now - period
+        parts = _run_sections(session, sections, user, since, now) if user is not None else []
+        folded = list(session.execute(
+            select(OutboxMessage).where(func.lower(OutboxMessage.to) == address,
+                                        OutboxMessage.state == "digest", OutboxMessage.created_at <= now)
+            .order_by(OutboxMessage.id)).scalars())
+        if not parts and not folded:
+            continue
+        tlp = strictest_tlp([p[2] for p in parts] + [m.tlp for m in folded])
+        context = {
+            "tlp": tlp, "since": iso(since), "until": iso(now), "subject": "cert-share digest",
+            "sections": [{"text": p[0], "html": Markup(p[1])} for p in parts],
+            "folded": [{"subject": m.subject, "created": iso(m.created_at), "text": m.text,
+                        "html": Markup(m.html) if m.html else None} for m in folded],
+        }
+        text, html = render("digest", **context)
+        digest = enqueue(session, to=user.email if user is not None else folded[0].to,
+                         subject=f"cert-share digest: {len(parts)} section(s), {len(folded)} held-back message(s)",
+                         text=text, html=html, tlp=tlp, kind="digest", now=now,
+                         dedupe_key=f"digest:{address}:{iso(slot)}")
+        if digest is None:
+            session.rollback()
+            continue
+        session.flush()
+        for message in folded:
+            message.state = "folded"
+            message.folded_into_id = digest.id
+        session.commit()
+        report.digests += 1
+        report.folded += len(folded)
+    return report
+
+
+def _last_digest_at(session: Session, address: str) -> datetime | None:
+    return session.execute(
+        select(func.max(OutboxMessage.created_at)).where(func.lower(OutboxMessage.to) == address,
+                                                         OutboxMessage.kind == "digest")).scalar_one()
+
+
+def _run_sections(session: Session, sections, user: User, since: datetime, until: datetime) -> list[tuple]:
+    parts = []
+    for section in sections:
+        try:
+            result = section(session, user, since, until)
+        except Exception:  # one broken section must not cost everyone their digest
+            log.exception("digest section %s failed for user %s", getattr(section, "__name__", section), user.id)
+            session.rollback()
+            continue
+        if not result:
+            continue
+        text, html, *rest = result
+        parts.append((text, html if html is not None else str(escape(text)), rest[0] if rest else None))
+    return parts

@@ -1,0 +1,158 @@
+"""Writing to the outbox, and the questions people ask about it.
+
+``enqueue`` only adds a row to the caller's session: the alert commits or rolls back with the
+event that caused it (a transactional outbox). Delivery happens later in ``send-mail``.
+Callers decide *what* a recipient may read (policy); this module only refuses malformed input,
+puts the TLP label in the subject and applies the per-recipient hourly cap.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..errors import InputError, NotFound
+from ..models import OutboxMessage, User
+from ..models.user import CERT_ROLES
+from ..vocab import TLP_LEVELS
+
+DEFAULT_HOURLY_CAP = 20
+# Kinds that are never folded into a digest (a digest must not fold itself).
+UNCAPPED_KINDS = frozenset({"digest"})
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$|^[^@\s<>,;\"]+@localhost$")
+
+
+def new_message_id() -> str:
+    """A Message-ID fixed at enqueue time, so a retried delivery carries the same one."""
+    return f"<{uuid.uuid4()}@cert-share>"
+
+
+def tlp_subject(subject: str, tlp: str | None) -> str:
+    """Put the TLP label first in the subject, as mail clients show it in the list."""
+    subject = " ".join(subject.split())  # no CR/LF: no header injection, no folding surprises
+    if tlp is None:
+        return subject
+    label = f"[TLP:{tlp.upper()}]"
+    return subject if subject.startswith(label) else f"{label} {subject}"
+
+
+def enqueue(session: Session, *, to: str, subject: str, text: str, html: str | None = None,
+            tlp: str | None = None, kind: str, dedupe_key: str | None = None,
+            actor_user_id: int | None = None, now: datetime | None = None,
+            hourly_cap: int | None = None) -> OutboxMessage | None:
+    """Add one message to the caller's transaction (no commit).
+
+    Returns None when nothing is queued: the dedupe key was used before, or the recipient is
+    the user whose action caused the mail (nobody is told about their own actions).
+    """
+    now = now or utcnow()
+    to = (to or "").strip()
+    if not _ADDRESS.match(to) or len(to) > 254:
+        raise InputError(f"not a valid e-mail address: {to!r}", field="to")
+    if not subject or not subject.strip():
+        raise InputError("an e-mail needs a subject", field="subject")
+    if not text or not text.strip():
+        raise InputError("an e-mail needs a plain-text body", field="text")
+    if tlp is not None:
+        tlp = tlp.lower()
+        if tlp not in TLP_LEVELS:
+            raise InputError(f"unknown TLP level {tlp!r}; use one of {', '.join(TLP_LEVELS)}", field="tlp")
+    if not kind or len(kind) > 32:
+        raise InputError("kind must be a short name such as 'alert' or 'digest'", field="kind")
+    if dedupe_key is not None and len(dedupe_key) > 255:
+        raise InputError("dedupe_key is longer than 255 characters", field="dedupe_key")
+
+    if actor_user_id is not None:
+        actor_email = session.execute(select(User.email).where(User.id == actor_user_id)).scalar_one_or_none()
+        if actor_email is not None and actor_email.lower() == to.lower():
+            return None
+    if dedupe_key is not None and session.execute(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first():
+        return None
+
+    state = "pending"
+    if kind not in UNCAPPED_KINDS and _sent_last_hour(session, to, now) >= _cap(hourly_cap):
+        state = "digest"
+    message = OutboxMessage(
+        to=to, subject=tlp_subject(subject, tlp)[:998], text=text, html=html, tlp=tlp, kind=kind,
+        state=state, attempts=0, next_attempt_at=now, message_id=new_message_id(),
+        dedupe_key=dedupe_key, actor_user_id=actor_user_id, created_at=now,
+    )
+    if dedupe_key is None:
+        session.add(message)
+        return message
+    # A concurrent transaction may hold the same key: a savepoint keeps the caller's
+    # transaction usable when the unique constraint says "already queued".
+    try:
+        with session.begin_nested():
+            session.add(message)
+            session.flush()
+    except IntegrityError:
+        return None
+    return message
+
+
+def _cap(hourly_cap: int | None) -> int:
+    if hourly_cap is not None:
+        return hourly_cap
+    if has_app_context():
+        return int(current_app.config.get("MAIL_HOURLY_CAP", DEFAULT_HOURLY_CAP))
+    return DEFAULT_HOURLY_CAP
+
+
+def _sent_last_hour(session: Session, to: str, now: datetime) -> int:
+    """Messages to this address queued for immediate delivery in the last hour."""
+    return session.execute(
+        select(func.count(OutboxMessage.id)).where(
+            func.lower(OutboxMessage.to) == to.lower(),
+            OutboxMessage.created_at > now - timedelta(hours=1),
+            OutboxMessage.state.in_(("pending", "sending", "sent", "dead")),
+            OutboxMessage.kind.not_in(tuple(UNCAPPED_KINDS)),
+        )
+    ).scalar_one()
+
+
+def recipients_for_cert_staff(session: Session, exclude_user_id: int | None = None) -> list[str]:
+    """E-mail addresses of active CERT staff (cert-analyst, cert-admin), minus the acting user."""
+    query = select(User.email).where(User.role.in_(CERT_ROLES), User.active.is_(True))
+    if exclude_user_id is not None:
+        query = query.where(User.id != exclude_user_id)
+    return list(session.execute(query.order_by(User.email)).scalars())
+
+
+def member_admins(session: Session, org_id: int, exclude_user_id: int | None = None) -> list[str]:
+    """E-mail addresses of an organization's active member-admin users, minus the acting user."""
+    query = select(User.email).where(User.org_id == org_id, User.role == "member-admin", User.active.is_(True))
+    if exclude_user_id is not None:
+        query = query.where(User.id != exclude_user_id)
+    return list(session.execute(query.order_by(User.email)).scalars())
+
+
+def dead_letters(session: Session, limit: int = 200) -> list[OutboxMessage]:
+    """Messages that will not be delivered (permanent rejection or attempts exhausted), newest first."""
+    return list(session.execute(
+        select(OutboxMessage).where(OutboxMessage.state == "dead")
+        .order_by(OutboxMessage.id.desc()).limit(limit)).scalars())
+
+
+def requeue_dead(session: Session, message_id: int, *, actor, now: datetime | None = None) -> OutboxMessage:
+    """Give a dead letter another chance (e.g. after the mailbox was fixed); audited, commits."""
+    from ..services.audit import record
+
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.state != "dead":
+        raise NotFound(f"no dead letter with id {message_id}")
+    record(session, actor, "mail.requeue", "outbox", message.id, to=message.to, last_error=message.last_error)
+    message.state = "pending"
+    message.attempts = 0
+    message.next_attempt_at = now or utcnow()
+    message.lease_until = None
+    message.claimed_by = None
+    session.commit()
+    return message

@@ -1,0 +1,36 @@
+"""Jinja templates for mail bodies: ``<name>.txt`` and ``<name>.html`` side by side.
+
+Rendered with jinja2 directly (no request context needed: jobs run outside requests).
+HTML templates autoescape; the plain-text ones do not (they are not markup).
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), "templates")
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,  # a missing variable is a bug, not an empty line in a mail
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(name: str, **context) -> tuple[str, str]:
+    """Render ``name.txt`` and ``name.html`` with the same context; returns (text, html)."""
+    env = environment()
+    return env.get_template(f"{name}.txt").render(**context), env.get_template(f"{name}.html").render(**context)
+
+
+def render_text_as_html(subject: str, text: str) -> str:
+    """An HTML part for a message queued with text only (the text, escaped, in the layout)."""
+    return environment().get_template("plain.html").render(subject=subject, text=text)

@@ -1,0 +1,53 @@
+"""The e-mail outbox: one row per message, written in the same transaction as the event that
+caused it, delivered later by the ``send-mail`` job (see ``cert_share.mail``).
+
+States: ``pending`` (waiting for its next attempt) → ``sending`` (claimed by a sender under a
+lease) → ``sent`` | ``dead`` (permanent rejection or too many attempts). ``digest``: over the
+recipient's hourly cap, waiting for the next digest; ``folded``: carried by a digest
+(``folded_into_id``).
+"""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..clock import utcnow
+from ..extensions import db
+from .types import BigIntPK, UTCDateTime
+
+OUTBOX_STATES = ("pending", "sending", "sent", "dead", "digest", "folded")
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_to_created", "to_addr", "created_at"),
+        Index("ix_outbox_claimed_by", "claimed_by"),
+        UniqueConstraint("message_id", name="uq_outbox_message_id"),
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # "to" is an SQL keyword; the column is to_addr, the attribute reads like the header.
+    to: Mapped[str] = mapped_column("to_addr", String(254), nullable=False)
+    subject: Mapped[str] = mapped_column(String(998), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    html: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    tlp: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(12), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    lease_until = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    folded_into_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    sent_at = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.state} to={self.to!r} {self.subject!r}>"

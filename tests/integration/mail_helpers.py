@@ -1,0 +1,63 @@
+"""A real SMTP server for the mail tests: aiosmtpd on 127.0.0.1, with switchable failures."""
+from __future__ import annotations
+
+import socket
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Collector:
+    """Keeps every accepted message; ``data_reply`` set to e.g. '451 …' refuses DATA for now;
+    addresses in ``reject`` get '554' at RCPT."""
+
+    def __init__(self):
+        self.messages = []
+        self.data_reply: str | None = None
+        self.reject: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.reject:
+            return "554 5.7.1 mailbox refused by policy"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_reply:
+            return self.data_reply
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [str(m["Message-ID"]) for m in self.messages]
+
+
+class SmtpServer:
+    """Start/stop on a fixed port, so a stop is an outage and a start is the recovery."""
+
+    def __init__(self):
+        self.handler = Collector()
+        self.port = free_port()
+        self.controller: Controller | None = None
+
+    def start(self) -> "SmtpServer":
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def config(self, **extra) -> dict:
+        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.port, "SMTP_TIMEOUT": 5,
+                "MAIL_FROM": "cert@cert.example", "MAIL_MAX_ATTEMPTS": 5, "MAIL_BACKOFF_BASE_SECONDS": 60,
+                "MAIL_BACKOFF_MAX_SECONDS": 600, "MAIL_LEASE_SECONDS": 300, "MAIL_BATCH_SIZE": 100, **extra}

@@ -1,0 +1,194 @@
+"""Delivering the outbox through a real SMTP server (aiosmtpd): outages, refusals, crashes."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from cert_share.clock import utcnow
+from cert_share.extensions import db
+from cert_share.mail.delivery import claim, deliver_outbox
+from cert_share.mail.maildir import read_maildir
+from cert_share.mail.outbox import dead_letters, enqueue
+from cert_share.models import OutboxMessage
+from tests.integration.mail_helpers import SmtpServer
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def queue(count: int, *, prefix: str = "alert", to: str | None = None, now=None) -> list[str]:
+    """Queue ``count`` messages (committed); returns their Message-IDs."""
+    ids = []
+    for i in range(count):
+        row = enqueue(db.session, to=to or f"{prefix}{i}@bank.example", subject=f"{prefix} {i}",
+                      text=f"Body of {prefix} {i}", tlp="amber", kind="alert", now=now)
+        ids.append(row.message_id)
+    db.session.commit()
+    return ids
+
+
+def states() -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for state in db.session.execute(select(OutboxMessage.state)).scalars():
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def test_queued_mail_arrives_with_text_html_tlp_subject_and_stable_message_id(ctx, smtp):
+    t0 = utcnow()
+    [message_id] = queue(1, now=t0)
+    report = deliver_outbox(db.session, smtp.config(), now=t0)
+    assert (report.sent, report.retried, report.dead) == (1, 0, 0)
+    [received] = smtp.handler.messages
+    assert received["Message-ID"] == message_id
+    assert received["Subject"] == "[TLP:AMBER] alert 0"
+    assert received["From"] == "cert@cert.example" and received["To"] == "alert0@bank.example"
+    assert received.get_body(("plain",)).get_content().strip() == "Body of alert 0"
+    assert "Body of alert 0" in received.get_body(("html",)).get_content()
+    row = db.session.execute(select(OutboxMessage)).scalar_one()
+    assert (row.state, row.attempts, row.sent_at) == ("sent", 1, t0)
+    # Running again sends nothing more.
+    assert deliver_outbox(db.session, smtp.config(), now=t0 + timedelta(hours=1)).sent == 0
+    assert len(smtp.handler.messages) == 1
+
+
+def test_an_smtp_outage_loses_nothing_and_sends_nothing_twice(ctx, smtp):
+    t0 = utcnow()
+    config = smtp.config()
+    expected = queue(3, prefix="before", now=t0)
+    assert deliver_outbox(db.session, config, now=t0).sent == 3
+
+    smtp.stop()  # the relay goes down while new alerts keep coming
+    expected += queue(4, prefix="during", now=t0)
+    t1 = t0 + timedelta(seconds=10)
+    report = deliver_outbox(db.session, config, now=t1)
+    assert (report.sent, report.retried, report.dead) == (0, 4, 0)
+    assert "cannot connect" in report.summary()
+    retry_at = {row.id: row.next_attempt_at for row in db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.state == "pending")).scalars()}
+    # First retry: between half and all of the 60 s base.
+    assert all(t1 + timedelta(seconds=30) <= at <= t1 + timedelta(seconds=60) for at in retry_at.values())
+
+    smtp.start()  # back, but answering "try again later" for a while
+    smtp.handler.data_reply = "451 4.3.0 temporarily out of disk"
+    assert deliver_outbox(db.session, config, now=t1 + timedelta(seconds=20)).sent == 0, "not due yet"
+    t2 = t1 + timedelta(seconds=61)
+    report = deliver_outbox(db.session, config, now=t2)
+    assert (report.sent, report.retried) == (0, 4)
+    for row in db.session.execute(select(OutboxMessage).where(OutboxMessage.state == "pending")).scalars():
+        assert row.attempts == 2 and "451" in row.last_error
+        # Second retry backs off further: between 60 and 120 s.
+        assert t2 + timedelta(seconds=60) <= row.next_attempt_at <= t2 + timedelta(seconds=120)
+
+    smtp.handler.data_reply = None
+    report = deliver_outbox(db.session, config, now=t2 + timedelta(seconds=121))
+    assert report.sent == 4
+    assert sorted(smtp.handler.message_ids) == sorted(expected)
+    assert len(set(smtp.handler.message_ids)) == len(smtp.handler.message_ids) == 7
+    assert states() == {"sent": 7}
+
+
+def test_a_permanent_refusal_becomes_a_dead_letter_and_others_still_go(ctx, smtp):
+    smtp.handler.reject.add("gone@bank.example")
+    t0 = utcnow()
+    good = queue(2, prefix="ok", now=t0)
+    queue(1, to="gone@bank.example", now=t0)
+    report = deliver_outbox(db.session, smtp.config(), now=t0)
+    assert (report.sent, report.dead) == (2, 1)
+    assert sorted(smtp.handler.message_ids) == sorted(good)
+    [dead] = dead_letters(db.session)
+    assert dead.to == "gone@bank.example" and "554" in dead.last_error and dead.attempts == 1
+    # A dead letter is never retried.
+    assert deliver_outbox(db.session, smtp.config(), now=t0 + timedelta(days=1)).sent == 0
+
+
+def test_backoff_is_capped_and_attempts_run_out_into_dead_letters(ctx, smtp):
+    smtp.stop()
+    config = smtp.config(MAIL_MAX_ATTEMPTS=6, MAIL_BACKOFF_BASE_SECONDS=60, MAIL_BACKOFF_MAX_SECONDS=300)
+    now = utcnow()
+    queue(1, now=now)
+    delays = []
+    for _attempt in range(5):
+        deliver_outbox(db.session, config, now=now)
+        row = db.session.execute(select(OutboxMessage)).scalar_one()
+        delays.append((row.next_attempt_at - now).total_seconds())
+        now = row.next_attempt_at
+    ceilings = [60, 120, 240, 300, 300]
+    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings)), delays
+    deliver_outbox(db.session, config, now=now)
+    [dead] = dead_letters(db.session)
+    assert dead.attempts == 6 and "gave up after 6 attempts" in dead.last_error
+
+
+def test_a_crashed_senders_rows_come_back_after_its_lease_expires(ctx, smtp):
+    t0 = utcnow()
+    expected = queue(3, now=t0)
+    token, rows = claim(db.session, now=t0, lease_seconds=300)  # this sender then dies
+    assert len(rows) == 3 and all(r.state == "sending" and r.claimed_by == token for r in rows)
+
+    assert deliver_outbox(db.session, smtp.config(), now=t0 + timedelta(seconds=299)).sent == 0
+    assert smtp.handler.messages == []
+    report = deliver_outbox(db.session, smtp.config(), now=t0 + timedelta(seconds=301))
+    assert report.sent == 3
+    assert sorted(smtp.handler.message_ids) == sorted(expected)
+
+
+def test_two_senders_claiming_at_once_never_share_a_row(app, ctx):
+    queue(40)
+    now = utcnow() + timedelta(seconds=1)
+    barrier = threading.Barrier(2)
+    claimed: list[list[int]] = [[], []]
+
+    def sender(index: int):
+        with app.app_context():
+            barrier.wait()
+            while True:
+                _token, rows = claim(db.session, now=now, limit=7)
+                if not rows:
+                    break
+                claimed[index].extend(r.id for r in rows)
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not set(claimed[0]) & set(claimed[1])
+    assert len(claimed[0]) + len(claimed[1]) == 40
+
+
+def test_postgresql_claim_skips_rows_locked_by_another_sender(app, ctx, database_template):
+    if database_template["kind"] != "postgresql":
+        pytest.skip("FOR UPDATE SKIP LOCKED is the PostgreSQL claim path")
+    queue(5)
+    first_ids = sorted(db.session.execute(select(OutboxMessage.id)).scalars())[:2]
+    other = db.engine.connect()
+    tx = other.begin()
+    other.execute(text("SELECT id FROM outbox WHERE id = ANY(:ids) FOR UPDATE"), {"ids": first_ids})
+    try:
+        # Must neither wait for the locked rows nor take them.
+        db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+        _token, rows = claim(db.session, now=utcnow() + timedelta(seconds=1))
+        assert sorted(r.id for r in rows) == sorted(set(range(first_ids[0], first_ids[0] + 5)) - set(first_ids))
+    finally:
+        tx.rollback()
+        other.close()
+
+
+def test_without_smtp_mail_goes_to_the_local_maildir(app, ctx, runner):
+    queue(2, now=utcnow())
+    result = runner.invoke(args=["jobs", "run", "send-mail"])
+    assert result.exit_code == 0, result.output
+    assert "sent 2" in result.output
+    mails = read_maildir(app.config["MAILDIR"])
+    assert sorted(m.subject for m in mails) == ["[TLP:AMBER] alert 0", "[TLP:AMBER] alert 1"]
+    assert all(m.text.strip().startswith("Body of alert") and "Body of alert" in m.html for m in mails)
+    stored_ids = set(db.session.execute(select(OutboxMessage.message_id)).scalars())
+    assert {m.message_id for m in mails} == stored_ids
