@@ -8,9 +8,11 @@ from .outbox import OutboxMessage
 from .stix_object import Collection, StixObject
 from .taxii import StixClock, TaxiiPoll, TaxiiStatus
 from .user import ApiToken, User
+from .warning import EarlyWarning, FeedState, WarningSource
 
 __all__ = [
     "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization",
     "PhaseUpdate", "StixObject", "User", "JobRun", "SchedulerLease", "OutboxMessage",
+    "EarlyWarning", "FeedState", "WarningSource",
     "StixClock", "TaxiiPoll", "TaxiiStatus",
 ]

@@ -70,6 +70,7 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     session.flush()
     _add_observables(session, incident, data.get("observables") or ())
     _store_stix(session, incident)
+    _early_warnings(session, incident)
     for hook in AFTER_INTAKE_HOOKS:
         hook(session, incident)
     audit.record(session, actor, "incident.report", "incident", incident.id, source=source,
@@ -77,6 +78,13 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     if commit:
         session.commit()
     return incident, True
+
+
+def _early_warnings(session: Session, incident: Incident) -> None:
+    """Correlation and critical-report alerts, in this transaction (cert_share.warnings)."""
+    from ..warnings.correlate import after_intake  # late import: warnings builds on this module
+
+    after_intake(session, incident)
 
 
 def _add_observables(session: Session, incident: Incident, values: Iterable[ObservableValue]) -> None:

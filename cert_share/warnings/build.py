@@ -1,0 +1,131 @@
+"""The STIX form of an early warning: a ``report`` authored by the CERT's identity referring to a
+CERT-authored ``indicator`` (and a ``course-of-action`` carrying the recommended action).
+
+Source protection is structural: these builders take only the warning's own fields (observable,
+RSIT classification, counts, CERT-written text) and the CERT's identity — never an incident,
+a sighting or a reporting organization — so nothing of a reporter can leak into a warning.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from ..clock import stix_timestamp
+from ..stix import markings
+from ..stix.build import derived_id, identity
+from ..stix.observables import Observable
+from ..vocab import RSIT_LABELS, rsit_label
+
+RECOMMENDED_ACTIONS = {
+    "ipv4-addr": "Block the address at the perimeter (firewall, IPS) and search firewall and proxy logs "
+                 "for connections to or from it.",
+    "ipv6-addr": "Block the address at the perimeter (firewall, IPS) and search firewall and proxy logs "
+                 "for connections to or from it.",
+    "domain-name": "Sinkhole or block the domain in your DNS resolvers and search DNS and proxy logs for "
+                   "lookups of it.",
+    "url": "Block the URL in web proxies and mail filters and search proxy logs for requests to it.",
+    "email-addr": "Block the sender at the mail gateway and search mail logs for messages from or to it.",
+    "file": "Add the hash to EDR and antivirus block lists and hunt for the file on endpoints and mail "
+            "attachments.",
+    "autonomous-system": "Review traffic from this autonomous system; rate-limit or block it at the perimeter "
+                         "if it has no business use.",
+}
+OWNER_ACTION = ("This observable belongs to your own registered assets: check the system for compromise, "
+                "isolate it if confirmed, and tell the CERT what you found.")
+
+
+class WarningLike(Protocol):
+    audience: str
+    report_id: str
+    indicator_id: str
+    observable_type: str
+    observable_value: str
+    observable_display: str
+    title: str
+    description: str
+    recommended_action: str
+    classification: str
+    tlp: str
+    confidence: int
+    valid_from: datetime
+    valid_until: datetime
+    created: datetime
+    modified: datetime
+    revoked: bool
+
+
+class OrgLike(Protocol):
+    name: str
+    sector: str
+    stix_id: str
+    created_at: datetime
+
+
+def recommended_action(obs_type: str, owner: bool) -> str:
+    if owner:
+        return OWNER_ACTION
+    return RECOMMENDED_ACTIONS.get(obs_type.split(":", 1)[0], "")
+
+
+def default_title(obs_type: str, display: str, classification: str, owner: bool) -> str:
+    cls = RSIT_LABELS.get(classification.split("/", 1)[0], "Suspicious activity")
+    if owner:
+        return f"{cls}: {obs_type} {display} in your registered assets"
+    return f"{cls}: {obs_type} {display} reported by several organizations"
+
+
+def default_description(obs_type: str, display: str, classification: str, reporters: int,
+                        window_days: int, asset: str | None) -> str:
+    what = f"The {obs_type} {display} was reported in {classification} activity"
+    if asset is not None:
+        return (f"{what} by {reporters} organization(s) of the constituency or partner CERTs. "
+                f"It lies within your registered asset {asset}.")
+    return f"{what} by {reporters} organizations of the constituency within {window_days} days."
+
+
+def coa_id(warning: WarningLike) -> str:
+    return derived_id("course-of-action", warning.report_id)
+
+
+def warning_objects(warning: WarningLike, cert: OrgLike) -> list[dict]:
+    """The warning's current version: CERT identity, indicator, course of action, report."""
+    marking = markings.marking_id(warning.tlp)
+    created = stix_timestamp(warning.created)
+    modified = stix_timestamp(warning.modified)
+    obs = Observable(warning.observable_type, warning.observable_value, warning.observable_display)
+    labels = ["early-warning", rsit_label(warning.classification)]
+    if warning.audience != "community":
+        labels.append("constituency-match")
+    common = {"spec_version": "2.1", "created": created, "modified": modified, "created_by_ref": cert.stix_id,
+              "object_marking_refs": [marking]}
+    if warning.revoked:
+        common["revoked"] = True
+    indicator = {
+        "type": "indicator", "id": warning.indicator_id, **common,
+        "name": f"{warning.observable_type} {warning.observable_display}",
+        "indicator_types": ["malicious-activity"],
+        "pattern": obs.pattern(), "pattern_type": "stix", "pattern_version": "2.1",
+        "valid_from": stix_timestamp(warning.valid_from),
+        "valid_until": stix_timestamp(warning.valid_until),
+        "confidence": warning.confidence,
+        "labels": labels,
+    }
+    objects = [identity(cert), indicator]
+    refs = [indicator["id"]]
+    if warning.recommended_action:
+        coa = {"type": "course-of-action", "id": coa_id(warning), **common, "name": "Recommended action",
+               "description": warning.recommended_action}
+        objects.append(coa)
+        refs.append(coa["id"])
+    report = {
+        "type": "report", "id": warning.report_id, **common,
+        "name": warning.title,
+        "description": warning.description or warning.title,
+        "report_types": ["indicator", "threat-report"],
+        "published": modified,
+        "object_refs": refs,
+        "labels": labels,
+        "confidence": warning.confidence,
+    }
+    objects.append(report)
+    return objects

@@ -1,0 +1,90 @@
+"""Constituency matching: which members' registered assets contain an observable.
+
+Every lookup is an indexed equality probe, never a scan:
+- an IP address is contained in a CIDR exactly when that CIDR's first address is the address with
+  its last k bits cleared, for some k. So we probe ``assets.range_start IN (…)`` with the 33
+  (IPv4) or 129 (IPv6) possible network addresses, then keep rows whose range_end reaches the IP —
+  correct for nested and overlapping ranges, O(log n) whatever the number of ranges;
+- a domain matches an asset domain equal to it or to one of its parent domains (``domain IN (…)``);
+- URLs and e-mail addresses are matched by their host; an AS number by ``asn =``.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Asset, Organization
+
+
+@dataclass(frozen=True)
+class AssetMatch:
+    org_id: int
+    org_slug: str
+    asset: str  # the registered value that matched (CIDR, AS number, domain)
+
+
+def network_starts(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
+    """Hex (IPv4 mapped into IPv6) of every network address that could start a CIDR containing ``ip``."""
+    value = int(ip) + (0xFFFF << 32 if ip.version == 4 else 0)
+    host_bits = 32 if ip.version == 4 else 128
+    starts = {f"{(value >> k) << k:032x}" for k in range(host_bits + 1)}
+    return sorted(starts)
+
+
+def parent_domains(domain: str) -> list[str]:
+    labels = domain.lower().rstrip(".").split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]  # not the bare TLD
+
+
+def _host_of(obs_type: str, value: str) -> str | None:
+    if obs_type == "domain-name":
+        return value
+    if obs_type == "url":
+        try:
+            return urlsplit(value).hostname
+        except ValueError:
+            return None
+    if obs_type == "email-addr":
+        return value.rpartition("@")[2] or None
+    return None
+
+
+def _ip_of(obs_type: str, value: str):
+    if obs_type in {"ipv4-addr", "ipv6-addr"} and "/" not in value:
+        try:
+            return ipaddress.ip_address(value)
+        except ValueError:
+            return None
+    return None
+
+
+def matching_assets(session: Session, obs_type: str, value: str) -> list[AssetMatch]:
+    """Members whose registered assets contain the observable (one row per organization)."""
+    query = select(Asset.org_id, Organization.slug, Asset.value, Asset.range_end).join(
+        Organization, Organization.id == Asset.org_id).where(Organization.kind == "member")
+    ip = _ip_of(obs_type, value)
+    host = _host_of(obs_type, value)
+    if ip is None and host is not None:
+        ip = _ip_of("ipv6-addr" if ":" in host else "ipv4-addr", host.strip("[]"))
+        if ip is not None:
+            host = None
+    rows = []
+    if ip is not None:
+        starts = network_starts(ip)
+        ip_hex = f"{int(ip) + (0xFFFF << 32 if ip.version == 4 else 0):032x}"
+        rows = [r for r in session.execute(query.where(Asset.kind == "cidr", Asset.range_start.in_(starts)))
+                if r.range_end is not None and r.range_end >= ip_hex]
+    elif host is not None:
+        candidates = parent_domains(host)
+        if candidates:
+            rows = session.execute(query.where(Asset.kind == "domain", Asset.domain.in_(candidates))).all()
+    elif obs_type == "autonomous-system":
+        rows = session.execute(query.where(Asset.kind == "asn", Asset.asn == int(value))).all()
+    found: dict[int, AssetMatch] = {}
+    for row in rows:
+        found.setdefault(row.org_id, AssetMatch(row.org_id, row.slug, row.value))
+    return [found[k] for k in sorted(found)]

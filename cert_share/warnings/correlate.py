@@ -1,0 +1,138 @@
+"""Correlation: turn a newly stored report into early warnings.
+
+Called once per report by ``services.intake.report_incident`` inside its transaction (every
+channel goes through it: web form, API, TAXII push, import, partner feeds). For each observable:
+- community warning: the same SCO id reported by ≥ 2 organizations within the correlation window
+  (index ``ix_observables_stix_created``);
+- owner warning: the observable lies inside a member's registered assets
+  (see constituency.py; indexed probes only).
+An existing warning for (observable, audience) is updated (a new version), never duplicated.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..models import EarlyWarning, Incident, Observable, Organization, WarningSource
+from ..models.warning import COMMUNITY
+from ..stix.build import derived_id
+from . import build, lifecycle, notify
+from .constituency import AssetMatch, matching_assets
+from .settings import WarningSettings, current
+
+log = logging.getLogger(__name__)
+# Sources read per observable: enough to route and count, bounded for very common values.
+MAX_WINDOW_SOURCES = 500
+
+
+def after_intake(session: Session, incident: Incident) -> None:
+    """The intake hook: alert CERT staff about critical reports, then correlate."""
+    notify.critical_report(session, incident)
+    correlate_incident(session, incident)
+
+
+def correlate_incident(session: Session, incident: Incident, *, now: datetime | None = None,
+                       settings: WarningSettings | None = None) -> list[EarlyWarning]:
+    """Create or update the warnings this report's observables raise; returns them. Does not commit."""
+    org = incident.organization
+    if org is None or org.kind == "cert" or incident.status == "false-positive":
+        return []
+    now = now or utcnow()
+    settings = settings or current()
+    window_start = now - timedelta(days=settings.correlation_window_days)
+    touched: list[EarlyWarning] = []
+    for obs in incident.observables:
+        window: list[WarningSource] | None = None
+        existing = {w.audience: w for w in session.execute(
+            select(EarlyWarning).where(EarlyWarning.sco_id == obs.stix_id)).scalars()}
+        audiences: list[tuple[str, AssetMatch | None]] = [(COMMUNITY, None)]
+        audiences += [(f"org:{m.org_id}", m) for m in matching_assets(session, obs.type, obs.value)]
+        for audience, match in audiences:
+            warning = existing.get(audience)
+            if warning is not None:
+                lifecycle.add_source(session, warning, _source_for(incident, org), now=now, settings=settings)
+                touched.append(warning)
+                continue
+            if window is None:
+                window = _window_sources(session, obs.stix_id, window_start)
+            warning = _maybe_create(session, obs, audience, match, window, now, settings)
+            if warning is not None:
+                touched.append(warning)
+    return touched
+
+
+def _source_for(incident: Incident, org: Organization) -> WarningSource:
+    return WarningSource(incident_id=incident.id, org_id=org.id, tlp=incident.tlp, seen_at=incident.created_at,
+                         withdrawn=False, organization=org)
+
+
+def _window_sources(session: Session, sco_id: str, since: datetime) -> list[WarningSource]:
+    """Reports of this observable within the window (one per incident), newest first."""
+    rows = session.execute(
+        select(Observable.incident_id, Observable.created_at, Incident.tlp, Incident.org_id)
+        .join(Incident, Incident.id == Observable.incident_id)
+        .join(Organization, Organization.id == Incident.org_id)
+        .where(Observable.stix_id == sco_id, Observable.created_at >= since,
+               Incident.status != "false-positive", Organization.kind != "cert")
+        .order_by(Observable.created_at.desc())
+        .limit(MAX_WINDOW_SOURCES)
+    ).all()
+    seen: set[int] = set()
+    sources = []
+    for row in rows:
+        if row.incident_id in seen:
+            continue
+        seen.add(row.incident_id)
+        sources.append(WarningSource(incident_id=row.incident_id, org_id=row.org_id, tlp=row.tlp,
+                                     seen_at=row.created_at, withdrawn=False))
+    return sources
+
+
+def _maybe_create(session: Session, obs: Observable, audience: str, match: AssetMatch | None,
+                  window: list[WarningSource], now: datetime, settings: WarningSettings) -> EarlyWarning | None:
+    orgs = {s.org_id for s in window}
+    if match is None and len(orgs) < 2:
+        return None
+    if match is not None and not (orgs - {match.org_id}):
+        return None
+    classification = obs.incident.classification
+    warning = EarlyWarning(
+        audience=audience, owner_org_id=match.org_id if match else None, state="pending",
+        sco_id=obs.stix_id, observable_type=obs.type, observable_value=obs.value,
+        observable_display=obs.display_value,
+        report_id=derived_id("report", "early-warning", obs.stix_id, audience),
+        indicator_id=derived_id("indicator", "early-warning", obs.stix_id, audience),
+        title=build.default_title(obs.type, obs.display_value, classification, match is not None),
+        description="", recommended_action=build.recommended_action(obs.type, match is not None),
+        classification=classification, tlp="amber+strict", targets=[], edited=False,
+        reason=f"constituency:{match.asset}" if match else "correlation", confidence=50, reporter_count=0,
+        first_seen=min(s.seen_at for s in window), last_seen=now, valid_from=now, valid_until=now,
+        created=lifecycle.stix_now(now), modified=lifecycle.stix_now(now), revoked=False, publish_due=False,
+        published_targets=[], created_at=now, updated_at=now,
+    )
+    if match is not None:
+        warning.owner = session.get(Organization, match.org_id)
+    for source in window:
+        source.organization = session.get(Organization, source.org_id)
+        warning.sources.append(source)
+    try:
+        # A concurrent report may have raised the same warning: the unique key (sco_id, audience)
+        # decides, and the loser adds its sighting to the winner's warning.
+        with session.begin_nested():
+            session.add(warning)
+            session.flush()
+    except IntegrityError:
+        existing = session.execute(select(EarlyWarning).where(
+            EarlyWarning.sco_id == obs.stix_id, EarlyWarning.audience == audience)).scalar_one()
+        lifecycle.add_source(session, existing, _source_for(obs.incident, obs.incident.organization),
+                             now=now, settings=settings)
+        return existing
+    lifecycle.recompute(session, warning, now=now, settings=settings, new_version=False)
+    session.flush()
+    log.info("early warning %s raised for %s %s (%s)", warning.id, obs.type, obs.value, audience)
+    return warning

@@ -1,0 +1,339 @@
+"""The warning lifecycle: draft → pending (approved, or automatic) → published; discarded,
+revoked, expired. Also the ``publish-warnings`` job body.
+
+Versions: every change that members should see bumps ``modified`` (STIX versioning: same ids,
+newer ``modified``) and sets ``publish_due``; publish-warnings writes the current version into the
+warning's collections. Expiry needs no new version: the published indicator already carries
+``valid_until``, which TAXII consumers honour; the platform only marks the warning expired (and a
+later sighting revives it with a new validity window). A revoked warning that was ever published
+gets one last version with ``revoked: true`` in every collection it went to.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .. import policy
+from ..clock import utcnow
+from ..errors import Conflict, InputError, NotFound, PermissionDenied
+from ..models import EarlyWarning, Incident, Organization, WarningSource
+from ..models.warning import COMMUNITY
+from ..services import audit
+from ..services.collections import by_alias
+from ..services.organizations import cert_organization
+from ..services.stix_store import add_objects
+from ..stix import markings
+from ..stix.build import identity
+from ..vocab import TLP_LEVELS
+from . import build, notify
+from .routing import Route, Source, community_route, owner_route, targets_allowed
+from .settings import WarningSettings, current
+
+log = logging.getLogger(__name__)
+ONE_MS = timedelta(milliseconds=1)
+END_STATES = ("discarded", "revoked")
+
+
+def stix_now(now: datetime) -> datetime:
+    """STIX timestamps carry milliseconds: truncate so the stored value equals the published one."""
+    return now.replace(microsecond=(now.microsecond // 1000) * 1000)
+
+
+def _bump(warning: EarlyWarning, now: datetime) -> None:
+    """A new version: ``modified`` strictly after the previous one, even within one millisecond."""
+    warning.modified = max(stix_now(now), warning.modified + ONE_MS)
+    warning.updated_at = now
+
+
+def route_for(warning: EarlyWarning) -> Route | None:
+    sources = [Source(s.org_id, s.organization.kind, s.organization.sector, s.tlp)
+               for s in warning.sources if not s.withdrawn]
+    if warning.audience == COMMUNITY:
+        return community_route(sources)
+    return owner_route(warning.owner_org_id, warning.owner.slug, sources)
+
+
+def add_source(session: Session, warning: EarlyWarning, source: WarningSource, *, now: datetime,
+               settings: WarningSettings) -> None:
+    """A later sighting: record it and publish a new version of the same warning."""
+    if any(s.incident_id == source.incident_id for s in warning.sources):
+        return
+    warning.sources.append(source)
+    recompute(session, warning, now=now, settings=settings)
+
+
+def recompute(session: Session, warning: EarlyWarning, *, now: datetime, settings: WarningSettings,
+              new_version: bool = True) -> None:
+    """Re-derive routing, counts, validity and state from the warning's active sources."""
+    if warning.state in END_STATES:
+        return  # staff decided (or it was withdrawn); later sightings are recorded, nothing more
+    route = route_for(warning)
+    if route is None:
+        _revoke(warning, now)
+        return
+    active = [s for s in warning.sources if not s.withdrawn]
+    orgs = {s.org_id for s in active}
+    warning.reporter_count = len(orgs)
+    if warning.audience == COMMUNITY:
+        warning.confidence = min(95, 40 + 20 * len(orgs))
+    else:
+        warning.confidence = min(95, 55 + 10 * len(orgs - {warning.owner_org_id}))
+    warning.last_seen = max([warning.last_seen] + [s.seen_at for s in active])
+    warning.valid_until = stix_now(max(now, warning.last_seen) + timedelta(days=settings.validity_days))
+    if not warning.edited:
+        warning.tlp, warning.targets = route.tlp, list(route.targets)
+        asset = warning.reason.partition(":")[2] if warning.reason.startswith("constituency:") else None
+        warning.description = build.default_description(
+            warning.observable_type, warning.observable_display, warning.classification, len(orgs),
+            settings.correlation_window_days, asset)
+    if new_version:
+        _bump(warning, now)
+    previous = warning.state
+    if route.draft:
+        warning.state, warning.publish_due = "draft", False
+        if previous != "draft":
+            session.flush()
+            notify.draft_awaiting_review(session, warning)
+    else:
+        warning.state, warning.publish_due = "pending", True
+
+
+def _revoke(warning: EarlyWarning, now: datetime) -> None:
+    if warning.state in END_STATES:
+        return
+    warning.revoked = True
+    warning.state = "revoked"
+    _bump(warning, now)
+    warning.publish_due = warning.published_at is not None  # members hold a version: tell them
+
+
+# --- the publish-warnings job ---------------------------------------------------------------
+
+def expire_warnings(session: Session, now: datetime) -> int:
+    result = session.execute(
+        update(EarlyWarning).where(EarlyWarning.state == "published", EarlyWarning.valid_until < now)
+        .values(state="expired", updated_at=now))
+    return result.rowcount or 0
+
+
+def publish_warnings(session: Session, now: datetime | None = None, *, batch: int | None = None) -> str:
+    """Write every due warning's current version into its collections; commit per batch.
+
+    Idempotent: a version already stored in a collection is skipped by stix_store.add_objects, and a
+    warning leaves the queue in the same transaction that stores it.
+    """
+    now = now or utcnow()
+    batch = batch or current().publish_batch
+    cert = cert_organization(session)
+    if cert is None:
+        return "publish-warnings: no CERT organization configured; nothing published"
+    expired = expire_warnings(session, now)
+    session.commit()
+    published = revoked = missing = 0
+    cert_identity = identity(cert)
+    collections: dict[str, object] = {}
+    last_id = 0
+    while True:
+        rows = session.execute(
+            select(EarlyWarning).where(EarlyWarning.publish_due.is_(True), EarlyWarning.id > last_id)
+            .order_by(EarlyWarning.id).limit(batch)).scalars().all()
+        if not rows:
+            break
+        per_collection: dict[str, list[dict]] = defaultdict(list)
+        for warning in rows:
+            objects = build.warning_objects(warning, cert)[1:]  # identity added once per collection
+            targets = set(warning.targets)
+            if warning.revoked:
+                targets |= set(warning.published_targets)
+            for alias in sorted(targets):
+                per_collection[alias].extend(objects)
+            warning.publish_due = False
+            warning.published_at = now
+            warning.published_targets = sorted(set(warning.published_targets) | targets)
+            if warning.revoked:
+                revoked += 1
+            else:
+                warning.state = "published"
+                published += 1
+                if warning.audience != COMMUNITY:
+                    notify.owner_warning_published(session, warning)
+        for alias, objects in per_collection.items():
+            if alias not in collections:
+                collections[alias] = by_alias(session, alias)
+            collection = collections[alias]
+            if collection is None:
+                missing += 1
+                log.warning("publish-warnings: collection %s does not exist; skipped", alias)
+                continue
+            used = {ref for o in objects for ref in o.get("object_marking_refs", ())}
+            defs = [m for m in markings.marking_objects().values() if m["id"] in used]
+            add_objects(session, collection, defs + [cert_identity] + objects, owner_org_id=cert.id)
+        session.commit()
+        last_id = rows[-1].id
+    summary = f"publish-warnings: {published} published, {revoked} revoked, {expired} expired"
+    if missing:
+        summary += f", {missing} missing collection(s) skipped"
+    return summary
+
+
+# --- CERT staff actions ----------------------------------------------------------------------
+
+def _require_staff(actor: audit.Actor) -> None:
+    if not policy.can_triage(actor):
+        raise PermissionDenied("only CERT staff may review early warnings")
+
+
+def get_warning(session: Session, warning_id: int) -> EarlyWarning:
+    warning = session.get(EarlyWarning, warning_id)
+    if warning is None:
+        raise NotFound(f"no warning {warning_id}")
+    return warning
+
+
+def review_warning(session: Session, warning_id: int, actor: audit.Actor, *, title: str | None = None,
+                   description: str | None = None, recommended_action: str | None = None,
+                   tlp: str | None = None, targets: list[str] | None = None,
+                   now: datetime | None = None) -> EarlyWarning:
+    """CERT staff edit a warning. Edited fields are kept when later sightings update it."""
+    _require_staff(actor)
+    now = now or utcnow()
+    warning = get_warning(session, warning_id)
+    if warning.state in END_STATES:
+        raise Conflict(f"warning {warning_id} is {warning.state}; it can no longer be edited")
+    changes = {}
+    for name, value, limit in (("title", title, 300), ("description", description, 20_000),
+                               ("recommended_action", recommended_action, 20_000)):
+        if value is None:
+            continue
+        value = value.strip()
+        if name == "title" and not value:
+            raise InputError("title must not be empty", field="title")
+        if len(value) > limit:
+            raise InputError(f"{name} is longer than {limit} characters", field=name)
+        setattr(warning, name, value)
+        changes[name] = value
+    if tlp is not None:
+        if tlp not in TLP_LEVELS:
+            raise InputError(f"tlp must be one of {', '.join(TLP_LEVELS)}", field="tlp")
+        warning.tlp = changes["tlp"] = tlp
+    if targets is not None:
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise InputError("targets must be a list of collection aliases", field="targets")
+        unknown = [t for t in targets if t == "intake" or by_alias(session, t) is None]
+        if unknown:
+            raise InputError(f"unknown collection(s): {', '.join(unknown)}", field="targets")
+        warning.targets = changes["targets"] = sorted(set(targets))
+    problem = targets_allowed(warning.tlp, warning.targets)
+    if problem:
+        raise InputError(problem, field="targets")
+    warning.edited = True
+    warning.reviewed_by_id = actor.user.id if actor.user is not None else None
+    warning.reviewed_at = now
+    if warning.state in ("published", "expired"):
+        _bump(warning, now)
+        warning.state, warning.publish_due = "pending", True
+    audit.record(session, actor, "warning.edit", "warning", warning.id, **changes)
+    session.commit()
+    return warning
+
+
+def approve_warning(session: Session, warning_id: int, actor: audit.Actor, *,
+                    now: datetime | None = None) -> EarlyWarning:
+    """Publish a draft: it goes out with the next publish-warnings run."""
+    _require_staff(actor)
+    now = now or utcnow()
+    warning = get_warning(session, warning_id)
+    if warning.state not in ("draft", "pending"):
+        raise Conflict(f"warning {warning_id} is {warning.state}; only drafts can be published")
+    if not warning.targets:
+        raise InputError("choose at least one target collection before publishing", field="targets")
+    problem = targets_allowed(warning.tlp, warning.targets)
+    if problem:
+        raise InputError(problem, field="targets")
+    _bump(warning, now)
+    warning.state, warning.publish_due = "pending", True
+    warning.reviewed_by_id = actor.user.id if actor.user is not None else None
+    warning.reviewed_at = now
+    audit.record(session, actor, "warning.publish", "warning", warning.id, tlp=warning.tlp, targets=warning.targets)
+    session.commit()
+    return warning
+
+
+def discard_warning(session: Session, warning_id: int, actor: audit.Actor, *,
+                    now: datetime | None = None) -> EarlyWarning:
+    """Drop a draft or a not-yet-published warning; a published one must be revoked instead."""
+    _require_staff(actor)
+    now = now or utcnow()
+    warning = get_warning(session, warning_id)
+    if warning.published_at is not None or warning.state not in ("draft", "pending"):
+        raise Conflict(f"warning {warning_id} is {warning.state} and was published; revoke it instead")
+    warning.state, warning.publish_due, warning.updated_at = "discarded", False, now
+    warning.reviewed_by_id = actor.user.id if actor.user is not None else None
+    warning.reviewed_at = now
+    audit.record(session, actor, "warning.discard", "warning", warning.id)
+    session.commit()
+    return warning
+
+
+def revoke_warning(session: Session, warning_id: int, actor: audit.Actor, *,
+                   now: datetime | None = None) -> EarlyWarning:
+    """Withdraw a warning: members receive a ``revoked: true`` version of everything it published."""
+    _require_staff(actor)
+    warning = get_warning(session, warning_id)
+    if warning.state in END_STATES:
+        raise Conflict(f"warning {warning_id} is already {warning.state}")
+    _revoke(warning, now or utcnow())
+    audit.record(session, actor, "warning.revoke", "warning", warning.id)
+    session.commit()
+    return warning
+
+
+def revoke_for_incident(session: Session, incident: Incident, actor: audit.Actor, *,
+                        now: datetime | None = None) -> list[EarlyWarning]:
+    """The CERT marked ``incident`` a false positive: withdraw it from every warning it raised.
+
+    A warning that no longer qualifies without it is revoked; one that still does (other
+    organizations reported the same observable) gets a new version. Adds to the caller's
+    transaction; does not commit.
+    """
+    now = now or utcnow()
+    settings = current()
+    sources = session.execute(select(WarningSource).where(WarningSource.incident_id == incident.id,
+                                                          WarningSource.withdrawn.is_(False))).scalars().all()
+    touched = []
+    for source in sources:
+        source.withdrawn = True
+        warning = source.warning
+        recompute(session, warning, now=now, settings=settings)
+        touched.append(warning)
+    if touched:
+        audit.record(session, actor, "warning.withdraw-source", "incident", incident.id,
+                     warnings=[w.id for w in touched],
+                     revoked=[w.id for w in touched if w.state == "revoked"])
+    return touched
+
+
+def visible_warnings(session: Session, actor: audit.Actor, *, state: str | None = None,
+                     limit: int = 100, before: int | None = None) -> list[EarlyWarning]:
+    """Warnings the actor may read: CERT staff all (optionally by state); members what was
+    published to a collection they may read."""
+    query = select(EarlyWarning).order_by(EarlyWarning.id.desc())
+    if before is not None:
+        query = query.where(EarlyWarning.id < before)
+    if actor.is_cert:
+        if state:
+            query = query.where(EarlyWarning.state == state)
+        return list(session.execute(query.limit(limit)).scalars())
+    query = query.where(EarlyWarning.published_at.is_not(None))
+    out: list[EarlyWarning] = []
+    # Members see few warnings; filter through the one policy function in pages.
+    for warning in session.execute(query).scalars():
+        if policy.can_read_warning(actor, warning):
+            out.append(warning)
+            if len(out) >= limit:
+                break
+    return out

@@ -1,0 +1,95 @@
+"""Alert e-mails raised by intake and early warnings, written to the outbox in the same
+transaction as the event (mail/outbox.py delivers them later).
+
+Who gets what: CERT staff at once for critical reports and for drafts awaiting review; a member's
+member-admins when a warning about their own assets is published. Nobody about their own action
+(the acting user is excluded). Every message passes the same policy check as a TAXII read, and
+carries only what the warning itself says — never reporter identities or report free text to
+members.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from .. import policy
+from ..models import Incident, Organization
+from ..services.audit import Actor
+from ..services.collections import by_alias
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models import EarlyWarning
+
+log = logging.getLogger(__name__)
+
+
+def _base_url() -> str:
+    try:
+        from flask import current_app
+
+        return current_app.config.get("BASE_URL", "").rstrip("/")
+    except RuntimeError:
+        return ""
+
+
+def critical_report(session: Session, incident: Incident) -> int:
+    """A critical report: every CERT staff member at once (except a CERT user who filed it)."""
+    if incident.severity != "critical":
+        return 0
+    from ..mail import outbox
+
+    org = incident.organization
+    count = 0
+    for address in outbox.recipients_for_cert_staff(session, exclude_user_id=incident.reporter_id):
+        text = (f"A critical incident was reported by {org.name} ({org.slug}).\n\n"
+                f"Title: {incident.title}\nClassification: {incident.classification}\n"
+                f"Detected: {incident.detected_at.isoformat()}\nTLP: {incident.tlp.upper()}\n\n"
+                f"Triage it in the workspace: {_base_url()}/incidents/{incident.id}\n")
+        if outbox.enqueue(session, to=address, subject=f"Critical report from {org.name}: {incident.title}",
+                          text=text, tlp=incident.tlp, kind="alert", actor_user_id=incident.reporter_id,
+                          dedupe_key=f"critical-report:{incident.id}:{address.lower()}"):
+            count += 1
+    return count
+
+
+def draft_awaiting_review(session: Session, warning: "EarlyWarning") -> int:
+    """A warning that must not go out without a human decision: tell CERT staff now."""
+    from ..mail import outbox
+
+    count = 0
+    for address in outbox.recipients_for_cert_staff(session):
+        text = (f"An early warning waits for review before it can be published.\n\n"
+                f"{warning.title}\nObservable: {warning.observable_type} {warning.observable_display}\n"
+                f"Proposed TLP: {warning.tlp.upper()}; reporting organizations: {warning.reporter_count}\n\n"
+                f"Review, edit, publish or discard it: {_base_url()}/warnings/{warning.id}\n")
+        if outbox.enqueue(session, to=address, subject=f"Draft early warning to review: {warning.title}",
+                          text=text, tlp=warning.tlp, kind="alert",
+                          dedupe_key=f"warning-draft:{warning.id}:{warning.modified.isoformat()}:{address.lower()}"):
+            count += 1
+    return count
+
+
+def owner_warning_published(session: Session, warning: "EarlyWarning") -> int:
+    """A warning about an organization's own assets is out: its member-admins hear about it."""
+    owner = session.get(Organization, warning.owner_org_id) if warning.owner_org_id else None
+    if owner is None:
+        return 0
+    collections = [c for c in (by_alias(session, a) for a in warning.targets) if c is not None]
+    reader = Actor(label=f"mail:{owner.slug}", org=owner, role="member-admin")
+    if not policy.can_read_warning(reader, warning.tlp, collections):
+        log.info("warning %s: not mailed to %s, TLP/collection does not admit it", warning.id, owner.slug)
+        return 0
+    from ..mail import outbox
+
+    count = 0
+    for address in outbox.member_admins(session, owner.id):
+        text = (f"{warning.title}\n\n{warning.description}\n\nRecommended action: {warning.recommended_action}\n\n"
+                f"Valid until: {warning.valid_until.isoformat()}\n"
+                f"The STIX report {warning.report_id} is in your TAXII collection org-{owner.slug}.\n")
+        if outbox.enqueue(session, to=address, subject=f"Early warning about your assets: {warning.title}",
+                          text=text, tlp=warning.tlp, kind="alert",
+                          dedupe_key=f"warning-owner:{warning.id}:{warning.modified.isoformat()}:{address.lower()}"):
+            count += 1
+    return count

@@ -1,0 +1,80 @@
+"""Who gets a warning: the TLP 2.0 routing rules, as plain functions of the warning's sources.
+
+| sources                                   | warning                         | goes to                        |
+|-------------------------------------------|---------------------------------|--------------------------------|
+| ≥ 2 organizations, all TLP:CLEAR/GREEN    | TLP:GREEN                       | ``all-members``                |
+| ≥ 2 organizations, any TLP:AMBER          | TLP:AMBER                       | ``sector-<s>`` of every member |
+|                                           |                                 | reporter's sector              |
+| observable inside a member's assets,      | TLP:AMBER+STRICT                | ``org-<owner>`` only           |
+| reported by someone else                  |                                 |                                |
+| any TLP:AMBER+STRICT or TLP:RED source    | draft (strictest level)         | nowhere until CERT review      |
+
+A warning built from member reports is never published as TLP:CLEAR automatically: CLEAR sources
+give a GREEN warning (the floor); CERT staff may lower it to CLEAR by editing the warning.
+An AMBER warning whose reporters have no member sector (partners only) becomes a draft too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from ..stix.markings import strictest
+
+REVIEW_LEVELS = frozenset({"amber+strict", "red"})
+
+
+@dataclass(frozen=True)
+class Source:
+    """One report that contributed to a warning, as far as routing needs to know."""
+
+    org_id: int
+    org_kind: str  # member | partner | cert
+    sector: str
+    tlp: str
+
+
+@dataclass(frozen=True)
+class Route:
+    tlp: str
+    targets: tuple[str, ...]  # collection aliases
+    draft: bool  # True: waits for CERT review, never published automatically
+
+
+def reporting_orgs(sources: Iterable[Source]) -> set[int]:
+    return {s.org_id for s in sources}
+
+
+def community_route(sources: Sequence[Source]) -> Route | None:
+    """Correlation: the same observable from two or more organizations; None if it does not qualify."""
+    if len(reporting_orgs(sources)) < 2:
+        return None
+    level = strictest(s.tlp for s in sources) or "amber+strict"  # unknown marking: the strict side
+    if level in REVIEW_LEVELS:
+        return Route(level, (), True)
+    if level == "amber":
+        sectors = sorted({s.sector for s in sources if s.org_kind == "member"})
+        targets = tuple(f"sector-{sector}" for sector in sectors)
+        return Route("amber", targets, not targets)
+    return Route("green", ("all-members",), False)
+
+
+def owner_route(owner_org_id: int, owner_slug: str, sources: Sequence[Source]) -> Route | None:
+    """Constituency match: the observable lies inside ``owner``'s assets and someone else reported it."""
+    if not any(s.org_id != owner_org_id for s in sources):
+        return None  # an organization reporting its own address needs no warning about it
+    level = strictest(s.tlp for s in sources) or "amber+strict"
+    if level in REVIEW_LEVELS:
+        return Route(level, (f"org-{owner_slug}",), True)
+    return Route("amber+strict", (f"org-{owner_slug}",), False)
+
+
+def targets_allowed(tlp: str, targets: Iterable[str]) -> str | None:
+    """Why CERT staff may not send a warning of level ``tlp`` to ``targets`` (None: they may)."""
+    targets = list(targets)
+    if tlp == "red" and targets:
+        return "TLP:RED warnings are never published to a collection"
+    if tlp == "amber+strict" and any(not t.startswith("org-") for t in targets):
+        return "TLP:AMBER+STRICT warnings may only go to organization collections (org-<slug>)"
+    if tlp == "amber" and "all-members" in targets:
+        return "TLP:AMBER warnings may not go to all-members; choose sector or organization collections"
+    return None
