@@ -1,0 +1,99 @@
+"""The public transparency report: how well incident response worked over a period.
+
+Built to be published as TLP:CLEAR:
+
+- only aggregates — reports per STIX sector × RSIT class, response-time medians, warnings
+  published, cross-border cooperation cases — and never an organization's name or slug;
+- every count from 1 to ``min_cell - 1`` is suppressed (shown as ``<min_cell``); zero cells are
+  left out of the table;
+- secondary suppression: the overall total is published, so a single suppressed cell could be
+  recovered as total minus the rest; when exactly one cell is suppressed, the next smallest
+  cell is suppressed with it;
+- a median over fewer than ``min_cell`` reports is suppressed too (it would be one report's time).
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..clock import iso, utcnow
+from ..models import Incident, Organization
+from ..services import metrics
+from ..services.metrics import Period
+from ..services.triage import END_STATUSES
+from ..vocab import RSIT_LABELS
+
+
+@dataclass(frozen=True)
+class Cell:
+    sector: str
+    rsit_class: str
+    count: int | None  # None: suppressed
+    suppressed: bool
+
+    def shown(self, min_cell: int) -> str:
+        return f"<{min_cell}" if self.suppressed else str(self.count)
+
+
+def suppress(value: int, min_cell: int) -> int | None:
+    """A count as published: None when it is 1..min_cell-1."""
+    return None if 0 < value < min_cell else value
+
+
+def cells(counts: dict[tuple[str, str], int], min_cell: int) -> list[Cell]:
+    """The sector × class table with primary and secondary suppression (zero cells left out)."""
+    items = sorted(((k, v) for k, v in counts.items() if v > 0), key=lambda kv: kv[0])
+    hidden = {k for k, v in items if v < min_cell}
+    if len(hidden) == 1:
+        visible = sorted((v, k) for k, v in items if k not in hidden)
+        if visible:
+            hidden.add(visible[0][1])
+    return [Cell(sector, cls, None if (sector, cls) in hidden else v, (sector, cls) in hidden)
+            for (sector, cls), v in items]
+
+
+def _median(values: list[float], min_cell: int) -> float | None:
+    return round(statistics.median(values), 1) if len(values) >= min_cell else None
+
+
+def build(session: Session, period: Period, *, min_cell: int = 3) -> dict:
+    """The report as a document (the JSON format is exactly this)."""
+    if min_cell < 1:
+        raise ValueError("min_cell must be at least 1")
+    rows = session.execute(
+        select(Organization.sector, Incident.classification, Incident.status)
+        .join(Organization, Organization.id == Incident.org_id)
+        .where(Incident.created_at >= period.since, Incident.created_at < period.until)).all()
+    counts: dict[tuple[str, str], int] = {}
+    processed = 0
+    for sector, classification, status in rows:
+        key = (sector, classification.split("/", 1)[0])
+        counts[key] = counts.get(key, 0) + 1
+        processed += status in END_STATUSES
+    total = len(rows)
+    table = cells(counts, min_cell)
+    ack = metrics.acknowledge_minutes(session, period)
+    first = metrics.first_warning_minutes(session, period)
+    return {
+        "title": "Incident response transparency report",
+        "tlp": "clear",
+        "period": period.as_dict(),
+        "generated_at": iso(utcnow()),
+        "min_cell": min_cell,
+        "reports_total": suppress(total, min_cell),
+        "cells": [{"sector": c.sector, "rsit_class": c.rsit_class,
+                   "rsit_label": RSIT_LABELS.get(c.rsit_class, c.rsit_class),
+                   "count": c.count, "suppressed": c.suppressed} for c in table],
+        "response": {
+            "acknowledged_reports": suppress(len(ack), min_cell),
+            "median_time_to_acknowledge_minutes": _median(ack, min_cell),
+            "reports_with_warning": suppress(len(first), min_cell),
+            "median_time_to_first_warning_minutes": _median(first, min_cell),
+            "case_processing_rate": round(processed / total, 4) if total >= min_cell else None,
+        },
+        "warnings_published": suppress(metrics.warnings_published(session, period), min_cell),
+        "cross_border_cases": suppress(metrics.cross_border_cases(session, period), min_cell),
+    }
