@@ -1,4 +1,12 @@
-"""Server-rendered pages for analysts and staff (Flask-Login sessions, CSRF on every form)."""
+"""Server-rendered pages for analysts and staff (Flask-Login sessions, CSRF on every form).
+
+    auth.py          /login, /logout
+    home.py          /  (members: their recent reports; CERT staff: a minimal overview)
+    incidents.py     /incidents, /incidents/new, /incidents/<id>, its STIX bundle and phase updates
+    forms.py         Flask-WTF forms (CSRF, rendering); validation is the API's schemas
+    incident_input.py  report form <-> IncidentCreateSchema
+    filters.py       template filters and globals
+"""
 from __future__ import annotations
 
 from flask import Blueprint
@@ -6,8 +14,9 @@ from flask import Blueprint
 from ..extensions import db, login_manager
 from ..models import User
 
+# "/assets", not "/static": the app's own static route would shadow the blueprint's.
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static")
+               static_url_path="/assets")
 
 
 @login_manager.user_loader
@@ -22,4 +31,4 @@ def _load_user(session_id: str):
     return user
 
 
-from . import views  # noqa: E402,F401
+from . import auth, filters, home, incidents  # noqa: E402,F401

@@ -1,0 +1,58 @@
+"""Template filters and globals: times in UTC, RSIT and TLP labels, country names."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import current_app
+from flask_login import current_user
+
+from ..vocab import RSIT_LABELS, countries
+from . import bp
+from .forms import LogoutForm, TLP_CHOICES, classification_choices
+
+TLP_LABELS = {value: label for value, label, _ in TLP_CHOICES}
+TLP_HELP = {value: text for value, _, text in TLP_CHOICES}
+TYPE_LABELS = {
+    "ipv4-addr": "IPv4", "ipv6-addr": "IPv6", "domain-name": "Domain", "url": "URL", "email-addr": "E-mail",
+    "file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-256", "file:sha512": "SHA-512",
+    "autonomous-system": "AS number",
+}
+PHASE_LABELS = {"early-warning": "Early warning", "notification": "Incident notification",
+                "intermediate": "Intermediate report", "final-report": "Final report"}
+
+
+@bp.app_template_filter("utc")
+def utc(value: datetime | None, seconds: bool = False) -> str:
+    """Always UTC and always labelled, so a time on screen is never ambiguous."""
+    if value is None:
+        return "—"
+    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return value.astimezone(timezone.utc).strftime(fmt) + " UTC"
+
+
+@bp.app_template_filter("rsit")
+def rsit(classification: str) -> str:
+    cls, _, typ = classification.partition("/")
+    return f"{RSIT_LABELS.get(cls, cls)} / {typ.replace('-', ' ')}"
+
+
+@bp.app_template_filter("country")
+def country(code: str) -> str:
+    return countries().get(code, code)
+
+
+@bp.app_context_processor
+def _globals():
+    logout_form = LogoutForm() if current_user and current_user.is_authenticated else None
+    return {
+        "product_name": "cert-share",
+        "cert_name": current_app.config.get("CERT_NAME", "National CERT"),
+        "logout_form": logout_form,
+    }
+
+
+# Globals, not context: imported macros (_macros.html) see these without "with context".
+for _name, _value in {"TLP_LABELS": TLP_LABELS, "TLP_HELP": TLP_HELP, "TYPE_LABELS": TYPE_LABELS,
+                      "PHASE_LABELS": PHASE_LABELS,
+                      "classification_groups": classification_choices()}.items():
+    bp.add_app_template_global(_value, _name)

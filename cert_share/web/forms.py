@@ -1,0 +1,83 @@
+"""Flask-WTF forms: CSRF and rendering only.
+
+The incident and phase-update forms carry no validation rules of their own: the views turn them
+into the API's input dict and validate with the same marshmallow schemas, so a report is judged
+identically whichever channel it comes through (see ``incident_input``).
+"""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, SelectMultipleField, \
+    StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+from wtforms.widgets import DateTimeLocalInput
+
+from ..vocab import RSIT, RSIT_LABELS, SEVERITIES, countries
+from .timezones import TIMEZONE_CHOICES
+
+TLP_CHOICES = [
+    ("clear", "TLP:CLEAR", "No limit on disclosure; may appear in public statistics."),
+    ("green", "TLP:GREEN", "May be shared with every member organization of the community."),
+    ("amber", "TLP:AMBER", "Need to know only: by default the organizations of the sector concerned."),
+    ("amber+strict", "TLP:AMBER+STRICT", "Only your organization and the CERT."),
+    ("red", "TLP:RED", "Only the CERT staff named on the case; never published."),
+]
+PHASE_CHOICES = [
+    ("notification", "Incident notification (72 h)"),
+    ("intermediate", "Intermediate report"),
+    ("final-report", "Final report (one month)"),
+]
+
+
+def _title(slug: str) -> str:
+    return slug.replace("-", " ").capitalize()
+
+
+def classification_choices() -> dict[str, list[tuple[str, str]]]:
+    """RSIT as <optgroup>s: class label -> [(class/type, type label)]."""
+    return {RSIT_LABELS[cls]: [(f"{cls}/{typ}", _title(typ)) for typ in types] for cls, types in RSIT.items()}
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class LogoutForm(FlaskForm):
+    """Only the CSRF token: signing out is a POST."""
+
+
+class IncidentForm(FlaskForm):
+    title = StringField("Title", render_kw={"maxlength": 300, "required": True})
+    description = TextAreaField("Description", render_kw={"rows": 5})
+    classification = SelectField("Classification (ENISA RSIT)", validate_choice=False)
+    severity = SelectField("Severity", validate_choice=False,
+                           choices=[("", "— choose —")] + [(s, s.capitalize()) for s in SEVERITIES])
+    tlp = RadioField("Traffic Light Protocol", validate_choice=False, default="amber",
+                     choices=[(value, label) for value, label, _ in TLP_CHOICES])
+    timezone = SelectField("Time zone of the times below", validate_choice=False, default="UTC")
+    detected_at = StringField("Detected at", widget=DateTimeLocalInput())
+    started_at = StringField("Started at", widget=DateTimeLocalInput())
+    classified_at = StringField("Classified at", widget=DateTimeLocalInput())
+    affected_services = TextAreaField("Affected services", render_kw={"rows": 2})
+    impact = TextAreaField("Impact", render_kw={"rows": 3})
+    observables = TextAreaField("Observables, one per line",
+                                render_kw={"rows": 6, "spellcheck": "false", "autocapitalize": "off"})
+    cross_border = SelectMultipleField("Other countries affected", validate_choice=False,
+                                       render_kw={"size": 6})
+    personal_data = BooleanField("Personal data is involved")
+    share_reporter = BooleanField("Share our organization's identity with other members")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Rendered by the template as <optgroup>s (classification_choices); the schema validates.
+        self.classification.choices = [("", "")] + [c for group in classification_choices().values() for c in group]
+        self.timezone.choices = TIMEZONE_CHOICES
+        self.cross_border.choices = sorted(countries().items(), key=lambda item: item[1])
+
+
+class PhaseUpdateForm(FlaskForm):
+    phase = SelectField("Phase", validate_choice=False, choices=[("", "— choose —")] + PHASE_CHOICES)
+    summary = TextAreaField("Summary", render_kw={"rows": 4})

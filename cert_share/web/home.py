@@ -1,0 +1,33 @@
+"""The home page: what a signed-in person sees first."""
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import login_required
+
+from ..extensions import db
+from ..services.incident_listing import list_incidents
+from . import bp
+from .actor import current_actor
+
+RECENT = 5
+
+
+@bp.get("/")
+@login_required
+def index():
+    actor = current_actor()
+    if actor.is_cert:
+        return _staff_home(actor)
+    return _member_home(actor)
+
+
+def _member_home(actor):
+    """A member's analyst: their organization's recent reports and the way to report one."""
+    recent, more = list_incidents(db.session, actor, limit=RECENT)
+    return render_template("home.html", recent=recent, more=more)
+
+
+def _staff_home(actor):
+    """CERT staff (the triage workspace supersedes this): the latest reports of every member."""
+    recent, more = list_incidents(db.session, actor, limit=RECENT * 2)
+    return render_template("home_staff.html", recent=recent, more=more)

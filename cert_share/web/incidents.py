@@ -1,0 +1,121 @@
+"""Reports: list, report form, detail page, STIX download and phase updates."""
+from __future__ import annotations
+
+import json
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from marshmallow import ValidationError
+
+from .. import policy
+from ..errors import InputError, NotFound
+from ..extensions import db
+from ..schemas.incident import PhaseUpdateCreateSchema
+from ..services import intake
+from ..services.incident_listing import list_incidents, readable_incident
+from . import bp
+from .actor import current_actor
+from .forms import IncidentForm, PhaseUpdateForm
+from .incident_input import load_report
+
+PAGE_SIZE = 25
+_phase_schema = PhaseUpdateCreateSchema()
+
+
+def _form_values(form: IncidentForm) -> dict:
+    return {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
+
+
+def _apply_errors(form, errors: dict[str, list[str]]) -> list[str]:
+    """Attach messages to their fields; return those that belong to no field."""
+    unplaced = []
+    for name, messages in errors.items():
+        field = form._fields.get(name)
+        if field is None:
+            unplaced.extend(messages)
+            continue
+        field.errors = list(field.errors or []) + messages
+    return unplaced
+
+
+@bp.get("/incidents")
+@login_required
+def incident_list():
+    """The organization's reports, newest first (CERT staff: every organization's)."""
+    before = request.args.get("before")
+    if before is not None and not before.isdigit():
+        raise InputError("before must be a report number")
+    page, more = list_incidents(db.session, current_actor(), before=int(before) if before else None,
+                                limit=PAGE_SIZE)
+    next_url = url_for("web.incident_list", before=page[-1].id) if more else None
+    return render_template("incidents/list.html", incidents=page, next_url=next_url,
+                           paged=before is not None)
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+@login_required
+def incident_new():
+    form = IncidentForm()
+    form_errors: list[str] = []
+    if request.method == "POST":
+        form.validate()  # CSRF and field processing; the rules are the schema's
+        result = load_report(_form_values(form))
+        if result.data is not None and not form.errors:
+            actor = current_actor()
+            incident, _created = intake.report_incident(db.session, org=actor.org, data=result.data,
+                                                        actor=actor, source="web")
+            flash(f"Report #{incident.id} received. The CERT has been notified.", "success")
+            return redirect(url_for("web.incident_detail", incident_id=incident.id))
+        form_errors = _apply_errors(form, result.errors)
+        return render_template("incidents/new.html", form=form, form_errors=form_errors), 400
+    return render_template("incidents/new.html", form=form, form_errors=form_errors)
+
+
+def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_errors=()):
+    actor = current_actor()
+    return render_template("incidents/detail.html", incident=incident, update_form=update_form,
+                           update_errors=list(update_errors),
+                           can_update=policy.can_update_incident(actor, incident)), status
+
+
+@bp.get("/incidents/<int:incident_id>")
+@login_required
+def incident_detail(incident_id: int):
+    incident = readable_incident(db.session, current_actor(), incident_id)
+    return _detail(incident, PhaseUpdateForm())
+
+
+@bp.get("/incidents/<int:incident_id>/stix")
+@login_required
+def incident_stix(incident_id: int):
+    """The report as a STIX 2.1 bundle file (same policy check as the page)."""
+    incident = readable_incident(db.session, current_actor(), incident_id)
+    body = json.dumps(intake.stix_bundle(incident), indent=2, ensure_ascii=False)
+    return Response(body, mimetype="application/stix+json", headers={
+        "Content-Disposition": f'attachment; filename="cert-share-incident-{incident.id}.stix.json"'})
+
+
+@bp.post("/incidents/<int:incident_id>/updates")
+@login_required
+def incident_update(incident_id: int):
+    actor = current_actor()
+    incident = readable_incident(db.session, actor, incident_id)
+    if not policy.can_update_incident(actor, incident):
+        raise NotFound(f"no incident {incident_id}")
+    form = PhaseUpdateForm()
+    form.validate()
+    try:
+        data = _phase_schema.load({"phase": form.phase.data or "", "summary": form.summary.data or ""})
+        intake.add_phase_update(db.session, incident=incident, phase=data["phase"], summary=data["summary"],
+                                details=data["details"], actor=actor)
+    except ValidationError as exc:
+        unplaced = _apply_errors(form, {name: [m if m != "Missing data for required field." else
+                                               "This field is required." for m in messages]
+                                        for name, messages in exc.messages.items()})
+        return _detail(incident, form, 400, unplaced)
+    except InputError as exc:
+        db.session.rollback()
+        unplaced = _apply_errors(form, {exc.field or "form": [exc.message]})
+        return _detail(incident, form, 400, unplaced)
+    flash("Phase update added.", "success")
+    return redirect(url_for("web.incident_detail", incident_id=incident.id) + "#timeline")

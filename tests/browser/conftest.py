@@ -1,0 +1,103 @@
+"""Real headless chromium against the app on a live server in a thread.
+
+Fixtures for every browser test of the project:
+
+    browser      a fresh chromium (own temp profile) per test; each xdist worker runs its own
+    screenshot   screenshot("name") saves the whole page to tests/artifacts/<test>-<name>.png
+    sign_in      sign_in(live_server, email, password) through the real login form
+
+Mark browser tests with ``@pytest.mark.browser``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+WAIT_SECONDS = 15  # upper bound for page loads and element lookups, not a sleep
+
+
+def _missing() -> str | None:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (os.path.exists(path) and os.access(path, os.X_OK)):
+            return f"{path} is missing: install Debian's chromium and chromium-driver (make browser)"
+    return None
+
+
+@pytest.fixture
+def browser(tmp_path):
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--disable-extensions", "--lang=en-US", "--window-size=1366,900",
+                f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    service = Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(WAIT_SECONDS * 2)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def screenshot(browser, request):
+    """Save the full page (not just the viewport) under tests/artifacts/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    prefix = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+
+    def save(name: str) -> Path:
+        path = ARTIFACTS / f"{prefix}-{name}.png"
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        size = browser.get_window_size()
+        browser.set_window_size(max(width, 1366), max(height + 120, 900))
+        try:
+            browser.save_screenshot(str(path))
+        finally:
+            browser.set_window_size(size["width"], size["height"])
+        return path
+
+    return save
+
+
+def wait_for(browser, condition, timeout: float = WAIT_SECONDS):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout).until(condition)
+
+
+@pytest.fixture
+def sign_in(browser):
+    """Sign in through the real form; returns once the signed-in page has loaded."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+
+    def _sign_in(server, email: str, password: str = PASSWORD) -> None:
+        browser.get(server.url + "/login")
+        browser.find_element(By.ID, "email").send_keys(email)
+        browser.find_element(By.ID, "password").send_keys(password)
+        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        wait_for(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".account .who-name")))
+
+    return _sign_in

@@ -1,0 +1,109 @@
+"""In a real browser: can a bank's SOC analyst report an incident, fix a typo the form points
+out, and see what the platform recognised?"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select
+
+from cert_share.extensions import db
+from cert_share.models import Incident
+from tests.browser.conftest import wait_for
+
+pytestmark = pytest.mark.browser
+
+OBSERVABLES_WITH_TYPO = "\n".join([
+    "203.0.113.7",
+    "999.1.1.1",
+    "evil-update[.]example.net",
+    "hxxps://evil-update.example.net/payload.exe",
+    "44d88612fea8a8f36de82e1278abb02f",
+    "AS64500",
+])
+FIXED = OBSERVABLES_WITH_TYPO.replace("999.1.1.1", "198.51.100.23")
+
+
+def _set_datetime_local(browser, element_id: str, value: str) -> None:
+    # Typing into <input type=datetime-local> depends on the locale's segment order; the test
+    # drives the value the picker would produce, then lets the real form submit it.
+    element = browser.find_element(By.ID, element_id)
+    browser.execute_script("arguments[0].value = arguments[1];", element, value)
+    assert element.get_attribute("value") == value
+
+
+def test_analyst_reports_incident_fixes_bad_line_and_sees_recognised_types(
+        app, factory, live_server, browser, sign_in, screenshot):
+    factory.cert()
+    bank = factory.org("First Bank", sector="financial-services")
+    analyst = factory.user(bank, "analyst", email="soc@firstbank.example")
+    sign_in(live_server, analyst.email)
+
+    browser.find_element(By.LINK_TEXT, "Report an incident").click()
+    wait_for(browser, EC.presence_of_element_located((By.ID, "title")))
+    riga_now = datetime.now(ZoneInfo("Europe/Riga"))
+    detected = (riga_now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    started = (riga_now - timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M")
+
+    browser.find_element(By.ID, "title").send_keys("Emotet beaconing from teller workstations")
+    browser.find_element(By.ID, "description").send_keys("Three workstations beacon to a known C2.")
+    Select(browser.find_element(By.ID, "classification")).select_by_value("malicious-code/infected-system")
+    Select(browser.find_element(By.ID, "severity")).select_by_value("high")
+    browser.find_element(By.CSS_SELECTOR, "label[for='tlp-3']").click()  # TLP:AMBER+STRICT
+    Select(browser.find_element(By.ID, "timezone")).select_by_value("Europe/Riga")
+    _set_datetime_local(browser, "detected_at", detected)
+    _set_datetime_local(browser, "started_at", started)
+    browser.find_element(By.ID, "affected_services").send_keys("Branch banking")
+    countries = Select(browser.find_element(By.ID, "cross_border"))
+    countries.select_by_value("LV")
+    countries.select_by_value("FI")
+    browser.find_element(By.ID, "personal_data").click()
+    browser.find_element(By.ID, "observables").send_keys(OBSERVABLES_WITH_TYPO)
+    screenshot("1-filled")
+    browser.find_element(By.CSS_SELECTOR, ".report-form button[type=submit]").click()
+
+    # The bad line is named next to the field; everything typed is still there.
+    errors = wait_for(browser, EC.presence_of_element_located((By.ID, "observables-errors")))
+    assert "line 2" in errors.text and "999.1.1.1" in errors.text
+    assert "not a valid IPv4 address" in errors.text
+    assert browser.find_element(By.ID, "observables").get_attribute("value") == OBSERVABLES_WITH_TYPO
+    assert browser.find_element(By.ID, "title").get_attribute("value") == "Emotet beaconing from teller workstations"
+    assert Select(browser.find_element(By.ID, "classification")).first_selected_option.get_attribute("value") \
+        == "malicious-code/infected-system"
+    assert browser.find_element(By.ID, "tlp-3").is_selected()
+    assert browser.find_element(By.ID, "detected_at").get_attribute("value") == detected
+    assert {o.get_attribute("value") for o in Select(browser.find_element(By.ID, "cross_border"))
+            .all_selected_options} == {"LV", "FI"}
+    assert browser.find_element(By.ID, "personal_data").is_selected()
+    screenshot("2-error")
+    with app.app_context():
+        assert db.session.query(Incident).count() == 0
+
+    observables = browser.find_element(By.ID, "observables")
+    observables.clear()
+    observables.send_keys(FIXED)
+    browser.find_element(By.CSS_SELECTOR, ".report-form button[type=submit]").click()
+
+    heading = wait_for(browser, EC.presence_of_element_located((By.CSS_SELECTOR, "#observables")))
+    assert heading is not None
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Emotet beaconing from teller workstations"
+    types = [e.get_attribute("data-type") for e in browser.find_elements(By.CSS_SELECTOR, "#observables .obs-type")]
+    assert types == ["ipv4-addr", "ipv4-addr", "domain-name", "url", "file:md5", "autonomous-system"]
+    page = browser.find_element(By.ID, "main").text
+    assert "evil-update.example.net" in page and "https://evil-update.example.net/payload.exe" in page
+    assert "TLP:AMBER+STRICT" in page
+    screenshot("3-report")
+
+    with app.app_context():
+        incident = db.session.query(Incident).one()
+        assert incident.source == "web"
+        assert incident.tlp == "amber+strict"
+        assert incident.cross_border == ["FI", "LV"]
+        assert incident.personal_data is True and incident.share_reporter is False
+        # Riga wall-clock time became the right UTC instant.
+        expected = datetime.fromisoformat(detected).replace(tzinfo=ZoneInfo("Europe/Riga"))
+        assert incident.detected_at == expected
+        assert browser.current_url.endswith(f"/incidents/{incident.id}")

@@ -1,0 +1,27 @@
+"""Helpers for driving the web pages with the Flask test client: CSRF tokens and signing in."""
+from __future__ import annotations
+
+import re
+
+from tests.conftest import PASSWORD
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_token(html: str) -> str:
+    """The hidden csrf_token of the (first) form on a page."""
+    match = _CSRF.search(html)
+    assert match, "no csrf_token input on the page"
+    return match.group(1) or match.group(2)
+
+
+def page_token(client, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return csrf_token(response.get_data(as_text=True))
+
+
+def login(client, email: str, password: str = PASSWORD, next_path: str | None = None):
+    token = page_token(client, "/login")
+    url = "/login" + (f"?next={next_path}" if next_path else "")
+    return client.post(url, data={"csrf_token": token, "email": email, "password": password})
