@@ -6,13 +6,14 @@ from .job_run import JobRun, SchedulerLease
 from .organization import Asset, Organization
 from .outbox import OutboxMessage
 from .stix_object import Collection, StixObject
+from .totp import TotpUse
 from .taxii import StixClock, TaxiiPoll, TaxiiStatus
 from .user import ApiToken, User
 from .warning import EarlyWarning, FeedState, WarningSource
 
 __all__ = [
     "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization",
-    "PhaseUpdate", "StixObject", "User", "JobRun", "SchedulerLease", "OutboxMessage",
+    "PhaseUpdate", "StixObject", "TotpUse", "User", "JobRun", "SchedulerLease", "OutboxMessage",
     "EarlyWarning", "FeedState", "WarningSource",
     "StixClock", "TaxiiPoll", "TaxiiStatus",
 ]

@@ -77,3 +77,4 @@ class DeadlineReminder(db.Model):
     due_at = mapped_column(UTCDateTime, nullable=False)
     sent_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     recipients: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+

@@ -66,6 +66,13 @@ def upgrade():
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("incident_id", "phase", name="uq_deadline_reminders_phase"),
     )
+    op.create_table(
+        "totp_uses",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("last_step", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id"),
+    )
     # The triage queue sorts by severity then recency and filters on status: keep that indexed.
     op.create_index("ix_incidents_queue", "incidents", ["status", "created_at"])
     op.create_index("ix_incidents_severity_created", "incidents", ["severity", "created_at"])
@@ -74,6 +81,7 @@ def upgrade():
 def downgrade():
     op.drop_index("ix_incidents_severity_created", table_name="incidents")
     op.drop_index("ix_incidents_queue", table_name="incidents")
+    op.drop_table("totp_uses")
     op.drop_table("deadline_reminders")
     op.drop_table("cooperation_cases")
     op.drop_index("ix_case_links_other", table_name="case_links")
