@@ -27,10 +27,16 @@ def jobs_list():
     from .registry import load_jobs
     from .runs import last_run
 
+    jobs = load_jobs()
+    try:
+        intervals = {name: job.interval_minutes(current_app.config) for name, job in jobs.items()}
+    except ValueError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
     click.echo(f"{'job':18} {'every':>10}  {'setting':26} {'last run':24} {'status':8} summary")
-    for name, job in load_jobs().items():
+    for name, job in jobs.items():
         run = last_run(db.session, name)
-        minutes = job.interval_minutes(current_app.config)
+        minutes = intervals[name]
         click.echo(f"{name:18} {minutes:>6g} min  {job.interval_setting:26} "
                    f"{(iso(run.started_at) if run else 'never'):24} {(run.status if run else '-'):8} "
                    f"{(run.summary or run.error or '') if run else ''}")

@@ -1,0 +1,147 @@
+"""Writing alerts to the outbox: same transaction as the event, TLP in the subject, dedupe,
+nobody mailed about their own actions, the hourly cap and the digest it feeds."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from cert_share.clock import utcnow
+from cert_share.errors import InputError
+from cert_share.extensions import db
+from cert_share.mail.digest import send_digests
+from cert_share.mail.outbox import enqueue, member_admins, recipients_for_cert_staff
+from cert_share.models import Organization, OutboxMessage
+
+
+def rows(**where) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    for key, value in where.items():
+        query = query.where(getattr(OutboxMessage, key) == value)
+    return list(db.session.execute(query).scalars())
+
+
+def test_an_alert_is_only_queued_if_the_event_that_caused_it_commits(ctx):
+    org = Organization(slug="tmp", name="Tmp", kind="member", sector="energy", stix_id="identity--" + "0" * 36)
+    db.session.add(org)
+    enqueue(db.session, to="duty@cert.example", subject="New report", text="x", kind="alert")
+    db.session.rollback()  # the event failed: the alert goes with it
+    assert rows() == []
+    enqueue(db.session, to="duty@cert.example", subject="New report", text="x", kind="alert")
+    db.session.commit()
+    assert len(rows()) == 1
+
+
+def test_the_tlp_label_leads_the_subject_and_header_injection_is_flattened(ctx):
+    msg = enqueue(db.session, to="duty@cert.example", subject="Phishing wave\r\nBcc: all@evil.example",
+                  text="t", tlp="AMBER+STRICT", kind="alert")
+    assert msg.subject == "[TLP:AMBER+STRICT] Phishing wave Bcc: all@evil.example"
+    assert msg.tlp == "amber+strict"
+    assert msg.message_id.startswith("<") and msg.message_id.endswith("@cert-share>")
+
+
+@pytest.mark.parametrize("field, kwargs", [
+    ("to", {"to": "not an address"}),
+    ("to", {"to": "a@b.example\r\nBcc: x@y.example"}),
+    ("subject", {"subject": "  "}),
+    ("text", {"text": ""}),
+    ("tlp", {"tlp": "purple"}),
+])
+def test_malformed_mail_is_refused_with_the_field_named(ctx, field, kwargs):
+    args = {"to": "duty@cert.example", "subject": "s", "text": "t", "kind": "alert", **kwargs}
+    with pytest.raises(InputError) as err:
+        enqueue(db.session, **args)
+    assert field in err.value.errors
+    assert rows() == []
+
+
+def test_the_same_dedupe_key_never_queues_twice(ctx):
+    first = enqueue(db.session, to="duty@cert.example", subject="s", text="t", kind="alert", dedupe_key="w:1:duty")
+    again = enqueue(db.session, to="duty@cert.example", subject="s", text="t", kind="alert", dedupe_key="w:1:duty")
+    db.session.commit()
+    later = enqueue(db.session, to="duty@cert.example", subject="s", text="t", kind="alert", dedupe_key="w:1:duty")
+    db.session.commit()
+    assert first is not None and again is None and later is None
+    assert len(rows()) == 1
+
+
+def test_nobody_is_mailed_about_their_own_actions(ctx, factory):
+    cert = factory.cert()
+    alice = factory.user(cert, "cert-analyst", email="alice@cert.example")
+    factory.user(cert, "cert-admin", email="bob@cert.example")
+    bank = factory.org("First Bank")
+    factory.user(bank, "member-admin", email="admin@bank.example")
+    factory.user(bank, "member-admin", email="admin2@bank.example")
+    factory.user(bank, "analyst", email="soc@bank.example")
+    assert recipients_for_cert_staff(db.session) == ["alice@cert.example", "bob@cert.example"]
+    assert recipients_for_cert_staff(db.session, exclude_user_id=alice.id) == ["bob@cert.example"]
+    assert member_admins(db.session, bank.id) == ["admin2@bank.example", "admin@bank.example"]
+    # Even a caller that forgets to exclude the actor does not mail them.
+    assert enqueue(db.session, to="alice@cert.example", subject="s", text="t", kind="alert",
+                   actor_user_id=alice.id) is None
+
+
+def test_over_the_hourly_cap_mail_waits_for_the_digest_instead(app, ctx):
+    app.config["MAIL_HOURLY_CAP"] = 3
+    t0 = utcnow()
+    for i in range(5):
+        enqueue(db.session, to="duty@cert.example", subject=f"alert {i}", text=f"text {i}", kind="alert",
+                tlp="green", now=t0 + timedelta(minutes=i))
+    enqueue(db.session, to="other@cert.example", subject="alert x", text="x", kind="alert", now=t0)
+    db.session.commit()
+    assert [m.state for m in rows(to="duty@cert.example")] == ["pending"] * 3 + ["digest"] * 2
+    assert [m.state for m in rows(to="other@cert.example")] == ["pending"]
+    # An hour later the cap has room again.
+    later = enqueue(db.session, to="duty@cert.example", subject="alert 6", text="t", kind="alert",
+                    now=t0 + timedelta(minutes=61))
+    assert later.state == "pending"
+
+
+def test_the_digest_carries_held_back_mail_and_sections_for_that_user_only(app, ctx, factory):
+    cert = factory.cert()
+    duty = factory.user(cert, "cert-analyst", email="duty@cert.example")
+    bank = factory.org("First Bank")
+    factory.user(bank, "member-admin", email="admin@bank.example")
+    app.config["MAIL_HOURLY_CAP"] = 1
+    t0 = utcnow()
+    for i in range(3):
+        enqueue(db.session, to="duty@cert.example", subject=f"Critical report {i}", text=f"details {i}",
+                kind="alert", tlp="amber", now=t0)
+    db.session.commit()
+    seen_users = []
+
+    def staff_only(session, user, since, until):
+        seen_users.append(user.email)
+        if not user.is_cert_staff:
+            return None
+        return ("3 reports awaiting triage <b>now</b>", "<p>3 reports awaiting triage</p>", "green")
+
+    now = t0 + timedelta(hours=2)
+    report = send_digests(db.session, now=now, period=timedelta(days=1), slot=now, sections=[staff_only])
+    assert (report.digests, report.folded) == (1, 2)
+    assert sorted(seen_users) == ["admin@bank.example", "duty@cert.example"]
+    [digest] = rows(kind="digest")
+    assert digest.to == "duty@cert.example" and digest.state == "pending"
+    assert digest.subject.startswith("[TLP:AMBER] cert-share digest")  # strictest of its contents
+    assert "Critical report 1" in digest.text and "details 2" in digest.text
+    assert "3 reports awaiting triage <b>now</b>" in digest.text  # plain text is not escaped
+    assert "<p>3 reports awaiting triage</p>" in digest.html
+    assert {m.state for m in rows(to="duty@cert.example", kind="alert")} == {"pending", "folded"}
+    assert all(m.folded_into_id == digest.id for m in rows(state="folded"))
+    # The member admin had nothing to read: no empty digest.
+    assert rows(to="admin@bank.example") == []
+    # Rerunning the same slot queues nothing twice.
+    again = send_digests(db.session, now=now, period=timedelta(days=1), slot=now, sections=[staff_only])
+    assert again.digests == 0 and len(rows(kind="digest")) == 1
+    assert duty.id  # the section saw the real user
+
+
+def test_the_digest_job_runs_from_the_cli(app, ctx, runner, factory):
+    app.config["MAIL_HOURLY_CAP"] = 0
+    enqueue(db.session, to="someone@partner.example", subject="held", text="held back", kind="alert")
+    db.session.commit()
+    result = runner.invoke(args=["jobs", "run", "send-digest"])
+    assert result.exit_code == 0, result.output
+    assert "1 digest(s) queued, 1 held-back message(s) folded in" in result.output
+    assert [m.to for m in rows(kind="digest")] == ["someone@partner.example"]
