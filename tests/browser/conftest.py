@@ -72,6 +72,7 @@ def screenshot(browser, request):
         height = browser.execute_script("return document.documentElement.scrollHeight")
         size = browser.get_window_size()
         browser.set_window_size(max(width, 1366), max(height + 120, 900))
+        browser.execute_script("window.scrollTo(0, 0)")
         try:
             browser.save_screenshot(str(path))
         finally:

@@ -1,0 +1,47 @@
+"""Role checks for pages: every workspace and administration view names who may open it.
+
+The rules themselves live in ``policy`` (who may triage) and the user's role; these decorators
+only refuse early, with 403 for a signed-in person who lacks the role (the page exists, it is
+just not theirs) and the sign-in redirect for anonymous visitors.
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask_login import current_user, login_required
+
+from .. import policy
+from ..errors import PermissionDenied
+from .actor import current_actor
+
+
+def staff_required(view):
+    """CERT staff: cert-analyst and cert-admin."""
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not policy.can_triage(current_actor()):
+            raise PermissionDenied("this page is for CERT staff")
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def cert_admin_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if current_user.role != "cert-admin":
+            raise PermissionDenied("this page is for CERT administrators")
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def token_admin_required(view):
+    """Member-admins (their organization's tokens) and CERT admins."""
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if current_user.role not in ("member-admin", "cert-admin"):
+            raise PermissionDenied("only your organization's administrators manage its tokens")
+        return view(*args, **kwargs)
+    return wrapper

@@ -1,0 +1,95 @@
+"""Forms of the CERT workspace and administration pages (CSRF and rendering; the rules are
+the services')."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField, \
+    StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..models.incident import STATUSES
+from ..models.user import ROLES
+from ..vocab import SECTORS, TLP_LEVELS
+
+
+class MultiCheckbox(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class TriageForm(FlaskForm):
+    status = SelectField("Status", choices=[(s, s.replace("-", " ").capitalize()) for s in STATUSES],
+                         validate_choice=False)
+    assignee = SelectField("Assignee", validate_choice=False)
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField("Internal note (never shared)", validators=[DataRequired(), Length(max=20_000)],
+                         render_kw={"rows": 3})
+
+
+class CooperationForm(FlaskForm):
+    countries = StringField("Partner countries (ISO codes, comma-separated)", validators=[Length(max=1000)],
+                            render_kw={"placeholder": "FI, LV"})
+    partner_certs = StringField("Partner CERTs contacted (comma-separated)", validators=[Length(max=5000)],
+                                render_kw={"placeholder": "CERT-FI, CERT.LV"})
+
+
+class MergeForm(FlaskForm):
+    other = IntegerField("Report #", validators=[DataRequired()])
+    action = SelectField("Action", choices=[("link", "Link as related"), ("merge", "Merge this report into it")],
+                         validate_choice=False)
+
+
+class WarningPublishForm(FlaskForm):
+    targets = MultiCheckbox("Publish to", validate_choice=False)
+
+
+class WarningDiscardForm(FlaskForm):
+    """Only the CSRF token."""
+
+
+class OrganizationForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    sector = SelectField("Sector (STIX)", choices=[(s, s) for s in SECTORS], validate_choice=False)
+    country = StringField("Country (ISO code)", validators=[Optional(), Length(max=2)])
+    kind = SelectField("Kind", choices=[("member", "member"), ("partner", "partner"), ("cert", "cert")],
+                       validate_choice=False)
+    contact_email = EmailField("Contact e-mail", validators=[Optional(), Length(max=254)])
+    assets = TextAreaField("Assets (CIDR, AS number or domain; one per line)", render_kw={"rows": 3})
+
+
+class AssetForm(FlaskForm):
+    value = StringField("Asset (CIDR, AS number or domain)", validators=[DataRequired(), Length(max=255)])
+
+
+class UserForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    org = SelectField("Organization", validate_choice=False)
+    role = SelectField("Role", choices=[(r, r) for r in ROLES], validate_choice=False)
+    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=1024)])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[(r, r) for r in ROLES], validate_choice=False)
+    active = BooleanField("Active")
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Token name", validators=[DataRequired(), Length(max=100)],
+                       render_kw={"placeholder": "soc-pipeline"})
+    org = SelectField("Organization", validate_choice=False)
+
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token (revoke, reset two-factor)."""
+
+
+class TotpCodeForm(FlaskForm):
+    code = StringField("6-digit code", validators=[DataRequired(), Length(max=12)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True})
+
+
+TLP_CHOICES = [(t, t) for t in TLP_LEVELS]

@@ -1,0 +1,238 @@
+"""The CERT workspace pages: dashboard, triage queue, case page, warnings review, metrics.
+
+The dashboard, queue and case page share the member pages' URLs (``/``, ``/incidents``,
+``/incidents/<id>``): the member views hand CERT staff over to ``dashboard()``, ``queue()`` and
+``case_page()`` here. The triage forms post to ``/incidents/<id>/triage|notes|cooperation|link``.
+"""
+from __future__ import annotations
+
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+
+from .. import policy
+from ..errors import CertShareError, InputError
+from ..extensions import db
+from ..services import metrics, triage, workspace
+from ..services.incident_listing import readable_incident
+from ..vocab import RSIT, RSIT_LABELS, SECTORS, SEVERITIES, TLP_LEVELS
+from . import bp
+from .actor import current_actor
+from .roles import staff_required
+from .staff_forms import CooperationForm, MergeForm, NoteForm, TriageForm, WarningDiscardForm, WarningPublishForm
+
+STATUS_CHOICES = ("open", "all", "new", "acknowledged", "investigating", "closed", "false-positive")
+
+
+def dashboard():
+    """``/`` for CERT staff: what needs attention now."""
+    board = workspace.dashboard(db.session)
+    return render_template("workspace/dashboard.html", board=board, discard_form=WarningDiscardForm())
+
+
+def queue():
+    """``/incidents`` for CERT staff: the triage queue with filters."""
+    filters = workspace.QueueFilters.from_args(request.args)
+    page_arg = request.args.get("page", "1")
+    if not page_arg.isdigit() or int(page_arg) < 1:
+        raise InputError("page must be a positive number", field="page")
+    result = workspace.queue(db.session, filters, page=int(page_arg), user_id=current_user.id)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("workspace/queue.html", result=result, filters=filters, args=args,
+                           sectors=SECTORS, classes=[(c, RSIT_LABELS[c]) for c in RSIT], severities=SEVERITIES,
+                           tlps=TLP_LEVELS, statuses=STATUS_CHOICES)
+
+
+def case_page(incident, status: int = 200, forms: dict | None = None):
+    """``/incidents/<id>`` for CERT staff: the report, its deadlines and the whole timeline."""
+    from ..services import deadlines
+
+    forms = forms or {}
+    triage_form = forms.get("triage") or TriageForm(formdata=None)
+    staff = workspace.staff_users(db.session)
+    triage_form.status.data = triage_form.status.data or incident.status
+    triage_form.assignee.choices = [("", "— unassigned —")] + [(str(u.id), u.name or u.email) for u in staff]
+    if forms.get("triage") is None:
+        triage_form.assignee.data = str(incident.assignee_id or "")
+    allowed = sorted(triage.TRANSITIONS.get(incident.status, ()))
+    triage_form.status.choices = [(s, s.replace("-", " ").capitalize()) for s in [incident.status] + allowed]
+    cooperation = triage.cooperation_of(db.session, incident)
+    coop_form = forms.get("cooperation") or CooperationForm(formdata=None)
+    if forms.get("cooperation") is None and cooperation is not None:
+        coop_form.countries.data = ", ".join(cooperation.countries)
+        coop_form.partner_certs.data = ", ".join(cooperation.partner_certs)
+    return render_template(
+        "workspace/case.html", incident=incident, deadlines=deadlines.for_incident(incident),
+        timeline=workspace.timeline(db.session, incident), links=triage.linked_reports(db.session, incident),
+        cooperation=cooperation, triage_form=triage_form, note_form=forms.get("note") or NoteForm(formdata=None),
+        coop_form=coop_form, merge_form=forms.get("merge") or MergeForm(formdata=None),
+        errors=forms.get("errors", [])), status
+
+
+def _staff_incident(incident_id: int):
+    return readable_incident(db.session, current_actor(), incident_id)
+
+
+def _fail(incident, exc: CertShareError, forms: dict):
+    db.session.rollback()
+    forms["errors"] = [exc.message]
+    return case_page(incident, exc.status if exc.status < 500 else 400, forms)
+
+
+@bp.post("/incidents/<int:incident_id>/triage")
+@staff_required
+def incident_triage(incident_id: int):
+    incident = _staff_incident(incident_id)
+    form = TriageForm()
+    if not form.validate():
+        return _fail(incident, InputError("the form expired; reload the page and try again"), {"triage": form})
+    changes = triage.CaseChanges(status=form.status.data or None, assignee=form.assignee.data or None)
+    try:
+        triage.update_case(db.session, incident, changes, actor=current_actor())
+    except CertShareError as exc:
+        return _fail(incident, exc, {"triage": form})
+    flash(f"Report #{incident.id} updated.", "success")
+    return redirect(url_for("web.incident_detail", incident_id=incident.id))
+
+
+@bp.post("/incidents/<int:incident_id>/notes")
+@staff_required
+def incident_note(incident_id: int):
+    incident = _staff_incident(incident_id)
+    form = NoteForm()
+    if not form.validate():
+        return _fail(incident, InputError("a note must not be blank (at most 20,000 characters)"), {"note": form})
+    try:
+        triage.add_note(db.session, incident, form.note.data, actor=current_actor())
+    except CertShareError as exc:
+        return _fail(incident, exc, {"note": form})
+    flash("Note added (internal, never shared).", "success")
+    return redirect(url_for("web.incident_detail", incident_id=incident.id) + "#case-timeline")
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+@bp.post("/incidents/<int:incident_id>/cooperation")
+@staff_required
+def incident_cooperation(incident_id: int):
+    incident = _staff_incident(incident_id)
+    form = CooperationForm()
+    if not form.validate():
+        return _fail(incident, InputError("check the cooperation fields"), {"cooperation": form})
+    data = {"countries": _split(form.countries.data), "partner_certs": _split(form.partner_certs.data)}
+    try:
+        triage.set_cooperation(db.session, incident, data, actor=current_actor())
+    except CertShareError as exc:
+        return _fail(incident, exc, {"cooperation": form})
+    flash("Cross-border cooperation " + ("recorded." if data["countries"] or data["partner_certs"] else "cleared."),
+          "success")
+    return redirect(url_for("web.incident_detail", incident_id=incident.id))
+
+
+@bp.post("/incidents/<int:incident_id>/link")
+@staff_required
+def incident_link(incident_id: int):
+    incident = _staff_incident(incident_id)
+    form = MergeForm()
+    if not form.validate():
+        return _fail(incident, InputError("give the number of the other report"), {"merge": form})
+    try:
+        other = triage.get_incident(db.session, form.other.data)
+        if form.action.data == "merge":
+            triage.merge(db.session, incident, other, actor=current_actor())
+            flash(f"Report #{incident.id} merged into #{other.id} and closed.", "success")
+        else:
+            triage.link(db.session, incident, other, actor=current_actor())
+            flash(f"Report #{incident.id} linked to #{other.id}.", "success")
+    except CertShareError as exc:
+        return _fail(incident, exc, {"merge": form})
+    return redirect(url_for("web.incident_detail", incident_id=incident.id))
+
+
+# ---- warnings ------------------------------------------------------------------------------
+
+@bp.get("/warnings")
+@login_required
+def warnings_page():
+    """Members: warnings published to them (policy decides). Staff: drafts to review too."""
+    from ..warnings.lifecycle import visible_warnings
+
+    actor = current_actor()
+    state = request.args.get("state") or None
+    if state is not None and state not in ("draft", "pending", "published", "discarded", "revoked", "expired"):
+        raise InputError("state must be draft, pending, published, discarded, revoked or expired", field="state")
+    staff = policy.can_triage(actor)
+    drafts = visible_warnings(db.session, actor, state="draft", limit=200) if staff else []
+    shown = visible_warnings(db.session, actor, state=state if staff else None, limit=200)
+    if staff and state is None:
+        shown = [w for w in shown if w.state != "draft"]
+    forms = {}
+    if staff:
+        from ..models import Collection
+        from sqlalchemy import select
+
+        aliases = [a for a in db.session.execute(select(Collection.alias).order_by(Collection.alias)).scalars()
+                   if a != "intake"]
+        for w in drafts:
+            form = WarningPublishForm(formdata=None, prefix=f"w{w.id}")
+            form.targets.choices = [(a, a) for a in aliases]
+            form.targets.data = list(w.targets or [])
+            forms[w.id] = form
+    return render_template("workspace/warnings.html", drafts=drafts, warnings=shown, staff=staff, state=state,
+                           publish_forms=forms, discard_form=WarningDiscardForm())
+
+
+@bp.post("/warnings/<int:warning_id>/publish")
+@staff_required
+def warning_publish(warning_id: int):
+    from ..warnings.lifecycle import approve_warning, get_warning, review_warning
+
+    form = WarningPublishForm(prefix=f"w{warning_id}")
+    form.targets.choices = [(t, t) for t in request.form.getlist(f"w{warning_id}-targets")]
+    if not form.validate():
+        raise InputError("the form expired; reload the page and try again")
+    actor = current_actor()
+    try:
+        warning = get_warning(db.session, warning_id)
+        targets = sorted(set(form.targets.data or []))
+        if targets != sorted(warning.targets or []):
+            review_warning(db.session, warning_id, actor, targets=targets)
+        approve_warning(db.session, warning_id, actor)
+    except CertShareError as exc:
+        db.session.rollback()
+        flash(f"Warning #{warning_id} was not published: {exc.message}", "error")
+        return redirect(url_for("web.warnings_page"))
+    flash(f"Warning #{warning_id} approved: it goes out with the next publish run.", "success")
+    return redirect(url_for("web.warnings_page"))
+
+
+@bp.post("/warnings/<int:warning_id>/discard")
+@staff_required
+def warning_discard(warning_id: int):
+    from ..warnings.lifecycle import discard_warning
+
+    if not WarningDiscardForm().validate():
+        raise InputError("the form expired; reload the page and try again")
+    try:
+        discard_warning(db.session, warning_id, current_actor())
+    except CertShareError as exc:
+        db.session.rollback()
+        flash(f"Warning #{warning_id} was not discarded: {exc.message}", "error")
+        return redirect(url_for("web.warnings_page"))
+    flash(f"Warning #{warning_id} discarded.", "success")
+    return redirect(url_for("web.warnings_page"))
+
+
+# ---- metrics -------------------------------------------------------------------------------
+
+@bp.get("/metrics")
+@staff_required
+def metrics_page():
+    period = metrics.parse_period(request.args.get("from"), request.args.get("to"), default_days=84)
+    figures = metrics.compute(db.session, period)
+    series = metrics.weekly(db.session, period)
+    return render_template("workspace/metrics.html", period=period, m=figures,
+                           series=series)
