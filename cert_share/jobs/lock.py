@@ -52,8 +52,11 @@ class _PostgresAdvisoryLock:
 
         if self.conn is None:
             self.conn = psycopg.connect(self.url, autocommit=True, application_name="cert-share scheduler")
-        got = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0]
-        return bool(got)
+        try:
+            return bool(self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0])
+        except psycopg.Error:
+            self.release()  # a broken connection: start with a fresh one next time
+            raise
 
     def alive(self) -> bool:
         try:
@@ -143,7 +146,11 @@ class SchedulerLock:
         if self._lock is not None:
             if not self._lock.try_acquire():
                 return False
-            self._write_lease(now, force=True)
+            try:
+                self._write_lease(now, force=True)
+            except Exception:
+                self._lock.release()  # do not sit on a lock we are not using
+                raise
         elif not self._write_lease(now, force=False):
             return False
         self.held = True

@@ -145,3 +145,51 @@ def test_the_digest_job_runs_from_the_cli(app, ctx, runner, factory):
     assert result.exit_code == 0, result.output
     assert "1 digest(s) queued, 1 held-back message(s) folded in" in result.output
     assert [m.to for m in rows(kind="digest")] == ["someone@partner.example"]
+
+
+def test_two_transactions_queueing_the_same_key_at_once_keep_one_and_both_commit(app, database_template):
+    """The second writer waits for the first, hits the unique key, and its own transaction
+    (the event that caused the alert) still commits."""
+    if database_template["kind"] != "postgresql":
+        pytest.skip("SQLite has a single writer: the two transactions cannot overlap")
+    import threading
+
+    from sqlalchemy import text
+
+    from tests.integration.test_scheduler import wait_until
+
+    first_flushed, first_may_commit = threading.Event(), threading.Event()
+    outcome = {}
+
+    def first():
+        with app.app_context():
+            enqueue(db.session, to="duty@cert.example", subject="s", text="t", kind="alert", dedupe_key="dup")
+            db.session.flush()
+            first_flushed.set()
+            first_may_commit.wait(30)
+            db.session.commit()
+
+    def second():
+        with app.app_context():
+            enqueue(db.session, to="other@cert.example", subject="event of the second", text="t", kind="alert")
+            outcome["second"] = enqueue(db.session, to="duty@cert.example", subject="s", text="t", kind="alert",
+                                        dedupe_key="dup")
+            db.session.commit()
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    assert first_flushed.wait(30)
+    t2 = threading.Thread(target=second)
+    t2.start()
+    with app.app_context():
+        # The second insert is blocked on the first's uncommitted row before we let it go.
+        wait_until(lambda: db.session.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).scalar(),
+                   what="the second transaction to wait for the first")
+        db.session.rollback()
+    first_may_commit.set()
+    t1.join(30)
+    t2.join(30)
+    assert outcome["second"] is None
+    with app.app_context():
+        assert sorted(db.session.execute(select(OutboxMessage.subject)).scalars()) == ["event of the second", "s"]

@@ -145,3 +145,24 @@ def test_a_failing_job_is_recorded_and_the_scheduler_keeps_going(app):
     finally:
         running.halt()
     assert all(r.status == "failed" and "feed server on fire" in r.error for r in runs(app))
+
+
+def test_without_a_lock_file_the_lease_row_decides_and_expires(app):
+    from cert_share.jobs.lock import SchedulerLock
+
+    with app.app_context():
+        engine = db.engine
+    a = SchedulerLock(engine, holder="a", ttl_seconds=60)
+    b = SchedulerLock(engine, holder="b", ttl_seconds=60)
+    a._lock = b._lock = None  # as for an in-memory SQLite database
+    t0 = utcnow()
+    assert a.try_acquire(t0)
+    assert not b.try_acquire(t0 + timedelta(seconds=30))
+    assert a.heartbeat(t0 + timedelta(seconds=50))  # renewed until t0 + 110 s
+    assert not b.try_acquire(t0 + timedelta(seconds=100))
+    # a died without releasing: once its lease runs out, b takes over and a has lost it.
+    assert b.try_acquire(t0 + timedelta(seconds=111))
+    assert not a.heartbeat(t0 + timedelta(seconds=112)) and not a.held
+    b.release()
+    assert a.try_acquire(t0 + timedelta(seconds=113))
+    a.release()
