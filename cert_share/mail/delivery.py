@@ -122,7 +122,7 @@ def send_due(session: Session, transport: Transport, *, now: datetime, mail_from
                         transport.send(build_message(row, mail_from))
                     except PermanentError as exc:
                         _finish(session, row, token, state="dead", attempts=attempts, last_error=str(exc),
-                                lease_until=None)
+                                lease_until=None, next_attempt_at=now)
                         report.dead += 1
                         report.errors.append(f"{row.to}: {exc}")
                         log.warning("mail %s to %s rejected for good: %s", row.message_id, row.to, exc)
@@ -140,7 +140,7 @@ def send_due(session: Session, transport: Transport, *, now: datetime, mail_from
                     error = outage
                 if attempts >= policy.max_attempts:
                     _finish(session, row, token, state="dead", attempts=attempts, lease_until=None,
-                            last_error=f"gave up after {attempts} attempts: {error}")
+                            next_attempt_at=now, last_error=f"gave up after {attempts} attempts: {error}")
                     report.dead += 1
                 else:
                     _finish(session, row, token, state="pending", attempts=attempts, last_error=error,

@@ -99,6 +99,20 @@ def send_digests(session: Session, *, now: datetime, period: timedelta, slot: da
     return report
 
 
+@digest_section
+def dead_letter_section(session: Session, user: User, since: datetime, until: datetime):
+    """CERT admins: mail that could not be delivered since the last digest."""
+    if user.role != "cert-admin":
+        return None
+    dead = list(session.execute(
+        select(OutboxMessage).where(OutboxMessage.state == "dead", OutboxMessage.created_at <= until,
+                                    OutboxMessage.next_attempt_at >= since)
+        .order_by(OutboxMessage.id)).scalars())
+    if not dead:
+        return None
+    return render("dead_letters", dead=dead)
+
+
 def _last_digest_at(session: Session, address: str) -> datetime | None:
     return session.execute(
         select(func.max(OutboxMessage.created_at)).where(func.lower(OutboxMessage.to) == address,

@@ -38,6 +38,7 @@ class OutboxMessage(db.Model):
     tlp: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(12), nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # When the next attempt is due; for a dead letter, when it was given up.
     next_attempt_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     lease_until = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(64))

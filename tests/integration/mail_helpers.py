@@ -42,13 +42,14 @@ class Collector:
 class SmtpServer:
     """Start/stop on a fixed port, so a stop is an outage and a start is the recovery."""
 
-    def __init__(self):
+    def __init__(self, **controller_options):
         self.handler = Collector()
         self.port = free_port()
         self.controller: Controller | None = None
+        self.options = controller_options
 
     def start(self) -> "SmtpServer":
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **self.options)
         self.controller.start()
         return self
 
@@ -61,3 +62,15 @@ class SmtpServer:
         return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.port, "SMTP_TIMEOUT": 5,
                 "MAIL_FROM": "cert@cert.example", "MAIL_MAX_ATTEMPTS": 5, "MAIL_BACKOFF_BASE_SECONDS": 60,
                 "MAIL_BACKOFF_MAX_SECONDS": 600, "MAIL_LEASE_SECONDS": 300, "MAIL_BATCH_SIZE": 100, **extra}
+
+
+def password_checker(login: str, password: str):
+    """An aiosmtpd authenticator accepting exactly one login."""
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == login \
+            and auth_data.password.decode() == password
+        return AuthResult(success=ok, handled=False)  # let aiosmtpd answer 535 on failure
+
+    return check

@@ -192,3 +192,41 @@ def test_without_smtp_mail_goes_to_the_local_maildir(app, ctx, runner):
     assert all(m.text.strip().startswith("Body of alert") and "Body of alert" in m.html for m in mails)
     stored_ids = set(db.session.execute(select(OutboxMessage.message_id)).scalars())
     assert {m.message_id for m in mails} == stored_ids
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_login_is_used_and_a_wrong_password_dead_letters_nothing(ctx):
+    from tests.integration.mail_helpers import password_checker
+
+    server = SmtpServer(authenticator=password_checker("cert-share", "s3cret"), auth_required=True,
+                        auth_require_tls=False).start()
+    try:
+        t0 = utcnow()
+        expected = queue(2, now=t0)
+        wrong = deliver_outbox(db.session, server.config(SMTP_USERNAME="cert-share", SMTP_PASSWORD="nope"), now=t0)
+        assert (wrong.sent, wrong.retried, wrong.dead) == (0, 2, 0)  # a set-up problem, not the messages'
+        assert "535" in wrong.summary()
+        right = deliver_outbox(db.session, server.config(SMTP_USERNAME="cert-share", SMTP_PASSWORD="s3cret"),
+                               now=t0 + timedelta(hours=1))
+        assert right.sent == 2 and sorted(server.handler.message_ids) == sorted(expected)
+    finally:
+        server.stop()
+
+
+def test_cert_admins_digest_lists_new_dead_letters(app, ctx, factory, smtp):
+    from cert_share.mail.digest import send_digests
+
+    cert = factory.cert()
+    factory.user(cert, "cert-admin", email="admin@cert.example")
+    factory.user(cert, "cert-analyst", email="analyst@cert.example")
+    smtp.handler.reject.add("gone@bank.example")
+    t0 = utcnow()
+    queue(1, to="gone@bank.example", now=t0)
+    deliver_outbox(db.session, smtp.config(), now=t0)
+    t1 = t0 + timedelta(hours=1)
+    send_digests(db.session, now=t1, period=timedelta(days=1), slot=t1)
+    digests = {m.to: m for m in db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.kind == "digest")).scalars()}
+    assert set(digests) == {"admin@cert.example"}
+    assert "gone@bank.example" in digests["admin@cert.example"].text
+    assert "554" in digests["admin@cert.example"].text
