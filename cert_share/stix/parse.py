@@ -1,0 +1,360 @@
+"""STIX 2.1 bundles → report drafts, and observables out of STIX patterns. Pure: no Flask.
+
+Rules:
+
+* The bundle is checked structurally before anything is mapped: a JSON object of type
+  ``bundle`` with a list of objects, each with a ``type`` and an id ``<type>--<uuid>``,
+  ``spec_version`` 2.1 where given (a STIX 2.0 bundle is refused), parseable timestamps, and
+  indicators with ``pattern``, ``pattern_type`` and ``valid_from``. A STIX pattern that does not
+  parse makes the whole file invalid. (A full stix2-validator run costs milliseconds per object
+  — a minute for a large feed — so it is the emitting side's job, done in our tests.)
+* Each ``incident`` becomes a report: name, description, RSIT classification from an
+  ``rsit:class="type"`` label (else ``other/undetermined``), severity from a ``severity:`` label
+  or the incident core extension's ``criticality``, detected_at = ``created``, started_at = the
+  extension's ``first_seen``. Its observables come from the indicators and SCOs that a
+  relationship (any type, either direction) ties to it. external_id = the incident's id.
+* Indicators tied to no incident become one report "Imported indicators from <file>"
+  (classification from a shared ``rsit:`` label, else ``other/undetermined``; severity medium;
+  detected_at = the earliest ``created``; started_at = the earliest ``valid_from``).
+  external_id = a digest of the indicators' ids and versions, so re-importing the same file
+  stores nothing new whatever the bundle id.
+* TLP: the strictest TLP marking (2.0 official ids, STIX 2.1's TLP 1.0 ids, or a TLP
+  marking-definition in the bundle) over the incident and everything it contributes; anything
+  unmarked counts as ``amber+strict`` (fail closed).
+* Patterns: a fast path (one regular expression) covers the shapes feeds actually send —
+  ``[type:path = 'v']`` and OR-combinations of such comparisons and observations, plus
+  ``ISSUBSET`` for CIDR ranges. Anything else goes through stix2-patterns to validate it and to
+  list its comparisons; every ``=`` comparison on a supported path is an observed value (even
+  inside AND: each value was seen). Patterns of another ``pattern_type`` (snort, yara…) and
+  patterns without a supported comparison are skipped and counted.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Iterable
+
+from ..clock import parse_iso, utcnow
+from ..vocab import CLASSIFICATIONS, SEVERITIES
+from . import markings
+from .drafts import ImportFormatError, ObservableCollector, ReportDraft
+
+DEFAULT_TLP = "amber+strict"
+DEFAULT_CLASSIFICATION = "other/undetermined"
+INCIDENT_CORE_EXTENSION = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_ID = re.compile(rf"^([a-z0-9][a-z0-9-]*[a-z0-9])--{_UUID}$")
+_RSIT_LABEL = re.compile(r'^rsit:([a-z0-9-]+)="([^"]+)"$')
+
+# --- patterns ------------------------------------------------------------------------------
+
+_STRING = r"'(?:[^'\\]|\\.)*'"
+_COMPARISON = (rf"(?P<type>[a-z0-9-]+):(?P<path>[a-z0-9_]+(?:\.(?:[a-z0-9_]+|{_STRING}))*)"
+               rf"\s*(?P<op>=|ISSUBSET)\s*(?P<value>{_STRING}|-?\d+)")
+_COMPARISON_RE = re.compile(_COMPARISON)
+_NAMELESS = re.sub(r"\(\?P<\w+>", "(?:", _COMPARISON)
+_OBSERVATION = rf"\[\s*{_NAMELESS}(?:\s+OR\s+{_NAMELESS})*\s*\]"
+_SIMPLE_PATTERN = re.compile(rf"^\s*{_OBSERVATION}(?:\s+OR\s+{_OBSERVATION})*\s*$")
+_ESCAPE = re.compile(r"\\(.)")
+
+_HASHES = {"MD5": "file:md5", "SHA1": "file:sha1", "SHA256": "file:sha256", "SHA512": "file:sha512"}
+_VALUE_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"}
+
+
+class PatternError(ValueError):
+    """A STIX pattern that does not parse."""
+
+
+def _unquote(token: str) -> str:
+    if token.startswith("'"):
+        return _ESCAPE.sub(r"\1", token[1:-1])
+    return token
+
+
+def _target(sco_type: str, path: list[str], op: str, value: str) -> tuple[str, str] | None:
+    """(observable type, value) for one comparison, or None if we do not map it."""
+    if op == "ISSUBSET":
+        return (sco_type, value) if sco_type in {"ipv4-addr", "ipv6-addr"} and path == ["value"] else None
+    if op != "=":
+        return None
+    if sco_type in _VALUE_TYPES and path == ["value"]:
+        return sco_type, value
+    if sco_type == "file" and len(path) == 2 and path[0] == "hashes":
+        kind = _HASHES.get(path[1].upper().replace("-", ""))
+        return (kind, value) if kind else None
+    if sco_type == "autonomous-system" and path == ["number"]:
+        return "autonomous-system", value
+    if sco_type == "email-message" and path in (["from_ref", "value"], ["sender_ref", "value"]):
+        return "email-addr", value
+    if sco_type == "network-traffic" and path in (["dst_ref", "value"], ["src_ref", "value"]):
+        return ("ipv6-addr" if ":" in value else "ipv4-addr"), value
+    return None
+
+
+def pattern_comparisons(pattern: str) -> list[tuple[str, str]]:
+    """(observable type, raw value) pairs a STIX pattern names; raise PatternError if invalid."""
+    if _SIMPLE_PATTERN.match(pattern):
+        found = []
+        for m in _COMPARISON_RE.finditer(pattern):
+            path = [_unquote(p) for p in _split_path(m.group("path"))]
+            target = _target(m.group("type"), path, m.group("op"), _unquote(m.group("value")))
+            if target:
+                found.append(target)
+        return found
+    return _slow_comparisons(pattern)
+
+
+def _split_path(path: str) -> list[str]:
+    return re.findall(rf"{_STRING}|[a-z0-9_]+", path)
+
+
+def _slow_comparisons(pattern: str) -> list[tuple[str, str]]:
+    from stix2patterns.v21.pattern import Pattern
+    from stix2patterns.validator import run_validator
+
+    errors = run_validator(pattern, stix_version="2.1")
+    if errors:
+        raise PatternError(errors[0])
+    found = []
+    for sco_type, comparisons in Pattern(pattern).inspect().comparisons.items():
+        for path, op, value in comparisons:
+            if not all(isinstance(p, str) for p in path):
+                continue  # list index steps ([*], [0]): not a single observed value
+            target = _target(sco_type, list(path), op, _unquote(value))
+            if target:
+                found.append(target)
+    return found
+
+
+# --- SCOs ----------------------------------------------------------------------------------
+
+def sco_values(obj: dict) -> list[tuple[str, str]]:
+    """(observable type, raw value) pairs an SCO carries."""
+    kind = obj.get("type")
+    if kind in _VALUE_TYPES and isinstance(obj.get("value"), str):
+        return [(kind, obj["value"])]
+    if kind == "file" and isinstance(obj.get("hashes"), dict):
+        return [(_HASHES[k.upper().replace("-", "")], v) for k, v in obj["hashes"].items()
+                if k.upper().replace("-", "") in _HASHES and isinstance(v, str)]
+    if kind == "autonomous-system" and isinstance(obj.get("number"), int):
+        return [("autonomous-system", str(obj["number"]))]
+    return []
+
+
+# --- the bundle ----------------------------------------------------------------------------
+
+def is_bundle(document: object) -> bool:
+    return isinstance(document, dict) and document.get("type") == "bundle"
+
+
+def check_bundle(document: object) -> list[dict]:
+    """The bundle's objects after the structural checks; raise ImportFormatError naming the problem."""
+    if not isinstance(document, dict) or document.get("type") != "bundle":
+        raise ImportFormatError("not a STIX bundle: expected a JSON object with \"type\": \"bundle\"")
+    if "spec_version" in document:
+        raise ImportFormatError(f"STIX {document['spec_version']} bundles are not supported; expected STIX 2.1")
+    bundle_id = document.get("id")
+    if not isinstance(bundle_id, str) or not _ID.match(bundle_id) or not bundle_id.startswith("bundle--"):
+        raise ImportFormatError(f"bundle id {bundle_id!r} is not of the form bundle--<uuid>")
+    objects = document.get("objects", [])
+    if not isinstance(objects, list):
+        raise ImportFormatError("bundle 'objects' must be a list")
+    for index, obj in enumerate(objects):
+        _check_object(index, obj)
+    return objects
+
+
+_SCO_TYPES = {"artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message",
+              "file", "ipv4-addr", "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process",
+              "software", "url", "user-account", "windows-registry-key", "x509-certificate"}
+
+
+def _check_object(index: int, obj: object) -> None:
+    where = f"objects[{index}]"
+    if not isinstance(obj, dict):
+        raise ImportFormatError(f"{where} is not a JSON object")
+    kind, ident = obj.get("type"), obj.get("id")
+    if not isinstance(kind, str) or not kind:
+        raise ImportFormatError(f"{where} has no 'type'")
+    m = _ID.match(ident) if isinstance(ident, str) else None
+    if not m or m.group(1) != kind:
+        raise ImportFormatError(f"{where} ({kind}) has an invalid id {ident!r}; expected {kind}--<uuid>")
+    where = f"{ident}"
+    spec = obj.get("spec_version")
+    if kind not in _SCO_TYPES and kind != "marking-definition" and spec is None:
+        raise ImportFormatError(f"{where} has no spec_version (STIX 2.0 objects are not supported)")
+    if spec is not None and spec != "2.1":
+        raise ImportFormatError(f"{where} has spec_version {spec!r}; expected '2.1'")
+    stamps = ("created", "modified") if kind not in _SCO_TYPES else ()
+    for key in stamps + (("valid_from",) if kind == "indicator" else ()):
+        if kind == "marking-definition" and key == "modified":
+            continue
+        _timestamp(obj, key, where, required=True)
+    if kind == "indicator":
+        for key in ("pattern", "pattern_type"):
+            if not isinstance(obj.get(key), str) or not obj[key].strip():
+                raise ImportFormatError(f"{where} has no {key}")
+    if kind == "incident" and not (isinstance(obj.get("name"), str) and obj["name"].strip()):
+        raise ImportFormatError(f"{where} has no name")
+    if kind == "relationship" and not all(isinstance(obj.get(k), str) for k in ("source_ref", "target_ref")):
+        raise ImportFormatError(f"{where} lacks source_ref or target_ref")
+
+
+def _timestamp(obj: dict, key: str, where: str, *, required: bool) -> datetime | None:
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.endswith("Z"):
+        raise ImportFormatError(f"{where}: {key} must be a STIX timestamp such as 2026-01-31T14:05:00.000Z")
+    try:
+        return parse_iso(value)
+    except ValueError:
+        raise ImportFormatError(f"{where}: {key} {value!r} is not a valid timestamp") from None
+
+
+class _Tlp:
+    """TLP levels of marking ids: the official ones and TLP marking-definitions in the bundle."""
+
+    def __init__(self, objects: Iterable[dict]):
+        self.extra: dict[str, str] = {}
+        for obj in objects:
+            if obj["type"] != "marking-definition":
+                continue
+            definition = obj.get("definition")
+            if obj.get("definition_type") == "tlp" and isinstance(definition, dict):
+                level = {"white": "clear"}.get(str(definition.get("tlp")).lower(), str(definition.get("tlp")).lower())
+                if level in markings.TLP_ORDER:
+                    self.extra[obj["id"]] = level
+            ext = (obj.get("extensions") or {}).get(markings.TLP_EXTENSION_ID)
+            if isinstance(ext, dict) and ext.get("tlp_2_0") in markings.TLP_ORDER:
+                self.extra[obj["id"]] = ext["tlp_2_0"]
+
+    def of(self, obj: dict) -> str:
+        refs = obj.get("object_marking_refs") or ()
+        levels = [markings.level_of_marking(r) or self.extra.get(r) for r in refs if isinstance(r, str)]
+        return markings.strictest(levels) or DEFAULT_TLP
+
+
+def bundle_to_drafts(document: object, *, file_name: str) -> list[ReportDraft]:
+    """Every report a STIX 2.1 bundle holds (see the module docstring for the rules)."""
+    objects = check_bundle(document)
+    by_id: dict[str, dict] = {}
+    for obj in objects:
+        by_id.setdefault(obj["id"], obj)  # the first version listed wins
+    tlp = _Tlp(by_id.values())
+    incidents = [o for o in by_id.values() if o["type"] == "incident"]
+    related: dict[str, list[str]] = {i["id"]: [] for i in incidents}
+    tied: set[str] = set()
+    for obj in by_id.values():
+        if obj["type"] != "relationship":
+            continue
+        source, target = obj["source_ref"], obj["target_ref"]
+        for incident_id, other in ((source, target), (target, source)):
+            if incident_id in related and other in by_id:
+                related[incident_id].append(other)
+                tied.add(other)
+    drafts = [_incident_draft(incident, [by_id[r] for r in related[incident["id"]]], tlp)
+              for incident in incidents]
+    loose = [o for o in by_id.values() if o["type"] == "indicator" and o["id"] not in tied]
+    if loose:
+        drafts.append(_indicators_draft(loose, tlp, file_name))
+    return drafts
+
+
+def _collect(objects: Iterable[dict], tlp: _Tlp) -> tuple[ObservableCollector, list[str]]:
+    collector = ObservableCollector()
+    levels = []
+    for obj in objects:
+        if obj["type"] == "indicator":
+            if obj["pattern_type"] != "stix":
+                collector.skip(f"indicator with pattern_type {obj['pattern_type']}")
+                levels.append(tlp.of(obj))
+                continue
+            try:
+                pairs = pattern_comparisons(obj["pattern"])
+            except PatternError as exc:
+                raise ImportFormatError(f"{obj['id']}: invalid STIX pattern {obj['pattern'][:200]!r}: {exc}") from None
+            if not pairs:
+                collector.skip("indicator without a supported observable in its pattern")
+        elif obj["type"] in _SCO_TYPES:
+            pairs = sco_values(obj)
+            if not pairs:
+                collector.skip(obj["type"])
+        else:
+            continue
+        levels.append(tlp.of(obj))
+        for type_, value in pairs:
+            collector.add(type_, value)
+    return collector, levels
+
+
+def _incident_draft(incident: dict, related: list[dict], tlp: _Tlp) -> ReportDraft:
+    collector, levels = _collect(related, tlp)
+    created = parse_iso(incident["created"])
+    core = (incident.get("extensions") or {}).get(INCIDENT_CORE_EXTENSION) or {}
+    first_seen = None
+    if isinstance(core, dict) and isinstance(core.get("first_seen"), str):
+        try:
+            first_seen = parse_iso(core["first_seen"])
+        except ValueError:
+            first_seen = None
+    labels = [label for label in incident.get("labels") or () if isinstance(label, str)]
+    return ReportDraft(
+        title=incident["name"].strip()[:300],
+        description=incident.get("description") if isinstance(incident.get("description"), str) else "",
+        classification=_classification(labels),
+        severity=_severity(labels, core),
+        tlp=markings.strictest([tlp.of(incident)] + levels),
+        detected_at=created,
+        started_at=first_seen if first_seen and first_seen <= created else None,
+        external_id=incident["id"],
+        observables=collector.observables,
+        skipped=collector.skipped,
+        invalid=collector.invalid,
+    )
+
+
+def _indicators_draft(indicators: list[dict], tlp: _Tlp, file_name: str) -> ReportDraft:
+    collector, levels = _collect(indicators, tlp)
+    created = min(parse_iso(i["created"]) for i in indicators)
+    valid_from = min(parse_iso(i["valid_from"]) for i in indicators)
+    digest = hashlib.sha256("\n".join(sorted(f"{i['id']}|{i['modified']}" for i in indicators)).encode()).hexdigest()
+    classifications = {_classification([label for label in i.get("labels") or () if isinstance(label, str)])
+                       for i in indicators}
+    return ReportDraft(
+        title=f"Imported indicators from {file_name}"[:300],
+        description=f"{len(indicators)} STIX indicator(s) not tied to an incident, imported from {file_name}.",
+        classification=classifications.pop() if len(classifications) == 1 else DEFAULT_CLASSIFICATION,
+        severity="medium",
+        tlp=markings.strictest(levels) or DEFAULT_TLP,
+        detected_at=min(created, utcnow()),
+        started_at=valid_from if valid_from <= created else None,
+        external_id=f"stix-indicators:{digest[:48]}",
+        observables=collector.observables,
+        skipped=collector.skipped,
+        invalid=collector.invalid,
+    )
+
+
+def _classification(labels: list[str]) -> str:
+    for label in labels:
+        m = _RSIT_LABEL.match(label.strip())
+        if m and f"{m.group(1)}/{m.group(2)}" in CLASSIFICATIONS:
+            return f"{m.group(1)}/{m.group(2)}"
+    return DEFAULT_CLASSIFICATION
+
+
+def _severity(labels: list[str], core: dict) -> str:
+    for label in labels:
+        if label.startswith("severity:") and label[9:] in SEVERITIES:
+            return label[9:]
+    criticality = core.get("criticality") if isinstance(core, dict) else None
+    if isinstance(criticality, int) and not isinstance(criticality, bool):
+        return "low" if criticality < 38 else "medium" if criticality < 63 else "high" if criticality < 88 else "critical"
+    return "medium"
+
+
+__all__ = ["ImportFormatError", "PatternError", "bundle_to_drafts", "check_bundle", "is_bundle",
+           "pattern_comparisons", "sco_values"]
