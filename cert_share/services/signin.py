@@ -45,7 +45,9 @@ def begin_sign_in(session: Session, email: str, password: str, *, max_failures: 
                      "user.login_failed", "user", attempted)
         session.commit()
         return SignInResult(user=None, error=error)
-    return SignInResult(user=user, second_factor=None)
+    from .totp import second_factor_for
+
+    return SignInResult(user=user, second_factor=second_factor_for(user))
 
 
 def complete_sign_in(session: Session, user: User, *, remote_addr: str | None = None) -> None:

@@ -32,3 +32,6 @@ def _load_user(session_id: str):
 
 
 from . import auth, filters, home, incidents  # noqa: E402,F401
+from . import workspace_views  # noqa: E402,F401  (CERT workspace, issue 5)
+from . import admin_views  # noqa: E402,F401  (administration, issue 5)
+from . import twofactor_views  # noqa: E402,F401  (TOTP sign-in step, issue 5)

@@ -54,6 +54,10 @@ def login():
             max_failures=current_app.config["LOGIN_MAX_FAILURES"],
             lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"],
             remote_addr=request.remote_addr)
+        if result.ok and result.second_factor:  # TOTP step before the session starts
+            from .twofactor_views import begin
+
+            return begin(result.user, result.second_factor, next_url)
         if result.ok:
             _start_session(result.user)
             return redirect(safe_next(next_url))

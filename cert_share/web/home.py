@@ -28,6 +28,7 @@ def _member_home(actor):
 
 
 def _staff_home(actor):
-    """CERT staff (the triage workspace supersedes this): the latest reports of every member."""
-    recent, more = list_incidents(db.session, actor, limit=RECENT * 2)
-    return render_template("home_staff.html", recent=recent, more=more)
+    """CERT staff: the workspace dashboard (what needs attention now)."""
+    from .workspace_views import dashboard
+
+    return dashboard()

@@ -42,6 +42,10 @@ def _apply_errors(form, errors: dict[str, list[str]]) -> list[str]:
 @login_required
 def incident_list():
     """The organization's reports, newest first (CERT staff: every organization's)."""
+    if current_actor().is_cert:  # CERT staff get the triage queue (workspace_views)
+        from .workspace_views import queue
+
+        return queue()
     before = request.args.get("before")
     if before is not None and not before.isdigit():
         raise InputError("before must be a report number")
@@ -81,7 +85,12 @@ def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_er
 @bp.get("/incidents/<int:incident_id>")
 @login_required
 def incident_detail(incident_id: int):
-    incident = readable_incident(db.session, current_actor(), incident_id)
+    actor = current_actor()
+    incident = readable_incident(db.session, actor, incident_id)
+    if actor.is_cert:  # CERT staff get the case page (workspace_views)
+        from .workspace_views import case_page
+
+        return case_page(incident)
     return _detail(incident, PhaseUpdateForm())
 
 

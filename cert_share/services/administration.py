@@ -1,0 +1,161 @@
+"""Administration by CERT admins (and member-admins for their own tokens): roles, accounts,
+and reading the audit log. Organizations, assets, users and tokens are created through their
+own services (organizations, users, tokens); this module adds what those lack.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..errors import InputError, NotFound, PermissionDenied
+from ..models import ApiToken, AuditEntry, Organization, User
+from ..models.user import CERT_ROLES, MEMBER_ROLES, ROLES
+from . import audit
+
+AUDIT_PAGE = 100
+AUDIT_EXPORT_MAX = 1_000_000
+
+
+def set_role(session: Session, user_id: int, *, role: str, active: bool, actor: audit.Actor) -> User:
+    """Change a user's role (within their organization's kind) and whether they may sign in.
+    A role change or deactivation ends the user's sessions. Commits."""
+    if not actor.is_cert_admin:
+        raise PermissionDenied("only CERT administrators change roles")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    if role not in ROLES:
+        raise InputError(f"role must be one of {', '.join(ROLES)}", field="role")
+    allowed = CERT_ROLES if user.organization.kind == "cert" else MEMBER_ROLES
+    if role not in allowed:
+        raise InputError(f"users of {user.organization.name} have role {' or '.join(allowed)}", field="role")
+    if actor.user is not None and actor.user.id == user.id and (role != user.role or not active):
+        raise InputError("you cannot change your own role or deactivate yourself", field="role")
+    changes = {}
+    if role != user.role:
+        changes["role"] = {"from": user.role, "to": role}
+        user.role = role
+    if bool(active) != bool(user.active):
+        changes["active"] = bool(active)
+        user.active = bool(active)
+    if changes:
+        user.session_version += 1  # sessions under the old role end now
+        audit.record(session, actor, "user.update", "user", user.email, **changes)
+        session.commit()
+    return user
+
+
+def tokens_for(session: Session, org_id: int | None) -> list[ApiToken]:
+    query = select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    if org_id is not None:
+        query = query.where(ApiToken.org_id == org_id)
+    return list(session.execute(query).scalars())
+
+
+def organizations(session: Session) -> list[Organization]:
+    return list(session.execute(select(Organization).order_by(Organization.kind, Organization.name)).scalars())
+
+
+def users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.org_id, User.email)).scalars())
+
+
+@dataclass
+class AuditFilters:
+    actor: str | None = None
+    action: str | None = None
+    since: date | None = None
+    until: date | None = None  # inclusive
+
+    @classmethod
+    def from_args(cls, args) -> "AuditFilters":
+        def day(name):
+            value = (args.get(name) or "").strip()
+            if not value:
+                return None
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise InputError(f"{name} must be a date as YYYY-MM-DD", field=name) from None
+
+        actor = (args.get("actor") or "").strip() or None
+        action = (args.get("action") or "").strip() or None
+        if (actor and len(actor) > 300) or (action and len(action) > 64):
+            raise InputError("filter text is too long")
+        return cls(actor=actor, action=action, since=day("from"), until=day("to"))
+
+    def query(self):
+        query = select(AuditEntry)
+        if self.actor:
+            escaped = self.actor.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(func.lower(AuditEntry.actor).like(f"%{escaped}%", escape="\\"))
+        if self.action:
+            query = query.where(AuditEntry.action == self.action)
+        if self.since:
+            query = query.where(AuditEntry.at >= datetime.combine(self.since, time(0), tzinfo=timezone.utc))
+        if self.until:
+            query = query.where(AuditEntry.at < datetime.combine(self.until + timedelta(days=1), time(0),
+                                                                 tzinfo=timezone.utc))
+        return query
+
+    def as_args(self) -> dict:
+        return {k: v for k, v in {"actor": self.actor, "action": self.action,
+                                  "from": self.since.isoformat() if self.since else None,
+                                  "to": self.until.isoformat() if self.until else None}.items() if v}
+
+
+def audit_page(session: Session, filters: AuditFilters, *, before: int | None = None,
+               limit: int = AUDIT_PAGE) -> tuple[list[AuditEntry], bool]:
+    """Newest first, keyset-paged by id."""
+    query = filters.query().order_by(AuditEntry.id.desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    rows = list(session.execute(query).scalars())
+    return rows[:limit], len(rows) > limit
+
+
+def audit_actions(session: Session) -> list[str]:
+    return list(session.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars())
+
+
+AUDIT_COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "remote_addr", "details")
+
+
+def audit_csv(session: Session, filters: AuditFilters) -> Iterator[str]:
+    """The filtered log as CSV, oldest first, streamed in chunks."""
+    import json
+
+    from ..clock import iso
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(AUDIT_COLUMNS)
+    last_id = 0
+    emitted = 0
+    while emitted < AUDIT_EXPORT_MAX:
+        rows = list(session.execute(filters.query().where(AuditEntry.id > last_id)
+                                    .order_by(AuditEntry.id).limit(1000)).scalars())
+        if not rows:
+            break
+        for row in rows:
+            writer.writerow([row.id, iso(row.at), _cell(row.actor), row.action, row.target_type or "",
+                             _cell(row.target_id or ""), row.remote_addr or "",
+                             _cell(json.dumps(row.details, sort_keys=True, ensure_ascii=False))])
+        last_id = rows[-1].id
+        emitted += len(rows)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue()
+
+
+def _cell(value: str) -> str:
+    # A cell starting with = + - @ is a formula to spreadsheet software: neutralise it.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

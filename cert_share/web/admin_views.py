@@ -1,0 +1,231 @@
+"""Administration pages: organizations and assets, users and roles, tokens, the audit log
+(CERT admins); a member-admin's own organization's tokens (``/tokens``)."""
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, session, stream_with_context, url_for
+from flask_login import current_user
+
+from ..errors import CertShareError, InputError
+from ..extensions import db
+from ..models import Organization
+from ..services import administration, organizations, tokens, users
+from . import bp
+from .actor import current_actor
+from .roles import cert_admin_required, token_admin_required
+from .staff_forms import AssetForm, ConfirmForm, OrganizationForm, RoleForm, TokenForm, UserForm
+
+# The token secret is shown once, on the page after issuing it (kept only in the signed session
+# cookie for that one redirect, then dropped).
+_NEW_TOKEN_KEY = "new_token_once"
+
+
+def _flash_error(exc: CertShareError) -> None:
+    db.session.rollback()
+    flash(exc.message, "error")
+
+
+# ---- organizations and assets --------------------------------------------------------------
+
+@bp.route("/admin/organizations", methods=["GET", "POST"])
+@cert_admin_required
+def admin_organizations():
+    form = OrganizationForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                org = organizations.create_organization(
+                    db.session, name=form.name.data, sector=form.sector.data, country=form.country.data or None,
+                    kind=form.kind.data, contact_email=form.contact_email.data or None,
+                    assets=[line.strip() for line in (form.assets.data or "").splitlines() if line.strip()],
+                    actor=current_actor())
+                flash(f"Organization {org.name} ({org.slug}) created.", "success")
+                return redirect(url_for("web.admin_organizations"))
+            except CertShareError as exc:
+                _flash_error(exc)
+        status = 400
+    return render_template("admin/organizations.html", form=form,
+                           orgs=administration.organizations(db.session), asset_form=AssetForm(formdata=None),
+                           confirm=ConfirmForm()), status
+
+
+@bp.post("/admin/organizations/<slug>/assets")
+@cert_admin_required
+def admin_add_asset(slug: str):
+    form = AssetForm()
+    if not form.validate():
+        raise InputError("give an asset: a CIDR range, an AS number or a domain")
+    try:
+        org = organizations.get_by_slug(db.session, slug)
+        asset = organizations.add_asset(db.session, org, form.value.data, actor=current_actor())
+        flash(f"{asset.kind} {asset.value} added to {org.name}.", "success")
+    except CertShareError as exc:
+        _flash_error(exc)
+    return redirect(url_for("web.admin_organizations") + f"#org-{slug}")
+
+
+@bp.post("/admin/organizations/<slug>/assets/<int:asset_id>/remove")
+@cert_admin_required
+def admin_remove_asset(slug: str, asset_id: int):
+    if not ConfirmForm().validate():
+        raise InputError("the form expired; reload the page and try again")
+    try:
+        org = organizations.get_by_slug(db.session, slug)
+        organizations.remove_asset(db.session, org, asset_id, actor=current_actor())
+        flash("Asset removed.", "success")
+    except CertShareError as exc:
+        _flash_error(exc)
+    return redirect(url_for("web.admin_organizations") + f"#org-{slug}")
+
+
+# ---- users and roles -----------------------------------------------------------------------
+
+def _org_choices():
+    return [(o.slug, f"{o.name} ({o.kind})") for o in administration.organizations(db.session)]
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@cert_admin_required
+def admin_users():
+    form = UserForm()
+    form.org.choices = _org_choices()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                org = organizations.get_by_slug(db.session, form.org.data)
+                user = users.create_user(db.session, email=form.email.data, org=org, role=form.role.data,
+                                         password=form.password.data, name=form.name.data or None,
+                                         actor=current_actor())
+                flash(f"User {user.email} ({user.role}) created.", "success")
+                return redirect(url_for("web.admin_users"))
+            except CertShareError as exc:
+                _flash_error(exc)
+        status = 400
+    form.password.data = ""
+    people = administration.users(db.session)
+    role_forms = {}
+    for person in people:
+        rf = RoleForm(formdata=None, prefix=f"u{person.id}")
+        rf.role.data, rf.active.data = person.role, person.active
+        role_forms[person.id] = rf
+    return render_template("admin/users.html", form=form, people=people, role_forms=role_forms,
+                           confirm=ConfirmForm()), status
+
+
+@bp.post("/admin/users/<int:user_id>/role")
+@cert_admin_required
+def admin_user_role(user_id: int):
+    form = RoleForm(prefix=f"u{user_id}")
+    if not form.validate():
+        raise InputError("the form expired; reload the page and try again")
+    try:
+        user = administration.set_role(db.session, user_id, role=form.role.data, active=form.active.data,
+                                       actor=current_actor())
+        flash(f"{user.email}: role {user.role}, {'active' if user.active else 'deactivated'}.", "success")
+    except CertShareError as exc:
+        _flash_error(exc)
+    return redirect(url_for("web.admin_users"))
+
+
+@bp.post("/admin/users/<int:user_id>/totp-reset")
+@cert_admin_required
+def admin_user_totp_reset(user_id: int):
+    from ..models import User
+    from ..services import totp
+
+    if not ConfirmForm().validate():
+        raise InputError("the form expired; reload the page and try again")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise InputError(f"no user {user_id}")
+    totp.reset(db.session, user, actor=current_actor())
+    flash(f"Two-factor sign-in reset for {user.email}: they enrol again at their next sign-in.", "success")
+    return redirect(url_for("web.admin_users"))
+
+
+# ---- tokens --------------------------------------------------------------------------------
+
+def _token_org_for_request(form: TokenForm) -> Organization:
+    """CERT admins issue for any organization; member-admins only for their own."""
+    if current_user.role == "cert-admin":
+        return organizations.get_by_slug(db.session, form.org.data)
+    return current_user.organization
+
+
+def _tokens_view(template_org_id: int | None):
+    form = TokenForm()
+    form.org.choices = _org_choices() if current_user.role == "cert-admin" else \
+        [(current_user.organization.slug, current_user.organization.name)]
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                org = _token_org_for_request(form)
+                row, secret = tokens.issue_token(db.session, org, form.name.data, actor=current_actor())
+                session[_NEW_TOKEN_KEY] = {"id": row.id, "secret": secret}
+                return redirect(request.path)
+            except CertShareError as exc:
+                _flash_error(exc)
+        status = 400
+    new_token = session.pop(_NEW_TOKEN_KEY, None)
+    rows = administration.tokens_for(db.session, template_org_id)
+    return render_template("admin/tokens.html", form=form, tokens=rows, new_token=new_token,
+                           confirm=ConfirmForm(), all_orgs=template_org_id is None), status
+
+
+@bp.route("/admin/tokens", methods=["GET", "POST"])
+@cert_admin_required
+def admin_tokens():
+    return _tokens_view(None)
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@token_admin_required
+def tokens_page():
+    return _tokens_view(current_user.org_id)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@token_admin_required
+def token_revoke(token_id: int):
+    from ..models import ApiToken
+
+    if not ConfirmForm().validate():
+        raise InputError("the form expired; reload the page and try again")
+    row = db.session.get(ApiToken, token_id)
+    # A member-admin's view of another organization's token is "no such token" (404).
+    org = row.organization if row is not None and (current_user.role == "cert-admin" or
+                                                   row.org_id == current_user.org_id) else current_user.organization
+    tokens.revoke_token(db.session, org, token_id, actor=current_actor())
+    flash(f"Token {token_id} revoked.", "success")
+    return redirect(request.referrer if request.referrer and "/tokens" in request.referrer
+                    else url_for("web.tokens_page"))
+
+
+# ---- audit log -----------------------------------------------------------------------------
+
+@bp.get("/admin/audit")
+@cert_admin_required
+def admin_audit():
+    filters = administration.AuditFilters.from_args(request.args)
+    before = request.args.get("before")
+    if before is not None and not before.isdigit():
+        raise InputError("before must be an entry number", field="before")
+    rows, more = administration.audit_page(db.session, filters, before=int(before) if before else None)
+    return render_template("admin/audit.html", rows=rows, more=more, filters=filters,
+                           actions=administration.audit_actions(db.session), args=filters.as_args())
+
+
+@bp.get("/admin/audit.csv")
+@cert_admin_required
+def admin_audit_csv():
+    filters = administration.AuditFilters.from_args(request.args)
+    from ..services import audit
+
+    # Exporting the log is itself an auditable act.
+    audit.record(db.session, current_actor(), "audit.export", "audit", None, filters=filters.as_args())
+    db.session.commit()
+    body = stream_with_context(administration.audit_csv(db.session, filters))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="cert-share-audit.csv"'})

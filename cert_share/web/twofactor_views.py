@@ -1,0 +1,174 @@
+"""The second sign-in step (TOTP) and a person's own two-factor settings.
+
+After a correct password, ``auth.login`` hands over to ``begin()`` when the user needs a second
+factor: the session then holds only a short-lived *pending* marker (user id, session version,
+expiry, tries left) — nobody is signed in until the code is checked. CERT staff without an
+authenticator enrol on the way in; members may enrol from /account/security.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from ..errors import CertShareError, InputError
+from ..extensions import db, limiter
+from ..models import User
+from ..services import audit, totp
+from . import bp
+from .actor import current_actor
+from .staff_forms import TotpCodeForm
+
+PENDING_KEY = "totp_pending"
+PENDING_SECONDS = 300
+MAX_TRIES = 5
+RATE_MESSAGE = "Too many attempts from your address. Wait a minute, then try again."
+
+
+def _limit() -> str:
+    return current_app.config.get("LOGIN_RATE_LIMIT") or "10 per minute"
+
+
+def begin(user: User, kind: str, next_url: str | None):
+    """Password accepted; ask for the code (or for enrolment) before starting the session."""
+    session.clear()
+    session[PENDING_KEY] = {"uid": user.id, "v": user.session_version, "kind": kind, "next": next_url,
+                            "exp": int(time.time()) + PENDING_SECONDS, "tries": MAX_TRIES}
+    return redirect(url_for("web.login_totp_enrol" if kind == "totp-enrol" else "web.login_totp"))
+
+
+def _pending_user() -> tuple[User | None, dict | None]:
+    pending = session.get(PENDING_KEY)
+    if not pending or pending.get("exp", 0) < time.time():
+        session.pop(PENDING_KEY, None)
+        return None, None
+    user = db.session.get(User, pending["uid"])
+    if user is None or not user.active or user.session_version != pending["v"]:
+        session.pop(PENDING_KEY, None)
+        return None, None
+    return user, pending
+
+
+def _restart(message: str):
+    flash(message, "error")
+    return redirect(url_for("web.login"))
+
+
+def _finish(user: User, pending: dict):
+    from .auth import _start_session, safe_next
+
+    next_url = pending.get("next")
+    _start_session(user)  # clears the session (pending marker included) and signs in
+    return redirect(safe_next(next_url))
+
+
+def _spend_try(pending: dict) -> bool:
+    pending["tries"] = pending.get("tries", MAX_TRIES) - 1
+    session[PENDING_KEY] = pending
+    if pending["tries"] <= 0:
+        session.pop(PENDING_KEY, None)
+        return False
+    return True
+
+
+@bp.route("/login/totp", methods=["GET", "POST"])
+@limiter.limit(_limit, methods=["POST"], error_message=RATE_MESSAGE)
+def login_totp():
+    user, pending = _pending_user()
+    if user is None or pending.get("kind") != "totp":
+        return _restart("Your sign-in expired. Enter your e-mail and password again.")
+    form = TotpCodeForm()
+    error = None
+    if request.method == "POST":
+        if form.validate() and totp.verify(db.session, user, form.code.data, remote_addr=request.remote_addr):
+            return _finish(user, pending)
+        if not _spend_try(pending):
+            return _restart("Too many wrong codes. Enter your e-mail and password again.")
+        error = "That code is not valid. Enter the current code from your authenticator app."
+    form.code.data = ""
+    return render_template("admin/login_totp.html", form=form, error=error), 401 if error else 200
+
+
+@bp.route("/login/totp/enrol", methods=["GET", "POST"])
+@limiter.limit(_limit, methods=["POST"], error_message=RATE_MESSAGE)
+def login_totp_enrol():
+    user, pending = _pending_user()
+    if user is None or pending.get("kind") != "totp-enrol":
+        return _restart("Your sign-in expired. Enter your e-mail and password again.")
+    form = TotpCodeForm()
+    error = None
+    if request.method == "POST" and user.totp_secret:
+        try:
+            if not form.validate():
+                raise InputError("enter the 6-digit code from your authenticator app")
+            totp.confirm_enrolment(db.session, user, form.code.data,
+                                   actor=audit.actor_for_user(user, request.remote_addr))
+            return _finish(user, pending)
+        except CertShareError as exc:
+            db.session.rollback()
+            if not _spend_try(pending):
+                return _restart("Too many wrong codes. Enter your e-mail and password again.")
+            error = exc.message
+    elif not user.totp_secret:
+        totp.start_enrolment(db.session, user)
+    return _enrol_page(user, form, error, required=True)
+
+
+def _enrol_page(user: User, form: TotpCodeForm, error: str | None, *, required: bool):
+    uri = totp.provisioning_uri(user, user.totp_secret, current_app.config.get("TOTP_ISSUER", "cert-share"))
+    form.code.data = ""
+    return render_template("admin/totp_enrol.html", form=form, error=error, secret=user.totp_secret,
+                           qr=totp.qr_data_uri(uri), required=required), 400 if error else 200
+
+
+@bp.route("/account/security", methods=["GET", "POST"])
+@login_required
+def account_security():
+    """Two-factor status; members may set it up (and turn it off with a code)."""
+    user = current_user._get_current_object()
+    form = TotpCodeForm()
+    action = request.form.get("action")
+    if request.method == "POST":
+        if not form.validate():
+            return _security_page(user, form, "enter the 6-digit code from your authenticator app")
+        try:
+            if action == "confirm":
+                totp.confirm_enrolment(db.session, user, form.code.data, actor=current_actor())
+                flash("Two-factor sign-in is on.", "success")
+            elif action == "disable":
+                totp.disable_own(db.session, user, form.code.data, actor=current_actor())
+                flash("Two-factor sign-in is off.", "success")
+            else:
+                raise InputError("unknown action")
+        except CertShareError as exc:
+            db.session.rollback()
+            return _security_page(user, form, exc.message)
+        return redirect(url_for("web.account_security"))
+    return _security_page(user, form, None)
+
+
+@bp.post("/account/security/start")
+@login_required
+def account_security_start():
+    from .staff_forms import ConfirmForm
+
+    if not ConfirmForm().validate():
+        raise InputError("the form expired; reload the page and try again")
+    user = current_user._get_current_object()
+    if not user.totp_enabled:
+        totp.start_enrolment(db.session, user)
+    return redirect(url_for("web.account_security"))
+
+
+def _security_page(user: User, form: TotpCodeForm, error: str | None):
+    from .staff_forms import ConfirmForm
+
+    qr = secret = None
+    if not user.totp_enabled and user.totp_secret:
+        secret = user.totp_secret
+        qr = totp.qr_data_uri(totp.provisioning_uri(user, secret, current_app.config.get("TOTP_ISSUER",
+                                                                                           "cert-share")))
+    form.code.data = ""
+    return render_template("admin/account_security.html", form=form, error=error, qr=qr, secret=secret,
+                           required=totp.required_for(user), start_form=ConfirmForm()), 400 if error else 200

@@ -1,0 +1,342 @@
+"""Every workspace and administration page × every role: who gets the page, who gets 403/404,
+and the staff flows through the real forms (CSRF included)."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pyotp
+import pytest
+
+from cert_share.clock import utcnow
+from cert_share.extensions import db
+from cert_share.models import AuditEntry, CaseNote, Incident, Organization, User
+from cert_share.schemas.incident import IncidentCreateSchema
+from cert_share.services import audit, intake
+from tests.conftest import PASSWORD
+from tests.integration.staff_login import enrol, sign_in
+from tests.integration.web_login import csrf_token, login, page_token
+
+ROLES = ("anonymous", "analyst", "member-admin", "cert-analyst", "cert-admin")
+
+
+def file_report(app, org, **kw) -> int:
+    with app.app_context():
+        data = IncidentCreateSchema().load({
+            "title": kw.get("title", "Phishing wave"), "classification": "fraud/phishing",
+            "severity": kw.get("severity", "high"), "tlp": "amber",
+            "detected_at": (utcnow() - timedelta(hours=kw.get("hours", 2))).isoformat()})
+        incident, _ = intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
+                                             actor=audit.CLI, source="api")
+        return incident.id
+
+
+@pytest.fixture
+def world(app, factory):
+    cert = factory.cert()
+    bank = factory.org("First Bank", sector="financial-services")
+    telco = factory.org("TelcoNet", sector="telecommunications")
+    people = {
+        "analyst": factory.user(bank, "analyst", email="soc@bank.example"),
+        "member-admin": factory.user(bank, "member-admin", email="admin@bank.example"),
+        "cert-analyst": factory.user(cert, "cert-analyst", email="duty@cert.example"),
+        "cert-admin": factory.user(cert, "cert-admin", email="admin@cert.example"),
+    }
+    secrets = {role: enrol(app, people[role]) for role in ("cert-analyst", "cert-admin")}
+    bank_report = file_report(app, bank, title="Bank phishing")
+    telco_report = file_report(app, telco, title="Telco outage", severity="critical", hours=80)
+    return {"cert": cert, "bank": bank, "telco": telco, "people": people, "secrets": secrets,
+            "bank_report": bank_report, "telco_report": telco_report}
+
+
+def client_for(app, world, role):
+    client = app.test_client()
+    if role == "anonymous":
+        return client
+    email = world["people"][role].email
+    if role.startswith("cert-"):
+        assert sign_in(client, email, world["secrets"][role]).status_code == 302
+    else:
+        assert login(client, email).status_code == 302
+    return client
+
+
+# (path, expected status per role: anonymous, analyst, member-admin, cert-analyst, cert-admin)
+GET_MATRIX = [
+    ("/", (302, 200, 200, 200, 200)),
+    ("/incidents", (302, 200, 200, 200, 200)),
+    ("/incidents/{bank_report}", (302, 200, 200, 200, 200)),
+    ("/incidents/{telco_report}", (302, 404, 404, 200, 200)),
+    ("/warnings", (302, 200, 200, 200, 200)),
+    ("/metrics", (302, 403, 403, 200, 200)),
+    ("/account/security", (302, 200, 200, 200, 200)),
+    ("/tokens", (302, 403, 200, 403, 200)),
+    ("/admin/organizations", (302, 403, 403, 403, 200)),
+    ("/admin/users", (302, 403, 403, 403, 200)),
+    ("/admin/tokens", (302, 403, 403, 403, 200)),
+    ("/admin/audit", (302, 403, 403, 403, 200)),
+    ("/admin/audit.csv", (302, 403, 403, 403, 200)),
+]
+
+
+def test_every_page_for_every_role(app, world):
+    for i, role in enumerate(ROLES):
+        client = client_for(app, world, role)
+        for path, expected in GET_MATRIX:
+            url = path.format(**world)
+            resp = client.get(url)
+            assert resp.status_code == expected[i], (role, url, resp.status_code)
+            if resp.status_code == 302:
+                assert "/login" in resp.headers["Location"]
+
+
+# Form posts: (path, form fields) — every one refused to members (403, or 404 for a report they
+# cannot read) and to anonymous visitors (redirect to sign-in).
+POSTS = [
+    ("/incidents/{bank_report}/triage", {"status": "acknowledged", "assignee": ""}, "staff"),
+    ("/incidents/{bank_report}/notes", {"note": "x"}, "staff"),
+    ("/incidents/{bank_report}/cooperation", {"countries": "FI", "partner_certs": ""}, "staff"),
+    ("/incidents/{bank_report}/link", {"other": "{telco_report}", "action": "link"}, "staff"),
+    ("/warnings/1/publish", {}, "staff"),
+    ("/warnings/1/discard", {}, "staff"),
+    ("/admin/organizations", {"name": "Evil Org", "sector": "energy", "kind": "member"}, "admin"),
+    ("/admin/organizations/telconet/assets", {"value": "192.0.2.0/24"}, "admin"),
+    ("/admin/users", {"email": "x@y.example", "org": "telconet", "role": "analyst", "password": PASSWORD}, "admin"),
+    ("/admin/users/{analyst_id}/role", {"u{analyst_id}-role": "member-admin", "u{analyst_id}-active": "y"}, "admin"),
+    ("/admin/users/{analyst_id}/totp-reset", {}, "admin"),
+    ("/admin/tokens", {"name": "x", "org": "telconet"}, "admin"),
+]
+
+
+def test_every_form_post_checks_the_role(app, world):
+    fmt = {**world, "analyst_id": world["people"]["analyst"].id}
+    for role in ("anonymous", "analyst", "member-admin", "cert-analyst"):
+        client = client_for(app, world, role)
+        token = page_token(client, "/account/security") if role != "anonymous" else "none"
+        for path, fields, who in POSTS:
+            if who == "staff" and role.startswith("cert-"):
+                continue
+            data = {k.format(**fmt): v.format(**fmt) for k, v in fields.items()}
+            resp = client.post(path.format(**fmt), data={"csrf_token": token, **data})
+            if role == "anonymous":
+                assert resp.status_code in (302, 400), (role, path)
+            else:
+                assert resp.status_code == 403, (role, path, resp.status_code)
+    with app.app_context():
+        assert db.session.query(Organization).filter_by(name="Evil Org").count() == 0
+        assert db.session.get(Incident, world["bank_report"]).status == "new"
+        assert db.session.get(User, world["people"]["analyst"].id).role == "analyst"
+
+
+def test_forms_without_csrf_token_are_refused(app, world):
+    client = client_for(app, world, "cert-admin")
+    for path, fields, _who in POSTS:
+        fmt = {**world, "analyst_id": world["people"]["analyst"].id}
+        resp = client.post(path.format(**fmt), data={k.format(**fmt): v.format(**fmt) for k, v in fields.items()})
+        assert resp.status_code == 400, path
+    with app.app_context():
+        assert db.session.get(Incident, world["bank_report"]).status == "new"
+
+
+def test_staff_triage_a_report_through_the_case_page(app, world):
+    client = client_for(app, world, "cert-analyst")
+    url = f"/incidents/{world['bank_report']}"
+    page = client.get(url).get_data(as_text=True)
+    assert 'id="triage-form"' in page and "Reporting deadlines" in page
+    token = csrf_token(page)
+    staff_id = world["people"]["cert-analyst"].id
+    resp = client.post(url + "/triage", data={"csrf_token": token, "status": "acknowledged",
+                                             "assignee": str(staff_id)})
+    assert resp.status_code == 302
+    secret_note = "<script>alert('suspect insider')</script>"
+    assert client.post(url + "/notes", data={"csrf_token": token, "note": secret_note}).status_code == 302
+    assert client.post(url + "/cooperation", data={"csrf_token": token, "countries": "fi, LV",
+                                                  "partner_certs": "CERT-FI"}).status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert "acknowledged → " not in page and "new → acknowledged" in page
+    assert "&lt;script&gt;alert(" in page and "<script>alert(" not in page  # escaped
+    assert "CERT-FI" in page and 'id="coop-flag"' in page
+    # Bad input: a clear 4xx with a message, nothing stored.
+    bad = client.post(url + "/triage", data={"csrf_token": token, "status": "new", "assignee": ""})
+    assert bad.status_code == 409 and "cannot become new" in bad.get_data(as_text=True)
+    bad = client.post(url + "/cooperation", data={"csrf_token": token, "countries": "XX", "partner_certs": ""})
+    assert bad.status_code == 400 and "XX" in bad.get_data(as_text=True)
+    # The member sees the new status but never the internal note or the cooperation file.
+    member = client_for(app, world, "analyst")
+    member_page = member.get(url).get_data(as_text=True)
+    assert "Acknowledged" in member_page
+    assert "suspect insider" not in member_page and "CERT-FI" not in member_page
+
+
+def test_merge_from_the_case_page(app, world):
+    client = client_for(app, world, "cert-admin")
+    dup = file_report(app, world["bank"], title="Bank phishing again")
+    url = f"/incidents/{dup}"
+    token = csrf_token(client.get(url).get_data(as_text=True))
+    resp = client.post(url + "/link", data={"csrf_token": token, "other": str(world["bank_report"]),
+                                           "action": "merge"})
+    assert resp.status_code == 302
+    with app.app_context():
+        row = db.session.get(Incident, dup)
+        assert row.merged_into_id == world["bank_report"] and row.status == "closed"
+    self_merge = client.post(url + "/link", data={"csrf_token": token, "other": str(dup), "action": "merge"})
+    assert self_merge.status_code in (400, 409)
+
+
+def test_queue_filters_and_search(app, world):
+    client = client_for(app, world, "cert-analyst")
+    page = client.get("/incidents").get_data(as_text=True)
+    # Most severe first: the critical telco report comes before the high bank report.
+    assert page.index("Telco outage") < page.index("Bank phishing")
+    assert "Bank phishing" not in client.get("/incidents?severity=critical").get_data(as_text=True)
+    assert "Telco outage" not in client.get("/incidents?q=phish").get_data(as_text=True)
+    assert "Bank phishing" in client.get("/incidents?q=PHISH").get_data(as_text=True)
+    assert "Bank phishing" not in client.get("/incidents?sector=telecommunications").get_data(as_text=True)
+    overdue = client.get("/incidents?overdue=1").get_data(as_text=True)
+    assert "Telco outage" in overdue and "Bank phishing" not in overdue
+    assert "Bank phishing" in client.get("/incidents?org=first-bank&class=fraud").get_data(as_text=True)
+    for bad in ("severity=huge", "status=sleeping", "class=nope", "page=0", "page=x", "tlp=purple"):
+        resp = client.get("/incidents?" + bad)
+        assert resp.status_code == 400, bad
+
+
+def test_dashboard_shows_overdue_and_critical(app, world):
+    client = client_for(app, world, "cert-analyst")
+    page = client.get("/").get_data(as_text=True)
+    assert "What needs attention now" in page
+    overdue = page[page.index('id="overdue"'):page.index('id="drafts"')]
+    assert "Telco outage" in overdue and "Incident notification" in overdue
+    critical = page[page.index('id="critical"'):]
+    assert "Telco outage" in critical and "Bank phishing" not in critical
+
+
+def test_metrics_page_has_charts_fed_by_json_and_no_inline_script(app, world):
+    client = client_for(app, world, "cert-analyst")
+    resp = client.get("/metrics")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert 'id="chart-sectors"' in page and "vendor/chartjs/chart.umd.min.js" in page
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
+    assert all(body.strip() == "" or 'type="application/json"' in attrs for attrs, body in scripts)
+    assert '"reports_by_sector"' in page
+    assert client.get("/metrics?from=2026-13-01").status_code == 400
+
+
+def test_token_is_shown_once_and_member_admin_manages_only_their_own(app, world, factory):
+    admin = client_for(app, world, "member-admin")
+    token = page_token(admin, "/tokens")
+    resp = admin.post("/tokens", data={"csrf_token": token, "name": "soc-pipeline", "org": "telconet"})
+    assert resp.status_code == 302
+    page = admin.get("/tokens").get_data(as_text=True)
+    secret = re.search(r'id="new-token-secret">([^<]+)<', page).group(1)
+    assert secret.startswith("cs_") and "soc-pipeline" in page
+    assert secret not in admin.get("/tokens").get_data(as_text=True)  # shown once only
+    assert admin.get("/api/v1/incidents", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    with app.app_context():
+        from cert_share.models import ApiToken
+
+        row = db.session.query(ApiToken).filter_by(name="soc-pipeline").one()
+        assert row.organization.slug == "first-bank"  # not the telco the form asked for
+    telco_secret = factory.token(world["telco"], "telco-feed")
+    with app.app_context():
+        from cert_share.models import ApiToken
+
+        telco_token_id = db.session.query(ApiToken).filter_by(name="telco-feed").one().id
+    assert admin.post(f"/tokens/{telco_token_id}/revoke", data={"csrf_token": token}).status_code == 404
+    assert admin.get("/api/v1/incidents", headers={"Authorization": f"Bearer {telco_secret}"}).status_code == 200
+    assert admin.post(f"/tokens/{row.id}/revoke", data={"csrf_token": token}).status_code == 302
+    assert admin.get("/api/v1/incidents", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_cert_admin_manages_organizations_users_and_roles(app, world):
+    client = client_for(app, world, "cert-admin")
+    token = page_token(client, "/admin/organizations")
+    resp = client.post("/admin/organizations", data={"csrf_token": token, "name": "Water Works", "sector":
+                                                     "infrastructure-water", "kind": "member", "country": "EE",
+                                                     "assets": "198.51.100.0/24\nwater.example"})
+    assert resp.status_code == 302
+    assert "water.example" in client.get("/admin/organizations").get_data(as_text=True)
+    bad = client.post("/admin/organizations/water-works/assets", data={"csrf_token": token, "value": "not an asset!"})
+    assert bad.status_code == 302
+    resp = client.post("/admin/users", data={"csrf_token": token, "email": "ops@water.example", "org": "water-works",
+                                            "role": "cert-admin", "password": PASSWORD})
+    assert resp.status_code == 400  # a member organization cannot have CERT roles
+    resp = client.post("/admin/users", data={"csrf_token": token, "email": "ops@water.example", "org": "water-works",
+                                            "role": "analyst", "password": PASSWORD})
+    assert resp.status_code == 302
+    analyst_id = world["people"]["analyst"].id
+    resp = client.post(f"/admin/users/{analyst_id}/role", data={"csrf_token": token,
+                                                               f"u{analyst_id}-role": "member-admin",
+                                                               f"u{analyst_id}-active": "y"})
+    assert resp.status_code == 302
+    with app.app_context():
+        user = db.session.get(User, analyst_id)
+        assert user.role == "member-admin" and user.session_version == 2
+        actions = {a.action for a in db.session.query(AuditEntry)}
+        assert {"org.create", "user.create", "user.update"} <= actions or {"user.create", "user.update"} <= actions
+
+
+def test_audit_log_browse_filter_and_csv_export(app, world):
+    client = client_for(app, world, "cert-admin")
+    page = client.get("/admin/audit?action=incident.report").get_data(as_text=True)
+    assert "incident.report" in page and "user.login" not in page.split('id="audit"')[1]
+    assert client.get("/admin/audit?from=yesterday").status_code == 400
+    resp = client.get("/admin/audit.csv?action=incident.report")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert len(rows) == 2 and {r["action"] for r in rows} == {"incident.report"}
+    assert set(rows[0]) == {"id", "at", "actor", "action", "target_type", "target_id", "remote_addr", "details"}
+    with app.app_context():
+        assert db.session.query(AuditEntry).filter_by(action="audit.export").count() == 1
+
+
+def test_cert_staff_must_enrol_totp_at_first_sign_in(app, world, factory):
+    newbie = factory.user(world["cert"], "cert-analyst", email="new@cert.example")
+    client = app.test_client()
+    resp = login(client, newbie.email)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login/totp/enrol")
+    # Not signed in yet: every page still sends to the sign-in.
+    assert client.get("/incidents").status_code == 302
+    page = client.get("/login/totp/enrol").get_data(as_text=True)
+    assert 'src="data:image/svg+xml' in page
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+    token = csrf_token(page)
+    wrong = client.post("/login/totp/enrol", data={"csrf_token": token, "code": "000000"
+                                                   if pyotp.TOTP(secret).now() != "000000" else "111111"})
+    assert wrong.status_code == 400
+    ok = client.post("/login/totp/enrol", data={"csrf_token": token, "code": pyotp.TOTP(secret).now()})
+    assert ok.status_code == 302
+    assert client.get("/incidents").status_code == 200
+    with app.app_context():
+        assert db.session.get(User, newbie.id).totp_enabled
+
+
+def test_wrong_totp_code_does_not_sign_in_and_attempts_are_bounded(app, world):
+    client = app.test_client()
+    resp = login(client, "duty@cert.example")
+    assert resp.headers["Location"].endswith("/login/totp")
+    token = page_token(client, "/login/totp")
+    good = pyotp.TOTP(world["secrets"]["cert-analyst"]).now()
+    wrong = "000000" if good != "000000" else "111111"
+    for _ in range(4):
+        assert client.post("/login/totp", data={"csrf_token": token, "code": wrong}).status_code == 401
+    last = client.post("/login/totp", data={"csrf_token": token, "code": wrong})
+    assert last.status_code == 302 and last.headers["Location"].endswith("/login")
+    # The pending sign-in is gone: even the right code now needs the password again.
+    assert client.post("/login/totp", data={"csrf_token": token, "code": good}).status_code == 302
+    assert client.get("/incidents").status_code == 302
+
+
+def test_members_sign_in_without_totp_and_may_turn_it_on(app, world):
+    client = client_for(app, world, "analyst")
+    token = page_token(client, "/account/security")
+    assert client.post("/account/security/start", data={"csrf_token": token}).status_code == 302
+    page = client.get("/account/security").get_data(as_text=True)
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+    resp = client.post("/account/security", data={"csrf_token": token, "action": "confirm",
+                                                   "code": pyotp.TOTP(secret).now()})
+    assert resp.status_code == 302
+    fresh = app.test_client()
+    assert login(fresh, "soc@bank.example").headers["Location"].endswith("/login/totp")
