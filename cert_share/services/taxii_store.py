@@ -15,6 +15,7 @@ filters). A token from another query, collection or caller is refused with 400.
 from __future__ import annotations
 
 import base64
+import logging
 import hashlib
 import hmac
 import json
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import distinct, exists, func, or_, select, tuple_
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from .. import policy
@@ -261,12 +263,21 @@ def read(session: Session, *, collection: Collection, access: CollectionAccess, 
 
 def record_poll(session: Session, actor: Actor, collection: Collection, route: str, returned: int,
                 *, now: datetime | None = None) -> None:
-    """Consumption log: one row per read request of an organization; commits."""
+    """Consumption log: one row per read request of an organization; commits.
+
+    Best effort: the objects are already read, so a log row that cannot be written (the database
+    busy with a long publication) is reported in the server log and the poll is still served.
+    """
     if actor.org is None:
         return
     session.add(TaxiiPoll(org_id=actor.org.id, token_id=actor.token_id, collection_id=collection.id,
                           route=route, polled_at=now or utcnow(), returned=returned))
-    session.commit()
+    try:
+        session.commit()
+    except OperationalError:
+        session.rollback()
+        logging.getLogger(__name__).warning("consumption log row for %s on %s not written (database busy)",
+                                            actor.org.slug, collection.alias)
 
 
 def members_polling(session: Session, since: datetime, until: datetime) -> int:
