@@ -1,5 +1,5 @@
 """The STIX form of an early warning: a ``report`` authored by the CERT's identity referring to a
-CERT-authored ``indicator`` (and a ``course-of-action`` carrying the recommended action).
+CERT-authored ``indicator``; the recommended action is part of both descriptions.
 
 Source protection is structural: these builders take only the warning's own fields (observable,
 RSIT classification, counts, CERT-written text) and the CERT's identity — never an incident,
@@ -12,7 +12,7 @@ from typing import Protocol
 
 from ..clock import stix_timestamp
 from ..stix import markings
-from ..stix.build import derived_id, identity
+from ..stix.build import identity
 from ..stix.observables import Observable
 from ..vocab import RSIT_LABELS, rsit_label
 
@@ -83,12 +83,8 @@ def default_description(obs_type: str, display: str, classification: str, report
     return f"{what} by {reporters} organizations of the constituency within {window_days} days."
 
 
-def coa_id(warning: WarningLike) -> str:
-    return derived_id("course-of-action", warning.report_id)
-
-
-def warning_objects(warning: WarningLike, cert: OrgLike) -> list[dict]:
-    """The warning's current version: CERT identity, indicator, course of action, report."""
+def warning_objects(warning: WarningLike, cert: OrgLike, *, with_identity: bool = True) -> list[dict]:
+    """The warning's current version: CERT identity (unless left out), indicator, report."""
     marking = markings.marking_id(warning.tlp)
     created = stix_timestamp(warning.created)
     modified = stix_timestamp(warning.modified)
@@ -110,20 +106,22 @@ def warning_objects(warning: WarningLike, cert: OrgLike) -> list[dict]:
         "confidence": warning.confidence,
         "labels": labels,
     }
-    objects = [identity(cert), indicator]
-    refs = [indicator["id"]]
     if warning.recommended_action:
-        coa = {"type": "course-of-action", "id": coa_id(warning), **common, "name": "Recommended action",
-               "description": warning.recommended_action}
-        objects.append(coa)
-        refs.append(coa["id"])
+        # The recommended action travels in the indicator and report descriptions rather than as a
+        # separate course-of-action: every consumer shows descriptions, and it keeps a warning at
+        # two stored objects per collection (publish cost, poll size).
+        indicator["description"] = f"Recommended action: {warning.recommended_action}"
+    objects = ([identity(cert)] if with_identity else []) + [indicator]
+    description = warning.description or warning.title
+    if warning.recommended_action:
+        description += f"\n\nRecommended action: {warning.recommended_action}"
     report = {
         "type": "report", "id": warning.report_id, **common,
         "name": warning.title,
-        "description": warning.description or warning.title,
+        "description": description,
         "report_types": ["indicator", "threat-report"],
         "published": modified,
-        "object_refs": refs,
+        "object_refs": [indicator["id"]],
         "labels": labels,
         "confidence": warning.confidence,
     }

@@ -62,6 +62,60 @@ def _ip_of(obs_type: str, value: str):
     return None
 
 
+def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -> dict[tuple[str, str], list[AssetMatch]]:
+    """``matching_assets`` for all of a report's observables in at most three queries."""
+    base = select(Asset.org_id, Organization.slug, Asset.value, Asset.range_start, Asset.range_end,
+                  Asset.domain, Asset.asn).join(Organization, Organization.id == Asset.org_id).where(
+        Organization.kind == "member")
+    ips: dict[tuple[str, str], tuple[str, set[str]]] = {}
+    hosts: dict[tuple[str, str], list[str]] = {}
+    asns: dict[tuple[str, str], int] = {}
+    for obs_type, value in observables:
+        ip = _ip_of(obs_type, value)
+        host = _host_of(obs_type, value)
+        if ip is None and host is not None:
+            ip = _ip_of("ipv6-addr" if ":" in host else "ipv4-addr", host.strip("[]"))
+            if ip is not None:
+                host = None
+        if ip is not None:
+            ips[(obs_type, value)] = (_hex(ip), set(network_starts(ip)))
+        elif host is not None:
+            candidates = parent_domains(host)
+            if candidates:
+                hosts[(obs_type, value)] = candidates
+        elif obs_type == "autonomous-system":
+            asns[(obs_type, value)] = int(value)
+    found: dict[tuple[str, str], dict[int, AssetMatch]] = {key: {} for key in observables}
+    if ips:
+        probes = sorted(set().union(*(starts for _hex_ip, starts in ips.values())))
+        rows = []
+        for i in range(0, len(probes), 500):
+            rows += session.execute(base.where(Asset.kind == "cidr", Asset.range_start.in_(probes[i:i + 500]))).all()
+        for key, (ip_hex, starts) in ips.items():
+            for row in rows:
+                if row.range_start in starts and row.range_end is not None and row.range_end >= ip_hex:
+                    found[key].setdefault(row.org_id, AssetMatch(row.org_id, row.slug, row.value))
+    if hosts:
+        candidates = sorted({c for cs in hosts.values() for c in cs})
+        rows = session.execute(base.where(Asset.kind == "domain", Asset.domain.in_(candidates))).all()
+        for key, cs in hosts.items():
+            wanted = set(cs)
+            for row in rows:
+                if row.domain in wanted:
+                    found[key].setdefault(row.org_id, AssetMatch(row.org_id, row.slug, row.value))
+    if asns:
+        rows = session.execute(base.where(Asset.kind == "asn", Asset.asn.in_(sorted(set(asns.values()))))).all()
+        for key, number in asns.items():
+            for row in rows:
+                if row.asn == number:
+                    found[key].setdefault(row.org_id, AssetMatch(row.org_id, row.slug, row.value))
+    return {key: [matches[k] for k in sorted(matches)] for key, matches in found.items()}
+
+
+def _hex(ip) -> str:
+    return f"{int(ip) + (0xFFFF << 32 if ip.version == 4 else 0):032x}"
+
+
 def matching_assets(session: Session, obs_type: str, value: str) -> list[AssetMatch]:
     """Members whose registered assets contain the observable (one row per organization)."""
     query = select(Asset.org_id, Organization.slug, Asset.value, Asset.range_end).join(

@@ -22,7 +22,7 @@ from ..models import EarlyWarning, Incident, Observable, Organization, WarningSo
 from ..models.warning import COMMUNITY
 from ..stix.build import derived_id
 from . import build, lifecycle, notify
-from .constituency import AssetMatch, matching_assets
+from .constituency import AssetMatch, matching_assets_many
 from .settings import WarningSettings, current
 
 log = logging.getLogger(__name__)
@@ -46,22 +46,31 @@ def correlate_incident(session: Session, incident: Incident, *, now: datetime | 
     settings = settings or current()
     window_start = now - timedelta(days=settings.correlation_window_days)
     touched: list[EarlyWarning] = []
-    for obs in incident.observables:
-        window: list[WarningSource] | None = None
-        existing = {w.audience: w for w in session.execute(
-            select(EarlyWarning).where(EarlyWarning.sco_id == obs.stix_id)).scalars()}
+    observables = list(incident.observables)
+    if not observables:
+        return touched
+    # Three or four indexed queries per report, whatever its number of observables.
+    sco_ids = sorted({o.stix_id for o in observables})
+    existing: dict[str, dict[str, EarlyWarning]] = {}
+    for i in range(0, len(sco_ids), 500):
+        for warning in session.execute(select(EarlyWarning).where(EarlyWarning.sco_id.in_(sco_ids[i:i + 500]))).scalars():
+            existing.setdefault(warning.sco_id, {})[warning.audience] = warning
+    matches = matching_assets_many(session, [(o.type, o.value) for o in observables])
+    windows: dict[str, list[WarningSource]] | None = None
+    for obs in observables:
         audiences: list[tuple[str, AssetMatch | None]] = [(COMMUNITY, None)]
-        audiences += [(f"org:{m.org_id}", m) for m in matching_assets(session, obs.type, obs.value)]
+        audiences += [(f"org:{m.org_id}", m) for m in matches.get((obs.type, obs.value), ())]
         for audience, match in audiences:
-            warning = existing.get(audience)
+            warning = existing.get(obs.stix_id, {}).get(audience)
             if warning is not None:
                 lifecycle.add_source(session, warning, _source_for(incident, org), now=now, settings=settings)
                 touched.append(warning)
                 continue
-            if window is None:
-                window = _window_sources(session, obs.stix_id, window_start)
-            warning = _maybe_create(session, obs, audience, match, window, now, settings)
+            if windows is None:
+                windows = _window_sources(session, sco_ids, window_start)
+            warning = _maybe_create(session, obs, audience, match, windows.get(obs.stix_id, []), now, settings)
             if warning is not None:
+                existing.setdefault(obs.stix_id, {})[audience] = warning
                 touched.append(warning)
     return touched
 
@@ -71,26 +80,28 @@ def _source_for(incident: Incident, org: Organization) -> WarningSource:
                          withdrawn=False, organization=org)
 
 
-def _window_sources(session: Session, sco_id: str, since: datetime) -> list[WarningSource]:
-    """Reports of this observable within the window (one per incident), newest first."""
-    rows = session.execute(
-        select(Observable.incident_id, Observable.created_at, Incident.tlp, Incident.org_id)
-        .join(Incident, Incident.id == Observable.incident_id)
-        .join(Organization, Organization.id == Incident.org_id)
-        .where(Observable.stix_id == sco_id, Observable.created_at >= since,
-               Incident.status != "false-positive", Organization.kind != "cert")
-        .order_by(Observable.created_at.desc())
-        .limit(MAX_WINDOW_SOURCES)
-    ).all()
-    seen: set[int] = set()
-    sources = []
-    for row in rows:
-        if row.incident_id in seen:
-            continue
-        seen.add(row.incident_id)
-        sources.append(WarningSource(incident_id=row.incident_id, org_id=row.org_id, tlp=row.tlp,
-                                     seen_at=row.created_at, withdrawn=False))
-    return sources
+def _window_sources(session: Session, sco_ids: list[str], since: datetime) -> dict[str, list[WarningSource]]:
+    """Reports of these observables within the window (one source per incident), newest first."""
+    out: dict[str, list[WarningSource]] = {}
+    seen: set[tuple[str, int]] = set()
+    for i in range(0, len(sco_ids), 500):
+        rows = session.execute(
+            select(Observable.stix_id, Observable.incident_id, Observable.created_at, Incident.tlp, Incident.org_id)
+            .join(Incident, Incident.id == Observable.incident_id)
+            .join(Organization, Organization.id == Incident.org_id)
+            .where(Observable.stix_id.in_(sco_ids[i:i + 500]), Observable.created_at >= since,
+                   Incident.status != "false-positive", Organization.kind != "cert")
+            .order_by(Observable.created_at.desc())
+            .limit(MAX_WINDOW_SOURCES * min(500, len(sco_ids) - i))
+        ).all()
+        for row in rows:
+            key = (row.stix_id, row.incident_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.setdefault(row.stix_id, []).append(WarningSource(
+                incident_id=row.incident_id, org_id=row.org_id, tlp=row.tlp, seen_at=row.created_at, withdrawn=False))
+    return out
 
 
 def _maybe_create(session: Session, obs: Observable, audience: str, match: AssetMatch | None,
@@ -117,22 +128,32 @@ def _maybe_create(session: Session, obs: Observable, audience: str, match: Asset
     )
     if match is not None:
         warning.owner = session.get(Organization, match.org_id)
-    for source in window:
-        source.organization = session.get(Organization, source.org_id)
-        warning.sources.append(source)
-    try:
-        # A concurrent report may have raised the same warning: the unique key (sco_id, audience)
-        # decides, and the loser adds its sighting to the winner's warning.
-        with session.begin_nested():
-            session.add(warning)
-            session.flush()
-    except IntegrityError:
-        existing = session.execute(select(EarlyWarning).where(
-            EarlyWarning.sco_id == obs.stix_id, EarlyWarning.audience == audience)).scalar_one()
-        lifecycle.add_source(session, existing, _source_for(obs.incident, obs.incident.organization),
-                             now=now, settings=settings)
-        return existing
-    lifecycle.recompute(session, warning, now=now, settings=settings, new_version=False)
-    session.flush()
+    for source in window:  # copies: the same window also serves the observable's other audiences
+        warning.sources.append(WarningSource(
+            incident_id=source.incident_id, org_id=source.org_id, tlp=source.tlp, seen_at=source.seen_at,
+            withdrawn=False, organization=session.get(Organization, source.org_id)))
+    # Routing before the insert: one INSERT of the final row (plus its sources), no UPDATE after.
+    became_draft = lifecycle.recompute(session, warning, now=now, settings=settings, new_version=False,
+                                       notify_draft=False)
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has one writer at a time and intake has already written in this transaction:
+        # no concurrent report can raise the same warning in between.
+        session.add(warning)
+        session.flush()
+    else:
+        try:
+            # A concurrent report may raise the same warning: the unique key (sco_id, audience)
+            # decides, and the loser adds its sighting to the winner's warning.
+            with session.begin_nested():
+                session.add(warning)
+                session.flush()
+        except IntegrityError:
+            existing = session.execute(select(EarlyWarning).where(
+                EarlyWarning.sco_id == obs.stix_id, EarlyWarning.audience == audience)).scalar_one()
+            lifecycle.add_source(session, existing, _source_for(obs.incident, obs.incident.organization),
+                                 now=now, settings=settings)
+            return existing
+    if became_draft:
+        notify.draft_awaiting_review(session, warning)
     log.info("early warning %s raised for %s %s (%s)", warning.id, obs.type, obs.value, audience)
     return warning

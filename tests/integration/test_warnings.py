@@ -94,8 +94,8 @@ def test_two_banks_reporting_the_same_green_ip_warn_all_members(app, orgs):
     assert "early-warning" in rep["labels"] and 'rsit:fraud="phishing"' in rep["labels"]
     assert ind["valid_until"] > ind["valid_from"]
     assert rep["object_marking_refs"] == ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]  # GREEN
-    coa = stored(app, "all-members", "course-of-action")
-    assert "perimeter" in coa[0]["description"]
+    assert "Recommended action: Block the address at the perimeter" in ind["description"]
+    assert "Recommended action" in rep["description"]
     # The CERT's indicator is its own object, not one of the members' indicators.
     with app.app_context():
         member_indicators = set(db.session.execute(select(Observable.indicator_id)).scalars())
