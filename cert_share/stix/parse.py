@@ -77,7 +77,7 @@ def _target(sco_type: str, path: list[str], op: str, value: str) -> tuple[str, s
     """(observable type, value) for one comparison, or None if we do not map it."""
     if op == "ISSUBSET":
         return (sco_type, value) if sco_type in {"ipv4-addr", "ipv6-addr"} and path == ["value"] else None
-    if op != "=":
+    if op not in ("=", "=="):
         return None
     if sco_type in _VALUE_TYPES and path == ["value"]:
         return sco_type, value
@@ -114,11 +114,17 @@ def _slow_comparisons(pattern: str) -> list[tuple[str, str]]:
     from stix2patterns.v21.pattern import Pattern
     from stix2patterns.validator import run_validator
 
-    errors = run_validator(pattern, stix_version="2.1")
+    if not pattern.strip():
+        raise PatternError("empty pattern")
+    try:
+        errors = run_validator(pattern, stix_version="2.1")
+        comparisons_by_type = {} if errors else Pattern(pattern).inspect().comparisons
+    except Exception as exc:  # the library's own bugs must not abort the import without a message
+        raise PatternError(f"cannot parse ({exc.__class__.__name__})") from None
     if errors:
         raise PatternError(errors[0])
     found = []
-    for sco_type, comparisons in Pattern(pattern).inspect().comparisons.items():
+    for sco_type, comparisons in comparisons_by_type.items():
         for path, op, value in comparisons:
             if not all(isinstance(p, str) for p in path):
                 continue  # list index steps ([*], [0]): not a single observed value
