@@ -60,3 +60,4 @@ def _http_error(exc: HTTPException):
 
 from . import incidents, openapi  # noqa: E402,F401  (routes register on import)
 from . import workspace  # noqa: E402,F401  (CERT staff: triage and metrics, issue 5)
+from . import warnings  # noqa: E402,F401  (early warnings, issue 4)

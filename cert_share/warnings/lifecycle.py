@@ -144,7 +144,9 @@ def publish_warnings(session: Session, now: datetime | None = None, *, batch: in
     expired = expire_warnings(session, now)
     session.commit()
     published = revoked = missing = 0
-    cert_identity = identity(cert)
+    # The CERT's identity is public: marked CLEAR so every reader of a warning can resolve its author
+    # (an unmarked object counts as AMBER+STRICT and would not be served in all-members).
+    cert_identity = dict(identity(cert), object_marking_refs=[markings.marking_id("clear")])
     table = EarlyWarning.__table__
     mark = (update(table)
             .where(table.c.id == bindparam("wid"), table.c.modified == bindparam("seen_modified"))
@@ -344,12 +346,28 @@ def visible_warnings(session: Session, actor: audit.Actor, *, state: str | None 
         if state:
             query = query.where(EarlyWarning.state == state)
         return list(session.execute(query.limit(limit)).scalars())
-    query = query.where(EarlyWarning.published_at.is_not(None))
+    query = query.where(EarlyWarning.published_at.is_not(None)).execution_options(yield_per=500)
     out: list[EarlyWarning] = []
-    # Members see few warnings; filter through the one policy function in pages.
+    collections: dict[str, object] = {}
+    # Every decision goes through the one policy function (as TAXII would serve the warning).
     for warning in session.execute(query).scalars():
-        if policy.can_read_warning(actor, warning):
+        if readable_by(session, actor, warning, collections):
             out.append(warning)
             if len(out) >= limit:
                 break
     return out
+
+
+def readable_by(session: Session, actor: audit.Actor, warning: EarlyWarning, cache: dict | None = None) -> bool:
+    """May ``actor`` read this warning? CERT: always; others: only a published warning, through a
+    collection it went to whose TLP rule admits the caller."""
+    if actor.is_cert:
+        return True
+    if warning.published_at is None:
+        return False
+    cache = {} if cache is None else cache
+    for alias in warning.published_targets:
+        if alias not in cache:
+            cache[alias] = by_alias(session, alias)
+    collections = [cache[a] for a in warning.published_targets if cache[a] is not None]
+    return policy.can_read_warning(actor, warning.tlp, collections)

@@ -1,0 +1,121 @@
+"""/api/v1/warnings: early warnings. Members read what was published to them; CERT staff list
+every state, edit, publish and discard drafts (the rules live in cert_share.warnings.lifecycle)."""
+from __future__ import annotations
+
+from flask import g, jsonify, request
+from marshmallow import RAISE, Schema, fields, validate
+
+from .. import policy
+from ..errors import InputError, NotFound, PermissionDenied
+from ..extensions import db
+from ..jsonbody import json_object
+from ..models import EarlyWarning
+from ..models.warning import WARNING_STATES
+from ..schemas.fields import Text, Timestamp
+from ..vocab import TLP_LEVELS
+from ..warnings import lifecycle
+from . import bp
+
+
+class WarningSchema(Schema):
+    id = fields.Integer()
+    report_id = fields.String()
+    indicator_id = fields.String()
+    title = fields.String()
+    description = fields.String()
+    recommended_action = fields.String()
+    observable = fields.Function(lambda w: {"type": w.observable_type, "value": w.observable_value,
+                                            "display_value": w.observable_display})
+    classification = fields.String()
+    tlp = fields.String()
+    confidence = fields.Integer()
+    valid_from = Timestamp()
+    valid_until = Timestamp()
+    modified = Timestamp()
+    revoked = fields.Boolean()
+
+
+class StaffWarningSchema(WarningSchema):
+    """What CERT staff see in addition: state, routing, how many reported it."""
+
+    state = fields.String()
+    audience = fields.String()
+    targets = fields.List(fields.String())
+    published_targets = fields.List(fields.String())
+    reason = fields.String()
+    reporter_count = fields.Integer()
+    edited = fields.Boolean()
+    published_at = Timestamp(allow_none=True)
+
+
+class WarningEditSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    title = Text(max_length=300, allow_blank=False)
+    description = Text(max_length=20_000, multiline=True)
+    recommended_action = Text(max_length=20_000, multiline=True)
+    tlp = fields.String(validate=validate.OneOf(TLP_LEVELS))
+    targets = fields.List(fields.String(validate=validate.Length(max=100)), validate=validate.Length(max=100))
+
+
+_member_out = WarningSchema()
+_staff_out = StaffWarningSchema()
+_edit = WarningEditSchema()
+
+
+def _dump(warning):
+    return (_staff_out if g.actor.is_cert else _member_out).dump(warning)
+
+
+def _require_staff():
+    if not policy.can_triage(g.actor):
+        raise PermissionDenied("only CERT staff may review early warnings")
+
+
+@bp.get("/warnings")
+def list_warnings():
+    state = request.args.get("state")
+    if state is not None and state not in WARNING_STATES:
+        raise InputError(f"state must be one of {', '.join(WARNING_STATES)}", field="state")
+    try:
+        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
+        before = int(request.args["before"]) if "before" in request.args else None
+    except ValueError:
+        raise InputError("limit and before must be integers") from None
+    rows = lifecycle.visible_warnings(db.session, g.actor, state=state, limit=limit, before=before)
+    return jsonify({"warnings": [_dump(w) for w in rows]})
+
+
+@bp.get("/warnings/<int:warning_id>")
+def get_warning(warning_id: int):
+    warning = db.session.get(EarlyWarning, warning_id)
+    if warning is None or not lifecycle.readable_by(db.session, g.actor, warning):
+        raise NotFound(f"no warning {warning_id}")  # unpublished or not for you: as if absent
+    return jsonify(_dump(warning))
+
+
+@bp.patch("/warnings/<int:warning_id>")
+def edit_warning(warning_id: int):
+    _require_staff()
+    changes = _edit.load(json_object(request))
+    warning = lifecycle.review_warning(db.session, warning_id, g.actor, **changes)
+    return jsonify(_dump(warning))
+
+
+@bp.post("/warnings/<int:warning_id>/publish")
+def publish_warning(warning_id: int):
+    _require_staff()
+    return jsonify(_dump(lifecycle.approve_warning(db.session, warning_id, g.actor)))
+
+
+@bp.post("/warnings/<int:warning_id>/discard")
+def discard_warning(warning_id: int):
+    _require_staff()
+    return jsonify(_dump(lifecycle.discard_warning(db.session, warning_id, g.actor)))
+
+
+@bp.post("/warnings/<int:warning_id>/revoke")
+def revoke_warning(warning_id: int):
+    _require_staff()
+    return jsonify(_dump(lifecycle.revoke_warning(db.session, warning_id, g.actor)))

@@ -1,0 +1,107 @@
+"""Early warnings as members and CERT staff meet them: over TAXII (taxii2-client against a live
+server) and /api/v1/warnings. Member A never reads what only member B may read."""
+from __future__ import annotations
+
+import pytest
+import requests
+from taxii2client.v21 import Collection as TaxiiCollection
+
+from cert_share.extensions import db
+from cert_share.warnings.lifecycle import publish_warnings
+from tests.conftest import auth
+from tests.integration.test_warnings import ATTACKER_IP, orgs, report  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def tokens(factory, orgs):  # noqa: F811
+    return {name: factory.token(org) for name, org in orgs.items()}
+
+
+def publish(app):
+    with app.app_context():
+        return publish_warnings(db.session)
+
+
+def collection_url(app, live_server, alias):
+    from cert_share.services.collections import by_alias
+
+    with app.app_context():
+        return f"{live_server.url}/taxii2/api/collections/{by_alias(db.session, alias).id}/"
+
+
+def taxii_objects(app, live_server, alias, org_slug, token):
+    coll = TaxiiCollection(collection_url(app, live_server, alias), user=org_slug, password=token)
+    return coll.get_objects().get("objects", [])
+
+
+def test_members_poll_a_new_warning_over_taxii_after_one_publish_run(app, orgs, tokens, live_server):  # noqa: F811
+    report(app, orgs["bank"], [("ipv4-addr", ATTACKER_IP)])
+    report(app, orgs["telco"], [("ipv4-addr", ATTACKER_IP)])
+    assert not [o for o in taxii_objects(app, live_server, "all-members", "second-bank", tokens["bank2"])
+                if o["type"] == "report"]
+    publish(app)
+    objects = taxii_objects(app, live_server, "all-members", "second-bank", tokens["bank2"])
+    [rep] = [o for o in objects if o["type"] == "report"]
+    assert rep["created_by_ref"] == orgs["cert"].stix_id
+    assert {o["type"] for o in objects} >= {"report", "indicator", "identity"}
+
+
+def test_telco_cannot_read_first_banks_asset_warning_by_any_route(app, orgs, tokens, live_server, client):  # noqa: F811
+    report(app, orgs["telco"], [("ipv4-addr", "192.0.2.77")])  # inside First Bank's range
+    publish(app)
+    bank_view = taxii_objects(app, live_server, "org-first-bank", "first-bank", tokens["bank"])
+    assert [o for o in bank_view if o["type"] == "report"]
+    # TAXII: the telco may not read First Bank's collection.
+    with pytest.raises(requests.HTTPError) as err:
+        taxii_objects(app, live_server, "org-first-bank", "telconet", tokens["telco"])
+    assert err.value.response.status_code in (403, 404)
+    # Nor does the warning appear anywhere the telco can read.
+    for alias in ("all-members", "sector-telecommunications"):
+        assert not [o for o in taxii_objects(app, live_server, alias, "telconet", tokens["telco"])
+                    if o["type"] == "report"]
+    # API: not listed, and not readable by id.
+    bank_list = client.get("/api/v1/warnings", headers=auth(tokens["bank"])).json["warnings"]
+    assert len(bank_list) == 1 and bank_list[0]["tlp"] == "amber+strict" and "state" not in bank_list[0]
+    assert client.get("/api/v1/warnings", headers=auth(tokens["telco"])).json["warnings"] == []
+    wid = bank_list[0]["id"]
+    assert client.get(f"/api/v1/warnings/{wid}", headers=auth(tokens["telco"])).status_code == 404
+    assert client.get(f"/api/v1/warnings/{wid}", headers=auth(tokens["bank"])).status_code == 200
+
+
+def test_cert_staff_review_a_draft_over_the_api_and_members_cannot(app, orgs, tokens, client):  # noqa: F811
+    report(app, orgs["bank"], [("ipv4-addr", ATTACKER_IP)], tlp="green")
+    report(app, orgs["bank2"], [("ipv4-addr", ATTACKER_IP)], tlp="amber+strict")
+    cert = auth(tokens["cert"])
+    drafts = client.get("/api/v1/warnings?state=draft", headers=cert).json["warnings"]
+    assert len(drafts) == 1 and drafts[0]["reporter_count"] == 2
+    wid = drafts[0]["id"]
+    # Members: no draft in their list, no way to act on it.
+    assert client.get("/api/v1/warnings", headers=auth(tokens["bank"])).json["warnings"] == []
+    assert client.get(f"/api/v1/warnings/{wid}", headers=auth(tokens["bank"])).status_code == 404
+    for action in ("publish", "discard", "revoke"):
+        assert client.post(f"/api/v1/warnings/{wid}/{action}", headers=auth(tokens["bank"])).status_code == 403
+    assert client.patch(f"/api/v1/warnings/{wid}", json={"tlp": "clear"}, headers=auth(tokens["bank"])).status_code == 403
+
+    # Bad edits: clear 4xx naming the problem, nothing changed.
+    bad = client.patch(f"/api/v1/warnings/{wid}", json={"tlp": "amber+strict", "targets": ["all-members"]}, headers=cert)
+    assert bad.status_code == 400 and "AMBER+STRICT" in bad.json["message"]
+    assert client.patch(f"/api/v1/warnings/{wid}", json={"targets": ["sector-nowhere"]}, headers=cert).status_code == 400
+    assert client.patch(f"/api/v1/warnings/{wid}", json={"colour": "red"}, headers=cert).status_code == 400
+    assert client.post(f"/api/v1/warnings/{wid}/publish", headers=cert).status_code == 400  # no targets yet
+
+    edited = client.patch(f"/api/v1/warnings/{wid}", json={"tlp": "amber", "targets": ["sector-financial-services"],
+                                                           "title": "Scanner hitting bank VPNs"}, headers=cert)
+    assert edited.status_code == 200, edited.json
+    assert client.post(f"/api/v1/warnings/{wid}/publish", headers=cert).json["state"] == "pending"
+    publish(app)
+    listed = client.get("/api/v1/warnings", headers=auth(tokens["bank2"])).json["warnings"]
+    assert [w["title"] for w in listed] == ["Scanner hitting bank VPNs"]
+    assert client.get("/api/v1/warnings", headers=auth(tokens["telco"])).json["warnings"] == []
+    assert client.post(f"/api/v1/warnings/{wid}/discard", headers=cert).status_code == 409  # published: revoke
+    assert client.post(f"/api/v1/warnings/{wid}/revoke", headers=cert).json["state"] == "revoked"
+
+
+def test_bad_query_parameters_are_refused(client, tokens):
+    assert client.get("/api/v1/warnings?state=bogus", headers=auth(tokens["cert"])).status_code == 400
+    assert client.get("/api/v1/warnings?limit=x", headers=auth(tokens["cert"])).status_code == 400
+    assert client.get("/api/v1/warnings").status_code == 401
