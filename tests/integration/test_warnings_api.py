@@ -105,3 +105,32 @@ def test_bad_query_parameters_are_refused(client, tokens):
     assert client.get("/api/v1/warnings?state=bogus", headers=auth(tokens["cert"])).status_code == 400
     assert client.get("/api/v1/warnings?limit=x", headers=auth(tokens["cert"])).status_code == 400
     assert client.get("/api/v1/warnings").status_code == 401
+
+
+def test_marking_the_source_false_positive_in_triage_revokes_the_published_warning(app, orgs, tokens, client):  # noqa: F811
+    from sqlalchemy import select
+
+    from cert_share.models import StixObject
+
+    first = report(app, orgs["bank"], [("ipv4-addr", ATTACKER_IP)])
+    report(app, orgs["bank2"], [("ipv4-addr", ATTACKER_IP)])
+    publish(app)
+    resp = client.patch(f"/api/v1/incidents/{first}", json={"status": "false-positive"}, headers=auth(tokens["cert"]))
+    assert resp.status_code == 200, resp.json
+    [w] = client.get("/api/v1/warnings?state=revoked", headers=auth(tokens["cert"])).json["warnings"]
+    publish(app)
+    with app.app_context():
+        bodies = db.session.execute(select(StixObject.body).where(StixObject.stix_id == w["report_id"])
+                                    .order_by(StixObject.version)).scalars().all()
+    assert len(bodies) == 2 and '"revoked":true' in bodies[-1]
+
+
+def test_publish_warnings_runs_as_a_job_and_a_rerun_publishes_nothing(app, orgs, runner):  # noqa: F811
+    report(app, orgs["bank"], [("ipv4-addr", ATTACKER_IP)])
+    report(app, orgs["telco"], [("ipv4-addr", ATTACKER_IP)])
+    listed = runner.invoke(args=["jobs", "list"])
+    assert "publish-warnings" in listed.output and "pull-feeds" in listed.output
+    first = runner.invoke(args=["jobs", "run", "publish-warnings"])
+    assert first.exit_code == 0 and "publish-warnings: 1 published" in first.output, first.output
+    second = runner.invoke(args=["jobs", "run", "publish-warnings"])
+    assert second.exit_code == 0 and "publish-warnings: 0 published" in second.output, second.output
