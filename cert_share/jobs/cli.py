@@ -33,11 +33,11 @@ def jobs_list():
     except ValueError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-    click.echo(f"{'job':18} {'every':>10}  {'setting':26} {'last run':24} {'status':8} summary")
+    click.echo(f"{'job':18} {'every':>10}  {'setting':30} {'last run':24} {'status':8} summary")
     for name, job in jobs.items():
         run = last_run(db.session, name)
         minutes = intervals[name]
-        click.echo(f"{name:18} {minutes:>6g} min  {job.interval_setting:26} "
+        click.echo(f"{name:18} {minutes:>6g} min  {job.interval_setting:30} "
                    f"{(iso(run.started_at) if run else 'never'):24} {(run.status if run else '-'):8} "
                    f"{(run.summary or run.error or '') if run else ''}")
     click.echo(_lease_line())

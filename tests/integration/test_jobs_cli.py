@@ -87,3 +87,11 @@ def test_mail_dead_lists_dead_letters_and_requeue_revives_one(runner, ctx):
     assert runner.invoke(args=["mail", "dead"]).output.strip() == "no dead letters"
     missing = runner.invoke(args=["mail", "requeue", "999999"])
     assert missing.exit_code == 2 and "no dead letter with id 999999" in missing.output
+
+
+def test_scheduler_enabled_0_keeps_the_scheduler_off(runner, app, ctx):
+    app.config["SCHEDULER_ENABLED"] = False
+    result = runner.invoke(args=["scheduler", "run"])
+    assert result.exit_code == 0 and "scheduler disabled (SCHEDULER_ENABLED=0)" in result.output
+    assert db.session.execute(select(JobRun)).first() is None
+    assert runner.invoke(args=["scheduler", "status"]).output.strip() == "scheduler: no active instance"
