@@ -15,6 +15,7 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -48,9 +49,14 @@ class SmtpSettings:
     timeout: float = 30
 
 
+# Lines up to the RFC 5322 limit of 998: Python's folding at 78 mangles subjects such as
+# "[TLP:AMBER] Report: …" (it folds right after "Subject:", and readers see a leading space).
+MAIL_POLICY = email_policy.SMTP.clone(max_line_length=998)
+
+
 def build_message(row: OutboxMessage, mail_from: str) -> EmailMessage:
     """Plain text plus HTML alternative, with the Message-ID fixed at enqueue time."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = mail_from
     msg["To"] = row.to
     msg["Subject"] = row.subject

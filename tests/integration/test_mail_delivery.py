@@ -41,6 +41,15 @@ def states() -> dict[str, int]:
     return counts
 
 
+def test_a_long_subject_with_colons_arrives_intact(ctx, smtp):
+    subject = "Critical report from Första Banken: Ransomware on core banking, ledgers encrypted"
+    enqueue(db.session, to="duty@cert.example", subject=subject, text="t", tlp="amber", kind="alert")
+    db.session.commit()
+    deliver_outbox(db.session, smtp.config(), now=utcnow() + timedelta(seconds=1))
+    [received] = smtp.handler.messages
+    assert received["Subject"] == f"[TLP:AMBER] {subject}"
+
+
 def test_queued_mail_arrives_with_text_html_tlp_subject_and_stable_message_id(ctx, smtp):
     t0 = utcnow()
     [message_id] = queue(1, now=t0)
