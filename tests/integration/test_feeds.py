@@ -267,3 +267,25 @@ def test_bad_feed_files_are_refused_with_a_reason(text, message):
 
     with pytest.raises(InputError, match=message):
         parse_feed(text, "/feeds/bad.toml")
+
+
+def test_a_broken_misp_feed_keeps_what_it_stored_and_resumes_after_the_fix(app, factory, tmp_path):
+    factory.cert()
+    partner = factory.org("Partner CERT", sector="government-national", kind="partner")
+    directory, manifest = misp_feed_dir(tmp_path)
+    uuids = sorted(manifest)
+    broken = directory / f"{uuids[1]}.json"
+    good_text = broken.read_text()
+    broken.write_text("{not json")
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "misp.toml").write_text(f'name = "partner-misp"\nkind = "misp"\nurl = "file://{directory}"\n'
+                                     f'source_org = "{partner.slug}"\ndefault_tlp = "green"\n')
+    app.config["FEEDS_DIR"] = str(feeds)
+    first = pull(app)
+    assert first.outcomes[0].status == "failed" and "not valid JSON" in first.outcomes[0].message
+    assert len(feed_reports(app)) == 1  # the event before the broken one stays stored
+    broken.write_text(good_text)
+    second = pull(app)
+    assert second.outcomes[0].status == "ok" and second.outcomes[0].reports == len(manifest) - 1
+    assert len(feed_reports(app)) == len(manifest)
