@@ -72,6 +72,7 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "cert-share@localhost")
     MAILDIR = os.environ.get("MAILDIR")  # None: instance/maildir
     SMTP_TIMEOUT = _int("SMTP_TIMEOUT", 30)
+    SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE")  # None: the system trust store
     # Outbox delivery (cert_share.mail): retries with capped exponential backoff and jitter.
     MAIL_HOURLY_CAP = _int("MAIL_HOURLY_CAP", 20)
     MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 20)

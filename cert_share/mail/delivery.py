@@ -162,7 +162,8 @@ def transport_for(config, instance_path: str = "instance") -> Transport:
         return SmtpTransport(SmtpSettings(
             host=config["SMTP_HOST"], port=int(config.get("SMTP_PORT") or 25),
             username=config.get("SMTP_USERNAME") or "", password=config.get("SMTP_PASSWORD") or "",
-            starttls=bool(config.get("SMTP_STARTTLS")), timeout=float(config.get("SMTP_TIMEOUT") or 30)))
+            starttls=bool(config.get("SMTP_STARTTLS")), timeout=float(config.get("SMTP_TIMEOUT") or 30),
+            ca_file=config.get("SMTP_CA_FILE") or None))
     return MaildirTransport(maildir_path(config, instance_path))
 
 

@@ -74,3 +74,14 @@ def password_checker(login: str, password: str):
         return AuthResult(success=ok, handled=False)  # let aiosmtpd answer 535 on failure
 
     return check
+
+
+def self_signed_cert(directory) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (openssl CLI); returns (cert, key) paths."""
+    import subprocess
+
+    cert, key = str(directory / "smtp.crt"), str(directory / "smtp.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key

@@ -239,3 +239,26 @@ def test_cert_admins_digest_lists_new_dead_letters(app, ctx, factory, smtp):
     assert set(digests) == {"admin@cert.example"}
     assert "gone@bank.example" in digests["admin@cert.example"].text
     assert "554" in digests["admin@cert.example"].text
+
+
+def test_starttls_verifies_the_relays_certificate_before_logging_in(ctx, tmp_path):
+    import ssl
+
+    from tests.integration.mail_helpers import password_checker, self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    server = SmtpServer(tls_context=tls, require_starttls=True, authenticator=password_checker("cert-share", "s3cret"),
+                        auth_required=True).start()
+    try:
+        t0 = utcnow()
+        expected = queue(1, now=t0)
+        settings = dict(SMTP_STARTTLS=True, SMTP_USERNAME="cert-share", SMTP_PASSWORD="s3cret")
+        # An unknown certificate is refused (and retried later), never sent to in the clear.
+        untrusted = deliver_outbox(db.session, server.config(**settings), now=t0)
+        assert (untrusted.sent, untrusted.retried) == (0, 1) and "CERTIFICATE_VERIFY_FAILED" in untrusted.summary()
+        trusted = deliver_outbox(db.session, server.config(SMTP_CA_FILE=cert, **settings), now=t0 + timedelta(hours=1))
+        assert trusted.sent == 1 and server.handler.message_ids == expected
+    finally:
+        server.stop()
