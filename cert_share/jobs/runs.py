@@ -10,7 +10,7 @@ import logging
 import traceback
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,7 +44,7 @@ def claim_slot(session: Session, job_name: str, slot: datetime, *, holder: str, 
 
 
 def run_job(session: Session, job: Job, *, now: datetime, holder: str, slot: datetime | None = None,
-            trigger: str = "schedule") -> JobRun | None:
+            trigger: str = "schedule", keep_days: float | None = 30) -> JobRun | None:
     """Claim the slot and run the job in it. Returns the finished run, or None if the slot was taken.
 
     A manual run (trigger "manual") claims the exact moment as its slot, so it never collides
@@ -67,6 +67,10 @@ def run_job(session: Session, job: Job, *, now: datetime, holder: str, slot: dat
         status, error = "ok", None
     run = session.get(JobRun, run_id)
     run.status, run.summary, run.error, run.finished_at = status, summary, error, utcnow()
+    if keep_days:
+        # A job every minute is half a million rows a year; slots that old need no guarding.
+        session.execute(delete(JobRun).where(JobRun.job == job.name,
+                                             JobRun.started_at < now - timedelta(days=keep_days)))
     session.commit()
     log.info("job %s (%s): %s", job.name, status, summary if error is None else error)
     return run

@@ -166,3 +166,15 @@ def test_without_a_lock_file_the_lease_row_decides_and_expires(app):
     b.release()
     assert a.try_acquire(t0 + timedelta(seconds=113))
     a.release()
+
+
+def test_run_history_is_kept_for_a_month(app):
+    calls: list = []
+    job = tick_job(calls)
+    now = utcnow()
+    with app.app_context():
+        for days_ago in (40, 31, 29, 1):
+            run_job(db.session, job, now=now - timedelta(days=days_ago), holder="h", keep_days=None)
+        run_job(db.session, job, now=now, holder="h")
+    kept = sorted(round((now - r.started_at).total_seconds() / 86400) for r in runs(app))
+    assert kept == [0, 1, 29]
