@@ -5,8 +5,8 @@
     │   └── ServerUnavailable   no usable connection at all (the rest of a batch would fail too)
     └── PermanentError   the server refused this message for good: 5xx to MAIL FROM/RCPT/DATA
 
-A 5xx while connecting or authenticating is a problem of the set-up, not of the message, so
-it is transient: fixing the configuration must not have dead-lettered the whole queue.
+A 5xx while connecting, authenticating or to MAIL FROM is a problem of the set-up, not of the
+message, so it is transient: fixing the configuration must not have dead-lettered the queue.
 """
 from __future__ import annotations
 
@@ -103,7 +103,11 @@ class SmtpTransport:
             if codes and all(500 <= code < 600 for code in codes):
                 raise PermanentError(error) from exc
             raise TransientError(error) from exc
-        except smtplib.SMTPResponseException as exc:  # sender refused, data error, …
+        except smtplib.SMTPSenderRefused as exc:
+            # MAIL_FROM is refused for every message alike: a set-up problem, not this message's.
+            self.close()
+            raise ServerUnavailable(f"sender refused: {_describe(exc)}") from exc
+        except smtplib.SMTPResponseException as exc:  # data error, …
             self.close()
             if 500 <= exc.smtp_code < 600:
                 raise PermanentError(_describe(exc)) from exc

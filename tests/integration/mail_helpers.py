@@ -21,6 +21,14 @@ class Collector:
         self.messages = []
         self.data_reply: str | None = None
         self.reject: set[str] = set()
+        self.refuse_sender = False
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_sender:
+            return "553 5.7.1 sender address not allowed"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.reject:

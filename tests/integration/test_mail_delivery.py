@@ -118,6 +118,17 @@ def test_a_permanent_refusal_becomes_a_dead_letter_and_others_still_go(ctx, smtp
     assert deliver_outbox(db.session, smtp.config(), now=t0 + timedelta(days=1)).sent == 0
 
 
+def test_a_refused_sender_address_is_a_set_up_problem_not_a_dead_letter(ctx, smtp):
+    smtp.handler.refuse_sender = True
+    t0 = utcnow()
+    expected = queue(3, now=t0)
+    report = deliver_outbox(db.session, smtp.config(), now=t0)
+    assert (report.sent, report.retried, report.dead) == (0, 3, 0) and "553" in report.summary()
+    smtp.handler.refuse_sender = False  # the relay's admin allowed our MAIL_FROM
+    assert deliver_outbox(db.session, smtp.config(), now=t0 + timedelta(hours=1)).sent == 3
+    assert sorted(smtp.handler.message_ids) == sorted(expected)
+
+
 def test_backoff_is_capped_and_attempts_run_out_into_dead_letters(ctx, smtp):
     smtp.stop()
     config = smtp.config(MAIL_MAX_ATTEMPTS=6, MAIL_BACKOFF_BASE_SECONDS=60, MAIL_BACKOFF_MAX_SECONDS=300)
