@@ -149,6 +149,8 @@ def send_due(session: Session, transport: Transport, *, now: datetime, mail_from
                     report.retried += 1
                 report.errors.append(f"{row.to}: {error}")
                 log.info("mail %s to %s deferred (attempt %d): %s", row.message_id, row.to, attempts, error)
+            if outage is not None:
+                break  # the server is away: leave the rest of the backlog for the next run
     finally:
         transport.close()
     return report

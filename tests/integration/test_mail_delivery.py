@@ -104,6 +104,17 @@ def test_an_smtp_outage_loses_nothing_and_sends_nothing_twice(ctx, smtp):
     assert states() == {"sent": 7}
 
 
+def test_during_an_outage_one_run_tries_the_server_once_per_batch_not_per_message(ctx, smtp):
+    smtp.stop()
+    t0 = utcnow()
+    queue(5, now=t0)
+    report = deliver_outbox(db.session, smtp.config(MAIL_BATCH_SIZE=2), now=t0)
+    # The first batch of two is deferred; the other three wait untouched for the next run.
+    assert (report.sent, report.retried, report.dead) == (0, 2, 0)
+    untouched = db.session.execute(select(OutboxMessage).where(OutboxMessage.attempts == 0)).scalars().all()
+    assert len(untouched) == 3 and all(m.state == "pending" and m.next_attempt_at <= t0 for m in untouched)
+
+
 def test_a_permanent_refusal_becomes_a_dead_letter_and_others_still_go(ctx, smtp):
     smtp.handler.reject.add("gone@bank.example")
     t0 = utcnow()
