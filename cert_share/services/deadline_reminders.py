@@ -19,7 +19,7 @@ from ..clock import iso, utcnow
 from ..models import DeadlineReminder, Incident
 from . import audit
 from .deadlines import Deadline
-from .workspace import overdue_phases
+from .workspace import overdue_pairs
 
 
 @dataclass
@@ -58,16 +58,20 @@ def send_reminders(session: Session, *, now: datetime | None = None) -> Reminder
     now = now or utcnow()
     base_url = current_app.config.get("BASE_URL", "") if has_app_context() else ""
     report = ReminderReport()
-    pairs = overdue_phases(session, now=now)
+    pairs = overdue_pairs(session, now=now)
     if not pairs:
         return report
     done = set(session.execute(select(DeadlineReminder.incident_id, DeadlineReminder.phase).where(
-        DeadlineReminder.incident_id.in_({i.id for i, _ in pairs}))).all())
+        DeadlineReminder.incident_id.in_({i for i, _ in pairs}))).all())
+    report.already_sent = sum(1 for i, d in pairs if (i, d.phase) in done)
+    due = [(i, d) for i, d in pairs if (i, d.phase) not in done]
+    if not due:
+        return report
+    incidents = {i.id: i for i in session.execute(select(Incident).where(
+        Incident.id.in_({i for i, _ in due}))).scalars()}
     staff = recipients_for_cert_staff(session)
-    for incident, deadline in pairs:
-        if (incident.id, deadline.phase) in done:
-            report.already_sent += 1
-            continue
+    for incident_id, deadline in due:
+        incident = incidents[incident_id]
         admins = member_admins(session, incident.org_id)
         recipients = [(a, False) for a in admins] + [(s, True) for s in staff if s not in admins]
         try:

@@ -32,7 +32,7 @@ from ..clock import utcnow
 from ..errors import InputError
 from ..models import Cooperation, Incident, Organization
 from .triage import END_STATUSES
-from .workspace import overdue_phases
+from .workspace import overdue_pairs
 
 MAX_DAYS = 3660
 
@@ -145,7 +145,7 @@ def compute(session: Session, period: Period, *, now: datetime | None = None) ->
     by_status = _grouped(session, Incident.status, period)
     total = sum(by_status.values())
     processed = sum(count for status, count in by_status.items() if status in END_STATUSES)
-    overdue = overdue_phases(session, select(Incident).where(_in_period(period)), now=now)
+    overdue = overdue_pairs(session, select(Incident).where(_in_period(period)), now=now)
     return {
         "period": period.as_dict(),
         "incidents": {

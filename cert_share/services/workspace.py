@@ -23,8 +23,6 @@ from .triage import OPEN_STATUSES
 
 SEVERITY_RANK = case({"critical": 4, "high": 3, "medium": 2, "low": 1}, value=Incident.severity, else_=0)
 PAGE_SIZE = 50
-# No regime has a phase due sooner than this after detection: younger reports cannot be overdue.
-EARLIEST_DUE = timedelta(hours=4)
 
 
 @dataclass
@@ -100,26 +98,87 @@ def _filtered(filters: QueueFilters, user_id: int | None):
     return query
 
 
-def overdue_candidates(query, now: datetime):
-    """Narrow a query to reports that may owe a phase: the exact rule runs in Python after this."""
-    final = exists().where(PhaseUpdate.incident_id == Incident.id, PhaseUpdate.phase == "final-report")
-    return query.where(Incident.status != "false-positive", Incident.merged_into_id.is_(None),
-                       Incident.detected_at <= now - EARLIEST_DUE, ~final)
+def _org_regimes(session: Session) -> dict[int, str]:
+    rows = session.execute(select(Organization.id, Organization.regime, Organization.sector)).all()
+    return {org_id: deadline_rules.regime_of_org(regime, sector) for org_id, regime, sector in rows}
+
+
+def overdue_candidates(query, now: datetime, org_regimes: dict[int, str]):
+    """Narrow a query to reports that may owe a phase now, regime by regime: a phase of the
+    regime is missing and its earliest possible due date has passed. Exact rules run after."""
+    by_regime: dict[str, list[int]] = {}
+    for org_id, regime in org_regimes.items():
+        by_regime.setdefault(regime, []).append(org_id)
+    clauses = []
+    for regime, org_ids in sorted(by_regime.items()):
+        owed = []
+        for rule in deadline_rules.owed_rules(regime):
+            # Uncorrelated NOT IN: planned once (hashed / ephemeral index), not once per report.
+            missing = Incident.id.not_in(select(PhaseUpdate.incident_id).where(PhaseUpdate.phase == rule.phase)
+                                         .scalar_subquery())
+            owed.append(missing & (Incident.detected_at <= now - deadline_rules.earliest_due_after_detection(rule)))
+        if owed:
+            clauses.append(Incident.org_id.in_(org_ids) & or_(*owed))
+    if not clauses:
+        return query.where(Incident.id.is_(None))
+    return query.where(Incident.status != "false-positive", Incident.merged_into_id.is_(None), or_(*clauses))
+
+
+def overdue_pairs(session: Session, query=None, *, now: datetime | None = None
+                  ) -> list[tuple[int, deadline_rules.Deadline]]:
+    """(report id, overdue phase) pairs, most overdue first. Reads plain rows, not ORM objects:
+    the dashboard runs this over every open report on each render."""
+    now = now or utcnow()
+    regimes = _org_regimes(session)
+    query = overdue_candidates(query if query is not None else select(Incident), now, regimes)
+    rows = session.execute(query.with_only_columns(
+        Incident.id, Incident.org_id, Incident.detected_at, Incident.created_at, Incident.classified_at,
+        Incident.status).order_by(None)).all()
+    submissions: dict[int, list[tuple[str, datetime]]] = {}
+    ids = [row[0] for row in rows]
+    for chunk in range(0, len(ids), 5000):
+        part = ids[chunk:chunk + 5000]
+        for incident_id, phase, first in session.execute(
+                select(PhaseUpdate.incident_id, PhaseUpdate.phase, func.min(PhaseUpdate.submitted_at))
+                .where(PhaseUpdate.incident_id.in_(part)).group_by(PhaseUpdate.incident_id, PhaseUpdate.phase)):
+            submissions.setdefault(incident_id, []).append((phase, _aware(first)))
+    out = []
+    for incident_id, org_id, detected, created, classified, status in rows:
+        for d in deadline_rules.compute(detected_at=detected, created_at=created, classified_at=classified,
+                                        submissions=submissions.get(incident_id, ()),
+                                        regime=regimes.get(org_id, deadline_rules.DEFAULT_REGIME),
+                                        status=status, now=now):
+            if d.overdue:
+                out.append((incident_id, d))
+    out.sort(key=lambda pair: (pair[1].due_at, pair[0]))
+    return out
+
+
+def _aware(value: datetime) -> datetime:
+    # func.min() returns the raw column value: the UTC type decorator does not apply to it.
+    from datetime import timezone
+
+    if isinstance(value, str):  # SQLite hands back text for an aggregate over a DATETIME column
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def overdue_phases(session: Session, query=None, *, now: datetime | None = None,
                    limit: int | None = None) -> list[tuple[Incident, deadline_rules.Deadline]]:
-    """(report, overdue phase) pairs, most overdue first."""
-    now = now or utcnow()
-    query = overdue_candidates(query if query is not None else select(Incident), now)
-    query = query.options(selectinload(Incident.organization), selectinload(Incident.updates))
-    out = []
-    for incident in session.execute(query).scalars():
-        for d in deadline_rules.for_incident(incident, now=now):
-            if d.overdue:
-                out.append((incident, d))
-    out.sort(key=lambda pair: (pair[1].due_at, pair[0].id))
-    return out[:limit] if limit is not None else out
+    """(report, overdue phase) pairs, most overdue first (the first ``limit`` of them)."""
+    pairs = overdue_pairs(session, query, now=now)
+    if limit is not None:
+        pairs = pairs[:limit]
+    return _with_incidents(session, pairs)
+
+
+def _with_incidents(session: Session, pairs):
+    ids = {incident_id for incident_id, _ in pairs}
+    loaded = {}
+    if ids:
+        loaded = {i.id: i for i in session.execute(
+            select(Incident).options(selectinload(Incident.organization)).where(Incident.id.in_(ids))).scalars()}
+    return [(loaded[incident_id], d) for incident_id, d in pairs]
 
 
 def queue(session: Session, filters: QueueFilters, *, page: int = 1, per_page: int = PAGE_SIZE,
@@ -130,17 +189,21 @@ def queue(session: Session, filters: QueueFilters, *, page: int = 1, per_page: i
     query = _filtered(filters, user_id)
     order = (SEVERITY_RANK.desc(), Incident.created_at.desc(), Incident.id.desc())
     if filters.overdue:
-        pairs = overdue_phases(session, query, now=now)
+        pairs = overdue_pairs(session, query, now=now)
         by_id: dict[int, list] = {}
-        for incident, d in pairs:
-            by_id.setdefault(incident.id, []).append(d)
-        ids = list(by_id)
-        total = len(ids)
-        rank = {"critical": 4, "high": 3, "medium": 2, "low": 1}
-        incidents = sorted({i.id: i for i, _ in pairs}.values(),
-                           key=lambda i: (-rank.get(i.severity, 0), -i.created_at.timestamp(), -i.id))
-        chunk = incidents[(page - 1) * per_page: page * per_page]
-        return QueuePage(chunk, total, page, max(1, -(-total // per_page)), {i.id: by_id[i.id] for i in chunk})
+        for incident_id, d in pairs:
+            by_id.setdefault(incident_id, []).append(d)
+        total = len(by_id)
+        if not by_id:
+            return QueuePage([], 0, page, 1, {})
+        ordered = session.execute(query.with_only_columns(Incident.id).where(Incident.id.in_(list(by_id)))
+                                  .order_by(*order)).scalars().all()
+        chunk_ids = ordered[(page - 1) * per_page: page * per_page]
+        rows = {i.id: i for i in session.execute(
+            select(Incident).options(selectinload(Incident.organization), selectinload(Incident.assignee))
+            .where(Incident.id.in_(chunk_ids))).scalars()} if chunk_ids else {}
+        chunk = [rows[i] for i in chunk_ids]
+        return QueuePage(chunk, total, page, max(1, -(-total // per_page)), {i: by_id[i] for i in chunk_ids})
     total = session.execute(query.with_only_columns(func.count()).order_by(None)).scalar_one()
     rows = list(session.execute(
         query.options(selectinload(Incident.organization), selectinload(Incident.assignee),
@@ -168,7 +231,8 @@ class Dashboard:
 def dashboard(session: Session, *, now: datetime | None = None, limit: int = 10) -> Dashboard:
     """What needs attention now: overdue phases, drafts awaiting review, open critical reports."""
     now = now or utcnow()
-    overdue = overdue_phases(session, now=now)
+    pairs = overdue_pairs(session, now=now)
+    overdue = _with_incidents(session, pairs[:limit])
     critical = list(session.execute(
         select(Incident).options(selectinload(Incident.organization))
         .where(Incident.severity == "critical", Incident.status.in_(OPEN_STATUSES))
@@ -176,7 +240,7 @@ def dashboard(session: Session, *, now: datetime | None = None, limit: int = 10)
     counts = dict(session.execute(select(Incident.status, func.count()).where(Incident.status.in_(OPEN_STATUSES))
                                   .group_by(Incident.status)).all())
     drafts, drafts_total = _drafts(session, limit)
-    return Dashboard(overdue=overdue[:limit], overdue_total=len(overdue), critical=critical,
+    return Dashboard(overdue=overdue, overdue_total=len(pairs), critical=critical,
                      new_count=counts.get("new", 0), open_count=sum(counts.values()),
                      drafts=drafts, drafts_total=drafts_total)
 

@@ -112,3 +112,37 @@ def test_reminder_row_is_unique_per_phase_in_the_database(ctx, world):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_the_overdue_query_finds_exactly_what_the_rules_say(ctx, world, factory):
+    """The SQL pre-filter only skips reports that cannot be overdue: compare with the rules
+    applied to every report, at many moments, across both regimes."""
+    import random
+
+    from cert_share.services.deadlines import for_incident
+    from cert_share.services.workspace import overdue_pairs
+
+    rng = random.Random(7)
+    orgs = [world["telco"], world["bank"]]
+    base = utcnow()
+    for i in range(40):
+        org = orgs[i % 2]
+        inc = file_report(org, rng.choice([1, 5, 30, 71, 73, 100, 400, 800, 2000]),
+                          **({"classified_at": (utcnow() - timedelta(hours=rng.choice([0, 2, 50]))).isoformat()}
+                             if rng.random() < 0.3 else {}))
+        for phase in ("notification", "intermediate", "final-report"):
+            if rng.random() < 0.4:
+                intake.add_phase_update(db.session, incident=inc, phase=phase, summary="x", details={},
+                                        actor=audit.CLI)
+        if rng.random() < 0.15:
+            inc.status = rng.choice(["false-positive", "closed", "acknowledged"])
+            db.session.commit()
+    incidents = db.session.query(Incident).all()
+    total = 0
+    for hours in (0, 1, 4, 24, 71, 72, 73, 24 * 30, 24 * 40, 24 * 100):
+        now = base + timedelta(hours=hours)
+        expected = sorted((i.id, d.phase) for i in incidents for d in for_incident(i, now=now) if d.overdue)
+        got = sorted((i, d.phase) for i, d in overdue_pairs(db.session, now=now))
+        assert got == expected, hours
+        total += len(expected)
+    assert total > 40  # the comparison covered many overdue phases, not just empty lists
