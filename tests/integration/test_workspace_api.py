@@ -190,3 +190,23 @@ def test_every_report_carries_its_deadlines(client, setup):
     # Banks are under the DORA-like regime: intermediate report instead of notification.
     bank_inc = new_report(client, setup["bank"])
     assert [d["phase"] for d in bank_inc["deadlines"]] == ["early-warning", "intermediate", "final-report"]
+
+
+def test_false_positive_withdraws_the_report_from_the_warnings_it_raised(client, setup, app):
+    from cert_share.models import EarlyWarning, WarningSource
+    from cert_share.warnings import lifecycle
+
+    ip = [{"type": "ipv4-addr", "value": "198.51.100.77"}]
+    first = new_report(client, setup["bank"], tlp="green", observables=ip)
+    new_report(client, setup["telco"], tlp="green", observables=ip)
+    with app.app_context():
+        lifecycle.publish_warnings(db.session)
+        warning = db.session.query(EarlyWarning).one()
+        assert warning.state == "published"
+    resp = patch(client, setup["cert"], first["id"], {"status": "false-positive"})
+    assert resp.status_code == 200
+    with app.app_context():
+        source = db.session.query(WarningSource).filter_by(incident_id=first["id"]).one()
+        assert source.withdrawn
+        # One organization's sighting is left: no longer a cross-organization warning.
+        assert db.session.query(EarlyWarning).one().state == "revoked"
