@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,10 +52,13 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    released: int = 0
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         text = f"sent {self.sent}, retry later {self.retried}, dead letters {self.dead}"
+        if self.released:
+            text += f", {self.released} left for the next run (slow server)"
         if self.errors:
             text += f"; last error: {self.errors[-1]}"
         return text
@@ -101,20 +105,40 @@ def _finish(session: Session, row: OutboxMessage, token: str, **values) -> bool:
     return result.rowcount == 1
 
 
+def release(session: Session, token: str) -> int:
+    """Hand back claimed rows not yet attempted (no attempt counted); commits."""
+    result = session.execute(
+        update(OutboxMessage).where(OutboxMessage.claimed_by == token, OutboxMessage.state == "sending")
+        .values(state="pending", claimed_by=None, lease_until=None).execution_options(synchronize_session=False))
+    session.commit()
+    return result.rowcount
+
+
 def send_due(session: Session, transport: Transport, *, now: datetime, mail_from: str,
              policy: RetryPolicy = RetryPolicy(), limit: int = 100, lease_seconds: float = 300,
-             rng: Callable[[], float] = random.random) -> DeliveryReport:
-    """Deliver every due message (one claimed batch at a time) and record each outcome."""
+             rng: Callable[[], float] = random.random,
+             monotonic: Callable[[], float] = time.monotonic) -> DeliveryReport:
+    """Deliver every due message (one claimed batch at a time) and record each outcome.
+
+    A slow server must not outlive the lease (another sender would then send the same rows
+    again): past half the lease, the rest of the batch is handed back for the next run.
+    """
     report = DeliveryReport()
     seen: set[int] = set()
     try:
         while True:
             token, rows = claim(session, now=now, limit=limit, lease_seconds=lease_seconds)
+            claimed_at = monotonic()
             rows = [row for row in rows if row.id not in seen]
             if not rows:
                 break
             outage = None
             for row in rows:
+                if monotonic() - claimed_at > lease_seconds / 2:
+                    report.released = release(session, token)
+                    log.warning("mail: batch took over half the lease; %d message(s) left for the next run",
+                                report.released)
+                    return report
                 seen.add(row.id)
                 attempts = row.attempts + 1
                 if outage is None:

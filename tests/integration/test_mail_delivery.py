@@ -171,6 +171,25 @@ def test_a_crashed_senders_rows_come_back_after_its_lease_expires(ctx, smtp):
     assert sorted(smtp.handler.message_ids) == sorted(expected)
 
 
+def test_a_slow_server_never_outlives_the_lease(ctx, smtp):
+    from cert_share.mail.delivery import RetryPolicy, send_due
+    from cert_share.mail.transport import SmtpSettings, SmtpTransport
+
+    t0 = utcnow()
+    expected = queue(4, now=t0)
+    ticks = iter(range(0, 10_000, 70))  # every look at the clock: 70 s later
+
+    report = send_due(db.session, SmtpTransport(SmtpSettings("127.0.0.1", smtp.port)), now=t0,
+                      mail_from="cert@cert.example", policy=RetryPolicy(), lease_seconds=300,
+                      monotonic=lambda: next(ticks))
+    # 0 s claim, 70 s and 140 s send two, 210 s is past half the 300 s lease: two handed back.
+    assert (report.sent, report.released) == (2, 2)
+    back = db.session.execute(select(OutboxMessage).where(OutboxMessage.state == "pending")).scalars().all()
+    assert len(back) == 2 and all(m.attempts == 0 and m.claimed_by is None for m in back)
+    assert deliver_outbox(db.session, smtp.config(), now=t0).sent == 2
+    assert sorted(smtp.handler.message_ids) == sorted(expected)
+
+
 def test_two_senders_claiming_at_once_never_share_a_row(app, ctx):
     queue(40)
     now = utcnow() + timedelta(seconds=1)
