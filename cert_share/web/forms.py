@@ -6,8 +6,10 @@ identically whichever channel it comes through (see ``incident_input``).
 """
 from __future__ import annotations
 
+import uuid
+
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, SelectMultipleField, \
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, \
     StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import DateTimeLocalInput
@@ -69,6 +71,9 @@ class IncidentForm(FlaskForm):
                                        render_kw={"size": 6})
     personal_data = BooleanField("Personal data is involved")
     share_reporter = BooleanField("Share our organization's identity with other members")
+    # One id per filled-in form, sent as the report's external_id: a double click or a resent
+    # POST finds the first report instead of filing a second one.
+    submission_id = HiddenField()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -76,6 +81,8 @@ class IncidentForm(FlaskForm):
         self.classification.choices = [("", "")] + [c for group in classification_choices().values() for c in group]
         self.timezone.choices = TIMEZONE_CHOICES
         self.cross_border.choices = sorted(countries().items(), key=lambda item: item[1])
+        if not self.submission_id.data:
+            self.submission_id.data = f"web-{uuid.uuid4()}"
 
 
 class PhaseUpdateForm(FlaskForm):

@@ -19,6 +19,7 @@ _schema = IncidentCreateSchema()
 TIME_FIELDS = ("detected_at", "started_at", "classified_at")
 TEXT_FIELDS = ("title", "description", "affected_services", "impact")
 REQUIRED_MESSAGE = "This field is required."
+MAX_LINE_ERRORS = 20  # a pasted log file should not produce a page of thousands of messages
 KINDS = "IP address or range, domain, URL, e-mail address, file hash or AS number"
 
 
@@ -78,10 +79,14 @@ def load_report(form_data: dict) -> FormResult:
         if value is not None:
             payload[name] = value
     observables, line_numbers, line_errors = observable_lines(form_data.get("observables") or "")
-    for message in line_errors:
+    for message in line_errors[:MAX_LINE_ERRORS]:
         _add(errors, "observables", message)
+    if len(line_errors) > MAX_LINE_ERRORS:
+        _add(errors, "observables", f"… and {len(line_errors) - MAX_LINE_ERRORS} more lines that are not valid")
     payload["observables"] = observables
     payload["cross_border"] = list(form_data.get("cross_border") or [])
+    if form_data.get("submission_id"):
+        payload["external_id"] = form_data["submission_id"]
     payload["personal_data"] = bool(form_data.get("personal_data"))
     payload["share_reporter"] = bool(form_data.get("share_reporter"))
 

@@ -320,3 +320,49 @@ def test_password_is_never_echoed_back(client, factory, bank):
     page = login(client, "soc@firstbank.example", "wrong but secret 123").get_data(as_text=True)
     assert "wrong but secret 123" not in page
     assert PASSWORD not in page
+
+
+def test_sending_the_same_form_twice_files_one_report(app, bank_client):
+    page = bank_client.get("/incidents/new").get_data(as_text=True)
+    submission_id = re.search(r'id="submission_id" name="submission_id" type="hidden" value="([^"]+)"', page).group(1)
+    data = {"csrf_token": csrf_token(page), "submission_id": submission_id, **form()}
+    first = bank_client.post("/incidents/new", data=data)
+    second = bank_client.post("/incidents/new", data=data)  # double click, or the browser resends
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert "already sent" in bank_client.get(second.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(Incident).count() == 1
+    # A new form is a new report.
+    assert submit(bank_client, form()).headers["Location"] != first.headers["Location"]
+
+
+def test_a_pasted_log_file_gets_a_bounded_list_of_line_errors(app, bank_client):
+    lines = "\n".join(f"Nov 22 10:{n:02d} sshd failed login from 203.0.113.{n}" for n in range(50))
+    page = submit(bank_client, form(observables=lines)).get_data(as_text=True)
+    errors = field_errors(page, "observables")
+    assert "line 1: cannot recognise" in errors and "line 20:" in errors and "line 21:" not in errors
+    assert "… and 30 more lines that are not valid" in errors
+    assert counts(app) == (0, 0, 0)
+
+
+def test_two_copies_of_one_form_racing_still_file_one_report(app, bank_client, monkeypatch):
+    from cert_share.services import intake
+
+    page = bank_client.get("/incidents/new").get_data(as_text=True)
+    submission_id = re.search(r'name="submission_id" type="hidden" value="([^"]+)"', page).group(1)
+    data = {"csrf_token": csrf_token(page), "submission_id": submission_id, **form()}
+    first = bank_client.post("/incidents/new", data=data)
+    real = intake.find_by_external_id
+    calls = []
+
+    def not_yet_visible(*args, **kwargs):  # the second copy looked before the first committed
+        calls.append(args)
+        return None if len(calls) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(intake, "find_by_external_id", not_yet_visible)
+    second = bank_client.post("/incidents/new", data=data)
+    assert len(calls) == 2  # the race was really taken: insert refused, then looked up again
+    assert second.status_code == 302 and second.headers["Location"] == first.headers["Location"]
+    with app.app_context():
+        assert db.session.query(Incident).count() == 1
