@@ -2,7 +2,9 @@
 
 Fixtures for every browser test of the project:
 
-    browser      a fresh chromium (own temp profile) per test; each xdist worker runs its own
+    browser      a fresh chromium (own temp profile) per test; each xdist worker runs its own.
+                 Page JavaScript off: @pytest.mark.parametrize("browser", [{"javascript": False}],
+                 indirect=True) (WebDriver itself still works)
     screenshot   screenshot("name") saves the whole page to tests/artifacts/<test>-<name>.png
     sign_in      sign_in(live_server, email, password) through the real login form
 
@@ -34,7 +36,7 @@ def _missing() -> str | None:
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, request):
     reason = _missing()
     if reason:
         pytest.skip(reason)
@@ -49,6 +51,8 @@ def browser(tmp_path):
                 "--no-first-run", "--disable-extensions", "--lang=en-US", "--window-size=1366,900",
                 f"--user-data-dir={profile}"):
         options.add_argument(arg)
+    if not getattr(request, "param", {}).get("javascript", True):
+        options.add_argument("--blink-settings=scriptEnabled=false")
     service = Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
     driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(WAIT_SECONDS * 2)
@@ -86,6 +90,16 @@ def wait_for(browser, condition, timeout: float = WAIT_SECONDS):
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(browser, timeout).until(condition)
+
+
+def type_datetime_local(element, value) -> None:
+    """Type a datetime into <input type=datetime-local> as a person does (en-US segments:
+    month, day, year, then hour, minute, AM/PM); the browser was started with --lang=en-US."""
+    from selenium.webdriver.common.keys import Keys
+
+    element.send_keys(value.strftime("%m%d%Y"))
+    element.send_keys(Keys.TAB)
+    element.send_keys(value.strftime("%I%M%p"))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from selenium.webdriver.support.ui import Select
 
 from cert_share.extensions import db
 from cert_share.models import Incident
-from tests.browser.conftest import wait_for
+from tests.browser.conftest import type_datetime_local, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -27,19 +27,12 @@ OBSERVABLES_WITH_TYPO = "\n".join([
 FIXED = OBSERVABLES_WITH_TYPO.replace("999.1.1.1", "198.51.100.23")
 
 
-def _set_datetime_local(browser, element_id: str, value: str) -> None:
-    # Typing into <input type=datetime-local> depends on the locale's segment order; the test
-    # drives the value the picker would produce, then lets the real form submit it.
-    element = browser.find_element(By.ID, element_id)
-    browser.execute_script("arguments[0].value = arguments[1];", element, value)
-    assert element.get_attribute("value") == value
-
-
 def _checked(browser, select_id: str) -> set[str]:
     # One CSS query instead of Select.all_selected_options' round trip per <option>.
     return {o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, f"#{select_id} option:checked")}
 
 
+@pytest.mark.parametrize("browser", [{"javascript": False}], indirect=True, ids=["no-js"])
 def test_analyst_reports_incident_fixes_bad_line_and_sees_recognised_types(
         app, factory, live_server, browser, sign_in, screenshot):
     factory.cert()
@@ -49,9 +42,11 @@ def test_analyst_reports_incident_fixes_bad_line_and_sees_recognised_types(
 
     browser.find_element(By.LINK_TEXT, "Report an incident").click()
     wait_for(browser, EC.presence_of_element_located((By.ID, "title")))
-    riga_now = datetime.now(ZoneInfo("Europe/Riga"))
-    detected = (riga_now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
-    started = (riga_now - timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M")
+    # The page works with JavaScript off: <noscript> content would render, scripts do not run.
+    assert browser.execute_script("return document.querySelectorAll('script').length") == 0
+    riga_now = datetime.now(ZoneInfo("Europe/Riga")).replace(second=0, microsecond=0, tzinfo=None)
+    detected_dt, started_dt = riga_now - timedelta(hours=2), riga_now - timedelta(hours=6)
+    detected = detected_dt.strftime("%Y-%m-%dT%H:%M")
 
     browser.find_element(By.ID, "title").send_keys("Emotet beaconing from teller workstations")
     browser.find_element(By.ID, "description").send_keys("Three workstations beacon to a known C2.")
@@ -59,8 +54,9 @@ def test_analyst_reports_incident_fixes_bad_line_and_sees_recognised_types(
     Select(browser.find_element(By.ID, "severity")).select_by_value("high")
     browser.find_element(By.CSS_SELECTOR, "label[for='tlp-3']").click()  # TLP:AMBER+STRICT
     Select(browser.find_element(By.ID, "timezone")).select_by_value("Europe/Riga")
-    _set_datetime_local(browser, "detected_at", detected)
-    _set_datetime_local(browser, "started_at", started)
+    type_datetime_local(browser.find_element(By.ID, "detected_at"), detected_dt)
+    type_datetime_local(browser.find_element(By.ID, "started_at"), started_dt)
+    assert browser.find_element(By.ID, "detected_at").get_attribute("value") == detected
     browser.find_element(By.ID, "affected_services").send_keys("Branch banking")
     countries = Select(browser.find_element(By.ID, "cross_border"))
     countries.select_by_value("LV")
