@@ -68,6 +68,9 @@ def build_spec() -> dict:
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/PhaseUpdateCreate"}}}},
                  "responses": _responses("201", incident, "400", "401", "404", "415")}})
+    from .warnings import openapi_paths as warning_paths  # early warnings (issue 4)
+
+    warning_paths(spec)
     return spec.to_dict()
 
 

@@ -119,3 +119,39 @@ def discard_warning(warning_id: int):
 def revoke_warning(warning_id: int):
     _require_staff()
     return jsonify(_dump(lifecycle.revoke_warning(db.session, warning_id, g.actor)))
+
+
+def openapi_paths(spec) -> None:
+    """Document the warning routes in the API's OpenAPI document (called by openapi.build_spec)."""
+    spec.components.schema("Warning", schema=StaffWarningSchema)
+    spec.components.schema("WarningEdit", schema=WarningEditSchema)
+    warning = {"$ref": "#/components/schemas/Warning"}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    fails = {code: {"description": text, "content": error} for code, text in (
+        ("400", "Invalid input"), ("401", "Missing or bad token"), ("403", "CERT staff only"),
+        ("404", "Not found (or not visible to you)"), ("409", "Not allowed in the warning's state"))}
+    ok = {"200": {"description": "OK", "content": {"application/json": {"schema": warning}}}}
+    wid = {"name": "warning_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    secure = [{"bearer": []}]
+    spec.path(path="/api/v1/warnings", operations={"get": {
+        "summary": "Early warnings visible to the caller (members: published to them; CERT staff: all, "
+                   "state fields included)", "security": secure,
+        "parameters": [{"name": "state", "in": "query", "schema": {"type": "string", "enum": list(WARNING_STATES)}},
+                       {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 1000}},
+                       {"name": "before", "in": "query", "schema": {"type": "integer"}}],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"warnings": {"type": "array", "items": warning}}}}}},
+            "400": fails["400"], "401": fails["401"]}}})
+    spec.path(path="/api/v1/warnings/{warning_id}", operations={
+        "get": {"summary": "One warning", "security": secure, "parameters": [wid],
+                "responses": {**ok, "401": fails["401"], "404": fails["404"]}},
+        "patch": {"summary": "CERT staff: edit title, description, recommended action, TLP, targets",
+                  "security": secure, "parameters": [wid],
+                  "requestBody": {"required": True, "content": {"application/json": {
+                      "schema": {"$ref": "#/components/schemas/WarningEdit"}}}},
+                  "responses": {**ok, **fails}}})
+    for action, summary in (("publish", "CERT staff: approve a draft for the next publish-warnings run"),
+                            ("discard", "CERT staff: drop a warning that was never published"),
+                            ("revoke", "CERT staff: revoke a warning (members receive a revoked version)")):
+        spec.path(path=f"/api/v1/warnings/{{warning_id}}/{action}", operations={"post": {
+            "summary": summary, "security": secure, "parameters": [wid], "responses": {**ok, **fails}}})

@@ -134,3 +134,10 @@ def test_publish_warnings_runs_as_a_job_and_a_rerun_publishes_nothing(app, orgs,
     assert first.exit_code == 0 and "publish-warnings: 1 published" in first.output, first.output
     second = runner.invoke(args=["jobs", "run", "publish-warnings"])
     assert second.exit_code == 0 and "publish-warnings: 0 published" in second.output, second.output
+
+
+def test_the_openapi_document_describes_the_warning_routes(client):
+    doc = client.get("/api/v1/openapi.json").json
+    assert {"/api/v1/warnings", "/api/v1/warnings/{warning_id}", "/api/v1/warnings/{warning_id}/publish"} <= set(doc["paths"])
+    assert "patch" in doc["paths"]["/api/v1/warnings/{warning_id}"]
+    assert "tlp" in doc["components"]["schemas"]["WarningEdit"]["properties"]
