@@ -6,10 +6,13 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ..services.deadline_reminders import send_reminders
+from ..services.deadline_tracking import repair
 from .registry import job
 
 
 @job("check-deadlines", interval_setting="JOB_CHECK_DEADLINES_MINUTES", default_minutes=15,
      help="Queue one reminder e-mail per overdue reporting phase (member-admins and CERT staff), never twice.")
 def check_deadlines(session: Session, now: datetime) -> str:
-    return send_reminders(session, now=now).summary()
+    repaired = repair(session)  # rows of reports whose organization's regime changed, or missing
+    summary = send_reminders(session, now=now).summary()
+    return summary + (f"; deadlines recomputed for {repaired} report(s)" if repaired else "")

@@ -1,18 +1,18 @@
 """Database models, one module per aggregate. Importing this package registers them all."""
 from .audit import AuditEntry
-from .case import CaseLink, CaseNote, Cooperation, DeadlineReminder
+from .case import CaseLink, CaseNote, Cooperation, DeadlineReminder, PhaseDeadline
 from .incident import Incident, Observable, PhaseUpdate
 from .job_run import JobRun, SchedulerLease
 from .organization import Asset, Organization
 from .outbox import OutboxMessage
 from .stix_object import Collection, StixObject
-from .totp import TotpUse
 from .taxii import StixClock, TaxiiPoll, TaxiiStatus
+from .totp import TotpUse
 from .user import ApiToken, User
 from .warning import EarlyWarning, FeedState, WarningSource
 
 __all__ = [
-    "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization",
+    "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization", "PhaseDeadline",
     "PhaseUpdate", "StixObject", "TotpUse", "User", "JobRun", "SchedulerLease", "OutboxMessage",
     "EarlyWarning", "FeedState", "WarningSource",
     "StixClock", "TaxiiPoll", "TaxiiStatus",

@@ -78,3 +78,25 @@ class DeadlineReminder(db.Model):
     sent_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     recipients: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
+
+
+class PhaseDeadline(db.Model):
+    """Each report's reporting deadlines as rows, kept in step with its phase updates and status
+    (services/deadline_tracking.py), so "which phases are overdue now" is an index range scan
+    instead of the rules run over every report. The rules (services/deadlines.py) stay the truth:
+    these rows are recomputed from them whenever a report, its phases or its status change."""
+
+    __tablename__ = "phase_deadlines"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "phase", name="uq_phase_deadlines_phase"),
+        Index("ix_phase_deadlines_open_due", "is_open", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False)
+    phase: Mapped[str] = mapped_column(String(16), nullable=False)
+    regime: Mapped[str] = mapped_column(String(16), nullable=False)
+    due_at = mapped_column(UTCDateTime, nullable=False)
+    submitted_at = mapped_column(UTCDateTime)
+    # Still owed: not submitted, and the report is not false-positive or merged.
+    is_open: Mapped[bool] = mapped_column(db.Boolean, nullable=False)

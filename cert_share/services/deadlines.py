@@ -162,37 +162,6 @@ def for_incident(incident, *, now: datetime | None = None,
     )
 
 
-# Reporting systems' clocks drift: detected_at may lie this far after the report was received.
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-def _min_delay(delay: Delay) -> timedelta:
-    return timedelta(days=28 * delay.months, hours=delay.hours)
-
-
-def earliest_due_after_detection(rule: PhaseRule) -> timedelta:
-    """A lower bound of (due_at - detected_at) for this rule, whatever the report's other times.
-
-    Lets a query skip reports that cannot be overdue yet: every anchor is at or after detection
-    (phases are submitted after the report arrives), except the classification time, which a
-    reporter may give as earlier than detection — no bound then. A month is at least 28 days.
-    """
-    if rule.anchor == "classified":
-        bound = timedelta(0)
-    else:
-        bound = max(timedelta(0), _min_delay(rule.delay) - CLOCK_SKEW)
-    if rule.at_most is not None:
-        cap_anchor, cap_delay = rule.at_most
-        cap = timedelta(0) if cap_anchor == "classified" else max(timedelta(0), _min_delay(cap_delay) - CLOCK_SKEW)
-        bound = min(bound, cap)
-    return bound
-
-
-def owed_rules(regime: str) -> tuple[PhaseRule, ...]:
-    """The rules whose phase can be missing: all but the early warning (the report itself)."""
-    return tuple(rule for rule in REGIMES[regime] if rule.phase != "early-warning")
-
-
 def regime_of_org(regime: str | None, sector: str | None) -> str:
     """regime_name() with the configured sector table (app context) or the defaults."""
     return regime_name(regime, sector, _configured_sector_regimes())

@@ -71,6 +71,7 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     _add_observables(session, incident, data.get("observables") or ())
     _store_stix(session, incident)
     _early_warnings(session, incident)
+    _track_deadlines(session, incident)
     for hook in AFTER_INTAKE_HOOKS:
         hook(session, incident)
     audit.record(session, actor, "incident.report", "incident", incident.id, source=source,
@@ -78,6 +79,13 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     if commit:
         session.commit()
     return incident, True
+
+
+def _track_deadlines(session: Session, incident: Incident) -> None:
+    """Keep the report's phase_deadlines rows in step (CERT workspace, issue 5)."""
+    from .deadline_tracking import track
+
+    track(session, incident)
 
 
 def _early_warnings(session: Session, incident: Incident) -> None:
@@ -128,6 +136,7 @@ def add_phase_update(session: Session, *, incident: Incident, phase: str, summar
     incident.updated_at = now
     incident.stix_modified = now
     _store_stix(session, incident)
+    _track_deadlines(session, incident)
     audit.record(session, actor, "incident.phase", "incident", incident.id, phase=phase)
     if commit:
         session.commit()

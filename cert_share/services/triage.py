@@ -28,7 +28,7 @@ from ..models import CaseLink, CaseNote, Cooperation, Incident, User
 from ..models.case import LINK_KINDS
 from ..models.incident import STATUSES
 from ..vocab import countries
-from . import audit
+from . import audit, deadline_tracking
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"acknowledged", "false-positive"}),
@@ -174,6 +174,8 @@ def update_case(session: Session, incident: Incident, changes: CaseChanges, *, a
             changed |= _set_cooperation(session, incident, changes.cooperation, actor, now)
         if changed:
             incident.updated_at = now
+        if changes.status is not None:
+            deadline_tracking.track(session, incident)  # false-positive owes nothing; reopening owes again
         session.commit()
     except Exception:
         session.rollback()
@@ -345,6 +347,7 @@ def merge(session: Session, duplicate: Incident, into: Incident, *, actor: audit
     else:
         existing.kind = "duplicate"
     audit.record(session, actor, "incident.merge", "incident", duplicate.id, into=survivor.id)
+    deadline_tracking.track(session, duplicate)  # a merged duplicate owes no more phases
     session.commit()
     return survivor
 

@@ -6,23 +6,28 @@ check ``policy.can_triage`` first (the views and the API do).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..clock import utcnow
 from ..errors import InputError
-from ..models import (AuditEntry, CaseNote, Collection, DeadlineReminder, Incident, Organization, PhaseUpdate,
+from ..models import (AuditEntry, CaseNote, Collection, DeadlineReminder, Incident, Organization, PhaseDeadline,
                       StixObject, User)
 from ..models.incident import STATUSES
 from ..vocab import RSIT, SECTORS, SEVERITIES, TLP_LEVELS
+from . import deadline_tracking
 from . import deadlines as deadline_rules
 from .triage import OPEN_STATUSES
 
+SEVERITY_ORDER = ("critical", "high", "medium", "low")
 SEVERITY_RANK = case({"critical": 4, "high": 3, "medium": 2, "low": 1}, value=Incident.severity, else_=0)
 PAGE_SIZE = 50
+# Up to this many matching reports the queue sorts them in one query; beyond, it walks the
+# (severity, created_at) index one severity at a time.
+SMALL_RESULT = 5000
 
 
 @dataclass
@@ -98,78 +103,26 @@ def _filtered(filters: QueueFilters, user_id: int | None):
     return query
 
 
-def _org_regimes(session: Session) -> dict[int, str]:
-    rows = session.execute(select(Organization.id, Organization.regime, Organization.sector)).all()
-    return {org_id: deadline_rules.regime_of_org(regime, sector) for org_id, regime, sector in rows}
-
-
-def overdue_candidates(query, now: datetime, org_regimes: dict[int, str]):
-    """Narrow a query to reports that may owe a phase now, regime by regime: a phase of the
-    regime is missing and its earliest possible due date has passed. Exact rules run after."""
-    by_regime: dict[str, list[int]] = {}
-    for org_id, regime in org_regimes.items():
-        by_regime.setdefault(regime, []).append(org_id)
-    clauses = []
-    for regime, org_ids in sorted(by_regime.items()):
-        owed = []
-        for rule in deadline_rules.owed_rules(regime):
-            # Uncorrelated NOT IN: planned once (hashed / ephemeral index), not once per report.
-            missing = Incident.id.not_in(select(PhaseUpdate.incident_id).where(PhaseUpdate.phase == rule.phase)
-                                         .scalar_subquery())
-            owed.append(missing & (Incident.detected_at <= now - deadline_rules.earliest_due_after_detection(rule)))
-        if owed:
-            clauses.append(Incident.org_id.in_(org_ids) & or_(*owed))
-    if not clauses:
-        return query.where(Incident.id.is_(None))
-    return query.where(Incident.status != "false-positive", Incident.merged_into_id.is_(None), or_(*clauses))
-
-
-def overdue_pairs(session: Session, query=None, *, now: datetime | None = None
+def overdue_pairs(session: Session, query=None, *, now: datetime | None = None, limit: int | None = None
                   ) -> list[tuple[int, deadline_rules.Deadline]]:
-    """(report id, overdue phase) pairs, most overdue first. Reads plain rows, not ORM objects:
-    the dashboard runs this over every open report on each render."""
+    """(report id, overdue phase) pairs, most overdue first, from the ``phase_deadlines`` rows
+    (an index range scan; services/deadline_tracking.py keeps them in step with the rules).
+    ``query``: a ``select(Incident)`` with filters, to restrict to those reports."""
     now = now or utcnow()
-    regimes = _org_regimes(session)
-    query = overdue_candidates(query if query is not None else select(Incident), now, regimes)
-    rows = session.execute(query.with_only_columns(
-        Incident.id, Incident.org_id, Incident.detected_at, Incident.created_at, Incident.classified_at,
-        Incident.status).order_by(None)).all()
-    submissions: dict[int, list[tuple[str, datetime]]] = {}
-    ids = [row[0] for row in rows]
-    for chunk in range(0, len(ids), 5000):
-        part = ids[chunk:chunk + 5000]
-        for incident_id, phase, first in session.execute(
-                select(PhaseUpdate.incident_id, PhaseUpdate.phase, func.min(PhaseUpdate.submitted_at))
-                .where(PhaseUpdate.incident_id.in_(part)).group_by(PhaseUpdate.incident_id, PhaseUpdate.phase)):
-            submissions.setdefault(incident_id, []).append((phase, _aware(first)))
-    out = []
-    for incident_id, org_id, detected, created, classified, status in rows:
-        for d in deadline_rules.compute(detected_at=detected, created_at=created, classified_at=classified,
-                                        submissions=submissions.get(incident_id, ()),
-                                        regime=regimes.get(org_id, deadline_rules.DEFAULT_REGIME),
-                                        status=status, now=now):
-            if d.overdue:
-                out.append((incident_id, d))
-    out.sort(key=lambda pair: (pair[1].due_at, pair[0]))
-    return out
-
-
-def _aware(value: datetime) -> datetime:
-    # func.min() returns the raw column value: the UTC type decorator does not apply to it.
-    from datetime import timezone
-
-    if isinstance(value, str):  # SQLite hands back text for an aggregate over a DATETIME column
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    q = deadline_tracking.overdue_query(now).order_by(PhaseDeadline.due_at, PhaseDeadline.incident_id)
+    if query is not None:
+        q = q.where(PhaseDeadline.incident_id.in_(
+            query.with_only_columns(Incident.id).order_by(None).scalar_subquery()))
+    if limit is not None:
+        q = q.limit(limit)
+    return [(incident_id, deadline_rules.Deadline(phase, due_at, None, overdue=True))
+            for incident_id, phase, due_at in session.execute(q)]
 
 
 def overdue_phases(session: Session, query=None, *, now: datetime | None = None,
                    limit: int | None = None) -> list[tuple[Incident, deadline_rules.Deadline]]:
     """(report, overdue phase) pairs, most overdue first (the first ``limit`` of them)."""
-    pairs = overdue_pairs(session, query, now=now)
-    if limit is not None:
-        pairs = pairs[:limit]
-    return _with_incidents(session, pairs)
+    return _with_incidents(session, overdue_pairs(session, query, now=now, limit=limit))
 
 
 def _with_incidents(session: Session, pairs):
@@ -204,11 +157,35 @@ def queue(session: Session, filters: QueueFilters, *, page: int = 1, per_page: i
             .where(Incident.id.in_(chunk_ids))).scalars()} if chunk_ids else {}
         chunk = [rows[i] for i in chunk_ids]
         return QueuePage(chunk, total, page, max(1, -(-total // per_page)), {i: by_id[i] for i in chunk_ids})
-    total = session.execute(query.with_only_columns(func.count()).order_by(None)).scalar_one()
-    rows = list(session.execute(
-        query.options(selectinload(Incident.organization), selectinload(Incident.assignee),
-                      selectinload(Incident.updates))
-        .order_by(*order).limit(per_page).offset((page - 1) * per_page)).scalars())
+    # Most severe first without sorting every matching row: one indexed walk per severity
+    # (ix_incidents_severity_created), skipping whole severities that lie before the page.
+    counts = dict(session.execute(query.with_only_columns(Incident.severity, func.count())
+                                  .group_by(Incident.severity).order_by(None)).all())
+    total = sum(counts.values())
+    loading = (selectinload(Incident.organization), selectinload(Incident.assignee), selectinload(Incident.updates))
+    if total <= SMALL_RESULT:
+        # A selective filter (the default "open" queue): sorting its few rows beats index walks.
+        rows = list(session.execute(query.options(*loading).order_by(*order)
+                                    .limit(per_page).offset((page - 1) * per_page)).scalars())
+        return _queue_page(rows, total, page, per_page, now)
+    offset, need, rows = (page - 1) * per_page, per_page, []
+    for severity in SEVERITY_ORDER + tuple(sorted(set(counts) - set(SEVERITY_ORDER))):
+        available = counts.get(severity, 0)
+        if need <= 0:
+            break
+        if offset >= available:
+            offset -= available
+            continue
+        part = list(session.execute(
+            query.where(Incident.severity == severity).options(*loading)
+            .order_by(Incident.created_at.desc(), Incident.id.desc()).limit(need).offset(offset)).scalars())
+        rows.extend(part)
+        need -= len(part)
+        offset = 0
+    return _queue_page(rows, total, page, per_page, now)
+
+
+def _queue_page(rows: list[Incident], total: int, page: int, per_page: int, now: datetime) -> QueuePage:
     flagged = {}
     for incident in rows:
         late = deadline_rules.overdue(deadline_rules.for_incident(incident, now=now))
@@ -231,8 +208,8 @@ class Dashboard:
 def dashboard(session: Session, *, now: datetime | None = None, limit: int = 10) -> Dashboard:
     """What needs attention now: overdue phases, drafts awaiting review, open critical reports."""
     now = now or utcnow()
-    pairs = overdue_pairs(session, now=now)
-    overdue = _with_incidents(session, pairs[:limit])
+    overdue = overdue_phases(session, now=now, limit=limit)
+    overdue_total = deadline_tracking.overdue_count(session, now)
     critical = list(session.execute(
         select(Incident).options(selectinload(Incident.organization))
         .where(Incident.severity == "critical", Incident.status.in_(OPEN_STATUSES))
@@ -240,7 +217,7 @@ def dashboard(session: Session, *, now: datetime | None = None, limit: int = 10)
     counts = dict(session.execute(select(Incident.status, func.count()).where(Incident.status.in_(OPEN_STATUSES))
                                   .group_by(Incident.status)).all())
     drafts, drafts_total = _drafts(session, limit)
-    return Dashboard(overdue=overdue, overdue_total=len(pairs), critical=critical,
+    return Dashboard(overdue=overdue, overdue_total=overdue_total, critical=critical,
                      new_count=counts.get("new", 0), open_count=sum(counts.values()),
                      drafts=drafts, drafts_total=drafts_total)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from marshmallow import ValidationError
 
 from .. import policy
 from ..errors import CertShareError, InputError

@@ -73,6 +73,20 @@ def upgrade():
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id"),
     )
+    op.create_table(
+        "phase_deadlines",
+        sa.Column("id", BIGPK, nullable=False),
+        sa.Column("incident_id", sa.BigInteger(), nullable=False),
+        sa.Column("phase", sa.String(length=16), nullable=False),
+        sa.Column("regime", sa.String(length=16), nullable=False),
+        sa.Column("due_at", sa.DateTime(), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(), nullable=True),
+        sa.Column("is_open", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("incident_id", "phase", name="uq_phase_deadlines_phase"),
+    )
+    op.create_index("ix_phase_deadlines_open_due", "phase_deadlines", ["is_open", "due_at"])
     # The triage queue sorts by severity then recency and filters on status: keep that indexed.
     op.create_index("ix_incidents_queue", "incidents", ["status", "created_at"])
     op.create_index("ix_incidents_severity_created", "incidents", ["severity", "created_at"])
@@ -84,6 +98,8 @@ def downgrade():
     op.drop_index("ix_phase_updates_phase_incident", table_name="phase_updates")
     op.drop_index("ix_incidents_severity_created", table_name="incidents")
     op.drop_index("ix_incidents_queue", table_name="incidents")
+    op.drop_index("ix_phase_deadlines_open_due", table_name="phase_deadlines")
+    op.drop_table("phase_deadlines")
     op.drop_table("totp_uses")
     op.drop_table("deadline_reminders")
     op.drop_table("cooperation_cases")

@@ -10,7 +10,7 @@ from cert_share.models import Cooperation, Incident, Organization
 from cert_share.models.taxii import TaxiiPoll
 from cert_share.models.warning import EarlyWarning, WarningSource
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit, intake
+from cert_share.services import audit, deadline_tracking, intake
 from cert_share.services.collections import intake_collection
 from tests.conftest import auth
 
@@ -33,6 +33,8 @@ def file(org, created: str, classification: str, severity: str, status: str = "n
     incident.status = status
     if ack_minutes is not None:
         incident.acknowledged_at = created_at + timedelta(minutes=ack_minutes)
+    # Back-dated by hand: recompute its deadline rows as intake and triage would have.
+    deadline_tracking.track(db.session, incident)
     db.session.commit()
     return incident
 

@@ -11,7 +11,7 @@ from cert_share.extensions import db
 from cert_share.models import DeadlineReminder, Incident, Organization
 from cert_share.models.outbox import OutboxMessage
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit, intake
+from cert_share.services import audit, intake, triage
 from cert_share.services.deadline_reminders import send_reminders
 from cert_share.services.workspace import overdue_phases
 
@@ -78,8 +78,7 @@ def test_submitted_phase_or_false_positive_gets_no_reminder(ctx, world):
     intake.add_phase_update(db.session, incident=done, phase="notification", summary="sent", details={},
                             actor=audit.CLI)
     fp = file_report(world["telco"], 80)
-    fp.status = "false-positive"
-    db.session.commit()
+    triage.set_status(db.session, fp, "false-positive", actor=audit.CLI)
     assert send_reminders(db.session).reminders == 0
 
 
@@ -124,6 +123,7 @@ def test_the_overdue_query_finds_exactly_what_the_rules_say(ctx, world, factory)
 
     rng = random.Random(7)
     orgs = [world["telco"], world["bank"]]
+    incidents_so_far: list[Incident] = []
     base = utcnow()
     for i in range(40):
         org = orgs[i % 2]
@@ -135,8 +135,13 @@ def test_the_overdue_query_finds_exactly_what_the_rules_say(ctx, world, factory)
                 intake.add_phase_update(db.session, incident=inc, phase=phase, summary="x", details={},
                                         actor=audit.CLI)
         if rng.random() < 0.15:
-            inc.status = rng.choice(["false-positive", "closed", "acknowledged"])
-            db.session.commit()
+            path = rng.choice([["false-positive"], ["acknowledged", "closed"], ["acknowledged"],
+                               ["false-positive", "acknowledged"]])
+            for status in path:
+                triage.set_status(db.session, inc, status, actor=audit.CLI)
+        if incidents_so_far and rng.random() < 0.1:
+            triage.merge(db.session, inc, incidents_so_far[0], actor=audit.CLI)
+        incidents_so_far.append(inc)
     incidents = db.session.query(Incident).all()
     total = 0
     for hours in (0, 1, 4, 24, 71, 72, 73, 24 * 30, 24 * 40, 24 * 100):
@@ -146,3 +151,20 @@ def test_the_overdue_query_finds_exactly_what_the_rules_say(ctx, world, factory)
         assert got == expected, hours
         total += len(expected)
     assert total > 40  # the comparison covered many overdue phases, not just empty lists
+
+
+def test_a_changed_regime_is_picked_up_by_the_deadline_job(app, runner, world):
+    from cert_share.services.workspace import overdue_pairs
+
+    with app.app_context():
+        file_report(world["telco"], 80)
+        assert [d.phase for _i, d in overdue_pairs(db.session)] == ["notification"]
+        telco = db.session.get(Organization, world["telco"].id)
+        telco.regime = "dora"  # an administrator moves the telco under the DORA-like regime
+        db.session.commit()
+    result = runner.invoke(args=["jobs", "run", "check-deadlines"])
+    assert result.exit_code == 0 and "deadlines recomputed for 1 report(s)" in result.output, result.output
+    with app.app_context():
+        # Under DORA the initial report (filed now, 80 h after detection) is late but filed, and
+        # the intermediate report is only due 72 h after it: nothing overdue any more.
+        assert overdue_pairs(db.session) == []

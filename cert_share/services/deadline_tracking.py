@@ -1,0 +1,90 @@
+"""Keeps ``phase_deadlines`` rows in step with the rules (services/deadlines.py).
+
+Recomputed in the transaction of every change that moves a deadline: a new report and a phase
+update (services/intake.py calls ``track``), a status change or merge (services/triage.py). The
+``check-deadlines`` job also repairs rows whose regime no longer matches the organization's
+(an admin changed it, or SECTOR_REGIMES changed) and fills rows for reports that have none
+(written before this table existed). Queries then find overdue phases with an index range scan
+(``is_open AND due_at < now``), whatever the number of reports.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..clock import utcnow
+from ..models import Incident, Organization, PhaseDeadline
+from . import deadlines as rules
+
+BATCH = 2000
+
+
+def _rows(incident: Incident, regime: str) -> list[dict]:
+    out = []
+    suspended = incident.merged_into_id is not None or incident.status in rules.SUSPENDED_STATUSES
+    for d in rules.compute(detected_at=incident.detected_at, created_at=incident.created_at,
+                           classified_at=incident.classified_at,
+                           submissions=[(u.phase, u.submitted_at) for u in incident.updates],
+                           regime=regime, status=incident.status, suspended=suspended, now=incident.created_at):
+        out.append({"incident_id": incident.id, "phase": d.phase, "regime": regime, "due_at": d.due_at,
+                    "submitted_at": d.submitted_at, "is_open": d.submitted_at is None and not suspended})
+    return out
+
+
+def track(session: Session, incident: Incident) -> None:
+    """Recompute one report's rows (inside the caller's transaction; no commit)."""
+    org = incident.organization or session.get(Organization, incident.org_id)
+    regime = rules.regime_of_org(org.regime, org.sector)
+    session.flush()
+    session.execute(delete(PhaseDeadline).where(PhaseDeadline.incident_id == incident.id))
+    rows = _rows(incident, regime)
+    if rows:
+        session.execute(PhaseDeadline.__table__.insert(), rows)
+
+
+def track_many(session: Session, incident_ids: Iterable[int]) -> int:
+    """Recompute the rows of many reports, in batches; commits each batch."""
+    ids = list(incident_ids)
+    regimes = {o.id: rules.regime_of_org(o.regime, o.sector)
+               for o in session.execute(select(Organization)).scalars()}
+    done = 0
+    for start in range(0, len(ids), BATCH):
+        part = ids[start:start + BATCH]
+        incidents = session.execute(select(Incident).options(selectinload(Incident.updates))
+                                    .where(Incident.id.in_(part))).scalars().all()
+        session.execute(delete(PhaseDeadline).where(PhaseDeadline.incident_id.in_(part)))
+        rows = [row for inc in incidents for row in _rows(inc, regimes[inc.org_id])]
+        if rows:
+            session.execute(PhaseDeadline.__table__.insert(), rows)
+        session.commit()
+        session.expunge_all()
+        done += len(incidents)
+    return done
+
+
+def repair(session: Session) -> int:
+    """Rows for reports that have none, and for organizations whose regime changed; commits."""
+    missing = select(Incident.id).where(Incident.id.not_in(select(PhaseDeadline.incident_id).scalar_subquery()))
+    ids = set(session.execute(missing).scalars())
+    current = {o.id: rules.regime_of_org(o.regime, o.sector)
+               for o in session.execute(select(Organization)).scalars()}
+    stored = session.execute(select(Incident.org_id, PhaseDeadline.regime)
+                             .join(PhaseDeadline, PhaseDeadline.incident_id == Incident.id).distinct()).all()
+    stale_orgs = {org_id for org_id, regime in stored if current.get(org_id) != regime}
+    if stale_orgs:
+        ids |= set(session.execute(select(Incident.id).where(Incident.org_id.in_(stale_orgs))).scalars())
+    return track_many(session, sorted(ids)) if ids else 0
+
+
+def overdue_query(now: datetime | None = None):
+    """SELECT incident_id, phase, due_at of the phases overdue at ``now``: an index range scan."""
+    now = now or utcnow()
+    return (select(PhaseDeadline.incident_id, PhaseDeadline.phase, PhaseDeadline.due_at)
+            .where(PhaseDeadline.is_open.is_(True), PhaseDeadline.due_at < now))
+
+
+def overdue_count(session: Session, now: datetime | None = None) -> int:
+    return session.execute(overdue_query(now).with_only_columns(func.count())).scalar_one()
