@@ -80,10 +80,15 @@ def claim(session: Session, *, now: datetime, limit: int = 100, lease_seconds: f
     token = token or uuid.uuid4().hex
     candidates = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
     if is_postgres(session):
-        candidates = candidates.with_for_update(skip_locked=True)
+        # A locking CTE runs exactly once; the same SELECT as an IN (…) sub-query may be
+        # re-scanned by the planner and claim more than ``limit`` rows.
+        picked = candidates.with_for_update(skip_locked=True).cte("picked")
+        target = OutboxMessage.id == picked.c.id
+    else:
+        target = OutboxMessage.id.in_(candidates.scalar_subquery())
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(candidates.scalar_subquery()), _due(now))
+        .where(target, _due(now))
         .values(state="sending", claimed_by=token, lease_until=now + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )

@@ -195,6 +195,7 @@ def test_two_senders_claiming_at_once_never_share_a_row(app, ctx):
     now = utcnow() + timedelta(seconds=1)
     barrier = threading.Barrier(2)
     claimed: list[list[int]] = [[], []]
+    sizes: list[int] = []
 
     def sender(index: int):
         with app.app_context():
@@ -203,6 +204,7 @@ def test_two_senders_claiming_at_once_never_share_a_row(app, ctx):
                 _token, rows = claim(db.session, now=now, limit=7)
                 if not rows:
                     break
+                sizes.append(len(rows))
                 claimed[index].extend(r.id for r in rows)
 
     threads = [threading.Thread(target=sender, args=(i,)) for i in range(2)]
@@ -212,6 +214,7 @@ def test_two_senders_claiming_at_once_never_share_a_row(app, ctx):
         t.join(timeout=60)
     assert not set(claimed[0]) & set(claimed[1])
     assert len(claimed[0]) + len(claimed[1]) == 40
+    assert max(sizes) <= 7, "a claim took more rows than asked for"
 
 
 def test_postgresql_claim_skips_rows_locked_by_another_sender(app, ctx, database_template):
