@@ -71,6 +71,9 @@ def build_spec() -> dict:
     from .warnings import openapi_paths as warning_paths  # early warnings (issue 4)
 
     warning_paths(spec)
+    from .workspace import openapi_paths as workspace_paths  # triage and metrics (issue 5)
+
+    workspace_paths(spec)
     return spec.to_dict()
 
 

@@ -50,3 +50,45 @@ def get_metrics():
     _require_staff()
     period = metrics.parse_period(request.args.get("from"), request.args.get("to"))
     return jsonify(metrics.compute(db.session, period))
+
+
+def openapi_paths(spec) -> None:
+    """Document triage and metrics in the OpenAPI document (called by openapi.build_spec)."""
+    spec.components.schema("IncidentTriage", schema=IncidentTriageSchema)
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    fails = {code: {"description": text, "content": error} for code, text in (
+        ("400", "Invalid input (names the field)"), ("401", "Missing or bad token"), ("403", "CERT staff only"),
+        ("404", "Not found"), ("409", "Transition not allowed from the current status, or merge conflict"))}
+    staff_view = {"type": "object", "description": "The report plus assignee, acknowledged_at, closed_at, "
+                                                   "merged_into, notes, links and cooperation"}
+    iid = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    secure = [{"bearer": []}]
+    spec.path(path="/api/v1/incidents/{incident_id}", operations={"patch": {
+        "summary": "Triage a report (CERT staff): status, assignee, note, cooperation, merge_into, link",
+        "security": secure, "parameters": [iid],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/IncidentTriage"}}}},
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": staff_view}}},
+                      **{k: fails[k] for k in ("400", "401", "403", "404", "409")}}}})
+    spec.path(path="/api/v1/incidents/{incident_id}/case", operations={"get": {
+        "summary": "The staff view of a report (CERT staff)", "security": secure, "parameters": [iid],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": staff_view}}},
+                      **{k: fails[k] for k in ("401", "403", "404")}}}})
+    day = {"type": "string", "format": "date"}
+    counts = {"type": "object", "additionalProperties": {"type": "integer"}}
+    spec.path(path="/api/v1/metrics", operations={"get": {
+        "summary": "Response metrics over a period of whole UTC days (CERT staff)", "security": secure,
+        "parameters": [{"name": "from", "in": "query", "schema": day},
+                       {"name": "to", "in": "query", "schema": day}],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {
+                "incidents": {"type": "object", "properties": {
+                    "total": {"type": "integer"}, "by_sector": counts, "by_classification": counts,
+                    "by_severity": counts, "by_status": counts}},
+                "cross_border_cases": {"type": "integer"}, "warnings_published": {"type": "integer"},
+                "median_time_to_acknowledge_minutes": {"type": "number", "nullable": True},
+                "median_time_to_first_warning_minutes": {"type": "number", "nullable": True},
+                "case_processing_rate": {"type": "number", "nullable": True},
+                "overdue_phases": {"type": "integer"},
+                "members_polling": {"type": "integer", "nullable": True}}}}}},
+            **{k: fails[k] for k in ("400", "401", "403")}}}})

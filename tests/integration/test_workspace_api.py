@@ -210,3 +210,12 @@ def test_false_positive_withdraws_the_report_from_the_warnings_it_raised(client,
         assert source.withdrawn
         # One organization's sighting is left: no longer a cross-organization warning.
         assert db.session.query(EarlyWarning).one().state == "revoked"
+
+
+def test_openapi_documents_triage_and_metrics(client):
+    doc = client.get("/api/v1/openapi.json").json
+    assert "patch" in doc["paths"]["/api/v1/incidents/{incident_id}"]
+    metrics = doc["paths"]["/api/v1/metrics"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"incidents", "cross_border_cases", "warnings_published", "median_time_to_acknowledge_minutes",
+            "median_time_to_first_warning_minutes", "case_processing_rate", "overdue_phases",
+            "members_polling"} == set(metrics["properties"])
