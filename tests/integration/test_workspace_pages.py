@@ -340,3 +340,32 @@ def test_members_sign_in_without_totp_and_may_turn_it_on(app, world):
     assert resp.status_code == 302
     fresh = app.test_client()
     assert login(fresh, "soc@bank.example").headers["Location"].endswith("/login/totp")
+
+
+def test_warnings_page_shows_members_only_what_policy_allows(app, world, factory):
+    from cert_share.models import EarlyWarning
+    from cert_share.warnings import lifecycle
+
+    def report_ip(org, ip, tlp):
+        with app.app_context():
+            data = IncidentCreateSchema().load({
+                "title": "scan", "classification": "information-gathering/scanner", "severity": "medium",
+                "tlp": tlp, "detected_at": (utcnow() - timedelta(hours=1)).isoformat(),
+                "observables": [{"type": "ipv4-addr", "value": ip}]})
+            intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
+                                   actor=audit.CLI, source="api")
+
+    report_ip(world["bank"], "198.51.100.50", "green")
+    report_ip(world["telco"], "198.51.100.50", "green")  # two organizations: a community warning
+    energy = factory.org("Grid Energy", sector="energy")
+    report_ip(energy, "203.0.113.99", "amber+strict")
+    report_ip(world["telco"], "203.0.113.99", "green")  # AMBER+STRICT source: a draft for review
+    with app.app_context():
+        lifecycle.publish_warnings(db.session)
+        states = sorted((w.observable_value, w.state) for w in db.session.query(EarlyWarning))
+    assert ("198.51.100.50", "published") in states and ("203.0.113.99", "draft") in states
+    member = client_for(app, world, "analyst").get("/warnings").get_data(as_text=True)
+    assert "198.51.100.50" in member and "203.0.113.99" not in member and 'id="drafts"' not in member
+    staff = client_for(app, world, "cert-analyst").get("/warnings").get_data(as_text=True)
+    drafts = staff[staff.index('id="drafts"'):staff.index('id="warnings"')]
+    assert "203.0.113.99" in drafts and "198.51.100.50" in staff
