@@ -35,7 +35,8 @@ class StixObject(db.Model):
         # Incremental polls and full reads: keyset on (date_added, pk) within a collection.
         Index("ix_stix_objects_poll", "collection_id", "date_added", "pk"),
         Index("ix_stix_objects_type_poll", "collection_id", "type", "date_added", "pk"),
-        Index("ix_stix_objects_id", "collection_id", "stix_id", "version"),
+        # (collection_id, stix_id, version) lookups use the unique constraint's index
+        # (ix_stix_objects_id duplicated it; dropped in migration 0002).
         Index("ix_stix_objects_owner", "collection_id", "owner_org_id", "date_added", "pk"),
     )
 
