@@ -160,26 +160,42 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50, help="requests per page")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--db", help="SQLite file to build (kept), or to reuse when it exists")
     args = parser.parse_args()
 
     import flask_migrate
 
     from cert_share import create_app
 
-    workdir = tempfile.mkdtemp(prefix="cs-bench-ws-")
-    url = f"sqlite:///{workdir}/bench.db"
+    reuse = args.db and os.path.exists(args.db)
+    if args.db:
+        url = f"sqlite:///{os.path.abspath(args.db)}"
+    else:
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='cs-bench-ws-')}/bench.db"
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": True,
                       "SCHEDULER_ENABLED": False, "RATELIMIT_ENABLED": False, "LOGIN_RATE_LIMIT": "1000 per minute"})
-    with app.app_context():
-        flask_migrate.upgrade()
-    info = build(app, args.n, args.orgs, args.seed)
+    if reuse:  # measure again on a database built by an earlier run (same --n)
+        from cert_share.extensions import db
+        from cert_share.models import Incident, User
+
+        with app.app_context():
+            flask_migrate.upgrade()
+            secret = db.session.query(User).filter_by(email="duty@cert.example").one().totp_secret
+            open_count = db.session.query(Incident).filter(
+                Incident.status.in_(("new", "acknowledged", "investigating"))).count()
+            args.n = db.session.query(Incident).count()
+        info = {"secret": secret, "load_seconds": "n/a (reused database)", "open": open_count}
+    else:
+        with app.app_context():
+            flask_migrate.upgrade()
+        info = build(app, args.n, args.orgs, args.seed)
     client = sign_in(app, info["secret"])
     pages = ["/", "/incidents", "/incidents?page=20", "/incidents?severity=critical&sector=energy",
              "/incidents?q=phishing", "/incidents?overdue=1", "/incidents?status=all",
              f"/incidents/{args.n // 2}"]
     results = [measure(client, p, args.requests) for p in pages]
     head = (f"workspace bench: {args.n:,} reports ({info['open']:,} open), {args.orgs} orgs, SQLite, "
-            f"Flask test client, {args.requests} requests/page; load {info['load_seconds']} s; "
+            f"Flask test client, {args.requests} requests/page; build {info['load_seconds']} s; "
             f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs")
     print(head)
     print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -159,8 +159,10 @@ def queue(session: Session, filters: QueueFilters, *, page: int = 1, per_page: i
         return QueuePage(chunk, total, page, max(1, -(-total // per_page)), {i: by_id[i] for i in chunk_ids})
     # Most severe first without sorting every matching row: one indexed walk per severity
     # (ix_incidents_severity_created), skipping whole severities that lie before the page.
-    counts = dict(session.execute(query.with_only_columns(Incident.severity, func.count())
-                                  .group_by(Incident.severity).order_by(None)).all())
+    # Grouped on an expression so the planner filters through the status/other indexes first
+    # instead of walking the whole severity index to get the groups in order.
+    key = func.coalesce(Incident.severity, "")
+    counts = dict(session.execute(query.with_only_columns(key, func.count()).group_by(key).order_by(None)).all())
     total = sum(counts.values())
     loading = (selectinload(Incident.organization), selectinload(Incident.assignee), selectinload(Incident.updates))
     if total <= SMALL_RESULT:
