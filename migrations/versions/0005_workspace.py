@@ -90,12 +90,9 @@ def upgrade():
     # The triage queue sorts by severity then recency and filters on status: keep that indexed.
     op.create_index("ix_incidents_queue", "incidents", ["status", "created_at"])
     op.create_index("ix_incidents_severity_created", "incidents", ["severity", "created_at"])
-    # "Which reports filed phase X": the overdue-phase query reads this index only.
-    op.create_index("ix_phase_updates_phase_incident", "phase_updates", ["phase", "incident_id"])
 
 
 def downgrade():
-    op.drop_index("ix_phase_updates_phase_incident", table_name="phase_updates")
     op.drop_index("ix_incidents_severity_created", table_name="incidents")
     op.drop_index("ix_incidents_queue", table_name="incidents")
     op.drop_index("ix_phase_deadlines_open_due", table_name="phase_deadlines")
