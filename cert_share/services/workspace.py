@@ -346,6 +346,12 @@ def _emails(session: Session, incident: Incident) -> Iterable[TimelineEvent]:
     return out
 
 
+def publish_targets(session: Session) -> list[str]:
+    """Collection aliases a warning can be published to (every one but the private intake)."""
+    return [a for a in session.execute(select(Collection.alias).order_by(Collection.alias)).scalars()
+            if a != "intake"]
+
+
 def staff_users(session: Session) -> list[User]:
     from ..models.user import CERT_ROLES
 

@@ -170,11 +170,7 @@ def warnings_page():
         shown = [w for w in shown if w.state != "draft"]
     forms = {}
     if staff:
-        from ..models import Collection
-        from sqlalchemy import select
-
-        aliases = [a for a in db.session.execute(select(Collection.alias).order_by(Collection.alias)).scalars()
-                   if a != "intake"]
+        aliases = workspace.publish_targets(db.session)
         for w in drafts:
             form = WarningPublishForm(formdata=None, prefix=f"w{w.id}")
             form.targets.choices = [(a, a) for a in aliases]
