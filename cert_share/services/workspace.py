@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..clock import utcnow
@@ -338,9 +338,19 @@ def _emails(session: Session, incident: Incident) -> Iterable[TimelineEvent]:
         from ..models.outbox import OutboxMessage
     except ImportError:  # pragma: no cover
         return out
-    # Messages about a report carry "incident:<id>:" at the start of their dedupe key.
+    # Mails about a report or its warnings are recognised by their dedupe key's prefix:
+    # deadline reminders, the critical-report alert, and the draft/owner alerts of its warnings.
+    prefixes = [f"incident:{incident.id}:", f"critical-report:{incident.id}:"]
+    try:
+        from ..models.warning import WarningSource
+
+        for warning_id in session.execute(select(WarningSource.warning_id)
+                                          .where(WarningSource.incident_id == incident.id)).scalars():
+            prefixes += [f"warning-draft:{warning_id}:", f"warning-owner:{warning_id}:"]
+    except ImportError:  # pragma: no cover
+        pass
     rows = session.execute(select(OutboxMessage).where(
-        OutboxMessage.dedupe_key.like(f"incident:{incident.id}:%"))).scalars()
+        or_(*(OutboxMessage.dedupe_key.like(p + "%") for p in prefixes)))).scalars()
     for m in rows:
         out.append(TimelineEvent(m.created_at, "email", f"E-mail ({m.state}): {m.subject}", f"to {m.to}"))
     return out

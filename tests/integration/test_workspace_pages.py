@@ -369,3 +369,22 @@ def test_warnings_page_shows_members_only_what_policy_allows(app, world, factory
     staff = client_for(app, world, "cert-analyst").get("/warnings").get_data(as_text=True)
     drafts = staff[staff.index('id="drafts"'):staff.index('id="warnings"')]
     assert "203.0.113.99" in drafts and "198.51.100.50" in staff
+
+
+def test_case_timeline_gathers_status_changes_notes_mails_and_publications(app, world):
+    from cert_share.services import triage, workspace
+    from cert_share.services.deadline_reminders import send_reminders
+
+    with app.app_context():
+        incident = db.session.get(Incident, world["telco_report"])  # critical, 80 h old: overdue
+        triage.set_status(db.session, incident, "acknowledged", actor=audit.CLI)
+        triage.add_note(db.session, incident, "phoned their SOC", actor=audit.CLI)
+        send_reminders(db.session)
+        events = workspace.timeline(db.session, incident)
+        kinds = [e.kind for e in events]
+        titles = " | ".join(e.title for e in events)
+    assert kinds[0] == "report" and {"status", "note", "email", "taxii"} <= set(kinds)
+    assert "Deadline reminder: notification" in titles  # the reminder row
+    assert "Overdue: notification" in titles  # and the queued mails themselves
+    assert "E-mail (pending)" in titles and "critical" in titles.lower()  # the critical-report alert
+    assert [e.at for e in events] == sorted(e.at for e in events)
