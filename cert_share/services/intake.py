@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..clock import utcnow
 from ..errors import InputError
@@ -96,6 +97,11 @@ def _early_warnings(session: Session, incident: Incident) -> None:
 
 
 def _add_observables(session: Session, incident: Incident, values: Iterable[ObservableValue]) -> None:
+    """Insert the (new) incident's observables and load them into ``incident.observables``.
+
+    One executemany and one SELECT instead of a unit-of-work flush: SQLite makes the ORM insert
+    row by row (it needs each generated id), which was a quarter of a 10,000-indicator import.
+    """
     seen: set[tuple[str, str]] = set()
     rows = []
     for value in values:
@@ -103,13 +109,16 @@ def _add_observables(session: Session, incident: Incident, values: Iterable[Obse
         if key in seen:
             continue
         seen.add(key)
-        rows.append(Observable(
+        rows.append(dict(
             incident_id=incident.id, org_id=incident.org_id, type=value.type, value=value.value,
             display_value=value.display, stix_id=value.stix_id, indicator_id=build.new_indicator_id(),
             ip_hex=ip_hex(value), created_at=incident.created_at,
         ))
-    session.add_all(rows)
-    incident.observables.extend(rows)
+    for start in range(0, len(rows), 5_000):
+        session.execute(insert(Observable.__table__), rows[start:start + 5_000])
+    loaded = session.execute(select(Observable).where(Observable.incident_id == incident.id)
+                             .order_by(Observable.id)).scalars().all() if rows else []
+    set_committed_value(incident, "observables", list(loaded))
 
 
 def _store_stix(session: Session, incident: Incident) -> None:
