@@ -6,6 +6,7 @@
     forms.py         Flask-WTF forms (CSRF, rendering); validation is the API's schemas
     incident_input.py  report form <-> IncidentCreateSchema
     filters.py       template filters and globals
+    workspace_views.py, admin_views.py, twofactor_views.py   CERT workspace, administration, TOTP
 """
 from __future__ import annotations
 
