@@ -43,7 +43,9 @@ def country(code: str) -> str:
 
 @bp.app_context_processor
 def _globals():
-    logout_form = LogoutForm() if current_user and current_user.is_authenticated else None
+    # formdata=None: the header's form must not read the request body (an error page for a
+    # body over the size limit would otherwise fail while rendering).
+    logout_form = LogoutForm(formdata=None) if current_user and current_user.is_authenticated else None
     return {
         "product_name": "cert-share",
         "cert_name": current_app.config.get("CERT_NAME", "National CERT"),

@@ -143,3 +143,15 @@ def test_errors_render_as_a_page(client, analyst):
     assert response.status_code == 404
     page = response.get_data(as_text=True)
     assert "<html" in page and "Not Found" in page
+
+
+@pytest.mark.parametrize("email,password", [
+    ("soc@firstbank.example", "x" * 5000),
+    ("soc\x00@firstbank.example", PASSWORD),
+    ("", ""),
+    ("not-an-email", PASSWORD),
+])
+def test_odd_sign_in_input_gets_a_4xx_page_never_a_500(client, analyst, email, password):
+    response = login(client, email, password)
+    assert 400 <= response.status_code < 500
+    assert "<html" in response.get_data(as_text=True)

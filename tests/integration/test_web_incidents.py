@@ -366,3 +366,11 @@ def test_two_copies_of_one_form_racing_still_file_one_report(app, bank_client, m
     assert second.status_code == 302 and second.headers["Location"] == first.headers["Location"]
     with app.app_context():
         assert db.session.query(Incident).count() == 1
+
+
+def test_a_form_body_over_the_size_limit_gets_413_and_stores_nothing(app, bank_client):
+    app.config["MAX_CONTENT_LENGTH"] = 100_000
+    response = submit(bank_client, form(observables="203.0.113.7\n" * 20_000))
+    assert response.status_code == 413
+    assert "<html" in response.get_data(as_text=True)
+    assert counts(app) == (0, 0, 0)
