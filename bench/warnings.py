@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,7 +39,8 @@ DT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def sql_dt(value) -> str:
-    return value.astimezone().replace(tzinfo=None).strftime(DT) if False else value.strftime(DT)
+    """A UTC datetime as SQLAlchemy stores DateTime on SQLite (string order = time order)."""
+    return value.astimezone(timezone.utc).strftime(DT)
 
 
 def setup_app(path: str):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from .. import policy
 from ..clock import utcnow
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
-from ..models import EarlyWarning, Incident, Organization, WarningSource
+from ..models import EarlyWarning, Incident, WarningSource
 from ..models.warning import COMMUNITY
 from ..services import audit
 from ..services.collections import by_alias
