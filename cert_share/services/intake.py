@@ -69,6 +69,7 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     incident.organization = org
     session.add(incident)
     session.flush()
+    set_committed_value(incident, "updates", [])  # a new report has none: no lazy load later
     _add_observables(session, incident, data.get("observables") or ())
     _store_stix(session, incident)
     _early_warnings(session, incident)
