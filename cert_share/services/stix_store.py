@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Iterable
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
@@ -104,14 +104,17 @@ def add_objects(session: Session, collection: Collection, objects: Iterable[dict
     # Lock first: the duplicate check below must not race another writer of the same version.
     lock_clock(session)
     existing: set[tuple[str, str]] = set()
-    keys = list({(obj["id"], version) for obj, version in batch})
-    for chunk_start in range(0, len(keys), 500):
-        chunk = keys[chunk_start:chunk_start + 500]
-        existing.update(session.execute(
+    # Look up by stix_id (a range on the unique index) and compare versions here: SQLite uses
+    # only the collection_id prefix for a row-value (stix_id, version) IN list, i.e. scans the
+    # collection once per chunk, which made large imports quadratic.
+    wanted = {(obj["id"], version) for obj, version in batch}
+    ids = list({stix_id for stix_id, _ in wanted})
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start:chunk_start + 500]
+        existing.update(tuple(row) for row in session.execute(
             select(StixObject.stix_id, StixObject.version).where(
-                StixObject.collection_id == collection.id,
-                tuple_(StixObject.stix_id, StixObject.version).in_(chunk),
-            )).all())
+                StixObject.collection_id == collection.id, StixObject.stix_id.in_(chunk),
+            )).all() if tuple(row) in wanted)
     fresh = []
     for obj, version in batch:
         key = (obj["id"], version)
