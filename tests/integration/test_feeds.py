@@ -156,7 +156,7 @@ def test_a_feed_is_not_pulled_before_its_interval_has_elapsed(app, partner_setup
 
 
 def test_an_unreachable_feed_is_reported_its_cursor_stays_and_other_feeds_still_run(
-        app, partner_setup, client, factory):
+        app, partner_setup, client, factory, caplog):
     push(partner_setup["url"], [indicator("198.51.100.7")])
     (partner_setup["feeds"] / "down.toml").write_text(f'''
 name = "partner-down"
@@ -176,6 +176,9 @@ default_tlp = "green"
     assert by_name["partner-down"].status == "failed" and "unreachable" in by_name["partner-down"].message
     assert "partner-down: FAILED unreachable" in summary
     assert "typo.toml: unknown key(s) pasword_env" in summary
+    logged = [r.getMessage() for r in caplog.records if r.name == "cert_share.services.feeds"]
+    assert any("feed partner-down failed: unreachable" in line for line in logged), logged
+    assert any("typo.toml" in line for line in logged), logged
     assert by_name["partner-taxii"].status == "ok" and by_name["partner-taxii"].reports == 1
     with app.app_context():
         down = db.session.get(FeedState, "partner-down")
