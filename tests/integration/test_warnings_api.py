@@ -141,3 +141,34 @@ def test_the_openapi_document_describes_the_warning_routes(client):
     assert {"/api/v1/warnings", "/api/v1/warnings/{warning_id}", "/api/v1/warnings/{warning_id}/publish"} <= set(doc["paths"])
     assert "patch" in doc["paths"]["/api/v1/warnings/{warning_id}"]
     assert "tlp" in doc["components"]["schemas"]["WarningEdit"]["properties"]
+
+
+def test_incidents_pushed_over_taxii_by_two_members_raise_one_warning(app, orgs, tokens, live_server):  # noqa: F811
+    import uuid
+
+    from sqlalchemy import select
+
+    from cert_share.models import EarlyWarning
+    from cert_share.stix import markings
+
+    def push(org_slug, token):
+        created = "2026-11-20T08:00:00.000Z"
+        green = [markings.marking_id("green")]
+        incident = {"type": "incident", "spec_version": "2.1", "id": f"incident--{uuid.uuid4()}",
+                    "created": created, "modified": created, "name": f"C2 traffic at {org_slug}",
+                    "labels": ['rsit:malicious-code="c2-server"'], "object_marking_refs": green}
+        ioc = {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}", "created": created,
+               "modified": created, "pattern": f"[ipv4-addr:value = '{ATTACKER_IP}']", "pattern_type": "stix",
+               "valid_from": created, "object_marking_refs": green}
+        rel = {"type": "relationship", "spec_version": "2.1", "id": f"relationship--{uuid.uuid4()}",
+               "created": created, "modified": created, "relationship_type": "indicates",
+               "source_ref": ioc["id"], "target_ref": incident["id"]}
+        status = TaxiiCollection(collection_url(app, live_server, "intake"), user=org_slug, password=token) \
+            .add_objects({"objects": [incident, ioc, rel]})
+        assert status.failure_count == 0, status.failures
+
+    push("first-bank", tokens["bank"])
+    push("telconet", tokens["telco"])
+    with app.app_context():
+        [warning] = db.session.execute(select(EarlyWarning)).scalars().all()
+        assert (warning.reporter_count, warning.targets, warning.tlp) == (2, ["all-members"], "green")
