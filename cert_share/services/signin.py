@@ -11,6 +11,7 @@ The web view calls these in order and only starts a Flask-Login session after
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -20,6 +21,11 @@ from . import audit
 from .users import authenticate
 
 MAX_EMAIL_IN_AUDIT = 254
+GENERIC_FAILURE = "Wrong e-mail address or password."
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,15 @@ class SignInResult:
 def begin_sign_in(session: Session, email: str, password: str, *, max_failures: int, lockout_minutes: int,
                   remote_addr: str | None = None) -> SignInResult:
     """Check the password (with lockout); a failure is audited and answered with a safe message."""
-    user, error = authenticate(session, email, password, max_failures=max_failures,
-                               lockout_minutes=lockout_minutes, remote_addr=remote_addr)
+    email = email or ""
+    if _has_control(email):
+        # No address has control characters, and PostgreSQL refuses NUL in a query parameter.
+        user, error = None, GENERIC_FAILURE
+    else:
+        user, error = authenticate(session, email, password, max_failures=max_failures,
+                                   lockout_minutes=lockout_minutes, remote_addr=remote_addr)
     if user is None:
-        attempted = (email or "").strip()[:MAX_EMAIL_IN_AUDIT]
+        attempted = "".join(ch if not _has_control(ch) else "?" for ch in email.strip())[:MAX_EMAIL_IN_AUDIT]
         audit.record(session, audit.Actor(label="anonymous", remote_addr=remote_addr),
                      "user.login_failed", "user", attempted)
         session.commit()
