@@ -34,7 +34,8 @@ def check_password_strength(password: str) -> None:
 
 def normalize_email(email: str) -> str:
     email = unicodedata.normalize("NFC", (email or "").strip()).lower()
-    if not EMAIL_RE.match(email):
+    # PostgreSQL refuses NUL in text; no address has control characters anyway.
+    if not EMAIL_RE.match(email) or any(unicodedata.category(ch) == "Cc" for ch in email):
         raise InputError(f"{email!r} is not a valid e-mail address", field="email")
     return email
 

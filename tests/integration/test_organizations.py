@@ -116,3 +116,11 @@ def test_audit_log_refuses_updates_and_deletes(ctx):
             db.session.flush()
         db.session.rollback()
     assert db.session.query(AuditEntry).one().action == "organization.create"
+
+
+@pytest.mark.parametrize("bad", ["a\x00@bank.example", "a@bank\x07.example", "no-at-sign", ""])
+def test_user_email_with_control_characters_is_refused(ctx, bad):
+    bank = organizations.create_organization(db.session, name="Bank", sector="financial-services")
+    with pytest.raises(InputError) as err:
+        users.create_user(db.session, email=bad, org=bank, role="analyst", password="x" * 12)
+    assert "email" in err.value.errors
