@@ -77,6 +77,25 @@ def say(message: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def server_cpu(master) -> float:
+    """CPU seconds used so far by a gunicorn master's workers (Linux /proc): the work done,
+    independent of how long the worker waited for a CPU on a shared machine."""
+    total = 0.0
+    try:
+        with open(f"/proc/{master.pid}/task/{master.pid}/children") as fh:
+            pids = fh.read().split()
+    except OSError:
+        return float("nan")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -119,7 +138,8 @@ def prepare_database(db_path: str) -> dict:
     return info
 
 
-def bulk_load(db_path: str, collection_id: str, objects: list[dict], chunk: int = 20_000) -> float:
+def bulk_load(db_path: str, collection_id: str, n: int, chunk: int = 20_000) -> float:
+    """Generate and store n indicators chunk by chunk (a million dicts at once would need GBs)."""
     from cert_share import create_app
     from cert_share.extensions import db
     from cert_share.models import Collection, Organization
@@ -129,9 +149,9 @@ def bulk_load(db_path: str, collection_id: str, objects: list[dict], chunk: int 
     started = time.perf_counter()
     with app.app_context():
         coll = db.session.get(Collection, collection_id)
-        cert = db.session.query(Organization).filter_by(kind="cert").one()
-        for i in range(0, len(objects), chunk):
-            add_objects(db.session, coll, objects[i:i + chunk], owner_org_id=cert.id)
+        cert_id = db.session.query(Organization).filter_by(kind="cert").one().id
+        for i in range(0, n, chunk):
+            add_objects(db.session, coll, indicators(min(chunk, n - i), start=i), owner_org_id=cert_id)
             db.session.commit()
             db.session.expunge_all()
             coll = db.session.get(Collection, collection_id)
@@ -213,24 +233,34 @@ def bench_cert_share(n: int, args, workdir: str) -> dict:
     try:
         wait_up(base, info["bank"])
         url = f"http://127.0.0.1:{port}/taxii2/api/collections/{info['all_members']}/"
-        objects = indicators(n)
         say(f"cert-share N={n:,}: loading")
         if n <= args.post_max:
+            objects = indicators(n)
+            cpu = server_cpu(server)
             seconds = post_all(url, info["cert"], objects, args.chunk, args.posters)
             result["post"] = n / seconds
+            result["post_cpu"] = n / (server_cpu(server) - cpu)
             result["load"] = "HTTP POST"
+            del objects
         else:
-            seconds = bulk_load(db_path, info["all_members"], objects)
+            seconds = bulk_load(db_path, info["all_members"], n)
             result["post"] = None
             result["load"] = f"bulk via add_objects ({n / seconds:,.0f} objects/s)"
-        del objects
+        say(f"cert-share N={n:,}: loaded in {seconds:.1f} s ({n / seconds:,.0f} objects/s, {result['load']})")
         if n <= args.read_max:
             say(f"cert-share N={n:,}: full read")
+            cpu = server_cpu(server)
             count, seconds = full_read(url, info["bank"], n)
             result["read"] = count / seconds
+            result["read_cpu"] = count / (server_cpu(server) - cpu)
+            say(f"cert-share N={n:,}: full read {result['read']:,.0f} objects/s")
         say(f"cert-share N={n:,}: incremental polls")
-        lat = incremental(url, info["bank"], date_added_near_end(db_path), args.polls)
+        added_after = date_added_near_end(db_path)
+        cpu = server_cpu(server)
+        lat = incremental(url, info["bank"], added_after, args.polls)
+        result["poll_cpu"] = (server_cpu(server) - cpu) / (args.polls + 1) * 1000
         result["p50"], result["p99"] = statistics.median(lat), pct(lat, 99)
+        say(f"cert-share N={n:,}: poll p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -271,15 +301,17 @@ def bench_medallion(n: int, args, workdir: str) -> dict:
         # Small envelopes, so that there are many distinct date_added values to poll after.
         seconds = post_all(url, auth, objects, 50, args.posters)
         result["post"] = n / seconds
-        say(f"medallion N={n:,}: full read")
+        say(f"medallion N={n:,}: POST {result['post']:,.0f} objects/s; full read")
         count, seconds = full_read(url, auth, n)
         result["read"] = count / seconds
+        say(f"medallion N={n:,}: full read {result['read']:,.0f} objects/s")
         say(f"medallion N={n:,}: incremental polls")
         coll = Collection(url, user=auth[0], password=auth[1])
         dates = sorted(r["date_added"] for page in as_pages(coll.get_manifest, per_request=1000)
                        for r in page.get("objects", []))
         lat = incremental(url, auth, dates[-51], args.medallion_polls)
         result["p50"], result["p99"] = statistics.median(lat), pct(lat, 99)
+        say(f"medallion N={n:,}: poll p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -319,11 +351,13 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
 
     print()
-    print("| N | load | POST objects/s | full read objects/s | poll p50 ms | poll p99 ms |")
-    print("|---|---|---|---|---|---|")
+    print("| N | load | POST objects/s | full read objects/s | poll p50 ms | poll p99 ms |"
+          " server CPU: POST objects/CPU-s | read objects/CPU-s | ms per poll |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['n']:,} | {r['load']} | {fmt(r.get('post'))} | {fmt(r.get('read'))} | "
-              f"{r['p50']:.1f} | {r['p99']:.1f} |")
+              f"{r['p50']:.1f} | {r['p99']:.1f} | {fmt(r.get('post_cpu'))} | {fmt(r.get('read_cpu'))} | "
+              f"{r['poll_cpu']:.1f} |")
     ours = next(r for r in results if r["n"] == args.medallion_n)
     if not med:
         return
