@@ -364,12 +364,12 @@ def main() -> None:
     print()
     print(f"Side by side at N = {args.medallion_n:,} (medallion: memory backend, one process):")
     print()
-    print("| measure | cert-share | medallion | ratio (cert-share / medallion) |")
+    print("| measure | cert-share | medallion | cert-share better by |")
     print("|---|---|---|---|")
     for key, label, better_high in (("post", "POST objects/s", True), ("read", "full read objects/s", True),
                                     ("p50", "poll p50 ms", False), ("p99", "poll p99 ms", False)):
         a, b = ours.get(key), med.get(key)
-        ratio = f"{a / b:.2f}×" if a and b else "—"
+        ratio = "—" if not (a and b) else f"{(a / b) if better_high else (b / a):,.1f}×"
         print(f"| {label} | {fmt(a)} | {fmt(b)} | {ratio} |")
 
 
