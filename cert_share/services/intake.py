@@ -139,9 +139,10 @@ def add_phase_update(session: Session, *, incident: Incident, phase: str, summar
     if incident.status in {"closed", "false-positive"} and phase != "final-report":
         raise InputError(f"the report is {incident.status}; only a final report can still be added", field="phase")
     now = utcnow()
-    update = PhaseUpdate(incident_id=incident.id, phase=phase, summary=summary, details=details or {},
+    update = PhaseUpdate(phase=phase, summary=summary, details=details or {},
                          author_id=actor.user.id if actor.user is not None else None, submitted_at=now)
-    session.add(update)
+    # Appending (not session.add first) loads the existing updates before the new row is pending,
+    # so the autoflush of that load cannot put the new update in the list twice.
     incident.updates.append(update)
     incident.updated_at = now
     incident.stix_modified = now

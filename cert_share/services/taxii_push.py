@@ -42,7 +42,7 @@ from ..vocab import CLASSIFICATIONS
 from . import audit, intake
 from .stix_store import add_objects, canonical_version
 
-_RSIT_LABEL = re.compile(r'^rsit:([a-z-]+)="([a-z-]+)"$')
+_RSIT_LABEL = re.compile(r'^rsit:([a-z0-9-]+)="([a-z0-9-]+)"$')
 _SCO_VALUE_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"}
 _HASH_NAMES = {"MD5": "file:md5", "SHA-1": "file:sha1", "SHA-256": "file:sha256", "SHA-512": "file:sha512"}
 _schema = IncidentCreateSchema()

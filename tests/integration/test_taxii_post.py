@@ -146,3 +146,11 @@ def test_members_read_back_their_own_pushes_only(live_server, world):
     assert [o["id"] for o in _coll(live_server, world, "bank", "intake").get_objects()["objects"]] == [mine["id"]]
     cert_view = _coll(live_server, world, "cert", "intake").get_objects()["objects"]
     assert {mine["id"], theirs["id"]} <= {o["id"] for o in cert_view}
+
+
+def test_rsit_types_with_digits_are_understood(live_server, world, app):
+    incident = _incident(world, labels=['rsit:malicious-code="c2-server"'])
+    _coll(live_server, world, "bank", "intake").add_objects({"objects": [incident]})
+    with app.app_context():
+        report = db.session.query(Incident).filter_by(external_id=incident["id"]).one()
+        assert report.classification == "malicious-code/c2-server"
