@@ -55,10 +55,14 @@ def lock_clock(session: Session) -> datetime | None:
     return session.execute(select(StixClock.last_date_added).where(StixClock.id == CLOCK_ROW)).scalar_one()
 
 
-def reserve_date_added(session: Session, count: int, *, now: datetime | None = None) -> datetime:
+def reserve_date_added(session: Session, count: int, *, now: datetime | None = None,
+                       locked_last: datetime | None | bool = False) -> datetime:
     """The first of ``count`` consecutive ``date_added`` values (one microsecond apart), all later
-    than any handed out before; the clock stays locked until the transaction ends."""
-    last = lock_clock(session)
+    than any handed out before; the clock stays locked until the transaction ends.
+
+    ``locked_last``: what ``lock_clock`` returned, when the caller already holds the lock in this
+    transaction (saves taking it twice)."""
+    last = lock_clock(session) if locked_last is False else locked_last
     start = now or utcnow()
     if last is not None and start <= last:
         start = last + TICK
@@ -102,7 +106,7 @@ def add_objects(session: Session, collection: Collection, objects: Iterable[dict
     if not batch:
         return rows
     # Lock first: the duplicate check below must not race another writer of the same version.
-    lock_clock(session)
+    last = lock_clock(session)
     existing: set[tuple[str, str]] = set()
     # Look up by stix_id (a range on the unique index) and compare versions here: SQLite uses
     # only the collection_id prefix for a row-value (stix_id, version) IN list, i.e. scans the
@@ -124,7 +128,7 @@ def add_objects(session: Session, collection: Collection, objects: Iterable[dict
         fresh.append((obj, version))
     if not fresh:
         return rows
-    start = reserve_date_added(session, len(fresh), now=now)
+    start = reserve_date_added(session, len(fresh), now=now, locked_last=last)
     for index, (obj, version) in enumerate(fresh):
         rows.append({
             "collection_id": collection.id,

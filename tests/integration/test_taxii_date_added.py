@@ -53,11 +53,13 @@ def _try_lock_clock(engine) -> bool:
 def test_while_a_publication_is_open_no_other_writer_can_take_a_date_added(app, world):
     with app.app_context():
         late = Session(db.engine)
-        add_objects(late, late.get(type(world.collection("all-members")), world.collection("all-members").id),
-                    [indicator()], owner_org_id=world.orgs["cert"].id, now=T0)
-        assert _try_lock_clock(db.engine) is False  # a second writer must wait for this commit
-        late.commit()
-        late.close()
+        try:
+            add_objects(late, late.get(type(world.collection("all-members")), world.collection("all-members").id),
+                        [indicator()], owner_org_id=world.orgs["cert"].id, now=T0)
+            assert _try_lock_clock(db.engine) is False  # a second writer must wait for this commit
+            late.commit()
+        finally:
+            late.close()  # never leave the lock held: it would block the next test's clean-up
         assert _try_lock_clock(db.engine) is True
 
 
