@@ -11,18 +11,15 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .errors import CertShareError
 
-TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
-
 
 def _render(status: int, title: str, message: str):
     path = request.path
     if path.startswith("/api/"):
         return jsonify({"error": title, "status": status, "message": message}), status
     if path.startswith("/taxii2"):
-        response = jsonify({"title": title, "description": message, "http_status": str(status)})
-        response.status_code = status
-        response.headers["Content-Type"] = TAXII_MEDIA_TYPE
-        return response
+        from .taxii import error_response  # the one renderer of TAXII error resources
+
+        return error_response(status, title, message)
     try:
         return render_template("error.html", status=status, title=title, message=message), status
     except Exception:  # template missing or broken: still answer
