@@ -33,7 +33,8 @@ def actor_from_request(*, allow_basic: bool) -> Actor:
     """The Actor for this request, or AuthenticationFailed (401)."""
     header = request.headers.get("Authorization", "")
     if not header:
-        raise AuthenticationFailed("authentication required: send 'Authorization: Bearer <token>'")
+        how = "HTTP Basic (organization slug, API token) or " if allow_basic else ""
+        raise AuthenticationFailed(f"authentication required: send {how}'Authorization: Bearer <token>'")
     slug, secret = _credentials(header)
     if secret is None or (slug is not None and not allow_basic):
         raise AuthenticationFailed("unsupported or malformed Authorization header; use 'Bearer <token>'")
