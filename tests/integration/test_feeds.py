@@ -212,7 +212,9 @@ def test_wrong_credentials_are_reported_without_storing_anything(app, partner_se
 
 def misp_feed_dir(tmp_path):
     """A MISP feed (manifest.json + <uuid>.json) built from the shared MISP sample events."""
-    src = "/work/shared/data/misp"
+    from tests.unit.test_misp import DATA
+
+    src = str(DATA)
     out = tmp_path / "misp-feed"
     out.mkdir()
     manifest = {}
