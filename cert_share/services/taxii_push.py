@@ -21,7 +21,6 @@ TLP:RED objects, which are never published to a collection.
 """
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 
@@ -37,12 +36,11 @@ from ..schemas.incident import IncidentCreateSchema
 from ..stix import markings
 from ..stix.build import INCIDENT_CORE_EXTENSION, version_of
 from ..stix.observables import TYPES, ObservableError, normalize
+from ..stix.parse import classification_from_labels, severity_from_criticality
 from ..stix.validate import InvalidObject, check_object, simple_observable
-from ..vocab import CLASSIFICATIONS
 from . import audit, intake
 from .stix_store import add_objects, canonical_version
 
-_RSIT_LABEL = re.compile(r'^rsit:([a-z0-9-]+)="([a-z0-9-]+)"$')
 _SCO_VALUE_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"}
 _HASH_NAMES = {"MD5": "file:md5", "SHA-1": "file:sha1", "SHA-256": "file:sha256", "SHA-512": "file:sha512"}
 _schema = IncidentCreateSchema()
@@ -61,26 +59,6 @@ def _entry(obj, message: str | None = None) -> dict:
     if message:
         entry["message"] = message[:500]
     return entry
-
-
-def _severity(criticality) -> str:
-    if not isinstance(criticality, int) or isinstance(criticality, bool):
-        return "medium"
-    if criticality < 38:
-        return "low"
-    if criticality < 63:
-        return "medium"
-    if criticality < 88:
-        return "high"
-    return "critical"
-
-
-def _classification(obj: dict) -> str:
-    for label in obj.get("labels") or ():
-        match = _RSIT_LABEL.match(label) if isinstance(label, str) else None
-        if match and f"{match.group(1)}/{match.group(2)}" in CLASSIFICATIONS:
-            return f"{match.group(1)}/{match.group(2)}"
-    return "other/undetermined"
 
 
 def _observable_of(obj: dict):
@@ -114,8 +92,8 @@ def incident_report_data(obj: dict, by_id: dict[str, dict], related: dict[str, s
     raw = {
         "title": (obj.get("name") or "Incident")[:300],
         "description": (obj.get("description") or "")[:20_000],
-        "classification": _classification(obj),
-        "severity": _severity(core.get("criticality")),
+        "classification": classification_from_labels(obj.get("labels") or ()),
+        "severity": severity_from_criticality(core.get("criticality")),
         "tlp": markings.tlp_of(obj) or policy.UNMARKED_AS,
         "detected_at": obj["created"],
         "external_id": obj["id"],

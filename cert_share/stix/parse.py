@@ -310,7 +310,7 @@ def _incident_draft(incident: dict, related: list[dict], tlp: _Tlp) -> ReportDra
     return ReportDraft(
         title=incident["name"].strip()[:300],
         description=incident.get("description") if isinstance(incident.get("description"), str) else "",
-        classification=_classification(labels),
+        classification=classification_from_labels(labels),
         severity=_severity(labels, core),
         tlp=markings.strictest([tlp.of(incident)] + levels),
         detected_at=created,
@@ -327,7 +327,7 @@ def _indicators_draft(indicators: list[dict], tlp: _Tlp, file_name: str) -> Repo
     created = min(parse_iso(i["created"]) for i in indicators)
     valid_from = min(parse_iso(i["valid_from"]) for i in indicators)
     digest = hashlib.sha256("\n".join(sorted(f"{i['id']}|{i['modified']}" for i in indicators)).encode()).hexdigest()
-    classifications = {_classification([label for label in i.get("labels") or () if isinstance(label, str)])
+    classifications = {classification_from_labels([label for label in i.get("labels") or () if isinstance(label, str)])
                        for i in indicators}
     return ReportDraft(
         title=f"Imported indicators from {file_name}"[:300],
@@ -344,23 +344,28 @@ def _indicators_draft(indicators: list[dict], tlp: _Tlp, file_name: str) -> Repo
     )
 
 
-def _classification(labels: list[str]) -> str:
+def classification_from_labels(labels) -> str:
+    """The RSIT class/type of the first ``rsit:class="type"`` label we know, else undetermined."""
     for label in labels:
-        m = _RSIT_LABEL.match(label.strip())
+        m = _RSIT_LABEL.match(label.strip()) if isinstance(label, str) else None
         if m and f"{m.group(1)}/{m.group(2)}" in CLASSIFICATIONS:
             return f"{m.group(1)}/{m.group(2)}"
     return DEFAULT_CLASSIFICATION
+
+
+def severity_from_criticality(criticality, default: str = "medium") -> str:
+    """Incident core extension ``criticality`` (0-100) -> severity, the inverse of vocab.CRITICALITY."""
+    if isinstance(criticality, int) and not isinstance(criticality, bool):
+        return "low" if criticality < 38 else "medium" if criticality < 63 else "high" if criticality < 88 else "critical"
+    return default
 
 
 def _severity(labels: list[str], core: dict) -> str:
     for label in labels:
         if label.startswith("severity:") and label[9:] in SEVERITIES:
             return label[9:]
-    criticality = core.get("criticality") if isinstance(core, dict) else None
-    if isinstance(criticality, int) and not isinstance(criticality, bool):
-        return "low" if criticality < 38 else "medium" if criticality < 63 else "high" if criticality < 88 else "critical"
-    return "medium"
+    return severity_from_criticality(core.get("criticality") if isinstance(core, dict) else None)
 
 
 __all__ = ["ImportFormatError", "PatternError", "bundle_to_drafts", "check_bundle", "is_bundle",
-           "pattern_comparisons", "sco_values"]
+           "classification_from_labels", "pattern_comparisons", "sco_values", "severity_from_criticality"]

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Asset, Organization
+from ..stix.observables import ip_to_hex
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class AssetMatch:
 
 def network_starts(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
     """Hex (IPv4 mapped into IPv6) of every network address that could start a CIDR containing ``ip``."""
-    value = int(ip) + (0xFFFF << 32 if ip.version == 4 else 0)
+    value = int(ip_to_hex(ip), 16)
     host_bits = 32 if ip.version == 4 else 128
     starts = {f"{(value >> k) << k:032x}" for k in range(host_bits + 1)}
     return sorted(starts)
@@ -62,6 +63,17 @@ def _ip_of(obs_type: str, value: str):
     return None
 
 
+def _ip_or_host(obs_type: str, value: str):
+    """(IP, None) for an address — also a URL or e-mail host written as an IP literal —
+    (None, host name) for a domain-bearing observable, else (None, None)."""
+    ip, host = _ip_of(obs_type, value), _host_of(obs_type, value)
+    if ip is None and host is not None:
+        ip = _ip_of("ipv6-addr" if ":" in host else "ipv4-addr", host.strip("[]"))
+        if ip is not None:
+            host = None
+    return ip, host
+
+
 def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -> dict[tuple[str, str], list[AssetMatch]]:
     """``matching_assets`` for all of a report's observables in at most three queries."""
     base = select(Asset.org_id, Organization.slug, Asset.value, Asset.range_start, Asset.range_end,
@@ -71,14 +83,9 @@ def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -
     hosts: dict[tuple[str, str], list[str]] = {}
     asns: dict[tuple[str, str], int] = {}
     for obs_type, value in observables:
-        ip = _ip_of(obs_type, value)
-        host = _host_of(obs_type, value)
-        if ip is None and host is not None:
-            ip = _ip_of("ipv6-addr" if ":" in host else "ipv4-addr", host.strip("[]"))
-            if ip is not None:
-                host = None
+        ip, host = _ip_or_host(obs_type, value)
         if ip is not None:
-            ips[(obs_type, value)] = (_hex(ip), set(network_starts(ip)))
+            ips[(obs_type, value)] = (ip_to_hex(ip), set(network_starts(ip)))
         elif host is not None:
             candidates = parent_domains(host)
             if candidates:
@@ -112,24 +119,15 @@ def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -
     return {key: [matches[k] for k in sorted(matches)] for key, matches in found.items()}
 
 
-def _hex(ip) -> str:
-    return f"{int(ip) + (0xFFFF << 32 if ip.version == 4 else 0):032x}"
-
-
 def matching_assets(session: Session, obs_type: str, value: str) -> list[AssetMatch]:
     """Members whose registered assets contain the observable (one row per organization)."""
     query = select(Asset.org_id, Organization.slug, Asset.value, Asset.range_end).join(
         Organization, Organization.id == Asset.org_id).where(Organization.kind == "member")
-    ip = _ip_of(obs_type, value)
-    host = _host_of(obs_type, value)
-    if ip is None and host is not None:
-        ip = _ip_of("ipv6-addr" if ":" in host else "ipv4-addr", host.strip("[]"))
-        if ip is not None:
-            host = None
+    ip, host = _ip_or_host(obs_type, value)
     rows = []
     if ip is not None:
         starts = network_starts(ip)
-        ip_hex = f"{int(ip) + (0xFFFF << 32 if ip.version == 4 else 0):032x}"
+        ip_hex = ip_to_hex(ip)
         rows = [r for r in session.execute(query.where(Asset.kind == "cidr", Asset.range_start.in_(starts)))
                 if r.range_end is not None and r.range_end >= ip_hex]
     elif host is not None:
