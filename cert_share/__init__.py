@@ -21,6 +21,8 @@ def create_app(test_config: dict | None = None, env: str | None = None) -> Flask
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "cert-share.db")
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config["SQLALCHEMY_DATABASE_URI"],
+                                                              app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     _check_secret_key(app)
 
     register_extensions(app)
@@ -38,6 +40,13 @@ def _normalize_db_url(url: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     return url
+
+
+def _engine_options(url: str, options: dict) -> dict:
+    """Per-backend engine options (see database.py for the SQLite connection class)."""
+    from .database import sqlite_engine_options
+
+    return sqlite_engine_options(url, options)
 
 
 def _check_secret_key(app: Flask) -> None:

@@ -2,9 +2,25 @@
 from __future__ import annotations
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+
+from . import sqlite_writer
 
 _configured: set[int] = set()
+
+
+def sqlite_engine_options(url: str, options: dict) -> dict:
+    """SQLite file databases: connections that queue writers on an OS lock (sqlite_writer.py),
+    and no pre-ping — a file cannot drop the connection, and the ping was a query per request."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") \
+            or parsed.database.startswith("file:"):
+        return options
+    options = dict(options, pool_pre_ping=False)
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("factory", sqlite_writer.connection_class(sqlite_writer.lock_for(parsed.database)))
+    options["connect_args"] = connect_args
+    return options
 
 
 def configure_engine(engine: Engine) -> None:
@@ -21,6 +37,13 @@ def configure_engine(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _queue_writer(conn, _cursor, statement, _parameters, _context, _executemany):
+        dbapi_conn = conn.connection.dbapi_connection
+        take = getattr(dbapi_conn, "take_writer_lock", None)
+        if take is not None and not dbapi_conn.holds_writer_lock and sqlite_writer.is_write(statement):
+            take()
 
 
 def is_postgres(engine_or_session) -> bool:

@@ -29,8 +29,13 @@ def _load_incident(incident_id: int) -> Incident:
 @bp.post("/incidents")
 def create_incident():
     data = _create.load(json_object(request))
-    incident, created = intake.report_incident(db.session, org=g.actor.org, data=data, actor=g.actor, source="api")
-    response = jsonify(_out.dump(incident))
+    incident, created = intake.report_incident(db.session, org=g.actor.org, data=data, actor=g.actor, source="api",
+                                               commit=False)
+    # Serialised before the commit, while the session still holds what it just wrote: after it,
+    # every attribute would be expired and read back with four more queries.
+    body = _out.dump(incident)
+    db.session.commit()
+    response = jsonify(body)
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("api.get_incident", incident_id=incident.id)
     return response

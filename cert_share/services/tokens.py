@@ -11,7 +11,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..clock import utcnow
 from ..errors import InputError, NotFound
@@ -58,7 +58,9 @@ def authenticate_token(session: Session, token: str, *, org_slug: str | None = N
     if not token or len(token) > 200:
         return None
     digest = _digest(token)
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == digest)).scalar_one_or_none()
+    # The organization comes in the same query: every caller needs it next.
+    row = session.execute(select(ApiToken).options(joinedload(ApiToken.organization, innerjoin=True))
+                          .where(ApiToken.token_hash == digest)).scalar_one_or_none()
     # The indexed lookup finds the row; the comparison that decides is constant-time.
     if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None:
         return None
