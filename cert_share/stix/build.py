@@ -1,4 +1,5 @@
-"""Build STIX 2.1 objects for organizations and incident reports (with ``stix2``).
+"""Build STIX 2.1 objects for organizations and incident reports, as plain dicts (their shapes are
+checked against stix2 and stix2-validator in tests/unit/test_stix_build.py).
 
 The incident carries the OASIS incident core extension; each observable becomes an SCO with its
 deterministic id, an indicator with a STIX pattern, a sighting by the reporting organization and
@@ -7,12 +8,9 @@ versions, so a phase update produces new versions of the same objects, not new o
 """
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable, Protocol, Sequence
-
-import stix2
 
 from ..clock import stix_timestamp
 from ..vocab import CRITICALITY, rsit_label
@@ -77,16 +75,21 @@ def derived_id(kind: str, *parts: str) -> str:
     return f"{kind}--{uuid.UUID(bytes=digest.bytes, version=4)}"
 
 
+def version_timestamp(value: datetime) -> str:
+    """``created``/``modified`` as stix2 writes them: UTC, at least milliseconds, and every
+    further digit kept — two versions of one object a few microseconds apart must differ."""
+    value = value.astimezone(timezone.utc)
+    fraction = f"{value.microsecond:06d}".rstrip("0").ljust(3, "0")
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
+
+
+# The identity and the incident are written as plain dicts too (see _observable_objects): going
+# through stix2 objects and back to JSON was a tenth of an API request. tests/unit/test_stix_build.py
+# checks both against stix2.parse and stix2-validator.
 def identity(org: OrgLike) -> dict:
-    obj = stix2.v21.Identity(
-        id=org.stix_id,
-        created=org.created_at,
-        modified=org.created_at,
-        name=org.name,
-        identity_class="organization",
-        sectors=[org.sector],
-    )
-    return _plain(obj)
+    created = version_timestamp(org.created_at)
+    return {"type": "identity", "spec_version": "2.1", "id": org.stix_id, "created": created, "modified": created,
+            "name": org.name, "identity_class": "organization", "sectors": [org.sector]}
 
 
 def incident_objects(inc: IncidentLike, org: OrgLike, observables: Sequence[ObservableLike]) -> list[dict]:
@@ -102,20 +105,16 @@ def incident_objects(inc: IncidentLike, org: OrgLike, observables: Sequence[Obse
         "investigation_status": STATUS_TO_INVESTIGATION.get(inc.status, "new"),
         "criticality": CRITICALITY[inc.severity],
     }
-    incident_kwargs = dict(
-        id=inc.stix_id,
-        created=created,
-        modified=modified,
-        created_by_ref=org.stix_id,
-        name=inc.title,
-        labels=labels,
-        object_marking_refs=[marking],
-        extensions={INCIDENT_CORE_EXTENSION: core},
-    )
+    incident = {
+        "type": "incident", "spec_version": "2.1", "id": inc.stix_id,
+        "created": version_timestamp(created), "modified": version_timestamp(modified),
+        "created_by_ref": org.stix_id, "name": inc.title,
+    }
     description = _incident_description(inc)
     if description:
-        incident_kwargs["description"] = description
-    objects = [_plain(stix2.v21.Incident(**incident_kwargs))]
+        incident["description"] = description
+    incident.update(labels=labels, object_marking_refs=[marking], extensions={INCIDENT_CORE_EXTENSION: core})
+    objects = [incident]
     # The same three timestamps for every observable: formatted once (a tenth of a large import).
     stamps = (stix_timestamp(inc.created_at), stix_timestamp(inc.detected_at),
               stix_timestamp(inc.started_at or inc.detected_at))
@@ -181,11 +180,7 @@ def version_of(obj: dict) -> str:
     return obj.get("modified") or obj.get("created") or "1970-01-01T00:00:00.000Z"
 
 
-def _plain(obj) -> dict:
-    return json.loads(obj.serialize())
-
-
 __all__ = [
     "INCIDENT_CORE_EXTENSION", "bundle", "derived_id", "identity", "incident_objects", "new_identity_id",
-    "new_incident_id", "new_indicator_id", "normalize", "stix_timestamp", "version_of",
+    "new_incident_id", "new_indicator_id", "normalize", "stix_timestamp", "version_of", "version_timestamp",
 ]

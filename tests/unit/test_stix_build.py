@@ -119,3 +119,18 @@ def test_derived_ids_are_stable_and_uuid4_shaped():
     a = build.derived_id("sighting", "indicator--x")
     assert a == build.derived_id("sighting", "indicator--x") != build.derived_id("sighting", "indicator--y")
     assert a.split("--")[1][14] == "4"
+
+
+@pytest.mark.parametrize("microsecond", [0, 1, 100, 120_000, 123_000, 123_456, 999_999])
+def test_version_timestamps_are_written_as_stix2_writes_them(microsecond):
+    # Two phase updates a few microseconds apart are two versions: the digits must survive.
+    at = T0.replace(microsecond=microsecond)
+    expected = stix2.v21.Identity(id=org().stix_id, created=at, modified=at, name="x").serialize()
+    assert json.loads(expected)["modified"] == build.version_timestamp(at)
+    assert build.identity(SimpleNamespace(**{**vars(org()), "created_at": at}))["created"] == build.version_timestamp(at)
+
+
+def test_updates_a_microsecond_apart_are_distinct_versions():
+    first = build.incident_objects(incident(stix_modified=T0 + timedelta(microseconds=1)), org(), [])[0]
+    second = build.incident_objects(incident(stix_modified=T0 + timedelta(microseconds=2)), org(), [])[0]
+    assert first["modified"] != second["modified"]
