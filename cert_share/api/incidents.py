@@ -37,7 +37,7 @@ def create_incident():
     db.session.commit()
     response = jsonify(body)
     response.status_code = 201 if created else 200
-    response.headers["Location"] = url_for("api.get_incident", incident_id=incident.id)
+    response.headers["Location"] = url_for("api.get_incident", incident_id=body["id"])
     return response
 
 

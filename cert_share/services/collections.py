@@ -5,8 +5,10 @@ Aliases are a contract: ``all-members``, ``sector-<sector>``, ``org-<slug>``, ``
 from __future__ import annotations
 
 import uuid
+import weakref
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..models import Collection, Organization
@@ -37,6 +39,19 @@ def ensure_collections_for(session: Session, org: Organization) -> None:
         _ensure(session, f"sector-{org.sector}", kind="sector", sector=org.sector,
                 title=f"Warnings for the {org.sector} sector",
                 description="TLP:AMBER warnings shared with the organizations of this sector.")
+
+
+# The intake collection's id per engine: it is created once and never deleted or renamed, and
+# every report needs it, so it is looked up once per process rather than once per report.
+_intake_ids: "weakref.WeakKeyDictionary[Engine, str]" = weakref.WeakKeyDictionary()
+
+
+def intake_collection_id(session: Session) -> str:
+    engine = session.get_bind().engine
+    found = _intake_ids.get(engine)
+    if found is None:
+        found = _intake_ids[engine] = intake_collection(session).id
+    return found
 
 
 def intake_collection(session: Session) -> Collection:

@@ -34,12 +34,14 @@ def _rows(incident: Incident, regime: str) -> list[dict]:
     return out
 
 
-def track(session: Session, incident: Incident) -> None:
-    """Recompute one report's rows (inside the caller's transaction; no commit)."""
+def track(session: Session, incident: Incident, *, new: bool = False) -> None:
+    """Recompute one report's rows (inside the caller's transaction; no commit). ``new``: the
+    report was stored in this transaction and has no rows yet."""
     org = incident.organization or session.get(Organization, incident.org_id)
     regime = rules.regime_of_org(org.regime, org.sector)
-    session.flush()
-    session.execute(delete(PhaseDeadline).where(PhaseDeadline.incident_id == incident.id))
+    if not new:
+        session.flush()
+        session.execute(delete(PhaseDeadline).where(PhaseDeadline.incident_id == incident.id))
     rows = _rows(incident, regime)
     if rows:
         session.execute(PhaseDeadline.__table__.insert(), rows)

@@ -15,7 +15,7 @@ from ..stix import build
 from ..stix.observables import Observable as ObservableValue
 from ..stix.observables import ip_hex
 from . import audit
-from .collections import intake_collection
+from .collections import intake_collection_id
 from .stix_store import add_objects
 
 # Hooks run inside the intake transaction, after the incident and its observables are flushed
@@ -73,7 +73,7 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     _add_observables(session, incident, data.get("observables") or ())
     _store_stix(session, incident)
     _early_warnings(session, incident)
-    _track_deadlines(session, incident)
+    _track_deadlines(session, incident, new=True)
     for hook in AFTER_INTAKE_HOOKS:
         hook(session, incident)
     audit.record(session, actor, "incident.report", "incident", incident.id, source=source,
@@ -83,11 +83,11 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     return incident, True
 
 
-def _track_deadlines(session: Session, incident: Incident) -> None:
+def _track_deadlines(session: Session, incident: Incident, *, new: bool = False) -> None:
     """Keep the report's phase_deadlines rows in step (CERT workspace, issue 5)."""
     from .deadline_tracking import track
 
-    track(session, incident)
+    track(session, incident, new=new)
 
 
 def _early_warnings(session: Session, incident: Incident) -> None:
@@ -102,6 +102,8 @@ def _add_observables(session: Session, incident: Incident, values: Iterable[Obse
 
     One executemany and one SELECT instead of a unit-of-work flush: SQLite makes the ORM insert
     row by row (it needs each generated id), which was a quarter of a 10,000-indicator import.
+    (An ORM INSERT … RETURNING is no better: SQLAlchemy splits it by which columns are NULL, and
+    on SQLite sends one row per statement to keep the order of the returned ids.)
     """
     seen: set[tuple[str, str]] = set()
     rows = []
@@ -126,7 +128,7 @@ def _store_stix(session: Session, incident: Incident) -> None:
     """Add the report's current STIX version to the intake collection (read back by its org)."""
     org = incident.organization
     objects = [build.identity(org)] + build.incident_objects(incident, org, incident.observables)
-    add_objects(session, intake_collection(session), objects, owner_org_id=org.id, incident_id=incident.id)
+    add_objects(session, intake_collection_id(session), objects, owner_org_id=org.id, incident_id=incident.id)
 
 
 def add_phase_update(session: Session, *, incident: Incident, phase: str, summary: str, details: dict | None,

@@ -14,7 +14,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Asset, Organization
@@ -74,13 +74,14 @@ def _ip_or_host(obs_type: str, value: str):
     return ip, host
 
 
+PROBES_PER_QUERY = 500
+
+
 def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -> dict[tuple[str, str], list[AssetMatch]]:
-    """``matching_assets`` for all of a report's observables in at most three queries."""
-    base = select(Asset.org_id, Organization.slug, Asset.value, Asset.range_start, Asset.range_end,
-                  Asset.domain, Asset.asn).join(Organization, Organization.id == Asset.org_id).where(
-        Organization.kind == "member")
+    """``matching_assets`` for all of a report's observables: the address, domain and AS probes
+    share queries of up to 500 probe values each (one query for a usual report)."""
     ips: dict[tuple[str, str], tuple[str, set[str]]] = {}
-    hosts: dict[tuple[str, str], list[str]] = {}
+    hosts: dict[tuple[str, str], set[str]] = {}
     asns: dict[tuple[str, str], int] = {}
     for obs_type, value in observables:
         ip, host = _ip_or_host(obs_type, value)
@@ -89,33 +90,36 @@ def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -
         elif host is not None:
             candidates = parent_domains(host)
             if candidates:
-                hosts[(obs_type, value)] = candidates
+                hosts[(obs_type, value)] = set(candidates)
         elif obs_type == "autonomous-system":
             asns[(obs_type, value)] = int(value)
+    probes = [(Asset.range_start, v) for v in sorted(set().union(*(s for _h, s in ips.values())))]
+    probes += [(Asset.domain, v) for v in sorted(set().union(*hosts.values()))]
+    probes += [(Asset.asn, v) for v in sorted(set(asns.values()))]
+    kinds = {Asset.range_start: "cidr", Asset.domain: "domain", Asset.asn: "asn"}
+    rows = []
+    for i in range(0, len(probes), PROBES_PER_QUERY):
+        chunk: dict = {}
+        for column, value in probes[i:i + PROBES_PER_QUERY]:
+            chunk.setdefault(column, []).append(value)
+        rows += session.execute(
+            select(Asset.org_id, Organization.slug, Asset.kind, Asset.value, Asset.range_start, Asset.range_end,
+                   Asset.domain, Asset.asn)
+            .join(Organization, Organization.id == Asset.org_id)
+            .where(Organization.kind == "member",
+                   or_(*(and_(Asset.kind == kinds[column], column.in_(values)) for column, values in chunk.items())))
+        ).all()
     found: dict[tuple[str, str], dict[int, AssetMatch]] = {key: {} for key in observables}
-    if ips:
-        probes = sorted(set().union(*(starts for _hex_ip, starts in ips.values())))
-        rows = []
-        for i in range(0, len(probes), 500):
-            rows += session.execute(base.where(Asset.kind == "cidr", Asset.range_start.in_(probes[i:i + 500]))).all()
-        for key, (ip_hex, starts) in ips.items():
-            for row in rows:
-                if row.range_start in starts and row.range_end is not None and row.range_end >= ip_hex:
-                    found[key].setdefault(row.org_id, AssetMatch(row.org_id, row.slug, row.value))
-    if hosts:
-        candidates = sorted({c for cs in hosts.values() for c in cs})
-        rows = session.execute(base.where(Asset.kind == "domain", Asset.domain.in_(candidates))).all()
-        for key, cs in hosts.items():
-            wanted = set(cs)
-            for row in rows:
-                if row.domain in wanted:
-                    found[key].setdefault(row.org_id, AssetMatch(row.org_id, row.slug, row.value))
-    if asns:
-        rows = session.execute(base.where(Asset.kind == "asn", Asset.asn.in_(sorted(set(asns.values()))))).all()
-        for key, number in asns.items():
-            for row in rows:
-                if row.asn == number:
-                    found[key].setdefault(row.org_id, AssetMatch(row.org_id, row.slug, row.value))
+    for row in rows:
+        if row.kind == "cidr":
+            keys = [key for key, (ip_hex, starts) in ips.items()
+                    if row.range_start in starts and row.range_end is not None and row.range_end >= ip_hex]
+        elif row.kind == "domain":
+            keys = [key for key, candidates in hosts.items() if row.domain in candidates]
+        else:
+            keys = [key for key, number in asns.items() if row.asn == number]
+        for key in keys:
+            found[key].setdefault(row.org_id, AssetMatch(row.org_id, row.slug, row.value))
     return {key: [matches[k] for k in sorted(matches)] for key, matches in found.items()}
 
 
