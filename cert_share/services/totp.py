@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pyotp
-import segno
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,6 +42,8 @@ def provisioning_uri(user: User, secret: str, issuer: str) -> str:
 
 def qr_data_uri(uri: str) -> str:
     """The QR code as an SVG data URI (img-src allows data:, no script, no extra request)."""
+    import segno  # only the enrolment page draws a QR code; importing it cost every command 60 ms
+
     return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
 
 
