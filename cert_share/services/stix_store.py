@@ -18,10 +18,11 @@ serialized, which SQLite does anyway and which costs one short row lock on Postg
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Iterable
 
+import orjson
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -85,11 +86,46 @@ def _ignoring_duplicates(session: Session, table):
     return dialect_insert(table).on_conflict_do_nothing()
 
 
+def body_json(obj: dict) -> str:
+    """Compact JSON of a stored object. orjson writes 40,000 objects (a 10,000-indicator import)
+    ten times faster than json; it refuses integers beyond 64 bits, which a pushed object's
+    custom property may hold, so those go through json."""
+    try:
+        return orjson.dumps(obj).decode("utf-8")
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
 def tlp_column(obj: dict) -> str | None:
     """The TLP stored beside an object. The official TLP marking definitions are public."""
     if markings.is_tlp_marking(obj):
         return "clear"
     return markings.tlp_of(obj)
+
+
+_COLUMNS = ("collection_id", "stix_id", "type", "spec_version", "version", "date_added", "tlp", "owner_org_id",
+            "incident_id", "body")
+_DATE_ADDED = _COLUMNS.index("date_added")
+_SQLITE_INSERT = (f"INSERT INTO stix_objects ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+                  "ON CONFLICT DO NOTHING")
+
+
+def _write_rows(session: Session, rows: list[tuple]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING of stix_objects rows (tuples in _COLUMNS order)."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        # Straight to sqlite3: SQLAlchemy's per-row parameter processing was a third of writing
+        # the 40,000 rows of a large import. date_added goes in as the text SQLAlchemy's SQLite
+        # DateTime writes (naive UTC, always six fractional digits), so that string order stays
+        # time order and the ORM reads back the same instant (test_taxii_date_added.py checks).
+        conn.exec_driver_sql(_SQLITE_INSERT, [
+            row[:_DATE_ADDED] + (_sqlite_datetime(row[_DATE_ADDED]),) + row[_DATE_ADDED + 1:] for row in rows])
+    else:
+        conn.execute(_ignoring_duplicates(session, StixObject.__table__), [dict(zip(_COLUMNS, row)) for row in rows])
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def add_objects(session: Session, collection: Collection | str, objects: Iterable[dict], *,
@@ -117,19 +153,9 @@ def add_objects(session: Session, collection: Collection | str, objects: Iterabl
     if not fresh:
         return 0
     start = reserve_date_added(session, len(fresh), now=now)
-    rows = [{
-        "collection_id": collection_id,
-        "stix_id": obj["id"],
-        "type": obj["type"],
-        "spec_version": obj.get("spec_version", "2.1"),
-        "version": version,
-        "date_added": start + TICK * index,
-        "tlp": tlp_column(obj),
-        "owner_org_id": owner_org_id,
-        "incident_id": incident_id,
-        "body": json.dumps(obj, separators=(",", ":"), ensure_ascii=False),
-    } for index, (obj, version) in enumerate(fresh)]
-    statement = _ignoring_duplicates(session, StixObject.__table__)
+    rows = [(collection_id, obj["id"], obj["type"], obj.get("spec_version", "2.1"), version, start + TICK * index,
+             tlp_column(obj), owner_org_id, incident_id, body_json(obj))
+            for index, (obj, version) in enumerate(fresh)]
     for chunk_start in range(0, len(rows), 5_000):
-        session.execute(statement, rows[chunk_start:chunk_start + 5_000])
+        _write_rows(session, rows[chunk_start:chunk_start + 5_000])
     return len(rows)

@@ -53,7 +53,17 @@ def strictest(levels) -> str | None:
 
 def tlp_of(obj: dict) -> str | None:
     """The TLP 2.0 level of a STIX object from its object_marking_refs; None if unmarked."""
-    return strictest(level_of_marking(ref) for ref in obj.get("object_marking_refs") or ())
+    refs = obj.get("object_marking_refs") or ()
+    try:
+        return _tlp_of_refs(tuple(refs))
+    except TypeError:  # an unhashable ref (invalid input): no TLP marking among them either
+        return strictest(level_of_marking(ref) for ref in refs if isinstance(ref, str))
+
+
+@lru_cache(maxsize=256)
+def _tlp_of_refs(refs: tuple) -> str | None:
+    # Objects share a handful of marking lists: a large import asks 40,000 times for the same one.
+    return strictest(level_of_marking(ref) for ref in refs)
 
 
 def is_tlp_marking(obj: dict) -> bool:

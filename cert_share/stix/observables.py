@@ -6,6 +6,7 @@ same address typed by two analysts ends up as the same value and the same SCO id
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import unicodedata
 import uuid
@@ -26,6 +27,9 @@ STIX_HASH_NAMES = {"file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-
 SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+# The Cc characters of ASCII (ASCII has no Cf): the per-character Unicode lookup is only needed
+# beyond it, and was a tenth of parsing a large import.
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _ASN = re.compile(r"^(?:AS)?(\d{1,10})$", re.IGNORECASE)
@@ -68,7 +72,7 @@ def _clean(value: object) -> str:
     text = unicodedata.normalize("NFC", value).strip()
     if not text:
         raise ObservableError("must not be empty")
-    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in text):
+    if _ASCII_CONTROL.search(text) if text.isascii() else any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in text):
         raise ObservableError("contains control characters")
     if len(text) > 2048:
         raise ObservableError("is longer than 2048 characters")
@@ -217,13 +221,12 @@ def ip_to_hex(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 
 
 def _canonical_json(value: dict) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def sco_dict(obs: Observable) -> dict:
-    """The SCO as a plain dict (id deterministic per STIX 2.1 section 2.9)."""
+def sco_dict(obs: Observable, known_id: str | None = None) -> dict:
+    """The SCO as a plain dict (id deterministic per STIX 2.1 section 2.9). ``known_id``: the id
+    already computed for this value (stored observables carry it), to skip the hashing."""
     if obs.type in HASH_LENGTHS:
         contributing = {"hashes": {STIX_HASH_NAMES[obs.type]: obs.value}}
     elif obs.type == "autonomous-system":
@@ -231,8 +234,9 @@ def sco_dict(obs: Observable) -> dict:
     else:
         contributing = {"value": obs.value}
     sco_type = obs.sco_type
-    ident = uuid.uuid5(SCO_NAMESPACE, _canonical_json(contributing))
-    return {"type": sco_type, "spec_version": "2.1", "id": f"{sco_type}--{ident}", **contributing}
+    if known_id is None:
+        known_id = f"{sco_type}--{uuid.uuid5(SCO_NAMESPACE, _canonical_json(contributing))}"
+    return {"type": sco_type, "spec_version": "2.1", "id": known_id, **contributing}
 
 
 def sco_id(obs: Observable) -> str:

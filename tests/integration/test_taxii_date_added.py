@@ -130,3 +130,23 @@ def test_the_cert_sees_which_members_poll(app, world, live_server):
     assert usage[("first-bank", "all-members")]["polls"] == 2
     assert usage[("first-bank", "all-members")]["objects"] == 4
     assert usage[("second-bank", "all-members")]["objects"] == 3
+
+
+def test_stored_date_added_reads_back_as_the_instant_handed_out_and_sorts_as_time(app, world):
+    # The first value lands on a whole second (microsecond 0), the case where a hand-written
+    # text form would drop the fraction and sort before "…:00.000001".
+    objects = [indicator(f"198.51.100.{n}") for n in range(1, 4)]
+    with app.app_context():
+        collection = by_alias(db.session, "all-members")
+        add_objects(db.session, collection, objects, owner_org_id=world.orgs["cert"].id, now=T0)
+        db.session.commit()
+        rows = db.session.execute(select(StixObject.date_added).where(StixObject.collection_id == collection.id)
+                                  .order_by(StixObject.date_added)).scalars().all()
+        assert rows == [T0, T0 + timedelta(microseconds=1), T0 + timedelta(microseconds=2)]
+        def added(condition):
+            return sorted(db.session.execute(select(StixObject.stix_id).where(
+                StixObject.collection_id == collection.id, condition)).scalars())
+
+        assert added(StixObject.date_added >= T0) == sorted(o["id"] for o in objects)
+        assert added(StixObject.date_added > T0) == sorted(o["id"] for o in objects[1:])
+        assert added(StixObject.date_added == T0) == [objects[0]["id"]]

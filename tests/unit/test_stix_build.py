@@ -134,3 +134,11 @@ def test_updates_a_microsecond_apart_are_distinct_versions():
     first = build.incident_objects(incident(stix_modified=T0 + timedelta(microseconds=1)), org(), [])[0]
     second = build.incident_objects(incident(stix_modified=T0 + timedelta(microseconds=2)), org(), [])[0]
     assert first["modified"] != second["modified"]
+
+
+@pytest.mark.parametrize("parts", [("indicator--x",), ("indicator--a", "incident--b"), ("report", "é|ü", "org:7"), ("",)])
+def test_derived_ids_are_uuid5_in_our_namespace_with_version_4(parts):
+    import uuid
+
+    digest = uuid.uuid5(build.CERT_SHARE_NAMESPACE, "|".join(parts))
+    assert build.derived_id("sighting", *parts) == f"sighting--{uuid.UUID(bytes=digest.bytes, version=4)}"
