@@ -36,6 +36,7 @@ def configure_engine(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA cache_size=-65536")
         if hasattr(dbapi_conn, "take_writer_lock"):
             cur.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints after commits instead (sqlite_writer.py)
         cur.close()

@@ -2,9 +2,9 @@
 becomes an incident, its observables and its STIX objects here, in one transaction."""
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -16,7 +16,7 @@ from ..stix.observables import Observable as ObservableValue
 from ..stix.observables import ip_hex
 from . import audit
 from .collections import intake_collection_id
-from .stix_store import add_objects
+from .stix_store import add_objects, prepare_objects
 
 # Hooks run inside the intake transaction, after the incident and its observables are flushed
 # (correlation registers here). Each is called as hook(session, incident).
@@ -67,12 +67,19 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
         updated_at=now,
     )
     incident.organization = org
+    # Prepared before the first write, without the database: from the first INSERT to the commit
+    # SQLite lets no other transaction write, so work done in between is time the other workers
+    # wait (the report's STIX objects and their JSON, the constituency lookup).
+    planned = _plan_observables(data.get("observables") or ())
+    stix_objects = prepare_objects([build.identity(org)] + build.incident_objects(incident, org, planned))
+    matches = _asset_matches(session, planned)
+
     session.add(incident)
     session.flush()
     set_committed_value(incident, "updates", [])  # a new report has none: no lazy load later
-    _add_observables(session, incident, data.get("observables") or ())
-    _store_stix(session, incident)
-    _early_warnings(session, incident)
+    _add_observables(session, incident, planned)
+    add_objects(session, intake_collection_id(session), stix_objects, owner_org_id=org.id, incident_id=incident.id)
+    _early_warnings(session, incident, matches)
     _track_deadlines(session, incident, new=True)
     for hook in AFTER_INTAKE_HOOKS:
         hook(session, incident)
@@ -83,6 +90,34 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     return incident, True
 
 
+class _Planned(NamedTuple):
+    """An observable of a report about to be stored, with the ids its STIX objects will use."""
+    type: str
+    value: str
+    display: str
+    stix_id: str
+    indicator_id: str
+    ip_hex: str | None
+
+
+def _plan_observables(values: Iterable[ObservableValue]) -> list[_Planned]:
+    seen: set[tuple[str, str]] = set()
+    planned = []
+    for value in values:
+        key = (value.type, value.value)
+        if key not in seen:
+            seen.add(key)
+            planned.append(_Planned(value.type, value.value, value.display, value.stix_id,
+                                    build.new_indicator_id(), ip_hex(value)))
+    return planned
+
+
+def _asset_matches(session: Session, planned: list[_Planned]):
+    from ..warnings.correlate import asset_matches  # late import: warnings builds on this module
+
+    return asset_matches(session, planned)
+
+
 def _track_deadlines(session: Session, incident: Incident, *, new: bool = False) -> None:
     """Keep the report's phase_deadlines rows in step (CERT workspace, issue 5)."""
     from .deadline_tracking import track
@@ -90,14 +125,18 @@ def _track_deadlines(session: Session, incident: Incident, *, new: bool = False)
     track(session, incident, new=new)
 
 
-def _early_warnings(session: Session, incident: Incident) -> None:
+def _early_warnings(session: Session, incident: Incident, matches=None) -> None:
     """Correlation and critical-report alerts, in this transaction (cert_share.warnings)."""
     from ..warnings.correlate import after_intake  # late import: warnings builds on this module
 
-    after_intake(session, incident)
+    after_intake(session, incident, matches=matches)
 
 
-def _add_observables(session: Session, incident: Incident, values: Iterable[ObservableValue]) -> None:
+_OBSERVABLES_OF = select(Observable).where(Observable.incident_id == bindparam("incident_id")).order_by(Observable.id)
+_INSERT_OBSERVABLES = insert(Observable.__table__)
+
+
+def _add_observables(session: Session, incident: Incident, planned: list[_Planned]) -> None:
     """Insert the (new) incident's observables and load them into ``incident.observables``.
 
     One executemany and one SELECT instead of a unit-of-work flush: SQLite makes the ORM insert
@@ -105,22 +144,12 @@ def _add_observables(session: Session, incident: Incident, values: Iterable[Obse
     (An ORM INSERT … RETURNING is no better: SQLAlchemy splits it by which columns are NULL, and
     on SQLite sends one row per statement to keep the order of the returned ids.)
     """
-    seen: set[tuple[str, str]] = set()
-    rows = []
-    for value in values:
-        key = (value.type, value.value)
-        if key in seen:
-            continue
-        seen.add(key)
-        rows.append(dict(
-            incident_id=incident.id, org_id=incident.org_id, type=value.type, value=value.value,
-            display_value=value.display, stix_id=value.stix_id, indicator_id=build.new_indicator_id(),
-            ip_hex=ip_hex(value), created_at=incident.created_at,
-        ))
+    rows = [dict(incident_id=incident.id, org_id=incident.org_id, type=p.type, value=p.value,
+                 display_value=p.display, stix_id=p.stix_id, indicator_id=p.indicator_id, ip_hex=p.ip_hex,
+                 created_at=incident.created_at) for p in planned]
     for start in range(0, len(rows), 5_000):
-        session.execute(insert(Observable.__table__), rows[start:start + 5_000])
-    loaded = session.execute(select(Observable).where(Observable.incident_id == incident.id)
-                             .order_by(Observable.id)).scalars().all() if rows else []
+        session.execute(_INSERT_OBSERVABLES, rows[start:start + 5_000])
+    loaded = session.execute(_OBSERVABLES_OF, {"incident_id": incident.id}).scalars().all() if rows else []
     set_committed_value(incident, "observables", list(loaded))
 
 

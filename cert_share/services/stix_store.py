@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Iterable
 
 import orjson
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
@@ -46,15 +46,20 @@ def canonical_version(version: str) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Built once: every report runs both.
+_LOCK_CLOCK = (update(StixClock).where(StixClock.id == CLOCK_ROW).values(id=CLOCK_ROW)
+               .returning(StixClock.last_date_added))
+_ADVANCE_CLOCK = update(StixClock).where(StixClock.id == CLOCK_ROW).values(last_date_added=bindparam("last"))
+
+
 def lock_clock(session: Session) -> datetime | None:
     """Take the publication clock's lock until this transaction ends; the last value handed out.
 
     One statement: the UPDATE takes the lock and RETURNING reads the value under it."""
-    lock = update(StixClock).where(StixClock.id == CLOCK_ROW).values(id=CLOCK_ROW).returning(StixClock.last_date_added)
-    row = session.execute(lock).first()
+    row = session.execute(_LOCK_CLOCK).first()
     if row is None:  # the row is created by migration 0002; a truncated test database lacks it
         session.execute(_ignoring_duplicates(session, StixClock.__table__).values(id=CLOCK_ROW, last_date_added=None))
-        row = session.execute(lock).first()
+        row = session.execute(_LOCK_CLOCK).first()
     return row[0]
 
 
@@ -69,8 +74,7 @@ def reserve_date_added(session: Session, count: int, *, now: datetime | None = N
     start = now or utcnow()
     if last is not None and start <= last:
         start = last + TICK
-    session.execute(update(StixClock).where(StixClock.id == CLOCK_ROW)
-                    .values(last_date_added=start + TICK * max(count - 1, 0)))
+    session.execute(_ADVANCE_CLOCK, {"last": start + TICK * max(count - 1, 0)})
     return start
 
 
@@ -128,34 +132,48 @@ def _sqlite_datetime(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def add_objects(session: Session, collection: Collection | str, objects: Iterable[dict], *,
+class PreparedObjects(list):
+    """Objects ready to store (see prepare_objects): (stix_id, type, spec_version, version, tlp, body)."""
+
+
+def prepare_objects(objects: Iterable[dict]) -> PreparedObjects:
+    """Everything about the rows but date_added, without touching the database: versions,
+    TLP column and JSON body, duplicates within the call removed.
+
+    Intake does this before its transaction's first write: on SQLite the writer's lock is held
+    from that write to the commit, and the other workers wait for it meanwhile."""
+    seen: set[tuple[str, str]] = set()
+    prepared = PreparedObjects()
+    for obj in objects:
+        key = (obj["id"], canonical_version(version_of(obj)))
+        if key not in seen:
+            seen.add(key)
+            prepared.append((obj["id"], obj["type"], obj.get("spec_version", "2.1"), key[1], tlp_column(obj),
+                             body_json(obj)))
+    return prepared
+
+
+def add_objects(session: Session, collection: Collection | str, objects: Iterable[dict] | PreparedObjects, *,
                 owner_org_id: int | None, incident_id: int | None = None,
                 now: datetime | None = None) -> int:
     """Store objects in a collection (a Collection or its id), skipping versions it already
-    holds. Does not commit. Returns how many objects were offered, duplicates within the call
-    removed.
+    holds. Does not commit. ``objects`` may come from prepare_objects. Returns how many objects
+    were offered, duplicates within the call removed.
 
     Takes the publication clock's lock until the caller's transaction ends (module docstring).
-    The rows are written with one Core executemany rather than as ORM instances (per-instance
+    The rows are written with one executemany rather than as ORM instances (per-instance
     bookkeeping was half the time of a large import), and a version the collection already
     holds is skipped by the unique key (ON CONFLICT DO NOTHING) rather than looked up first:
     one statement instead of one per 500 objects. A skipped row leaves a gap in ``date_added``,
     which pollers never notice (only order and uniqueness matter).
     """
-    collection_id = collection if isinstance(collection, str) else collection.id
-    seen: set[tuple[str, str]] = set()
-    fresh = []
-    for obj in objects:
-        key = (obj["id"], canonical_version(version_of(obj)))
-        if key not in seen:
-            seen.add(key)
-            fresh.append((obj, key[1]))
-    if not fresh:
+    prepared = objects if isinstance(objects, PreparedObjects) else prepare_objects(objects)
+    if not prepared:
         return 0
-    start = reserve_date_added(session, len(fresh), now=now)
-    rows = [(collection_id, obj["id"], obj["type"], obj.get("spec_version", "2.1"), version, start + TICK * index,
-             tlp_column(obj), owner_org_id, incident_id, body_json(obj))
-            for index, (obj, version) in enumerate(fresh)]
+    collection_id = collection if isinstance(collection, str) else collection.id
+    start = reserve_date_added(session, len(prepared), now=now)
+    rows = [(collection_id, stix_id, type_, spec, version, start + TICK * index, tlp, owner_org_id, incident_id, body)
+            for index, (stix_id, type_, spec, version, tlp, body) in enumerate(prepared)]
     for chunk_start in range(0, len(rows), 5_000):
         _write_rows(session, rows[chunk_start:chunk_start + 5_000])
     return len(rows)

@@ -10,7 +10,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..clock import utcnow
@@ -21,6 +21,12 @@ from . import audit
 TOKEN_PREFIX = "cs_"
 # last_used_at is written at most this often per token, not on every poll.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+# Built once (every API and TAXII request runs it). The organization comes in the same query:
+# every caller needs it next.
+_BY_DIGEST = (select(ApiToken).options(joinedload(ApiToken.organization, innerjoin=True))
+              .where(ApiToken.token_hash == bindparam("digest")))
 
 
 def _digest(token: str) -> str:
@@ -58,9 +64,7 @@ def authenticate_token(session: Session, token: str, *, org_slug: str | None = N
     if not token or len(token) > 200:
         return None
     digest = _digest(token)
-    # The organization comes in the same query: every caller needs it next.
-    row = session.execute(select(ApiToken).options(joinedload(ApiToken.organization, innerjoin=True))
-                          .where(ApiToken.token_hash == digest)).scalar_one_or_none()
+    row = session.execute(_BY_DIGEST, {"digest": digest}).scalar_one_or_none()
     # The indexed lookup finds the row; the comparison that decides is constant-time.
     if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None:
         return None

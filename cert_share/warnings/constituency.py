@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Asset, Organization
@@ -75,6 +76,18 @@ def _ip_or_host(obs_type: str, value: str):
 
 
 PROBES_PER_QUERY = 500
+_PROBED_COLUMN = {"cidr": Asset.range_start, "domain": Asset.domain, "asn": Asset.asn}
+
+
+@lru_cache(maxsize=8)
+def _asset_query(kinds: tuple[str, ...]):
+    """The probe query for these asset kinds, built once (values are expanding parameters)."""
+    return (select(Asset.org_id, Organization.slug, Asset.kind, Asset.value, Asset.range_start, Asset.range_end,
+                   Asset.domain, Asset.asn)
+            .join(Organization, Organization.id == Asset.org_id)
+            .where(Organization.kind == "member",
+                   or_(*(and_(Asset.kind == kind, _PROBED_COLUMN[kind].in_(bindparam(kind, expanding=True)))
+                         for kind in kinds))))
 
 
 def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -> dict[tuple[str, str], list[AssetMatch]]:
@@ -93,22 +106,15 @@ def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -
                 hosts[(obs_type, value)] = set(candidates)
         elif obs_type == "autonomous-system":
             asns[(obs_type, value)] = int(value)
-    probes = [(Asset.range_start, v) for v in sorted(set().union(*(s for _h, s in ips.values())))]
-    probes += [(Asset.domain, v) for v in sorted(set().union(*hosts.values()))]
-    probes += [(Asset.asn, v) for v in sorted(set(asns.values()))]
-    kinds = {Asset.range_start: "cidr", Asset.domain: "domain", Asset.asn: "asn"}
+    probes = [("cidr", v) for v in sorted(set().union(*(s for _h, s in ips.values())))]
+    probes += [("domain", v) for v in sorted(set().union(*hosts.values()))]
+    probes += [("asn", v) for v in sorted(set(asns.values()))]
     rows = []
     for i in range(0, len(probes), PROBES_PER_QUERY):
-        chunk: dict = {}
-        for column, value in probes[i:i + PROBES_PER_QUERY]:
-            chunk.setdefault(column, []).append(value)
-        rows += session.execute(
-            select(Asset.org_id, Organization.slug, Asset.kind, Asset.value, Asset.range_start, Asset.range_end,
-                   Asset.domain, Asset.asn)
-            .join(Organization, Organization.id == Asset.org_id)
-            .where(Organization.kind == "member",
-                   or_(*(and_(Asset.kind == kinds[column], column.in_(values)) for column, values in chunk.items())))
-        ).all()
+        chunk: dict[str, list] = {}
+        for kind, value in probes[i:i + PROBES_PER_QUERY]:
+            chunk.setdefault(kind, []).append(value)
+        rows += session.execute(_asset_query(tuple(sorted(chunk))), chunk).all()
     found: dict[tuple[str, str], dict[int, AssetMatch]] = {key: {} for key in observables}
     for row in rows:
         if row.kind == "cidr":

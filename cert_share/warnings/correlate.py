@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,18 +27,41 @@ from .constituency import AssetMatch, matching_assets_many
 from .settings import WarningSettings, current
 
 log = logging.getLogger(__name__)
+AssetMatches = dict[tuple[str, str], list[AssetMatch]]
 # Sources read per observable: enough to route and count, bounded for very common values.
 MAX_WINDOW_SOURCES = 500
 
 
-def after_intake(session: Session, incident: Incident) -> None:
-    """The intake hook: alert CERT staff about critical reports, then correlate."""
+# Built once: constructing a statement (and its cache key) on every report cost more than running it.
+_WARNINGS_OF = select(EarlyWarning).where(EarlyWarning.sco_id.in_(bindparam("ids", expanding=True)))
+_WINDOW = (
+    select(Observable.stix_id, Observable.incident_id, Observable.created_at, Incident.tlp, Incident.org_id)
+    .join(Incident, Incident.id == Observable.incident_id)
+    .join(Organization, Organization.id == Incident.org_id)
+    .where(Observable.stix_id.in_(bindparam("ids", expanding=True)), Observable.created_at >= bindparam("since"),
+           Incident.status != "false-positive", Organization.kind != "cert")
+    .order_by(Observable.created_at.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def after_intake(session: Session, incident: Incident, *, matches: AssetMatches | None = None) -> None:
+    """The intake hook: alert CERT staff about critical reports, then correlate. ``matches``:
+    asset_matches() of the report's observables, when intake looked them up beforehand."""
     notify.critical_report(session, incident)
-    correlate_incident(session, incident)
+    correlate_incident(session, incident, matches=matches)
+
+
+def asset_matches(session: Session, observables) -> AssetMatches:
+    """Members' registered assets containing each observable (objects with .type and .value).
+
+    A read of slowly changing data: intake runs it before its first write (services/intake.py)."""
+    return matching_assets_many(session, [(o.type, o.value) for o in observables])
 
 
 def correlate_incident(session: Session, incident: Incident, *, now: datetime | None = None,
-                       settings: WarningSettings | None = None) -> list[EarlyWarning]:
+                       settings: WarningSettings | None = None,
+                       matches: AssetMatches | None = None) -> list[EarlyWarning]:
     """Create or update the warnings this report's observables raise; returns them. Does not commit."""
     org = incident.organization
     if org is None or org.kind == "cert" or incident.status == "false-positive":
@@ -54,9 +77,10 @@ def correlate_incident(session: Session, incident: Incident, *, now: datetime | 
     sco_ids = sorted({o.stix_id for o in observables})
     existing: dict[str, dict[str, EarlyWarning]] = {}
     for i in range(0, len(sco_ids), 500):
-        for warning in session.execute(select(EarlyWarning).where(EarlyWarning.sco_id.in_(sco_ids[i:i + 500]))).scalars():
+        for warning in session.execute(_WARNINGS_OF, {"ids": sco_ids[i:i + 500]}).scalars():
             existing.setdefault(warning.sco_id, {})[warning.audience] = warning
-    matches = matching_assets_many(session, [(o.type, o.value) for o in observables])
+    if matches is None:
+        matches = asset_matches(session, observables)
     windows: dict[str, list[_Seen]] | None = None
     for obs in observables:
         audiences: list[tuple[str, AssetMatch | None]] = [(COMMUNITY, None)]
@@ -97,15 +121,8 @@ def _window_sources(session: Session, sco_ids: list[str], since: datetime) -> di
     out: dict[str, list[_Seen]] = {}
     seen: set[tuple[str, int]] = set()
     for i in range(0, len(sco_ids), 500):
-        rows = session.execute(
-            select(Observable.stix_id, Observable.incident_id, Observable.created_at, Incident.tlp, Incident.org_id)
-            .join(Incident, Incident.id == Observable.incident_id)
-            .join(Organization, Organization.id == Incident.org_id)
-            .where(Observable.stix_id.in_(sco_ids[i:i + 500]), Observable.created_at >= since,
-                   Incident.status != "false-positive", Organization.kind != "cert")
-            .order_by(Observable.created_at.desc())
-            .limit(MAX_WINDOW_SOURCES * min(500, len(sco_ids) - i))
-        ).all()
+        chunk = sco_ids[i:i + 500]
+        rows = session.execute(_WINDOW, {"ids": chunk, "since": since, "limit": MAX_WINDOW_SOURCES * len(chunk)}).all()
         for row in rows:
             key = (row.stix_id, row.incident_id)
             if key in seen:
