@@ -75,7 +75,7 @@ def _ip_or_host(obs_type: str, value: str):
     return ip, host
 
 
-PROBES_PER_QUERY = 500
+PROBES_PER_QUERY = 5_000  # values per query: within any SQLite build's 32,766 parameters
 _PROBED_COLUMN = {"cidr": Asset.range_start, "domain": Asset.domain, "asn": Asset.asn}
 
 
@@ -92,7 +92,7 @@ def _asset_query(kinds: tuple[str, ...]):
 
 def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -> dict[tuple[str, str], list[AssetMatch]]:
     """``matching_assets`` for all of a report's observables: the address, domain and AS probes
-    share queries of up to 500 probe values each (one query for a usual report)."""
+    share queries of up to PROBES_PER_QUERY probe values each (one query for a usual report)."""
     ips: dict[tuple[str, str], tuple[str, set[str]]] = {}
     hosts: dict[tuple[str, str], set[str]] = {}
     asns: dict[tuple[str, str], int] = {}

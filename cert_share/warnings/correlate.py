@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 AssetMatches = dict[tuple[str, str], list[AssetMatch]]
 # Sources read per observable: enough to route and count, bounded for very common values.
 MAX_WINDOW_SOURCES = 500
+# Values per IN list: few enough for any SQLite build (32,766 parameters), and few statements
+# for a 10,000-indicator import.
+IDS_PER_QUERY = 5_000
 
 
 # Built once: constructing a statement (and its cache key) on every report cost more than running it.
@@ -76,8 +79,8 @@ def correlate_incident(session: Session, incident: Incident, *, now: datetime | 
     # Three or four indexed queries per report, whatever its number of observables.
     sco_ids = sorted({o.stix_id for o in observables})
     existing: dict[str, dict[str, EarlyWarning]] = {}
-    for i in range(0, len(sco_ids), 500):
-        for warning in session.execute(_WARNINGS_OF, {"ids": sco_ids[i:i + 500]}).scalars():
+    for i in range(0, len(sco_ids), IDS_PER_QUERY):
+        for warning in session.execute(_WARNINGS_OF, {"ids": sco_ids[i:i + IDS_PER_QUERY]}).scalars():
             existing.setdefault(warning.sco_id, {})[warning.audience] = warning
     if matches is None:
         matches = asset_matches(session, observables)
@@ -120,8 +123,8 @@ def _window_sources(session: Session, sco_ids: list[str], since: datetime) -> di
     was a third of correlating a large import."""
     out: dict[str, list[_Seen]] = {}
     seen: set[tuple[str, int]] = set()
-    for i in range(0, len(sco_ids), 500):
-        chunk = sco_ids[i:i + 500]
+    for i in range(0, len(sco_ids), IDS_PER_QUERY):
+        chunk = sco_ids[i:i + IDS_PER_QUERY]
         rows = session.execute(_WINDOW, {"ids": chunk, "since": since, "limit": MAX_WINDOW_SOURCES * len(chunk)}).all()
         for row in rows:
             key = (row.stix_id, row.incident_id)
