@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Iterable
 
 import orjson
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
@@ -50,6 +50,10 @@ def canonical_version(version: str) -> str:
 _LOCK_CLOCK = (update(StixClock).where(StixClock.id == CLOCK_ROW).values(id=CLOCK_ROW)
                .returning(StixClock.last_date_added))
 _ADVANCE_CLOCK = update(StixClock).where(StixClock.id == CLOCK_ROW).values(last_date_added=bindparam("last"))
+_CLAIM_CLOCK = (update(StixClock)
+                .where(StixClock.id == CLOCK_ROW,
+                       or_(StixClock.last_date_added.is_(None), StixClock.last_date_added < bindparam("start")))
+                .values(last_date_added=bindparam("last")).returning(StixClock.id))
 
 
 def lock_clock(session: Session) -> datetime | None:
@@ -63,15 +67,16 @@ def lock_clock(session: Session) -> datetime | None:
     return row[0]
 
 
-def reserve_date_added(session: Session, count: int, *, now: datetime | None = None,
-                       locked_last: datetime | None | bool = False) -> datetime:
+def reserve_date_added(session: Session, count: int, *, now: datetime | None = None) -> datetime:
     """The first of ``count`` consecutive ``date_added`` values (one microsecond apart), all later
-    than any handed out before; the clock stays locked until the transaction ends.
-
-    ``locked_last``: what ``lock_clock`` returned, when the caller already holds the lock in this
-    transaction (saves taking it twice)."""
-    last = lock_clock(session) if locked_last is False else locked_last
+    than any handed out before; the clock stays locked until the transaction ends."""
     start = now or utcnow()
+    # Usually the clock is behind the wall clock: then one UPDATE takes the lock, checks that and
+    # advances it. Otherwise (a burst within a microsecond, a clock stepped back) the lock is
+    # taken and the last value read first.
+    if session.execute(_CLAIM_CLOCK, {"start": start, "last": start + TICK * max(count - 1, 0)}).first() is not None:
+        return start
+    last = lock_clock(session)
     if last is not None and start <= last:
         start = last + TICK
     session.execute(_ADVANCE_CLOCK, {"last": start + TICK * max(count - 1, 0)})
