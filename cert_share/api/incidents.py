@@ -31,10 +31,17 @@ def create_incident():
     data = _create.load(json_object(request))
     incident, created = intake.report_incident(db.session, org=g.actor.org, data=data, actor=g.actor, source="api",
                                                commit=False)
-    # Serialised before the commit, while the session still holds what it just wrote: after it,
-    # every attribute would be expired and read back with four more queries.
+    # Committed without expiring what the session holds, then serialised from it: expired, every
+    # attribute would be read back with four more queries, and serialised before the commit it
+    # would lengthen the time SQLite's single writer lock is held. The request ends here, so
+    # nothing else can see a stale value.
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
     body = _out.dump(incident)
-    db.session.commit()
     response = jsonify(body)
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("api.get_incident", incident_id=body["id"])

@@ -34,17 +34,27 @@ def _rows(incident: Incident, regime: str) -> list[dict]:
     return out
 
 
-def track(session: Session, incident: Incident, *, new: bool = False) -> None:
-    """Recompute one report's rows (inside the caller's transaction; no commit). ``new``: the
-    report was stored in this transaction and has no rows yet."""
-    org = incident.organization or session.get(Organization, incident.org_id)
-    regime = rules.regime_of_org(org.regime, org.sector)
-    if not new:
+def track(session: Session, incident: Incident, *, planned: list[dict] | None = None) -> None:
+    """Recompute one report's rows (inside the caller's transaction; no commit). ``planned``:
+    plan_new() of a report stored in this transaction, which has no rows yet."""
+    if planned is None:
+        org = incident.organization or session.get(Organization, incident.org_id)
         session.flush()
         session.execute(delete(PhaseDeadline).where(PhaseDeadline.incident_id == incident.id))
-    rows = _rows(incident, regime)
+        rows = _rows(incident, rules.regime_of_org(org.regime, org.sector))
+    else:
+        rows = [dict(row, incident_id=incident.id) for row in planned]
     if rows:
-        session.execute(PhaseDeadline.__table__.insert(), rows)
+        session.execute(_INSERT, rows)
+
+
+def plan_new(incident: Incident, org: Organization) -> list[dict]:
+    """The rows of a report not stored yet (incident_id filled in by track): intake computes them
+    before its first write."""
+    return _rows(incident, rules.regime_of_org(org.regime, org.sector))
+
+
+_INSERT = PhaseDeadline.__table__.insert()
 
 
 def track_many(session: Session, incident_ids: Iterable[int]) -> int:

@@ -73,6 +73,7 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     planned = _plan_observables(data.get("observables") or ())
     stix_objects = prepare_objects([build.identity(org)] + build.incident_objects(incident, org, planned))
     matches = _asset_matches(session, planned)
+    deadlines = _plan_deadlines(incident, org)
 
     session.add(incident)
     session.flush()
@@ -80,7 +81,7 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     _add_observables(session, incident, planned)
     add_objects(session, intake_collection_id(session), stix_objects, owner_org_id=org.id, incident_id=incident.id)
     _early_warnings(session, incident, matches)
-    _track_deadlines(session, incident, new=True)
+    _track_deadlines(session, incident, planned=deadlines)
     for hook in AFTER_INTAKE_HOOKS:
         hook(session, incident)
     audit.record(session, actor, "incident.report", "incident", incident.id, source=source,
@@ -118,11 +119,17 @@ def _asset_matches(session: Session, planned: list[_Planned]):
     return asset_matches(session, planned)
 
 
-def _track_deadlines(session: Session, incident: Incident, *, new: bool = False) -> None:
+def _track_deadlines(session: Session, incident: Incident, *, planned: list[dict] | None = None) -> None:
     """Keep the report's phase_deadlines rows in step (CERT workspace, issue 5)."""
     from .deadline_tracking import track
 
-    track(session, incident, new=new)
+    track(session, incident, planned=planned)
+
+
+def _plan_deadlines(incident: Incident, org: Organization) -> list[dict]:
+    from .deadline_tracking import plan_new
+
+    return plan_new(incident, org)
 
 
 def _early_warnings(session: Session, incident: Incident, matches=None) -> None:
