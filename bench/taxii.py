@@ -117,9 +117,8 @@ def _overrides(db_path: str) -> dict:
 
 def prepare_database(db_path: str) -> dict:
     """Migrate, create the CERT and a member with tokens; return slugs, tokens and collection ids."""
-    import flask_migrate
-
     from cert_share import create_app
+    from cert_share.database import upgrade
     from cert_share.extensions import db
     from cert_share.services.collections import by_alias
     from cert_share.services.organizations import create_organization
@@ -127,7 +126,7 @@ def prepare_database(db_path: str) -> dict:
 
     app = create_app(_overrides(db_path))
     with app.app_context():
-        flask_migrate.upgrade()
+        upgrade(app)
         cert = create_organization(db.session, name="National CERT", sector="government-national", kind="cert")
         bank = create_organization(db.session, name="Bench Bank", sector="financial-services")
         _, cert_token = issue_token(db.session, cert, "bench")

@@ -44,12 +44,12 @@ def sql_dt(value) -> str:
 
 
 def setup_app(path: str):
-    import flask_migrate
+    from cert_share.database import upgrade
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench",
                       "SCHEDULER_ENABLED": False, "SMTP_HOST": "", "MAILDIR": os.path.join(os.path.dirname(path), "md")})
     with app.app_context():
-        flask_migrate.upgrade()
+        upgrade(app)
     return app
 
 

@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--db", help="SQLite file to build (kept), or to reuse when it exists")
     args = parser.parse_args()
 
-    import flask_migrate
+    from cert_share.database import upgrade
 
     from cert_share import create_app
 
@@ -179,7 +179,7 @@ def main() -> None:
         from cert_share.models import Incident, User
 
         with app.app_context():
-            flask_migrate.upgrade()
+            upgrade(app)
             secret = db.session.query(User).filter_by(email="duty@cert.example").one().totp_secret
             open_count = db.session.query(Incident).filter(
                 Incident.status.in_(("new", "acknowledged", "investigating"))).count()
@@ -187,7 +187,7 @@ def main() -> None:
         info = {"secret": secret, "load_seconds": "n/a (reused database)", "open": open_count}
     else:
         with app.app_context():
-            flask_migrate.upgrade()
+            upgrade(app)
         info = build(app, args.n, args.orgs, args.seed)
     client = sign_in(app, info["secret"])
     pages = ["/", "/incidents", "/incidents?page=20", "/incidents?severity=critical&sector=energy",

@@ -59,11 +59,11 @@ def _check_secret_key(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from .extensions import csrf, db, limiter, login_manager, migrate
-    from .database import configure_engine
+    from .database import configure_engine, register_migrate_command
+    from .extensions import csrf, db, limiter, login_manager
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
+    register_migrate_command(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -1,6 +1,9 @@
 """Engine tuning per database backend."""
 from __future__ import annotations
 
+import os
+
+import click
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
@@ -49,6 +52,54 @@ def configure_engine(engine: Engine) -> None:
         take = getattr(dbapi_conn, "take_writer_lock", None)
         if take is not None and not dbapi_conn.holds_writer_lock and sqlite_writer.is_write(statement):
             take()
+
+
+MIGRATIONS_DIRECTORY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def migrations(app):
+    """Flask-Migrate for ``app``, set up on first use (Alembic is a slow import that only the
+    ``db`` commands and the test fixtures need)."""
+    if "migrate" not in app.extensions:
+        from flask_migrate import Migrate
+
+        from .extensions import db
+
+        Migrate(app, db, directory=MIGRATIONS_DIRECTORY)
+    return app.extensions["migrate"]
+
+
+def upgrade(app) -> None:
+    """Apply every migration to ``app``'s database (inside an app context)."""
+    import flask_migrate
+
+    migrations(app)
+    flask_migrate.upgrade(directory=MIGRATIONS_DIRECTORY)
+
+
+class _MigrateCommand(click.Command):
+    """``cert-share db …``: stands in for Flask-Migrate's command group in the command list and
+    hands over to it when a ``db`` command runs."""
+
+    def __init__(self, app) -> None:
+        super().__init__(name="db", help="Database migrations (Flask-Migrate / Alembic): db upgrade, db current, …")
+        self._app = app
+
+    def _group(self) -> click.Group:
+        migrations(self._app)
+        from flask_migrate.cli import db as group
+
+        return group
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return self._group().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx):
+        return ctx.command.invoke(ctx)
+
+
+def register_migrate_command(app) -> None:
+    app.cli.add_command(_MigrateCommand(app))
 
 
 def is_postgres(engine_or_session) -> bool:

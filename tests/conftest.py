@@ -25,11 +25,11 @@ def _config(url: str) -> dict:
 
 
 def _migrate(url: str) -> None:
-    import flask_migrate
+    from cert_share.database import upgrade
 
     app = create_app(_config(url))
     with app.app_context():
-        flask_migrate.upgrade()
+        upgrade(app)
         db.engine.dispose()
 
 

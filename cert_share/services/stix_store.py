@@ -129,14 +129,27 @@ def _write_rows(session: Session, rows: list[tuple]) -> None:
         # the 40,000 rows of a large import. date_added goes in as the text SQLAlchemy's SQLite
         # DateTime writes (naive UTC, always six fractional digits), so that string order stays
         # time order and the ORM reads back the same instant (test_taxii_date_added.py checks).
+        text = _SqliteDatetimes()
         conn.exec_driver_sql(_SQLITE_INSERT, [
-            row[:_DATE_ADDED] + (_sqlite_datetime(row[_DATE_ADDED]),) + row[_DATE_ADDED + 1:] for row in rows])
+            row[:_DATE_ADDED] + (text(row[_DATE_ADDED]),) + row[_DATE_ADDED + 1:] for row in rows])
     else:
         conn.execute(_ignoring_duplicates(session, StixObject.__table__), [dict(zip(_COLUMNS, row)) for row in rows])
 
 
-def _sqlite_datetime(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+class _SqliteDatetimes:
+    """Aware datetimes as SQLAlchemy's SQLite text ('YYYY-MM-DD HH:MM:SS.ffffff', UTC). The rows
+    of one call share a second or two, so the date and time part is formatted once per second."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[datetime, str] = {}
+
+    def __call__(self, value: datetime) -> str:
+        value = value.astimezone(timezone.utc)
+        second = value.replace(microsecond=0)
+        prefix = self._seconds.get(second)
+        if prefix is None:
+            prefix = self._seconds[second] = second.strftime("%Y-%m-%d %H:%M:%S")
+        return f"{prefix}.{value.microsecond:06d}"
 
 
 class PreparedObjects(list):
