@@ -13,6 +13,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	@# An editable install leaves the package uncompiled (pip compiles everything else), and with
+	@# PYTHONDONTWRITEBYTECODE set every command would compile it again at start-up.
+	$(BIN)/python -m compileall -q cert_share
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,4 +1,4 @@
 """WSGI entry point: ``gunicorn wsgi:app``."""
-from cert_share import create_app
+from cert_share import worker_app
 
-app = create_app()
+app = worker_app()

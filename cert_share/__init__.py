@@ -33,6 +33,19 @@ def create_app(test_config: dict | None = None, env: str | None = None) -> Flask
     return app
 
 
+def worker_app() -> Flask:
+    """The app for a long-lived server process (gunicorn via wsgi.py or ``cert-share serve``).
+
+    Everything loaded by then (Flask, SQLAlchemy, the models, the app) lives as long as the
+    worker: gc.freeze() keeps it out of the collector's reach, so that collections triggered by
+    a request's garbage do not walk a few hundred thousand objects that can never be freed."""
+    import gc
+
+    app = create_app()
+    gc.freeze()
+    return app
+
+
 def _normalize_db_url(url: str) -> str:
     # Operators paste libpq-style URLs; SQLAlchemy needs the driver named to pick psycopg 3.
     if url.startswith("postgres://"):
