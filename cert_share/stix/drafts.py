@@ -16,6 +16,9 @@ from .observables import Observable, ObservableError, normalize
 
 # How many invalid values a summary quotes before it only counts them.
 MAX_QUOTED_INVALID = 5
+# What an imported report gets when the file does not say (STIX bundles and MISP events alike).
+DEFAULT_TLP = "amber+strict"
+DEFAULT_CLASSIFICATION = "other/undetermined"
 
 
 class ImportFormatError(ValueError):

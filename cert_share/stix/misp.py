@@ -35,12 +35,10 @@ import re
 from datetime import datetime, timezone
 
 from ..vocab import CLASSIFICATIONS, RSIT
-from .drafts import ImportFormatError, ObservableCollector, ReportDraft
+from .drafts import DEFAULT_CLASSIFICATION, DEFAULT_TLP, ImportFormatError, ObservableCollector, ReportDraft
 from .markings import strictest
 
 MAX_DESCRIPTION = 4_000
-DEFAULT_TLP = "amber+strict"
-DEFAULT_CLASSIFICATION = "other/undetermined"
 
 SEVERITY_BY_THREAT_LEVEL = {"1": "high", "2": "medium", "3": "low", "4": "low"}
 

@@ -38,11 +38,9 @@ from typing import Iterable
 from ..clock import parse_iso, utcnow
 from ..vocab import CLASSIFICATIONS, SEVERITIES
 from . import markings
-from .drafts import ImportFormatError, ObservableCollector, ReportDraft
+from .build import INCIDENT_CORE_EXTENSION
+from .drafts import DEFAULT_CLASSIFICATION, DEFAULT_TLP, ImportFormatError, ObservableCollector, ReportDraft
 
-DEFAULT_TLP = "amber+strict"
-DEFAULT_CLASSIFICATION = "other/undetermined"
-INCIDENT_CORE_EXTENSION = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ID = re.compile(rf"^([a-z0-9][a-z0-9-]*[a-z0-9])--{_UUID}$")
