@@ -93,8 +93,10 @@ def incident_new():
 
 def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_errors=()):
     actor = current_actor()
+    from ..services import deadlines
+
     return render_template("incidents/detail.html", incident=incident, update_form=update_form,
-                           update_errors=list(update_errors),
+                           update_errors=list(update_errors), deadlines=deadlines.for_incident(incident),
                            can_update=policy.can_update_incident(actor, incident)), status
 
 

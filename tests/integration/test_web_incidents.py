@@ -374,3 +374,22 @@ def test_a_form_body_over_the_size_limit_gets_413_and_stores_nothing(app, bank_c
     assert response.status_code == 413
     assert "<html" in response.get_data(as_text=True)
     assert counts(app) == (0, 0, 0)
+
+
+def test_the_member_sees_its_reporting_deadlines_and_which_were_late(app, bank_client):
+    from cert_share.services import deadlines
+    from cert_share.web.filters import PHASE_LABELS
+
+    detected = utcnow().replace(second=0, microsecond=0) - timedelta(days=5)
+    response = submit(bank_client, form(detected_at=_local(detected)))
+    incident_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    page = bank_client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    panel = re.search(r'<section class="panel" id="deadlines">(.*?)</section>', page, re.S).group(1)
+    with app.app_context():
+        expected = deadlines.for_incident(db.session.get(Incident, incident_id))
+        as_utc = app.jinja_env.filters["utc"]
+    assert expected and any(d.late for d in expected)  # reported five days after detection
+    rows = re.findall(r"<tr><td>(.*?)</td>\s*<td[^>]*>(.*?)</td>\s*<td[^>]*>(.*?)</td></tr>", panel, re.S)
+    assert [tuple(html.unescape(cell) for cell in row) for row in rows] == [
+        (PHASE_LABELS.get(d.phase, d.phase), as_utc(d.due_at) + (" · overdue" if d.overdue else ""),
+         as_utc(d.submitted_at) + (" · late" if d.late else "")) for d in expected]
