@@ -80,6 +80,7 @@ class Config:
     MAIL_BACKOFF_MAX_SECONDS = _int("MAIL_BACKOFF_MAX_SECONDS", 3600)
     MAIL_LEASE_SECONDS = _int("MAIL_LEASE_SECONDS", 300)
     MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 100)
+    MAIL_RETENTION_DAYS = _int("MAIL_RETENTION_DAYS", 90)
     # How often a waiting scheduler checks whether the active one is gone.
     SCHEDULER_POLL_SECONDS = _int("SCHEDULER_POLL_SECONDS", 5)
 

@@ -8,15 +8,23 @@ from sqlalchemy.orm import Session
 
 from ..mail.delivery import deliver_outbox
 from ..mail.digest import send_digests
+from ..mail.outbox import prune_delivered
 from .registry import JOBS, job
 from .runs import slot_start
 
 
 @job("send-mail", interval_setting="JOB_SEND_MAIL_MINUTES", default_minutes=1,
-     help="Deliver due outbox messages over SMTP (or to the local maildir without SMTP_HOST).")
+     help="Deliver due outbox messages over SMTP (or to the local maildir without SMTP_HOST); "
+          "delete delivered ones older than MAIL_RETENTION_DAYS.")
 def send_mail(session: Session, now: datetime) -> str:
     report = deliver_outbox(session, current_app.config, now=now, instance_path=current_app.instance_path)
-    return report.summary()
+    summary = report.summary()
+    days = int(current_app.config.get("MAIL_RETENTION_DAYS", 90))
+    if days > 0:  # 0 keeps every message
+        pruned = prune_delivered(session, now=now, retention=timedelta(days=days))
+        if pruned:
+            summary += f"; pruned {pruned} delivered message(s) older than {days} days"
+    return summary
 
 
 @job("send-digest", interval_setting="JOB_SEND_DIGEST_MINUTES", default_minutes=1440,

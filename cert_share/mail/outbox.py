@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -156,3 +156,21 @@ def requeue_dead(session: Session, message_id: int, *, actor, now: datetime | No
     message.claimed_by = None
     session.commit()
     return message
+
+
+def prune_delivered(session: Session, *, now: datetime, retention: timedelta, limit: int = 5_000) -> int:
+    """Delete up to ``limit`` sent or folded messages last touched before ``now - retention``;
+    commits. Pending, in-flight and dead messages stay (a dead letter waits for a person).
+
+    ``next_attempt_at`` is a sent message's last attempt and a folded one's queueing time, and
+    the due-messages index starts with (state, next_attempt_at): a range scan, not a pass over
+    the whole outbox every minute. A dedupe key stops protecting against a resend once its row is
+    gone, so the retention must exceed any re-queue window (days, not months, here)."""
+    table = OutboxMessage.__table__
+    old = (select(table.c.id)
+           .where(table.c.state.in_(("sent", "folded")), table.c.next_attempt_at < now - retention)
+           .limit(limit).scalar_subquery())
+    deleted = session.execute(delete(table).where(table.c.id.in_(old))).rowcount
+    session.commit()
+    return deleted
+

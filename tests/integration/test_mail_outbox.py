@@ -193,3 +193,32 @@ def test_two_transactions_queueing_the_same_key_at_once_keep_one_and_both_commit
     assert outcome["second"] is None
     with app.app_context():
         assert sorted(db.session.execute(select(OutboxMessage.subject)).scalars()) == ["event of the second", "s"]
+
+
+def test_send_mail_prunes_delivered_mail_past_the_retention_and_keeps_the_rest(app, ctx, runner):
+    app.config["MAIL_RETENTION_DAYS"] = 30
+    now = utcnow()
+    ages = {"sent": [40, 10], "folded": [40], "dead": [40], "pending": [40]}
+    for state, days in ages.items():
+        for age in days:
+            message = enqueue(db.session, to=f"{state}-{age}@member.example", subject=f"{state} {age}", text="x",
+                              kind="alert", now=now - timedelta(days=age), hourly_cap=1000)
+            message.state = state
+            message.next_attempt_at = now - timedelta(days=age) if state != "pending" else now + timedelta(hours=1)
+    db.session.commit()
+    result = runner.invoke(args=["jobs", "run", "send-mail"])
+    assert result.exit_code == 0, result.output
+    assert "pruned 2 delivered message(s) older than 30 days" in result.output
+    db.session.expire_all()
+    left = sorted(m.subject for m in db.session.execute(select(OutboxMessage)).scalars())
+    assert left == ["dead 40", "pending 40", "sent 10"]  # the old sent and folded ones are gone
+
+
+def test_a_retention_of_zero_keeps_every_message(app, ctx, runner):
+    app.config["MAIL_RETENTION_DAYS"] = 0
+    message = enqueue(db.session, to="old@member.example", subject="old", text="x", kind="alert",
+                      now=utcnow() - timedelta(days=4000))
+    message.state, message.next_attempt_at = "sent", utcnow() - timedelta(days=4000)
+    db.session.commit()
+    assert runner.invoke(args=["jobs", "run", "send-mail"]).exit_code == 0
+    assert db.session.execute(select(OutboxMessage.subject)).scalars().all() == ["old"]
