@@ -44,6 +44,9 @@ class MergeForm(FlaskForm):
 
 class WarningPublishForm(FlaskForm):
     targets = MultiCheckbox("Publish to", validate_choice=False)
+    # The reviewer may lower or raise the TLP before publishing (the API's PATCH tlp, on the page).
+    tlp = SelectField("TLP", choices=[(level, f"TLP:{level.upper()}") for level in TLP_LEVELS],
+                      validators=[Optional()], validate_choice=False)  # review_warning says what is wrong
 
 
 class WarningDiscardForm(FlaskForm):

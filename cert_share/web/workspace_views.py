@@ -175,6 +175,7 @@ def warnings_page():
             form = WarningPublishForm(formdata=None, prefix=f"w{w.id}")
             form.targets.choices = [(a, a) for a in aliases]
             form.targets.data = list(w.targets or [])
+            form.tlp.data = w.tlp
             forms[w.id] = form
     return render_template("workspace/warnings.html", drafts=drafts, warnings=shown, staff=staff, state=state,
                            publish_forms=forms, discard_form=WarningDiscardForm())
@@ -193,8 +194,13 @@ def warning_publish(warning_id: int):
     try:
         warning = get_warning(db.session, warning_id)
         targets = sorted(set(form.targets.data or []))
+        changes = {}
         if targets != sorted(warning.targets or []):
-            review_warning(db.session, warning_id, actor, targets=targets)
+            changes["targets"] = targets
+        if form.tlp.data and form.tlp.data != warning.tlp:
+            changes["tlp"] = form.tlp.data
+        if changes:
+            review_warning(db.session, warning_id, actor, **changes)
         approve_warning(db.session, warning_id, actor)
     except CertShareError as exc:
         db.session.rollback()

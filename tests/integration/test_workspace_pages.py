@@ -371,6 +371,46 @@ def test_warnings_page_shows_members_only_what_policy_allows(app, world, factory
     assert "203.0.113.99" in drafts and "198.51.100.50" in staff
 
 
+def _draft_warning(app, world, factory):
+    from cert_share.models import EarlyWarning
+    from cert_share.warnings import lifecycle
+
+    for org, tlp in ((factory.org("Grid Energy", sector="energy"), "amber+strict"), (world["telco"], "green")):
+        with app.app_context():
+            data = IncidentCreateSchema().load({
+                "title": "scan", "classification": "information-gathering/scanner", "severity": "medium",
+                "tlp": tlp, "detected_at": (utcnow() - timedelta(hours=1)).isoformat(),
+                "observables": [{"type": "ipv4-addr", "value": "203.0.113.99"}]})
+            intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
+                                   actor=audit.CLI, source="api")
+    with app.app_context():
+        lifecycle.publish_warnings(db.session)
+        warning = db.session.query(EarlyWarning).filter_by(audience="community").one()
+        assert warning.state == "draft"
+        return warning.id, warning.tlp, list(warning.targets or [])
+
+
+@pytest.mark.parametrize("tlp, expected", [("green", "green"), ("clear", "clear"), ("purple", None)])
+def test_a_reviewer_sets_the_tlp_of_a_draft_on_the_warnings_page(app, world, factory, tlp, expected):
+    from cert_share.models import EarlyWarning
+
+    warning_id, before, targets = _draft_warning(app, world, factory)
+    client = client_for(app, world, "cert-analyst")
+    page = client.get("/warnings").get_data(as_text=True)
+    assert f'name="w{warning_id}-tlp"' in page and f'<option selected value="{before}">' in page
+    response = client.post(f"/warnings/{warning_id}/publish", data={
+        f"w{warning_id}-csrf_token": csrf_token(page), f"w{warning_id}-tlp": tlp,
+        f"w{warning_id}-targets": targets or ["all-members"]}, follow_redirects=True)
+    assert response.status_code == 200
+    with app.app_context():
+        warning = db.session.get(EarlyWarning, warning_id)
+        if expected is None:  # refused with the reason; nothing changed
+            assert "tlp must be one of" in response.get_data(as_text=True)
+            assert (warning.tlp, warning.state) == (before, "draft")
+        else:
+            assert warning.tlp == expected and warning.state != "draft"
+
+
 def test_case_timeline_gathers_status_changes_notes_mails_and_publications(app, world):
     from cert_share.services import triage, workspace
     from cert_share.services.deadline_reminders import send_reminders
