@@ -82,6 +82,8 @@ def _apply_status(session: Session, incident: Incident, status: str, actor: audi
     audit.record(session, actor, "incident.status", "incident", incident.id, **{"from": previous, "to": status})
     if status == "false-positive":
         _revoke_warnings(session, incident, actor)
+    elif previous == "false-positive":
+        _restore_warnings(session, incident, actor)
     return True
 
 
@@ -94,6 +96,14 @@ def _revoke_warnings(session: Session, incident: Incident, actor: audit.Actor) -
         revoke_for_incident(session, incident, actor)
     for hook in FALSE_POSITIVE_HOOKS:
         hook(session, incident, actor)
+
+
+def _restore_warnings(session: Session, incident: Incident, actor: audit.Actor) -> None:
+    try:  # reopened: the report counts again in the warnings it had raised
+        from ..warnings.lifecycle import restore_for_incident
+    except ImportError:  # pragma: no cover - build without the warnings feature
+        return
+    restore_for_incident(session, incident, actor)
 
 
 def _staff_user(session: Session, assignee: Any) -> User | None:

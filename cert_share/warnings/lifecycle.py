@@ -335,6 +335,28 @@ def revoke_for_incident(session: Session, incident: Incident, actor: audit.Actor
     return touched
 
 
+def restore_for_incident(session: Session, incident: Incident, actor: audit.Actor, *,
+                         now: datetime | None = None) -> list[EarlyWarning]:
+    """The CERT reopened ``incident`` after marking it a false positive: it counts again in the
+    warnings it had raised, which get a new version. A warning that was revoked meanwhile stays
+    revoked (STIX revocation is final); its sources are restored for the record. Adds to the
+    caller's transaction; does not commit."""
+    now = now or utcnow()
+    settings = current()
+    sources = session.execute(select(WarningSource).where(WarningSource.incident_id == incident.id,
+                                                          WarningSource.withdrawn.is_(True))).scalars().all()
+    touched = []
+    for source in sources:
+        source.withdrawn = False
+        recompute(session, source.warning, now=now, settings=settings)
+        touched.append(source.warning)
+    if touched:
+        audit.record(session, actor, "warning.restore-source", "incident", incident.id,
+                     warnings=[w.id for w in touched],
+                     still_revoked=[w.id for w in touched if w.state == "revoked"])
+    return touched
+
+
 def visible_warnings(session: Session, actor: audit.Actor, *, state: str | None = None,
                      limit: int = 100, before: int | None = None) -> list[EarlyWarning]:
     """Warnings the actor may read: CERT staff all (optionally by state); members what was

@@ -295,6 +295,44 @@ def test_withdrawn_source_with_enough_others_keeps_the_warning(app, orgs):
     assert w.state == "pending" and w.reporter_count == 2
 
 
+def test_reopening_a_false_positive_counts_the_report_again(app, orgs):
+    from cert_share.models import AuditEntry, WarningSource
+    from cert_share.services import triage
+
+    first = report(app, orgs["bank"], [("ipv4-addr", ATTACKER_IP)])
+    report(app, orgs["bank2"], [("ipv4-addr", ATTACKER_IP)])
+    report(app, orgs["telco"], [("ipv4-addr", ATTACKER_IP)])
+    with app.app_context():
+        incident = db.session.get(Incident, first)
+        triage.set_status(db.session, incident, "false-positive", actor=cert_actor(app))
+        db.session.commit()
+    [w] = warnings(app)
+    assert w.reporter_count == 2 and w.state != "revoked"
+    modified = w.modified
+    with app.app_context():
+        triage.set_status(db.session, db.session.get(Incident, first), "acknowledged", actor=cert_actor(app))
+        db.session.commit()
+        source = db.session.execute(select(WarningSource).where(WarningSource.incident_id == first)).scalar_one()
+        assert source.withdrawn is False
+        assert db.session.query(AuditEntry).filter_by(action="warning.restore-source").count() == 1
+    [w] = warnings(app)
+    assert w.reporter_count == 3 and w.modified > modified  # a new version that counts it again
+
+
+def test_reopening_does_not_unrevoke_a_revoked_warning(app, orgs):
+    from cert_share.services import triage
+
+    first = report(app, orgs["bank"], [("ipv4-addr", ATTACKER_IP)])
+    report(app, orgs["bank2"], [("ipv4-addr", ATTACKER_IP)])
+    publish(app)
+    with app.app_context():
+        triage.set_status(db.session, db.session.get(Incident, first), "false-positive", actor=cert_actor(app))
+        db.session.commit()
+        triage.set_status(db.session, db.session.get(Incident, first), "acknowledged", actor=cert_actor(app))
+        db.session.commit()
+    assert warnings(app)[0].state == "revoked"  # STIX revocation is final
+
+
 def test_warnings_expire_and_a_new_sighting_revives_them(app, orgs):
     report(app, orgs["bank"], [("ipv4-addr", ATTACKER_IP)])
     report(app, orgs["bank2"], [("ipv4-addr", ATTACKER_IP)])
