@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 
 import click
 from sqlalchemy import event
@@ -9,7 +10,9 @@ from sqlalchemy.engine import Engine, make_url
 
 from . import sqlite_writer
 
-_configured: set[int] = set()
+# Engines already set up. Weak, not id()s: a later engine can reuse a disposed one's id (every
+# test makes an app), and would then have run without its pragmas and without the writer queue.
+_configured: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
 
 def sqlite_engine_options(url: str, options: dict) -> dict:
@@ -28,9 +31,9 @@ def sqlite_engine_options(url: str, options: dict) -> dict:
 
 def configure_engine(engine: Engine) -> None:
     """SQLite: WAL so readers never block the writer, foreign keys on, wait for locks."""
-    if engine.dialect.name != "sqlite" or id(engine) in _configured:
+    if engine.dialect.name != "sqlite" or engine in _configured:
         return
-    _configured.add(id(engine))
+    _configured.add(engine)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record):

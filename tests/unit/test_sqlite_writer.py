@@ -123,3 +123,24 @@ def test_commits_checkpoint_the_wal_so_it_does_not_grow_without_bound(tmp_path, 
     never = _wal_size_after_commits(tmp_path / "never.sqlite", monkeypatch, interval=1e9)
     always = _wal_size_after_commits(tmp_path / "always.sqlite", monkeypatch, interval=0.0)
     assert always * 5 < never
+
+
+def test_every_new_engine_is_set_up_even_when_it_reuses_a_disposed_ones_id(tmp_path):
+    # Each test (and each app) makes an engine; CPython hands a freed object's id to the next one.
+    import gc
+
+    ids = set()
+    reused = 0
+    for n in range(200):
+        if reused >= 3:
+            break
+        engine = _engine(tmp_path / f"db{n}.sqlite")
+        reused += id(engine) in ids
+        ids.add(id(engine))
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1, n
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0, n
+        engine.dispose()
+        del engine
+        gc.collect()
+    assert reused  # the situation this guards against did occur
