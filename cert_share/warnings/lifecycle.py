@@ -318,21 +318,7 @@ def revoke_for_incident(session: Session, incident: Incident, actor: audit.Actor
     organizations reported the same observable) gets a new version. Adds to the caller's
     transaction; does not commit.
     """
-    now = now or utcnow()
-    settings = current()
-    sources = session.execute(select(WarningSource).where(WarningSource.incident_id == incident.id,
-                                                          WarningSource.withdrawn.is_(False))).scalars().all()
-    touched = []
-    for source in sources:
-        source.withdrawn = True
-        warning = source.warning
-        recompute(session, warning, now=now, settings=settings)
-        touched.append(warning)
-    if touched:
-        audit.record(session, actor, "warning.withdraw-source", "incident", incident.id,
-                     warnings=[w.id for w in touched],
-                     revoked=[w.id for w in touched if w.state == "revoked"])
-    return touched
+    return _set_withdrawn(session, incident, actor, withdrawn=True, now=now)
 
 
 def restore_for_incident(session: Session, incident: Incident, actor: audit.Actor, *,
@@ -341,19 +327,29 @@ def restore_for_incident(session: Session, incident: Incident, actor: audit.Acto
     warnings it had raised, which get a new version. A warning that was revoked meanwhile stays
     revoked (STIX revocation is final); its sources are restored for the record. Adds to the
     caller's transaction; does not commit."""
+    return _set_withdrawn(session, incident, actor, withdrawn=False, now=now)
+
+
+def _set_withdrawn(session: Session, incident: Incident, actor: audit.Actor, *, withdrawn: bool,
+                   now: datetime | None) -> list[EarlyWarning]:
+    """Flip ``incident``'s sources to ``withdrawn``, recompute their warnings, audit it once."""
     now = now or utcnow()
     settings = current()
     sources = session.execute(select(WarningSource).where(WarningSource.incident_id == incident.id,
-                                                          WarningSource.withdrawn.is_(True))).scalars().all()
+                                                          WarningSource.withdrawn.is_(not withdrawn))).scalars().all()
     touched = []
     for source in sources:
-        source.withdrawn = False
+        source.withdrawn = withdrawn
         recompute(session, source.warning, now=now, settings=settings)
         touched.append(source.warning)
     if touched:
-        audit.record(session, actor, "warning.restore-source", "incident", incident.id,
-                     warnings=[w.id for w in touched],
-                     still_revoked=[w.id for w in touched if w.state == "revoked"])
+        revoked = [w.id for w in touched if w.state == "revoked"]
+        if withdrawn:
+            audit.record(session, actor, "warning.withdraw-source", "incident", incident.id,
+                         warnings=[w.id for w in touched], revoked=revoked)
+        else:
+            audit.record(session, actor, "warning.restore-source", "incident", incident.id,
+                         warnings=[w.id for w in touched], still_revoked=revoked)
     return touched
 
 
