@@ -75,7 +75,7 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: a
     # SQLite lets no other transaction write, so work done in between is time the other workers
     # wait (the report's STIX objects and their JSON, the constituency lookup).
     planned = _plan_observables(data.get("observables") or ())
-    stix_objects = prepare_objects([build.identity(org)] + build.incident_objects(incident, org, planned))
+    stix_objects = prepare_objects(_report_objects(incident, org, planned))
     matches = _asset_matches(session, planned)
     deadlines = _plan_deadlines(incident, org)
 
@@ -182,10 +182,15 @@ def _add_observables(session: Session, incident: Incident, planned: list[_Planne
     set_committed_value(incident, "observables", list(loaded))
 
 
+def _report_objects(incident: Incident, org: Organization, observables) -> list[dict]:
+    """A report's STIX version: its organization's identity, the incident and its observables."""
+    return [build.identity(org)] + build.incident_objects(incident, org, observables)
+
+
 def _store_stix(session: Session, incident: Incident) -> None:
     """Add the report's current STIX version to the intake collection (read back by its org)."""
     org = incident.organization
-    objects = [build.identity(org)] + build.incident_objects(incident, org, incident.observables)
+    objects = _report_objects(incident, org, incident.observables)
     add_objects(session, intake_collection_id(session), objects, owner_org_id=org.id, incident_id=incident.id)
 
 
@@ -216,5 +221,4 @@ def add_phase_update(session: Session, *, incident: Incident, phase: str, summar
 
 def stix_bundle(incident: Incident) -> dict:
     """The report as a STIX 2.1 bundle (its current version)."""
-    org = incident.organization
-    return build.bundle([build.identity(org)] + build.incident_objects(incident, org, incident.observables))
+    return build.bundle(_report_objects(incident, incident.organization, incident.observables))

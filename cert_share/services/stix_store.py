@@ -73,15 +73,16 @@ def reserve_date_added(session: Session, count: int, *, now: datetime | None = N
     """The first of ``count`` consecutive ``date_added`` values (one microsecond apart), all later
     than any handed out before; the clock stays locked until the transaction ends."""
     start = now or utcnow()
+    span = TICK * max(count - 1, 0)
     # Usually the clock is behind the wall clock: then one UPDATE takes the lock, checks that and
     # advances it. Otherwise (a burst within a microsecond, a clock stepped back) the lock is
     # taken and the last value read first.
-    if session.execute(_CLAIM_CLOCK, {"start": start, "last": start + TICK * max(count - 1, 0)}).first() is not None:
+    if session.execute(_CLAIM_CLOCK, {"start": start, "last": start + span}).first() is not None:
         return start
     last = lock_clock(session)
     if last is not None and start <= last:
         start = last + TICK
-    session.execute(_ADVANCE_CLOCK, {"last": start + TICK * max(count - 1, 0)})
+    session.execute(_ADVANCE_CLOCK, {"last": start + span})
     return start
 
 
