@@ -110,10 +110,14 @@ def _finish(session: Session, row: OutboxMessage, token: str, **values) -> bool:
     return result.rowcount == 1
 
 
-def release(session: Session, token: str) -> int:
-    """Hand back claimed rows not yet attempted (no attempt counted); commits."""
+def release(session: Session, token: str, only: list[int] | None = None) -> int:
+    """Hand back claimed rows not yet attempted (all of the token's, or those in ``only``), no
+    attempt counted; commits."""
+    mine = [OutboxMessage.claimed_by == token, OutboxMessage.state == "sending"]
+    if only is not None:
+        mine.append(OutboxMessage.id.in_(only))
     result = session.execute(
-        update(OutboxMessage).where(OutboxMessage.claimed_by == token, OutboxMessage.state == "sending")
+        update(OutboxMessage).where(*mine)
         .values(state="pending", claimed_by=None, lease_until=None).execution_options(synchronize_session=False))
     session.commit()
     return result.rowcount
@@ -125,20 +129,30 @@ def send_due(session: Session, transport: Transport, *, now: datetime, mail_from
              monotonic: Callable[[], float] = time.monotonic) -> DeliveryReport:
     """Deliver every due message (one claimed batch at a time) and record each outcome.
 
-    A slow server must not outlive the lease (another sender would then send the same rows
-    again): past half the lease, the rest of the batch is handed back for the next run.
+    ``now`` is the moment the run starts; each later batch is claimed at ``now`` plus the time
+    the run has taken so far, so its lease runs from its own claim. (Claimed at the run's start
+    time, a batch taken after a slow first one would carry a lease that had already run out, and
+    another sender would take and send the same rows.) A slow server must not outlive the lease
+    either: past half the lease, the rest of the batch is handed back for the next run.
     """
     report = DeliveryReport()
     seen: set[int] = set()
+    run_started: float | None = None
     try:
         while True:
-            token, rows = claim(session, now=now, limit=limit, lease_seconds=lease_seconds)
             claimed_at = monotonic()
-            rows = [row for row in rows if row.id not in seen]
-            if not rows:
+            if run_started is None:
+                run_started = claimed_at
+            at = now + timedelta(seconds=claimed_at - run_started)
+            token, rows = claim(session, now=at, limit=limit, lease_seconds=lease_seconds)
+            fresh = [row for row in rows if row.id not in seen]
+            if len(fresh) < len(rows):
+                # Retried earlier in this run and due again already: the next run takes them.
+                release(session, token, only=[row.id for row in rows if row.id in seen])
+            if not fresh:
                 break
             outage = None
-            for row in rows:
+            for row in fresh:
                 if monotonic() - claimed_at > lease_seconds / 2:
                     report.released = release(session, token)
                     log.warning("mail: batch took over half the lease; %d message(s) left for the next run",
@@ -151,7 +165,7 @@ def send_due(session: Session, transport: Transport, *, now: datetime, mail_from
                         transport.send(build_message(row, mail_from))
                     except PermanentError as exc:
                         _finish(session, row, token, state="dead", attempts=attempts, last_error=str(exc),
-                                lease_until=None, next_attempt_at=now)
+                                lease_until=None, next_attempt_at=at)
                         report.dead += 1
                         report.errors.append(f"{row.to}: {exc}")
                         log.warning("mail %s to %s rejected for good: %s", row.message_id, row.to, exc)
@@ -161,7 +175,7 @@ def send_due(session: Session, transport: Transport, *, now: datetime, mail_from
                         if isinstance(exc, ServerUnavailable):
                             outage = error  # the rest of the batch would fail the same way
                     else:
-                        _finish(session, row, token, state="sent", attempts=attempts, sent_at=now,
+                        _finish(session, row, token, state="sent", attempts=attempts, sent_at=at,
                                 last_error=None, lease_until=None)
                         report.sent += 1
                         continue
@@ -169,11 +183,11 @@ def send_due(session: Session, transport: Transport, *, now: datetime, mail_from
                     error = outage
                 if attempts >= policy.max_attempts:
                     _finish(session, row, token, state="dead", attempts=attempts, lease_until=None,
-                            next_attempt_at=now, last_error=f"gave up after {attempts} attempts: {error}")
+                            next_attempt_at=at, last_error=f"gave up after {attempts} attempts: {error}")
                     report.dead += 1
                 else:
                     _finish(session, row, token, state="pending", attempts=attempts, last_error=error,
-                            next_attempt_at=now + policy.delay(attempts, rng), lease_until=None,
+                            next_attempt_at=at + policy.delay(attempts, rng), lease_until=None,
                             claimed_by=None)
                     report.retried += 1
                 report.errors.append(f"{row.to}: {error}")

@@ -1,6 +1,7 @@
 """A real SMTP server for the mail tests: aiosmtpd on 127.0.0.1, with switchable failures."""
 from __future__ import annotations
 
+import asyncio
 import socket
 from email import message_from_bytes, policy
 
@@ -15,10 +16,14 @@ def free_port() -> int:
 
 class Collector:
     """Keeps every accepted message; ``data_reply`` set to e.g. '451 …' refuses DATA for now;
-    addresses in ``reject`` get '554' at RCPT."""
+    addresses in ``reject`` get '554' at RCPT; ``seconds_per_message`` makes a slow relay (each
+    DATA answered that much later; other connections are served meanwhile); ``on_message`` is
+    called with the count of messages accepted so far."""
 
     def __init__(self):
         self.messages = []
+        self.seconds_per_message = 0.0
+        self.on_message = None
         self.data_reply: str | None = None
         self.reject: set[str] = set()
         self.refuse_sender = False
@@ -39,7 +44,11 @@ class Collector:
     async def handle_DATA(self, server, session, envelope):
         if self.data_reply:
             return self.data_reply
+        if self.seconds_per_message:
+            await asyncio.sleep(self.seconds_per_message)
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        if self.on_message is not None:
+            self.on_message(len(self.messages))
         return "250 Message accepted for delivery"
 
     @property

@@ -217,6 +217,50 @@ def test_two_senders_claiming_at_once_never_share_a_row(app, ctx):
     assert max(sizes) <= 7, "a claim took more rows than asked for"
 
 
+def test_two_senders_and_a_slow_relay_deliver_every_message_exactly_once(app, ctx, smtp):
+    """A run longer than the lease: each later batch must be leased from its own claim, or a
+    second sender finds it already expired and sends the same messages again."""
+    from cert_share.mail.delivery import send_due
+    from cert_share.mail.transport import SmtpSettings, SmtpTransport
+
+    expected = queue(40)
+    smtp.handler.seconds_per_message = 0.1
+    lease = 2.0  # batches of two take 0.2 s: well inside half the lease
+    past_the_first_lease = threading.Event()
+    smtp.handler.on_message = lambda count: count >= 25 and past_the_first_lease.set()
+
+    def run() -> None:
+        with app.app_context():
+            send_due(db.session, SmtpTransport(SmtpSettings("127.0.0.1", smtp.port)), now=utcnow(),
+                     mail_from="cert@cert.example", limit=2, lease_seconds=lease)
+            db.session.remove()
+
+    def first_sender() -> None:
+        try:
+            run()
+        finally:
+            past_the_first_lease.set()
+
+    def second_sender() -> None:
+        # Starts once the relay has taken 25 messages: 2.5 s of its time, past the first run's lease.
+        past_the_first_lease.wait(timeout=120)
+        run()
+
+    threads = [threading.Thread(target=first_sender), threading.Thread(target=second_sender)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    # Whatever a sender handed back (a stalled batch) goes out in a last run.
+    deliver_outbox(db.session, smtp.config(), now=utcnow() + timedelta(seconds=lease + 1))
+
+    received = smtp.handler.message_ids
+    counts = {mid: received.count(mid) for mid in set(received)}
+    assert {mid: n for mid, n in counts.items() if n > 1} == {}, "sent twice"
+    assert sorted(counts) == sorted(expected), "lost"
+    assert states() == {"sent": 40}
+
+
 def test_postgresql_claim_skips_rows_locked_by_another_sender(app, ctx, database_template):
     if database_template["kind"] != "postgresql":
         pytest.skip("FOR UPDATE SKIP LOCKED is the PostgreSQL claim path")
