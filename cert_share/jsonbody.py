@@ -4,12 +4,43 @@ from __future__ import annotations
 import json
 
 from .errors import InputError, UnsupportedMediaType
+from .stix.validate import MAX_INTEGER, number_problem
 
 MAX_DEPTH = 64
+# Longer than "-9007199254740991": beyond every integer STIX allows, whatever the digits.
+_LONGEST_SAFE_INTEGER = len(str(-MAX_INTEGER))
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
+class _Numbers:
+    """json.loads hooks that parse numbers as json does, and note whether one of them cannot be
+    read back as it was written (NaN, Infinity, 1e400, an integer beyond STIX's range)."""
+
+    def __init__(self) -> None:
+        self.unsafe = False
+
+    def constant(self, name: str) -> float:
+        self.unsafe = True
+        return float(name)
+
+    def float(self, text: str) -> float:
+        value = float(text)
+        if value in (_INFINITY, -_INFINITY):
+            self.unsafe = True
+        return value
+
+    def int(self, text: str) -> int:
+        if len(text) > _LONGEST_SAFE_INTEGER:
+            # Refused whatever its value, so not converted: Python refuses to convert integers of
+            # more than 4,300 digits, and converting one of fewer can take long.
+            self.unsafe = True
+            return -(MAX_INTEGER + 1) if text.startswith("-") else MAX_INTEGER + 1
+        value = int(text)
+        if not -MAX_INTEGER <= value <= MAX_INTEGER:
+            self.unsafe = True
+        return value
+
+
+_INFINITY = float("inf")
 
 
 def _depth(value) -> int:
@@ -25,8 +56,12 @@ def _depth(value) -> int:
     return deepest
 
 
-def loads(raw: bytes, *, max_depth: int = MAX_DEPTH):
-    """Decode UTF-8 JSON; InputError (400) saying what is wrong for anything else."""
+def loads(raw: bytes, *, max_depth: int = MAX_DEPTH, keep_unsafe_numbers: bool = False):
+    """Decode UTF-8 JSON; InputError (400) saying what is wrong for anything else.
+
+    A number that JSON cannot carry as it was written is refused with the field that holds it;
+    ``keep_unsafe_numbers`` parses it as json does (NaN, inf, the integer) for a caller that
+    refuses it itself, such as TAXII POST, whose failures are per object."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -34,13 +69,17 @@ def loads(raw: bytes, *, max_depth: int = MAX_DEPTH):
     if not text.strip():
         raise InputError("request body is empty; expected a JSON object")
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        numbers = _Numbers()
+        value = json.loads(text, parse_constant=numbers.constant, parse_float=numbers.float, parse_int=numbers.int)
     except RecursionError:
         raise InputError(f"JSON nested deeper than {max_depth} levels") from None
     except ValueError as exc:
         raise InputError(f"request body is not valid JSON: {exc}") from None
     if _depth(value) > max_depth:
         raise InputError(f"JSON nested deeper than {max_depth} levels")
+    if numbers.unsafe and not keep_unsafe_numbers:
+        where, what = number_problem(value)
+        raise InputError(f"{where} {what}", field=where)
     return value
 
 

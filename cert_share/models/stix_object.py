@@ -49,7 +49,8 @@ class StixObject(db.Model):
     # (microsecond precision, 'Z'), so string order is time order on every backend.
     version: Mapped[str] = mapped_column(String(32), nullable=False)
     date_added = mapped_column(UTCDateTime, nullable=False)
-    # TLP 2.0 label from object_marking_refs; None = unmarked, treated as amber+strict.
+    # TLP 2.0 label: the strictest of the object's markings, granular ones included
+    # (stix_store.tlp_column); None = unmarked, treated as amber+strict.
     tlp: Mapped[str | None] = mapped_column(String(16))
     owner_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))

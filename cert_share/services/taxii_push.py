@@ -16,8 +16,19 @@ Rules for a member posting to ``intake``:
   :func:`services.intake.report_incident` (the web form's path), with ``external_id`` = the STIX
   id so that posting it again creates nothing new.
 
-The operating CERT's POST to any collection publishes the objects there as they are, except
-TLP:RED objects, which are never published to a collection.
+The operating CERT's POST to any collection publishes the objects there as they are.
+
+Whoever posts, and wherever:
+
+* an object's TLP is the strictest of all its markings, granular ones included
+  (stix/markings.py); a TLP:RED object is refused, since RED is never served from a collection.
+  A member is told to report it through the web form or the API instead, where it reaches the
+  CERT staff named on the case; it is never accepted and then silently unreadable;
+* a marking-definition that claims a TLP level but is not the official one is refused (by
+  stix/validate.py), and so is every object of the same request that references a refused
+  marking-definition: the poster meant a marking that cannot be honoured;
+* an object holding a number that JSON cannot carry as it was posted (NaN, Infinity, 1e400, an
+  integer beyond STIX's range) is refused, so every stored object is valid JSON, exactly as posted.
 """
 from __future__ import annotations
 
@@ -44,6 +55,9 @@ from .stix_store import add_objects, canonical_version
 _SCO_VALUE_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"}
 _HASH_NAMES = {"MD5": "file:md5", "SHA-1": "file:sha1", "SHA-256": "file:sha256", "SHA-512": "file:sha512"}
 _schema = IncidentCreateSchema()
+_RED_TO_COLLECTION = "TLP:RED objects are never published to a collection"
+_RED_TO_INTAKE = ("TLP:RED is never shared through a collection; report it through the web form or API, "
+                  "where it reaches the CERT staff named on the case")
 
 
 def _entry(obj, message: str | None = None) -> dict:
@@ -155,15 +169,27 @@ def add_envelope(session: Session, *, actor: audit.Actor, collection: Collection
     org = actor.org
     member_intake = collection.kind == "intake" and not actor.is_cert
     failures: list[dict] = []
-    valid: list[dict] = []
+    checked: list[dict] = []
+    refused_markings: set[str] = set()
     for obj in objects:
         try:
             check_object(obj)
         except InvalidObject as exc:
             failures.append(_entry(obj, str(exc)))
+            if isinstance(obj, dict) and obj.get("type") == "marking-definition" and isinstance(obj.get("id"), str):
+                refused_markings.add(obj["id"])
             continue
-        if not member_intake and not policy.can_publish_tlp(markings.tlp_of(obj)):
-            failures.append(_entry(obj, "TLP:RED objects are never published to a collection"))
+        checked.append(obj)
+    red_refused = _RED_TO_INTAKE if member_intake else _RED_TO_COLLECTION
+    valid: list[dict] = []
+    for obj in checked:
+        if not policy.can_publish_tlp(markings.tlp_of(obj)):
+            failures.append(_entry(obj, red_refused))
+            continue
+        refused_refs = refused_markings.intersection(markings.marking_refs(obj)) if refused_markings else ()
+        if refused_refs:
+            failures.append(_entry(obj, f"references {min(refused_refs)}, a marking-definition refused in this "
+                                        "request"))
             continue
         valid.append(obj)
 

@@ -18,9 +18,10 @@ Rules:
   detected_at = the earliest ``created``; started_at = the earliest ``valid_from``).
   external_id = a digest of the indicators' ids and versions, so re-importing the same file
   stores nothing new whatever the bundle id.
-* TLP: the strictest TLP marking (2.0 official ids, STIX 2.1's TLP 1.0 ids, or a TLP
-  marking-definition in the bundle) over the incident and everything it contributes; anything
-  unmarked counts as ``amber+strict`` (fail closed).
+* TLP: the strictest TLP marking over the incident and everything it contributes, each object's
+  own level read by ``markings.tlp_of`` (official TLP 2.0 and STIX 2.1 TLP 1.0 ids, object-level
+  and granular); anything unmarked counts as ``amber+strict`` (fail closed). A bundle holding a
+  marking-definition that claims a TLP level but is not the official one is refused.
 * Patterns: a fast path (one regular expression) covers the shapes feeds actually send —
   ``[type:path = 'v']`` and OR-combinations of such comparisons and observations, plus
   ``ISSUBSET`` for CIDR ranges. Anything else goes through stix2-patterns to validate it and to
@@ -204,6 +205,9 @@ def _check_object(index: int, obj: object) -> None:
         raise ImportFormatError(f"{where} has no name")
     if kind == "relationship" and not all(isinstance(obj.get(k), str) for k in ("source_ref", "target_ref")):
         raise ImportFormatError(f"{where} lacks source_ref or target_ref")
+    forged = markings.forged_tlp(obj)
+    if forged is not None:
+        raise ImportFormatError(f"{where}: {forged}")
 
 
 def _timestamp(obj: dict, key: str, where: str, *, required: bool) -> datetime | None:
@@ -218,27 +222,8 @@ def _timestamp(obj: dict, key: str, where: str, *, required: bool) -> datetime |
         raise ImportFormatError(f"{where}: {key} {value!r} is not a valid timestamp") from None
 
 
-class _Tlp:
-    """TLP levels of marking ids: the official ones and TLP marking-definitions in the bundle."""
-
-    def __init__(self, objects: Iterable[dict]):
-        self.extra: dict[str, str] = {}
-        for obj in objects:
-            if obj["type"] != "marking-definition":
-                continue
-            definition = obj.get("definition")
-            if obj.get("definition_type") == "tlp" and isinstance(definition, dict):
-                level = {"white": "clear"}.get(str(definition.get("tlp")).lower(), str(definition.get("tlp")).lower())
-                if level in markings.TLP_ORDER:
-                    self.extra[obj["id"]] = level
-            ext = (obj.get("extensions") or {}).get(markings.TLP_EXTENSION_ID)
-            if isinstance(ext, dict) and ext.get("tlp_2_0") in markings.TLP_ORDER:
-                self.extra[obj["id"]] = ext["tlp_2_0"]
-
-    def of(self, obj: dict) -> str:
-        refs = obj.get("object_marking_refs") or ()
-        levels = [markings.level_of_marking(r) or self.extra.get(r) for r in refs if isinstance(r, str)]
-        return markings.strictest(levels) or DEFAULT_TLP
+def _tlp(obj: dict) -> str:
+    return markings.tlp_of(obj) or DEFAULT_TLP
 
 
 def bundle_to_drafts(document: object, *, file_name: str) -> list[ReportDraft]:
@@ -247,7 +232,6 @@ def bundle_to_drafts(document: object, *, file_name: str) -> list[ReportDraft]:
     by_id: dict[str, dict] = {}
     for obj in objects:
         by_id.setdefault(obj["id"], obj)  # the first version listed wins
-    tlp = _Tlp(by_id.values())
     incidents = [o for o in by_id.values() if o["type"] == "incident"]
     related: dict[str, list[str]] = {i["id"]: [] for i in incidents}
     tied: set[str] = set()
@@ -259,22 +243,21 @@ def bundle_to_drafts(document: object, *, file_name: str) -> list[ReportDraft]:
             if incident_id in related and other in by_id:
                 related[incident_id].append(other)
                 tied.add(other)
-    drafts = [_incident_draft(incident, [by_id[r] for r in related[incident["id"]]], tlp)
-              for incident in incidents]
+    drafts = [_incident_draft(incident, [by_id[r] for r in related[incident["id"]]]) for incident in incidents]
     loose = [o for o in by_id.values() if o["type"] == "indicator" and o["id"] not in tied]
     if loose:
-        drafts.append(_indicators_draft(loose, tlp, file_name))
+        drafts.append(_indicators_draft(loose, file_name))
     return drafts
 
 
-def _collect(objects: Iterable[dict], tlp: _Tlp) -> tuple[ObservableCollector, list[str]]:
+def _collect(objects: Iterable[dict]) -> tuple[ObservableCollector, list[str]]:
     collector = ObservableCollector()
     levels = []
     for obj in objects:
         if obj["type"] == "indicator":
             if obj["pattern_type"] != "stix":
                 collector.skip(f"indicator with pattern_type {obj['pattern_type']}")
-                levels.append(tlp.of(obj))
+                levels.append(_tlp(obj))
                 continue
             try:
                 pairs = pattern_comparisons(obj["pattern"])
@@ -288,14 +271,14 @@ def _collect(objects: Iterable[dict], tlp: _Tlp) -> tuple[ObservableCollector, l
                 collector.skip(obj["type"])
         else:
             continue
-        levels.append(tlp.of(obj))
+        levels.append(_tlp(obj))
         for type_, value in pairs:
             collector.add(type_, value)
     return collector, levels
 
 
-def _incident_draft(incident: dict, related: list[dict], tlp: _Tlp) -> ReportDraft:
-    collector, levels = _collect(related, tlp)
+def _incident_draft(incident: dict, related: list[dict]) -> ReportDraft:
+    collector, levels = _collect(related)
     created = parse_iso(incident["created"])
     core = (incident.get("extensions") or {}).get(INCIDENT_CORE_EXTENSION) or {}
     first_seen = None
@@ -310,7 +293,7 @@ def _incident_draft(incident: dict, related: list[dict], tlp: _Tlp) -> ReportDra
         description=incident.get("description") if isinstance(incident.get("description"), str) else "",
         classification=classification_from_labels(labels),
         severity=_severity(labels, core),
-        tlp=markings.strictest([tlp.of(incident)] + levels),
+        tlp=markings.strictest([_tlp(incident)] + levels),
         detected_at=created,
         started_at=first_seen if first_seen and first_seen <= created else None,
         external_id=incident["id"],
@@ -320,8 +303,8 @@ def _incident_draft(incident: dict, related: list[dict], tlp: _Tlp) -> ReportDra
     )
 
 
-def _indicators_draft(indicators: list[dict], tlp: _Tlp, file_name: str) -> ReportDraft:
-    collector, levels = _collect(indicators, tlp)
+def _indicators_draft(indicators: list[dict], file_name: str) -> ReportDraft:
+    collector, levels = _collect(indicators)
     created = min(parse_iso(i["created"]) for i in indicators)
     valid_from = min(parse_iso(i["valid_from"]) for i in indicators)
     digest = hashlib.sha256("\n".join(sorted(f"{i['id']}|{i['modified']}" for i in indicators)).encode()).hexdigest()

@@ -10,20 +10,34 @@ fast path accepts and rejects exactly what the ``stix2`` path does on a corpus o
 
 Patterns are capped before any parser sees them (length and bracket nesting), then parsed with
 ``stix2-patterns`` unless they match the strict simple-comparison form.
+
+An object is stored exactly as posted and served to clients that parse it with standard JSON
+parsers, so every number in it must read back as it was written (STIX 2.1 section 2.9, after
+RFC 7493): no NaN or Infinity (which JSON does not have, and which a parser makes of 1e400), no
+integer beyond -(2^53)+1 .. 2^53-1. Such an object is refused, never rounded or nulled.
+
+Markings: ``granular_markings`` must have the STIX 2.1 shape (selectors, and a ``marking_ref``
+or a ``lang``), and a marking-definition that claims a TLP level must be the official one
+(stix/markings.py says why and decides).
 """
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from functools import lru_cache
+
+from . import markings
 
 # stix2 and stix2-patterns are imported where first needed: together they were a third of the
 # start-up of every cert-share command, and the fast paths below rarely need them.
 
 MAX_PATTERN_LENGTH = 4096
 MAX_PATTERN_DEPTH = 8
+# STIX 2.1 section 2.9: integers MUST be representable as a signed 54-bit value.
+MAX_INTEGER = 2**53 - 1
 
-# RFC 4122 UUID in canonical lower-case form (STIX 2.1 section 2.9).
+# RFC 4122 UUID in canonical lower-case form (STIX 2.1 section 2.8).
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$")
@@ -137,6 +151,51 @@ def simple_observable(pattern: str) -> tuple[str, str] | None:
     return _HASH_TYPES[match.group("hash")], match.group("digest")
 
 
+def number_problem(value) -> tuple[str, str] | None:
+    """(where, what) of the first number in a parsed JSON value that standard parsers would not
+    read back as written — a non-finite float or an integer outside STIX's range; None if none."""
+    stack: list[tuple[object, tuple]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend((child, path + (key,)) for key, child in reversed(item.items()))
+        elif kind is list:
+            stack.extend((child, path + (index,)) for index, child in reversed(list(enumerate(item))))
+        elif kind is float and not math.isfinite(item):
+            return _path(path), ("is not a finite number: JSON has no NaN or Infinity, and a number beyond "
+                                 "±1.8e308 (such as 1e400) overflows standard parsers")
+        elif kind is int and not -MAX_INTEGER <= item <= MAX_INTEGER:
+            return _path(path), ("is an integer outside -(2^53)+1 .. 2^53-1, the range that STIX 2.1 "
+                                 "(section 2.9) and I-JSON (RFC 7493) allow")
+    return None
+
+
+def _path(path: tuple) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text or "the value"
+
+
+def _granular_markings(obj: dict) -> None:
+    value = obj["granular_markings"]
+    if not isinstance(value, list) or not value:
+        raise InvalidObject("granular_markings must be a non-empty list")
+    for item in value:
+        if not isinstance(item, dict) or not set(item) <= {"selectors", "marking_ref", "lang"}:
+            raise InvalidObject("each granular marking must be an object with selectors and a marking_ref or a lang")
+        if "selectors" not in item:
+            raise InvalidObject("each granular marking must have selectors")
+        _string_list(item, "selectors")
+        if ("marking_ref" in item) == ("lang" in item):
+            raise InvalidObject("each granular marking must have exactly one of marking_ref and lang")
+        if "marking_ref" in item:
+            _identifier(item["marking_ref"], "granular_markings marking_ref", of_type="marking-definition")
+        elif not isinstance(item["lang"], str):
+            raise InvalidObject("a granular marking's lang must be a string")
+
+
 def _spec_rules(obj: dict) -> None:
     """STIX 2.1 rules on common properties that ``stix2.parse`` does not enforce (it fills a
     missing valid_from with "now", coerces 5 to "5", accepts confidence 101 and modified < created)."""
@@ -148,6 +207,8 @@ def _spec_rules(obj: dict) -> None:
         _identifier(obj["created_by_ref"], "created_by_ref", of_type="identity")
     for ref in _string_list(obj, "object_marking_refs"):
         _identifier(ref, "object_marking_refs", of_type="marking-definition")
+    if "granular_markings" in obj:
+        _granular_markings(obj)
     _string_list(obj, "labels")
     for name in ("name", "description", "lang"):
         if name in obj and not isinstance(obj[name], str):
@@ -206,8 +267,17 @@ def check_object(obj, *, fast: bool = True) -> None:
     if type_ == "indicator":
         if obj.get("pattern_type") == "stix":
             check_pattern(obj.get("pattern"))
+        # Every property the fast path admits is a string, a list of strings, a boolean or the
+        # 0-100 confidence checked above: it holds no number to check.
         if fast and _fast_indicator(obj):
             return
+    problem = number_problem(obj)
+    if problem is not None:
+        raise InvalidObject(f"{problem[0]} {problem[1]}")
+    if type_ == "marking-definition":
+        forged = markings.forged_tlp(obj)
+        if forged is not None:
+            raise InvalidObject(forged)
     for name in obj:
         if not isinstance(name, str) or not (_PROPERTY_NAME.match(name) or name in {"id", "type"}):
             raise InvalidObject(f"property name {name!r} is not a valid STIX property name")
