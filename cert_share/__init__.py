@@ -81,7 +81,9 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
-    login_manager.session_protection = "strong"
+    # The server-side session binds itself to the client (web/auth.py); Flask-Login's own check
+    # would trust a client-written X-Forwarded-For.
+    login_manager.session_protection = None
     with app.app_context():
         configure_engine(db.engine)
 

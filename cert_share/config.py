@@ -39,16 +39,28 @@ class Config:
     # The platform's own organization (kind "cert"), as slug; created by `cert-share demo`
     # or `cert-share org add --kind cert`.
     CERT_NAME = os.environ.get("CERT_NAME", "National CERT")
-    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    # The public address of this server, as members reach it: links in mail and the URLs that
+    # TAXII discovery hands out (never the request's Host header, which the client chooses).
+    BASE_URL = os.environ.get("BASE_URL") or f"http://127.0.0.1:{_int('PORT', 5000)}"
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    # Production is served over HTTPS (behind the proxy): cookies only travel encrypted.
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None  # the session bounds the token's life
+    # A web session ends after this long without a request, and this long after sign-in
+    # whatever happens; both are checked on the server (services/web_sessions.py).
+    SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 30)
+    SESSION_MAX_HOURS = _int("SESSION_MAX_HOURS", 12)
 
+    # Failed sign-ins for one account from one client address before that address must wait;
+    # each further failure doubles the wait (from one minute) up to LOGIN_BACKOFF_MAX_MINUTES.
+    # Nobody can lock an account: the owner signing in from another address is not slowed.
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
-    LOGIN_LOCKOUT_MINUTES = _int("LOGIN_LOCKOUT_MINUTES", 15)
+    LOGIN_BACKOFF_MAX_MINUTES = _int("LOGIN_BACKOFF_MAX_MINUTES", 15)
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
@@ -107,9 +119,11 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = True
     SCHEDULER_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     SMTP_HOST = ""
 
 
 def config_for(env_name: str | None) -> type[Config]:
     name = (env_name or os.environ.get("CERT_SHARE_ENV") or "production").lower()
     return {"development": DevelopmentConfig, "test": TestConfig}.get(name, Config)
+    SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = False

@@ -5,6 +5,7 @@ from .incident import Incident, Observable, PhaseUpdate
 from .job_run import JobRun, SchedulerLease
 from .organization import Asset, Organization
 from .outbox import OutboxMessage
+from .signin import SignInThrottle, UserSession
 from .stix_object import Collection, StixObject
 from .taxii import StixClock, TaxiiPoll, TaxiiStatus
 from .totp import TotpUse
@@ -13,7 +14,7 @@ from .warning import EarlyWarning, FeedState, WarningSource
 
 __all__ = [
     "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization", "PhaseDeadline",
-    "PhaseUpdate", "StixObject", "TotpUse", "User", "JobRun", "SchedulerLease", "OutboxMessage",
+    "PhaseUpdate", "SignInThrottle", "StixObject", "TotpUse", "User", "UserSession", "JobRun", "SchedulerLease", "OutboxMessage",
     "EarlyWarning", "FeedState", "WarningSource",
     "StixClock", "TaxiiPoll", "TaxiiStatus",
 ]

@@ -24,12 +24,11 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    locked_until = mapped_column(UTCDateTime)
     last_login_at = mapped_column(UTCDateTime)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    # Bumped on password change / logout-everywhere; part of the session's user id.
+    # Bumped on password and role changes; part of the session's user id, so sessions (and
+    # half-finished sign-ins) from before the change end.
     session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 

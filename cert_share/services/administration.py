@@ -124,6 +124,12 @@ def audit_actions(session: Session) -> list[str]:
     return list(session.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars())
 
 
+def record_audit_export(session: Session, filters: AuditFilters, *, actor: audit.Actor) -> None:
+    """Exporting the log is itself an auditable act (recorded before the export streams). Commits."""
+    audit.record(session, actor, "audit.export", "audit", None, filters=filters.as_args())
+    session.commit()
+
+
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "remote_addr", "details")
 
 

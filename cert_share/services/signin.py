@@ -1,27 +1,37 @@
 """Signing in to the web workspace, as explicit steps.
 
-    begin_sign_in      e-mail + password (argon2, lockout)  -> SignInResult
-    [second factor]    added by the two-factor feature: a step between the two
-    complete_sign_in   the session may start: audit "user.login"
-    record_sign_out    audit "user.logout"
+    begin_sign_in      e-mail + password (argon2, throttled per account and address) -> SignInResult
+    [second factor]    services/totp.py: a step between the two
+    complete_sign_in   the session starts: a server-side session row, audit "user.login"
+    record_sign_out    the session row is revoked, audit "user.logout"
 
 The web view calls these in order and only starts a Flask-Login session after
 ``complete_sign_in``; a second factor slots in by returning ``second_factor`` from
 ``begin_sign_in`` and asking for it before completing.
+
+Every failure, for a known or an unknown address, gets the same answer after the same work;
+a throttled attempt (signin_throttle.py) is answered before any password is checked, again the
+same for every address.
 """
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from ..clock import utcnow
 from ..models import User
-from . import audit
-from .users import authenticate
+from . import audit, signin_throttle, web_sessions
+from .signin_throttle import Throttling
+from .totp import second_factor_for
+from .users import verify_credentials
 
 MAX_EMAIL_IN_AUDIT = 254
 GENERIC_FAILURE = "Wrong e-mail address or password."
+THROTTLED = ("Too many failed sign-in attempts for this account from your address. "
+             "Wait a few minutes, then try again.")
 
 
 def _has_control(text: str) -> bool:
@@ -34,39 +44,53 @@ class SignInResult:
     error: str | None = None
     # Name of a further factor the user must present before the session starts (None: none).
     second_factor: str | None = None
+    throttled: bool = False
 
     @property
     def ok(self) -> bool:
         return self.user is not None and self.error is None
 
 
-def begin_sign_in(session: Session, email: str, password: str, *, max_failures: int, lockout_minutes: int,
-                  remote_addr: str | None = None) -> SignInResult:
-    """Check the password (with lockout); a failure is audited and answered with a safe message."""
-    email = email or ""
-    if _has_control(email):
-        # No address has control characters, and PostgreSQL refuses NUL in a query parameter.
-        user, error = None, GENERIC_FAILURE
-    else:
-        user, error = authenticate(session, email, password, max_failures=max_failures,
-                                   lockout_minutes=lockout_minutes, remote_addr=remote_addr)
-    if user is None:
-        attempted = "".join(ch if not _has_control(ch) else "?" for ch in email.strip())[:MAX_EMAIL_IN_AUDIT]
-        audit.record(session, audit.Actor(label="anonymous", remote_addr=remote_addr),
-                     "user.login_failed", "user", attempted)
-        session.commit()
-        return SignInResult(user=None, error=error)
-    from .totp import second_factor_for
+def _audit_attempt(session: Session, email: str, remote_addr: str | None, action: str) -> None:
+    attempted = "".join(ch if not _has_control(ch) else "?" for ch in email.strip())[:MAX_EMAIL_IN_AUDIT]
+    audit.record(session, audit.Actor(label="anonymous", remote_addr=remote_addr), action, "user", attempted)
 
+
+def begin_sign_in(session: Session, email: str, password: str, *, throttling: Throttling,
+                  remote_addr: str | None = None, now: datetime | None = None) -> SignInResult:
+    """Check the password; a failure is counted, audited and answered with a safe message. Commits."""
+    email = email or ""
+    now = now or utcnow()
+    subject = signin_throttle.subject_for(email)
+    if signin_throttle.blocked_until(session, subject, remote_addr, now) is not None:
+        _audit_attempt(session, email, remote_addr, "user.login_throttled")
+        session.commit()
+        return SignInResult(user=None, error=THROTTLED, throttled=True)
+    # No address has control characters, and PostgreSQL refuses NUL in a query parameter.
+    user = verify_credentials(session, "" if _has_control(email) else email, password)
+    if user is None:
+        signin_throttle.record_failure(session, subject, remote_addr, now, throttling)
+        _audit_attempt(session, email, remote_addr, "user.login_failed")
+        session.commit()
+        return SignInResult(user=None, error=GENERIC_FAILURE)
+    signin_throttle.clear(session, subject, remote_addr)
+    session.commit()
     return SignInResult(user=user, second_factor=second_factor_for(user))
 
 
-def complete_sign_in(session: Session, user: User, *, remote_addr: str | None = None) -> None:
-    """Every factor has been checked: record the sign-in."""
+def complete_sign_in(session: Session, user: User, *, client: str, lifetime: timedelta,
+                     remote_addr: str | None = None) -> str:
+    """Every factor has been checked: the server-side session and the audit entry; commits.
+    Returns the session key for the cookie."""
+    key = web_sessions.start(session, user, client=client, lifetime=lifetime)
+    user.last_login_at = utcnow()
     audit.record(session, audit.actor_for_user(user, remote_addr), "user.login", "user", user.email)
     session.commit()
+    return key
 
 
-def record_sign_out(session: Session, user: User, *, remote_addr: str | None = None) -> None:
+def record_sign_out(session: Session, user: User, key: str | None, *, remote_addr: str | None = None) -> None:
+    """End the session of ``key`` on the server (a copied cookie stops working) and audit it."""
+    web_sessions.end(session, key)
     audit.record(session, audit.actor_for_user(user, remote_addr), "user.logout", "user", user.email)
     session.commit()

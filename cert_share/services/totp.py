@@ -2,25 +2,35 @@
 
 Required for CERT roles (a first sign-in without it goes through enrolment before any page),
 offered to members. A code is accepted one step either side of now (clock drift), and each
-code is accepted at most once: the last used time step is kept per user (``totp_uses``), so a
-code read over a shoulder cannot be replayed within its window.
+code is accepted at most once: the last used time step is kept per user (``totp_uses``) and
+moved forward by one conditional UPDATE, so a code read over a shoulder cannot be replayed
+within its window, not even by two sessions presenting it at the same instant.
+
+Wrong codes are counted on the server, per account (``totp_uses.failures``), whichever browser
+or address sends them: after ``MAX_WRONG_CODES`` in a row the account's codes are refused for
+one minute, then two, four … (signin_throttle.wait_after), until a right code. Each wrong code
+also counts toward the password throttle of that account from that address.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..errors import Conflict, InputError
 from ..models import User
 from ..models.totp import TotpUse
-from . import audit
+from . import audit, signin_throttle
+from .signin_throttle import Throttling
 
 STEP_SECONDS = 30
 VALID_WINDOW = 1  # steps either side
+MAX_WRONG_CODES = 5  # in a row, per account, before the account's codes must wait
+_USES = TotpUse.__table__
 
 
 def required_for(user: User) -> bool:
@@ -74,15 +84,43 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def _consume(session: Session, user: User, step: int) -> bool:
-    row = session.get(TotpUse, user.id)
-    if row is not None and step <= row.last_step:
-        return False
-    if row is None:
-        session.add(TotpUse(user_id=user.id, last_step=step))
-    else:
-        row.last_step = step
-    return True
+def _ensure_state(session: Session, user: User) -> None:
+    """The user's ``totp_uses`` row exists (an enrolment made before this row was kept has none)."""
+    if session.execute(select(_USES.c.user_id).where(_USES.c.user_id == user.id)).first() is None:
+        try:
+            with session.begin_nested():
+                session.execute(insert(_USES).values(user_id=user.id, last_step=-1, failures=0))
+        except IntegrityError:  # a concurrent sign-in made it
+            pass
+
+
+def _consume(session: Session, user: User, step: int, now: datetime) -> bool:
+    """Accept ``step`` once: one conditional UPDATE, so of two sessions presenting the same code
+    at the same moment exactly one moves ``last_step`` forward (rowcount 1), the other finds it
+    done. Refused while the account must wait after wrong codes."""
+    _ensure_state(session, user)
+    result = session.execute(
+        update(_USES).where(_USES.c.user_id == user.id, _USES.c.last_step < step,
+                            or_(_USES.c.blocked_until.is_(None), _USES.c.blocked_until <= now))
+        .values(last_step=step, failures=0, blocked_until=None))
+    return result.rowcount == 1
+
+
+def blocked_until(session: Session, user: User, now: datetime | None = None) -> datetime | None:
+    """Until when the account's codes are refused after wrong ones (None: they are not)."""
+    until = session.execute(select(_USES.c.blocked_until).where(_USES.c.user_id == user.id)).scalar_one_or_none()
+    return until if until is not None and until > (now or utcnow()) else None
+
+
+def _count_wrong_code(session: Session, user: User, now: datetime, throttling: Throttling,
+                      remote_addr: str | None) -> None:
+    _ensure_state(session, user)
+    failures = session.execute(update(_USES).where(_USES.c.user_id == user.id)
+                               .values(failures=_USES.c.failures + 1).returning(_USES.c.failures)).scalar_one()
+    wait = signin_throttle.wait_after(failures, Throttling(MAX_WRONG_CODES, throttling.backoff_max))
+    if wait is not None:
+        session.execute(update(_USES).where(_USES.c.user_id == user.id).values(blocked_until=now + wait))
+    signin_throttle.record_failure(session, signin_throttle.subject_for(user.email), remote_addr, now, throttling)
 
 
 def confirm_enrolment(session: Session, user: User, code: str, *, actor: audit.Actor,
@@ -90,8 +128,9 @@ def confirm_enrolment(session: Session, user: User, code: str, *, actor: audit.A
     """Activate the pending secret when ``code`` matches it; commits. InputError otherwise."""
     if not user.totp_secret or user.totp_enabled:
         raise Conflict("no two-factor enrolment in progress")
-    step = _matching_step(user.totp_secret, _clean(code), now or utcnow())
-    if step is None or not _consume(session, user, step):
+    now = now or utcnow()
+    step = _matching_step(user.totp_secret, _clean(code), now)
+    if step is None or not _consume(session, user, step, now):
         raise InputError("that code does not match: check the time on your phone and try the next code",
                          field="code")
     user.totp_enabled = True
@@ -99,18 +138,22 @@ def confirm_enrolment(session: Session, user: User, code: str, *, actor: audit.A
     session.commit()
 
 
-def verify(session: Session, user: User, code: str, *, remote_addr: str | None = None,
+def verify(session: Session, user: User, code: str, *, throttling: Throttling, remote_addr: str | None = None,
            now: datetime | None = None) -> bool:
-    """The sign-in step: True when ``code`` is current and unused; a failure is audited. Commits."""
+    """The sign-in step: True when ``code`` is current and unused and the account need not wait;
+    a wrong code is counted and audited. Commits."""
+    now = now or utcnow()
     try:
         cleaned = _clean(code)
     except InputError:
         cleaned = None
     ok = False
     if cleaned and user.totp_enabled and user.totp_secret:
-        step = _matching_step(user.totp_secret, cleaned, now or utcnow())
-        ok = step is not None and _consume(session, user, step)
+        step = _matching_step(user.totp_secret, cleaned, now)
+        ok = step is not None and _consume(session, user, step, now)
     if not ok:
+        if blocked_until(session, user, now) is None:
+            _count_wrong_code(session, user, now, throttling, remote_addr)
         audit.record(session, audit.actor_for_user(user, remote_addr), "user.totp_failed", "user", user.email)
     session.commit()
     return ok
@@ -120,18 +163,16 @@ def reset(session: Session, user: User, *, actor: audit.Actor) -> None:
     """An admin clears a lost authenticator: the user enrols again at the next sign-in. Commits."""
     user.totp_enabled = False
     user.totp_secret = None
-    row = session.get(TotpUse, user.id)
-    if row is not None:
-        session.delete(row)
+    session.execute(_USES.delete().where(_USES.c.user_id == user.id))
     audit.record(session, actor, "user.totp_reset", "user", user.email)
     session.commit()
 
 
-def disable_own(session: Session, user: User, code: str, *, actor: audit.Actor) -> None:
+def disable_own(session: Session, user: User, code: str, *, actor: audit.Actor, throttling: Throttling) -> None:
     """A member turns two-factor off with a current code (CERT staff cannot: it is required)."""
     if required_for(user):
         raise InputError("two-factor sign-in is required for CERT staff", field="code")
-    if not verify(session, user, code, remote_addr=actor.remote_addr):
+    if not verify(session, user, code, throttling=throttling, remote_addr=actor.remote_addr):
         raise InputError("that code does not match", field="code")
     reset(session, user, actor=actor)
 

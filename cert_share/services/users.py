@@ -1,21 +1,19 @@
-"""Users: creation, password hashing (argon2id) and sign-in with lockout."""
+"""Users: creation, password hashing (argon2id), checking and changing passwords."""
 from __future__ import annotations
 
 import re
 import unicodedata
 from functools import cache
-from datetime import timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..clock import utcnow
 from ..errors import Conflict, InputError
 from ..models import Organization, User
 from ..models.user import CERT_ROLES, MEMBER_ROLES, ROLES
-from . import audit
+from . import audit, web_sessions
 
 _hasher = PasswordHasher()
 
@@ -69,49 +67,50 @@ def create_user(session: Session, *, email: str, org: Organization, role: str, p
     return user
 
 
-def authenticate(session: Session, email: str, password: str, *, max_failures: int, lockout_minutes: int,
-                 remote_addr: str | None = None) -> tuple[User | None, str | None]:
-    """Return (user, None) on success, else (None, reason) with a reason safe to show."""
-    generic = "Wrong e-mail address or password."
+def verify_credentials(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail address and password, else None.
+
+    The same argon2 work is done whatever the outcome (a dummy hash stands in for an unknown or
+    malformed address), so neither the answer nor its timing says which accounts exist."""
     try:
         email = normalize_email(email)
     except InputError:
-        return None, generic
-    user = session.execute(select(User).where(User.email == email)).scalar_one_or_none()
-    now = utcnow()
-    if user is None:
-        try:
-            _hasher.verify(_dummy_hash(), password or "")
-        except (VerificationError, InvalidHashError):
-            pass
-        return None, generic
-    if user.locked_until is not None and user.locked_until > now:
-        return None, "Too many failed sign-in attempts: this account is locked for a while. Try again later."
+        email = None
+    user = session.execute(select(User).where(User.email == email)).scalar_one_or_none() if email else None
     try:
-        _hasher.verify(user.password_hash, password or "")
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + timedelta(minutes=lockout_minutes)
-            user.failed_logins = 0
-            audit.record(session, audit.Actor(label=f"user:{user.email}", remote_addr=remote_addr),
-                         "user.locked", "user", user.email)
-        session.commit()
-        return None, generic
-    if not user.active:
-        return None, generic
+        _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    session.commit()
-    return user, None
+    return user
 
 
-def set_password(session: Session, user: User, password: str, actor: audit.Actor) -> None:
+def set_password(session: Session, user: User, password: str, actor: audit.Actor, *,
+                 keep_session: str | None = None) -> None:
+    """A new password (policy as at creation); every session of the user ends, except the one of
+    ``keep_session`` (the person changing their own password stays signed in). Commits."""
     check_password_strength(password)
     user.password_hash = hash_password(password)
     user.session_version = (user.session_version or 1) + 1
+    web_sessions.end_others(session, user, keep=keep_session)
     audit.record(session, actor, "user.password", "user", user.email)
     session.commit()
+
+
+def change_own_password(session: Session, user: User, current: str, new: str, actor: audit.Actor, *,
+                        keep_session: str | None) -> None:
+    """The account page's password change: the current password is required. Commits."""
+    try:
+        _hasher.verify(user.password_hash, current or "")
+    except (VerificationError, InvalidHashError):
+        raise InputError("the current password is not right", field="current_password") from None
+    if new == current:
+        raise InputError("the new password must differ from the current one", field="new_password")
+    try:
+        check_password_strength(new)
+    except InputError as exc:
+        raise InputError(exc.message, field="new_password") from None
+    set_password(session, user, new, actor, keep_session=keep_session)

@@ -2,7 +2,7 @@
 (CERT admins); a member-admin's own organization's tokens (``/tokens``)."""
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, session, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
 from ..errors import CertShareError, InputError
@@ -13,11 +13,6 @@ from . import bp
 from .actor import current_actor
 from .roles import cert_admin_required, token_admin_required
 from .staff_forms import AssetForm, ConfirmForm, OrganizationForm, RoleForm, TokenForm, UserForm
-
-# The token secret is shown once, on the page after issuing it (kept only in the signed session
-# cookie for that one redirect, then dropped).
-_NEW_TOKEN_KEY = "new_token_once"
-
 
 def _flash_error(exc: CertShareError) -> None:
     db.session.rollback()
@@ -155,20 +150,26 @@ def _token_org_for_request(form: TokenForm) -> Organization:
 
 def _tokens_view(template_org_id: int | None):
     form = TokenForm()
-    form.org.choices = _org_choices() if current_user.role == "cert-admin" else \
+    choices = _org_choices() if current_user.role == "cert-admin" else \
         [(current_user.organization.slug, current_user.organization.name)]
     status = 200
+    form.org.choices = choices
     if request.method == "POST":
+    new_token = None
         if form.validate():
             try:
                 org = _token_org_for_request(form)
                 row, secret = tokens.issue_token(db.session, org, form.name.data, actor=current_actor())
-                session[_NEW_TOKEN_KEY] = {"id": row.id, "secret": secret}
-                return redirect(request.path)
+                # The secret is shown once, in the answer to this POST: it is never stored in
+                # clear, not even in the (signed but readable) session cookie.
+                new_token = {"id": row.id, "secret": secret}
+                form = TokenForm(formdata=None)
+                form.org.choices = choices
             except CertShareError as exc:
                 _flash_error(exc)
-        status = 400
-    new_token = session.pop(_NEW_TOKEN_KEY, None)
+                status = 400
+        else:
+            status = 400
     rows = administration.tokens_for(db.session, template_org_id)
     return render_template("admin/tokens.html", form=form, tokens=rows, new_token=new_token,
                            confirm=ConfirmForm(), all_orgs=template_org_id is None), status
@@ -199,8 +200,7 @@ def token_revoke(token_id: int):
                                                    row.org_id == current_user.org_id) else current_user.organization
     tokens.revoke_token(db.session, org, token_id, actor=current_actor())
     flash(f"Token {token_id} revoked.", "success")
-    return redirect(request.referrer if request.referrer and "/tokens" in request.referrer
-                    else url_for("web.tokens_page"))
+    return redirect(url_for("web.admin_tokens" if current_user.role == "cert-admin" else "web.tokens_page"))
 
 
 # ---- audit log -----------------------------------------------------------------------------
@@ -217,15 +217,14 @@ def admin_audit():
                            actions=administration.audit_actions(db.session), args=filters.as_args())
 
 
-@bp.get("/admin/audit.csv")
+@bp.post("/admin/audit.csv")
 @cert_admin_required
 def admin_audit_csv():
-    filters = administration.AuditFilters.from_args(request.args)
-    from ..services import audit
-
-    # Exporting the log is itself an auditable act.
-    audit.record(db.session, current_actor(), "audit.export", "audit", None, filters=filters.as_args())
-    db.session.commit()
+    """Exporting the log is itself an auditable act, so it is a POST (with CSRF): a GET writes nothing."""
+    if not ConfirmForm().validate():
+        raise InputError("the form expired; reload the page and try again")
+    filters = administration.AuditFilters.from_args(request.form)
+    administration.record_audit_export(db.session, filters, actor=current_actor())
     body = stream_with_context(administration.audit_csv(db.session, filters))
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": 'attachment; filename="cert-share-audit.csv"'})

@@ -1,22 +1,29 @@
-"""Sign-in and sign-out pages.
+"""Sign-in, sign-out and password-change pages, and the check of the session on every page.
 
 The password step and the start of the session are separate calls
 (``services.signin.begin_sign_in`` then ``_start_session``), so a second factor can be asked
-for in between without touching the rest.
+for in between without touching the rest. A signed-in browser's cookie holds the key of a
+server-side session (services/web_sessions.py), checked by ``load_user`` on each request.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import db, limiter
-from ..services import signin
+from ..errors import InputError
+from ..extensions import db, limiter, login_manager
+from ..services import signin, users, web_sessions
+from ..services.signin_throttle import Throttling
 from . import bp
-from .forms import LoginForm, LogoutForm
+from .actor import current_actor
+from .forms import LoginForm, LogoutForm, PasswordChangeForm
 
 RATE_LIMIT_MESSAGE = "Too many sign-in attempts from your address. Wait a minute, then try again."
+# The Flask session's key for the server-side session (services/web_sessions.py).
+SESSION_KEY = "sid"
 
 
 def safe_next(target: str | None) -> str:
@@ -33,11 +40,50 @@ def _login_limit() -> str:
     return current_app.config.get("LOGIN_RATE_LIMIT") or "10 per minute"
 
 
+def throttling() -> Throttling:
+    return Throttling(max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                      backoff_max=timedelta(minutes=current_app.config["LOGIN_BACKOFF_MAX_MINUTES"]))
+
+
+def _client() -> str:
+    # request.remote_addr is the TCP peer (or what a configured trusted proxy reports), never
+    # a forwarding header the client writes itself.
+    return web_sessions.fingerprint(request.remote_addr, request.headers.get("User-Agent"))
+
+
+def _lifetime() -> timedelta:
+    return timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
+
+
+@login_manager.user_loader
+def load_user(user_key: str):
+    """The signed-in user of this request, if the server-side session is still alive.
+
+    The cookie carries "id:version" (Flask-Login) and the session key; the session row decides
+    (sign-out, idle timeout, absolute lifetime, password change, another client)."""
+    user_id, _, version = user_key.partition(":")
+    if not user_id.isdigit() or not version.isdigit() or len(user_id) > 18 or len(version) > 18:
+        return None
+    config = current_app.config
+    return web_sessions.resume(db.session, session.get(SESSION_KEY), user_id=int(user_id), version=int(version),
+                               client=_client(), idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+                               lifetime=_lifetime())
+
+
+@bp.before_request
+def _load_user_first():
+    # The session check may record "last seen" (a commit): do it before the view writes anything.
+    if request.endpoint != "web.static":
+        current_user._get_current_object()
+
+
 def _start_session(user) -> None:
-    """Every factor checked: a fresh session (no fixation), then the audit entry."""
+    """Every factor checked: a fresh session (no fixation), kept on the server, then the audit entry."""
     session.clear()
+    key = signin.complete_sign_in(db.session, user, client=_client(), lifetime=_lifetime(),
+                                  remote_addr=request.remote_addr)
+    session[SESSION_KEY] = key
     login_user(user)
-    signin.complete_sign_in(db.session, user, remote_addr=request.remote_addr)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -48,12 +94,10 @@ def login():
         return redirect(safe_next(next_url))
     form = LoginForm()
     error = None
+    status = 200
     if form.validate_on_submit():
-        result = signin.begin_sign_in(
-            db.session, form.email.data, form.password.data,
-            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-            lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"],
-            remote_addr=request.remote_addr)
+        result = signin.begin_sign_in(db.session, form.email.data, form.password.data, throttling=throttling(),
+                                      remote_addr=request.remote_addr)
         if result.ok and result.second_factor:  # TOTP step before the session starts
             from .twofactor_views import begin
 
@@ -62,7 +106,9 @@ def login():
             _start_session(result.user)
             return redirect(safe_next(next_url))
         error = result.error
-    status = 401 if error else (400 if form.errors else 200)
+        status = 429 if result.throttled else 401
+    elif form.errors:
+        status = 400
     form.password.data = ""
     return render_template("login.html", form=form, error=error, next_url=next_url), status
 
@@ -73,8 +119,37 @@ def logout():
     form = LogoutForm()
     if not form.validate_on_submit():  # CSRFProtect already refused a missing token; belt and braces
         return redirect(url_for("web.index"))
-    signin.record_sign_out(db.session, current_user._get_current_object(), remote_addr=request.remote_addr)
+    signin.record_sign_out(db.session, current_user._get_current_object(), session.get(SESSION_KEY),
+                           remote_addr=request.remote_addr)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("web.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"], error_message=RATE_LIMIT_MESSAGE)
+def account_password():
+    """Change one's own password: the current one is required; every other session ends."""
+    form = PasswordChangeForm()
+    error = None
+    if request.method == "POST":
+        try:
+            if not form.validate():
+                raise InputError("fill in the current password and the new one twice")
+            if form.new_password.data != form.confirm_password.data:
+                raise InputError("the two new passwords differ", field="confirm_password")
+            user = current_user._get_current_object()
+            users.change_own_password(db.session, user, form.current_password.data, form.new_password.data,
+                                      current_actor(), keep_session=session.get(SESSION_KEY))
+            login_user(user)  # this session carries the account's new version; the others have ended
+            flash("Your password is changed. Every other session of your account has been signed out.", "success")
+            return redirect(url_for("web.account_security"))
+        except InputError as exc:
+            db.session.rollback()
+            error = exc.message
+    for name in ("current_password", "new_password", "confirm_password"):
+        getattr(form, name).data = ""
+    return render_template("admin/account_password.html", form=form, error=error,
+                           min_length=users.MIN_PASSWORD_LENGTH), 400 if error else 200

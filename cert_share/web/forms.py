@@ -51,6 +51,17 @@ class LogoutForm(FlaskForm):
     """Only the CSRF token: signing out is a POST."""
 
 
+class PasswordChangeForm(FlaskForm):
+    """The policy for the new password is users.check_password_strength, as at creation."""
+
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)],
+                                     render_kw={"autocomplete": "current-password", "autofocus": True})
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)],
+                                 render_kw={"autocomplete": "new-password"})
+    confirm_password = PasswordField("New password again", validators=[DataRequired(), Length(max=1024)],
+                                     render_kw={"autocomplete": "new-password"})
+
+
 class IncidentForm(FlaskForm):
     title = StringField("Title", render_kw={"maxlength": 300, "required": True})
     description = TextAreaField("Description", render_kw={"rows": 5})

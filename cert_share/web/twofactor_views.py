@@ -2,8 +2,10 @@
 
 After a correct password, ``auth.login`` hands over to ``begin()`` when the user needs a second
 factor: the session then holds only a short-lived *pending* marker (user id, session version,
-expiry, tries left) — nobody is signed in until the code is checked. CERT staff without an
-authenticator enrol on the way in; members may enrol from /account/security.
+expiry) — nobody is signed in until the code is checked. Wrong codes are counted on the server
+per account (services/totp.py), so replaying the cookie from just after the password step
+gains nothing. CERT staff without an authenticator enrol on the way in; members may enrol from
+/account/security.
 """
 from __future__ import annotations
 
@@ -18,11 +20,11 @@ from ..models import User
 from ..services import audit, totp
 from . import bp
 from .actor import current_actor
+from .auth import throttling
 from .staff_forms import TotpCodeForm
 
 PENDING_KEY = "totp_pending"
 PENDING_SECONDS = 300
-MAX_TRIES = 5
 RATE_MESSAGE = "Too many attempts from your address. Wait a minute, then try again."
 
 
@@ -34,7 +36,7 @@ def begin(user: User, kind: str, next_url: str | None):
     """Password accepted; ask for the code (or for enrolment) before starting the session."""
     session.clear()
     session[PENDING_KEY] = {"uid": user.id, "v": user.session_version, "kind": kind, "next": next_url,
-                            "exp": int(time.time()) + PENDING_SECONDS, "tries": MAX_TRIES}
+                            "exp": int(time.time()) + PENDING_SECONDS}
     return redirect(url_for("web.login_totp_enrol" if kind == "totp-enrol" else "web.login_totp"))
 
 
@@ -63,13 +65,10 @@ def _finish(user: User, pending: dict):
     return redirect(safe_next(next_url))
 
 
-def _spend_try(pending: dict) -> bool:
-    pending["tries"] = pending.get("tries", MAX_TRIES) - 1
-    session[PENDING_KEY] = pending
-    if pending["tries"] <= 0:
-        session.pop(PENDING_KEY, None)
-        return False
-    return True
+def _must_wait():
+    """The account's codes are refused for now (too many wrong ones): back to the start."""
+    session.pop(PENDING_KEY, None)
+    return _restart("Too many wrong codes for this account. Wait a few minutes, then sign in again.")
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
@@ -81,10 +80,11 @@ def login_totp():
     form = TotpCodeForm()
     error = None
     if request.method == "POST":
-        if form.validate() and totp.verify(db.session, user, form.code.data, remote_addr=request.remote_addr):
+        if form.validate() and totp.verify(db.session, user, form.code.data, throttling=throttling(),
+                                           remote_addr=request.remote_addr):
             return _finish(user, pending)
-        if not _spend_try(pending):
-            return _restart("Too many wrong codes. Enter your e-mail and password again.")
+        if totp.blocked_until(db.session, user) is not None:
+            return _must_wait()
         error = "That code is not valid. Enter the current code from your authenticator app."
     form.code.data = ""
     return render_template("admin/login_totp.html", form=form, error=error), 401 if error else 200
@@ -107,8 +107,6 @@ def login_totp_enrol():
             return _finish(user, pending)
         except CertShareError as exc:
             db.session.rollback()
-            if not _spend_try(pending):
-                return _restart("Too many wrong codes. Enter your e-mail and password again.")
             error = exc.message
     elif not user.totp_secret:
         totp.start_enrolment(db.session, user)
@@ -137,7 +135,7 @@ def account_security():
                 totp.confirm_enrolment(db.session, user, form.code.data, actor=current_actor())
                 flash("Two-factor sign-in is on.", "success")
             elif action == "disable":
-                totp.disable_own(db.session, user, form.code.data, actor=current_actor())
+                totp.disable_own(db.session, user, form.code.data, actor=current_actor(), throttling=throttling())
                 flash("Two-factor sign-in is off.", "success")
             else:
                 raise InputError("unknown action")

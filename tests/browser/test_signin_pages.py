@@ -82,3 +82,32 @@ def test_wrong_password_then_sign_in_list_phase_update_and_sign_out(
     browser.get(live_server.url + f"/incidents/{own_id}")
     wait_for(browser, EC.presence_of_element_located((By.ID, "email")))
     assert "/login" in browser.current_url
+
+
+def test_change_password_then_sign_out_and_a_copied_cookie_is_dead(app, factory, live_server, browser, sign_in,
+                                                                   screenshot):
+    import requests
+
+    bank = factory.org("First Bank")
+    analyst = factory.user(bank, "analyst", email="soc@firstbank.example")
+    sign_in(live_server, analyst.email)
+    browser.get(live_server.url + "/account/security")
+    browser.find_element(By.ID, "change-password").click()
+    wait_for(browser, EC.presence_of_element_located((By.ID, "password-form")))
+    browser.find_element(By.ID, "current_password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "new_password").send_keys("a brand new passphrase")
+    browser.find_element(By.ID, "confirm_password").send_keys("a brand new passphrase")
+    screenshot("5-password-change")
+    browser.find_element(By.CSS_SELECTOR, "#password-form button[type=submit]").click()
+    wait_for(browser, EC.text_to_be_present_in_element((By.ID, "main"), "Your password is changed"))
+
+    # The same cookie, sent by another program from the same machine and browser identity, works ...
+    copied = {"session": browser.get_cookie("session")["value"]}
+    agent = {"User-Agent": browser.execute_script("return navigator.userAgent")}
+    assert requests.get(live_server.url + "/incidents", cookies=copied, headers=agent,
+                        allow_redirects=False, timeout=10).status_code == 200
+    # ... until the person signs out: the session ends on the server, not only in the browser.
+    browser.find_element(By.CSS_SELECTOR, ".account button[type=submit]").click()
+    wait_for(browser, EC.presence_of_element_located((By.ID, "email")))
+    assert requests.get(live_server.url + "/incidents", cookies=copied, headers=agent,
+                        allow_redirects=False, timeout=10).status_code == 302

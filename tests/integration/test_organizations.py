@@ -95,16 +95,24 @@ def test_passwords_are_stored_as_argon2(ctx):
     assert user.password_hash.startswith("$argon2id$")
 
 
-def test_repeated_failures_lock_the_account(app, ctx):
+def test_repeated_failures_slow_that_address_not_the_account(app, ctx):
+    from datetime import timedelta
+
+    from cert_share.services import signin
+    from cert_share.services.signin_throttle import Throttling
+
+    throttling = Throttling(max_failures=5, backoff_max=timedelta(minutes=15))
     bank = organizations.create_organization(db.session, name="Bank", sector="financial-services")
     users.create_user(db.session, email="a@bank.example", org=bank, role="analyst", password="right-password")
     for _ in range(5):
-        user, reason = users.authenticate(db.session, "a@bank.example", "wrong", max_failures=5, lockout_minutes=15)
-        assert user is None
-    user, reason = users.authenticate(db.session, "a@bank.example", "right-password", max_failures=5,
-                                      lockout_minutes=15)
-    assert user is None and "locked" in reason
-    assert db.session.query(AuditEntry).filter_by(action="user.locked").count() == 1
+        result = signin.begin_sign_in(db.session, "a@bank.example", "wrong", throttling=throttling,
+                                      remote_addr="192.0.2.1")
+        assert result.user is None and not result.throttled
+    assert signin.begin_sign_in(db.session, "a@bank.example", "right-password", throttling=throttling,
+                                remote_addr="192.0.2.1").throttled
+    assert signin.begin_sign_in(db.session, "a@bank.example", "right-password", throttling=throttling,
+                                remote_addr="198.51.100.7").ok
+    assert db.session.query(AuditEntry).filter_by(action="user.login_failed").count() == 5
 
 
 def test_audit_log_refuses_updates_and_deletes(ctx):
