@@ -6,16 +6,80 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import false, or_, select, true
+
+from .models import CaseMember, Incident
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .models import Incident
+    from sqlalchemy.sql.elements import ColumnElement
+
     from .services.audit import Actor
 
 
-def can_read_incident(actor: "Actor", incident: "Incident") -> bool:
-    """A raw report: its own organization, and the CERT. Nobody else, whatever its TLP."""
-    if actor.is_cert:
+# --- Reports and TLP:RED need-to-know ----------------------------------------------------------
+#
+# A report is read by its own organization and by CERT staff. A TLP:RED report is need-to-know
+# inside the CERT too: only the staff named on the case read it — its assignee, the staff member
+# who filed it, and the staff named on it (case_members) — whatever their role. Every other
+# member of staff sees only that it exists (number, received, sector, severity, status, deadlines,
+# who is named), so the duty officer can assign it without reading it. The duty officer
+# (cert-admin) and the staff already named may name others; each naming is audited. CERT API
+# tokens are no person and are never named: they read no RED report. The command line and the
+# scheduled jobs (the platform itself) read everything.
+
+NEED_TO_KNOW_TLP = "red"
+
+
+def is_named_on_case(actor: "Actor", incident: "Incident") -> bool:
+    """CERT staff named on the case: its assignee, the staff member who filed it, a case member."""
+    user = actor.user
+    if user is None or not actor.is_cert:
+        return False
+    if user.id in (incident.assignee_id, incident.reporter_id):
         return True
+    return any(member.user_id == user.id for member in incident.case_members)
+
+
+def can_read_incident(actor: "Actor", incident: "Incident") -> bool:
+    """A raw report: its own organization, and CERT staff (TLP:RED: the staff named on the case).
+    Nobody else, whatever its TLP."""
+    if actor.is_platform:
+        return True
+    if actor.is_cert:
+        return incident.tlp != NEED_TO_KNOW_TLP or is_named_on_case(actor, incident)
     return actor.org_id is not None and actor.org_id == incident.org_id
+
+
+def incident_read_filter(actor: "Actor") -> "ColumnElement[bool]":
+    """``can_read_incident`` as a SQL condition on ``incidents``, for lists, searches and counts.
+    The same rule: tests/unit/test_policy_red.py checks that the two agree."""
+    if actor.is_platform:
+        return true()
+    if actor.is_cert:
+        if actor.user is None:
+            return Incident.tlp != NEED_TO_KNOW_TLP
+        uid = actor.user.id
+        return or_(Incident.tlp != NEED_TO_KNOW_TLP, Incident.assignee_id == uid, Incident.reporter_id == uid,
+                   Incident.id.in_(select(CaseMember.incident_id).where(CaseMember.user_id == uid)))
+    if actor.org_id is None:
+        return false()
+    return Incident.org_id == actor.org_id
+
+
+def can_see_case_summary(actor: "Actor", incident: "Incident") -> bool:
+    """The existence of a report without its content (number, received, sector, severity, status,
+    TLP, deadlines, named staff): every member of CERT staff, so a RED report can be assigned."""
+    return actor.is_cert or can_read_incident(actor, incident)
+
+
+def can_name_case_staff(actor: "Actor", incident: "Incident") -> bool:
+    """Who may assign a case and name (or remove) the staff on it: the duty officer (cert-admin)
+    and the staff already named on the case."""
+    if actor.is_platform:
+        return True
+    if actor.user is None or not actor.is_cert:
+        return False
+    return actor.role == "cert-admin" or is_named_on_case(actor, incident)
 
 
 def can_update_incident(actor: "Actor", incident: "Incident") -> bool:

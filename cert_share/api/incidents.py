@@ -5,12 +5,13 @@ from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 
 from .. import policy
-from ..errors import InputError, NotFound
+from ..errors import InputError
 from ..extensions import db
 from ..jsonbody import json_object
 from ..models import Incident
 from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdateCreateSchema
 from ..services import intake
+from ..services.incident_listing import readable_incident
 from . import bp
 
 _create = IncidentCreateSchema()
@@ -19,11 +20,8 @@ _update = PhaseUpdateCreateSchema()
 
 
 def _load_incident(incident_id: int) -> Incident:
-    incident = db.session.get(Incident, incident_id)
     # A report of another member answers exactly like one that does not exist.
-    if incident is None or not policy.can_read_incident(g.actor, incident):
-        raise NotFound(f"no incident {incident_id}")
-    return incident
+    return readable_incident(db.session, g.actor, incident_id)
 
 
 @bp.post("/incidents")
@@ -56,8 +54,7 @@ def list_incidents():
     except ValueError:
         raise InputError("limit and before must be integers") from None
     query = select(Incident).order_by(Incident.id.desc()).limit(limit + 1)
-    if not g.actor.is_cert:
-        query = query.where(Incident.org_id == g.actor.org_id)
+    query = query.where(policy.incident_read_filter(g.actor))
     if before is not None:
         query = query.where(Incident.id < before)
     rows = db.session.execute(query).scalars().all()

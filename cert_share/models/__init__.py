@@ -1,6 +1,6 @@
 """Database models, one module per aggregate. Importing this package registers them all."""
 from .audit import AuditEntry
-from .case import CaseLink, CaseNote, Cooperation, DeadlineReminder, PhaseDeadline
+from .case import CaseLink, CaseMember, CaseNote, Cooperation, DeadlineReminder, PhaseDeadline
 from .incident import Incident, Observable, PhaseUpdate
 from .job_run import JobRun, SchedulerLease
 from .organization import Asset, Organization
@@ -13,7 +13,7 @@ from .user import ApiToken, User
 from .warning import EarlyWarning, FeedState, WarningSource
 
 __all__ = [
-    "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization", "PhaseDeadline",
+    "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseMember", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization", "PhaseDeadline",
     "PhaseUpdate", "SignInThrottle", "StixObject", "TotpUse", "User", "UserSession", "JobRun", "SchedulerLease", "OutboxMessage",
     "EarlyWarning", "FeedState", "WarningSource",
     "StixClock", "TaxiiPoll", "TaxiiStatus",

@@ -1,5 +1,6 @@
 """The CERT's own working records on a report (issue 5): internal notes, links between
-duplicate or related reports, cross-border cooperation, and deadline reminders already sent.
+duplicate or related reports, cross-border cooperation, deadline reminders already sent, and the
+staff named on a case (who may read it when it is TLP:RED).
 
 None of this is ever shown to members or put in STIX: it is the CERT's case file.
 """
@@ -29,6 +30,25 @@ class CaseNote(db.Model):
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
     author = relationship("User")
+
+
+class CaseMember(db.Model):
+    """A member of CERT staff named on a case. For a TLP:RED report this is what lets them read it
+    (policy.can_read_incident); the assignee needs no row. Each naming is audited."""
+
+    __tablename__ = "case_members"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "user_id", name="uq_case_members_incident_user"),
+        Index("ix_case_members_user", "user_id", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    added_by: Mapped[str] = mapped_column(String(300), nullable=False)
+    added_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    user = relationship("User")
 
 
 class CaseLink(db.Model):

@@ -62,6 +62,9 @@ class Incident(db.Model):
                                order_by="Observable.id")
     updates = relationship("PhaseUpdate", back_populates="incident", cascade="all, delete-orphan",
                            order_by="PhaseUpdate.submitted_at")
+    # CERT staff named on the case (besides the assignee): readers of a TLP:RED report.
+    case_members = relationship("CaseMember", cascade="all, delete-orphan", passive_deletes=True,
+                                order_by="CaseMember.added_at")
 
     @property
     def rsit_class(self) -> str:

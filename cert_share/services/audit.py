@@ -26,6 +26,11 @@ class Actor:
         return self.org.id if self.org is not None else None
 
     @property
+    def is_platform(self) -> bool:
+        """The platform itself (the command line, scheduled jobs): no person, no organization."""
+        return self.label in {"cli", "system"}
+
+    @property
     def is_cert(self) -> bool:
         """Acts for the operating CERT (a CERT user, a CERT token, or the CLI)."""
         if self.label in {"cli", "system"}:

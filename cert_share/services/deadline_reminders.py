@@ -3,7 +3,8 @@
 The ``deadline_reminders`` row and the e-mails go in one transaction; the row's unique key on
 (incident, phase) is what makes "never twice" hold even when two schedulers race, and each
 message's outbox dedupe key (``incident:<id>:deadline:<phase>:<address>``) guards delivery.
-Recipients: the reporting organization's member-admins and CERT staff.
+Recipients: the reporting organization's member-admins and CERT staff — of a TLP:RED report,
+the staff named on the case, and the duty officer told only which report and phase are late.
 """
 from __future__ import annotations
 
@@ -33,13 +34,19 @@ class ReminderReport:
                 f"{self.already_sent} already reminded before")
 
 
-def _text(incident: Incident, deadline: Deadline, now: datetime, base_url: str, staff: bool) -> str:
+def _text(incident: Incident, deadline: Deadline, now: datetime, base_url: str, staff: bool,
+          content: bool = True) -> str:
     late = now - deadline.due_at
     hours = int(late.total_seconds() // 3600)
     link = f"{base_url.rstrip('/')}/incidents/{incident.id}"
     lines = [
         f"The {deadline.phase} of report #{incident.id} was due at {iso(deadline.due_at)} "
         f"and has not been submitted ({hours} h overdue).",
+    ]
+    if not content:
+        return "\n".join(lines + ["", "Only the CERT staff named on the case may read this report: assign it "
+                                       f"or name staff on it: {link}"])
+    lines += [
         "",
         f"Report: #{incident.id} {incident.title}",
         f"Classification: {incident.classification}, severity {incident.severity}",
@@ -53,7 +60,8 @@ def _text(incident: Incident, deadline: Deadline, now: datetime, base_url: str, 
 
 def send_reminders(session: Session, *, now: datetime | None = None) -> ReminderReport:
     """Queue one reminder per overdue phase not reminded before; commits."""
-    from ..mail.outbox import enqueue, member_admins, recipients_for_cert_staff
+    from ..mail.outbox import enqueue, member_admins
+    from .case_access import active_staff, staff_audience
 
     now = now or utcnow()
     base_url = current_app.config.get("BASE_URL", "") if has_app_context() else ""
@@ -69,11 +77,14 @@ def send_reminders(session: Session, *, now: datetime | None = None) -> Reminder
         return report
     incidents = {i.id: i for i in session.execute(select(Incident).where(
         Incident.id.in_({i for i, _ in due}))).scalars()}
-    staff = recipients_for_cert_staff(session)
+    staff = active_staff(session)
     for incident_id, deadline in due:
         incident = incidents[incident_id]
         admins = member_admins(session, incident.org_id)
-        recipients = [(a, False) for a in admins] + [(s, True) for s in staff if s not in admins]
+        # (address, is CERT staff, may read the report's content)
+        recipients = [(a, False, True) for a in admins] + [
+            (s.address, True, s.reads_content) for s in staff_audience(session, incident, staff=staff)
+            if s.address not in admins]
         try:
             with session.begin_nested():
                 session.add(DeadlineReminder(incident_id=incident.id, phase=deadline.phase, due_at=deadline.due_at,
@@ -82,11 +93,11 @@ def send_reminders(session: Session, *, now: datetime | None = None) -> Reminder
         except IntegrityError:  # another scheduler got there first
             report.already_sent += 1
             continue
-        for address, is_staff in recipients:
+        for address, is_staff, content in recipients:
             message = enqueue(
                 session, to=address, kind="deadline",
                 subject=f"Overdue: {deadline.phase} for report #{incident.id}",
-                text=_text(incident, deadline, now, base_url, is_staff), tlp=incident.tlp,
+                text=_text(incident, deadline, now, base_url, is_staff, content), tlp=incident.tlp,
                 dedupe_key=f"incident:{incident.id}:deadline:{deadline.phase}:{address.lower()}", now=now)
             report.messages += message is not None
         audit.record(session, audit.SYSTEM, "incident.deadline_reminder", "incident", incident.id,

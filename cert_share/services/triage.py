@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import policy
 from ..clock import utcnow
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
 from ..models import CaseLink, CaseNote, Cooperation, Incident, User
@@ -65,6 +66,12 @@ def check_transition(current: str, new: str) -> None:
 def _require_staff(actor: audit.Actor) -> None:
     if not actor.is_cert:
         raise PermissionDenied("triage is for CERT staff only")
+
+
+def _require_reader(actor: audit.Actor, *incidents: Incident) -> None:
+    for incident in incidents:
+        if not policy.can_read_incident(actor, incident):
+            raise PermissionDenied(f"report #{incident.id} is TLP:RED and you are not named on the case")
 
 
 def _apply_status(session: Session, incident: Incident, status: str, actor: audit.Actor, now: datetime) -> bool:
@@ -164,6 +171,10 @@ def update_case(session: Session, incident: Incident, changes: CaseChanges, *, a
                 now: datetime | None = None) -> Incident:
     """Apply a triage request in one transaction: all of it, or (on bad input) none of it."""
     _require_staff(actor)
+    assign_only = changes.status is None and changes.note is None and changes.cooperation is None
+    if not (assign_only and policy.can_name_case_staff(actor, incident)):
+        # The duty officer assigns a TLP:RED report without reading it; everything else needs reading.
+        _require_reader(actor, incident)
     now = now or utcnow()
     try:
         changed = False
@@ -203,6 +214,7 @@ def apply_request(session: Session, incident: Incident, data: dict, *, actor: au
             other = session.get(Incident, data[key])
             if other is None:
                 raise InputError(f"no incident {data[key]}", field=key)
+            _require_reader(actor, other)
             targets[key] = other
     cooperation = data.get("cooperation", None)
     if "cooperation" in data and cooperation is None:
@@ -231,6 +243,7 @@ def assign(session: Session, incident: Incident, assignee: Any, *, actor: audit.
 
 def add_note(session: Session, incident: Incident, body: str, *, actor: audit.Actor) -> CaseNote:
     _require_staff(actor)
+    _require_reader(actor, incident)
     note = _add_note(session, incident, body, actor, utcnow())
     session.commit()
     return note
@@ -306,6 +319,7 @@ def link(session: Session, incident: Incident, other: Incident, *, actor: audit.
          kind: str = "related") -> CaseLink:
     """Link two reports (both directions are found by the case page)."""
     _require_staff(actor)
+    _require_reader(actor, incident, other)
     if kind not in LINK_KINDS:
         raise InputError(f"kind must be one of {', '.join(LINK_KINDS)}", field="kind")
     if incident.id == other.id:
@@ -337,7 +351,9 @@ def merge(session: Session, duplicate: Incident, into: Incident, *, actor: audit
     """Merge ``duplicate`` into ``into``: the duplicate is closed, points at the survivor and owes
     no further reporting phases; both stay readable by their own organizations."""
     _require_staff(actor)
+    _require_reader(actor, duplicate, into)
     survivor = _check_merge(session, duplicate, into)
+    _require_reader(actor, survivor)
     now = utcnow()
     duplicate.merged_into_id = survivor.id
     if duplicate.status not in END_STATUSES:

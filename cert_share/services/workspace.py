@@ -1,7 +1,10 @@
 """What CERT staff read in the workspace: the triage queue, the dashboard, a case's timeline.
 
 Reads only; changes go through services/triage.py. Everything here is for CERT staff: callers
-check ``policy.can_triage`` first (the views and the API do).
+check ``policy.can_triage`` first (the views and the API do). Lists show every report's existence
+to staff, but a TLP:RED report the reader is not named on is listed in ``restricted``: pages show
+its summary only (policy.can_see_case_summary), and a filter on what that summary does not show
+(title search, class, organization) never matches it.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Iterable
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import policy
 from ..clock import utcnow
 from ..errors import InputError
 from ..models import (AuditEntry, CaseNote, Collection, DeadlineReminder, Incident, Organization, PhaseDeadline,
@@ -20,6 +24,7 @@ from ..models.incident import STATUSES
 from ..vocab import RSIT, SECTORS, SEVERITIES, TLP_LEVELS
 from . import deadline_tracking
 from . import deadlines as deadline_rules
+from .audit import Actor
 from .triage import OPEN_STATUSES
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
@@ -71,10 +76,20 @@ class QueuePage:
     page: int
     pages: int
     overdue: dict[int, list[deadline_rules.Deadline]] = field(default_factory=dict)
+    restricted: set[int] = field(default_factory=set)  # shown as a summary only (TLP:RED, not named)
 
 
-def _filtered(filters: QueueFilters, user_id: int | None):
+def restricted_ids(actor: Actor, incidents: Iterable[Incident]) -> set[int]:
+    """Of these reports, the ones ``actor`` sees only as a summary (policy decides)."""
+    return {i.id for i in incidents if not policy.can_read_incident(actor, i)}
+
+
+def _filtered(filters: QueueFilters, user_id: int | None, actor: Actor):
     query = select(Incident)
+    if filters.q or filters.rsit_class or filters.org:
+        # These look at content a summary hides: matching a report one may not read would answer
+        # questions about it ("does its title contain …?").
+        query = query.where(policy.incident_read_filter(actor))
     if filters.sector or filters.org:
         query = query.join(Organization, Organization.id == Incident.org_id)
         if filters.sector:
@@ -134,12 +149,12 @@ def _with_incidents(session: Session, pairs):
     return [(loaded[incident_id], d) for incident_id, d in pairs]
 
 
-def queue(session: Session, filters: QueueFilters, *, page: int = 1, per_page: int = PAGE_SIZE,
+def queue(session: Session, filters: QueueFilters, *, actor: Actor, page: int = 1, per_page: int = PAGE_SIZE,
           user_id: int | None = None, now: datetime | None = None) -> QueuePage:
-    """The triage queue: most severe first, newest first within a severity."""
+    """The triage queue as ``actor`` sees it: most severe first, newest first within a severity."""
     now = now or utcnow()
     page = max(page, 1)
-    query = _filtered(filters, user_id)
+    query = _filtered(filters, user_id, actor)
     order = (SEVERITY_RANK.desc(), Incident.created_at.desc(), Incident.id.desc())
     if filters.overdue:
         pairs = overdue_pairs(session, query, now=now)
@@ -153,10 +168,12 @@ def queue(session: Session, filters: QueueFilters, *, page: int = 1, per_page: i
                                   .order_by(*order)).scalars().all()
         chunk_ids = ordered[(page - 1) * per_page: page * per_page]
         rows = {i.id: i for i in session.execute(
-            select(Incident).options(selectinload(Incident.organization), selectinload(Incident.assignee))
+            select(Incident).options(selectinload(Incident.organization), selectinload(Incident.assignee),
+                                     selectinload(Incident.case_members))
             .where(Incident.id.in_(chunk_ids))).scalars()} if chunk_ids else {}
         chunk = [rows[i] for i in chunk_ids]
-        return QueuePage(chunk, total, page, max(1, -(-total // per_page)), {i: by_id[i] for i in chunk_ids})
+        return QueuePage(chunk, total, page, max(1, -(-total // per_page)), {i: by_id[i] for i in chunk_ids},
+                         restricted_ids(actor, chunk))
     # Most severe first without sorting every matching row: one indexed walk per severity
     # (ix_incidents_severity_created), skipping whole severities that lie before the page.
     # Grouped on an expression so the planner filters through the status/other indexes first
@@ -164,12 +181,13 @@ def queue(session: Session, filters: QueueFilters, *, page: int = 1, per_page: i
     key = func.coalesce(Incident.severity, "")
     counts = dict(session.execute(query.with_only_columns(key, func.count()).group_by(key).order_by(None)).all())
     total = sum(counts.values())
-    loading = (selectinload(Incident.organization), selectinload(Incident.assignee), selectinload(Incident.updates))
+    loading = (selectinload(Incident.organization), selectinload(Incident.assignee), selectinload(Incident.updates),
+               selectinload(Incident.case_members))
     if total <= SMALL_RESULT:
         # A selective filter (the default "open" queue): sorting its few rows beats index walks.
         rows = list(session.execute(query.options(*loading).order_by(*order)
                                     .limit(per_page).offset((page - 1) * per_page)).scalars())
-        return _queue_page(rows, total, page, per_page, now)
+        return _queue_page(rows, total, page, per_page, now, actor)
     offset, need, rows = (page - 1) * per_page, per_page, []
     for severity in SEVERITY_ORDER + tuple(sorted(set(counts) - set(SEVERITY_ORDER))):
         available = counts.get(severity, 0)
@@ -184,16 +202,17 @@ def queue(session: Session, filters: QueueFilters, *, page: int = 1, per_page: i
         rows.extend(part)
         need -= len(part)
         offset = 0
-    return _queue_page(rows, total, page, per_page, now)
+    return _queue_page(rows, total, page, per_page, now, actor)
 
 
-def _queue_page(rows: list[Incident], total: int, page: int, per_page: int, now: datetime) -> QueuePage:
+def _queue_page(rows: list[Incident], total: int, page: int, per_page: int, now: datetime,
+                actor: Actor) -> QueuePage:
     flagged = {}
     for incident in rows:
         late = deadline_rules.overdue(deadline_rules.for_incident(incident, now=now))
         if late:
             flagged[incident.id] = late
-    return QueuePage(rows, total, page, max(1, -(-total // per_page)), flagged)
+    return QueuePage(rows, total, page, max(1, -(-total // per_page)), flagged, restricted_ids(actor, rows))
 
 
 @dataclass
@@ -205,10 +224,12 @@ class Dashboard:
     open_count: int
     drafts: list = field(default_factory=list)
     drafts_total: int = 0
+    restricted: set[int] = field(default_factory=set)  # shown as a summary only (TLP:RED, not named)
 
 
-def dashboard(session: Session, *, now: datetime | None = None, limit: int = 10) -> Dashboard:
-    """What needs attention now: overdue phases, drafts awaiting review, open critical reports."""
+def dashboard(session: Session, *, actor: Actor, now: datetime | None = None, limit: int = 10) -> Dashboard:
+    """What needs attention now, as ``actor`` sees it: overdue phases, drafts awaiting review,
+    open critical reports. The counts include every report (numbers reveal no content)."""
     now = now or utcnow()
     overdue = overdue_phases(session, now=now, limit=limit)
     overdue_total = deadline_tracking.overdue_count(session, now)
@@ -221,7 +242,8 @@ def dashboard(session: Session, *, now: datetime | None = None, limit: int = 10)
     drafts, drafts_total = _drafts(session, limit)
     return Dashboard(overdue=overdue, overdue_total=overdue_total, critical=critical,
                      new_count=counts.get("new", 0), open_count=sum(counts.values()),
-                     drafts=drafts, drafts_total=drafts_total)
+                     drafts=drafts, drafts_total=drafts_total,
+                     restricted=restricted_ids(actor, critical + [i for i, _ in overdue]))
 
 
 def _drafts(session: Session, limit: int) -> tuple[list, int]:

@@ -1,7 +1,9 @@
 """Alert e-mails raised by intake and early warnings, written to the outbox in the same
 transaction as the event (mail/outbox.py delivers them later).
 
-Who gets what: CERT staff at once for critical reports and for drafts awaiting review; a member's
+Who gets what: CERT staff at once for critical reports (a TLP:RED one: its content only to the
+staff named on the case, its existence to the duty officer who assigns it) and for drafts
+awaiting review; a member's
 member-admins when a warning about their own assets is published. Nobody about their own action
 (the acting user is excluded). Every message passes the same policy check as a TAXII read, and
 carries only what the warning itself says — never reporter identities or report free text to
@@ -35,21 +37,30 @@ def _base_url() -> str:
 
 
 def critical_report(session: Session, incident: Incident) -> int:
-    """A critical report: every CERT staff member at once (except a CERT user who filed it)."""
+    """A critical report: CERT staff at once (except a CERT user who filed it), each told only
+    what policy lets them read (services.case_access.staff_audience)."""
     if incident.severity != "critical":
         return 0
     from ..mail import outbox
+    from ..services.case_access import staff_audience
 
     org = incident.organization
     count = 0
-    for address in outbox.recipients_for_cert_staff(session, exclude_user_id=incident.reporter_id):
-        text = (f"A critical incident was reported by {org.name} ({org.slug}).\n\n"
-                f"Title: {incident.title}\nClassification: {incident.classification}\n"
-                f"Detected: {incident.detected_at.isoformat()}\nTLP: {incident.tlp.upper()}\n\n"
-                f"Triage it in the workspace: {_base_url()}/incidents/{incident.id}\n")
-        if outbox.enqueue(session, to=address, subject=f"Critical report from {org.name}: {incident.title}",
-                          text=text, tlp=incident.tlp, kind="alert", actor_user_id=incident.reporter_id,
-                          dedupe_key=f"critical-report:{incident.id}:{address.lower()}"):
+    for recipient in staff_audience(session, incident, exclude_user_id=incident.reporter_id):
+        if recipient.reads_content:
+            subject = f"Critical report from {org.name}: {incident.title}"
+            text = (f"A critical incident was reported by {org.name} ({org.slug}).\n\n"
+                    f"Title: {incident.title}\nClassification: {incident.classification}\n"
+                    f"Detected: {incident.detected_at.isoformat()}\nTLP: {incident.tlp.upper()}\n\n"
+                    f"Triage it in the workspace: {_base_url()}/incidents/{incident.id}\n")
+        else:
+            subject = f"Critical report #{incident.id} to assign (need to know)"
+            text = (f"A critical report, #{incident.id}, was received from the {org.sector} sector.\n"
+                    f"Its TLP allows only the CERT staff named on the case to read it: assign it or name "
+                    f"staff on it in the workspace: {_base_url()}/incidents/{incident.id}\n")
+        if outbox.enqueue(session, to=recipient.address, subject=subject, text=text, tlp=incident.tlp, kind="alert",
+                          actor_user_id=incident.reporter_id,
+                          dedupe_key=f"critical-report:{incident.id}:{recipient.address.lower()}"):
             count += 1
     return count
 

@@ -104,11 +104,11 @@ def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_er
 @login_required
 def incident_detail(incident_id: int):
     actor = current_actor()
-    incident = readable_incident(db.session, actor, incident_id)
-    if actor.is_cert:  # CERT staff get the case page (workspace_views)
-        from .workspace_views import case_page
+    if actor.is_cert:  # CERT staff get the case page, or a TLP:RED case's summary (workspace_views)
+        from .workspace_views import case_view
 
-        return case_page(incident)
+        return case_view(incident_id)
+    incident = readable_incident(db.session, actor, incident_id)
     return _detail(incident, PhaseUpdateForm())
 
 

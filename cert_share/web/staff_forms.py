@@ -42,6 +42,13 @@ class MergeForm(FlaskForm):
                          validate_choice=False)
 
 
+class CaseStaffForm(FlaskForm):
+    """Who works on a case: assign it, or name or remove a member of staff (TLP:RED: its readers)."""
+    user = SelectField("CERT staff member", validators=[DataRequired()])
+    action = SelectField("Action", choices=[("name", "Name on this case"), ("assign", "Assign the case"),
+                                            ("remove", "Take off this case")])
+
+
 class WarningPublishForm(FlaskForm):
     targets = MultiCheckbox("Publish to", validate_choice=False)
     # The reviewer may lower or raise the TLP before publishing (the API's PATCH tlp, on the page).

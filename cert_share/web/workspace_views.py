@@ -2,7 +2,9 @@
 
 The dashboard, queue and case page share the member pages' URLs (``/``, ``/incidents``,
 ``/incidents/<id>``): the member views hand CERT staff over to ``dashboard()``, ``queue()`` and
-``case_page()`` here. The triage forms post to ``/incidents/<id>/triage|notes|cooperation|link``.
+``case_view()`` here. The triage forms post to ``/incidents/<id>/triage|notes|cooperation|link``,
+and the naming of staff on a case (who may read it when it is TLP:RED) to ``/incidents/<id>/staff``.
+A TLP:RED report the signed-in person is not named on is shown as its summary only.
 """
 from __future__ import annotations
 
@@ -13,20 +15,21 @@ from flask_login import current_user, login_required
 from .. import policy
 from ..errors import CertShareError, InputError
 from ..extensions import db
-from ..services import metrics, triage, workspace
-from ..services.incident_listing import readable_incident
+from ..services import case_access, metrics, triage, workspace
+from ..services.incident_listing import case_summary, readable_incident
 from ..vocab import RSIT, RSIT_LABELS, SECTORS, SEVERITIES, TLP_LEVELS
 from . import bp
 from .actor import current_actor
 from .roles import staff_required
-from .staff_forms import CooperationForm, MergeForm, NoteForm, TriageForm, WarningDiscardForm, WarningPublishForm
+from .staff_forms import (CaseStaffForm, CooperationForm, MergeForm, NoteForm, TriageForm, WarningDiscardForm,
+                          WarningPublishForm)
 
 STATUS_CHOICES = ("open", "all", "new", "acknowledged", "investigating", "closed", "false-positive")
 
 
 def dashboard():
     """``/`` for CERT staff: what needs attention now."""
-    board = workspace.dashboard(db.session)
+    board = workspace.dashboard(db.session, actor=current_actor())
     return render_template("workspace/dashboard.html", board=board, discard_form=WarningDiscardForm())
 
 
@@ -36,11 +39,40 @@ def queue():
     page_arg = request.args.get("page", "1")
     if not page_arg.isdigit() or int(page_arg) < 1:
         raise InputError("page must be a positive number", field="page")
-    result = workspace.queue(db.session, filters, page=int(page_arg), user_id=current_user.id)
+    result = workspace.queue(db.session, filters, actor=current_actor(), page=int(page_arg),
+                             user_id=current_user.id)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("workspace/queue.html", result=result, filters=filters, args=args,
                            sectors=SECTORS, classes=[(c, RSIT_LABELS[c]) for c in RSIT], severities=SEVERITIES,
                            tlps=TLP_LEVELS, statuses=STATUS_CHOICES)
+
+
+def case_view(incident_id: int):
+    """``/incidents/<id>`` for CERT staff: the case page, or the summary of a TLP:RED report the
+    signed-in person is not named on (403, or 200 for whoever may name staff on it)."""
+    actor = current_actor()
+    incident = case_summary(db.session, actor, incident_id)
+    if not policy.can_read_incident(actor, incident):
+        return summary_page(incident)
+    return case_page(incident)
+
+
+def _staff_form(incident, staff) -> CaseStaffForm:
+    form = CaseStaffForm(formdata=None)
+    form.user.choices = [(str(u.id), u.name or u.email) for u in staff]
+    return form
+
+
+def summary_page(incident, errors=()):
+    """A report's existence without its content (policy.can_see_case_summary)."""
+    from ..services import deadlines
+
+    actor = current_actor()
+    may_name = policy.can_name_case_staff(actor, incident)
+    staff = workspace.staff_users(db.session)
+    return render_template("workspace/case_summary.html", incident=incident,
+                           deadlines=deadlines.for_incident(incident), may_name=may_name,
+                           staff_form=_staff_form(incident, staff), errors=list(errors)), 200 if may_name else 403
 
 
 def case_page(incident, status: int = 200, forms: dict | None = None):
@@ -61,9 +93,12 @@ def case_page(incident, status: int = 200, forms: dict | None = None):
     if forms.get("cooperation") is None and cooperation is not None:
         coop_form.countries.data = ", ".join(cooperation.countries)
         coop_form.partner_certs.data = ", ".join(cooperation.partner_certs)
+    links = triage.linked_reports(db.session, incident)
     return render_template(
         "workspace/case.html", incident=incident, deadlines=deadlines.for_incident(incident),
-        timeline=workspace.timeline(db.session, incident), links=triage.linked_reports(db.session, incident),
+        timeline=workspace.timeline(db.session, incident), links=links,
+        restricted=workspace.restricted_ids(current_actor(), [other for _, other in links]),
+        staff_form=_staff_form(incident, staff),
         cooperation=cooperation, triage_form=triage_form, note_form=forms.get("note") or NoteForm(formdata=None),
         coop_form=coop_form, merge_form=forms.get("merge") or MergeForm(formdata=None),
         errors=forms.get("errors", [])), status
@@ -108,6 +143,37 @@ def incident_note(incident_id: int):
         return _fail(incident, exc, {"note": form})
     flash("Note added (internal, never shared).", "success")
     return redirect(url_for("web.incident_detail", incident_id=incident.id) + "#case-timeline")
+
+
+@bp.post("/incidents/<int:incident_id>/staff")
+@staff_required
+def incident_staff(incident_id: int):
+    """Assign the case, or name or remove staff on it (the duty officer and the staff named)."""
+    actor = current_actor()
+    incident = case_summary(db.session, actor, incident_id)
+    form = CaseStaffForm()
+    form.user.choices = [(str(u.id), u.email) for u in workspace.staff_users(db.session)]
+    try:
+        if not form.validate():
+            raise InputError("choose a member of CERT staff and what to do")
+        user_id = int(form.user.data)
+        if form.action.data == "assign":
+            triage.assign(db.session, incident, user_id, actor=actor)
+            message = f"Report #{incident.id} assigned."
+        elif form.action.data == "remove":
+            case_access.remove_staff(db.session, incident, user_id, actor=actor)
+            message = f"Taken off report #{incident.id}."
+        else:
+            case_access.name_staff(db.session, incident, user_id, actor=actor)
+            message = f"Named on report #{incident.id}."
+    except CertShareError as exc:
+        db.session.rollback()
+        if policy.can_read_incident(actor, incident):
+            return case_page(incident, exc.status if exc.status < 500 else 400, {"errors": [exc.message]})
+        page, status = summary_page(incident, [exc.message])
+        return page, exc.status if exc.status < 500 else 400
+    flash(message, "success")
+    return redirect(url_for("web.incident_detail", incident_id=incident.id))
 
 
 def _split(text: str | None) -> list[str]:

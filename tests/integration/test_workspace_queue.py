@@ -32,7 +32,8 @@ def test_index_walk_and_sort_agree_on_every_page(ctx, factory, monkeypatch):
         for per_page in (1, 4, 5, 50):
             got = []
             for page in range(1, 30):
-                result = workspace.queue(db.session, QueueFilters(status="all"), page=page, per_page=per_page)
+                result = workspace.queue(db.session, QueueFilters(status="all"), actor=audit.CLI, page=page,
+                                         per_page=per_page)
                 assert result.total == 17
                 got.extend(i.id for i in result.incidents)
             assert got == expected, (small, per_page)
