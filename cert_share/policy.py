@@ -103,11 +103,14 @@ def can_triage(actor: "Actor") -> bool:
 #   org-<slug>          if M is that organization  clear .. amber+strict       no
 #   intake              only objects M wrote       clear .. amber+strict       yes
 #
-# Unmarked objects count as amber+strict (fail closed). TLP:RED is never served over TAXII, to
-# anyone, the operating CERT's own tokens included: RED goes to CERT staff named on a case,
-# through the workspace, never through a collection. The CERT reads and writes every collection
-# (everything but RED). Partners (foreign CERTs) read their own org-<slug> collection and write
-# intake, like a member, but are not "members" of all-members or of a sector.
+# An object's TLP is the strictest of every marking it references, object-level and granular
+# (stix/markings.py tlp_of, stored in stix_objects.tlp); markings that are not the official TLP
+# definitions add no level. Unmarked objects count as amber+strict (fail closed). TLP:RED is
+# never served over TAXII, to anyone, the operating CERT's own tokens included: RED goes to CERT
+# staff named on a case, through the workspace, never through a collection, and a TAXII POST of
+# a RED object is refused. The CERT reads and writes every collection (everything but RED).
+# Partners (foreign CERTs) read their own org-<slug> collection and write intake, like a member,
+# but are not "members" of all-members or of a sector.
 
 from dataclasses import dataclass  # noqa: E402
 
@@ -190,7 +193,7 @@ def object_admitted(access: CollectionAccess, *, tlp: str | None, owner_org_id: 
 
 
 def can_publish_tlp(tlp: str | None) -> bool:
-    """RED is never published to a collection (the CERT's POST of a RED object is refused)."""
+    """RED is never published to a collection: a TAXII POST of a RED object is refused, to intake too."""
     return tlp != TAXII_TLP_NEVER
 
 
