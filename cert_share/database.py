@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import weakref
 
 import click
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 
 from . import sqlite_writer
@@ -48,6 +50,7 @@ def configure_engine(engine: Engine) -> None:
         cur.execute("PRAGMA cache_size=-65536")
         if hasattr(dbapi_conn, "take_writer_lock"):
             cur.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints after commits instead (sqlite_writer.py)
+            cur.execute(f"PRAGMA journal_size_limit={sqlite_writer.WAL_RESET_BYTES}")
         cur.close()
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -111,3 +114,39 @@ def is_postgres(engine_or_session) -> bool:
     if hasattr(engine_or_session, "get_bind"):
         bind = engine_or_session.get_bind()
     return bind.dialect.name == "postgresql"
+
+
+# PostgreSQL SQLSTATE 53100 disk_full (class 53, insufficient resources).
+_PG_DISK_FULL = "53100"
+# SQLite result codes that describe the database's state, not the statement: busy, locked, out of
+# memory, I/O error, cannot open, lock protocol. (Its "no such table" is an OperationalError too.)
+_SQLITE_UNAVAILABLE = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,
+                                 sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL})
+
+
+def storage_failure(error: BaseException) -> str | None:
+    """What a database error says about the server rather than the request.
+
+    "full": the disk (or the database's size cap) is full, so nothing more can be written until
+    an administrator frees space. "unavailable": the connection was lost or refused, or the
+    database is busy, locked or briefly unable to answer; the same request may succeed in a
+    moment. None: anything else (a constraint, a bug), which is not the server's state.
+    SQLAlchemy has already invalidated a connection that was cut: the pool opens a new one.
+    """
+    if isinstance(error, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return "unavailable"
+    if not isinstance(error, sa_exc.DBAPIError):
+        return None
+    original = error.orig
+    if isinstance(original, sqlite3.Error):
+        code = getattr(original, "sqlite_errorcode", 0) & 0xFF  # the primary code
+        if code == sqlite3.SQLITE_FULL:
+            return "full"
+        return "unavailable" if code in _SQLITE_UNAVAILABLE else None
+    if getattr(original, "sqlstate", None) == _PG_DISK_FULL:
+        return "full"
+    # psycopg raises OperationalError for lost connections, an administrator's shutdown,
+    # cancelled statements, lock and serialization failures: all the server's state.
+    if error.connection_invalidated or isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return "unavailable"
+    return None

@@ -15,6 +15,17 @@ machine). These connections turn the automatic checkpoint off, and after a commi
 already released, at most one connection per process a second runs a PASSIVE checkpoint, which
 never blocks writers or readers. SQLite still checkpoints when the last connection closes.
 
+A PASSIVE checkpoint alone does not bound the WAL: under sustained writes it rarely catches up
+with the writers, so the log is never restarted and the file only grows. So the commit that
+leaves the WAL larger than WAL_RESET_BYTES checkpoints in TRUNCATE mode before it releases the
+writer lock: no writer can append meanwhile, the log is copied back whole and the file cut to
+zero. It waits for readers of older snapshots at most
+TRUNCATE_WAIT_MS; if they are still there, the next commit tries again. ``journal_size_limit``
+trims the file whenever SQLite restarts the log by itself.
+
+A checkpoint runs after its commit has succeeded: one that fails (a full disk cannot take the
+copied pages) is logged, and the committed write stands.
+
 Within a process a thread may hold the lock through two connections at once (a job writing its
 run record while its session is open): the lock is re-entrant per thread, exactly as SQLite's
 own lock would have let that thread wait and time out, never deadlock on our account.
@@ -22,17 +33,24 @@ own lock would have let that thread wait and time out, never deadlock on our acc
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import sqlite3
 import threading
 import time
 
+log = logging.getLogger(__name__)
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 
 
 # Seconds between the checkpoints one process runs (sqlite_writer docstring).
 CHECKPOINT_INTERVAL = 1.0
+# WAL size past which a commit truncates the log while it holds the writer lock; also the size
+# SQLite trims the file to when it restarts the log.
+WAL_RESET_BYTES = 64 * 1024 * 1024
+# How long that checkpoint waits for readers of older snapshots (the writers wait meanwhile).
+TRUNCATE_WAIT_MS = 1000
 
 
 def is_write(statement: str) -> bool:
@@ -42,8 +60,9 @@ def is_write(statement: str) -> bool:
 class WriterLock:
     """A process-wide, thread-re-entrant exclusive lock on one lock file."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, wal_path: str) -> None:
         self.path = path
+        self.wal_path = wal_path
         self._cond = threading.Condition()
         self._owner: int | None = None
         self._depth = 0
@@ -94,9 +113,12 @@ _locks_guard = threading.Lock()
 
 
 def lock_for(database_path: str) -> WriterLock:
-    path = os.path.abspath(database_path) + ".writer-lock"
+    database_path = os.path.abspath(database_path)
+    path = database_path + ".writer-lock"
     with _locks_guard:
-        return _locks.setdefault(path, WriterLock(path))
+        if path not in _locks:
+            _locks[path] = WriterLock(path, database_path + "-wal")
+        return _locks[path]
 
 
 def connection_class(lock: WriterLock) -> type[sqlite3.Connection]:
@@ -120,10 +142,31 @@ def connection_class(lock: WriterLock) -> type[sqlite3.Connection]:
             wrote = self.holds_writer_lock
             try:
                 super().commit()
+                if wrote and _wal_size(self.writer_lock.wal_path) > WAL_RESET_BYTES:
+                    # Still holding the writer lock: no writer appends while the log is copied back.
+                    self._checkpoint("TRUNCATE", wait_ms=TRUNCATE_WAIT_MS)
             finally:
                 self._drop_writer_lock()
             if wrote and self.writer_lock.checkpoint_due():
-                self.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self._checkpoint("PASSIVE")
+
+        def _checkpoint(self, mode: str, wait_ms: int | None = None) -> None:
+            try:
+                restore = None
+                if wait_ms is not None:
+                    restore = self.execute("PRAGMA busy_timeout").fetchone()[0]
+                    self.execute(f"PRAGMA busy_timeout={wait_ms}")
+                try:
+                    busy = self.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0]
+                finally:
+                    if restore is not None:
+                        self.execute(f"PRAGMA busy_timeout={restore}")
+            except sqlite3.Error as exc:  # the commit stands; the WAL is copied back next time
+                log.warning("SQLite %s checkpoint after a commit failed (the write is kept): %s", mode, exc)
+                return
+            if busy and mode == "TRUNCATE":
+                log.info("SQLite WAL over %d bytes not truncated: readers of older snapshots; the next "
+                         "commit tries again", WAL_RESET_BYTES)
 
         def rollback(self) -> None:
             try:
@@ -138,3 +181,10 @@ def connection_class(lock: WriterLock) -> type[sqlite3.Connection]:
                 self._drop_writer_lock()
 
     return WriterLockedConnection
+
+
+def _wal_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0

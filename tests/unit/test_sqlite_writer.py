@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from cert_share import sqlite_writer
 from cert_share.database import configure_engine, sqlite_engine_options
@@ -61,7 +62,7 @@ def test_writers_in_two_processes_take_turns(tmp_path):
     engine = _engine(path)
     code = (
         "import sys\n"
-        "from sqlalchemy import create_engine, text\n"
+        "from sqlalchemy import create_engine, event, text\n"
         "from cert_share.database import configure_engine, sqlite_engine_options\n"
         "url = 'sqlite:///' + sys.argv[1]\n"
         "engine = create_engine(url, **sqlite_engine_options(url, {}))\n"
@@ -123,6 +124,99 @@ def test_commits_checkpoint_the_wal_so_it_does_not_grow_without_bound(tmp_path, 
     never = _wal_size_after_commits(tmp_path / "never.sqlite", monkeypatch, interval=1e9)
     always = _wal_size_after_commits(tmp_path / "always.sqlite", monkeypatch, interval=0.0)
     assert always * 5 < never
+
+
+_WRITER = (
+    "import os, sys\n"
+    "from sqlalchemy import create_engine, event, text\n"
+    "from cert_share import sqlite_writer\n"
+    "from cert_share.database import configure_engine, sqlite_engine_options\n"
+    "sqlite_writer.WAL_RESET_BYTES, sqlite_writer.CHECKPOINT_INTERVAL = int(sys.argv[3]), 1e9\n"
+    "url = 'sqlite:///' + sys.argv[1]\n"
+    "engine = create_engine(url, **sqlite_engine_options(url, {}))\n"
+    "configure_engine(engine)\n"
+    "largest = 0\n"
+    "with engine.connect() as conn:\n"
+    "    for i in range(int(sys.argv[4])):\n"
+    "        conn.execute(text('INSERT INTO t (who, pad) VALUES (:w, :p)'), {'w': sys.argv[2], 'p': 'p' * 4000})\n"
+    "        conn.commit()\n"
+    "        largest = max(largest, os.path.getsize(sys.argv[1] + '-wal'))\n"
+    "print(largest)\n"
+)
+
+
+def _write_concurrently(path, limit: int, rows: int) -> tuple[int, dict]:
+    """Two processes and three threads each commit ``rows`` rows of 4 kB, with PASSIVE
+    checkpoints off; returns the largest WAL any writer saw after its commit, and the counts."""
+    engine = _engine(path)
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), f"p{n}", str(limit), str(rows)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for n in range(2)]
+    seen: list[int] = []
+
+    def writer(name: str) -> None:
+        with engine.connect() as conn:
+            for _ in range(rows):
+                conn.execute(text("INSERT INTO t (who, pad) VALUES (:w, :p)"), {"w": name, "p": "p" * 4000})
+                conn.commit()
+                seen.append(os.path.getsize(f"{path}-wal"))
+
+    threads = [threading.Thread(target=writer, args=(f"t{n}",)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err for _out, err in outputs]
+    seen += [int(out) for out, _err in outputs]
+    with engine.connect() as conn:
+        counts = dict(conn.execute(text("SELECT who, count(*) FROM t GROUP BY who")).all())
+    engine.dispose()
+    return max(seen), counts
+
+
+def test_the_wal_stays_bounded_under_concurrent_writers(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_writer, "CHECKPOINT_INTERVAL", 1e9)  # only the size rule checkpoints
+    limit, rows = 256 * 1024, 60
+    monkeypatch.setattr(sqlite_writer, "WAL_RESET_BYTES", limit)
+    largest, counts = _write_concurrently(tmp_path / "bounded.sqlite", limit, rows)
+    assert counts == {name: rows for name in ("p0", "p1", "t0", "t1", "t2")}
+    # Past the limit by at most the one commit that crossed it (a 4 kB row: a few pages).
+    assert largest <= limit + 64 * 1024, largest
+
+    # The same load without the rule grows the log with every commit.
+    unbounded, _counts = _write_concurrently(tmp_path / "unbounded.sqlite", 1 << 40, rows)
+    assert unbounded > 4 * limit, unbounded
+
+
+def _refuse_checkpoints(dbapi_conn, _record) -> None:
+    """An authorizer that makes every wal_checkpoint fail, as a full disk or I/O error would."""
+    def authorize(action, arg1, *_rest):
+        refused = action == sqlite3.SQLITE_PRAGMA and arg1 == "wal_checkpoint"
+        return sqlite3.SQLITE_DENY if refused else sqlite3.SQLITE_OK
+
+    dbapi_conn.set_authorizer(authorize)
+
+
+@pytest.mark.parametrize("mode", ["PASSIVE", "TRUNCATE"])
+def test_a_checkpoint_that_fails_after_the_commit_keeps_the_write(tmp_path, monkeypatch, caplog, mode):
+    monkeypatch.setattr(sqlite_writer, "CHECKPOINT_INTERVAL", 0.0 if mode == "PASSIVE" else 1e9)
+    monkeypatch.setattr(sqlite_writer, "WAL_RESET_BYTES", 0 if mode == "TRUNCATE" else 1 << 40)
+    engine = _engine(tmp_path / "db.sqlite")
+    engine.dispose()
+    event.listen(engine, "connect", _refuse_checkpoints)
+    with engine.connect() as conn:
+        conn.execute(text("INSERT INTO t (who) VALUES ('kept')"))
+        conn.commit()  # no exception: the write is committed
+        conn.execute(text("INSERT INTO t (who) VALUES ('and the next')"))
+        conn.commit()
+    assert f"SQLite {mode} checkpoint after a commit failed" in caplog.text
+    event.remove(engine, "connect", _refuse_checkpoints)
+    engine.dispose()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT who FROM t ORDER BY id")).scalars().all() == ["kept", "and the next"]
+    engine.dispose()
 
 
 def test_every_new_engine_is_set_up_even_when_it_reuses_a_disposed_ones_id(tmp_path):
