@@ -2,14 +2,19 @@
 
 Blueprints handle their own errors first; this catches what reaches the app (404 on unknown
 URLs, 405, 413 raised by Werkzeug before any view runs) and anything unexpected, which is
-logged and answered without a stack trace.
+logged and answered without a stack trace. A database that is out of reach or out of space is
+the server's state, not a bug: 503 with Retry-After, or 507, saying so.
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .errors import CertShareError
+
+# Seconds a client is asked to wait after a 503: a dropped connection is replaced at once, a
+# restarting database takes a few seconds.
+RETRY_AFTER_SECONDS = 5
 
 
 def _render(status: int, title: str, message: str):
@@ -44,3 +49,38 @@ def register(app: Flask) -> None:
             return _http(exc)
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return _render(500, "Internal error", InternalServerError.description)
+
+    register_database_errors(app, _unexpected)
+
+
+def register_database_errors(app: Flask, otherwise) -> None:
+    """503 while the database is unreachable or busy, 507 while it is out of space; any other
+    database error goes to ``otherwise`` (a 500). The request's transaction is rolled back
+    first, so nothing of it stays half-written and the session can read again."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .database import storage_failure
+    from .extensions import db
+
+    @app.errorhandler(SQLAlchemyError)
+    def _database(exc: SQLAlchemyError):
+        failure = storage_failure(exc)
+        if failure is None:
+            return otherwise(exc)
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:  # the connection is gone: the pool has already dropped it
+            pass
+        app.logger.warning("database %s on %s %s: %s", failure, request.method, request.path,
+                           str(exc).splitlines()[0])
+        if failure == "full":
+            return _render(507, "Insufficient storage",
+                           "the server's database is out of disk space; nothing from this request was "
+                           "stored. Try again once an administrator has freed space.")
+        response = make_response(_render(
+            503, "Service unavailable",
+            "the database could not be reached or was busy; nothing from this request was stored "
+            f"half-way. Retry in {RETRY_AFTER_SECONDS} seconds; a report sent again with the same "
+            "external_id is filed once."))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
