@@ -101,3 +101,29 @@ def test_a_definition_that_claims_tlp_but_is_not_the_official_one_is_forged(fake
 ])
 def test_markings_that_say_nothing_about_tlp_are_not_forged(honest):
     assert markings.forged_tlp(honest) is None
+
+
+def _bundle(*objects) -> dict:
+    return {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": list(objects)}
+
+
+def _incident(**extra) -> dict:
+    return {"type": "incident", "spec_version": "2.1", "id": f"incident--{uuid.uuid4()}",
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "name": "Outage", **extra}
+
+
+def test_an_imported_report_takes_the_strictest_marking_granular_ones_included():
+    from cert_share.stix.parse import bundle_to_drafts
+
+    incident = _incident(object_marking_refs=[GREEN], granular_markings=[granular(STRICT, "description")],
+                         description="staff names")
+    assert [d.tlp for d in bundle_to_drafts(_bundle(incident), file_name="x.json")] == ["amber+strict"]
+
+
+def test_an_imported_bundle_with_a_home_made_tlp_definition_is_refused():
+    from cert_share.stix.drafts import ImportFormatError
+    from cert_share.stix.parse import bundle_to_drafts
+
+    fake = _definition(definition_type="tlp", definition={"tlp": "white"})
+    with pytest.raises(ImportFormatError, match="official"):
+        bundle_to_drafts(_bundle(fake, _incident(object_marking_refs=[fake["id"]])), file_name="x.json")
