@@ -25,6 +25,8 @@ def create_app(test_config: dict | None = None, env: str | None = None) -> Flask
                                                               app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     _check_secret_key(app)
 
+    register_url_converters(app)
+    register_request_limits(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -88,6 +90,19 @@ def register_extensions(app: Flask) -> None:
         configure_engine(db.engine)
 
 
+def register_request_limits(app: Flask) -> None:
+    from .request_limits import register
+
+    register(app)
+
+
+def register_url_converters(app: Flask) -> None:
+    """Every ``<int:…>`` in a route is a row id: bounded so that no id can overflow a query."""
+    from .params import RowIdConverter
+
+    app.url_map.converters["int"] = RowIdConverter
+
+
 def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .web import bp as web_bp
@@ -115,8 +130,23 @@ def register_commands(app: Flask) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
+    """Every response's security headers, in one hook.
+
+    Nothing is cached (responses carry TLP-marked content and signed-in pages), except the
+    static assets; HSTS in production over HTTPS. No server banner is set here: gunicorn sends
+    its name without a version (the development server's banner cannot be changed by the app)."""
+    from flask import request
+
+    hsts_max_age = app.config["HSTS_MAX_AGE"]
+    production = app.config.get("ENV_NAME") not in {"development", "test"}
+    https_base = app.config.get("BASE_URL", "").startswith("https://")
+
     @app.after_request
     def _headers(response):
+        if request.endpoint not in {"static", "web.static"}:
+            response.headers["Cache-Control"] = "no-store"
+        if production and hsts_max_age > 0 and (request.is_secure or https_base):
+            response.headers["Strict-Transport-Security"] = f"max-age={hsts_max_age}; includeSubDomains"
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -196,7 +196,8 @@ def serve_command(host, port, workers):
 
     from flask import current_app
 
-    procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+    procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:cert_share.gunicorn_conf",
+                               "--workers", str(workers), "--bind",
                                f"{host}:{port}", "--access-logfile", "-", "cert_share:worker_app()"])]
     if current_app.config.get("SCHEDULER_ENABLED") and "scheduler" in current_app.cli.commands:
         procs.append(subprocess.Popen([sys.executable, "-m", "cert_share.cli", "scheduler", "run"]))

@@ -11,7 +11,8 @@ def utcnow() -> datetime:
 def parse_iso(value: str) -> datetime:
     """Parse an ISO 8601 timestamp; a value without offset is taken as UTC.
 
-    Raises ValueError with a readable message.
+    Raises ValueError with a readable message for anything that is not a date-time UTC can hold;
+    callers need to catch nothing else.
     """
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected an ISO 8601 date-time such as 2026-01-31T14:05:00Z")
@@ -20,11 +21,14 @@ def parse_iso(value: str) -> datetime:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an ISO 8601 date-time (e.g. 2026-01-31T14:05:00Z)") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        # A value at the edge of the calendar can leave it once its offset is applied
+        # (9999-12-31T23:59:59-01:00): Python raises OverflowError there, not ValueError.
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{value!r} is not an ISO 8601 date-time between years 1 and 9999 in UTC "
+                         "(e.g. 2026-01-31T14:05:00Z)") from None
 
 
 def stix_timestamp(value: datetime) -> str:

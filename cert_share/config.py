@@ -106,6 +106,15 @@ class Config:
 
     TAXII_MAX_CONTENT_LENGTH = _int("TAXII_MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
     TAXII_PAGE_SIZE = _int("TAXII_PAGE_SIZE", 1000)
+    # A TAXII page ends before its objects' stored JSON passes this many bytes (one object at least).
+    TAXII_PAGE_BYTES = _int("TAXII_PAGE_BYTES", 10 * 1024 * 1024)
+    # A posted STIX object whose JSON is larger than this is refused (a failure in the status).
+    TAXII_MAX_OBJECT_BYTES = _int("TAXII_MAX_OBJECT_BYTES", 1024 * 1024)
+    # Longer query strings get 414 from the app. Kept below the server's request-line limit
+    # (gunicorn_conf.py: 8190 bytes, its maximum) with room for the path, so the app sees them.
+    MAX_QUERY_STRING_LENGTH = _int("MAX_QUERY_STRING_LENGTH", 7168)
+    # Strict-Transport-Security max-age outside development and tests, on HTTPS; 0 sends none.
+    HSTS_MAX_AGE = _int("HSTS_MAX_AGE", 365 * 24 * 3600)
 
 
 class DevelopmentConfig(Config):

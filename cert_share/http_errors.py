@@ -31,6 +31,16 @@ def _render(status: int, title: str, message: str):
         return f"{status} {title}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
+def with_exception_headers(response, exc: HTTPException):
+    """Keep the headers an HTTP error carries besides its own page: Allow on a 405 (RFC 9110
+    15.5.6), Retry-After, WWW-Authenticate."""
+    response = make_response(response)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(CertShareError)
     def _service_error(exc: CertShareError):
@@ -41,7 +51,7 @@ def register(app: Flask) -> None:
         if exc.code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             return _render(413, "Payload too large", f"request body exceeds the limit of {limit} bytes")
-        return _render(exc.code or 500, exc.name, exc.description or exc.name)
+        return with_exception_headers(_render(exc.code or 500, exc.name, exc.description or exc.name), exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from .errors import InputError, UnsupportedMediaType
 from .stix.validate import MAX_INTEGER, number_problem
@@ -56,6 +57,31 @@ def _depth(value) -> int:
     return deepest
 
 
+# A JSON escape that can decode to half of a surrogate pair (\ud800-\udfff).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate_path(value) -> str | None:
+    """Where a decoded string still holds a surrogate (a pair decodes to one character, so any
+    left is alone): such a string is not Unicode, and encoding it to UTF-8 later fails."""
+    stack = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return path or "body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{path}.{key}" if path else key
+                if _SURROGATE.search(key):
+                    return (f"{path}." if path else "") + repr(key)[1:-1]
+                stack.append((child, child_path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+    return None
+
+
 def loads(raw: bytes, *, max_depth: int = MAX_DEPTH, keep_unsafe_numbers: bool = False):
     """Decode UTF-8 JSON; InputError (400) saying what is wrong for anything else.
 
@@ -80,6 +106,11 @@ def loads(raw: bytes, *, max_depth: int = MAX_DEPTH, keep_unsafe_numbers: bool =
     if numbers.unsafe and not keep_unsafe_numbers:
         where, what = number_problem(value)
         raise InputError(f"{where} {what}", field=where)
+    if _SURROGATE_ESCAPE.search(text):
+        path = _lone_surrogate_path(value)
+        if path is not None:
+            raise InputError(f"{path} is not valid Unicode: it holds a lone surrogate (\\ud800-\\udfff)",
+                             field=path)
     return value
 
 

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 from ..auth.tokens import actor_from_request
 from ..errors import CertShareError
 from ..extensions import csrf
+from ..http_errors import with_exception_headers
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -55,7 +56,9 @@ def _flatten(messages, prefix="") -> list[str]:
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    return jsonify({"error": exc.name, "status": exc.code, "message": exc.description}), exc.code
+    response = jsonify({"error": exc.name, "status": exc.code, "message": exc.description})
+    response.status_code = exc.code
+    return with_exception_headers(response, exc)
 
 
 from . import incidents, openapi  # noqa: E402,F401  (routes register on import)

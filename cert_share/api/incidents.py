@@ -5,14 +5,17 @@ from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 
 from .. import policy
-from ..errors import InputError
 from ..extensions import db
 from ..jsonbody import json_object
 from ..models import Incident
+from ..params import int_arg
 from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdateCreateSchema
 from ..services import intake
 from ..services.incident_listing import readable_incident
 from . import bp
+
+# The most items one list request returns (``limit`` above this is refused).
+MAX_PAGE = 1000
 
 _create = IncidentCreateSchema()
 _out = IncidentSchema()
@@ -48,11 +51,8 @@ def create_incident():
 
 @bp.get("/incidents")
 def list_incidents():
-    try:
-        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
-        before = int(request.args["before"]) if "before" in request.args else None
-    except ValueError:
-        raise InputError("limit and before must be integers") from None
+    limit = int_arg(request.args, "limit", default=100, maximum=MAX_PAGE)
+    before = int_arg(request.args, "before")
     query = select(Incident).order_by(Incident.id.desc()).limit(limit + 1)
     query = query.where(policy.incident_read_filter(g.actor))
     if before is not None:

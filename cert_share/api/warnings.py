@@ -11,10 +11,13 @@ from ..extensions import db
 from ..jsonbody import json_object
 from ..models import EarlyWarning
 from ..models.warning import WARNING_STATES
+from ..params import int_arg
 from ..schemas.fields import Text, Timestamp
 from ..vocab import TLP_LEVELS
 from ..warnings import lifecycle
 from . import bp
+from .incidents import MAX_PAGE
+from .openapi import BEFORE_PARAM, LIMIT_PARAM, id_param
 
 
 class WarningSchema(Schema):
@@ -78,11 +81,8 @@ def list_warnings():
     state = request.args.get("state")
     if state is not None and state not in WARNING_STATES:
         raise InputError(f"state must be one of {', '.join(WARNING_STATES)}", field="state")
-    try:
-        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
-        before = int(request.args["before"]) if "before" in request.args else None
-    except ValueError:
-        raise InputError("limit and before must be integers") from None
+    limit = int_arg(request.args, "limit", default=100, maximum=MAX_PAGE)
+    before = int_arg(request.args, "before")
     rows = lifecycle.visible_warnings(db.session, g.actor, state=state, limit=limit, before=before)
     return jsonify({"warnings": [_dump(w) for w in rows]})
 
@@ -131,14 +131,13 @@ def openapi_paths(spec) -> None:
         ("400", "Invalid input"), ("401", "Missing or bad token"), ("403", "CERT staff only"),
         ("404", "Not found (or not visible to you)"), ("409", "Not allowed in the warning's state"))}
     ok = {"200": {"description": "OK", "content": {"application/json": {"schema": warning}}}}
-    wid = {"name": "warning_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    wid = id_param("warning_id")
     secure = [{"bearer": []}]
     spec.path(path="/api/v1/warnings", operations={"get": {
         "summary": "Early warnings visible to the caller (members: published to them; CERT staff: all, "
                    "state fields included)", "security": secure,
         "parameters": [{"name": "state", "in": "query", "schema": {"type": "string", "enum": list(WARNING_STATES)}},
-                       {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 1000}},
-                       {"name": "before", "in": "query", "schema": {"type": "integer"}}],
+                       LIMIT_PARAM, BEFORE_PARAM],
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
             "type": "object", "properties": {"warnings": {"type": "array", "items": warning}}}}}},
             "400": fails["400"], "401": fails["401"]}}})

@@ -15,6 +15,7 @@ from ..schemas.triage import IncidentTriageSchema, staff_view
 from ..services import metrics, triage
 from . import bp
 from .incidents import _load_incident
+from .openapi import id_param
 
 _triage = IncidentTriageSchema()
 
@@ -61,7 +62,7 @@ def openapi_paths(spec) -> None:
         ("404", "Not found"), ("409", "Transition not allowed from the current status, or merge conflict"))}
     staff_view = {"type": "object", "description": "The report plus assignee, acknowledged_at, closed_at, "
                                                    "merged_into, notes, links and cooperation"}
-    iid = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    iid = id_param("incident_id")
     secure = [{"bearer": []}]
     spec.path(path="/api/v1/incidents/{incident_id}", operations={"patch": {
         "summary": "Triage a report (CERT staff): status, assignee, note, cooperation, merge_into, link",

@@ -6,7 +6,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from ..services import deadlines as _deadlines
 from ..stix.observables import TYPES, ObservableError, normalize
 from ..vocab import CLASSIFICATIONS, SEVERITIES, TLP_LEVELS, countries
-from .fields import Text, Timestamp
+from .fields import BoundedList, Text, Timestamp
 
 MAX_OBSERVABLES = 10_000
 
@@ -52,10 +52,8 @@ class IncidentCreateSchema(Schema):
     classified_at = Timestamp(load_default=None, allow_none=True, not_future=True)
     affected_services = Text(load_default="", max_length=2_000, multiline=True)
     impact = Text(load_default="", max_length=5_000, multiline=True)
-    observables = fields.List(fields.Nested(ObservableSchema), load_default=list,
-                              validate=validate.Length(max=MAX_OBSERVABLES))
-    cross_border = fields.List(fields.String(validate=_country), load_default=list,
-                               validate=validate.Length(max=250))
+    observables = BoundedList(fields.Nested(ObservableSchema), load_default=list, max_length=MAX_OBSERVABLES)
+    cross_border = BoundedList(fields.String(validate=_country), load_default=list, max_length=250)
     personal_data = fields.Boolean(load_default=False)
     share_reporter = fields.Boolean(load_default=False)
     # A client's own id for this report: a retried POST with the same id creates nothing new.

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from ..models.incident import STATUSES
+from ..params import MAX_ID
 from .fields import Text, Timestamp
 from .incident import IncidentSchema
 
@@ -27,8 +28,8 @@ class IncidentTriageSchema(Schema):
     assignee = fields.Raw(allow_none=True)
     note = Text(max_length=20_000, multiline=True, allow_blank=False)
     cooperation = fields.Nested(CooperationSchema, allow_none=True)
-    merge_into = fields.Integer(strict=True)
-    link = fields.Integer(strict=True)
+    merge_into = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID))
+    link = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class NoteOutSchema(Schema):

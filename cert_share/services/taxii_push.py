@@ -32,8 +32,11 @@ Whoever posts, and wherever:
 """
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
+
+import orjson
 
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -158,8 +161,16 @@ def envelope_objects(envelope) -> list:
     return objects
 
 
+def _json_size(obj) -> int:
+    """Bytes of the object as compact UTF-8 JSON (about as posted, and as it would be stored)."""
+    try:
+        return len(orjson.dumps(obj))
+    except (orjson.JSONEncodeError, TypeError):  # an integer beyond 64 bits: measured the slow way
+        return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+
 def add_envelope(session: Session, *, actor: audit.Actor, collection: Collection, envelope,
-                 now: datetime | None = None) -> TaxiiStatus:
+                 now: datetime | None = None, max_object_bytes: int | None = None) -> TaxiiStatus:
     """Validate and store a posted envelope; returns the (complete) status resource. Commits."""
     objects = envelope_objects(envelope)
     access = policy.collection_access(actor, collection)
@@ -173,6 +184,9 @@ def add_envelope(session: Session, *, actor: audit.Actor, collection: Collection
     refused_markings: set[str] = set()
     for obj in objects:
         try:
+            if max_object_bytes is not None and _json_size(obj) > max_object_bytes:
+                raise InvalidObject(f"the object is larger than {max_object_bytes} bytes of JSON, the most "
+                                    "this server stores")
             check_object(obj)
         except InvalidObject as exc:
             failures.append(_entry(obj, str(exc)))

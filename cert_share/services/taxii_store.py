@@ -8,6 +8,10 @@ correct. Pages are keyset-paged on ``(date_added, pk)`` — never OFFSET — ove
 at a thousand or a million objects. Bodies are returned as the stored JSON text; the blueprint
 concatenates them into the envelope without parsing them.
 
+A page also ends before its objects' stored JSON passes ``page_bytes`` (TAXII_PAGE_BYTES), one
+object at least: the byte count is taken in the database (the size of each row of the page), and
+bodies past the cap never leave it, so a page of large objects costs a worker at most that much.
+
 ``next`` tokens are opaque: ``base64url(json) . base64url(HMAC-SHA256)`` keyed with SECRET_KEY,
 carrying the position and a digest of (route, collection, caller's organization, object id,
 filters). A token from another query, collection or caller is refused with 400.
@@ -24,8 +28,10 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, distinct, exists, func, insert, or_, select, tuple_
+from sqlalchemy import Integer, bindparam, case, distinct, exists, func, insert, or_, select, tuple_
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session, aliased
 
 from .. import policy
@@ -33,6 +39,7 @@ from ..clock import parse_iso, utcnow
 from ..errors import InputError, NotFound, PermissionDenied
 from ..models import Collection, Organization, StixObject, TaxiiPoll
 from ..models.types import UTCDateTime
+from ..params import parse_int
 from ..policy import CollectionAccess
 from .audit import Actor
 
@@ -100,10 +107,8 @@ def parse_filters(args, *, allowed: set[str], page_size: int) -> Filters:
             raise InputError(f"added_after {args['added_after']!r} is not a timestamp such as "
                              "2026-01-31T14:05:00.000Z") from None
     if "limit" in args:
-        raw = args["limit"]
-        if not raw.isdigit() or int(raw) < 1:
-            raise InputError(f"limit must be a positive integer, not {raw!r}")
-        filters.limit = min(int(raw), page_size)
+        # Any positive count is a valid request; the server pages at most page_size (3.4.1).
+        filters.limit = min(parse_int(args["limit"], "limit", minimum=1), page_size)
     if "match[id]" in args:
         filters.ids = _split(args["match[id]"], "match[id]")
         bad = [i for i in filters.ids if not _ID_TOKEN.match(i)]
@@ -228,6 +233,37 @@ def _version_condition(versions: tuple, access: CollectionAccess):
     return or_(*parts) if len(parts) > 1 else parts[0]
 
 
+class _octet_length(FunctionElement):
+    """Bytes of a text column's UTF-8 value (PostgreSQL keeps it without reading the value)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(_octet_length)
+def _octet_length_default(element, compiler, **kw):
+    return f"octet_length({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_octet_length, "sqlite")
+def _octet_length_sqlite(element, compiler, **kw):
+    # SQLite's length() of text counts characters; of a blob, bytes.
+    return f"length(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
+
+
+def _bounded_bodies(query):
+    """The page query with each body replaced by NULL once the running total of the page's
+    bodies passes ``page_bytes`` (the first body always stays). The window runs over the page's
+    rows only (the inner query is already limited), keeping the poll's cost independent of the
+    collection's size."""
+    inner = query.add_columns(_octet_length(StixObject.body).label("size")).subquery()
+    running = func.sum(inner.c.size).over(order_by=(inner.c.date_added, inner.c.pk))
+    body = case((running <= bindparam("page_bytes"), StixObject.body), (running == inner.c.size, StixObject.body))
+    return (select(inner.c.pk, inner.c.date_added, inner.c.stix_id, inner.c.version, inner.c.spec_version, body)
+            .join_from(inner, StixObject, StixObject.pk == inner.c.pk)
+            .order_by(inner.c.date_added, inner.c.pk))
+
+
 @lru_cache(maxsize=512)
 def _statement(shape: tuple):
     """The SELECT for one query shape, built once: statement construction was a third of a poll."""
@@ -236,7 +272,7 @@ def _statement(shape: tuple):
     access = CollectionAccess(read=True, write=False, tlp_levels=frozenset(levels),
                               owner_org_id=0 if owner else None)
     columns = [StixObject.pk, StixObject.date_added, StixObject.stix_id, StixObject.version,
-               StixObject.spec_version, StixObject.body if with_body else StixObject.type]
+               StixObject.spec_version, StixObject.type]
     query = select(*columns).where(*_visibility(StixObject, access))
     if by_object:
         query = query.where(StixObject.stix_id == bindparam("object_id"))
@@ -255,13 +291,17 @@ def _statement(shape: tuple):
     if paged:
         query = query.where(tuple_(StixObject.date_added, StixObject.pk)
                             > tuple_(bindparam("next_date", type_=UTCDateTime), bindparam("next_pk")))
-    return query.order_by(StixObject.date_added, StixObject.pk).limit(limit + 1)
+    query = query.order_by(StixObject.date_added, StixObject.pk).limit(limit + 1)
+    if with_body:
+        query = _bounded_bodies(query.with_only_columns(*columns[:5]))
+    return query
 
 
 def read(session: Session, *, collection: Collection, access: CollectionAccess, filters: Filters,
          scope: list, secret: str, object_id: str | None = None, with_body: bool = True,
-         all_versions: bool = False, now: datetime | None = None) -> Page:
-    """One page of what the caller may see, oldest ``date_added`` first."""
+         all_versions: bool = False, page_bytes: int | None = None, now: datetime | None = None) -> Page:
+    """One page of what the caller may see, oldest ``date_added`` first; with bodies, at most
+    ``page_bytes`` of them (one object at least)."""
     if not access.read:
         raise NotFound("no such collection")
     explicit = [v for v in filters.versions if v not in {"all", "first", "last"}]
@@ -272,15 +312,22 @@ def read(session: Session, *, collection: Collection, access: CollectionAccess, 
              bool(filters.next), with_body, filters.limit)
     params: dict = {"coll": collection.id, "owner": access.owner_org_id, "object_id": object_id,
                     "ids": filters.ids, "types": filters.types, "spec_versions": filters.spec_versions,
-                    "after": filters.added_after, "versions": explicit}
+                    "after": filters.added_after, "versions": explicit,
+                    "page_bytes": page_bytes if with_body and page_bytes is not None else 2**62}
     if filters.next:
         params["next_date"], params["next_pk"] = decode_next(secret, scope, filters.next)
     statement = _statement(shape)
     # Plain column rows through the connection: no ORM entity bookkeeping on the hot path.
     rows = session.connection().execute(statement, {k: v for k, v in params.items() if v is not None
                                                     and (not isinstance(v, list) or v)}).all()
-    more = len(rows) > filters.limit
-    rows = rows[:filters.limit]
+    if with_body:
+        # Bodies past the byte cap came back as NULL: the page ends before the first of them.
+        fitting = next((index for index, row in enumerate(rows) if row[5] is None), len(rows))
+        more = len(rows) > min(fitting, filters.limit)
+        rows = rows[:min(fitting, filters.limit)]
+    else:
+        more = len(rows) > filters.limit
+        rows = rows[:filters.limit]
     token = encode_next(secret, scope, (rows[-1][1], rows[-1][0])) if more else None
     return Page(rows=[tuple(row) for row in rows], more=more, next=token)
 

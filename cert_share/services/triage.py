@@ -28,6 +28,7 @@ from ..errors import Conflict, InputError, NotFound, PermissionDenied
 from ..models import CaseLink, CaseNote, Cooperation, Incident, User
 from ..models.case import LINK_KINDS
 from ..models.incident import STATUSES
+from ..params import id_from_text
 from ..vocab import countries
 from . import audit, deadline_tracking
 
@@ -120,8 +121,9 @@ def _staff_user(session: Session, assignee: Any) -> User | None:
         user = assignee
     else:
         text = str(assignee).strip()
-        if text.isdigit():
-            user = session.get(User, int(text))
+        user_id = id_from_text(text)
+        if user_id is not None:
+            user = session.get(User, user_id)
         else:
             user = session.execute(select(User).where(User.email == text.lower())).scalar_one_or_none()
     if user is None or not user.active:

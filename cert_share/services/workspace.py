@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..models import (AuditEntry, CaseNote, Collection, DeadlineReminder, Incident, Organization, PhaseDeadline,
                       StixObject, User)
 from ..models.incident import STATUSES
+from ..params import id_from_text
 from ..vocab import RSIT, SECTORS, SEVERITIES, TLP_LEVELS
 from . import deadline_tracking
 from . import deadlines as deadline_rules
@@ -113,8 +114,8 @@ def _filtered(filters: QueueFilters, user_id: int | None, actor: Actor):
         query = query.where(Incident.assignee_id == user_id)
     elif filters.assignee == "none":
         query = query.where(Incident.assignee_id.is_(None))
-    elif filters.assignee and filters.assignee.isdigit():
-        query = query.where(Incident.assignee_id == int(filters.assignee))
+    elif filters.assignee and id_from_text(filters.assignee) is not None:
+        query = query.where(Incident.assignee_id == id_from_text(filters.assignee))
     return query
 
 

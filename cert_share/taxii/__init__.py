@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from ..auth.tokens import actor_from_request
 from ..errors import CertShareError, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from ..extensions import csrf
+from ..http_errors import with_exception_headers
 
 MEDIA_TYPE = "application/taxii+json;version=2.1"
 API_ROOT = "api"
@@ -80,7 +81,7 @@ def _http_error(exc: HTTPException):
     if exc.code == 413:
         limit = current_app.config["TAXII_MAX_CONTENT_LENGTH"]
         return error_response(413, "Payload too large", f"request body exceeds max_content_length ({limit} bytes)")
-    return error_response(exc.code or 500, exc.name, exc.description or exc.name)
+    return with_exception_headers(error_response(exc.code or 500, exc.name, exc.description or exc.name), exc)
 
 
 from . import views  # noqa: E402,F401  (routes register on import)

@@ -134,7 +134,8 @@ def _read_page(route, coll, access, allowed, *, object_id=None, with_body=True, 
     filters = taxii_store.parse_filters(request.args, allowed=allowed, page_size=_page_size())
     page = taxii_store.read(db.session, collection=coll, access=access, filters=filters,
                             scope=_scope(route, coll, object_id, filters), secret=current_app.secret_key,
-                            object_id=object_id, with_body=with_body, all_versions=all_versions)
+                            object_id=object_id, with_body=with_body, all_versions=all_versions,
+                            page_bytes=current_app.config["TAXII_PAGE_BYTES"])
     taxii_store.record_poll(db.session, g.actor, coll, route, len(page.rows))
     return page
 
@@ -170,7 +171,8 @@ def add_objects(api_root: str, collection_id: str):
         raise PermissionDenied("this collection does not accept objects from you")
     # Numbers JSON cannot carry are refused per object (stix/validate.py), not for the envelope.
     envelope = loads(request.get_data(cache=False), keep_unsafe_numbers=True)
-    row = taxii_push.add_envelope(db.session, actor=g.actor, collection=coll, envelope=envelope)
+    row = taxii_push.add_envelope(db.session, actor=g.actor, collection=coll, envelope=envelope,
+                                  max_object_bytes=current_app.config["TAXII_MAX_OBJECT_BYTES"])
     return _json(_status_resource(row), status=202)
 
 

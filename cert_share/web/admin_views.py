@@ -8,6 +8,7 @@ from flask_login import current_user
 from ..errors import CertShareError, InputError
 from ..extensions import db
 from ..models import Organization
+from ..params import int_arg
 from ..services import administration, organizations, tokens, users
 from . import bp
 from .actor import current_actor
@@ -152,10 +153,10 @@ def _tokens_view(template_org_id: int | None):
     form = TokenForm()
     choices = _org_choices() if current_user.role == "cert-admin" else \
         [(current_user.organization.slug, current_user.organization.name)]
-    status = 200
     form.org.choices = choices
-    if request.method == "POST":
+    status = 200
     new_token = None
+    if request.method == "POST":
         if form.validate():
             try:
                 org = _token_org_for_request(form)
@@ -209,10 +210,7 @@ def token_revoke(token_id: int):
 @cert_admin_required
 def admin_audit():
     filters = administration.AuditFilters.from_args(request.args)
-    before = request.args.get("before")
-    if before is not None and not before.isdigit():
-        raise InputError("before must be an entry number", field="before")
-    rows, more = administration.audit_page(db.session, filters, before=int(before) if before else None)
+    rows, more = administration.audit_page(db.session, filters, before=int_arg(request.args, "before"))
     return render_template("admin/audit.html", rows=rows, more=more, filters=filters,
                            actions=administration.audit_actions(db.session), args=filters.as_args())
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import policy
 from ..errors import InputError, NotFound
 from ..extensions import db
+from ..params import int_arg
 from ..schemas.incident import PhaseUpdateCreateSchema
 from ..services import intake
 from ..services.incident_listing import list_incidents, readable_incident
@@ -47,11 +48,8 @@ def incident_list():
         from .workspace_views import queue
 
         return queue()
-    before = request.args.get("before")
-    if before is not None and not before.isdigit():
-        raise InputError("before must be a report number")
-    page, more = list_incidents(db.session, current_actor(), before=int(before) if before else None,
-                                limit=PAGE_SIZE)
+    before = int_arg(request.args, "before")
+    page, more = list_incidents(db.session, current_actor(), before=before, limit=PAGE_SIZE)
     next_url = url_for("web.incident_list", before=page[-1].id) if more else None
     return render_template("incidents/list.html", incidents=page, next_url=next_url,
                            paged=before is not None)

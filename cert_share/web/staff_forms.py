@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField, \
     StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models.incident import STATUSES
 from ..models.user import ROLES
+from ..params import MAX_ID
 from ..vocab import SECTORS, TLP_LEVELS
 
 
@@ -37,7 +38,7 @@ class CooperationForm(FlaskForm):
 
 
 class MergeForm(FlaskForm):
-    other = IntegerField("Report #", validators=[DataRequired()])
+    other = IntegerField("Report #", validators=[DataRequired(), NumberRange(min=1, max=MAX_ID)])
     action = SelectField("Action", choices=[("link", "Link as related"), ("merge", "Merge this report into it")],
                          validate_choice=False)
 

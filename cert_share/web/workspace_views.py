@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from .. import policy
 from ..errors import CertShareError, InputError
 from ..extensions import db
+from ..params import int_arg
 from ..services import case_access, metrics, triage, workspace
 from ..services.incident_listing import case_summary, readable_incident
 from ..vocab import RSIT, RSIT_LABELS, SECTORS, SEVERITIES, TLP_LEVELS
@@ -24,6 +25,8 @@ from .roles import staff_required
 from .staff_forms import (CaseStaffForm, CooperationForm, MergeForm, NoteForm, TriageForm, WarningDiscardForm,
                           WarningPublishForm)
 
+# Far beyond any queue's last page, and far from overflowing the OFFSET it becomes.
+MAX_QUEUE_PAGE = 1_000_000
 STATUS_CHOICES = ("open", "all", "new", "acknowledged", "investigating", "closed", "false-positive")
 
 
@@ -36,10 +39,8 @@ def dashboard():
 def queue():
     """``/incidents`` for CERT staff: the triage queue with filters."""
     filters = workspace.QueueFilters.from_args(request.args)
-    page_arg = request.args.get("page", "1")
-    if not page_arg.isdigit() or int(page_arg) < 1:
-        raise InputError("page must be a positive number", field="page")
-    result = workspace.queue(db.session, filters, actor=current_actor(), page=int(page_arg),
+    page = int_arg(request.args, "page", default=1, maximum=MAX_QUEUE_PAGE)
+    result = workspace.queue(db.session, filters, actor=current_actor(), page=page,
                              user_id=current_user.id)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("workspace/queue.html", result=result, filters=filters, args=args,
