@@ -5,7 +5,7 @@ filters on; the read path serves that text without re-parsing it through stix2.
 """
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
@@ -31,12 +31,11 @@ class Collection(db.Model):
 class StixObject(db.Model):
     __tablename__ = "stix_objects"
     __table_args__ = (
-        UniqueConstraint("collection_id", "stix_id", "version", name="uq_stix_objects_version"),
         # Incremental polls and full reads: keyset on (date_added, pk) within a collection.
         Index("ix_stix_objects_poll", "collection_id", "date_added", "pk"),
         Index("ix_stix_objects_type_poll", "collection_id", "type", "date_added", "pk"),
-        # (collection_id, stix_id, version) lookups use the unique constraint's index
-        # (ix_stix_objects_id duplicated it; dropped in migration 0002).
+        # (collection_id, stix_id, version) lookups use the leading columns of the unique index
+        # uq_stix_objects_owner_version, below.
         Index("ix_stix_objects_owner", "collection_id", "owner_org_id", "date_added", "pk"),
     )
 
@@ -55,3 +54,10 @@ class StixObject(db.Model):
     owner_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+# An object's identity in a collection is (id, version, owner): what one organization posted to
+# intake never replaces, hides or reveals another's copy of the same id. Rows without an owner
+# count as owner 0, because NULLs are all distinct in a unique index (SQLite, PostgreSQL < 15).
+Index("uq_stix_objects_owner_version", StixObject.collection_id, StixObject.stix_id, StixObject.version,
+      func.coalesce(StixObject.owner_org_id, 0), unique=True)

@@ -63,7 +63,7 @@ def lock_clock(session: Session) -> datetime | None:
     One statement: the UPDATE takes the lock and RETURNING reads the value under it."""
     row = session.execute(_LOCK_CLOCK).first()
     if row is None:  # the row is created by migration 0002; a truncated test database lacks it
-        session.execute(_ignoring_duplicates(session, _clock).values(id=CLOCK_ROW, last_date_added=None))
+        session.execute(insert_ignoring_duplicates(session, _clock).values(id=CLOCK_ROW, last_date_added=None))
         row = session.execute(_LOCK_CLOCK).first()
     return row[0]
 
@@ -85,8 +85,9 @@ def reserve_date_added(session: Session, count: int, *, now: datetime | None = N
     return start
 
 
-def _ignoring_duplicates(session: Session, table):
-    """INSERT … ON CONFLICT DO NOTHING for this dialect."""
+def insert_ignoring_duplicates(session: Session, table, *, conflict: tuple[str, ...] | None = None):
+    """INSERT … ON CONFLICT DO NOTHING for this dialect: a row that would break a unique key
+    (only ``conflict``'s, when given) is skipped rather than raising."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
@@ -94,7 +95,7 @@ def _ignoring_duplicates(session: Session, table):
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:  # pragma: no cover
         raise NotImplementedError(f"no INSERT … ON CONFLICT for {dialect}")
-    return dialect_insert(table).on_conflict_do_nothing()
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict) if conflict else None)
 
 
 def body_json(obj: dict) -> str:
@@ -133,7 +134,8 @@ def _write_rows(session: Session, rows: list[tuple]) -> None:
         conn.exec_driver_sql(_SQLITE_INSERT, [
             row[:_DATE_ADDED] + (text(row[_DATE_ADDED]),) + row[_DATE_ADDED + 1:] for row in rows])
     else:
-        conn.execute(_ignoring_duplicates(session, StixObject.__table__), [dict(zip(_COLUMNS, row)) for row in rows])
+        conn.execute(insert_ignoring_duplicates(session, StixObject.__table__),
+                     [dict(zip(_COLUMNS, row)) for row in rows])
 
 
 class _SqliteDatetimes:
@@ -176,15 +178,20 @@ def prepare_objects(objects: Iterable[dict]) -> PreparedObjects:
 def add_objects(session: Session, collection: Collection | str, objects: Iterable[dict] | PreparedObjects, *,
                 owner_org_id: int | None, incident_id: int | None = None,
                 now: datetime | None = None) -> int:
-    """Store objects in a collection (a Collection or its id), skipping versions it already
-    holds. Does not commit. ``objects`` may come from prepare_objects. Returns how many objects
-    were offered, duplicates within the call removed.
+    """Store objects in a collection (a Collection or its id) as ``owner_org_id``'s copies,
+    skipping versions that owner already holds there. Does not commit. ``objects`` may come from
+    prepare_objects. Returns how many objects were offered, duplicates within the call removed.
+
+    The owner is part of a stored object's identity (the unique index on collection, id,
+    version and owner): another organization's copy of the same id and version is neither
+    replaced nor consulted, so what happens here, and what the caller can observe afterwards,
+    does not depend on whether anyone else posted that object.
 
     Takes the publication clock's lock until the caller's transaction ends (module docstring).
     The rows are written with one executemany rather than as ORM instances (per-instance
-    bookkeeping was half the time of a large import), and a version the collection already
-    holds is skipped by the unique key (ON CONFLICT DO NOTHING) rather than looked up first:
-    one statement instead of one per 500 objects. A skipped row leaves a gap in ``date_added``,
+    bookkeeping was half the time of a large import), and a version the owner already holds is
+    skipped by the unique key (ON CONFLICT DO NOTHING) rather than looked up first: one
+    statement instead of one per 500 objects. A skipped row leaves a gap in ``date_added``,
     which pollers never notice (only order and uniqueness matter).
     """
     prepared = objects if isinstance(objects, PreparedObjects) else prepare_objects(objects)

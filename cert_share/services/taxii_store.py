@@ -219,7 +219,9 @@ def _visibility(table, access: CollectionAccess) -> list:
 
 
 def _version_condition(versions: tuple, access: CollectionAccess):
-    """match[version] as SQL; ``first``/``last`` are judged among the versions the caller sees."""
+    """match[version] as SQL; ``first``/``last`` are judged among the versions the caller sees,
+    within each owner's copy: in intake every member's copy of an id is its own object, and the
+    CERT's ``last`` is each member's latest (the owner term matches the unique index)."""
     if "all" in versions:
         return None
     parts = []
@@ -229,7 +231,9 @@ def _version_condition(versions: tuple, access: CollectionAccess):
         if which in versions:
             other = aliased(StixObject)
             newer = other.version > StixObject.version if which == "last" else other.version < StixObject.version
-            parts.append(~exists().where(other.stix_id == StixObject.stix_id, newer, *_visibility(other, access)))
+            same_owner = func.coalesce(other.owner_org_id, 0) == func.coalesce(StixObject.owner_org_id, 0)
+            parts.append(~exists().where(other.stix_id == StixObject.stix_id, same_owner, newer,
+                                         *_visibility(other, access)))
     return or_(*parts) if len(parts) > 1 else parts[0]
 
 

@@ -6,7 +6,6 @@ import json
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..errors import InputError, NotFound
@@ -55,18 +54,6 @@ def incident_list():
                            paged=before is not None)
 
 
-def _file_report(actor, data: dict):
-    try:
-        return intake.report_incident(db.session, org=actor.org, data=data, actor=actor, source="web")
-    except IntegrityError:
-        # Two copies of one form racing (double click): the loser finds the winner's report.
-        db.session.rollback()
-        existing = intake.find_by_external_id(db.session, actor.org, data.get("external_id") or "")
-        if existing is None:
-            raise
-        return existing, False
-
-
 @bp.route("/incidents/new", methods=["GET", "POST"])
 @login_required
 def incident_new():
@@ -77,7 +64,9 @@ def incident_new():
         result = load_report(_form_values(form))
         if result.data is not None and not form.errors:
             actor = current_actor()
-            incident, created = _file_report(actor, result.data)
+            # Two copies of one form racing (double click) file one report: the service decides.
+            incident, created = intake.report_incident(db.session, org=actor.org, data=result.data, actor=actor,
+                                                       source="web")
             if created:
                 flash(f"Report #{incident.id} received. The CERT has been notified.", "success")
             else:
