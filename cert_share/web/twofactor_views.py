@@ -20,7 +20,7 @@ from ..models import User
 from ..services import audit, totp
 from . import bp
 from .actor import current_actor
-from .auth import throttling
+from .auth import _start_session, safe_next, throttling
 from .staff_forms import TotpCodeForm
 
 PENDING_KEY = "totp_pending"
@@ -58,8 +58,6 @@ def _restart(message: str):
 
 
 def _finish(user: User, pending: dict):
-    from .auth import _start_session, safe_next
-
     next_url = pending.get("next")
     _start_session(user)  # clears the session (pending marker included) and signs in
     return redirect(safe_next(next_url))
