@@ -119,6 +119,7 @@ class Config:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
+    SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
 
 
 class TestConfig(Config):
@@ -128,11 +129,10 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = True
     SCHEDULER_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
-    SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     SMTP_HOST = ""
+    SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = False
 
 
 def config_for(env_name: str | None) -> type[Config]:
     name = (env_name or os.environ.get("CERT_SHARE_ENV") or "production").lower()
     return {"development": DevelopmentConfig, "test": TestConfig}.get(name, Config)
-    SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = False
