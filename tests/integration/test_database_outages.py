@@ -5,9 +5,11 @@ the report exactly once as soon as the database is back."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from contextlib import contextmanager
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, event, func, select, text
@@ -42,8 +44,6 @@ def report(external_id: str | None = None, **overrides) -> dict:
 
 
 def form() -> dict:
-    from zoneinfo import ZoneInfo
-
     detected = (utcnow() - timedelta(hours=2)).astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M")
     return {"title": "Ransomware on file servers", "description": "Encrypted shares.",
             "classification": "malicious-code/infected-system", "severity": "high", "tlp": "amber",
@@ -208,11 +208,11 @@ def database_full(app, database_template):
     else:
         import psycopg
 
-        def on_connect(_conn, _cursor, statement, *_args):
+        def refuse_inserts(_conn, _cursor, statement, *_args):
             if state["full"] and statement.lstrip().upper().startswith("INSERT"):
                 raise psycopg.errors.DiskFull('could not extend file "base/16384/16397": No space left on device')
 
-        hook = ("before_cursor_execute", on_connect)
+        hook = ("before_cursor_execute", refuse_inserts)
     event.listen(engine, *hook)
     engine.dispose()  # pooled connections take the cap when they are opened again
     try:
@@ -295,8 +295,6 @@ def small_disk(tmp_path, database_template):
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip() or done.returncode}")
     try:
-        import shutil
-
         shutil.copy(database_template["path"], mount / "cert-share.db")
         yield mount
     finally:
