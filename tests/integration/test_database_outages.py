@@ -9,7 +9,6 @@ import shutil
 import subprocess
 from contextlib import contextmanager
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, event, func, select, text
@@ -44,7 +43,7 @@ def report(external_id: str | None = None, **overrides) -> dict:
 
 
 def form() -> dict:
-    detected = (utcnow() - timedelta(hours=2)).astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M")
+    detected = (utcnow() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")  # typed in UTC
     return {"title": "Ransomware on file servers", "description": "Encrypted shares.",
             "classification": "malicious-code/infected-system", "severity": "high", "tlp": "amber",
             "timezone": "UTC", "detected_at": detected, "started_at": "", "classified_at": "",
