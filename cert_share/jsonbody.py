@@ -57,25 +57,28 @@ def _depth(value) -> int:
     return deepest
 
 
-# A JSON escape that can decode to half of a surrogate pair (\ud800-\udfff).
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# A JSON escape that can decode to NUL or to half of a surrogate pair (\ud800-\udfff).
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
+_REFUSED = re.compile("[\x00\ud800-\udfff]")
 
 
-def _lone_surrogate_path(value) -> str | None:
-    """Where a decoded string still holds a surrogate (a pair decodes to one character, so any
-    left is alone): such a string is not Unicode, and encoding it to UTF-8 later fails."""
+def _refused_character(value) -> tuple[str, str] | None:
+    """Where a decoded string holds NUL or a surrogate (a pair decodes to one character, so any
+    left is alone). A lone surrogate is not Unicode and fails when encoded to UTF-8; NUL is
+    refused by PostgreSQL in any text value. Returns (where, the character)."""
     stack = [(value, "")]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return path or "body"
+            found = _REFUSED.search(item)
+            if found:
+                return path or "body", found.group()
         elif isinstance(item, dict):
             for key, child in item.items():
                 child_path = f"{path}.{key}" if path else key
-                if _SURROGATE.search(key):
-                    return (f"{path}." if path else "") + repr(key)[1:-1]
+                found = _REFUSED.search(key)
+                if found:
+                    return (f"{path}." if path else "") + repr(key)[1:-1], found.group()
                 stack.append((child, child_path))
         elif isinstance(item, list):
             stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
@@ -106,9 +109,12 @@ def loads(raw: bytes, *, max_depth: int = MAX_DEPTH, keep_unsafe_numbers: bool =
     if numbers.unsafe and not keep_unsafe_numbers:
         where, what = number_problem(value)
         raise InputError(f"{where} {what}", field=where)
-    if _SURROGATE_ESCAPE.search(text):
-        path = _lone_surrogate_path(value)
-        if path is not None:
+    if _SUSPECT_ESCAPE.search(text):
+        refused = _refused_character(value)
+        if refused is not None:
+            path, character = refused
+            if character == "\x00":
+                raise InputError(f"{path} holds a NUL character, which no text accepts", field=path)
             raise InputError(f"{path} is not valid Unicode: it holds a lone surrogate (\\ud800-\\udfff)",
                              field=path)
     return value

@@ -1,7 +1,13 @@
-"""Size limits on what a request may carry, enforced before a view reads it.
+"""Limits on what a request may carry, enforced before a view reads it.
 
     body   MAX_CONTENT_LENGTH (TAXII POST: TAXII_MAX_CONTENT_LENGTH)  413
     query  MAX_QUERY_STRING_LENGTH bytes                               414
+    NUL    in the path or a query parameter                            400 naming it
+
+PostgreSQL refuses NUL in any text value, so a NUL that reaches a query is a database error
+(a 500) wherever it is not refused first: in paths and query strings it is refused here, once,
+for every route; JSON bodies in jsonbody.py; form fields by the forms and schemas, which refuse
+control characters next to the field.
 
 A body with a Content-Length over the limit is refused by Werkzeug before anything is read. A
 body without one (``Transfer-Encoding: chunked``) is only known to be too long while it is read,
@@ -20,6 +26,8 @@ from flask import Flask, Request, request
 from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
+
+from .errors import InputError
 
 
 class BoundedStream(LimitedStream):
@@ -61,3 +69,12 @@ def register(app: Flask) -> None:
         if len(request.query_string) > limit:
             raise RequestURITooLarge(f"the query string is {len(request.query_string)} bytes; "
                                      f"at most {limit} are accepted")
+
+    @app.before_request
+    def _no_nul_characters():
+        if "\x00" in request.path:
+            raise InputError("the path holds a NUL character")
+        for name, value in request.args.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                shown = name.replace("\x00", "\\x00")
+                raise InputError(f"query parameter {shown} holds a NUL character", field=shown)

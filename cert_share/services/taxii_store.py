@@ -28,7 +28,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Integer, bindparam, case, distinct, exists, func, insert, or_, select, tuple_
+from sqlalchemy import BigInteger, bindparam, case, distinct, exists, func, insert, or_, select, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -240,7 +240,7 @@ def _version_condition(versions: tuple, access: CollectionAccess):
 class _octet_length(FunctionElement):
     """Bytes of a text column's UTF-8 value (PostgreSQL keeps it without reading the value)."""
 
-    type = Integer()
+    type = BigInteger()
     inherit_cache = True
 
 
@@ -262,7 +262,8 @@ def _bounded_bodies(query):
     collection's size."""
     inner = query.add_columns(_octet_length(StixObject.body).label("size")).subquery()
     running = func.sum(inner.c.size).over(order_by=(inner.c.date_added, inner.c.pk))
-    body = case((running <= bindparam("page_bytes"), StixObject.body), (running == inner.c.size, StixObject.body))
+    cap = bindparam("page_bytes", type_=BigInteger())
+    body = case((running <= cap, StixObject.body), (running == inner.c.size, StixObject.body))
     return (select(inner.c.pk, inner.c.date_added, inner.c.stix_id, inner.c.version, inner.c.spec_version, body)
             .join_from(inner, StixObject, StixObject.pk == inner.c.pk)
             .order_by(inner.c.date_added, inner.c.pk))

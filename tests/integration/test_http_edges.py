@@ -125,6 +125,26 @@ def test_a_surrogate_pair_is_one_character_and_accepted(client, world):
     assert response.status_code == 201 and response.get_json()["title"] == "Phish \U0001F3A3 wave"
 
 
+def test_a_nul_character_is_a_400_naming_where_it_is(app, client, world, factory):
+    """PostgreSQL refuses NUL in any text value: one that reached a query was a 500 there."""
+    body = _taxii_error(client.get(_objects(world), query_string={"match[type]": "indicator\x00"},
+                                   headers=_taxii(world)), 400)
+    assert "match[type]" in body["description"]
+    body = _api_error(client.get("/api/v1/warnings", query_string={"state": "\x00"},
+                                 headers=auth(world.tokens["cert"])), 400)
+    assert body["errors"] == {"state": [body["message"]]}
+    raw = json.dumps(_report(title="Phish", external_id="a\x00b"))
+    body = _api_error(client.post("/api/v1/incidents", data=raw, content_type="application/json",
+                                  headers=auth(world.tokens["bank2"])), 400)
+    assert "external_id" in body["errors"]
+    staff = app.test_client()
+    admin = factory.user(world.orgs["cert"], role="cert-admin")
+    sign_in(staff, admin.email, enrol(app, admin))
+    assert staff.get("/incidents", query_string={"q": "phish\x00"}).status_code == 400
+    token = page_token(staff, "/admin/users")
+    assert staff.post("/admin/users", data={"csrf_token": token, "email": "a\x00@b.example"}).status_code == 400
+
+
 # ---- ids of 2^63 and beyond -----------------------------------------------------------------
 
 @pytest.mark.parametrize("ident", [BIG, str(2**64), "9" * 40, "١٢"])

@@ -63,11 +63,13 @@ def test_the_route_converter_refuses_ids_no_column_holds():
 
 
 @pytest.mark.parametrize("raw,where", [(b'{"a": "\\ud800"}', "a"), (b'{"a": [1, {"b": "x\\udfffy"}]}', "a[1].b"),
-                                       (b'["\\udc00"]', "[0]"), (b'"\\ud800"', "body")])
-def test_json_with_a_lone_surrogate_is_refused_naming_where(raw, where):
+                                       (b'["\\udc00"]', "[0]"), (b'"\\ud800"', "body"),
+                                       (b'{"a": {"b": "x\\u0000"}}', "a.b")])
+def test_json_with_a_lone_surrogate_or_nul_is_refused_naming_where(raw, where):
     with pytest.raises(InputError) as caught:
         loads(raw)
-    assert caught.value.field == where and "Unicode" in caught.value.message
+    assert caught.value.field == where
+    assert ("NUL" if b"u0000" in raw else "Unicode") in caught.value.message
 
 
 def test_json_with_surrogate_pairs_and_escaped_backslashes_is_kept():
