@@ -178,3 +178,8 @@ class LiveServer:
 def live_server(app):
     with LiveServer(app) as server:
         yield server
+
+
+# The property-based tests' seed: chosen (or taken from HYPOTHESIS_SEED) and printed here, in the
+# conftest that the controller of an xdist run loads, so that every worker uses the same one.
+from .fuzz.profiles import pytest_configure, pytest_report_header, pytest_terminal_summary  # noqa: E402,F401

@@ -1,0 +1,75 @@
+"""schemathesis over the JSON API's own OpenAPI document (/api/v1/openapi.json): every operation,
+with data that fits the document and data that does not, as a member and as the CERT. No answer
+may be a 5xx, and every answer must be one the document lists, in its content type and schema."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import schemathesis
+from hypothesis import given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
+                                               status_code_conformance)
+
+from cert_share.clock import utcnow
+from tests.conftest import auth
+
+from .profiles import examples, seeded
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Operations only CERT staff may use: a member's token meets 403 there before any input is read,
+# so they are fuzzed with the CERT's token (and the 403 itself with a member's, briefly).
+STAFF_OPERATIONS = {"PATCH /api/v1/incidents/{incident_id}", "GET /api/v1/incidents/{incident_id}/case",
+                    "GET /api/v1/metrics", "PATCH /api/v1/warnings/{warning_id}",
+                    "POST /api/v1/warnings/{warning_id}/discard", "POST /api/v1/warnings/{warning_id}/publish",
+                    "POST /api/v1/warnings/{warning_id}/revoke"}
+
+
+def _report(value: str) -> dict:
+    detected = (utcnow() - timedelta(hours=1)).isoformat()  # recent: reports correlate within a window
+    return {"title": "Scanner on the VPN", "classification": "information-gathering/scanner", "severity": "high",
+            "tlp": "green", "detected_at": detected, "observables": [{"type": "ipv4-addr", "value": value}]}
+
+
+@pytest.fixture
+def api_world(app, factory, client):
+    """Two banks and the CERT with tokens; each bank reports the same scanner, which raises a
+    warning, so that generated requests can meet a real report and a real warning."""
+    bank, bank2, cert = factory.org("Fuzz Bank"), factory.org("Fuzz Bank Two"), factory.cert()
+    tokens = {"member": factory.token(bank), "member2": factory.token(bank2), "cert": factory.token(cert)}
+    ids = {}
+    for who in ("member", "member2"):
+        response = client.post("/api/v1/incidents", json=_report("198.51.100.23"), headers=auth(tokens[who]))
+        assert response.status_code == 201, response.get_json()
+        ids.setdefault("incident_id", response.get_json()["id"])
+    warnings = client.get("/api/v1/warnings", headers=auth(tokens["cert"])).get_json()["warnings"]
+    ids["warning_id"] = warnings[0]["id"]
+    return tokens, ids
+
+
+def test_every_api_operation_answers_as_its_openapi_document_says(app, api_world):
+    tokens, ids = api_world
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    problems = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        staff = operation.label in STAFF_OPERATIONS
+        known = {p.name: ids[p.name] for p in operation.path_parameters if p.name in ids}
+        runs = [("cert" if staff else "member", GenerationMode.POSITIVE, known, 5),
+                ("cert" if staff else "member", GenerationMode.NEGATIVE, {}, 5)]
+        if staff:
+            runs.append(("member", GenerationMode.POSITIVE, known, 2))
+        for who, mode, path_parameters, budget in runs:
+            @seeded
+            @settings(max_examples=examples(budget))
+            @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters or None))
+            def conforms(case):
+                case.call_and_validate(headers=auth(tokens[who]), checks=CHECKS)
+
+            try:
+                conforms()
+            except Exception as exc:  # every operation's failure, reported together below
+                problems.append(f"{operation.label} as {who} ({mode.value}): {exc}")
+    assert not problems, "\n\n".join(problems)
