@@ -4,11 +4,11 @@ Every read path — API, web pages, TAXII, e-mail — asks these functions; none
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy import false, or_, select, true
 
-from .models import CaseMember, Incident
+from .models import CaseMember, EarlyWarning, Incident, WarningSource
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.sql.elements import ColumnElement
@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # who is named), so the duty officer can assign it without reading it. The duty officer
 # (cert-admin) and the staff already named may name others; each naming is audited. CERT API
 # tokens are no person and are never named: they read no RED report. The command line and the
-# scheduled jobs (the platform itself) read everything.
+# scheduled jobs (the platform itself) read everything. A warning raised from a RED report holds
+# its observable: among staff, only those who may read one of its RED reports read it.
 
 NEED_TO_KNOW_TLP = "red"
 
@@ -52,7 +53,7 @@ def can_read_incident(actor: "Actor", incident: "Incident") -> bool:
 
 def incident_read_filter(actor: "Actor") -> "ColumnElement[bool]":
     """``can_read_incident`` as a SQL condition on ``incidents``, for lists, searches and counts.
-    The same rule: tests/unit/test_policy_red.py checks that the two agree."""
+    The same rule: tests/integration/test_red_need_to_know.py checks that the two agree."""
     if actor.is_platform:
         return true()
     if actor.is_cert:
@@ -64,6 +65,21 @@ def incident_read_filter(actor: "Actor") -> "ColumnElement[bool]":
     if actor.org_id is None:
         return false()
     return Incident.org_id == actor.org_id
+
+
+def can_read_case_warning(actor: "Actor", red_sources: Iterable["Incident"]) -> bool:
+    """A warning raised from TLP:RED reports shows what they hold (the observable), so among CERT
+    staff only those who may read one of those reports read the warning (its page, API answer,
+    review mail). ``red_sources``: the warning's TLP:RED source reports (none: no restriction)."""
+    sources = list(red_sources)
+    return not sources or any(can_read_incident(actor, incident) for incident in sources)
+
+
+def warning_read_filter(actor: "Actor") -> "ColumnElement[bool]":
+    """``can_read_case_warning`` as a SQL condition on ``early_warnings``, for staff listings."""
+    red = (select(WarningSource.warning_id).join(Incident, Incident.id == WarningSource.incident_id)
+           .where(Incident.tlp == NEED_TO_KNOW_TLP))
+    return or_(EarlyWarning.id.not_in(red), EarlyWarning.id.in_(red.where(incident_read_filter(actor))))
 
 
 def can_see_case_summary(actor: "Actor", incident: "Incident") -> bool:

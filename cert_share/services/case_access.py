@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from .. import policy
 from ..clock import utcnow
 from ..errors import InputError, PermissionDenied
-from ..models import CaseMember, Incident, User
+from ..models import CaseMember, EarlyWarning, Incident, User
 from ..models.user import CERT_ROLES
 from . import audit
 
@@ -54,6 +54,12 @@ def remove_staff(session: Session, incident: Incident, user_id: int, *, actor: a
                  tlp=incident.tlp)
     session.commit()
     return True
+
+
+def red_sources(session: Session, warning: EarlyWarning) -> list[Incident]:
+    """The TLP:RED reports a warning was raised from (policy.can_read_case_warning)."""
+    ids = [s.incident_id for s in warning.sources if s.tlp == policy.NEED_TO_KNOW_TLP]
+    return list(session.execute(select(Incident).where(Incident.id.in_(ids))).scalars()) if ids else []
 
 
 @dataclass(frozen=True)

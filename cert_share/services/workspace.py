@@ -240,19 +240,19 @@ def dashboard(session: Session, *, actor: Actor, now: datetime | None = None, li
         .order_by(Incident.created_at.desc(), Incident.id.desc()).limit(limit)).scalars())
     counts = dict(session.execute(select(Incident.status, func.count()).where(Incident.status.in_(OPEN_STATUSES))
                                   .group_by(Incident.status)).all())
-    drafts, drafts_total = _drafts(session, limit)
+    drafts, drafts_total = _drafts(session, actor, limit)
     return Dashboard(overdue=overdue, overdue_total=overdue_total, critical=critical,
                      new_count=counts.get("new", 0), open_count=sum(counts.values()),
                      drafts=drafts, drafts_total=drafts_total,
                      restricted=restricted_ids(actor, critical + [i for i, _ in overdue]))
 
 
-def _drafts(session: Session, limit: int) -> tuple[list, int]:
+def _drafts(session: Session, actor: Actor, limit: int) -> tuple[list, int]:
     try:
         from ..models.warning import EarlyWarning
     except ImportError:  # pragma: no cover - build without the warnings feature
         return [], 0
-    base = select(EarlyWarning).where(EarlyWarning.state == "draft")
+    base = select(EarlyWarning).where(EarlyWarning.state == "draft", policy.warning_read_filter(actor))
     total = session.execute(base.with_only_columns(func.count()).order_by(None)).scalar_one()
     rows = list(session.execute(base.order_by(EarlyWarning.created_at.desc(), EarlyWarning.id.desc())
                                 .limit(limit)).scalars())

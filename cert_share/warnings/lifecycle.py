@@ -25,6 +25,7 @@ from ..errors import Conflict, InputError, NotFound, PermissionDenied
 from ..models import EarlyWarning, Incident, WarningSource
 from ..models.warning import COMMUNITY
 from ..services import audit
+from ..services.case_access import red_sources
 from ..services.collections import by_alias
 from ..services.organizations import cert_organization
 from ..services.stix_store import add_objects
@@ -212,6 +213,11 @@ def get_warning(session: Session, warning_id: int) -> EarlyWarning:
     return warning
 
 
+def _require_case_reader(session: Session, warning: EarlyWarning, actor: audit.Actor) -> None:
+    if not policy.can_read_case_warning(actor, red_sources(session, warning)):
+        raise PermissionDenied(f"warning {warning.id} was raised from a TLP:RED report you are not named on")
+
+
 def review_warning(session: Session, warning_id: int, actor: audit.Actor, *, title: str | None = None,
                    description: str | None = None, recommended_action: str | None = None,
                    tlp: str | None = None, targets: list[str] | None = None,
@@ -220,6 +226,7 @@ def review_warning(session: Session, warning_id: int, actor: audit.Actor, *, tit
     _require_staff(actor)
     now = now or utcnow()
     warning = get_warning(session, warning_id)
+    _require_case_reader(session, warning, actor)
     if warning.state in END_STATES:
         raise Conflict(f"warning {warning_id} is {warning.state}; it can no longer be edited")
     changes = {}
@@ -265,6 +272,7 @@ def approve_warning(session: Session, warning_id: int, actor: audit.Actor, *,
     _require_staff(actor)
     now = now or utcnow()
     warning = get_warning(session, warning_id)
+    _require_case_reader(session, warning, actor)
     if warning.state not in ("draft", "pending"):
         raise Conflict(f"warning {warning_id} is {warning.state}; only drafts can be published")
     if not warning.targets:
@@ -287,6 +295,7 @@ def discard_warning(session: Session, warning_id: int, actor: audit.Actor, *,
     _require_staff(actor)
     now = now or utcnow()
     warning = get_warning(session, warning_id)
+    _require_case_reader(session, warning, actor)
     if warning.published_at is not None or warning.state not in ("draft", "pending"):
         raise Conflict(f"warning {warning_id} is {warning.state} and was published; revoke it instead")
     warning.state, warning.publish_due, warning.updated_at = "discarded", False, now
@@ -302,6 +311,7 @@ def revoke_warning(session: Session, warning_id: int, actor: audit.Actor, *,
     """Withdraw a warning: members receive a ``revoked: true`` version of everything it published."""
     _require_staff(actor)
     warning = get_warning(session, warning_id)
+    _require_case_reader(session, warning, actor)
     if warning.state in END_STATES:
         raise Conflict(f"warning {warning_id} is already {warning.state}")
     _revoke(warning, now or utcnow())
@@ -355,12 +365,13 @@ def _set_withdrawn(session: Session, incident: Incident, actor: audit.Actor, *, 
 
 def visible_warnings(session: Session, actor: audit.Actor, *, state: str | None = None,
                      limit: int = 100, before: int | None = None) -> list[EarlyWarning]:
-    """Warnings the actor may read: CERT staff all (optionally by state); members what was
-    published to a collection they may read."""
+    """Warnings the actor may read: CERT staff all (optionally by state) but those raised from
+    TLP:RED reports they may not read; members what was published to a collection they may read."""
     query = select(EarlyWarning).order_by(EarlyWarning.id.desc())
     if before is not None:
         query = query.where(EarlyWarning.id < before)
     if actor.is_cert:
+        query = query.where(policy.warning_read_filter(actor))
         if state:
             query = query.where(EarlyWarning.state == state)
         return list(session.execute(query.limit(limit)).scalars())
@@ -377,10 +388,11 @@ def visible_warnings(session: Session, actor: audit.Actor, *, state: str | None 
 
 
 def readable_by(session: Session, actor: audit.Actor, warning: EarlyWarning, cache: dict | None = None) -> bool:
-    """May ``actor`` read this warning? CERT: always; others: only a published warning, through a
-    collection it went to whose TLP rule admits the caller."""
+    """May ``actor`` read this warning? CERT staff: any, but one raised from TLP:RED reports only if
+    they may read one of them; others: only a published warning, through a collection it went to
+    whose TLP rule admits the caller."""
     if actor.is_cert:
-        return True
+        return policy.can_read_case_warning(actor, red_sources(session, warning))
     if warning.published_at is None:
         return False
     cache = {} if cache is None else cache

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from .. import policy
 from ..models import Incident, Organization
-from ..services.audit import Actor
+from ..services.audit import Actor, actor_for_user
+from ..services.case_access import active_staff, red_sources, staff_audience
 from ..services.collections import by_alias
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,7 +43,6 @@ def critical_report(session: Session, incident: Incident) -> int:
     if incident.severity != "critical":
         return 0
     from ..mail import outbox
-    from ..services.case_access import staff_audience
 
     org = incident.organization
     count = 0
@@ -66,11 +66,15 @@ def critical_report(session: Session, incident: Incident) -> int:
 
 
 def draft_awaiting_review(session: Session, warning: "EarlyWarning") -> int:
-    """A warning that must not go out without a human decision: tell CERT staff now."""
+    """A warning that must not go out without a human decision: tell the CERT staff who may read
+    it now (one raised from a TLP:RED report: the staff named on that case)."""
     from ..mail import outbox
 
+    sources = red_sources(session, warning)
+    readers = [u.email for u in active_staff(session)
+               if policy.can_read_case_warning(actor_for_user(u), sources)]
     count = 0
-    for address in outbox.recipients_for_cert_staff(session):
+    for address in readers:
         text = (f"An early warning waits for review before it can be published.\n\n"
                 f"{warning.title}\nObservable: {warning.observable_type} {warning.observable_display}\n"
                 f"Proposed TLP: {warning.tlp.upper()}; reporting organizations: {warning.reporter_count}\n\n"

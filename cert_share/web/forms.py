@@ -22,7 +22,9 @@ TLP_CHOICES = [
     ("green", "TLP:GREEN", "May be shared with every member organization of the community."),
     ("amber", "TLP:AMBER", "Need to know only: by default the organizations of the sector concerned."),
     ("amber+strict", "TLP:AMBER+STRICT", "Only your organization and the CERT."),
-    ("red", "TLP:RED", "Only the CERT staff named on the case; never published."),
+    ("red", "TLP:RED", "Only your organization and the CERT staff named on the case (its assignee and the "
+                       "staff the duty officer names); other CERT staff see only that a report exists, not what "
+                       "it says. Never published."),
 ]
 PHASE_CHOICES = [
     ("notification", "Incident notification (72 h)"),

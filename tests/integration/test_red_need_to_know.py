@@ -340,3 +340,51 @@ def test_deadline_reminders_of_a_red_report_go_to_the_named_staff_only(app, worl
     assert other == []
     assert duty and all(RED_TITLE not in m.text and "PowerGrid" not in m.text for m in duty)
     assert reporter == []  # an analyst, not a member-admin: unchanged rule
+
+
+# --- early warnings raised from a RED report ---------------------------------------------------
+
+def test_a_warning_raised_from_the_red_report_is_need_to_know_too(app, client, world):
+    """Member B reports the RED report's address at AMBER: the correlation draft carries the RED
+    report's observable, so only the staff who may read that report see the draft or its mail."""
+    file_report(app, world["telco"], world["people"]["member-b"], title="Port scan", tlp="amber", severity="low",
+                ip=RED_IP)
+    with app.app_context():
+        from cert_share.models import EarlyWarning
+
+        (warning,) = db.session.execute(select(EarlyWarning).where(EarlyWarning.observable_value == RED_IP)
+                                        ).scalars().all()
+        wid, state = warning.id, warning.state
+    assert state == "draft"
+    drafts = {who: [m for m in _mail_to(app, f"{who}@cert.example") if "Draft early warning" in m.subject]
+              for who in ("named", "other", "duty")}
+    assert len(drafts["named"]) == 1 and drafts["other"] == [] and drafts["duty"] == []
+    named = client_for(app, world, "named")
+    assert RED_IP in named.get("/warnings").get_data(as_text=True)
+    other = client_for(app, world, "other")
+    for path in ("/warnings", "/warnings?state=draft", "/"):
+        assert RED_IP not in other.get(path).get_data(as_text=True), path
+    token = csrf_token(other.get("/warnings").get_data(as_text=True))
+    other.post(f"/warnings/{wid}/discard", data={"csrf_token": token})
+    headers = auth(world["tokens"]["cert"])
+    assert client.get(f"/api/v1/warnings/{wid}", headers=headers).status_code == 404
+    assert wid not in [w["id"] for w in client.get("/api/v1/warnings", headers=headers).json["warnings"]]
+    publish = client.post(f"/api/v1/warnings/{wid}/publish", headers=headers)
+    assert publish.status_code == 403 and RED_IP not in publish.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(EarlyWarning, wid).state == "draft"
+
+
+def test_the_report_form_states_the_rule_it_keeps(app, world):
+    page = client_for(app, world, "member-a").get("/incidents/new").get_data(as_text=True)
+    assert "Only your organization and the CERT staff named on the case" in page
+    assert "other CERT staff see only that a report exists" in page
+
+
+def test_metrics_and_the_audit_log_count_the_red_report_without_showing_it(app, world):
+    other = client_for(app, world, "other")
+    metrics = other.get("/metrics")
+    assert metrics.status_code == 200 and not leaks(metrics, org=True)
+    audit_page = client_for(app, world, "duty").get("/admin/audit")
+    assert audit_page.status_code == 200 and "incident.name-staff" in audit_page.get_data(as_text=True)
+    assert not leaks(audit_page)

@@ -190,19 +190,29 @@ def test_amber_strict_or_red_source_makes_a_draft_that_is_never_published_automa
     assert rep["name"] == "Phishing infrastructure targeting banks"
 
 
-def test_red_warning_cannot_be_sent_to_a_collection_and_members_cannot_review(app, orgs):
+def test_red_warning_cannot_be_sent_to_a_collection_and_members_cannot_review(app, orgs, factory):
     from cert_share.errors import InputError, PermissionDenied
+    from cert_share.models import Incident, User
+    from cert_share.services import case_access
 
     report(app, orgs["telco"], [("ipv4-addr", "192.0.2.5")], tlp="red")
     [w] = warnings(app)
+    # A warning raised from a RED report is reviewed by the CERT staff named on that report's case.
+    analyst = factory.user(orgs["cert"], "cert-analyst")
     with app.app_context():
+        red = db.session.execute(select(Incident).where(Incident.tlp == "red")).scalar_one()
+        case_access.name_staff(db.session, red, analyst.id, actor=audit.CLI)
+        reviewer = cert_actor(app, user=db.session.get(User, analyst.id))
+        with pytest.raises(PermissionDenied):
+            lifecycle.approve_warning(db.session, w.id, cert_actor(app))  # a CERT token: named on nothing
+        db.session.rollback()
         with pytest.raises(InputError, match="RED"):
-            lifecycle.approve_warning(db.session, w.id, cert_actor(app))
+            lifecycle.approve_warning(db.session, w.id, reviewer)
         db.session.rollback()
         with pytest.raises(PermissionDenied):
             lifecycle.discard_warning(db.session, w.id, audit.Actor(label="m", org=orgs["bank"], role="member-admin"))
         db.session.rollback()
-        lifecycle.discard_warning(db.session, w.id, cert_actor(app))
+        lifecycle.discard_warning(db.session, w.id, reviewer)
     assert warnings(app)[0].state == "discarded"
 
 
