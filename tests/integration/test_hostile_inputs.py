@@ -10,6 +10,7 @@ route, parameter or form is left out: a route added without an entry in QUERY_PA
 from __future__ import annotations
 
 import base64
+import json
 import re
 from urllib.parse import quote, urlencode
 
@@ -72,7 +73,7 @@ def _path_values(rule, world, collection_id) -> list[dict]:
             "filename": "style.css"}
     sets = []
     for name in names:
-        for value in (HOSTILE_INTS if rule._converters[name].__class__.__name__ == "RowIdConverter" else HOSTILE):
+        for value in (HOSTILE_INTS if f"<int:{name}>" in rule.rule else HOSTILE):
             values = {n: real.get(n, "1") for n in names}
             values[name] = value
             sets.append(values)
@@ -137,7 +138,7 @@ def test_no_route_answers_5xx_to_hostile_paths_and_query_parameters(app, factory
                     response = client.open(path, method=method, headers=_headers(path, token))
                     _check(response, path, f"{who} {method}")
             if "GET" not in methods or (who == "CERT" and rule.rule.startswith("/taxii2")):
-                continue  # TAXII parses its filters before it asks who is calling
+                continue  # one filter parser serves every TAXII caller: member B covers it
             path = _build(rule, {n: {"api_root": "api", "collection_id": collection_id}.get(n, "1")
                                  for n in rule.arguments})
             for name in QUERY_PARAMS.get(rule.endpoint, ()):
@@ -180,7 +181,7 @@ def test_no_form_or_json_body_answers_5xx_to_hostile_values(app, factory, world)
                         if path.startswith("/taxii2"):
                             body = {"objects": [{**indicator("198.51.100.7"), "name": value,
                                                  "created": value, "modified": value}]}
-                        raw = __import__("json").dumps(body, ensure_ascii=True).encode()
+                        raw = json.dumps(body, ensure_ascii=True).encode()
                         response = client.open(path, method=method, data=raw, headers=_headers(path, token))
                     else:
                         form = {name: value for name in FORM_FIELDS}
