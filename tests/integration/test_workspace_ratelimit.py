@@ -11,6 +11,11 @@ from tests.integration.web_login import page_token
 
 REDIS = "redis://127.0.0.1:6379/15"
 
+# The workers below are apps of their own; the app fixture is taken only for its teardown, which
+# empties a PostgreSQL test database. Without it the failed sign-ins one test records (per
+# account and address) would still count in the next test.
+pytestmark = pytest.mark.usefixtures("app")
+
 
 def _redis_reachable() -> bool:
     try:
