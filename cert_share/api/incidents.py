@@ -13,9 +13,7 @@ from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdate
 from ..services import intake
 from ..services.incident_listing import readable_incident
 from . import bp
-
-# The most items one list request returns (``limit`` above this is refused).
-MAX_PAGE = 1000
+from .parameters import MAX_PAGE
 
 _create = IncidentCreateSchema()
 _out = IncidentSchema()

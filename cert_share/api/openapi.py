@@ -2,7 +2,7 @@
 
 What a field enforces beyond its type (lengths, refused characters, date-time format) comes from
 the field itself (``openapi_properties()`` in schemas/fields.py); limits on parameters come from
-the constants the views check (``MAX_PAGE``, ``params.MAX_ID``).
+the constants the views check (api/parameters.py).
 """
 from __future__ import annotations
 
@@ -12,20 +12,13 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import jsonify
 
-from ..params import MAX_ID
 from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdateCreateSchema
 from . import bp
-from .incidents import MAX_PAGE
+from .parameters import BEFORE_PARAM, LIMIT_PARAM, id_param
+from .warnings import openapi_paths as warning_paths
+from .workspace import openapi_paths as workspace_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
-# Query and path parameters, as the views parse them (params.int_arg, the <int:> converter).
-LIMIT_PARAM = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}
-BEFORE_PARAM = {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
-
-
-def id_param(name: str) -> dict:
-    return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
 def _field_properties(self, field, **kwargs) -> dict:
@@ -90,12 +83,8 @@ def build_spec() -> dict:
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/PhaseUpdateCreate"}}}},
                  "responses": _responses("201", incident, "400", "401", "404", "415")}})
-    from .warnings import openapi_paths as warning_paths  # early warnings (issue 4)
-
-    warning_paths(spec)
-    from .workspace import openapi_paths as workspace_paths  # triage and metrics (issue 5)
-
-    workspace_paths(spec)
+    warning_paths(spec)  # early warnings
+    workspace_paths(spec)  # triage and metrics
     return spec.to_dict()
 
 

@@ -16,8 +16,7 @@ from ..schemas.fields import Text, Timestamp
 from ..vocab import TLP_LEVELS
 from ..warnings import lifecycle
 from . import bp
-from .incidents import MAX_PAGE
-from .openapi import BEFORE_PARAM, LIMIT_PARAM, id_param
+from .parameters import BEFORE_PARAM, LIMIT_PARAM, MAX_PAGE, id_param
 
 
 class WarningSchema(Schema):

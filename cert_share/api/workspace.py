@@ -15,7 +15,7 @@ from ..schemas.triage import IncidentTriageSchema, staff_view
 from ..services import metrics, triage
 from . import bp
 from .incidents import _load_incident
-from .openapi import id_param
+from .parameters import id_param
 
 _triage = IncidentTriageSchema()
 
