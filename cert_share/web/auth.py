@@ -7,6 +7,7 @@ server-side session (services/web_sessions.py), checked by ``load_user`` on each
 """
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -24,6 +25,10 @@ from .forms import LoginForm, LogoutForm, PasswordChangeForm
 RATE_LIMIT_MESSAGE = "Too many sign-in attempts from your address. Wait a minute, then try again."
 # The Flask session's key for the server-side session (services/web_sessions.py).
 SESSION_KEY = "sid"
+# The Flask session's key for a sign-in that waits for its second factor (twofactor_views.py),
+# and how long it may wait.
+PENDING_KEY = "totp_pending"
+PENDING_SECONDS = 300
 
 
 def safe_next(target: str | None) -> str:
@@ -86,6 +91,15 @@ def _start_session(user) -> None:
     login_user(user)
 
 
+def _begin_second_factor(user, kind: str, next_url: str | None):
+    """Password accepted; ask for the code (or for enrolment) before starting the session: the
+    session holds only the pending marker that twofactor_views reads."""
+    session.clear()
+    session[PENDING_KEY] = {"uid": user.id, "v": user.session_version, "kind": kind, "next": next_url,
+                            "exp": int(time.time()) + PENDING_SECONDS}
+    return redirect(url_for("web.login_totp_enrol" if kind == "totp-enrol" else "web.login_totp"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"], error_message=RATE_LIMIT_MESSAGE)
 def login():
@@ -99,9 +113,7 @@ def login():
         result = signin.begin_sign_in(db.session, form.email.data, form.password.data, throttling=throttling(),
                                       remote_addr=request.remote_addr)
         if result.ok and result.second_factor:  # TOTP step before the session starts
-            from .twofactor_views import begin
-
-            return begin(result.user, result.second_factor, next_url)
+            return _begin_second_factor(result.user, result.second_factor, next_url)
         if result.ok:
             _start_session(result.user)
             return redirect(safe_next(next_url))

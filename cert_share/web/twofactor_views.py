@@ -1,7 +1,7 @@
 """The second sign-in step (TOTP) and a person's own two-factor settings.
 
-After a correct password, ``auth.login`` hands over to ``begin()`` when the user needs a second
-factor: the session then holds only a short-lived *pending* marker (user id, session version,
+After a correct password, ``auth.login`` hands over here when the user needs a second factor:
+the session then holds only a short-lived *pending* marker (user id, session version,
 expiry) — nobody is signed in until the code is checked. Wrong codes are counted on the server
 per account (services/totp.py), so replaying the cookie from just after the password step
 gains nothing. CERT staff without an authenticator enrol on the way in; members may enrol from
@@ -20,24 +20,14 @@ from ..models import User
 from ..services import audit, totp
 from . import bp
 from .actor import current_actor
-from .auth import _start_session, safe_next, throttling
+from .auth import PENDING_KEY, _start_session, safe_next, throttling
 from .staff_forms import TotpCodeForm
 
-PENDING_KEY = "totp_pending"
-PENDING_SECONDS = 300
 RATE_MESSAGE = "Too many attempts from your address. Wait a minute, then try again."
 
 
 def _limit() -> str:
     return current_app.config.get("LOGIN_RATE_LIMIT") or "10 per minute"
-
-
-def begin(user: User, kind: str, next_url: str | None):
-    """Password accepted; ask for the code (or for enrolment) before starting the session."""
-    session.clear()
-    session[PENDING_KEY] = {"uid": user.id, "v": user.session_version, "kind": kind, "next": next_url,
-                            "exp": int(time.time()) + PENDING_SECONDS}
-    return redirect(url_for("web.login_totp_enrol" if kind == "totp-enrol" else "web.login_totp"))
 
 
 def _pending_user() -> tuple[User | None, dict | None]:
