@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from ..clock import utcnow
 from ..errors import InputError, NotFound
 from ..models import OutboxMessage, User
-from ..models.user import CERT_ROLES
 from ..vocab import TLP_LEVELS
 
 DEFAULT_HOURLY_CAP = 20
@@ -116,14 +115,6 @@ def _sent_last_hour(session: Session, to: str, now: datetime) -> int:
             OutboxMessage.kind.not_in(tuple(UNCAPPED_KINDS)),
         )
     ).scalar_one()
-
-
-def recipients_for_cert_staff(session: Session, exclude_user_id: int | None = None) -> list[str]:
-    """E-mail addresses of active CERT staff (cert-analyst, cert-admin), minus the acting user."""
-    query = select(User.email).where(User.role.in_(CERT_ROLES), User.active.is_(True))
-    if exclude_user_id is not None:
-        query = query.where(User.id != exclude_user_id)
-    return list(session.execute(query.order_by(User.email)).scalars())
 
 
 def member_admins(session: Session, org_id: int, exclude_user_id: int | None = None) -> list[str]:

@@ -69,6 +69,8 @@ class StaffRecipient:
 
 
 def active_staff(session: Session) -> list[User]:
+    """Active CERT staff (cert-analyst, cert-admin) by e-mail address: the workspace's staff lists
+    and the candidates for every staff e-mail."""
     return list(session.execute(select(User).where(User.role.in_(CERT_ROLES), User.active.is_(True))
                                 .order_by(User.email)).scalars())
 

@@ -19,7 +19,7 @@ from .. import policy
 from ..clock import utcnow
 from ..errors import InputError
 from ..models import (AuditEntry, CaseNote, Collection, DeadlineReminder, Incident, Organization, PhaseDeadline,
-                      StixObject, User)
+                      StixObject)
 from ..models.incident import STATUSES
 from ..params import id_from_text
 from ..vocab import RSIT, SECTORS, SEVERITIES, TLP_LEVELS
@@ -384,9 +384,3 @@ def publish_targets(session: Session) -> list[str]:
     return [a for a in session.execute(select(Collection.alias).order_by(Collection.alias)).scalars()
             if a != "intake"]
 
-
-def staff_users(session: Session) -> list[User]:
-    from ..models.user import CERT_ROLES
-
-    return list(session.execute(select(User).where(User.role.in_(CERT_ROLES), User.active.is_(True))
-                                .order_by(User.email)).scalars())

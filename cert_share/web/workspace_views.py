@@ -70,7 +70,7 @@ def summary_page(incident, errors=()):
 
     actor = current_actor()
     may_name = policy.can_name_case_staff(actor, incident)
-    staff = workspace.staff_users(db.session)
+    staff = case_access.active_staff(db.session)
     return render_template("workspace/case_summary.html", incident=incident,
                            deadlines=deadlines.for_incident(incident), may_name=may_name,
                            staff_form=_staff_form(incident, staff), errors=list(errors)), 200 if may_name else 403
@@ -82,7 +82,7 @@ def case_page(incident, status: int = 200, forms: dict | None = None):
 
     forms = forms or {}
     triage_form = forms.get("triage") or TriageForm(formdata=None)
-    staff = workspace.staff_users(db.session)
+    staff = case_access.active_staff(db.session)
     triage_form.status.data = triage_form.status.data or incident.status
     triage_form.assignee.choices = [("", "— unassigned —")] + [(str(u.id), u.name or u.email) for u in staff]
     if forms.get("triage") is None:
@@ -153,7 +153,7 @@ def incident_staff(incident_id: int):
     actor = current_actor()
     incident = case_summary(db.session, actor, incident_id)
     form = CaseStaffForm()
-    form.user.choices = [(str(u.id), u.email) for u in workspace.staff_users(db.session)]
+    form.user.choices = [(str(u.id), u.email) for u in case_access.active_staff(db.session)]
     try:
         if not form.validate():
             raise InputError("choose a member of CERT staff and what to do")

@@ -11,8 +11,9 @@ from cert_share.clock import utcnow
 from cert_share.errors import InputError
 from cert_share.extensions import db
 from cert_share.mail.digest import send_digests
-from cert_share.mail.outbox import enqueue, member_admins, recipients_for_cert_staff
-from cert_share.models import Organization, OutboxMessage
+from cert_share.mail.outbox import enqueue, member_admins
+from cert_share.models import Incident, Organization, OutboxMessage
+from cert_share.services.case_access import staff_audience
 
 
 def rows(**where) -> list[OutboxMessage]:
@@ -74,8 +75,9 @@ def test_nobody_is_mailed_about_their_own_actions(ctx, factory):
     factory.user(bank, "member-admin", email="admin@bank.example")
     factory.user(bank, "member-admin", email="admin2@bank.example")
     factory.user(bank, "analyst", email="soc@bank.example")
-    assert recipients_for_cert_staff(db.session) == ["alice@cert.example", "bob@cert.example"]
-    assert recipients_for_cert_staff(db.session, exclude_user_id=alice.id) == ["bob@cert.example"]
+    report = Incident(org_id=bank.id, tlp="green")
+    assert [r.address for r in staff_audience(db.session, report)] == ["alice@cert.example", "bob@cert.example"]
+    assert [r.address for r in staff_audience(db.session, report, exclude_user_id=alice.id)] == ["bob@cert.example"]
     assert member_admins(db.session, bank.id) == ["admin2@bank.example", "admin@bank.example"]
     # Even a caller that forgets to exclude the actor does not mail them.
     assert enqueue(db.session, to="alice@cert.example", subject="s", text="t", kind="alert",
