@@ -33,13 +33,13 @@ class Actor:
     @property
     def is_cert(self) -> bool:
         """Acts for the operating CERT (a CERT user, a CERT token, or the CLI)."""
-        if self.label in {"cli", "system"}:
+        if self.is_platform:
             return True
         return self.org is not None and self.org.kind == "cert"
 
     @property
     def is_cert_admin(self) -> bool:
-        return self.label in {"cli", "system"} or (self.is_cert and (self.role in {"cert-admin", None}))
+        return self.is_platform or (self.is_cert and (self.role in {"cert-admin", None}))
 
 
 CLI = Actor(label="cli")
