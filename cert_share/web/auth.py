@@ -16,6 +16,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import InputError
 from ..extensions import db, limiter, login_manager
+from ..params import id_from_text
 from ..services import signin, users, web_sessions
 from ..services.signin_throttle import Throttling
 from . import bp
@@ -66,11 +67,12 @@ def load_user(user_key: str):
 
     The cookie carries "id:version" (Flask-Login) and the session key; the session row decides
     (sign-out, idle timeout, absolute lifetime, password change, another client)."""
-    user_id, _, version = user_key.partition(":")
-    if not user_id.isdigit() or not version.isdigit() or len(user_id) > 18 or len(version) > 18:
+    id_text, _, version_text = user_key.partition(":")
+    user_id, version = id_from_text(id_text), id_from_text(version_text)
+    if user_id is None or version is None:
         return None
     config = current_app.config
-    return web_sessions.resume(db.session, session.get(SESSION_KEY), user_id=int(user_id), version=int(version),
+    return web_sessions.resume(db.session, session.get(SESSION_KEY), user_id=user_id, version=version,
                                client=_client(), idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
                                lifetime=_lifetime())
 
