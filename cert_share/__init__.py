@@ -64,9 +64,13 @@ def _engine_options(url: str, options: dict) -> dict:
     return sqlite_engine_options(url, options)
 
 
+def _in_production(app: Flask) -> bool:
+    """Anything but the development and test configurations counts as production."""
+    return app.config.get("ENV_NAME") not in {"development", "test"}
+
+
 def _check_secret_key(app: Flask) -> None:
-    env = app.config.get("ENV_NAME")
-    if env not in {"development", "test"} and app.config.get("SECRET_KEY") in {None, "", DEV_SECRET_KEY}:
+    if _in_production(app) and app.config.get("SECRET_KEY") in {None, "", DEV_SECRET_KEY}:
         raise RuntimeError(
             "SECRET_KEY is not set: refusing to start outside development. "
             "Set SECRET_KEY to a long random value (or CERT_SHARE_ENV=development on a laptop)."
@@ -138,7 +142,7 @@ def register_security_headers(app: Flask) -> None:
     from flask import request
 
     hsts_max_age = app.config["HSTS_MAX_AGE"]
-    production = app.config.get("ENV_NAME") not in {"development", "test"}
+    production = _in_production(app)
     https_base = app.config.get("BASE_URL", "").startswith("https://")
 
     @app.after_request
