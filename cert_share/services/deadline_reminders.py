@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..clock import iso, utcnow
 from ..models import DeadlineReminder, Incident
 from . import audit
+from .case_access import active_staff, staff_audience
 from .deadlines import Deadline
 from .workspace import overdue_pairs
 
@@ -61,7 +62,6 @@ def _text(incident: Incident, deadline: Deadline, now: datetime, base_url: str, 
 def send_reminders(session: Session, *, now: datetime | None = None) -> ReminderReport:
     """Queue one reminder per overdue phase not reminded before; commits."""
     from ..mail.outbox import enqueue, member_admins
-    from .case_access import active_staff, staff_audience
 
     now = now or utcnow()
     base_url = current_app.config.get("BASE_URL", "") if has_app_context() else ""
