@@ -8,9 +8,12 @@ the server's state, not a bug: 503 with Retry-After, or 507, saying so.
 from __future__ import annotations
 
 from flask import Flask, jsonify, make_response, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .database import storage_failure
 from .errors import CertShareError
+from .extensions import db
 
 # Seconds a client is asked to wait after a 503: a dropped connection is replaced at once, a
 # restarting database takes a few seconds.
@@ -67,10 +70,6 @@ def register_database_errors(app: Flask, otherwise) -> None:
     """503 while the database is unreachable or busy, 507 while it is out of space; any other
     database error goes to ``otherwise`` (a 500). The request's transaction is rolled back
     first, so nothing of it stays half-written and the session can read again."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from .database import storage_failure
-    from .extensions import db
 
     @app.errorhandler(SQLAlchemyError)
     def _database(exc: SQLAlchemyError):
