@@ -5,7 +5,7 @@ import json
 import re
 
 from .errors import InputError, UnsupportedMediaType
-from .stix.validate import MAX_INTEGER, number_problem
+from .stix.validate import MAX_INTEGER, json_path, number_problem
 
 MAX_DEPTH = 64
 # Longer than "-9007199254740991": beyond every integer STIX allows, whatever the digits.
@@ -66,22 +66,21 @@ def _refused_character(value) -> tuple[str, str] | None:
     """Where a decoded string holds NUL or a surrogate (a pair decodes to one character, so any
     left is alone). A lone surrogate is not Unicode and fails when encoded to UTF-8; NUL is
     refused by PostgreSQL in any text value. Returns (where, the character)."""
-    stack = [(value, "")]
+    stack: list[tuple[object, tuple]] = [(value, ())]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
             found = _REFUSED.search(item)
             if found:
-                return path or "body", found.group()
+                return (json_path(path) if path else "body"), found.group()
         elif isinstance(item, dict):
             for key, child in item.items():
-                child_path = f"{path}.{key}" if path else key
                 found = _REFUSED.search(key)
                 if found:
-                    return (f"{path}." if path else "") + repr(key)[1:-1], found.group()
-                stack.append((child, child_path))
+                    return json_path(path + (repr(key)[1:-1],)), found.group()
+                stack.append((child, path + (key,)))
         elif isinstance(item, list):
-            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+            stack.extend((child, path + (index,)) for index, child in enumerate(item))
     return None
 
 

@@ -163,15 +163,16 @@ def number_problem(value) -> tuple[str, str] | None:
         elif kind is list:
             stack.extend((child, path + (index,)) for index, child in reversed(list(enumerate(item))))
         elif kind is float and not math.isfinite(item):
-            return _path(path), ("is not a finite number: JSON has no NaN or Infinity, and a number beyond "
-                                 "±1.8e308 (such as 1e400) overflows standard parsers")
+            return json_path(path), ("is not a finite number: JSON has no NaN or Infinity, and a number beyond "
+                                     "±1.8e308 (such as 1e400) overflows standard parsers")
         elif kind is int and not -MAX_INTEGER <= item <= MAX_INTEGER:
-            return _path(path), ("is an integer outside -(2^53)+1 .. 2^53-1, the range that STIX 2.1 "
-                                 "(section 2.9) and I-JSON (RFC 7493) allow")
+            return json_path(path), ("is an integer outside -(2^53)+1 .. 2^53-1, the range that STIX 2.1 "
+                                     "(section 2.9) and I-JSON (RFC 7493) allow")
     return None
 
 
-def _path(path: tuple) -> str:
+def json_path(path: tuple) -> str:
+    """Where a value sits in a JSON document, as a reader writes it: ``objects[0].name``."""
     text = ""
     for step in path:
         text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
