@@ -20,14 +20,10 @@ from ..models import User
 from ..services import audit, totp
 from . import bp
 from .actor import current_actor
-from .auth import PENDING_KEY, _start_session, safe_next, throttling
+from .auth import PENDING_KEY, _login_limit, _start_session, safe_next, throttling
 from .staff_forms import TotpCodeForm
 
 RATE_MESSAGE = "Too many attempts from your address. Wait a minute, then try again."
-
-
-def _limit() -> str:
-    return current_app.config.get("LOGIN_RATE_LIMIT") or "10 per minute"
 
 
 def _pending_user() -> tuple[User | None, dict | None]:
@@ -60,7 +56,7 @@ def _must_wait():
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
-@limiter.limit(_limit, methods=["POST"], error_message=RATE_MESSAGE)
+@limiter.limit(_login_limit, methods=["POST"], error_message=RATE_MESSAGE)
 def login_totp():
     user, pending = _pending_user()
     if user is None or pending.get("kind") != "totp":
@@ -79,7 +75,7 @@ def login_totp():
 
 
 @bp.route("/login/totp/enrol", methods=["GET", "POST"])
-@limiter.limit(_limit, methods=["POST"], error_message=RATE_MESSAGE)
+@limiter.limit(_login_limit, methods=["POST"], error_message=RATE_MESSAGE)
 def login_totp_enrol():
     user, pending = _pending_user()
     if user is None or pending.get("kind") != "totp-enrol":
