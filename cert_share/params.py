@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.routing import BaseConverter
 
 from .errors import InputError
 
 # The largest id PostgreSQL's bigint and SQLite's INTEGER hold.
 MAX_ID = 2**63 - 1
+# An id no row has (ids start at 1).
+NO_ROW = 0
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
@@ -47,16 +49,17 @@ def id_from_text(text: str) -> int | None:
 
 
 class RowIdConverter(BaseConverter):
-    """``<int:name>`` in every route: ASCII digits, 1 to MAX_ID; anything else matches no route (404)."""
+    """``<int:name>`` in every route: ASCII digits; anything else matches no route (404).
+
+    Up to 19 digits that no row can have as its id (0, or beyond MAX_ID) become 0, which the view
+    then answers 404 for like any id that does not exist. Refusing them here instead (a
+    ValidationError) made Werkzeug answer 405 where another method's rule shares the path."""
 
     regex = r"[0-9]{1,19}"
     part_isolating = True
 
     def to_python(self, value: str) -> int:
-        number = id_from_text(value)
-        if number is None:
-            raise ValidationError()
-        return number
+        return id_from_text(value) or NO_ROW
 
     def to_url(self, value) -> str:
         return str(int(value))

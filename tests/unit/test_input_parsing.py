@@ -8,12 +8,11 @@ from datetime import datetime, timezone
 
 import pytest
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.routing import ValidationError
 
 from cert_share.clock import parse_iso
 from cert_share.errors import InputError
 from cert_share.jsonbody import loads
-from cert_share.params import MAX_ID, RowIdConverter, id_from_text, int_arg, parse_int
+from cert_share.params import MAX_ID, NO_ROW, RowIdConverter, id_from_text, int_arg, parse_int
 from cert_share.request_limits import BoundedStream
 
 
@@ -54,12 +53,11 @@ def test_id_from_text(text, expected):
     assert id_from_text(text) == expected
 
 
-def test_the_route_converter_refuses_ids_no_column_holds():
+def test_the_route_converter_reads_ids_no_column_holds_as_an_id_no_row_has():
     converter = RowIdConverter.__new__(RowIdConverter)
     assert converter.to_python("42") == 42
     for text in (str(MAX_ID + 1), "0"):
-        with pytest.raises(ValidationError):
-            converter.to_python(text)
+        assert converter.to_python(text) == NO_ROW
 
 
 @pytest.mark.parametrize("raw,where", [(b'{"a": "\\ud800"}', "a"), (b'{"a": [1, {"b": "x\\udfffy"}]}', "a[1].b"),
