@@ -58,9 +58,13 @@ def case_view(incident_id: int):
     return case_page(incident)
 
 
+def _staff_choices(staff) -> list[tuple[str, str]]:
+    return [(str(u.id), u.name or u.email) for u in staff]
+
+
 def _staff_form(incident, staff) -> CaseStaffForm:
     form = CaseStaffForm(formdata=None)
-    form.user.choices = [(str(u.id), u.name or u.email) for u in staff]
+    form.user.choices = _staff_choices(staff)
     return form
 
 
@@ -84,7 +88,7 @@ def case_page(incident, status: int = 200, forms: dict | None = None):
     triage_form = forms.get("triage") or TriageForm(formdata=None)
     staff = case_access.active_staff(db.session)
     triage_form.status.data = triage_form.status.data or incident.status
-    triage_form.assignee.choices = [("", "— unassigned —")] + [(str(u.id), u.name or u.email) for u in staff]
+    triage_form.assignee.choices = [("", "— unassigned —")] + _staff_choices(staff)
     if forms.get("triage") is None:
         triage_form.assignee.data = str(incident.assignee_id or "")
     allowed = sorted(triage.TRANSITIONS.get(incident.status, ()))
@@ -171,7 +175,7 @@ def incident_staff(incident_id: int):
         db.session.rollback()
         if policy.can_read_incident(actor, incident):
             return case_page(incident, exc.status if exc.status < 500 else 400, {"errors": [exc.message]})
-        page, status = summary_page(incident, [exc.message])
+        page, _ = summary_page(incident, [exc.message])
         return page, exc.status if exc.status < 500 else 400
     flash(message, "success")
     return redirect(url_for("web.incident_detail", incident_id=incident.id))
