@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 # A fresh PostgreSQL database is created (and dropped) per run from this server URL.
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-pg browser bench clean
+.PHONY: install run test test-sqlite test-pg lint browser bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ test-sqlite:
 
 test-pg: install browser
 	TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# ruff (pyproject.toml), mypy on the package, and the layers contract (import-linter).
+lint: install
+	$(BIN)/ruff check cert_share tests bench wsgi.py gunicorn.conf.py
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python bench/intake.py

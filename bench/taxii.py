@@ -120,9 +120,9 @@ def prepare_database(db_path: str) -> dict:
     from cert_share import create_app
     from cert_share.database import upgrade
     from cert_share.extensions import db
-    from cert_share.services.collections import by_alias
     from cert_share.services.organizations import create_organization
     from cert_share.services.tokens import issue_token
+    from cert_share.store.collections import by_alias
 
     app = create_app(_overrides(db_path))
     with app.app_context():
@@ -142,7 +142,7 @@ def bulk_load(db_path: str, collection_id: str, n: int, chunk: int = 20_000) -> 
     from cert_share import create_app
     from cert_share.extensions import db
     from cert_share.models import Collection, Organization
-    from cert_share.services.stix_store import add_objects
+    from cert_share.store.stix_objects import add_objects
 
     app = create_app(_overrides(db_path))
     started = time.perf_counter()

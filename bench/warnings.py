@@ -29,6 +29,8 @@ import uuid
 from datetime import timedelta, timezone
 from pathlib import Path
 
+from cert_share.actor import Actor
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cert_share import create_app  # noqa: E402
@@ -139,11 +141,10 @@ def _flush(cur, incident_rows, obs_rows):
 
 
 def measure_reports(app, orgs, nets, values, n_reports: int) -> dict:
+    from cert_share.early_warning import correlate
     from cert_share.models import Organization
     from cert_share.schemas.incident import IncidentCreateSchema
-    from cert_share.services import audit
     from cert_share.services.intake import report_incident
-    from cert_share.warnings import correlate
 
     rng = random.Random(7)
     hook_times: list[float] = []
@@ -179,7 +180,7 @@ def measure_reports(app, orgs, nets, values, n_reports: int) -> dict:
             }
             data = schema.load(body)
             start = time.perf_counter()
-            report_incident(db.session, org=org, data=data, actor=audit.Actor(label="bench", org=org), source="api")
+            report_incident(db.session, org=org, data=data, actor=Actor(label="bench", org=org), source="api")
             intake_times.append(time.perf_counter() - start)
     finally:
         correlate.after_intake = original
@@ -246,7 +247,7 @@ def main() -> None:
             db.session.execute(db.text("DELETE FROM warnings"))
             db.session.commit()
             bulk_pending_warnings(args.warnings)
-            from cert_share.warnings.lifecycle import publish_warnings
+            from cert_share.early_warning.lifecycle import publish_warnings
 
             start, cpu = time.perf_counter(), time.process_time()
             summary = publish_warnings(db.session)

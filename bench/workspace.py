@@ -163,9 +163,8 @@ def main() -> None:
     parser.add_argument("--db", help="SQLite file to build (kept), or to reuse when it exists")
     args = parser.parse_args()
 
-    from cert_share.database import upgrade
-
     from cert_share import create_app
+    from cert_share.database import upgrade
 
     reuse = args.db and os.path.exists(args.db)
     if args.db:

@@ -144,7 +144,7 @@ def token_list(slug):
 @click.argument("token_id", type=int)
 @with_appcontext
 def token_revoke(slug, token_id):
-    from .services.audit import CLI
+    from .actor import CLI
     from .services.organizations import get_by_slug
     from .services.tokens import revoke_token
 

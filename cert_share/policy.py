@@ -13,7 +13,7 @@ from .models import CaseMember, EarlyWarning, Incident, WarningSource
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.sql.elements import ColumnElement
 
-    from .services.audit import Actor
+    from .actor import Actor
 
 
 # --- Reports and TLP:RED need-to-know ----------------------------------------------------------

@@ -61,6 +61,10 @@ def _http_error(exc: HTTPException):
     return with_exception_headers(response, exc)
 
 
-from . import incidents, openapi  # noqa: E402,F401  (routes register on import)
-from . import workspace  # noqa: E402,F401  (CERT staff: triage and metrics, issue 5)
-from . import warnings  # noqa: E402,F401  (early warnings, issue 4)
+# The route modules add their routes to bp when imported: after bp exists, hence E402.
+from . import (  # noqa: E402,F401
+    incidents,
+    openapi,
+    warnings,
+    workspace,
+)

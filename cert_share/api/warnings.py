@@ -1,11 +1,12 @@
 """/api/v1/warnings: early warnings. Members read what was published to them; CERT staff list
-every state, edit, publish and discard drafts (the rules live in cert_share.warnings.lifecycle)."""
+every state, edit, publish and discard drafts (the rules live in cert_share.early_warning.lifecycle)."""
 from __future__ import annotations
 
 from flask import g, jsonify, request
 from marshmallow import RAISE, Schema, fields, validate
 
 from .. import policy
+from ..early_warning import lifecycle
 from ..errors import InputError, NotFound, PermissionDenied
 from ..extensions import db
 from ..jsonbody import json_object
@@ -14,7 +15,6 @@ from ..models.warning import WARNING_STATES
 from ..params import int_arg
 from ..schemas.fields import Text, Timestamp
 from ..vocab import TLP_LEVELS
-from ..warnings import lifecycle
 from . import bp
 from .parameters import BEFORE_PARAM, LIMIT_PARAM, MAX_PAGE, id_param
 

@@ -6,10 +6,10 @@ import binascii
 
 from flask import request
 
+from ..actor import Actor
 from ..errors import AuthenticationFailed
 from ..extensions import db
 from ..services import tokens
-from ..services.audit import Actor
 
 
 def _credentials(header: str) -> tuple[str | None, str | None]:

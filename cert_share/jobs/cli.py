@@ -142,9 +142,9 @@ def mail_dead():
 @with_appcontext
 def mail_requeue(message_id):
     """Queue dead letter MESSAGE_ID again (e.g. after the mailbox was fixed)."""
+    from ..actor import CLI
     from ..errors import CertShareError
     from ..mail.outbox import requeue_dead
-    from ..services.audit import CLI
 
     try:
         row = requeue_dead(db.session, message_id, actor=CLI)

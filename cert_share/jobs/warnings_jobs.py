@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ..warnings.lifecycle import publish_warnings
+from ..early_warning.lifecycle import publish_warnings
 from .registry import job
 
 

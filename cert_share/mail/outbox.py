@@ -134,7 +134,7 @@ def dead_letters(session: Session, limit: int = 200) -> list[OutboxMessage]:
 
 def requeue_dead(session: Session, message_id: int, *, actor, now: datetime | None = None) -> OutboxMessage:
     """Give a dead letter another chance (e.g. after the mailbox was fixed); audited, commits."""
-    from ..services.audit import record
+    from ..store.audit import record
 
     message = session.get(OutboxMessage, message_id)
     if message is None or message.state != "dead":

@@ -103,7 +103,7 @@ class DeadlineReminder(db.Model):
 class PhaseDeadline(db.Model):
     """Each report's reporting deadlines as rows, kept in step with its phase updates and status
     (services/deadline_tracking.py), so "which phases are overdue now" is an index range scan
-    instead of the rules run over every report. The rules (services/deadlines.py) stay the truth:
+    instead of the rules run over every report. The rules (cert_share/deadlines.py) stay the truth:
     these rows are recomputed from them whenever a report, its phases or its status change."""
 
     __tablename__ = "phase_deadlines"

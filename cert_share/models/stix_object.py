@@ -5,7 +5,7 @@ filters on; the read path serves that text without re-parsing it through stix2.
 """
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
@@ -49,7 +49,7 @@ class StixObject(db.Model):
     version: Mapped[str] = mapped_column(String(32), nullable=False)
     date_added = mapped_column(UTCDateTime, nullable=False)
     # TLP 2.0 label: the strictest of the object's markings, granular ones included
-    # (stix_store.tlp_column); None = unmarked, treated as amber+strict.
+    # (store/stix_objects.tlp_column); None = unmarked, treated as amber+strict.
     tlp: Mapped[str | None] = mapped_column(String(16))
     owner_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))

@@ -11,7 +11,7 @@ from .types import BigIntPK, JSONText, UTCDateTime
 
 class StixClock(db.Model):
     """One row: the last ``date_added`` handed out. Writers lock it until they commit, so
-    ``date_added`` order is commit order (see services/stix_store.py)."""
+    ``date_added`` order is commit order (see store/stix_objects.py)."""
 
     __tablename__ = "stix_clock"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from ..services import deadlines as _deadlines
+from .. import deadlines as _deadlines
 from ..stix.observables import TYPES, ObservableError, normalize
 from ..vocab import CLASSIFICATIONS, SEVERITIES, TLP_LEVELS, countries
 from .fields import BoundedList, Text, Timestamp
@@ -109,7 +109,7 @@ class IncidentSchema(Schema):
     share_reporter = fields.Boolean()
     observables = fields.List(fields.Nested(ObservableOutSchema))
     updates = fields.List(fields.Nested(PhaseUpdateOutSchema))
-    # Reporting deadlines per phase (services/deadlines.py decides the rules).
+    # Reporting deadlines per phase (cert_share/deadlines.py decides the rules).
     deadlines = fields.Function(lambda inc: [d.as_dict() for d in _deadlines.for_incident(inc)])
     created_at = Timestamp()
     updated_at = Timestamp()

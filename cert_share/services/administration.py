@@ -13,16 +13,17 @@ from typing import Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..actor import Actor
 from ..errors import InputError, NotFound, PermissionDenied
 from ..models import ApiToken, AuditEntry, Organization, User
 from ..models.user import CERT_ROLES, MEMBER_ROLES, ROLES
-from . import audit
+from ..store import audit
 
 AUDIT_PAGE = 100
 AUDIT_EXPORT_MAX = 1_000_000
 
 
-def set_role(session: Session, user_id: int, *, role: str, active: bool, actor: audit.Actor) -> User:
+def set_role(session: Session, user_id: int, *, role: str, active: bool, actor: Actor) -> User:
     """Change a user's role (within their organization's kind) and whether they may sign in.
     A role change or deactivation ends the user's sessions. Commits."""
     if not actor.is_cert_admin:
@@ -124,7 +125,7 @@ def audit_actions(session: Session) -> list[str]:
     return list(session.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars())
 
 
-def record_audit_export(session: Session, filters: AuditFilters, *, actor: audit.Actor) -> None:
+def record_audit_export(session: Session, filters: AuditFilters, *, actor: Actor) -> None:
     """Exporting the log is itself an auditable act (recorded before the export streams). Commits."""
     audit.record(session, actor, "audit.export", "audit", None, filters=filters.as_args())
     session.commit()

@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..actor import SYSTEM
 from ..clock import iso, utcnow
+from ..deadlines import Deadline
 from ..models import DeadlineReminder, Incident
-from . import audit
-from .case_access import active_staff, staff_audience
-from .deadlines import Deadline
+from ..store import audit
+from ..store.case_staff import active_staff, staff_audience
 from .workspace import overdue_pairs
 
 
@@ -100,7 +101,7 @@ def send_reminders(session: Session, *, now: datetime | None = None) -> Reminder
                 text=_text(incident, deadline, now, base_url, is_staff, content), tlp=incident.tlp,
                 dedupe_key=f"incident:{incident.id}:deadline:{deadline.phase}:{address.lower()}", now=now)
             report.messages += message is not None
-        audit.record(session, audit.SYSTEM, "incident.deadline_reminder", "incident", incident.id,
+        audit.record(session, SYSTEM, "incident.deadline_reminder", "incident", incident.id,
                      phase=deadline.phase, due_at=iso(deadline.due_at), recipients=len(recipients))
         report.reminders += 1
         session.commit()

@@ -1,4 +1,4 @@
-"""Keeps ``phase_deadlines`` rows in step with the rules (services/deadlines.py).
+"""Keeps ``phase_deadlines`` rows in step with the rules (cert_share/deadlines.py).
 
 Recomputed in the transaction of every change that moves a deadline: a new report and a phase
 update (services/intake.py calls ``track``), a status change or merge (services/triage.py). The
@@ -15,9 +15,9 @@ from typing import Iterable
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import deadlines as rules
 from ..clock import utcnow
 from ..models import Incident, Organization, PhaseDeadline
-from . import deadlines as rules
 
 BATCH = 2000
 

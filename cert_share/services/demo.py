@@ -6,10 +6,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..actor import CLI, actor_for_user
 from ..clock import utcnow
 from ..models import Organization, User
 from ..schemas.incident import IncidentCreateSchema
-from . import audit
 from .intake import report_incident
 from .organizations import create_organization
 from .users import create_user
@@ -89,6 +89,6 @@ def load_demo(session: Session) -> dict:
     for slug, body in _reports(now):
         org = orgs[slug]
         reporter = session.execute(select(User).where(User.org_id == org.id)).scalars().first()
-        actor = audit.actor_for_user(reporter) if reporter else audit.CLI
+        actor = actor_for_user(reporter) if reporter else CLI
         report_incident(session, org=org, data=schema.load(body), actor=actor, source="web")
     return logins

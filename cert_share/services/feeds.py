@@ -37,12 +37,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..actor import Actor
 from ..clock import parse_iso, utcnow
 from ..errors import InputError
 from ..models import FeedState, Organization
 from ..stix import markings
 from ..vocab import TLP_LEVELS
-from . import audit
 from .importer import drafts_of, validate
 from .intake import report_incident
 
@@ -221,7 +221,7 @@ def pull_feed(session: Session, feed: Feed, *, now: datetime | None = None, page
         org = session.execute(select(Organization).where(Organization.slug == feed.source_org)).scalar_one_or_none()
         if org is None:
             raise FeedError(f"source_org {feed.source_org!r} is not a known organization")
-        actor = audit.Actor(label=f"feed:{feed.name}", org=org)
+        actor = Actor(label=f"feed:{feed.name}", org=org)
         if feed.kind == "taxii21":
             _pull_taxii(session, feed, org, actor, outcome, page_size)
         else:
@@ -255,7 +255,7 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-def _store_document(session: Session, document: dict, *, feed: Feed, org: Organization, actor: audit.Actor,
+def _store_document(session: Session, document: dict, *, feed: Feed, org: Organization, actor: Actor,
                     label: str) -> int:
     """Map a bundle or MISP event with the importer's rules and store each report (no commit)."""
     _fmt, drafts = drafts_of(document, file_name=label)
@@ -277,7 +277,7 @@ def _with_default_marking(obj: dict, default_tlp: str) -> dict:
 
 # --- TAXII 2.1 --------------------------------------------------------------------------------
 
-def _pull_taxii(session: Session, feed: Feed, org: Organization, actor: audit.Actor, outcome: FeedOutcome,
+def _pull_taxii(session: Session, feed: Feed, org: Organization, actor: Actor, outcome: FeedOutcome,
                 page_size: int) -> None:
     from taxii2client.v21 import Collection, as_pages
 
@@ -361,7 +361,7 @@ def _read(feed: Feed, name: str) -> object:
         raise FeedError(f"{name} is not valid JSON") from None
 
 
-def _pull_misp(session: Session, feed: Feed, org: Organization, actor: audit.Actor, outcome: FeedOutcome) -> None:
+def _pull_misp(session: Session, feed: Feed, org: Organization, actor: Actor, outcome: FeedOutcome) -> None:
     manifest = _read(feed, "manifest.json")
     if not isinstance(manifest, dict):
         raise FeedError("manifest.json must be an object of event uuid → event summary")

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
+from ..actor import CLI, Actor
 from ..errors import InputError
 from ..models import Incident, Organization
 from ..schemas.incident import MAX_OBSERVABLES, IncidentCreateSchema
 from ..stix import misp
 from ..stix import parse as stix_parse
 from ..stix.drafts import ImportFormatError, ReportDraft, describe_invalid, describe_skipped
-from . import audit
 from .intake import report_incident
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -133,7 +133,7 @@ def validate(draft: ReportDraft) -> dict:
 
 
 def import_file(session: Session, path: str, *, org: Organization,
-                actor: audit.Actor = audit.CLI) -> ImportResult:
+                actor: Actor = CLI) -> ImportResult:
     """Import a STIX 2.1 bundle or MISP event file as ``org``'s report(s)."""
     document = load_document(path)
     file_name = os.path.basename(path)

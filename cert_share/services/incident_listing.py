@@ -5,9 +5,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import policy
+from ..actor import Actor
 from ..errors import NotFound, PermissionDenied
 from ..models import Incident
-from .audit import Actor
 
 
 def readable_incident(session: Session, actor: Actor, incident_id: int) -> Incident:

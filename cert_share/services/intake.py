@@ -8,15 +8,16 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..actor import Actor
 from ..clock import utcnow
 from ..errors import InputError
 from ..models import Incident, Observable, Organization, PhaseUpdate
 from ..stix import build
 from ..stix.observables import Observable as ObservableValue
 from ..stix.observables import ip_hex
-from . import audit
-from .collections import intake_collection_id
-from .stix_store import add_objects, insert_ignoring_duplicates, prepare_objects
+from ..store import audit
+from ..store.collections import intake_collection_id
+from ..store.stix_objects import add_objects, insert_ignoring_duplicates, prepare_objects
 
 # Hooks run inside the intake transaction, after the incident and its observables are flushed
 # (correlation registers here). Each is called as hook(session, incident).
@@ -29,7 +30,7 @@ def find_by_external_id(session: Session, org: Organization, external_id: str) -
     ).scalar_one_or_none()
 
 
-def report_incident(session: Session, *, org: Organization, data: dict, actor: audit.Actor, source: str,
+def report_incident(session: Session, *, org: Organization, data: dict, actor: Actor, source: str,
                     commit: bool = True) -> tuple[Incident, bool]:
     """Store a validated report (``IncidentCreateSchema`` output) for ``org``.
 
@@ -154,7 +155,7 @@ def _plan_observables(values: Iterable[ObservableValue]) -> list[_Planned]:
 
 
 def _asset_matches(session: Session, planned: list[_Planned]):
-    from ..warnings.correlate import asset_matches  # late import: warnings builds on this module
+    from ..early_warning.correlate import asset_matches  # late import: warnings builds on this module
 
     return asset_matches(session, planned)
 
@@ -173,8 +174,8 @@ def _plan_deadlines(incident: Incident, org: Organization) -> list[dict]:
 
 
 def _early_warnings(session: Session, incident: Incident, matches=None) -> None:
-    """Correlation and critical-report alerts, in this transaction (cert_share.warnings)."""
-    from ..warnings.correlate import after_intake  # late import: warnings builds on this module
+    """Correlation and critical-report alerts, in this transaction (cert_share.early_warning)."""
+    from ..early_warning.correlate import after_intake  # late import: warnings builds on this module
 
     after_intake(session, incident, matches=matches)
 
@@ -213,7 +214,7 @@ def _store_stix(session: Session, incident: Incident) -> None:
 
 
 def add_phase_update(session: Session, *, incident: Incident, phase: str, summary: str, details: dict | None,
-                     actor: audit.Actor, commit: bool = True) -> PhaseUpdate:
+                     actor: Actor, commit: bool = True) -> PhaseUpdate:
     """Record a reporting phase; the incident's STIX object gets a new version."""
     from ..models.incident import PHASES
 

@@ -8,14 +8,16 @@ import unicodedata
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..actor import CLI, Actor
 from ..errors import Conflict, InputError, NotFound
 from ..models import Asset, Organization
 from ..models.organization import ORG_KINDS
 from ..stix.build import new_identity_id
 from ..stix.observables import ObservableError, ip_to_hex, normalize_domain
+from ..store import audit
+from ..store.collections import ensure_collections_for
+from ..store.organizations import cert_organization
 from ..vocab import SECTORS, countries
-from . import audit
-from .collections import ensure_collections_for
 
 
 def slugify(name: str) -> str:
@@ -36,10 +38,6 @@ def get_by_slug(session: Session, slug: str) -> Organization:
     if org is None:
         raise NotFound(f"no organization with slug {slug!r}")
     return org
-
-
-def cert_organization(session: Session) -> Organization | None:
-    return session.execute(select(Organization).where(Organization.kind == "cert")).scalar_one_or_none()
 
 
 def parse_asset(value: str) -> dict:
@@ -69,7 +67,7 @@ def parse_asset(value: str) -> dict:
 def create_organization(session: Session, *, name: str, sector: str, country: str | None = None,
                         kind: str = "member", assets: list[str] | tuple = (), contact_email: str | None = None,
                         regime: str | None = None, slug: str | None = None,
-                        actor: audit.Actor = audit.CLI) -> Organization:
+                        actor: Actor = CLI) -> Organization:
     name = unicodedata.normalize("NFC", (name or "").strip())
     if not name:
         raise InputError("name must not be empty", field="name")
@@ -101,7 +99,7 @@ def create_organization(session: Session, *, name: str, sector: str, country: st
     return org
 
 
-def add_asset(session: Session, org: Organization, value: str, actor: audit.Actor = audit.CLI) -> Asset:
+def add_asset(session: Session, org: Organization, value: str, actor: Actor = CLI) -> Asset:
     values = parse_asset(value)
     dup = session.execute(select(Asset).where(Asset.org_id == org.id, Asset.kind == values["kind"],
                                               Asset.value == values["value"])).scalar_one_or_none()
@@ -114,7 +112,7 @@ def add_asset(session: Session, org: Organization, value: str, actor: audit.Acto
     return asset
 
 
-def remove_asset(session: Session, org: Organization, asset_id: int, actor: audit.Actor) -> None:
+def remove_asset(session: Session, org: Organization, asset_id: int, actor: Actor) -> None:
     asset = session.get(Asset, asset_id)
     if asset is None or asset.org_id != org.id:
         raise NotFound("no such asset")

@@ -21,9 +21,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from ..actor import Actor, actor_for_user
 from ..clock import utcnow
 from ..models import User
-from . import audit, signin_throttle, web_sessions
+from ..store import audit
+from . import signin_throttle, web_sessions
 from .signin_throttle import Throttling
 from .totp import second_factor_for
 from .users import verify_credentials
@@ -53,7 +55,7 @@ class SignInResult:
 
 def _audit_attempt(session: Session, email: str, remote_addr: str | None, action: str) -> None:
     attempted = "".join(ch if not _has_control(ch) else "?" for ch in email.strip())[:MAX_EMAIL_IN_AUDIT]
-    audit.record(session, audit.Actor(label="anonymous", remote_addr=remote_addr), action, "user", attempted)
+    audit.record(session, Actor(label="anonymous", remote_addr=remote_addr), action, "user", attempted)
 
 
 def begin_sign_in(session: Session, email: str, password: str, *, throttling: Throttling,
@@ -84,7 +86,7 @@ def complete_sign_in(session: Session, user: User, *, client: str, lifetime: tim
     Returns the session key for the cookie."""
     key = web_sessions.start(session, user, client=client, lifetime=lifetime)
     user.last_login_at = utcnow()
-    audit.record(session, audit.actor_for_user(user, remote_addr), "user.login", "user", user.email)
+    audit.record(session, actor_for_user(user, remote_addr), "user.login", "user", user.email)
     session.commit()
     return key
 
@@ -92,5 +94,5 @@ def complete_sign_in(session: Session, user: User, *, client: str, lifetime: tim
 def record_sign_out(session: Session, user: User, key: str | None, *, remote_addr: str | None = None) -> None:
     """End the session of ``key`` on the server (a copied cookie stops working) and audit it."""
     web_sessions.end(session, key)
-    audit.record(session, audit.actor_for_user(user, remote_addr), "user.logout", "user", user.email)
+    audit.record(session, actor_for_user(user, remote_addr), "user.logout", "user", user.email)
     session.commit()

@@ -37,12 +37,12 @@ import uuid
 from datetime import datetime
 
 import orjson
-
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import policy
+from ..actor import Actor
 from ..clock import parse_iso, utcnow
 from ..errors import InputError
 from ..models import Collection, Organization, TaxiiStatus
@@ -52,8 +52,9 @@ from ..stix.build import INCIDENT_CORE_EXTENSION, version_of
 from ..stix.observables import TYPES, ObservableError, normalize
 from ..stix.parse import classification_from_labels, severity_from_criticality
 from ..stix.validate import InvalidObject, check_object, simple_observable
-from . import audit, intake
-from .stix_store import add_objects, canonical_version
+from ..store import audit
+from ..store.stix_objects import add_objects, canonical_version
+from . import intake
 
 _SCO_VALUE_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"}
 _HASH_NAMES = {"MD5": "file:md5", "SHA-1": "file:sha1", "SHA-256": "file:sha256", "SHA-512": "file:sha512"}
@@ -169,7 +170,7 @@ def _json_size(obj) -> int:
         return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
-def add_envelope(session: Session, *, actor: audit.Actor, collection: Collection, envelope,
+def add_envelope(session: Session, *, actor: Actor, collection: Collection, envelope,
                  now: datetime | None = None, max_object_bytes: int | None = None) -> TaxiiStatus:
     """Validate and store a posted envelope; returns the (complete) status resource. Commits."""
     objects = envelope_objects(envelope)
@@ -263,7 +264,7 @@ def _flatten(messages, prefix: str = "") -> str:
     return prefix + str(messages)
 
 
-def get_status(session: Session, actor: audit.Actor, status_id: str) -> TaxiiStatus | None:
+def get_status(session: Session, actor: Actor, status_id: str) -> TaxiiStatus | None:
     """A status resource the caller may see (its own organization's, or any for the CERT)."""
     if len(status_id) > 36:
         return None

@@ -19,29 +19,29 @@ filters). A token from another query, collection or caller is refused with 400.
 from __future__ import annotations
 
 import base64
-import logging
 import hashlib
 import hmac
 import json
+import logging
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import BigInteger, bindparam, case, distinct, exists, func, insert, or_, select, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from .. import policy
+from ..actor import Actor
 from ..clock import parse_iso, utcnow
 from ..errors import InputError, NotFound, PermissionDenied
 from ..models import Collection, Organization, StixObject, TaxiiPoll
 from ..models.types import UTCDateTime
 from ..params import parse_int
 from ..policy import CollectionAccess
-from .audit import Actor
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TYPE_TOKEN = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
@@ -384,7 +384,7 @@ def consumption(session: Session, since: datetime, until: datetime) -> list[dict
 def delete_object(session: Session, *, actor: Actor, collection: Collection, access: CollectionAccess,
                   object_id: str, filters: Filters) -> int:
     """Delete the matching versions of an object the caller may see and delete; commits."""
-    from . import audit
+    from ..store import audit
 
     query = select(StixObject).where(*_visibility(StixObject, access), StixObject.stix_id == object_id)
     if filters.spec_versions:

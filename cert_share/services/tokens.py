@@ -13,10 +13,11 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
+from ..actor import CLI, Actor
 from ..clock import utcnow
 from ..errors import InputError, NotFound
 from ..models import ApiToken, Organization
-from . import audit
+from ..store import audit
 
 TOKEN_PREFIX = "cs_"
 # last_used_at is written at most this often per token, not on every poll.
@@ -34,7 +35,7 @@ def _digest(token: str) -> str:
 
 
 def issue_token(session: Session, org: Organization, name: str = "default", *,
-                actor: audit.Actor = audit.CLI) -> tuple[ApiToken, str]:
+                actor: Actor = CLI) -> tuple[ApiToken, str]:
     name = (name or "").strip() or "default"
     if len(name) > 100:
         raise InputError("token name is longer than 100 characters", field="name")
@@ -48,7 +49,7 @@ def issue_token(session: Session, org: Organization, name: str = "default", *,
     return row, secret
 
 
-def revoke_token(session: Session, org: Organization, token_id: int, *, actor: audit.Actor) -> ApiToken:
+def revoke_token(session: Session, org: Organization, token_id: int, *, actor: Actor) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or row.org_id != org.id:
         raise NotFound("no such token")

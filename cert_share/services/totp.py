@@ -20,11 +20,13 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..actor import Actor, actor_for_user
 from ..clock import utcnow
 from ..errors import Conflict, InputError
 from ..models import User
 from ..models.totp import TotpUse
-from . import audit, signin_throttle
+from ..store import audit
+from . import signin_throttle
 from .signin_throttle import Throttling
 
 STEP_SECONDS = 30
@@ -123,7 +125,7 @@ def _count_wrong_code(session: Session, user: User, now: datetime, throttling: T
     signin_throttle.record_failure(session, signin_throttle.subject_for(user.email), remote_addr, now, throttling)
 
 
-def confirm_enrolment(session: Session, user: User, code: str, *, actor: audit.Actor,
+def confirm_enrolment(session: Session, user: User, code: str, *, actor: Actor,
                       now: datetime | None = None) -> None:
     """Activate the pending secret when ``code`` matches it; commits. InputError otherwise."""
     if not user.totp_secret or user.totp_enabled:
@@ -154,12 +156,12 @@ def verify(session: Session, user: User, code: str, *, throttling: Throttling, r
     if not ok:
         if blocked_until(session, user, now) is None:
             _count_wrong_code(session, user, now, throttling, remote_addr)
-        audit.record(session, audit.actor_for_user(user, remote_addr), "user.totp_failed", "user", user.email)
+        audit.record(session, actor_for_user(user, remote_addr), "user.totp_failed", "user", user.email)
     session.commit()
     return ok
 
 
-def reset(session: Session, user: User, *, actor: audit.Actor) -> None:
+def reset(session: Session, user: User, *, actor: Actor) -> None:
     """An admin clears a lost authenticator: the user enrols again at the next sign-in. Commits."""
     user.totp_enabled = False
     user.totp_secret = None
@@ -168,7 +170,7 @@ def reset(session: Session, user: User, *, actor: audit.Actor) -> None:
     session.commit()
 
 
-def disable_own(session: Session, user: User, code: str, *, actor: audit.Actor, throttling: Throttling) -> None:
+def disable_own(session: Session, user: User, code: str, *, actor: Actor, throttling: Throttling) -> None:
     """A member turns two-factor off with a current code (CERT staff cannot: it is required)."""
     if required_for(user):
         raise InputError("two-factor sign-in is required for CERT staff", field="code")

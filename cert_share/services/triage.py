@@ -23,14 +23,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import policy
+from ..actor import Actor
 from ..clock import utcnow
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
 from ..models import CaseLink, CaseNote, Cooperation, Incident, User
 from ..models.case import LINK_KINDS
 from ..models.incident import STATUSES
 from ..params import id_from_text
+from ..store import audit
 from ..vocab import countries
-from . import audit, deadline_tracking
+from . import deadline_tracking
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"acknowledged", "false-positive"}),
@@ -64,18 +66,18 @@ def check_transition(current: str, new: str) -> None:
                        errors={"status": [f"not allowed from {current}"]})
 
 
-def _require_staff(actor: audit.Actor) -> None:
+def _require_staff(actor: Actor) -> None:
     if not actor.is_cert:
         raise PermissionDenied("triage is for CERT staff only")
 
 
-def _require_reader(actor: audit.Actor, *incidents: Incident) -> None:
+def _require_reader(actor: Actor, *incidents: Incident) -> None:
     for incident in incidents:
         if not policy.can_read_incident(actor, incident):
             raise PermissionDenied(f"report #{incident.id} is TLP:RED and you are not named on the case")
 
 
-def _apply_status(session: Session, incident: Incident, status: str, actor: audit.Actor, now: datetime) -> bool:
+def _apply_status(session: Session, incident: Incident, status: str, actor: Actor, now: datetime) -> bool:
     check_transition(incident.status, status)
     if status == incident.status:
         return False
@@ -95,9 +97,9 @@ def _apply_status(session: Session, incident: Incident, status: str, actor: audi
     return True
 
 
-def _revoke_warnings(session: Session, incident: Incident, actor: audit.Actor) -> None:
+def _revoke_warnings(session: Session, incident: Incident, actor: Actor) -> None:
     try:  # the warnings feature withdraws what this report raised, when it is part of the build
-        from ..warnings.lifecycle import revoke_for_incident
+        from ..early_warning.lifecycle import revoke_for_incident
     except ImportError:  # pragma: no cover - build without the warnings feature
         revoke_for_incident = None
     if revoke_for_incident is not None:
@@ -106,9 +108,9 @@ def _revoke_warnings(session: Session, incident: Incident, actor: audit.Actor) -
         hook(session, incident, actor)
 
 
-def _restore_warnings(session: Session, incident: Incident, actor: audit.Actor) -> None:
+def _restore_warnings(session: Session, incident: Incident, actor: Actor) -> None:
     try:  # reopened: the report counts again in the warnings it had raised
-        from ..warnings.lifecycle import restore_for_incident
+        from ..early_warning.lifecycle import restore_for_incident
     except ImportError:  # pragma: no cover - build without the warnings feature
         return
     restore_for_incident(session, incident, actor)
@@ -169,7 +171,7 @@ class CaseChanges:
     cooperation: dict | None = None  # {"countries": [...], "partner_certs": [...]} or {} to clear
 
 
-def update_case(session: Session, incident: Incident, changes: CaseChanges, *, actor: audit.Actor,
+def update_case(session: Session, incident: Incident, changes: CaseChanges, *, actor: Actor,
                 now: datetime | None = None) -> Incident:
     """Apply a triage request in one transaction: all of it, or (on bad input) none of it."""
     _require_staff(actor)
@@ -206,7 +208,7 @@ def update_case(session: Session, incident: Incident, changes: CaseChanges, *, a
     return incident
 
 
-def apply_request(session: Session, incident: Incident, data: dict, *, actor: audit.Actor) -> Incident:
+def apply_request(session: Session, incident: Incident, data: dict, *, actor: Actor) -> Incident:
     """A triage request (IncidentTriageSchema output): case changes, then a merge or link.
     Bad input in the case changes stores nothing; merge/link run after them, each atomic."""
     _require_staff(actor)
@@ -234,16 +236,16 @@ def apply_request(session: Session, incident: Incident, data: dict, *, actor: au
     return incident
 
 
-def set_status(session: Session, incident: Incident, status: str, *, actor: audit.Actor,
+def set_status(session: Session, incident: Incident, status: str, *, actor: Actor,
                now: datetime | None = None) -> Incident:
     return update_case(session, incident, CaseChanges(status=status), actor=actor, now=now)
 
 
-def assign(session: Session, incident: Incident, assignee: Any, *, actor: audit.Actor) -> Incident:
+def assign(session: Session, incident: Incident, assignee: Any, *, actor: Actor) -> Incident:
     return update_case(session, incident, CaseChanges(assignee=assignee), actor=actor)
 
 
-def add_note(session: Session, incident: Incident, body: str, *, actor: audit.Actor) -> CaseNote:
+def add_note(session: Session, incident: Incident, body: str, *, actor: Actor) -> CaseNote:
     _require_staff(actor)
     _require_reader(actor, incident)
     note = _add_note(session, incident, body, actor, utcnow())
@@ -251,9 +253,10 @@ def add_note(session: Session, incident: Incident, body: str, *, actor: audit.Ac
     return note
 
 
-def _add_note(session: Session, incident: Incident, body: str, actor: audit.Actor, now: datetime) -> CaseNote:
-    from ..schemas.fields import clean_text
+def _add_note(session: Session, incident: Incident, body: str, actor: Actor, now: datetime) -> CaseNote:
     from marshmallow import ValidationError
+
+    from ..schemas.fields import clean_text
 
     if not isinstance(body, str):
         raise InputError("a note is text", field="note")
@@ -274,11 +277,11 @@ def _add_note(session: Session, incident: Incident, body: str, actor: audit.Acto
     return note
 
 
-def set_cooperation(session: Session, incident: Incident, data: dict, *, actor: audit.Actor) -> Incident:
+def set_cooperation(session: Session, incident: Incident, data: dict, *, actor: Actor) -> Incident:
     return update_case(session, incident, CaseChanges(cooperation=data), actor=actor)
 
 
-def _set_cooperation(session: Session, incident: Incident, data: dict, actor: audit.Actor, now: datetime) -> bool:
+def _set_cooperation(session: Session, incident: Incident, data: dict, actor: Actor, now: datetime) -> bool:
     if not isinstance(data, dict) or set(data) - {"countries", "partner_certs"}:
         raise InputError("cooperation is an object with countries and partner_certs", field="cooperation")
     row = cooperation_of(session, incident)
@@ -317,7 +320,7 @@ def _root(session: Session, incident: Incident) -> Incident:
     return incident
 
 
-def link(session: Session, incident: Incident, other: Incident, *, actor: audit.Actor,
+def link(session: Session, incident: Incident, other: Incident, *, actor: Actor,
          kind: str = "related") -> CaseLink:
     """Link two reports (both directions are found by the case page)."""
     _require_staff(actor)
@@ -349,7 +352,7 @@ def _check_merge(session: Session, duplicate: Incident, into: Incident) -> Incid
     return survivor
 
 
-def merge(session: Session, duplicate: Incident, into: Incident, *, actor: audit.Actor) -> Incident:
+def merge(session: Session, duplicate: Incident, into: Incident, *, actor: Actor) -> Incident:
     """Merge ``duplicate`` into ``into``: the duplicate is closed, points at the survivor and owes
     no further reporting phases; both stay readable by their own organizations."""
     _require_staff(actor)

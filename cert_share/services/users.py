@@ -10,10 +10,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..actor import CLI, Actor
 from ..errors import Conflict, InputError
 from ..models import Organization, User
 from ..models.user import CERT_ROLES, MEMBER_ROLES, ROLES
-from . import audit, web_sessions
+from ..store import audit
+from . import web_sessions
 
 _hasher = PasswordHasher()
 
@@ -47,7 +49,7 @@ def normalize_email(email: str) -> str:
 
 
 def create_user(session: Session, *, email: str, org: Organization, role: str, password: str,
-                name: str | None = None, actor: audit.Actor = audit.CLI) -> User:
+                name: str | None = None, actor: Actor = CLI) -> User:
     email = normalize_email(email)
     if role not in ROLES:
         raise InputError(f"role must be one of {', '.join(ROLES)}", field="role")
@@ -88,7 +90,7 @@ def verify_credentials(session: Session, email: str, password: str) -> User | No
     return user
 
 
-def set_password(session: Session, user: User, password: str, actor: audit.Actor, *,
+def set_password(session: Session, user: User, password: str, actor: Actor, *,
                  keep_session: str | None = None) -> None:
     """A new password (policy as at creation); every session of the user ends, except the one of
     ``keep_session`` (the person changing their own password stays signed in). Commits."""
@@ -100,7 +102,7 @@ def set_password(session: Session, user: User, password: str, actor: audit.Actor
     session.commit()
 
 
-def change_own_password(session: Session, user: User, current: str, new: str, actor: audit.Actor, *,
+def change_own_password(session: Session, user: User, current: str, new: str, actor: Actor, *,
                         keep_session: str | None) -> None:
     """The account page's password change: the current password is required. Commits."""
     try:

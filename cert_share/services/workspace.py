@@ -15,17 +15,25 @@ from typing import Iterable
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import deadlines as deadline_rules
 from .. import policy
+from ..actor import Actor
 from ..clock import utcnow
 from ..errors import InputError
-from ..models import (AuditEntry, CaseNote, Collection, DeadlineReminder, Incident, Organization, PhaseDeadline,
-                      StixObject)
+from ..models import (
+    AuditEntry,
+    CaseNote,
+    Collection,
+    DeadlineReminder,
+    Incident,
+    Organization,
+    PhaseDeadline,
+    StixObject,
+)
 from ..models.incident import STATUSES
 from ..params import id_from_text
 from ..vocab import RSIT, SECTORS, SEVERITIES, TLP_LEVELS
 from . import deadline_tracking
-from . import deadlines as deadline_rules
-from .audit import Actor
 from .triage import OPEN_STATUSES
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")

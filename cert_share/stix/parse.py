@@ -42,7 +42,6 @@ from . import markings
 from .build import INCIDENT_CORE_EXTENSION
 from .drafts import DEFAULT_CLASSIFICATION, DEFAULT_TLP, ImportFormatError, ObservableCollector, ReportDraft
 
-
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ID = re.compile(rf"^([a-z0-9][a-z0-9-]*[a-z0-9])--{_UUID}$")
 _RSIT_LABEL = re.compile(r'^rsit:([a-z0-9-]+)="([^"]+)"$')

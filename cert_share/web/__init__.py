@@ -17,7 +17,13 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
                static_url_path="/assets")
 
 
-from . import auth, filters, home, incidents  # noqa: E402,F401
-from . import workspace_views  # noqa: E402,F401  (CERT workspace, issue 5)
-from . import admin_views  # noqa: E402,F401  (administration, issue 5)
-from . import twofactor_views  # noqa: E402,F401  (TOTP sign-in step, issue 5)
+# The view modules add their routes to bp when imported: after bp exists, hence E402.
+from . import (  # noqa: E402,F401
+    admin_views,
+    auth,
+    filters,
+    home,
+    incidents,
+    twofactor_views,
+    workspace_views,
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
-from ..services.audit import Actor, actor_for_user
+from ..actor import Actor, actor_for_user
 
 
 def current_actor() -> Actor:

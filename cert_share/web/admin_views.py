@@ -15,6 +15,7 @@ from .actor import current_actor
 from .roles import cert_admin_required, token_admin_required
 from .staff_forms import AssetForm, ConfirmForm, OrganizationForm, RoleForm, TokenForm, UserForm
 
+
 def _flash_error(exc: CertShareError) -> None:
     db.session.rollback()
     flash(exc.message, "error")

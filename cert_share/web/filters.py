@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from ..vocab import RSIT_LABELS, countries
 from . import bp
-from .forms import LogoutForm, TLP_CHOICES, classification_choices
+from .forms import TLP_CHOICES, LogoutForm, classification_choices
 
 TLP_LABELS = {value: label for value, label, _ in TLP_CHOICES}
 TLP_HELP = {value: text for value, _, text in TLP_CHOICES}

@@ -54,9 +54,10 @@ def observable_lines(text: str) -> tuple[list[dict], list[int], list[str]]:
         try:
             recognized = recognize(line)
         except ObservableError as exc:
+            message = str(exc)
             if len(line.split()) > 1:  # prose, or two values on one line: the type guess means nothing
-                exc = f"cannot recognise {line.strip()!r}; expected one value per line ({KINDS})"
-            errors.append(f"line {number}: {exc}")
+                message = f"cannot recognise {line.strip()!r}; expected one value per line ({KINDS})"
+            errors.append(f"line {number}: {message}")
             continue
         items.append({"type": recognized.type, "value": line.strip()})
         line_numbers.append(number)

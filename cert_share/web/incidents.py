@@ -80,7 +80,7 @@ def incident_new():
 
 def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_errors=()):
     actor = current_actor()
-    from ..services import deadlines
+    from .. import deadlines
 
     return render_template("incidents/detail.html", incident=incident, update_form=update_form,
                            update_errors=list(update_errors), deadlines=deadlines.for_incident(incident),

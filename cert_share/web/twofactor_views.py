@@ -14,10 +14,11 @@ import time
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from ..actor import actor_for_user
 from ..errors import CertShareError, InputError
 from ..extensions import db, limiter
 from ..models import User
-from ..services import audit, totp
+from ..services import totp
 from . import bp
 from .actor import current_actor
 from .auth import PENDING_KEY, _login_limit, _start_session, safe_next, throttling
@@ -87,7 +88,7 @@ def login_totp_enrol():
             if not form.validate():
                 raise InputError("enter the 6-digit code from your authenticator app")
             totp.confirm_enrolment(db.session, user, form.code.data,
-                                   actor=audit.actor_for_user(user, request.remote_addr))
+                                   actor=actor_for_user(user, request.remote_addr))
             return _finish(user, pending)
         except CertShareError as exc:
             db.session.rollback()

@@ -8,7 +8,6 @@ A TLP:RED report the signed-in person is not named on is shown as its summary on
 """
 from __future__ import annotations
 
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -18,12 +17,20 @@ from ..extensions import db
 from ..params import int_arg
 from ..services import case_access, metrics, triage, workspace
 from ..services.incident_listing import case_summary, readable_incident
+from ..store import case_staff
 from ..vocab import RSIT, RSIT_LABELS, SECTORS, SEVERITIES, TLP_LEVELS
 from . import bp
 from .actor import current_actor
 from .roles import staff_required
-from .staff_forms import (CaseStaffForm, CooperationForm, MergeForm, NoteForm, TriageForm, WarningDiscardForm,
-                          WarningPublishForm)
+from .staff_forms import (
+    CaseStaffForm,
+    CooperationForm,
+    MergeForm,
+    NoteForm,
+    TriageForm,
+    WarningDiscardForm,
+    WarningPublishForm,
+)
 
 # Far beyond any queue's last page, and far from overflowing the OFFSET it becomes.
 MAX_QUEUE_PAGE = 1_000_000
@@ -70,11 +77,11 @@ def _staff_form(incident, staff) -> CaseStaffForm:
 
 def summary_page(incident, errors=()):
     """A report's existence without its content (policy.can_see_case_summary)."""
-    from ..services import deadlines
+    from .. import deadlines
 
     actor = current_actor()
     may_name = policy.can_name_case_staff(actor, incident)
-    staff = case_access.active_staff(db.session)
+    staff = case_staff.active_staff(db.session)
     return render_template("workspace/case_summary.html", incident=incident,
                            deadlines=deadlines.for_incident(incident), may_name=may_name,
                            staff_form=_staff_form(incident, staff), errors=list(errors)), 200 if may_name else 403
@@ -82,11 +89,11 @@ def summary_page(incident, errors=()):
 
 def case_page(incident, status: int = 200, forms: dict | None = None):
     """``/incidents/<id>`` for CERT staff: the report, its deadlines and the whole timeline."""
-    from ..services import deadlines
+    from .. import deadlines
 
     forms = forms or {}
     triage_form = forms.get("triage") or TriageForm(formdata=None)
-    staff = case_access.active_staff(db.session)
+    staff = case_staff.active_staff(db.session)
     triage_form.status.data = triage_form.status.data or incident.status
     triage_form.assignee.choices = [("", "— unassigned —")] + _staff_choices(staff)
     if forms.get("triage") is None:
@@ -157,7 +164,7 @@ def incident_staff(incident_id: int):
     actor = current_actor()
     incident = case_summary(db.session, actor, incident_id)
     form = CaseStaffForm()
-    form.user.choices = [(str(u.id), u.email) for u in case_access.active_staff(db.session)]
+    form.user.choices = [(str(u.id), u.email) for u in case_staff.active_staff(db.session)]
     try:
         if not form.validate():
             raise InputError("choose a member of CERT staff and what to do")
@@ -228,7 +235,7 @@ def incident_link(incident_id: int):
 @login_required
 def warnings_page():
     """Members: warnings published to them (policy decides). Staff: drafts to review too."""
-    from ..warnings.lifecycle import visible_warnings
+    from ..early_warning.lifecycle import visible_warnings
 
     actor = current_actor()
     state = request.args.get("state") or None
@@ -255,7 +262,7 @@ def warnings_page():
 @bp.post("/warnings/<int:warning_id>/publish")
 @staff_required
 def warning_publish(warning_id: int):
-    from ..warnings.lifecycle import approve_warning, get_warning, review_warning
+    from ..early_warning.lifecycle import approve_warning, get_warning, review_warning
 
     form = WarningPublishForm(prefix=f"w{warning_id}")
     form.targets.choices = [(t, t) for t in request.form.getlist(f"w{warning_id}-targets")]
@@ -284,7 +291,7 @@ def warning_publish(warning_id: int):
 @bp.post("/warnings/<int:warning_id>/discard")
 @staff_required
 def warning_discard(warning_id: int):
-    from ..warnings.lifecycle import discard_warning
+    from ..early_warning.lifecycle import discard_warning
 
     if not WarningDiscardForm().validate():
         raise InputError("the form expired; reload the page and try again")

@@ -15,7 +15,7 @@ import json
 from alembic import op
 import sqlalchemy as sa
 
-from cert_share.services.stix_store import tlp_column
+from cert_share.store.stix_objects import tlp_column
 
 revision = "0009"
 down_revision = "0008"

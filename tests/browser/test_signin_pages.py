@@ -8,11 +8,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
+from cert_share.actor import actor_for_user
 from cert_share.clock import utcnow
 from cert_share.extensions import db
 from cert_share.models import Organization, User
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit, intake
+from cert_share.services import intake
 from tests.browser.conftest import wait_for
 from tests.conftest import PASSWORD
 
@@ -26,7 +27,7 @@ def _report(app, org_id: int, user_id: int, title: str) -> int:
             "title": title, "classification": "fraud/phishing", "severity": "medium", "tlp": "green",
             "detected_at": (utcnow() - timedelta(hours=1)).isoformat(),
             "observables": [{"type": "url", "value": "https://login-bank.example.org/"}]})
-        incident, _ = intake.report_incident(db.session, org=org, data=data, actor=audit.actor_for_user(user),
+        incident, _ = intake.report_incident(db.session, org=org, data=data, actor=actor_for_user(user),
                                              source="api")
         return incident.id
 

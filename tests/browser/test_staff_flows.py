@@ -12,12 +12,13 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
+from cert_share.actor import Actor
 from cert_share.clock import utcnow
+from cert_share.early_warning import lifecycle
 from cert_share.extensions import db
 from cert_share.models import EarlyWarning, Incident, Organization
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit, intake
-from cert_share.warnings import lifecycle
+from cert_share.services import intake
 from tests.browser.conftest import wait_for
 from tests.conftest import PASSWORD
 
@@ -32,7 +33,7 @@ def _report(app, org, title, tlp, severity="high", hours=2):
             "detected_at": (utcnow() - timedelta(hours=hours)).isoformat(),
             "observables": [{"type": "ipv4-addr", "value": ATTACKER_IP}]})
         incident, _ = intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
-                                             actor=audit.Actor(label=f"test:{org.slug}", org=org), source="api")
+                                             actor=Actor(label=f"test:{org.slug}", org=org), source="api")
         return incident.id
 
 

@@ -31,7 +31,7 @@ class World:
     tokens: dict = field(default_factory=dict)
 
     def collection(self, alias: str):
-        from cert_share.services.collections import by_alias
+        from cert_share.store.collections import by_alias
 
         with self.app.app_context():
             coll = by_alias(db.session, alias)
@@ -41,8 +41,8 @@ class World:
     def publish(self, alias: str, objects: list[dict], owner: str = "cert", **kw) -> None:
         """Store objects as the CERT (or ``owner``) would, through the storage service."""
         from cert_share.models import Organization
-        from cert_share.services.collections import by_alias
-        from cert_share.services.stix_store import add_objects
+        from cert_share.store.collections import by_alias
+        from cert_share.store.stix_objects import add_objects
 
         with self.app.app_context():
             org = db.session.get(Organization, self.orgs[owner].id)

@@ -165,8 +165,8 @@ def test_missing_or_wrong_token_is_401(client):
 
 
 def test_revoked_token_is_refused(client, app, bank, bank_token):
+    from cert_share.actor import CLI
     from cert_share.models import ApiToken, Organization
-    from cert_share.services.audit import CLI
     from cert_share.services.tokens import revoke_token
 
     with app.app_context():

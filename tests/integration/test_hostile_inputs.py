@@ -89,6 +89,9 @@ def _build(rule, values: dict) -> str:
 
 
 def _check(response, path: str, what: str) -> None:
+    # Closed as a WSGI server closes it: a streamed body (the audit CSV) keeps its request's
+    # context, and with it the signed-in user, until then.
+    response.close()
     assert response.status_code < 500, f"{what} {path}: {response.status_code} {response.get_data(as_text=True)[:300]}"
     if response.status_code >= 400 and path.startswith("/taxii2"):
         assert response.headers["Content-Type"] == TAXII, (what, path)

@@ -148,7 +148,7 @@ BAD_FILES = [
     (b"\xff\xfe\x00garbage", "not UTF-8"),
     (b"[1, 2, 3]", "neither a STIX 2.1 bundle .* nor a MISP event"),
     (json.dumps({"type": "bundle", "id": "bundle--x", "objects": []}).encode(), "bundle id"),
-    (json.dumps({"type": "bundle", "id": f"bundle--49787c21-e3d5-4552-a47d-bd13676850dd", "objects": []}).encode(), "nothing to import"),
+    (json.dumps({"type": "bundle", "id": "bundle--49787c21-e3d5-4552-a47d-bd13676850dd", "objects": []}).encode(), "nothing to import"),
     (json.dumps({"response": [{"Event": {"info": "no attributes"}}]}).encode(), "not a MISP event"),
 ]
 

@@ -13,7 +13,7 @@ from cert_share.extensions import db
 from cert_share.mail.digest import send_digests
 from cert_share.mail.outbox import enqueue, member_admins
 from cert_share.models import Incident, Organization, OutboxMessage
-from cert_share.services.case_access import staff_audience
+from cert_share.store.case_staff import staff_audience
 
 
 def rows(**where) -> list[OutboxMessage]:

@@ -5,13 +5,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from cert_share.actor import CLI
 from cert_share.extensions import db
 from cert_share.models import Cooperation, Incident, Organization
 from cert_share.models.taxii import TaxiiPoll
 from cert_share.models.warning import EarlyWarning, WarningSource
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit, deadline_tracking, intake
-from cert_share.services.collections import intake_collection
+from cert_share.services import deadline_tracking, intake
+from cert_share.store.collections import intake_collection
 from tests.conftest import auth
 
 UTC = timezone.utc
@@ -28,7 +29,7 @@ def file(org, created: str, classification: str, severity: str, status: str = "n
                                         "severity": severity, "tlp": "green",
                                         "detected_at": (created_at - timedelta(hours=1)).isoformat()})
     incident, _ = intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
-                                         actor=audit.CLI, source="api")
+                                         actor=CLI, source="api")
     incident.created_at = created_at
     incident.status = status
     if ack_minutes is not None:

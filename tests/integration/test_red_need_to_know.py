@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from cert_share import policy
+from cert_share.actor import CLI, Actor, actor_for_user
 from cert_share.clock import utcnow
 from cert_share.extensions import db
-from cert_share.models import AuditEntry, CaseLink, CaseMember, CaseNote, Incident, OutboxMessage, Organization, User
+from cert_share.models import AuditEntry, CaseLink, CaseMember, CaseNote, Incident, Organization, OutboxMessage, User
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit, case_access, intake
+from cert_share.services import case_access, intake
 from cert_share.services.deadline_reminders import send_reminders
 from tests.conftest import auth
 from tests.integration.staff_login import enrol, sign_in
@@ -34,7 +35,7 @@ def file_report(app, org, reporter, *, title, tlp, severity="critical", hours=2,
             "title": title, "description": description, "classification": "malicious-code/infected-system",
             "severity": severity, "tlp": tlp, "detected_at": (utcnow() - timedelta(hours=hours)).isoformat(),
             "observables": [{"type": "ipv4-addr", "value": ip}] if ip else []})
-        actor = audit.actor_for_user(db.session.get(User, reporter.id))
+        actor = actor_for_user(db.session.get(User, reporter.id))
         incident, _ = intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
                                              actor=actor, source="web")
         return incident.id
@@ -58,7 +59,7 @@ def world(app, factory):
     amber = file_report(app, grid, people["member-a"], title=AMBER_TITLE, tlp="amber", severity="high")
     with app.app_context():
         case_access.name_staff(db.session, db.session.get(Incident, red), people["named"].id,
-                               actor=audit.actor_for_user(db.session.get(User, people["duty"].id)))
+                               actor=actor_for_user(db.session.get(User, people["duty"].id)))
     tokens = {"member-a": factory.token(grid), "member-b": factory.token(telco), "cert": factory.token(cert)}
     return {"cert": cert, "grid": grid, "telco": telco, "people": people, "secrets": secrets, "red": red,
             "amber": amber, "tokens": tokens}
@@ -87,9 +88,9 @@ def test_the_policy_function_and_its_sql_form_agree_for_everyone(app, world):
     """The queue and the API list filter in SQL; the pages ask policy.can_read_incident. Same answer."""
     with app.app_context():
         incidents = db.session.execute(select(Incident)).scalars().all()
-        actors = [audit.actor_for_user(db.session.get(User, p.id)) for p in world["people"].values()]
+        actors = [actor_for_user(db.session.get(User, p.id)) for p in world["people"].values()]
         cert_org = db.session.get(Organization, world["cert"].id)
-        actors += [audit.Actor(label="token:cert/x", org=cert_org, role="cert-admin"), audit.CLI]
+        actors += [Actor(label="token:cert/x", org=cert_org, role="cert-admin"), CLI]
         for actor in actors:
             in_sql = set(db.session.execute(select(Incident.id).where(policy.incident_read_filter(actor))).scalars())
             in_policy = {i.id for i in incidents if policy.can_read_incident(actor, i)}
@@ -245,14 +246,14 @@ def test_the_duty_officer_assigns_without_reading_and_the_assignee_then_reads(ap
 def test_staff_taken_off_the_case_no_longer_read_it(app, world):
     with app.app_context():
         assert case_access.remove_staff(db.session, db.session.get(Incident, world["red"]),
-                                        world["people"]["named"].id, actor=audit.CLI)
+                                        world["people"]["named"].id, actor=CLI)
         assert db.session.execute(select(AuditEntry).where(AuditEntry.action == "incident.unname-staff")).first()
     assert client_for(app, world, "named").get(f"/incidents/{world['red']}").status_code == 403
 
 
 def test_a_named_analyst_may_name_a_colleague(app, world):
     with app.app_context():
-        named = audit.actor_for_user(db.session.get(User, world["people"]["named"].id))
+        named = actor_for_user(db.session.get(User, world["people"]["named"].id))
         case_access.name_staff(db.session, db.session.get(Incident, world["red"]), world["people"]["other"].id,
                                actor=named)
     assert client_for(app, world, "other").get(f"/incidents/{world['red']}").status_code == 200
@@ -264,7 +265,7 @@ def test_only_cert_staff_can_be_named(app, world):
 
         with pytest.raises(InputError):
             case_access.name_staff(db.session, db.session.get(Incident, world["red"]),
-                                   world["people"]["member-b"].id, actor=audit.CLI)
+                                   world["people"]["member-b"].id, actor=CLI)
 
 
 # --- JSON API ----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import threading
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from cert_share.clock import utcnow

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from cert_share.extensions import db
 from cert_share.models import StixObject
 from cert_share.services import taxii_store
-from cert_share.services.collections import by_alias
-from cert_share.services.stix_store import add_objects
+from cert_share.store.collections import by_alias
+from cert_share.store.stix_objects import add_objects
 
 from .taxii_world import API, basic, build_world, indicator
 

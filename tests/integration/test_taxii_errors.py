@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from cert_share.actor import CLI
+
 from .taxii_world import API, build_world, indicator
 
 MEDIA = "application/taxii+json;version=2.1"
@@ -67,12 +69,12 @@ def test_a_token_under_another_organizations_name_is_401(client, world):
 def test_a_revoked_token_is_401(client, world, app):
     from cert_share.extensions import db
     from cert_share.models import ApiToken, Organization
-    from cert_share.services import audit, tokens
+    from cert_share.services import tokens
 
     with app.app_context():
         org = db.session.get(Organization, world.orgs["bank"].id)
         row = db.session.query(ApiToken).filter_by(org_id=org.id).one()
-        tokens.revoke_token(db.session, org, row.id, actor=audit.CLI)
+        tokens.revoke_token(db.session, org, row.id, actor=CLI)
     _error(client.get("/taxii2/", headers=_bearer(world, "bank")), 401)
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 import pytest
 from taxii2client.v21 import Collection, as_pages
 
-from cert_share.extensions import db
-from cert_share.models import StixObject
-
 from .taxii_world import API, basic, build_world, indicator
 
 V1 = "2026-01-05T10:00:00.000Z"

@@ -4,9 +4,6 @@ from __future__ import annotations
 import pytest
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
-from cert_share.extensions import db
-from cert_share.stix import markings
-
 from .taxii_world import API, basic, build_world, indicator
 
 

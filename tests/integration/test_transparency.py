@@ -8,11 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from cert_share.actor import CLI
 from cert_share.extensions import db
 from cert_share.models import Cooperation, Incident, Organization
 from cert_share.reports.transparency import cells
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit, intake
+from cert_share.services import intake
 
 UTC = timezone.utc
 
@@ -22,7 +23,7 @@ def file(org, created: datetime, classification: str, status="new", ack_minutes=
                                         "severity": "high", "tlp": "red",
                                         "detected_at": (created - timedelta(hours=1)).isoformat()})
     incident, _ = intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
-                                         actor=audit.CLI, source="api")
+                                         actor=CLI, source="api")
     incident.created_at, incident.status = created, status
     if ack_minutes is not None:
         incident.acknowledged_at = created + timedelta(minutes=ack_minutes)

@@ -8,14 +8,13 @@ import pytest
 from sqlalchemy import select, update
 from stix2validator import validate_string
 
+from cert_share.actor import CLI, Actor
 from cert_share.clock import utcnow
+from cert_share.early_warning import lifecycle
 from cert_share.extensions import db
-from cert_share.models import (Collection, EarlyWarning, Incident, Observable, Organization, OutboxMessage,
-                               StixObject)
+from cert_share.models import Collection, EarlyWarning, Incident, Observable, Organization, OutboxMessage, StixObject
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit
 from cert_share.services.intake import report_incident
-from cert_share.warnings import lifecycle
 
 ATTACKER_IP = "198.51.100.23"
 
@@ -42,7 +41,7 @@ def report(app, org, observables, *, tlp="green", severity="high", title=None, d
     with app.app_context():
         data = IncidentCreateSchema().load(body)
         incident, _ = report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
-                                      actor=audit.Actor(label=f"test:{org.slug}", org=org), source="api")
+                                      actor=Actor(label=f"test:{org.slug}", org=org), source="api")
         return incident.id
 
 
@@ -73,7 +72,7 @@ def cert_actor(app, user=None):
     with app.app_context():
         cert = db.session.execute(select(Organization).where(Organization.kind == "cert")).scalar_one()
         db.session.expunge(cert)
-    return audit.Actor(label="test:cert", org=cert, role="cert-admin", user=user)
+    return Actor(label="test:cert", org=cert, role="cert-admin", user=user)
 
 
 def test_two_banks_reporting_the_same_green_ip_warn_all_members(app, orgs):
@@ -201,7 +200,7 @@ def test_red_warning_cannot_be_sent_to_a_collection_and_members_cannot_review(ap
     analyst = factory.user(orgs["cert"], "cert-analyst")
     with app.app_context():
         red = db.session.execute(select(Incident).where(Incident.tlp == "red")).scalar_one()
-        case_access.name_staff(db.session, red, analyst.id, actor=audit.CLI)
+        case_access.name_staff(db.session, red, analyst.id, actor=CLI)
         reviewer = cert_actor(app, user=db.session.get(User, analyst.id))
         with pytest.raises(PermissionDenied):
             lifecycle.approve_warning(db.session, w.id, cert_actor(app))  # a CERT token: named on nothing
@@ -210,7 +209,7 @@ def test_red_warning_cannot_be_sent_to_a_collection_and_members_cannot_review(ap
             lifecycle.approve_warning(db.session, w.id, reviewer)
         db.session.rollback()
         with pytest.raises(PermissionDenied):
-            lifecycle.discard_warning(db.session, w.id, audit.Actor(label="m", org=orgs["bank"], role="member-admin"))
+            lifecycle.discard_warning(db.session, w.id, Actor(label="m", org=orgs["bank"], role="member-admin"))
         db.session.rollback()
         lifecycle.discard_warning(db.session, w.id, reviewer)
     assert warnings(app)[0].state == "discarded"

@@ -6,8 +6,8 @@ import pytest
 import requests
 from taxii2client.v21 import Collection as TaxiiCollection
 
+from cert_share.early_warning.lifecycle import publish_warnings
 from cert_share.extensions import db
-from cert_share.warnings.lifecycle import publish_warnings
 from tests.conftest import auth
 from tests.integration.test_warnings import ATTACKER_IP, orgs, report  # noqa: F401  (fixture)
 
@@ -23,7 +23,7 @@ def publish(app):
 
 
 def collection_url(app, live_server, alias):
-    from cert_share.services.collections import by_alias
+    from cert_share.store.collections import by_alias
 
     with app.app_context():
         return f"{live_server.url}/taxii2/api/collections/{by_alias(db.session, alias).id}/"

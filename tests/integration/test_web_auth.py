@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from cert_share.actor import CLI
 from cert_share.extensions import db
 from cert_share.models import AuditEntry
 from tests.conftest import PASSWORD
@@ -115,13 +116,12 @@ def test_sign_out_is_a_post_with_csrf_and_ends_the_session(app, client, analyst)
 
 def test_a_password_change_ends_existing_sessions(app, client, analyst):
     from cert_share.models import User
-    from cert_share.services import audit
     from cert_share.services.users import set_password
 
     login(client, analyst.email, PASSWORD)
     assert client.get("/").status_code == 200
     with app.app_context():
-        set_password(db.session, db.session.get(User, analyst.id), "another long password", audit.CLI)
+        set_password(db.session, db.session.get(User, analyst.id), "another long password", CLI)
     assert client.get("/").status_code == 302
 
 

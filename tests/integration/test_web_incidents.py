@@ -377,7 +377,7 @@ def test_a_form_body_over_the_size_limit_gets_413_and_stores_nothing(app, bank_c
 
 
 def test_the_member_sees_its_reporting_deadlines_and_which_were_late(app, bank_client):
-    from cert_share.services import deadlines
+    from cert_share import deadlines
     from cert_share.web.filters import PHASE_LABELS
 
     detected = utcnow().replace(second=0, microsecond=0) - timedelta(days=5)

@@ -193,8 +193,8 @@ def test_every_report_carries_its_deadlines(client, setup):
 
 
 def test_false_positive_withdraws_the_report_from_the_warnings_it_raised(client, setup, app):
+    from cert_share.early_warning import lifecycle
     from cert_share.models import EarlyWarning, WarningSource
-    from cert_share.warnings import lifecycle
 
     ip = [{"type": "ipv4-addr", "value": "198.51.100.77"}]
     first = new_report(client, setup["bank"], tlp="green", observables=ip)

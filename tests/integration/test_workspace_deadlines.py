@@ -6,12 +6,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from cert_share.actor import CLI
 from cert_share.clock import utcnow
 from cert_share.extensions import db
 from cert_share.models import DeadlineReminder, Incident, Organization
 from cert_share.models.outbox import OutboxMessage
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit, intake, triage
+from cert_share.services import intake, triage
 from cert_share.services.deadline_reminders import send_reminders
 from cert_share.services.workspace import overdue_phases
 
@@ -34,7 +35,7 @@ def file_report(org, detected_hours_ago: float, **kw) -> Incident:
         "tlp": kw.pop("tlp", "amber"), "detected_at": (utcnow() - timedelta(hours=detected_hours_ago)).isoformat(),
         **kw})
     incident, _ = intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
-                                         actor=audit.CLI, source="api")
+                                         actor=CLI, source="api")
     return incident
 
 
@@ -76,9 +77,9 @@ def test_no_reminder_before_the_deadline_and_one_per_phase_after(ctx, world):
 def test_submitted_phase_or_false_positive_gets_no_reminder(ctx, world):
     done = file_report(world["telco"], 80)
     intake.add_phase_update(db.session, incident=done, phase="notification", summary="sent", details={},
-                            actor=audit.CLI)
+                            actor=CLI)
     fp = file_report(world["telco"], 80)
-    triage.set_status(db.session, fp, "false-positive", actor=audit.CLI)
+    triage.set_status(db.session, fp, "false-positive", actor=CLI)
     assert send_reminders(db.session).reminders == 0
 
 
@@ -118,7 +119,7 @@ def test_the_overdue_query_finds_exactly_what_the_rules_say(ctx, world, factory)
     applied to every report, at many moments, across both regimes."""
     import random
 
-    from cert_share.services.deadlines import for_incident
+    from cert_share.deadlines import for_incident
     from cert_share.services.workspace import overdue_pairs
 
     rng = random.Random(7)
@@ -133,14 +134,14 @@ def test_the_overdue_query_finds_exactly_what_the_rules_say(ctx, world, factory)
         for phase in ("notification", "intermediate", "final-report"):
             if rng.random() < 0.4:
                 intake.add_phase_update(db.session, incident=inc, phase=phase, summary="x", details={},
-                                        actor=audit.CLI)
+                                        actor=CLI)
         if rng.random() < 0.15:
             path = rng.choice([["false-positive"], ["acknowledged", "closed"], ["acknowledged"],
                                ["false-positive", "acknowledged"]])
             for status in path:
-                triage.set_status(db.session, inc, status, actor=audit.CLI)
+                triage.set_status(db.session, inc, status, actor=CLI)
         if incidents_so_far and rng.random() < 0.1:
-            triage.merge(db.session, inc, incidents_so_far[0], actor=audit.CLI)
+            triage.merge(db.session, inc, incidents_so_far[0], actor=CLI)
         incidents_so_far.append(inc)
     incidents = db.session.query(Incident).all()
     total = 0

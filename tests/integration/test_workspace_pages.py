@@ -10,11 +10,12 @@ from datetime import timedelta
 import pyotp
 import pytest
 
+from cert_share.actor import CLI
 from cert_share.clock import utcnow
 from cert_share.extensions import db
-from cert_share.models import AuditEntry, CaseNote, Incident, Organization, User
+from cert_share.models import AuditEntry, Incident, Organization, User
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit, intake
+from cert_share.services import intake
 from tests.conftest import PASSWORD
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.web_login import csrf_token, login, page_token
@@ -29,7 +30,7 @@ def file_report(app, org, **kw) -> int:
             "severity": kw.get("severity", "high"), "tlp": "amber",
             "detected_at": (utcnow() - timedelta(hours=kw.get("hours", 2))).isoformat()})
         incident, _ = intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
-                                             actor=audit.CLI, source="api")
+                                             actor=CLI, source="api")
         return incident.id
 
 
@@ -344,8 +345,8 @@ def test_members_sign_in_without_totp_and_may_turn_it_on(app, world):
 
 
 def test_warnings_page_shows_members_only_what_policy_allows(app, world, factory):
+    from cert_share.early_warning import lifecycle
     from cert_share.models import EarlyWarning
-    from cert_share.warnings import lifecycle
 
     def report_ip(org, ip, tlp):
         with app.app_context():
@@ -354,7 +355,7 @@ def test_warnings_page_shows_members_only_what_policy_allows(app, world, factory
                 "tlp": tlp, "detected_at": (utcnow() - timedelta(hours=1)).isoformat(),
                 "observables": [{"type": "ipv4-addr", "value": ip}]})
             intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
-                                   actor=audit.CLI, source="api")
+                                   actor=CLI, source="api")
 
     report_ip(world["bank"], "198.51.100.50", "green")
     report_ip(world["telco"], "198.51.100.50", "green")  # two organizations: a community warning
@@ -373,8 +374,8 @@ def test_warnings_page_shows_members_only_what_policy_allows(app, world, factory
 
 
 def _draft_warning(app, world, factory):
+    from cert_share.early_warning import lifecycle
     from cert_share.models import EarlyWarning
-    from cert_share.warnings import lifecycle
 
     for org, tlp in ((factory.org("Grid Energy", sector="energy"), "amber+strict"), (world["telco"], "green")):
         with app.app_context():
@@ -383,7 +384,7 @@ def _draft_warning(app, world, factory):
                 "tlp": tlp, "detected_at": (utcnow() - timedelta(hours=1)).isoformat(),
                 "observables": [{"type": "ipv4-addr", "value": "203.0.113.99"}]})
             intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
-                                   actor=audit.CLI, source="api")
+                                   actor=CLI, source="api")
     with app.app_context():
         lifecycle.publish_warnings(db.session)
         warning = db.session.query(EarlyWarning).filter_by(audience="community").one()
@@ -418,8 +419,8 @@ def test_case_timeline_gathers_status_changes_notes_mails_and_publications(app, 
 
     with app.app_context():
         incident = db.session.get(Incident, world["telco_report"])  # critical, 80 h old: overdue
-        triage.set_status(db.session, incident, "acknowledged", actor=audit.CLI)
-        triage.add_note(db.session, incident, "phoned their SOC", actor=audit.CLI)
+        triage.set_status(db.session, incident, "acknowledged", actor=CLI)
+        triage.add_note(db.session, incident, "phoned their SOC", actor=CLI)
         send_reminders(db.session)
         events = workspace.timeline(db.session, incident)
         kinds = [e.kind for e in events]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from cert_share.actor import CLI
 from cert_share.clock import utcnow
 from cert_share.extensions import db
 from cert_share.models import Organization
 from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import audit, intake, workspace
+from cert_share.services import intake, workspace
 from cert_share.services.workspace import QueueFilters
 
 
@@ -22,7 +23,7 @@ def test_index_walk_and_sort_agree_on_every_page(ctx, factory, monkeypatch):
             "title": f"report {i}", "classification": "fraud/phishing", "tlp": "green",
             "severity": rng.choice(["low", "medium", "high", "critical"]),
             "detected_at": (utcnow() - timedelta(hours=1)).isoformat()})
-        intake.report_incident(db.session, org=org, data=data, actor=audit.CLI, source="api")
+        intake.report_incident(db.session, org=org, data=data, actor=CLI, source="api")
     rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
     everything = sorted(db.session.query(workspace.Incident).all(),
                         key=lambda i: (rank[i.severity], -i.created_at.timestamp(), -i.id))
@@ -32,7 +33,7 @@ def test_index_walk_and_sort_agree_on_every_page(ctx, factory, monkeypatch):
         for per_page in (1, 4, 5, 50):
             got = []
             for page in range(1, 30):
-                result = workspace.queue(db.session, QueueFilters(status="all"), actor=audit.CLI, page=page,
+                result = workspace.queue(db.session, QueueFilters(status="all"), actor=CLI, page=page,
                                          per_page=per_page)
                 assert result.total == 17
                 got.extend(i.id for i in result.incidents)

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta, timezone
 import pyotp
 import pytest
 
+from cert_share.actor import CLI
 from cert_share.errors import Conflict, InputError
 from cert_share.extensions import db
 from cert_share.models import AuditEntry, User
-from cert_share.services import audit, totp
+from cert_share.services import totp
 from cert_share.services.signin_throttle import Throttling
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -34,7 +35,7 @@ def check(user: User, code: str) -> bool:
 def enrolled(user_id: int) -> tuple[User, str]:
     user = db.session.get(User, user_id)
     secret = totp.start_enrolment(db.session, user)
-    totp.confirm_enrolment(db.session, user, code_at(secret, NOW - timedelta(minutes=5)), actor=audit.CLI,
+    totp.confirm_enrolment(db.session, user, code_at(secret, NOW - timedelta(minutes=5)), actor=CLI,
                            now=NOW - timedelta(minutes=5))
     return user, secret
 
@@ -52,11 +53,11 @@ def test_enrolment_needs_a_matching_code(ctx, people):
     secret = totp.start_enrolment(db.session, user)
     with pytest.raises(InputError):
         totp.confirm_enrolment(db.session, user, "000000" if code_at(secret, NOW) != "000000" else "111111",
-                               actor=audit.CLI, now=NOW)
+                               actor=CLI, now=NOW)
     with pytest.raises(InputError):
-        totp.confirm_enrolment(db.session, user, "12ab56", actor=audit.CLI, now=NOW)
+        totp.confirm_enrolment(db.session, user, "12ab56", actor=CLI, now=NOW)
     assert not user.totp_enabled
-    totp.confirm_enrolment(db.session, user, code_at(secret, NOW), actor=audit.CLI, now=NOW)
+    totp.confirm_enrolment(db.session, user, code_at(secret, NOW), actor=CLI, now=NOW)
     assert user.totp_enabled
     with pytest.raises(Conflict):
         totp.start_enrolment(db.session, user)
@@ -96,18 +97,18 @@ def test_wrong_codes_are_counted_per_account_then_even_the_right_code_waits(ctx,
 
 def test_admin_reset_forces_a_new_enrolment(ctx, people):
     user, _ = enrolled(people["staff"])
-    totp.reset(db.session, user, actor=audit.CLI)
+    totp.reset(db.session, user, actor=CLI)
     assert totp.second_factor_for(user) == "totp-enrol" and user.totp_secret is None
 
 
 def test_members_may_turn_it_off_staff_may_not(ctx, people):
     member, secret = enrolled(people["member"])
-    totp.disable_own(db.session, member, code_at(secret, datetime.now(timezone.utc)), actor=audit.CLI,
+    totp.disable_own(db.session, member, code_at(secret, datetime.now(timezone.utc)), actor=CLI,
                      throttling=THROTTLING)
     assert not member.totp_enabled
     staff, secret = enrolled(people["staff"])
     with pytest.raises(InputError):
-        totp.disable_own(db.session, staff, code_at(secret, datetime.now(timezone.utc)), actor=audit.CLI,
+        totp.disable_own(db.session, staff, code_at(secret, datetime.now(timezone.utc)), actor=CLI,
                          throttling=THROTTLING)
 
 

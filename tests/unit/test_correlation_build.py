@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import stix2
 from stix2validator import validate_string
 
+from cert_share.early_warning import build
+from cert_share.early_warning.constituency import network_starts, parent_domains
 from cert_share.stix.build import bundle
-from cert_share.warnings import build
-from cert_share.warnings.constituency import network_starts, parent_domains
 
 
 def hex_of(ip: str) -> str:

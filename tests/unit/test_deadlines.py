@@ -6,9 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from cert_share.clock import parse_iso
-from cert_share.services.deadlines import (
-    add_months, compute, parse_sector_regimes, regime_name,
-)
+from cert_share.deadlines import add_months, compute, parse_sector_regimes, regime_name
 
 UTC = timezone.utc
 DETECTED = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)

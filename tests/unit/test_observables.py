@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import stix2
 
-from cert_share.stix.observables import (TYPES, Observable, ObservableError, ip_hex, normalize, recognize,
-                                         sco_dict)
+from cert_share.stix.observables import TYPES, Observable, ObservableError, ip_hex, normalize, recognize, sco_dict
 
 VALID = [
     ("ipv4-addr", "203.0.113.7", "203.0.113.7", "203.0.113.7"),

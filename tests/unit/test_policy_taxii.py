@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from cert_share import policy
-from cert_share.services.audit import Actor
+from cert_share.actor import Actor
 
 LEVELS = ("clear", "green", "amber", "amber+strict", "red", None)
 

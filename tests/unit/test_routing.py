@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cert_share.warnings.routing import Route, Source, community_route, owner_route, targets_allowed
+from cert_share.early_warning.routing import Route, Source, community_route, owner_route, targets_allowed
 
 BANK = Source(1, "member", "financial-services", "green")
 BANK2 = Source(2, "member", "financial-services", "green")

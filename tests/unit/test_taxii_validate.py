@@ -6,8 +6,7 @@ import uuid
 import pytest
 import stix2
 
-from cert_share.stix.validate import (MAX_PATTERN_DEPTH, InvalidObject, check_object, pattern_depth,
-                                      simple_observable)
+from cert_share.stix.validate import MAX_PATTERN_DEPTH, InvalidObject, check_object, pattern_depth, simple_observable
 
 BASE = {"type": "indicator", "spec_version": "2.1", "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
         "created": "2026-01-05T10:00:00.000Z", "modified": "2026-01-05T10:00:00.000Z",

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from .. import policy
+from ..actor import Actor, actor_for_user
 from ..models import Incident, Organization
-from ..services.audit import Actor, actor_for_user
-from ..services.case_access import active_staff, red_sources, staff_audience
-from ..services.collections import by_alias
+from ..store.case_staff import active_staff, red_sources, staff_audience
+from ..store.collections import by_alias
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models import EarlyWarning

@@ -1,12 +1,12 @@
-"""Who is acting, and the append-only record of what they did."""
+"""Who is acting: the authenticated party behind a request, a command or a scheduled job.
+
+Below policy, services and every interface, so each of them can name the actor without importing
+the others."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
-
-from ..models import AuditEntry, Organization, User
+from .models import Organization, User
 
 
 @dataclass(frozen=True)
@@ -49,24 +49,3 @@ SYSTEM = Actor(label="system")
 def actor_for_user(user: User, remote_addr: str | None = None) -> Actor:
     return Actor(label=f"user:{user.email}", org=user.organization, user=user,
                  remote_addr=remote_addr, role=user.role)
-
-
-_INSERT = insert(AuditEntry.__table__)  # Core: the ORM-enabled form costs twice as much
-
-
-def record(session: Session, actor: Actor, action: str, target_type: str | None = None,
-           target_id: object = None, **details) -> None:
-    """Write an audit row in the caller's transaction (committed with the change it records).
-
-    An INSERT at once rather than an ORM object flushed later: nothing reads the row back in
-    the transaction, and every report, poll and sign-in writes one."""
-    session.execute(_INSERT, [{
-        "actor": actor.label,
-        "actor_user_id": actor.user.id if actor.user is not None else None,
-        "actor_org_id": actor.org_id,
-        "action": action,
-        "target_type": target_type,
-        "target_id": None if target_id is None else str(target_id),
-        "details": details,
-        "remote_addr": actor.remote_addr,
-    }])

@@ -13,24 +13,24 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
-
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from .. import policy
+from ..actor import Actor
 from ..clock import utcnow
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
 from ..models import EarlyWarning, Incident, WarningSource
 from ..models.warning import COMMUNITY
-from ..services import audit
-from ..services.case_access import red_sources
-from ..services.collections import by_alias
-from ..services.organizations import cert_organization
-from ..services.stix_store import add_objects
 from ..stix import markings
 from ..stix.build import identity
+from ..store import audit
+from ..store.case_staff import red_sources
+from ..store.collections import by_alias
+from ..store.organizations import cert_organization
+from ..store.stix_objects import add_objects
 from ..vocab import TLP_LEVELS
 from . import build, notify
 from .routing import Route, Source, community_route, owner_route, targets_allowed
@@ -131,7 +131,7 @@ def expire_warnings(session: Session, now: datetime) -> int:
 def publish_warnings(session: Session, now: datetime | None = None, *, batch: int | None = None) -> str:
     """Write every due warning's current version into its collections; commit per batch.
 
-    Idempotent: a version already stored in a collection is skipped by stix_store.add_objects, and a
+    Idempotent: a version already stored in a collection is skipped by stix_objects.add_objects, and a
     warning leaves the queue in the same transaction that stores it — only if it was not changed
     meanwhile (``modified`` unchanged), so a sighting that lands during the run is published next time.
     Rows are read and marked with Core statements (no ORM identity map): 10,000 due warnings are
@@ -201,7 +201,7 @@ def publish_warnings(session: Session, now: datetime | None = None, *, batch: in
 
 # --- CERT staff actions ----------------------------------------------------------------------
 
-def _require_staff(actor: audit.Actor) -> None:
+def _require_staff(actor: Actor) -> None:
     if not policy.can_triage(actor):
         raise PermissionDenied("only CERT staff may review early warnings")
 
@@ -213,12 +213,12 @@ def get_warning(session: Session, warning_id: int) -> EarlyWarning:
     return warning
 
 
-def _require_case_reader(session: Session, warning: EarlyWarning, actor: audit.Actor) -> None:
+def _require_case_reader(session: Session, warning: EarlyWarning, actor: Actor) -> None:
     if not policy.can_read_case_warning(actor, red_sources(session, warning)):
         raise PermissionDenied(f"warning {warning.id} was raised from a TLP:RED report you are not named on")
 
 
-def review_warning(session: Session, warning_id: int, actor: audit.Actor, *, title: str | None = None,
+def review_warning(session: Session, warning_id: int, actor: Actor, *, title: str | None = None,
                    description: str | None = None, recommended_action: str | None = None,
                    tlp: str | None = None, targets: list[str] | None = None,
                    now: datetime | None = None) -> EarlyWarning:
@@ -266,7 +266,7 @@ def review_warning(session: Session, warning_id: int, actor: audit.Actor, *, tit
     return warning
 
 
-def approve_warning(session: Session, warning_id: int, actor: audit.Actor, *,
+def approve_warning(session: Session, warning_id: int, actor: Actor, *,
                     now: datetime | None = None) -> EarlyWarning:
     """Publish a draft: it goes out with the next publish-warnings run."""
     _require_staff(actor)
@@ -289,7 +289,7 @@ def approve_warning(session: Session, warning_id: int, actor: audit.Actor, *,
     return warning
 
 
-def discard_warning(session: Session, warning_id: int, actor: audit.Actor, *,
+def discard_warning(session: Session, warning_id: int, actor: Actor, *,
                     now: datetime | None = None) -> EarlyWarning:
     """Drop a draft or a not-yet-published warning; a published one must be revoked instead."""
     _require_staff(actor)
@@ -306,7 +306,7 @@ def discard_warning(session: Session, warning_id: int, actor: audit.Actor, *,
     return warning
 
 
-def revoke_warning(session: Session, warning_id: int, actor: audit.Actor, *,
+def revoke_warning(session: Session, warning_id: int, actor: Actor, *,
                    now: datetime | None = None) -> EarlyWarning:
     """Withdraw a warning: members receive a ``revoked: true`` version of everything it published."""
     _require_staff(actor)
@@ -320,7 +320,7 @@ def revoke_warning(session: Session, warning_id: int, actor: audit.Actor, *,
     return warning
 
 
-def revoke_for_incident(session: Session, incident: Incident, actor: audit.Actor, *,
+def revoke_for_incident(session: Session, incident: Incident, actor: Actor, *,
                         now: datetime | None = None) -> list[EarlyWarning]:
     """The CERT marked ``incident`` a false positive: withdraw it from every warning it raised.
 
@@ -331,7 +331,7 @@ def revoke_for_incident(session: Session, incident: Incident, actor: audit.Actor
     return _set_withdrawn(session, incident, actor, withdrawn=True, now=now)
 
 
-def restore_for_incident(session: Session, incident: Incident, actor: audit.Actor, *,
+def restore_for_incident(session: Session, incident: Incident, actor: Actor, *,
                          now: datetime | None = None) -> list[EarlyWarning]:
     """The CERT reopened ``incident`` after marking it a false positive: it counts again in the
     warnings it had raised, which get a new version. A warning that was revoked meanwhile stays
@@ -340,7 +340,7 @@ def restore_for_incident(session: Session, incident: Incident, actor: audit.Acto
     return _set_withdrawn(session, incident, actor, withdrawn=False, now=now)
 
 
-def _set_withdrawn(session: Session, incident: Incident, actor: audit.Actor, *, withdrawn: bool,
+def _set_withdrawn(session: Session, incident: Incident, actor: Actor, *, withdrawn: bool,
                    now: datetime | None) -> list[EarlyWarning]:
     """Flip ``incident``'s sources to ``withdrawn``, recompute their warnings, audit it once."""
     now = now or utcnow()
@@ -363,7 +363,7 @@ def _set_withdrawn(session: Session, incident: Incident, actor: audit.Actor, *, 
     return touched
 
 
-def visible_warnings(session: Session, actor: audit.Actor, *, state: str | None = None,
+def visible_warnings(session: Session, actor: Actor, *, state: str | None = None,
                      limit: int = 100, before: int | None = None) -> list[EarlyWarning]:
     """Warnings the actor may read: CERT staff all (optionally by state) but those raised from
     TLP:RED reports they may not read; members what was published to a collection they may read."""
@@ -387,7 +387,7 @@ def visible_warnings(session: Session, actor: audit.Actor, *, state: str | None 
     return out
 
 
-def readable_by(session: Session, actor: audit.Actor, warning: EarlyWarning, cache: dict | None = None) -> bool:
+def readable_by(session: Session, actor: Actor, warning: EarlyWarning, cache: dict | None = None) -> bool:
     """May ``actor`` read this warning? CERT staff: any, but one raised from TLP:RED reports only if
     they may read one of them; others: only a published warning, through a collection it went to
     whose TLP rule admits the caller."""

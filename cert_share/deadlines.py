@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
-from ..clock import iso, utcnow
+from .clock import iso, utcnow
 
 
 @dataclass(frozen=True)
