@@ -109,16 +109,12 @@ def register_url_converters(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
+    from .taxii import bp as taxii_bp
     from .web import bp as web_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
-    try:
-        from .taxii import bp as taxii_bp
-    except ImportError:  # pragma: no cover - TAXII blueprint not present in this build
-        taxii_bp = None
-    if taxii_bp is not None:
-        app.register_blueprint(taxii_bp)
+    app.register_blueprint(taxii_bp)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -143,7 +139,7 @@ def register_security_headers(app: Flask) -> None:
 
     hsts_max_age = app.config["HSTS_MAX_AGE"]
     production = _in_production(app)
-    https_base = app.config.get("BASE_URL", "").startswith("https://")
+    https_base = app.config["BASE_URL"].startswith("https://")
 
     @app.after_request
     def _headers(response):

@@ -4,35 +4,62 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import select
+from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..actor import Actor
 from ..clock import utcnow
+from ..database import DbSession
+from ..early_warning.correlate import after_intake, asset_matches
 from ..errors import InputError
-from ..models import Incident, Observable, Organization, PhaseUpdate
+from ..models import Incident, Organization, PhaseUpdate
+from ..models.incident import PHASES
 from ..stix import build
 from ..stix.observables import Observable as ObservableValue
 from ..stix.observables import ip_hex
 from ..store import audit
 from ..store.collections import intake_collection_id
-from ..store.stix_objects import add_objects, insert_ignoring_duplicates, prepare_objects
-
-# Hooks run inside the intake transaction, after the incident and its observables are flushed
-# (correlation registers here). Each is called as hook(session, incident).
-AFTER_INTAKE_HOOKS: list = []
+from ..store.incidents import insert_incident, insert_observables
+from ..store.stix_objects import add_objects, prepare_objects
+from .deadline_tracking import plan_new, track
 
 
-def find_by_external_id(session: Session, org: Organization, external_id: str) -> Incident | None:
+def find_by_external_id(session: DbSession, org: Organization, external_id: str) -> Incident | None:
     return session.execute(
         select(Incident).where(Incident.org_id == org.id, Incident.external_id == external_id)
     ).scalar_one_or_none()
 
 
-def report_incident(session: Session, *, org: Organization, data: dict, actor: Actor, source: str,
-                    commit: bool = True) -> tuple[Incident, bool]:
-    """Store a validated report (``IncidentCreateSchema`` output) for ``org``.
+def report_incident(session: DbSession, *, org: Organization, data: dict, actor: Actor,
+                    source: str) -> tuple[Incident, bool]:
+    """Store a validated report (``IncidentCreateSchema`` output) for ``org`` and commit: see
+    ``store_report``, which does the work.
+
+    The commit keeps what the session holds loaded: every caller shows or counts the report it
+    gets back, and expired, each of its attributes would be read back with four more queries.
+    Nothing else changed those rows since they were written, so nothing is stale.
+    """
+    incident, created = store_report(session, org=org, data=data, actor=actor, source=source)
+    _commit_keeping_loaded(session)
+    return incident, created
+
+
+def _commit_keeping_loaded(session: DbSession) -> None:
+    # ``session`` may be Flask-SQLAlchemy's scoped session: the setting is the real session's.
+    real = session.registry() if isinstance(session, scoped_session) else session
+    expire, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = expire
+
+
+def store_report(session: DbSession, *, org: Organization, data: dict, actor: Actor,
+                 source: str) -> tuple[Incident, bool]:
+    """Add a validated report (``IncidentCreateSchema`` output) for ``org`` to the caller's
+    transaction, which the caller commits (``report_incident`` for a report on its own; a TAXII
+    push or a feed page stores its reports with its own rows).
 
     Returns (incident, created). A report whose ``external_id`` the organization already used is
     not stored again: the existing incident is returned with created=False. ``external_id`` is
@@ -80,56 +107,19 @@ def report_incident(session: Session, *, org: Organization, data: dict, actor: A
     # wait (the report's STIX objects and their JSON, the constituency lookup).
     planned = _plan_observables(data.get("observables") or ())
     stix_objects = prepare_objects(_report_objects(incident, org, planned))
-    matches = _asset_matches(session, planned)
-    deadlines = _plan_deadlines(incident, org)
+    matches = asset_matches(session, planned)
+    deadlines = plan_new(incident, org)
 
-    if not _insert_incident(session, incident):
+    if not insert_incident(session, incident):
         return find_by_external_id(session, org, external_id), False
     set_committed_value(incident, "updates", [])  # a new report has none: no lazy load later
-    _add_observables(session, incident, planned)
+    insert_observables(session, incident, planned)
     add_objects(session, intake_collection_id(session), stix_objects, owner_org_id=org.id, incident_id=incident.id)
-    _early_warnings(session, incident, matches)
-    _track_deadlines(session, incident, planned=deadlines)
-    for hook in AFTER_INTAKE_HOOKS:
-        hook(session, incident)
+    after_intake(session, incident, matches=matches)  # correlation and critical-report alerts
+    track(session, incident, planned=deadlines)
     audit.record(session, actor, "incident.report", "incident", incident.id, source=source,
                  org=org.slug, observables=len(incident.observables))
-    if commit:
-        session.commit()
     return incident, True
-
-
-_INCIDENT_COLUMNS = [c.key for c in Incident.__table__.c if c.key != "id"]
-_INSERT_INCIDENT: dict[str, object] = {}  # per dialect, built once
-
-
-def _insert_incident(session: Session, incident: Incident) -> bool:
-    """Insert a new incident with one Core INSERT and add it to the session as persistent;
-    False, and nothing stored, if its organization already has a report with its external_id.
-
-    The ORM's unit of work took three times as long for this one row, and on SQLite that time
-    is spent holding the writer's lock (it is the transaction's first write). Every column is
-    set, so the object needs no refresh afterwards.
-
-    A report with that external_id appears here when a concurrent request committed it after
-    this one looked: ON CONFLICT on that key waits for the other transaction to end and then
-    skips the row, where a plain INSERT would raise (and catching that would need a savepoint
-    around every report)."""
-    dialect = session.get_bind().dialect.name
-    statement = _INSERT_INCIDENT.get(dialect)
-    if statement is None:
-        statement = _INSERT_INCIDENT[dialect] = insert_ignoring_duplicates(
-            session, Incident.__table__, conflict=("org_id", "external_id")).returning(Incident.__table__.c.id)
-    values = {key: getattr(incident, key) for key in _INCIDENT_COLUMNS}
-    incident_id = session.execute(statement, values).scalar()
-    if incident_id is None:
-        return False
-    for key, value in values.items():
-        set_committed_value(incident, key, value)
-    set_committed_value(incident, "id", incident_id)
-    make_transient_to_detached(incident)
-    session.add(incident)
-    return True
 
 
 class _Planned(NamedTuple):
@@ -154,70 +144,21 @@ def _plan_observables(values: Iterable[ObservableValue]) -> list[_Planned]:
     return planned
 
 
-def _asset_matches(session: Session, planned: list[_Planned]):
-    from ..early_warning.correlate import asset_matches  # late import: warnings builds on this module
-
-    return asset_matches(session, planned)
-
-
-def _track_deadlines(session: Session, incident: Incident, *, planned: list[dict] | None = None) -> None:
-    """Keep the report's phase_deadlines rows in step (CERT workspace, issue 5)."""
-    from .deadline_tracking import track
-
-    track(session, incident, planned=planned)
-
-
-def _plan_deadlines(incident: Incident, org: Organization) -> list[dict]:
-    from .deadline_tracking import plan_new
-
-    return plan_new(incident, org)
-
-
-def _early_warnings(session: Session, incident: Incident, matches=None) -> None:
-    """Correlation and critical-report alerts, in this transaction (cert_share.early_warning)."""
-    from ..early_warning.correlate import after_intake  # late import: warnings builds on this module
-
-    after_intake(session, incident, matches=matches)
-
-
-_OBSERVABLES_OF = select(Observable).where(Observable.incident_id == bindparam("incident_id")).order_by(Observable.id)
-_INSERT_OBSERVABLES = insert(Observable.__table__)
-
-
-def _add_observables(session: Session, incident: Incident, planned: list[_Planned]) -> None:
-    """Insert the (new) incident's observables and load them into ``incident.observables``.
-
-    One executemany and one SELECT instead of a unit-of-work flush: SQLite makes the ORM insert
-    row by row (it needs each generated id), which was a quarter of a 10,000-indicator import.
-    (An ORM INSERT … RETURNING is no better: SQLAlchemy splits it by which columns are NULL, and
-    on SQLite sends one row per statement to keep the order of the returned ids.)
-    """
-    rows = [dict(incident_id=incident.id, org_id=incident.org_id, type=p.type, value=p.value,
-                 display_value=p.display, stix_id=p.stix_id, indicator_id=p.indicator_id, ip_hex=p.ip_hex,
-                 created_at=incident.created_at) for p in planned]
-    for start in range(0, len(rows), 5_000):
-        session.execute(_INSERT_OBSERVABLES, rows[start:start + 5_000])
-    loaded = session.execute(_OBSERVABLES_OF, {"incident_id": incident.id}).scalars().all() if rows else []
-    set_committed_value(incident, "observables", list(loaded))
-
-
 def _report_objects(incident: Incident, org: Organization, observables) -> list[dict]:
     """A report's STIX version: its organization's identity, the incident and its observables."""
     return [build.identity(org)] + build.incident_objects(incident, org, observables)
 
 
-def _store_stix(session: Session, incident: Incident) -> None:
+def _store_stix(session: DbSession, incident: Incident) -> None:
     """Add the report's current STIX version to the intake collection (read back by its org)."""
     org = incident.organization
     objects = _report_objects(incident, org, incident.observables)
     add_objects(session, intake_collection_id(session), objects, owner_org_id=org.id, incident_id=incident.id)
 
 
-def add_phase_update(session: Session, *, incident: Incident, phase: str, summary: str, details: dict | None,
-                     actor: Actor, commit: bool = True) -> PhaseUpdate:
-    """Record a reporting phase; the incident's STIX object gets a new version."""
-    from ..models.incident import PHASES
-
+def add_phase_update(session: DbSession, *, incident: Incident, phase: str, summary: str, details: dict | None,
+                     actor: Actor) -> PhaseUpdate:
+    """Record a reporting phase and commit; the incident's STIX object gets a new version."""
     if phase not in PHASES or phase == "early-warning":
         raise InputError("phase must be one of notification, intermediate, final-report", field="phase")
     if incident.status in {"closed", "false-positive"} and phase != "final-report":
@@ -231,10 +172,9 @@ def add_phase_update(session: Session, *, incident: Incident, phase: str, summar
     incident.updated_at = now
     incident.stix_modified = now
     _store_stix(session, incident)
-    _track_deadlines(session, incident)
+    track(session, incident)  # the phase_deadlines rows follow the new update
     audit.record(session, actor, "incident.phase", "incident", incident.id, phase=phase)
-    if commit:
-        session.commit()
+    session.commit()
     return update
 
 

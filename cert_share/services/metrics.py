@@ -14,8 +14,8 @@ Definitions (the API keys are a contract; see README "Metrics"):
 - ``case_processing_rate``: share of the period's reports that are closed or false-positive
   now (0..1, None without reports);
 - ``overdue_phases``: reporting phases of the period's reports overdue now;
-- ``members_polling``: member organizations that polled TAXII in the period (from the TAXII
-  feature; None in a build without it).
+- ``members_polling``: member organizations that polled TAXII in the period (from the
+  ``taxii_polls`` rows).
 
 Counts are GROUP BY queries; medians are taken in Python over two timestamps per report.
 """
@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from ..clock import utcnow
+from ..database import DbSession
 from ..errors import InputError
-from ..models import Cooperation, Incident, Organization
+from ..models import Cooperation, EarlyWarning, Incident, Organization, WarningSource
+from .taxii_store import members_polling as taxii_members_polling
 from .triage import END_STATUSES
 from .workspace import overdue_pairs
 
@@ -80,7 +81,7 @@ def _in_period(period: Period):
     return (Incident.created_at >= period.since) & (Incident.created_at < period.until)
 
 
-def _grouped(session: Session, column, period: Period, join_org: bool = False) -> dict[str, int]:
+def _grouped(session: DbSession, column, period: Period, join_org: bool = False) -> dict[str, int]:
     query = select(column, func.count()).select_from(Incident)
     if join_org:
         query = query.join(Organization, Organization.id == Incident.org_id)
@@ -96,17 +97,13 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def acknowledge_minutes(session: Session, period: Period) -> list[float]:
+def acknowledge_minutes(session: DbSession, period: Period) -> list[float]:
     rows = session.execute(select(Incident.created_at, Incident.acknowledged_at)
                            .where(_in_period(period), Incident.acknowledged_at.is_not(None))).all()
     return [max(0.0, _minutes(ack - created)) for created, ack in rows]
 
 
-def first_warning_minutes(session: Session, period: Period) -> list[float]:
-    try:
-        from ..models.warning import EarlyWarning, WarningSource
-    except ImportError:  # pragma: no cover - build without the warnings feature
-        return []
+def first_warning_minutes(session: DbSession, period: Period) -> list[float]:
     rows = session.execute(
         select(Incident.created_at, func.min(EarlyWarning.published_at))
         .join(WarningSource, WarningSource.incident_id == Incident.id)
@@ -116,30 +113,22 @@ def first_warning_minutes(session: Session, period: Period) -> list[float]:
     return [max(0.0, _minutes(first - created)) for created, first in rows if first is not None]
 
 
-def warnings_published(session: Session, period: Period) -> int:
-    try:
-        from ..models.warning import EarlyWarning
-    except ImportError:  # pragma: no cover
-        return 0
+def warnings_published(session: DbSession, period: Period) -> int:
     return session.execute(select(func.count()).select_from(EarlyWarning).where(
         EarlyWarning.published_at >= period.since, EarlyWarning.published_at < period.until)).scalar_one()
 
 
-def cross_border_cases(session: Session, period: Period) -> int:
+def cross_border_cases(session: DbSession, period: Period) -> int:
     return session.execute(select(func.count()).select_from(Cooperation)
                            .join(Incident, Incident.id == Cooperation.incident_id)
                            .where(_in_period(period))).scalar_one()
 
 
-def members_polling(session: Session, period: Period) -> int | None:
-    try:
-        from .taxii_store import members_polling as polling
-    except ImportError:
-        return None
-    return polling(session, period.since, period.until)
+def members_polling(session: DbSession, period: Period) -> int:
+    return taxii_members_polling(session, period.since, period.until)
 
 
-def compute(session: Session, period: Period, *, now: datetime | None = None) -> dict:
+def compute(session: DbSession, period: Period, *, now: datetime | None = None) -> dict:
     """The metrics document of GET /api/v1/metrics."""
     now = now or utcnow()
     by_status = _grouped(session, Incident.status, period)
@@ -165,7 +154,7 @@ def compute(session: Session, period: Period, *, now: datetime | None = None) ->
     }
 
 
-def weekly(session: Session, period: Period) -> dict:
+def weekly(session: DbSession, period: Period) -> dict:
     """Series for the metrics page charts: per ISO week (Monday), reports by sector, the median
     time to acknowledge and the processing rate of that week's reports."""
     rows = session.execute(
@@ -194,5 +183,5 @@ def weekly(session: Session, period: Period) -> dict:
         "weeks": [w.isoformat() for w in weeks],
         "reports_by_sector": dict(sorted(by_sector.items())),
         "median_acknowledge_minutes": [_median(v) for v in ack],
-        "processing_rate": [round(d / t, 4) if t else None for d, t in zip(done, total)],
+        "processing_rate": [round(d / t, 4) if t else None for d, t in zip(done, total, strict=True)],
     }

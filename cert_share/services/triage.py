@@ -19,17 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from .. import policy
 from ..actor import Actor
 from ..clock import utcnow
+from ..database import DbSession
+from ..early_warning.lifecycle import restore_for_incident, revoke_for_incident
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
 from ..models import CaseLink, CaseNote, Cooperation, Incident, User
 from ..models.case import LINK_KINDS
 from ..models.incident import STATUSES
 from ..params import id_from_text
+from ..schemas.fields import clean_text
 from ..store import audit
 from ..vocab import countries
 from . import deadline_tracking
@@ -45,10 +48,6 @@ OPEN_STATUSES = ("new", "acknowledged", "investigating")
 END_STATUSES = ("closed", "false-positive")
 MAX_NOTE = 20_000
 MAX_PARTNER_CERTS = 50
-
-# Called as hook(session, incident, actor) when a report becomes false-positive, inside the
-# transaction (the warnings feature withdraws what the report raised). See _revoke_warnings.
-FALSE_POSITIVE_HOOKS: list = []
 
 
 def allowed_transition(current: str, new: str) -> bool:
@@ -77,7 +76,7 @@ def _require_reader(actor: Actor, *incidents: Incident) -> None:
             raise PermissionDenied(f"report #{incident.id} is TLP:RED and you are not named on the case")
 
 
-def _apply_status(session: Session, incident: Incident, status: str, actor: Actor, now: datetime) -> bool:
+def _apply_status(session: DbSession, incident: Incident, status: str, actor: Actor, now: datetime) -> bool:
     check_transition(incident.status, status)
     if status == incident.status:
         return False
@@ -90,33 +89,14 @@ def _apply_status(session: Session, incident: Incident, status: str, actor: Acto
     elif previous in END_STATUSES:
         incident.closed_at = None
     audit.record(session, actor, "incident.status", "incident", incident.id, **{"from": previous, "to": status})
-    if status == "false-positive":
-        _revoke_warnings(session, incident, actor)
-    elif previous == "false-positive":
-        _restore_warnings(session, incident, actor)
+    if status == "false-positive":  # the report no longer counts in the warnings it raised
+        revoke_for_incident(session, incident, actor)
+    elif previous == "false-positive":  # reopened: it counts again
+        restore_for_incident(session, incident, actor)
     return True
 
 
-def _revoke_warnings(session: Session, incident: Incident, actor: Actor) -> None:
-    try:  # the warnings feature withdraws what this report raised, when it is part of the build
-        from ..early_warning.lifecycle import revoke_for_incident
-    except ImportError:  # pragma: no cover - build without the warnings feature
-        revoke_for_incident = None
-    if revoke_for_incident is not None:
-        revoke_for_incident(session, incident, actor)
-    for hook in FALSE_POSITIVE_HOOKS:
-        hook(session, incident, actor)
-
-
-def _restore_warnings(session: Session, incident: Incident, actor: Actor) -> None:
-    try:  # reopened: the report counts again in the warnings it had raised
-        from ..early_warning.lifecycle import restore_for_incident
-    except ImportError:  # pragma: no cover - build without the warnings feature
-        return
-    restore_for_incident(session, incident, actor)
-
-
-def _staff_user(session: Session, assignee: Any) -> User | None:
+def _staff_user(session: DbSession, assignee: Any) -> User | None:
     if assignee in (None, ""):
         return None
     if isinstance(assignee, User):
@@ -171,7 +151,7 @@ class CaseChanges:
     cooperation: dict | None = None  # {"countries": [...], "partner_certs": [...]} or {} to clear
 
 
-def update_case(session: Session, incident: Incident, changes: CaseChanges, *, actor: Actor,
+def update_case(session: DbSession, incident: Incident, changes: CaseChanges, *, actor: Actor,
                 now: datetime | None = None) -> Incident:
     """Apply a triage request in one transaction: all of it, or (on bad input) none of it."""
     _require_staff(actor)
@@ -208,7 +188,7 @@ def update_case(session: Session, incident: Incident, changes: CaseChanges, *, a
     return incident
 
 
-def apply_request(session: Session, incident: Incident, data: dict, *, actor: Actor) -> Incident:
+def apply_request(session: DbSession, incident: Incident, data: dict, *, actor: Actor) -> Incident:
     """A triage request (IncidentTriageSchema output): case changes, then a merge or link.
     Bad input in the case changes stores nothing; merge/link run after them, each atomic."""
     _require_staff(actor)
@@ -236,16 +216,16 @@ def apply_request(session: Session, incident: Incident, data: dict, *, actor: Ac
     return incident
 
 
-def set_status(session: Session, incident: Incident, status: str, *, actor: Actor,
+def set_status(session: DbSession, incident: Incident, status: str, *, actor: Actor,
                now: datetime | None = None) -> Incident:
     return update_case(session, incident, CaseChanges(status=status), actor=actor, now=now)
 
 
-def assign(session: Session, incident: Incident, assignee: Any, *, actor: Actor) -> Incident:
+def assign(session: DbSession, incident: Incident, assignee: Any, *, actor: Actor) -> Incident:
     return update_case(session, incident, CaseChanges(assignee=assignee), actor=actor)
 
 
-def add_note(session: Session, incident: Incident, body: str, *, actor: Actor) -> CaseNote:
+def add_note(session: DbSession, incident: Incident, body: str, *, actor: Actor) -> CaseNote:
     _require_staff(actor)
     _require_reader(actor, incident)
     note = _add_note(session, incident, body, actor, utcnow())
@@ -253,11 +233,7 @@ def add_note(session: Session, incident: Incident, body: str, *, actor: Actor) -
     return note
 
 
-def _add_note(session: Session, incident: Incident, body: str, actor: Actor, now: datetime) -> CaseNote:
-    from marshmallow import ValidationError
-
-    from ..schemas.fields import clean_text
-
+def _add_note(session: DbSession, incident: Incident, body: str, actor: Actor, now: datetime) -> CaseNote:
     if not isinstance(body, str):
         raise InputError("a note is text", field="note")
     try:
@@ -277,11 +253,11 @@ def _add_note(session: Session, incident: Incident, body: str, actor: Actor, now
     return note
 
 
-def set_cooperation(session: Session, incident: Incident, data: dict, *, actor: Actor) -> Incident:
+def set_cooperation(session: DbSession, incident: Incident, data: dict, *, actor: Actor) -> Incident:
     return update_case(session, incident, CaseChanges(cooperation=data), actor=actor)
 
 
-def _set_cooperation(session: Session, incident: Incident, data: dict, actor: Actor, now: datetime) -> bool:
+def _set_cooperation(session: DbSession, incident: Incident, data: dict, actor: Actor, now: datetime) -> bool:
     if not isinstance(data, dict) or set(data) - {"countries", "partner_certs"}:
         raise InputError("cooperation is an object with countries and partner_certs", field="cooperation")
     row = cooperation_of(session, incident)
@@ -306,11 +282,11 @@ def _set_cooperation(session: Session, incident: Incident, data: dict, actor: Ac
     return True
 
 
-def cooperation_of(session: Session, incident: Incident) -> Cooperation | None:
+def cooperation_of(session: DbSession, incident: Incident) -> Cooperation | None:
     return session.execute(select(Cooperation).where(Cooperation.incident_id == incident.id)).scalar_one_or_none()
 
 
-def _root(session: Session, incident: Incident) -> Incident:
+def _root(session: DbSession, incident: Incident) -> Incident:
     seen = {incident.id}
     while incident.merged_into_id is not None:
         incident = session.get(Incident, incident.merged_into_id)
@@ -320,7 +296,7 @@ def _root(session: Session, incident: Incident) -> Incident:
     return incident
 
 
-def link(session: Session, incident: Incident, other: Incident, *, actor: Actor,
+def link(session: DbSession, incident: Incident, other: Incident, *, actor: Actor,
          kind: str = "related") -> CaseLink:
     """Link two reports (both directions are found by the case page)."""
     _require_staff(actor)
@@ -341,7 +317,7 @@ def link(session: Session, incident: Incident, other: Incident, *, actor: Actor,
     return row
 
 
-def _check_merge(session: Session, duplicate: Incident, into: Incident) -> Incident:
+def _check_merge(session: DbSession, duplicate: Incident, into: Incident) -> Incident:
     if duplicate.id == into.id:
         raise InputError("a report cannot be merged into itself", field="merge_into")
     if duplicate.merged_into_id is not None:
@@ -352,7 +328,7 @@ def _check_merge(session: Session, duplicate: Incident, into: Incident) -> Incid
     return survivor
 
 
-def merge(session: Session, duplicate: Incident, into: Incident, *, actor: Actor) -> Incident:
+def merge(session: DbSession, duplicate: Incident, into: Incident, *, actor: Actor) -> Incident:
     """Merge ``duplicate`` into ``into``: the duplicate is closed, points at the survivor and owes
     no further reporting phases; both stay readable by their own organizations."""
     _require_staff(actor)
@@ -383,7 +359,7 @@ def merge(session: Session, duplicate: Incident, into: Incident, *, actor: Actor
     return survivor
 
 
-def linked_reports(session: Session, incident: Incident) -> list[tuple[CaseLink, Incident]]:
+def linked_reports(session: DbSession, incident: Incident) -> list[tuple[CaseLink, Incident]]:
     rows = session.execute(select(CaseLink).where(
         (CaseLink.incident_id == incident.id) | (CaseLink.other_id == incident.id)).order_by(CaseLink.id)).scalars()
     out = []
@@ -393,12 +369,12 @@ def linked_reports(session: Session, incident: Incident) -> list[tuple[CaseLink,
     return out
 
 
-def notes(session: Session, incident: Incident) -> list[CaseNote]:
+def notes(session: DbSession, incident: Incident) -> list[CaseNote]:
     return list(session.execute(select(CaseNote).where(CaseNote.incident_id == incident.id)
                                 .order_by(CaseNote.created_at, CaseNote.id)).scalars())
 
 
-def get_incident(session: Session, incident_id: int) -> Incident:
+def get_incident(session: DbSession, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None:
         raise NotFound(f"no incident {incident_id}")

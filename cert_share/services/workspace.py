@@ -13,22 +13,26 @@ from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from .. import deadlines as deadline_rules
 from .. import policy
 from ..actor import Actor
 from ..clock import utcnow
+from ..database import DbSession
 from ..errors import InputError
 from ..models import (
     AuditEntry,
     CaseNote,
     Collection,
     DeadlineReminder,
+    EarlyWarning,
     Incident,
     Organization,
+    OutboxMessage,
     PhaseDeadline,
     StixObject,
+    WarningSource,
 )
 from ..models.incident import STATUSES
 from ..params import id_from_text
@@ -118,16 +122,21 @@ def _filtered(filters: QueueFilters, user_id: int | None, actor: Actor):
     if filters.q:
         escaped = filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(func.lower(Incident.title).like(f"%{escaped}%", escape="\\"))
-    if filters.assignee == "me" and user_id is not None:
-        query = query.where(Incident.assignee_id == user_id)
-    elif filters.assignee == "none":
-        query = query.where(Incident.assignee_id.is_(None))
-    elif filters.assignee and id_from_text(filters.assignee) is not None:
-        query = query.where(Incident.assignee_id == id_from_text(filters.assignee))
+    return _assigned(query, filters.assignee, user_id)
+
+
+def _assigned(query, assignee: str | None, user_id: int | None):
+    """The assignee filter: "me", "none" (unassigned) or a user id; anything else filters nothing."""
+    if assignee == "me" and user_id is not None:
+        return query.where(Incident.assignee_id == user_id)
+    if assignee == "none":
+        return query.where(Incident.assignee_id.is_(None))
+    if assignee and id_from_text(assignee) is not None:
+        return query.where(Incident.assignee_id == id_from_text(assignee))
     return query
 
 
-def overdue_pairs(session: Session, query=None, *, now: datetime | None = None, limit: int | None = None
+def overdue_pairs(session: DbSession, query=None, *, now: datetime | None = None, limit: int | None = None
                   ) -> list[tuple[int, deadline_rules.Deadline]]:
     """(report id, overdue phase) pairs, most overdue first, from the ``phase_deadlines`` rows
     (an index range scan; services/deadline_tracking.py keeps them in step with the rules).
@@ -143,13 +152,13 @@ def overdue_pairs(session: Session, query=None, *, now: datetime | None = None, 
             for incident_id, phase, due_at in session.execute(q)]
 
 
-def overdue_phases(session: Session, query=None, *, now: datetime | None = None,
+def overdue_phases(session: DbSession, query=None, *, now: datetime | None = None,
                    limit: int | None = None) -> list[tuple[Incident, deadline_rules.Deadline]]:
     """(report, overdue phase) pairs, most overdue first (the first ``limit`` of them)."""
     return _with_incidents(session, overdue_pairs(session, query, now=now, limit=limit))
 
 
-def _with_incidents(session: Session, pairs):
+def _with_incidents(session: DbSession, pairs):
     ids = {incident_id for incident_id, _ in pairs}
     loaded = {}
     if ids:
@@ -158,7 +167,7 @@ def _with_incidents(session: Session, pairs):
     return [(loaded[incident_id], d) for incident_id, d in pairs]
 
 
-def queue(session: Session, filters: QueueFilters, *, actor: Actor, page: int = 1, per_page: int = PAGE_SIZE,
+def queue(session: DbSession, filters: QueueFilters, *, actor: Actor, page: int = 1, per_page: int = PAGE_SIZE,
           user_id: int | None = None, now: datetime | None = None) -> QueuePage:
     """The triage queue as ``actor`` sees it: most severe first, newest first within a severity."""
     now = now or utcnow()
@@ -236,7 +245,7 @@ class Dashboard:
     restricted: set[int] = field(default_factory=set)  # shown as a summary only (TLP:RED, not named)
 
 
-def dashboard(session: Session, *, actor: Actor, now: datetime | None = None, limit: int = 10) -> Dashboard:
+def dashboard(session: DbSession, *, actor: Actor, now: datetime | None = None, limit: int = 10) -> Dashboard:
     """What needs attention now, as ``actor`` sees it: overdue phases, drafts awaiting review,
     open critical reports. The counts include every report (numbers reveal no content)."""
     now = now or utcnow()
@@ -255,11 +264,7 @@ def dashboard(session: Session, *, actor: Actor, now: datetime | None = None, li
                      restricted=restricted_ids(actor, critical + [i for i, _ in overdue]))
 
 
-def _drafts(session: Session, actor: Actor, limit: int) -> tuple[list, int]:
-    try:
-        from ..models.warning import EarlyWarning
-    except ImportError:  # pragma: no cover - build without the warnings feature
-        return [], 0
+def _drafts(session: DbSession, actor: Actor, limit: int) -> tuple[list, int]:
     base = select(EarlyWarning).where(EarlyWarning.state == "draft", policy.warning_read_filter(actor))
     total = session.execute(base.with_only_columns(func.count()).order_by(None)).scalar_one()
     rows = list(session.execute(base.order_by(EarlyWarning.created_at.desc(), EarlyWarning.id.desc())
@@ -289,7 +294,7 @@ _AUDIT_TITLES = {
 _AUDIT_SKIPPED = {"incident.report", "incident.phase", "incident.note"}
 
 
-def timeline(session: Session, incident: Incident) -> list[TimelineEvent]:
+def timeline(session: DbSession, incident: Incident) -> list[TimelineEvent]:
     """Every phase update, status change, note, warning, e-mail and TAXII publication, oldest first."""
     events: list[TimelineEvent] = [TimelineEvent(
         incident.created_at, "report", "Reported (early warning)",
@@ -332,7 +337,7 @@ def _describe(action: str, details: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(details.items()))
 
 
-def _publications(session: Session, incident: Incident) -> Iterable[TimelineEvent]:
+def _publications(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
     """STIX versions of this report written to TAXII collections (its intake copy included)."""
     rows = session.execute(
         select(Collection.alias, StixObject.type, func.min(StixObject.date_added), func.count())
@@ -343,11 +348,7 @@ def _publications(session: Session, incident: Incident) -> Iterable[TimelineEven
         yield TimelineEvent(first, "taxii", f"TAXII: in collection {alias}", f"{count} version(s)")
 
 
-def _warnings(session: Session, incident: Incident) -> Iterable[TimelineEvent]:
-    try:
-        from ..models.warning import EarlyWarning, WarningSource
-    except ImportError:  # pragma: no cover
-        return []
+def _warnings(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
     rows = session.execute(select(EarlyWarning).join(WarningSource, WarningSource.warning_id == EarlyWarning.id)
                            .where(WarningSource.incident_id == incident.id)).scalars()
     out = []
@@ -360,26 +361,17 @@ def _warnings(session: Session, incident: Incident) -> Iterable[TimelineEvent]:
     return out
 
 
-def _emails(session: Session, incident: Incident) -> Iterable[TimelineEvent]:
+def _emails(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
     out = [TimelineEvent(r.sent_at, "email", f"Deadline reminder: {r.phase}",
                          f"to {r.recipients} recipient(s)")
            for r in session.execute(select(DeadlineReminder).where(DeadlineReminder.incident_id == incident.id))
            .scalars()]
-    try:
-        from ..models.outbox import OutboxMessage
-    except ImportError:  # pragma: no cover
-        return out
     # Mails about a report or its warnings are recognised by their dedupe key's prefix:
     # deadline reminders, the critical-report alert, and the draft/owner alerts of its warnings.
     prefixes = [f"incident:{incident.id}:", f"critical-report:{incident.id}:"]
-    try:
-        from ..models.warning import WarningSource
-
-        for warning_id in session.execute(select(WarningSource.warning_id)
-                                          .where(WarningSource.incident_id == incident.id)).scalars():
-            prefixes += [f"warning-draft:{warning_id}:", f"warning-owner:{warning_id}:"]
-    except ImportError:  # pragma: no cover
-        pass
+    for warning_id in session.execute(select(WarningSource.warning_id)
+                                      .where(WarningSource.incident_id == incident.id)).scalars():
+        prefixes += [f"warning-draft:{warning_id}:", f"warning-owner:{warning_id}:"]
     rows = session.execute(select(OutboxMessage).where(
         or_(*(OutboxMessage.dedupe_key.like(p + "%") for p in prefixes)))).scalars()
     for m in rows:
@@ -387,7 +379,7 @@ def _emails(session: Session, incident: Incident) -> Iterable[TimelineEvent]:
     return out
 
 
-def publish_targets(session: Session) -> list[str]:
+def publish_targets(session: DbSession) -> list[str]:
     """Collection aliases a warning can be published to (every one but the private intake)."""
     return [a for a in session.execute(select(Collection.alias).order_by(Collection.alias)).scalars()
             if a != "intake"]

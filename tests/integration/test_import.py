@@ -15,7 +15,7 @@ from cert_share.extensions import db
 from cert_share.models import AuditEntry, Incident, Observable, Organization, StixObject
 from cert_share.services import importer, intake
 from tests.conftest import auth
-from tests.unit.test_misp import DATA, EXPECTED
+from tests.misp_samples import DATA, EXPECTED
 
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
 
@@ -148,7 +148,8 @@ BAD_FILES = [
     (b"\xff\xfe\x00garbage", "not UTF-8"),
     (b"[1, 2, 3]", "neither a STIX 2.1 bundle .* nor a MISP event"),
     (json.dumps({"type": "bundle", "id": "bundle--x", "objects": []}).encode(), "bundle id"),
-    (json.dumps({"type": "bundle", "id": "bundle--49787c21-e3d5-4552-a47d-bd13676850dd", "objects": []}).encode(), "nothing to import"),
+    (json.dumps({"type": "bundle", "id": "bundle--49787c21-e3d5-4552-a47d-bd13676850dd", "objects": []}).encode(),
+     "nothing to import"),
     (json.dumps({"response": [{"Event": {"info": "no attributes"}}]}).encode(), "not a MISP event"),
 ]
 
@@ -178,13 +179,16 @@ def test_a_failure_while_storing_leaves_no_half_stored_report(app, bank, tmp_pat
     path = tmp_path / "two-events.json"
     path.write_text(json.dumps({"response": events}))
     calls = []
+    correlate = intake.after_intake
 
-    def fail_on_second(session, incident):
+    def fail_on_second(session, incident, **kwargs):
+        # The second report fails after its incident, observables and STIX objects are written.
         calls.append(incident.title)
         if len(calls) == 2:
             raise RuntimeError("disk full")
+        return correlate(session, incident, **kwargs)
 
-    monkeypatch.setattr(intake, "AFTER_INTAKE_HOOKS", [fail_on_second])
+    monkeypatch.setattr(intake, "after_intake", fail_on_second)
     with pytest.raises(RuntimeError):
         run_import(app, path, bank)
     with app.app_context():
