@@ -1,4 +1,4 @@
-"""Engine tuning per database backend."""
+"""Engine tuning per database backend, and the session type the storage and service functions take."""
 from __future__ import annotations
 
 import os
@@ -6,11 +6,17 @@ import sqlite3
 import weakref
 
 import click
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, scoped_session
 
 from . import sqlite_writer
+
+# A session as services receive it: flask-sqlalchemy's db.session (a scoped_session that hands
+# every call to the current app context's session) from views and jobs, or a plain Session.
+DbSession = Session | scoped_session[FlaskSession]
 
 # Engines already set up. Weak, not id()s: a later engine can reuse a disposed one's id (every
 # test makes an app), and would then have run without its pragmas and without the writer queue.
@@ -107,13 +113,6 @@ class _MigrateCommand(click.Command):
 
 def register_migrate_command(app) -> None:
     app.cli.add_command(_MigrateCommand(app))
-
-
-def is_postgres(engine_or_session) -> bool:
-    bind = getattr(engine_or_session, "bind", None) or engine_or_session
-    if hasattr(engine_or_session, "get_bind"):
-        bind = engine_or_session.get_bind()
-    return bind.dialect.name == "postgresql"
 
 
 # PostgreSQL SQLSTATE 53100 disk_full (class 53, insufficient resources).

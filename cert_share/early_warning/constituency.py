@@ -16,8 +16,8 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, bindparam, or_, select
-from sqlalchemy.orm import Session
 
+from ..database import DbSession
 from ..models import Asset, Organization
 from ..stix.observables import ip_to_hex
 
@@ -90,7 +90,8 @@ def _asset_query(kinds: tuple[str, ...]):
                          for kind in kinds))))
 
 
-def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -> dict[tuple[str, str], list[AssetMatch]]:
+def matching_assets_many(session: DbSession, observables: list[tuple[str, str]]
+                         ) -> dict[tuple[str, str], list[AssetMatch]]:
     """``matching_assets`` for all of a report's observables: the address, domain and AS probes
     share queries of up to PROBES_PER_QUERY probe values each (one query for a usual report)."""
     ips: dict[tuple[str, str], tuple[str, set[str]]] = {}
@@ -129,7 +130,7 @@ def matching_assets_many(session: Session, observables: list[tuple[str, str]]) -
     return {key: [matches[k] for k in sorted(matches)] for key, matches in found.items()}
 
 
-def matching_assets(session: Session, obs_type: str, value: str) -> list[AssetMatch]:
+def matching_assets(session: DbSession, obs_type: str, value: str) -> list[AssetMatch]:
     """Members whose registered assets contain the observable (one row per organization)."""
     query = select(Asset.org_id, Organization.slug, Asset.value, Asset.range_end).join(
         Organization, Organization.id == Asset.org_id).where(Organization.kind == "member")

@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ..clock import utcnow
+from ..database import DbSession
 from ..models import EarlyWarning, Incident, Observable, Organization, WarningSource
 from ..models.warning import COMMUNITY
 from ..stix.build import derived_id
+from ..store.rows import add_unless_exists
 from . import build, lifecycle, notify
 from .constituency import AssetMatch, matching_assets_many
 from .settings import WarningSettings, current
@@ -48,21 +48,21 @@ _WINDOW = (
 )
 
 
-def after_intake(session: Session, incident: Incident, *, matches: AssetMatches | None = None) -> None:
+def after_intake(session: DbSession, incident: Incident, *, matches: AssetMatches | None = None) -> None:
     """The intake hook: alert CERT staff about critical reports, then correlate. ``matches``:
     asset_matches() of the report's observables, when intake looked them up beforehand."""
     notify.critical_report(session, incident)
     correlate_incident(session, incident, matches=matches)
 
 
-def asset_matches(session: Session, observables) -> AssetMatches:
+def asset_matches(session: DbSession, observables) -> AssetMatches:
     """Members' registered assets containing each observable (objects with .type and .value).
 
     A read of slowly changing data: intake runs it before its first write (services/intake.py)."""
     return matching_assets_many(session, [(o.type, o.value) for o in observables])
 
 
-def correlate_incident(session: Session, incident: Incident, *, now: datetime | None = None,
+def correlate_incident(session: DbSession, incident: Incident, *, now: datetime | None = None,
                        settings: WarningSettings | None = None,
                        matches: AssetMatches | None = None) -> list[EarlyWarning]:
     """Create or update the warnings this report's observables raise; returns them. Does not commit."""
@@ -116,7 +116,7 @@ class _Seen(NamedTuple):
     seen_at: datetime
 
 
-def _window_sources(session: Session, sco_ids: list[str], since: datetime) -> dict[str, list[_Seen]]:
+def _window_sources(session: DbSession, sco_ids: list[str], since: datetime) -> dict[str, list[_Seen]]:
     """Reports of these observables within the window (one per incident), newest first.
 
     Plain tuples: most observables raise no warning, and an ORM instance per report sighting
@@ -135,7 +135,7 @@ def _window_sources(session: Session, sco_ids: list[str], since: datetime) -> di
     return out
 
 
-def _maybe_create(session: Session, obs: Observable, audience: str, match: AssetMatch | None,
+def _maybe_create(session: DbSession, obs: Observable, audience: str, match: AssetMatch | None,
                   window: list[_Seen], now: datetime, settings: WarningSettings) -> EarlyWarning | None:
     orgs = {s.org_id for s in window}
     if match is None and len(orgs) < 2:
@@ -166,24 +166,15 @@ def _maybe_create(session: Session, obs: Observable, audience: str, match: Asset
     # Routing before the insert: one INSERT of the final row (plus its sources), no UPDATE after.
     became_draft = lifecycle.recompute(session, warning, now=now, settings=settings, new_version=False,
                                        notify_draft=False)
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite has one writer at a time and intake has already written in this transaction:
-        # no concurrent report can raise the same warning in between.
-        session.add(warning)
-        session.flush()
-    else:
-        try:
-            # A concurrent report may raise the same warning: the unique key (sco_id, audience)
-            # decides, and the loser adds its sighting to the winner's warning.
-            with session.begin_nested():
-                session.add(warning)
-                session.flush()
-        except IntegrityError:
-            existing = session.execute(select(EarlyWarning).where(
-                EarlyWarning.sco_id == obs.stix_id, EarlyWarning.audience == audience)).scalar_one()
-            lifecycle.add_source(session, existing, _source_for(obs.incident, obs.incident.organization),
-                                 now=now, settings=settings)
-            return existing
+    # A concurrent report may raise the same warning: the unique key (sco_id, audience) decides,
+    # and the loser adds its sighting to the winner's warning. Intake has already written in this
+    # transaction.
+    if not add_unless_exists(session, warning, after_own_write=True):
+        existing = session.execute(select(EarlyWarning).where(
+            EarlyWarning.sco_id == obs.stix_id, EarlyWarning.audience == audience)).scalar_one()
+        lifecycle.add_source(session, existing, _source_for(obs.incident, obs.incident.organization),
+                             now=now, settings=settings)
+        return existing
     if became_draft:
         notify.draft_awaiting_review(session, warning)
     log.info("early warning %s raised for %s %s (%s)", warning.id, obs.type, obs.value, audience)

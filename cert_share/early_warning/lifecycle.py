@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
 
 from .. import policy
 from ..actor import Actor
 from ..clock import utcnow
+from ..database import DbSession
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
 from ..models import EarlyWarning, Incident, WarningSource
 from ..models.warning import COMMUNITY
@@ -33,7 +33,7 @@ from ..store.organizations import cert_organization
 from ..store.stix_objects import add_objects
 from ..vocab import TLP_LEVELS
 from . import build, notify
-from .routing import Route, Source, community_route, owner_route, targets_allowed
+from .routing import Route, Source, community_route, owner_route
 from .settings import WarningSettings, current
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def route_for(warning: EarlyWarning) -> Route | None:
     return owner_route(warning.owner_org_id, warning.owner.slug, sources)
 
 
-def add_source(session: Session, warning: EarlyWarning, source: WarningSource, *, now: datetime,
+def add_source(session: DbSession, warning: EarlyWarning, source: WarningSource, *, now: datetime,
                settings: WarningSettings) -> None:
     """A later sighting: record it and publish a new version of the same warning."""
     if any(s.incident_id == source.incident_id for s in warning.sources):
@@ -69,7 +69,7 @@ def add_source(session: Session, warning: EarlyWarning, source: WarningSource, *
     recompute(session, warning, now=now, settings=settings)
 
 
-def recompute(session: Session, warning: EarlyWarning, *, now: datetime, settings: WarningSettings,
+def recompute(session: DbSession, warning: EarlyWarning, *, now: datetime, settings: WarningSettings,
               new_version: bool = True, notify_draft: bool = True) -> bool:
     """Re-derive routing, counts, validity and state from the warning's active sources.
 
@@ -121,14 +121,14 @@ def _revoke(warning: EarlyWarning, now: datetime) -> None:
 
 # --- the publish-warnings job ---------------------------------------------------------------
 
-def expire_warnings(session: Session, now: datetime) -> int:
+def expire_warnings(session: DbSession, now: datetime) -> int:
     result = session.execute(
         update(EarlyWarning).where(EarlyWarning.state == "published", EarlyWarning.valid_until < now)
         .values(state="expired", updated_at=now))
     return result.rowcount or 0
 
 
-def publish_warnings(session: Session, now: datetime | None = None, *, batch: int | None = None) -> str:
+def publish_warnings(session: DbSession, now: datetime | None = None, *, batch: int | None = None) -> str:
     """Write every due warning's current version into its collections; commit per batch.
 
     Idempotent: a version already stored in a collection is skipped by stix_objects.add_objects, and a
@@ -161,35 +161,10 @@ def publish_warnings(session: Session, now: datetime | None = None, *, batch: in
             .order_by(table.c.id).limit(batch)).mappings()]
         if not rows:
             break
-        per_collection: dict[str, list[dict]] = defaultdict(list)
-        updates = []
-        for warning in rows:
-            objects = build.warning_objects(warning, cert, with_identity=False)  # identity: once per collection
-            targets = set(warning.targets)
-            if warning.revoked:
-                targets |= set(warning.published_targets)
-            for alias in sorted(targets):
-                per_collection[alias].extend(objects)
-            updates.append({"wid": warning.id, "seen_modified": warning.modified, "published_at": now,
-                            "new_state": "revoked" if warning.revoked else "published",
-                            "new_targets": sorted(set(warning.published_targets) | targets)})
-            if warning.revoked:
-                revoked += 1
-            else:
-                published += 1
-                if warning.audience != COMMUNITY:
-                    notify.owner_warning_published(session, warning)
-        for alias, objects in per_collection.items():
-            if alias not in collections:
-                collections[alias] = by_alias(session, alias)
-            collection = collections[alias]
-            if collection is None:
-                missing += 1
-                log.warning("publish-warnings: collection %s does not exist; skipped", alias)
-                continue
-            used = {ref for o in objects for ref in o.get("object_marking_refs", ())}
-            defs = [m for m in markings.marking_objects().values() if m["id"] in used]
-            add_objects(session, collection, defs + [cert_identity] + objects, owner_org_id=cert.id)
+        per_collection, updates = _plan_batch(session, rows, cert, now)
+        revoked += sum(1 for warning in rows if warning.revoked)
+        published += sum(1 for warning in rows if not warning.revoked)
+        missing += _store_batch(session, per_collection, collections, cert, cert_identity)
         session.execute(mark, updates, execution_options={"synchronize_session": False})
         session.commit()
         last_id = rows[-1].id
@@ -199,6 +174,45 @@ def publish_warnings(session: Session, now: datetime | None = None, *, batch: in
     return summary
 
 
+def _plan_batch(session: DbSession, rows: list, cert, now: datetime) -> tuple[dict[str, list[dict]], list[dict]]:
+    """For a batch of due warnings: the objects to store per collection alias, and each warning's
+    row update. Tells the owners of members' warnings that theirs went out."""
+    per_collection: dict[str, list[dict]] = defaultdict(list)
+    updates = []
+    for warning in rows:
+        objects = build.warning_objects(warning, cert, with_identity=False)  # identity: once per collection
+        targets = set(warning.targets)
+        if warning.revoked:
+            targets |= set(warning.published_targets)
+        for alias in sorted(targets):
+            per_collection[alias].extend(objects)
+        updates.append({"wid": warning.id, "seen_modified": warning.modified, "published_at": now,
+                        "new_state": "revoked" if warning.revoked else "published",
+                        "new_targets": sorted(set(warning.published_targets) | targets)})
+        if not warning.revoked and warning.audience != COMMUNITY:
+            notify.owner_warning_published(session, warning)
+    return per_collection, updates
+
+
+def _store_batch(session: DbSession, per_collection: dict[str, list[dict]], collections: dict[str, object],
+                 cert, cert_identity: dict) -> int:
+    """Store each collection's objects with the marking definitions and CERT identity they
+    reference; returns how many target collections do not exist (``collections`` caches lookups)."""
+    missing = 0
+    for alias, objects in per_collection.items():
+        if alias not in collections:
+            collections[alias] = by_alias(session, alias)
+        collection = collections[alias]
+        if collection is None:
+            missing += 1
+            log.warning("publish-warnings: collection %s does not exist; skipped", alias)
+            continue
+        used = {ref for o in objects for ref in o.get("object_marking_refs", ())}
+        defs = [m for m in markings.marking_objects().values() if m["id"] in used]
+        add_objects(session, collection, defs + [cert_identity] + objects, owner_org_id=cert.id)
+    return missing
+
+
 # --- CERT staff actions ----------------------------------------------------------------------
 
 def _require_staff(actor: Actor) -> None:
@@ -206,32 +220,23 @@ def _require_staff(actor: Actor) -> None:
         raise PermissionDenied("only CERT staff may review early warnings")
 
 
-def get_warning(session: Session, warning_id: int) -> EarlyWarning:
+def get_warning(session: DbSession, warning_id: int) -> EarlyWarning:
     warning = session.get(EarlyWarning, warning_id)
     if warning is None:
         raise NotFound(f"no warning {warning_id}")
     return warning
 
 
-def _require_case_reader(session: Session, warning: EarlyWarning, actor: Actor) -> None:
+def _require_case_reader(session: DbSession, warning: EarlyWarning, actor: Actor) -> None:
     if not policy.can_read_case_warning(actor, red_sources(session, warning)):
         raise PermissionDenied(f"warning {warning.id} was raised from a TLP:RED report you are not named on")
 
 
-def review_warning(session: Session, warning_id: int, actor: Actor, *, title: str | None = None,
-                   description: str | None = None, recommended_action: str | None = None,
-                   tlp: str | None = None, targets: list[str] | None = None,
-                   now: datetime | None = None) -> EarlyWarning:
-    """CERT staff edit a warning. Edited fields are kept when later sightings update it."""
-    _require_staff(actor)
-    now = now or utcnow()
-    warning = get_warning(session, warning_id)
-    _require_case_reader(session, warning, actor)
-    if warning.state in END_STATES:
-        raise Conflict(f"warning {warning_id} is {warning.state}; it can no longer be edited")
+def _edit_texts(warning: EarlyWarning, texts: tuple[tuple[str, str | None, int], ...]) -> dict:
+    """Set the texts given as (name, value or None, longest length), stripped, on ``warning``;
+    returns what was set."""
     changes = {}
-    for name, value, limit in (("title", title, 300), ("description", description, 20_000),
-                               ("recommended_action", recommended_action, 20_000)):
+    for name, value, limit in texts:
         if value is None:
             continue
         value = value.strip()
@@ -241,18 +246,78 @@ def review_warning(session: Session, warning_id: int, actor: Actor, *, title: st
             raise InputError(f"{name} is longer than {limit} characters", field=name)
         setattr(warning, name, value)
         changes[name] = value
+    return changes
+
+
+def _known_targets(session: DbSession, targets: object) -> list[str]:
+    """The target aliases, sorted and without repeats; InputError unless each names a collection
+    a warning may be published to."""
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise InputError("targets must be a list of collection aliases", field="targets")
+    unknown = [t for t in targets if t == "intake" or by_alias(session, t) is None]
+    if unknown:
+        raise InputError(f"unknown collection(s): {', '.join(unknown)}", field="targets")
+    return sorted(set(targets))
+
+
+def review_warning(session: DbSession, warning_id: int, actor: Actor, *, title: str | None = None,
+                   description: str | None = None, recommended_action: str | None = None,
+                   tlp: str | None = None, targets: list[str] | None = None,
+                   now: datetime | None = None) -> EarlyWarning:
+    """CERT staff edit a warning, and commit. Edited fields are kept when later sightings update it."""
+    warning = _review(session, warning_id, actor, title=title, description=description,
+                      recommended_action=recommended_action, tlp=tlp, targets=targets, now=now)
+    session.commit()
+    return warning
+
+
+def approve_warning(session: DbSession, warning_id: int, actor: Actor, *,
+                    now: datetime | None = None) -> EarlyWarning:
+    """Publish a draft, and commit: it goes out with the next publish-warnings run."""
+    warning = _approve(session, warning_id, actor, now=now)
+    session.commit()
+    return warning
+
+
+def publish_reviewed(session: DbSession, warning_id: int, actor: Actor, *, tlp: str | None,
+                     targets: list[str], now: datetime | None = None) -> EarlyWarning:
+    """Publish a draft with the TLP and targets the reviewer chose for it (the warnings page's one
+    button), and commit. The choice is an edit only where it differs from the warning's; edit and
+    approval are one transaction, so a choice the approval refuses leaves the draft as it was."""
+    now = now or utcnow()
+    warning = get_warning(session, warning_id)
+    changes: dict = {}
+    targets = sorted(set(targets))
+    if targets != sorted(warning.targets or []):
+        changes["targets"] = targets
+    if tlp and tlp != warning.tlp:
+        changes["tlp"] = tlp
+    if changes:
+        _review(session, warning_id, actor, now=now, **changes)
+    warning = _approve(session, warning_id, actor, now=now)
+    session.commit()
+    return warning
+
+
+def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | None = None,
+            description: str | None = None, recommended_action: str | None = None,
+            tlp: str | None = None, targets: list[str] | None = None,
+            now: datetime | None = None) -> EarlyWarning:
+    _require_staff(actor)
+    now = now or utcnow()
+    warning = get_warning(session, warning_id)
+    _require_case_reader(session, warning, actor)
+    if warning.state in END_STATES:
+        raise Conflict(f"warning {warning_id} is {warning.state}; it can no longer be edited")
+    changes = _edit_texts(warning, (("title", title, 300), ("description", description, 20_000),
+                                    ("recommended_action", recommended_action, 20_000)))
     if tlp is not None:
         if tlp not in TLP_LEVELS:
             raise InputError(f"tlp must be one of {', '.join(TLP_LEVELS)}", field="tlp")
         warning.tlp = changes["tlp"] = tlp
     if targets is not None:
-        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
-            raise InputError("targets must be a list of collection aliases", field="targets")
-        unknown = [t for t in targets if t == "intake" or by_alias(session, t) is None]
-        if unknown:
-            raise InputError(f"unknown collection(s): {', '.join(unknown)}", field="targets")
-        warning.targets = changes["targets"] = sorted(set(targets))
-    problem = targets_allowed(warning.tlp, warning.targets)
+        warning.targets = changes["targets"] = _known_targets(session, targets)
+    problem = policy.warning_targets_refusal(warning.tlp, warning.targets)
     if problem:
         raise InputError(problem, field="targets")
     warning.edited = True
@@ -262,13 +327,10 @@ def review_warning(session: Session, warning_id: int, actor: Actor, *, title: st
         _bump(warning, now)
         warning.state, warning.publish_due = "pending", True
     audit.record(session, actor, "warning.edit", "warning", warning.id, **changes)
-    session.commit()
     return warning
 
 
-def approve_warning(session: Session, warning_id: int, actor: Actor, *,
-                    now: datetime | None = None) -> EarlyWarning:
-    """Publish a draft: it goes out with the next publish-warnings run."""
+def _approve(session: DbSession, warning_id: int, actor: Actor, *, now: datetime | None = None) -> EarlyWarning:
     _require_staff(actor)
     now = now or utcnow()
     warning = get_warning(session, warning_id)
@@ -277,7 +339,7 @@ def approve_warning(session: Session, warning_id: int, actor: Actor, *,
         raise Conflict(f"warning {warning_id} is {warning.state}; only drafts can be published")
     if not warning.targets:
         raise InputError("choose at least one target collection before publishing", field="targets")
-    problem = targets_allowed(warning.tlp, warning.targets)
+    problem = policy.warning_targets_refusal(warning.tlp, warning.targets)
     if problem:
         raise InputError(problem, field="targets")
     _bump(warning, now)
@@ -285,11 +347,10 @@ def approve_warning(session: Session, warning_id: int, actor: Actor, *,
     warning.reviewed_by_id = actor.user.id if actor.user is not None else None
     warning.reviewed_at = now
     audit.record(session, actor, "warning.publish", "warning", warning.id, tlp=warning.tlp, targets=warning.targets)
-    session.commit()
     return warning
 
 
-def discard_warning(session: Session, warning_id: int, actor: Actor, *,
+def discard_warning(session: DbSession, warning_id: int, actor: Actor, *,
                     now: datetime | None = None) -> EarlyWarning:
     """Drop a draft or a not-yet-published warning; a published one must be revoked instead."""
     _require_staff(actor)
@@ -306,7 +367,7 @@ def discard_warning(session: Session, warning_id: int, actor: Actor, *,
     return warning
 
 
-def revoke_warning(session: Session, warning_id: int, actor: Actor, *,
+def revoke_warning(session: DbSession, warning_id: int, actor: Actor, *,
                    now: datetime | None = None) -> EarlyWarning:
     """Withdraw a warning: members receive a ``revoked: true`` version of everything it published."""
     _require_staff(actor)
@@ -320,7 +381,7 @@ def revoke_warning(session: Session, warning_id: int, actor: Actor, *,
     return warning
 
 
-def revoke_for_incident(session: Session, incident: Incident, actor: Actor, *,
+def revoke_for_incident(session: DbSession, incident: Incident, actor: Actor, *,
                         now: datetime | None = None) -> list[EarlyWarning]:
     """The CERT marked ``incident`` a false positive: withdraw it from every warning it raised.
 
@@ -331,7 +392,7 @@ def revoke_for_incident(session: Session, incident: Incident, actor: Actor, *,
     return _set_withdrawn(session, incident, actor, withdrawn=True, now=now)
 
 
-def restore_for_incident(session: Session, incident: Incident, actor: Actor, *,
+def restore_for_incident(session: DbSession, incident: Incident, actor: Actor, *,
                          now: datetime | None = None) -> list[EarlyWarning]:
     """The CERT reopened ``incident`` after marking it a false positive: it counts again in the
     warnings it had raised, which get a new version. A warning that was revoked meanwhile stays
@@ -340,7 +401,7 @@ def restore_for_incident(session: Session, incident: Incident, actor: Actor, *,
     return _set_withdrawn(session, incident, actor, withdrawn=False, now=now)
 
 
-def _set_withdrawn(session: Session, incident: Incident, actor: Actor, *, withdrawn: bool,
+def _set_withdrawn(session: DbSession, incident: Incident, actor: Actor, *, withdrawn: bool,
                    now: datetime | None) -> list[EarlyWarning]:
     """Flip ``incident``'s sources to ``withdrawn``, recompute their warnings, audit it once."""
     now = now or utcnow()
@@ -363,7 +424,7 @@ def _set_withdrawn(session: Session, incident: Incident, actor: Actor, *, withdr
     return touched
 
 
-def visible_warnings(session: Session, actor: Actor, *, state: str | None = None,
+def visible_warnings(session: DbSession, actor: Actor, *, state: str | None = None,
                      limit: int = 100, before: int | None = None) -> list[EarlyWarning]:
     """Warnings the actor may read: CERT staff all (optionally by state) but those raised from
     TLP:RED reports they may not read; members what was published to a collection they may read."""
@@ -387,7 +448,16 @@ def visible_warnings(session: Session, actor: Actor, *, state: str | None = None
     return out
 
 
-def readable_by(session: Session, actor: Actor, warning: EarlyWarning, cache: dict | None = None) -> bool:
+def readable_warning(session: DbSession, actor: Actor, warning_id: int) -> EarlyWarning:
+    """The warning if ``actor`` may read it; otherwise NotFound, exactly as if it did not exist
+    (an unpublished warning, or one not published to the caller)."""
+    warning = session.get(EarlyWarning, warning_id)
+    if warning is None or not readable_by(session, actor, warning):
+        raise NotFound(f"no warning {warning_id}")
+    return warning
+
+
+def readable_by(session: DbSession, actor: Actor, warning: EarlyWarning, cache: dict | None = None) -> bool:
     """May ``actor`` read this warning? CERT staff: any, but one raised from TLP:RED reports only if
     they may read one of them; others: only a published warning, through a collection it went to
     whose TLP rule admits the caller."""

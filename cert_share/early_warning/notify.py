@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
 from .. import policy
 from ..actor import Actor, actor_for_user
+from ..config import setting
+from ..database import DbSession
 from ..models import Incident, Organization
 from ..store.case_staff import active_staff, red_sources, staff_audience
 from ..store.collections import by_alias
@@ -29,15 +29,10 @@ log = logging.getLogger(__name__)
 
 
 def _base_url() -> str:
-    try:
-        from flask import current_app
-
-        return current_app.config.get("BASE_URL", "").rstrip("/")
-    except RuntimeError:
-        return ""
+    return setting("BASE_URL").rstrip("/")
 
 
-def critical_report(session: Session, incident: Incident) -> int:
+def critical_report(session: DbSession, incident: Incident) -> int:
     """A critical report: CERT staff at once (except a CERT user who filed it), each told only
     what policy lets them read (services.case_access.staff_audience)."""
     if incident.severity != "critical":
@@ -65,7 +60,7 @@ def critical_report(session: Session, incident: Incident) -> int:
     return count
 
 
-def draft_awaiting_review(session: Session, warning: "EarlyWarning") -> int:
+def draft_awaiting_review(session: DbSession, warning: "EarlyWarning") -> int:
     """A warning that must not go out without a human decision: tell the CERT staff who may read
     it now (one raised from a TLP:RED report: the staff named on that case)."""
     from ..mail import outbox
@@ -86,7 +81,7 @@ def draft_awaiting_review(session: Session, warning: "EarlyWarning") -> int:
     return count
 
 
-def owner_warning_published(session: Session, warning: "EarlyWarning") -> int:
+def owner_warning_published(session: DbSession, warning: "EarlyWarning") -> int:
     """A warning about an organization's own assets is out: its member-admins hear about it."""
     owner = session.get(Organization, warning.owner_org_id) if warning.owner_org_id else None
     if owner is None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy.orm import Session
 
+from ..database import DbSession
 from ..services.feeds import pull_feeds
 from .registry import job
 
 
-@job("pull-feeds", interval_setting="JOB_PULL_FEEDS_MINUTES", default_minutes=5,
+@job("pull-feeds", interval_setting="JOB_PULL_FEEDS_MINUTES",
      help="Pull the partner feeds defined in FEEDS_DIR whose own interval_minutes has elapsed.")
-def pull_feeds_job(session: Session, now: datetime) -> str:
+def pull_feeds_job(session: DbSession, now: datetime) -> str:
     return pull_feeds(session, current_app.config, now=now).summary()

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ..clock import utcnow
+from ..database import DbSession
 from ..models import JobRun
 from .registry import Job
 
@@ -29,7 +29,7 @@ def slot_start(now: datetime, interval_minutes: float) -> datetime:
     return EPOCH + timedelta(microseconds=elapsed_us - elapsed_us % width_us)
 
 
-def claim_slot(session: Session, job_name: str, slot: datetime, *, holder: str, trigger: str = "schedule",
+def claim_slot(session: DbSession, job_name: str, slot: datetime, *, holder: str, trigger: str = "schedule",
                now: datetime | None = None) -> JobRun | None:
     """Insert the run row for (job, slot); None if somebody already has it. Commits."""
     run = JobRun(job=job_name, slot_start=slot, trigger=trigger, holder=holder[:100], status="running",
@@ -43,7 +43,7 @@ def claim_slot(session: Session, job_name: str, slot: datetime, *, holder: str, 
     return run
 
 
-def run_job(session: Session, job: Job, *, now: datetime, holder: str, slot: datetime | None = None,
+def run_job(session: DbSession, job: Job, *, now: datetime, holder: str, slot: datetime | None = None,
             trigger: str = "schedule", keep_days: float | None = 30) -> JobRun | None:
     """Claim the slot and run the job in it. Returns the finished run, or None if the slot was taken.
 
@@ -76,7 +76,7 @@ def run_job(session: Session, job: Job, *, now: datetime, holder: str, slot: dat
     return run
 
 
-def last_run(session: Session, job_name: str) -> JobRun | None:
+def last_run(session: DbSession, job_name: str) -> JobRun | None:
     """The most recent run of a job (scheduled or manual), if any."""
     return session.execute(select(JobRun).where(JobRun.job == job_name)
                            .order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(1)).scalar_one_or_none()

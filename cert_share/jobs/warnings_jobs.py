@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
+from ..database import DbSession
 from ..early_warning.lifecycle import publish_warnings
 from .registry import job
 
 
-@job("publish-warnings", interval_setting="JOB_PUBLISH_WARNINGS_MINUTES", default_minutes=5,
+@job("publish-warnings", interval_setting="JOB_PUBLISH_WARNINGS_MINUTES",
      help="Publish pending early warnings (and revocations) to their TAXII collections; expire old ones.")
-def publish_warnings_job(session: Session, now: datetime) -> str:
+def publish_warnings_job(session: DbSession, now: datetime) -> str:
     return publish_warnings(session, now)

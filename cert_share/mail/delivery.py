@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
 
-from ..database import is_postgres
+from ..database import DbSession
 from ..models import OutboxMessage
+from ..store.rows import one_of_unlocked
 from .transport import PermanentError, ServerUnavailable, TransientError, build_message
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _due(now: datetime):
     )
 
 
-def claim(session: Session, *, now: datetime, limit: int = 100, lease_seconds: float = 300,
+def claim(session: DbSession, *, now: datetime, limit: int = 100, lease_seconds: float = 300,
           token: str | None = None) -> tuple[str, list[OutboxMessage]]:
     """Atomically claim up to ``limit`` due rows under a fresh lease token; commits.
 
@@ -79,16 +79,9 @@ def claim(session: Session, *, now: datetime, limit: int = 100, lease_seconds: f
     """
     token = token or uuid.uuid4().hex
     candidates = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
-    if is_postgres(session):
-        # A locking CTE runs exactly once; the same SELECT as an IN (…) sub-query may be
-        # re-scanned by the planner and claim more than ``limit`` rows.
-        picked = candidates.with_for_update(skip_locked=True).cte("picked")
-        target = OutboxMessage.id == picked.c.id
-    else:
-        target = OutboxMessage.id.in_(candidates.scalar_subquery())
     session.execute(
         update(OutboxMessage)
-        .where(target, _due(now))
+        .where(one_of_unlocked(session, OutboxMessage.id, candidates), _due(now))
         .values(state="sending", claimed_by=token, lease_until=now + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )
@@ -99,7 +92,7 @@ def claim(session: Session, *, now: datetime, limit: int = 100, lease_seconds: f
     return token, rows
 
 
-def _finish(session: Session, row: OutboxMessage, token: str, **values) -> bool:
+def _finish(session: DbSession, row: OutboxMessage, token: str, **values) -> bool:
     """Record an outcome only while this sender still holds the row's lease."""
     result = session.execute(
         update(OutboxMessage)
@@ -110,7 +103,7 @@ def _finish(session: Session, row: OutboxMessage, token: str, **values) -> bool:
     return result.rowcount == 1
 
 
-def release(session: Session, token: str, only: list[int] | None = None) -> int:
+def release(session: DbSession, token: str, only: list[int] | None = None) -> int:
     """Hand back claimed rows not yet attempted (all of the token's, or those in ``only``), no
     attempt counted; commits."""
     mine = [OutboxMessage.claimed_by == token, OutboxMessage.state == "sending"]
@@ -123,7 +116,53 @@ def release(session: Session, token: str, only: list[int] | None = None) -> int:
     return result.rowcount
 
 
-def send_due(session: Session, transport: Transport, *, now: datetime, mail_from: str,
+def _deliver(session: DbSession, transport: Transport, row: OutboxMessage, token: str, *, at: datetime,
+             mail_from: str, policy: RetryPolicy, rng: Callable[[], float], report: DeliveryReport,
+             outage: str | None) -> str | None:
+    """Send one claimed message, unless the server is already known to be away, and record the
+    outcome; returns the outage (the server's error) that the rest of the batch would meet too."""
+    attempts = row.attempts + 1
+    error = outage
+    if outage is None:
+        try:
+            transport.send(build_message(row, mail_from))
+        except PermanentError as exc:
+            _finish(session, row, token, state="dead", attempts=attempts, last_error=str(exc),
+                    lease_until=None, next_attempt_at=at)
+            report.dead += 1
+            report.errors.append(f"{row.to}: {exc}")
+            log.warning("mail %s to %s rejected for good: %s", row.message_id, row.to, exc)
+            return None
+        except TransientError as exc:
+            error = str(exc)
+            if isinstance(exc, ServerUnavailable):
+                outage = error  # the rest of the batch would fail the same way
+        else:
+            _finish(session, row, token, state="sent", attempts=attempts, sent_at=at,
+                    last_error=None, lease_until=None)
+            report.sent += 1
+            return None
+    _defer(session, row, token, attempts=attempts, error=error, at=at, policy=policy, rng=rng, report=report)
+    return outage
+
+
+def _defer(session: DbSession, row: OutboxMessage, token: str, *, attempts: int, error: str | None, at: datetime,
+           policy: RetryPolicy, rng: Callable[[], float], report: DeliveryReport) -> None:
+    """A failed attempt: retry later with backoff, or give up after the policy's last attempt."""
+    if attempts >= policy.max_attempts:
+        _finish(session, row, token, state="dead", attempts=attempts, lease_until=None,
+                next_attempt_at=at, last_error=f"gave up after {attempts} attempts: {error}")
+        report.dead += 1
+    else:
+        _finish(session, row, token, state="pending", attempts=attempts, last_error=error,
+                next_attempt_at=at + policy.delay(attempts, rng), lease_until=None,
+                claimed_by=None)
+        report.retried += 1
+    report.errors.append(f"{row.to}: {error}")
+    log.info("mail %s to %s deferred (attempt %d): %s", row.message_id, row.to, attempts, error)
+
+
+def send_due(session: DbSession, transport: Transport, *, now: datetime, mail_from: str,
              policy: RetryPolicy = RetryPolicy(), limit: int = 100, lease_seconds: float = 300,
              rng: Callable[[], float] = random.random,
              monotonic: Callable[[], float] = time.monotonic) -> DeliveryReport:
@@ -159,39 +198,8 @@ def send_due(session: Session, transport: Transport, *, now: datetime, mail_from
                                 report.released)
                     return report
                 seen.add(row.id)
-                attempts = row.attempts + 1
-                if outage is None:
-                    try:
-                        transport.send(build_message(row, mail_from))
-                    except PermanentError as exc:
-                        _finish(session, row, token, state="dead", attempts=attempts, last_error=str(exc),
-                                lease_until=None, next_attempt_at=at)
-                        report.dead += 1
-                        report.errors.append(f"{row.to}: {exc}")
-                        log.warning("mail %s to %s rejected for good: %s", row.message_id, row.to, exc)
-                        continue
-                    except TransientError as exc:
-                        error = str(exc)
-                        if isinstance(exc, ServerUnavailable):
-                            outage = error  # the rest of the batch would fail the same way
-                    else:
-                        _finish(session, row, token, state="sent", attempts=attempts, sent_at=at,
-                                last_error=None, lease_until=None)
-                        report.sent += 1
-                        continue
-                else:
-                    error = outage
-                if attempts >= policy.max_attempts:
-                    _finish(session, row, token, state="dead", attempts=attempts, lease_until=None,
-                            next_attempt_at=at, last_error=f"gave up after {attempts} attempts: {error}")
-                    report.dead += 1
-                else:
-                    _finish(session, row, token, state="pending", attempts=attempts, last_error=error,
-                            next_attempt_at=at + policy.delay(attempts, rng), lease_until=None,
-                            claimed_by=None)
-                    report.retried += 1
-                report.errors.append(f"{row.to}: {error}")
-                log.info("mail %s to %s deferred (attempt %d): %s", row.message_id, row.to, attempts, error)
+                outage = _deliver(session, transport, row, token, at=at, mail_from=mail_from, policy=policy,
+                                  rng=rng, report=report, outage=outage)
             if outage is not None:
                 break  # the server is away: leave the rest of the backlog for the next run
     finally:
@@ -203,27 +211,28 @@ def transport_for(config, instance_path: str = "instance") -> Transport:
     """SMTP when SMTP_HOST is set, else the local maildir (MAILDIR, default instance/maildir)."""
     from .transport import MaildirTransport, SmtpSettings, SmtpTransport
 
-    if config.get("SMTP_HOST"):
+    if config["SMTP_HOST"]:
         return SmtpTransport(SmtpSettings(
-            host=config["SMTP_HOST"], port=int(config.get("SMTP_PORT") or 25),
-            username=config.get("SMTP_USERNAME") or "", password=config.get("SMTP_PASSWORD") or "",
-            starttls=bool(config.get("SMTP_STARTTLS")), timeout=float(config.get("SMTP_TIMEOUT") or 30),
-            ca_file=config.get("SMTP_CA_FILE") or None))
+            host=config["SMTP_HOST"], port=int(config["SMTP_PORT"]),
+            username=config["SMTP_USERNAME"], password=config["SMTP_PASSWORD"],
+            starttls=bool(config["SMTP_STARTTLS"]), timeout=float(config["SMTP_TIMEOUT"]),
+            ca_file=config["SMTP_CA_FILE"] or None))
     return MaildirTransport(maildir_path(config, instance_path))
 
 
 def maildir_path(config, instance_path: str = "instance") -> str:
     import os
 
-    return config.get("MAILDIR") or os.path.join(instance_path, "maildir")
+    return config["MAILDIR"] or os.path.join(instance_path, "maildir")
 
 
-def deliver_outbox(session: Session, config, *, now: datetime, instance_path: str = "instance",
+def deliver_outbox(session: DbSession, config, *, now: datetime, instance_path: str = "instance",
                    rng: Callable[[], float] = random.random) -> DeliveryReport:
     """The ``send-mail`` job: deliver what is due with the configured transport and retry policy."""
-    policy = RetryPolicy(max_attempts=int(config.get("MAIL_MAX_ATTEMPTS", 20)),
-                         base_seconds=float(config.get("MAIL_BACKOFF_BASE_SECONDS", 30)),
-                         max_seconds=float(config.get("MAIL_BACKOFF_MAX_SECONDS", 3600)))
-    return send_due(session, transport_for(config, instance_path), now=now, mail_from=config.get("MAIL_FROM") or "cert-share@localhost",
-                    policy=policy, limit=int(config.get("MAIL_BATCH_SIZE", 100)),
-                    lease_seconds=float(config.get("MAIL_LEASE_SECONDS", 300)), rng=rng)
+    policy = RetryPolicy(max_attempts=int(config["MAIL_MAX_ATTEMPTS"]),
+                         base_seconds=float(config["MAIL_BACKOFF_BASE_SECONDS"]),
+                         max_seconds=float(config["MAIL_BACKOFF_MAX_SECONDS"]))
+    return send_due(session, transport_for(config, instance_path), now=now,
+                    mail_from=config["MAIL_FROM"], policy=policy,
+                    limit=int(config["MAIL_BATCH_SIZE"]),
+                    lease_seconds=float(config["MAIL_LEASE_SECONDS"]), rng=rng)

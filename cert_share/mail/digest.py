@@ -15,17 +15,17 @@ from typing import Callable
 
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from ..clock import iso
+from ..database import DbSession
 from ..models import OutboxMessage, User
-from ..vocab import TLP_LEVELS
+from ..vocab import strictest_tlp
 from .outbox import enqueue
 from .templates import render
 
 log = logging.getLogger(__name__)
 
-DigestSection = Callable[[Session, User, datetime, datetime], "tuple | None"]
+DigestSection = Callable[[DbSession, User, datetime, datetime], "tuple | None"]
 DIGEST_SECTIONS: list[DigestSection] = []
 
 
@@ -34,12 +34,6 @@ def digest_section(fn: DigestSection) -> DigestSection:
     if fn not in DIGEST_SECTIONS:
         DIGEST_SECTIONS.append(fn)
     return fn
-
-
-def strictest_tlp(levels) -> str | None:
-    """The most restrictive TLP among ``levels`` (None entries ignored)."""
-    ranked = [TLP_LEVELS.index(level) for level in levels if level in TLP_LEVELS]
-    return TLP_LEVELS[max(ranked)] if ranked else None
 
 
 @dataclass
@@ -51,7 +45,7 @@ class DigestReport:
         return f"{self.digests} digest(s) queued, {self.folded} held-back message(s) folded in"
 
 
-def send_digests(session: Session, *, now: datetime, period: timedelta, slot: datetime,
+def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: datetime,
                  sections: list[DigestSection] | None = None) -> DigestReport:
     """Queue one digest per recipient with something to say; commits per recipient.
 
@@ -100,7 +94,7 @@ def send_digests(session: Session, *, now: datetime, period: timedelta, slot: da
 
 
 @digest_section
-def dead_letter_section(session: Session, user: User, since: datetime, until: datetime):
+def dead_letter_section(session: DbSession, user: User, since: datetime, until: datetime):
     """CERT admins: mail that could not be delivered since the last digest."""
     if user.role != "cert-admin":
         return None
@@ -113,13 +107,13 @@ def dead_letter_section(session: Session, user: User, since: datetime, until: da
     return render("dead_letters", dead=dead)
 
 
-def _last_digest_at(session: Session, address: str) -> datetime | None:
+def _last_digest_at(session: DbSession, address: str) -> datetime | None:
     return session.execute(
         select(func.max(OutboxMessage.created_at)).where(func.lower(OutboxMessage.to) == address,
                                                          OutboxMessage.kind == "digest")).scalar_one()
 
 
-def _run_sections(session: Session, sections, user: User, since: datetime, until: datetime) -> list[tuple]:
+def _run_sections(session: DbSession, sections, user: User, since: datetime, until: datetime) -> list[tuple]:
     parts = []
     for section in sections:
         try:

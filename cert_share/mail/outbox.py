@@ -11,17 +11,16 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
-from flask import current_app, has_app_context
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ..clock import utcnow
+from ..config import setting
+from ..database import DbSession
 from ..errors import InputError, NotFound
 from ..models import OutboxMessage, User
+from ..store.rows import add_unless_exists
 from ..vocab import TLP_LEVELS
 
-DEFAULT_HOURLY_CAP = 20
 # Kinds that are never folded into a digest (a digest must not fold itself).
 UNCAPPED_KINDS = frozenset({"digest"})
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$|^[^@\s<>,;\"]+@localhost$")
@@ -41,7 +40,7 @@ def tlp_subject(subject: str, tlp: str | None) -> str:
     return subject if subject.startswith(label) else f"{label} {subject}"
 
 
-def enqueue(session: Session, *, to: str, subject: str, text: str, html: str | None = None,
+def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str | None = None,
             tlp: str | None = None, kind: str, dedupe_key: str | None = None,
             actor_user_id: int | None = None, now: datetime | None = None,
             hourly_cap: int | None = None) -> OutboxMessage | None:
@@ -52,27 +51,10 @@ def enqueue(session: Session, *, to: str, subject: str, text: str, html: str | N
     """
     now = now or utcnow()
     to = (to or "").strip()
-    if not _ADDRESS.match(to) or len(to) > 254:
-        raise InputError(f"not a valid e-mail address: {to!r}", field="to")
-    if not subject or not subject.strip():
-        raise InputError("an e-mail needs a subject", field="subject")
-    if not text or not text.strip():
-        raise InputError("an e-mail needs a plain-text body", field="text")
+    _check_message(to=to, subject=subject, text=text, tlp=tlp, kind=kind, dedupe_key=dedupe_key)
     if tlp is not None:
         tlp = tlp.lower()
-        if tlp not in TLP_LEVELS:
-            raise InputError(f"unknown TLP level {tlp!r}; use one of {', '.join(TLP_LEVELS)}", field="tlp")
-    if not kind or len(kind) > 32:
-        raise InputError("kind must be a short name such as 'alert' or 'digest'", field="kind")
-    if dedupe_key is not None and len(dedupe_key) > 255:
-        raise InputError("dedupe_key is longer than 255 characters", field="dedupe_key")
-
-    if actor_user_id is not None:
-        actor_email = session.execute(select(User.email).where(User.id == actor_user_id)).scalar_one_or_none()
-        if actor_email is not None and actor_email.lower() == to.lower():
-            return None
-    if dedupe_key is not None and session.execute(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first():
+    if _needless(session, to=to, actor_user_id=actor_user_id, dedupe_key=dedupe_key):
         return None
 
     state = "pending"
@@ -86,26 +68,45 @@ def enqueue(session: Session, *, to: str, subject: str, text: str, html: str | N
     if dedupe_key is None:
         session.add(message)
         return message
-    # A concurrent transaction may hold the same key: a savepoint keeps the caller's
-    # transaction usable when the unique constraint says "already queued".
-    try:
-        with session.begin_nested():
-            session.add(message)
-            session.flush()
-    except IntegrityError:
-        return None
-    return message
+    # A concurrent transaction may hold the same key: the unique constraint says "already queued".
+    return message if add_unless_exists(session, message) else None
+
+
+def _check_message(*, to: str, subject: str, text: str, tlp: str | None, kind: str,
+                   dedupe_key: str | None) -> None:
+    """InputError naming the first field a message cannot be queued with."""
+    if not _ADDRESS.match(to) or len(to) > 254:
+        raise InputError(f"not a valid e-mail address: {to!r}", field="to")
+    if not subject or not subject.strip():
+        raise InputError("an e-mail needs a subject", field="subject")
+    if not text or not text.strip():
+        raise InputError("an e-mail needs a plain-text body", field="text")
+    if tlp is not None and tlp.lower() not in TLP_LEVELS:
+        raise InputError(f"unknown TLP level {tlp.lower()!r}; use one of {', '.join(TLP_LEVELS)}", field="tlp")
+    if not kind or len(kind) > 32:
+        raise InputError("kind must be a short name such as 'alert' or 'digest'", field="kind")
+    if dedupe_key is not None and len(dedupe_key) > 255:
+        raise InputError("dedupe_key is longer than 255 characters", field="dedupe_key")
+
+
+def _needless(session: DbSession, *, to: str, actor_user_id: int | None, dedupe_key: str | None) -> bool:
+    """True when the recipient caused the mail themselves, or a message with this dedupe key was
+    queued before."""
+    if actor_user_id is not None:
+        actor_email = session.execute(select(User.email).where(User.id == actor_user_id)).scalar_one_or_none()
+        if actor_email is not None and actor_email.lower() == to.lower():
+            return True
+    return dedupe_key is not None and session.execute(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first() is not None
 
 
 def _cap(hourly_cap: int | None) -> int:
     if hourly_cap is not None:
         return hourly_cap
-    if has_app_context():
-        return int(current_app.config.get("MAIL_HOURLY_CAP", DEFAULT_HOURLY_CAP))
-    return DEFAULT_HOURLY_CAP
+    return int(setting("MAIL_HOURLY_CAP"))
 
 
-def _sent_last_hour(session: Session, to: str, now: datetime) -> int:
+def _sent_last_hour(session: DbSession, to: str, now: datetime) -> int:
     """Messages to this address queued for immediate delivery in the last hour."""
     return session.execute(
         select(func.count(OutboxMessage.id)).where(
@@ -117,7 +118,7 @@ def _sent_last_hour(session: Session, to: str, now: datetime) -> int:
     ).scalar_one()
 
 
-def member_admins(session: Session, org_id: int, exclude_user_id: int | None = None) -> list[str]:
+def member_admins(session: DbSession, org_id: int, exclude_user_id: int | None = None) -> list[str]:
     """E-mail addresses of an organization's active member-admin users, minus the acting user."""
     query = select(User.email).where(User.org_id == org_id, User.role == "member-admin", User.active.is_(True))
     if exclude_user_id is not None:
@@ -125,14 +126,14 @@ def member_admins(session: Session, org_id: int, exclude_user_id: int | None = N
     return list(session.execute(query.order_by(User.email)).scalars())
 
 
-def dead_letters(session: Session, limit: int = 200) -> list[OutboxMessage]:
+def dead_letters(session: DbSession, limit: int = 200) -> list[OutboxMessage]:
     """Messages that will not be delivered (permanent rejection or attempts exhausted), newest first."""
     return list(session.execute(
         select(OutboxMessage).where(OutboxMessage.state == "dead")
         .order_by(OutboxMessage.id.desc()).limit(limit)).scalars())
 
 
-def requeue_dead(session: Session, message_id: int, *, actor, now: datetime | None = None) -> OutboxMessage:
+def requeue_dead(session: DbSession, message_id: int, *, actor, now: datetime | None = None) -> OutboxMessage:
     """Give a dead letter another chance (e.g. after the mailbox was fixed); audited, commits."""
     from ..store.audit import record
 
@@ -149,7 +150,7 @@ def requeue_dead(session: Session, message_id: int, *, actor, now: datetime | No
     return message
 
 
-def prune_delivered(session: Session, *, now: datetime, retention: timedelta, limit: int = 5_000) -> int:
+def prune_delivered(session: DbSession, *, now: datetime, retention: timedelta, limit: int = 5_000) -> int:
     """Delete up to ``limit`` sent or folded messages last touched before ``now - retention``;
     commits. Pending, in-flight and dead messages stay (a dead letter waits for a person).
 

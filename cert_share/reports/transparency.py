@@ -17,9 +17,9 @@ import statistics
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ..clock import iso, utcnow
+from ..database import DbSession
 from ..models import Incident, Organization
 from ..services import metrics
 from ..services.metrics import Period
@@ -59,7 +59,7 @@ def _median(values: list[float], min_cell: int) -> float | None:
     return round(statistics.median(values), 1) if len(values) >= min_cell else None
 
 
-def build(session: Session, period: Period, *, min_cell: int = 3) -> dict:
+def build(session: DbSession, period: Period, *, min_cell: int = 3) -> dict:
     """The report as a document (the JSON format is exactly this)."""
     if min_cell < 1:
         raise ValueError("min_cell must be at least 1")

@@ -11,9 +11,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from ..actor import Actor
+from ..database import DbSession
 from ..errors import InputError, NotFound, PermissionDenied
 from ..models import ApiToken, AuditEntry, Organization, User
 from ..models.user import CERT_ROLES, MEMBER_ROLES, ROLES
@@ -23,7 +23,7 @@ AUDIT_PAGE = 100
 AUDIT_EXPORT_MAX = 1_000_000
 
 
-def set_role(session: Session, user_id: int, *, role: str, active: bool, actor: Actor) -> User:
+def set_role(session: DbSession, user_id: int, *, role: str, active: bool, actor: Actor) -> User:
     """Change a user's role (within their organization's kind) and whether they may sign in.
     A role change or deactivation ends the user's sessions. Commits."""
     if not actor.is_cert_admin:
@@ -52,18 +52,18 @@ def set_role(session: Session, user_id: int, *, role: str, active: bool, actor: 
     return user
 
 
-def tokens_for(session: Session, org_id: int | None) -> list[ApiToken]:
+def tokens_for(session: DbSession, org_id: int | None) -> list[ApiToken]:
     query = select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     if org_id is not None:
         query = query.where(ApiToken.org_id == org_id)
     return list(session.execute(query).scalars())
 
 
-def organizations(session: Session) -> list[Organization]:
+def organizations(session: DbSession) -> list[Organization]:
     return list(session.execute(select(Organization).order_by(Organization.kind, Organization.name)).scalars())
 
 
-def users(session: Session) -> list[User]:
+def users(session: DbSession) -> list[User]:
     return list(session.execute(select(User).order_by(User.org_id, User.email)).scalars())
 
 
@@ -111,7 +111,7 @@ class AuditFilters:
                                   "to": self.until.isoformat() if self.until else None}.items() if v}
 
 
-def audit_page(session: Session, filters: AuditFilters, *, before: int | None = None,
+def audit_page(session: DbSession, filters: AuditFilters, *, before: int | None = None,
                limit: int = AUDIT_PAGE) -> tuple[list[AuditEntry], bool]:
     """Newest first, keyset-paged by id."""
     query = filters.query().order_by(AuditEntry.id.desc()).limit(limit + 1)
@@ -121,11 +121,11 @@ def audit_page(session: Session, filters: AuditFilters, *, before: int | None = 
     return rows[:limit], len(rows) > limit
 
 
-def audit_actions(session: Session) -> list[str]:
+def audit_actions(session: DbSession) -> list[str]:
     return list(session.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars())
 
 
-def record_audit_export(session: Session, filters: AuditFilters, *, actor: Actor) -> None:
+def record_audit_export(session: DbSession, filters: AuditFilters, *, actor: Actor) -> None:
     """Exporting the log is itself an auditable act (recorded before the export streams). Commits."""
     audit.record(session, actor, "audit.export", "audit", None, filters=filters.as_args())
     session.commit()
@@ -134,7 +134,7 @@ def record_audit_export(session: Session, filters: AuditFilters, *, actor: Actor
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "remote_addr", "details")
 
 
-def audit_csv(session: Session, filters: AuditFilters) -> Iterator[str]:
+def audit_csv(session: DbSession, filters: AuditFilters) -> Iterator[str]:
     """The filtered log as CSV, oldest first, streamed in chunks."""
     import json
 

@@ -3,11 +3,10 @@ these rows). Naming and removing are audited in the transaction that makes them,
 audience of a report (alerts, reminders) is drawn from the same rule."""
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from .. import policy
 from ..actor import Actor
 from ..clock import utcnow
+from ..database import DbSession
 from ..errors import InputError, PermissionDenied
 from ..models import CaseMember, Incident, User
 from ..store import audit
@@ -19,14 +18,14 @@ def _require_namer(actor: Actor, incident: Incident) -> None:
                                "may name staff on it")
 
 
-def _staff(session: Session, user_id: int) -> User:
+def _staff(session: DbSession, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None or not user.active or not user.is_cert_staff:
         raise InputError(f"no active CERT staff member {user_id}", field="user")
     return user
 
 
-def name_staff(session: Session, incident: Incident, user_id: int, *, actor: Actor) -> CaseMember | None:
+def name_staff(session: DbSession, incident: Incident, user_id: int, *, actor: Actor) -> CaseMember | None:
     """Name a member of CERT staff on the case (they may then read it, TLP:RED included); commits.
     None when they were already named."""
     _require_namer(actor, incident)
@@ -40,7 +39,7 @@ def name_staff(session: Session, incident: Incident, user_id: int, *, actor: Act
     return member
 
 
-def remove_staff(session: Session, incident: Incident, user_id: int, *, actor: Actor) -> bool:
+def remove_staff(session: DbSession, incident: Incident, user_id: int, *, actor: Actor) -> bool:
     """Take a member of staff off the case (the assignee stays a reader while assigned); commits."""
     _require_namer(actor, incident)
     member = next((m for m in incident.case_members if m.user_id == user_id), None)

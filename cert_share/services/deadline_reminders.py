@@ -11,17 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, has_app_context
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ..actor import SYSTEM
 from ..clock import iso, utcnow
+from ..config import setting
+from ..database import DbSession
 from ..deadlines import Deadline
 from ..models import DeadlineReminder, Incident
 from ..store import audit
 from ..store.case_staff import active_staff, staff_audience
+from ..store.rows import add_unless_exists
 from .workspace import overdue_pairs
 
 
@@ -60,12 +60,12 @@ def _text(incident: Incident, deadline: Deadline, now: datetime, base_url: str, 
     return "\n".join(lines)
 
 
-def send_reminders(session: Session, *, now: datetime | None = None) -> ReminderReport:
+def send_reminders(session: DbSession, *, now: datetime | None = None) -> ReminderReport:
     """Queue one reminder per overdue phase not reminded before; commits."""
     from ..mail.outbox import enqueue, member_admins
 
     now = now or utcnow()
-    base_url = current_app.config.get("BASE_URL", "") if has_app_context() else ""
+    base_url = setting("BASE_URL")
     report = ReminderReport()
     pairs = overdue_pairs(session, now=now)
     if not pairs:
@@ -86,12 +86,9 @@ def send_reminders(session: Session, *, now: datetime | None = None) -> Reminder
         recipients = [(a, False, True) for a in admins] + [
             (s.address, True, s.reads_content) for s in staff_audience(session, incident, staff=staff)
             if s.address not in admins]
-        try:
-            with session.begin_nested():
-                session.add(DeadlineReminder(incident_id=incident.id, phase=deadline.phase, due_at=deadline.due_at,
-                                             sent_at=now, recipients=len(recipients)))
-                session.flush()
-        except IntegrityError:  # another scheduler got there first
+        reminder = DeadlineReminder(incident_id=incident.id, phase=deadline.phase, due_at=deadline.due_at,
+                                    sent_at=now, recipients=len(recipients))
+        if not add_unless_exists(session, reminder):  # another scheduler got there first
             report.already_sent += 1
             continue
         for address, is_staff, content in recipients:

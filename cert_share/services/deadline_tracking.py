@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from .. import deadlines as rules
 from ..clock import utcnow
+from ..database import DbSession
 from ..models import Incident, Organization, PhaseDeadline
 
 BATCH = 2000
@@ -34,7 +35,7 @@ def _rows(incident: Incident, regime: str) -> list[dict]:
     return out
 
 
-def track(session: Session, incident: Incident, *, planned: list[dict] | None = None) -> None:
+def track(session: DbSession, incident: Incident, *, planned: list[dict] | None = None) -> None:
     """Recompute one report's rows (inside the caller's transaction; no commit). ``planned``:
     plan_new() of a report stored in this transaction, which has no rows yet."""
     if planned is None:
@@ -57,7 +58,7 @@ def plan_new(incident: Incident, org: Organization) -> list[dict]:
 _INSERT = PhaseDeadline.__table__.insert()
 
 
-def track_many(session: Session, incident_ids: Iterable[int]) -> int:
+def track_many(session: DbSession, incident_ids: Iterable[int]) -> int:
     """Recompute the rows of many reports, in batches; commits each batch."""
     ids = list(incident_ids)
     regimes = {o.id: rules.regime_of_org(o.regime, o.sector)
@@ -77,7 +78,7 @@ def track_many(session: Session, incident_ids: Iterable[int]) -> int:
     return done
 
 
-def repair(session: Session) -> int:
+def repair(session: DbSession) -> int:
     """Rows for reports that have none, and for organizations whose regime changed; commits."""
     missing = select(Incident.id).where(Incident.id.not_in(select(PhaseDeadline.incident_id).scalar_subquery()))
     ids = set(session.execute(missing).scalars())
@@ -98,5 +99,5 @@ def overdue_query(now: datetime | None = None):
             .where(PhaseDeadline.is_open.is_(True), PhaseDeadline.due_at < now))
 
 
-def overdue_count(session: Session, now: datetime | None = None) -> int:
+def overdue_count(session: DbSession, now: datetime | None = None) -> int:
     return session.execute(overdue_query(now).with_only_columns(func.count())).scalar_one()

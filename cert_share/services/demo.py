@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ..actor import CLI, actor_for_user
 from ..clock import utcnow
+from ..database import DbSession
 from ..models import Organization, User
 from ..schemas.incident import IncidentCreateSchema
 from .intake import report_incident
@@ -49,7 +49,8 @@ def _reports(now):
             affected_services="Branch banking", impact="Workstations isolated",
             observables=[{"type": "ipv4-addr", "value": "185.220.101.45"},
                          {"type": "domain-name", "value": "invoice-update.example.net"},
-                         {"type": "file:sha256", "value": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}])),
+                         {"type": "file:sha256",
+                          "value": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}])),
         ("second-bank", dict(
             title="Phishing campaign impersonating the central bank", classification="fraud/phishing",
             severity="medium", tlp="amber", detected_at=(now - timedelta(hours=5)).isoformat(),
@@ -70,7 +71,7 @@ def _reports(now):
     ]
 
 
-def load_demo(session: Session) -> dict:
+def load_demo(session: DbSession) -> dict:
     """Create the demo constituency once; later calls only return the logins."""
     logins = {"password": DEMO_PASSWORD, "users": [(e, r, o) for e, o, r in USERS]}
     if session.execute(select(Organization).where(Organization.slug == "first-bank")).scalar_one_or_none():

@@ -1,6 +1,6 @@
 """Partner feeds: read the feed definitions (one TOML file per feed in FEEDS_DIR) and pull them.
 
-Every pulled object goes through the one intake path (``intake.report_incident``, source
+Every pulled object goes through the one intake path (``intake.store_report``, source
 ``"feed"``), attributed to the feed's ``source_org``, so correlation and early warnings treat a
 partner CERT like any other reporter. The STIX → report and MISP → report mappings are the
 importer's (``stix.parse``, ``stix.misp`` via ``services.importer``), not repeated here.
@@ -35,16 +35,16 @@ from typing import Mapping
 from urllib.parse import unquote, urljoin, urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ..actor import Actor
 from ..clock import parse_iso, utcnow
+from ..database import DbSession
 from ..errors import InputError
 from ..models import FeedState, Organization
 from ..stix import markings
 from ..vocab import TLP_LEVELS
 from .importer import drafts_of, validate
-from .intake import report_incident
+from .intake import store_report
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,6 @@ KINDS = ("taxii21", "misp")
 KEYS = {"name", "kind", "url", "source_org", "default_tlp", "interval_minutes", "username_env", "password_env",
         "enabled"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
-DEFAULT_FEEDS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                 "feeds")
 HTTP_TIMEOUT = 30
 
 
@@ -88,16 +86,8 @@ class Feed:
         return values[0], values[1]
 
 
-def parse_feed(text: str, path: str = "<feed>") -> Feed:
-    """A Feed from TOML text, or InputError naming the file and what is wrong."""
-    where = os.path.basename(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{where}: not valid TOML ({exc})") from None
-    unknown = sorted(set(data) - KEYS)
-    if unknown:
-        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(KEYS))}")
+def _check_required(data: dict, where: str) -> None:
+    """The keys every feed names: present, non-empty, and each one of the values it may take."""
     for key in ("name", "kind", "url", "source_org", "default_tlp"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise InputError(f"{where}: {key} is required (a non-empty string)")
@@ -111,6 +101,11 @@ def parse_feed(text: str, path: str = "<feed>") -> Feed:
                          (" or file:///path" if data["kind"] == "misp" else ""))
     if data["default_tlp"] not in TLP_LEVELS:
         raise InputError(f"{where}: default_tlp must be one of {', '.join(TLP_LEVELS)}")
+
+
+def _optional_settings(data: dict, where: str) -> tuple[int, bool]:
+    """The interval and the enabled flag (with their defaults); the credential keys checked to
+    name environment variables."""
     interval = data.get("interval_minutes", 60)
     if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
         raise InputError(f"{where}: interval_minutes must be a whole number of minutes ≥ 1")
@@ -120,13 +115,28 @@ def parse_feed(text: str, path: str = "<feed>") -> Feed:
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise InputError(f"{where}: enabled must be true or false")
+    return interval, enabled
+
+
+def parse_feed(text: str, path: str = "<feed>") -> Feed:
+    """A Feed from TOML text, or InputError naming the file and what is wrong."""
+    where = os.path.basename(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{where}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - KEYS)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(KEYS))}")
+    _check_required(data, where)
+    interval, enabled = _optional_settings(data, where)
     return Feed(name=data["name"], kind=data["kind"], url=data["url"], source_org=data["source_org"],
                 default_tlp=data["default_tlp"], interval_minutes=interval, username_env=data.get("username_env"),
                 password_env=data.get("password_env"), enabled=enabled, path=path)
 
 
 def feeds_dir(config: Mapping) -> str:
-    return config.get("FEEDS_DIR") or DEFAULT_FEEDS_DIR
+    return config["FEEDS_DIR"]
 
 
 def load_feeds(directory: str) -> tuple[list[Feed], list[str]]:
@@ -183,14 +193,14 @@ class PullReport:
         return head + ("; " + "; ".join(parts) if parts else "")
 
 
-def pull_feeds(session: Session, config: Mapping, *, now: datetime | None = None, force: bool = False) -> PullReport:
+def pull_feeds(session: DbSession, config: Mapping, *, now: datetime | None = None, force: bool = False) -> PullReport:
     """Pull every enabled feed that is due (or all with ``force``); never raises for one feed."""
     now = now or utcnow()
     feeds, errors = load_feeds(feeds_dir(config))
     for error in errors:
         log.error("pull-feeds: invalid feed file: %s", error)
     report = PullReport(errors=errors)
-    page_size = int(config.get("FEEDS_PAGE_SIZE", 500))
+    page_size = int(config["FEEDS_PAGE_SIZE"])
     for feed in feeds:
         if not feed.enabled:
             report.outcomes.append(FeedOutcome(feed.name, "disabled"))
@@ -204,7 +214,7 @@ def pull_feeds(session: Session, config: Mapping, *, now: datetime | None = None
     return report
 
 
-def _state(session: Session, name: str) -> FeedState:
+def _state(session: DbSession, name: str) -> FeedState:
     state = session.get(FeedState, name)
     if state is None:
         state = FeedState(name=name, cursor=None, seen={}, objects_total=0)
@@ -213,7 +223,7 @@ def _state(session: Session, name: str) -> FeedState:
     return state
 
 
-def pull_feed(session: Session, feed: Feed, *, now: datetime | None = None, page_size: int = 500) -> FeedOutcome:
+def pull_feed(session: DbSession, feed: Feed, *, now: datetime | None = None, page_size: int = 500) -> FeedOutcome:
     """Pull one feed from its cursor; on failure roll back the page at hand and report it."""
     now = now or utcnow()
     outcome = FeedOutcome(feed.name, "ok")
@@ -255,14 +265,14 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-def _store_document(session: Session, document: dict, *, feed: Feed, org: Organization, actor: Actor,
+def _store_document(session: DbSession, document: dict, *, feed: Feed, org: Organization, actor: Actor,
                     label: str) -> int:
     """Map a bundle or MISP event with the importer's rules and store each report (no commit)."""
     _fmt, drafts = drafts_of(document, file_name=label)
     created = 0
     for draft in drafts:
         data = validate(draft)
-        _incident, new = report_incident(session, org=org, data=data, actor=actor, source="feed", commit=False)
+        _incident, new = store_report(session, org=org, data=data, actor=actor, source="feed")
         created += int(new)
     return created
 
@@ -277,7 +287,7 @@ def _with_default_marking(obj: dict, default_tlp: str) -> dict:
 
 # --- TAXII 2.1 --------------------------------------------------------------------------------
 
-def _pull_taxii(session: Session, feed: Feed, org: Organization, actor: Actor, outcome: FeedOutcome,
+def _pull_taxii(session: DbSession, feed: Feed, org: Organization, actor: Actor, outcome: FeedOutcome,
                 page_size: int) -> None:
     from taxii2client.v21 import Collection, as_pages
 
@@ -361,7 +371,7 @@ def _read(feed: Feed, name: str) -> object:
         raise FeedError(f"{name} is not valid JSON") from None
 
 
-def _pull_misp(session: Session, feed: Feed, org: Organization, actor: Actor, outcome: FeedOutcome) -> None:
+def _pull_misp(session: DbSession, feed: Feed, org: Organization, actor: Actor, outcome: FeedOutcome) -> None:
     manifest = _read(feed, "manifest.json")
     if not isinstance(manifest, dict):
         raise FeedError("manifest.json must be an object of event uuid → event summary")

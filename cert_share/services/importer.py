@@ -22,9 +22,9 @@ import os
 from dataclasses import dataclass, field
 
 from marshmallow import ValidationError
-from sqlalchemy.orm import Session
 
 from ..actor import CLI, Actor
+from ..database import DbSession
 from ..errors import InputError
 from ..models import Incident, Organization
 from ..schemas.incident import MAX_OBSERVABLES, IncidentCreateSchema
@@ -132,7 +132,7 @@ def validate(draft: ReportDraft) -> dict:
     return data
 
 
-def import_file(session: Session, path: str, *, org: Organization,
+def import_file(session: DbSession, path: str, *, org: Organization,
                 actor: Actor = CLI) -> ImportResult:
     """Import a STIX 2.1 bundle or MISP event file as ``org``'s report(s)."""
     document = load_document(path)

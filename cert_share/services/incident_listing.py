@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from .. import policy
 from ..actor import Actor
+from ..database import DbSession
 from ..errors import NotFound, PermissionDenied
 from ..models import Incident
 
 
-def readable_incident(session: Session, actor: Actor, incident_id: int) -> Incident:
+def readable_incident(session: DbSession, actor: Actor, incident_id: int) -> Incident:
     """The report if ``actor`` may read it. Otherwise NotFound, exactly as if it did not exist —
     except for CERT staff, who see every report's existence: a TLP:RED report they are not named
     on answers PermissionDenied, saying who can grant access."""
@@ -25,7 +26,7 @@ def readable_incident(session: Session, actor: Actor, incident_id: int) -> Incid
     return incident
 
 
-def case_summary(session: Session, actor: Actor, incident_id: int) -> Incident:
+def case_summary(session: DbSession, actor: Actor, incident_id: int) -> Incident:
     """The report for its summary (existence, not content): any report CERT staff may see exists.
     Callers show only the fields ``policy.can_see_case_summary`` names."""
     incident = session.get(Incident, incident_id)
@@ -34,7 +35,7 @@ def case_summary(session: Session, actor: Actor, incident_id: int) -> Incident:
     return incident
 
 
-def list_incidents(session: Session, actor: Actor, *, before: int | None = None,
+def list_incidents(session: DbSession, actor: Actor, *, before: int | None = None,
                    limit: int = 25) -> tuple[list[Incident], bool]:
     """Newest first, keyset-paged by id: (page, more). Only what ``actor`` may read: members get
     their own organization's reports; CERT staff every report but the TLP:RED ones they are not

@@ -6,9 +6,9 @@ import re
 import unicodedata
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ..actor import CLI, Actor
+from ..database import DbSession
 from ..errors import Conflict, InputError, NotFound
 from ..models import Asset, Organization
 from ..models.organization import ORG_KINDS
@@ -26,14 +26,14 @@ def slugify(name: str) -> str:
     return slug[:48] or "org"
 
 
-def _unique_slug(session: Session, base: str) -> str:
+def _unique_slug(session: DbSession, base: str) -> str:
     slug, n = base, 2
     while session.execute(select(Organization.id).where(Organization.slug == slug)).first():
         slug, n = f"{base}-{n}", n + 1
     return slug
 
 
-def get_by_slug(session: Session, slug: str) -> Organization:
+def get_by_slug(session: DbSession, slug: str) -> Organization:
     org = session.execute(select(Organization).where(Organization.slug == slug)).scalar_one_or_none()
     if org is None:
         raise NotFound(f"no organization with slug {slug!r}")
@@ -50,7 +50,8 @@ def parse_asset(value: str) -> dict:
         if not 0 < number < 2**32:
             raise InputError(f"{value!r} is not a valid AS number", field="asset")
         return {"kind": "asn", "value": f"AS{number}", "asn": number}
-    if re.fullmatch(r"[0-9a-fA-F:.]+(/\d{1,3})?", text) and ("." in text or ":" in text) and not re.fullmatch(r"[a-zA-Z.]+", text):
+    if (re.fullmatch(r"[0-9a-fA-F:.]+(/\d{1,3})?", text) and ("." in text or ":" in text)
+            and not re.fullmatch(r"[a-zA-Z.]+", text)):
         try:
             net = ipaddress.ip_network(text, strict=False)
         except ValueError:
@@ -64,7 +65,7 @@ def parse_asset(value: str) -> dict:
     return {"kind": "domain", "value": ascii_form, "domain": ascii_form}
 
 
-def create_organization(session: Session, *, name: str, sector: str, country: str | None = None,
+def create_organization(session: DbSession, *, name: str, sector: str, country: str | None = None,
                         kind: str = "member", assets: list[str] | tuple = (), contact_email: str | None = None,
                         regime: str | None = None, slug: str | None = None,
                         actor: Actor = CLI) -> Organization:
@@ -99,8 +100,20 @@ def create_organization(session: Session, *, name: str, sector: str, country: st
     return org
 
 
-def add_asset(session: Session, org: Organization, value: str, actor: Actor = CLI) -> Asset:
-    values = parse_asset(value)
+def add_asset(session: DbSession, org: Organization, value: str, actor: Actor = CLI) -> Asset:
+    """Register one asset for ``org`` (an asset it already has is returned as it is), and commit."""
+    return add_assets(session, org, [value], actor)[0]
+
+
+def add_assets(session: DbSession, org: Organization, values: list[str] | tuple, actor: Actor = CLI) -> list[Asset]:
+    """Register assets for ``org`` in one transaction, and commit: a value that is not an asset
+    stores none of them."""
+    assets = [_add_asset(session, org, parse_asset(value), actor) for value in values]
+    session.commit()
+    return assets
+
+
+def _add_asset(session: DbSession, org: Organization, values: dict, actor: Actor) -> Asset:
     dup = session.execute(select(Asset).where(Asset.org_id == org.id, Asset.kind == values["kind"],
                                               Asset.value == values["value"])).scalar_one_or_none()
     if dup is not None:
@@ -108,11 +121,10 @@ def add_asset(session: Session, org: Organization, value: str, actor: Actor = CL
     asset = Asset(org_id=org.id, **values)
     session.add(asset)
     audit.record(session, actor, "asset.add", "organization", org.slug, asset=values["value"])
-    session.commit()
     return asset
 
 
-def remove_asset(session: Session, org: Organization, asset_id: int, actor: Actor) -> None:
+def remove_asset(session: DbSession, org: Organization, asset_id: int, actor: Actor) -> None:
     asset = session.get(Asset, asset_id)
     if asset is None or asset.org_id != org.id:
         raise NotFound("no such asset")

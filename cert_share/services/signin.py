@@ -19,10 +19,9 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
 from ..actor import Actor, actor_for_user
 from ..clock import utcnow
+from ..database import DbSession
 from ..models import User
 from ..store import audit
 from . import signin_throttle, web_sessions
@@ -53,12 +52,12 @@ class SignInResult:
         return self.user is not None and self.error is None
 
 
-def _audit_attempt(session: Session, email: str, remote_addr: str | None, action: str) -> None:
+def _audit_attempt(session: DbSession, email: str, remote_addr: str | None, action: str) -> None:
     attempted = "".join(ch if not _has_control(ch) else "?" for ch in email.strip())[:MAX_EMAIL_IN_AUDIT]
     audit.record(session, Actor(label="anonymous", remote_addr=remote_addr), action, "user", attempted)
 
 
-def begin_sign_in(session: Session, email: str, password: str, *, throttling: Throttling,
+def begin_sign_in(session: DbSession, email: str, password: str, *, throttling: Throttling,
                   remote_addr: str | None = None, now: datetime | None = None) -> SignInResult:
     """Check the password; a failure is counted, audited and answered with a safe message. Commits."""
     email = email or ""
@@ -80,7 +79,7 @@ def begin_sign_in(session: Session, email: str, password: str, *, throttling: Th
     return SignInResult(user=user, second_factor=second_factor_for(user))
 
 
-def complete_sign_in(session: Session, user: User, *, client: str, lifetime: timedelta,
+def complete_sign_in(session: DbSession, user: User, *, client: str, lifetime: timedelta,
                      remote_addr: str | None = None) -> str:
     """Every factor has been checked: the server-side session and the audit entry; commits.
     Returns the session key for the cookie."""
@@ -91,7 +90,7 @@ def complete_sign_in(session: Session, user: User, *, client: str, lifetime: tim
     return key
 
 
-def record_sign_out(session: Session, user: User, key: str | None, *, remote_addr: str | None = None) -> None:
+def record_sign_out(session: DbSession, user: User, key: str | None, *, remote_addr: str | None = None) -> None:
     """End the session of ``key`` on the server (a copied cookie stops working) and audit it."""
     web_sessions.end(session, key)
     audit.record(session, actor_for_user(user, remote_addr), "user.logout", "user", user.email)

@@ -17,11 +17,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, or_, select, update
 
+from ..database import DbSession
 from ..models import SignInThrottle
+from ..store.rows import insert_unless_exists
 
 FIRST_WAIT = timedelta(minutes=1)
 PRUNE_AFTER = timedelta(days=1)
@@ -46,7 +46,7 @@ def _addr(remote_addr: str | None) -> str:
     return (remote_addr or "")[:64]
 
 
-def blocked_until(session: Session, subject: str, remote_addr: str | None, now: datetime) -> datetime | None:
+def blocked_until(session: DbSession, subject: str, remote_addr: str | None, now: datetime) -> datetime | None:
     """When this address may try this account again, if it must wait; else None."""
     until = session.execute(select(_TABLE.c.blocked_until).where(
         _TABLE.c.subject == subject, _TABLE.c.remote_addr == _addr(remote_addr))).scalar_one_or_none()
@@ -61,7 +61,7 @@ def wait_after(failures: int, throttling: Throttling) -> timedelta | None:
     return min(FIRST_WAIT * (2 ** doublings), throttling.backoff_max)
 
 
-def record_failure(session: Session, subject: str, remote_addr: str | None, now: datetime,
+def record_failure(session: DbSession, subject: str, remote_addr: str | None, now: datetime,
                    throttling: Throttling) -> None:
     """Count one failure (in the caller's transaction); concurrent failures are all counted."""
     addr = _addr(remote_addr)
@@ -70,12 +70,10 @@ def record_failure(session: Session, subject: str, remote_addr: str | None, now:
         .returning(_TABLE.c.failures)
     failures = session.execute(bump).scalar_one_or_none()
     if failures is None:
-        try:
-            with session.begin_nested():
-                session.execute(insert(_TABLE).values(subject=subject, remote_addr=addr, failures=1,
-                                                      last_failure_at=now))
+        first = {"subject": subject, "remote_addr": addr, "failures": 1, "last_failure_at": now}
+        if insert_unless_exists(session, _TABLE, first).rowcount == 1:
             failures = 1
-        except IntegrityError:  # another request from the same address made the row first
+        else:  # another request from the same address made the row first
             failures = session.execute(bump).scalar_one()
     wait = wait_after(failures, throttling)
     if wait is not None:
@@ -84,6 +82,6 @@ def record_failure(session: Session, subject: str, remote_addr: str | None, now:
                                          or_(_TABLE.c.blocked_until.is_(None), _TABLE.c.blocked_until < now)))
 
 
-def clear(session: Session, subject: str, remote_addr: str | None) -> None:
+def clear(session: DbSession, subject: str, remote_addr: str | None) -> None:
     """A successful sign-in from this address forgets its failures for this account."""
     session.execute(delete(_TABLE).where(_TABLE.c.subject == subject, _TABLE.c.remote_addr == _addr(remote_addr)))

@@ -13,7 +13,7 @@ Rules for a member posting to ``intake``:
 * objects are kept as they came (custom objects and extensions included), owned by the poster,
   so the poster reads them back and nobody else but the CERT does;
 * each ``incident`` also becomes a report of the posting organization through
-  :func:`services.intake.report_incident` (the web form's path), with ``external_id`` = the STIX
+  :func:`services.intake.store_report` (the web form's path), with ``external_id`` = the STIX
   id so that posting it again creates nothing new.
 
 The operating CERT's POST to any collection publishes the objects there as they are.
@@ -39,11 +39,11 @@ from datetime import datetime
 import orjson
 from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from .. import policy
 from ..actor import Actor
 from ..clock import parse_iso, utcnow
+from ..database import DbSession
 from ..errors import InputError
 from ..models import Collection, Organization, TaxiiStatus
 from ..schemas.incident import IncidentCreateSchema
@@ -144,7 +144,7 @@ def _relations(objects: list[dict]) -> dict[str, set[str]]:
     return related
 
 
-def _foreign_identities(session: Session, poster: Organization, ids: set[str]) -> set[str]:
+def _foreign_identities(session: DbSession, poster: Organization, ids: set[str]) -> set[str]:
     """Which of these identity ids belong to another organization (the CERT included)."""
     if not ids:
         return set()
@@ -170,17 +170,9 @@ def _json_size(obj) -> int:
         return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
-def add_envelope(session: Session, *, actor: Actor, collection: Collection, envelope,
-                 now: datetime | None = None, max_object_bytes: int | None = None) -> TaxiiStatus:
-    """Validate and store a posted envelope; returns the (complete) status resource. Commits."""
-    objects = envelope_objects(envelope)
-    access = policy.collection_access(actor, collection)
-    if not access.write:  # the view checks first; a service never trusts its caller
-        raise InputError("this collection does not accept objects from you")
-    now = now or utcnow()
-    org = actor.org
-    member_intake = collection.kind == "intake" and not actor.is_cert
-    failures: list[dict] = []
+def _checked_objects(objects: list, max_object_bytes: int | None,
+                     failures: list[dict]) -> tuple[list[dict], set[str]]:
+    """The objects that pass the STIX checks, and the ids of the marking-definitions that did not."""
     checked: list[dict] = []
     refused_markings: set[str] = set()
     for obj in objects:
@@ -195,7 +187,12 @@ def add_envelope(session: Session, *, actor: Actor, collection: Collection, enve
                 refused_markings.add(obj["id"])
             continue
         checked.append(obj)
-    red_refused = _RED_TO_INTAKE if member_intake else _RED_TO_COLLECTION
+    return checked, refused_markings
+
+
+def _publishable(checked: list[dict], refused_markings: set[str], red_refused: str,
+                 failures: list[dict]) -> list[dict]:
+    """The objects whose TLP may be shared and that reference no marking refused in this request."""
     valid: list[dict] = []
     for obj in checked:
         if not policy.can_publish_tlp(markings.tlp_of(obj)):
@@ -207,41 +204,69 @@ def add_envelope(session: Session, *, actor: Actor, collection: Collection, enve
                                         "request"))
             continue
         valid.append(obj)
+    return valid
 
-    if org is not None and member_intake:
-        claimed = {o["created_by_ref"] for o in valid if isinstance(o.get("created_by_ref"), str)}
-        claimed |= {o["id"] for o in valid if o["type"] == "identity"}
-        foreign = _foreign_identities(session, org, claimed)
-        if foreign:
-            kept = []
-            for obj in valid:
-                if obj.get("created_by_ref") in foreign:
-                    failures.append(_entry(obj, "created_by_ref names another organization's identity; "
-                                                "objects may only be posted in your own name"))
-                elif obj["type"] == "identity" and obj["id"] in foreign:
-                    failures.append(_entry(obj, "this identity belongs to another organization"))
-                else:
-                    kept.append(obj)
-            valid = kept
 
-    reports = []
-    if member_intake:
-        by_id = {o["id"]: o for o in valid}
-        related = _relations(valid)
-        kept = []
-        for obj in valid:
-            if obj["type"] == "incident":
-                try:
-                    reports.append(incident_report_data(obj, by_id, related))
-                except ValidationError as exc:
-                    failures.append(_entry(obj, f"cannot become a report: {_flatten(exc.messages)}"))
-                    continue
+def _in_own_name(session: DbSession, org: Organization, valid: list[dict], failures: list[dict]) -> list[dict]:
+    """The objects that neither claim nor are another organization's identity."""
+    claimed = {o["created_by_ref"] for o in valid if isinstance(o.get("created_by_ref"), str)}
+    claimed |= {o["id"] for o in valid if o["type"] == "identity"}
+    foreign = _foreign_identities(session, org, claimed)
+    if not foreign:
+        return valid
+    kept = []
+    for obj in valid:
+        if obj.get("created_by_ref") in foreign:
+            failures.append(_entry(obj, "created_by_ref names another organization's identity; "
+                                        "objects may only be posted in your own name"))
+        elif obj["type"] == "identity" and obj["id"] in foreign:
+            failures.append(_entry(obj, "this identity belongs to another organization"))
+        else:
             kept.append(obj)
-        valid = kept
+    return kept
+
+
+def _with_reports(valid: list[dict], failures: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The objects kept, and the report data of each incident among them; an incident that cannot
+    become a report is refused."""
+    by_id = {o["id"]: o for o in valid}
+    related = _relations(valid)
+    kept = []
+    reports = []
+    for obj in valid:
+        if obj["type"] == "incident":
+            try:
+                reports.append(incident_report_data(obj, by_id, related))
+            except ValidationError as exc:
+                failures.append(_entry(obj, f"cannot become a report: {_flatten(exc.messages)}"))
+                continue
+        kept.append(obj)
+    return kept, reports
+
+
+def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, envelope,
+                 now: datetime | None = None, max_object_bytes: int | None = None) -> TaxiiStatus:
+    """Validate and store a posted envelope; returns the (complete) status resource. Commits."""
+    objects = envelope_objects(envelope)
+    access = policy.collection_access(actor, collection)
+    if not access.write:  # the view checks first; a service never trusts its caller
+        raise InputError("this collection does not accept objects from you")
+    now = now or utcnow()
+    org = actor.org
+    member_intake = collection.kind == "intake" and not actor.is_cert
+    failures: list[dict] = []
+    checked, refused_markings = _checked_objects(objects, max_object_bytes, failures)
+    valid = _publishable(checked, refused_markings, _RED_TO_INTAKE if member_intake else _RED_TO_COLLECTION,
+                         failures)
+    if org is not None and member_intake:
+        valid = _in_own_name(session, org, valid, failures)
+    reports: list[dict] = []
+    if member_intake:
+        valid, reports = _with_reports(valid, failures)
 
     add_objects(session, collection, valid, owner_org_id=org.id if org is not None else None, now=now)
     for data in reports:
-        intake.report_incident(session, org=org, data=data, actor=actor, source="taxii", commit=False)
+        intake.store_report(session, org=org, data=data, actor=actor, source="taxii")
 
     status = TaxiiStatus(
         id=str(uuid.uuid4()), collection_id=collection.id, org_id=org.id if org is not None else None,
@@ -264,7 +289,7 @@ def _flatten(messages, prefix: str = "") -> str:
     return prefix + str(messages)
 
 
-def get_status(session: Session, actor: Actor, status_id: str) -> TaxiiStatus | None:
+def get_status(session: DbSession, actor: Actor, status_id: str) -> TaxiiStatus | None:
     """A status resource the caller may see (its own organization's, or any for the CERT)."""
     if len(status_id) > 36:
         return None

@@ -31,12 +31,13 @@ from functools import lru_cache
 from sqlalchemy import BigInteger, bindparam, case, distinct, exists, func, insert, or_, select, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from .. import policy
 from ..actor import Actor
 from ..clock import parse_iso, utcnow
+from ..database import DbSession
 from ..errors import InputError, NotFound, PermissionDenied
 from ..models import Collection, Organization, StixObject, TaxiiPoll
 from ..models.types import UTCDateTime
@@ -94,6 +95,37 @@ def _split(value: str, name: str) -> list[str]:
     return items
 
 
+def _matching(args, name: str, ok, refusal: str) -> list[str]:
+    """The comma-separated values of a match[...] parameter, each accepted by ``ok``."""
+    items = _split(args[name], name)
+    bad = [item for item in items if not ok(item)]
+    if bad:
+        raise InputError(f"{name} {bad[0]!r} {refusal}")
+    return items
+
+
+def _versions(value: str) -> list[str]:
+    """match[version]: keywords kept as written, timestamps in the stored format."""
+    versions = []
+    for item in _split(value, "match[version]"):
+        if item in {"all", "first", "last"}:
+            versions.append(item)
+            continue
+        try:
+            versions.append(format_date(parse_iso(item)))
+        except ValueError:
+            raise InputError(f"match[version] {item!r} must be all, first, last or a timestamp") from None
+    return versions
+
+
+def _added_after(value: str) -> datetime:
+    try:
+        return parse_iso(value)
+    except ValueError:
+        raise InputError(f"added_after {value!r} is not a timestamp such as "
+                         "2026-01-31T14:05:00.000Z") from None
+
+
 def parse_filters(args, *, allowed: set[str], page_size: int) -> Filters:
     """Filters from query parameters; InputError naming the parameter for anything wrong."""
     unknown = sorted(key for key in args.keys() if key not in allowed)
@@ -101,40 +133,19 @@ def parse_filters(args, *, allowed: set[str], page_size: int) -> Filters:
         raise InputError(f"unsupported parameter(s) for this endpoint: {', '.join(unknown)}")
     filters = Filters(limit=page_size)
     if "added_after" in args:
-        try:
-            filters.added_after = parse_iso(args["added_after"])
-        except ValueError:
-            raise InputError(f"added_after {args['added_after']!r} is not a timestamp such as "
-                             "2026-01-31T14:05:00.000Z") from None
+        filters.added_after = _added_after(args["added_after"])
     if "limit" in args:
         # Any positive count is a valid request; the server pages at most page_size (3.4.1).
         filters.limit = min(parse_int(args["limit"], "limit", minimum=1), page_size)
     if "match[id]" in args:
-        filters.ids = _split(args["match[id]"], "match[id]")
-        bad = [i for i in filters.ids if not _ID_TOKEN.match(i)]
-        if bad:
-            raise InputError(f"match[id] {bad[0]!r} is not a STIX identifier")
+        filters.ids = _matching(args, "match[id]", _ID_TOKEN.match, "is not a STIX identifier")
     if "match[type]" in args:
-        filters.types = _split(args["match[type]"], "match[type]")
-        bad = [t for t in filters.types if not _TYPE_TOKEN.match(t)]
-        if bad:
-            raise InputError(f"match[type] {bad[0]!r} is not a STIX object type")
+        filters.types = _matching(args, "match[type]", _TYPE_TOKEN.match, "is not a STIX object type")
     if "match[version]" in args:
-        versions = []
-        for item in _split(args["match[version]"], "match[version]"):
-            if item in {"all", "first", "last"}:
-                versions.append(item)
-                continue
-            try:
-                versions.append(format_date(parse_iso(item)))
-            except ValueError:
-                raise InputError(f"match[version] {item!r} must be all, first, last or a timestamp") from None
-        filters.versions = versions
+        filters.versions = _versions(args["match[version]"])
     if "match[spec_version]" in args:
-        filters.spec_versions = _split(args["match[spec_version]"], "match[spec_version]")
-        bad = [v for v in filters.spec_versions if v not in {"2.0", "2.1"}]
-        if bad:
-            raise InputError(f"match[spec_version] {bad[0]!r} must be 2.0 or 2.1")
+        filters.spec_versions = _matching(args, "match[spec_version]", lambda v: v in {"2.0", "2.1"},
+                                          "must be 2.0 or 2.1")
     if "next" in args:
         filters.next = args["next"]
     return filters
@@ -182,7 +193,7 @@ def decode_next(secret: str, scope: list, token: str) -> tuple[datetime, int]:
 
 # --- queries --------------------------------------------------------------------------------
 
-def collection_for(session: Session, actor: Actor, id_or_alias: str) -> tuple[Collection, CollectionAccess]:
+def collection_for(session: DbSession, actor: Actor, id_or_alias: str) -> tuple[Collection, CollectionAccess]:
     """The collection by id (or alias) and the caller's access; 404 if the caller may not see it."""
     if len(id_or_alias) > 100:
         raise NotFound("no such collection")
@@ -196,7 +207,7 @@ def collection_for(session: Session, actor: Actor, id_or_alias: str) -> tuple[Co
     return coll, access
 
 
-def visible_collections(session: Session, actor: Actor) -> list[tuple[Collection, CollectionAccess]]:
+def visible_collections(session: DbSession, actor: Actor) -> list[tuple[Collection, CollectionAccess]]:
     rows = session.execute(select(Collection).order_by(Collection.alias)).scalars().all()
     out = []
     for coll in rows:
@@ -207,9 +218,9 @@ def visible_collections(session: Session, actor: Actor) -> list[tuple[Collection
 
 
 def _visibility(table, access: CollectionAccess) -> list:
-    """The policy as SQL (the same rule as policy.object_admitted); parameters ``coll``, ``owner``."""
-    levels = sorted(level for level in access.tlp_levels if level != policy.TAXII_TLP_NEVER)
-    tlp = table.tlp.in_(levels)
+    """The policy as SQL (the same rule as policy.object_admitted); parameters ``coll``, ``owner``.
+    The TLP IN-list is the access's ``served_levels``, the list policy.tlp_admits checks."""
+    tlp = table.tlp.in_(access.served_levels)
     if access.unmarked:
         tlp = or_(tlp, table.tlp.is_(None))
     conditions = [table.collection_id == bindparam("coll"), tlp]
@@ -302,7 +313,7 @@ def _statement(shape: tuple):
     return query
 
 
-def read(session: Session, *, collection: Collection, access: CollectionAccess, filters: Filters,
+def read(session: DbSession, *, collection: Collection, access: CollectionAccess, filters: Filters,
          scope: list, secret: str, object_id: str | None = None, with_body: bool = True,
          all_versions: bool = False, page_bytes: int | None = None, now: datetime | None = None) -> Page:
     """One page of what the caller may see, oldest ``date_added`` first; with bodies, at most
@@ -313,7 +324,8 @@ def read(session: Session, *, collection: Collection, access: CollectionAccess, 
     shape = (tuple(sorted(access.tlp_levels)), access.unmarked, access.owner_org_id is not None,
              object_id is not None, bool(filters.ids), bool(filters.types), bool(filters.spec_versions),
              filters.added_after is not None,
-             None if all_versions else tuple(sorted({v if v in {"all", "first", "last"} else "=" for v in filters.versions})),
+             None if all_versions
+             else tuple(sorted({v if v in {"all", "first", "last"} else "=" for v in filters.versions})),
              bool(filters.next), with_body, filters.limit)
     params: dict = {"coll": collection.id, "owner": access.owner_org_id, "object_id": object_id,
                     "ids": filters.ids, "types": filters.types, "spec_versions": filters.spec_versions,
@@ -337,7 +349,7 @@ def read(session: Session, *, collection: Collection, access: CollectionAccess, 
     return Page(rows=[tuple(row) for row in rows], more=more, next=token)
 
 
-def record_poll(session: Session, actor: Actor, collection: Collection, route: str, returned: int,
+def record_poll(session: DbSession, actor: Actor, collection: Collection, route: str, returned: int,
                 *, now: datetime | None = None) -> None:
     """Consumption log: one row per read request of an organization; commits.
 
@@ -357,7 +369,7 @@ def record_poll(session: Session, actor: Actor, collection: Collection, route: s
                                             actor.org.slug, collection.alias)
 
 
-def members_polling(session: Session, since: datetime, until: datetime) -> int:
+def members_polling(session: DbSession, since: datetime, until: datetime) -> int:
     """How many distinct member organizations polled any collection in [since, until)."""
     return session.execute(
         select(func.count(distinct(TaxiiPoll.org_id)))
@@ -366,7 +378,7 @@ def members_polling(session: Session, since: datetime, until: datetime) -> int:
     ).scalar_one()
 
 
-def consumption(session: Session, since: datetime, until: datetime) -> list[dict]:
+def consumption(session: DbSession, since: datetime, until: datetime) -> list[dict]:
     """Per organization and collection: polls, objects returned, last poll (for the CERT)."""
     rows = session.execute(
         select(Organization.slug, Collection.alias, func.count(TaxiiPoll.id), func.sum(TaxiiPoll.returned),
@@ -381,7 +393,7 @@ def consumption(session: Session, since: datetime, until: datetime) -> list[dict
              "last_poll": last} for slug, alias, polls, total, last in rows]
 
 
-def delete_object(session: Session, *, actor: Actor, collection: Collection, access: CollectionAccess,
+def delete_object(session: DbSession, *, actor: Actor, collection: Collection, access: CollectionAccess,
                   object_id: str, filters: Filters) -> int:
     """Delete the matching versions of an object the caller may see and delete; commits."""
     from ..store import audit

@@ -11,10 +11,11 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
 from ..actor import CLI, Actor
 from ..clock import utcnow
+from ..database import DbSession
 from ..errors import InputError, NotFound
 from ..models import ApiToken, Organization
 from ..store import audit
@@ -34,7 +35,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(session: Session, org: Organization, name: str = "default", *,
+def issue_token(session: DbSession, org: Organization, name: str = "default", *,
                 actor: Actor = CLI) -> tuple[ApiToken, str]:
     name = (name or "").strip() or "default"
     if len(name) > 100:
@@ -49,7 +50,7 @@ def issue_token(session: Session, org: Organization, name: str = "default", *,
     return row, secret
 
 
-def revoke_token(session: Session, org: Organization, token_id: int, *, actor: Actor) -> ApiToken:
+def revoke_token(session: DbSession, org: Organization, token_id: int, *, actor: Actor) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or row.org_id != org.id:
         raise NotFound("no such token")
@@ -60,7 +61,7 @@ def revoke_token(session: Session, org: Organization, token_id: int, *, actor: A
     return row
 
 
-def authenticate_token(session: Session, token: str, *, org_slug: str | None = None) -> ApiToken | None:
+def authenticate_token(session: DbSession, token: str, *, org_slug: str | None = None) -> ApiToken | None:
     """The active token matching ``token`` (and belonging to ``org_slug`` when given), else None."""
     if not token or len(token) > 200:
         return None

@@ -16,16 +16,16 @@ from __future__ import annotations
 from datetime import datetime
 
 import pyotp
-from sqlalchemy import insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select, update
 
 from ..actor import Actor, actor_for_user
 from ..clock import utcnow
+from ..database import DbSession
 from ..errors import Conflict, InputError
 from ..models import User
 from ..models.totp import TotpUse
 from ..store import audit
+from ..store.rows import insert_unless_exists
 from . import signin_throttle
 from .signin_throttle import Throttling
 
@@ -59,7 +59,7 @@ def qr_data_uri(uri: str) -> str:
     return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
 
 
-def start_enrolment(session: Session, user: User) -> str:
+def start_enrolment(session: DbSession, user: User) -> str:
     """A new secret, stored but not active until a code from it is confirmed; commits."""
     if user.totp_enabled:
         raise Conflict("two-factor sign-in is already set up for this account")
@@ -86,17 +86,13 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def _ensure_state(session: Session, user: User) -> None:
-    """The user's ``totp_uses`` row exists (an enrolment made before this row was kept has none)."""
-    if session.execute(select(_USES.c.user_id).where(_USES.c.user_id == user.id)).first() is None:
-        try:
-            with session.begin_nested():
-                session.execute(insert(_USES).values(user_id=user.id, last_step=-1, failures=0))
-        except IntegrityError:  # a concurrent sign-in made it
-            pass
+def _ensure_state(session: DbSession, user: User) -> None:
+    """The user's ``totp_uses`` row exists (an enrolment made before this row was kept has none;
+    a concurrent sign-in may be making it)."""
+    insert_unless_exists(session, _USES, {"user_id": user.id, "last_step": -1, "failures": 0})
 
 
-def _consume(session: Session, user: User, step: int, now: datetime) -> bool:
+def _consume(session: DbSession, user: User, step: int, now: datetime) -> bool:
     """Accept ``step`` once: one conditional UPDATE, so of two sessions presenting the same code
     at the same moment exactly one moves ``last_step`` forward (rowcount 1), the other finds it
     done. Refused while the account must wait after wrong codes."""
@@ -108,13 +104,13 @@ def _consume(session: Session, user: User, step: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def blocked_until(session: Session, user: User, now: datetime | None = None) -> datetime | None:
+def blocked_until(session: DbSession, user: User, now: datetime | None = None) -> datetime | None:
     """Until when the account's codes are refused after wrong ones (None: they are not)."""
     until = session.execute(select(_USES.c.blocked_until).where(_USES.c.user_id == user.id)).scalar_one_or_none()
     return until if until is not None and until > (now or utcnow()) else None
 
 
-def _count_wrong_code(session: Session, user: User, now: datetime, throttling: Throttling,
+def _count_wrong_code(session: DbSession, user: User, now: datetime, throttling: Throttling,
                       remote_addr: str | None) -> None:
     _ensure_state(session, user)
     failures = session.execute(update(_USES).where(_USES.c.user_id == user.id)
@@ -125,7 +121,7 @@ def _count_wrong_code(session: Session, user: User, now: datetime, throttling: T
     signin_throttle.record_failure(session, signin_throttle.subject_for(user.email), remote_addr, now, throttling)
 
 
-def confirm_enrolment(session: Session, user: User, code: str, *, actor: Actor,
+def confirm_enrolment(session: DbSession, user: User, code: str, *, actor: Actor,
                       now: datetime | None = None) -> None:
     """Activate the pending secret when ``code`` matches it; commits. InputError otherwise."""
     if not user.totp_secret or user.totp_enabled:
@@ -140,7 +136,7 @@ def confirm_enrolment(session: Session, user: User, code: str, *, actor: Actor,
     session.commit()
 
 
-def verify(session: Session, user: User, code: str, *, throttling: Throttling, remote_addr: str | None = None,
+def verify(session: DbSession, user: User, code: str, *, throttling: Throttling, remote_addr: str | None = None,
            now: datetime | None = None) -> bool:
     """The sign-in step: True when ``code`` is current and unused and the account need not wait;
     a wrong code is counted and audited. Commits."""
@@ -161,7 +157,7 @@ def verify(session: Session, user: User, code: str, *, throttling: Throttling, r
     return ok
 
 
-def reset(session: Session, user: User, *, actor: Actor) -> None:
+def reset(session: DbSession, user: User, *, actor: Actor) -> None:
     """An admin clears a lost authenticator: the user enrols again at the next sign-in. Commits."""
     user.totp_enabled = False
     user.totp_secret = None
@@ -170,7 +166,7 @@ def reset(session: Session, user: User, *, actor: Actor) -> None:
     session.commit()
 
 
-def disable_own(session: Session, user: User, code: str, *, actor: Actor, throttling: Throttling) -> None:
+def disable_own(session: DbSession, user: User, code: str, *, actor: Actor, throttling: Throttling) -> None:
     """A member turns two-factor off with a current code (CERT staff cannot: it is required)."""
     if required_for(user):
         raise InputError("two-factor sign-in is required for CERT staff", field="code")
@@ -179,5 +175,5 @@ def disable_own(session: Session, user: User, code: str, *, actor: Actor, thrott
     reset(session, user, actor=actor)
 
 
-def user_by_id(session: Session, user_id: int) -> User | None:
+def user_by_id(session: DbSession, user_id: int) -> User | None:
     return session.execute(select(User).where(User.id == user_id)).scalar_one_or_none()

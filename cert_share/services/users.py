@@ -8,9 +8,9 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from ..actor import CLI, Actor
+from ..database import DbSession
 from ..errors import Conflict, InputError
 from ..models import Organization, User
 from ..models.user import CERT_ROLES, MEMBER_ROLES, ROLES
@@ -48,7 +48,7 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def create_user(session: Session, *, email: str, org: Organization, role: str, password: str,
+def create_user(session: DbSession, *, email: str, org: Organization, role: str, password: str,
                 name: str | None = None, actor: Actor = CLI) -> User:
     email = normalize_email(email)
     if role not in ROLES:
@@ -69,7 +69,7 @@ def create_user(session: Session, *, email: str, org: Organization, role: str, p
     return user
 
 
-def verify_credentials(session: Session, email: str, password: str) -> User | None:
+def verify_credentials(session: DbSession, email: str, password: str) -> User | None:
     """The active user with this e-mail address and password, else None.
 
     The same argon2 work is done whatever the outcome (a dummy hash stands in for an unknown or
@@ -90,7 +90,7 @@ def verify_credentials(session: Session, email: str, password: str) -> User | No
     return user
 
 
-def set_password(session: Session, user: User, password: str, actor: Actor, *,
+def set_password(session: DbSession, user: User, password: str, actor: Actor, *,
                  keep_session: str | None = None) -> None:
     """A new password (policy as at creation); every session of the user ends, except the one of
     ``keep_session`` (the person changing their own password stays signed in). Commits."""
@@ -102,7 +102,7 @@ def set_password(session: Session, user: User, password: str, actor: Actor, *,
     session.commit()
 
 
-def change_own_password(session: Session, user: User, current: str, new: str, actor: Actor, *,
+def change_own_password(session: DbSession, user: User, current: str, new: str, actor: Actor, *,
                         keep_session: str | None) -> None:
     """The account page's password change: the current password is required. Commits."""
     try:

@@ -23,9 +23,10 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import contains_eager
 
 from ..clock import utcnow
+from ..database import DbSession
 from ..models import User, UserSession
 
 # last_seen_at is written at most this often per session, not on every page.
@@ -42,7 +43,7 @@ def fingerprint(remote_addr: str | None, user_agent: str | None) -> str:
     return hashlib.sha256(f"{remote_addr or ''}|{user_agent or ''}".encode("utf-8", "replace")).hexdigest()
 
 
-def start(session: Session, user: User, *, client: str, lifetime: timedelta, now: datetime | None = None) -> str:
+def start(session: DbSession, user: User, *, client: str, lifetime: timedelta, now: datetime | None = None) -> str:
     """A session row for ``user`` in the caller's transaction; returns the key for the cookie.
     The user's ended and expired rows go at the same time, so the table holds live sessions."""
     now = now or utcnow()
@@ -55,7 +56,7 @@ def start(session: Session, user: User, *, client: str, lifetime: timedelta, now
     return key
 
 
-def resume(session: Session, key: str | None, *, user_id: int, version: int, client: str,
+def resume(session: DbSession, key: str | None, *, user_id: int, version: int, client: str,
            idle: timedelta, lifetime: timedelta, now: datetime | None = None) -> User | None:
     """The user signed in by ``key``, if that session is still alive; may commit (last seen)."""
     if not key or not isinstance(key, str) or len(key) > 100:
@@ -80,14 +81,14 @@ def resume(session: Session, key: str | None, *, user_id: int, version: int, cli
     return user
 
 
-def end(session: Session, key: str | None, *, now: datetime | None = None) -> None:
+def end(session: DbSession, key: str | None, *, now: datetime | None = None) -> None:
     """Revoke the session of ``key`` in the caller's transaction."""
     if key and isinstance(key, str):
         session.execute(update(UserSession).where(UserSession.id == _digest(key), UserSession.revoked_at.is_(None))
                         .values(revoked_at=now or utcnow()))
 
 
-def end_others(session: Session, user: User, *, keep: str | None = None, now: datetime | None = None) -> None:
+def end_others(session: DbSession, user: User, *, keep: str | None = None, now: datetime | None = None) -> None:
     """Revoke every session of ``user`` except the one of ``keep``, in the caller's transaction."""
     statement = update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
     if keep:

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from sqlalchemy import insert
-from sqlalchemy.orm import Session
 
 from ..actor import Actor
+from ..database import DbSession
 from ..models import AuditEntry
 
 _INSERT = insert(AuditEntry.__table__)  # Core: the ORM-enabled form costs twice as much
 
 
-def record(session: Session, actor: Actor, action: str, target_type: str | None = None,
+def record(session: DbSession, actor: Actor, action: str, target_type: str | None = None,
            target_id: object = None, **details) -> None:
     """Write an audit row in the caller's transaction (committed with the change it records).
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from .. import policy
 from ..actor import actor_for_user
+from ..database import DbSession
 from ..models import EarlyWarning, Incident, User
 from ..models.user import CERT_ROLES
 
 
-def red_sources(session: Session, warning: EarlyWarning) -> list[Incident]:
+def red_sources(session: DbSession, warning: EarlyWarning) -> list[Incident]:
     """The TLP:RED reports a warning was raised from (policy.can_read_case_warning)."""
     ids = [s.incident_id for s in warning.sources if s.tlp == policy.NEED_TO_KNOW_TLP]
     return list(session.execute(select(Incident).where(Incident.id.in_(ids))).scalars()) if ids else []
@@ -26,14 +26,14 @@ class StaffRecipient:
     reads_content: bool  # False: may only be told that the report exists (to assign it)
 
 
-def active_staff(session: Session) -> list[User]:
+def active_staff(session: DbSession) -> list[User]:
     """Active CERT staff (cert-analyst, cert-admin) by e-mail address: the workspace's staff lists
     and the candidates for every staff e-mail."""
     return list(session.execute(select(User).where(User.role.in_(CERT_ROLES), User.active.is_(True))
                                 .order_by(User.email)).scalars())
 
 
-def staff_audience(session: Session, incident: Incident, exclude_user_id: int | None = None,
+def staff_audience(session: DbSession, incident: Incident, exclude_user_id: int | None = None,
                    staff: list[User] | None = None) -> list[StaffRecipient]:
     """CERT staff to e-mail about a report: those who may read it get its content; of the others,
     the ones who may assign it (the duty officer) hear only that it exists; the rest hear nothing.

@@ -9,12 +9,12 @@ import weakref
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
+from ..database import DbSession
 from ..models import Collection, Organization
 
 
-def _ensure(session: Session, alias: str, **fields) -> Collection:
+def _ensure(session: DbSession, alias: str, **fields) -> Collection:
     coll = session.execute(select(Collection).where(Collection.alias == alias)).scalar_one_or_none()
     if coll is None:
         coll = Collection(id=str(uuid.uuid4()), alias=alias, **fields)
@@ -23,14 +23,14 @@ def _ensure(session: Session, alias: str, **fields) -> Collection:
     return coll
 
 
-def ensure_base_collections(session: Session) -> None:
+def ensure_base_collections(session: DbSession) -> None:
     _ensure(session, "all-members", kind="all-members", title="Early warnings for all members",
             description="Warnings every member organization may read (TLP:CLEAR and TLP:GREEN).")
     _ensure(session, "intake", kind="intake", title="Intake",
             description="Members push STIX bundles here; each member reads back only what it wrote.")
 
 
-def ensure_collections_for(session: Session, org: Organization) -> None:
+def ensure_collections_for(session: DbSession, org: Organization) -> None:
     """Every organization gets its own collection; every member sector gets a sector collection."""
     ensure_base_collections(session)
     _ensure(session, f"org-{org.slug}", kind="org", org_id=org.id, title=f"Warnings for {org.name}",
@@ -46,7 +46,7 @@ def ensure_collections_for(session: Session, org: Organization) -> None:
 _intake_ids: "weakref.WeakKeyDictionary[Engine, str]" = weakref.WeakKeyDictionary()
 
 
-def intake_collection_id(session: Session) -> str:
+def intake_collection_id(session: DbSession) -> str:
     engine = session.get_bind().engine
     found = _intake_ids.get(engine)
     if found is None:
@@ -54,7 +54,7 @@ def intake_collection_id(session: Session) -> str:
     return found
 
 
-def intake_collection(session: Session) -> Collection:
+def intake_collection(session: DbSession) -> Collection:
     # Every report asks for it: one query when it exists (the usual case), not three.
     found = by_alias(session, "intake")
     if found is not None:
@@ -63,5 +63,5 @@ def intake_collection(session: Session) -> Collection:
     return session.execute(select(Collection).where(Collection.alias == "intake")).scalar_one()
 
 
-def by_alias(session: Session, alias: str) -> Collection | None:
+def by_alias(session: DbSession, alias: str) -> Collection | None:
     return session.execute(select(Collection).where(Collection.alias == alias)).scalar_one_or_none()

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from ..database import DbSession
 from ..models import Organization
 
 
-def cert_organization(session: Session) -> Organization | None:
+def cert_organization(session: DbSession) -> Organization | None:
     return session.execute(select(Organization).where(Organization.kind == "cert")).scalar_one_or_none()

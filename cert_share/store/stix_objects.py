@@ -23,12 +23,13 @@ from typing import Iterable
 
 import orjson
 from sqlalchemy import bindparam, or_, update
-from sqlalchemy.orm import Session
 
 from ..clock import utcnow
+from ..database import DbSession
 from ..models import Collection, StixClock, StixObject
 from ..stix import markings
 from ..stix.build import version_of
+from .rows import dialect_of, insert_unless_exists
 
 TICK = timedelta(microseconds=1)
 CLOCK_ROW = 1
@@ -57,18 +58,18 @@ _CLAIM_CLOCK = (update(_clock)
                 .values(last_date_added=bindparam("last")).returning(_clock.c.id))
 
 
-def lock_clock(session: Session) -> datetime | None:
+def lock_clock(session: DbSession) -> datetime | None:
     """Take the publication clock's lock until this transaction ends; the last value handed out.
 
     One statement: the UPDATE takes the lock and RETURNING reads the value under it."""
     row = session.execute(_LOCK_CLOCK).first()
     if row is None:  # the row is created by migration 0002; a truncated test database lacks it
-        session.execute(insert_ignoring_duplicates(session, _clock).values(id=CLOCK_ROW, last_date_added=None))
+        insert_unless_exists(session, _clock, {"id": CLOCK_ROW, "last_date_added": None})
         row = session.execute(_LOCK_CLOCK).first()
     return row[0]
 
 
-def reserve_date_added(session: Session, count: int, *, now: datetime | None = None) -> datetime:
+def reserve_date_added(session: DbSession, count: int, *, now: datetime | None = None) -> datetime:
     """The first of ``count`` consecutive ``date_added`` values (one microsecond apart), all later
     than any handed out before; the clock stays locked until the transaction ends."""
     start = now or utcnow()
@@ -83,19 +84,6 @@ def reserve_date_added(session: Session, count: int, *, now: datetime | None = N
         start = last + TICK
     session.execute(_ADVANCE_CLOCK, {"last": start + span})
     return start
-
-
-def insert_ignoring_duplicates(session: Session, table, *, conflict: tuple[str, ...] | None = None):
-    """INSERT … ON CONFLICT DO NOTHING for this dialect: a row that would break a unique key
-    (only ``conflict``'s, when given) is skipped rather than raising."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover
-        raise NotImplementedError(f"no INSERT … ON CONFLICT for {dialect}")
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict) if conflict else None)
 
 
 def body_json(obj: dict) -> str:
@@ -118,24 +106,33 @@ def tlp_column(obj: dict) -> str | None:
 _COLUMNS = ("collection_id", "stix_id", "type", "spec_version", "version", "date_added", "tlp", "owner_org_id",
             "incident_id", "body")
 _DATE_ADDED = _COLUMNS.index("date_added")
+_STIX_OBJECTS = StixObject.__table__
 _SQLITE_INSERT = (f"INSERT INTO stix_objects ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
                   "ON CONFLICT DO NOTHING")
 
 
-def _write_rows(session: Session, rows: list[tuple]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING of stix_objects rows (tuples in _COLUMNS order)."""
-    conn = session.connection()
-    if conn.dialect.name == "sqlite":
-        # Straight to sqlite3: SQLAlchemy's per-row parameter processing was a third of writing
-        # the 40,000 rows of a large import. date_added goes in as the text SQLAlchemy's SQLite
-        # DateTime writes (naive UTC, always six fractional digits), so that string order stays
-        # time order and the ORM reads back the same instant (test_taxii_date_added.py checks).
-        text = _SqliteDatetimes()
-        conn.exec_driver_sql(_SQLITE_INSERT, [
-            row[:_DATE_ADDED] + (text(row[_DATE_ADDED]),) + row[_DATE_ADDED + 1:] for row in rows])
+def _write_rows(session: DbSession, rows: list[tuple]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING of stix_objects rows (tuples in _COLUMNS order).
+
+    Both ways store the same rows (tests/integration/test_store_paths.py)."""
+    if dialect_of(session) == "sqlite":
+        _write_rows_sqlite(session, rows)
     else:
-        conn.execute(insert_ignoring_duplicates(session, StixObject.__table__),
-                     [dict(zip(_COLUMNS, row)) for row in rows])
+        _write_rows_generic(session, rows)
+
+
+def _write_rows_generic(session: DbSession, rows: list[tuple]) -> None:
+    insert_unless_exists(session, _STIX_OBJECTS, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+
+
+def _write_rows_sqlite(session: DbSession, rows: list[tuple]) -> None:
+    """Straight to sqlite3: SQLAlchemy's per-row parameter processing was a third of writing the
+    40,000 rows of a large import. date_added goes in as the text SQLAlchemy's SQLite DateTime
+    writes (naive UTC, always six fractional digits), so that string order stays time order and
+    the ORM reads back the same instant (test_taxii_date_added.py checks)."""
+    text = _SqliteDatetimes()
+    session.connection().exec_driver_sql(_SQLITE_INSERT, [
+        row[:_DATE_ADDED] + (text(row[_DATE_ADDED]),) + row[_DATE_ADDED + 1:] for row in rows])
 
 
 class _SqliteDatetimes:
@@ -175,7 +172,7 @@ def prepare_objects(objects: Iterable[dict]) -> PreparedObjects:
     return prepared
 
 
-def add_objects(session: Session, collection: Collection | str, objects: Iterable[dict] | PreparedObjects, *,
+def add_objects(session: DbSession, collection: Collection | str, objects: Iterable[dict] | PreparedObjects, *,
                 owner_org_id: int | None, incident_id: int | None = None,
                 now: datetime | None = None) -> int:
     """Store objects in a collection (a Collection or its id) as ``owner_org_id``'s copies,
