@@ -46,11 +46,9 @@ def org_add(name, sector, country, kind, assets, contact_email):
 @org_group.command("list")
 @with_appcontext
 def org_list():
-    from sqlalchemy import select
+    from .services.organizations import all_by_slug
 
-    from .models import Organization
-
-    for org in db.session.execute(select(Organization).order_by(Organization.slug)).scalars():
+    for org in all_by_slug(db.session):
         click.echo(f"{org.slug}\t{org.kind}\t{org.sector}\t{org.country or '-'}\t{org.name}")
 
 
@@ -59,16 +57,16 @@ def org_list():
 @click.argument("values", nargs=-1, required=True)
 @with_appcontext
 def org_asset(slug, values):
-    """Register assets (CIDR, AS number, domain) for an organization."""
-    from .services.organizations import add_asset, get_by_slug
+    """Register assets (CIDR, AS number, domain) for an organization: all of them, or none if one
+    is not an asset."""
+    from .services.organizations import add_assets, get_by_slug
 
     try:
-        org = get_by_slug(db.session, slug)
-        for value in values:
-            asset = add_asset(db.session, org, value)
-            click.echo(f"{asset.kind}\t{asset.value}")
+        assets = add_assets(db.session, get_by_slug(db.session, slug), values)
     except CertShareError as exc:
         _fail(exc)
+    for asset in assets:
+        click.echo(f"{asset.kind}\t{asset.value}")
 
 
 @click.group("user", help="People who sign in to the web workspace.")
@@ -125,16 +123,14 @@ def token_add(slug, name):
 @click.option("--org", "slug", required=True)
 @with_appcontext
 def token_list(slug):
-    from sqlalchemy import select
-
-    from .models import ApiToken
     from .services.organizations import get_by_slug
+    from .services.tokens import tokens_of
 
     try:
-        org = get_by_slug(db.session, slug)
+        rows = tokens_of(db.session, get_by_slug(db.session, slug))
     except CertShareError as exc:
         _fail(exc)
-    for row in db.session.execute(select(ApiToken).where(ApiToken.org_id == org.id)).scalars():
+    for row in rows:
         state = "revoked" if row.revoked_at else "active"
         click.echo(f"{row.id}\t{row.name}\t{row.prefix}…\t{state}\tlast used {row.last_used_at or 'never'}")
 
@@ -199,9 +195,9 @@ def serve_command(host, port, workers):
     procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:cert_share.gunicorn_conf",
                                "--workers", str(workers), "--bind",
                                f"{host}:{port}", "--access-logfile", "-", "cert_share:worker_app()"])]
-    if current_app.config.get("SCHEDULER_ENABLED") and "scheduler" in current_app.cli.commands:
+    if current_app.config["SCHEDULER_ENABLED"] and "scheduler" in current_app.cli.commands:
         procs.append(subprocess.Popen([sys.executable, "-m", "cert_share.cli", "scheduler", "run"]))
-    elif not current_app.config.get("SCHEDULER_ENABLED"):
+    elif not current_app.config["SCHEDULER_ENABLED"]:
         click.echo("scheduler disabled (SCHEDULER_ENABLED=0)")
 
     def _stop(*_args):

@@ -6,6 +6,9 @@ developer's machine; production refuses to start with the development secret key
 from __future__ import annotations
 
 import os
+from typing import Any
+
+from flask import current_app, has_app_context
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"
 
@@ -25,6 +28,31 @@ def _int(name: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise RuntimeError(f"environment variable {name} must be an integer, got {value!r}") from exc
+
+
+def minutes(name: str, raw: Any) -> float:
+    """A job interval setting's value as minutes: a number above 0 (fractions allowed).
+
+    Checked again where the scheduler reads it, since a test or script may set the app's
+    config directly."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number of minutes, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be more than 0 minutes, got {raw!r}")
+    return value
+
+
+def _minutes(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return minutes(name, value)
+
+
+# The source tree's feeds/ folder: where `cert-share` finds partner feeds unless FEEDS_DIR says.
+SOURCE_FEEDS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "feeds")
 
 
 class Config:
@@ -64,11 +92,18 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
-    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "")
 
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
-    FEEDS_DIR = os.environ.get("FEEDS_DIR")
-    # Early warnings (issue 4): how far back two organizations' reports correlate; how long a
+    FEEDS_DIR = os.environ.get("FEEDS_DIR") or SOURCE_FEEDS_DIR
+    # Job intervals in minutes, one setting per job (its name is the job's, in capitals).
+    JOB_SEND_MAIL_MINUTES = _minutes("JOB_SEND_MAIL_MINUTES", 1)
+    # The digest period too: each recipient gets at most one digest per interval.
+    JOB_SEND_DIGEST_MINUTES = _minutes("JOB_SEND_DIGEST_MINUTES", 1440)
+    JOB_PUBLISH_WARNINGS_MINUTES = _minutes("JOB_PUBLISH_WARNINGS_MINUTES", 5)
+    # How often pull-feeds looks for due feeds; each feed file sets its own interval_minutes.
+    JOB_PULL_FEEDS_MINUTES = _minutes("JOB_PULL_FEEDS_MINUTES", 5)
+    JOB_CHECK_DEADLINES_MINUTES = _minutes("JOB_CHECK_DEADLINES_MINUTES", 15)
+    # Early warnings: how far back two organizations' reports correlate; how long a
     # warning stays valid after its last sighting; how many warnings one publish-warnings
     # transaction writes; per-request page size when pulling partner TAXII feeds.
     CORRELATION_WINDOW_DAYS = _int("CORRELATION_WINDOW_DAYS", 14)
@@ -96,7 +131,7 @@ class Config:
     # How often a waiting scheduler checks whether the active one is gone.
     SCHEDULER_POLL_SECONDS = _int("SCHEDULER_POLL_SECONDS", 5)
 
-    # Reporting-deadline regime per sector for organizations without their own (issue 5):
+    # Reporting-deadline regime per sector for organizations without their own:
     # "financial-services=dora,insurance=dora"; unset: financial-services=dora, all others NIS2.
     SECTOR_REGIMES = os.environ.get("SECTOR_REGIMES")
     # TOTP sign-in: required for CERT roles; the issuer shown in authenticator apps.
@@ -131,6 +166,19 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     SMTP_HOST = ""
     SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = False
+
+
+def settings_of(config_class: type[Config] = Config) -> dict[str, Any]:
+    """Every setting of a config class by name: what an app made from it starts with."""
+    return {name: getattr(config_class, name) for name in dir(config_class) if name.isupper()}
+
+
+def setting(name: str) -> Any:
+    """The running app's value of a setting; outside an app (benches, scripts) the value
+    written here, so a service needs no app context to run."""
+    if has_app_context():
+        return current_app.config[name]
+    return getattr(Config, name)
 
 
 def config_for(env_name: str | None) -> type[Config]:

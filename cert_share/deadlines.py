@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from .clock import iso, utcnow
+from .config import setting
 
 
 @dataclass(frozen=True)
@@ -171,15 +172,9 @@ def overdue(deadlines: Sequence[Deadline]) -> list[Deadline]:
     return [d for d in deadlines if d.overdue]
 
 
-def _configured_sector_regimes() -> Mapping[str, str] | None:
-    # The one concession to Flask: schemas call for_incident() without a config at hand.
-    try:
-        from flask import current_app
-
-        text = current_app.config.get("SECTOR_REGIMES")
-    except RuntimeError:
-        return None
-    return _parsed(text)
+def _configured_sector_regimes() -> Mapping[str, str]:
+    # Read through config.setting: schemas call for_incident() without a config at hand.
+    return _parsed(setting("SECTOR_REGIMES"))
 
 
 @lru_cache(maxsize=8)

@@ -52,7 +52,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if exc.code == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
+            limit = app.config["MAX_CONTENT_LENGTH"]
             return _render(413, "Payload too large", f"request body exceeds the limit of {limit} bytes")
         return with_exception_headers(_render(exc.code or 500, exc.name, exc.description or exc.name), exc)
 

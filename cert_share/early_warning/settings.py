@@ -1,26 +1,22 @@
-"""Warning settings, read from the Flask config when there is one (defaults otherwise), so the
-services stay callable from benches and scripts without an app context."""
+"""Warning settings, read through config.setting, so the services stay callable from benches and
+scripts without an app context (they get config.py's values there)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import setting
+
 
 @dataclass(frozen=True)
 class WarningSettings:
-    correlation_window_days: int = 14
-    validity_days: int = 30
-    publish_batch: int = 500
+    correlation_window_days: int
+    validity_days: int
+    publish_batch: int
 
 
 def current() -> WarningSettings:
-    try:
-        from flask import current_app
-
-        cfg = current_app.config
-    except RuntimeError:  # no app context: defaults
-        return WarningSettings()
     return WarningSettings(
-        correlation_window_days=int(cfg.get("CORRELATION_WINDOW_DAYS", 14)),
-        validity_days=int(cfg.get("WARNING_VALIDITY_DAYS", 30)),
-        publish_batch=int(cfg.get("WARNINGS_PUBLISH_BATCH", 500)),
+        correlation_window_days=int(setting("CORRELATION_WINDOW_DAYS")),
+        validity_days=int(setting("WARNING_VALIDITY_DAYS")),
+        publish_batch=int(setting("WARNINGS_PUBLISH_BATCH")),
     )

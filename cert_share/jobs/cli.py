@@ -77,7 +77,7 @@ def scheduler_run(poll_seconds):
     """Run in the foreground until SIGTERM/SIGINT; stands by while another instance is active."""
     from .scheduler import Scheduler
 
-    if not current_app.config.get("SCHEDULER_ENABLED"):
+    if not current_app.config["SCHEDULER_ENABLED"]:
         click.echo("scheduler disabled (SCHEDULER_ENABLED=0); not starting")
         return
     if not logging.getLogger().handlers:
@@ -132,7 +132,8 @@ def mail_dead():
 
     rows = dead_letters(db.session)
     for row in rows:
-        click.echo(f"{row.id}\t{iso(row.created_at)}\t{row.to}\t{row.subject}\t{row.attempts} attempt(s)\t{row.last_error}")
+        click.echo(f"{row.id}\t{iso(row.created_at)}\t{row.to}\t{row.subject}\t"
+                   f"{row.attempts} attempt(s)\t{row.last_error}")
     if not rows:
         click.echo("no dead letters")
 

@@ -36,7 +36,7 @@ class Scheduler:
         self.app = app
         self.jobs = dict(jobs if jobs is not None else load_jobs())
         self.poll_seconds = float(poll_seconds if poll_seconds is not None
-                                  else app.config.get("SCHEDULER_POLL_SECONDS", 5))
+                                  else app.config["SCHEDULER_POLL_SECONDS"])
         # Validate every interval before taking the lock: a typo should stop us, not a job.
         self.intervals = {name: job.interval_minutes(app.config) for name, job in self.jobs.items()}
         with app.app_context():

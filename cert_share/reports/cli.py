@@ -36,7 +36,7 @@ def transparency(start, end, fmt, min_cell, output):
     except CertShareError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(2)
-    min_cell = min_cell or int(current_app.config.get("TRANSPARENCY_MIN_CELL", 3))
+    min_cell = min_cell or int(current_app.config["TRANSPARENCY_MIN_CELL"])
     text = render(build(db.session, period, min_cell=min_cell), fmt)
     if output:
         with open(output, "w", encoding="utf-8") as fh:

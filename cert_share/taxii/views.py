@@ -71,7 +71,7 @@ def discovery():
     return _json({"title": "cert-share TAXII server",
                   "description": "Early warnings for members of the national CERT's constituency; "
                                  "reports from members.",
-                  "contact": current_app.config.get("MAIL_FROM", ""),
+                  "contact": current_app.config["MAIL_FROM"],
                   "default": root, "api_roots": [root]})
 
 

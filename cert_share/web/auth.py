@@ -43,7 +43,7 @@ def safe_next(target: str | None) -> str:
 
 
 def _login_limit() -> str:
-    return current_app.config.get("LOGIN_RATE_LIMIT") or "10 per minute"
+    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 def throttling() -> Throttling:

@@ -6,8 +6,10 @@ from datetime import datetime, timezone
 from flask import current_app
 from flask_login import current_user
 
+from .. import policy
 from ..vocab import RSIT_LABELS, countries
 from . import bp
+from .actor import current_actor
 from .forms import TLP_CHOICES, LogoutForm, classification_choices
 
 TLP_LABELS = {value: label for value, label, _ in TLP_CHOICES}
@@ -45,10 +47,16 @@ def country(code: str) -> str:
 def _globals():
     # formdata=None: the header's form must not read the request body (an error page for a
     # body over the size limit would otherwise fail while rendering).
-    logout_form = LogoutForm(formdata=None) if current_user and current_user.is_authenticated else None
+    signed_in = bool(current_user and current_user.is_authenticated)
+    logout_form = LogoutForm(formdata=None) if signed_in else None
+    actor = current_actor() if signed_in else None
     return {
+        # What the navigation offers, decided by policy like the pages it links to.
+        "is_cert_staff": actor is not None and policy.is_cert_staff(actor),
+        "is_cert_admin": actor is not None and policy.is_cert_admin(actor),
+        "manages_tokens": actor is not None and policy.can_manage_tokens(actor),
         "product_name": "cert-share",
-        "cert_name": current_app.config.get("CERT_NAME", "National CERT"),
+        "cert_name": current_app.config["CERT_NAME"],
         "logout_form": logout_form,
     }
 

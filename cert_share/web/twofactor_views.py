@@ -18,7 +18,7 @@ from ..actor import actor_for_user
 from ..errors import CertShareError, InputError
 from ..extensions import db, limiter
 from ..models import User
-from ..services import totp
+from ..services import signin, totp
 from . import bp
 from .actor import current_actor
 from .auth import PENDING_KEY, _login_limit, _start_session, safe_next, throttling
@@ -32,8 +32,8 @@ def _pending_user() -> tuple[User | None, dict | None]:
     if not pending or pending.get("exp", 0) < time.time():
         session.pop(PENDING_KEY, None)
         return None, None
-    user = db.session.get(User, pending["uid"])
-    if user is None or not user.active or user.session_version != pending["v"]:
+    user = signin.awaiting_second_factor(db.session, pending["uid"], pending["v"])
+    if user is None:
         session.pop(PENDING_KEY, None)
         return None, None
     return user, pending
@@ -99,7 +99,7 @@ def login_totp_enrol():
 
 
 def _enrol_page(user: User, form: TotpCodeForm, error: str | None, *, required: bool):
-    uri = totp.provisioning_uri(user, user.totp_secret, current_app.config.get("TOTP_ISSUER", "cert-share"))
+    uri = totp.provisioning_uri(user, user.totp_secret, current_app.config["TOTP_ISSUER"])
     form.code.data = ""
     return render_template("admin/totp_enrol.html", form=form, error=error, secret=user.totp_secret,
                            qr=totp.qr_data_uri(uri), required=required), 400 if error else 200
@@ -150,8 +150,7 @@ def _security_page(user: User, form: TotpCodeForm, error: str | None):
     qr = secret = None
     if not user.totp_enabled and user.totp_secret:
         secret = user.totp_secret
-        qr = totp.qr_data_uri(totp.provisioning_uri(user, secret, current_app.config.get("TOTP_ISSUER",
-                                                                                           "cert-share")))
+        qr = totp.qr_data_uri(totp.provisioning_uri(user, secret, current_app.config["TOTP_ISSUER"]))
     form.code.data = ""
     return render_template("admin/account_security.html", form=form, error=error, qr=qr, secret=secret,
                            required=totp.required_for(user), start_form=ConfirmForm()), 400 if error else 200

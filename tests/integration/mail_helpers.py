@@ -7,6 +7,8 @@ from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
 
+from cert_share.config import TestConfig, settings_of
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -76,7 +78,8 @@ class SmtpServer:
             self.controller = None
 
     def config(self, **extra) -> dict:
-        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.port, "SMTP_TIMEOUT": 5,
+        """The test app's settings, pointed at this server."""
+        return {**settings_of(TestConfig), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.port, "SMTP_TIMEOUT": 5,
                 "MAIL_FROM": "cert@cert.example", "MAIL_MAX_ATTEMPTS": 5, "MAIL_BACKOFF_BASE_SECONDS": 60,
                 "MAIL_BACKOFF_MAX_SECONDS": 600, "MAIL_LEASE_SECONDS": 300, "MAIL_BATCH_SIZE": 100, **extra}
 

@@ -3,7 +3,6 @@ over when it stops; a time slot is never run twice, whoever tries."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -14,17 +13,7 @@ from cert_share.jobs.registry import Job
 from cert_share.jobs.runs import claim_slot, run_job, slot_start
 from cert_share.jobs.scheduler import Scheduler
 from cert_share.models import JobRun, SchedulerLease
-
-
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    """Poll for something that real concurrency has to bring about (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.integration.waiting import wait_until
 
 
 def runs(app) -> list[JobRun]:
@@ -39,14 +28,15 @@ def tick_job(calls: list) -> Job:
         calls.append(now)
         return "tick"
 
-    # A one-second slot keeps the test short; real jobs run every few minutes.
-    return Job(name="tick", fn=tick, interval_setting="JOB_TICK_MINUTES", default_minutes=1 / 60, help="test")
+    return Job(name="tick", fn=tick, interval_setting="JOB_TICK_MINUTES", help="test")
 
 
 class Running:
     """A scheduler instance in a thread, as `cert-share scheduler run` would run it."""
 
     def __init__(self, app, job: Job, holder: str):
+        # A one-second slot keeps the test short; real jobs run every few minutes.
+        app.config[job.interval_setting] = 1 / 60
         self.scheduler = Scheduler(app, jobs={job.name: job}, holder=holder, poll_seconds=0.1)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.scheduler.run, args=(self.stop,), daemon=True)
@@ -137,7 +127,7 @@ def test_a_failing_job_is_recorded_and_the_scheduler_keeps_going(app):
     def explode(session, now):
         raise RuntimeError("feed server on fire")
 
-    job = Job(name="explode", fn=explode, interval_setting="JOB_EXPLODE_MINUTES", default_minutes=1 / 60, help="")
+    job = Job(name="explode", fn=explode, interval_setting="JOB_EXPLODE_MINUTES", help="")
     running = Running(app, job, holder="solo")
     try:
         wait_until(lambda: len(runs(app)) >= 2, what="two failed runs")

@@ -1,9 +1,16 @@
 """Can the platform be started in production with an insecure default secret? It must refuse."""
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import pytest
 
+import cert_share
 from cert_share import _normalize_db_url, create_app
+from cert_share import config as config_module
+from cert_share.config import Config, DevelopmentConfig, TestConfig, setting, settings_of
 
 
 def test_refuses_to_start_in_production_without_secret_key(monkeypatch, tmp_path):
@@ -48,3 +55,104 @@ def test_security_headers_on_every_response(tmp_path):
     assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["X-Frame-Options"] == "DENY"
+
+
+# Where does a setting's default live? In config.py only: every other module reads the value the
+# app was configured with, so changing a default (or the README's table) is a one-place change.
+
+PACKAGE = Path(cert_share.__file__).parent
+SETTING_NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
+# Read from the environment outside config.py on purpose: a secret typed for one command, not a setting.
+ENVIRONMENT_INPUTS = {"CERT_SHARE_PASSWORD"}
+# Environment variables in the README's configuration table that config.py does not read.
+README_ONLY = {"CERT_SHARE_PASSWORD", "TEST_DATABASE_URL"}
+
+
+def _package_modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name != "config.py" or path.parent != PACKAGE:
+            yield path.relative_to(PACKAGE.parent), ast.parse(path.read_text(), filename=str(path))
+
+
+def _is_config(node: ast.expr) -> bool:
+    return ast.unparse(node).split(".")[-1] in {"config", "cfg"}
+
+
+def _setting_read(node: ast.expr) -> str | None:
+    """The setting's name when the expression reads one: config["X"], config.get("X"), setting("X")."""
+    if isinstance(node, ast.Subscript) and _is_config(node.value):
+        key = node.slice
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+            and _is_config(node.func.value) and node.args:
+        key = node.args[0]
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setting" and node.args:
+        key = node.args[0]
+    else:
+        return None
+    if isinstance(key, ast.Constant) and isinstance(key.value, str) and SETTING_NAME.match(key.value):
+        return key.value
+    return None
+
+
+def _defaults_in(tree: ast.AST):
+    """The lines of a module that write a setting's default or read the environment themselves."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _setting_read(node) and len(node.args) + len(node.keywords) > 1:
+            yield node.lineno
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and _setting_read(node.values[0]) \
+                and any(isinstance(v, ast.Constant) and v.value is not None for v in node.values[1:]):
+            yield node.lineno
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in {"os.environ.get", "os.getenv", "environ.get"} \
+                and node.args and isinstance(node.args[0], ast.Constant) \
+                and node.args[0].value not in ENVIRONMENT_INPUTS:
+            yield node.lineno
+
+
+def test_no_module_but_config_writes_a_settings_default():
+    found = [f"{where}:{line}" for where, tree in _package_modules() for line in _defaults_in(tree)]
+    assert found == []
+
+
+def test_the_default_finder_sees_a_default_written_elsewhere():
+    tree = ast.parse('a = current_app.config.get("MAIL_HOURLY_CAP", 20)\n'
+                     'b = int(config.get("SMTP_PORT") or 25)\n'
+                     'c = os.environ.get("SMTP_HOST")\n'
+                     'd = int(setting("MAIL_HOURLY_CAP"))\n'
+                     'e = config["SMTP_CA_FILE"] or None\n')
+    assert sorted(_defaults_in(tree)) == [1, 2, 3]
+
+
+def test_every_setting_the_package_reads_is_declared_in_config():
+    declared = set(settings_of(Config)) | set(settings_of(DevelopmentConfig)) | set(settings_of(TestConfig))
+    read = set()
+    for _where, tree in _package_modules():
+        for node in ast.walk(tree):
+            name = _setting_read(node)
+            if name is None and isinstance(node, ast.keyword) and node.arg == "interval_setting" \
+                    and isinstance(node.value, ast.Constant):
+                name = node.value.value
+            if name is not None:
+                read.add(name)
+    assert read - declared == set()
+    assert {"JOB_SEND_MAIL_MINUTES", "MAIL_HOURLY_CAP", "CORRELATION_WINDOW_DAYS"} <= read
+
+
+def test_the_readme_lists_every_environment_variable_config_reads():
+    source = (PACKAGE / "config.py").read_text()
+    read = set(re.findall(r"""(?:environ\.get|_int|_bool|_minutes)\(\s*["']([A-Z][A-Z0-9_]+)["']""", source))
+    readme = (PACKAGE.parent / "README.md").read_text()
+    table = readme[readme.index("| variable | default | meaning |"):]
+    table = table[:table.index("\n\n")]
+    listed = {name for row in table.splitlines()[2:] for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+    assert read - listed == set(), "read by config.py but missing from the README"
+    assert listed - read == README_ONLY, "in the README but read by nothing"
+
+
+def test_a_malformed_job_interval_in_the_environment_is_refused(monkeypatch):
+    monkeypatch.setenv("JOB_SEND_MAIL_MINUTES", "often")
+    with pytest.raises(ValueError, match="JOB_SEND_MAIL_MINUTES must be a number of minutes, got 'often'"):
+        config_module._minutes("JOB_SEND_MAIL_MINUTES", 1)
+
+
+def test_outside_an_app_a_setting_is_config_py_s_value():
+    assert setting("MAIL_HOURLY_CAP") == Config.MAIL_HOURLY_CAP
