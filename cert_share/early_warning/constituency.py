@@ -92,8 +92,9 @@ def _asset_query(kinds: tuple[str, ...]):
 
 def matching_assets_many(session: DbSession, observables: list[tuple[str, str]]
                          ) -> dict[tuple[str, str], list[AssetMatch]]:
-    """``matching_assets`` for all of a report's observables: the address, domain and AS probes
-    share queries of up to PROBES_PER_QUERY probe values each (one query for a usual report)."""
+    """Members whose registered assets contain each of a report's observables (one match per
+    organization, by org id): the address, domain and AS probes share queries of up to
+    PROBES_PER_QUERY probe values each (one query for a usual report)."""
     ips: dict[tuple[str, str], tuple[str, set[str]]] = {}
     hosts: dict[tuple[str, str], set[str]] = {}
     asns: dict[tuple[str, str], int] = {}
@@ -129,25 +130,3 @@ def matching_assets_many(session: DbSession, observables: list[tuple[str, str]]
             found[key].setdefault(row.org_id, AssetMatch(row.org_id, row.slug, row.value))
     return {key: [matches[k] for k in sorted(matches)] for key, matches in found.items()}
 
-
-def matching_assets(session: DbSession, obs_type: str, value: str) -> list[AssetMatch]:
-    """Members whose registered assets contain the observable (one row per organization)."""
-    query = select(Asset.org_id, Organization.slug, Asset.value, Asset.range_end).join(
-        Organization, Organization.id == Asset.org_id).where(Organization.kind == "member")
-    ip, host = _ip_or_host(obs_type, value)
-    rows = []
-    if ip is not None:
-        starts = network_starts(ip)
-        ip_hex = ip_to_hex(ip)
-        rows = [r for r in session.execute(query.where(Asset.kind == "cidr", Asset.range_start.in_(starts)))
-                if r.range_end is not None and r.range_end >= ip_hex]
-    elif host is not None:
-        candidates = parent_domains(host)
-        if candidates:
-            rows = session.execute(query.where(Asset.kind == "domain", Asset.domain.in_(candidates))).all()
-    elif obs_type == "autonomous-system":
-        rows = session.execute(query.where(Asset.kind == "asn", Asset.asn == int(value))).all()
-    found: dict[int, AssetMatch] = {}
-    for row in rows:
-        found.setdefault(row.org_id, AssetMatch(row.org_id, row.slug, row.value))
-    return [found[k] for k in sorted(found)]

@@ -5,5 +5,4 @@
     transport.py  SMTP and maildir transports; TransientError / PermanentError
     digest.py     DIGEST_SECTIONS hook list and the ``send-digest`` composition
     templates.py  Jinja templates for the plain-text and HTML parts
-    maildir.py    read_maildir() for the workspace
 """

@@ -5,7 +5,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model
 from .types import BigIntPK, JSONText, UTCDateTime
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -14,7 +14,7 @@ SOURCES = ("web", "api", "taxii", "import", "feed")
 PHASES = ("early-warning", "notification", "intermediate", "final-report")
 
 
-class Incident(db.Model):
+class Incident(Model):
     __tablename__ = "incidents"
     __table_args__ = (
         UniqueConstraint("org_id", "external_id", name="uq_incidents_org_external_id"),
@@ -66,16 +66,8 @@ class Incident(db.Model):
     case_members = relationship("CaseMember", cascade="all, delete-orphan", passive_deletes=True,
                                 order_by="CaseMember.added_at")
 
-    @property
-    def rsit_class(self) -> str:
-        return self.classification.split("/", 1)[0]
 
-    @property
-    def rsit_type(self) -> str:
-        return self.classification.split("/", 1)[-1]
-
-
-class PhaseUpdate(db.Model):
+class PhaseUpdate(Model):
     """A reporting phase (NIS2 Art. 23 / DORA): notification, intermediate, final report."""
 
     __tablename__ = "phase_updates"
@@ -93,7 +85,7 @@ class PhaseUpdate(db.Model):
     author = relationship("User")
 
 
-class Observable(db.Model):
+class Observable(Model):
     """A normalized observable value seen in a report. ``stix_id`` is the SCO's deterministic id,
     so the same value reported by two organizations has the same ``stix_id``."""
 

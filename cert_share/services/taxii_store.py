@@ -43,6 +43,7 @@ from ..models import Collection, Organization, StixObject, TaxiiPoll
 from ..models.types import UTCDateTime
 from ..params import parse_int
 from ..policy import CollectionAccess
+from ..store import audit
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TYPE_TOKEN = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
@@ -378,26 +379,9 @@ def members_polling(session: DbSession, since: datetime, until: datetime) -> int
     ).scalar_one()
 
 
-def consumption(session: DbSession, since: datetime, until: datetime) -> list[dict]:
-    """Per organization and collection: polls, objects returned, last poll (for the CERT)."""
-    rows = session.execute(
-        select(Organization.slug, Collection.alias, func.count(TaxiiPoll.id), func.sum(TaxiiPoll.returned),
-               func.max(TaxiiPoll.polled_at))
-        .join(Organization, Organization.id == TaxiiPoll.org_id)
-        .join(Collection, Collection.id == TaxiiPoll.collection_id)
-        .where(TaxiiPoll.polled_at >= since, TaxiiPoll.polled_at < until)
-        .group_by(Organization.slug, Collection.alias)
-        .order_by(Organization.slug, Collection.alias)
-    ).all()
-    return [{"organization": slug, "collection": alias, "polls": polls, "objects": int(total or 0),
-             "last_poll": last} for slug, alias, polls, total, last in rows]
-
-
 def delete_object(session: DbSession, *, actor: Actor, collection: Collection, access: CollectionAccess,
                   object_id: str, filters: Filters) -> int:
     """Delete the matching versions of an object the caller may see and delete; commits."""
-    from ..store import audit
-
     query = select(StixObject).where(*_visibility(StixObject, access), StixObject.stix_id == object_id)
     if filters.spec_versions:
         query = query.where(StixObject.spec_version.in_(filters.spec_versions))

@@ -157,6 +157,15 @@ def verify(session: DbSession, user: User, code: str, *, throttling: Throttling,
     return ok
 
 
+def reset_user(session: DbSession, user_id: int, *, actor: Actor) -> User:
+    """``reset`` for the user with this id (InputError if there is none); returns the user."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise InputError(f"no user {user_id}")
+    reset(session, user, actor=actor)
+    return user
+
+
 def reset(session: DbSession, user: User, *, actor: Actor) -> None:
     """An admin clears a lost authenticator: the user enrols again at the next sign-in. Commits."""
     user.totp_enabled = False
@@ -173,7 +182,3 @@ def disable_own(session: DbSession, user: User, code: str, *, actor: Actor, thro
     if not verify(session, user, code, throttling=throttling, remote_addr=actor.remote_addr):
         raise InputError("that code does not match", field="code")
     reset(session, user, actor=actor)
-
-
-def user_by_id(session: DbSession, user_id: int) -> User | None:
-    return session.execute(select(User).where(User.id == user_id)).scalar_one_or_none()

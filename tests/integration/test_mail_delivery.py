@@ -1,8 +1,11 @@
 """Delivering the outbox through a real SMTP server (aiosmtpd): outages, refusals, crashes."""
 from __future__ import annotations
 
+import mailbox
 import threading
 from datetime import timedelta
+from email import message_from_binary_file
+from email import policy as email_policy
 
 import pytest
 from sqlalchemy import select, text
@@ -10,7 +13,6 @@ from sqlalchemy import select, text
 from cert_share.clock import utcnow
 from cert_share.extensions import db
 from cert_share.mail.delivery import claim, deliver_outbox
-from cert_share.mail.maildir import read_maildir
 from cert_share.mail.outbox import dead_letters, enqueue
 from cert_share.models import OutboxMessage
 from tests.integration.mail_helpers import SmtpServer
@@ -152,7 +154,7 @@ def test_backoff_is_capped_and_attempts_run_out_into_dead_letters(ctx, smtp):
         delays.append((row.next_attempt_at - now).total_seconds())
         now = row.next_attempt_at
     ceilings = [60, 120, 240, 300, 300]
-    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings)), delays
+    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True)), delays
     deliver_outbox(db.session, config, now=now)
     [dead] = dead_letters(db.session)
     assert dead.attempts == 6 and "gave up after 6 attempts" in dead.last_error
@@ -284,11 +286,16 @@ def test_without_smtp_mail_goes_to_the_local_maildir(app, ctx, runner):
     result = runner.invoke(args=["jobs", "run", "send-mail"])
     assert result.exit_code == 0, result.output
     assert "sent 2" in result.output
-    mails = read_maildir(app.config["MAILDIR"])
-    assert sorted(m.subject for m in mails) == ["[TLP:AMBER] alert 0", "[TLP:AMBER] alert 1"]
-    assert all(m.text.strip().startswith("Body of alert") and "Body of alert" in m.html for m in mails)
+    box = mailbox.Maildir(app.config["MAILDIR"], factory=None, create=False)
+    mails = []
+    for key in box.keys():
+        with box.get_file(key) as handle:
+            mails.append(message_from_binary_file(handle, policy=email_policy.default))
+    assert sorted(m["Subject"] for m in mails) == ["[TLP:AMBER] alert 0", "[TLP:AMBER] alert 1"]
+    assert all(m.get_body(("plain",)).get_content().strip().startswith("Body of alert")
+               and "Body of alert" in m.get_body(("html",)).get_content() for m in mails)
     stored_ids = set(db.session.execute(select(OutboxMessage.message_id)).scalars())
-    assert {m.message_id for m in mails} == stored_ids
+    assert {m["Message-ID"] for m in mails} == stored_ids
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

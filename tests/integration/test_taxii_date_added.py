@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from cert_share.extensions import db
-from cert_share.models import StixObject
+from cert_share.models import Collection, Organization, StixObject, TaxiiPoll
 from cert_share.services import taxii_store
 from cert_share.store.collections import by_alias
 from cert_share.store.stix_objects import add_objects
@@ -125,11 +125,14 @@ def test_the_cert_sees_which_members_poll(app, world, live_server):
         now = datetime.now(timezone.utc)
         assert taxii_store.members_polling(db.session, now - timedelta(hours=1), now + timedelta(seconds=1)) == 2
         assert taxii_store.members_polling(db.session, now - timedelta(days=2), now - timedelta(days=1)) == 0
-        usage = {(u["organization"], u["collection"]): u
-                 for u in taxii_store.consumption(db.session, now - timedelta(hours=1), now + timedelta(seconds=1))}
-    assert usage[("first-bank", "all-members")]["polls"] == 2
-    assert usage[("first-bank", "all-members")]["objects"] == 4
-    assert usage[("second-bank", "all-members")]["objects"] == 3
+        # Each poll is logged with the number of objects it returned.
+        usage = {(slug, alias): (polls, returned) for slug, alias, polls, returned in db.session.execute(
+            select(Organization.slug, Collection.alias, func.count(TaxiiPoll.id), func.sum(TaxiiPoll.returned))
+            .join(Organization, Organization.id == TaxiiPoll.org_id)
+            .join(Collection, Collection.id == TaxiiPoll.collection_id)
+            .group_by(Organization.slug, Collection.alias))}
+    assert usage[("first-bank", "all-members")] == (2, 4)
+    assert usage[("second-bank", "all-members")][1] == 3
 
 
 def test_stored_date_added_reads_back_as_the_instant_handed_out_and_sorts_as_time(app, world):
