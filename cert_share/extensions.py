@@ -2,19 +2,35 @@
 
 (Flask-Migrate is set up on first use by database.migrations(): importing Alembic cost every
 cert-share command and worker start a fifth of a second.)"""
+from typing import TYPE_CHECKING, ClassVar
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.model import Model as FlaskModel
 from flask_wtf import CSRFProtect
+from sqlalchemy import Table
 from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # Every model is mapped to a table (none to a join or a subquery, which DeclarativeBase
+        # also allows and so declares __table__ a FromClause): Core inserts and updates take it.
+        __table__: ClassVar[Table]
 
 
 db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+# The base class of every model: db.Model, which flask-sqlalchemy builds at run time from its
+# Model and Base. A type checker cannot take a base class from an attribute of an object, so it
+# is shown the class those two make.
+if TYPE_CHECKING:
+    class Model(FlaskModel, Base):
+        pass
+else:
+    Model = db.Model

@@ -13,8 +13,9 @@ from .user import ApiToken, User
 from .warning import EarlyWarning, FeedState, WarningSource
 
 __all__ = [
-    "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseMember", "CaseNote", "Collection", "Cooperation", "DeadlineReminder", "Incident", "Observable", "Organization", "PhaseDeadline",
-    "PhaseUpdate", "SignInThrottle", "StixObject", "TotpUse", "User", "UserSession", "JobRun", "SchedulerLease", "OutboxMessage",
+    "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseMember", "CaseNote", "Collection", "Cooperation",
+    "DeadlineReminder", "Incident", "Observable", "Organization", "PhaseDeadline", "PhaseUpdate", "SignInThrottle",
+    "StixObject", "TotpUse", "User", "UserSession", "JobRun", "SchedulerLease", "OutboxMessage",
     "EarlyWarning", "FeedState", "WarningSource",
     "StixClock", "TaxiiPoll", "TaxiiStatus",
 ]

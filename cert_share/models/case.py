@@ -10,13 +10,13 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model, db
 from .types import BigIntPK, JSONText, UTCDateTime
 
 LINK_KINDS = ("duplicate", "related")
 
 
-class CaseNote(db.Model):
+class CaseNote(Model):
     """An internal note of CERT staff on a report. Never shared with the reporter or anyone else."""
 
     __tablename__ = "case_notes"
@@ -32,7 +32,7 @@ class CaseNote(db.Model):
     author = relationship("User")
 
 
-class CaseMember(db.Model):
+class CaseMember(Model):
     """A member of CERT staff named on a case. For a TLP:RED report this is what lets them read it
     (policy.can_read_incident); the assignee needs no row. Each naming is audited."""
 
@@ -51,7 +51,7 @@ class CaseMember(db.Model):
     user = relationship("User")
 
 
-class CaseLink(db.Model):
+class CaseLink(Model):
     """``incident_id`` is linked to ``other_id``; kind "duplicate" when the first was merged
     into the second (Incident.merged_into_id then points at the survivor)."""
 
@@ -69,7 +69,7 @@ class CaseLink(db.Model):
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
-class Cooperation(db.Model):
+class Cooperation(Model):
     """Cross-border cooperation on a report: the partner countries and partner CERTs contacted.
     One row per report; its existence is the flag counted in metrics and the transparency report."""
 
@@ -84,7 +84,7 @@ class Cooperation(db.Model):
     updated_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
-class DeadlineReminder(db.Model):
+class DeadlineReminder(Model):
     """A reminder already queued for an overdue phase: the unique key makes "never twice" a
     database guarantee, not a hope, even with two schedulers racing."""
 
@@ -100,7 +100,7 @@ class DeadlineReminder(db.Model):
 
 
 
-class PhaseDeadline(db.Model):
+class PhaseDeadline(Model):
     """Each report's reporting deadlines as rows, kept in step with its phase updates and status
     (services/deadline_tracking.py), so "which phases are overdue now" is an index range scan
     instead of the rules run over every report. The rules (cert_share/deadlines.py) stay the truth:

@@ -6,12 +6,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
 from ..extensions import Model
+from ..vocab import IncidentStatus
 from .types import BigIntPK, JSONText, UTCDateTime
 
-SEVERITIES = ("low", "medium", "high", "critical")
-STATUSES = ("new", "acknowledged", "investigating", "closed", "false-positive")
 SOURCES = ("web", "api", "taxii", "import", "feed")
-PHASES = ("early-warning", "notification", "intermediate", "final-report")
 
 
 class Incident(Model):
@@ -37,7 +35,7 @@ class Incident(Model):
     classification: Mapped[str] = mapped_column(String(80), nullable=False)  # RSIT "class/type"
     severity: Mapped[str] = mapped_column(String(8), nullable=False)
     tlp: Mapped[str] = mapped_column(String(16), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="new")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=IncidentStatus.NEW)
     detected_at = mapped_column(UTCDateTime, nullable=False)
     started_at = mapped_column(UTCDateTime)
     classified_at = mapped_column(UTCDateTime)

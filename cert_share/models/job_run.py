@@ -10,11 +10,12 @@ from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model
+from ..vocab import JobRunStatus
 from .types import BigIntPK, UTCDateTime
 
 
-class JobRun(db.Model):
+class JobRun(Model):
     __tablename__ = "job_runs"
     __table_args__ = (
         UniqueConstraint("job", "slot_start", name="uq_job_runs_job_slot"),
@@ -26,14 +27,14 @@ class JobRun(db.Model):
     slot_start = mapped_column(UTCDateTime, nullable=False)
     trigger: Mapped[str] = mapped_column(String(16), nullable=False, default="schedule")  # schedule | manual
     holder: Mapped[str] = mapped_column(String(100), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")  # running | ok | failed
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=JobRunStatus.RUNNING)
     started_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     finished_at = mapped_column(UTCDateTime)
     summary: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
 
 
-class SchedulerLease(db.Model):
+class SchedulerLease(Model):
     """Who holds the scheduler, for people and for SQLite set-ups without a lock file."""
 
     __tablename__ = "scheduler_lease"

@@ -5,14 +5,14 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model, db
 from .types import BigIntPK, UTCDateTime
 
 ORG_KINDS = ("cert", "member", "partner")
 ASSET_KINDS = ("cidr", "asn", "domain")
 
 
-class Organization(db.Model):
+class Organization(Model):
     __tablename__ = "organizations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -38,7 +38,7 @@ class Organization(db.Model):
         return f"<Organization {self.slug} ({self.kind}, {self.sector})>"
 
 
-class Asset(db.Model):
+class Asset(Model):
     """An IP range, AS number or domain the organization declares as its own.
 
     IP ranges are stored as fixed-width hex of their first and last address (IPv4 mapped into

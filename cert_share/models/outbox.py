@@ -1,10 +1,10 @@
 """The e-mail outbox: one row per message, written in the same transaction as the event that
 caused it, delivered later by the ``send-mail`` job (see ``cert_share.mail``).
 
-States: ``pending`` (waiting for its next attempt) → ``sending`` (claimed by a sender under a
-lease) → ``sent`` | ``dead`` (permanent rejection or too many attempts). ``digest``: over the
-recipient's hourly cap, waiting for the next digest; ``folded``: carried by a digest
-(``folded_into_id``).
+States (``vocab.OutboxState``): ``pending`` (waiting for its next attempt) → ``sending`` (claimed
+by a sender under a lease) → ``sent`` | ``dead`` (permanent rejection or too many attempts).
+``digest``: over the recipient's hourly cap, waiting for the next digest; ``folded``: carried by
+a digest (``folded_into_id``).
 """
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model
+from ..vocab import OutboxState
 from .types import BigIntPK, UTCDateTime
 
-OUTBOX_STATES = ("pending", "sending", "sent", "dead", "digest", "folded")
 
-
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_attempt_at"),
@@ -36,7 +35,7 @@ class OutboxMessage(db.Model):
     html: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     tlp: Mapped[str | None] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(12), nullable=False, default="pending")
+    state: Mapped[str] = mapped_column(String(12), nullable=False, default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # When the next attempt is due; for a dead letter, when it was given up.
     next_attempt_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import BigIntPK, UTCDateTime
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """One signed-in browser. ``id`` is the SHA-256 of the key in the cookie (services/web_sessions.py)."""
 
     __tablename__ = "user_sessions"
@@ -29,7 +29,7 @@ class UserSession(db.Model):
     user = relationship("User")
 
 
-class SignInThrottle(db.Model):
+class SignInThrottle(Model):
     """Failed sign-ins for one account name from one client address (services/signin.py).
 
     ``subject`` is the SHA-256 of the e-mail address as typed (normalised), whether or not such

@@ -9,13 +9,13 @@ from sqlalchemy import ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model
 from .types import BigIntPK, UTCDateTime
 
 COLLECTION_KINDS = ("all-members", "sector", "org", "intake")
 
 
-class Collection(db.Model):
+class Collection(Model):
     __tablename__ = "collections"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4, TAXII collection id
@@ -28,7 +28,7 @@ class Collection(db.Model):
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
-class StixObject(db.Model):
+class StixObject(Model):
     __tablename__ = "stix_objects"
     __table_args__ = (
         # Incremental polls and full reads: keyset on (date_added, pk) within a collection.

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import BigIntPK, JSONText, UTCDateTime
 
 
-class StixClock(db.Model):
+class StixClock(Model):
     """One row: the last ``date_added`` handed out. Writers lock it until they commit, so
     ``date_added`` order is commit order (see store/stix_objects.py)."""
 
@@ -19,7 +19,7 @@ class StixClock(db.Model):
     last_date_added = mapped_column(UTCDateTime)
 
 
-class TaxiiStatus(db.Model):
+class TaxiiStatus(Model):
     """The status resource of one POST to a collection's objects/ (TAXII 2.1 section 4.3)."""
 
     __tablename__ = "taxii_status"
@@ -38,7 +38,7 @@ class TaxiiStatus(db.Model):
     failures = mapped_column(JSONText, nullable=False, default=list)
 
 
-class TaxiiPoll(db.Model):
+class TaxiiPoll(Model):
     """One read request served to an organization: who consumes which collection."""
 
     __tablename__ = "taxii_polls"

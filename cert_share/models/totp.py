@@ -4,11 +4,11 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model, db
 from .types import UTCDateTime
 
 
-class TotpUse(db.Model):
+class TotpUse(Model):
     """The last TOTP time step accepted for a user (a code is good once) and the wrong codes
     entered since, counted per account whatever the browser (services/totp.py)."""
 

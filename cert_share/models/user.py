@@ -6,7 +6,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime
 
 MEMBER_ROLES = ("analyst", "member-admin")
@@ -14,7 +14,7 @@ CERT_ROLES = ("cert-analyst", "cert-admin")
 ROLES = MEMBER_ROLES + CERT_ROLES
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -46,7 +46,7 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.session_version}"
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token of an organization. Only its SHA-256 is stored; it is shown once."""
 
     __tablename__ = "api_tokens"

@@ -10,18 +10,15 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model
+from ..vocab import WarningState
 from .types import BigIntPK, JSONText, UTCDateTime
 
-# draft: waits for CERT review; pending: approved (or auto) and waiting for publish-warnings;
-# published: current version is in its collections; discarded/revoked/expired: end states
-# (a revoked warning still has its revoked version published once).
-WARNING_STATES = ("draft", "pending", "published", "discarded", "revoked", "expired")
 # "community": correlation across organizations; "org:<id>": constituency match for that owner.
 COMMUNITY = "community"
 
 
-class EarlyWarning(db.Model):
+class EarlyWarning(Model):
     __tablename__ = "warnings"
     __table_args__ = (
         UniqueConstraint("sco_id", "audience", name="uq_warnings_sco_audience"),
@@ -32,7 +29,7 @@ class EarlyWarning(db.Model):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     audience: Mapped[str] = mapped_column(String(32), nullable=False)
     owner_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))  # constituency match
-    state: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default=WarningState.PENDING)
     # The observable (normalized) and its deterministic SCO id.
     sco_id: Mapped[str] = mapped_column(String(128), nullable=False)
     observable_type: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -76,7 +73,7 @@ class EarlyWarning(db.Model):
         return f"<EarlyWarning {self.id} {self.observable_type} {self.observable_value} {self.audience} {self.state}>"
 
 
-class WarningSource(db.Model):
+class WarningSource(Model):
     """A report that contributed to a warning (kept private: never part of the warning's STIX)."""
 
     __tablename__ = "warning_sources"
@@ -97,7 +94,7 @@ class WarningSource(db.Model):
     organization = relationship("Organization")
 
 
-class FeedState(db.Model):
+class FeedState(Model):
     """Where each partner feed stopped: the TAXII ``added_after`` cursor (or MISP event stamps)."""
 
     __tablename__ = "feed_states"
