@@ -106,7 +106,9 @@ def loads(raw: bytes, *, max_depth: int = MAX_DEPTH, keep_unsafe_numbers: bool =
     if _depth(value) > max_depth:
         raise InputError(f"JSON nested deeper than {max_depth} levels")
     if numbers.unsafe and not keep_unsafe_numbers:
-        where, what = number_problem(value)
+        problem = number_problem(value)
+        assert problem is not None  # numbers.unsafe: the parser met such a number
+        where, what = problem
         raise InputError(f"{where} {what}", field=where)
     if _SUSPECT_ESCAPE.search(text):
         refused = _refused_character(value)
@@ -123,7 +125,8 @@ def json_object(request, *, media_types: tuple[str, ...] = ("application/json",)
     """The request's JSON object body; 415 for another content type, 400 for anything not an object."""
     mimetype = (request.mimetype or "").lower()
     if mimetype not in media_types:
-        raise UnsupportedMediaType(f"Content-Type must be {' or '.join(media_types)}, not {request.mimetype or 'missing'!r}")
+        raise UnsupportedMediaType(f"Content-Type must be {' or '.join(media_types)}, "
+                                   f"not {request.mimetype or 'missing'!r}")
     value = loads(request.get_data(cache=False))
     if not isinstance(value, dict):
         raise InputError("request body must be a JSON object")

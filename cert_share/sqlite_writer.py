@@ -121,66 +121,73 @@ def lock_for(database_path: str) -> WriterLock:
         return _locks[path]
 
 
+class WriterLockedConnection(sqlite3.Connection):
+    """A sqlite3 connection that holds its database's writer lock from its first write until its
+    transaction ends, and copies the WAL back into the database after large commits."""
+
+    writer_lock: WriterLock  # set by connection_class: one class per database file
+    holds_writer_lock = False
+
+    def take_writer_lock(self) -> None:
+        if not self.holds_writer_lock:
+            self.writer_lock.acquire()
+            self.holds_writer_lock = True
+
+    def _drop_writer_lock(self) -> None:
+        if self.holds_writer_lock:
+            self.holds_writer_lock = False
+            self.writer_lock.release()
+
+    def commit(self) -> None:
+        wrote = self.holds_writer_lock
+        try:
+            super().commit()
+            if wrote and _wal_size(self.writer_lock.wal_path) > WAL_RESET_BYTES:
+                # Still holding the writer lock: no writer appends while the log is copied back.
+                self._checkpoint("TRUNCATE", wait_ms=TRUNCATE_WAIT_MS)
+        finally:
+            self._drop_writer_lock()
+        if wrote and self.writer_lock.checkpoint_due():
+            self._checkpoint("PASSIVE")
+
+    def _checkpoint(self, mode: str, wait_ms: int | None = None) -> None:
+        try:
+            restore = None
+            if wait_ms is not None:
+                restore = self.execute("PRAGMA busy_timeout").fetchone()[0]
+                self.execute(f"PRAGMA busy_timeout={wait_ms}")
+            try:
+                busy = self.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0]
+            finally:
+                if restore is not None:
+                    self.execute(f"PRAGMA busy_timeout={restore}")
+        except sqlite3.Error as exc:  # the commit stands; the WAL is copied back next time
+            log.warning("SQLite %s checkpoint after a commit failed (the write is kept): %s", mode, exc)
+            return
+        if busy and mode == "TRUNCATE":
+            log.info("SQLite WAL over %d bytes not truncated: readers of older snapshots; the next "
+                     "commit tries again", WAL_RESET_BYTES)
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._drop_writer_lock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._drop_writer_lock()
+
+
 def connection_class(lock: WriterLock) -> type[sqlite3.Connection]:
     """A sqlite3 connection class that releases ``lock`` when its transaction ends."""
 
-    class WriterLockedConnection(sqlite3.Connection):
+    class LockedToThisDatabase(WriterLockedConnection):
         writer_lock = lock
-        holds_writer_lock = False
 
-        def take_writer_lock(self) -> None:
-            if not self.holds_writer_lock:
-                self.writer_lock.acquire()
-                self.holds_writer_lock = True
-
-        def _drop_writer_lock(self) -> None:
-            if self.holds_writer_lock:
-                self.holds_writer_lock = False
-                self.writer_lock.release()
-
-        def commit(self) -> None:
-            wrote = self.holds_writer_lock
-            try:
-                super().commit()
-                if wrote and _wal_size(self.writer_lock.wal_path) > WAL_RESET_BYTES:
-                    # Still holding the writer lock: no writer appends while the log is copied back.
-                    self._checkpoint("TRUNCATE", wait_ms=TRUNCATE_WAIT_MS)
-            finally:
-                self._drop_writer_lock()
-            if wrote and self.writer_lock.checkpoint_due():
-                self._checkpoint("PASSIVE")
-
-        def _checkpoint(self, mode: str, wait_ms: int | None = None) -> None:
-            try:
-                restore = None
-                if wait_ms is not None:
-                    restore = self.execute("PRAGMA busy_timeout").fetchone()[0]
-                    self.execute(f"PRAGMA busy_timeout={wait_ms}")
-                try:
-                    busy = self.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0]
-                finally:
-                    if restore is not None:
-                        self.execute(f"PRAGMA busy_timeout={restore}")
-            except sqlite3.Error as exc:  # the commit stands; the WAL is copied back next time
-                log.warning("SQLite %s checkpoint after a commit failed (the write is kept): %s", mode, exc)
-                return
-            if busy and mode == "TRUNCATE":
-                log.info("SQLite WAL over %d bytes not truncated: readers of older snapshots; the next "
-                         "commit tries again", WAL_RESET_BYTES)
-
-        def rollback(self) -> None:
-            try:
-                super().rollback()
-            finally:
-                self._drop_writer_lock()
-
-        def close(self) -> None:
-            try:
-                super().close()
-            finally:
-                self._drop_writer_lock()
-
-    return WriterLockedConnection
+    return LockedToThisDatabase
 
 
 def _wal_size(path: str) -> int:

@@ -22,6 +22,7 @@ from ..actor import Actor
 from ..clock import utcnow
 from ..database import DbSession
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
+from ..limits import MAX_DESCRIPTION, MAX_TITLE
 from ..models import EarlyWarning, Incident, WarningSource
 from ..models.warning import COMMUNITY
 from ..stix import markings
@@ -31,14 +32,16 @@ from ..store.case_staff import red_sources
 from ..store.collections import by_alias
 from ..store.organizations import cert_organization
 from ..store.stix_objects import add_objects
-from ..vocab import TLP_LEVELS
+from ..vocab import TLP_LEVELS, WarningState
 from . import build, notify
 from .routing import Route, Source, community_route, owner_route
 from .settings import WarningSettings, current
 
+_REVIEWERS_ONLY = "only CERT staff may review early warnings"
+
 log = logging.getLogger(__name__)
 ONE_MS = timedelta(milliseconds=1)
-END_STATES = ("discarded", "revoked")
+END_STATES = (WarningState.DISCARDED, WarningState.REVOKED)
 
 
 def stix_now(now: datetime) -> datetime:
@@ -100,13 +103,13 @@ def recompute(session: DbSession, warning: EarlyWarning, *, now: datetime, setti
         _bump(warning, now)
     previous = warning.state
     if route.draft:
-        warning.state, warning.publish_due = "draft", False
-        if previous != "draft":
+        warning.state, warning.publish_due = WarningState.DRAFT, False
+        if previous != WarningState.DRAFT:
             if notify_draft:
                 notify.draft_awaiting_review(session, warning)
             return True
     else:
-        warning.state, warning.publish_due = "pending", True
+        warning.state, warning.publish_due = WarningState.PENDING, True
     return False
 
 
@@ -114,7 +117,7 @@ def _revoke(warning: EarlyWarning, now: datetime) -> None:
     if warning.state in END_STATES:
         return
     warning.revoked = True
-    warning.state = "revoked"
+    warning.state = WarningState.REVOKED
     _bump(warning, now)
     warning.publish_due = warning.published_at is not None  # members hold a version: tell them
 
@@ -123,8 +126,8 @@ def _revoke(warning: EarlyWarning, now: datetime) -> None:
 
 def expire_warnings(session: DbSession, now: datetime) -> int:
     result = session.execute(
-        update(EarlyWarning).where(EarlyWarning.state == "published", EarlyWarning.valid_until < now)
-        .values(state="expired", updated_at=now))
+        update(EarlyWarning).where(EarlyWarning.state == WarningState.PUBLISHED, EarlyWarning.valid_until < now)
+        .values(state=WarningState.EXPIRED, updated_at=now))
     return result.rowcount or 0
 
 
@@ -187,7 +190,7 @@ def _plan_batch(session: DbSession, rows: list, cert, now: datetime) -> tuple[di
         for alias in sorted(targets):
             per_collection[alias].extend(objects)
         updates.append({"wid": warning.id, "seen_modified": warning.modified, "published_at": now,
-                        "new_state": "revoked" if warning.revoked else "published",
+                        "new_state": WarningState.REVOKED if warning.revoked else WarningState.PUBLISHED,
                         "new_targets": sorted(set(warning.published_targets) | targets)})
         if not warning.revoked and warning.audience != COMMUNITY:
             notify.owner_warning_published(session, warning)
@@ -214,10 +217,6 @@ def _store_batch(session: DbSession, per_collection: dict[str, list[dict]], coll
 
 
 # --- CERT staff actions ----------------------------------------------------------------------
-
-def _require_staff(actor: Actor) -> None:
-    if not policy.can_triage(actor):
-        raise PermissionDenied("only CERT staff may review early warnings")
 
 
 def get_warning(session: DbSession, warning_id: int) -> EarlyWarning:
@@ -303,14 +302,14 @@ def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | N
             description: str | None = None, recommended_action: str | None = None,
             tlp: str | None = None, targets: list[str] | None = None,
             now: datetime | None = None) -> EarlyWarning:
-    _require_staff(actor)
+    policy.require_cert_staff(actor, _REVIEWERS_ONLY)
     now = now or utcnow()
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
     if warning.state in END_STATES:
         raise Conflict(f"warning {warning_id} is {warning.state}; it can no longer be edited")
-    changes = _edit_texts(warning, (("title", title, 300), ("description", description, 20_000),
-                                    ("recommended_action", recommended_action, 20_000)))
+    changes = _edit_texts(warning, (("title", title, MAX_TITLE), ("description", description, MAX_DESCRIPTION),
+                                    ("recommended_action", recommended_action, MAX_DESCRIPTION)))
     if tlp is not None:
         if tlp not in TLP_LEVELS:
             raise InputError(f"tlp must be one of {', '.join(TLP_LEVELS)}", field="tlp")
@@ -323,19 +322,19 @@ def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | N
     warning.edited = True
     warning.reviewed_by_id = actor.user.id if actor.user is not None else None
     warning.reviewed_at = now
-    if warning.state in ("published", "expired"):
+    if warning.state in (WarningState.PUBLISHED, WarningState.EXPIRED):
         _bump(warning, now)
-        warning.state, warning.publish_due = "pending", True
+        warning.state, warning.publish_due = WarningState.PENDING, True
     audit.record(session, actor, "warning.edit", "warning", warning.id, **changes)
     return warning
 
 
 def _approve(session: DbSession, warning_id: int, actor: Actor, *, now: datetime | None = None) -> EarlyWarning:
-    _require_staff(actor)
+    policy.require_cert_staff(actor, _REVIEWERS_ONLY)
     now = now or utcnow()
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
-    if warning.state not in ("draft", "pending"):
+    if warning.state not in (WarningState.DRAFT, WarningState.PENDING):
         raise Conflict(f"warning {warning_id} is {warning.state}; only drafts can be published")
     if not warning.targets:
         raise InputError("choose at least one target collection before publishing", field="targets")
@@ -343,7 +342,7 @@ def _approve(session: DbSession, warning_id: int, actor: Actor, *, now: datetime
     if problem:
         raise InputError(problem, field="targets")
     _bump(warning, now)
-    warning.state, warning.publish_due = "pending", True
+    warning.state, warning.publish_due = WarningState.PENDING, True
     warning.reviewed_by_id = actor.user.id if actor.user is not None else None
     warning.reviewed_at = now
     audit.record(session, actor, "warning.publish", "warning", warning.id, tlp=warning.tlp, targets=warning.targets)
@@ -353,13 +352,13 @@ def _approve(session: DbSession, warning_id: int, actor: Actor, *, now: datetime
 def discard_warning(session: DbSession, warning_id: int, actor: Actor, *,
                     now: datetime | None = None) -> EarlyWarning:
     """Drop a draft or a not-yet-published warning; a published one must be revoked instead."""
-    _require_staff(actor)
+    policy.require_cert_staff(actor, _REVIEWERS_ONLY)
     now = now or utcnow()
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
-    if warning.published_at is not None or warning.state not in ("draft", "pending"):
+    if warning.published_at is not None or warning.state not in (WarningState.DRAFT, WarningState.PENDING):
         raise Conflict(f"warning {warning_id} is {warning.state} and was published; revoke it instead")
-    warning.state, warning.publish_due, warning.updated_at = "discarded", False, now
+    warning.state, warning.publish_due, warning.updated_at = WarningState.DISCARDED, False, now
     warning.reviewed_by_id = actor.user.id if actor.user is not None else None
     warning.reviewed_at = now
     audit.record(session, actor, "warning.discard", "warning", warning.id)
@@ -370,7 +369,7 @@ def discard_warning(session: DbSession, warning_id: int, actor: Actor, *,
 def revoke_warning(session: DbSession, warning_id: int, actor: Actor, *,
                    now: datetime | None = None) -> EarlyWarning:
     """Withdraw a warning: members receive a ``revoked: true`` version of everything it published."""
-    _require_staff(actor)
+    policy.require_cert_staff(actor, _REVIEWERS_ONLY)
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
     if warning.state in END_STATES:
@@ -414,7 +413,7 @@ def _set_withdrawn(session: DbSession, incident: Incident, actor: Actor, *, with
         recompute(session, source.warning, now=now, settings=settings)
         touched.append(source.warning)
     if touched:
-        revoked = [w.id for w in touched if w.state == "revoked"]
+        revoked = [w.id for w in touched if w.state == WarningState.REVOKED]
         if withdrawn:
             audit.record(session, actor, "warning.withdraw-source", "incident", incident.id,
                          warnings=[w.id for w in touched], revoked=revoked)
@@ -431,7 +430,7 @@ def visible_warnings(session: DbSession, actor: Actor, *, state: str | None = No
     query = select(EarlyWarning).order_by(EarlyWarning.id.desc())
     if before is not None:
         query = query.where(EarlyWarning.id < before)
-    if actor.is_cert:
+    if policy.is_cert_staff(actor):
         query = query.where(policy.warning_read_filter(actor))
         if state:
             query = query.where(EarlyWarning.state == state)
@@ -461,7 +460,7 @@ def readable_by(session: DbSession, actor: Actor, warning: EarlyWarning, cache: 
     """May ``actor`` read this warning? CERT staff: any, but one raised from TLP:RED reports only if
     they may read one of them; others: only a published warning, through a collection it went to
     whose TLP rule admits the caller."""
-    if actor.is_cert:
+    if policy.is_cert_staff(actor):
         return policy.can_read_case_warning(actor, red_sources(session, warning))
     if warning.published_at is None:
         return False

@@ -12,6 +12,7 @@ the same Message-ID, so mail clients show it once (at-least-once delivery, never
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 import uuid
@@ -24,7 +25,16 @@ from sqlalchemy import and_, or_, select, update
 from ..database import DbSession
 from ..models import OutboxMessage
 from ..store.rows import one_of_unlocked
-from .transport import PermanentError, ServerUnavailable, TransientError, build_message
+from ..vocab import OutboxState
+from .transport import (
+    MaildirTransport,
+    PermanentError,
+    ServerUnavailable,
+    SmtpSettings,
+    SmtpTransport,
+    TransientError,
+    build_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +76,8 @@ class DeliveryReport:
 
 def _due(now: datetime):
     return or_(
-        and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.state == "sending", OutboxMessage.lease_until < now),  # a sender died
+        and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.lease_until < now),  # a sender died
     )
 
 
@@ -82,12 +92,12 @@ def claim(session: DbSession, *, now: datetime, limit: int = 100, lease_seconds:
     session.execute(
         update(OutboxMessage)
         .where(one_of_unlocked(session, OutboxMessage.id, candidates), _due(now))
-        .values(state="sending", claimed_by=token, lease_until=now + timedelta(seconds=lease_seconds))
+        .values(state=OutboxState.SENDING, claimed_by=token, lease_until=now + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )
     session.commit()
     rows = list(session.execute(
-        select(OutboxMessage).where(OutboxMessage.claimed_by == token, OutboxMessage.state == "sending")
+        select(OutboxMessage).where(OutboxMessage.claimed_by == token, OutboxMessage.state == OutboxState.SENDING)
         .order_by(OutboxMessage.id)).scalars())
     return token, rows
 
@@ -96,7 +106,8 @@ def _finish(session: DbSession, row: OutboxMessage, token: str, **values) -> boo
     """Record an outcome only while this sender still holds the row's lease."""
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == row.id, OutboxMessage.claimed_by == token, OutboxMessage.state == "sending")
+        .where(OutboxMessage.id == row.id, OutboxMessage.claimed_by == token,
+               OutboxMessage.state == OutboxState.SENDING)
         .values(**values).execution_options(synchronize_session=False)
     )
     session.commit()
@@ -106,12 +117,13 @@ def _finish(session: DbSession, row: OutboxMessage, token: str, **values) -> boo
 def release(session: DbSession, token: str, only: list[int] | None = None) -> int:
     """Hand back claimed rows not yet attempted (all of the token's, or those in ``only``), no
     attempt counted; commits."""
-    mine = [OutboxMessage.claimed_by == token, OutboxMessage.state == "sending"]
+    mine = [OutboxMessage.claimed_by == token, OutboxMessage.state == OutboxState.SENDING]
     if only is not None:
         mine.append(OutboxMessage.id.in_(only))
     result = session.execute(
         update(OutboxMessage).where(*mine)
-        .values(state="pending", claimed_by=None, lease_until=None).execution_options(synchronize_session=False))
+        .values(state=OutboxState.PENDING, claimed_by=None, lease_until=None)
+        .execution_options(synchronize_session=False))
     session.commit()
     return result.rowcount
 
@@ -127,7 +139,7 @@ def _deliver(session: DbSession, transport: Transport, row: OutboxMessage, token
         try:
             transport.send(build_message(row, mail_from))
         except PermanentError as exc:
-            _finish(session, row, token, state="dead", attempts=attempts, last_error=str(exc),
+            _finish(session, row, token, state=OutboxState.DEAD, attempts=attempts, last_error=str(exc),
                     lease_until=None, next_attempt_at=at)
             report.dead += 1
             report.errors.append(f"{row.to}: {exc}")
@@ -138,7 +150,7 @@ def _deliver(session: DbSession, transport: Transport, row: OutboxMessage, token
             if isinstance(exc, ServerUnavailable):
                 outage = error  # the rest of the batch would fail the same way
         else:
-            _finish(session, row, token, state="sent", attempts=attempts, sent_at=at,
+            _finish(session, row, token, state=OutboxState.SENT, attempts=attempts, sent_at=at,
                     last_error=None, lease_until=None)
             report.sent += 1
             return None
@@ -150,11 +162,11 @@ def _defer(session: DbSession, row: OutboxMessage, token: str, *, attempts: int,
            policy: RetryPolicy, rng: Callable[[], float], report: DeliveryReport) -> None:
     """A failed attempt: retry later with backoff, or give up after the policy's last attempt."""
     if attempts >= policy.max_attempts:
-        _finish(session, row, token, state="dead", attempts=attempts, lease_until=None,
+        _finish(session, row, token, state=OutboxState.DEAD, attempts=attempts, lease_until=None,
                 next_attempt_at=at, last_error=f"gave up after {attempts} attempts: {error}")
         report.dead += 1
     else:
-        _finish(session, row, token, state="pending", attempts=attempts, last_error=error,
+        _finish(session, row, token, state=OutboxState.PENDING, attempts=attempts, last_error=error,
                 next_attempt_at=at + policy.delay(attempts, rng), lease_until=None,
                 claimed_by=None)
         report.retried += 1
@@ -209,8 +221,6 @@ def send_due(session: DbSession, transport: Transport, *, now: datetime, mail_fr
 
 def transport_for(config, instance_path: str = "instance") -> Transport:
     """SMTP when SMTP_HOST is set, else the local maildir (MAILDIR, default instance/maildir)."""
-    from .transport import MaildirTransport, SmtpSettings, SmtpTransport
-
     if config["SMTP_HOST"]:
         return SmtpTransport(SmtpSettings(
             host=config["SMTP_HOST"], port=int(config["SMTP_PORT"]),
@@ -221,8 +231,6 @@ def transport_for(config, instance_path: str = "instance") -> Transport:
 
 
 def maildir_path(config, instance_path: str = "instance") -> str:
-    import os
-
     return config["MAILDIR"] or os.path.join(instance_path, "maildir")
 
 

@@ -18,8 +18,9 @@ from ..config import setting
 from ..database import DbSession
 from ..errors import InputError, NotFound
 from ..models import OutboxMessage, User
+from ..store.audit import record
 from ..store.rows import add_unless_exists
-from ..vocab import TLP_LEVELS
+from ..vocab import TLP_LEVELS, OutboxState
 
 # Kinds that are never folded into a digest (a digest must not fold itself).
 UNCAPPED_KINDS = frozenset({"digest"})
@@ -57,9 +58,9 @@ def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str |
     if _needless(session, to=to, actor_user_id=actor_user_id, dedupe_key=dedupe_key):
         return None
 
-    state = "pending"
+    state = OutboxState.PENDING
     if kind not in UNCAPPED_KINDS and _sent_last_hour(session, to, now) >= _cap(hourly_cap):
-        state = "digest"
+        state = OutboxState.DIGEST
     message = OutboxMessage(
         to=to, subject=tlp_subject(subject, tlp)[:998], text=text, html=html, tlp=tlp, kind=kind,
         state=state, attempts=0, next_attempt_at=now, message_id=new_message_id(),
@@ -112,7 +113,7 @@ def _sent_last_hour(session: DbSession, to: str, now: datetime) -> int:
         select(func.count(OutboxMessage.id)).where(
             func.lower(OutboxMessage.to) == to.lower(),
             OutboxMessage.created_at > now - timedelta(hours=1),
-            OutboxMessage.state.in_(("pending", "sending", "sent", "dead")),
+            OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.SENDING, OutboxState.SENT, OutboxState.DEAD)),
             OutboxMessage.kind.not_in(tuple(UNCAPPED_KINDS)),
         )
     ).scalar_one()
@@ -129,19 +130,17 @@ def member_admins(session: DbSession, org_id: int, exclude_user_id: int | None =
 def dead_letters(session: DbSession, limit: int = 200) -> list[OutboxMessage]:
     """Messages that will not be delivered (permanent rejection or attempts exhausted), newest first."""
     return list(session.execute(
-        select(OutboxMessage).where(OutboxMessage.state == "dead")
+        select(OutboxMessage).where(OutboxMessage.state == OutboxState.DEAD)
         .order_by(OutboxMessage.id.desc()).limit(limit)).scalars())
 
 
 def requeue_dead(session: DbSession, message_id: int, *, actor, now: datetime | None = None) -> OutboxMessage:
     """Give a dead letter another chance (e.g. after the mailbox was fixed); audited, commits."""
-    from ..store.audit import record
-
     message = session.get(OutboxMessage, message_id)
-    if message is None or message.state != "dead":
+    if message is None or message.state != OutboxState.DEAD:
         raise NotFound(f"no dead letter with id {message_id}")
     record(session, actor, "mail.requeue", "outbox", message.id, to=message.to, last_error=message.last_error)
-    message.state = "pending"
+    message.state = OutboxState.PENDING
     message.attempts = 0
     message.next_attempt_at = now or utcnow()
     message.lease_until = None
@@ -160,7 +159,7 @@ def prune_delivered(session: DbSession, *, now: datetime, retention: timedelta, 
     gone, so the retention must exceed any re-queue window (days, not months, here)."""
     table = OutboxMessage.__table__
     old = (select(table.c.id)
-           .where(table.c.state.in_(("sent", "folded")), table.c.next_attempt_at < now - retention)
+           .where(table.c.state.in_((OutboxState.SENT, OutboxState.FOLDED)), table.c.next_attempt_at < now - retention)
            .limit(limit).scalar_subquery())
     deleted = session.execute(delete(table).where(table.c.id.in_(old))).rowcount
     session.commit()

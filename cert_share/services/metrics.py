@@ -31,8 +31,8 @@ from ..clock import utcnow
 from ..database import DbSession
 from ..errors import InputError
 from ..models import Cooperation, EarlyWarning, Incident, Organization, WarningSource
+from ..vocab import END_STATUSES
 from .taxii_store import members_polling as taxii_members_polling
-from .triage import END_STATUSES
 from .workspace import overdue_pairs
 
 MAX_DAYS = 3660

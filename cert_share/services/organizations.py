@@ -33,6 +33,11 @@ def _unique_slug(session: DbSession, base: str) -> str:
     return slug
 
 
+def all_by_slug(session: DbSession) -> list[Organization]:
+    """Every organization, in the order of their slugs."""
+    return list(session.execute(select(Organization).order_by(Organization.slug)).scalars())
+
+
 def get_by_slug(session: DbSession, slug: str) -> Organization:
     org = session.execute(select(Organization).where(Organization.slug == slug)).scalar_one_or_none()
     if org is None:

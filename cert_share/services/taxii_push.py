@@ -45,6 +45,7 @@ from ..actor import Actor
 from ..clock import parse_iso, utcnow
 from ..database import DbSession
 from ..errors import InputError
+from ..limits import MAX_DESCRIPTION, MAX_TITLE
 from ..models import Collection, Organization, TaxiiStatus
 from ..schemas.incident import IncidentCreateSchema
 from ..stix import markings
@@ -108,8 +109,8 @@ def incident_report_data(obj: dict, by_id: dict[str, dict], related: dict[str, s
     if not isinstance(core, dict):
         core = {}
     raw = {
-        "title": (obj.get("name") or "Incident")[:300],
-        "description": (obj.get("description") or "")[:20_000],
+        "title": (obj.get("name") or "Incident")[:MAX_TITLE],
+        "description": (obj.get("description") or "")[:MAX_DESCRIPTION],
         "classification": classification_from_labels(obj.get("labels") or ()),
         "severity": severity_from_criticality(core.get("criticality")),
         "tlp": markings.tlp_of(obj) or policy.UNMARKED_AS,
@@ -253,7 +254,7 @@ def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, en
         raise InputError("this collection does not accept objects from you")
     now = now or utcnow()
     org = actor.org
-    member_intake = collection.kind == "intake" and not actor.is_cert
+    member_intake = collection.kind == "intake" and not policy.is_cert_staff(actor)
     failures: list[dict] = []
     checked, refused_markings = _checked_objects(objects, max_object_bytes, failures)
     valid = _publishable(checked, refused_markings, _RED_TO_INTAKE if member_intake else _RED_TO_COLLECTION,
@@ -296,6 +297,6 @@ def get_status(session: DbSession, actor: Actor, status_id: str) -> TaxiiStatus 
     status = session.get(TaxiiStatus, status_id)
     if status is None:
         return None
-    if actor.is_cert or (actor.org is not None and status.org_id == actor.org.id):
+    if policy.is_cert_staff(actor) or (actor.org is not None and status.org_id == actor.org.id):
         return status
     return None

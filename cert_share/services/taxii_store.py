@@ -49,6 +49,9 @@ DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TYPE_TOKEN = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
 _ID_TOKEN = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]--[0-9a-fA-F-]{36}$")
 MAX_MATCH_VALUES = 100
+# match[version] keywords (section 3.4.1); any other value names one version by its timestamp.
+ALL_VERSIONS, FIRST_VERSION, LAST_VERSION = "all", "first", "last"
+VERSION_KEYWORDS = frozenset({ALL_VERSIONS, FIRST_VERSION, LAST_VERSION})
 
 
 def format_date(value: datetime) -> str:
@@ -62,7 +65,7 @@ class Filters:
     added_after: datetime | None = None
     ids: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
-    versions: list[str] = field(default_factory=lambda: ["last"])  # all | first | last | <version>
+    versions: list[str] = field(default_factory=lambda: [LAST_VERSION])  # VERSION_KEYWORDS or <version>
     spec_versions: list[str] = field(default_factory=list)
     limit: int = 1000
     next: str | None = None
@@ -109,7 +112,7 @@ def _versions(value: str) -> list[str]:
     """match[version]: keywords kept as written, timestamps in the stored format."""
     versions = []
     for item in _split(value, "match[version]"):
-        if item in {"all", "first", "last"}:
+        if item in VERSION_KEYWORDS:
             versions.append(item)
             continue
         try:
@@ -234,15 +237,15 @@ def _version_condition(versions: tuple, access: CollectionAccess):
     """match[version] as SQL; ``first``/``last`` are judged among the versions the caller sees,
     within each owner's copy: in intake every member's copy of an id is its own object, and the
     CERT's ``last`` is each member's latest (the owner term matches the unique index)."""
-    if "all" in versions:
+    if ALL_VERSIONS in versions:
         return None
     parts = []
-    if any(v not in {"first", "last"} for v in versions):
+    if any(v not in {FIRST_VERSION, LAST_VERSION} for v in versions):
         parts.append(StixObject.version.in_(bindparam("versions", expanding=True)))
-    for which in ("last", "first"):
+    for which in (LAST_VERSION, FIRST_VERSION):
         if which in versions:
             other = aliased(StixObject)
-            newer = other.version > StixObject.version if which == "last" else other.version < StixObject.version
+            newer = other.version > StixObject.version if which == LAST_VERSION else other.version < StixObject.version
             same_owner = func.coalesce(other.owner_org_id, 0) == func.coalesce(StixObject.owner_org_id, 0)
             parts.append(~exists().where(other.stix_id == StixObject.stix_id, same_owner, newer,
                                          *_visibility(other, access)))
@@ -321,12 +324,12 @@ def read(session: DbSession, *, collection: Collection, access: CollectionAccess
     ``page_bytes`` of them (one object at least)."""
     if not access.read:
         raise NotFound("no such collection")
-    explicit = [v for v in filters.versions if v not in {"all", "first", "last"}]
+    explicit = [v for v in filters.versions if v not in VERSION_KEYWORDS]
     shape = (tuple(sorted(access.tlp_levels)), access.unmarked, access.owner_org_id is not None,
              object_id is not None, bool(filters.ids), bool(filters.types), bool(filters.spec_versions),
              filters.added_after is not None,
              None if all_versions
-             else tuple(sorted({v if v in {"all", "first", "last"} else "=" for v in filters.versions})),
+             else tuple(sorted({v if v in VERSION_KEYWORDS else "=" for v in filters.versions})),
              bool(filters.next), with_body, filters.limit)
     params: dict = {"coll": collection.id, "owner": access.owner_org_id, "object_id": object_id,
                     "ids": filters.ids, "types": filters.types, "spec_versions": filters.spec_versions,
@@ -385,11 +388,11 @@ def delete_object(session: DbSession, *, actor: Actor, collection: Collection, a
     query = select(StixObject).where(*_visibility(StixObject, access), StixObject.stix_id == object_id)
     if filters.spec_versions:
         query = query.where(StixObject.spec_version.in_(filters.spec_versions))
-    condition = _version_condition(tuple(v if v in {"all", "first", "last"} else "=" for v in filters.versions),
+    condition = _version_condition(tuple(v if v in VERSION_KEYWORDS else "=" for v in filters.versions),
                                    access)
     if condition is not None:
         query = query.where(condition)
-    explicit = [v for v in filters.versions if v not in {"all", "first", "last"}]
+    explicit = [v for v in filters.versions if v not in VERSION_KEYWORDS]
     rows = session.execute(query, {"coll": collection.id, "owner": access.owner_org_id,
                                    "versions": explicit}).scalars().all()
     if not rows:

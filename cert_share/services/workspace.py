@@ -34,11 +34,18 @@ from ..models import (
     StixObject,
     WarningSource,
 )
-from ..models.incident import STATUSES
 from ..params import id_from_text
-from ..vocab import RSIT, SECTORS, SEVERITIES, TLP_LEVELS
+from ..vocab import (
+    INCIDENT_STATUSES,
+    OPEN_STATUSES,
+    RSIT,
+    SECTORS,
+    SEVERITIES,
+    TLP_LEVELS,
+    IncidentStatus,
+    WarningState,
+)
 from . import deadline_tracking
-from .triage import OPEN_STATUSES
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 SEVERITY_RANK = case({"critical": 4, "high": 3, "medium": 2, "low": 1}, value=Incident.severity, else_=0)
@@ -70,8 +77,8 @@ class QueueFilters:
             return value
 
         status = (args.get("status") or "open").strip()
-        if status not in ("open", "all") + STATUSES:
-            raise InputError(f"status must be open, all or one of {', '.join(STATUSES)}", field="status")
+        if status not in ("open", "all") + INCIDENT_STATUSES:
+            raise InputError(f"status must be open, all or one of {', '.join(INCIDENT_STATUSES)}", field="status")
         q = (args.get("q") or "").strip() or None
         if q is not None and len(q) > 200:
             raise InputError("search text is at most 200 characters", field="q")
@@ -259,13 +266,13 @@ def dashboard(session: DbSession, *, actor: Actor, now: datetime | None = None, 
                                   .group_by(Incident.status)).all())
     drafts, drafts_total = _drafts(session, actor, limit)
     return Dashboard(overdue=overdue, overdue_total=overdue_total, critical=critical,
-                     new_count=counts.get("new", 0), open_count=sum(counts.values()),
+                     new_count=counts.get(IncidentStatus.NEW, 0), open_count=sum(counts.values()),
                      drafts=drafts, drafts_total=drafts_total,
                      restricted=restricted_ids(actor, critical + [i for i, _ in overdue]))
 
 
 def _drafts(session: DbSession, actor: Actor, limit: int) -> tuple[list, int]:
-    base = select(EarlyWarning).where(EarlyWarning.state == "draft", policy.warning_read_filter(actor))
+    base = select(EarlyWarning).where(EarlyWarning.state == WarningState.DRAFT, policy.warning_read_filter(actor))
     total = session.execute(base.with_only_columns(func.count()).order_by(None)).scalar_one()
     rows = list(session.execute(base.order_by(EarlyWarning.created_at.desc(), EarlyWarning.id.desc())
                                 .limit(limit)).scalars())

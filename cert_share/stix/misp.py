@@ -32,11 +32,13 @@ Mapping rules (one event → one report):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ..vocab import CLASSIFICATIONS, RSIT
+from ..clock import parse_iso
+from ..limits import MAX_TITLE
+from ..vocab import CLASSIFICATIONS, RSIT, strictest_tlp
 from .drafts import DEFAULT_CLASSIFICATION, DEFAULT_TLP, ImportFormatError, ObservableCollector, ReportDraft
-from .markings import strictest
 
 MAX_DESCRIPTION = 4_000
 
@@ -124,66 +126,76 @@ def is_misp(document: object) -> bool:
     return looks_like_event(document)
 
 
+@dataclass
+class _EventContents:
+    """What one event's attributes carry, gathered as they are visited."""
+
+    tags: list[str]
+    collector: ObservableCollector = field(default_factory=ObservableCollector)
+    notes: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    first_seen: list[datetime] = field(default_factory=list)
+
+    def visit_object(self, obj: object) -> None:
+        if not isinstance(obj, dict) or _truthy(obj.get("deleted")):
+            return
+        self.tags.extend(_tag_names(obj))
+        for attribute in obj.get("Attribute") or ():
+            self.visit(attribute, top_level=False)
+
+    def visit(self, attribute: dict, *, top_level: bool) -> None:
+        if not isinstance(attribute, dict) or _truthy(attribute.get("deleted")):
+            return
+        self.tags.extend(_tag_names(attribute))
+        type_ = str(attribute.get("type") or "")
+        value = attribute.get("value")
+        if not isinstance(value, str):
+            self.collector.skip(type_ or "untyped")
+            return
+        if type_ in REFERENCE_TYPES or attribute.get("category") == REFERENCE_CATEGORY:
+            self.references.append(value.strip())
+            self.collector.skip(f"{type_} (reference)")
+            return
+        if type_ in NOTE_TYPES:
+            if top_level:
+                self.notes.append(_note(attribute))
+            self.collector.skip(type_)
+            return
+        if not _add_attribute(self.collector, type_, value):
+            self.collector.skip(type_ or "untyped")
+            return
+        seen = _parse_time(attribute.get("first_seen"))
+        if seen:
+            self.first_seen.append(seen)
+
+
 def event_to_draft(event: dict) -> ReportDraft:
     """One MISP event → one report draft (see the module docstring for the rules)."""
     uuid = str(event.get("uuid") or "").strip()
     if not uuid:
         raise ImportFormatError("MISP event has no 'uuid'")
     title = (event.get("info") or "").strip() or f"MISP event {uuid}"
-    collector = ObservableCollector()
-    notes: list[str] = []
-    references: list[str] = []
-    tags = _tag_names(event)
-    first_seen: list[datetime] = []
-
-    def visit(attribute: dict, *, top_level: bool) -> None:
-        if not isinstance(attribute, dict) or _truthy(attribute.get("deleted")):
-            return
-        tags.extend(_tag_names(attribute))
-        type_ = str(attribute.get("type") or "")
-        value = attribute.get("value")
-        if not isinstance(value, str):
-            collector.skip(type_ or "untyped")
-            return
-        if type_ in REFERENCE_TYPES or attribute.get("category") == REFERENCE_CATEGORY:
-            references.append(value.strip())
-            collector.skip(f"{type_} (reference)")
-            return
-        if type_ in NOTE_TYPES:
-            if top_level:
-                notes.append(_note(attribute))
-            collector.skip(type_)
-            return
-        if not _add_attribute(collector, type_, value):
-            collector.skip(type_ or "untyped")
-            return
-        seen = _parse_time(attribute.get("first_seen"))
-        if seen:
-            first_seen.append(seen)
-
+    contents = _EventContents(tags=_tag_names(event))
     for attribute in event.get("Attribute") or ():
-        visit(attribute, top_level=True)
+        contents.visit(attribute, top_level=True)
     for obj in event.get("Object") or ():
-        if not isinstance(obj, dict) or _truthy(obj.get("deleted")):
-            continue
-        tags.extend(_tag_names(obj))
-        for attribute in obj.get("Attribute") or ():
-            visit(attribute, top_level=False)
+        contents.visit_object(obj)
 
+    tags = contents.tags
     detected = _event_date(event)
-    started = min(first_seen) if first_seen else None
+    started = min(contents.first_seen) if contents.first_seen else None
     return ReportDraft(
-        title=title[:300],
-        description=_description(event, uuid, tags, notes, references),
+        title=title[:MAX_TITLE],
+        description=_description(event, uuid, tags, contents.notes, contents.references),
         classification=classification_from_tags(tags),
         severity=SEVERITY_BY_THREAT_LEVEL.get(str(event.get("threat_level_id") or "4"), "low"),
         tlp=tlp_from_tags(tags),
         detected_at=detected,
         started_at=started if started and started <= detected else None,
         external_id=f"misp:{uuid}"[:128],
-        observables=collector.observables,
-        skipped=collector.skipped,
-        invalid=collector.invalid,
+        observables=contents.collector.observables,
+        skipped=contents.collector.skipped,
+        invalid=contents.collector.invalid,
     )
 
 
@@ -194,7 +206,7 @@ def _add_attribute(collector: ObservableCollector, type_: str, value: str) -> bo
         return True
     if type_ in COMPOSITE_TYPES:
         left, _, right = value.partition("|")
-        for target, half in zip(COMPOSITE_TYPES[type_], (left, right)):
+        for target, half in zip(COMPOSITE_TYPES[type_], (left, right), strict=True):
             if target is not None:
                 _add(collector, target, half, type_)
         return True
@@ -229,7 +241,7 @@ def classification_from_tags(tags: list[str]) -> str:
 
 def tlp_from_tags(tags: list[str]) -> str:
     levels = [TLP_TAGS[t.strip().lower()] for t in tags if t.strip().lower() in TLP_TAGS]
-    return strictest(levels) or DEFAULT_TLP
+    return strictest_tlp(levels) or DEFAULT_TLP
 
 
 def _tag_names(obj: dict) -> list[str]:
@@ -252,8 +264,6 @@ def _note(attribute: dict) -> str:
 
 
 def _parse_time(value: object) -> datetime | None:
-    from ..clock import parse_iso
-
     if isinstance(value, str) and value.strip():
         try:
             return parse_iso(value)
@@ -270,8 +280,11 @@ def _event_date(event: dict) -> datetime:
         except ValueError:
             pass
     for key in ("timestamp", "publish_timestamp"):
+        value = event.get(key)
+        if value is None:
+            continue
         try:
-            stamp = int(event.get(key))
+            stamp = int(value)
         except (TypeError, ValueError):
             continue
         if stamp > 0:

@@ -130,22 +130,11 @@ def normalize(type_: str, value: object) -> Observable:
         ascii_form, display = normalize_domain(text)
         return Observable(type_, ascii_form, display)
     if type_ == "email-addr":
-        local, sep, domain = text.rpartition("@")
-        if not sep or not _LOCAL_PART.match(local) or local.startswith(".") or ".." in local:
-            raise ObservableError(f"{text!r} is not a valid e-mail address")
-        try:
-            ascii_domain, display_domain = normalize_domain(domain)
-        except ObservableError:
-            raise ObservableError(f"{text!r} is not a valid e-mail address") from None
-        return Observable(type_, f"{local}@{ascii_domain}", f"{local}@{display_domain}")
+        return _normalize_email(text)
     if type_ == "url":
         return _normalize_url(text)
     if type_ in HASH_LENGTHS:
-        if len(text) != HASH_LENGTHS[type_] or not _HEX.match(text):
-            raise ObservableError(
-                f"{text!r} is not a valid {STIX_HASH_NAMES[type_]} hash "
-                f"({HASH_LENGTHS[type_]} hexadecimal digits)")
-        return Observable(type_, text.lower(), text.lower())
+        return _normalize_hash(type_, text)
     if type_ == "autonomous-system":
         m = _ASN.match(text.replace(" ", ""))
         if not m or not 0 < int(m.group(1)) < 2**32:
@@ -153,6 +142,25 @@ def normalize(type_: str, value: object) -> Observable:
         number = int(m.group(1))
         return Observable(type_, str(number), f"AS{number}")
     raise ObservableError(f"unknown observable type {type_!r}")  # pragma: no cover
+
+
+def _normalize_email(text: str) -> Observable:
+    local, sep, domain = text.rpartition("@")
+    if not sep or not _LOCAL_PART.match(local) or local.startswith(".") or ".." in local:
+        raise ObservableError(f"{text!r} is not a valid e-mail address")
+    try:
+        ascii_domain, display_domain = normalize_domain(domain)
+    except ObservableError:
+        raise ObservableError(f"{text!r} is not a valid e-mail address") from None
+    return Observable("email-addr", f"{local}@{ascii_domain}", f"{local}@{display_domain}")
+
+
+def _normalize_hash(type_: str, text: str) -> Observable:
+    if len(text) != HASH_LENGTHS[type_] or not _HEX.match(text):
+        raise ObservableError(
+            f"{text!r} is not a valid {STIX_HASH_NAMES[type_]} hash "
+            f"({HASH_LENGTHS[type_]} hexadecimal digits)")
+    return Observable(type_, text.lower(), text.lower())
 
 
 def _normalize_url(text: str) -> Observable:
@@ -227,6 +235,7 @@ def _canonical_json(value: dict) -> str:
 def sco_dict(obs: Observable, known_id: str | None = None) -> dict:
     """The SCO as a plain dict (id deterministic per STIX 2.1 section 2.9). ``known_id``: the id
     already computed for this value (stored observables carry it), to skip the hashing."""
+    contributing: dict[str, object]
     if obs.type in HASH_LENGTHS:
         contributing = {"hashes": {STIX_HASH_NAMES[obs.type]: obs.value}}
     elif obs.type == "autonomous-system":

@@ -37,7 +37,8 @@ from datetime import datetime
 from typing import Iterable
 
 from ..clock import parse_iso, utcnow
-from ..vocab import CLASSIFICATIONS, SEVERITIES
+from ..limits import MAX_TITLE
+from ..vocab import CLASSIFICATIONS, SEVERITIES, strictest_tlp
 from . import markings
 from .build import INCIDENT_CORE_EXTENSION
 from .drafts import DEFAULT_CLASSIFICATION, DEFAULT_TLP, ImportFormatError, ObservableCollector, ReportDraft
@@ -185,7 +186,11 @@ def _check_object(index: int, obj: object) -> None:
     m = _ID.match(ident) if isinstance(ident, str) else None
     if not m or m.group(1) != kind:
         raise ImportFormatError(f"{where} ({kind}) has an invalid id {ident!r}; expected {kind}--<uuid>")
-    where = f"{ident}"
+    _check_properties(obj, kind, f"{ident}")
+
+
+def _check_properties(obj: dict, kind: str, where: str) -> None:
+    """The properties an object of this kind needs before it can be read; ``where`` names it."""
     spec = obj.get("spec_version")
     if kind not in _SCO_TYPES and kind != "marking-definition" and spec is None:
         raise ImportFormatError(f"{where} has no spec_version (STIX 2.0 objects are not supported)")
@@ -287,12 +292,13 @@ def _incident_draft(incident: dict, related: list[dict]) -> ReportDraft:
         except ValueError:
             first_seen = None
     labels = [label for label in incident.get("labels") or () if isinstance(label, str)]
+    description = incident.get("description")
     return ReportDraft(
-        title=incident["name"].strip()[:300],
-        description=incident.get("description") if isinstance(incident.get("description"), str) else "",
+        title=incident["name"].strip()[:MAX_TITLE],
+        description=description if isinstance(description, str) else "",
         classification=classification_from_labels(labels),
         severity=_severity(labels, core),
-        tlp=markings.strictest([_tlp(incident)] + levels),
+        tlp=strictest_tlp([_tlp(incident)] + levels) or DEFAULT_TLP,
         detected_at=created,
         started_at=first_seen if first_seen and first_seen <= created else None,
         external_id=incident["id"],
@@ -310,11 +316,11 @@ def _indicators_draft(indicators: list[dict], file_name: str) -> ReportDraft:
     classifications = {classification_from_labels([label for label in i.get("labels") or () if isinstance(label, str)])
                        for i in indicators}
     return ReportDraft(
-        title=f"Imported indicators from {file_name}"[:300],
+        title=f"Imported indicators from {file_name}"[:MAX_TITLE],
         description=f"{len(indicators)} STIX indicator(s) not tied to an incident, imported from {file_name}.",
         classification=classifications.pop() if len(classifications) == 1 else DEFAULT_CLASSIFICATION,
         severity="medium",
-        tlp=markings.strictest(levels) or DEFAULT_TLP,
+        tlp=strictest_tlp(levels) or DEFAULT_TLP,
         detected_at=min(created, utcnow()),
         started_at=valid_from if valid_from <= created else None,
         external_id=f"stix-indicators:{digest[:48]}",
@@ -336,7 +342,8 @@ def classification_from_labels(labels) -> str:
 def severity_from_criticality(criticality, default: str = "medium") -> str:
     """Incident core extension ``criticality`` (0-100) -> severity, the inverse of vocab.CRITICALITY."""
     if isinstance(criticality, int) and not isinstance(criticality, bool):
-        return "low" if criticality < 38 else "medium" if criticality < 63 else "high" if criticality < 88 else "critical"
+        return ("low" if criticality < 38 else "medium" if criticality < 63
+                else "high" if criticality < 88 else "critical")
     return default
 
 

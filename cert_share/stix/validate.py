@@ -2,11 +2,12 @@
 
 Every object is checked against the STIX 2.1 rules on common properties that ``stix2`` leaves
 unchecked (``_spec_rules``), then goes through ``stix2.parse`` (custom objects and properties
-allowed, as STIX permits) — except the shape that dominates real feeds — an indicator with the common properties only and a
-simple ``[type:property = 'value']`` pattern — which is checked here property by property against
-the same STIX 2.1 rules, because ``stix2`` spends ~2 ms per indicator and a member's push of
-100,000 indicators must not take minutes. tests/unit/test_taxii_validate.py checks that this
-fast path accepts and rejects exactly what the ``stix2`` path does on a corpus of valid and broken objects.
+allowed, as STIX permits) — except the shape that dominates real feeds — an indicator with the
+common properties only and a simple ``[type:property = 'value']`` pattern — which is checked here
+property by property against the same STIX 2.1 rules, because ``stix2`` spends ~2 ms per indicator
+and a member's push of 100,000 indicators must not take minutes. tests/unit/test_taxii_validate.py
+checks that this fast path accepts and rejects exactly what the ``stix2`` path does on a corpus of
+valid and broken objects.
 
 Patterns are capped before any parser sees them (length and bracket nesting), then parsed with
 ``stix2-patterns`` unless they match the strict simple-comparison form.
@@ -26,6 +27,7 @@ import math
 import re
 from datetime import datetime
 from functools import lru_cache
+from typing import Any, Literal, overload
 
 from . import markings
 
@@ -73,6 +75,10 @@ def _parse_timestamp(value: str) -> datetime | None:
         return None
 
 
+@overload
+def _timestamp(obj: dict, name: str, *, required: Literal[True]) -> datetime: ...
+@overload
+def _timestamp(obj: dict, name: str, *, required: bool) -> datetime | None: ...
 def _timestamp(obj: dict, name: str, *, required: bool) -> datetime | None:
     value = obj.get(name)
     if value is None:
@@ -154,7 +160,7 @@ def simple_observable(pattern: str) -> tuple[str, str] | None:
 def number_problem(value) -> tuple[str, str] | None:
     """(where, what) of the first number in a parsed JSON value that standard parsers would not
     read back as written — a non-finite float or an integer outside STIX's range; None if none."""
-    stack: list[tuple[object, tuple]] = [(value, ())]
+    stack: list[tuple[Any, tuple]] = [(value, ())]
     while stack:
         item, path = stack.pop()
         kind = type(item)
@@ -272,6 +278,13 @@ def check_object(obj, *, fast: bool = True) -> None:
         # 0-100 confidence checked above: it holds no number to check.
         if fast and _fast_indicator(obj):
             return
+    _check_content(obj, type_)
+    _check_with_stix2(obj)
+
+
+def _check_content(obj: dict, type_: str) -> None:
+    """The rules the stix2 path leaves to us: numbers JSON can carry exactly, no forged TLP
+    marking, valid property names, STIX 2.1 only."""
     problem = number_problem(obj)
     if problem is not None:
         raise InvalidObject(f"{problem[0]} {problem[1]}")
@@ -284,6 +297,9 @@ def check_object(obj, *, fast: bool = True) -> None:
             raise InvalidObject(f"property name {name!r} is not a valid STIX property name")
     if obj.get("spec_version", "2.1") != "2.1":
         raise InvalidObject("spec_version must be '2.1' (STIX 2.0 objects are not accepted)")
+
+
+def _check_with_stix2(obj: dict) -> None:
     import stix2
     import stix2.exceptions
 
