@@ -1,15 +1,17 @@
 """The transparency report as CSV, JSON or a printable HTML page with charts.
 
-Charts are SVG drawn server-side by pygal (no script: the page prints and archives as is).
+Charts are SVG drawn server-side by pygal through cert_share.charts (no script: the page prints
+and archives as is).
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-import re
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .. import charts
 
 FORMATS = ("csv", "json", "html")
 
@@ -35,17 +37,8 @@ def to_json(report: dict) -> str:
     return json.dumps(report, indent=2, sort_keys=False) + "\n"
 
 
-_SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
-
-
-def _svg(chart) -> str:
-    # pygal always embeds a tooltip-config script; a printed report has no use for it.
-    return _SCRIPT.sub("", chart.render(is_unicode=True, disable_xml_declaration=True))
-
-
 def _chart_sectors(report: dict) -> str | None:
     import pygal
-    from pygal.style import CleanStyle
 
     totals: dict[str, int] = {}
     for cell in report["cells"]:
@@ -53,17 +46,16 @@ def _chart_sectors(report: dict) -> str | None:
             totals[cell["sector"]] = totals.get(cell["sector"], 0) + cell["count"]
     if not totals:
         return None
-    chart = pygal.HorizontalBar(js=[], style=CleanStyle, show_legend=False, width=720, height=60 + 36 * len(totals),
+    chart = pygal.HorizontalBar(js=[], style=charts.style(), show_legend=False, width=720, height=60 + 36 * len(totals),
                                 title="Reports per sector (published cells)", print_values=True)
     for sector, count in sorted(totals.items(), key=lambda kv: kv[1]):
         chart.add(sector, [{"value": count, "label": sector}])
     chart.x_labels = []
-    return _svg(chart)
+    return charts.svg_markup(chart)
 
 
 def _chart_classes(report: dict) -> str | None:
     import pygal
-    from pygal.style import CleanStyle
 
     totals: dict[str, int] = {}
     for cell in report["cells"]:
@@ -71,11 +63,11 @@ def _chart_classes(report: dict) -> str | None:
             totals[cell["rsit_label"]] = totals.get(cell["rsit_label"], 0) + cell["count"]
     if not totals:
         return None
-    chart = pygal.Pie(js=[], style=CleanStyle, width=720, height=360, inner_radius=0.45,
+    chart = pygal.Pie(js=[], style=charts.style(), width=720, height=360, inner_radius=0.45,
                       title="Reports per RSIT class (published cells)")
     for label, count in sorted(totals.items()):
         chart.add(label, count)
-    return _svg(chart)
+    return charts.svg_markup(chart)
 
 
 def to_html(report: dict) -> str:

@@ -11,15 +11,16 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import policy
+from .. import deadlines, policy
+from ..early_warning.lifecycle import discard_warning, publish_reviewed, visible_warnings
 from ..errors import CertShareError, InputError
 from ..extensions import db
 from ..params import int_arg
 from ..services import case_access, metrics, triage, workspace
 from ..services.incident_listing import case_summary, readable_incident
 from ..store import case_staff
-from ..vocab import RSIT, RSIT_LABELS, SECTORS, SEVERITIES, TLP_LEVELS
-from . import bp
+from ..vocab import INCIDENT_STATUSES, RSIT, RSIT_LABELS, SECTORS, SEVERITIES, TLP_LEVELS, WARNING_STATES, WarningState
+from . import bp, metrics_charts
 from .actor import current_actor
 from .roles import staff_required
 from .staff_forms import (
@@ -34,7 +35,7 @@ from .staff_forms import (
 
 # Far beyond any queue's last page, and far from overflowing the OFFSET it becomes.
 MAX_QUEUE_PAGE = 1_000_000
-STATUS_CHOICES = ("open", "all", "new", "acknowledged", "investigating", "closed", "false-positive")
+STATUS_CHOICES = ("open", "all") + INCIDENT_STATUSES
 
 
 def dashboard():
@@ -77,8 +78,6 @@ def _staff_form(incident, staff) -> CaseStaffForm:
 
 def summary_page(incident, errors=()):
     """A report's existence without its content (policy.can_see_case_summary)."""
-    from .. import deadlines
-
     actor = current_actor()
     may_name = policy.can_name_case_staff(actor, incident)
     staff = case_staff.active_staff(db.session)
@@ -89,8 +88,6 @@ def summary_page(incident, errors=()):
 
 def case_page(incident, status: int = 200, forms: dict | None = None):
     """``/incidents/<id>`` for CERT staff: the report, its deadlines and the whole timeline."""
-    from .. import deadlines
-
     forms = forms or {}
     triage_form = forms.get("triage") or TriageForm(formdata=None)
     staff = case_staff.active_staff(db.session)
@@ -235,17 +232,15 @@ def incident_link(incident_id: int):
 @login_required
 def warnings_page():
     """Members: warnings published to them (policy decides). Staff: drafts to review too."""
-    from ..early_warning.lifecycle import visible_warnings
-
     actor = current_actor()
     state = request.args.get("state") or None
-    if state is not None and state not in ("draft", "pending", "published", "discarded", "revoked", "expired"):
-        raise InputError("state must be draft, pending, published, discarded, revoked or expired", field="state")
+    if state is not None and state not in WARNING_STATES:
+        raise InputError(f"state must be {', '.join(WARNING_STATES[:-1])} or {WARNING_STATES[-1]}", field="state")
     staff = policy.can_triage(actor)
-    drafts = visible_warnings(db.session, actor, state="draft", limit=200) if staff else []
+    drafts = visible_warnings(db.session, actor, state=WarningState.DRAFT, limit=200) if staff else []
     shown = visible_warnings(db.session, actor, state=state if staff else None, limit=200)
     if staff and state is None:
-        shown = [w for w in shown if w.state != "draft"]
+        shown = [w for w in shown if w.state != WarningState.DRAFT]
     forms = {}
     if staff:
         aliases = workspace.publish_targets(db.session)
@@ -262,24 +257,13 @@ def warnings_page():
 @bp.post("/warnings/<int:warning_id>/publish")
 @staff_required
 def warning_publish(warning_id: int):
-    from ..early_warning.lifecycle import approve_warning, get_warning, review_warning
-
     form = WarningPublishForm(prefix=f"w{warning_id}")
     form.targets.choices = [(t, t) for t in request.form.getlist(f"w{warning_id}-targets")]
     if not form.validate():
         raise InputError("the form expired; reload the page and try again")
-    actor = current_actor()
     try:
-        warning = get_warning(db.session, warning_id)
-        targets = sorted(set(form.targets.data or []))
-        changes = {}
-        if targets != sorted(warning.targets or []):
-            changes["targets"] = targets
-        if form.tlp.data and form.tlp.data != warning.tlp:
-            changes["tlp"] = form.tlp.data
-        if changes:
-            review_warning(db.session, warning_id, actor, **changes)
-        approve_warning(db.session, warning_id, actor)
+        publish_reviewed(db.session, warning_id, current_actor(), tlp=form.tlp.data or None,
+                         targets=form.targets.data or [])
     except CertShareError as exc:
         db.session.rollback()
         flash(f"Warning #{warning_id} was not published: {exc.message}", "error")
@@ -291,8 +275,6 @@ def warning_publish(warning_id: int):
 @bp.post("/warnings/<int:warning_id>/discard")
 @staff_required
 def warning_discard(warning_id: int):
-    from ..early_warning.lifecycle import discard_warning
-
     if not WarningDiscardForm().validate():
         raise InputError("the form expired; reload the page and try again")
     try:
@@ -314,4 +296,4 @@ def metrics_page():
     figures = metrics.compute(db.session, period)
     series = metrics.weekly(db.session, period)
     return render_template("workspace/metrics.html", period=period, m=figures,
-                           series=series)
+                           series=series, charts=metrics_charts.all_charts(series))
