@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Protocol, Sequence
 
 from ..clock import stix_timestamp
-from ..vocab import CRITICALITY, rsit_label
+from ..vocab import CRITICALITY, IncidentStatus, rsit_label
 from . import markings
 from .observables import Observable, normalize, sco_dict
 
@@ -23,9 +23,10 @@ INCIDENT_CORE_EXTENSION = "extension-definition--ef765651-680c-498d-9894-99799f2
 CERT_SHARE_NAMESPACE = uuid.UUID("6f1c0d1e-4a83-5b3e-9a57-3c2f1b7c9e10")
 _NAMESPACE_BYTES = CERT_SHARE_NAMESPACE.bytes
 
+# Our triage status -> the incident core extension's investigation_status.
 STATUS_TO_INVESTIGATION = {
-    "new": "new", "acknowledged": "open", "investigating": "open",
-    "closed": "closed", "false-positive": "closed",
+    IncidentStatus.NEW: "new", IncidentStatus.ACKNOWLEDGED: "open", IncidentStatus.INVESTIGATING: "open",
+    IncidentStatus.CLOSED: "closed", IncidentStatus.FALSE_POSITIVE: "closed",
 }
 
 
@@ -110,11 +111,11 @@ def incident_objects(inc: IncidentLike, org: OrgLike, observables: Sequence[Obse
     labels += [f"cross-border:{cc}" for cc in inc.cross_border or ()]
     core = {
         "extension_type": "property-extension",
-        "determination": "false-positive" if inc.status == "false-positive" else "suspected",
+        "determination": "false-positive" if inc.status == IncidentStatus.FALSE_POSITIVE else "suspected",
         "investigation_status": STATUS_TO_INVESTIGATION.get(inc.status, "new"),
         "criticality": CRITICALITY[inc.severity],
     }
-    incident = {
+    incident: dict[str, object] = {
         "type": "incident", "spec_version": "2.1", "id": inc.stix_id,
         "created": version_timestamp(created), "modified": version_timestamp(modified),
         "created_by_ref": org.stix_id, "name": inc.title,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..clock import iso, utcnow
+from ..limits import MAX_DESCRIPTION, MAX_TITLE
 from .observables import Observable, ObservableError, normalize
 
 # How many invalid values a summary quotes before it only counts them.
@@ -74,9 +75,9 @@ class ReportDraft:
         # A source clock ahead of ours must not make the whole import fail: clamp to now.
         detected = min(self.detected_at, now)
         started = min(self.started_at, detected) if self.started_at else None
-        body = {
-            "title": printable(self.title, multiline=False)[:300] or "Imported report",
-            "description": printable(self.description, multiline=True)[:20_000],
+        body: dict[str, object] = {
+            "title": printable(self.title, multiline=False)[:MAX_TITLE] or "Imported report",
+            "description": printable(self.description, multiline=True)[:MAX_DESCRIPTION],
             "classification": self.classification,
             "severity": self.severity,
             "tlp": self.tlp,

@@ -26,6 +26,8 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+from ..vocab import strictest_tlp
+
 TLP_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 
 # STIX 2.1's built-in TLP 1.0 markings, read as their TLP 2.0 equivalents.
@@ -35,9 +37,6 @@ TLP1_MARKINGS = {
     "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": "amber",
     "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": "red",
 }
-
-# Strictness order: a combination of markings takes the strictest.
-TLP_ORDER = ("clear", "green", "amber", "amber+strict", "red")
 
 
 @lru_cache(maxsize=1)
@@ -63,11 +62,6 @@ def level_of_marking(marking_ref: str) -> str | None:
     return _by_id().get(marking_ref)
 
 
-def strictest(levels) -> str | None:
-    ranked = [TLP_ORDER.index(level) for level in levels if level in TLP_ORDER]
-    return TLP_ORDER[max(ranked)] if ranked else None
-
-
 def tlp_of(obj: dict) -> str | None:
     """The TLP 2.0 level of a STIX object: the strictest of every TLP marking it references,
     object-level and granular; None if none of its markings is an official TLP marking."""
@@ -78,13 +72,13 @@ def tlp_of(obj: dict) -> str | None:
             refs = tuple(refs) + tuple(_granular_refs(granular))
         return _tlp_of_refs(tuple(refs))
     except TypeError:  # an unhashable or non-iterable value (invalid input): read what can be read
-        return strictest(level_of_marking(ref) for ref in marking_refs(obj))
+        return strictest_tlp(level_of_marking(ref) for ref in marking_refs(obj))
 
 
 @lru_cache(maxsize=256)
 def _tlp_of_refs(refs: tuple) -> str | None:
     # Objects share a handful of marking lists: a large import asks 40,000 times for the same one.
-    return strictest(level_of_marking(ref) for ref in refs)
+    return strictest_tlp(level_of_marking(ref) for ref in refs)
 
 
 def _granular_refs(granular) -> list:
@@ -156,7 +150,8 @@ def forged_tlp(obj: dict) -> str | None:
     if obj.get("type") != "marking-definition":
         return None
     claimed = claimed_tlp(obj)
-    official = level_of_marking(obj.get("id")) if isinstance(obj.get("id"), str) else None
+    marking_id = obj.get("id")
+    official = level_of_marking(marking_id) if isinstance(marking_id, str) else None
     if official is None:
         if claimed is None:
             return None
