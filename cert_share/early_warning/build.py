@@ -92,8 +92,8 @@ def warning_objects(warning: WarningLike, cert: OrgLike, *, with_identity: bool 
     labels = ["early-warning", rsit_label(warning.classification)]
     if warning.audience != "community":
         labels.append("constituency-match")
-    common = {"spec_version": "2.1", "created": created, "modified": modified, "created_by_ref": cert.stix_id,
-              "object_marking_refs": [marking]}
+    common: dict[str, object] = {"spec_version": "2.1", "created": created, "modified": modified,
+                                 "created_by_ref": cert.stix_id, "object_marking_refs": [marking]}
     if warning.revoked:
         common["revoked"] = True
     indicator = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import Row, and_, bindparam, or_, select
 
 from ..database import DbSession
 from ..models import Asset, Organization
@@ -108,14 +108,14 @@ def matching_assets_many(session: DbSession, observables: list[tuple[str, str]]
                 hosts[(obs_type, value)] = set(candidates)
         elif obs_type == "autonomous-system":
             asns[(obs_type, value)] = int(value)
-    probes = [("cidr", v) for v in sorted(set().union(*(s for _h, s in ips.values())))]
+    probes: list[tuple[str, str | int]] = [("cidr", v) for v in sorted(set().union(*(s for _h, s in ips.values())))]
     probes += [("domain", v) for v in sorted(set().union(*hosts.values()))]
     probes += [("asn", v) for v in sorted(set(asns.values()))]
-    rows = []
+    rows: list[Row] = []
     for i in range(0, len(probes), PROBES_PER_QUERY):
         chunk: dict[str, list] = {}
-        for kind, value in probes[i:i + PROBES_PER_QUERY]:
-            chunk.setdefault(kind, []).append(value)
+        for kind, probe in probes[i:i + PROBES_PER_QUERY]:
+            chunk.setdefault(kind, []).append(probe)
         rows += session.execute(_asset_query(tuple(sorted(chunk))), chunk).all()
     found: dict[tuple[str, str], dict[int, AssetMatch]] = {key: {} for key in observables}
     for row in rows:

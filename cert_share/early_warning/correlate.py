@@ -22,6 +22,7 @@ from ..models import EarlyWarning, Incident, Observable, Organization, WarningSo
 from ..models.warning import COMMUNITY
 from ..stix.build import derived_id
 from ..store.rows import add_unless_exists
+from ..vocab import IncidentStatus, WarningState
 from . import build, lifecycle, notify
 from .constituency import AssetMatch, matching_assets_many
 from .settings import WarningSettings, current
@@ -42,7 +43,7 @@ _WINDOW = (
     .join(Incident, Incident.id == Observable.incident_id)
     .join(Organization, Organization.id == Incident.org_id)
     .where(Observable.stix_id.in_(bindparam("ids", expanding=True)), Observable.created_at >= bindparam("since"),
-           Incident.status != "false-positive", Organization.kind != "cert")
+           Incident.status != IncidentStatus.FALSE_POSITIVE, Organization.kind != "cert")
     .order_by(Observable.created_at.desc())
     .limit(bindparam("limit"))
 )
@@ -67,7 +68,7 @@ def correlate_incident(session: DbSession, incident: Incident, *, now: datetime 
                        matches: AssetMatches | None = None) -> list[EarlyWarning]:
     """Create or update the warnings this report's observables raise; returns them. Does not commit."""
     org = incident.organization
-    if org is None or org.kind == "cert" or incident.status == "false-positive":
+    if org is None or org.kind == "cert" or incident.status == IncidentStatus.FALSE_POSITIVE:
         return []
     now = now or utcnow()
     settings = settings or current()
@@ -80,8 +81,8 @@ def correlate_incident(session: DbSession, incident: Incident, *, now: datetime 
     sco_ids = sorted({o.stix_id for o in observables})
     existing: dict[str, dict[str, EarlyWarning]] = {}
     for i in range(0, len(sco_ids), IDS_PER_QUERY):
-        for warning in session.execute(_WARNINGS_OF, {"ids": sco_ids[i:i + IDS_PER_QUERY]}).scalars():
-            existing.setdefault(warning.sco_id, {})[warning.audience] = warning
+        for known in session.execute(_WARNINGS_OF, {"ids": sco_ids[i:i + IDS_PER_QUERY]}).scalars():
+            existing.setdefault(known.sco_id, {})[known.audience] = known
     if matches is None:
         matches = asset_matches(session, observables)
     windows: dict[str, list[_Seen]] | None = None
@@ -120,7 +121,7 @@ def _window_sources(session: DbSession, sco_ids: list[str], since: datetime) -> 
     """Reports of these observables within the window (one per incident), newest first.
 
     Plain tuples: most observables raise no warning, and an ORM instance per report sighting
-    was a third of correlating a large import."""
+    would cost a third of correlating a large import."""
     out: dict[str, list[_Seen]] = {}
     seen: set[tuple[str, int]] = set()
     for i in range(0, len(sco_ids), IDS_PER_QUERY):
@@ -144,7 +145,7 @@ def _maybe_create(session: DbSession, obs: Observable, audience: str, match: Ass
         return None
     classification = obs.incident.classification
     warning = EarlyWarning(
-        audience=audience, owner_org_id=match.org_id if match else None, state="pending",
+        audience=audience, owner_org_id=match.org_id if match else None, state=WarningState.PENDING,
         sco_id=obs.stix_id, observable_type=obs.type, observable_value=obs.value,
         observable_display=obs.display_value,
         report_id=derived_id("report", "early-warning", obs.stix_id, audience),

@@ -14,8 +14,9 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 from types import SimpleNamespace
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 
 from .. import policy
 from ..actor import Actor
@@ -23,7 +24,7 @@ from ..clock import utcnow
 from ..database import DbSession
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
 from ..limits import MAX_DESCRIPTION, MAX_TITLE
-from ..models import EarlyWarning, Incident, WarningSource
+from ..models import Collection, EarlyWarning, Incident, WarningSource
 from ..models.warning import COMMUNITY
 from ..stix import markings
 from ..stix.build import identity
@@ -60,6 +61,7 @@ def route_for(warning: EarlyWarning) -> Route | None:
                for s in warning.sources if not s.withdrawn]
     if warning.audience == COMMUNITY:
         return community_route(sources)
+    assert warning.owner_org_id is not None  # a warning for any other audience is an owner's
     return owner_route(warning.owner_org_id, warning.owner.slug, sources)
 
 
@@ -125,9 +127,10 @@ def _revoke(warning: EarlyWarning, now: datetime) -> None:
 # --- the publish-warnings job ---------------------------------------------------------------
 
 def expire_warnings(session: DbSession, now: datetime) -> int:
-    result = session.execute(
+    # An UPDATE's result is a CursorResult, which Session.execute's annotation does not say.
+    result = cast(CursorResult, session.execute(
         update(EarlyWarning).where(EarlyWarning.state == WarningState.PUBLISHED, EarlyWarning.valid_until < now)
-        .values(state=WarningState.EXPIRED, updated_at=now))
+        .values(state=WarningState.EXPIRED, updated_at=now)))
     return result.rowcount or 0
 
 
@@ -156,7 +159,7 @@ def publish_warnings(session: DbSession, now: datetime | None = None, *, batch: 
             .where(table.c.id == bindparam("wid"), table.c.modified == bindparam("seen_modified"))
             .values(publish_due=False, published_at=bindparam("published_at"), state=bindparam("new_state"),
                     published_targets=bindparam("new_targets")))
-    collections: dict[str, object] = {}
+    collections: dict[str, Collection | None] = {}
     last_id = 0
     while True:
         rows = [SimpleNamespace(**row) for row in session.execute(
@@ -197,7 +200,7 @@ def _plan_batch(session: DbSession, rows: list, cert, now: datetime) -> tuple[di
     return per_collection, updates
 
 
-def _store_batch(session: DbSession, per_collection: dict[str, list[dict]], collections: dict[str, object],
+def _store_batch(session: DbSession, per_collection: dict[str, list[dict]], collections: dict[str, Collection | None],
                  cert, cert_identity: dict) -> int:
     """Store each collection's objects with the marking definitions and CERT identity they
     reference; returns how many target collections do not exist (``collections`` caches lookups)."""
@@ -437,7 +440,7 @@ def visible_warnings(session: DbSession, actor: Actor, *, state: str | None = No
         return list(session.execute(query.limit(limit)).scalars())
     query = query.where(EarlyWarning.published_at.is_not(None)).execution_options(yield_per=500)
     out: list[EarlyWarning] = []
-    collections: dict[str, object] = {}
+    collections: dict[str, Collection | None] = {}
     # Every decision goes through the one policy function (as TAXII would serve the warning).
     for warning in session.execute(query).scalars():
         if readable_by(session, actor, warning, collections):

@@ -1,5 +1,5 @@
 """Commands: ``cert-share jobs list|run``, ``cert-share scheduler run|status``,
-``cert-share mail dead|requeue``. Picked up by ``cert_share.cli`` through ``COMMANDS``."""
+``cert-share mail dead|requeue``. ``COMMANDS`` is registered by create_app (register_commands)."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +11,16 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..actor import CLI
+from ..clock import iso, utcnow
+from ..errors import CertShareError
 from ..extensions import db
+from ..mail.outbox import dead_letters, requeue_dead
+from ..models import SchedulerLease
+from ..vocab import JobRunStatus
+from .lock import new_holder_id
+from .registry import load_jobs
+from .runs import last_run, run_job
 
 
 @click.group("jobs", help="Scheduled jobs: list them, or run one now.")
@@ -23,10 +32,6 @@ def jobs_group():
 @with_appcontext
 def jobs_list():
     """Every job with its interval, last run and outcome."""
-    from ..clock import iso
-    from .registry import load_jobs
-    from .runs import last_run
-
     jobs = load_jobs()
     try:
         intervals = {name: job.interval_minutes(current_app.config) for name, job in jobs.items()}
@@ -48,17 +53,12 @@ def jobs_list():
 @with_appcontext
 def jobs_run(name):
     """Run the job NAME once now and print its summary."""
-    from ..clock import utcnow
-    from .lock import new_holder_id
-    from .registry import load_jobs
-    from .runs import run_job
-
     jobs = load_jobs()
     if name not in jobs:
         click.echo(f"Error: unknown job {name!r}; valid jobs: {', '.join(jobs)}", err=True)
         sys.exit(2)
     run = run_job(db.session, jobs[name], now=utcnow(), holder=f"manual:{new_holder_id()}", trigger="manual")
-    if run is None or run.status != "ok":
+    if run is None or run.status != JobRunStatus.OK:
         click.echo(f"Error: job {name} failed: {run.error if run else 'slot already taken'}", err=True)
         sys.exit(1)
     click.echo(run.summary or "done")
@@ -75,7 +75,7 @@ def scheduler_group():
 @with_appcontext
 def scheduler_run(poll_seconds):
     """Run in the foreground until SIGTERM/SIGINT; stands by while another instance is active."""
-    from .scheduler import Scheduler
+    from .scheduler import Scheduler  # APScheduler: loaded only by the one command that runs it
 
     if not current_app.config["SCHEDULER_ENABLED"]:
         click.echo("scheduler disabled (SCHEDULER_ENABLED=0); not starting")
@@ -85,7 +85,8 @@ def scheduler_run(poll_seconds):
     logging.getLogger("cert_share").setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per firing is noise
     try:
-        scheduler = Scheduler(current_app._get_current_object(), poll_seconds=poll_seconds)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # flask types the proxy as a Flask
+        scheduler = Scheduler(app, poll_seconds=poll_seconds)
     except ValueError as exc:  # a malformed JOB_*_MINUTES
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
@@ -108,9 +109,6 @@ def scheduler_status():
 
 
 def _lease_line() -> str:
-    from ..clock import iso, utcnow
-    from ..models import SchedulerLease
-
     lease = db.session.get(SchedulerLease, "scheduler")
     if lease is None or lease.holder is None:
         return "scheduler: no active instance"
@@ -127,9 +125,6 @@ def mail_group():
 @with_appcontext
 def mail_dead():
     """Dead letters: messages refused for good or out of attempts."""
-    from ..clock import iso
-    from ..mail.outbox import dead_letters
-
     rows = dead_letters(db.session)
     for row in rows:
         click.echo(f"{row.id}\t{iso(row.created_at)}\t{row.to}\t{row.subject}\t"
@@ -143,10 +138,6 @@ def mail_dead():
 @with_appcontext
 def mail_requeue(message_id):
     """Queue dead letter MESSAGE_ID again (e.g. after the mailbox was fixed)."""
-    from ..actor import CLI
-    from ..errors import CertShareError
-    from ..mail.outbox import requeue_dead
-
     try:
         row = requeue_dead(db.session, message_id, actor=CLI)
     except CertShareError as exc:

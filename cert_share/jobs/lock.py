@@ -21,6 +21,7 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
@@ -28,6 +29,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
 from ..models import SchedulerLease
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +49,23 @@ class _PostgresAdvisoryLock:
     def __init__(self, engine: Engine, name: str):
         self.url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.key = advisory_key(name)
-        self.conn = None
+        self.conn: psycopg.Connection | None = None
 
     def try_acquire(self) -> bool:
-        import psycopg
+        import psycopg  # only the PostgreSQL lock needs the driver: SQLite installations never load it
 
         if self.conn is None:
             self.conn = psycopg.connect(self.url, autocommit=True, application_name="cert-share scheduler")
         try:
-            return bool(self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0])
+            row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+            return row is not None and bool(row[0])
         except psycopg.Error:
             self.release()  # a broken connection: start with a fresh one next time
             raise
 
     def alive(self) -> bool:
+        if self.conn is None:  # never connected, or released: holds no lock
+            return False
         try:
             self.conn.execute("SELECT 1").fetchone()
             return True

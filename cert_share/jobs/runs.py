@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..clock import utcnow
 from ..database import DbSession
 from ..models import JobRun
+from ..vocab import JobRunStatus
 from .registry import Job
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def slot_start(now: datetime, interval_minutes: float) -> datetime:
 def claim_slot(session: DbSession, job_name: str, slot: datetime, *, holder: str, trigger: str = "schedule",
                now: datetime | None = None) -> JobRun | None:
     """Insert the run row for (job, slot); None if somebody already has it. Commits."""
-    run = JobRun(job=job_name, slot_start=slot, trigger=trigger, holder=holder[:100], status="running",
+    run = JobRun(job=job_name, slot_start=slot, trigger=trigger, holder=holder[:100], status=JobRunStatus.RUNNING,
                  started_at=now or utcnow())
     session.add(run)
     try:
@@ -56,16 +57,18 @@ def run_job(session: DbSession, job: Job, *, now: datetime, holder: str, slot: d
         log.info("job %s: slot %s already claimed elsewhere; skipped", job.name, slot.isoformat())
         return None
     run_id = run.id
+    summary: str | None
+    error: str | None
     try:
         summary = job.fn(session, now)
     except Exception as exc:  # a failing job is recorded and logged; the scheduler carries on
         session.rollback()
         log.exception("job %s failed", job.name)
-        status, summary, error = "failed", None, "".join(traceback.format_exception_only(exc)).strip()
+        status, summary, error = JobRunStatus.FAILED, None, "".join(traceback.format_exception_only(exc)).strip()
     else:
         session.commit()  # a job that forgot to commit still has its work kept
-        status, error = "ok", None
-    run = session.get(JobRun, run_id)
+        status, error = JobRunStatus.OK, None
+    run = session.get_one(JobRun, run_id)
     run.status, run.summary, run.error, run.finished_at = status, summary, error, utcnow()
     if keep_days:
         # A job every minute is half a million rows a year; slots that old need no guarding.

@@ -18,9 +18,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Protocol
+from typing import Callable, Protocol, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 
 from ..database import DbSession
 from ..models import OutboxMessage
@@ -104,12 +104,14 @@ def claim(session: DbSession, *, now: datetime, limit: int = 100, lease_seconds:
 
 def _finish(session: DbSession, row: OutboxMessage, token: str, **values) -> bool:
     """Record an outcome only while this sender still holds the row's lease."""
-    result = session.execute(
+    # An UPDATE's result is a CursorResult (so has a rowcount), which Session.execute's annotation
+    # does not say; the same below.
+    result = cast(CursorResult, session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row.id, OutboxMessage.claimed_by == token,
                OutboxMessage.state == OutboxState.SENDING)
         .values(**values).execution_options(synchronize_session=False)
-    )
+    ))
     session.commit()
     return result.rowcount == 1
 
@@ -120,10 +122,10 @@ def release(session: DbSession, token: str, only: list[int] | None = None) -> in
     mine = [OutboxMessage.claimed_by == token, OutboxMessage.state == OutboxState.SENDING]
     if only is not None:
         mine.append(OutboxMessage.id.in_(only))
-    result = session.execute(
+    result = cast(CursorResult, session.execute(
         update(OutboxMessage).where(*mine)
         .values(state=OutboxState.PENDING, claimed_by=None, lease_until=None)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     session.commit()
     return result.rowcount
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 
 from ..clock import utcnow
 from ..config import setting
@@ -161,7 +162,8 @@ def prune_delivered(session: DbSession, *, now: datetime, retention: timedelta, 
     old = (select(table.c.id)
            .where(table.c.state.in_((OutboxState.SENT, OutboxState.FOLDED)), table.c.next_attempt_at < now - retention)
            .limit(limit).scalar_subquery())
-    deleted = session.execute(delete(table).where(table.c.id.in_(old))).rowcount
+    # A DELETE's result is a CursorResult, which Session.execute's annotation does not say.
+    deleted = cast(CursorResult, session.execute(delete(table).where(table.c.id.in_(old)))).rowcount
     session.commit()
     return deleted
 
