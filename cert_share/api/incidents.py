@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request, url_for
-from sqlalchemy import select
 
-from .. import policy
 from ..extensions import db
 from ..jsonbody import json_object
 from ..models import Incident
 from ..params import int_arg
 from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdateCreateSchema
-from ..services import intake
-from ..services.incident_listing import readable_incident
+from ..services import incident_listing, intake
 from . import bp
 from .parameters import MAX_PAGE
 
@@ -22,24 +19,13 @@ _update = PhaseUpdateCreateSchema()
 
 def _load_incident(incident_id: int) -> Incident:
     # A report of another member answers exactly like one that does not exist.
-    return readable_incident(db.session, g.actor, incident_id)
+    return incident_listing.readable_incident(db.session, g.actor, incident_id)
 
 
 @bp.post("/incidents")
 def create_incident():
     data = _create.load(json_object(request))
-    incident, created = intake.report_incident(db.session, org=g.actor.org, data=data, actor=g.actor, source="api",
-                                               commit=False)
-    # Committed without expiring what the session holds, then serialised from it: expired, every
-    # attribute would be read back with four more queries, and serialised before the commit it
-    # would lengthen the time SQLite's single writer lock is held. The request ends here, so
-    # nothing else can see a stale value.
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
+    incident, created = intake.report_incident(db.session, org=g.actor.org, data=data, actor=g.actor, source="api")
     body = _out.dump(incident)
     response = jsonify(body)
     response.status_code = 201 if created else 200
@@ -51,12 +37,7 @@ def create_incident():
 def list_incidents():
     limit = int_arg(request.args, "limit", default=100, maximum=MAX_PAGE)
     before = int_arg(request.args, "before")
-    query = select(Incident).order_by(Incident.id.desc()).limit(limit + 1)
-    query = query.where(policy.incident_read_filter(g.actor))
-    if before is not None:
-        query = query.where(Incident.id < before)
-    rows = db.session.execute(query).scalars().all()
-    page, more = rows[:limit], len(rows) > limit
+    page, more = incident_listing.list_incidents(db.session, g.actor, before=before, limit=limit)
     body = {"incidents": [_out.dump(i) for i in page], "more": more}
     if more:
         body["next"] = url_for("api.list_incidents", limit=limit, before=page[-1].id)

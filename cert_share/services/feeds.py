@@ -41,7 +41,7 @@ from ..clock import parse_iso, utcnow
 from ..database import DbSession
 from ..errors import InputError
 from ..models import FeedState, Organization
-from ..stix import markings
+from ..stix import markings, misp
 from ..vocab import TLP_LEVELS
 from .importer import drafts_of, validate
 from .intake import store_report
@@ -74,7 +74,7 @@ class Feed:
 
     def credentials(self) -> tuple[str | None, str | None]:
         """(user, password) from the environment; FeedError if a named variable is unset."""
-        values = []
+        values: list[str | None] = []
         for var in (self.username_env, self.password_env):
             if var is None:
                 values.append(None)
@@ -253,7 +253,7 @@ def pull_feed(session: DbSession, feed: Feed, *, now: datetime | None = None, pa
 
 
 def _describe(exc: Exception) -> str:
-    import requests
+    import requests  # only the pull-feeds job needs it: a slow import every web worker would pay
 
     if isinstance(exc, requests.ConnectionError):
         return f"unreachable ({type(exc).__name__})"
@@ -265,7 +265,7 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-def _store_document(session: DbSession, document: dict, *, feed: Feed, org: Organization, actor: Actor,
+def _store_document(session: DbSession, document: object, *, feed: Feed, org: Organization, actor: Actor,
                     label: str) -> int:
     """Map a bundle or MISP event with the importer's rules and store each report (no commit)."""
     _fmt, drafts = drafts_of(document, file_name=label)
@@ -289,7 +289,7 @@ def _with_default_marking(obj: dict, default_tlp: str) -> dict:
 
 def _pull_taxii(session: DbSession, feed: Feed, org: Organization, actor: Actor, outcome: FeedOutcome,
                 page_size: int) -> None:
-    from taxii2client.v21 import Collection, as_pages
+    from taxii2client.v21 import Collection, as_pages  # slow import (requests), only the pull-feeds job needs it
 
     user, password = feed.credentials()
     collection = Collection(feed.url, user=user, password=password)
@@ -337,12 +337,10 @@ def _canonical_cursor(value: str) -> str:
 
 def _with_default_tlp_tag(document: object, default_tlp: str) -> object:
     """Events without a TLP tag get the feed's default_tlp (the importer would fail closed)."""
-    from ..stix import misp
-
     if not misp.is_misp(document):
         raise FeedError("event file is not a MISP event")
     for event in misp.events_of(document):
-        tags = event.get("Tag") if isinstance(event.get("Tag"), list) else []
+        tags = event["Tag"] if isinstance(event.get("Tag"), list) else []
         if not any(isinstance(t, dict) and str(t.get("name", "")).lower().startswith("tlp:") for t in tags):
             event["Tag"] = tags + [{"name": f"tlp:{default_tlp}"}]
     return document
@@ -358,11 +356,11 @@ def _read(feed: Feed, name: str) -> object:
         except OSError as exc:
             raise FeedError(f"cannot read {path} ({exc.strerror or exc})") from None
     else:
-        import requests
+        import requests  # only the pull-feeds job needs it: a slow import every web worker would pay
 
         user, password = feed.credentials()
         response = requests.get(urljoin(feed.url.rstrip("/") + "/", name), timeout=HTTP_TIMEOUT,
-                                auth=(user, password) if user is not None else None)
+                                auth=(user, password or "") if user is not None else None)
         response.raise_for_status()
         raw = response.content
     try:

@@ -14,7 +14,6 @@ from ..database import DbSession
 from ..early_warning.correlate import after_intake, asset_matches
 from ..errors import InputError
 from ..models import Incident, Organization, PhaseUpdate
-from ..models.incident import PHASES
 from ..stix import build
 from ..stix.observables import Observable as ObservableValue
 from ..stix.observables import ip_hex
@@ -22,6 +21,7 @@ from ..store import audit
 from ..store.collections import intake_collection_id
 from ..store.incidents import insert_incident, insert_observables
 from ..store.stix_objects import add_objects, prepare_objects
+from ..vocab import END_STATUSES, UPDATE_PHASES, IncidentStatus, Phase
 from .deadline_tracking import plan_new, track
 
 
@@ -85,7 +85,7 @@ def store_report(session: DbSession, *, org: Organization, data: dict, actor: Ac
         classification=data["classification"],
         severity=data["severity"],
         tlp=data["tlp"],
-        status="new",
+        status=IncidentStatus.NEW,
         detected_at=data["detected_at"],
         started_at=data.get("started_at"),
         classified_at=data.get("classified_at"),
@@ -111,7 +111,11 @@ def store_report(session: DbSession, *, org: Organization, data: dict, actor: Ac
     deadlines = plan_new(incident, org)
 
     if not insert_incident(session, incident):
-        return find_by_external_id(session, org, external_id), False
+        # Refused only for an external_id that a concurrent request stored after the look above.
+        assert external_id is not None
+        winner = find_by_external_id(session, org, external_id)
+        assert winner is not None
+        return winner, False
     set_committed_value(incident, "updates", [])  # a new report has none: no lazy load later
     insert_observables(session, incident, planned)
     add_objects(session, intake_collection_id(session), stix_objects, owner_org_id=org.id, incident_id=incident.id)
@@ -159,9 +163,9 @@ def _store_stix(session: DbSession, incident: Incident) -> None:
 def add_phase_update(session: DbSession, *, incident: Incident, phase: str, summary: str, details: dict | None,
                      actor: Actor) -> PhaseUpdate:
     """Record a reporting phase and commit; the incident's STIX object gets a new version."""
-    if phase not in PHASES or phase == "early-warning":
-        raise InputError("phase must be one of notification, intermediate, final-report", field="phase")
-    if incident.status in {"closed", "false-positive"} and phase != "final-report":
+    if phase not in UPDATE_PHASES:
+        raise InputError(f"phase must be one of {', '.join(UPDATE_PHASES)}", field="phase")
+    if incident.status in END_STATUSES and phase != Phase.FINAL_REPORT:
         raise InputError(f"the report is {incident.status}; only a final report can still be added", field="phase")
     now = utcnow()
     update = PhaseUpdate(phase=phase, summary=summary, details=details or {},

@@ -66,8 +66,8 @@ _RED_TO_INTAKE = ("TLP:RED is never shared through a collection; report it throu
 
 
 def _entry(obj, message: str | None = None) -> dict:
-    ident = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else ""
-    entry = {"id": ident[:200]}
+    ident = obj.get("id") if isinstance(obj, dict) else None
+    entry = {"id": ident[:200] if isinstance(ident, str) else ""}
     version = None
     if isinstance(obj, dict):
         try:
@@ -140,8 +140,9 @@ def _relations(objects: list[dict]) -> dict[str, set[str]]:
     for obj in objects:
         if obj.get("type") == "relationship":
             source, target = obj.get("source_ref"), obj.get("target_ref")
-            related.setdefault(source, set()).add(target)
-            related.setdefault(target, set()).add(source)
+            if isinstance(source, str) and isinstance(target, str):  # always, in a valid relationship
+                related.setdefault(source, set()).add(target)
+                related.setdefault(target, set()).add(source)
     return related
 
 
@@ -267,6 +268,7 @@ def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, en
 
     add_objects(session, collection, valid, owner_org_id=org.id if org is not None else None, now=now)
     for data in reports:
+        assert org is not None  # reports come only from a member's intake, and a member has an organization
         intake.store_report(session, org=org, data=data, actor=actor, source="taxii")
 
     status = TaxiiStatus(
