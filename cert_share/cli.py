@@ -2,14 +2,23 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from . import create_app
+from .actor import CLI
 from .errors import CertShareError
 from .extensions import db
+from .services.demo import load_demo
+from .services.importer import import_file
+from .services.organizations import add_assets, all_by_slug, create_organization, get_by_slug
+from .services.tokens import issue_token, revoke_token, tokens_of
+from .services.users import create_user
 
 
 def _fail(exc: CertShareError) -> None:
@@ -32,8 +41,6 @@ def org_group():
 @with_appcontext
 def org_add(name, sector, country, kind, assets, contact_email):
     """Add an organization; prints its slug as the last line."""
-    from .services.organizations import create_organization
-
     try:
         org = create_organization(db.session, name=name, sector=sector, country=country, kind=kind,
                                   assets=list(assets), contact_email=contact_email)
@@ -46,8 +53,6 @@ def org_add(name, sector, country, kind, assets, contact_email):
 @org_group.command("list")
 @with_appcontext
 def org_list():
-    from .services.organizations import all_by_slug
-
     for org in all_by_slug(db.session):
         click.echo(f"{org.slug}\t{org.kind}\t{org.sector}\t{org.country or '-'}\t{org.name}")
 
@@ -59,8 +64,6 @@ def org_list():
 def org_asset(slug, values):
     """Register assets (CIDR, AS number, domain) for an organization: all of them, or none if one
     is not an asset."""
-    from .services.organizations import add_assets, get_by_slug
-
     try:
         assets = add_assets(db.session, get_by_slug(db.session, slug), values)
     except CertShareError as exc:
@@ -82,9 +85,6 @@ def user_group():
 @with_appcontext
 def user_add(email, slug, role, name):
     """Add a user. The password comes from CERT_SHARE_PASSWORD, else a prompt."""
-    from .services.organizations import get_by_slug
-    from .services.users import create_user
-
     password = os.environ.get("CERT_SHARE_PASSWORD")
     if not password:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -107,9 +107,6 @@ def token_group():
 @with_appcontext
 def token_add(slug, name):
     """Issue a token; prints it as the last line. It is shown only this once."""
-    from .services.organizations import get_by_slug
-    from .services.tokens import issue_token
-
     try:
         org = get_by_slug(db.session, slug)
         row, secret = issue_token(db.session, org, name)
@@ -123,9 +120,6 @@ def token_add(slug, name):
 @click.option("--org", "slug", required=True)
 @with_appcontext
 def token_list(slug):
-    from .services.organizations import get_by_slug
-    from .services.tokens import tokens_of
-
     try:
         rows = tokens_of(db.session, get_by_slug(db.session, slug))
     except CertShareError as exc:
@@ -140,10 +134,6 @@ def token_list(slug):
 @click.argument("token_id", type=int)
 @with_appcontext
 def token_revoke(slug, token_id):
-    from .actor import CLI
-    from .services.organizations import get_by_slug
-    from .services.tokens import revoke_token
-
     try:
         revoke_token(db.session, get_by_slug(db.session, slug), token_id, actor=CLI)
     except CertShareError as exc:
@@ -155,8 +145,6 @@ def token_revoke(slug, token_id):
 @with_appcontext
 def demo_command():
     """Load demo organizations, users and reports (idempotent); print the logins."""
-    from .services.demo import load_demo
-
     logins = load_demo(db.session)
     click.echo("Demo logins (password for all: %s):" % logins["password"])
     for email, role, org in logins["users"]:
@@ -169,9 +157,6 @@ def demo_command():
 @with_appcontext
 def import_command(path, slug):
     """Import a STIX 2.1 bundle or a MISP event (JSON) as the organization's report(s)."""
-    from .services.importer import import_file
-    from .services.organizations import get_by_slug
-
     try:
         org = get_by_slug(db.session, slug)
         result = import_file(db.session, path, org=org)
@@ -187,11 +172,6 @@ def import_command(path, slug):
 @with_appcontext
 def serve_command(host, port, workers):
     """Serve with gunicorn, and run the scheduler beside it unless SCHEDULER_ENABLED=0."""
-    import signal
-    import subprocess
-
-    from flask import current_app
-
     procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:cert_share.gunicorn_conf",
                                "--workers", str(workers), "--bind",
                                f"{host}:{port}", "--access-logfile", "-", "cert_share:worker_app()"])]
@@ -223,30 +203,7 @@ def serve_command(host, port, workers):
 COMMANDS = [serve_command, org_group, user_group, token_group, demo_command, import_command]
 
 
-def register(app: Flask) -> None:
-    for command in COMMANDS:
-        app.cli.add_command(command)
-    # Later parts (jobs, scheduler, report) add themselves to this list.
-    for extra in _extra_commands():
-        app.cli.add_command(extra)
-
-
-def _extra_commands():
-    commands = []
-    for module_name, attr in (("cert_share.jobs.cli", "COMMANDS"), ("cert_share.reports.cli", "COMMANDS")):
-        try:
-            module = __import__(module_name, fromlist=[attr])
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(module_name.rsplit(".", 1)[0]):
-                continue
-            raise
-        commands.extend(getattr(module, attr))
-    return commands
-
-
-def _create_app():
-    from . import create_app
-
+def _create_app() -> Flask:
     return create_app()
 
 

@@ -7,16 +7,17 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from .. import policy
 from ..early_warning import lifecycle
-from ..errors import InputError, NotFound, PermissionDenied
+from ..errors import InputError
 from ..extensions import db
 from ..jsonbody import json_object
-from ..models import EarlyWarning
-from ..models.warning import WARNING_STATES
+from ..limits import MAX_DESCRIPTION, MAX_TITLE
 from ..params import int_arg
 from ..schemas.fields import Text, Timestamp
-from ..vocab import TLP_LEVELS
+from ..vocab import TLP_LEVELS, WARNING_STATES
 from . import bp
 from .parameters import BEFORE_PARAM, LIMIT_PARAM, MAX_PAGE, id_param
+
+_REVIEWERS_ONLY = "only CERT staff may review early warnings"
 
 
 class WarningSchema(Schema):
@@ -54,9 +55,9 @@ class WarningEditSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    title = Text(max_length=300, allow_blank=False)
-    description = Text(max_length=20_000, multiline=True)
-    recommended_action = Text(max_length=20_000, multiline=True)
+    title = Text(max_length=MAX_TITLE, allow_blank=False)
+    description = Text(max_length=MAX_DESCRIPTION, multiline=True)
+    recommended_action = Text(max_length=MAX_DESCRIPTION, multiline=True)
     tlp = fields.String(validate=validate.OneOf(TLP_LEVELS))
     targets = fields.List(fields.String(validate=validate.Length(max=100)), validate=validate.Length(max=100))
 
@@ -67,12 +68,8 @@ _edit = WarningEditSchema()
 
 
 def _dump(warning):
-    return (_staff_out if g.actor.is_cert else _member_out).dump(warning)
+    return (_staff_out if policy.is_cert_staff(g.actor) else _member_out).dump(warning)
 
-
-def _require_staff():
-    if not policy.can_triage(g.actor):
-        raise PermissionDenied("only CERT staff may review early warnings")
 
 
 @bp.get("/warnings")
@@ -88,15 +85,12 @@ def list_warnings():
 
 @bp.get("/warnings/<int:warning_id>")
 def get_warning(warning_id: int):
-    warning = db.session.get(EarlyWarning, warning_id)
-    if warning is None or not lifecycle.readable_by(db.session, g.actor, warning):
-        raise NotFound(f"no warning {warning_id}")  # unpublished or not for you: as if absent
-    return jsonify(_dump(warning))
+    return jsonify(_dump(lifecycle.readable_warning(db.session, g.actor, warning_id)))
 
 
 @bp.patch("/warnings/<int:warning_id>")
 def edit_warning(warning_id: int):
-    _require_staff()
+    policy.require_cert_staff(g.actor, _REVIEWERS_ONLY)
     changes = _edit.load(json_object(request))
     warning = lifecycle.review_warning(db.session, warning_id, g.actor, **changes)
     return jsonify(_dump(warning))
@@ -104,19 +98,19 @@ def edit_warning(warning_id: int):
 
 @bp.post("/warnings/<int:warning_id>/publish")
 def publish_warning(warning_id: int):
-    _require_staff()
+    policy.require_cert_staff(g.actor, _REVIEWERS_ONLY)
     return jsonify(_dump(lifecycle.approve_warning(db.session, warning_id, g.actor)))
 
 
 @bp.post("/warnings/<int:warning_id>/discard")
 def discard_warning(warning_id: int):
-    _require_staff()
+    policy.require_cert_staff(g.actor, _REVIEWERS_ONLY)
     return jsonify(_dump(lifecycle.discard_warning(db.session, warning_id, g.actor)))
 
 
 @bp.post("/warnings/<int:warning_id>/revoke")
 def revoke_warning(warning_id: int):
-    _require_staff()
+    policy.require_cert_staff(g.actor, _REVIEWERS_ONLY)
     return jsonify(_dump(lifecycle.revoke_warning(db.session, warning_id, g.actor)))
 
 

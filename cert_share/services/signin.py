@@ -79,6 +79,15 @@ def begin_sign_in(session: DbSession, email: str, password: str, *, throttling: 
     return SignInResult(user=user, second_factor=second_factor_for(user))
 
 
+def awaiting_second_factor(session: DbSession, user_id: int, session_version: int) -> User | None:
+    """The user whose password was accepted, if they may still finish signing in: still active,
+    and no password or role change has ended their sessions since."""
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.session_version != session_version:
+        return None
+    return user
+
+
 def complete_sign_in(session: DbSession, user: User, *, client: str, lifetime: timedelta,
                      remote_addr: str | None = None) -> str:
     """Every factor has been checked: the server-side session and the audit entry; commits.

@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
+from .. import policy
 from ..actor import CLI, Actor
 from ..clock import utcnow
 from ..database import DbSession
@@ -50,6 +51,11 @@ def issue_token(session: DbSession, org: Organization, name: str = "default", *,
     return row, secret
 
 
+def tokens_of(session: DbSession, org: Organization) -> list[ApiToken]:
+    """The organization's tokens, revoked ones included, oldest first."""
+    return list(session.execute(select(ApiToken).where(ApiToken.org_id == org.id).order_by(ApiToken.id)).scalars())
+
+
 def revoke_token(session: DbSession, org: Organization, token_id: int, *, actor: Actor) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or row.org_id != org.id:
@@ -59,6 +65,15 @@ def revoke_token(session: DbSession, org: Organization, token_id: int, *, actor:
         audit.record(session, actor, "token.revoke", "token", row.id, org=org.slug, name=row.name)
         session.commit()
     return row
+
+
+def revoke_token_by_id(session: DbSession, token_id: int, *, actor: Actor) -> ApiToken:
+    """Revoke the token with this id, and commit. CERT administrators revoke any organization's;
+    anyone else only their own organization's: another's answers NotFound, as if it did not exist."""
+    row = session.get(ApiToken, token_id)
+    if row is None or not (policy.is_cert_admin(actor) or row.org_id == actor.org_id):
+        raise NotFound("no such token")
+    return revoke_token(session, row.organization, token_id, actor=actor)
 
 
 def authenticate_token(session: DbSession, token: str, *, org_slug: str | None = None) -> ApiToken | None:

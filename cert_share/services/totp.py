@@ -14,9 +14,10 @@ also counts toward the password throttle of that account from that address.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import pyotp
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from ..actor import Actor, actor_for_user
 from ..clock import utcnow
@@ -54,7 +55,7 @@ def provisioning_uri(user: User, secret: str, issuer: str) -> str:
 
 def qr_data_uri(uri: str) -> str:
     """The QR code as an SVG data URI (img-src allows data:, no script, no extra request)."""
-    import segno  # only the enrolment page draws a QR code; importing it cost every command 60 ms
+    import segno  # only the enrolment page draws a QR code; at the top it would cost every command 60 ms
 
     return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
 
@@ -97,10 +98,11 @@ def _consume(session: DbSession, user: User, step: int, now: datetime) -> bool:
     at the same moment exactly one moves ``last_step`` forward (rowcount 1), the other finds it
     done. Refused while the account must wait after wrong codes."""
     _ensure_state(session, user)
-    result = session.execute(
+    # An UPDATE's result is a CursorResult, which Session.execute's annotation does not say.
+    result = cast(CursorResult, session.execute(
         update(_USES).where(_USES.c.user_id == user.id, _USES.c.last_step < step,
                             or_(_USES.c.blocked_until.is_(None), _USES.c.blocked_until <= now))
-        .values(last_step=step, failures=0, blocked_until=None))
+        .values(last_step=step, failures=0, blocked_until=None)))
     return result.rowcount == 1
 
 

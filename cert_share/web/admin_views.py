@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
+from .. import policy
 from ..errors import CertShareError, InputError
 from ..extensions import db
 from ..models import Organization
 from ..params import int_arg
-from ..services import administration, organizations, tokens, users
+from ..services import administration, organizations, tokens, totp, users
 from . import bp
 from .actor import current_actor
 from .roles import cert_admin_required, token_admin_required
@@ -128,15 +129,9 @@ def admin_user_role(user_id: int):
 @bp.post("/admin/users/<int:user_id>/totp-reset")
 @cert_admin_required
 def admin_user_totp_reset(user_id: int):
-    from ..models import User
-    from ..services import totp
-
     if not ConfirmForm().validate():
         raise InputError("the form expired; reload the page and try again")
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise InputError(f"no user {user_id}")
-    totp.reset(db.session, user, actor=current_actor())
+    user = totp.reset_user(db.session, user_id, actor=current_actor())
     flash(f"Two-factor sign-in reset for {user.email}: they enrol again at their next sign-in.", "success")
     return redirect(url_for("web.admin_users"))
 
@@ -145,14 +140,14 @@ def admin_user_totp_reset(user_id: int):
 
 def _token_org_for_request(form: TokenForm) -> Organization:
     """CERT admins issue for any organization; member-admins only for their own."""
-    if current_user.role == "cert-admin":
+    if policy.is_cert_admin(current_actor()):
         return organizations.get_by_slug(db.session, form.org.data)
     return current_user.organization
 
 
 def _tokens_view(template_org_id: int | None):
     form = TokenForm()
-    choices = _org_choices() if current_user.role == "cert-admin" else \
+    choices = _org_choices() if policy.is_cert_admin(current_actor()) else \
         [(current_user.organization.slug, current_user.organization.name)]
     form.org.choices = choices
     status = 200
@@ -192,17 +187,11 @@ def tokens_page():
 @bp.post("/tokens/<int:token_id>/revoke")
 @token_admin_required
 def token_revoke(token_id: int):
-    from ..models import ApiToken
-
     if not ConfirmForm().validate():
         raise InputError("the form expired; reload the page and try again")
-    row = db.session.get(ApiToken, token_id)
-    # A member-admin's view of another organization's token is "no such token" (404).
-    org = row.organization if row is not None and (current_user.role == "cert-admin" or
-                                                   row.org_id == current_user.org_id) else current_user.organization
-    tokens.revoke_token(db.session, org, token_id, actor=current_actor())
+    tokens.revoke_token_by_id(db.session, token_id, actor=current_actor())
     flash(f"Token {token_id} revoked.", "success")
-    return redirect(url_for("web.admin_tokens" if current_user.role == "cert-admin" else "web.tokens_page"))
+    return redirect(url_for("web.admin_tokens" if policy.is_cert_admin(current_actor()) else "web.tokens_page"))
 
 
 # ---- audit log -----------------------------------------------------------------------------

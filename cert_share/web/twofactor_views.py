@@ -22,7 +22,7 @@ from ..services import signin, totp
 from . import bp
 from .actor import current_actor
 from .auth import PENDING_KEY, _login_limit, _start_session, safe_next, throttling
-from .staff_forms import TotpCodeForm
+from .staff_forms import ConfirmForm, TotpCodeForm
 
 RATE_MESSAGE = "Too many attempts from your address. Wait a minute, then try again."
 
@@ -134,8 +134,6 @@ def account_security():
 @bp.post("/account/security/start")
 @login_required
 def account_security_start():
-    from .staff_forms import ConfirmForm
-
     if not ConfirmForm().validate():
         raise InputError("the form expired; reload the page and try again")
     user = current_user._get_current_object()
@@ -145,8 +143,6 @@ def account_security_start():
 
 
 def _security_page(user: User, form: TotpCodeForm, error: str | None):
-    from .staff_forms import ConfirmForm
-
     qr = secret = None
     if not user.totp_enabled and user.totp_secret:
         secret = user.totp_secret

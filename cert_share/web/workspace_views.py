@@ -19,7 +19,7 @@ from ..params import int_arg
 from ..services import case_access, metrics, triage, workspace
 from ..services.incident_listing import case_summary, readable_incident
 from ..store import case_staff
-from ..vocab import INCIDENT_STATUSES, RSIT, RSIT_LABELS, SECTORS, SEVERITIES, TLP_LEVELS, WARNING_STATES, WarningState
+from ..vocab import RSIT, RSIT_LABELS, SECTORS, SEVERITIES, TLP_LEVELS, WARNING_STATES, WarningState
 from . import bp, metrics_charts
 from .actor import current_actor
 from .roles import staff_required
@@ -35,7 +35,6 @@ from .staff_forms import (
 
 # Far beyond any queue's last page, and far from overflowing the OFFSET it becomes.
 MAX_QUEUE_PAGE = 1_000_000
-STATUS_CHOICES = ("open", "all") + INCIDENT_STATUSES
 
 
 def dashboard():
@@ -53,7 +52,7 @@ def queue():
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("workspace/queue.html", result=result, filters=filters, args=args,
                            sectors=SECTORS, classes=[(c, RSIT_LABELS[c]) for c in RSIT], severities=SEVERITIES,
-                           tlps=TLP_LEVELS, statuses=STATUS_CHOICES)
+                           tlps=TLP_LEVELS, statuses=workspace.QUEUE_STATUSES)
 
 
 def case_view(incident_id: int):

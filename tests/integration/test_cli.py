@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from cert_share.extensions import db
 from cert_share.models import Asset, Incident, Organization, User
 from tests.conftest import PASSWORD, auth
-from tests.unit.test_misp import DATA
+from tests.misp_samples import DATA
 
 
 def last_line(output: str) -> str:
@@ -34,6 +34,20 @@ def test_org_add_prints_the_slug_last_and_parses_assets(runner, app):
         assets = {(a.kind, a.value) for a in db.session.query(Asset).filter_by(org_id=org.id)}
     assert assets == {("cidr", "198.51.100.0/24"), ("cidr", "2001:db8::/32"), ("asn", "AS64500"),
                       ("domain", "forsta-bank.example")}
+
+
+def test_org_asset_registers_all_the_values_or_none_when_one_is_not_an_asset(runner, app):
+    slug = last_line(runner.invoke(args=["org", "add", "--name", "Bank", "--sector", "financial-services"]).output)
+    bad = runner.invoke(args=["org", "asset", "--org", slug, "198.51.100.0/24", "999.1.1.0/24"])
+    assert bad.exit_code == 2 and "999.1.1.0/24" in bad.output and "Traceback" not in bad.output
+    with app.app_context():
+        assert db.session.query(Asset).count() == 0
+    good = runner.invoke(args=["org", "asset", "--org", slug, "198.51.100.0/24", "AS64500", "198.51.100.0/24"])
+    assert good.exit_code == 0, good.output
+    assert good.output.splitlines() == ["cidr\t198.51.100.0/24", "asn\tAS64500", "cidr\t198.51.100.0/24"]
+    with app.app_context():
+        assert {(a.kind, a.value) for a in db.session.query(Asset)} == {("cidr", "198.51.100.0/24"),
+                                                                       ("asn", "AS64500")}
 
 
 def test_org_add_with_a_bad_sector_or_asset_exits_cleanly_and_creates_nothing(runner, app):
