@@ -12,11 +12,11 @@ import re
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 
 
-def style():
-    """The one look every chart shares."""
+def style(**overrides):
+    """The one look every chart shares: pygal's clean style in the pages' own typeface."""
     from pygal.style import CleanStyle
 
-    return CleanStyle
+    return CleanStyle(font_family="system-ui, sans-serif", **overrides)
 
 
 def svg_markup(chart) -> str:
