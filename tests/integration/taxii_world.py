@@ -64,3 +64,35 @@ def build_world(app, factory) -> World:
 
 def basic(world: World, who: str) -> tuple[str, str]:
     return world.orgs[who].slug, world.tokens[who]
+
+
+# Who may read what, written out from DESIGN.md's TLP table (not computed with cert_share.policy,
+# so a wrong policy makes the tests that use it fail).
+COLLECTIONS = ("all-members", "sector-financial-services", "sector-telecommunications", "org-first-bank",
+               "org-second-bank", "org-telco-one", "org-partner-cert", "intake")
+CALLERS = ("bank", "bank2", "telco", "partner", "cert")
+ORG = {"bank": ("member", "financial-services", "first-bank"),
+       "bank2": ("member", "financial-services", "second-bank"),
+       "telco": ("member", "telecommunications", "telco-one"),
+       "partner": ("partner", "government-national", "partner-cert"),
+       "cert": ("cert", "government-national", "national-cert")}
+
+
+def expected(caller: str, alias: str, tlp: str | None, owner: str) -> bool:
+    """DESIGN.md: CLEAR/GREEN every member; AMBER the sector; AMBER+STRICT (and unmarked) only the
+    organization; RED never over TAXII. Intake: a member reads back only what it wrote."""
+    if tlp == "red":
+        return False
+    kind, sector, slug = ORG[caller]
+    if kind == "cert":
+        return True
+    level = tlp or "amber+strict"
+    if alias == "intake":
+        return owner == caller
+    if alias == "all-members":
+        return kind == "member" and level in {"clear", "green"}
+    if alias.startswith("sector-"):
+        return kind == "member" and alias == f"sector-{sector}" and level in {"clear", "green", "amber"}
+    if alias.startswith("org-"):
+        return alias == f"org-{slug}"
+    raise AssertionError(alias)

@@ -2,34 +2,14 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 from stix2validator import validate_string
 
-from cert_share.clock import utcnow
 from cert_share.extensions import db
 from cert_share.models import AuditEntry, Incident, Observable, StixObject
 from tests.conftest import auth
-
-
-def report(**overrides) -> dict:
-    body = {
-        "title": "Ransomware on file servers",
-        "description": "Encrypted shares on two file servers.",
-        "classification": "malicious-code/infected-system",
-        "severity": "high",
-        "tlp": "amber",
-        "detected_at": (utcnow() - timedelta(hours=2)).isoformat(),
-        "observables": [
-            {"type": "ipv4-addr", "value": "203.0.113.7"},
-            {"type": "domain-name", "value": "bad.example.com"},
-            {"type": "file:sha256", "value": "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"},
-        ],
-        "cross_border": ["lv", "FI"],
-    }
-    body.update(overrides)
-    return body
+from tests.integration.incident_bodies import incident_body
 
 
 @pytest.fixture
@@ -53,7 +33,7 @@ def count(app, model) -> int:
 
 
 def test_member_reports_an_incident_and_gets_id_and_stix_id(client, bank_token):
-    resp = client.post("/api/v1/incidents", json=report(), headers=auth(bank_token))
+    resp = client.post("/api/v1/incidents", json=incident_body(), headers=auth(bank_token))
     assert resp.status_code == 201, resp.json
     body = resp.json
     assert isinstance(body["id"], int)
@@ -68,7 +48,7 @@ def test_member_reports_an_incident_and_gets_id_and_stix_id(client, bank_token):
 
 
 def test_report_is_readable_back_and_listed(client, bank_token):
-    created = client.post("/api/v1/incidents", json=report(), headers=auth(bank_token)).json
+    created = client.post("/api/v1/incidents", json=incident_body(), headers=auth(bank_token)).json
     one = client.get(f"/api/v1/incidents/{created['id']}", headers=auth(bank_token))
     assert one.status_code == 200 and one.json["title"] == "Ransomware on file servers"
     listing = client.get("/api/v1/incidents", headers=auth(bank_token)).json
@@ -76,7 +56,7 @@ def test_report_is_readable_back_and_listed(client, bank_token):
 
 
 def test_stix_export_is_a_valid_bundle_with_incident_core_extension(client, bank_token):
-    created = client.post("/api/v1/incidents", json=report(), headers=auth(bank_token)).json
+    created = client.post("/api/v1/incidents", json=incident_body(), headers=auth(bank_token)).json
     resp = client.get(f"/api/v1/incidents/{created['id']}/stix", headers=auth(bank_token))
     assert resp.status_code == 200
     bundle = resp.json
@@ -103,8 +83,9 @@ def test_stix_export_is_a_valid_bundle_with_incident_core_extension(client, bank
 
 def test_same_observable_from_two_members_is_the_same_sco(client, factory, bank_token, telco):
     telco_token = factory.token(telco)
-    a = client.post("/api/v1/incidents", json=report(), headers=auth(bank_token)).json
-    b = client.post("/api/v1/incidents", json=report(observables=[{"type": "ipv4-addr", "value": "203.0.113.7"}]),
+    a = client.post("/api/v1/incidents", json=incident_body(), headers=auth(bank_token)).json
+    b = client.post("/api/v1/incidents",
+                    json=incident_body(observables=[{"type": "ipv4-addr", "value": "203.0.113.7"}]),
                     headers=auth(telco_token)).json
     ip_a = next(o for o in a["observables"] if o["type"] == "ipv4-addr")
     assert ip_a["stix_id"] == b["observables"][0]["stix_id"]
@@ -112,7 +93,7 @@ def test_same_observable_from_two_members_is_the_same_sco(client, factory, bank_
 
 def test_member_cannot_read_another_members_report(client, factory, bank_token, telco):
     telco_token = factory.token(telco)
-    created = client.post("/api/v1/incidents", json=report(tlp="clear"), headers=auth(bank_token)).json
+    created = client.post("/api/v1/incidents", json=incident_body(tlp="clear"), headers=auth(bank_token)).json
     for path in (f"/api/v1/incidents/{created['id']}", f"/api/v1/incidents/{created['id']}/stix"):
         assert client.get(path, headers=auth(telco_token)).status_code in (403, 404)
     assert client.get("/api/v1/incidents", headers=auth(telco_token)).json["incidents"] == []
@@ -124,21 +105,21 @@ def test_member_cannot_read_another_members_report(client, factory, bank_token, 
 def test_cert_sees_every_report(client, factory, bank_token):
     cert = factory.cert()
     cert_token = factory.token(cert)
-    created = client.post("/api/v1/incidents", json=report(), headers=auth(bank_token)).json
+    created = client.post("/api/v1/incidents", json=incident_body(), headers=auth(bank_token)).json
     assert client.get(f"/api/v1/incidents/{created['id']}", headers=auth(cert_token)).status_code == 200
     assert len(client.get("/api/v1/incidents", headers=auth(cert_token)).json["incidents"]) == 1
 
 
 def test_retry_with_same_external_id_creates_nothing_new(client, app, bank_token):
-    first = client.post("/api/v1/incidents", json=report(external_id="SOC-4711"), headers=auth(bank_token))
-    second = client.post("/api/v1/incidents", json=report(external_id="SOC-4711"), headers=auth(bank_token))
+    first = client.post("/api/v1/incidents", json=incident_body(external_id="SOC-4711"), headers=auth(bank_token))
+    second = client.post("/api/v1/incidents", json=incident_body(external_id="SOC-4711"), headers=auth(bank_token))
     assert first.status_code == 201 and second.status_code == 200
     assert first.json["id"] == second.json["id"]
     assert count(app, Incident) == 1
 
 
 def test_phase_update_adds_a_new_stix_version(client, app, bank_token):
-    created = client.post("/api/v1/incidents", json=report(), headers=auth(bank_token)).json
+    created = client.post("/api/v1/incidents", json=incident_body(), headers=auth(bank_token)).json
     resp = client.post(f"/api/v1/incidents/{created['id']}/updates", headers=auth(bank_token),
                        json={"phase": "notification", "summary": "Contained; root cause phishing."})
     assert resp.status_code == 201
@@ -149,7 +130,7 @@ def test_phase_update_adds_a_new_stix_version(client, app, bank_token):
 
 
 def test_intake_is_audited(client, app, bank_token):
-    client.post("/api/v1/incidents", json=report(), headers=auth(bank_token))
+    client.post("/api/v1/incidents", json=incident_body(), headers=auth(bank_token))
     with app.app_context():
         entry = db.session.query(AuditEntry).filter_by(action="incident.report").one()
         assert entry.actor.startswith("token:first-bank/")
@@ -214,7 +195,7 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize("override,field", BAD_BODIES)
 def test_bad_field_is_400_naming_it_and_stores_nothing(client, app, bank_token, override, field):
-    resp = client.post("/api/v1/incidents", json=report(**override), headers=auth(bank_token))
+    resp = client.post("/api/v1/incidents", json=incident_body(**override), headers=auth(bank_token))
     assert resp.status_code == 400, resp.json
     assert field in resp.json["errors"], resp.json
     assert field in resp.json["message"]
@@ -223,14 +204,15 @@ def test_bad_field_is_400_naming_it_and_stores_nothing(client, app, bank_token, 
 
 @pytest.mark.parametrize("missing", ["title", "classification", "severity", "tlp", "detected_at"])
 def test_missing_required_field_is_400(client, bank_token, missing):
-    body = report()
+    body = incident_body()
     del body[missing]
     resp = client.post("/api/v1/incidents", json=body, headers=auth(bank_token))
     assert resp.status_code == 400 and missing in resp.json["errors"]
 
 
 def test_observable_error_names_the_entry(client, bank_token):
-    body = report(observables=[{"type": "ipv4-addr", "value": "10.0.0.1"}, {"type": "ipv4-addr", "value": "999.1.1.1"}])
+    body = incident_body(observables=[{"type": "ipv4-addr", "value": "10.0.0.1"},
+                                      {"type": "ipv4-addr", "value": "999.1.1.1"}])
     resp = client.post("/api/v1/incidents", json=body, headers=auth(bank_token))
     assert resp.status_code == 400
     assert "value" in resp.json["errors"]["observables"]["1"]
@@ -258,14 +240,14 @@ def test_malformed_bodies_get_4xx_never_500(client, app, bank_token, raw, conten
 
 def test_body_over_the_limit_is_413(client, app, bank_token):
     app.config["MAX_CONTENT_LENGTH"] = 1024
-    resp = client.post("/api/v1/incidents", data=json.dumps(report(description="x" * 5000)),
+    resp = client.post("/api/v1/incidents", data=json.dumps(incident_body(description="x" * 5000)),
                        headers={**auth(bank_token), "Content-Type": "application/json"})
     assert resp.status_code == 413 and resp.is_json
     assert count(app, Incident) == 0
 
 
 def test_text_is_stored_nfc_and_domains_as_punycode(client, bank_token):
-    body = report(title="Cafe\u0301 attack", observables=[{"type": "domain-name", "value": "BÜCHER.example"}])
+    body = incident_body(title="Cafe\u0301 attack", observables=[{"type": "domain-name", "value": "BÜCHER.example"}])
     created = client.post("/api/v1/incidents", json=body, headers=auth(bank_token)).json
     assert created["title"] == "Caf\u00e9 attack"
     obs = created["observables"][0]

@@ -19,27 +19,11 @@ from cert_share.clock import utcnow
 from cert_share.extensions import db
 from cert_share.models import Incident
 from tests.conftest import _config, auth
+from tests.integration.incident_bodies import incident_body
 from tests.integration.taxii_world import API, build_world, indicator
 from tests.integration.web_login import login, page_token
 
 MEDIA = "application/taxii+json;version=2.1"
-
-
-def report(external_id: str | None = None, **overrides) -> dict:
-    body = {
-        "title": "Ransomware on file servers",
-        "description": "Encrypted shares on two file servers.",
-        "classification": "malicious-code/infected-system",
-        "severity": "high",
-        "tlp": "amber",
-        "detected_at": (utcnow() - timedelta(hours=2)).isoformat(),
-        "observables": [{"type": "ipv4-addr", "value": "203.0.113.7"},
-                        {"type": "domain-name", "value": "bad.example.com"}],
-    }
-    if external_id:
-        body["external_id"] = external_id
-    body.update(overrides)
-    return body
 
 
 def form() -> dict:
@@ -126,7 +110,7 @@ def test_a_report_whose_connection_is_cut_gets_503_and_its_retry_files_it_once(
     token = factory.token(bank)
     before = row_counts(app)
     with connection_cut(app, at) as cuts:
-        response = client.post("/api/v1/incidents", json=report("SOC-4711"), headers=auth(token))
+        response = client.post("/api/v1/incidents", json=incident_body(external_id="SOC-4711"), headers=auth(token))
     assert cuts, f"no statement starting with {at} ran"
     assert_retry_later(response)
     body = response.json
@@ -134,9 +118,9 @@ def test_a_report_whose_connection_is_cut_gets_503_and_its_retry_files_it_once(
     assert "external_id" in body["message"] and "Retry" in body["message"]
     assert row_counts(app) == before, "a cut request left rows behind"
 
-    retry = client.post("/api/v1/incidents", json=report("SOC-4711"), headers=auth(token))
+    retry = client.post("/api/v1/incidents", json=incident_body(external_id="SOC-4711"), headers=auth(token))
     assert retry.status_code == 201, retry.json  # the pool replaced the dead connection
-    again = client.post("/api/v1/incidents", json=report("SOC-4711"), headers=auth(token))
+    again = client.post("/api/v1/incidents", json=incident_body(external_id="SOC-4711"), headers=auth(token))
     assert (again.status_code, again.json["id"]) == (200, retry.json["id"])
     assert reports_with(app, "SOC-4711") == [retry.json["id"]]
 
@@ -241,7 +225,8 @@ def test_a_full_database_answers_507_on_every_surface_stores_nothing_and_recover
     before = row_counts(app)
 
     with database_full(app, database_template):
-        api = client.post("/api/v1/incidents", json=report("SOC-1", description=big, observables=many),
+        api = client.post("/api/v1/incidents",
+                          json=incident_body(external_id="SOC-1", description=big, observables=many),
                           headers=auth(world.tokens["bank"]))
         assert_full(api)
         assert api.json["status"] == 507 and api.json["error"] == "Insufficient storage"
@@ -253,7 +238,7 @@ def test_a_full_database_answers_507_on_every_surface_stores_nothing_and_recover
         assert row_counts(app) == before, "a refused write left rows behind"
 
     # Space is back: the same requests now go through, once.
-    assert client.post("/api/v1/incidents", json=report("SOC-1", description=big, observables=many),
+    assert client.post("/api/v1/incidents", json=incident_body(external_id="SOC-1", description=big, observables=many),
                        headers=auth(world.tokens["bank"])).status_code == 201
     assert client.post(taxii_url, json={"objects": [pushed]}, headers=taxii).json["success_count"] == 1
     page = web.post("/incidents/new", data={"csrf_token": page_token(web, "/incidents/new"), **form()})
@@ -266,18 +251,18 @@ def test_a_report_whose_checkpoint_fails_after_the_commit_is_acknowledged_and_ke
     if database_template["kind"] != "sqlite":
         pytest.skip("checkpoints are SQLite's")
     from cert_share import sqlite_writer
-    from tests.unit.test_sqlite_writer import _refuse_checkpoints
+    from tests.sqlite_faults import refuse_checkpoints
 
     monkeypatch.setattr(sqlite_writer, "CHECKPOINT_INTERVAL", 0.0)  # every commit checkpoints
     token = factory.token(factory.org("First Bank"))
     with app.app_context():
         engine = db.engine
     engine.dispose()
-    event.listen(engine, "connect", _refuse_checkpoints)
+    event.listen(engine, "connect", refuse_checkpoints)
     try:
-        response = client.post("/api/v1/incidents", json=report("SOC-9"), headers=auth(token))
+        response = client.post("/api/v1/incidents", json=incident_body(external_id="SOC-9"), headers=auth(token))
     finally:
-        event.remove(engine, "connect", _refuse_checkpoints)
+        event.remove(engine, "connect", refuse_checkpoints)
         engine.dispose()
     assert response.status_code == 201, response.json
     assert reports_with(app, "SOC-9") == [response.json["id"]]
@@ -315,18 +300,20 @@ def fill(directory) -> None:
 def test_a_disk_that_fills_up_answers_507_and_writes_recover_once_space_is_back(small_disk, factory_on_small_disk):
     app, token = factory_on_small_disk
     client = app.test_client()
-    assert client.post("/api/v1/incidents", json=report("SOC-1"), headers=auth(token)).status_code == 201
+    first = client.post("/api/v1/incidents", json=incident_body(external_id="SOC-1"), headers=auth(token))
+    assert first.status_code == 201
     with app.app_context(), db.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # the next write needs new space
     fill(small_disk)
     before = row_counts(app)
-    full = client.post("/api/v1/incidents", json=report("SOC-2", description="y" * 19_000), headers=auth(token))
+    full = client.post("/api/v1/incidents", json=incident_body(external_id="SOC-2", description="y" * 19_000),
+                       headers=auth(token))
     assert_full(full)
     assert row_counts(app) == before
     assert client.get("/api/v1/incidents", headers=auth(token)).status_code == 200, "reads go on"
 
     os.remove(small_disk / "filler")
-    assert client.post("/api/v1/incidents", json=report("SOC-2", description="y" * 19_000),
+    assert client.post("/api/v1/incidents", json=incident_body(external_id="SOC-2", description="y" * 19_000),
                        headers=auth(token)).status_code == 201
     assert len(reports_with(app, "SOC-2")) == 1
 

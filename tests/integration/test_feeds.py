@@ -212,7 +212,7 @@ def test_wrong_credentials_are_reported_without_storing_anything(app, partner_se
 
 def misp_feed_dir(tmp_path):
     """A MISP feed (manifest.json + <uuid>.json) built from the shared MISP sample events."""
-    from tests.unit.test_misp import DATA
+    from tests.misp_samples import DATA
 
     src = str(DATA)
     out = tmp_path / "misp-feed"
@@ -260,8 +260,10 @@ def test_the_shipped_example_feed_file_is_valid_and_disabled():
 
 @pytest.mark.parametrize("text, message", [
     ('name = "x"\nkind = "rss"\nurl = "https://a.example/"\nsource_org = "p"\ndefault_tlp = "green"\n', "kind must be"),
-    ('name = "x"\nkind = "taxii21"\nurl = "ftp://a.example/"\nsource_org = "p"\ndefault_tlp = "green"\n', "must be http"),
-    ('name = "x"\nkind = "taxii21"\nurl = "https://a.example/"\nsource_org = "p"\ndefault_tlp = "pink"\n', "default_tlp"),
+    ('name = "x"\nkind = "taxii21"\nurl = "ftp://a.example/"\nsource_org = "p"\ndefault_tlp = "green"\n',
+     "must be http"),
+    ('name = "x"\nkind = "taxii21"\nurl = "https://a.example/"\nsource_org = "p"\ndefault_tlp = "pink"\n',
+     "default_tlp"),
     ('name = "x"\nkind = "taxii21"\nurl = "https://a.example/"\nsource_org = "p"\ndefault_tlp = "green"\n'
      'password_env = "hunter2 secret"\n', "must name an environment variable"),
     ('name = "x"\nkind = "taxii21"\n', "url is required"),

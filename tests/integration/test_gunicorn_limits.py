@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import auth
 from tests.integration.taxii_world import API, build_world, indicator
-from tests.integration.test_scheduler import wait_until
+from tests.integration.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 TAXII = "application/taxii+json;version=2.1"

@@ -68,7 +68,8 @@ def _path_values(rule, world, collection_id) -> list[dict]:
     names = sorted(rule.arguments)
     if not names:
         return [{}]
-    real = {"api_root": "api", "collection_id": collection_id, "object_id": "indicator--" + "1" * 8 + "-1111-4111-8111-" + "1" * 12,
+    real = {"api_root": "api", "collection_id": collection_id,
+            "object_id": "indicator--" + "1" * 8 + "-1111-4111-8111-" + "1" * 12,
             "status_id": "00000000-0000-4000-8000-000000000000", "slug": world.orgs["bank"].slug,
             "filename": "style.css"}
     sets = []

@@ -243,7 +243,8 @@ def test_the_cert_reads_every_members_copy_and_each_member_only_its_own(app, wor
         "A: C2 seen on the teller network", "B: scanning from this address"]
     # The manifest has one record per copy; versions lists a version once per copy holding it.
     manifest = cert.taxii("GET", "manifest/", **{"match[id]": INDICATOR_ID, **every}).json["objects"]
-    assert sorted(r["version"] for r in manifest) == ["2026-01-05T10:00:00.000000Z"] * 2 + ["2026-01-06T10:00:00.000000Z"]
+    assert sorted(r["version"] for r in manifest) == (["2026-01-05T10:00:00.000000Z"] * 2
+                                                      + ["2026-01-06T10:00:00.000000Z"])
     assert len({r["date_added"] for r in manifest}) == 3
     assert cert.taxii("GET", f"objects/{INDICATOR_ID}/versions/").json["versions"] == [
         "2026-01-05T10:00:00.000000Z", "2026-01-06T10:00:00.000000Z", "2026-01-05T10:00:00.000000Z"]

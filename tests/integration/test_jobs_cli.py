@@ -12,7 +12,8 @@ from cert_share.models import JobRun, OutboxMessage
 def test_jobs_list_names_every_job_with_its_interval_and_last_run(runner, ctx):
     before = runner.invoke(args=["jobs", "list"])
     assert before.exit_code == 0, before.output
-    lines = {line.split()[0]: line for line in before.output.splitlines()[1:] if line and not line.startswith("scheduler")}
+    lines = {line.split()[0]: line for line in before.output.splitlines()[1:]
+             if line and not line.startswith("scheduler")}
     assert {"send-mail", "send-digest"} <= set(lines)
     assert "1 min" in lines["send-mail"] and "JOB_SEND_MAIL_MINUTES" in lines["send-mail"]
     assert "1440 min" in lines["send-digest"] and "never" in lines["send-digest"]

@@ -158,7 +158,7 @@ def test_two_transactions_queueing_the_same_key_at_once_keep_one_and_both_commit
 
     from sqlalchemy import text
 
-    from tests.integration.test_scheduler import wait_until
+    from tests.integration.waiting import wait_until
 
     first_flushed, first_may_commit = threading.Event(), threading.Event()
     outcome = {}
@@ -185,9 +185,9 @@ def test_two_transactions_queueing_the_same_key_at_once_keep_one_and_both_commit
     t2.start()
     with app.app_context():
         # The second insert is blocked on the first's uncommitted row before we let it go.
-        wait_until(lambda: db.session.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).scalar(),
-                   what="the second transaction to wait for the first")
+        waiting = text("SELECT count(*) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        wait_until(lambda: db.session.execute(waiting).scalar(), what="the second transaction to wait for the first")
         db.session.rollback()
     first_may_commit.set()
     t1.join(30)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from cert_share.extensions import db
 from cert_share.models import JobRun, SchedulerLease
-from tests.integration.test_scheduler import wait_until
+from tests.integration.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -122,14 +122,14 @@ def test_the_same_code_presented_by_two_sessions_at_once_is_accepted_once(app, w
         barrier = threading.Barrier(2)
         results: list[bool] = []
 
-        def attempt():
+        def attempt(barrier, results, code, now):
             with app.app_context():
                 user = db.session.get(User, user_id)
                 barrier.wait()
                 results.append(totp.verify(db.session, user, code, throttling=throttling, now=now))
                 db.session.remove()
 
-        threads = [threading.Thread(target=attempt) for _ in range(2)]
+        threads = [threading.Thread(target=attempt, args=(barrier, results, code, now)) for _ in range(2)]
         for t in threads:
             t.start()
         for t in threads:

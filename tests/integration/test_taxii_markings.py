@@ -15,8 +15,7 @@ from cert_share.stix import markings
 from cert_share.stix.build import INCIDENT_CORE_EXTENSION
 
 from ..conftest import auth
-from .taxii_world import API, basic, build_world, indicator
-from .test_taxii_policy_matrix import CALLERS, COLLECTIONS, expected
+from .taxii_world import API, CALLERS, COLLECTIONS, basic, build_world, expected, indicator
 
 ACCEPT = {"Accept": "application/taxii+json;version=2.1"}
 CREATED = "2026-01-10T08:00:00.000Z"

@@ -1,46 +1,16 @@
 """Attacker's view: every member × every collection × every TLP × every read route.
 
-The expected answer is written out here from DESIGN.md's TLP table and issue 3 item 5, not
-computed with cert_share.policy, so a wrong policy makes these tests fail.
+The expected answer is written out (taxii_world.expected) from the TLP 2.0 sharing rules and the collections'
+audiences as the README states them, not computed with cert_share.policy, so a wrong policy makes these tests fail.
 """
 from __future__ import annotations
 
 import pytest
 import requests
 
-from .taxii_world import API, TLPS, basic, build_world, indicator
+from .taxii_world import API, CALLERS, COLLECTIONS, TLPS, basic, build_world, expected, indicator
 
 ACCEPT = {"Accept": "application/taxii+json;version=2.1"}
-COLLECTIONS = ("all-members", "sector-financial-services", "sector-telecommunications", "org-first-bank",
-               "org-second-bank", "org-telco-one", "org-partner-cert", "intake")
-CALLERS = ("bank", "bank2", "telco", "partner", "cert")
-ORG = {"bank": ("member", "financial-services", "first-bank"),
-       "bank2": ("member", "financial-services", "second-bank"),
-       "telco": ("member", "telecommunications", "telco-one"),
-       "partner": ("partner", "government-national", "partner-cert"),
-       "cert": ("cert", "government-national", "national-cert")}
-
-
-def expected(caller: str, alias: str, tlp: str | None, owner: str) -> bool:
-    """DESIGN.md: CLEAR/GREEN every member; AMBER the sector; AMBER+STRICT (and unmarked) only the
-    organization; RED never over TAXII. Intake: a member reads back only what it wrote."""
-    if tlp == "red":
-        return False
-    kind, sector, slug = ORG[caller]
-    if kind == "cert":
-        return True
-    level = tlp or "amber+strict"
-    if alias == "intake":
-        return owner == caller
-    if alias == "all-members":
-        return kind == "member" and level in {"clear", "green"}
-    if alias.startswith("sector-"):
-        return kind == "member" and alias == f"sector-{sector}" and level in {"clear", "green", "amber"}
-    if alias.startswith("org-"):
-        return alias == f"org-{slug}"
-    raise AssertionError(alias)
-
-
 @pytest.fixture
 def world(app, factory):
     w = build_world(app, factory)

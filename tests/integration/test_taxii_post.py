@@ -59,7 +59,8 @@ def test_a_pushed_incident_becomes_a_report_of_the_posting_organization(live_ser
         report = db.session.execute(select(Incident).where(Incident.external_id == incident["id"])).scalar_one()
         assert report.org_id == world.orgs["bank"].id
         assert report.source == "taxii"
-        assert (report.classification, report.severity, report.tlp) == ("malicious-code/infected-system", "high", "amber")
+        assert (report.classification, report.severity, report.tlp) == ("malicious-code/infected-system", "high",
+                                                                         "amber")
         assert report.title == "Ransomware on file servers"
         assert sorted((o.type, o.value) for o in report.observables) == [
             ("domain-name", "c2.example"), ("ipv4-addr", "203.0.113.77")]

@@ -13,36 +13,7 @@ from cert_share.clock import utcnow
 from cert_share.early_warning import lifecycle
 from cert_share.extensions import db
 from cert_share.models import Collection, EarlyWarning, Incident, Observable, Organization, OutboxMessage, StixObject
-from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services.intake import report_incident
-
-ATTACKER_IP = "198.51.100.23"
-
-
-@pytest.fixture
-def orgs(factory):
-    cert = factory.cert()
-    bank = factory.org("First Bank", sector="financial-services", assets=["192.0.2.0/24", "firstbank.example"])
-    bank2 = factory.org("Second Bank", sector="financial-services")
-    telco = factory.org("TelcoNet", sector="telecommunications", assets=["AS64500"])
-    return {"cert": cert, "bank": bank, "bank2": bank2, "telco": telco}
-
-
-def report(app, org, observables, *, tlp="green", severity="high", title=None, description=None):
-    body = {
-        "title": title or f"Phishing wave seen by {org.name}",
-        "description": description or f"Our SOC at {org.name} saw this; contact jane@{org.slug}.example",
-        "classification": "fraud/phishing",
-        "severity": severity,
-        "tlp": tlp,
-        "detected_at": (utcnow() - timedelta(hours=1)).isoformat(),
-        "observables": [{"type": t, "value": v} for t, v in observables],
-    }
-    with app.app_context():
-        data = IncidentCreateSchema().load(body)
-        incident, _ = report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
-                                      actor=Actor(label=f"test:{org.slug}", org=org), source="api")
-        return incident.id
+from tests.integration.warning_world import ATTACKER_IP, report
 
 
 def warnings(app):
@@ -229,7 +200,8 @@ def test_no_reporter_identity_or_free_text_appears_in_anything_published(app, or
         published = db.session.execute(
             select(StixObject.body).join(Collection, Collection.id == StixObject.collection_id)
             .where(Collection.kind != "intake")).scalars().all()
-        texts = [w.title + w.description + w.recommended_action for w in db.session.execute(select(EarlyWarning)).scalars()]
+        texts = [w.title + w.description + w.recommended_action
+                 for w in db.session.execute(select(EarlyWarning)).scalars()]
         mails = [m.subject + m.text for m in db.session.execute(select(OutboxMessage)).scalars()
                  if not m.to.endswith("national-cert.example")]
     assert published, "something must have been published for this test to mean anything"
@@ -364,7 +336,8 @@ def test_mail_cert_staff_about_drafts_and_critical_reports_and_owners_about_thei
     report(app, orgs["bank2"], [("ipv4-addr", ATTACKER_IP)], tlp="green")
     publish(app)
     with app.app_context():
-        mails = [(m.to, m.subject) for m in db.session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars()]
+        mails = [(m.to, m.subject)
+                 for m in db.session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars()]
         draft = db.session.execute(select(EarlyWarning).where(EarlyWarning.state == "draft")).scalar_one()
         draft_mail = db.session.execute(select(OutboxMessage).where(OutboxMessage.to == staff.email,
                                                                     OutboxMessage.subject.contains("Draft"))).scalar_one()

@@ -9,11 +9,11 @@ from taxii2client.v21 import Collection as TaxiiCollection
 from cert_share.early_warning.lifecycle import publish_warnings
 from cert_share.extensions import db
 from tests.conftest import auth
-from tests.integration.test_warnings import ATTACKER_IP, orgs, report  # noqa: F401  (fixture)
+from tests.integration.warning_world import ATTACKER_IP, report
 
 
 @pytest.fixture
-def tokens(factory, orgs):  # noqa: F811
+def tokens(factory, orgs):
     return {name: factory.token(org) for name, org in orgs.items()}
 
 
@@ -80,12 +80,15 @@ def test_cert_staff_review_a_draft_over_the_api_and_members_cannot(app, orgs, to
     assert client.get(f"/api/v1/warnings/{wid}", headers=auth(tokens["bank"])).status_code == 404
     for action in ("publish", "discard", "revoke"):
         assert client.post(f"/api/v1/warnings/{wid}/{action}", headers=auth(tokens["bank"])).status_code == 403
-    assert client.patch(f"/api/v1/warnings/{wid}", json={"tlp": "clear"}, headers=auth(tokens["bank"])).status_code == 403
+    member_edit = client.patch(f"/api/v1/warnings/{wid}", json={"tlp": "clear"}, headers=auth(tokens["bank"]))
+    assert member_edit.status_code == 403
 
     # Bad edits: clear 4xx naming the problem, nothing changed.
-    bad = client.patch(f"/api/v1/warnings/{wid}", json={"tlp": "amber+strict", "targets": ["all-members"]}, headers=cert)
+    bad = client.patch(f"/api/v1/warnings/{wid}", json={"tlp": "amber+strict", "targets": ["all-members"]},
+                       headers=cert)
     assert bad.status_code == 400 and "AMBER+STRICT" in bad.json["message"]
-    assert client.patch(f"/api/v1/warnings/{wid}", json={"targets": ["sector-nowhere"]}, headers=cert).status_code == 400
+    nowhere = client.patch(f"/api/v1/warnings/{wid}", json={"targets": ["sector-nowhere"]}, headers=cert)
+    assert nowhere.status_code == 400
     assert client.patch(f"/api/v1/warnings/{wid}", json={"colour": "red"}, headers=cert).status_code == 400
     assert client.post(f"/api/v1/warnings/{wid}/publish", headers=cert).status_code == 400  # no targets yet
 
@@ -138,7 +141,8 @@ def test_publish_warnings_runs_as_a_job_and_a_rerun_publishes_nothing(app, orgs,
 
 def test_the_openapi_document_describes_the_warning_routes(client):
     doc = client.get("/api/v1/openapi.json").json
-    assert {"/api/v1/warnings", "/api/v1/warnings/{warning_id}", "/api/v1/warnings/{warning_id}/publish"} <= set(doc["paths"])
+    assert {"/api/v1/warnings", "/api/v1/warnings/{warning_id}",
+            "/api/v1/warnings/{warning_id}/publish"} <= set(doc["paths"])
     assert "patch" in doc["paths"]["/api/v1/warnings/{warning_id}"]
     assert "tlp" in doc["components"]["schemas"]["WarningEdit"]["properties"]
 

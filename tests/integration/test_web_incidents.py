@@ -119,7 +119,8 @@ def test_form_and_api_give_the_same_report(app, factory, bank, bank_client, clie
     api_body["detected_at"] = detected.isoformat()
     api_body["observables"] = [{"type": "ipv4-addr", "value": "203.0.113.7"},
                                {"type": "domain-name", "value": "bad[.]example.com"},
-                               {"type": "file:sha256", "value": "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"}]
+                               {"type": "file:sha256",
+                                "value": "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"}]
     assert client.post("/api/v1/incidents", json=api_body, headers=auth(token)).status_code == 201
     with app.app_context():
         web, api = db.session.query(Incident).order_by(Incident.id).all()
@@ -234,7 +235,7 @@ def test_cert_staff_see_every_organizations_reports(app, factory, bank_client, t
         cert_org = db.session.query(Organization).filter_by(kind="cert").one()
     staff = factory.user(cert_org, "cert-analyst", email="duty@cert.example")
     client = app.test_client()
-    # CERT roles sign in with TOTP (issue 5); the listing is the triage queue, home the dashboard.
+    # CERT roles sign in with TOTP; the listing is the triage queue, home the dashboard.
     from tests.integration.staff_login import enrol, sign_in
 
     sign_in(client, staff.email, enrol(app, staff))

@@ -54,7 +54,8 @@ def test_objects_sharing_a_marking_list_are_answered_from_the_cache():
 
 
 def test_marking_refs_lists_object_level_and_granular_references():
-    obj = {"object_marking_refs": [GREEN], "granular_markings": [granular(STATEMENT), {"selectors": ["x"], "lang": "de"}]}
+    obj = {"object_marking_refs": [GREEN],
+           "granular_markings": [granular(STATEMENT), {"selectors": ["x"], "lang": "de"}]}
     assert markings.marking_refs(obj) == [GREEN, STATEMENT]
 
 

@@ -33,7 +33,8 @@ VALID = [
     ("file:sha256", "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-    ("file:sha512", "CF83" + "E1357EEFB8BDF1542850D66D8007D620E4050B5715DC83F4A921D36CE9CE47D0D13C5D85F2B0FF8318D2877EEC2F63B931BD47417A81A538327AF927DA3E",
+    ("file:sha512", "CF83" + "E1357EEFB8BDF1542850D66D8007D620E4050B5715DC83F4A921D36CE9CE47D0"
+                    "D13C5D85F2B0FF8318D2877EEC2F63B931BD47417A81A538327AF927DA3E",
      "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
      "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"),
     ("autonomous-system", "AS64500", "64500", "AS64500"),
@@ -130,7 +131,8 @@ def test_sco_ids_are_the_ones_stix2_derives(type_, raw, stix_obj):
 
 def test_the_same_value_typed_two_ways_is_the_same_sco():
     assert normalize("ipv6-addr", "2001:DB8:0:0::1").stix_id == normalize("ipv6-addr", "2001:db8::1").stix_id
-    assert normalize("domain-name", "BÜCHER.example").stix_id == normalize("domain-name", "xn--bcher-kva.example").stix_id
+    assert (normalize("domain-name", "BÜCHER.example").stix_id
+            == normalize("domain-name", "xn--bcher-kva.example").stix_id)
 
 
 @pytest.mark.parametrize("obs,pattern", [

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -12,6 +11,7 @@ from sqlalchemy import create_engine, event, text
 
 from cert_share import sqlite_writer
 from cert_share.database import configure_engine, sqlite_engine_options
+from tests.sqlite_faults import refuse_checkpoints
 
 
 def _engine(path):
@@ -190,29 +190,20 @@ def test_the_wal_stays_bounded_under_concurrent_writers(tmp_path, monkeypatch):
     assert unbounded > 4 * limit, unbounded
 
 
-def _refuse_checkpoints(dbapi_conn, _record) -> None:
-    """An authorizer that makes every wal_checkpoint fail, as a full disk or I/O error would."""
-    def authorize(action, arg1, *_rest):
-        refused = action == sqlite3.SQLITE_PRAGMA and arg1 == "wal_checkpoint"
-        return sqlite3.SQLITE_DENY if refused else sqlite3.SQLITE_OK
-
-    dbapi_conn.set_authorizer(authorize)
-
-
 @pytest.mark.parametrize("mode", ["PASSIVE", "TRUNCATE"])
 def test_a_checkpoint_that_fails_after_the_commit_keeps_the_write(tmp_path, monkeypatch, caplog, mode):
     monkeypatch.setattr(sqlite_writer, "CHECKPOINT_INTERVAL", 0.0 if mode == "PASSIVE" else 1e9)
     monkeypatch.setattr(sqlite_writer, "WAL_RESET_BYTES", 0 if mode == "TRUNCATE" else 1 << 40)
     engine = _engine(tmp_path / "db.sqlite")
     engine.dispose()
-    event.listen(engine, "connect", _refuse_checkpoints)
+    event.listen(engine, "connect", refuse_checkpoints)
     with engine.connect() as conn:
         conn.execute(text("INSERT INTO t (who) VALUES ('kept')"))
         conn.commit()  # no exception: the write is committed
         conn.execute(text("INSERT INTO t (who) VALUES ('and the next')"))
         conn.commit()
     assert f"SQLite {mode} checkpoint after a commit failed" in caplog.text
-    event.remove(engine, "connect", _refuse_checkpoints)
+    event.remove(engine, "connect", refuse_checkpoints)
     engine.dispose()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT who FROM t ORDER BY id")).scalars().all() == ["kept", "and the next"]
