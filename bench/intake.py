@@ -1,4 +1,4 @@
-"""Intake benchmark (issue 2): reports/s through POST /api/v1/incidents on gunicorn with 2
+"""Intake benchmark: reports/s through POST /api/v1/incidents on gunicorn with 2
 workers, and the time of ``cert-share import`` of a 10,000-indicator STIX bundle.
 
 Everything runs against a fresh SQLite database in a temporary directory, set up through the
@@ -117,8 +117,8 @@ def bench_api(env: dict, token: str, reports: int, clients: int, workers: int) -
 
     port = free_port()
     server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", str(workers), *os.environ.get("BENCH_GUNICORN_ARGS", "").split(), "--bind", f"127.0.0.1:{port}", "--log-level",
-         "warning", "wsgi:app"], env=env, cwd=ROOT)
+        [str(BIN / "gunicorn"), "--workers", str(workers), *os.environ.get("BENCH_GUNICORN_ARGS", "").split(),
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/api/v1/openapi.json")
@@ -177,8 +177,9 @@ def bench_import(env: dict, tmp: Path, indicators: int) -> dict:
         "    print(time.perf_counter() - t, time.process_time() - c)\n"
     )
     cli(env, "org", "add", "--name", "Import Bench 2", "--sector", "energy")
-    service, service_cpu = map(float, subprocess.run([sys.executable, "-c", code, str(second)], env=env, cwd=ROOT, check=True,
-                                   capture_output=True, text=True).stdout.strip().splitlines()[-1].split())
+    timed = subprocess.run([sys.executable, "-c", code, str(second)], env=env, cwd=ROOT, check=True,
+                           capture_output=True, text=True)
+    service, service_cpu = map(float, timed.stdout.strip().splitlines()[-1].split())
     return {"indicators": indicators, "cli_seconds": wall, "service_seconds": service, "service_cpu": service_cpu,
             "summary": out.strip().splitlines()[-1], "file_mb": path.stat().st_size / 1e6}
 
@@ -190,8 +191,8 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-        mem_kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines()
-                          if l.startswith("MemTotal")).split()[1])
+        mem_kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
+                          if line.startswith("MemTotal")).split()[1])
         ram = f"{mem_kb / 1024 / 1024:.1f} GiB RAM"
     except (OSError, StopIteration, ValueError):
         ram = "unknown RAM"

@@ -1,4 +1,4 @@
-"""Early-warning benchmark (issue 4).
+"""Early-warning benchmark.
 
 1. Correlation cost of one new report against a large store: ``--observables`` (default
    1,000,000) stored observables and ``--assets`` (default 10,000) registered IP ranges, plus
@@ -49,7 +49,8 @@ def setup_app(path: str):
     from cert_share.database import upgrade
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench",
-                      "SCHEDULER_ENABLED": False, "SMTP_HOST": "", "MAILDIR": os.path.join(os.path.dirname(path), "md")})
+                      "SCHEDULER_ENABLED": False, "SMTP_HOST": "",
+                      "MAILDIR": os.path.join(os.path.dirname(path), "md")})
     with app.app_context():
         upgrade(app)
     return app
@@ -173,7 +174,8 @@ def measure_reports(app, orgs, nets, values, n_reports: int) -> dict:
                 "observables": [
                     {"type": "ipv4-addr", "value": values[rng.randrange(len(values))]},  # seen before
                     {"type": "ipv4-addr", "value": str(net.network_address + rng.randrange(1, 255))},  # an asset
-                    {"type": "ipv4-addr", "value": f"223.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"},
+                    {"type": "ipv4-addr",
+                     "value": f"223.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"},
                     {"type": "domain-name", "value": f"c2-{uuid.uuid4().hex[:10]}.example.net"},
                     {"type": "file:sha256", "value": uuid.uuid4().hex + uuid.uuid4().hex},
                 ],
