@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
 
 from sqlalchemy import func, select
 
+from .. import policy
 from ..actor import Actor
+from ..clock import iso
 from ..database import DbSession
 from ..errors import InputError, NotFound, PermissionDenied
 from ..models import ApiToken, AuditEntry, Organization, User
@@ -26,7 +29,7 @@ AUDIT_EXPORT_MAX = 1_000_000
 def set_role(session: DbSession, user_id: int, *, role: str, active: bool, actor: Actor) -> User:
     """Change a user's role (within their organization's kind) and whether they may sign in.
     A role change or deactivation ends the user's sessions. Commits."""
-    if not actor.is_cert_admin:
+    if not policy.is_cert_admin(actor):
         raise PermissionDenied("only CERT administrators change roles")
     user = session.get(User, user_id)
     if user is None:
@@ -38,7 +41,7 @@ def set_role(session: DbSession, user_id: int, *, role: str, active: bool, actor
         raise InputError(f"users of {user.organization.name} have role {' or '.join(allowed)}", field="role")
     if actor.user is not None and actor.user.id == user.id and (role != user.role or not active):
         raise InputError("you cannot change your own role or deactivate yourself", field="role")
-    changes = {}
+    changes: dict[str, object] = {}
     if role != user.role:
         changes["role"] = {"from": user.role, "to": role}
         user.role = role
@@ -136,10 +139,6 @@ AUDIT_COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "rem
 
 def audit_csv(session: DbSession, filters: AuditFilters) -> Iterator[str]:
     """The filtered log as CSV, oldest first, streamed in chunks."""
-    import json
-
-    from ..clock import iso
-
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(AUDIT_COLUMNS)

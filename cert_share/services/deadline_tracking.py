@@ -39,7 +39,7 @@ def track(session: DbSession, incident: Incident, *, planned: list[dict] | None 
     """Recompute one report's rows (inside the caller's transaction; no commit). ``planned``:
     plan_new() of a report stored in this transaction, which has no rows yet."""
     if planned is None:
-        org = incident.organization or session.get(Organization, incident.org_id)
+        org = incident.organization or session.get_one(Organization, incident.org_id)
         session.flush()
         session.execute(delete(PhaseDeadline).where(PhaseDeadline.incident_id == incident.id))
         rows = _rows(incident, rules.regime_of_org(org.regime, org.sector))

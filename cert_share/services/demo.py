@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ from .users import create_user
 
 DEMO_PASSWORD = "demo-password-2026"
 
-ORGS = [
+ORGS: list[dict[str, Any]] = [
     dict(name="National CERT", sector="government-national", country="EE", kind="cert", slug="cert"),
     dict(name="First Bank", sector="financial-services", country="EE", slug="first-bank",
          assets=["198.51.100.0/24", "AS64500", "firstbank.example"]),

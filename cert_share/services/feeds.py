@@ -359,6 +359,8 @@ def _read(feed: Feed, name: str) -> object:
         import requests  # only the pull-feeds job needs it: a slow import every web worker would pay
 
         user, password = feed.credentials()
+        # A feed that names only a user variable signs in with an empty password (given None,
+        # requests would send the text "None").
         response = requests.get(urljoin(feed.url.rstrip("/") + "/", name), timeout=HTTP_TIMEOUT,
                                 auth=(user, password or "") if user is not None else None)
         response.raise_for_status()

@@ -26,8 +26,9 @@ from marshmallow import ValidationError
 from ..actor import CLI, Actor
 from ..database import DbSession
 from ..errors import InputError
+from ..limits import MAX_OBSERVABLES
 from ..models import Incident, Organization
-from ..schemas.incident import MAX_OBSERVABLES, IncidentCreateSchema
+from ..schemas.incident import IncidentCreateSchema
 from ..stix import misp
 from ..stix import parse as stix_parse
 from ..stix.drafts import ImportFormatError, ReportDraft, describe_invalid, describe_skipped
@@ -118,7 +119,7 @@ def validate(draft: ReportDraft) -> dict:
 
     The observables are already normalised by the same ``observables.normalize`` the schema's
     ObservableSchema calls (invalid ones were set aside by the parser), and ``split`` kept them
-    under the schema's cap; loading them a second time cost a third of a 10,000-indicator
+    under the schema's cap; loading them a second time would cost a third of a 10,000-indicator
     import, so the schema checks every other field and the observables are attached after.
     """
     if len(draft.observables) > MAX_OBSERVABLES:  # pragma: no cover - split() prevents it
@@ -127,7 +128,7 @@ def validate(draft: ReportDraft) -> dict:
         data = IncidentCreateSchema().load(draft.api_body(observables=False))
     except ValidationError as exc:
         raise InputError(f"report {draft.title!r} is invalid: {_first_errors(exc.messages)}",
-                         errors=exc.messages) from None
+                         errors=exc.messages_dict) from None
     data["observables"] = list(draft.observables)
     return data
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import BigInteger, bindparam, case, distinct, exists, func, insert, or_, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, bindparam, case, distinct, exists, func, insert, or_, select, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
@@ -239,7 +239,7 @@ def _version_condition(versions: tuple, access: CollectionAccess):
     CERT's ``last`` is each member's latest (the owner term matches the unique index)."""
     if ALL_VERSIONS in versions:
         return None
-    parts = []
+    parts: list[ColumnElement[bool]] = []
     if any(v not in {FIRST_VERSION, LAST_VERSION} for v in versions):
         parts.append(StixObject.version.in_(bindparam("versions", expanding=True)))
     for which in (LAST_VERSION, FIRST_VERSION):
@@ -286,7 +286,7 @@ def _bounded_bodies(query):
 
 @lru_cache(maxsize=512)
 def _statement(shape: tuple):
-    """The SELECT for one query shape, built once: statement construction was a third of a poll."""
+    """The SELECT for one query shape, built once: building it per request would cost a third of a poll."""
     (levels, unmarked, owner, by_object, ids, types, spec_versions, after, versions, paged, with_body,
      limit) = shape
     access = CollectionAccess(read=True, write=False, tlp_levels=frozenset(levels),

@@ -28,26 +28,25 @@ from ..clock import utcnow
 from ..database import DbSession
 from ..early_warning.lifecycle import restore_for_incident, revoke_for_incident
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
+from ..limits import MAX_NOTE, MAX_PARTNER_CERT_NAME, MAX_PARTNER_CERTS
 from ..models import CaseLink, CaseNote, Cooperation, Incident, User
 from ..models.case import LINK_KINDS
-from ..models.incident import STATUSES
 from ..params import id_from_text
 from ..schemas.fields import clean_text
 from ..store import audit
-from ..vocab import countries
+from ..vocab import END_STATUSES, INCIDENT_STATUSES, IncidentStatus, countries
 from . import deadline_tracking
 
+_STAFF_ONLY = "triage is for CERT staff only"
+
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "new": frozenset({"acknowledged", "false-positive"}),
-    "acknowledged": frozenset({"investigating", "closed", "false-positive"}),
-    "investigating": frozenset({"closed", "false-positive"}),
-    "closed": frozenset({"investigating"}),
-    "false-positive": frozenset({"acknowledged"}),
+    IncidentStatus.NEW: frozenset({IncidentStatus.ACKNOWLEDGED, IncidentStatus.FALSE_POSITIVE}),
+    IncidentStatus.ACKNOWLEDGED: frozenset({IncidentStatus.INVESTIGATING, IncidentStatus.CLOSED,
+                                            IncidentStatus.FALSE_POSITIVE}),
+    IncidentStatus.INVESTIGATING: frozenset({IncidentStatus.CLOSED, IncidentStatus.FALSE_POSITIVE}),
+    IncidentStatus.CLOSED: frozenset({IncidentStatus.INVESTIGATING}),
+    IncidentStatus.FALSE_POSITIVE: frozenset({IncidentStatus.ACKNOWLEDGED}),
 }
-OPEN_STATUSES = ("new", "acknowledged", "investigating")
-END_STATUSES = ("closed", "false-positive")
-MAX_NOTE = 20_000
-MAX_PARTNER_CERTS = 50
 
 
 def allowed_transition(current: str, new: str) -> bool:
@@ -55,8 +54,8 @@ def allowed_transition(current: str, new: str) -> bool:
 
 
 def check_transition(current: str, new: str) -> None:
-    if new not in STATUSES:
-        raise InputError(f"status must be one of {', '.join(STATUSES)}", field="status")
+    if new not in INCIDENT_STATUSES:
+        raise InputError(f"status must be one of {', '.join(INCIDENT_STATUSES)}", field="status")
     if new == current:
         return
     if not allowed_transition(current, new):
@@ -64,10 +63,6 @@ def check_transition(current: str, new: str) -> None:
         raise Conflict(f"a {current} report cannot become {new}; allowed next: {allowed}",
                        errors={"status": [f"not allowed from {current}"]})
 
-
-def _require_staff(actor: Actor) -> None:
-    if not actor.is_cert:
-        raise PermissionDenied("triage is for CERT staff only")
 
 
 def _require_reader(actor: Actor, *incidents: Incident) -> None:
@@ -82,16 +77,16 @@ def _apply_status(session: DbSession, incident: Incident, status: str, actor: Ac
         return False
     previous = incident.status
     incident.status = status
-    if previous == "new" and incident.acknowledged_at is None:
+    if previous == IncidentStatus.NEW and incident.acknowledged_at is None:
         incident.acknowledged_at = now
     if status in END_STATUSES:
         incident.closed_at = now
     elif previous in END_STATUSES:
         incident.closed_at = None
     audit.record(session, actor, "incident.status", "incident", incident.id, **{"from": previous, "to": status})
-    if status == "false-positive":  # the report no longer counts in the warnings it raised
+    if status == IncidentStatus.FALSE_POSITIVE:  # the report no longer counts in the warnings it raised
         revoke_for_incident(session, incident, actor)
-    elif previous == "false-positive":  # reopened: it counts again
+    elif previous == IncidentStatus.FALSE_POSITIVE:  # reopened: it counts again
         restore_for_incident(session, incident, actor)
     return True
 
@@ -99,6 +94,7 @@ def _apply_status(session: DbSession, incident: Incident, status: str, actor: Ac
 def _staff_user(session: DbSession, assignee: Any) -> User | None:
     if assignee in (None, ""):
         return None
+    user: User | None
     if isinstance(assignee, User):
         user = assignee
     else:
@@ -133,8 +129,8 @@ def _partner_certs(values: Any) -> list[str]:
         raise InputError(f"must be a list of at most {MAX_PARTNER_CERTS} names", field="partner_certs")
     out = []
     for value in values:
-        if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
-            raise InputError("each partner CERT is a non-blank name of at most 200 characters",
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_PARTNER_CERT_NAME:
+            raise InputError(f"each partner CERT is a non-blank name of at most {MAX_PARTNER_CERT_NAME} characters",
                              field="partner_certs")
         if value.strip() not in out:
             out.append(value.strip())
@@ -154,7 +150,7 @@ class CaseChanges:
 def update_case(session: DbSession, incident: Incident, changes: CaseChanges, *, actor: Actor,
                 now: datetime | None = None) -> Incident:
     """Apply a triage request in one transaction: all of it, or (on bad input) none of it."""
-    _require_staff(actor)
+    policy.require_cert_staff(actor, _STAFF_ONLY)
     assign_only = changes.status is None and changes.note is None and changes.cooperation is None
     if not (assign_only and policy.can_name_case_staff(actor, incident)):
         # The duty officer assigns a TLP:RED report without reading it; everything else needs reading.
@@ -191,7 +187,7 @@ def update_case(session: DbSession, incident: Incident, changes: CaseChanges, *,
 def apply_request(session: DbSession, incident: Incident, data: dict, *, actor: Actor) -> Incident:
     """A triage request (IncidentTriageSchema output): case changes, then a merge or link.
     Bad input in the case changes stores nothing; merge/link run after them, each atomic."""
-    _require_staff(actor)
+    policy.require_cert_staff(actor, _STAFF_ONLY)
     targets = {}
     for key in ("merge_into", "link"):
         if key in data:
@@ -226,7 +222,7 @@ def assign(session: DbSession, incident: Incident, assignee: Any, *, actor: Acto
 
 
 def add_note(session: DbSession, incident: Incident, body: str, *, actor: Actor) -> CaseNote:
-    _require_staff(actor)
+    policy.require_cert_staff(actor, _STAFF_ONLY)
     _require_reader(actor, incident)
     note = _add_note(session, incident, body, actor, utcnow())
     session.commit()
@@ -289,7 +285,7 @@ def cooperation_of(session: DbSession, incident: Incident) -> Cooperation | None
 def _root(session: DbSession, incident: Incident) -> Incident:
     seen = {incident.id}
     while incident.merged_into_id is not None:
-        incident = session.get(Incident, incident.merged_into_id)
+        incident = session.get_one(Incident, incident.merged_into_id)
         if incident.id in seen:  # pragma: no cover - merge() never creates a cycle
             break
         seen.add(incident.id)
@@ -299,7 +295,7 @@ def _root(session: DbSession, incident: Incident) -> Incident:
 def link(session: DbSession, incident: Incident, other: Incident, *, actor: Actor,
          kind: str = "related") -> CaseLink:
     """Link two reports (both directions are found by the case page)."""
-    _require_staff(actor)
+    policy.require_cert_staff(actor, _STAFF_ONLY)
     _require_reader(actor, incident, other)
     if kind not in LINK_KINDS:
         raise InputError(f"kind must be one of {', '.join(LINK_KINDS)}", field="kind")
@@ -331,7 +327,7 @@ def _check_merge(session: DbSession, duplicate: Incident, into: Incident) -> Inc
 def merge(session: DbSession, duplicate: Incident, into: Incident, *, actor: Actor) -> Incident:
     """Merge ``duplicate`` into ``into``: the duplicate is closed, points at the survivor and owes
     no further reporting phases; both stay readable by their own organizations."""
-    _require_staff(actor)
+    policy.require_cert_staff(actor, _STAFF_ONLY)
     _require_reader(actor, duplicate, into)
     survivor = _check_merge(session, duplicate, into)
     _require_reader(actor, survivor)
@@ -339,12 +335,12 @@ def merge(session: DbSession, duplicate: Incident, into: Incident, *, actor: Act
     duplicate.merged_into_id = survivor.id
     if duplicate.status not in END_STATUSES:
         previous = duplicate.status
-        duplicate.status = "closed"
+        duplicate.status = IncidentStatus.CLOSED
         if duplicate.acknowledged_at is None:
             duplicate.acknowledged_at = now
         duplicate.closed_at = now
         audit.record(session, actor, "incident.status", "incident", duplicate.id,
-                     **{"from": previous, "to": "closed", "reason": "merged"})
+                     **{"from": previous, "to": IncidentStatus.CLOSED, "reason": "merged"})
     duplicate.updated_at = now
     existing = session.execute(select(CaseLink).where(CaseLink.incident_id == duplicate.id,
                                                       CaseLink.other_id == survivor.id)).scalar_one_or_none()
@@ -365,7 +361,7 @@ def linked_reports(session: DbSession, incident: Incident) -> list[tuple[CaseLin
     out = []
     for row in rows:
         other_id = row.other_id if row.incident_id == incident.id else row.incident_id
-        out.append((row, session.get(Incident, other_id)))
+        out.append((row, session.get_one(Incident, other_id)))  # the link goes with either report (CASCADE)
     return out
 
 

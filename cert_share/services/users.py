@@ -23,7 +23,7 @@ _hasher = PasswordHasher()
 @cache
 def _dummy_hash() -> str:
     """Verified against when the e-mail is unknown, so timing does not reveal which accounts
-    exist. Made on first use: hashing at import cost every CLI command 0.15 s."""
+    exist. Made on first use: hashing at import would cost every CLI command 0.15 s."""
     return _hasher.hash("not-a-real-password")
 
 
@@ -74,11 +74,12 @@ def verify_credentials(session: DbSession, email: str, password: str) -> User | 
 
     The same argon2 work is done whatever the outcome (a dummy hash stands in for an unknown or
     malformed address), so neither the answer nor its timing says which accounts exist."""
+    address: str | None
     try:
-        email = normalize_email(email)
+        address = normalize_email(email)
     except InputError:
-        email = None
-    user = session.execute(select(User).where(User.email == email)).scalar_one_or_none() if email else None
+        address = None
+    user = session.execute(select(User).where(User.email == address)).scalar_one_or_none() if address else None
     try:
         _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password or "")
     except (VerificationError, InvalidHashError):

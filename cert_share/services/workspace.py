@@ -53,6 +53,9 @@ PAGE_SIZE = 50
 # Up to this many matching reports the queue sorts them in one query; beyond, it walks the
 # (severity, created_at) index one severity at a time.
 SMALL_RESULT = 5000
+# The queue's status filter: the open statuses, every status, or one of INCIDENT_STATUSES.
+QUEUE_OPEN, QUEUE_ALL = "open", "all"
+QUEUE_STATUSES = (QUEUE_OPEN, QUEUE_ALL) + INCIDENT_STATUSES
 
 
 @dataclass
@@ -61,7 +64,7 @@ class QueueFilters:
     rsit_class: str | None = None
     severity: str | None = None
     tlp: str | None = None
-    status: str = "open"  # "open", "all" or one status
+    status: str = QUEUE_OPEN  # one of QUEUE_STATUSES
     org: str | None = None  # slug
     overdue: bool = False
     q: str | None = None
@@ -76,8 +79,8 @@ class QueueFilters:
                 raise InputError(f"{name} must be one of {', '.join(allowed)}", field=name)
             return value
 
-        status = (args.get("status") or "open").strip()
-        if status not in ("open", "all") + INCIDENT_STATUSES:
+        status = (args.get("status") or QUEUE_OPEN).strip()
+        if status not in QUEUE_STATUSES:
             raise InputError(f"status must be open, all or one of {', '.join(INCIDENT_STATUSES)}", field="status")
         q = (args.get("q") or "").strip() or None
         if q is not None and len(q) > 200:
@@ -122,9 +125,9 @@ def _filtered(filters: QueueFilters, user_id: int | None, actor: Actor):
         query = query.where(Incident.severity == filters.severity)
     if filters.tlp:
         query = query.where(Incident.tlp == filters.tlp)
-    if filters.status == "open":
+    if filters.status == QUEUE_OPEN:
         query = query.where(Incident.status.in_(OPEN_STATUSES))
-    elif filters.status != "all":
+    elif filters.status != QUEUE_ALL:
         query = query.where(Incident.status == filters.status)
     if filters.q:
         escaped = filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -192,11 +195,11 @@ def queue(session: DbSession, filters: QueueFilters, *, actor: Actor, page: int 
         ordered = session.execute(query.with_only_columns(Incident.id).where(Incident.id.in_(list(by_id)))
                                   .order_by(*order)).scalars().all()
         chunk_ids = ordered[(page - 1) * per_page: page * per_page]
-        rows = {i.id: i for i in session.execute(
+        loaded = {i.id: i for i in session.execute(
             select(Incident).options(selectinload(Incident.organization), selectinload(Incident.assignee),
                                      selectinload(Incident.case_members))
             .where(Incident.id.in_(chunk_ids))).scalars()} if chunk_ids else {}
-        chunk = [rows[i] for i in chunk_ids]
+        chunk = [loaded[i] for i in chunk_ids]
         return QueuePage(chunk, total, page, max(1, -(-total // per_page)), {i: by_id[i] for i in chunk_ids},
                          restricted_ids(actor, chunk))
     # Most severe first without sorting every matching row: one indexed walk per severity

@@ -137,7 +137,7 @@ def check_pattern(pattern) -> None:
     if pattern_depth(pattern) > MAX_PATTERN_DEPTH:
         raise InvalidObject(f"pattern nests brackets deeper than {MAX_PATTERN_DEPTH} levels")
     try:
-        from stix2patterns.validator import run_validator
+        from stix2patterns.validator import run_validator  # slow import (ANTLR), only for complex patterns
 
         errors = run_validator(pattern, stix_version="2.1")
     except RecursionError:  # pragma: no cover - the depth cap keeps the parser far from this
@@ -146,7 +146,7 @@ def check_pattern(pattern) -> None:
         raise InvalidObject(f"invalid STIX pattern: {errors[0]}")
 
 
-def simple_observable(pattern: str) -> tuple[str, str] | None:
+def simple_observable(pattern: str | None) -> tuple[str, str] | None:
     """(observable type, value) of a one-comparison pattern, as the intake schema names types."""
     match = _SIMPLE_PATTERN.match(pattern or "")
     if not match:
@@ -300,6 +300,7 @@ def _check_content(obj: dict, type_: str) -> None:
 
 
 def _check_with_stix2(obj: dict) -> None:
+    # stix2 is a slow import, needed only for objects the fast checks do not cover.
     import stix2
     import stix2.exceptions
 

@@ -94,7 +94,7 @@ def load_report(form_data: dict) -> FormResult:
     try:
         data = _schema.load(payload)
     except ValidationError as exc:
-        _map_schema_errors(exc.messages, line_numbers, errors)
+        _map_schema_errors(exc.messages_dict, line_numbers, errors)
         return FormResult(errors=errors)
     if errors:
         return FormResult(errors=errors)

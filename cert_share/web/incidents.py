@@ -7,7 +7,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from marshmallow import ValidationError
 
-from .. import policy
+from .. import deadlines, policy
 from ..errors import InputError, NotFound
 from ..extensions import db
 from ..params import int_arg
@@ -18,6 +18,7 @@ from . import bp
 from .actor import current_actor
 from .forms import IncidentForm, PhaseUpdateForm
 from .incident_input import load_report
+from .workspace_views import case_view, queue
 
 PAGE_SIZE = 25
 _phase_schema = PhaseUpdateCreateSchema()
@@ -43,9 +44,7 @@ def _apply_errors(form, errors: dict[str, list[str]]) -> list[str]:
 @login_required
 def incident_list():
     """The organization's reports, newest first (CERT staff: every organization's)."""
-    if current_actor().is_cert:  # CERT staff get the triage queue (workspace_views)
-        from .workspace_views import queue
-
+    if policy.is_cert_staff(current_actor()):  # CERT staff get the triage queue (workspace_views)
         return queue()
     before = int_arg(request.args, "before")
     page, more = list_incidents(db.session, current_actor(), before=before, limit=PAGE_SIZE)
@@ -80,8 +79,6 @@ def incident_new():
 
 def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_errors=()):
     actor = current_actor()
-    from .. import deadlines
-
     return render_template("incidents/detail.html", incident=incident, update_form=update_form,
                            update_errors=list(update_errors), deadlines=deadlines.for_incident(incident),
                            can_update=policy.can_update_incident(actor, incident)), status
@@ -91,9 +88,7 @@ def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_er
 @login_required
 def incident_detail(incident_id: int):
     actor = current_actor()
-    if actor.is_cert:  # CERT staff get the case page, or a TLP:RED case's summary (workspace_views)
-        from .workspace_views import case_view
-
+    if policy.is_cert_staff(actor):  # CERT staff get the case page, or a TLP:RED case's summary (workspace_views)
         return case_view(incident_id)
     incident = readable_incident(db.session, actor, incident_id)
     return _detail(incident, PhaseUpdateForm())
@@ -125,7 +120,7 @@ def incident_update(incident_id: int):
     except ValidationError as exc:
         unplaced = _apply_errors(form, {name: [m if m != "Missing data for required field." else
                                                "This field is required." for m in messages]
-                                        for name, messages in exc.messages.items()})
+                                        for name, messages in exc.messages_dict.items()})
         return _detail(incident, form, 400, unplaced)
     except InputError as exc:
         db.session.rollback()
