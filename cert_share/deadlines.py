@@ -34,6 +34,7 @@ from typing import Iterable, Mapping, Sequence
 
 from .clock import iso, utcnow
 from .config import setting
+from .vocab import IncidentStatus, Phase
 
 
 @dataclass(frozen=True)
@@ -59,17 +60,17 @@ REGIMES: dict[str, tuple[PhaseRule, ...]] = {
     # NIS2 Art. 23(4): early warning 24 h, notification 72 h, final report one month after the
     # notification.
     "nis2": (
-        PhaseRule("early-warning", "detected", Delay(hours=24)),
-        PhaseRule("notification", "detected", Delay(hours=72)),
-        PhaseRule("final-report", "phase:notification", Delay(months=1)),
+        PhaseRule(Phase.EARLY_WARNING, "detected", Delay(hours=24)),
+        PhaseRule(Phase.NOTIFICATION, "detected", Delay(hours=72)),
+        PhaseRule(Phase.FINAL_REPORT, f"phase:{Phase.NOTIFICATION}", Delay(months=1)),
     ),
     # DORA (RTS on major ICT-related incident reporting, Art. 5): initial notification 4 h after
     # classification and at most 24 h after becoming aware; intermediate report 72 h after the
     # initial notification; final report one month after the intermediate report.
     "dora": (
-        PhaseRule("early-warning", "classified", Delay(hours=4), at_most=("detected", Delay(hours=24))),
-        PhaseRule("intermediate", "phase:early-warning", Delay(hours=72)),
-        PhaseRule("final-report", "phase:intermediate", Delay(months=1)),
+        PhaseRule(Phase.EARLY_WARNING, "classified", Delay(hours=4), at_most=("detected", Delay(hours=24))),
+        PhaseRule(Phase.INTERMEDIATE, f"phase:{Phase.EARLY_WARNING}", Delay(hours=72)),
+        PhaseRule(Phase.FINAL_REPORT, f"phase:{Phase.INTERMEDIATE}", Delay(months=1)),
     ),
 }
 DEFAULT_REGIME = "nis2"
@@ -77,7 +78,7 @@ DEFAULT_REGIME = "nis2"
 # Overridden by the SECTOR_REGIMES setting ("financial-services=dora,insurance=dora").
 DEFAULT_SECTOR_REGIMES: dict[str, str] = {"financial-services": "dora"}
 # Reports in these states owe no further phases.
-SUSPENDED_STATUSES = frozenset({"false-positive"})
+SUSPENDED_STATUSES = frozenset({IncidentStatus.FALSE_POSITIVE})
 
 
 @dataclass(frozen=True)
@@ -128,10 +129,10 @@ def regime_name(regime: str | None, sector: str | None, sector_regimes: Mapping[
 
 def compute(*, detected_at: datetime, created_at: datetime, classified_at: datetime | None,
             submissions: Iterable[tuple[str, datetime]], regime: str = DEFAULT_REGIME,
-            status: str = "new", suspended: bool = False, now: datetime | None = None) -> list[Deadline]:
+            status: str = IncidentStatus.NEW, suspended: bool = False, now: datetime | None = None) -> list[Deadline]:
     """Deadlines of one report. ``submissions`` are (phase, submitted_at) of its phase updates."""
     now = now or utcnow()
-    first: dict[str, datetime] = {"early-warning": created_at}
+    first: dict[str, datetime] = {Phase.EARLY_WARNING: created_at}
     for phase, at in submissions:
         if phase not in first or at < first[phase]:
             first[phase] = at

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Iterable
 
 # STIX 2.1 industry-sector-ov (section 10.12).
 SECTORS: tuple[str, ...] = (
@@ -42,17 +43,32 @@ RSIT_LABELS: dict[str, str] = {
 
 CLASSIFICATIONS: tuple[str, ...] = tuple(f"{c}/{t}" for c, types in RSIT.items() for t in types)
 
+# TLP 2.0, least to most restrictive: the one order every TLP comparison uses.
 TLP_LEVELS: tuple[str, ...] = ("clear", "green", "amber", "amber+strict", "red")
+_TLP_RANK = {level: rank for rank, level in enumerate(TLP_LEVELS)}
+
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 
 # Severity -> incident core extension "criticality" (0-100).
 CRITICALITY = {"low": 25, "medium": 50, "high": 75, "critical": 100}
 
 
+def strictest_tlp(levels: Iterable[str | None]) -> str | None:
+    """The most restrictive TLP level among ``levels``; None and unknown names are ignored,
+    and None comes back when nothing is left (a combination of markings takes the strictest)."""
+    ranked = [_TLP_RANK[level] for level in levels if level in _TLP_RANK]
+    return TLP_LEVELS[max(ranked)] if ranked else None
+
+
+def tlp_up_to(ceiling: str) -> frozenset[str]:
+    """Every TLP level no stricter than ``ceiling``, ``ceiling`` included."""
+    return frozenset(TLP_LEVELS[:_TLP_RANK[ceiling] + 1])
+
+
 @lru_cache(maxsize=1)
 def countries() -> dict[str, str]:
     """ISO 3166-1 alpha-2 code -> English name."""
-    import pycountry
+    import pycountry  # loaded on first use: most commands never list countries
 
     return {c.alpha_2: c.name for c in pycountry.countries}
 
@@ -61,3 +77,80 @@ def rsit_label(classification: str) -> str:
     """``rsit:malicious-code="infected-system"``: the RSIT machine tag, as MISP writes it."""
     cls, _, typ = classification.partition("/")
     return f'rsit:{cls}="{typ}"'
+
+
+# States and phases: the words stored in the database and spoken by the API, named once here.
+# Plain strings on a namespace class, not Enum members, so that a value read from a row or a
+# request compares equal as it is and is written back unchanged.
+
+
+class IncidentStatus:
+    """A report's triage status (``incidents.status``)."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    INVESTIGATING = "investigating"
+    CLOSED = "closed"
+    FALSE_POSITIVE = "false-positive"
+
+
+INCIDENT_STATUSES: tuple[str, ...] = (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED, IncidentStatus.INVESTIGATING,
+                                      IncidentStatus.CLOSED, IncidentStatus.FALSE_POSITIVE)
+OPEN_STATUSES: tuple[str, ...] = (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED, IncidentStatus.INVESTIGATING)
+END_STATUSES: tuple[str, ...] = (IncidentStatus.CLOSED, IncidentStatus.FALSE_POSITIVE)
+
+
+class Phase:
+    """A reporting phase (NIS2 Art. 23 / DORA). The report itself is the early warning; the
+    others are filed as phase updates."""
+
+    EARLY_WARNING = "early-warning"
+    NOTIFICATION = "notification"
+    INTERMEDIATE = "intermediate"
+    FINAL_REPORT = "final-report"
+
+
+PHASES: tuple[str, ...] = (Phase.EARLY_WARNING, Phase.NOTIFICATION, Phase.INTERMEDIATE, Phase.FINAL_REPORT)
+UPDATE_PHASES: tuple[str, ...] = (Phase.NOTIFICATION, Phase.INTERMEDIATE, Phase.FINAL_REPORT)
+
+
+class WarningState:
+    """An early warning's state (``warnings.state``). DRAFT waits for CERT review; PENDING is
+    approved (or automatic) and waits for publish-warnings; PUBLISHED: its current version is in
+    its collections; DISCARDED, REVOKED and EXPIRED are end states (a revoked warning still has
+    its revoked version published once)."""
+
+    DRAFT = "draft"
+    PENDING = "pending"
+    PUBLISHED = "published"
+    DISCARDED = "discarded"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+WARNING_STATES: tuple[str, ...] = (WarningState.DRAFT, WarningState.PENDING, WarningState.PUBLISHED,
+                                   WarningState.DISCARDED, WarningState.REVOKED, WarningState.EXPIRED)
+
+
+class OutboxState:
+    """An outbox message's state (``outbox.state``): PENDING → SENDING (claimed under a lease) →
+    SENT or DEAD; DIGEST waits for the recipient's next digest, FOLDED is carried by one."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+    DIGEST = "digest"
+    FOLDED = "folded"
+
+
+OUTBOX_STATES: tuple[str, ...] = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.SENT, OutboxState.DEAD,
+                                  OutboxState.DIGEST, OutboxState.FOLDED)
+
+
+class JobRunStatus:
+    """How a job run stands (``job_runs.status``)."""
+
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"

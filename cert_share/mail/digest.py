@@ -16,10 +16,11 @@ from typing import Callable
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
+from .. import policy
 from ..clock import iso
 from ..database import DbSession
 from ..models import OutboxMessage, User
-from ..vocab import strictest_tlp
+from ..vocab import OutboxState, strictest_tlp
 from .outbox import enqueue
 from .templates import render
 
@@ -56,7 +57,7 @@ def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: 
     users = {user.email.lower(): user for user in session.execute(
         select(User).where(User.active.is_(True)).order_by(User.email)).scalars()}
     held_back = set(session.execute(
-        select(func.lower(OutboxMessage.to)).where(OutboxMessage.state == "digest",
+        select(func.lower(OutboxMessage.to)).where(OutboxMessage.state == OutboxState.DIGEST,
                                                    OutboxMessage.created_at <= now)).scalars())
     for address in sorted(set(users) | held_back):
         user = users.get(address)
@@ -64,7 +65,7 @@ def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: 
         parts = _run_sections(session, sections, user, since, now) if user is not None else []
         folded = list(session.execute(
             select(OutboxMessage).where(func.lower(OutboxMessage.to) == address,
-                                        OutboxMessage.state == "digest", OutboxMessage.created_at <= now)
+                                        OutboxMessage.state == OutboxState.DIGEST, OutboxMessage.created_at <= now)
             .order_by(OutboxMessage.id)).scalars())
         if not parts and not folded:
             continue
@@ -85,7 +86,7 @@ def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: 
             continue
         session.flush()
         for message in folded:
-            message.state = "folded"
+            message.state = OutboxState.FOLDED
             message.folded_into_id = digest.id
         session.commit()
         report.digests += 1
@@ -96,10 +97,10 @@ def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: 
 @digest_section
 def dead_letter_section(session: DbSession, user: User, since: datetime, until: datetime):
     """CERT admins: mail that could not be delivered since the last digest."""
-    if user.role != "cert-admin":
+    if not policy.is_cert_admin_account(user):
         return None
     dead = list(session.execute(
-        select(OutboxMessage).where(OutboxMessage.state == "dead", OutboxMessage.created_at <= until,
+        select(OutboxMessage).where(OutboxMessage.state == OutboxState.DEAD, OutboxMessage.created_at <= until,
                                     OutboxMessage.next_attempt_at >= since)
         .order_by(OutboxMessage.id)).scalars())
     if not dead:

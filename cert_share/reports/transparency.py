@@ -23,8 +23,7 @@ from ..database import DbSession
 from ..models import Incident, Organization
 from ..services import metrics
 from ..services.metrics import Period
-from ..services.triage import END_STATUSES
-from ..vocab import RSIT_LABELS
+from ..vocab import END_STATUSES, RSIT_LABELS
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,18 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .. import deadlines as _deadlines
+from ..limits import (
+    MAX_AFFECTED_SERVICES,
+    MAX_COUNTRIES,
+    MAX_DESCRIPTION,
+    MAX_EXTERNAL_ID,
+    MAX_IMPACT,
+    MAX_OBSERVABLES,
+    MAX_TITLE,
+)
 from ..stix.observables import TYPES, ObservableError, normalize
-from ..vocab import CLASSIFICATIONS, SEVERITIES, TLP_LEVELS, countries
+from ..vocab import CLASSIFICATIONS, SEVERITIES, TLP_LEVELS, UPDATE_PHASES, countries
 from .fields import BoundedList, Text, Timestamp
-
-MAX_OBSERVABLES = 10_000
 
 
 class ObservableSchema(Schema):
@@ -40,8 +47,8 @@ class IncidentCreateSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    title = Text(required=True, max_length=300, allow_blank=False)
-    description = Text(load_default="", max_length=20_000, multiline=True)
+    title = Text(required=True, max_length=MAX_TITLE, allow_blank=False)
+    description = Text(load_default="", max_length=MAX_DESCRIPTION, multiline=True)
     classification = fields.String(required=True, validate=validate.OneOf(
         CLASSIFICATIONS, error="unknown RSIT classification {input!r}; expected class/type such as "
                                "malicious-code/infected-system"))
@@ -50,14 +57,14 @@ class IncidentCreateSchema(Schema):
     detected_at = Timestamp(required=True, not_future=True)
     started_at = Timestamp(load_default=None, allow_none=True, not_future=True)
     classified_at = Timestamp(load_default=None, allow_none=True, not_future=True)
-    affected_services = Text(load_default="", max_length=2_000, multiline=True)
-    impact = Text(load_default="", max_length=5_000, multiline=True)
+    affected_services = Text(load_default="", max_length=MAX_AFFECTED_SERVICES, multiline=True)
+    impact = Text(load_default="", max_length=MAX_IMPACT, multiline=True)
     observables = BoundedList(fields.Nested(ObservableSchema), load_default=list, max_length=MAX_OBSERVABLES)
-    cross_border = BoundedList(fields.String(validate=_country), load_default=list, max_length=250)
+    cross_border = BoundedList(fields.String(validate=_country), load_default=list, max_length=MAX_COUNTRIES)
     personal_data = fields.Boolean(load_default=False)
     share_reporter = fields.Boolean(load_default=False)
     # A client's own id for this report: a retried POST with the same id creates nothing new.
-    external_id = Text(load_default=None, allow_none=True, max_length=128)
+    external_id = Text(load_default=None, allow_none=True, max_length=MAX_EXTERNAL_ID)
 
     @validates_schema(skip_on_field_errors=False)
     def _times_in_order(self, data, **kwargs):
@@ -119,6 +126,6 @@ class PhaseUpdateCreateSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    phase = fields.String(required=True, validate=validate.OneOf(("notification", "intermediate", "final-report")))
-    summary = Text(required=True, max_length=20_000, multiline=True, allow_blank=False)
+    phase = fields.String(required=True, validate=validate.OneOf(UPDATE_PHASES))
+    summary = Text(required=True, max_length=MAX_DESCRIPTION, multiline=True, allow_blank=False)
     details = fields.Dict(keys=fields.String(), load_default=dict)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from ..models.incident import STATUSES
+from ..limits import MAX_COUNTRIES, MAX_NOTE, MAX_PARTNER_CERTS
 from ..params import MAX_ID
+from ..vocab import INCIDENT_STATUSES
 from .fields import Text, Timestamp
 from .incident import IncidentSchema
 
@@ -13,8 +14,8 @@ class CooperationSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    countries = fields.List(fields.String(), load_default=list, validate=validate.Length(max=250))
-    partner_certs = fields.List(fields.String(), load_default=list, validate=validate.Length(max=50))
+    countries = fields.List(fields.String(), load_default=list, validate=validate.Length(max=MAX_COUNTRIES))
+    partner_certs = fields.List(fields.String(), load_default=list, validate=validate.Length(max=MAX_PARTNER_CERTS))
 
 
 class IncidentTriageSchema(Schema):
@@ -23,10 +24,10 @@ class IncidentTriageSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(INCIDENT_STATUSES))
     # E-mail or id of a CERT user; null unassigns.
     assignee = fields.Raw(allow_none=True)
-    note = Text(max_length=20_000, multiline=True, allow_blank=False)
+    note = Text(max_length=MAX_NOTE, multiline=True, allow_blank=False)
     cooperation = fields.Nested(CooperationSchema, allow_none=True)
     merge_into = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID))
     link = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID))

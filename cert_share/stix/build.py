@@ -94,7 +94,7 @@ def version_timestamp(value: datetime) -> str:
 
 
 # The identity and the incident are written as plain dicts too (see _observable_objects): going
-# through stix2 objects and back to JSON was a tenth of an API request. tests/unit/test_stix_build.py
+# through stix2 objects and back to JSON would cost a tenth of an API request. tests/unit/test_stix_build.py
 # checks both against stix2.parse and stix2-validator.
 def identity(org: OrgLike) -> dict:
     created = version_timestamp(org.created_at)
@@ -145,7 +145,7 @@ def _incident_description(inc: IncidentLike) -> str:
 def _observable_objects(obs: ObservableLike, inc: IncidentLike, org: OrgLike, marking: str,
                         stamps: tuple[str, str, str]) -> list[dict]:
     # Built as plain dicts from fixed templates: stix2 re-validating our own generated pattern
-    # for every observable cost ~3 ms each, a third of an API request. The shapes are checked
+    # for every observable would cost ~3 ms each, a third of an API request. The shapes are checked
     # against stix2.parse and stix2-validator in tests/unit/test_stix_build.py.
     normalized = obs if isinstance(obs, Observable) else Observable(obs.type, obs.value, obs.value)
     sco = sco_dict(normalized, getattr(obs, "stix_id", None))

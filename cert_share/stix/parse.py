@@ -110,6 +110,7 @@ def _split_path(path: str) -> list[str]:
 
 
 def _slow_comparisons(pattern: str) -> list[tuple[str, str]]:
+    # The ANTLR pattern parser is a slow import, needed only for patterns the fast path cannot read.
     from stix2patterns.v21.pattern import Pattern
     from stix2patterns.validator import run_validator
 

@@ -192,7 +192,7 @@ def delete_object(api_root: str, collection_id: str, object_id: str):
     coll, access = _readable(api_root, collection_id)
     filters = taxii_store.parse_filters(request.args, allowed=DELETE_FILTERS, page_size=_page_size())
     if "match[version]" not in request.args:
-        filters.versions = ["all"]
+        filters.versions = [taxii_store.ALL_VERSIONS]
     taxii_store.delete_object(db.session, actor=g.actor, collection=coll, access=access,
                               object_id=object_id, filters=filters)
     return Response(status=200, content_type=MEDIA_TYPE)

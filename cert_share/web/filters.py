@@ -7,7 +7,7 @@ from flask import current_app
 from flask_login import current_user
 
 from .. import policy
-from ..vocab import RSIT_LABELS, countries
+from ..vocab import RSIT_LABELS, Phase, countries
 from . import bp
 from .actor import current_actor
 from .forms import TLP_CHOICES, LogoutForm, classification_choices
@@ -19,8 +19,8 @@ TYPE_LABELS = {
     "file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-256", "file:sha512": "SHA-512",
     "autonomous-system": "AS number",
 }
-PHASE_LABELS = {"early-warning": "Early warning", "notification": "Incident notification",
-                "intermediate": "Intermediate report", "final-report": "Final report"}
+PHASE_LABELS = {Phase.EARLY_WARNING: "Early warning", Phase.NOTIFICATION: "Incident notification",
+                Phase.INTERMEDIATE: "Intermediate report", Phase.FINAL_REPORT: "Final report"}
 
 
 @bp.app_template_filter("utc")

@@ -23,7 +23,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import DateTimeLocalInput
 
-from ..vocab import RSIT, RSIT_LABELS, SEVERITIES, countries
+from ..limits import MAX_TITLE
+from ..vocab import RSIT, RSIT_LABELS, SEVERITIES, Phase, countries
 from .timezones import TIMEZONE_CHOICES
 
 TLP_CHOICES = [
@@ -36,9 +37,9 @@ TLP_CHOICES = [
                        "it says. Never published."),
 ]
 PHASE_CHOICES = [
-    ("notification", "Incident notification (72 h)"),
-    ("intermediate", "Intermediate report"),
-    ("final-report", "Final report (one month)"),
+    (Phase.NOTIFICATION, "Incident notification (72 h)"),
+    (Phase.INTERMEDIATE, "Intermediate report"),
+    (Phase.FINAL_REPORT, "Final report (one month)"),
 ]
 
 
@@ -74,7 +75,7 @@ class PasswordChangeForm(FlaskForm):
 
 
 class IncidentForm(FlaskForm):
-    title = StringField("Title", render_kw={"maxlength": 300, "required": True})
+    title = StringField("Title", render_kw={"maxlength": MAX_TITLE, "required": True})
     description = TextAreaField("Description", render_kw={"rows": 5})
     classification = SelectField("Classification (ENISA RSIT)", validate_choice=False)
     severity = SelectField("Severity", validate_choice=False,

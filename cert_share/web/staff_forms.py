@@ -16,10 +16,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models.incident import STATUSES
+from ..limits import MAX_NOTE
 from ..models.user import ROLES
 from ..params import MAX_ID
-from ..vocab import SECTORS, TLP_LEVELS
+from ..vocab import INCIDENT_STATUSES, SECTORS, TLP_LEVELS
 
 
 class MultiCheckbox(SelectMultipleField):
@@ -28,13 +28,13 @@ class MultiCheckbox(SelectMultipleField):
 
 
 class TriageForm(FlaskForm):
-    status = SelectField("Status", choices=[(s, s.replace("-", " ").capitalize()) for s in STATUSES],
+    status = SelectField("Status", choices=[(s, s.replace("-", " ").capitalize()) for s in INCIDENT_STATUSES],
                          validate_choice=False)
     assignee = SelectField("Assignee", validate_choice=False)
 
 
 class NoteForm(FlaskForm):
-    note = TextAreaField("Internal note (never shared)", validators=[DataRequired(), Length(max=20_000)],
+    note = TextAreaField("Internal note (never shared)", validators=[DataRequired(), Length(max=MAX_NOTE)],
                          render_kw={"rows": 3})
 
 

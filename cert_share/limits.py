@@ -1,0 +1,26 @@
+"""How long the text people write may be, and how many items a list may hold.
+
+One number per rule, shared by the web form (its ``maxlength``), the API schema (which refuses
+more, and states it in the OpenAPI document), the services that check again, and the importers
+that cut a partner's longer text to fit. The README's "Limits" table lists them.
+"""
+from __future__ import annotations
+
+# A report's or a warning's title.
+MAX_TITLE = 300
+# Long free text: a report's or a warning's description, a warning's recommended action, the
+# summary of a reporting phase.
+MAX_DESCRIPTION = 20_000
+MAX_AFFECTED_SERVICES = 2_000
+MAX_IMPACT = 5_000
+# Observables in one report, counted before any is checked; a bigger import is split.
+MAX_OBSERVABLES = 10_000
+# Countries named in one list (a report's cross-border countries, a case's partner countries).
+MAX_COUNTRIES = 250
+# A client's own id for a report (external_id).
+MAX_EXTERNAL_ID = 128
+# An internal case note.
+MAX_NOTE = 20_000
+# Partner CERTs named on one case, and the length of each name.
+MAX_PARTNER_CERTS = 50
+MAX_PARTNER_CERT_NAME = 200
