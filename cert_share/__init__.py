@@ -1,12 +1,17 @@
 """cert-share: incident sharing and early warning for a national CERT.
 
 create_app() only wires things together: no database writes, no scheduler, no network.
+
+The register_* functions import what they wire when they run: this module runs first whenever any
+cert_share module is imported, so imports at its top would load the whole web application (and
+its models, services and blueprints) for a script or test that needs only, say, cert_share.stix.
 """
 from __future__ import annotations
 
+import gc
 import os
 
-from flask import Flask
+from flask import Flask, request
 
 from .config import DEV_SECRET_KEY, config_for
 
@@ -41,8 +46,6 @@ def worker_app() -> Flask:
     Everything loaded by then (Flask, SQLAlchemy, the models, the app) lives as long as the
     worker: gc.freeze() keeps it out of the collector's reach, so that collections triggered by
     a request's garbage do not walk a few hundred thousand objects that can never be freed."""
-    import gc
-
     app = create_app()
     gc.freeze()
     return app
@@ -124,9 +127,12 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from .cli import register
+    from .cli import COMMANDS as CORE_COMMANDS
+    from .jobs.cli import COMMANDS as JOB_COMMANDS
+    from .reports.cli import COMMANDS as REPORT_COMMANDS
 
-    register(app)
+    for command in (*CORE_COMMANDS, *JOB_COMMANDS, *REPORT_COMMANDS):
+        app.cli.add_command(command)
 
 
 def register_security_headers(app: Flask) -> None:
@@ -135,8 +141,6 @@ def register_security_headers(app: Flask) -> None:
     Nothing is cached (responses carry TLP-marked content and signed-in pages), except the
     static assets; HSTS in production over HTTPS. No server banner is set here: gunicorn sends
     its name without a version (the development server's banner cannot be changed by the app)."""
-    from flask import request
-
     hsts_max_age = app.config["HSTS_MAX_AGE"]
     production = _in_production(app)
     https_base = app.config["BASE_URL"].startswith("https://")

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, scoped_session
 
 from . import sqlite_writer
+from .extensions import db
 
 # A session as services receive it: flask-sqlalchemy's db.session (a scoped_session that hands
 # every call to the current app context's session) from views and jobs, or a plain Session.
@@ -25,7 +26,7 @@ _configured: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
 def sqlite_engine_options(url: str, options: dict) -> dict:
     """SQLite file databases: connections that queue writers on an OS lock (sqlite_writer.py),
-    and no pre-ping — a file cannot drop the connection, and the ping was a query per request."""
+    and no pre-ping — a file cannot drop the connection, and the ping would add a query to every request."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") \
             or parsed.database.startswith("file:"):
@@ -75,8 +76,6 @@ def migrations(app):
     ``db`` commands and the test fixtures need)."""
     if "migrate" not in app.extensions:
         from flask_migrate import Migrate
-
-        from .extensions import db
 
         Migrate(app, db, directory=MIGRATIONS_DIRECTORY)
     return app.extensions["migrate"]

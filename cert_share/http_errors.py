@@ -25,7 +25,9 @@ def _render(status: int, title: str, message: str):
     if path.startswith("/api/"):
         return jsonify({"error": title, "status": status, "message": message}), status
     if path.startswith("/taxii2"):
-        from .taxii import error_response  # the one renderer of TAXII error resources
+        # The one renderer of TAXII error resources; imported here because the taxii package
+        # imports this module (with_exception_headers).
+        from .taxii import error_response
 
         return error_response(status, title, message)
     try:

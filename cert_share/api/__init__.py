@@ -1,7 +1,7 @@
 """JSON API under /api/v1 (bearer tokens; marshmallow schemas; OpenAPI at /api/v1/openapi.json)."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -18,8 +18,6 @@ PUBLIC_ENDPOINTS = {"api.openapi"}
 
 @bp.before_request
 def _authenticate():
-    from flask import request
-
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     g.actor = actor_from_request(allow_basic=False)

@@ -12,18 +12,15 @@ members.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from .. import policy
 from ..actor import Actor, actor_for_user
 from ..config import setting
 from ..database import DbSession
-from ..models import Incident, Organization
+from ..mail import outbox
+from ..models import EarlyWarning, Incident, Organization
 from ..store.case_staff import active_staff, red_sources, staff_audience
 from ..store.collections import by_alias
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..models import EarlyWarning
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +31,9 @@ def _base_url() -> str:
 
 def critical_report(session: DbSession, incident: Incident) -> int:
     """A critical report: CERT staff at once (except a CERT user who filed it), each told only
-    what policy lets them read (services.case_access.staff_audience)."""
+    what policy lets them read (store.case_staff.staff_audience)."""
     if incident.severity != "critical":
         return 0
-    from ..mail import outbox
-
     org = incident.organization
     count = 0
     for recipient in staff_audience(session, incident, exclude_user_id=incident.reporter_id):
@@ -60,11 +55,9 @@ def critical_report(session: DbSession, incident: Incident) -> int:
     return count
 
 
-def draft_awaiting_review(session: DbSession, warning: "EarlyWarning") -> int:
+def draft_awaiting_review(session: DbSession, warning: EarlyWarning) -> int:
     """A warning that must not go out without a human decision: tell the CERT staff who may read
     it now (one raised from a TLP:RED report: the staff named on that case)."""
-    from ..mail import outbox
-
     sources = red_sources(session, warning)
     readers = [u.email for u in active_staff(session)
                if policy.can_read_case_warning(actor_for_user(u), sources)]
@@ -81,7 +74,7 @@ def draft_awaiting_review(session: DbSession, warning: "EarlyWarning") -> int:
     return count
 
 
-def owner_warning_published(session: DbSession, warning: "EarlyWarning") -> int:
+def owner_warning_published(session: DbSession, warning: EarlyWarning) -> int:
     """A warning about an organization's own assets is out: its member-admins hear about it."""
     owner = session.get(Organization, warning.owner_org_id) if warning.owner_org_id else None
     if owner is None:
@@ -91,8 +84,6 @@ def owner_warning_published(session: DbSession, warning: "EarlyWarning") -> int:
     if not policy.can_read_warning(reader, warning.tlp, collections):
         log.info("warning %s: not mailed to %s, TLP/collection does not admit it", warning.id, owner.slug)
         return 0
-    from ..mail import outbox
-
     count = 0
     for address in outbox.member_admins(session, owner.id):
         text = (f"{warning.title}\n\n{warning.description}\n\nRecommended action: {warning.recommended_action}\n\n"

@@ -1,4 +1,5 @@
-"""``cert-share report transparency``: the public transparency report (picked up via COMMANDS)."""
+"""``cert-share report transparency``: the public transparency report (``COMMANDS`` is registered by
+create_app, register_commands)."""
 from __future__ import annotations
 
 import sys
@@ -9,6 +10,9 @@ from flask.cli import with_appcontext
 
 from ..errors import CertShareError
 from ..extensions import db
+from ..services.metrics import parse_period
+from .render import render
+from .transparency import build
 
 
 @click.group("report", help="Published reports.")
@@ -27,10 +31,6 @@ def report_group():
 @with_appcontext
 def transparency(start, end, fmt, min_cell, output):
     """Aggregates for publication as TLP:CLEAR: no organization names, small cells suppressed."""
-    from ..services.metrics import parse_period
-    from .render import render
-    from .transparency import build
-
     try:
         period = parse_period(start, end)
     except CertShareError as exc:

@@ -38,7 +38,7 @@ def to_json(report: dict) -> str:
 
 
 def _chart_sectors(report: dict) -> str | None:
-    import pygal
+    import pygal  # only the transparency report draws charts: a slow import for every other command
 
     totals: dict[str, int] = {}
     for cell in report["cells"]:
@@ -55,7 +55,7 @@ def _chart_sectors(report: dict) -> str | None:
 
 
 def _chart_classes(report: dict) -> str | None:
-    import pygal
+    import pygal  # only the transparency report draws charts: a slow import for every other command
 
     totals: dict[str, int] = {}
     for cell in report["cells"]:

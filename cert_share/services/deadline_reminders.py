@@ -18,6 +18,7 @@ from ..clock import iso, utcnow
 from ..config import setting
 from ..database import DbSession
 from ..deadlines import Deadline
+from ..mail.outbox import enqueue, member_admins
 from ..models import DeadlineReminder, Incident
 from ..store import audit
 from ..store.case_staff import active_staff, staff_audience
@@ -62,8 +63,6 @@ def _text(incident: Incident, deadline: Deadline, now: datetime, base_url: str, 
 
 def send_reminders(session: DbSession, *, now: datetime | None = None) -> ReminderReport:
     """Queue one reminder per overdue phase not reminded before; commits."""
-    from ..mail.outbox import enqueue, member_admins
-
     now = now or utcnow()
     base_url = setting("BASE_URL")
     report = ReminderReport()

@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import render_template
 from flask_login import login_required
 
+from .. import policy
 from ..extensions import db
 from ..services.incident_listing import list_incidents
 from . import bp
 from .actor import current_actor
+from .workspace_views import dashboard
 
 RECENT = 5
 
@@ -16,7 +18,7 @@ RECENT = 5
 @login_required
 def index():
     actor = current_actor()
-    if actor.is_cert:
+    if policy.is_cert_staff(actor):
         return _staff_home(actor)
     return _member_home(actor)
 
@@ -29,6 +31,4 @@ def _member_home(actor):
 
 def _staff_home(actor):
     """CERT staff: the workspace dashboard (what needs attention now)."""
-    from .workspace_views import dashboard
-
     return dashboard()
