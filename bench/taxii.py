@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""TAXII 2.1 benchmark (issue 3): cert-share under gunicorn (2 workers, SQLite) vs medallion.
+"""TAXII 2.1 benchmark: cert-share under gunicorn (2 workers, SQLite) vs medallion.
 
 For each N (default 10,000 100,000 1,000,000):
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""CERT workspace benchmark (issue 5): dashboard and triage queue render time with many reports.
+"""CERT workspace benchmark: dashboard and triage queue render time with many reports.
 
 Builds a migrated SQLite database with --n reports (default 100,000) bulk-inserted over two
 years across --orgs member organizations (NIS2 and DORA regimes): most older reports closed

@@ -9,7 +9,7 @@ when the transaction ends; the kernel wakes the next writer the moment the lock 
 Readers never take it (WAL: they do not block the writer and are not blocked by it).
 
 Checkpoints are moved out of that window too. By default the commit that pushes the WAL past
-1,000 pages copies it back into the database file and fsyncs, inside the writer's lock: that was
+1,000 pages copies it back into the database file and fsyncs, inside the writer's lock: that is
 three quarters of a commit's cost (about 1.4 ms of 1.9 ms per transaction on the benchmark
 machine). These connections turn the automatic checkpoint off, and after a commit, with the lock
 already released, at most one connection per process a second runs a PASSIVE checkpoint, which

@@ -1,4 +1,4 @@
-"""The CERT's own working records on a report (issue 5): internal notes, links between
+"""The CERT's own working records on a report: internal notes, links between
 duplicate or related reports, cross-border cooperation, deadline reminders already sent, and the
 staff named on a case (who may read it when it is TLP:RED).
 

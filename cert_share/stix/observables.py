@@ -28,7 +28,7 @@ SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 # The Cc characters of ASCII (ASCII has no Cf): the per-character Unicode lookup is only needed
-# beyond it, and was a tenth of parsing a large import.
+# beyond it, and would cost a tenth of parsing a large import.
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
@@ -86,7 +86,7 @@ def normalize_domain(text: str) -> tuple[str, str]:
         raise ObservableError(f"{text!r} is not a valid domain name")
     if host.isascii() and all(_LABEL.match(label) and label[2:4] != "--" for label in host.split(".")):
         # Plain letter-digit-hyphen labels (no "xn--" or other "??--" label): IDNA maps them to
-        # themselves, and the idna package took a fifth of a large import to say so.
+        # themselves, and the idna package would take a fifth of a large import to say so.
         ascii_form = display = host
     else:
         try:

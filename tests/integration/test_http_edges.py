@@ -98,7 +98,7 @@ def test_an_api_report_with_such_a_timestamp_is_a_400_naming_the_field(client, w
 
 def test_a_posted_incident_whose_first_seen_overflows_is_stored_without_it(client, world):
     """The incident core extension's first_seen is read to date the report: an overflow there
-    was a 500; now the report simply has no start time."""
+    leaves the report without a start time, not a 500."""
     obj = _incident_object(criticality=80, first_seen="0001-01-01T00:00:00+01:00")
     response = client.post(_objects(world, "intake"), data=json.dumps({"objects": [obj]}), headers=_taxii(world))
     assert response.status_code == 202, response.get_data(as_text=True)
@@ -126,7 +126,7 @@ def test_a_surrogate_pair_is_one_character_and_accepted(client, world):
 
 
 def test_a_nul_character_is_a_400_naming_where_it_is(app, client, world, factory):
-    """PostgreSQL refuses NUL in any text value: one that reached a query was a 500 there."""
+    """PostgreSQL refuses NUL in any text value: refused before any query, not a 500 there."""
     body = _taxii_error(client.get(_objects(world), query_string={"match[type]": "indicator\x00"},
                                    headers=_taxii(world)), 400)
     assert "match[type]" in body["description"]

@@ -77,7 +77,7 @@ def _no_constants(name):
 
 
 def test_taxii2_client_reads_the_whole_intake_after_an_attack(live_server, world):
-    """The CERT's full read of intake: one poisoned object used to make every page invalid JSON."""
+    """The CERT's full read of intake: one poisoned object must not make a page invalid JSON."""
     posted = []
     for who in ("bank", "telco"):
         batch = [indicator(confidence=10), _custom(x_acme_big=9007199254740991)]
