@@ -71,7 +71,7 @@ def record_failure(session: DbSession, subject: str, remote_addr: str | None, no
     failures = session.execute(bump).scalar_one_or_none()
     if failures is None:
         first = {"subject": subject, "remote_addr": addr, "failures": 1, "last_failure_at": now}
-        if insert_unless_exists(session, _TABLE, first).rowcount == 1:
+        if insert_unless_exists(session, _TABLE, first, returning=("id",)).first() is not None:
             failures = 1
         else:  # another request from the same address made the row first
             failures = session.execute(bump).scalar_one()
