@@ -37,10 +37,6 @@ class Actor:
             return True
         return self.org is not None and self.org.kind == "cert"
 
-    @property
-    def is_cert_admin(self) -> bool:
-        return self.is_platform or (self.is_cert and (self.role in {"cert-admin", None}))
-
 
 CLI = Actor(label="cli")
 SYSTEM = Actor(label="system")

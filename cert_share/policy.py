@@ -1,19 +1,65 @@
-"""Who may see what: the one place that decides (TLP 2.0 and membership).
+"""Who may see what and who may do what: the one place that decides (roles, membership, TLP 2.0).
 
-Every read path — API, web pages, TAXII, e-mail — asks these functions; none decides alone.
+Every path — API, web pages, TAXII, e-mail, services — asks these functions; none decides alone.
+The TLP order itself is vocabulary (``vocab.TLP_LEVELS``, ``vocab.strictest_tlp``); which levels
+go where is decided here, and services/taxii_store.py turns the same decision into SQL.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy import false, or_, select, true
 
+from .errors import PermissionDenied
 from .models import CaseMember, EarlyWarning, Incident, WarningSource
+from .vocab import TLP_LEVELS, tlp_up_to
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.sql.elements import ColumnElement
 
     from .actor import Actor
+    from .models import Collection, User
+
+
+# --- Who acts for whom: staff and administrators ----------------------------------------------
+#
+# CERT staff are the operating CERT's people (cert-analyst, cert-admin), its API tokens, and the
+# platform itself (command line, scheduled jobs). Its administrators (cert-admin) manage
+# organizations, users and every token, and act as duty officer; a member organization's
+# administrators (member-admin) manage their own organization's tokens. A CERT API token acts
+# with cert-admin rights.
+
+CERT_ADMIN_ROLE = "cert-admin"
+TOKEN_ADMIN_ROLES = ("member-admin", CERT_ADMIN_ROLE)
+
+
+def is_cert_staff(actor: "Actor") -> bool:
+    """Acts for the operating CERT: the one "CERT staff only" test for pages, API and services."""
+    return actor.is_cert
+
+
+def require_cert_staff(actor: "Actor", refusal: str = "CERT staff only") -> None:
+    """Refuse (403, saying ``refusal``) anyone who is not CERT staff."""
+    if not is_cert_staff(actor):
+        raise PermissionDenied(refusal)
+
+
+def is_cert_admin(actor: "Actor") -> bool:
+    """The CERT's administrators (cert-admin), its API tokens and the platform itself."""
+    return actor.is_platform or (actor.is_cert and actor.role in (CERT_ADMIN_ROLE, None))
+
+
+def is_cert_admin_account(user: "User") -> bool:
+    """A person's account with the CERT administrator role (for audiences such as the digest)."""
+    return user.role == CERT_ADMIN_ROLE
+
+
+def can_manage_tokens(actor: "Actor") -> bool:
+    """Issue and revoke API tokens: a member organization's administrators (their own
+    organization's) and the CERT's administrators (any organization's)."""
+    return actor.role in TOKEN_ADMIN_ROLES
 
 
 # --- Reports and TLP:RED need-to-know ----------------------------------------------------------
@@ -95,7 +141,7 @@ def can_name_case_staff(actor: "Actor", incident: "Incident") -> bool:
         return True
     if actor.user is None or not actor.is_cert:
         return False
-    return actor.role == "cert-admin" or is_named_on_case(actor, incident)
+    return is_cert_admin(actor) or is_named_on_case(actor, incident)
 
 
 def can_update_incident(actor: "Actor", incident: "Incident") -> bool:
@@ -105,10 +151,10 @@ def can_update_incident(actor: "Actor", incident: "Incident") -> bool:
 
 def can_triage(actor: "Actor") -> bool:
     """Status, assignment, notes: CERT staff only."""
-    return actor.is_cert
+    return is_cert_staff(actor)
 
 
-# --- TAXII collections and TLP (issue 3) -------------------------------------------------------
+# --- TAXII collections and TLP -----------------------------------------------------------------
 #
 # An object reaches a caller over TAXII only if the collection admits the caller AND the
 # object's TLP admits it there. The table, for a member organization M:
@@ -119,6 +165,9 @@ def can_triage(actor: "Actor") -> bool:
 #   org-<slug>          if M is that organization  clear .. amber+strict       no
 #   intake              only objects M wrote       clear .. amber+strict       yes
 #
+# (the last column but one is COLLECTION_TLP_CEILING; the same ceilings bound where CERT staff
+# may publish an early warning, warning_targets_refusal)
+#
 # An object's TLP is the strictest of every marking it references, object-level and granular
 # (stix/markings.py tlp_of, stored in stix_objects.tlp); markings that are not the official TLP
 # definitions add no level. Unmarked objects count as amber+strict (fail closed). TLP:RED is
@@ -128,16 +177,13 @@ def can_triage(actor: "Actor") -> bool:
 # Partners (foreign CERTs) read their own org-<slug> collection and write intake, like a member,
 # but are not "members" of all-members or of a sector.
 
-from dataclasses import dataclass  # noqa: E402
-
 TAXII_TLP_NEVER = "red"
 UNMARKED_AS = "amber+strict"
-_UP_TO_GREEN = frozenset({"clear", "green"})
-_UP_TO_AMBER = frozenset({"clear", "green", "amber"})
-_UP_TO_STRICT = frozenset({"clear", "green", "amber", "amber+strict"})
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .models import Collection
+# The strictest TLP each kind of collection serves (and may be published to); the CERT reads
+# every collection up to CERT_TLP_CEILING. TLP:RED lies above every ceiling.
+COLLECTION_TLP_CEILING = {"all-members": "green", "sector": "amber", "org": "amber+strict",
+                          "intake": "amber+strict"}
+CERT_TLP_CEILING = "amber+strict"
 
 
 @dataclass(frozen=True)
@@ -150,10 +196,17 @@ class CollectionAccess:
     # Only objects this organization wrote (intake, for members); None: no owner restriction.
     owner_org_id: int | None = None
 
+    @cached_property
+    def served_levels(self) -> tuple[str, ...]:
+        """The TLP levels served under this access, in TLP order: never TLP:RED, whatever
+        ``tlp_levels`` holds. The Python check (tlp_admits) and the SQL filter
+        (services/taxii_store.py) both read this."""
+        return tuple(level for level in TLP_LEVELS if level in self.tlp_levels and level != TAXII_TLP_NEVER)
+
     @property
     def unmarked(self) -> bool:
         """Whether unmarked objects (treated as amber+strict) are served."""
-        return UNMARKED_AS in self.tlp_levels
+        return UNMARKED_AS in self.served_levels
 
     @property
     def visible(self) -> bool:
@@ -162,30 +215,28 @@ class CollectionAccess:
 
 
 NO_ACCESS = CollectionAccess(read=False, write=False)
+_SERVED = {kind: tlp_up_to(ceiling) for kind, ceiling in COLLECTION_TLP_CEILING.items()}
+_CERT_LEVELS = tlp_up_to(CERT_TLP_CEILING)
 
 
 def collection_access(actor: "Actor", collection: "Collection") -> CollectionAccess:
     """The one decision for every TAXII route: collections, objects, versions, manifest, status."""
     if actor.is_cert:
-        return CollectionAccess(read=True, write=True, tlp_levels=_UP_TO_STRICT)
+        return CollectionAccess(read=True, write=True, tlp_levels=_CERT_LEVELS)
     org = actor.org
     if org is None:
         return NO_ACCESS
     is_member = org.kind == "member"
     kind = collection.kind
     if kind == "intake":
-        return CollectionAccess(read=True, write=True, tlp_levels=_UP_TO_STRICT, owner_org_id=org.id)
+        return CollectionAccess(read=True, write=True, tlp_levels=_SERVED[kind], owner_org_id=org.id)
     if kind == "org" and collection.org_id is not None and collection.org_id == org.id:
-        return CollectionAccess(read=True, write=False, tlp_levels=_UP_TO_STRICT)
+        return CollectionAccess(read=True, write=False, tlp_levels=_SERVED[kind])
     if kind == "sector" and is_member and collection.sector is not None and collection.sector == org.sector:
-        return CollectionAccess(read=True, write=False, tlp_levels=_UP_TO_AMBER)
+        return CollectionAccess(read=True, write=False, tlp_levels=_SERVED[kind])
     if kind == "all-members" and is_member:
-        return CollectionAccess(read=True, write=False, tlp_levels=_UP_TO_GREEN)
+        return CollectionAccess(read=True, write=False, tlp_levels=_SERVED[kind])
     return NO_ACCESS
-
-
-def can_read_collection(actor: "Actor", collection: "Collection") -> bool:
-    return collection_access(actor, collection).read
 
 
 def can_write_collection(actor: "Actor", collection: "Collection") -> bool:
@@ -197,8 +248,7 @@ def tlp_admits(access: CollectionAccess, tlp: str | None) -> bool:
 
     The same rule as the SQL filter in services/taxii_store.py, for single objects and tests.
     """
-    level = UNMARKED_AS if tlp is None else tlp
-    return level != TAXII_TLP_NEVER and level in access.tlp_levels
+    return (UNMARKED_AS if tlp is None else tlp) in access.served_levels
 
 
 def object_admitted(access: CollectionAccess, *, tlp: str | None, owner_org_id: int | None) -> bool:
@@ -220,7 +270,7 @@ def can_delete_object(actor: "Actor", access: CollectionAccess, *, owner_org_id:
     return access.write and access.owner_org_id is not None and access.owner_org_id == owner_org_id
 
 
-# --- Early warnings (issue 4) ------------------------------------------------------------------
+# --- Early warnings ----------------------------------------------------------------------------
 
 def can_read_warning(actor: "Actor", tlp: str, collections: "list[Collection]") -> bool:
     """An early warning reaches a caller (API, e-mail) only as TAXII would serve it: through one of
@@ -228,3 +278,42 @@ def can_read_warning(actor: "Actor", tlp: str, collections: "list[Collection]") 
     if actor.is_cert:
         return True
     return any(object_admitted(collection_access(actor, c), tlp=tlp, owner_org_id=None) for c in collections)
+
+
+# A warning raised automatically from sources stricter than this waits as a draft for CERT review.
+AUTO_PUBLISH_CEILING = "amber"
+
+
+def needs_review(source_tlp: str) -> bool:
+    """Whether a warning raised from sources of this (strictest) TLP waits for CERT review
+    instead of going out by itself."""
+    return source_tlp not in tlp_up_to(AUTO_PUBLISH_CEILING)
+
+
+def _kind_of_alias(alias: str) -> str:
+    """A collection's kind from its alias (store/collections.py names them so)."""
+    if alias in ("all-members", "intake"):
+        return alias
+    return alias.split("-", 1)[0]
+
+
+# What staff are told when a warning's TLP is above a chosen collection's ceiling.
+_TOO_WIDE = {
+    "red": "TLP:RED warnings are never published to a collection",
+    "amber+strict": "TLP:AMBER+STRICT warnings may only go to organization collections (org-<slug>)",
+    "amber": "TLP:AMBER warnings may not go to all-members; choose sector or organization collections",
+}
+
+
+# Early warnings are published to collections (never to intake, which only receives).
+_PUBLISHED_TO = {kind: levels for kind, levels in _SERVED.items() if kind != "intake"}
+
+
+def warning_targets_refusal(tlp: str, targets: Iterable[str]) -> str | None:
+    """Why CERT staff may not publish an early warning of level ``tlp`` to the collections
+    ``targets`` (aliases); None if they may. A warning goes only where its TLP is served:
+    COLLECTION_TLP_CEILING, the table that also decides what TAXII serves."""
+    too_wide = [t for t in targets if tlp not in _PUBLISHED_TO.get(_kind_of_alias(t), frozenset())]
+    if not too_wide:
+        return None
+    return _TOO_WIDE.get(tlp, f"TLP:{tlp.upper()} warnings may not go to {', '.join(too_wide)}")

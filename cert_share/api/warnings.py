@@ -125,7 +125,7 @@ def openapi_paths(spec) -> None:
         ("404", "Not found (or not visible to you)"), ("409", "Not allowed in the warning's state"))}
     ok = {"200": {"description": "OK", "content": {"application/json": {"schema": warning}}}}
     wid = id_param("warning_id")
-    secure = [{"bearer": []}]
+    secure: list[dict[str, list[str]]] = [{"bearer": []}]
     spec.path(path="/api/v1/warnings", operations={"get": {
         "summary": "Early warnings visible to the caller (members: published to them; CERT staff: all, "
                    "state fields included)", "security": secure,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from .. import policy
-from ..errors import PermissionDenied
 from ..extensions import db
 from ..jsonbody import json_object
 from ..schemas.triage import IncidentTriageSchema, staff_view
@@ -20,15 +19,11 @@ from .parameters import id_param
 _triage = IncidentTriageSchema()
 
 
-def _require_staff() -> None:
-    if not policy.can_triage(g.actor):
-        raise PermissionDenied("CERT staff only")
-
 
 @bp.patch("/incidents/<int:incident_id>")
 def triage_incident(incident_id: int):
     incident = _load_incident(incident_id)
-    _require_staff()
+    policy.require_cert_staff(g.actor)
     data = _triage.load(json_object(request))
     incident = triage.apply_request(db.session, incident, data, actor=g.actor)
     return jsonify(_staff_body(incident))
@@ -37,7 +32,7 @@ def triage_incident(incident_id: int):
 @bp.get("/incidents/<int:incident_id>/case")
 def get_case(incident_id: int):
     incident = _load_incident(incident_id)
-    _require_staff()
+    policy.require_cert_staff(g.actor)
     return jsonify(_staff_body(incident))
 
 
@@ -48,7 +43,7 @@ def _staff_body(incident):
 
 @bp.get("/metrics")
 def get_metrics():
-    _require_staff()
+    policy.require_cert_staff(g.actor)
     period = metrics.parse_period(request.args.get("from"), request.args.get("to"))
     return jsonify(metrics.compute(db.session, period))
 
@@ -63,7 +58,7 @@ def openapi_paths(spec) -> None:
     staff_view = {"type": "object", "description": "The report plus assignee, acknowledged_at, closed_at, "
                                                    "merged_into, notes, links and cooperation"}
     iid = id_param("incident_id")
-    secure = [{"bearer": []}]
+    secure: list[dict[str, list[str]]] = [{"bearer": []}]
     spec.path(path="/api/v1/incidents/{incident_id}", operations={"patch": {
         "summary": "Triage a report (CERT staff): status, assignee, note, cooperation, merge_into, link",
         "security": secure, "parameters": [iid],

@@ -12,15 +12,16 @@
 A warning built from member reports is never published as TLP:CLEAR automatically: CLEAR sources
 give a GREEN warning (the floor); CERT staff may lower it to CLEAR by editing the warning.
 An AMBER warning whose reporters have no member sector (partners only) becomes a draft too.
+Which levels wait for review, and where CERT staff may then send a warning, is policy's
+(``policy.needs_review``, ``policy.warning_targets_refusal``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from ..stix.markings import strictest
-
-REVIEW_LEVELS = frozenset({"amber+strict", "red"})
+from .. import policy
+from ..vocab import strictest_tlp
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,8 @@ def community_route(sources: Sequence[Source]) -> Route | None:
     """Correlation: the same observable from two or more organizations; None if it does not qualify."""
     if len(reporting_orgs(sources)) < 2:
         return None
-    level = strictest(s.tlp for s in sources) or "amber+strict"  # unknown marking: the strict side
-    if level in REVIEW_LEVELS:
+    level = strictest_tlp(s.tlp for s in sources) or policy.UNMARKED_AS  # unknown marking: the strict side
+    if policy.needs_review(level):
         return Route(level, (), True)
     if level == "amber":
         sectors = sorted({s.sector for s in sources if s.org_kind == "member"})
@@ -62,19 +63,7 @@ def owner_route(owner_org_id: int, owner_slug: str, sources: Sequence[Source]) -
     """Constituency match: the observable lies inside ``owner``'s assets and someone else reported it."""
     if not any(s.org_id != owner_org_id for s in sources):
         return None  # an organization reporting its own address needs no warning about it
-    level = strictest(s.tlp for s in sources) or "amber+strict"
-    if level in REVIEW_LEVELS:
+    level = strictest_tlp(s.tlp for s in sources) or policy.UNMARKED_AS
+    if policy.needs_review(level):
         return Route(level, (f"org-{owner_slug}",), True)
     return Route("amber+strict", (f"org-{owner_slug}",), False)
-
-
-def targets_allowed(tlp: str, targets: Iterable[str]) -> str | None:
-    """Why CERT staff may not send a warning of level ``tlp`` to ``targets`` (None: they may)."""
-    targets = list(targets)
-    if tlp == "red" and targets:
-        return "TLP:RED warnings are never published to a collection"
-    if tlp == "amber+strict" and any(not t.startswith("org-") for t in targets):
-        return "TLP:AMBER+STRICT warnings may only go to organization collections (org-<slug>)"
-    if tlp == "amber" and "all-members" in targets:
-        return "TLP:AMBER warnings may not go to all-members; choose sector or organization collections"
-    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import current_app
+from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 
 from .. import policy
@@ -62,7 +63,11 @@ def _globals():
 
 
 # Globals, not context: imported macros (_macros.html) see these without "with context".
-for _name, _value in {"TLP_LABELS": TLP_LABELS, "TLP_HELP": TLP_HELP, "TYPE_LABELS": TYPE_LABELS,
-                      "PHASE_LABELS": PHASE_LABELS,
-                      "classification_groups": classification_choices()}.items():
-    bp.add_app_template_global(_value, _name)
+_TEMPLATE_GLOBALS = {"TLP_LABELS": TLP_LABELS, "TLP_HELP": TLP_HELP, "TYPE_LABELS": TYPE_LABELS,
+                     "PHASE_LABELS": PHASE_LABELS, "classification_groups": classification_choices()}
+
+
+@bp.record_once
+def _add_template_globals(state: BlueprintSetupState) -> None:
+    # What add_app_template_global does, for values that are not functions (which its annotation asks for).
+    state.app.jinja_env.globals.update(_TEMPLATE_GLOBALS)

@@ -63,6 +63,7 @@ def incident_new():
         result = load_report(_form_values(form))
         if result.data is not None and not form.errors:
             actor = current_actor()
+            assert actor.org is not None  # a signed-in user belongs to an organization
             # Two copies of one form racing (double click) file one report: the service decides.
             incident, created = intake.report_incident(db.session, org=actor.org, data=result.data, actor=actor,
                                                        source="web")

@@ -1,14 +1,14 @@
 """Role checks for pages: every workspace and administration view names who may open it.
 
-The rules themselves live in ``policy`` (who may triage) and the user's role; these decorators
-only refuse early, with 403 for a signed-in person who lacks the role (the page exists, it is
-just not theirs) and the sign-in redirect for anonymous visitors.
+The rules themselves live in ``policy`` (CERT staff, CERT administrators, who manages tokens);
+these decorators only refuse early, with 403 for a signed-in person who lacks the role (the page
+exists, it is just not theirs) and the sign-in redirect for anonymous visitors.
 """
 from __future__ import annotations
 
 from functools import wraps
 
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from .. import policy
 from ..errors import PermissionDenied
@@ -20,7 +20,7 @@ def staff_required(view):
     @wraps(view)
     @login_required
     def wrapper(*args, **kwargs):
-        if not policy.can_triage(current_actor()):
+        if not policy.is_cert_staff(current_actor()):
             raise PermissionDenied("this page is for CERT staff")
         return view(*args, **kwargs)
     return wrapper
@@ -30,7 +30,7 @@ def cert_admin_required(view):
     @wraps(view)
     @login_required
     def wrapper(*args, **kwargs):
-        if current_user.role != "cert-admin":
+        if not policy.is_cert_admin(current_actor()):
             raise PermissionDenied("this page is for CERT administrators")
         return view(*args, **kwargs)
     return wrapper
@@ -41,7 +41,7 @@ def token_admin_required(view):
     @wraps(view)
     @login_required
     def wrapper(*args, **kwargs):
-        if current_user.role not in ("member-admin", "cert-admin"):
+        if not policy.can_manage_tokens(current_actor()):
             raise PermissionDenied("only your organization's administrators manage its tokens")
         return view(*args, **kwargs)
     return wrapper

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from cert_share.stix import markings
 from cert_share.stix.build import INCIDENT_CORE_EXTENSION
+from cert_share.vocab import TLP_LEVELS
 
-TLP_LEVELS = markings.TLP_ORDER
 # The official TLP 2.0 marking definitions (cert_share/stix/data/tlp-2.0-markings.json) and the
 # TLP 1.0 ones STIX 2.1 ships, with the level each stands for.
 TLP_IDS = {marking_id: level for level, marking_id in

@@ -97,3 +97,23 @@ def test_deleting_is_for_the_cert_or_the_author_in_intake():
 def test_red_cannot_be_published():
     assert not policy.can_publish_tlp("red")
     assert all(policy.can_publish_tlp(level) for level in LEVELS if level != "red")
+
+
+@pytest.mark.parametrize("tlp, targets, allowed", [
+    ("red", ["org-first-bank"], False),
+    ("red", [], True),
+    ("amber+strict", ["org-first-bank"], True),
+    ("amber+strict", ["sector-financial-services"], False),
+    ("amber", ["all-members"], False),
+    ("amber", ["sector-energy", "org-first-bank"], True),
+    ("green", ["all-members"], True),
+    ("clear", ["all-members", "sector-energy"], True),
+])
+def test_staff_edits_cannot_send_a_warning_wider_than_its_tlp(tlp, targets, allowed):
+    assert (policy.warning_targets_refusal(tlp, targets) is None) is allowed
+
+
+def test_the_platform_never_serves_red_whatever_an_access_says():
+    access = policy.CollectionAccess(read=True, write=False, tlp_levels=frozenset({"green", "red"}))
+    assert access.served_levels == ("green",)
+    assert not policy.tlp_admits(access, "red")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cert_share.early_warning.routing import Route, Source, community_route, owner_route, targets_allowed
+from cert_share.early_warning.routing import Route, Source, community_route, owner_route
 
 BANK = Source(1, "member", "financial-services", "green")
 BANK2 = Source(2, "member", "financial-services", "green")
@@ -52,17 +52,3 @@ def test_owner_reporting_its_own_asset_gets_no_warning():
 
 def test_red_source_about_an_owner_asset_is_a_draft():
     assert owner_route(1, "first-bank", [s(TELCO, "red")]) == Route("red", ("org-first-bank",), True)
-
-
-@pytest.mark.parametrize("tlp, targets, allowed", [
-    ("red", ["org-first-bank"], False),
-    ("red", [], True),
-    ("amber+strict", ["org-first-bank"], True),
-    ("amber+strict", ["sector-financial-services"], False),
-    ("amber", ["all-members"], False),
-    ("amber", ["sector-energy", "org-first-bank"], True),
-    ("green", ["all-members"], True),
-    ("clear", ["all-members", "sector-energy"], True),
-])
-def test_staff_edits_cannot_send_a_warning_wider_than_its_tlp(tlp, targets, allowed):
-    assert (targets_allowed(tlp, targets) is None) is allowed
