@@ -9,6 +9,7 @@ not exist.
 from __future__ import annotations
 
 import re
+from typing import overload
 
 from werkzeug.routing import BaseConverter
 
@@ -31,6 +32,10 @@ def parse_int(text, name: str, *, minimum: int = 0, maximum: int = MAX_ID) -> in
     raise InputError(f"{name} must be a whole number from {minimum} to {maximum}, not {shown!r}", field=name)
 
 
+@overload
+def int_arg(args, name: str, *, default: int, minimum: int = 1, maximum: int = MAX_ID) -> int: ...
+@overload
+def int_arg(args, name: str, *, default: None = None, minimum: int = 1, maximum: int = MAX_ID) -> int | None: ...
 def int_arg(args, name: str, *, default: int | None = None, minimum: int = 1,
             maximum: int = MAX_ID) -> int | None:
     """A query-string integer (``default`` when the parameter is absent)."""

@@ -54,6 +54,7 @@ def _flatten(messages, prefix="") -> list[str]:
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
+    assert exc.code is not None  # Flask hands an exception without a code back without calling handlers
     response = jsonify({"error": exc.name, "status": exc.code, "message": exc.description})
     response.status_code = exc.code
     return with_exception_headers(response, exc)

@@ -45,7 +45,9 @@ def build_spec() -> dict:
                    plugins=[marshmallow_plugin],
                    info={"description": "Report incidents and read them back. Authenticate with "
                                         "'Authorization: Bearer <token>' (cert-share token add)."})
-    marshmallow_plugin.converter.add_attribute_function(_field_properties)
+    converter = marshmallow_plugin.converter
+    assert converter is not None  # the plugin makes it when APISpec initialises it
+    converter.add_attribute_function(_field_properties)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("IncidentCreate", schema=IncidentCreateSchema)
     spec.components.schema("Incident", schema=IncidentSchema)

@@ -133,7 +133,7 @@ def _readable(api_root: str, collection_id: str):
 def _read_page(route, coll, access, allowed, *, object_id=None, with_body=True, all_versions=False):
     filters = taxii_store.parse_filters(request.args, allowed=allowed, page_size=_page_size())
     page = taxii_store.read(db.session, collection=coll, access=access, filters=filters,
-                            scope=_scope(route, coll, object_id, filters), secret=current_app.secret_key,
+                            scope=_scope(route, coll, object_id, filters), secret=current_app.config["SECRET_KEY"],
                             object_id=object_id, with_body=with_body, all_versions=all_versions,
                             page_bytes=current_app.config["TAXII_PAGE_BYTES"])
     taxii_store.record_poll(db.session, g.actor, coll, route, len(page.rows))

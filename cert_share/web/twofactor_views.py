@@ -60,7 +60,7 @@ def _must_wait():
 @limiter.limit(_login_limit, methods=["POST"], error_message=RATE_MESSAGE)
 def login_totp():
     user, pending = _pending_user()
-    if user is None or pending.get("kind") != "totp":
+    if user is None or pending is None or pending.get("kind") != "totp":
         return _restart("Your sign-in expired. Enter your e-mail and password again.")
     form = TotpCodeForm()
     error = None
@@ -79,7 +79,7 @@ def login_totp():
 @limiter.limit(_login_limit, methods=["POST"], error_message=RATE_MESSAGE)
 def login_totp_enrol():
     user, pending = _pending_user()
-    if user is None or pending.get("kind") != "totp-enrol":
+    if user is None or pending is None or pending.get("kind") != "totp-enrol":
         return _restart("Your sign-in expired. Enter your e-mail and password again.")
     form = TotpCodeForm()
     error = None
@@ -99,6 +99,7 @@ def login_totp_enrol():
 
 
 def _enrol_page(user: User, form: TotpCodeForm, error: str | None, *, required: bool):
+    assert user.totp_secret is not None  # login_totp_enrol starts the enrolment first
     uri = totp.provisioning_uri(user, user.totp_secret, current_app.config["TOTP_ISSUER"])
     form.code.data = ""
     return render_template("admin/totp_enrol.html", form=form, error=error, secret=user.totp_secret,
