@@ -17,11 +17,10 @@ from sqlalchemy import ColumnElement, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.dml import Insert
 
 from ..database import DbSession
-
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def dialect_of(session: DbSession) -> str:
@@ -34,7 +33,14 @@ def _insert_ignoring_duplicates(dialect: str, table: Table, conflict: tuple[str,
                                 returning: tuple[str, ...] | None) -> Insert:
     # Built once per table and shape: constructing a statement (and its cache key) on every
     # report cost more than running it.
-    statement = _INSERT[dialect](table).on_conflict_do_nothing(index_elements=list(conflict) if conflict else None)
+    elements = list(conflict) if conflict else None
+    statement: Insert
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=elements)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=elements)
+    else:  # pragma: no cover
+        raise NotImplementedError(f"no INSERT … ON CONFLICT for {dialect}")
     if returning:
         statement = statement.returning(*(table.c[name] for name in returning))
     return statement
@@ -77,7 +83,8 @@ def add_unless_exists(session: DbSession, obj: object, *, after_own_write: bool 
     return True
 
 
-def one_of_unlocked(session: DbSession, column: ColumnElement[Any], candidates: Select) -> ColumnElement[bool]:
+def one_of_unlocked(session: DbSession, column: ColumnElement[Any] | QueryableAttribute[Any],
+                    candidates: Select) -> ColumnElement[bool]:
     """The condition "``column`` is one of the values ``candidates`` selects" for an UPDATE that
     claims rows, leaving out rows another transaction holds.
 

@@ -65,7 +65,7 @@ def lock_clock(session: DbSession) -> datetime | None:
     row = session.execute(_LOCK_CLOCK).first()
     if row is None:  # the row is created by migration 0002; a truncated test database lacks it
         insert_unless_exists(session, _clock, {"id": CLOCK_ROW, "last_date_added": None})
-        row = session.execute(_LOCK_CLOCK).first()
+        row = session.execute(_LOCK_CLOCK).one()
     return row[0]
 
 
