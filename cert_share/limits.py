@@ -1,8 +1,9 @@
 """How long the text people write may be, and how many items a list may hold.
 
-One number per rule, shared by the web form (its ``maxlength``), the API schema (which refuses
-more, and states it in the OpenAPI document), the services that check again, and the importers
-that cut a partner's longer text to fit. The README's "Limits" table lists them.
+One number per rule, shared by the web form (its ``maxlength`` or validator), the API schema
+(which refuses more, and states it in the OpenAPI document), the services that check again, the
+importers that cut a partner's longer text to fit, and the model's column where it has a length.
+The README's "Limits" table states the report fields' limits.
 """
 from __future__ import annotations
 
@@ -24,3 +25,9 @@ MAX_NOTE = 20_000
 # Partner CERTs named on one case, and the length of each name.
 MAX_PARTNER_CERTS = 50
 MAX_PARTNER_CERT_NAME = 200
+# An e-mail address (RFC 5321's path limit), a person's or an organization's name, an API
+# token's name, a password as typed in a form.
+MAX_EMAIL = 254
+MAX_NAME = 200
+MAX_TOKEN_NAME = 100
+MAX_PASSWORD = 1024

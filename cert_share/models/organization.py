@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
 from ..extensions import Model, db
+from ..limits import MAX_EMAIL, MAX_NAME
 from .types import BigIntPK, UTCDateTime
 
 ORG_KINDS = ("cert", "member", "partner")
@@ -17,13 +18,13 @@ class Organization(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    name: Mapped[str] = mapped_column(String(MAX_NAME), nullable=False)
     kind: Mapped[str] = mapped_column(String(16), nullable=False, default="member")
     sector: Mapped[str] = mapped_column(String(64), nullable=False)
     country: Mapped[str | None] = mapped_column(String(2))
     # STIX identity id; fixed at creation so every object the org authors keeps pointing at it.
     stix_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_email: Mapped[str | None] = mapped_column(String(MAX_EMAIL))
     # Sector regime for reporting deadlines (e.g. "dora" for banks); None: the NIS2 defaults.
     regime: Mapped[str | None] = mapped_column(String(32))
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
 from ..extensions import Model
+from ..limits import MAX_EMAIL, MAX_NAME, MAX_TOKEN_NAME
 from .types import UTCDateTime
 
 MEMBER_ROLES = ("analyst", "member-admin")
@@ -18,8 +19,8 @@ class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
-    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(MAX_EMAIL), unique=True, nullable=False)
+    name: Mapped[str | None] = mapped_column(String(MAX_NAME))
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -53,7 +54,7 @@ class ApiToken(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
-    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    name: Mapped[str] = mapped_column(String(MAX_TOKEN_NAME), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     prefix: Mapped[str] = mapped_column(String(16), nullable=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

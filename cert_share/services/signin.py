@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from ..actor import Actor, actor_for_user
 from ..clock import utcnow
 from ..database import DbSession
+from ..limits import MAX_EMAIL
 from ..models import User
 from ..store import audit
 from . import signin_throttle, web_sessions
@@ -29,7 +30,6 @@ from .signin_throttle import Throttling
 from .totp import second_factor_for
 from .users import verify_credentials
 
-MAX_EMAIL_IN_AUDIT = 254
 GENERIC_FAILURE = "Wrong e-mail address or password."
 THROTTLED = ("Too many failed sign-in attempts for this account from your address. "
              "Wait a few minutes, then try again.")
@@ -53,7 +53,7 @@ class SignInResult:
 
 
 def _audit_attempt(session: DbSession, email: str, remote_addr: str | None, action: str) -> None:
-    attempted = "".join(ch if not _has_control(ch) else "?" for ch in email.strip())[:MAX_EMAIL_IN_AUDIT]
+    attempted = "".join(ch if not _has_control(ch) else "?" for ch in email.strip())[:MAX_EMAIL]
     audit.record(session, Actor(label="anonymous", remote_addr=remote_addr), action, "user", attempted)
 
 

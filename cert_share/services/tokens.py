@@ -18,6 +18,7 @@ from ..actor import CLI, Actor
 from ..clock import utcnow
 from ..database import DbSession
 from ..errors import InputError, NotFound
+from ..limits import MAX_TOKEN_NAME
 from ..models import ApiToken, Organization
 from ..store import audit
 
@@ -39,8 +40,8 @@ def _digest(token: str) -> str:
 def issue_token(session: DbSession, org: Organization, name: str = "default", *,
                 actor: Actor = CLI) -> tuple[ApiToken, str]:
     name = (name or "").strip() or "default"
-    if len(name) > 100:
-        raise InputError("token name is longer than 100 characters", field="name")
+    if len(name) > MAX_TOKEN_NAME:
+        raise InputError(f"token name is longer than {MAX_TOKEN_NAME} characters", field="name")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(org_id=org.id, name=name, token_hash=_digest(secret), prefix=secret[:10],
                    created_by_id=actor.user.id if actor.user is not None else None)

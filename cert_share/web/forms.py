@@ -23,7 +23,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import DateTimeLocalInput
 
-from ..limits import MAX_TITLE
+from ..limits import MAX_EMAIL, MAX_PASSWORD, MAX_TITLE
 from ..vocab import RSIT, RSIT_LABELS, SEVERITIES, Phase, countries
 from .timezones import TIMEZONE_CHOICES
 
@@ -53,9 +53,9 @@ def classification_choices() -> dict[str, list[tuple[str, str]]]:
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=254)],
+    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=MAX_EMAIL)],
                        render_kw={"autocomplete": "username", "autofocus": True})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD)],
                              render_kw={"autocomplete": "current-password"})
 
 
@@ -66,11 +66,11 @@ class LogoutForm(FlaskForm):
 class PasswordChangeForm(FlaskForm):
     """The policy for the new password is users.check_password_strength, as at creation."""
 
-    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)],
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=MAX_PASSWORD)],
                                      render_kw={"autocomplete": "current-password", "autofocus": True})
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)],
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=MAX_PASSWORD)],
                                  render_kw={"autocomplete": "new-password"})
-    confirm_password = PasswordField("New password again", validators=[DataRequired(), Length(max=1024)],
+    confirm_password = PasswordField("New password again", validators=[DataRequired(), Length(max=MAX_PASSWORD)],
                                      render_kw={"autocomplete": "new-password"})
 
 

@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..limits import MAX_NOTE
+from ..limits import MAX_EMAIL, MAX_NAME, MAX_NOTE, MAX_PASSWORD, MAX_TOKEN_NAME
 from ..models.user import ROLES
 from ..params import MAX_ID
 from ..vocab import INCIDENT_STATUSES, SECTORS, TLP_LEVELS
@@ -70,12 +70,12 @@ class WarningDiscardForm(FlaskForm):
 
 
 class OrganizationForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=MAX_NAME)])
     sector = SelectField("Sector (STIX)", choices=[(s, s) for s in SECTORS], validate_choice=False)
     country = StringField("Country (ISO code)", validators=[Optional(), Length(max=2)])
     kind = SelectField("Kind", choices=[("member", "member"), ("partner", "partner"), ("cert", "cert")],
                        validate_choice=False)
-    contact_email = EmailField("Contact e-mail", validators=[Optional(), Length(max=254)])
+    contact_email = EmailField("Contact e-mail", validators=[Optional(), Length(max=MAX_EMAIL)])
     assets = TextAreaField("Assets (CIDR, AS number or domain; one per line)", render_kw={"rows": 3})
 
 
@@ -84,11 +84,11 @@ class AssetForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
-    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=MAX_EMAIL)])
+    name = StringField("Name", validators=[Optional(), Length(max=MAX_NAME)])
     org = SelectField("Organization", validate_choice=False)
     role = SelectField("Role", choices=[(r, r) for r in ROLES], validate_choice=False)
-    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=1024)])
+    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
 
 
 class RoleForm(FlaskForm):
@@ -97,7 +97,7 @@ class RoleForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
-    name = StringField("Token name", validators=[DataRequired(), Length(max=100)],
+    name = StringField("Token name", validators=[DataRequired(), Length(max=MAX_TOKEN_NAME)],
                        render_kw={"placeholder": "soc-pipeline"})
     org = SelectField("Organization", validate_choice=False)
 
