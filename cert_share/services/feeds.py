@@ -31,7 +31,7 @@ import tomllib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Mapping
+from typing import ClassVar, Mapping
 from urllib.parse import unquote, urljoin, urlsplit
 
 from sqlalchemy import select
@@ -169,14 +169,20 @@ def load_feeds(directory: str) -> tuple[list[Feed], list[str]]:
 
 @dataclass
 class FeedOutcome:
+    # What happened to one feed in a pull (the job's summary line shows it).
+    OK: ClassVar[str] = "ok"
+    FAILED: ClassVar[str] = "failed"
+    SKIPPED: ClassVar[str] = "skipped"  # not due yet
+    DISABLED: ClassVar[str] = "disabled"
+
     name: str
-    status: str  # ok | failed | skipped | disabled
+    status: str
     objects: int = 0
     reports: int = 0
     message: str = ""
 
     def line(self) -> str:
-        if self.status == "ok":
+        if self.status == FeedOutcome.OK:
             return f"{self.name}: {self.objects} object(s), {self.reports} new report(s)"
         return f"{self.name}: {self.status.upper()} {self.message}".rstrip()
 
@@ -188,7 +194,7 @@ class PullReport:
 
     def summary(self) -> str:
         parts = [o.line() for o in self.outcomes] + [f"INVALID FILE {e}" for e in self.errors]
-        failed = sum(o.status == "failed" for o in self.outcomes) + len(self.errors)
+        failed = sum(o.status == FeedOutcome.FAILED for o in self.outcomes) + len(self.errors)
         head = f"pull-feeds: {len(self.outcomes)} feed(s), {failed} problem(s)"
         return head + ("; " + "; ".join(parts) if parts else "")
 
@@ -203,12 +209,12 @@ def pull_feeds(session: DbSession, config: Mapping, *, now: datetime | None = No
     page_size = int(config["FEEDS_PAGE_SIZE"])
     for feed in feeds:
         if not feed.enabled:
-            report.outcomes.append(FeedOutcome(feed.name, "disabled"))
+            report.outcomes.append(FeedOutcome(feed.name, FeedOutcome.DISABLED))
             continue
         state = _state(session, feed.name)
         if not force and state.last_run_at is not None and \
                 now < state.last_run_at + timedelta(minutes=feed.interval_minutes):
-            report.outcomes.append(FeedOutcome(feed.name, "skipped", message="(not due yet)"))
+            report.outcomes.append(FeedOutcome(feed.name, FeedOutcome.SKIPPED, message="(not due yet)"))
             continue
         report.outcomes.append(pull_feed(session, feed, now=now, page_size=page_size))
     return report
@@ -226,7 +232,7 @@ def _state(session: DbSession, name: str) -> FeedState:
 def pull_feed(session: DbSession, feed: Feed, *, now: datetime | None = None, page_size: int = 500) -> FeedOutcome:
     """Pull one feed from its cursor; on failure roll back the page at hand and report it."""
     now = now or utcnow()
-    outcome = FeedOutcome(feed.name, "ok")
+    outcome = FeedOutcome(feed.name, FeedOutcome.OK)
     try:
         org = session.execute(select(Organization).where(Organization.slug == feed.source_org)).scalar_one_or_none()
         if org is None:
@@ -238,12 +244,12 @@ def pull_feed(session: DbSession, feed: Feed, *, now: datetime | None = None, pa
             _pull_misp(session, feed, org, actor, outcome)
     except Exception as exc:  # noqa: BLE001 - one broken feed must not stop the others
         session.rollback()
-        outcome.status = "failed"
+        outcome.status = FeedOutcome.FAILED
         outcome.message = _describe(exc)
         log.error("pull-feeds: feed %s failed: %s", feed.name, outcome.message)
     state = _state(session, feed.name)
     state.last_run_at = now
-    if outcome.status == "ok":
+    if outcome.status == FeedOutcome.OK:
         state.last_success_at = now
         state.last_error = None
     else:
