@@ -51,6 +51,12 @@ def is_cert_admin(actor: "Actor") -> bool:
     return actor.is_platform or (actor.is_cert and actor.role in (CERT_ADMIN_ROLE, None))
 
 
+def is_cert_staff_account(user: "User") -> bool:
+    """A person's account with a CERT staff role: who may be assigned or named on a case, and who
+    must sign in with a second factor."""
+    return user.is_cert_staff
+
+
 def is_cert_admin_account(user: "User") -> bool:
     """A person's account with the CERT administrator role (for audiences such as the digest)."""
     return user.role == CERT_ADMIN_ROLE

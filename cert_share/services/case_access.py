@@ -20,7 +20,7 @@ def _require_namer(actor: Actor, incident: Incident) -> None:
 
 def _staff(session: DbSession, user_id: int) -> User:
     user = session.get(User, user_id)
-    if user is None or not user.active or not user.is_cert_staff:
+    if user is None or not user.active or not policy.is_cert_staff_account(user):
         raise InputError(f"no active CERT staff member {user_id}", field="user")
     return user
 

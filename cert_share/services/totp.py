@@ -19,6 +19,7 @@ from typing import cast
 import pyotp
 from sqlalchemy import CursorResult, or_, select, update
 
+from .. import policy
 from ..actor import Actor, actor_for_user
 from ..clock import utcnow
 from ..database import DbSession
@@ -37,7 +38,7 @@ _USES = TotpUse.__table__
 
 
 def required_for(user: User) -> bool:
-    return user.is_cert_staff
+    return policy.is_cert_staff_account(user)
 
 
 def second_factor_for(user: User) -> str | None:

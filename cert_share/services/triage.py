@@ -106,7 +106,7 @@ def _staff_user(session: DbSession, assignee: Any) -> User | None:
             user = session.execute(select(User).where(User.email == text.lower())).scalar_one_or_none()
     if user is None or not user.active:
         raise InputError(f"no active user {assignee!r}", field="assignee")
-    if not user.is_cert_staff:
+    if not policy.is_cert_staff_account(user):
         raise InputError(f"{user.email} is not CERT staff and cannot be assigned", field="assignee")
     return user
 

@@ -8,6 +8,7 @@ import pytest
 from cert_share import policy
 from cert_share.actor import CLI, SYSTEM, Actor
 from cert_share.errors import PermissionDenied
+from cert_share.models import User
 
 CERT_ORG = SimpleNamespace(id=9, kind="cert")
 BANK_ORG = SimpleNamespace(id=1, kind="member")
@@ -53,3 +54,13 @@ def test_who_manages_api_tokens(actor, manages):
 ])
 def test_warnings_from_strict_sources_wait_for_review(level, review):
     assert policy.needs_review(level) is review
+
+
+@pytest.mark.parametrize("role, staff, admin", [
+    ("cert-admin", True, True), ("cert-analyst", True, False), ("member-admin", False, False),
+    ("analyst", False, False),
+])
+def test_which_accounts_are_cert_staff_and_administrators(role, staff, admin):
+    user = User(role=role)
+    assert policy.is_cert_staff_account(user) is staff
+    assert policy.is_cert_admin_account(user) is admin
