@@ -23,11 +23,11 @@ def create_app(test_config: dict | None = None, env: str | None = None) -> Flask
     if test_config:
         app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
-    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "cert-share.db")
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config["SQLALCHEMY_DATABASE_URI"],
-                                                              app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+                                                              app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     _check_secret_key(app)
 
     register_url_converters(app)
@@ -69,11 +69,11 @@ def _engine_options(url: str, options: dict) -> dict:
 
 def _in_production(app: Flask) -> bool:
     """Anything but the development and test configurations counts as production."""
-    return app.config.get("ENV_NAME") not in {"development", "test"}
+    return app.config["ENV_NAME"] not in {"development", "test"}
 
 
 def _check_secret_key(app: Flask) -> None:
-    if _in_production(app) and app.config.get("SECRET_KEY") in {None, "", DEV_SECRET_KEY}:
+    if _in_production(app) and app.config["SECRET_KEY"] in {None, "", DEV_SECRET_KEY}:
         raise RuntimeError(
             "SECRET_KEY is not set: refusing to start outside development. "
             "Set SECRET_KEY to a long random value (or CERT_SHARE_ENV=development on a laptop)."
