@@ -25,6 +25,7 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
+from typing import Iterable
 
 from ..vocab import strictest_tlp
 
@@ -81,7 +82,7 @@ def _tlp_of_refs(refs: tuple) -> str | None:
     return strictest_tlp(level_of_marking(ref) for ref in refs)
 
 
-def _granular_refs(granular) -> list:
+def _granular_refs(granular: Iterable[object]) -> list:
     return [item.get("marking_ref") for item in granular if isinstance(item, dict) and "marking_ref" in item]
 
 
@@ -104,7 +105,7 @@ _TLP_KEY = re.compile(r"(?:^|_)tlp(?:_|$)", re.IGNORECASE)
 _TLP_NAME = re.compile(r"^\s*tlp\b\s*[:\-]?\s*(?P<level>.*?)\s*$", re.IGNORECASE)
 
 
-def _level_named(value) -> str:
+def _level_named(value: object) -> str:
     """A claimed level as this module spells it ("white" is TLP 1.0's "clear"); other text as is."""
     text = str(value).strip().lower()
     if text.startswith("tlp:"):

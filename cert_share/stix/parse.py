@@ -331,7 +331,7 @@ def _indicators_draft(indicators: list[dict], file_name: str) -> ReportDraft:
     )
 
 
-def classification_from_labels(labels) -> str:
+def classification_from_labels(labels: Iterable[object]) -> str:
     """The RSIT class/type of the first ``rsit:class="type"`` label we know, else undetermined."""
     for label in labels:
         m = _RSIT_LABEL.match(label.strip()) if isinstance(label, str) else None
@@ -340,7 +340,7 @@ def classification_from_labels(labels) -> str:
     return DEFAULT_CLASSIFICATION
 
 
-def severity_from_criticality(criticality, default: str = "medium") -> str:
+def severity_from_criticality(criticality: object, default: str = "medium") -> str:
     """Incident core extension ``criticality`` (0-100) -> severity, the inverse of vocab.CRITICALITY."""
     if isinstance(criticality, int) and not isinstance(criticality, bool):
         return ("low" if criticality < 38 else "medium" if criticality < 63

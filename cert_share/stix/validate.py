@@ -93,7 +93,7 @@ def _timestamp(obj: dict, name: str, *, required: bool) -> datetime | None:
     return parsed
 
 
-def _identifier(value, name: str, *, of_type: str | None = None) -> None:
+def _identifier(value: object, name: str, *, of_type: str | None = None) -> None:
     if not isinstance(value, str) or "--" not in value:
         raise InvalidObject(f"{name} must be a STIX identifier such as indicator--<uuid>")
     prefix, _, ident = value.partition("--")
@@ -126,7 +126,7 @@ def pattern_depth(pattern: str) -> int:
     return deepest
 
 
-def check_pattern(pattern) -> None:
+def check_pattern(pattern: object) -> None:
     """A STIX 2.1 pattern within the size caps, or InvalidObject."""
     if not isinstance(pattern, str) or not pattern:
         raise InvalidObject("pattern must be a non-empty string")
@@ -157,7 +157,7 @@ def simple_observable(pattern: str | None) -> tuple[str, str] | None:
     return _HASH_TYPES[match.group("hash")], match.group("digest")
 
 
-def number_problem(value) -> tuple[str, str] | None:
+def number_problem(value: object) -> tuple[str, str] | None:
     """(where, what) of the first number in a parsed JSON value that standard parsers would not
     read back as written — a non-finite float or an integer outside STIX's range; None if none."""
     stack: list[tuple[Any, tuple]] = [(value, ())]
@@ -258,7 +258,7 @@ def _string_list(obj: dict, name: str) -> list:
     return value
 
 
-def check_object(obj, *, fast: bool = True) -> None:
+def check_object(obj: object, *, fast: bool = True) -> None:
     """Raise InvalidObject unless ``obj`` is a valid STIX 2.1 object (custom content allowed).
 
     ``fast=False`` forces the stix2 path (the tests compare both)."""
