@@ -9,9 +9,9 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator
+from typing import Iterator, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from .. import policy
 from ..actor import Actor
@@ -78,8 +78,8 @@ class AuditFilters:
     until: date | None = None  # inclusive
 
     @classmethod
-    def from_args(cls, args) -> "AuditFilters":
-        def day(name):
+    def from_args(cls, args: Mapping[str, str]) -> "AuditFilters":
+        def day(name: str) -> date | None:
             value = (args.get(name) or "").strip()
             if not value:
                 return None
@@ -94,7 +94,7 @@ class AuditFilters:
             raise InputError("filter text is too long")
         return cls(actor=actor, action=action, since=day("from"), until=day("to"))
 
-    def query(self):
+    def query(self) -> Select:
         query = select(AuditEntry)
         if self.actor:
             escaped = self.actor.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import selectinload
 
 from .. import deadlines as rules
@@ -92,7 +92,7 @@ def repair(session: DbSession) -> int:
     return track_many(session, sorted(ids)) if ids else 0
 
 
-def overdue_query(now: datetime | None = None):
+def overdue_query(now: datetime | None = None) -> Select:
     """SELECT incident_id, phase, due_at of the phases overdue at ``now``: an index range scan."""
     now = now or utcnow()
     return (select(PhaseDeadline.incident_id, PhaseDeadline.phase, PhaseDeadline.due_at)

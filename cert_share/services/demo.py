@@ -1,7 +1,7 @@
 """Demo data for a first look: a CERT, banks, a telecom, an energy company, users and reports."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -41,7 +41,7 @@ USERS = [
 ]
 
 
-def _reports(now):
+def _reports(now: datetime) -> list[tuple[str, dict[str, Any]]]:
     return [
         ("first-bank", dict(
             title="Emotet infections on teller workstations", classification="malicious-code/infected-system",

@@ -31,7 +31,7 @@ import tomllib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar, Mapping
+from typing import TYPE_CHECKING, ClassVar, Mapping
 from urllib.parse import unquote, urljoin, urlsplit
 
 from sqlalchemy import select
@@ -45,6 +45,9 @@ from ..stix import markings, misp
 from ..vocab import TLP_LEVELS
 from .importer import drafts_of, validate
 from .intake import store_report
+
+if TYPE_CHECKING:
+    from requests import Response
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +304,7 @@ def _pull_taxii(session: DbSession, feed: Feed, org: Organization, actor: Actor,
     collection = Collection(feed.url, user=user, password=password)
     seen_headers: dict[str, str] = {}
 
-    def remember(response, *args, **kwargs):
+    def remember(response: Response, *args: object, **kwargs: object) -> None:
         response.raise_for_status()
         seen_headers.clear()
         for key in ("X-TAXII-Date-Added-First", "X-TAXII-Date-Added-Last"):

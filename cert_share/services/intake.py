@@ -2,7 +2,7 @@
 becomes an incident, its observables and its STIX objects here, in one transaction."""
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Iterable, NamedTuple, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import scoped_session
@@ -148,7 +148,7 @@ def _plan_observables(values: Iterable[ObservableValue]) -> list[_Planned]:
     return planned
 
 
-def _report_objects(incident: Incident, org: Organization, observables) -> list[dict]:
+def _report_objects(incident: Incident, org: Organization, observables: Sequence[build.ObservableLike]) -> list[dict]:
     """A report's STIX version: its organization's identity, the incident and its observables."""
     return [build.identity(org)] + build.incident_objects(incident, org, observables)
 

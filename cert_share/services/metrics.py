@@ -25,7 +25,8 @@ import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ..clock import utcnow
 from ..database import DbSession
@@ -60,7 +61,7 @@ def parse_period(start: str | None, end: str | None, *, default_days: int = 30,
     """``YYYY-MM-DD`` strings (either may be missing: the last ``default_days`` days)."""
     today = today or utcnow().date()
 
-    def parse(value, name):
+    def parse(value: str, name: str) -> date:
         try:
             if len(value) != 10:
                 raise ValueError
@@ -77,11 +78,12 @@ def parse_period(start: str | None, end: str | None, *, default_days: int = 30,
     return Period(start_d, end_d)
 
 
-def _in_period(period: Period):
+def _in_period(period: Period) -> ColumnElement[bool]:
     return (Incident.created_at >= period.since) & (Incident.created_at < period.until)
 
 
-def _grouped(session: DbSession, column, period: Period, join_org: bool = False) -> dict[str, int]:
+def _grouped(session: DbSession, column: InstrumentedAttribute[str], period: Period,
+             join_org: bool = False) -> dict[str, int]:
     query = select(column, func.count()).select_from(Incident)
     if join_org:
         query = query.join(Organization, Organization.id == Incident.org_id)

@@ -65,7 +65,7 @@ _RED_TO_INTAKE = ("TLP:RED is never shared through a collection; report it throu
                   "where it reaches the CERT staff named on the case")
 
 
-def _entry(obj, message: str | None = None) -> dict:
+def _entry(obj: object, message: str | None = None) -> dict:
     ident = obj.get("id") if isinstance(obj, dict) else None
     entry = {"id": ident[:200] if isinstance(ident, str) else ""}
     version = None
@@ -80,7 +80,7 @@ def _entry(obj, message: str | None = None) -> dict:
     return entry
 
 
-def _observable_of(obj: dict):
+def _observable_of(obj: dict) -> dict[str, str] | None:
     """An intake observable from a related indicator (simple pattern) or SCO, else None."""
     pair = None
     if obj.get("type") == "indicator" and obj.get("pattern_type") == "stix":
@@ -155,7 +155,7 @@ def _foreign_identities(session: DbSession, poster: Organization, ids: set[str])
     return set(rows)
 
 
-def envelope_objects(envelope) -> list:
+def envelope_objects(envelope: object) -> list:
     if not isinstance(envelope, dict):
         raise InputError("request body must be a TAXII envelope: a JSON object with an 'objects' list")
     objects = envelope.get("objects")
@@ -164,7 +164,7 @@ def envelope_objects(envelope) -> list:
     return objects
 
 
-def _json_size(obj) -> int:
+def _json_size(obj: object) -> int:
     """Bytes of the object as compact UTF-8 JSON (about as posted, and as it would be stored)."""
     try:
         return len(orjson.dumps(obj))
@@ -246,7 +246,7 @@ def _with_reports(valid: list[dict], failures: list[dict]) -> tuple[list[dict], 
     return kept, reports
 
 
-def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, envelope,
+def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, envelope: object,
                  now: datetime | None = None, max_object_bytes: int | None = None) -> TaxiiStatus:
     """Validate and store a posted envelope; returns the (complete) status resource. Commits."""
     objects = envelope_objects(envelope)
@@ -284,7 +284,7 @@ def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, en
     return status
 
 
-def _flatten(messages, prefix: str = "") -> str:
+def _flatten(messages: object, prefix: str = "") -> str:
     if isinstance(messages, dict):
         return "; ".join(_flatten(v, f"{prefix}{k}: " if not prefix else f"{prefix}{k}.") for k, v in messages.items())
     if isinstance(messages, list):

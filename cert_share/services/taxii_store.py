@@ -27,11 +27,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import BigInteger, ColumnElement, bindparam, case, distinct, exists, func, insert, or_, select, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.util import AliasedClass
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from .. import policy
@@ -99,7 +103,7 @@ def _split(value: str, name: str) -> list[str]:
     return items
 
 
-def _matching(args, name: str, ok, refusal: str) -> list[str]:
+def _matching(args: Mapping[str, str], name: str, ok: Callable[[str], object], refusal: str) -> list[str]:
     """The comma-separated values of a match[...] parameter, each accepted by ``ok``."""
     items = _split(args[name], name)
     bad = [item for item in items if not ok(item)]
@@ -130,7 +134,7 @@ def _added_after(value: str) -> datetime:
                          "2026-01-31T14:05:00.000Z") from None
 
 
-def parse_filters(args, *, allowed: set[str], page_size: int) -> Filters:
+def parse_filters(args: Mapping[str, str], *, allowed: set[str], page_size: int) -> Filters:
     """Filters from query parameters; InputError naming the parameter for anything wrong."""
     unknown = sorted(key for key in args.keys() if key not in allowed)
     if unknown:
@@ -221,7 +225,7 @@ def visible_collections(session: DbSession, actor: Actor) -> list[tuple[Collecti
     return out
 
 
-def _visibility(table, access: CollectionAccess) -> list:
+def _visibility(table: type[StixObject] | AliasedClass[StixObject], access: CollectionAccess) -> list:
     """The policy as SQL (the same rule as policy.object_admitted); parameters ``coll``, ``owner``.
     The TLP IN-list is the access's ``served_levels``, the list policy.tlp_admits checks."""
     tlp = table.tlp.in_(access.served_levels)
@@ -233,7 +237,7 @@ def _visibility(table, access: CollectionAccess) -> list:
     return conditions
 
 
-def _version_condition(versions: tuple, access: CollectionAccess):
+def _version_condition(versions: tuple, access: CollectionAccess) -> ColumnElement[bool] | None:
     """match[version] as SQL; ``first``/``last`` are judged among the versions the caller sees,
     within each owner's copy: in intake every member's copy of an id is its own object, and the
     CERT's ``last`` is each member's latest (the owner term matches the unique index)."""
@@ -260,17 +264,17 @@ class _octet_length(FunctionElement):
 
 
 @compiles(_octet_length)
-def _octet_length_default(element, compiler, **kw):
+def _octet_length_default(element: _octet_length, compiler: SQLCompiler, **kw: Any) -> str:
     return f"octet_length({compiler.process(element.clauses, **kw)})"
 
 
 @compiles(_octet_length, "sqlite")
-def _octet_length_sqlite(element, compiler, **kw):
+def _octet_length_sqlite(element: _octet_length, compiler: SQLCompiler, **kw: Any) -> str:
     # SQLite's length() of text counts characters; of a blob, bytes.
     return f"length(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
 
 
-def _bounded_bodies(query):
+def _bounded_bodies(query: Select) -> Select:
     """The page query with each body replaced by NULL once the running total of the page's
     bodies passes ``page_bytes`` (the first body always stays). The window runs over the page's
     rows only (the inner query is already limited), keeping the poll's cost independent of the
@@ -285,7 +289,7 @@ def _bounded_bodies(query):
 
 
 @lru_cache(maxsize=512)
-def _statement(shape: tuple):
+def _statement(shape: tuple) -> Select:
     """The SELECT for one query shape, built once: building it per request would cost a third of a poll."""
     (levels, unmarked, owner, by_object, ids, types, spec_versions, after, versions, paged, with_body,
      limit) = shape

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import deadlines as deadline_rules
@@ -71,9 +71,9 @@ class QueueFilters:
     assignee: str | None = None  # "me", "none" or a user id (as text)
 
     @classmethod
-    def from_args(cls, args) -> "QueueFilters":
+    def from_args(cls, args: Mapping[str, str]) -> "QueueFilters":
         """Parse query-string arguments; unknown values are a clear 400, not an empty page."""
-        def pick(name, allowed):
+        def pick(name: str, allowed: Sequence[str]) -> str | None:
             value = (args.get(name) or "").strip() or None
             if value is not None and value not in allowed:
                 raise InputError(f"{name} must be one of {', '.join(allowed)}", field=name)
@@ -107,7 +107,7 @@ def restricted_ids(actor: Actor, incidents: Iterable[Incident]) -> set[int]:
     return {i.id for i in incidents if not policy.can_read_incident(actor, i)}
 
 
-def _filtered(filters: QueueFilters, user_id: int | None, actor: Actor):
+def _filtered(filters: QueueFilters, user_id: int | None, actor: Actor) -> Select:
     query = select(Incident)
     if filters.q or filters.rsit_class or filters.org:
         # These look at content a summary hides: matching a report one may not read would answer
@@ -135,7 +135,7 @@ def _filtered(filters: QueueFilters, user_id: int | None, actor: Actor):
     return _assigned(query, filters.assignee, user_id)
 
 
-def _assigned(query, assignee: str | None, user_id: int | None):
+def _assigned(query: Select, assignee: str | None, user_id: int | None) -> Select:
     """The assignee filter: "me", "none" (unassigned) or a user id; anything else filters nothing."""
     if assignee == "me" and user_id is not None:
         return query.where(Incident.assignee_id == user_id)
@@ -146,7 +146,8 @@ def _assigned(query, assignee: str | None, user_id: int | None):
     return query
 
 
-def overdue_pairs(session: DbSession, query=None, *, now: datetime | None = None, limit: int | None = None
+def overdue_pairs(session: DbSession, query: Select | None = None, *, now: datetime | None = None,
+                  limit: int | None = None
                   ) -> list[tuple[int, deadline_rules.Deadline]]:
     """(report id, overdue phase) pairs, most overdue first, from the ``phase_deadlines`` rows
     (an index range scan; services/deadline_tracking.py keeps them in step with the rules).
@@ -162,15 +163,16 @@ def overdue_pairs(session: DbSession, query=None, *, now: datetime | None = None
             for incident_id, phase, due_at in session.execute(q)]
 
 
-def overdue_phases(session: DbSession, query=None, *, now: datetime | None = None,
+def overdue_phases(session: DbSession, query: Select | None = None, *, now: datetime | None = None,
                    limit: int | None = None) -> list[tuple[Incident, deadline_rules.Deadline]]:
     """(report, overdue phase) pairs, most overdue first (the first ``limit`` of them)."""
     return _with_incidents(session, overdue_pairs(session, query, now=now, limit=limit))
 
 
-def _with_incidents(session: DbSession, pairs):
+def _with_incidents(session: DbSession, pairs: list[tuple[int, deadline_rules.Deadline]]
+                    ) -> list[tuple[Incident, deadline_rules.Deadline]]:
     ids = {incident_id for incident_id, _ in pairs}
-    loaded = {}
+    loaded: dict[int, Incident] = {}
     if ids:
         loaded = {i.id: i for i in session.execute(
             select(Incident).options(selectinload(Incident.organization)).where(Incident.id.in_(ids))).scalars()}

@@ -38,9 +38,13 @@ class OrgLike(Protocol):
 
 
 class ObservableLike(Protocol):
-    type: str
-    value: str
-    indicator_id: str | None
+    # Read-only: a stored Observable or an intake's planned one (a NamedTuple) both serve.
+    @property
+    def type(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def indicator_id(self) -> str | None: ...
 
 
 class IncidentLike(Protocol):
