@@ -26,7 +26,7 @@ def insert_incident(session: DbSession, incident: Incident) -> bool:
     """Insert a new incident with one Core INSERT and add it to the session as persistent;
     False, and nothing stored, if its organization already has a report with its external_id.
 
-    The ORM's unit of work took three times as long for this one row, and on SQLite that time
+    The ORM's unit of work takes three times as long for this one row, and on SQLite that time
     is spent holding the writer's lock (it is the transaction's first write). Every column is
     set, so the object needs no refresh afterwards.
 
@@ -75,7 +75,7 @@ def insert_observables(session: DbSession, incident: Incident, planned: Sequence
     """Insert the (new) incident's observables and load them into ``incident.observables``.
 
     One executemany and one SELECT instead of a unit-of-work flush: SQLite makes the ORM insert
-    row by row (it needs each generated id), which was a quarter of a 10,000-indicator import.
+    row by row (it needs each generated id), a quarter of a 10,000-indicator import.
     (An ORM INSERT … RETURNING is no better: SQLAlchemy splits it by which columns are NULL, and
     on SQLite sends one row per statement to keep the order of the returned ids.)
     """

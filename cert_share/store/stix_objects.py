@@ -22,14 +22,14 @@ from functools import lru_cache
 from typing import Iterable
 
 import orjson
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import Connection, bindparam, or_, update
 
 from ..clock import utcnow
 from ..database import DbSession
 from ..models import Collection, StixClock, StixObject
 from ..stix import markings
 from ..stix.build import version_of
-from .rows import dialect_of, insert_unless_exists
+from .rows import insert_unless_exists
 
 TICK = timedelta(microseconds=1)
 CLOCK_ROW = 1
@@ -115,8 +115,9 @@ def _write_rows(session: DbSession, rows: list[tuple]) -> None:
     """INSERT … ON CONFLICT DO NOTHING of stix_objects rows (tuples in _COLUMNS order).
 
     Both ways store the same rows (tests/integration/test_store_paths.py)."""
-    if dialect_of(session) == "sqlite":
-        _write_rows_sqlite(session, rows)
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        _write_rows_sqlite(conn, rows)
     else:
         _write_rows_generic(session, rows)
 
@@ -125,13 +126,13 @@ def _write_rows_generic(session: DbSession, rows: list[tuple]) -> None:
     insert_unless_exists(session, _STIX_OBJECTS, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
 
 
-def _write_rows_sqlite(session: DbSession, rows: list[tuple]) -> None:
-    """Straight to sqlite3: SQLAlchemy's per-row parameter processing was a third of writing the
+def _write_rows_sqlite(conn: Connection, rows: list[tuple]) -> None:
+    """Straight to sqlite3: SQLAlchemy's per-row parameter processing would be a third of writing the
     40,000 rows of a large import. date_added goes in as the text SQLAlchemy's SQLite DateTime
     writes (naive UTC, always six fractional digits), so that string order stays time order and
     the ORM reads back the same instant (test_taxii_date_added.py checks)."""
     text = _SqliteDatetimes()
-    session.connection().exec_driver_sql(_SQLITE_INSERT, [
+    conn.exec_driver_sql(_SQLITE_INSERT, [
         row[:_DATE_ADDED] + (text(row[_DATE_ADDED]),) + row[_DATE_ADDED + 1:] for row in rows])
 
 
@@ -186,7 +187,7 @@ def add_objects(session: DbSession, collection: Collection | str, objects: Itera
 
     Takes the publication clock's lock until the caller's transaction ends (module docstring).
     The rows are written with one executemany rather than as ORM instances (per-instance
-    bookkeeping was half the time of a large import), and a version the owner already holds is
+    bookkeeping would be half the time of a large import), and a version the owner already holds is
     skipped by the unique key (ON CONFLICT DO NOTHING) rather than looked up first: one
     statement instead of one per 500 objects. A skipped row leaves a gap in ``date_added``,
     which pollers never notice (only order and uniqueness matter).
