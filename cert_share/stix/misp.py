@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TypeGuard
 
 from ..clock import parse_iso
 from ..limits import MAX_TITLE
@@ -109,13 +110,13 @@ def events_of(document: object) -> list[dict]:
         events = [document["Event"]]
     else:
         events = [document]
-    for event in events:
-        if not looks_like_event(event):
-            raise ImportFormatError("not a MISP event: expected an object with 'info' and 'Attribute' or 'Object'")
-    return events  # type: ignore[return-value]
+    checked = [event for event in events if looks_like_event(event)]
+    if len(checked) != len(events):
+        raise ImportFormatError("not a MISP event: expected an object with 'info' and 'Attribute' or 'Object'")
+    return checked
 
 
-def looks_like_event(obj: object) -> bool:
+def looks_like_event(obj: object) -> TypeGuard[dict]:
     return isinstance(obj, dict) and isinstance(obj.get("info"), str) and (
         isinstance(obj.get("Attribute"), list) or isinstance(obj.get("Object"), list))
 
