@@ -81,7 +81,13 @@ def rsit_label(classification: str) -> str:
 
 # States and phases: the words stored in the database and spoken by the API, named once here.
 # Plain strings on a namespace class, not Enum members, so that a value read from a row or a
-# request compares equal as it is and is written back unchanged.
+# request compares equal as it is and is written back unchanged (a database driver may write an
+# Enum member by its name).
+
+
+def values_of(namespace: type) -> tuple[str, ...]:
+    """A namespace class's values, in the order the class names them."""
+    return tuple(value for name, value in vars(namespace).items() if name.isupper())
 
 
 class IncidentStatus:
@@ -94,8 +100,7 @@ class IncidentStatus:
     FALSE_POSITIVE = "false-positive"
 
 
-INCIDENT_STATUSES: tuple[str, ...] = (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED, IncidentStatus.INVESTIGATING,
-                                      IncidentStatus.CLOSED, IncidentStatus.FALSE_POSITIVE)
+INCIDENT_STATUSES: tuple[str, ...] = values_of(IncidentStatus)
 OPEN_STATUSES: tuple[str, ...] = (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED, IncidentStatus.INVESTIGATING)
 END_STATUSES: tuple[str, ...] = (IncidentStatus.CLOSED, IncidentStatus.FALSE_POSITIVE)
 
@@ -110,7 +115,7 @@ class Phase:
     FINAL_REPORT = "final-report"
 
 
-PHASES: tuple[str, ...] = (Phase.EARLY_WARNING, Phase.NOTIFICATION, Phase.INTERMEDIATE, Phase.FINAL_REPORT)
+PHASES: tuple[str, ...] = values_of(Phase)
 UPDATE_PHASES: tuple[str, ...] = (Phase.NOTIFICATION, Phase.INTERMEDIATE, Phase.FINAL_REPORT)
 
 
@@ -128,8 +133,7 @@ class WarningState:
     EXPIRED = "expired"
 
 
-WARNING_STATES: tuple[str, ...] = (WarningState.DRAFT, WarningState.PENDING, WarningState.PUBLISHED,
-                                   WarningState.DISCARDED, WarningState.REVOKED, WarningState.EXPIRED)
+WARNING_STATES: tuple[str, ...] = values_of(WarningState)
 
 
 class OutboxState:
@@ -144,8 +148,7 @@ class OutboxState:
     FOLDED = "folded"
 
 
-OUTBOX_STATES: tuple[str, ...] = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.SENT, OutboxState.DEAD,
-                                  OutboxState.DIGEST, OutboxState.FOLDED)
+OUTBOX_STATES: tuple[str, ...] = values_of(OutboxState)
 
 
 class JobRunStatus:
