@@ -19,17 +19,26 @@ from .extensions import db
 # restarting database takes a few seconds.
 RETRY_AFTER_SECONDS = 5
 
+TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
+
+
+def taxii_error(status: int, title: str, description: str):
+    """The TAXII error resource (TAXII 2.1 section 3.6.1): the one renderer, for the TAXII
+    blueprint's own errors and for what reaches the app on a /taxii2 path."""
+    response = jsonify({"title": title, "description": description, "http_status": str(status)})
+    response.status_code = status
+    response.headers["Content-Type"] = TAXII_MEDIA_TYPE
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="cert-share TAXII", charset="UTF-8"'
+    return response
+
 
 def _render(status: int, title: str, message: str):
     path = request.path
     if path.startswith("/api/"):
         return jsonify({"error": title, "status": status, "message": message}), status
     if path.startswith("/taxii2"):
-        # The one renderer of TAXII error resources; imported here because the taxii package
-        # imports this module (with_exception_headers).
-        from .taxii import error_response
-
-        return error_response(status, title, message)
+        return taxii_error(status, title, message)
     try:
         return render_template("error.html", status=status, title=title, message=message), status
     except Exception:  # template missing or broken: still answer

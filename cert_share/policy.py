@@ -245,10 +245,6 @@ def collection_access(actor: "Actor", collection: "Collection") -> CollectionAcc
     return NO_ACCESS
 
 
-def can_write_collection(actor: "Actor", collection: "Collection") -> bool:
-    return collection_access(actor, collection).write
-
-
 def tlp_admits(access: CollectionAccess, tlp: str | None) -> bool:
     """Whether an object with this TLP (None = unmarked) may be served under ``access``.
 

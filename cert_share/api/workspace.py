@@ -86,5 +86,5 @@ def openapi_paths(spec) -> None:
                 "median_time_to_first_warning_minutes": {"type": "number", "nullable": True},
                 "case_processing_rate": {"type": "number", "nullable": True},
                 "overdue_phases": {"type": "integer"},
-                "members_polling": {"type": "integer", "nullable": True}}}}}},
+                "members_polling": {"type": "integer"}}}}}},
             **{k: fails[k] for k in ("400", "401", "403")}}}})

@@ -8,15 +8,14 @@ and, for POST, Content-Type (415) and size (413). Every error is a TAXII error r
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth.tokens import actor_from_request
 from ..errors import CertShareError, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from ..extensions import csrf
-from ..http_errors import with_exception_headers
+from ..http_errors import TAXII_MEDIA_TYPE, taxii_error, with_exception_headers
 
-MEDIA_TYPE = "application/taxii+json;version=2.1"
 API_ROOT = "api"
 
 bp = Blueprint("taxii", __name__, url_prefix="/taxii2")
@@ -51,37 +50,27 @@ def _accept_ok(header: str) -> bool:
 def _check_request():
     g.actor = actor_from_request(allow_basic=True)
     if not _accept_ok(request.headers.get("Accept", "")):
-        raise NotAcceptable(f"this server only serves {MEDIA_TYPE}")
+        raise NotAcceptable(f"this server only serves {TAXII_MEDIA_TYPE}")
     if request.method == "POST":
         limit = current_app.config["TAXII_MAX_CONTENT_LENGTH"]
         request.max_content_length = limit
         if request.content_length is not None and request.content_length > limit:
             raise PayloadTooLarge(f"request body exceeds max_content_length ({limit} bytes)")
         if not _media_type_ok(request.headers.get("Content-Type", "")):
-            raise UnsupportedMediaType(f"Content-Type must be {MEDIA_TYPE}")
-
-
-def error_response(status: int, title: str, description: str):
-    """The TAXII error resource (section 3.6.1)."""
-    response = jsonify({"title": title, "description": description, "http_status": str(status)})
-    response.status_code = status
-    response.headers["Content-Type"] = MEDIA_TYPE
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="cert-share TAXII", charset="UTF-8"'
-    return response
+            raise UnsupportedMediaType(f"Content-Type must be {TAXII_MEDIA_TYPE}")
 
 
 @bp.errorhandler(CertShareError)
 def _service_error(exc: CertShareError):
-    return error_response(exc.status, exc.title, exc.message)
+    return taxii_error(exc.status, exc.title, exc.message)
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     if exc.code == 413:
         limit = current_app.config["TAXII_MAX_CONTENT_LENGTH"]
-        return error_response(413, "Payload too large", f"request body exceeds max_content_length ({limit} bytes)")
-    return with_exception_headers(error_response(exc.code or 500, exc.name, exc.description or exc.name), exc)
+        return taxii_error(413, "Payload too large", f"request body exceeds max_content_length ({limit} bytes)")
+    return with_exception_headers(taxii_error(exc.code or 500, exc.name, exc.description or exc.name), exc)
 
 
 from . import views  # noqa: E402,F401  (routes register on import)

@@ -7,10 +7,11 @@ from flask import Response, current_app, g, request, url_for
 
 from ..errors import NotFound, PermissionDenied
 from ..extensions import db
+from ..http_errors import TAXII_MEDIA_TYPE
 from ..jsonbody import loads
 from ..services import taxii_push, taxii_store
 from ..services.taxii_store import format_date
-from . import API_ROOT, MEDIA_TYPE, bp
+from . import API_ROOT, bp
 
 OBJECT_FILTERS = {"added_after", "limit", "next", "match[id]", "match[type]", "match[version]",
                   "match[spec_version]"}
@@ -22,7 +23,7 @@ STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
 
 def _json(body, status: int = 200, headers: dict | None = None) -> Response:
     text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    response = Response(text, status=status, content_type=MEDIA_TYPE)
+    response = Response(text, status=status, content_type=TAXII_MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -80,7 +81,7 @@ def api_root(api_root: str):
     """4.2 Get API Root Information."""
     _api_root(api_root)
     return _json({"title": "cert-share", "description": "Collections of the national CERT.",
-                  "versions": [MEDIA_TYPE],
+                  "versions": [TAXII_MEDIA_TYPE],
                   "max_content_length": current_app.config["TAXII_MAX_CONTENT_LENGTH"]})
 
 
@@ -195,7 +196,7 @@ def delete_object(api_root: str, collection_id: str, object_id: str):
         filters.versions = [taxii_store.ALL_VERSIONS]
     taxii_store.delete_object(db.session, actor=g.actor, collection=coll, access=access,
                               object_id=object_id, filters=filters)
-    return Response(status=200, content_type=MEDIA_TYPE)
+    return Response(status=200, content_type=TAXII_MEDIA_TYPE)
 
 
 @bp.get("/<api_root>/collections/<collection_id>/objects/<object_id>/versions/")
