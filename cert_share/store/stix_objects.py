@@ -24,7 +24,7 @@ from typing import Iterable
 import orjson
 from sqlalchemy import Connection, bindparam, or_, update
 
-from ..clock import utcnow
+from ..clock import parse_iso, utcnow
 from ..database import DbSession
 from ..models import Collection, StixClock, StixObject
 from ..stix import markings
@@ -39,9 +39,8 @@ CLOCK_ROW = 1
 def canonical_version(version: str) -> str:
     """Fixed-width version string (microseconds), so string order equals time order.
 
-    Cached: the objects of one report share a handful of versions (a tenth of a large import)."""
-    from ..clock import parse_iso
-
+    Cached: the objects of one report share a handful of versions, and parsing each would
+    be a noticeable share of a large import."""
     ts = parse_iso(version)
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -8,7 +8,7 @@ _HALF = {"width": 440, "height": 300}  # drawn in half the page: fewer pixels, s
 
 
 def _chart(kind: str, series: dict, size: dict, **options):
-    import pygal
+    import pygal  # only the metrics page draws charts: a slow import every other request would pay
 
     chart = getattr(pygal, kind)(js=[], style=charts.style(label_font_size=11, major_label_font_size=11),
                                  x_label_rotation=30, legend_at_bottom=True, truncate_legend=-1,
