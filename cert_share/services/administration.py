@@ -92,6 +92,8 @@ class AuditFilters:
         action = (args.get("action") or "").strip() or None
         if (actor and len(actor) > 300) or (action and len(action) > 64):
             raise InputError("filter text is too long")
+        if "\x00" in (actor or "") + (action or ""):  # PostgreSQL refuses NUL in a query parameter
+            raise InputError("filter text holds a NUL character")
         return cls(actor=actor, action=action, since=day("from"), until=day("to"))
 
     def query(self) -> Select:

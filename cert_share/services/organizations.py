@@ -38,7 +38,14 @@ def all_by_slug(session: DbSession) -> list[Organization]:
     return list(session.execute(select(Organization).order_by(Organization.slug)).scalars())
 
 
+# What slugify (and _unique_slug's suffix) can produce; anything else names no organization, and
+# is answered without a query (PostgreSQL refuses a NUL in a parameter with an error).
+_SLUG = re.compile(r"[a-z0-9-]{1,64}")
+
+
 def get_by_slug(session: DbSession, slug: str) -> Organization:
+    if not _SLUG.fullmatch(slug or ""):
+        raise NotFound(f"no organization with slug {slug!r}")
     org = session.execute(select(Organization).where(Organization.slug == slug)).scalar_one_or_none()
     if org is None:
         raise NotFound(f"no organization with slug {slug!r}")

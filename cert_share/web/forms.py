@@ -43,6 +43,20 @@ PHASE_CHOICES = [
 ]
 
 
+class Form(FlaskForm):
+    """Every page's form: a field holding a NUL character fails, with the error next to it.
+    PostgreSQL refuses NUL in any text value, so one that reached a query would be a 500."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            values = field.data if isinstance(field.data, list) else [field.data]
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                field.errors = [*field.errors, "contains a NUL character"]
+                valid = False
+        return valid
+
+
 def _title(slug: str) -> str:
     return slug.replace("-", " ").capitalize()
 
@@ -52,18 +66,18 @@ def classification_choices() -> dict[str, list[tuple[str, str]]]:
     return {RSIT_LABELS[cls]: [(f"{cls}/{typ}", _title(typ)) for typ in types] for cls, types in RSIT.items()}
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("E-mail address", validators=[DataRequired(), Length(max=MAX_EMAIL)],
                        render_kw={"autocomplete": "username", "autofocus": True})
     password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD)],
                              render_kw={"autocomplete": "current-password"})
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(Form):
     """Only the CSRF token: signing out is a POST."""
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(Form):
     """The policy for the new password is users.check_password_strength, as at creation."""
 
     current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=MAX_PASSWORD)],
@@ -74,7 +88,7 @@ class PasswordChangeForm(FlaskForm):
                                      render_kw={"autocomplete": "new-password"})
 
 
-class IncidentForm(FlaskForm):
+class IncidentForm(Form):
     title = StringField("Title", render_kw={"maxlength": MAX_TITLE, "required": True})
     description = TextAreaField("Description", render_kw={"rows": 5})
     classification = SelectField("Classification (ENISA RSIT)", validate_choice=False)
@@ -108,6 +122,6 @@ class IncidentForm(FlaskForm):
             self.submission_id.data = f"web-{uuid.uuid4()}"
 
 
-class PhaseUpdateForm(FlaskForm):
+class PhaseUpdateForm(Form):
     phase = SelectField("Phase", validate_choice=False, choices=[("", "— choose —")] + PHASE_CHOICES)
     summary = TextAreaField("Summary", render_kw={"rows": 4})

@@ -2,7 +2,6 @@
 the services')."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -20,6 +19,7 @@ from ..limits import MAX_EMAIL, MAX_NAME, MAX_NOTE, MAX_PASSWORD, MAX_TOKEN_NAME
 from ..models.user import ROLES
 from ..params import MAX_ID
 from ..vocab import INCIDENT_STATUSES, SECTORS, TLP_LEVELS
+from .forms import Form
 
 
 class MultiCheckbox(SelectMultipleField):
@@ -27,49 +27,49 @@ class MultiCheckbox(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class TriageForm(FlaskForm):
+class TriageForm(Form):
     status = SelectField("Status", choices=[(s, s.replace("-", " ").capitalize()) for s in INCIDENT_STATUSES],
                          validate_choice=False)
     assignee = SelectField("Assignee", validate_choice=False)
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     note = TextAreaField("Internal note (never shared)", validators=[DataRequired(), Length(max=MAX_NOTE)],
                          render_kw={"rows": 3})
 
 
-class CooperationForm(FlaskForm):
+class CooperationForm(Form):
     countries = StringField("Partner countries (ISO codes, comma-separated)", validators=[Length(max=1000)],
                             render_kw={"placeholder": "FI, LV"})
     partner_certs = StringField("Partner CERTs contacted (comma-separated)", validators=[Length(max=5000)],
                                 render_kw={"placeholder": "CERT-FI, CERT.LV"})
 
 
-class MergeForm(FlaskForm):
+class MergeForm(Form):
     other = IntegerField("Report #", validators=[DataRequired(), NumberRange(min=1, max=MAX_ID)])
     action = SelectField("Action", choices=[("link", "Link as related"), ("merge", "Merge this report into it")],
                          validate_choice=False)
 
 
-class CaseStaffForm(FlaskForm):
+class CaseStaffForm(Form):
     """Who works on a case: assign it, or name or remove a member of staff (TLP:RED: its readers)."""
     user = SelectField("CERT staff member", validators=[DataRequired()])
     action = SelectField("Action", choices=[("name", "Name on this case"), ("assign", "Assign the case"),
                                             ("remove", "Take off this case")])
 
 
-class WarningPublishForm(FlaskForm):
+class WarningPublishForm(Form):
     targets = MultiCheckbox("Publish to", validate_choice=False)
     # The reviewer may lower or raise the TLP before publishing (the API's PATCH tlp, on the page).
     tlp = SelectField("TLP", choices=[(level, f"TLP:{level.upper()}") for level in TLP_LEVELS],
                       validators=[Optional()], validate_choice=False)  # review_warning says what is wrong
 
 
-class WarningDiscardForm(FlaskForm):
+class WarningDiscardForm(Form):
     """Only the CSRF token."""
 
 
-class OrganizationForm(FlaskForm):
+class OrganizationForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=MAX_NAME)])
     sector = SelectField("Sector (STIX)", choices=[(s, s) for s in SECTORS], validate_choice=False)
     country = StringField("Country (ISO code)", validators=[Optional(), Length(max=2)])
@@ -79,11 +79,11 @@ class OrganizationForm(FlaskForm):
     assets = TextAreaField("Assets (CIDR, AS number or domain; one per line)", render_kw={"rows": 3})
 
 
-class AssetForm(FlaskForm):
+class AssetForm(Form):
     value = StringField("Asset (CIDR, AS number or domain)", validators=[DataRequired(), Length(max=255)])
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=MAX_EMAIL)])
     name = StringField("Name", validators=[Optional(), Length(max=MAX_NAME)])
     org = SelectField("Organization", validate_choice=False)
@@ -91,22 +91,22 @@ class UserForm(FlaskForm):
     password = PasswordField("Initial password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField("Role", choices=[(r, r) for r in ROLES], validate_choice=False)
     active = BooleanField("Active")
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     name = StringField("Token name", validators=[DataRequired(), Length(max=MAX_TOKEN_NAME)],
                        render_kw={"placeholder": "soc-pipeline"})
     org = SelectField("Organization", validate_choice=False)
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """Only the CSRF token (revoke, reset two-factor)."""
 
 
-class TotpCodeForm(FlaskForm):
+class TotpCodeForm(Form):
     code = StringField("6-digit code", validators=[DataRequired(), Length(max=12)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True})
 

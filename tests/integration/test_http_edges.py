@@ -11,7 +11,10 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 
+from cert_share.extensions import db
+from cert_share.models import ApiToken
 from cert_share.stix.build import INCIDENT_CORE_EXTENSION
 from tests.conftest import auth
 from tests.integration.staff_login import enrol, sign_in
@@ -143,6 +146,15 @@ def test_a_nul_character_is_a_400_naming_where_it_is(app, client, world, factory
     assert staff.get("/incidents", query_string={"q": "phish\x00"}).status_code == 400
     token = page_token(staff, "/admin/users")
     assert staff.post("/admin/users", data={"csrf_token": token, "email": "a\x00@b.example"}).status_code == 400
+    # Any page's form: the field says what is wrong, and nothing is stored.
+    token = page_token(staff, "/tokens")
+    page = staff.post("/tokens", data={"csrf_token": token, "name": "soc\x00pipeline",
+                                       "org": world.orgs["cert"].slug})
+    assert page.status_code == 400 and "contains a NUL character" in page.get_data(as_text=True)
+    with app.app_context():
+        assert not db.session.execute(select(ApiToken).where(ApiToken.name.like("soc%pipeline"))).first()
+    page = staff.post("/admin/audit.csv", data={"csrf_token": token, "action": "x\x00"})
+    assert page.status_code == 400 and "NUL" in page.get_data(as_text=True)
 
 
 # ---- ids of 2^63 and beyond -----------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from cert_share.errors import Conflict, InputError
+from cert_share.errors import Conflict, InputError, NotFound
 from cert_share.extensions import db
 from cert_share.models import Asset, AuditEntry, Collection, Organization
 from cert_share.services import organizations, users
@@ -132,3 +132,10 @@ def test_user_email_with_control_characters_is_refused(ctx, bad):
     with pytest.raises(InputError) as err:
         users.create_user(db.session, email=bad, org=bank, role="analyst", password="x" * 12)
     assert "email" in err.value.errors
+
+
+def test_a_slug_no_organization_can_have_is_not_found_on_every_database(app):
+    # A NUL reaches PostgreSQL as an error, not as "no such row": it must never get that far.
+    for slug in ("bank\x00", "Bank Of Examples", "", "x" * 65):
+        with pytest.raises(NotFound):
+            organizations.get_by_slug(db.session, slug)
