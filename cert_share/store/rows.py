@@ -11,7 +11,7 @@ Claiming rows that concurrent workers compete for: ``one_of_unlocked``.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -59,7 +59,7 @@ def insert_unless_exists(session: DbSession, table: Table, rows: dict[str, Any] 
     the unique key decides a race without a savepoint around the statement (which a plain
     INSERT would need to keep the transaction usable)."""
     statement = _insert_ignoring_duplicates(dialect_of(session), table, conflict, returning)
-    return session.execute(statement, rows)  # type: ignore[return-value]  # an INSERT's result is a CursorResult
+    return cast(CursorResult, session.execute(statement, rows))  # an INSERT's result is a CursorResult
 
 
 def add_unless_exists(session: DbSession, obj: object, *, after_own_write: bool = False) -> bool:
