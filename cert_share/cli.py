@@ -14,6 +14,7 @@ from . import create_app
 from .actor import CLI
 from .errors import CertShareError
 from .extensions import db
+from .models.user import ROLES
 from .services.demo import load_demo
 from .services.importer import import_file
 from .services.organizations import add_assets, all_by_slug, create_organization, get_by_slug
@@ -80,7 +81,7 @@ def user_group():
 @user_group.command("add")
 @click.option("--email", required=True)
 @click.option("--org", "slug", required=True, help="Slug of the user's organization.")
-@click.option("--role", required=True, type=click.Choice(["analyst", "member-admin", "cert-analyst", "cert-admin"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--name", default=None)
 @with_appcontext
 def user_add(email, slug, role, name):

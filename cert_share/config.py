@@ -69,7 +69,8 @@ class Config:
     CERT_NAME = os.environ.get("CERT_NAME", "National CERT")
     # The public address of this server, as members reach it: links in mail and the URLs that
     # TAXII discovery hands out (never the request's Host header, which the client chooses).
-    BASE_URL = os.environ.get("BASE_URL") or f"http://127.0.0.1:{_int('PORT', 5000)}"
+    # Without a trailing slash, so that every link is BASE_URL + an absolute path.
+    BASE_URL = (os.environ.get("BASE_URL") or f"http://127.0.0.1:{_int('PORT', 5000)}").rstrip("/")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -14,7 +14,8 @@ from sqlalchemy import false, or_, select, true
 
 from .errors import PermissionDenied
 from .models import CaseMember, EarlyWarning, Incident, WarningSource
-from .vocab import TLP_LEVELS, tlp_up_to
+from .models.user import CERT_ADMIN, MEMBER_ADMIN
+from .vocab import TLP_LEVELS, tlp_label, tlp_up_to
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.sql.elements import ColumnElement
@@ -31,8 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # administrators (member-admin) manage their own organization's tokens. A CERT API token acts
 # with cert-admin rights.
 
-CERT_ADMIN_ROLE = "cert-admin"
-TOKEN_ADMIN_ROLES = ("member-admin", CERT_ADMIN_ROLE)
+CERT_ADMIN_ROLE = CERT_ADMIN
+TOKEN_ADMIN_ROLES = (MEMBER_ADMIN, CERT_ADMIN)
 
 
 def is_cert_staff(actor: "Actor") -> bool:
@@ -153,11 +154,6 @@ def can_name_case_staff(actor: "Actor", incident: "Incident") -> bool:
 def can_update_incident(actor: "Actor", incident: "Incident") -> bool:
     """Phase updates come from the reporting organization (or the CERT on its behalf)."""
     return can_read_incident(actor, incident)
-
-
-def can_triage(actor: "Actor") -> bool:
-    """Status, assignment, notes: CERT staff only."""
-    return is_cert_staff(actor)
 
 
 # --- TAXII collections and TLP -----------------------------------------------------------------
@@ -318,4 +314,4 @@ def warning_targets_refusal(tlp: str, targets: Iterable[str]) -> str | None:
     too_wide = [t for t in targets if tlp not in _PUBLISHED_TO.get(_kind_of_alias(t), frozenset())]
     if not too_wide:
         return None
-    return _TOO_WIDE.get(tlp, f"TLP:{tlp.upper()} warnings may not go to {', '.join(too_wide)}")
+    return _TOO_WIDE.get(tlp, f"{tlp_label(tlp)} warnings may not go to {', '.join(too_wide)}")

@@ -60,6 +60,11 @@ def strictest_tlp(levels: Iterable[str | None]) -> str | None:
     return TLP_LEVELS[max(ranked)] if ranked else None
 
 
+def tlp_label(level: str) -> str:
+    """The label FIRST writes for a level: ``TLP:AMBER+STRICT``."""
+    return f"TLP:{level.upper()}"
+
+
 def tlp_up_to(ceiling: str) -> frozenset[str]:
     """Every TLP level no stricter than ``ceiling``, ``ceiling`` included."""
     return frozenset(TLP_LEVELS[:_TLP_RANK[ceiling] + 1])

@@ -9,6 +9,7 @@ from flask import request
 from ..actor import Actor
 from ..errors import AuthenticationFailed
 from ..extensions import db
+from ..models.user import CERT_ADMIN, MEMBER_ADMIN
 from ..services import tokens
 
 
@@ -43,4 +44,4 @@ def actor_from_request(*, allow_basic: bool) -> Actor:
         raise AuthenticationFailed("invalid, revoked or unknown token")
     org = row.organization
     return Actor(label=f"token:{org.slug}/{row.name}", org=org, token_id=row.id,
-                 remote_addr=request.remote_addr, role="cert-admin" if org.kind == "cert" else "member-admin")
+                 remote_addr=request.remote_addr, role=CERT_ADMIN if org.is_cert else MEMBER_ADMIN)

@@ -1,6 +1,6 @@
 """Correlation: turn a newly stored report into early warnings.
 
-Called once per report by ``services.intake.report_incident`` inside its transaction (every
+Called once per report by ``services.intake.store_report`` inside its transaction (every
 channel goes through it: web form, API, TAXII push, import, partner feeds). For each observable:
 - community warning: the same SCO id reported by ≥ 2 organizations within the correlation window
   (index ``ix_observables_stix_created``);
@@ -68,7 +68,7 @@ def correlate_incident(session: DbSession, incident: Incident, *, now: datetime 
                        matches: AssetMatches | None = None) -> list[EarlyWarning]:
     """Create or update the warnings this report's observables raise; returns them. Does not commit."""
     org = incident.organization
-    if org is None or org.kind == "cert" or incident.status == IncidentStatus.FALSE_POSITIVE:
+    if org is None or org.is_cert or incident.status == IncidentStatus.FALSE_POSITIVE:
         return []
     now = now or utcnow()
     settings = settings or current()

@@ -38,7 +38,7 @@ from . import build, notify
 from .routing import Route, Source, community_route, owner_route
 from .settings import WarningSettings, current
 
-_REVIEWERS_ONLY = "only CERT staff may review early warnings"
+REVIEWERS_ONLY = "only CERT staff may review early warnings"
 
 log = logging.getLogger(__name__)
 ONE_MS = timedelta(milliseconds=1)
@@ -141,7 +141,7 @@ def publish_warnings(session: DbSession, now: datetime | None = None, *, batch: 
     warning leaves the queue in the same transaction that stores it — only if it was not changed
     meanwhile (``modified`` unchanged), so a sighting that lands during the run is published next time.
     Rows are read and marked with Core statements (no ORM identity map): 10,000 due warnings are
-    the design load, and the ORM bookkeeping was the larger half of the cost.
+    the design load, and the ORM's bookkeeping would cost more than the writes.
     """
     now = now or utcnow()
     batch = batch or current().publish_batch
@@ -305,7 +305,7 @@ def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | N
             description: str | None = None, recommended_action: str | None = None,
             tlp: str | None = None, targets: list[str] | None = None,
             now: datetime | None = None) -> EarlyWarning:
-    policy.require_cert_staff(actor, _REVIEWERS_ONLY)
+    policy.require_cert_staff(actor, REVIEWERS_ONLY)
     now = now or utcnow()
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
@@ -333,7 +333,7 @@ def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | N
 
 
 def _approve(session: DbSession, warning_id: int, actor: Actor, *, now: datetime | None = None) -> EarlyWarning:
-    policy.require_cert_staff(actor, _REVIEWERS_ONLY)
+    policy.require_cert_staff(actor, REVIEWERS_ONLY)
     now = now or utcnow()
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
@@ -355,7 +355,7 @@ def _approve(session: DbSession, warning_id: int, actor: Actor, *, now: datetime
 def discard_warning(session: DbSession, warning_id: int, actor: Actor, *,
                     now: datetime | None = None) -> EarlyWarning:
     """Drop a draft or a not-yet-published warning; a published one must be revoked instead."""
-    policy.require_cert_staff(actor, _REVIEWERS_ONLY)
+    policy.require_cert_staff(actor, REVIEWERS_ONLY)
     now = now or utcnow()
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
@@ -372,7 +372,7 @@ def discard_warning(session: DbSession, warning_id: int, actor: Actor, *,
 def revoke_warning(session: DbSession, warning_id: int, actor: Actor, *,
                    now: datetime | None = None) -> EarlyWarning:
     """Withdraw a warning: members receive a ``revoked: true`` version of everything it published."""
-    policy.require_cert_staff(actor, _REVIEWERS_ONLY)
+    policy.require_cert_staff(actor, REVIEWERS_ONLY)
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
     if warning.state in END_STATES:

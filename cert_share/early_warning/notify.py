@@ -19,6 +19,7 @@ from ..config import setting
 from ..database import DbSession
 from ..mail import outbox
 from ..models import EarlyWarning, Incident, Organization
+from ..models.user import MEMBER_ADMIN
 from ..store.case_staff import active_staff, red_sources, staff_audience
 from ..store.collections import by_alias
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def _base_url() -> str:
-    return setting("BASE_URL").rstrip("/")
+    return setting("BASE_URL")
 
 
 def critical_report(session: DbSession, incident: Incident) -> int:
@@ -80,7 +81,7 @@ def owner_warning_published(session: DbSession, warning: EarlyWarning) -> int:
     if owner is None:
         return 0
     collections = [c for c in (by_alias(session, a) for a in warning.targets) if c is not None]
-    reader = Actor(label=f"mail:{owner.slug}", org=owner, role="member-admin")
+    reader = Actor(label=f"mail:{owner.slug}", org=owner, role=MEMBER_ADMIN)
     if not policy.can_read_warning(reader, warning.tlp, collections):
         log.info("warning %s: not mailed to %s, TLP/collection does not admit it", warning.id, owner.slug)
         return 0

@@ -19,9 +19,10 @@ from ..config import setting
 from ..database import DbSession
 from ..errors import InputError, NotFound
 from ..models import OutboxMessage, User
+from ..models.user import MEMBER_ADMIN
 from ..store.audit import record
 from ..store.rows import add_unless_exists
-from ..vocab import TLP_LEVELS, OutboxState
+from ..vocab import TLP_LEVELS, OutboxState, tlp_label
 
 # Kinds that are never folded into a digest (a digest must not fold itself).
 UNCAPPED_KINDS = frozenset({"digest"})
@@ -38,7 +39,7 @@ def tlp_subject(subject: str, tlp: str | None) -> str:
     subject = " ".join(subject.split())  # no CR/LF: no header injection, no folding surprises
     if tlp is None:
         return subject
-    label = f"[TLP:{tlp.upper()}]"
+    label = f"[{tlp_label(tlp)}]"
     return subject if subject.startswith(label) else f"{label} {subject}"
 
 
@@ -122,7 +123,7 @@ def _sent_last_hour(session: DbSession, to: str, now: datetime) -> int:
 
 def member_admins(session: DbSession, org_id: int, exclude_user_id: int | None = None) -> list[str]:
     """E-mail addresses of an organization's active member-admin users, minus the acting user."""
-    query = select(User.email).where(User.org_id == org_id, User.role == "member-admin", User.active.is_(True))
+    query = select(User.email).where(User.org_id == org_id, User.role == MEMBER_ADMIN, User.active.is_(True))
     if exclude_user_id is not None:
         query = query.where(User.id != exclude_user_id)
     return list(session.execute(query.order_by(User.email)).scalars())

@@ -10,8 +10,11 @@ from ..extensions import Model
 from ..limits import MAX_EMAIL, MAX_NAME, MAX_TOKEN_NAME
 from .types import UTCDateTime
 
-MEMBER_ROLES = ("analyst", "member-admin")
-CERT_ROLES = ("cert-analyst", "cert-admin")
+# The roles, named once (policy decides what each may do).
+ANALYST, MEMBER_ADMIN = "analyst", "member-admin"
+CERT_ANALYST, CERT_ADMIN = "cert-analyst", "cert-admin"
+MEMBER_ROLES = (ANALYST, MEMBER_ADMIN)
+CERT_ROLES = (CERT_ANALYST, CERT_ADMIN)
 ROLES = MEMBER_ROLES + CERT_ROLES
 
 

@@ -36,7 +36,7 @@ def set_role(session: DbSession, user_id: int, *, role: str, active: bool, actor
         raise NotFound(f"no user {user_id}")
     if role not in ROLES:
         raise InputError(f"role must be one of {', '.join(ROLES)}", field="role")
-    allowed = CERT_ROLES if user.organization.kind == "cert" else MEMBER_ROLES
+    allowed = CERT_ROLES if user.organization.is_cert else MEMBER_ROLES
     if role not in allowed:
         raise InputError(f"users of {user.organization.name} have role {' or '.join(allowed)}", field="role")
     if actor.user is not None and actor.user.id == user.id and (role != user.role or not active):

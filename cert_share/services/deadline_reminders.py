@@ -41,7 +41,7 @@ def _text(incident: Incident, deadline: Deadline, now: datetime, base_url: str, 
           content: bool = True) -> str:
     late = now - deadline.due_at
     hours = int(late.total_seconds() // 3600)
-    link = f"{base_url.rstrip('/')}/incidents/{incident.id}"
+    link = f"{base_url}/incidents/{incident.id}"
     lines = [
         f"The {deadline.phase} of report #{incident.id} was due at {iso(deadline.due_at)} "
         f"and has not been submitted ({hours} h overdue).",

@@ -11,6 +11,7 @@ from ..clock import utcnow
 from ..database import DbSession
 from ..models import Organization, User
 from ..schemas.incident import IncidentCreateSchema
+from ..store.organizations import cert_organization
 from .intake import report_incident
 from .organizations import create_organization
 from .users import create_user
@@ -80,8 +81,7 @@ def load_demo(session: DbSession) -> dict:
     orgs = {}
     for spec in ORGS:
         spec = dict(spec)
-        existing = session.execute(select(Organization).where(Organization.kind == "cert")).scalar_one_or_none() \
-            if spec.get("kind") == "cert" else None
+        existing = cert_organization(session) if spec.get("kind") == "cert" else None
         orgs[spec["slug"]] = existing or create_organization(session, **spec)
     for email, slug, role in USERS:
         if not session.execute(select(User).where(User.email == email)).scalar_one_or_none():

@@ -32,6 +32,7 @@ from ..schemas.incident import IncidentCreateSchema
 from ..stix import misp
 from ..stix import parse as stix_parse
 from ..stix.drafts import ImportFormatError, ReportDraft, describe_invalid, describe_skipped
+from ..vocab import tlp_label
 from .intake import report_incident
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -49,7 +50,7 @@ class ImportedReport:
             return (f"Already imported as report #{inc.id} {inc.title!r} ({inc.stix_id}, external id "
                     f"{inc.external_id}); nothing stored.")
         line = (f"Imported report #{inc.id} {inc.title!r} ({inc.stix_id}): {len(self.draft.observables)} "
-                f"observable(s), TLP:{inc.tlp.upper()}, {inc.severity}, {inc.classification}")
+                f"observable(s), {tlp_label(inc.tlp)}, {inc.severity}, {inc.classification}")
         if self.draft.skipped:
             line += f"; skipped (no mapping): {describe_skipped(self.draft.skipped)}"
         if self.draft.invalid:

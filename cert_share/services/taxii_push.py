@@ -13,7 +13,7 @@ Rules for a member posting to ``intake``:
 * objects are kept as they came (custom objects and extensions included), owned by the poster,
   so the poster reads them back and nobody else but the CERT does;
 * each ``incident`` also becomes a report of the posting organization through
-  :func:`services.intake.store_report` (the web form's path), with ``external_id`` = the STIX
+  :func:`services.intake.store_report` (the path of every channel), with ``external_id`` = the STIX
   id so that posting it again creates nothing new.
 
 The operating CERT's POST to any collection publishes the objects there as they are.

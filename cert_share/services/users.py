@@ -53,9 +53,9 @@ def create_user(session: DbSession, *, email: str, org: Organization, role: str,
     email = normalize_email(email)
     if role not in ROLES:
         raise InputError(f"role must be one of {', '.join(ROLES)}", field="role")
-    if org.kind == "cert" and role not in CERT_ROLES:
+    if org.is_cert and role not in CERT_ROLES:
         raise InputError(f"users of the CERT have role {' or '.join(CERT_ROLES)}", field="role")
-    if org.kind != "cert" and role not in MEMBER_ROLES:
+    if not org.is_cert and role not in MEMBER_ROLES:
         raise InputError(f"users of a member or partner organization have role {' or '.join(MEMBER_ROLES)}",
                          field="role")
     check_password_strength(password)

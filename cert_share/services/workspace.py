@@ -1,7 +1,7 @@
 """What CERT staff read in the workspace: the triage queue, the dashboard, a case's timeline.
 
 Reads only; changes go through services/triage.py. Everything here is for CERT staff: callers
-check ``policy.can_triage`` first (the views and the API do). Lists show every report's existence
+check ``policy.is_cert_staff`` first (the views and the API do). Lists show every report's existence
 to staff, but a TLP:RED report the reader is not named on is listed in ``restricted``: pages show
 its summary only (policy.can_see_case_summary), and a filter on what that summary does not show
 (title search, class, organization) never matches it.
@@ -44,6 +44,7 @@ from ..vocab import (
     TLP_LEVELS,
     IncidentStatus,
     WarningState,
+    tlp_label,
 )
 from . import deadline_tracking
 
@@ -366,7 +367,7 @@ def _warnings(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]
     out = []
     for w in rows:
         out.append(TimelineEvent(w.created_at, "warning", f"Warning #{w.id} raised ({w.state})",
-                                 f"{w.title} — TLP:{w.tlp.upper()}"))
+                                 f"{w.title} — {tlp_label(w.tlp)}"))
         if w.published_at is not None:
             out.append(TimelineEvent(w.published_at, "warning", f"Warning #{w.id} published",
                                      ", ".join(w.published_targets or [])))

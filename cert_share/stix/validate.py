@@ -31,7 +31,7 @@ from typing import Any, Literal, overload
 
 from . import markings
 
-# stix2 and stix2-patterns are imported where first needed: together they were a third of the
+# stix2 and stix2-patterns are imported where first needed: together they would be a third of the
 # start-up of every cert-share command, and the fast paths below rarely need them.
 
 MAX_PATTERN_LENGTH = 4096

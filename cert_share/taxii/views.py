@@ -68,7 +68,7 @@ def _collection_resource(coll, access) -> dict:
 @bp.get("/")
 def discovery():
     """4.1 Server Discovery. URLs from the configured BASE_URL: the Host header is the client's to write."""
-    root = current_app.config["BASE_URL"].rstrip("/") + url_for("taxii.api_root", api_root=API_ROOT)
+    root = current_app.config["BASE_URL"] + url_for("taxii.api_root", api_root=API_ROOT)
     return _json({"title": "cert-share TAXII server",
                   "description": "Early warnings for members of the national CERT's constituency; "
                                  "reports from members.",

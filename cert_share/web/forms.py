@@ -24,18 +24,20 @@ from wtforms.validators import DataRequired, Length
 from wtforms.widgets import DateTimeLocalInput
 
 from ..limits import MAX_EMAIL, MAX_PASSWORD, MAX_TITLE
-from ..vocab import RSIT, RSIT_LABELS, SEVERITIES, Phase, countries
+from ..vocab import RSIT, RSIT_LABELS, SEVERITIES, TLP_LEVELS, Phase, countries, tlp_label
 from .timezones import TIMEZONE_CHOICES
 
-TLP_CHOICES = [
-    ("clear", "TLP:CLEAR", "No limit on disclosure; may appear in public statistics."),
-    ("green", "TLP:GREEN", "May be shared with every member organization of the community."),
-    ("amber", "TLP:AMBER", "Need to know only: by default the organizations of the sector concerned."),
-    ("amber+strict", "TLP:AMBER+STRICT", "Only your organization and the CERT."),
-    ("red", "TLP:RED", "Only your organization and the CERT staff named on the case (its assignee and the "
-                       "staff the duty officer names); other CERT staff see only that a report exists, not what "
-                       "it says. Never published."),
-]
+# What each level means for a reporter, shown beside the choice (the levels themselves: vocab).
+_TLP_MEANING = {
+    "clear": "No limit on disclosure; may appear in public statistics.",
+    "green": "May be shared with every member organization of the community.",
+    "amber": "Need to know only: by default the organizations of the sector concerned.",
+    "amber+strict": "Only your organization and the CERT.",
+    "red": "Only your organization and the CERT staff named on the case (its assignee and the "
+           "staff the duty officer names); other CERT staff see only that a report exists, not what "
+           "it says. Never published.",
+}
+TLP_CHOICES = [(level, tlp_label(level), _TLP_MEANING[level]) for level in TLP_LEVELS]
 PHASE_CHOICES = [
     (Phase.NOTIFICATION, "Incident notification (72 h)"),
     (Phase.INTERMEDIATE, "Intermediate report"),

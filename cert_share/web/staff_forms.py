@@ -18,7 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..limits import MAX_EMAIL, MAX_NAME, MAX_NOTE, MAX_PASSWORD, MAX_TOKEN_NAME
 from ..models.user import ROLES
 from ..params import MAX_ID
-from ..vocab import INCIDENT_STATUSES, SECTORS, TLP_LEVELS
+from ..vocab import INCIDENT_STATUSES, SECTORS, TLP_LEVELS, tlp_label
 from .forms import Form
 
 
@@ -61,7 +61,7 @@ class CaseStaffForm(Form):
 class WarningPublishForm(Form):
     targets = MultiCheckbox("Publish to", validate_choice=False)
     # The reviewer may lower or raise the TLP before publishing (the API's PATCH tlp, on the page).
-    tlp = SelectField("TLP", choices=[(level, f"TLP:{level.upper()}") for level in TLP_LEVELS],
+    tlp = SelectField("TLP", choices=[(level, tlp_label(level)) for level in TLP_LEVELS],
                       validators=[Optional()], validate_choice=False)  # review_warning says what is wrong
 
 
@@ -110,5 +110,3 @@ class TotpCodeForm(Form):
     code = StringField("6-digit code", validators=[DataRequired(), Length(max=12)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True})
 
-
-TLP_CHOICES = [(t, t) for t in TLP_LEVELS]

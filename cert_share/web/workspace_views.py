@@ -235,7 +235,7 @@ def warnings_page():
     state = request.args.get("state") or None
     if state is not None and state not in WARNING_STATES:
         raise InputError(f"state must be {', '.join(WARNING_STATES[:-1])} or {WARNING_STATES[-1]}", field="state")
-    staff = policy.can_triage(actor)
+    staff = policy.is_cert_staff(actor)
     drafts = visible_warnings(db.session, actor, state=WarningState.DRAFT, limit=200) if staff else []
     shown = visible_warnings(db.session, actor, state=state if staff else None, limit=200)
     if staff and state is None:

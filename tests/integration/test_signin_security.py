@@ -425,6 +425,19 @@ def test_development_base_url_defaults_to_the_local_port(monkeypatch):
         importlib.reload(config)
 
 
+def test_a_base_url_written_with_a_trailing_slash_makes_the_same_links(monkeypatch):
+    import importlib
+
+    from cert_share import config
+
+    monkeypatch.setenv("BASE_URL", "https://share.cert.example/")
+    try:
+        assert importlib.reload(config).Config.BASE_URL == "https://share.cert.example"
+    finally:
+        monkeypatch.delenv("BASE_URL")
+        importlib.reload(config)
+
+
 def test_production_cookies_are_secure_httponly_and_lax(database_url):
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "s" * 40}, env="production")
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]

@@ -26,7 +26,6 @@ BANK_ANALYST = Actor(label="user:soc@bank.example", org=BANK_ORG, role="analyst"
 ])
 def test_who_counts_as_cert_staff(actor, staff):
     assert policy.is_cert_staff(actor) is staff
-    assert policy.can_triage(actor) is staff
 
 
 def test_a_member_meets_the_staff_only_refusal_it_is_given():
