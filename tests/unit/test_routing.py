@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from cert_share import policy
 from cert_share.early_warning.routing import Route, Source, community_route, owner_route
+from cert_share.vocab import TLP_LEVELS
 
 BANK = Source(1, "member", "financial-services", "green")
 BANK2 = Source(2, "member", "financial-services", "green")
@@ -52,3 +54,15 @@ def test_owner_reporting_its_own_asset_gets_no_warning():
 
 def test_red_source_about_an_owner_asset_is_a_draft():
     assert owner_route(1, "first-bank", [s(TELCO, "red")]) == Route("red", ("org-first-bank",), True)
+
+
+@pytest.mark.parametrize("first", TLP_LEVELS)
+@pytest.mark.parametrize("second", TLP_LEVELS)
+def test_every_route_published_without_review_is_one_policy_allows(first, second):
+    """Routing picks the collections; policy's ceilings decide what each may carry. A warning
+    that goes out without a person looking must never be one policy would refuse."""
+    sources = [s(BANK, first), s(TELCO, second), s(PARTNER, first)]
+    for route in (community_route(sources), owner_route(99, "owner", sources)):
+        assert route is not None
+        if not route.draft:
+            assert policy.warning_targets_refusal(route.tlp, route.targets) is None, route
