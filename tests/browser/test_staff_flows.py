@@ -41,6 +41,13 @@ def _click(browser, css):
     browser.find_element(By.CSS_SELECTOR, css).click()
 
 
+def _submit(browser, css):
+    """Submit a form and wait for the next page: the page it leaves may show the same flash."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    _click(browser, css)
+    wait_for(browser, EC.staleness_of(page))
+
+
 def test_staff_sign_in_with_totp_triage_publish_a_draft_and_read_metrics(
         app, factory, live_server, browser, screenshot):
     factory.cert()
@@ -80,10 +87,10 @@ def test_staff_sign_in_with_totp_triage_publish_a_draft_and_read_metrics(
     wait_for(browser, EC.presence_of_element_located((By.ID, "triage-form")))
     Select(browser.find_element(By.ID, "status")).select_by_value("acknowledged")
     Select(browser.find_element(By.ID, "assignee")).select_by_visible_text("duty@cert.example")
-    _click(browser, "#triage-form button[type=submit]")
+    _submit(browser, "#triage-form button[type=submit]")
     wait_for(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".flash-success")))
     browser.find_element(By.ID, "note").send_keys("Called the bank's SOC; kit taken down at 10:40.")
-    _click(browser, "#note-form button[type=submit]")
+    _submit(browser, "#note-form button[type=submit]")
     wait_for(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".flash-success")))
     timeline = browser.find_element(By.ID, "case-timeline").text
     assert "new → acknowledged" in timeline and "kit taken down" in timeline
