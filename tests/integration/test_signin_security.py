@@ -411,31 +411,29 @@ def test_taxii_discovery_names_the_configured_base_url_not_the_host_header(app, 
     assert "evil.example" not in response.get_data(as_text=True)
 
 
-def test_development_base_url_defaults_to_the_local_port(monkeypatch):
+def _config_base_url(monkeypatch, **env: str) -> str:
+    """Config.BASE_URL as read from this environment (the module is reloaded, then restored)."""
     import importlib
 
     from cert_share import config
 
     monkeypatch.delenv("BASE_URL", raising=False)
-    monkeypatch.setenv("PORT", "8123")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     try:
-        assert importlib.reload(config).Config.BASE_URL == "http://127.0.0.1:8123"
+        return importlib.reload(config).Config.BASE_URL
     finally:
-        monkeypatch.delenv("PORT")
+        for name in env:
+            monkeypatch.delenv(name)
         importlib.reload(config)
+
+
+def test_development_base_url_defaults_to_the_local_port(monkeypatch):
+    assert _config_base_url(monkeypatch, PORT="8123") == "http://127.0.0.1:8123"
 
 
 def test_a_base_url_written_with_a_trailing_slash_makes_the_same_links(monkeypatch):
-    import importlib
-
-    from cert_share import config
-
-    monkeypatch.setenv("BASE_URL", "https://share.cert.example/")
-    try:
-        assert importlib.reload(config).Config.BASE_URL == "https://share.cert.example"
-    finally:
-        monkeypatch.delenv("BASE_URL")
-        importlib.reload(config)
+    assert _config_base_url(monkeypatch, BASE_URL="https://share.cert.example/") == "https://share.cert.example"
 
 
 def test_production_cookies_are_secure_httponly_and_lax(database_url):
