@@ -147,7 +147,7 @@ def _maybe_create(session: DbSession, obs: Observable, audience: str, match: Ass
     warning = EarlyWarning(
         audience=audience, owner_org_id=match.org_id if match else None, state=WarningState.PENDING,
         sco_id=obs.stix_id, observable_type=obs.type, observable_value=obs.value,
-        observable_display=obs.display_value,
+        observable_display=obs.display_value, ip_hex=obs.ip_hex, host_rev=obs.host_rev,
         report_id=derived_id("report", "early-warning", obs.stix_id, audience),
         indicator_id=derived_id("indicator", "early-warning", obs.stix_id, audience),
         title=build.default_title(obs.type, obs.display_value, classification, match is not None),

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..clock import utcnow
 from ..extensions import Model
 from ..vocab import IncidentStatus
-from .types import BigIntPK, JSONText, UTCDateTime
+from .types import BigIntPK, HostKey, JSONText, UTCDateTime
 
 SOURCES = ("web", "api", "taxii", "import", "feed")
 
@@ -93,6 +93,7 @@ class Observable(Model):
         Index("ix_observables_stix_created", "stix_id", "created_at"),
         Index("ix_observables_ip", "ip_hex"),
         Index("ix_observables_incident", "incident_id"),
+        Index("ix_observables_host", "host_rev"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -104,6 +105,7 @@ class Observable(Model):
     stix_id: Mapped[str] = mapped_column(String(64), nullable=False)
     indicator_id: Mapped[str | None] = mapped_column(String(64))
     ip_hex: Mapped[str | None] = mapped_column(String(32))  # single addresses, for asset matching
+    host_rev: Mapped[str | None] = mapped_column(HostKey)  # stix.observables.host_key: "under a domain"
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
     incident = relationship("Incident", back_populates="observables")

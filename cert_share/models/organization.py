@@ -1,7 +1,7 @@
 """Organizations of the constituency, and the assets they register."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
@@ -27,6 +27,9 @@ class Organization(Model):
     contact_email: Mapped[str | None] = mapped_column(String(MAX_EMAIL))
     # Sector regime for reporting deadlines (e.g. "dora" for banks); None: the NIS2 defaults.
     regime: Mapped[str | None] = mapped_column(String(32))
+    # A deactivated organization keeps its reports; its users cannot sign in and its tokens fail.
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    deactivated_at = mapped_column(UTCDateTime)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
     assets = relationship("Asset", back_populates="organization", cascade="all, delete-orphan")

@@ -4,11 +4,15 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, DateTime, Integer, Text
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.types import TypeDecorator
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for big tables.
 BigIntPK = BigInteger().with_variant(Integer, "sqlite")
+
+# Reversed host names (stix.observables.host_key), compared as byte ranges: PostgreSQL's
+# language-aware collations would not keep "example.com." and "example.com/" neighbours.
+HostKey = String(255).with_variant(String(255, collation="C"), "postgresql")
 
 
 class UTCDateTime(TypeDecorator):

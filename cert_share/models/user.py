@@ -31,6 +31,8 @@ class User(UserMixin, Model):
     last_login_at = mapped_column(UTCDateTime)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Set by an administrator's password reset: the next sign-in ends on the password form.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # Bumped on password and role changes; part of the session's user id, so sessions (and
     # half-finished sign-ins) from before the change end.
     session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..clock import utcnow
 from ..extensions import Model
 from ..vocab import WarningState
-from .types import BigIntPK, JSONText, UTCDateTime
+from .types import BigIntPK, HostKey, JSONText, UTCDateTime
 
 # "community": correlation across organizations; "org:<id>": constituency match for that owner.
 COMMUNITY = "community"
@@ -24,6 +24,9 @@ class EarlyWarning(Model):
         UniqueConstraint("sco_id", "audience", name="uq_warnings_sco_audience"),
         Index("ix_warnings_publish_due", "publish_due", "id"),
         Index("ix_warnings_state", "state", "valid_until"),
+        Index("ix_warnings_type_value", "observable_type", "observable_value"),
+        Index("ix_warnings_ip", "ip_hex"),
+        Index("ix_warnings_host", "host_rev"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -35,6 +38,9 @@ class EarlyWarning(Model):
     observable_type: Mapped[str] = mapped_column(String(32), nullable=False)
     observable_value: Mapped[str] = mapped_column(String(2048), nullable=False)
     observable_display: Mapped[str] = mapped_column(String(2048), nullable=False)
+    # Search keys, as on observables: a CIDR or a domain finds the warnings under it.
+    ip_hex: Mapped[str | None] = mapped_column(String(32))
+    host_rev: Mapped[str | None] = mapped_column(HostKey)
     # The CERT-authored STIX objects (ids derived from sco_id + audience).
     report_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     indicator_id: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -62,6 +68,10 @@ class EarlyWarning(Model):
     published_targets = mapped_column(JSONText, nullable=False, default=list)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at = mapped_column(UTCDateTime)
+    # Why and since when a warning that was approved (or going out) is a draft again: new
+    # reports changed it, and the approver should not be left guessing.
+    redraft_reason: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    redraft_at = mapped_column(UTCDateTime)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 

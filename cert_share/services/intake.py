@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..models import Incident, Organization, PhaseUpdate
 from ..stix import build
 from ..stix.observables import Observable as ObservableValue
-from ..stix.observables import ip_hex
+from ..stix.observables import host_key, ip_hex
 from ..store import audit
 from ..store.collections import intake_collection_id
 from ..store.incidents import insert_incident, insert_observables
@@ -134,6 +134,7 @@ class _Planned(NamedTuple):
     stix_id: str
     indicator_id: str
     ip_hex: str | None
+    host_rev: str | None
 
 
 def _plan_observables(values: Iterable[ObservableValue]) -> list[_Planned]:
@@ -144,7 +145,8 @@ def _plan_observables(values: Iterable[ObservableValue]) -> list[_Planned]:
         if key not in seen:
             seen.add(key)
             planned.append(_Planned(value.type, value.value, value.display, value.stix_id,
-                                    build.new_indicator_id(), ip_hex(value)))
+                                    build.new_indicator_id(), ip_hex(value),
+                                    host_key(value.type, value.value)))
     return planned
 
 

@@ -223,6 +223,44 @@ def ip_hex(obs: Observable) -> str | None:
     return ip_to_hex(ipaddress.ip_address(obs.value))
 
 
+def host_key(type_: str, value: str) -> str | None:
+    """The host an observable names, labels reversed ("www.example.com" -> "com.example.www"),
+    for domain names, URLs on a named host and e-mail addresses; None otherwise.
+
+    A domain's subdomains, and the URLs and addresses on them, then share its key as a prefix:
+    "under example.com" is one indexed range (see :func:`host_key_range`)."""
+    if type_ == "domain-name":
+        host = value
+    elif type_ == "email-addr":
+        host = value.rpartition("@")[2]
+    elif type_ == "url":
+        try:
+            host = urlsplit(value).hostname or ""
+        except ValueError:
+            return None
+        if not host or host.startswith("[") or _is_ip(host):
+            return None
+    else:
+        return None
+    return ".".join(reversed(host.split(".")))
+
+
+def host_key_range(domain: str) -> tuple[str, str, str]:
+    """(key, low, high) for a normalized domain: a stored key is the domain itself when it
+    equals ``key``, and a name under it when ``low <= stored < high`` ("." and "/" are
+    neighbours in byte order, and no host name holds "/")."""
+    key = ".".join(reversed(domain.split(".")))
+    return key, key + ".", key + "/"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def ip_to_hex(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     value = int(addr) + (0xFFFF << 32 if addr.version == 4 else 0)
     return f"{value:032x}"

@@ -69,6 +69,8 @@ class PlannedObservable(Protocol):
     def indicator_id(self) -> str: ...
     @property
     def ip_hex(self) -> str | None: ...
+    @property
+    def host_rev(self) -> str | None: ...
 
 
 def insert_observables(session: DbSession, incident: Incident, planned: Sequence[PlannedObservable]) -> None:
@@ -81,7 +83,7 @@ def insert_observables(session: DbSession, incident: Incident, planned: Sequence
     """
     rows = [dict(incident_id=incident.id, org_id=incident.org_id, type=p.type, value=p.value,
                  display_value=p.display, stix_id=p.stix_id, indicator_id=p.indicator_id, ip_hex=p.ip_hex,
-                 created_at=incident.created_at) for p in planned]
+                 host_rev=p.host_rev, created_at=incident.created_at) for p in planned]
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         session.execute(_INSERT_OBSERVABLES, rows[start:start + ROWS_PER_STATEMENT])
     loaded = session.execute(_OBSERVABLES_OF, {"incident_id": incident.id}).scalars().all() if rows else []

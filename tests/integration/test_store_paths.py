@@ -34,13 +34,14 @@ class Planned(NamedTuple):
     stix_id: str
     indicator_id: str
     ip_hex: str | None
+    host_rev: str | None
 
 
 OBSERVABLES = [
     Planned("ipv4-addr", "198.51.100.7", "198.51.100.7", "ipv4-addr--0b7f2c3e-3a57-5c7e-9a8e-1f3d2b4a5c6d",
-            "indicator--6b0c4e3a-2f1d-4c5b-8a9e-7d6c5b4a3f21", "c6336407"),
+            "indicator--6b0c4e3a-2f1d-4c5b-8a9e-7d6c5b4a3f21", "c6336407", None),
     Planned("domain-name", "bad.example", "bad[.]example", "domain-name--3c1b2a49-5d6e-5f70-8192-a3b4c5d6e7f8",
-            "indicator--1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", None),
+            "indicator--1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", None, "example.bad"),
 ]
 
 OBSERVABLE_KEYS = ("id", "incident_id")
@@ -96,7 +97,7 @@ def test_a_new_incident_and_its_observables_are_stored_as_the_orm_would_store_th
             for p in OBSERVABLES:
                 db.session.add(Observable(incident_id=incident.id, org_id=org.id, type=p.type, value=p.value,
                                           display_value=p.display, stix_id=p.stix_id, indicator_id=p.indicator_id,
-                                          ip_hex=p.ip_hex, created_at=incident.created_at))
+                                          ip_hex=p.ip_hex, host_rev=p.host_rev, created_at=incident.created_at))
             db.session.flush()
             return (_rows("incidents", "org_id = :org", org=org.id)
                     + _rows("observables", "incident_id = :id", OBSERVABLE_KEYS, id=incident.id))
