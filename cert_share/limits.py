@@ -31,3 +31,11 @@ MAX_EMAIL = 254
 MAX_NAME = 200
 MAX_TOKEN_NAME = 100
 MAX_PASSWORD = 1024
+# A search (the header box, /search, the API's observable lookup): the longest text, the rows
+# each group of the answer lists before saying "more", the observables named per report, and
+# the widest CIDR ranges searched (a wider one would walk every address the platform holds).
+MAX_SEARCH_TEXT = 2048
+SEARCH_GROUP_ROWS = 50
+SEARCH_VALUES_PER_REPORT = 5
+SEARCH_WIDEST_IPV4_PREFIX = 16
+SEARCH_WIDEST_IPV6_PREFIX = 32

@@ -1,0 +1,187 @@
+"""Search and pivot: what the platform holds about a value someone typed or clicked.
+
+A query is classified first (IP address, CIDR range, domain, URL, e-mail address, hash, AS
+number, or free text), defanged input included, with the same normalization as the report form
+(stix.observables). The answer has three groups:
+
+    reports     the reports the caller may read that carry it (members: their own organization's;
+                CERT staff: all but the TLP:RED ones they are not named on), newest first
+    warnings    the early warnings on it the caller may read (lifecycle.readable_by decides)
+    sightings   CERT staff only: which organizations reported it, in how many reports and sightings
+
+Each group is bounded (limits.SEARCH_GROUP_ROWS) and says whether there is more. The groups are
+computed only from what the caller may read, in the statement that finds them, so neither the
+answer nor its size tells a member whether another organization reported the value.
+
+Free text matches report and warning titles. A domain finds itself, its subdomains and the URLs
+and e-mail addresses on them; a CIDR range every single address inside it.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, or_
+
+from .. import policy
+from ..actor import Actor
+from ..database import DbSession
+from ..early_warning.lifecycle import readable_by
+from ..errors import InputError
+from ..limits import (
+    MAX_SEARCH_TEXT,
+    SEARCH_GROUP_ROWS,
+    SEARCH_VALUES_PER_REPORT,
+    SEARCH_WIDEST_IPV4_PREFIX,
+    SEARCH_WIDEST_IPV6_PREFIX,
+)
+from ..models import EarlyWarning, Incident
+from ..stix.observables import HASH_LENGTHS, ObservableError, host_key_range, ip_to_hex, recognize, refang
+from ..store import observable_search as store
+from ..store.observable_search import Match, OrgSightings
+
+# What a query was taken for (the API's "kind").
+IP, CIDR, DOMAIN, URL, EMAIL, HASH, ASN, TEXT = "ip", "cidr", "domain", "url", "email", "hash", "asn", "text"
+KINDS = (IP, CIDR, DOMAIN, URL, EMAIL, HASH, ASN, TEXT)
+_KIND_OF_TYPE = {"ipv4-addr": IP, "ipv6-addr": IP, "domain-name": DOMAIN, "url": URL, "email-addr": EMAIL,
+                 "autonomous-system": ASN, **{t: HASH for t in HASH_LENGTHS}}
+_WIDEST_PREFIX = {4: SEARCH_WIDEST_IPV4_PREFIX, 6: SEARCH_WIDEST_IPV6_PREFIX}
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A classified query: ``value`` is what is searched (normalized; the text itself for free
+    text), ``display`` what a person reads, ``match`` the observables it finds (None: titles)."""
+
+    text: str
+    kind: str
+    value: str
+    display: str
+    observable_type: str | None = None
+    match: Match | None = None
+
+
+def _clean(text: object, field_name: str) -> str:
+    if not isinstance(text, str):
+        raise InputError("search text must be a string", field=field_name)
+    text = text.strip()
+    if not text:
+        raise InputError("type something to search for: an address, a domain, a hash or words", field=field_name)
+    if len(text) > MAX_SEARCH_TEXT:
+        raise InputError(f"search text is at most {MAX_SEARCH_TEXT} characters", field=field_name)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise InputError("search text contains control characters", field=field_name)
+    return text
+
+
+def parse_query(text: object, *, field_name: str = "q") -> SearchQuery:
+    """Classify what someone typed; InputError (naming ``field_name``) for empty or oversized text
+    and for a CIDR range too wide to search."""
+    text = _clean(text, field_name)
+    try:
+        obs = recognize(text)
+    except ObservableError:
+        return SearchQuery(text, TEXT, text, text)
+    if obs.type in ("ipv4-addr", "ipv6-addr"):
+        if "/" in obs.value:
+            return _cidr_query(text, ipaddress.ip_network(obs.value), field_name)
+        hex_ = ip_to_hex(ipaddress.ip_address(obs.value))
+        return SearchQuery(text, IP, obs.value, obs.display, obs.type, Match(ip_range=(hex_, hex_)))
+    if obs.type == "domain-name":
+        return SearchQuery(text, DOMAIN, obs.value, obs.display, obs.type, Match(host=host_key_range(obs.value)))
+    return SearchQuery(text, _KIND_OF_TYPE[obs.type], obs.value, obs.display, obs.type,
+                       Match(exact=((obs.type, obs.value),)))
+
+
+def parse_cidr(text: object, *, field_name: str = "cidr") -> SearchQuery:
+    """A CIDR range (a single address is a range of one); InputError if it is not one."""
+    text = _clean(text, field_name)
+    try:
+        network = ipaddress.ip_network(refang(text), strict=False)
+    except ValueError:
+        raise InputError(f"{text!r} is not a CIDR range (e.g. 192.0.2.0/24 or 2001:db8::/48)",
+                         field=field_name) from None
+    return _cidr_query(text, network, field_name)
+
+
+def _cidr_query(text: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network, field_name: str) -> SearchQuery:
+    widest = _WIDEST_PREFIX[network.version]
+    if network.prefixlen < widest:
+        raise InputError(f"{network} is too wide to search: use a /{widest} or narrower", field=field_name)
+    type_ = f"ipv{network.version}-addr"
+    low, high = ip_to_hex(network.network_address), ip_to_hex(network.broadcast_address)
+    if low == high:
+        address = str(network.network_address)
+        return SearchQuery(text, IP, address, address, type_, Match(ip_range=(low, high)))
+    # The range itself as a reported value too: a report may name the network.
+    return SearchQuery(text, CIDR, str(network), str(network), type_,
+                       Match(exact=((type_, str(network)),), ip_range=(low, high)))
+
+
+@dataclass
+class SearchResult:
+    query: SearchQuery
+    reports: list[Incident]
+    reports_more: bool
+    warnings: list[EarlyWarning]
+    warnings_more: bool
+    # Report id -> the observables in it the query found (CIDR and domain searches find several).
+    matched: dict[int, list[str]] = field(default_factory=dict)
+    # CERT staff only (None for everyone else): who reported it.
+    sightings: list[OrgSightings] | None = None
+    sightings_more: bool = False
+
+
+def search(session: DbSession, actor: Actor, query: SearchQuery, *, limit: int = SEARCH_GROUP_ROWS) -> SearchResult:
+    """The groups ``actor`` may see for ``query`` (parse_query / parse_cidr)."""
+    title = query.value if query.match is None else None
+    reports, reports_more = _reports(session, actor, query, limit)
+    matched = {} if query.match is None else store.matched_values(
+        session, query.match, [i.id for i in reports], SEARCH_VALUES_PER_REPORT)
+    if policy.is_cert_staff(actor):
+        warnings, warnings_more = store.staff_warnings(session, actor, query.match, title, limit)
+    else:
+        warnings, warnings_more = _member_warnings(session, actor, query, title, limit)
+    result = SearchResult(query, reports, reports_more, warnings, warnings_more, matched)
+    if policy.is_cert_staff(actor) and query.match is not None:
+        result.sightings, result.sightings_more = store.sightings_by_org(session, actor, query.match, limit)
+    return result
+
+
+def _member_warnings(session: DbSession, actor: Actor, query: SearchQuery, title: str | None,
+                     limit: int) -> tuple[list[EarlyWarning], bool]:
+    # Every decision is lifecycle's (as TAXII would serve the warning); the candidates are
+    # only the published warnings on this value, found through the warning indexes.
+    out: list[EarlyWarning] = []
+    collections: dict = {}
+    for warning in store.published_warnings(session, query.match, title):
+        if readable_by(session, actor, warning, collections):
+            out.append(warning)
+            if len(out) > limit:
+                break
+    return out[:limit], len(out) > limit
+
+
+def report_condition(text: str) -> ColumnElement[bool]:
+    """A condition on ``incidents`` for a reports list's search box: the title contains ``text``,
+    or (when ``text`` is an address, CIDR range, domain, URL, e-mail address, hash or AS number)
+    the report carries an observable it finds. Readability is not part of it: add
+    ``policy.incident_read_filter(actor)`` beside it. InputError as parse_query."""
+    query = parse_query(text)
+    by_title = store.title_condition(query.text)
+    if query.match is None:
+        return by_title
+    return or_(by_title, Incident.id.in_(store.incident_ids_with(query.match)))
+
+
+def incident_ids_matching(session: DbSession, actor: Actor, text: str, *, limit: int = SEARCH_GROUP_ROWS
+                          ) -> tuple[list[int], bool]:
+    """Ids of the reports ``actor`` may read that ``text`` finds (an observable in them, or their
+    title for free text), newest first: (the first ``limit``, more?)."""
+    reports, more = _reports(session, actor, parse_query(text), limit)
+    return [i.id for i in reports], more
+
+
+def _reports(session: DbSession, actor: Actor, query: SearchQuery, limit: int) -> tuple[list[Incident], bool]:
+    title = query.value if query.match is None else None
+    return store.incidents_matching(session, actor, query.match, title, limit)
