@@ -13,12 +13,15 @@ import os
 
 from flask import Flask, request
 
-from .config import DEV_SECRET_KEY, config_for
+from . import config as settings
 
 
-def create_app(test_config: dict | None = None, env: str | None = None) -> Flask:
+def create_app(test_config: dict | None = None, env: str | None = None, *, serving: bool = True) -> Flask:
+    """The application. ``serving=False`` is for commands that serve no requests (the command
+    line): they need no SECRET_KEY, and in production they get none rather than the public
+    development key. Missing or malformed settings raise config.SettingError."""
     app = Flask(__name__, instance_relative_config=True)
-    config_class = config_for("test" if test_config and test_config.get("TESTING") else env)
+    config_class = settings.config_for("test" if test_config and test_config.get("TESTING") else env)
     app.config.from_object(config_class)
     if test_config:
         app.config.update(test_config)
@@ -28,7 +31,9 @@ def create_app(test_config: dict | None = None, env: str | None = None) -> Flask
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config["SQLALCHEMY_DATABASE_URI"],
                                                               app.config["SQLALCHEMY_ENGINE_OPTIONS"])
-    _check_secret_key(app)
+    settings.check(app.config, serving=serving)
+    if not serving and settings.in_production(app.config) and app.config["SECRET_KEY"] == settings.DEV_SECRET_KEY:
+        app.config["SECRET_KEY"] = None
 
     register_url_converters(app)
     register_request_limits(app)
@@ -65,19 +70,6 @@ def _engine_options(url: str, options: dict) -> dict:
     from .database import sqlite_engine_options
 
     return sqlite_engine_options(url, options)
-
-
-def _in_production(app: Flask) -> bool:
-    """Anything but the development and test configurations counts as production."""
-    return app.config["ENV_NAME"] not in {"development", "test"}
-
-
-def _check_secret_key(app: Flask) -> None:
-    if _in_production(app) and app.config["SECRET_KEY"] in {None, "", DEV_SECRET_KEY}:
-        raise RuntimeError(
-            "SECRET_KEY is not set: refusing to start outside development. "
-            "Set SECRET_KEY to a long random value (or CERT_SHARE_ENV=development on a laptop)."
-        )
 
 
 def register_extensions(app: Flask) -> None:
@@ -142,7 +134,7 @@ def register_security_headers(app: Flask) -> None:
     static assets; HSTS in production over HTTPS. No server banner is set here: gunicorn sends
     its name without a version (the development server's banner cannot be changed by the app)."""
     hsts_max_age = app.config["HSTS_MAX_AGE"]
-    production = _in_production(app)
+    production = settings.in_production(app.config)
     https_base = app.config["BASE_URL"].startswith("https://")
 
     @app.after_request

@@ -5,12 +5,14 @@ import os
 import signal
 import subprocess
 import sys
+from typing import NoReturn
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from . import create_app
+from . import config, create_app
 from .actor import CLI
 from .errors import CertShareError
 from .extensions import db
@@ -18,6 +20,7 @@ from .models.user import ROLES
 from .services.demo import load_demo
 from .services.importer import import_file
 from .services.organizations import add_assets, all_by_slug, create_organization, get_by_slug
+from .services.organizations import set_active as set_org_active
 from .services.tokens import issue_token, revoke_token, tokens_of
 from .services.users import create_user
 
@@ -25,6 +28,12 @@ from .services.users import create_user
 def _fail(exc: CertShareError) -> None:
     click.echo(f"Error: {exc.message}", err=True)
     sys.exit(1 if exc.status >= 500 else 2)
+
+
+def _fail_settings(exc: config.SettingError) -> NoReturn:
+    for line in str(exc).splitlines():
+        click.echo(f"Error: {line}", err=True)
+    sys.exit(2)
 
 
 @click.group("org", help="Organizations of the constituency.")
@@ -71,6 +80,36 @@ def org_asset(slug, values):
         _fail(exc)
     for asset in assets:
         click.echo(f"{asset.kind}\t{asset.value}")
+
+
+def _set_org_active(slug: str, active: bool) -> None:
+    try:
+        org = get_by_slug(db.session, slug)
+        effects = set_org_active(db.session, org, active, actor=CLI)
+    except CertShareError as exc:
+        _fail(exc)
+    if active:
+        click.echo(f"{org.slug} is active: {effects.users} user(s) may sign in, {effects.tokens} token(s) work.")
+    else:
+        click.echo(f"{org.slug} is deactivated: {effects.users} user(s) can no longer sign in, "
+                   f"{effects.tokens} token(s) stop working; its reports are kept.")
+
+
+@org_group.command("deactivate")
+@click.option("--org", "slug", required=True)
+@with_appcontext
+def org_deactivate(slug):
+    """Deactivate an organization: its users cannot sign in (their sessions end), its tokens are
+    refused; its reports are kept. Undone by `org reactivate`."""
+    _set_org_active(slug, False)
+
+
+@org_group.command("reactivate")
+@click.option("--org", "slug", required=True)
+@with_appcontext
+def org_reactivate(slug):
+    """Bring a deactivated organization back: its users and unrevoked tokens work again."""
+    _set_org_active(slug, True)
 
 
 @click.group("user", help="People who sign in to the web workspace.")
@@ -173,11 +212,18 @@ def import_command(path, slug):
 @with_appcontext
 def serve_command(host, port, workers):
     """Serve with gunicorn, and run the scheduler beside it unless SCHEDULER_ENABLED=0."""
+    try:
+        config.check(current_app.config, serving=True)
+    except config.SettingError as exc:
+        _fail_settings(exc)
+    # The workers and the scheduler read their settings from this environment: BASE_URL's
+    # default (the links in mail) must name the port served, however it was given.
+    env = {**os.environ, "PORT": str(port)}
     procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:cert_share.gunicorn_conf",
                                "--workers", str(workers), "--bind",
-                               f"{host}:{port}", "--access-logfile", "-", "cert_share:worker_app()"])]
+                               f"{host}:{port}", "--access-logfile", "-", "cert_share:worker_app()"], env=env)]
     if current_app.config["SCHEDULER_ENABLED"] and "scheduler" in current_app.cli.commands:
-        procs.append(subprocess.Popen([sys.executable, "-m", "cert_share.cli", "scheduler", "run"]))
+        procs.append(subprocess.Popen([sys.executable, "-m", "cert_share.cli", "scheduler", "run"], env=env))
     elif not current_app.config["SCHEDULER_ENABLED"]:
         click.echo("scheduler disabled (SCHEDULER_ENABLED=0)")
 
@@ -205,12 +251,26 @@ COMMANDS = [serve_command, org_group, user_group, token_group, demo_command, imp
 
 
 def _create_app() -> Flask:
-    return create_app()
+    try:
+        return create_app(serving=False)
+    except config.SettingError as exc:
+        _fail_settings(exc)
 
 
 def main() -> None:
-    cli = FlaskGroup(create_app=_create_app, help="cert-share: incident sharing and early warning.")
-    cli.main(prog_name="cert-share")
+    # Flask's `run` is left out: it would serve without `serve`'s SECRET_KEY check.
+    cli = FlaskGroup(create_app=_create_app, add_default_commands=False,
+                     help="cert-share: incident sharing and early warning.")
+    cli.add_command(shell_command)
+    cli.add_command(routes_command)
+    try:
+        cli.main(prog_name="cert-share")
+    except (OperationalError, ProgrammingError) as exc:
+        # An unreachable server, a wrong URL or a database without the schema: an operator's setting.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        click.echo(f"Error: the database cannot be used ({reason}): check DATABASE_URL; a new database "
+                   "needs `cert-share db upgrade` first", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -6,18 +6,38 @@ developer's machine; production refuses to start with the development secret key
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app, has_app_context
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+ENV_NAMES = ("production", "development", "test")
+
+
+class SettingError(RuntimeError):
+    """Settings that are missing or malformed: one line per setting, naming the variable and what
+    to set it to. The command line prints it as it is; no traceback."""
+
+
+# Malformed environment values met while the classes below were read. Importing this module never
+# fails (every module imports it, the command line's entry point too, before it could report
+# anything); the setting keeps its default here and check() refuses to make an app from it.
+PROBLEMS: list[str] = []
 
 
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word in {"1", "true", "yes", "on"}:
+        return True
+    if word in {"0", "false", "no", "off"}:
+        return False
+    PROBLEMS.append(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {value!r}: set one of those, "
+                    f"or unset it for the default ({int(default)})")
+    return default
 
 
 def _int(name: str, default: int) -> int:
@@ -26,8 +46,10 @@ def _int(name: str, default: int) -> int:
         return default
     try:
         return int(value)
-    except ValueError as exc:
-        raise RuntimeError(f"environment variable {name} must be an integer, got {value!r}") from exc
+    except ValueError:
+        PROBLEMS.append(f"{name} must be a whole number, got {value!r}: set it to one, "
+                        f"or unset it for the default ({default})")
+        return default
 
 
 def minutes(name: str, raw: Any) -> float:
@@ -48,8 +70,24 @@ def _minutes(name: str, default: float) -> float:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
-    return minutes(name, value)
+    try:
+        return minutes(name, value)
+    except ValueError as exc:
+        PROBLEMS.append(f"{exc}: set a number above 0, or unset it for the default ({default:g})")
+        return default
 
+
+def _env_name() -> str:
+    value = os.environ.get("CERT_SHARE_ENV") or "production"
+    if value.strip().lower() not in ENV_NAMES:
+        PROBLEMS.append(f"CERT_SHARE_ENV must be one of {', '.join(ENV_NAMES)}, got {value!r}: "
+                        "set one of those, or unset it for production")
+        return "production"
+    return value.strip().lower()
+
+
+# Which configuration below an app is made from, unless create_app is told.
+ENVIRONMENT = _env_name()
 
 # The source tree's feeds/ folder: where `cert-share` finds partner feeds unless FEEDS_DIR says.
 SOURCE_FEEDS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "feeds")
@@ -58,7 +96,7 @@ SOURCE_FEEDS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 class Config:
     """Production-shaped defaults, overridden by the environment."""
 
-    ENV_NAME = os.environ.get("CERT_SHARE_ENV", "production")
+    ENV_NAME = "production"
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite under instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
@@ -183,5 +221,24 @@ def setting(name: str) -> Any:
 
 
 def config_for(env_name: str | None) -> type[Config]:
-    name = (env_name or os.environ.get("CERT_SHARE_ENV") or "production").lower()
+    name = (env_name or ENVIRONMENT).lower()
     return {"development": DevelopmentConfig, "test": TestConfig}.get(name, Config)
+
+
+def in_production(config: Mapping[str, Any]) -> bool:
+    """Anything but the development and test configurations counts as production."""
+    return config["ENV_NAME"] not in {"development", "test"}
+
+
+def check(config: Mapping[str, Any], *, serving: bool) -> None:
+    """Refuse an app made from missing or malformed settings, naming each one.
+
+    A production app that serves requests needs its own SECRET_KEY (sessions, CSRF tokens and
+    TAXII paging tokens are signed with it); commands that serve nothing never use it."""
+    problems = list(PROBLEMS)
+    if serving and in_production(config) and config["SECRET_KEY"] in {None, "", DEV_SECRET_KEY}:
+        problems.append("SECRET_KEY is not set: a production server refuses to start without it. Set SECRET_KEY "
+                        "to a long random value (python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                        "or CERT_SHARE_ENV=development on a development machine")
+    if problems:
+        raise SettingError("\n".join(problems))

@@ -26,6 +26,12 @@ def test_starts_in_production_with_a_real_secret_key(tmp_path):
     assert app.config["ENV_NAME"] == "production"
 
 
+def test_a_command_line_app_in_production_gets_no_key_rather_than_the_public_one(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+                      "SECRET_KEY": config_module.DEV_SECRET_KEY}, env="production", serving=False)
+    assert app.config["SECRET_KEY"] is None
+
+
 def test_development_may_use_the_default_key(monkeypatch, tmp_path):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"}, env="development")
@@ -148,10 +154,13 @@ def test_the_readme_lists_every_environment_variable_config_reads():
     assert listed - read == README_ONLY, "in the README but read by nothing"
 
 
-def test_a_malformed_job_interval_in_the_environment_is_refused(monkeypatch):
+def test_a_malformed_job_interval_in_the_environment_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setattr(config_module, "PROBLEMS", [])
     monkeypatch.setenv("JOB_SEND_MAIL_MINUTES", "often")
-    with pytest.raises(ValueError, match="JOB_SEND_MAIL_MINUTES must be a number of minutes, got 'often'"):
-        config_module._minutes("JOB_SEND_MAIL_MINUTES", 1)
+    assert config_module._minutes("JOB_SEND_MAIL_MINUTES", 1) == 1
+    with pytest.raises(config_module.SettingError, match="JOB_SEND_MAIL_MINUTES must be a number of minutes, "
+                                                         "got 'often': set a number above 0"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"}, env="development")
 
 
 def test_outside_an_app_a_setting_is_config_py_s_value():
