@@ -7,6 +7,7 @@
     incident_input.py  report form <-> IncidentCreateSchema
     filters.py       template filters and globals
     workspace_views.py, admin_views.py, twofactor_views.py   CERT workspace, administration, TOTP
+    search_views.py  /search: the header's search box (reports, warnings, who reported it)
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from . import (  # noqa: E402,F401
     filters,
     home,
     incidents,
+    search_views,
     twofactor_views,
     workspace_views,
 )

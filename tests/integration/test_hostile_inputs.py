@@ -43,6 +43,7 @@ QUERY_PARAMS = {
     "web.login": ("next",), "web.incident_list": _QUEUE, "web.warnings_page": ("state",),
     "web.metrics_page": ("from", "to"), "web.admin_audit": ("from", "to", "actor", "action", "before"),
     "web.admin_audit_csv": ("from", "to", "actor", "action"),
+    "web.search_page": ("q",),
 }
 NO_QUERY = {"static", "web.static"}
 

@@ -1,0 +1,113 @@
+"""Search and pivot, as an analyst uses it: the header's box on every signed-in page, /search
+with its groups, the API's observable lookup, the triage queue's search, and the links from
+every observable on a report, case or warning page to its search."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.integration.staff_login import enrol, sign_in
+from tests.integration.warning_world import report
+from tests.integration.web_login import login
+
+EVIL_IP = "198.51.100.23"
+
+
+@pytest.fixture
+def world(app, factory, orgs):
+    bank_user = factory.user(orgs["bank"], email="soc@first.example")
+    staff = factory.user(orgs["cert"], "cert-analyst", email="analyst@cert.example")
+    ids = {
+        "bank_ip": report(app, orgs["bank"], [("ipv4-addr", EVIL_IP), ("url", "http://login.evil.example/pay")],
+                          title="Phishing kit on login page"),
+        "bank_mail": report(app, orgs["bank"], [("email-addr", "ceo@mail.evil.example"),
+                                                ("file:sha256", "ab" * 32)], title="CEO fraud mails"),
+        "bank2_ip": report(app, orgs["bank2"], [("ipv4-addr", EVIL_IP), ("domain-name", "evil.example-shop.example")],
+                           title="Card skimmer beacon"),
+    }
+    return {"orgs": orgs, "bank_user": bank_user, "staff": staff, "ids": ids,
+            "staff_secret": enrol(app, staff), "tokens": {"bank": factory.token(orgs["bank"]),
+                                                          "cert": factory.token(orgs["cert"])}}
+
+
+def member(app, world):
+    client = app.test_client()
+    assert login(client, world["bank_user"].email).status_code == 302
+    return client
+
+
+def staff(app, world):
+    client = app.test_client()
+    assert sign_in(client, world["staff"].email, world["staff_secret"]).status_code == 302
+    return client
+
+
+def section(html: str, name: str) -> str:
+    match = re.search(rf'<section class="panel" id="search-{name}">(.*?)</section>', html, re.S)
+    return match.group(1) if match else ""
+
+
+def report_ids(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'href="/incidents/(\d+)"', section(html, "reports"))]
+
+
+def test_every_signed_in_page_has_the_search_box_and_signed_out_pages_do_not(app, world):
+    client = member(app, world)
+    for path in ("/", "/incidents", "/warnings", "/incidents/new", f"/incidents/{world['ids']['bank_ip']}"):
+        html = client.get(path).get_data(as_text=True)
+        assert 'class="topsearch"' in html and 'action="/search"' in html and 'name="q"' in html, path
+        assert '<label for="topsearch-q"' in html
+    assert 'class="topsearch"' not in app.test_client().get("/login").get_data(as_text=True)
+
+
+def test_a_member_finds_its_own_reports_by_ip_cidr_domain_and_defanged_values(app, world):
+    client = member(app, world)
+    ids = world["ids"]
+    for q, expected in [(EVIL_IP, [ids["bank_ip"]]), ("198.51.100.0/24", [ids["bank_ip"]]),
+                        ("198[.]51[.]100[.]23", [ids["bank_ip"]]),
+                        ("evil.example", [ids["bank_mail"], ids["bank_ip"]]),
+                        ("evil[.]example", [ids["bank_mail"], ids["bank_ip"]]),
+                        ("hxxp://login[.]evil[.]example/pay", [ids["bank_ip"]]),
+                        ("ceo@mail.evil.example", [ids["bank_mail"]]), ("AB" * 32, [ids["bank_mail"]]),
+                        ("phishing KIT", [ids["bank_ip"]]), ("skimmer", []), ("example-shop.example", []),
+                        ("203.0.113.9", [])]:
+        response = client.get("/search", query_string={"q": q})
+        assert response.status_code == 200, q
+        assert report_ids(response.get_data(as_text=True)) == expected, q
+
+
+def test_a_domain_search_names_what_matched_and_not_lookalikes(app, world):
+    html = staff(app, world).get("/search?q=evil.example").get_data(as_text=True)
+    reports = section(html, "reports")
+    assert "http://login.evil.example/pay" in reports and "ceo@mail.evil.example" in reports
+    assert "Card skimmer" not in reports  # evil.example-shop.example is not under evil.example
+
+
+def test_staff_see_every_report_and_who_reported_it(app, world):
+    html = staff(app, world).get("/search", query_string={"q": EVIL_IP}).get_data(as_text=True)
+    assert sorted(report_ids(html)) == sorted([world["ids"]["bank_ip"], world["ids"]["bank2_ip"]])
+    who = section(html, "sightings")
+    assert "First Bank" in who and "Second Bank" in who
+
+
+def test_members_never_get_the_who_reported_it_group(app, world):
+    html = member(app, world).get("/search", query_string={"q": EVIL_IP}).get_data(as_text=True)
+    assert 'id="search-sightings"' not in html and "Second Bank" not in html
+
+
+@pytest.mark.parametrize("q, message", [("10.0.0.0/8", "too wide"), ("a\x01b", "control characters"),
+                                        ("x" * 2049, "at most 2048")])
+def test_unsearchable_queries_say_why_with_400(app, world, q, message):
+    response = member(app, world).get("/search", query_string={"q": q})
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def test_an_empty_search_shows_the_form(app, world):
+    response = member(app, world).get("/search")
+    assert response.status_code == 200 and 'id="search-form"' in response.get_data(as_text=True)
+
+
+def test_search_needs_a_signed_in_person(app, world):
+    assert app.test_client().get("/search?q=x").status_code == 302
