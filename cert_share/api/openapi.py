@@ -14,6 +14,7 @@ from flask import jsonify
 
 from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdateCreateSchema
 from . import bp
+from .observables import openapi_paths as observable_paths
 from .parameters import BEFORE_PARAM, LIMIT_PARAM, id_param
 from .warnings import openapi_paths as warning_paths
 from .workspace import openapi_paths as workspace_paths
@@ -87,6 +88,7 @@ def build_spec() -> dict:
                  "responses": _responses("201", incident, "400", "401", "404", "415")}})
     warning_paths(spec)  # early warnings
     workspace_paths(spec)  # triage and metrics
+    observable_paths(spec)  # search and pivot
     return spec.to_dict()
 
 

@@ -39,7 +39,7 @@ QUERY_PARAMS = {
     "taxii.delete_object": ("match[version]", "match[spec_version]"),
     "taxii.versions": ("added_after", "limit", "next", "match[spec_version]"),
     "api.list_incidents": ("limit", "before"), "api.list_warnings": ("state", "limit", "before"),
-    "api.get_metrics": ("from", "to"),
+    "api.get_metrics": ("from", "to"), "api.lookup_observable": ("value", "cidr"),
     "web.login": ("next",), "web.incident_list": _QUEUE, "web.warnings_page": ("state",),
     "web.metrics_page": ("from", "to"), "web.admin_audit": ("from", "to", "actor", "action", "before"),
     "web.admin_audit_csv": ("from", "to", "actor", "action"),

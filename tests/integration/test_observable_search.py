@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.conftest import auth
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.warning_world import report
 from tests.integration.web_login import login
@@ -111,3 +112,46 @@ def test_an_empty_search_shows_the_form(app, world):
 
 def test_search_needs_a_signed_in_person(app, world):
     assert app.test_client().get("/search?q=x").status_code == 302
+
+
+def lookup(app, token, **params):
+    return app.test_client().get("/api/v1/observables", query_string=params, headers=auth(token))
+
+
+def test_the_api_answers_in_the_documented_groups(app, world):
+    body = lookup(app, world["tokens"]["bank"], value="198.51.100.0/24").get_json()
+    assert body["query"] == {"text": "198.51.100.0/24", "kind": "cidr", "value": "198.51.100.0/24",
+                             "observable_type": "ipv4-addr"}
+    assert [r["id"] for r in body["reports"]["items"]] == [world["ids"]["bank_ip"]]
+    assert body["reports"]["items"][0]["matched"] == [EVIL_IP]
+    assert body["reports"]["items"][0]["organization"] == world["orgs"]["bank"].slug
+    assert body["reports"]["more"] is False and body["warnings"] == {"items": [], "more": False}
+    assert "sightings" not in body
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    answer = spec["paths"]["/api/v1/observables"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert set(answer["properties"]) == {"query", "reports", "warnings", "sightings"}
+    documented = set(spec["components"]["schemas"]["MatchedReport"]["properties"]) | {"matched"}
+    assert set(body["reports"]["items"][0]) == documented
+    assert set(body["query"]) == set(spec["components"]["schemas"]["ObservableQuery"]["properties"])
+
+
+def test_the_api_cidr_parameter_and_staff_sightings(app, world):
+    body = lookup(app, world["tokens"]["cert"], cidr="198.51.100.0/25").get_json()
+    assert sorted(r["id"] for r in body["reports"]["items"]) == sorted([world["ids"]["bank_ip"],
+                                                                        world["ids"]["bank2_ip"]])
+    assert {s["organization"]: (s["reports"], s["sightings"]) for s in body["sightings"]["items"]} == {
+        world["orgs"]["bank"].slug: (1, 1), world["orgs"]["bank2"].slug: (1, 1)}
+    assert lookup(app, world["tokens"]["cert"], cidr="198.51.100.128/25").get_json()["reports"]["items"] == []
+
+
+@pytest.mark.parametrize("params, field", [({}, "value"), ({"value": "x", "cidr": "192.0.2.0/24"}, "value"),
+                                           ({"cidr": "evil.example"}, "cidr"), ({"value": "10.0.0.0/8"}, "value"),
+                                           ({"value": " "}, "value")])
+def test_the_api_refuses_what_it_cannot_search_naming_the_parameter(app, world, params, field):
+    response = lookup(app, world["tokens"]["bank"], **params)
+    assert response.status_code == 400
+    assert field in response.get_json()["errors"]
+
+
+def test_the_api_needs_a_token(app, world):
+    assert app.test_client().get("/api/v1/observables?value=198.51.100.23").status_code == 401
