@@ -81,7 +81,14 @@ def openapi_paths(spec) -> None:
                 "incidents": {"type": "object", "properties": {
                     "total": {"type": "integer"}, "by_sector": counts, "by_classification": counts,
                     "by_severity": counts, "by_status": counts}},
-                "cross_border_cases": {"type": "integer"}, "warnings_published": {"type": "integer"},
+                "cross_border_cases": {"type": "integer", "description": (
+                    "Reports that concern another country, each counted once: "
+                    "cross_border_declared and cross_border_cooperation together")},
+                "cross_border_declared": {"type": "integer", "description": (
+                    "Reports whose reporter declared a country other than the CERT's own in cross_border")},
+                "cross_border_cooperation": {"type": "integer", "description": (
+                    "Reports CERT staff flagged for cross-border cooperation")},
+                "warnings_published": {"type": "integer"},
                 "median_time_to_acknowledge_minutes": {"type": "number", "nullable": True},
                 "median_time_to_first_warning_minutes": {"type": "number", "nullable": True},
                 "case_processing_rate": {"type": "number", "nullable": True},

@@ -5,7 +5,11 @@ Definitions (the API keys are a contract; see README "Metrics"):
 - the period is whole UTC days, ``from`` and ``to`` inclusive: [from 00:00Z, to+1 00:00Z);
 - ``incidents``: reports *received* (created) in the period, by the reporter's STIX sector, by
   RSIT ``class/type``, by severity and by their status now;
-- ``cross_border_cases``: reports received in the period flagged for cross-border cooperation;
+- ``cross_border_cases``: reports received in the period that concern another country, counted
+  once each: ``cross_border_declared``, those whose reporter declared another country affected
+  (a code in ``cross_border`` other than the CERT organization's own ``country``; every code when
+  that is not set), and ``cross_border_cooperation``, those CERT staff flagged for cross-border
+  cooperation; a report in both parts is one case;
 - ``warnings_published``: early warnings first published in the period;
 - ``median_time_to_acknowledge_minutes``: received → first left "new", over the period's
   acknowledged reports (None when there are none);
@@ -32,6 +36,7 @@ from ..clock import utcnow
 from ..database import DbSession
 from ..errors import InputError
 from ..models import Cooperation, EarlyWarning, Incident, Organization, WarningSource
+from ..store.organizations import cert_organization
 from ..vocab import END_STATUSES
 from .taxii_store import members_polling as taxii_members_polling
 from .workspace import overdue_pairs
@@ -58,19 +63,25 @@ class Period:
 
 def parse_period(start: str | None, end: str | None, *, default_days: int = 30,
                  today: date | None = None) -> Period:
-    """``YYYY-MM-DD`` strings (either may be missing: the last ``default_days`` days)."""
+    """``YYYY-MM-DD`` strings (either may be missing: the last ``default_days`` days). Bad input
+    is one InputError whose ``errors`` name every bad date."""
     today = today or utcnow().date()
+    errors: dict[str, list[str]] = {}
 
-    def parse(value: str, name: str) -> date:
+    def parse(value: str, name: str) -> date | None:
         try:
             if len(value) != 10:
                 raise ValueError
             return date.fromisoformat(value)
         except ValueError:
-            raise InputError(f"{name} must be a date as YYYY-MM-DD, got {value!r}", field=name) from None
+            errors[name] = [f"{name} must be a date as YYYY-MM-DD, got {value!r}"]
+            return None
 
+    start_d = parse(start, "from") if start else None
     end_d = parse(end, "to") if end else today
-    start_d = parse(start, "from") if start else end_d - timedelta(days=default_days - 1)
+    if errors or end_d is None:
+        raise InputError("; ".join(message for messages in errors.values() for message in messages), errors=errors)
+    start_d = start_d or end_d - timedelta(days=default_days - 1)
     if start_d > end_d:
         raise InputError("from must not be after to", field="from")
     if (end_d - start_d).days > MAX_DAYS:
@@ -120,10 +131,23 @@ def warnings_published(session: DbSession, period: Period) -> int:
         EarlyWarning.published_at >= period.since, EarlyWarning.published_at < period.until)).scalar_one()
 
 
+def cross_border(session: DbSession, period: Period) -> dict[str, int]:
+    """The cross-border cases and their two parts (see the module docstring): ``cases``,
+    ``declared``, ``cooperation``."""
+    cert = cert_organization(session)
+    own = cert.country if cert is not None else None
+    # Lists are stored as compact JSON: an empty one is the text '[]', most reports' value.
+    declared = {incident_id for incident_id, codes in session.execute(
+        select(Incident.id, Incident.cross_border).where(_in_period(period), Incident.cross_border != []))
+        if any(code != own for code in codes)}
+    cooperation = set(session.execute(select(Cooperation.incident_id)
+                                      .join(Incident, Incident.id == Cooperation.incident_id)
+                                      .where(_in_period(period))).scalars())
+    return {"cases": len(declared | cooperation), "declared": len(declared), "cooperation": len(cooperation)}
+
+
 def cross_border_cases(session: DbSession, period: Period) -> int:
-    return session.execute(select(func.count()).select_from(Cooperation)
-                           .join(Incident, Incident.id == Cooperation.incident_id)
-                           .where(_in_period(period))).scalar_one()
+    return cross_border(session, period)["cases"]
 
 
 def members_polling(session: DbSession, period: Period) -> int:
@@ -137,6 +161,7 @@ def compute(session: DbSession, period: Period, *, now: datetime | None = None) 
     total = sum(by_status.values())
     processed = sum(count for status, count in by_status.items() if status in END_STATUSES)
     overdue = overdue_pairs(session, select(Incident).where(_in_period(period)), now=now)
+    border = cross_border(session, period)
     return {
         "period": period.as_dict(),
         "incidents": {
@@ -146,7 +171,9 @@ def compute(session: DbSession, period: Period, *, now: datetime | None = None) 
             "by_severity": _grouped(session, Incident.severity, period),
             "by_status": by_status,
         },
-        "cross_border_cases": cross_border_cases(session, period),
+        "cross_border_cases": border["cases"],
+        "cross_border_declared": border["declared"],
+        "cross_border_cooperation": border["cooperation"],
         "warnings_published": warnings_published(session, period),
         "median_time_to_acknowledge_minutes": _median(acknowledge_minutes(session, period)),
         "median_time_to_first_warning_minutes": _median(first_warning_minutes(session, period)),

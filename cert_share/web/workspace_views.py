@@ -291,8 +291,14 @@ def warning_discard(warning_id: int):
 @bp.get("/metrics")
 @staff_required
 def metrics_page():
-    period = metrics.parse_period(request.args.get("from"), request.args.get("to"), default_days=84)
+    start, end = request.args.get("from"), request.args.get("to")
+    try:
+        period = metrics.parse_period(start, end, default_days=84)
+    except InputError as exc:
+        # The same page, its form holding what was typed with each bad date's message beside it.
+        return render_template("workspace/metrics.html", dates={"from": start or "", "to": end or ""},
+                               errors=exc.errors), 400
     figures = metrics.compute(db.session, period)
     series = metrics.weekly(db.session, period)
-    return render_template("workspace/metrics.html", period=period, m=figures,
+    return render_template("workspace/metrics.html", period=period, dates=period.as_dict(), errors={}, m=figures,
                            series=series, charts=metrics_charts.all_charts(series))

@@ -1,6 +1,7 @@
 """GET /api/v1/metrics against a hand-counted month of reports (keys are a contract)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +15,7 @@ from cert_share.schemas.incident import IncidentCreateSchema
 from cert_share.services import deadline_tracking, intake
 from cert_share.store.collections import intake_collection
 from tests.conftest import auth
+from tests.integration.staff_login import enrol, sign_in
 
 UTC = timezone.utc
 
@@ -23,10 +25,10 @@ def at(text: str) -> datetime:
 
 
 def file(org, created: str, classification: str, severity: str, status: str = "new",
-         ack_minutes: float | None = None) -> Incident:
+         ack_minutes: float | None = None, cross_border: tuple[str, ...] = ()) -> Incident:
     created_at = at(created)
     data = IncidentCreateSchema().load({"title": f"{classification} at {created}", "classification": classification,
-                                        "severity": severity, "tlp": "green",
+                                        "severity": severity, "tlp": "green", "cross_border": list(cross_border),
                                         "detected_at": (created_at - timedelta(hours=1)).isoformat()})
     incident, _ = intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
                                          actor=CLI, source="api")
@@ -143,3 +145,69 @@ def test_bad_dates_are_400_naming_the_parameter(client, march, query, field):
     resp = client.get(f"/api/v1/metrics?{query}", headers=auth(march["cert"]))
     assert resp.status_code == 400
     assert field in resp.json["errors"]
+
+
+@pytest.fixture
+def borders(app, factory):
+    """Reports of March 2026 in Estonia's CERT: what the reporters declared, what staff flagged."""
+    cert = factory.org("National CERT", sector="government-national", kind="cert", country="EE")
+    bank = factory.org("First Bank", sector="financial-services", country="EE")
+    analyst = factory.user(cert, "cert-analyst", email="duty@cert.example")
+    with app.app_context():
+        file(bank, "2026-03-02T10:00:00", "fraud/phishing", "high", cross_border=("LV",))
+        file(bank, "2026-03-03T10:00:00", "fraud/phishing", "high", cross_border=("EE",))  # its own country
+        both = file(bank, "2026-03-04T10:00:00", "availability/ddos", "high", cross_border=("FI", "EE"))
+        flagged = file(bank, "2026-03-05T10:00:00", "availability/ddos", "low")
+        file(bank, "2026-02-27T10:00:00", "fraud/phishing", "high", cross_border=("LV",))  # before March
+        file(bank, "2026-03-06T10:00:00", "fraud/phishing", "low")
+        db.session.add_all([Cooperation(incident_id=both.id, countries=["FI"], partner_certs=["CERT-FI"]),
+                            Cooperation(incident_id=flagged.id, countries=["LT"], partner_certs=[])])
+        db.session.commit()
+    return {"token": factory.token(cert), "analyst": analyst, "secret": enrol(app, analyst)}
+
+
+def test_a_reporters_declared_country_counts_as_a_cross_border_case_as_well_as_a_staff_flag(client, borders):
+    m = client.get("/api/v1/metrics?from=2026-03-01&to=2026-03-31", headers=auth(borders["token"])).json
+    # LV declared; FI declared and flagged (one case); flagged only. Declaring one's own EE is no case.
+    assert (m["cross_border_cases"], m["cross_border_declared"], m["cross_border_cooperation"]) == (3, 2, 2)
+
+
+def test_the_metrics_page_shows_both_parts_of_the_cross_border_cases(app, borders):
+    client = app.test_client()
+    assert sign_in(client, borders["analyst"].email, borders["secret"]).status_code == 302
+    page = client.get("/metrics?from=2026-03-01&to=2026-03-31").get_data(as_text=True)
+    figures = {name: re.search(rf'<dd id="{name}">(\d+)</dd>', page).group(1)
+               for name in ("m-cross-border", "m-cross-border-declared", "m-cross-border-cooperation")}
+    assert figures == {"m-cross-border": "3", "m-cross-border-declared": "2", "m-cross-border-cooperation": "2"}
+    assert "declared by the reporter" in page and "flagged by CERT staff for cooperation" in page
+
+
+def test_two_bad_dates_are_both_named(client, march):
+    resp = client.get("/api/v1/metrics?from=2026-13-01&to=yesterday", headers=auth(march["cert"]))
+    assert resp.status_code == 400
+    assert set(resp.json["errors"]) == {"from", "to"}
+    assert "'2026-13-01'" in resp.json["message"] and "'yesterday'" in resp.json["message"]
+
+
+@pytest.mark.parametrize("query,bad", [
+    ("from=2026-04-01&to=2026-03-01", {"from": "from must not be after to"}),
+    ("from=2026-13-01&to=yesterday", {"from": "from must be a date as YYYY-MM-DD, got &#39;2026-13-01&#39;",
+                                      "to": "to must be a date as YYYY-MM-DD, got &#39;yesterday&#39;"}),
+])
+def test_a_bad_period_on_the_metrics_page_is_an_error_beside_the_field(app, borders, query, bad):
+    client = app.test_client()
+    assert sign_in(client, borders["analyst"].email, borders["secret"]).status_code == 302
+    resp = client.get(f"/metrics?{query}")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "<h1>Metrics</h1>" in page and 'id="period-form"' in page and "error-page" not in page
+    for name in ("from", "to"):
+        field = page[page.index(f'<label for="{name}">'):]
+        field = field[:field.index("</div>")]
+        typed = dict(pair.split("=") for pair in query.split("&"))[name]
+        assert f'value="{typed}"' in field
+        if name in bad:
+            assert f'aria-describedby="{name}-errors"' in field and bad[name] in field
+        else:
+            assert "field-errors" not in field
+    assert 'id="figures"' not in page  # no figures for a period that is not one

@@ -211,6 +211,7 @@ def test_openapi_documents_triage_and_metrics(client):
     doc = client.get("/api/v1/openapi.json").json
     assert "patch" in doc["paths"]["/api/v1/incidents/{incident_id}"]
     metrics = doc["paths"]["/api/v1/metrics"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    assert {"incidents", "cross_border_cases", "warnings_published", "median_time_to_acknowledge_minutes",
+    assert {"incidents", "cross_border_cases", "cross_border_declared", "cross_border_cooperation",
+            "warnings_published", "median_time_to_acknowledge_minutes",
             "median_time_to_first_warning_minutes", "case_processing_rate", "overdue_phases",
             "members_polling"} == set(metrics["properties"])
