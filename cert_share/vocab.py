@@ -41,13 +41,70 @@ RSIT_LABELS: dict[str, str] = {
     "vulnerable": "Vulnerable", "other": "Other", "test": "Test",
 }
 
+# The names ENISA's RSIT table gives each type, as a person reads them ("DDoS", not "ddos").
+RSIT_TYPE_LABELS: dict[str, str] = {
+    "abusive-content/spam": "Spam", "abusive-content/harmful-speech": "Harmful speech",
+    "abusive-content/violence": "(Child) sexual exploitation, sexual or violent content",
+    "malicious-code/infected-system": "Infected system", "malicious-code/c2-server": "C2 server",
+    "malicious-code/malware-distribution": "Malware distribution",
+    "malicious-code/malware-configuration": "Malware configuration",
+    "information-gathering/scanner": "Scanning", "information-gathering/sniffing": "Sniffing",
+    "information-gathering/social-engineering": "Social engineering",
+    "intrusion-attempts/ids-alert": "IDS alert", "intrusion-attempts/brute-force": "Login attempts",
+    "intrusion-attempts/exploit": "New attack signature",
+    "intrusions/privileged-account-compromise": "Privileged account compromise",
+    "intrusions/unprivileged-account-compromise": "Unprivileged account compromise",
+    "intrusions/application-compromise": "Application compromise",
+    "intrusions/system-compromise": "System compromise", "intrusions/burglary": "Burglary",
+    "availability/dos": "DoS", "availability/ddos": "DDoS", "availability/misconfiguration": "Misconfiguration",
+    "availability/sabotage": "Sabotage", "availability/outage": "Outage",
+    "information-content-security/unauthorised-information-access": "Unauthorised access to information",
+    "information-content-security/unauthorised-information-modification":
+        "Unauthorised modification of information",
+    "information-content-security/data-loss": "Data loss",
+    "information-content-security/data-leak": "Leak of confidential information",
+    "fraud/unauthorised-use-of-resources": "Unauthorised use of resources", "fraud/copyright": "Copyright",
+    "fraud/masquerade": "Masquerade", "fraud/phishing": "Phishing",
+    "vulnerable/weak-crypto": "Weak cryptography", "vulnerable/ddos-amplifier": "DDoS amplifier",
+    "vulnerable/potentially-unwanted-accessible": "Potentially unwanted accessible services",
+    "vulnerable/information-disclosure": "Information disclosure", "vulnerable/vulnerable-system": "Vulnerable system",
+    "other/other": "Other", "other/undetermined": "Undetermined", "test/test": "Test",
+}
+
 CLASSIFICATIONS: tuple[str, ...] = tuple(f"{c}/{t}" for c, types in RSIT.items() for t in types)
+
+
+def classification_label(classification: str) -> str:
+    """``availability/ddos`` as a person reads it: ``Availability / DDoS``; an unknown value as it is."""
+    cls, _, typ = classification.partition("/")
+    if classification not in RSIT_TYPE_LABELS:
+        return classification
+    return f"{RSIT_LABELS[cls]} / {RSIT_TYPE_LABELS[classification]}"
+
+
+# STIX 2.1 industry-sector-ov values as a person reads them.
+SECTOR_LABELS: dict[str, str] = {
+    "agriculture": "Agriculture", "aerospace": "Aerospace", "automotive": "Automotive", "chemical": "Chemical",
+    "commercial": "Commercial", "communications": "Communications", "construction": "Construction",
+    "defense": "Defence", "education": "Education", "energy": "Energy", "entertainment": "Entertainment",
+    "financial-services": "Financial services", "government": "Government",
+    "government-emergency-services": "Government: emergency services", "government-local": "Government: local",
+    "government-national": "Government: national", "government-public-services": "Government: public services",
+    "government-regional": "Government: regional", "healthcare": "Healthcare",
+    "hospitality-leisure": "Hospitality and leisure", "infrastructure": "Infrastructure",
+    "infrastructure-dams": "Infrastructure: dams", "infrastructure-nuclear": "Infrastructure: nuclear",
+    "infrastructure-water": "Infrastructure: water", "insurance": "Insurance", "manufacturing": "Manufacturing",
+    "mining": "Mining", "non-profit": "Non-profit", "pharmaceuticals": "Pharmaceuticals", "retail": "Retail",
+    "technology": "Technology", "telecommunications": "Telecommunications", "transportation": "Transportation",
+    "utilities": "Utilities",
+}
 
 # TLP 2.0, least to most restrictive: the one order every TLP comparison uses.
 TLP_LEVELS: tuple[str, ...] = ("clear", "green", "amber", "amber+strict", "red")
 _TLP_RANK = {level: rank for rank, level in enumerate(TLP_LEVELS)}
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
+SEVERITY_LABELS: dict[str, str] = {severity: severity.capitalize() for severity in SEVERITIES}
 
 # Severity -> incident core extension "criticality" (0-100).
 CRITICALITY = {"low": 25, "medium": 50, "high": 75, "critical": 100}
@@ -106,6 +163,10 @@ class IncidentStatus:
 
 
 INCIDENT_STATUSES: tuple[str, ...] = values_of(IncidentStatus)
+INCIDENT_STATUS_LABELS: dict[str, str] = {
+    IncidentStatus.NEW: "New", IncidentStatus.ACKNOWLEDGED: "Acknowledged",
+    IncidentStatus.INVESTIGATING: "Investigating", IncidentStatus.CLOSED: "Closed",
+    IncidentStatus.FALSE_POSITIVE: "False positive"}
 OPEN_STATUSES: tuple[str, ...] = (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED, IncidentStatus.INVESTIGATING)
 END_STATUSES: tuple[str, ...] = (IncidentStatus.CLOSED, IncidentStatus.FALSE_POSITIVE)
 
@@ -122,6 +183,8 @@ class Phase:
 
 PHASES: tuple[str, ...] = values_of(Phase)
 UPDATE_PHASES: tuple[str, ...] = (Phase.NOTIFICATION, Phase.INTERMEDIATE, Phase.FINAL_REPORT)
+PHASE_LABELS: dict[str, str] = {Phase.EARLY_WARNING: "Early warning", Phase.NOTIFICATION: "Incident notification",
+                                Phase.INTERMEDIATE: "Intermediate report", Phase.FINAL_REPORT: "Final report"}
 
 
 class WarningState:

@@ -16,6 +16,8 @@ CERT_ANALYST, CERT_ADMIN = "cert-analyst", "cert-admin"
 MEMBER_ROLES = (ANALYST, MEMBER_ADMIN)
 CERT_ROLES = (CERT_ANALYST, CERT_ADMIN)
 ROLES = MEMBER_ROLES + CERT_ROLES
+ROLE_LABELS = {ANALYST: "Analyst", MEMBER_ADMIN: "Organization administrator",
+               CERT_ANALYST: "CERT analyst", CERT_ADMIN: "CERT administrator"}
 
 
 class User(UserMixin, Model):

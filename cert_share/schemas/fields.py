@@ -6,6 +6,7 @@ document (api/openapi.py) copies: the document states what the field enforces, f
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
 from marshmallow import ValidationError, fields, validate
@@ -96,3 +97,15 @@ class BoundedList(fields.List):
         if isinstance(value, (list, tuple)) and len(value) > self.max_length:
             raise ValidationError(f"at most {self.max_length} items, not {len(value)}")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+def choice_message(values: Sequence[str], label: Callable[[str], str]) -> str:
+    """The words for a refused choice, naming the choices as the form shows them:
+    "choose one of: Incident notification, Intermediate report, Final report"."""
+    return "choose one of: " + ", ".join(label(value) for value in values)
+
+
+def one_of(values: Sequence[str], labels: Mapping[str, str]) -> validate.OneOf:
+    """A choice among machine ``values`` (what the API takes and stores), refused in the labels a
+    person reads on the form."""
+    return validate.OneOf(values, error=choice_message(values, lambda value: labels.get(value, value)))

@@ -14,8 +14,17 @@ from ..limits import (
     MAX_TITLE,
 )
 from ..stix.observables import TYPES, ObservableError, normalize
-from ..vocab import CLASSIFICATIONS, SEVERITIES, TLP_LEVELS, UPDATE_PHASES, countries
-from .fields import BoundedList, Text, Timestamp
+from ..vocab import (
+    CLASSIFICATIONS,
+    PHASE_LABELS,
+    SEVERITIES,
+    SEVERITY_LABELS,
+    TLP_LEVELS,
+    UPDATE_PHASES,
+    countries,
+    tlp_label,
+)
+from .fields import BoundedList, Text, Timestamp, one_of
 
 
 class ObservableSchema(Schema):
@@ -52,8 +61,8 @@ class IncidentCreateSchema(Schema):
     classification = fields.String(required=True, validate=validate.OneOf(
         CLASSIFICATIONS, error="unknown RSIT classification {input!r}; expected class/type such as "
                                "malicious-code/infected-system"))
-    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
-    tlp = fields.String(required=True, validate=validate.OneOf(TLP_LEVELS))
+    severity = fields.String(required=True, validate=one_of(SEVERITIES, SEVERITY_LABELS))
+    tlp = fields.String(required=True, validate=one_of(TLP_LEVELS, {level: tlp_label(level) for level in TLP_LEVELS}))
     detected_at = Timestamp(required=True, not_future=True)
     started_at = Timestamp(load_default=None, allow_none=True, not_future=True)
     classified_at = Timestamp(load_default=None, allow_none=True, not_future=True)
@@ -126,6 +135,6 @@ class PhaseUpdateCreateSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    phase = fields.String(required=True, validate=validate.OneOf(UPDATE_PHASES))
+    phase = fields.String(required=True, validate=one_of(UPDATE_PHASES, PHASE_LABELS))
     summary = Text(required=True, max_length=MAX_DESCRIPTION, multiline=True, allow_blank=False)
     details = fields.Dict(keys=fields.String(), load_default=dict)

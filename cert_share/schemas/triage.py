@@ -5,8 +5,8 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from ..limits import MAX_COUNTRIES, MAX_NOTE, MAX_PARTNER_CERTS
 from ..params import MAX_ID
-from ..vocab import INCIDENT_STATUSES
-from .fields import Text, Timestamp
+from ..vocab import INCIDENT_STATUS_LABELS, INCIDENT_STATUSES
+from .fields import Text, Timestamp, one_of
 from .incident import IncidentSchema
 
 
@@ -24,7 +24,7 @@ class IncidentTriageSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    status = fields.String(validate=validate.OneOf(INCIDENT_STATUSES))
+    status = fields.String(validate=one_of(INCIDENT_STATUSES, INCIDENT_STATUS_LABELS))
     # E-mail or id of a CERT user; null unassigns.
     assignee = fields.Raw(allow_none=True)
     note = Text(max_length=MAX_NOTE, multiline=True, allow_blank=False)

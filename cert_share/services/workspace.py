@@ -38,6 +38,7 @@ from ..params import id_from_text
 from ..vocab import (
     INCIDENT_STATUSES,
     OPEN_STATUSES,
+    PHASE_LABELS,
     RSIT,
     SECTORS,
     SEVERITIES,
@@ -313,7 +314,8 @@ def timeline(session: DbSession, incident: Incident) -> list[TimelineEvent]:
         incident.created_at, "report", "Reported (early warning)",
         f"via {incident.source}", incident.reporter.email if incident.reporter else incident.organization.slug)]
     for update in incident.updates:
-        events.append(TimelineEvent(update.submitted_at, "phase", f"Phase: {update.phase}", update.summary,
+        title = f"Phase: {PHASE_LABELS.get(update.phase, update.phase)}"
+        events.append(TimelineEvent(update.submitted_at, "phase", title, update.summary,
                                     update.author.email if update.author else ""))
     for note in session.execute(select(CaseNote).where(CaseNote.incident_id == incident.id)).scalars():
         events.append(TimelineEvent(note.created_at, "note", "Internal note", note.body, note.author_label))

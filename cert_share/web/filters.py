@@ -1,4 +1,5 @@
-"""Template filters and globals: times in UTC, RSIT and TLP labels, country names."""
+"""Template filters and globals: times in UTC, and the label a person reads for each machine value
+(RSIT, TLP, sector, phase, role, country); the labels themselves live with their vocabularies."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -8,7 +9,8 @@ from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 
 from .. import policy
-from ..vocab import RSIT_LABELS, Phase, countries
+from ..models.user import ROLE_LABELS
+from ..vocab import PHASE_LABELS, SECTOR_LABELS, classification_label, countries
 from . import bp
 from .actor import current_actor
 from .forms import TLP_CHOICES, LogoutForm, classification_choices
@@ -20,8 +22,6 @@ TYPE_LABELS = {
     "file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-256", "file:sha512": "SHA-512",
     "autonomous-system": "AS number",
 }
-PHASE_LABELS = {Phase.EARLY_WARNING: "Early warning", Phase.NOTIFICATION: "Incident notification",
-                Phase.INTERMEDIATE: "Intermediate report", Phase.FINAL_REPORT: "Final report"}
 
 
 @bp.app_template_filter("utc")
@@ -35,8 +35,22 @@ def utc(value: datetime | None, seconds: bool = False) -> str:
 
 @bp.app_template_filter("rsit")
 def rsit(classification: str) -> str:
-    cls, _, typ = classification.partition("/")
-    return f"{RSIT_LABELS.get(cls, cls)} / {typ.replace('-', ' ')}"
+    return classification_label(classification)
+
+
+@bp.app_template_filter("sector")
+def sector(value: str | None) -> str:
+    return SECTOR_LABELS.get(value or "", value or "—")
+
+
+@bp.app_template_filter("phase")
+def phase(value: str) -> str:
+    return PHASE_LABELS.get(value, value)
+
+
+@bp.app_template_filter("role")
+def role(value: str) -> str:
+    return ROLE_LABELS.get(value, value)
 
 
 @bp.app_template_filter("country")

@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, Length
 from wtforms.widgets import DateTimeLocalInput
 
 from ..limits import MAX_EMAIL, MAX_PASSWORD, MAX_TITLE
-from ..vocab import RSIT, RSIT_LABELS, SEVERITIES, TLP_LEVELS, Phase, countries, tlp_label
+from ..vocab import RSIT, RSIT_LABELS, RSIT_TYPE_LABELS, SEVERITIES, TLP_LEVELS, Phase, countries, tlp_label
 from .timezones import TIMEZONE_CHOICES
 
 # What each level means for a reporter, shown beside the choice (the levels themselves: vocab).
@@ -59,13 +59,10 @@ class Form(FlaskForm):
         return valid
 
 
-def _title(slug: str) -> str:
-    return slug.replace("-", " ").capitalize()
-
-
 def classification_choices() -> dict[str, list[tuple[str, str]]]:
     """RSIT as <optgroup>s: class label -> [(class/type, type label)]."""
-    return {RSIT_LABELS[cls]: [(f"{cls}/{typ}", _title(typ)) for typ in types] for cls, types in RSIT.items()}
+    return {RSIT_LABELS[cls]: [(f"{cls}/{typ}", RSIT_TYPE_LABELS[f"{cls}/{typ}"]) for typ in types]
+            for cls, types in RSIT.items()}
 
 
 class LoginForm(Form):

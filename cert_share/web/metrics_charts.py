@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import charts
+from ..vocab import SECTOR_LABELS
 
 _WIDE = {"width": 760, "height": 320}
 _HALF = {"width": 440, "height": 300}  # drawn in half the page: fewer pixels, so the text stays legible
@@ -25,7 +26,7 @@ def sectors(series: dict) -> str:
         step = -(-top // 8)  # whole reports on the axis, at most about eight lines
         chart.y_labels = list(range(0, top + step, step))
     for sector, counts in series["reports_by_sector"].items():
-        chart.add(sector, counts)
+        chart.add(SECTOR_LABELS.get(sector, sector), counts)
     return charts.svg_data_uri(chart)
 
 

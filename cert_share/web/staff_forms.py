@@ -18,7 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..limits import MAX_EMAIL, MAX_NAME, MAX_NOTE, MAX_PASSWORD, MAX_TOKEN_NAME
 from ..models.user import ROLES
 from ..params import MAX_ID
-from ..vocab import INCIDENT_STATUSES, SECTORS, TLP_LEVELS, tlp_label
+from ..vocab import INCIDENT_STATUS_LABELS, SECTORS, TLP_LEVELS, tlp_label
 from .forms import Form
 
 
@@ -28,7 +28,7 @@ class MultiCheckbox(SelectMultipleField):
 
 
 class TriageForm(Form):
-    status = SelectField("Status", choices=[(s, s.replace("-", " ").capitalize()) for s in INCIDENT_STATUSES],
+    status = SelectField("Status", choices=list(INCIDENT_STATUS_LABELS.items()),
                          validate_choice=False)
     assignee = SelectField("Assignee", validate_choice=False)
 

@@ -19,7 +19,16 @@ from ..params import int_arg
 from ..services import case_access, metrics, triage, workspace
 from ..services.incident_listing import case_summary, readable_incident
 from ..store import case_staff
-from ..vocab import RSIT, RSIT_LABELS, SECTORS, SEVERITIES, TLP_LEVELS, WARNING_STATES, WarningState
+from ..vocab import (
+    INCIDENT_STATUS_LABELS,
+    RSIT,
+    RSIT_LABELS,
+    SECTORS,
+    SEVERITIES,
+    TLP_LEVELS,
+    WARNING_STATES,
+    WarningState,
+)
 from . import bp, metrics_charts
 from .actor import current_actor
 from .roles import staff_required
@@ -95,7 +104,7 @@ def case_page(incident, status: int = 200, forms: dict | None = None):
     if forms.get("triage") is None:
         triage_form.assignee.data = str(incident.assignee_id or "")
     allowed = sorted(triage.TRANSITIONS.get(incident.status, ()))
-    triage_form.status.choices = [(s, s.replace("-", " ").capitalize()) for s in [incident.status] + allowed]
+    triage_form.status.choices = [(s, INCIDENT_STATUS_LABELS[s]) for s in [incident.status] + allowed]
     cooperation = triage.cooperation_of(db.session, incident)
     coop_form = forms.get("cooperation") or CooperationForm(formdata=None)
     if forms.get("cooperation") is None and cooperation is not None:
@@ -117,8 +126,16 @@ def _staff_incident(incident_id: int):
 
 
 def _fail(incident, exc: CertShareError, forms: dict):
+    """The case page again, each message next to the field it is about; only what concerns no field
+    of the form sent (an expired form, a refused transition) is said above the page."""
     db.session.rollback()
-    forms["errors"] = [exc.message]
+    placed = False
+    for form in forms.values():
+        for name, messages in exc.errors.items():
+            if name in form._fields:
+                form[name].errors = [*form[name].errors, *messages]
+        placed = placed or any(f.errors for f in form if f.type != "CSRFTokenField")
+    forms["errors"] = [] if placed else [exc.message]
     return case_page(incident, exc.status if exc.status < 500 else 400, forms)
 
 

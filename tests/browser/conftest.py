@@ -5,13 +5,17 @@ Fixtures for every browser test of the project:
     browser      a fresh chromium (own temp profile) per test; each xdist worker runs its own.
                  Page JavaScript off: @pytest.mark.parametrize("browser", [{"javascript": False}],
                  indirect=True) (WebDriver itself still works)
-    screenshot   screenshot("name") saves the whole page to tests/artifacts/<test>-<name>.png
-    sign_in      sign_in(live_server, email, password) through the real login form
+    screenshot   screenshot("name") saves the whole page to tests/artifacts/<test>-<name>.png;
+                 screenshot("name", as_laid_out=True) keeps the page's width (a phone-sized page
+                 stays phone-sized) and saves tests/artifacts/<name>.png
+    sign_in      sign_in(live_server, email, password) through the real login form;
+                 totp_secret=... also passes the second factor (CERT staff)
 
 Mark browser tests with ``@pytest.mark.browser``.
 """
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -21,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.integration.staff_login import next_code
 
 CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -70,7 +75,9 @@ def screenshot(browser, request):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     prefix = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
 
-    def save(name: str) -> Path:
+    def save(name: str, as_laid_out: bool = False) -> Path:
+        if as_laid_out:
+            return _capture_as_laid_out(browser, ARTIFACTS / f"{name}.png")
         path = ARTIFACTS / f"{prefix}-{name}.png"
         width = browser.execute_script("return document.documentElement.scrollWidth")
         height = browser.execute_script("return document.documentElement.scrollHeight")
@@ -84,6 +91,18 @@ def screenshot(browser, request):
         return path
 
     return save
+
+
+def _capture_as_laid_out(browser, path: Path) -> Path:
+    """The whole page at the viewport's width, through the DevTools protocol: resizing the window
+    would lay the page out again at another width."""
+    width = browser.execute_script("return window.innerWidth")
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
 
 
 def wait_for(browser, condition, timeout: float = WAIT_SECONDS):
@@ -108,11 +127,14 @@ def sign_in(browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
 
-    def _sign_in(server, email: str, password: str = PASSWORD) -> None:
+    def _sign_in(server, email: str, password: str = PASSWORD, totp_secret: str | None = None) -> None:
         browser.get(server.url + "/login")
         browser.find_element(By.ID, "email").send_keys(email)
         browser.find_element(By.ID, "password").send_keys(password)
         browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        if totp_secret is not None:
+            wait_for(browser, EC.presence_of_element_located((By.ID, "code"))).send_keys(next_code(totp_secret))
+            browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
         wait_for(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".account .who-name")))
 
     return _sign_in

@@ -156,8 +156,8 @@ def test_times_typed_in_a_chosen_zone_are_stored_in_utc(app, bank_client):
     ({"title": "bad\x00title"}, "title", "control characters"),
     ({"classification": "malicious-code/teapot"}, "classification", "unknown RSIT classification"),
     ({"classification": ""}, "classification", "This field is required."),
-    ({"severity": "apocalyptic"}, "severity", "Must be one of"),
-    ({"tlp": "purple"}, "tlp", "Must be one of"),
+    ({"severity": "apocalyptic"}, "severity", "choose one of: Low, Medium, High, Critical"),
+    ({"tlp": "purple"}, "tlp", "choose one of: TLP:CLEAR, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT, TLP:RED"),
     ({"cross_border": ["LV", "XX"]}, "cross_border", "'XX' is not an ISO 3166-1 alpha-2 country code"),
     ({"timezone": "Mars/Olympus_Mons"}, "timezone", "unknown time zone"),
     ({"started_at": _local(utcnow() - timedelta(hours=1)),
@@ -296,8 +296,9 @@ def test_phase_update_form_adds_to_the_timeline_and_versions_the_stix(app, bank_
 
 @pytest.mark.parametrize("data,field,message", [
     ({"phase": "notification", "summary": "  "}, "summary", "must not be blank"),
-    ({"phase": "", "summary": "text"}, "phase", "Must be one of"),
-    ({"phase": "early-warning", "summary": "text"}, "phase", "Must be one of"),
+    ({"phase": "", "summary": "text"}, "phase",
+     "choose one of: Incident notification, Intermediate report, Final report"),
+    ({"phase": "early-warning", "summary": "text"}, "phase", "choose one of: Incident notification,"),
 ])
 def test_bad_phase_update_is_refused_with_the_reason(app, bank_client, data, field, message):
     location = submit(bank_client, form()).headers["Location"]

@@ -58,7 +58,7 @@ def test_every_problem_is_reported_at_once_on_its_field():
     assert result.data is None
     assert result.errors["title"] == ["must not be blank"]
     assert result.errors["severity"] == ["This field is required."]
-    assert "Must be one of" in result.errors["tlp"][0]
+    assert result.errors["tlp"] == ["choose one of: TLP:CLEAR, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT, TLP:RED"]
     assert result.errors["timezone"] == ["unknown time zone 'Nowhere/Else'"]
     assert result.errors["observables"] == ["line 2: '1.2.3.400' is not a valid IPv4 address"]
     assert result.errors["cross_border"] == ["'ZZ' is not an ISO 3166-1 alpha-2 country code"]
