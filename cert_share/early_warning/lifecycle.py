@@ -19,7 +19,7 @@ from typing import cast
 from sqlalchemy import CursorResult, bindparam, select, update
 
 from .. import policy
-from ..actor import Actor
+from ..actor import SYSTEM, Actor
 from ..clock import utcnow
 from ..database import DbSession
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
@@ -43,6 +43,9 @@ REVIEWERS_ONLY = "only CERT staff may review early warnings"
 log = logging.getLogger(__name__)
 ONE_MS = timedelta(milliseconds=1)
 END_STATES = (WarningState.DISCARDED, WarningState.REVOKED)
+# States a warning leaves when new reports send it back to draft: approved or automatic (pending),
+# or already out (published, expired). Its redraft_reason/redraft_at then say why and since when.
+SENT_BACK_FROM = (WarningState.PENDING, WarningState.PUBLISHED, WarningState.EXPIRED)
 
 
 def stix_now(now: datetime) -> datetime:
@@ -107,12 +110,32 @@ def recompute(session: DbSession, warning: EarlyWarning, *, now: datetime, setti
     if route.draft:
         warning.state, warning.publish_due = WarningState.DRAFT, False
         if previous != WarningState.DRAFT:
+            if warning.id is not None and previous in SENT_BACK_FROM:
+                _sent_back(session, warning, route, previous, now)
             if notify_draft:
                 notify.draft_awaiting_review(session, warning)
             return True
     else:
         warning.state, warning.publish_due = WarningState.PENDING, True
+        warning.redraft_reason, warning.redraft_at = "", None
     return False
+
+
+def redraft_reason(route: Route) -> str:
+    """Why a warning on this route waits for review, as a code the pages put into words:
+    ``source-tlp:<level>`` (a source this strict always needs a person) or
+    ``no-member-sector:<level>`` (an AMBER warning with no member sector to go to)."""
+    kind = "source-tlp" if policy.needs_review(route.tlp) else "no-member-sector"
+    return f"{kind}:{route.tlp}"
+
+
+def _sent_back(session: DbSession, warning: EarlyWarning, route: Route, previous: str, now: datetime) -> None:
+    """An approved (or automatic, or published) warning is a draft again because its reports
+    changed: say why and since when, on the row and in the audit log."""
+    warning.redraft_reason, warning.redraft_at = redraft_reason(route), now
+    audit.record(session, SYSTEM, "warning.redraft", "warning", warning.id, reason=warning.redraft_reason,
+                 previous_state=previous, reporting_organizations=warning.reporter_count,
+                 version=warning.modified.isoformat())
 
 
 def _revoke(warning: EarlyWarning, now: datetime) -> None:
@@ -282,23 +305,49 @@ def approve_warning(session: DbSession, warning_id: int, actor: Actor, *,
 
 
 def publish_reviewed(session: DbSession, warning_id: int, actor: Actor, *, tlp: str | None,
-                     targets: list[str], now: datetime | None = None) -> EarlyWarning:
-    """Publish a draft with the TLP and targets the reviewer chose for it (the warnings page's one
-    button), and commit. The choice is an edit only where it differs from the warning's; edit and
-    approval are one transaction, so a choice the approval refuses leaves the draft as it was."""
+                     targets: list[str], now: datetime | None = None, **texts: str | None) -> EarlyWarning:
+    """Publish a draft with the TLP, targets (and texts: title, description, recommended_action)
+    the reviewer chose for it, and commit. The choice is an edit only where it differs from the
+    warning's; edit and approval are one transaction, so a choice the approval refuses leaves the
+    draft as it was."""
     now = now or utcnow()
-    warning = get_warning(session, warning_id)
-    changes: dict = {}
-    targets = sorted(set(targets))
-    if targets != sorted(warning.targets or []):
-        changes["targets"] = targets
-    if tlp and tlp != warning.tlp:
-        changes["tlp"] = tlp
+    changes = _differences(get_warning(session, warning_id), tlp=tlp, targets=targets, **texts)
     if changes:
         _review(session, warning_id, actor, now=now, **changes)
     warning = _approve(session, warning_id, actor, now=now)
     session.commit()
     return warning
+
+
+def save_reviewed(session: DbSession, warning_id: int, actor: Actor, *, tlp: str | None,
+                  targets: list[str], now: datetime | None = None, **texts: str | None) -> dict:
+    """Save what the reviewer changed on the warning's page (only what differs), and commit;
+    returns the changes (none: nothing saved, nothing audited)."""
+    policy.require_cert_staff(actor, REVIEWERS_ONLY)
+    changes = _differences(get_warning(session, warning_id), tlp=tlp, targets=targets, **texts)
+    if changes:
+        _review(session, warning_id, actor, now=now, **changes)
+        session.commit()
+    return changes
+
+
+_TEXTS = ("title", "description", "recommended_action")
+
+
+def _differences(warning: EarlyWarning, *, tlp: str | None, targets: list[str], **texts: str | None) -> dict:
+    """The fields of a page's form that differ from the warning (texts compared stripped)."""
+    unknown = set(texts) - set(_TEXTS)
+    if unknown:
+        raise TypeError(f"not a warning text: {', '.join(sorted(unknown))}")
+    changes: dict = {}
+    if sorted(set(targets)) != sorted(warning.targets or []):
+        changes["targets"] = sorted(set(targets))
+    if tlp and tlp != warning.tlp:
+        changes["tlp"] = tlp
+    for name, value in texts.items():
+        if value is not None and value.strip() != getattr(warning, name):
+            changes[name] = value
+    return changes
 
 
 def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | None = None,
@@ -348,6 +397,7 @@ def _approve(session: DbSession, warning_id: int, actor: Actor, *, now: datetime
     warning.state, warning.publish_due = WarningState.PENDING, True
     warning.reviewed_by_id = actor.user.id if actor.user is not None else None
     warning.reviewed_at = now
+    warning.redraft_reason, warning.redraft_at = "", None  # a person decided again
     audit.record(session, actor, "warning.publish", "warning", warning.id, tlp=warning.tlp, targets=warning.targets)
     return warning
 

@@ -47,7 +47,7 @@ from ..vocab import (
     WarningState,
     tlp_label,
 )
-from . import deadline_tracking
+from . import deadline_tracking, observable_search
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 SEVERITY_RANK = case({"critical": 4, "high": 3, "medium": 2, "low": 1}, value=Incident.severity, else_=0)
@@ -132,8 +132,8 @@ def _filtered(filters: QueueFilters, user_id: int | None, actor: Actor) -> Selec
     elif filters.status != QUEUE_ALL:
         query = query.where(Incident.status == filters.status)
     if filters.q:
-        escaped = filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(func.lower(Incident.title).like(f"%{escaped}%", escape="\\"))
+        # The title, or an observable the text names (an address, range, domain, hash...).
+        query = query.where(observable_search.report_condition(filters.q))
     return _assigned(query, filters.assignee, user_id)
 
 

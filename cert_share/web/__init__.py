@@ -7,6 +7,7 @@
     incident_input.py  report form <-> IncidentCreateSchema
     filters.py       template filters and globals
     workspace_views.py, admin_views.py, twofactor_views.py   CERT workspace, administration, TOTP
+    warning_views.py /warnings and one warning's page: members read, CERT staff review
     search_views.py  /search: the header's search box (reports, warnings, who reported it)
 """
 from __future__ import annotations
@@ -27,5 +28,6 @@ from . import (  # noqa: E402,F401
     incidents,
     search_views,
     twofactor_views,
+    warning_views,
     workspace_views,
 )

@@ -58,11 +58,17 @@ class CaseStaffForm(Form):
                                             ("remove", "Take off this case")])
 
 
-class WarningPublishForm(Form):
-    targets = MultiCheckbox("Publish to", validate_choice=False)
+class WarningEditForm(Form):
+    """The warning page's form: what the API's PATCH edits; saved, or saved and published.
+    Lengths, TLP and targets are judged by early_warning.lifecycle (the API's rules)."""
+    title = StringField("Title")
+    description = TextAreaField("Description", render_kw={"rows": 4})
+    recommended_action = TextAreaField("Recommended action", render_kw={"rows": 3})
     # The reviewer may lower or raise the TLP before publishing (the API's PATCH tlp, on the page).
     tlp = SelectField("TLP", choices=[(level, tlp_label(level)) for level in TLP_LEVELS],
-                      validators=[Optional()], validate_choice=False)  # review_warning says what is wrong
+                      validators=[Optional()], validate_choice=False)
+    # Rendered in groups by the template (all members, sectors, organizations), not from choices.
+    targets = MultiCheckbox("Publish to", validate_choice=False)
 
 
 class WarningDiscardForm(Form):

@@ -1,4 +1,4 @@
-"""The CERT workspace pages: dashboard, triage queue, case page, warnings review, metrics.
+"""The CERT workspace pages: dashboard, triage queue, case page, metrics (warnings: warning_views).
 
 The dashboard, queue and case page share the member pages' URLs (``/``, ``/incidents``,
 ``/incidents/<id>``): the member views hand CERT staff over to ``dashboard()``, ``queue()`` and
@@ -9,10 +9,9 @@ A TLP:RED report the signed-in person is not named on is shown as its summary on
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from .. import deadlines, policy
-from ..early_warning.lifecycle import discard_warning, publish_reviewed, visible_warnings
 from ..errors import CertShareError, InputError
 from ..extensions import db
 from ..params import int_arg
@@ -26,8 +25,6 @@ from ..vocab import (
     SECTORS,
     SEVERITIES,
     TLP_LEVELS,
-    WARNING_STATES,
-    WarningState,
 )
 from . import bp, metrics_charts
 from .actor import current_actor
@@ -39,7 +36,6 @@ from .staff_forms import (
     NoteForm,
     TriageForm,
     WarningDiscardForm,
-    WarningPublishForm,
 )
 
 # Far beyond any queue's last page, and far from overflowing the OFFSET it becomes.
@@ -240,67 +236,6 @@ def incident_link(incident_id: int):
     except CertShareError as exc:
         return _fail(incident, exc, {"merge": form})
     return redirect(url_for("web.incident_detail", incident_id=incident.id))
-
-
-# ---- warnings ------------------------------------------------------------------------------
-
-@bp.get("/warnings")
-@login_required
-def warnings_page():
-    """Members: warnings published to them (policy decides). Staff: drafts to review too."""
-    actor = current_actor()
-    state = request.args.get("state") or None
-    if state is not None and state not in WARNING_STATES:
-        raise InputError(f"state must be {', '.join(WARNING_STATES[:-1])} or {WARNING_STATES[-1]}", field="state")
-    staff = policy.is_cert_staff(actor)
-    drafts = visible_warnings(db.session, actor, state=WarningState.DRAFT, limit=200) if staff else []
-    shown = visible_warnings(db.session, actor, state=state if staff else None, limit=200)
-    if staff and state is None:
-        shown = [w for w in shown if w.state != WarningState.DRAFT]
-    forms = {}
-    if staff:
-        aliases = workspace.publish_targets(db.session)
-        for w in drafts:
-            form = WarningPublishForm(formdata=None, prefix=f"w{w.id}")
-            form.targets.choices = [(a, a) for a in aliases]
-            form.targets.data = list(w.targets or [])
-            form.tlp.data = w.tlp
-            forms[w.id] = form
-    return render_template("workspace/warnings.html", drafts=drafts, warnings=shown, staff=staff, state=state,
-                           publish_forms=forms, discard_form=WarningDiscardForm())
-
-
-@bp.post("/warnings/<int:warning_id>/publish")
-@staff_required
-def warning_publish(warning_id: int):
-    form = WarningPublishForm(prefix=f"w{warning_id}")
-    form.targets.choices = [(t, t) for t in request.form.getlist(f"w{warning_id}-targets")]
-    if not form.validate():
-        raise InputError("the form expired; reload the page and try again")
-    try:
-        publish_reviewed(db.session, warning_id, current_actor(), tlp=form.tlp.data or None,
-                         targets=form.targets.data or [])
-    except CertShareError as exc:
-        db.session.rollback()
-        flash(f"Warning #{warning_id} was not published: {exc.message}", "error")
-        return redirect(url_for("web.warnings_page"))
-    flash(f"Warning #{warning_id} approved: it goes out with the next publish run.", "success")
-    return redirect(url_for("web.warnings_page"))
-
-
-@bp.post("/warnings/<int:warning_id>/discard")
-@staff_required
-def warning_discard(warning_id: int):
-    if not WarningDiscardForm().validate():
-        raise InputError("the form expired; reload the page and try again")
-    try:
-        discard_warning(db.session, warning_id, current_actor())
-    except CertShareError as exc:
-        db.session.rollback()
-        flash(f"Warning #{warning_id} was not discarded: {exc.message}", "error")
-        return redirect(url_for("web.warnings_page"))
-    flash(f"Warning #{warning_id} discarded.", "success")
-    return redirect(url_for("web.warnings_page"))
 
 
 # ---- metrics -------------------------------------------------------------------------------

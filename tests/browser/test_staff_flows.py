@@ -100,18 +100,17 @@ def test_staff_sign_in_with_totp_triage_publish_a_draft_and_read_metrics(
         assert row.status == "acknowledged" and row.acknowledged_at is not None
         assert row.assignee.email == "duty@cert.example"
 
-    # 3. Publish the draft warning (AMBER+STRICT: to one organization's collection).
+    # 3. Publish the draft warning (AMBER+STRICT: to one organization's collection), from its page:
+    #    the list links to it; the organization is found with the picker's search.
     _click(browser, "nav.mainnav a[href='/warnings']")
     wait_for(browser, EC.presence_of_element_located((By.ID, f"draft-{draft_id}")))
     screenshot("5-warnings-drafts")
-    row = browser.find_element(By.ID, f"draft-{draft_id}")
-    box = row.find_element(By.CSS_SELECTOR, "input[type=checkbox][value='org-grid-energy']")
-    if not box.is_selected():
-        box.click()
-    for other in row.find_elements(By.CSS_SELECTOR, "input[type=checkbox]:checked"):
-        if other.get_attribute("value") != "org-grid-energy":
-            other.click()
-    row.find_element(By.CSS_SELECTOR, f"#publish-{draft_id} button[type=submit]").click()
+    _submit(browser, f"#draft-{draft_id} a.btn-primary")
+    browser.find_element(By.ID, "org-q").send_keys("grid")
+    _submit(browser, "#targets-organizations button[type=submit]")
+    box = browser.find_element(By.CSS_SELECTOR, "#targets-organizations input[value='org-grid-energy']")
+    box.click()
+    _submit(browser, "#publish-warning")
     flash = wait_for(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".flash")))
     assert f"Warning #{draft_id} approved" in flash.text, flash.text
     screenshot("6-warning-approved")

@@ -155,3 +155,23 @@ def test_the_api_refuses_what_it_cannot_search_naming_the_parameter(app, world, 
 
 def test_the_api_needs_a_token(app, world):
     assert app.test_client().get("/api/v1/observables?value=198.51.100.23").status_code == 401
+
+
+def queue_ids(html: str) -> list[int]:
+    table = re.search(r'<table class="data" id="queue">(.*?)</table>', html, re.S)
+    return sorted(int(n) for n in re.findall(r'href="/incidents/(\d+)"', table.group(1))) if table else []
+
+
+def test_the_triage_queue_search_matches_observables_as_well_as_titles(app, world):
+    client, ids = staff(app, world), world["ids"]
+    for q, expected in [("198.51.100.0/24", [ids["bank_ip"], ids["bank2_ip"]]), ("evil[.]example", [ids["bank_ip"],
+                        ids["bank_mail"]]), ("AB" * 32, [ids["bank_mail"]]), ("skimmer", [ids["bank2_ip"]]),
+                        ("198.51.100.24", [])]:
+        response = client.get("/incidents", query_string={"q": q, "status": "all"})
+        assert response.status_code == 200, q
+        assert queue_ids(response.get_data(as_text=True)) == sorted(expected), q
+
+
+def test_the_queue_refuses_a_range_too_wide_to_search(app, world):
+    response = staff(app, world).get("/incidents", query_string={"q": "10.0.0.0/8"})
+    assert response.status_code == 400 and "too wide" in response.get_data(as_text=True)

@@ -102,7 +102,9 @@ POSTS = [
     ("/incidents/{bank_report}/cooperation", {"countries": "FI", "partner_certs": ""}, "staff"),
     ("/incidents/{bank_report}/link", {"other": "{telco_report}", "action": "link"}, "staff"),
     ("/warnings/1/publish", {}, "staff"),
+    ("/warnings/1/edit", {"title": "x"}, "staff"),
     ("/warnings/1/discard", {}, "staff"),
+    ("/warnings/1/revoke", {}, "staff"),
     ("/admin/organizations", {"name": "Evil Org", "sector": "energy", "kind": "member"}, "admin"),
     ("/admin/organizations/telconet/assets", {"value": "192.0.2.0/24"}, "admin"),
     ("/admin/users", {"email": "x@y.example", "org": "telconet", "role": "analyst", "password": PASSWORD}, "admin"),
@@ -408,12 +410,12 @@ def test_a_reviewer_sets_the_tlp_of_a_draft_on_the_warnings_page(app, world, fac
 
     warning_id, before, targets = _draft_warning(app, world, factory)
     client = client_for(app, world, "cert-analyst")
-    page = client.get("/warnings").get_data(as_text=True)
-    assert f'name="w{warning_id}-tlp"' in page and f'<option selected value="{before}">' in page
+    page = client.get(f"/warnings/{warning_id}").get_data(as_text=True)
+    assert 'name="tlp"' in page and f'<option selected value="{before}">' in page
     response = client.post(f"/warnings/{warning_id}/publish", data={
-        f"w{warning_id}-csrf_token": csrf_token(page), f"w{warning_id}-tlp": tlp,
-        f"w{warning_id}-targets": targets or ["all-members"]}, follow_redirects=True)
-    assert response.status_code == 200
+        "csrf_token": csrf_token(page), "tlp": tlp,
+        "targets": targets or ["all-members"]}, follow_redirects=True)
+    assert response.status_code == (200 if expected else 400)
     with app.app_context():
         warning = db.session.get(EarlyWarning, warning_id)
         if expected is None:  # refused with the reason; nothing changed
@@ -450,10 +452,10 @@ def test_a_publish_the_approval_refuses_keeps_the_draft_as_it_was(app, world, fa
     warning_id, before, targets = _draft_warning(app, world, factory)
     chosen = "clear" if before != "clear" else "green"
     client = client_for(app, world, "cert-analyst")
-    page = client.get("/warnings").get_data(as_text=True)
+    page = client.get(f"/warnings/{warning_id}").get_data(as_text=True)
     response = client.post(f"/warnings/{warning_id}/publish", data={
-        f"w{warning_id}-csrf_token": csrf_token(page), f"w{warning_id}-tlp": chosen}, follow_redirects=True)
-    assert response.status_code == 200
+        "csrf_token": csrf_token(page), "tlp": chosen})
+    assert response.status_code == 400
     assert "choose at least one target collection" in response.get_data(as_text=True)
     with app.app_context():
         warning = db.session.get(EarlyWarning, warning_id)

@@ -1,0 +1,379 @@
+"""What the page of one early warning shows (``/warnings/<id>``).
+
+Members: the warning as they received it, i.e. the latest version stored in a collection it went
+to that policy serves them (the same rows TAXII would serve), and that version as a STIX bundle.
+CERT staff also: the reports that raised it, its history (every stored version, what changed in
+it, and the audited actions of people and of the platform in between), which organizations
+fetched it over TAXII (the consumption log), and the collections it may be published to, grouped
+so that the choice scales to hundreds of members.
+
+Reads only: every change goes through early_warning.lifecycle. Who may read a warning at all is
+lifecycle.readable_warning's decision (policy); this module never widens it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+
+from .. import policy
+from ..actor import Actor
+from ..clock import parse_iso
+from ..database import DbSession
+from ..early_warning import build
+from ..errors import InputError, NotFound
+from ..models import AuditEntry, Collection, EarlyWarning, Incident, Organization, StixObject, TaxiiPoll
+from ..stix import build as stix_build
+from ..stix import markings
+from ..store.organizations import cert_organization
+from ..vocab import TLP_LEVELS, tlp_label
+
+# The read routes whose polls hand out objects (a manifest lists them without their content).
+FETCH_ROUTES = ("objects", "object", "versions")
+# Organizations listed for a search in "Publish to"; the rest are counted, not listed.
+ORG_MATCHES = 50
+MAX_SEARCH = 100
+_ACTION_PREFIX = "Recommended action: "
+
+
+# ---- the warning as published ----------------------------------------------------------------
+
+@dataclass
+class PublishedVersion:
+    """One stored version of the warning's report and indicator, read back as a person reads it."""
+
+    version: str
+    title: str
+    description: str
+    recommended_action: str
+    tlp: str | None
+    valid_until: datetime | None
+    confidence: int | None
+    revoked: bool
+    objects: list[dict] = field(default_factory=list)  # the CERT identity (if stored), indicator, report
+
+
+def _fields(version: str, report: dict, indicator: dict | None) -> PublishedVersion:
+    """build.warning_objects, read backwards: the recommended action travels at the end of the
+    report's description and as the indicator's whole description."""
+    action = ""
+    if indicator is not None and str(indicator.get("description", "")).startswith(_ACTION_PREFIX):
+        action = indicator["description"][len(_ACTION_PREFIX):]
+    description = str(report.get("description", ""))
+    suffix = f"\n\n{_ACTION_PREFIX}{action}"
+    if action and description.endswith(suffix):
+        description = description[:-len(suffix)]
+    valid_until = indicator.get("valid_until") if indicator else None
+    return PublishedVersion(version=version, title=str(report.get("name", "")), description=description,
+                            recommended_action=action, tlp=markings.tlp_of(report),
+                            valid_until=parse_iso(valid_until) if isinstance(valid_until, str) else None,
+                            confidence=report.get("confidence"), revoked=bool(report.get("revoked")))
+
+
+def _stored_rows(session: DbSession, warning: EarlyWarning, ids: list[str]) -> list[tuple[Collection, StixObject]]:
+    if not warning.published_targets:
+        return []
+    return [(c, o) for c, o in session.execute(
+        select(Collection, StixObject).join(StixObject, StixObject.collection_id == Collection.id)
+        .where(Collection.alias.in_(list(warning.published_targets)), StixObject.stix_id.in_(ids))).all()]
+
+
+def published_version(session: DbSession, actor: Actor, warning: EarlyWarning) -> PublishedVersion | None:
+    """The latest version of the warning ``actor`` received: stored in one of its collections, and
+    admitted to ``actor`` there by the rule TAXII applies (policy.object_admitted). None: none."""
+    cert = cert_organization(session)
+    ids = [warning.report_id, warning.indicator_id] + ([cert.stix_id] if cert is not None else [])
+    latest: dict[str, StixObject] = {}
+    for collection, row in _stored_rows(session, warning, ids):
+        access = policy.collection_access(actor, collection)
+        if not policy.object_admitted(access, tlp=row.tlp, owner_org_id=row.owner_org_id):
+            continue
+        if row.stix_id not in latest or row.version > latest[row.stix_id].version:
+            latest[row.stix_id] = row
+    report = latest.get(warning.report_id)
+    if report is None:
+        return None
+    bodies = {stix_id: json.loads(row.body) for stix_id, row in latest.items()}
+    indicator = bodies.get(warning.indicator_id)
+    out = _fields(report.version, bodies[warning.report_id], indicator)
+    out.objects = [bodies[i] for i in ids if i in bodies and i != warning.report_id] + [bodies[warning.report_id]]
+    return out
+
+
+def stix_bundle(session: DbSession, actor: Actor, warning: EarlyWarning) -> tuple[dict, bool]:
+    """The warning as a STIX 2.1 bundle, and whether it is a preview: members get the version they
+    received; CERT staff the same, or (never published yet) the version it would go out as."""
+    published = published_version(session, actor, warning)
+    if published is not None:
+        return stix_build.bundle(published.objects), False
+    cert = cert_organization(session)
+    if not policy.is_cert_staff(actor) or cert is None:
+        raise NotFound(f"no warning {warning.id}")
+    return stix_build.bundle(build.warning_objects(warning, cert)), True
+
+
+# ---- for CERT staff: sources, history, consumption ---------------------------------------------
+
+@dataclass
+class SourceRow:
+    incident: Incident
+    readable: bool  # False: a TLP:RED report the reader is not named on (shown as its number only)
+    tlp: str
+    seen_at: datetime
+    withdrawn: bool
+
+
+def sources(session: DbSession, actor: Actor, warning: EarlyWarning) -> list[SourceRow]:
+    """The reports that raised the warning, each as far as ``actor`` may read it."""
+    incidents = {i.id: i for i in session.execute(select(Incident).where(
+        Incident.id.in_([s.incident_id for s in warning.sources]))).scalars()}
+    return [SourceRow(incidents[s.incident_id], policy.can_read_incident(actor, incidents[s.incident_id]),
+                      s.tlp, s.seen_at, s.withdrawn) for s in warning.sources if s.incident_id in incidents]
+
+
+@dataclass
+class HistoryEvent:
+    at: datetime
+    kind: str  # version, source, edit, publish, discard, revoke, redraft, withdraw-source, restore-source
+    title: str
+    detail: str = ""
+    actor: str = ""
+    code: str = ""  # redraft: the reason code, put into words by the template
+
+
+_AUDIT_TITLES = {
+    "warning.edit": "Edited",
+    "warning.publish": "Approved for publication",
+    "warning.discard": "Discarded",
+    "warning.revoke": "Revoked",
+    "warning.redraft": "Back to draft: new reports changed it",
+    "warning.withdraw-source": "A report was withdrawn as a false positive",
+    "warning.restore-source": "A withdrawn report counts again",
+}
+_FIELD_LABELS = {"title": "title", "description": "description", "recommended_action": "recommended action",
+                 "tlp": "TLP", "targets": "targets", "valid_until": "valid until", "confidence": "confidence",
+                 "revoked": "revoked"}
+
+
+def _value(name: str, value: object) -> str:
+    if name == "tlp" and isinstance(value, str):
+        return tlp_label(value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    text = str(value)
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def _describe(action: str, details: dict) -> str:
+    if action == "warning.edit":
+        return "; ".join(f"{_FIELD_LABELS.get(k, k)}: {_value(k, v)}" for k, v in details.items())
+    if action == "warning.publish":
+        return f"{_value('tlp', details.get('tlp'))} to {_value('targets', details.get('targets') or [])}"
+    if action == "warning.redraft":
+        return f"was {details.get('previous_state')}; {details.get('reporting_organizations')} reporting organizations"
+    return ""
+
+
+def _audit_events(session: DbSession, warning: EarlyWarning) -> list[HistoryEvent]:
+    incident_ids = [str(s.incident_id) for s in warning.sources]
+    rows = session.execute(select(AuditEntry).where(or_(
+        and_(AuditEntry.target_type == "warning", AuditEntry.target_id == str(warning.id)),
+        and_(AuditEntry.target_type == "incident", AuditEntry.target_id.in_(incident_ids),
+             AuditEntry.action.in_(("warning.withdraw-source", "warning.restore-source")))))).scalars()
+    events = []
+    for row in rows:
+        details = row.details if isinstance(row.details, dict) else {}
+        if row.target_type == "incident":
+            if warning.id not in (details.get("warnings") or []):
+                continue  # the same report's withdrawal touched other warnings only
+            detail = f"report #{row.target_id}"
+        else:
+            detail = _describe(row.action, details)
+        events.append(HistoryEvent(row.at, row.action.split(".", 1)[1], _AUDIT_TITLES.get(row.action, row.action),
+                                   detail, row.actor, code=str(details.get("reason", ""))))
+    return events
+
+
+@dataclass
+class _Stored:
+    added: datetime
+    collections: set[str]
+    fields: PublishedVersion
+
+
+def _stored_versions(session: DbSession, warning: EarlyWarning) -> list[_Stored]:
+    """Every version of the warning stored in its collections, oldest first (CERT's view)."""
+    bodies: dict[tuple[str, str], dict] = {}
+    versions: dict[str, tuple[datetime, set[str]]] = {}
+    for collection, row in _stored_rows(session, warning, [warning.report_id, warning.indicator_id]):
+        bodies.setdefault((row.stix_id, row.version), json.loads(row.body))
+        if row.stix_id == warning.report_id:
+            added, where = versions.get(row.version, (row.date_added, set()))
+            versions[row.version] = (min(added, row.date_added), where | {collection.alias})
+    out = []
+    for version in sorted(versions):
+        added, where = versions[version]
+        out.append(_Stored(added, where, _fields(version, bodies[(warning.report_id, version)],
+                                                 bodies.get((warning.indicator_id, version)))))
+    return out
+
+
+def _changed(before: PublishedVersion | None, after: PublishedVersion) -> str:
+    if before is None:
+        return "first version"
+    names = [name for name in ("title", "description", "recommended_action", "tlp", "valid_until", "confidence",
+                               "revoked") if getattr(before, name) != getattr(after, name)]
+    parts = [f"TLP {_value('tlp', before.tlp)} → {_value('tlp', after.tlp)}" if n == "tlp" else _FIELD_LABELS[n]
+             for n in names]
+    return "changed: " + ", ".join(parts) if parts else "same content"
+
+
+def _version_events(stored: list[_Stored], people: list[HistoryEvent]) -> list[HistoryEvent]:
+    """One event per stored version, naming who acted since the previous one was published
+    (nobody: the platform made it from new or withdrawn reports)."""
+    events = []
+    previous: _Stored | None = None
+    for item in stored:
+        since = previous.added if previous is not None else None
+        who = sorted({e.actor for e in people if e.at <= item.added and (since is None or e.at > since)
+                      and e.kind in ("edit", "publish", "revoke")})
+        detail = f"to {', '.join(sorted(item.collections))}; " + _changed(previous.fields if previous else None,
+                                                                         item.fields)
+        events.append(HistoryEvent(item.added, "version", f"Version {item.fields.version} published",
+                                   detail, ", ".join(who) or "platform (from its reports)"))
+        previous = item
+    return events
+
+
+def history(session: DbSession, warning: EarlyWarning, source_rows: list[SourceRow]) -> list[HistoryEvent]:
+    """Reports arriving, people's actions, the platform's, and every published version, oldest first."""
+    people = _audit_events(session, warning)
+    events = people + _version_events(_stored_versions(session, warning), people)
+    events += [HistoryEvent(s.seen_at, "source", f"Report #{s.incident.id} counted",
+                            f"{s.incident.organization.sector} sector, {tlp_label(s.tlp)}")
+               for s in source_rows]
+    events.sort(key=lambda e: e.at)
+    return events
+
+
+def first_published(session: DbSession, warning: EarlyWarning) -> datetime | None:
+    if not warning.published_targets:
+        return None
+    return session.execute(select(func.min(StixObject.date_added)).join(
+        Collection, Collection.id == StixObject.collection_id).where(
+        StixObject.stix_id == warning.report_id, Collection.alias.in_(list(warning.published_targets)))).scalar()
+
+
+@dataclass
+class Consumer:
+    organization: Organization
+    collections: list[str]
+    polls: int
+    first: datetime
+    last: datetime
+
+
+def consumers(session: DbSession, warning: EarlyWarning) -> list[Consumer]:
+    """Organizations (not the CERT) whose TAXII reads handed them objects (objects, object or
+    versions requests that returned at least one) from a collection the warning was published to,
+    at or after ``published_at``: when its latest version was written there. The log is per
+    collection, so a read filtered to other objects counts too."""
+    if warning.published_at is None or not warning.published_targets:
+        return []
+    rows = session.execute(
+        select(TaxiiPoll.org_id, Collection.alias, func.count(), func.min(TaxiiPoll.polled_at),
+               func.max(TaxiiPoll.polled_at))
+        .join(Collection, Collection.id == TaxiiPoll.collection_id)
+        .join(Organization, Organization.id == TaxiiPoll.org_id)
+        .where(Collection.alias.in_(list(warning.published_targets)), TaxiiPoll.polled_at >= warning.published_at,
+               TaxiiPoll.route.in_(FETCH_ROUTES), TaxiiPoll.returned > 0, Organization.kind != "cert")
+        .group_by(TaxiiPoll.org_id, Collection.alias)).all()
+    by_org: dict[int, Consumer] = {}
+    for org_id, alias, count, first, last in rows:
+        found = by_org.get(org_id)
+        if found is None:
+            by_org[org_id] = Consumer(session.get(Organization, org_id), [alias], count, first, last)
+            continue
+        found.collections.append(alias)
+        found.polls += count
+        found.first, found.last = min(found.first, first), max(found.last, last)
+    return sorted(by_org.values(), key=lambda c: c.organization.name.lower())
+
+
+# ---- "Publish to": targets in groups -----------------------------------------------------------
+
+@dataclass
+class TargetOption:
+    alias: str
+    label: str
+    members: int  # member organizations it reaches
+    note: str = ""  # e.g. "deactivated"
+
+
+@dataclass
+class TargetGroup:
+    key: str  # all-members | sectors | organizations
+    options: list[TargetOption]
+    # For each TLP level: None where this kind of collection may carry it, else policy's refusal.
+    refusals: dict[str, str | None]
+
+    @property
+    def allowed(self) -> list[str]:
+        return [level for level, refusal in self.refusals.items() if refusal is None]
+
+
+@dataclass
+class TargetChoices:
+    groups: list[TargetGroup]
+    q: str
+    org_matches: int  # organizations matching the search (listed: at most ORG_MATCHES)
+    org_total: int
+
+
+def _refusals(alias: str) -> dict[str, str | None]:
+    # The rule is per kind of collection: one alias of the kind stands for all of them.
+    return {level: policy.warning_targets_refusal(level, [alias]) for level in TLP_LEVELS}
+
+
+def _escaped(text: str) -> str:
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def target_choices(session: DbSession, *, selected: list[str], q: str | None) -> TargetChoices:
+    """The collections a warning may go to, in three groups: all members, each sector (with its
+    number of member organizations), and single organizations: those matching the search ``q``
+    (name or slug), plus the ones already chosen."""
+    q = (q or "").strip()
+    if len(q) > MAX_SEARCH or "\x00" in q:
+        raise InputError(f"the organization search is at most {MAX_SEARCH} characters, without NUL", field="q")
+    members = dict(session.execute(select(Organization.sector, func.count()).where(
+        Organization.kind == "member", Organization.active.is_(True)).group_by(Organization.sector)).all())
+    kinds = {c.alias: c for c in session.execute(
+        select(Collection).where(Collection.kind.in_(("all-members", "sector")))).scalars()}
+    groups = []
+    if "all-members" in kinds:
+        groups.append(TargetGroup("all-members", [TargetOption("all-members", "All members", sum(members.values()))],
+                                  _refusals("all-members")))
+    sectors = sorted((c for c in kinds.values() if c.kind == "sector"), key=lambda c: c.alias)
+    groups.append(TargetGroup("sectors", [TargetOption(c.alias, c.sector or c.alias, members.get(c.sector, 0))
+                                          for c in sectors], _refusals("sector-x")))
+    orgs = select(Collection, Organization).join(Organization, Organization.id == Collection.org_id).where(
+        Collection.kind == "org")
+    org_total = session.execute(select(func.count()).select_from(orgs.subquery())).scalar_one()
+    matching = orgs.where(or_(func.lower(Organization.name).like(f"%{_escaped(q)}%", escape="\\"),
+                              func.lower(Organization.slug).like(f"%{_escaped(q)}%", escape="\\"))) if q else None
+    org_matches = session.execute(select(func.count()).select_from(matching.subquery())).scalar_one() if q else 0
+    shown = {}
+    wanted = [a for a in selected if a.startswith("org-")]
+    queries = ([orgs.where(Collection.alias.in_(wanted))] if wanted else []) + (
+        [matching.order_by(func.lower(Organization.name)).limit(ORG_MATCHES)] if matching is not None else [])
+    for query in queries:
+        for collection, org in session.execute(query).all():
+            note = "deactivated" if not org.active else ("" if org.kind == "member" else org.kind)
+            shown[collection.alias] = TargetOption(collection.alias, org.name,
+                                                   1 if org.kind == "member" and org.active else 0, note)
+    groups.append(TargetGroup("organizations", sorted(shown.values(), key=lambda o: o.label.lower()),
+                              _refusals("org-x")))
+    return TargetChoices(groups, q, org_matches, org_total)
