@@ -20,6 +20,7 @@ from .models.user import ROLES
 from .services.demo import load_demo
 from .services.importer import import_file
 from .services.organizations import add_assets, all_by_slug, create_organization, get_by_slug
+from .services.organizations import set_active as set_org_active
 from .services.tokens import issue_token, revoke_token, tokens_of
 from .services.users import create_user
 
@@ -79,6 +80,36 @@ def org_asset(slug, values):
         _fail(exc)
     for asset in assets:
         click.echo(f"{asset.kind}\t{asset.value}")
+
+
+def _set_org_active(slug: str, active: bool) -> None:
+    try:
+        org = get_by_slug(db.session, slug)
+        effects = set_org_active(db.session, org, active, actor=CLI)
+    except CertShareError as exc:
+        _fail(exc)
+    if active:
+        click.echo(f"{org.slug} is active: {effects.users} user(s) may sign in, {effects.tokens} token(s) work.")
+    else:
+        click.echo(f"{org.slug} is deactivated: {effects.users} user(s) can no longer sign in, "
+                   f"{effects.tokens} token(s) stop working; its reports are kept.")
+
+
+@org_group.command("deactivate")
+@click.option("--org", "slug", required=True)
+@with_appcontext
+def org_deactivate(slug):
+    """Deactivate an organization: its users cannot sign in (their sessions end), its tokens are
+    refused; its reports are kept. Undone by `org reactivate`."""
+    _set_org_active(slug, False)
+
+
+@org_group.command("reactivate")
+@click.option("--org", "slug", required=True)
+@with_appcontext
+def org_reactivate(slug):
+    """Bring a deactivated organization back: its users and unrevoked tokens work again."""
+    _set_org_active(slug, True)
 
 
 @click.group("user", help="People who sign in to the web workspace.")

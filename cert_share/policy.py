@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # CERT staff are the operating CERT's people (cert-analyst, cert-admin), its API tokens, and the
 # platform itself (command line, scheduled jobs). Its administrators (cert-admin) manage
 # organizations, users and every token, and act as duty officer; a member organization's
-# administrators (member-admin) manage their own organization's tokens. A CERT API token acts
-# with cert-admin rights.
+# administrators (member-admin) manage their own organization's users and tokens, and nothing of
+# another organization. A CERT API token acts with cert-admin rights (but creates no accounts).
 
 CERT_ADMIN_ROLE = CERT_ADMIN
 TOKEN_ADMIN_ROLES = (MEMBER_ADMIN, CERT_ADMIN)
@@ -67,6 +67,35 @@ def can_manage_tokens(actor: "Actor") -> bool:
     """Issue and revoke API tokens: a member organization's administrators (their own
     organization's) and the CERT's administrators (any organization's)."""
     return actor.role in TOKEN_ADMIN_ROLES
+
+
+def can_manage_org_tokens(actor: "Actor", org_id: int) -> bool:
+    """Issue or revoke a token of the organization ``org_id``: CERT administrators any; a
+    member-admin only their own organization's."""
+    return is_cert_admin(actor) or (can_manage_tokens(actor) and actor.org_id == org_id)
+
+
+def can_manage_users(actor: "Actor") -> bool:
+    """Open the user-management pages: CERT administrators (every organization's users) and a
+    member organization's administrators (their own). A person or the platform, never an API
+    token: no token creates accounts."""
+    if is_cert_admin(actor):
+        return actor.is_platform or actor.user is not None
+    return actor.user is not None and actor.role == MEMBER_ADMIN
+
+
+def can_manage_user(actor: "Actor", user: "User") -> bool:
+    """Create, disable, reset the password or second factor of this account: CERT administrators
+    any account; a member-admin those of their own organization (another organization's account
+    answers as if it did not exist)."""
+    if not can_manage_users(actor):
+        return False
+    return is_cert_admin(actor) or (actor.org_id is not None and actor.org_id == user.org_id)
+
+
+def can_manage_org(actor: "Actor", org_id: int) -> bool:
+    """Create accounts in the organization ``org_id`` (see can_manage_user)."""
+    return can_manage_users(actor) and (is_cert_admin(actor) or actor.org_id == org_id)
 
 
 # --- Reports and TLP:RED need-to-know ----------------------------------------------------------

@@ -85,7 +85,7 @@ def _asset_query(kinds: tuple[str, ...]):
     return (select(Asset.org_id, Organization.slug, Asset.kind, Asset.value, Asset.range_start, Asset.range_end,
                    Asset.domain, Asset.asn)
             .join(Organization, Organization.id == Asset.org_id)
-            .where(Organization.kind == "member",
+            .where(Organization.kind == "member", Organization.active.is_(True),
                    or_(*(and_(Asset.kind == kind, _PROBED_COLUMN[kind].in_(bindparam(kind, expanding=True)))
                          for kind in kinds))))
 

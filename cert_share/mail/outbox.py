@@ -18,7 +18,7 @@ from ..clock import utcnow
 from ..config import setting
 from ..database import DbSession
 from ..errors import InputError, NotFound
-from ..models import OutboxMessage, User
+from ..models import Organization, OutboxMessage, User
 from ..models.user import MEMBER_ADMIN
 from ..store.audit import record
 from ..store.rows import add_unless_exists
@@ -122,8 +122,11 @@ def _sent_last_hour(session: DbSession, to: str, now: datetime) -> int:
 
 
 def member_admins(session: DbSession, org_id: int, exclude_user_id: int | None = None) -> list[str]:
-    """E-mail addresses of an organization's active member-admin users, minus the acting user."""
-    query = select(User.email).where(User.org_id == org_id, User.role == MEMBER_ADMIN, User.active.is_(True))
+    """E-mail addresses of an organization's active member-admin users, minus the acting user
+    (none while the organization is deactivated)."""
+    query = (select(User.email).join(Organization, Organization.id == User.org_id)
+             .where(User.org_id == org_id, User.role == MEMBER_ADMIN, User.active.is_(True),
+                    Organization.active.is_(True)))
     if exclude_user_id is not None:
         query = query.where(User.id != exclude_user_id)
     return list(session.execute(query.order_by(User.email)).scalars())

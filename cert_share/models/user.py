@@ -20,6 +20,12 @@ ROLE_LABELS = {ANALYST: "Analyst", MEMBER_ADMIN: "Organization administrator",
                CERT_ANALYST: "CERT analyst", CERT_ADMIN: "CERT administrator"}
 
 
+def roles_for_kind(kind: str) -> tuple[str, ...]:
+    """The roles a user of an organization of this kind can have: the CERT's people have CERT
+    roles; members' and partners' people member roles."""
+    return CERT_ROLES if kind == "cert" else MEMBER_ROLES
+
+
 class User(UserMixin, Model):
     __tablename__ = "users"
 
@@ -44,7 +50,12 @@ class User(UserMixin, Model):
 
     @property
     def is_active(self) -> bool:  # Flask-Login
-        return bool(self.active)
+        return self.can_sign_in
+
+    @property
+    def can_sign_in(self) -> bool:
+        """Neither the account nor its organization is deactivated."""
+        return bool(self.active) and bool(self.organization.active)
 
     @property
     def is_cert_staff(self) -> bool:

@@ -1,12 +1,14 @@
-"""Administration by CERT admins (and member-admins for their own tokens): roles, accounts,
-and reading the audit log. Organizations, assets, users and tokens are created through their
-own services (organizations, users, tokens); this module adds what those lack.
+"""Administration by CERT admins (and member-admins for their own organization's accounts and
+tokens): roles, accounts, password resets, and reading the audit log. Organizations, assets,
+users and tokens are created through their own services (organizations, users, tokens); this
+module adds what those lack.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator, Mapping
@@ -19,8 +21,10 @@ from ..clock import iso
 from ..database import DbSession
 from ..errors import InputError, NotFound, PermissionDenied
 from ..models import ApiToken, AuditEntry, Organization, User
-from ..models.user import CERT_ROLES, MEMBER_ROLES, ROLES
+from ..models.user import ROLES, roles_for_kind
 from ..store import audit
+from . import web_sessions
+from .users import hash_password
 
 AUDIT_PAGE = 100
 AUDIT_EXPORT_MAX = 1_000_000
@@ -36,7 +40,7 @@ def set_role(session: DbSession, user_id: int, *, role: str, active: bool, actor
         raise NotFound(f"no user {user_id}")
     if role not in ROLES:
         raise InputError(f"role must be one of {', '.join(ROLES)}", field="role")
-    allowed = CERT_ROLES if user.organization.is_cert else MEMBER_ROLES
+    allowed = roles_for_kind(user.organization.kind)
     if role not in allowed:
         raise InputError(f"users of {user.organization.name} have role {' or '.join(allowed)}", field="role")
     if actor.user is not None and actor.user.id == user.id and (role != user.role or not active):
@@ -50,9 +54,60 @@ def set_role(session: DbSession, user_id: int, *, role: str, active: bool, actor
         user.active = bool(active)
     if changes:
         user.session_version += 1  # sessions under the old role end now
+        web_sessions.end_others(session, user)
         audit.record(session, actor, "user.update", "user", user.email, **changes)
         session.commit()
     return user
+
+
+def _manageable_user(session: DbSession, user_id: int, actor: Actor) -> User:
+    """The account ``user_id`` if ``actor`` manages it; otherwise NotFound, as for an id that
+    does not exist (a member-admin learns nothing of another organization's accounts)."""
+    user = session.get(User, user_id)
+    if user is None or not policy.can_manage_user(actor, user):
+        raise NotFound("no such user")
+    return user
+
+
+# 12 random bytes: 16 URL-safe characters, above MIN_PASSWORD_LENGTH, typed once by the user.
+TEMPORARY_PASSWORD_BYTES = 12
+
+
+def reset_password(session: DbSession, user_id: int, *, actor: Actor) -> tuple[User, str]:
+    """A new, random temporary password for the account, returned in clear once (never stored
+    in clear, never mailed). Every session of the user ends, and their next sign-in ends on the
+    password form until they choose their own. The second factor is left as it is. Commits."""
+    user = _manageable_user(session, user_id, actor)
+    if actor.user is not None and actor.user.id == user.id:
+        raise InputError("change your own password on your account page", field="password")
+    temporary = secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
+    user.password_hash = hash_password(temporary)
+    user.must_change_password = True
+    user.session_version += 1
+    web_sessions.end_others(session, user)
+    audit.record(session, actor, "user.password_reset", "user", user.email)
+    session.commit()
+    return user, temporary
+
+
+def set_user_active(session: DbSession, user_id: int, active: bool, *, actor: Actor) -> User:
+    """Disable an account (it cannot sign in; its sessions end now) or enable it again. CERT
+    administrators for any account, a member-admin for their organization's. Commits."""
+    user = _manageable_user(session, user_id, actor)
+    if actor.user is not None and actor.user.id == user.id and not active:
+        raise InputError("you cannot disable your own account", field="active")
+    if bool(user.active) != bool(active):
+        user.active = bool(active)
+        user.session_version += 1
+        web_sessions.end_others(session, user)
+        audit.record(session, actor, "user.update", "user", user.email, active=bool(active))
+        session.commit()
+    return user
+
+
+def users_of(session: DbSession, org_id: int) -> list[User]:
+    """One organization's accounts (a member-admin's page)."""
+    return list(session.execute(select(User).where(User.org_id == org_id).order_by(User.email)).scalars())
 
 
 def tokens_for(session: DbSession, org_id: int | None) -> list[ApiToken]:

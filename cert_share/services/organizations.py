@@ -4,13 +4,19 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
+from .. import deadlines as deadline_rules
 from ..actor import CLI, Actor
+from ..clock import utcnow
 from ..database import DbSession
+from ..deadlines import REGIMES
 from ..errors import Conflict, InputError, NotFound
-from ..models import Asset, Organization
+from ..limits import MAX_NAME
+from ..models import ApiToken, Asset, Incident, Organization, User
 from ..models.organization import ORG_KINDS
 from ..stix.build import new_identity_id
 from ..stix.observables import ObservableError, ip_to_hex, normalize_domain
@@ -18,6 +24,8 @@ from ..store import audit
 from ..store.collections import ensure_collections_for
 from ..store.organizations import cert_organization
 from ..vocab import SECTORS, countries
+from . import deadline_tracking, web_sessions
+from .users import normalize_email
 
 
 def slugify(name: str) -> str:
@@ -77,22 +85,53 @@ def parse_asset(value: str) -> dict:
     return {"kind": "domain", "value": ascii_form, "domain": ascii_form}
 
 
+@dataclass(frozen=True)
+class OrganizationDetails:
+    """What an administrator may set on an organization, checked (create and edit share it)."""
+
+    name: str
+    sector: str
+    country: str | None
+    contact_email: str | None
+    regime: str | None
+
+    @classmethod
+    def checked(cls, *, name: str, sector: str, country: str | None, contact_email: str | None,
+                regime: str | None) -> "OrganizationDetails":
+        name = unicodedata.normalize("NFC", (name or "").strip())
+        if not name:
+            raise InputError("name must not be empty", field="name")
+        if len(name) > MAX_NAME:
+            raise InputError(f"name is longer than {MAX_NAME} characters", field="name")
+        if sector not in SECTORS:
+            raise InputError(f"unknown sector {sector!r}; use a STIX industry-sector value such as "
+                             "financial-services, telecommunications, energy", field="sector")
+        country = (country or "").strip().upper() or None
+        if country is not None and country not in countries():
+            raise InputError(f"{country!r} is not an ISO 3166-1 alpha-2 country code", field="country")
+        email = (contact_email or "").strip() or None
+        if email is not None:
+            try:
+                email = normalize_email(email)
+            except InputError as exc:
+                raise InputError(exc.message, field="contact_email") from None
+        regime = (regime or "").strip() or None
+        if regime is not None and regime not in REGIMES:
+            raise InputError(f"deadline regime must be one of {', '.join(REGIMES)}, or none for the sector's",
+                             field="regime")
+        return cls(name=name, sector=sector, country=country, contact_email=email, regime=regime)
+
+
 def create_organization(session: DbSession, *, name: str, sector: str, country: str | None = None,
                         kind: str = "member", assets: list[str] | tuple = (), contact_email: str | None = None,
                         regime: str | None = None, slug: str | None = None,
                         actor: Actor = CLI) -> Organization:
-    name = unicodedata.normalize("NFC", (name or "").strip())
-    if not name:
-        raise InputError("name must not be empty", field="name")
-    if sector not in SECTORS:
-        raise InputError(f"unknown sector {sector!r}; use a STIX industry-sector value such as "
-                         "financial-services, telecommunications, energy", field="sector")
+    details = OrganizationDetails.checked(name=name, sector=sector, country=country, contact_email=contact_email,
+                                          regime=regime)
+    name, sector, country, contact_email, regime = (details.name, details.sector, details.country,
+                                                    details.contact_email, details.regime)
     if kind not in ORG_KINDS:
         raise InputError(f"kind must be one of {', '.join(ORG_KINDS)}", field="kind")
-    if country is not None:
-        country = country.strip().upper()
-        if country not in countries():
-            raise InputError(f"{country!r} is not an ISO 3166-1 alpha-2 country code", field="country")
     if kind == "cert" and cert_organization(session) is not None:
         raise Conflict("there is already an operating CERT organization; there can be only one")
     parsed_assets = [parse_asset(a) for a in assets]
@@ -143,3 +182,75 @@ def remove_asset(session: DbSession, org: Organization, asset_id: int, actor: Ac
     session.delete(asset)
     audit.record(session, actor, "asset.remove", "organization", org.slug, asset=asset.value)
     session.commit()
+
+
+def update_organization(session: DbSession, org: Organization, *, name: str, sector: str, country: str | None,
+                        contact_email: str | None, regime: str | None, actor: Actor) -> dict:
+    """Edit what an administrator may change (the slug, kind and STIX identity stay: collections,
+    credentials and published objects name them). Commits; returns the changes, as audited.
+
+    A new sector or regime moves the deadlines of the organization's reports: they are
+    recomputed in the same transaction, so no page shows the old regime's due dates."""
+    details = OrganizationDetails.checked(name=name, sector=sector, country=country, contact_email=contact_email,
+                                          regime=regime)
+    regime_before = deadline_rules.regime_of_org(org.regime, org.sector)
+    changes: dict[str, dict] = {}
+    for column in ("name", "sector", "country", "contact_email", "regime"):
+        before, after = getattr(org, column), getattr(details, column)
+        if before != after:
+            changes[column] = {"from": before, "to": after}
+            setattr(org, column, after)
+    if not changes:
+        return changes
+    if "sector" in changes:
+        ensure_collections_for(session, org)  # a member's new sector gets its collection
+    if deadline_rules.regime_of_org(org.regime, org.sector) != regime_before:
+        reports = session.execute(select(Incident).options(selectinload(Incident.updates))
+                                  .where(Incident.org_id == org.id)).scalars()
+        for incident in reports:
+            deadline_tracking.track(session, incident)
+    audit.record(session, actor, "organization.update", "organization", org.slug, **changes)
+    session.commit()
+    return changes
+
+
+@dataclass(frozen=True)
+class DeactivationEffects:
+    """What deactivating an organization stops: the page states it before the button."""
+
+    users: int  # accounts that can sign in now and no longer will
+    tokens: int  # unrevoked tokens that stop working
+
+
+def deactivation_effects(session: DbSession, org: Organization) -> DeactivationEffects:
+    users = session.execute(select(func.count()).select_from(User)
+                            .where(User.org_id == org.id, User.active.is_(True))).scalar_one()
+    tokens = session.execute(select(func.count()).select_from(ApiToken)
+                             .where(ApiToken.org_id == org.id, ApiToken.revoked_at.is_(None))).scalar_one()
+    return DeactivationEffects(users=users, tokens=tokens)
+
+
+def set_active(session: DbSession, org: Organization, active: bool, *, actor: Actor) -> DeactivationEffects:
+    """Deactivate an organization, or bring it back. Commits; returns what changed.
+
+    Deactivated: its people cannot sign in and their open sessions end now (their session
+    version moves on, so even a session cookie from before is refused); its tokens answer 401 on
+    the API and TAXII, as revoked ones do; it is no longer a warning target nor matched by its
+    assets. Its reports, warnings and audit history are kept. Reactivated: sign-in and the
+    unrevoked tokens work again (accounts and tokens are left as they were, never deleted)."""
+    if org.is_cert and not active:
+        raise InputError("the operating CERT cannot be deactivated", field="active")
+    effects = deactivation_effects(session, org)
+    if bool(org.active) == bool(active):
+        return effects
+    org.active = bool(active)
+    org.deactivated_at = None if active else utcnow()
+    if not active:
+        people = list(session.execute(select(User).where(User.org_id == org.id)).scalars())
+        for person in people:
+            person.session_version = (person.session_version or 1) + 1
+            web_sessions.end_others(session, person)
+    audit.record(session, actor, "organization.activate" if active else "organization.deactivate",
+                 "organization", org.slug, users=effects.users, tokens=effects.tokens)
+    session.commit()
+    return effects

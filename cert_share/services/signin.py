@@ -83,7 +83,7 @@ def awaiting_second_factor(session: DbSession, user_id: int, session_version: in
     """The user whose password was accepted, if they may still finish signing in: still active,
     and no password or role change has ended their sessions since."""
     user = session.get(User, user_id)
-    if user is None or not user.active or user.session_version != session_version:
+    if user is None or not user.can_sign_in or user.session_version != session_version:
         return None
     return user
 

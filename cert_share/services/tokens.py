@@ -72,19 +72,21 @@ def revoke_token_by_id(session: DbSession, token_id: int, *, actor: Actor) -> Ap
     """Revoke the token with this id, and commit. CERT administrators revoke any organization's;
     anyone else only their own organization's: another's answers NotFound, as if it did not exist."""
     row = session.get(ApiToken, token_id)
-    if row is None or not (policy.is_cert_admin(actor) or row.org_id == actor.org_id):
+    if row is None or not policy.can_manage_org_tokens(actor, row.org_id):
         raise NotFound("no such token")
     return revoke_token(session, row.organization, token_id, actor=actor)
 
 
 def authenticate_token(session: DbSession, token: str, *, org_slug: str | None = None) -> ApiToken | None:
-    """The active token matching ``token`` (and belonging to ``org_slug`` when given), else None."""
+    """The active token matching ``token`` (and belonging to ``org_slug`` when given), else None.
+    A deactivated organization's tokens answer as a revoked one does."""
     if not token or len(token) > 200:
         return None
     digest = _digest(token)
     row = session.execute(_BY_DIGEST, {"digest": digest}).scalar_one_or_none()
     # The indexed lookup finds the row; the comparison that decides is constant-time.
-    if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None:
+    if (row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None
+            or not row.organization.active):
         return None
     if org_slug is not None and not hmac.compare_digest(row.organization.slug.encode(), org_slug.encode()):
         return None

@@ -9,9 +9,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
+from .. import policy
 from ..actor import CLI, Actor
 from ..database import DbSession
-from ..errors import Conflict, InputError
+from ..errors import Conflict, InputError, NotFound
 from ..models import Organization, User
 from ..models.user import CERT_ROLES, MEMBER_ROLES, ROLES
 from ..store import audit
@@ -49,7 +50,12 @@ def normalize_email(email: str) -> str:
 
 
 def create_user(session: DbSession, *, email: str, org: Organization, role: str, password: str,
-                name: str | None = None, actor: Actor = CLI) -> User:
+                name: str | None = None, actor: Actor = CLI, must_change_password: bool = False) -> User:
+    """A new account. CERT administrators create them in any organization, a member-admin only in
+    their own (another answers NotFound). ``must_change_password``: the password was chosen by
+    an administrator, so the user sets their own at first sign-in. Commits."""
+    if not policy.can_manage_org(actor, org.id):
+        raise NotFound("no such organization")
     email = normalize_email(email)
     if role not in ROLES:
         raise InputError(f"role must be one of {', '.join(ROLES)}", field="role")
@@ -61,7 +67,8 @@ def create_user(session: DbSession, *, email: str, org: Organization, role: str,
     check_password_strength(password)
     if session.execute(select(User.id).where(func.lower(User.email) == email)).first():
         raise Conflict(f"a user with e-mail {email} already exists")
-    user = User(email=email, org_id=org.id, role=role, password_hash=hash_password(password), name=name)
+    user = User(email=email, org_id=org.id, role=role, password_hash=hash_password(password), name=name,
+                must_change_password=must_change_password)
     session.add(user)
     session.flush()
     audit.record(session, actor, "user.create", "user", email, org=org.slug, role=role)
@@ -84,7 +91,7 @@ def verify_credentials(session: DbSession, email: str, password: str) -> User | 
         _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password or "")
     except (VerificationError, InvalidHashError):
         return None
-    if user is None or not user.active:
+    if user is None or not user.can_sign_in:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -97,6 +104,7 @@ def set_password(session: DbSession, user: User, password: str, actor: Actor, *,
     ``keep_session`` (the person changing their own password stays signed in). Commits."""
     check_password_strength(password)
     user.password_hash = hash_password(password)
+    user.must_change_password = False
     user.session_version = (user.session_version or 1) + 1
     web_sessions.end_others(session, user, keep=keep_session)
     audit.record(session, actor, "user.password", "user", user.email)

@@ -72,7 +72,7 @@ def resume(session: DbSession, key: str | None, *, user_id: int, version: int, c
         row.revoked_at = now  # the cookie turned up on another client: this session is over
         session.commit()
         return None
-    if (not user.active or user.session_version != version
+    if (not user.can_sign_in or user.session_version != version
             or now - row.last_seen_at > idle or now - row.created_at > lifetime):
         return None
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:

@@ -395,7 +395,9 @@ def _emails(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
 
 
 def publish_targets(session: DbSession) -> list[str]:
-    """Collection aliases a warning can be published to (every one but the private intake)."""
-    return [a for a in session.execute(select(Collection.alias).order_by(Collection.alias)).scalars()
-            if a != "intake"]
+    """Collection aliases a warning can be published to: every one but the private intake and
+    the collections of deactivated organizations."""
+    query = (select(Collection.alias).outerjoin(Organization, Organization.id == Collection.org_id)
+             .where(or_(Collection.org_id.is_(None), Organization.active.is_(True))).order_by(Collection.alias))
+    return [a for a in session.execute(query).scalars() if a != "intake"]
 

@@ -1,8 +1,10 @@
-"""Administration pages: organizations and assets, users and roles, tokens, the audit log
-(CERT admins); a member-admin's own organization's tokens (``/tokens``)."""
+"""Administration pages: organizations (create, edit, deactivate) and assets, users and roles,
+tokens, the audit log (CERT admins); a member-admin's own organization's accounts
+(``/organization/users``) and tokens (``/tokens``). Password resets and disabling an account
+(``/users/<id>/...``) serve both: the service answers 404 for an account the caller does not manage."""
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
 from .. import policy
@@ -13,8 +15,19 @@ from ..params import int_arg
 from ..services import administration, organizations, tokens, totp, users
 from . import bp
 from .actor import current_actor
-from .roles import cert_admin_required, token_admin_required
-from .staff_forms import AssetForm, ConfirmForm, OrganizationForm, RoleForm, TokenForm, UserForm
+from .roles import cert_admin_required, token_admin_required, user_admin_required
+from .staff_forms import (
+    AssetForm,
+    ConfirmForm,
+    MemberUserForm,
+    OrganizationEditForm,
+    OrganizationForm,
+    RoleForm,
+    TokenForm,
+    UserForm,
+    country_choices,
+    role_choices,
+)
 
 
 def _flash_error(exc: CertShareError) -> None:
@@ -22,7 +35,26 @@ def _flash_error(exc: CertShareError) -> None:
     flash(exc.message, "error")
 
 
+# A service names the field it refuses; where the form calls it otherwise.
+_FORM_FIELD = {"asset": "assets"}
+
+
+def _field_error(form, exc: CertShareError) -> None:
+    """The service's refusal next to the field it names, when the form has that field; else a flash."""
+    db.session.rollback()
+    field = getattr(form, _FORM_FIELD.get(exc.field or "", exc.field or ""), None) if exc.field else None
+    if field is None:
+        flash(exc.message, "error")
+    else:
+        field.errors = [*field.errors, exc.message]
+
+
 # ---- organizations and assets --------------------------------------------------------------
+
+def _details(form: OrganizationEditForm) -> dict:
+    return {"name": form.name.data, "sector": form.sector.data, "country": form.country.data or None,
+            "contact_email": form.contact_email.data or None, "regime": form.regime.data or None}
+
 
 @bp.route("/admin/organizations", methods=["GET", "POST"])
 @cert_admin_required
@@ -33,18 +65,71 @@ def admin_organizations():
         if form.validate():
             try:
                 org = organizations.create_organization(
-                    db.session, name=form.name.data, sector=form.sector.data, country=form.country.data or None,
-                    kind=form.kind.data, contact_email=form.contact_email.data or None,
+                    db.session, kind=form.kind.data, **_details(form),
                     assets=[line.strip() for line in (form.assets.data or "").splitlines() if line.strip()],
                     actor=current_actor())
                 flash(f"Organization {org.name} ({org.slug}) created.", "success")
                 return redirect(url_for("web.admin_organizations"))
             except CertShareError as exc:
-                _flash_error(exc)
+                _field_error(form, exc)
         status = 400
-    return render_template("admin/organizations.html", form=form,
+    return render_template("admin/organizations.html", form=form, countries=country_choices(),
                            orgs=administration.organizations(db.session), asset_form=AssetForm(formdata=None),
                            confirm=ConfirmForm()), status
+
+
+@bp.route("/admin/organizations/<slug>", methods=["GET", "POST"])
+@cert_admin_required
+def admin_organization(slug: str):
+    """Edit one organization; what deactivating it would stop is stated beside the button."""
+    org = organizations.get_by_slug(db.session, slug)
+    form = OrganizationEditForm(obj=org if request.method == "GET" else None)
+    if request.method == "GET":
+        form.regime.data = org.regime or ""
+        form.country.data = org.country or ""
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                changes = organizations.update_organization(db.session, org, **_details(form), actor=current_actor())
+                flash(f"{org.name}: {', '.join(changes) or 'nothing'} changed.", "success")
+                return redirect(url_for("web.admin_organization", slug=org.slug))
+            except CertShareError as exc:
+                _field_error(form, exc)
+                db.session.refresh(org)
+        status = 400
+    return render_template("admin/organization.html", org=org, form=form, countries=country_choices(),
+                           effects=organizations.deactivation_effects(db.session, org),
+                           confirm=ConfirmForm()), status
+
+
+def _set_org_active(slug: str, active: bool):
+    if not ConfirmForm().validate():
+        raise InputError("the form expired; reload the page and try again")
+    org = organizations.get_by_slug(db.session, slug)
+    try:
+        effects = organizations.set_active(db.session, org, active, actor=current_actor())
+    except CertShareError as exc:
+        _flash_error(exc)
+        return redirect(url_for("web.admin_organization", slug=slug))
+    if active:
+        flash(f"{org.name} is active again: its people can sign in and its unrevoked tokens work.", "success")
+    else:
+        flash(f"{org.name} is deactivated: {effects.users} user(s) can no longer sign in and their sessions "
+              f"have ended; {effects.tokens} token(s) stop working. Its reports are kept.", "success")
+    return redirect(url_for("web.admin_organization", slug=slug))
+
+
+@bp.post("/admin/organizations/<slug>/deactivate")
+@cert_admin_required
+def admin_organization_deactivate(slug: str):
+    return _set_org_active(slug, False)
+
+
+@bp.post("/admin/organizations/<slug>/reactivate")
+@cert_admin_required
+def admin_organization_reactivate(slug: str):
+    return _set_org_active(slug, True)
 
 
 @bp.post("/admin/organizations/<slug>/assets")
@@ -82,11 +167,17 @@ def _org_choices():
     return [(o.slug, f"{o.name} ({o.kind})") for o in administration.organizations(db.session)]
 
 
+# The create form's roles, grouped by the kinds of organization whose people may have them.
+_ROLE_GROUPS = [("Members and partners", ("member", "partner"), role_choices(("member",))[1:]),
+                ("The CERT", ("cert",), role_choices(("cert",))[1:])]
+
+
 @bp.route("/admin/users", methods=["GET", "POST"])
 @cert_admin_required
 def admin_users():
     form = UserForm()
-    form.org.choices = _org_choices()
+    orgs = [o for o in administration.organizations(db.session) if o.active]
+    form.org.choices = [("", "— choose —")] + [(o.slug, o.name) for o in orgs]
     status = 200
     if request.method == "POST":
         if form.validate():
@@ -94,21 +185,25 @@ def admin_users():
                 org = organizations.get_by_slug(db.session, form.org.data)
                 user = users.create_user(db.session, email=form.email.data, org=org, role=form.role.data,
                                          password=form.password.data, name=form.name.data or None,
-                                         actor=current_actor())
-                flash(f"User {user.email} ({user.role}) created.", "success")
+                                         actor=current_actor(), must_change_password=True)
+                flash(f"User {user.email} ({user.role}) created: they choose their own password at first "
+                      "sign-in.", "success")
                 return redirect(url_for("web.admin_users"))
             except CertShareError as exc:
-                _flash_error(exc)
+                _field_error(form, exc)
         status = 400
     form.password.data = ""
     people = administration.users(db.session)
     role_forms = {}
     for person in people:
         rf = RoleForm(formdata=None, prefix=f"u{person.id}")
+        rf.role.choices = role_choices((person.organization.kind,))[1:]
         rf.role.data, rf.active.data = person.role, person.active
         role_forms[person.id] = rf
     return render_template("admin/users.html", form=form, people=people, role_forms=role_forms,
+                           org_kinds={o.slug: o.kind for o in orgs}, role_groups=_ROLE_GROUPS,
                            confirm=ConfirmForm()), status
+
 
 
 @bp.post("/admin/users/<int:user_id>/role")
@@ -124,6 +219,75 @@ def admin_user_role(user_id: int):
     except CertShareError as exc:
         _flash_error(exc)
     return redirect(url_for("web.admin_users"))
+
+
+# ---- one organization's accounts (member-admins), and what both kinds of administrator do ------
+
+@bp.route("/organization/users", methods=["GET", "POST"])
+@user_admin_required
+def org_users():
+    """The signed-in administrator's own organization's accounts."""
+    org = current_user.organization
+    form = MemberUserForm()
+    if org.is_cert:
+        form.role.choices = role_choices(("cert",))
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                user = users.create_user(db.session, email=form.email.data, org=org, role=form.role.data,
+                                         password=form.password.data, name=form.name.data or None,
+                                         actor=current_actor(), must_change_password=True)
+                flash(f"User {user.email} created: they choose their own password at first sign-in.", "success")
+                return redirect(url_for("web.org_users"))
+            except CertShareError as exc:
+                _field_error(form, exc)
+        status = 400
+    form.password.data = ""
+    return render_template("admin/org_users.html", form=form, org=org,
+                           people=administration.users_of(db.session, org.id), confirm=ConfirmForm()), status
+
+
+def _users_page() -> str:
+    return url_for("web.admin_users" if policy.is_cert_admin(current_actor()) else "web.org_users")
+
+
+@bp.post("/users/<int:user_id>/password-reset")
+@user_admin_required
+def user_password_reset(user_id: int):
+    """A temporary password, shown once in this answer (never stored in clear, nor in the cookie)."""
+    if not ConfirmForm().validate():
+        raise InputError("the form expired; reload the page and try again")
+    try:
+        user, temporary = administration.reset_password(db.session, user_id, actor=current_actor())
+    except InputError as exc:
+        _flash_error(exc)
+        return redirect(_users_page())
+    return render_template("admin/password_reset.html", user=user, temporary=temporary, back=_users_page())
+
+
+def _set_user_active(user_id: int, active: bool):
+    if not ConfirmForm().validate():
+        raise InputError("the form expired; reload the page and try again")
+    try:
+        user = administration.set_user_active(db.session, user_id, active, actor=current_actor())
+        flash(f"{user.email} is {'enabled' if active else 'disabled: they cannot sign in, and their sessions ended'}.",
+              "success")
+    except InputError as exc:
+        _flash_error(exc)
+    return redirect(_users_page())
+
+
+@bp.post("/users/<int:user_id>/disable")
+@user_admin_required
+def user_disable(user_id: int):
+    return _set_user_active(user_id, False)
+
+
+@bp.post("/users/<int:user_id>/enable")
+@user_admin_required
+def user_enable(user_id: int):
+    return _set_user_active(user_id, True)
 
 
 @bp.post("/admin/users/<int:user_id>/totp-reset")
@@ -159,7 +323,7 @@ def _tokens_view(template_org_id: int | None):
                 row, secret = tokens.issue_token(db.session, org, form.name.data, actor=current_actor())
                 # The secret is shown once, in the answer to this POST: it is never stored in
                 # clear, not even in the (signed but readable) session cookie.
-                new_token = {"id": row.id, "secret": secret}
+                new_token = {"id": row.id, "secret": secret, "slug": org.slug}
                 form = TokenForm(formdata=None)
                 form.org.choices = choices
             except CertShareError as exc:
@@ -169,7 +333,8 @@ def _tokens_view(template_org_id: int | None):
             status = 400
     rows = administration.tokens_for(db.session, template_org_id)
     return render_template("admin/tokens.html", form=form, tokens=rows, new_token=new_token,
-                           confirm=ConfirmForm(), all_orgs=template_org_id is None), status
+                           confirm=ConfirmForm(), all_orgs=template_org_id is None,
+                           base_url=current_app.config["BASE_URL"]), status
 
 
 @bp.route("/admin/tokens", methods=["GET", "POST"])

@@ -77,11 +77,20 @@ def load_user(user_key: str):
                                lifetime=_lifetime())
 
 
+# What a user who must choose a new password (an administrator reset it, or created the
+# account with it) may still open: every other page sends them to the password form.
+PASSWORD_GATE_OPEN = frozenset({"web.account_password", "web.logout", "web.static"})
+
+
 @bp.before_request
 def _load_user_first():
     # The session check may record "last seen" (a commit): do it before the view writes anything.
-    if request.endpoint != "web.static":
-        current_user._get_current_object()
+    if request.endpoint == "web.static":
+        return None
+    user = current_user._get_current_object()
+    if user.is_authenticated and user.must_change_password and request.endpoint not in PASSWORD_GATE_OPEN:
+        return redirect(url_for("web.account_password"))
+    return None
 
 
 def _start_session(user) -> None:
@@ -116,8 +125,10 @@ def login():
                                       remote_addr=request.remote_addr)
         if result.ok and result.second_factor:  # TOTP step before the session starts
             return _begin_second_factor(result.user, result.second_factor, next_url)
-        if result.ok:
+        if result.user is not None and result.ok:
             _start_session(result.user)
+            if result.user.must_change_password:
+                return redirect(url_for("web.account_password"))
             return redirect(safe_next(next_url))
         error = result.error
         status = 429 if result.throttled else 401
@@ -166,4 +177,5 @@ def account_password():
     for name in ("current_password", "new_password", "confirm_password"):
         getattr(form, name).data = ""
     return render_template("admin/account_password.html", form=form, error=error,
-                           min_length=users.MIN_PASSWORD_LENGTH), 400 if error else 200
+                           min_length=users.MIN_PASSWORD_LENGTH,
+                           must_change=current_user.must_change_password), 400 if error else 200

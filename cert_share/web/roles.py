@@ -45,3 +45,14 @@ def token_admin_required(view):
             raise PermissionDenied("only your organization's administrators manage its tokens")
         return view(*args, **kwargs)
     return wrapper
+
+
+def user_admin_required(view):
+    """Member-admins (their organization's accounts) and CERT admins (every account)."""
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not policy.can_manage_users(current_actor()):
+            raise PermissionDenied("only your organization's administrators manage its accounts")
+        return view(*args, **kwargs)
+    return wrapper

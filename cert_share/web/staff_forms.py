@@ -15,10 +15,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..deadlines import REGIMES
 from ..limits import MAX_EMAIL, MAX_NAME, MAX_NOTE, MAX_PASSWORD, MAX_TOKEN_NAME
-from ..models.user import ROLES
+from ..models.user import ROLE_LABELS, ROLES, roles_for_kind
 from ..params import MAX_ID
-from ..vocab import INCIDENT_STATUS_LABELS, SECTORS, TLP_LEVELS, tlp_label
+from ..vocab import INCIDENT_STATUS_LABELS, SECTOR_LABELS, SECTORS, TLP_LEVELS, countries, tlp_label
 from .forms import Form
 
 
@@ -75,13 +76,41 @@ class WarningDiscardForm(Form):
     """Only the CSRF token."""
 
 
-class OrganizationForm(Form):
+# A required choice starts here, so that a form sent without choosing says so next to the field
+# instead of quietly taking the first option.
+CHOOSE = ("", "— choose —")
+SECTOR_CHOICES = [CHOOSE] + [(s, SECTOR_LABELS.get(s, s)) for s in SECTORS]
+# Deadline regimes (deadlines.REGIMES) as an administrator reads them; none: the sector's.
+REGIME_LABELS = {"nis2": "NIS2: early warning 24 h, notification 72 h, final report a month later",
+                 "dora": "DORA: initial notification 4 h after classification, intermediate 72 h, final a month"}
+REGIME_CHOICES = [("", "The sector's default")] + [(r, REGIME_LABELS.get(r, r)) for r in REGIMES]
+
+
+def country_choices(empty: str = "— not set —") -> list[tuple[str, str]]:
+    """ISO 3166-1 countries by name (rendered by _macros.big_select: hundreds of options)."""
+    return [("", empty)] + sorted(countries().items(), key=lambda item: item[1])
+
+
+def role_choices(kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The roles users of organizations of these kinds may have, "choose" first."""
+    roles = [role for role in ROLES if any(role in roles_for_kind(kind) for kind in kinds)]
+    return [CHOOSE] + [(role, ROLE_LABELS.get(role, role)) for role in roles]
+
+
+class OrganizationEditForm(Form):
+    """What an administrator may change on an organization (organizations.OrganizationDetails)."""
+
     name = StringField("Name", validators=[DataRequired(), Length(max=MAX_NAME)])
-    sector = SelectField("Sector (STIX)", choices=[(s, s) for s in SECTORS], validate_choice=False)
-    country = StringField("Country (ISO code)", validators=[Optional(), Length(max=2)])
-    kind = SelectField("Kind", choices=[("member", "member"), ("partner", "partner"), ("cert", "cert")],
-                       validate_choice=False)
+    sector = SelectField("Sector", choices=SECTOR_CHOICES, validators=[DataRequired("Choose a sector.")],
+                         validate_choice=False)  # the service names a value that is not one
+    country = SelectField("Country", validate_choice=False)  # choices: country_choices(), big_select
     contact_email = EmailField("Contact e-mail", validators=[Optional(), Length(max=MAX_EMAIL)])
+    regime = SelectField("Reporting deadlines", choices=REGIME_CHOICES, validate_choice=False)
+
+
+class OrganizationForm(OrganizationEditForm):
+    kind = SelectField("Kind", choices=[("member", "Member"), ("partner", "Partner CERT abroad"),
+                                        ("cert", "The operating CERT")], validate_choice=False)
     assets = TextAreaField("Assets (CIDR, AS number or domain; one per line)", render_kw={"rows": 3})
 
 
@@ -89,16 +118,28 @@ class AssetForm(Form):
     value = StringField("Asset (CIDR, AS number or domain)", validators=[DataRequired(), Length(max=255)])
 
 
-class UserForm(Form):
+class MemberUserForm(Form):
+    """A new account in the member-admin's own organization."""
+
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=MAX_EMAIL)])
     name = StringField("Name", validators=[Optional(), Length(max=MAX_NAME)])
-    org = SelectField("Organization", validate_choice=False)
-    role = SelectField("Role", choices=[(r, r) for r in ROLES], validate_choice=False)
-    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
+    role = SelectField("Role", choices=role_choices(("member",)), validators=[DataRequired("Choose a role.")],
+                       validate_choice=False)
+    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=MAX_PASSWORD)],
+                             render_kw={"autocomplete": "new-password"})
+
+
+class UserForm(MemberUserForm):
+    """A new account in any organization (CERT administrators): the roles offered follow the
+    organization's kind (rendered as groups, narrowed by admin.js)."""
+
+    org = SelectField("Organization", validators=[DataRequired("Choose an organization.")], validate_choice=False)
+    role = SelectField("Role", choices=role_choices(("member", "cert")), validators=[DataRequired("Choose a role.")],
+                       validate_choice=False)
 
 
 class RoleForm(Form):
-    role = SelectField("Role", choices=[(r, r) for r in ROLES], validate_choice=False)
+    role = SelectField("Role", choices=role_choices(("member", "cert")), validate_choice=False)
     active = BooleanField("Active")
 
 

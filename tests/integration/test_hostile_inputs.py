@@ -55,7 +55,7 @@ FORM_FIELDS = ("title", "description", "classification", "severity", "tlp", "det
                "status", "assignee", "note", "countries", "partner_certs", "other", "action", "merge_into", "link",
                "email", "password", "name", "sector", "kind", "country", "contact_email", "assets", "value", "role",
                "active", "code", "targets", "recommended_action", "reason", "user", "org", "current_password",
-               "new_password", "confirm_password")
+               "new_password", "confirm_password", "regime")
 
 
 @pytest.fixture
@@ -165,6 +165,8 @@ _BODY_ONLY = {
     "web.admin_remove_asset", "web.admin_users", "web.admin_user_role", "web.admin_user_totp_reset",
     "web.admin_tokens", "web.tokens_page", "web.token_revoke", "web.login_totp", "web.login_totp_enrol",
     "web.account_security", "web.account_security_start", "web.account_password",
+    "web.admin_organization", "web.admin_organization_deactivate", "web.admin_organization_reactivate",
+    "web.org_users", "web.user_password_reset", "web.user_disable", "web.user_enable",
 }
 
 
