@@ -129,7 +129,8 @@ def _fail(incident, exc: CertShareError, forms: dict):
     for form in forms.values():
         for name, messages in exc.errors.items():
             if name in form._fields:
-                form[name].errors = [*form[name].errors, *messages]
+                # One field named: the whole message ("a closed report cannot become new; ...").
+                form[name].errors = [*form[name].errors, *([exc.message] if len(exc.errors) == 1 else messages)]
         placed = placed or any(f.errors for f in form if f.type != "CSRFTokenField")
     forms["errors"] = [] if placed else [exc.message]
     return case_page(incident, exc.status if exc.status < 500 else 400, forms)

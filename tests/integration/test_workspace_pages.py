@@ -164,7 +164,9 @@ def test_staff_triage_a_report_through_the_case_page(app, world):
     assert "CERT-FI" in page and 'id="coop-flag"' in page
     # Bad input: a clear 4xx with a message, nothing stored.
     bad = client.post(url + "/triage", data={"csrf_token": token, "status": "new", "assignee": ""})
-    assert bad.status_code == 409 and "cannot become new" in bad.get_data(as_text=True)
+    assert bad.status_code == 409
+    # Said next to the status field, not above the page.
+    assert re.search(r'id="status-errors">\s*<li>[^<]*cannot become new', bad.get_data(as_text=True))
     bad = client.post(url + "/cooperation", data={"csrf_token": token, "countries": "XX", "partner_certs": ""})
     assert bad.status_code == 400 and "XX" in bad.get_data(as_text=True)
     # The member sees the new status but never the internal note or the cooperation file.
@@ -230,10 +232,10 @@ def test_metrics_page_draws_its_charts_as_svg_images_without_any_script(app, wor
         assert svg.startswith("<svg") and "<script" not in svg
     sectors = base64.b64decode(re.search(r'id="chart-sectors" src="data:image/svg\+xml;base64,([^"]+)"',
                                          page).group(1)).decode("utf-8")
-    assert "financial-services" in sectors and "telecommunications" in sectors
+    assert "Financial services" in sectors and "Telecommunications" in sectors  # labels, not STIX values
     # The same figures as a table, for screen readers and for copying.
     weekly = page[page.index('id="weekly"'):]
-    assert "financial-services" in weekly and "Median minutes to acknowledge" in weekly
+    assert "Financial services" in weekly and "Median minutes to acknowledge" in weekly
     assert client.get("/metrics?from=2026-13-01").status_code == 400
 
 
