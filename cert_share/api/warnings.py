@@ -47,6 +47,10 @@ class StaffWarningSchema(WarningSchema):
     reporter_count = fields.Integer()
     edited = fields.Boolean()
     published_at = Timestamp(allow_none=True)
+    # A draft again because new reports changed it: why (a code: source-tlp:<level> or
+    # no-member-sector:<level>; empty otherwise) and since when.
+    redraft_reason = fields.String()
+    redraft_at = Timestamp(allow_none=True)
 
 
 class WarningEditSchema(Schema):

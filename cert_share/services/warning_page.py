@@ -290,11 +290,13 @@ def consumers(session: DbSession, warning: EarlyWarning) -> list[Consumer]:
         .where(Collection.alias.in_(list(warning.published_targets)), TaxiiPoll.polled_at >= warning.published_at,
                TaxiiPoll.route.in_(FETCH_ROUTES), TaxiiPoll.returned > 0, Organization.kind != "cert")
         .group_by(TaxiiPoll.org_id, Collection.alias)).all()
+    orgs = {o.id: o for o in session.execute(select(Organization).where(
+        Organization.id.in_({r[0] for r in rows}))).scalars()} if rows else {}
     by_org: dict[int, Consumer] = {}
     for org_id, alias, count, first, last in rows:
         found = by_org.get(org_id)
         if found is None:
-            by_org[org_id] = Consumer(session.get(Organization, org_id), [alias], count, first, last)
+            by_org[org_id] = Consumer(orgs[org_id], [alias], count, first, last)
             continue
         found.collections.append(alias)
         found.polls += count
@@ -357,18 +359,20 @@ def target_choices(session: DbSession, *, selected: list[str], q: str | None) ->
         groups.append(TargetGroup("all-members", [TargetOption("all-members", "All members", sum(members.values()))],
                                   _refusals("all-members")))
     sectors = sorted((c for c in kinds.values() if c.kind == "sector"), key=lambda c: c.alias)
-    groups.append(TargetGroup("sectors", [TargetOption(c.alias, c.sector or c.alias, members.get(c.sector, 0))
+    groups.append(TargetGroup("sectors", [TargetOption(c.alias, c.sector or c.alias, members.get(c.sector or "", 0))
                                           for c in sectors], _refusals("sector-x")))
     orgs = select(Collection, Organization).join(Organization, Organization.id == Collection.org_id).where(
         Collection.kind == "org")
     org_total = session.execute(select(func.count()).select_from(orgs.subquery())).scalar_one()
-    matching = orgs.where(or_(func.lower(Organization.name).like(f"%{_escaped(q)}%", escape="\\"),
-                              func.lower(Organization.slug).like(f"%{_escaped(q)}%", escape="\\"))) if q else None
-    org_matches = session.execute(select(func.count()).select_from(matching.subquery())).scalar_one() if q else 0
-    shown = {}
     wanted = [a for a in selected if a.startswith("org-")]
-    queries = ([orgs.where(Collection.alias.in_(wanted))] if wanted else []) + (
-        [matching.order_by(func.lower(Organization.name)).limit(ORG_MATCHES)] if matching is not None else [])
+    queries = [orgs.where(Collection.alias.in_(wanted))] if wanted else []
+    org_matches = 0
+    if q:
+        matching = orgs.where(or_(func.lower(Organization.name).like(f"%{_escaped(q)}%", escape="\\"),
+                                  func.lower(Organization.slug).like(f"%{_escaped(q)}%", escape="\\")))
+        org_matches = session.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
+        queries.append(matching.order_by(func.lower(Organization.name)).limit(ORG_MATCHES))
+    shown = {}
     for query in queries:
         for collection, org in session.execute(query).all():
             note = "deactivated" if not org.active else ("" if org.kind == "member" else org.kind)

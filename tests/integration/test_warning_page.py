@@ -359,7 +359,7 @@ def test_publish_to_groups_targets_and_finds_organizations_by_search(app, orgs, 
 
 # ---- back to draft -------------------------------------------------------------------------------
 
-def test_an_approved_warning_sent_back_to_draft_by_new_reports_says_why_and_since_when(app, orgs, people):
+def test_an_approved_warning_sent_back_to_draft_by_new_reports_says_why_and_since_when(app, orgs, people, factory):
     warning_id = draft_warning(app, orgs)
     client = staff(app, people)
     form = page_form(client.get(f"/warnings/{warning_id}").get_data(as_text=True))
@@ -383,6 +383,8 @@ def test_an_approved_warning_sent_back_to_draft_by_new_reports_says_why_and_sinc
         assert entry.target_id == str(warning_id) and entry.details["previous_state"] == "published"
         assert entry.details["reason"] == "source-tlp:amber+strict"
     assert "Back to draft: new reports changed it" in page[page.index('id="history"'):]
+    api = app.test_client().get(f"/api/v1/warnings/{warning_id}", headers=auth(factory.token(orgs["cert"]))).get_json()
+    assert api["redraft_reason"] == "source-tlp:amber+strict" and api["redraft_at"].startswith(since[:10])
 
     form = page_form(page)
     client.post(f"/warnings/{warning_id}/publish", data=form)
