@@ -225,3 +225,33 @@ class JobRunStatus:
     RUNNING = "running"
     OK = "ok"
     FAILED = "failed"
+
+
+# What each audit log action means to the administrator reading the log.
+AUDIT_ACTION_LABELS: dict[str, str] = {
+    "asset.add": "Asset added", "asset.remove": "Asset removed", "audit.export": "Audit log exported",
+    "incident.assign": "Case assigned", "incident.cooperation": "Cross-border cooperation updated",
+    "incident.deadline_reminder": "Deadline reminder sent", "incident.link": "Reports linked",
+    "incident.merge": "Reports merged", "incident.name-staff": "Staff named on a case",
+    "incident.note": "Internal note added", "incident.phase": "Phase update filed", "incident.report": "Report filed",
+    "incident.status": "Status changed", "incident.unname-staff": "Staff taken off a case",
+    "organization.activate": "Organization reactivated", "organization.create": "Organization created",
+    "organization.deactivate": "Organization deactivated", "organization.update": "Organization changed",
+    "taxii.add": "Objects added over TAXII", "taxii.delete": "Objects deleted over TAXII",
+    "token.issue": "API token issued", "token.revoke": "API token revoked", "user.create": "Account created",
+    "user.login": "Signed in", "user.login_failed": "Sign-in failed", "user.login_throttled": "Sign-in throttled",
+    "user.logout": "Signed out", "user.password": "Password changed", "user.password_reset": "Password reset",
+    "user.totp_enable": "Two-factor sign-in set up", "user.totp_failed": "Two-factor code refused",
+    "user.totp_reset": "Two-factor sign-in reset", "user.update": "Account changed",
+    "warning.discard": "Warning discarded", "warning.edit": "Warning edited", "warning.publish": "Warning approved",
+    "warning.redraft": "Warning back to draft", "warning.restore-source": "Warning source restored",
+    "warning.revoke": "Warning revoked", "warning.withdraw-source": "Warning source withdrawn",
+}
+
+
+def audit_action_label(action: str) -> str:
+    """An audit action as a person reads it; one not named above in words made of its parts."""
+    if action in AUDIT_ACTION_LABELS:
+        return AUDIT_ACTION_LABELS[action]
+    subject, _, verb = action.partition(".")
+    return f"{subject.capitalize()}: {verb.replace('_', ' ').replace('-', ' ')}" if verb else action.capitalize()

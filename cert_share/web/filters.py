@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from .. import policy
 from ..models.user import ROLE_LABELS
-from ..vocab import PHASE_LABELS, SECTOR_LABELS, classification_label, countries
+from ..vocab import PHASE_LABELS, SECTOR_LABELS, audit_action_label, classification_label, countries
 from . import bp
 from .actor import current_actor
 from .forms import TLP_CHOICES, LogoutForm, classification_choices
@@ -51,6 +51,17 @@ def phase(value: str) -> str:
 @bp.app_template_filter("role")
 def role(value: str) -> str:
     return ROLE_LABELS.get(value, value)
+
+
+@bp.app_template_filter("audit_action")
+def audit_action(value: str) -> str:
+    return audit_action_label(value)
+
+
+@bp.app_template_filter("detail_key")
+def detail_key(value: str) -> str:
+    """A key of an audit entry's details as a heading: ``partner_certs`` -> ``Partner certs``."""
+    return str(value).replace("_", " ").replace("-", " ").capitalize()
 
 
 @bp.app_template_filter("country")

@@ -387,5 +387,5 @@ def test_metrics_and_the_audit_log_count_the_red_report_without_showing_it(app, 
     metrics = other.get("/metrics")
     assert metrics.status_code == 200 and not leaks(metrics, org=True)
     audit_page = client_for(app, world, "duty").get("/admin/audit")
-    assert audit_page.status_code == 200 and "incident.name-staff" in audit_page.get_data(as_text=True)
+    assert audit_page.status_code == 200 and "Staff named on a case" in audit_page.get_data(as_text=True)
     assert not leaks(audit_page)

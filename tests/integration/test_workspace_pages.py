@@ -296,7 +296,11 @@ def test_cert_admin_manages_organizations_users_and_roles(app, world):
 def test_audit_log_browse_filter_and_csv_export(app, world):
     client = client_for(app, world, "cert-admin")
     page = client.get("/admin/audit?action=incident.report").get_data(as_text=True)
-    assert "incident.report" in page and "user.login" not in page.split('id="audit"')[1]
+    log = page.split('id="audit"')[1]
+    assert "Report filed" in log and "Signed in" not in log  # the action's label, not incident.report
+    # Each entry's details as a small table a person reads, not raw JSON.
+    assert '<table class="details">' in log and '<th scope="row">Source</th>' in log
+    assert "{&#34;" not in log and '{"' not in log
     assert client.get("/admin/audit?from=yesterday").status_code == 400
     token = csrf_token(client.get("/admin/audit").get_data(as_text=True))
     resp = client.post("/admin/audit.csv", data={"csrf_token": token, "action": "incident.report"})
