@@ -183,7 +183,7 @@ def test_every_page_fits_a_phone_and_keeps_its_navigation_on_one_line_when_wide(
 
 
 @pytest.mark.parametrize("browser", [{"javascript": False}], indirect=True)
-def test_the_folded_menu_opens_without_javascript(app, factory, live_server, browser, sign_in):
+def test_the_folded_menu_opens_without_javascript(app, factory, live_server, browser, sign_in, screenshot):
     """On a phone the navigation hides behind "Menu"; a tap shows it, with scripts off."""
     accounts, _ = _world(app, factory)
     _viewport(browser, *PHONE)
@@ -194,5 +194,6 @@ def test_the_folded_menu_opens_without_javascript(app, factory, live_server, bro
     assert browser.execute_script("return document.querySelector('header').offsetHeight") <= 80
     browser.find_element(By.CSS_SELECTOR, "label.navtoggle-label").click()
     assert reports.is_displayed()
+    screenshot(f"menu-open-analyst-{PHONE[0]}", as_laid_out=True)
     reports.click()
     assert browser.current_url.endswith("/incidents")
