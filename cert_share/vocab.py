@@ -163,6 +163,9 @@ class IncidentStatus:
 
 
 INCIDENT_STATUSES: tuple[str, ...] = values_of(IncidentStatus)
+# How a report came in (``incidents.source``), as in "received via the web form".
+INCIDENT_SOURCE_LABELS: dict[str, str] = {"web": "the web form", "api": "the API", "taxii": "TAXII",
+                                          "feed": "a feed", "import": "an import"}
 INCIDENT_STATUS_LABELS: dict[str, str] = {
     IncidentStatus.NEW: "New", IncidentStatus.ACKNOWLEDGED: "Acknowledged",
     IncidentStatus.INVESTIGATING: "Investigating", IncidentStatus.CLOSED: "Closed",

@@ -36,6 +36,7 @@ from ..models import (
 )
 from ..params import id_from_text
 from ..vocab import (
+    INCIDENT_SOURCE_LABELS,
     INCIDENT_STATUSES,
     OPEN_STATUSES,
     PHASE_LABELS,
@@ -312,7 +313,8 @@ def timeline(session: DbSession, incident: Incident) -> list[TimelineEvent]:
     """Every phase update, status change, note, warning, e-mail and TAXII publication, oldest first."""
     events: list[TimelineEvent] = [TimelineEvent(
         incident.created_at, "report", "Reported (early warning)",
-        f"via {incident.source}", incident.reporter.email if incident.reporter else incident.organization.slug)]
+        f"via {INCIDENT_SOURCE_LABELS.get(incident.source, incident.source)}",
+        incident.reporter.email if incident.reporter else incident.organization.slug)]
     for update in incident.updates:
         title = f"Phase: {PHASE_LABELS.get(update.phase, update.phase)}"
         events.append(TimelineEvent(update.submitted_at, "phase", title, update.summary,

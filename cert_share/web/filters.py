@@ -10,7 +10,14 @@ from flask_login import current_user
 
 from .. import policy
 from ..models.user import ROLE_LABELS
-from ..vocab import PHASE_LABELS, SECTOR_LABELS, audit_action_label, classification_label, countries
+from ..vocab import (
+    INCIDENT_SOURCE_LABELS,
+    PHASE_LABELS,
+    SECTOR_LABELS,
+    audit_action_label,
+    classification_label,
+    countries,
+)
 from . import bp
 from .actor import current_actor
 from .forms import TLP_CHOICES, LogoutForm, classification_choices
@@ -51,6 +58,11 @@ def phase(value: str) -> str:
 @bp.app_template_filter("role")
 def role(value: str) -> str:
     return ROLE_LABELS.get(value, value)
+
+
+@bp.app_template_filter("source")
+def source(value: str) -> str:
+    return INCIDENT_SOURCE_LABELS.get(value, value)
 
 
 @bp.app_template_filter("audit_action")
