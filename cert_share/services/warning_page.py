@@ -28,7 +28,7 @@ from ..models import AuditEntry, Collection, EarlyWarning, Incident, Organizatio
 from ..stix import build as stix_build
 from ..stix import markings
 from ..store.organizations import cert_organization
-from ..vocab import TLP_LEVELS, tlp_label
+from ..vocab import SECTOR_LABELS, TLP_LEVELS, tlp_label
 
 # The read routes whose polls hand out objects (a manifest lists them without their content).
 FETCH_ROUTES = ("objects", "object", "versions")
@@ -252,7 +252,8 @@ def history(session: DbSession, warning: EarlyWarning, source_rows: list[SourceR
     people = _audit_events(session, warning)
     events = people + _version_events(_stored_versions(session, warning), people)
     events += [HistoryEvent(s.seen_at, "source", f"Report #{s.incident.id} counted",
-                            f"{s.incident.organization.sector} sector, {tlp_label(s.tlp)}")
+                            f"{SECTOR_LABELS.get(s.incident.organization.sector, s.incident.organization.sector)}"
+                            f" sector, {tlp_label(s.tlp)}")
                for s in source_rows]
     events.sort(key=lambda e: e.at)
     return events

@@ -167,7 +167,7 @@ def test_members_cannot_edit_publish_discard_or_revoke(app, orgs, people):
 def test_staff_see_reports_state_times_and_history(app, orgs, people):
     warning_id = amber_sector_warning(app, orgs)
     html = staff(app, people).get(f"/warnings/{warning_id}").get_data(as_text=True)
-    sources = html[html.index('id="sources"'):html.index('id="consumers"')]
+    sources = html[html.index('id="sources"'):html.index('id="history"')]
     with app.app_context():
         incident_ids = [s.incident_id for s in db.session.get(EarlyWarning, warning_id).sources]
     for incident_id in incident_ids:
@@ -295,7 +295,7 @@ def test_the_consumption_list_names_who_fetched_the_latest_version(app, orgs, pe
     assert poll(app, tokens["cert"], "sector-financial-services").status_code == 200  # the CERT itself
     assert poll(app, tokens["telco"], "sector-telecommunications").status_code == 200  # not where it went
     html = staff(app, people).get(f"/warnings/{warning_id}").get_data(as_text=True)
-    consumers = html[html.index('id="consumers"'):html.index('id="history"')]
+    consumers = html[html.index('id="consumers"'):html.index('id="sources"')]
     assert "First Bank" in consumers and '<td class="num">2</td>' in consumers
     for absent in ("Second Bank", "TelcoNet", "National CERT"):
         assert absent not in consumers, absent
@@ -307,7 +307,7 @@ def test_the_consumption_list_names_who_fetched_the_latest_version(app, orgs, pe
         lifecycle.review_warning(db.session, warning_id, lifecycle_actor(app, people), title="New title", now=later)
     publish(app, later + timedelta(seconds=1))
     html = staff(app, people).get(f"/warnings/{warning_id}").get_data(as_text=True)
-    consumers = html[html.index('id="consumers"'):html.index('id="history"')]
+    consumers = html[html.index('id="consumers"'):html.index('id="sources"')]
     assert "First Bank" not in consumers and "No organization has fetched it since" in consumers
 
 
