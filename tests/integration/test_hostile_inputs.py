@@ -174,12 +174,15 @@ def test_no_form_or_json_body_answers_5xx_to_hostile_values(app, factory, world)
     """Every POST/PATCH route, every field name the app reads, one hostile value at a time."""
     collection_id = world.collection("all-members").id
     clients = _clients(app, factory, world)
+    # The account and organization the CERT's valid posts change (disable, reset a password,
+    # deactivate): not member B's, whose session must live through the whole walk.
+    bystander = factory.user(world.orgs["telco"], role="analyst")
     for rule in app.url_map.iter_rules():
         methods = sorted(rule.methods & {"POST", "PATCH", "DELETE"})
         if not methods:
             continue
-        path = _build(rule, {n: {"api_root": "api", "collection_id": collection_id,
-                                 "slug": world.orgs["bank2"].slug}.get(n, "1") for n in rule.arguments})
+        path = _build(rule, {n: {"api_root": "api", "collection_id": collection_id, "user_id": str(bystander.id),
+                                 "slug": world.orgs["telco"].slug}.get(n, "1") for n in rule.arguments})
         for who, client, token, _slug in clients:
             page = client.get("/tokens")
             token_field = csrf_token(page.get_data(as_text=True)) if page.status_code == 200 else ""

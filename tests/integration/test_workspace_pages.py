@@ -75,6 +75,8 @@ GET_MATRIX = [
     ("/metrics", (302, 403, 403, 200, 200)),
     ("/account/security", (302, 200, 200, 200, 200)),
     ("/tokens", (302, 403, 200, 403, 200)),
+    ("/organization/users", (302, 403, 200, 403, 200)),  # an administrator's own organization's accounts
+    ("/admin/organizations/first-bank", (302, 403, 403, 403, 200)),
     ("/admin/organizations", (302, 403, 403, 403, 200)),
     ("/admin/users", (302, 403, 403, 403, 200)),
     ("/admin/tokens", (302, 403, 403, 403, 200)),
@@ -111,6 +113,8 @@ POSTS = [
     ("/admin/users/{analyst_id}/role", {"u{analyst_id}-role": "member-admin", "u{analyst_id}-active": "y"}, "admin"),
     ("/admin/users/{analyst_id}/totp-reset", {}, "admin"),
     ("/admin/tokens", {"name": "x", "org": "telconet"}, "admin"),
+    ("/admin/organizations/telconet", {"name": "Evil Org", "sector": "energy"}, "admin"),
+    ("/admin/organizations/telconet/deactivate", {}, "admin"),
 ]
 
 
@@ -130,6 +134,7 @@ def test_every_form_post_checks_the_role(app, world):
                 assert resp.status_code == 403, (role, path, resp.status_code)
     with app.app_context():
         assert db.session.query(Organization).filter_by(name="Evil Org").count() == 0
+        assert db.session.query(Organization).filter_by(slug="telconet").one().active
         assert db.session.get(Incident, world["bank_report"]).status == "new"
         assert db.session.get(User, world["people"]["analyst"].id).role == "analyst"
 
