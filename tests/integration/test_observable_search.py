@@ -175,3 +175,26 @@ def test_the_triage_queue_search_matches_observables_as_well_as_titles(app, worl
 def test_the_queue_refuses_a_range_too_wide_to_search(app, world):
     response = staff(app, world).get("/incidents", query_string={"q": "10.0.0.0/8"})
     assert response.status_code == 400 and "too wide" in response.get_data(as_text=True)
+
+
+def test_every_observable_on_report_case_and_warning_pages_links_to_its_search(app, world):
+    from sqlalchemy import select
+
+    from cert_share.early_warning import lifecycle
+    from cert_share.extensions import db
+    from cert_share.models import EarlyWarning
+
+    ip_link = f'href="/search?q={EVIL_IP}"'
+    page = member(app, world).get(f"/incidents/{world['ids']['bank_ip']}").get_data(as_text=True)
+    assert ip_link in page and 'href="/search?q=http://login.evil.example/pay"' in page
+    client = staff(app, world)
+    assert ip_link in client.get(f"/incidents/{world['ids']['bank2_ip']}").get_data(as_text=True)
+    with app.app_context():
+        lifecycle.publish_warnings(db.session)
+        warning_id = db.session.execute(select(EarlyWarning.id).where(
+            EarlyWarning.observable_value == EVIL_IP)).scalars().first()
+    assert warning_id is not None, "two banks reporting the address raise a warning"
+    assert ip_link in client.get(f"/warnings/{warning_id}").get_data(as_text=True)
+    assert ip_link in client.get("/warnings").get_data(as_text=True)
+    found = client.get("/search", query_string={"q": EVIL_IP}).get_data(as_text=True)
+    assert f'href="/warnings/{warning_id}"' in section(found, "warnings")
