@@ -37,10 +37,11 @@ def create_incident():
 def list_incidents():
     limit = int_arg(request.args, "limit", default=100, maximum=MAX_PAGE)
     before = int_arg(request.args, "before")
-    page, more = incident_listing.list_incidents(db.session, g.actor, before=before, limit=limit)
+    filters = incident_listing.ReportFilters.from_args(request.args)
+    page, more = incident_listing.list_incidents(db.session, g.actor, before=before, limit=limit, filters=filters)
     body = {"incidents": [_out.dump(i) for i in page], "more": more}
     if more:
-        body["next"] = url_for("api.list_incidents", limit=limit, before=page[-1].id)
+        body["next"] = url_for("api.list_incidents", limit=limit, before=page[-1].id, **filters.as_args())
     return jsonify(body)
 
 

@@ -13,9 +13,11 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import jsonify
 
 from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdateCreateSchema
+from ..services.incident_listing import STATUS_CHOICES
+from ..vocab import CLASSIFICATIONS, RSIT, SEVERITIES
 from . import bp
 from .observables import openapi_paths as observable_paths
-from .parameters import BEFORE_PARAM, LIMIT_PARAM, id_param
+from .parameters import BEFORE_PARAM, LIMIT_PARAM, id_param, report_filter_params
 from .warnings import openapi_paths as warning_paths
 from .workspace import openapi_paths as workspace_paths
 
@@ -65,8 +67,10 @@ def build_spec() -> dict:
                  "responses": {**_responses("201", incident, "400", "401", "413", "415"),
                                "200": {"description": "Already reported with this external_id",
                                        "content": {"application/json": {"schema": incident}}}}},
-        "get": {"summary": "List reports (own organization; the CERT sees all)", "security": [{"bearer": []}],
-                "parameters": [LIMIT_PARAM, BEFORE_PARAM],
+        "get": {"summary": "List reports (own organization; the CERT sees all), newest first, optionally filtered",
+                "security": [{"bearer": []}],
+                "parameters": [LIMIT_PARAM, BEFORE_PARAM, *report_filter_params(
+                    STATUS_CHOICES, SEVERITIES, (*RSIT, *CLASSIFICATIONS))],
                 "responses": _responses("200", {"type": "object", "properties": {
                     "incidents": {"type": "array", "items": incident}, "more": {"type": "boolean"},
                     "next": {"type": "string"}}}, "400", "401")},

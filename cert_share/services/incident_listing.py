@@ -1,14 +1,91 @@
 """Reading reports for people: listing and fetching, always through the policy module."""
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterable, Mapping
 
+from sqlalchemy import Select, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from .. import deadlines as deadline_rules
 from .. import policy
 from ..actor import Actor
+from ..clock import utcnow
 from ..database import DbSession
-from ..errors import NotFound, PermissionDenied
-from ..models import Incident
+from ..errors import InputError, NotFound, PermissionDenied
+from ..models import Incident, PhaseDeadline
+from ..vocab import CLASSIFICATIONS, INCIDENT_STATUSES, OPEN_STATUSES, RSIT, SEVERITIES
+from . import deadline_tracking, observable_search
+
+# The status filter: any status, the open ones, or one of INCIDENT_STATUSES.
+STATUS_ANY, STATUS_OPEN = "all", "open"
+STATUS_CHOICES = (STATUS_ANY, STATUS_OPEN) + INCIDENT_STATUSES
+_YES = frozenset({"1", "true", "on", "yes"})
+
+
+def _one_of(args: Mapping[str, str], name: str, allowed: Iterable[str], what: str) -> str | None:
+    value = (args.get(name) or "").strip() or None
+    if value is not None and value not in allowed:
+        raise InputError(f"{name} must be {what}, not {value[:40]!r}", field=name)
+    return value
+
+
+def _day(args: Mapping[str, str], name: str) -> date | None:
+    value = (args.get(name) or "").strip()
+    if not value:
+        return None
+    # ASCII digits only: date.fromisoformat takes other forms (and other scripts' digits).
+    if len(value) == 10 and value[4] == value[7] == "-" and (value[:4] + value[5:7] + value[8:]).isascii():
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InputError(f"{name} must be a date as YYYY-MM-DD, not {value[:40]!r}", field=name)
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """What a reader narrows a list of reports to (the query string of the list page and of
+    GET /api/v1/incidents). Empty means no filter."""
+
+    status: str | None = None  # STATUS_OPEN or one of INCIDENT_STATUSES; None and "all": any
+    severity: str | None = None
+    classification: str | None = None  # an RSIT class ("fraud") or class/type ("fraud/phishing")
+    detected_from: date | None = None
+    detected_to: date | None = None  # inclusive
+    q: str | None = None  # in the title, or an observable's value
+    overdue: bool = False  # only reports with a phase overdue now
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> "ReportFilters":
+        """Parse query-string arguments; a value that is not one the list offers is a 400 naming it."""
+        status = _one_of(args, "status", STATUS_CHOICES, f"one of {', '.join(STATUS_CHOICES)}")
+        classification = _one_of(args, "class", (*RSIT, *CLASSIFICATIONS),
+                                  "an RSIT class such as fraud, or class/type such as fraud/phishing")
+        q = (args.get("q") or "").strip() or None
+        if q is not None:
+            observable_search.parse_query(q)  # too long, control characters, a CIDR too wide: 400 here
+        since, until = _day(args, "from"), _day(args, "to")
+        if since and until and since > until:
+            raise InputError("from must not be after to", field="from")
+        return cls(status=None if status == STATUS_ANY else status,
+                   severity=_one_of(args, "severity", SEVERITIES, f"one of {', '.join(SEVERITIES)}"),
+                   classification=classification, detected_from=since, detected_to=until, q=q,
+                   overdue=(args.get("overdue") or "").strip().lower() in _YES)
+
+    def as_args(self) -> dict[str, Any]:
+        """The query-string arguments that give these filters back (for the next page's link).
+        Any: url_for's keyword arguments are typed by its own flags (_external, ...)."""
+        values = {"status": self.status, "severity": self.severity, "class": self.classification,
+                  "from": self.detected_from.isoformat() if self.detected_from else None,
+                  "to": self.detected_to.isoformat() if self.detected_to else None, "q": self.q,
+                  "overdue": "1" if self.overdue else None}
+        return {name: value for name, value in values.items() if value}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.as_args())
 
 
 def readable_incident(session: DbSession, actor: Actor, incident_id: int) -> Incident:
@@ -35,17 +112,57 @@ def case_summary(session: DbSession, actor: Actor, incident_id: int) -> Incident
     return incident
 
 
-def list_incidents(session: DbSession, actor: Actor, *, before: int | None = None,
-                   limit: int = 25) -> tuple[list[Incident], bool]:
+def list_incidents(session: DbSession, actor: Actor, *, before: int | None = None, limit: int = 25,
+                   filters: ReportFilters | None = None, now: datetime | None = None) -> tuple[list[Incident], bool]:
     """Newest first, keyset-paged by id: (page, more). Only what ``actor`` may read: members get
     their own organization's reports; CERT staff every report but the TLP:RED ones they are not
-    named on."""
+    named on. ``filters`` narrow that set, never widen it."""
     # Each report's organization comes in the same query (every page names it): a separate
-    # SELECT would be one more round trip per page.
-    query = (select(Incident).options(joinedload(Incident.organization, innerjoin=True))
+    # SELECT would be one more round trip per page. Its phase updates come in one more, for the
+    # deadlines each row shows.
+    query = (select(Incident).options(joinedload(Incident.organization, innerjoin=True),
+                                      selectinload(Incident.updates))
              .where(policy.incident_read_filter(actor))
              .order_by(Incident.id.desc()).limit(limit + 1))
     if before is not None:
         query = query.where(Incident.id < before)
+    if filters is not None:
+        query = _narrowed(query, filters, now or utcnow())
     rows = list(session.execute(query).scalars())
     return rows[:limit], len(rows) > limit
+
+
+def _narrowed(query: Select, filters: ReportFilters, now: datetime) -> Select:
+    if filters.status == STATUS_OPEN:
+        query = query.where(Incident.status.in_(OPEN_STATUSES))
+    elif filters.status:
+        query = query.where(Incident.status == filters.status)
+    if filters.severity:
+        query = query.where(Incident.severity == filters.severity)
+    if filters.classification in RSIT:
+        query = query.where(Incident.classification.like(f"{filters.classification}/%"))
+    elif filters.classification:
+        query = query.where(Incident.classification == filters.classification)
+    if filters.detected_from:
+        query = query.where(Incident.detected_at >= _midnight(filters.detected_from))
+    if filters.detected_to and filters.detected_to < date.max:
+        query = query.where(Incident.detected_at < _midnight(filters.detected_to + timedelta(days=1)))
+    if filters.overdue:
+        overdue = deadline_tracking.overdue_query(now).with_only_columns(PhaseDeadline.incident_id)
+        query = query.where(Incident.id.in_(overdue))
+    if filters.q:
+        # Beside the read filter above: an observable another organization reported finds nothing here.
+        query = query.where(observable_search.report_condition(filters.q))
+    return query
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=timezone.utc)
+
+
+def deadline_flags(incidents: Iterable[Incident], *, now: datetime | None = None
+                   ) -> dict[int, list[deadline_rules.Deadline]]:
+    """Each report's phases that are overdue now or were filed late (the rules decide)."""
+    now = now or utcnow()
+    return {incident.id: [d for d in deadline_rules.for_incident(incident, now=now) if d.overdue or d.late]
+            for incident in incidents}

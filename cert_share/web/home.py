@@ -6,12 +6,10 @@ from flask_login import login_required
 
 from .. import policy
 from ..extensions import db
-from ..services.incident_listing import list_incidents
+from ..services.member_home import member_home
 from . import bp
 from .actor import current_actor
 from .workspace_views import dashboard
-
-RECENT = 5
 
 
 @bp.get("/")
@@ -24,9 +22,9 @@ def index():
 
 
 def _member_home(actor):
-    """A member's analyst: their organization's recent reports and the way to report one."""
-    recent, more = list_incidents(db.session, actor, limit=RECENT)
-    return render_template("home.html", recent=recent, more=more)
+    """A member's analyst: the phases their organization owes, the warnings for them, their recent
+    reports and the way to report one."""
+    return render_template("home.html", home=member_home(db.session, actor))
 
 
 def _staff_home(actor):

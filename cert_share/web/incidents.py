@@ -13,10 +13,17 @@ from ..extensions import db
 from ..params import int_arg
 from ..schemas.incident import PhaseUpdateCreateSchema
 from ..services import intake
-from ..services.incident_listing import list_incidents, readable_incident
+from ..services.incident_listing import (
+    STATUS_CHOICES,
+    ReportFilters,
+    deadline_flags,
+    list_incidents,
+    readable_incident,
+)
+from ..vocab import SEVERITIES
 from . import bp
 from .actor import current_actor
-from .forms import IncidentForm, PhaseUpdateForm
+from .forms import IncidentForm, PhaseUpdateForm, classification_choices
 from .incident_input import load_report
 from .workspace_views import case_view, queue
 
@@ -43,14 +50,26 @@ def _apply_errors(form, errors: dict[str, list[str]]) -> list[str]:
 @bp.get("/incidents")
 @login_required
 def incident_list():
-    """The organization's reports, newest first (CERT staff: every organization's)."""
+    """The organization's reports, newest first, narrowed by the filters in the query string
+    (CERT staff: the triage queue)."""
     if policy.is_cert_staff(current_actor()):  # CERT staff get the triage queue (workspace_views)
         return queue()
-    before = int_arg(request.args, "before")
-    page, more = list_incidents(db.session, current_actor(), before=before, limit=PAGE_SIZE)
-    next_url = url_for("web.incident_list", before=page[-1].id) if more else None
-    return render_template("incidents/list.html", incidents=page, next_url=next_url,
-                           paged=before is not None)
+    try:
+        filters = ReportFilters.from_args(request.args)
+        before = int_arg(request.args, "before")
+    except InputError as exc:
+        # The form comes back as it was sent, with what is wrong above it, instead of an error page.
+        return _list_page([], ReportFilters(), error=exc.message, status=400)
+    page, more = list_incidents(db.session, current_actor(), before=before, limit=PAGE_SIZE, filters=filters)
+    next_url = url_for("web.incident_list", before=page[-1].id, **filters.as_args()) if more else None
+    return _list_page(page, filters, next_url=next_url, paged=before is not None)
+
+
+def _list_page(page, filters: ReportFilters, *, next_url=None, paged=False, error=None, status=200):
+    return render_template("incidents/list.html", incidents=page, flags=deadline_flags(page), filters=filters,
+                           args=request.args, next_url=next_url, paged=paged, error=error,
+                           statuses=STATUS_CHOICES, severities=SEVERITIES,
+                           classes=classification_choices()), status
 
 
 @bp.route("/incidents/new", methods=["GET", "POST"])

@@ -30,6 +30,7 @@ HOSTILE = HOSTILE_INTS + HOSTILE_TEXT
 
 _TAXII_FILTERS = ("added_after", "limit", "next", "match[id]", "match[type]", "match[version]", "match[spec_version]")
 _QUEUE = ("sector", "class", "severity", "tlp", "status", "q", "org", "overdue", "assignee", "page", "before")
+_REPORT_FILTERS = ("status", "severity", "class", "from", "to", "q", "overdue")  # a member's reports list
 # What each endpoint reads from the query string (a new endpoint must be added here).
 QUERY_PARAMS = {
     "taxii.discovery": (), "taxii.api_root": (), "taxii.status": (), "taxii.collections": (),
@@ -38,9 +39,10 @@ QUERY_PARAMS = {
                                                   "match[spec_version]"),
     "taxii.delete_object": ("match[version]", "match[spec_version]"),
     "taxii.versions": ("added_after", "limit", "next", "match[spec_version]"),
-    "api.list_incidents": ("limit", "before"), "api.list_warnings": ("state", "limit", "before"),
+    "api.list_incidents": ("limit", "before", *_REPORT_FILTERS), "api.list_warnings": ("state", "limit", "before"),
     "api.get_metrics": ("from", "to"), "api.lookup_observable": ("value", "cidr"),
-    "web.login": ("next",), "web.incident_list": _QUEUE, "web.warnings_page": ("state",),
+    "web.login": ("next",), "web.warnings_page": ("state",),
+    "web.incident_list": tuple(dict.fromkeys(_QUEUE + _REPORT_FILTERS)),  # staff: the queue; members: their list
     "web.warning_page": ("q",),
     "web.metrics_page": ("from", "to"), "web.admin_audit": ("from", "to", "actor", "action", "before"),
     "web.admin_audit_csv": ("from", "to", "actor", "action"),
