@@ -346,8 +346,8 @@ def _escaped(text: str) -> str:
 
 def target_choices(session: DbSession, *, selected: list[str], q: str | None) -> TargetChoices:
     """The collections a warning may go to, in three groups: all members, each sector (with its
-    number of member organizations), and single organizations: those matching the search ``q``
-    (name or slug), plus the ones already chosen."""
+    number of active member organizations), and single organizations: the active ones matching
+    the search ``q`` (name or slug), plus the ones already chosen."""
     q = (q or "").strip()
     if len(q) > MAX_SEARCH or "\x00" in q:
         raise InputError(f"the organization search is at most {MAX_SEARCH} characters, without NUL", field="q")
@@ -364,12 +364,15 @@ def target_choices(session: DbSession, *, selected: list[str], q: str | None) ->
                                           for c in sectors], _refusals("sector-x")))
     orgs = select(Collection, Organization).join(Organization, Organization.id == Collection.org_id).where(
         Collection.kind == "org")
-    org_total = session.execute(select(func.count()).select_from(orgs.subquery())).scalar_one()
+    # A deactivated organization is no longer offered (services.workspace.publish_targets); one
+    # already chosen stays listed, marked, so that it can be unticked.
+    offered = orgs.where(Organization.active.is_(True))
+    org_total = session.execute(select(func.count()).select_from(offered.subquery())).scalar_one()
     wanted = [a for a in selected if a.startswith("org-")]
     queries = [orgs.where(Collection.alias.in_(wanted))] if wanted else []
     org_matches = 0
     if q:
-        matching = orgs.where(or_(func.lower(Organization.name).like(f"%{_escaped(q)}%", escape="\\"),
+        matching = offered.where(or_(func.lower(Organization.name).like(f"%{_escaped(q)}%", escape="\\"),
                                   func.lower(Organization.slug).like(f"%{_escaped(q)}%", escape="\\")))
         org_matches = session.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
         queries.append(matching.order_by(func.lower(Organization.name)).limit(ORG_MATCHES))

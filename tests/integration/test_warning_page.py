@@ -6,18 +6,23 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from urllib.parse import quote, urlencode
 
 import pytest
 from sqlalchemy import select
 
+from cert_share.actor import CLI, actor_for_user
 from cert_share.clock import utcnow
 from cert_share.early_warning import lifecycle
 from cert_share.extensions import db
-from cert_share.models import AuditEntry, EarlyWarning, TaxiiPoll
+from cert_share.models import AuditEntry, EarlyWarning, Incident, Organization, OutboxMessage, TaxiiPoll, User
+from cert_share.services import triage
+from cert_share.services.organizations import set_active
 from cert_share.store.collections import by_alias
 from tests.conftest import auth
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.taxii_world import API
+from tests.integration.test_hostile_inputs import HOSTILE
 from tests.integration.warning_world import ATTACKER_IP, report
 from tests.integration.web_login import csrf_token, login
 
@@ -312,9 +317,6 @@ def test_the_consumption_list_names_who_fetched_the_latest_version(app, orgs, pe
 
 
 def lifecycle_actor(app, people):
-    from cert_share.actor import actor_for_user
-    from cert_share.models import User
-
     user = db.session.get(User, people["staff"].id)
     return actor_for_user(user)
 
@@ -322,19 +324,20 @@ def lifecycle_actor(app, people):
 # ---- "Publish to" ----------------------------------------------------------------------------
 
 def test_publish_to_groups_targets_and_finds_organizations_by_search(app, orgs, people, factory):
-    for n in range(12):
-        factory.org(f"Regional Bank {n:02d}", sector="financial-services")
+    regional = [factory.org(f"Regional Bank {n:02d}", sector="financial-services") for n in range(12)]
     factory.org("Grid Energy", sector="energy")
+    with app.app_context():  # a deactivated organization is no longer offered, nor counted
+        set_active(db.session, db.session.get(Organization, regional[5].id), False, actor=CLI)
     warning_id = draft_warning(app, orgs)
     client = staff(app, people)
     html = client.get(f"/warnings/{warning_id}").get_data(as_text=True)
     sectors = html[html.index('id="targets-sectors"'):html.index('id="targets-organizations"')]
-    assert "sector-financial-services · 14 member organizations" in sectors
+    assert "sector-financial-services · 13 member organizations" in sectors
     assert "sector-energy · 1 member organization<" in sectors
     organizations = html[html.index('id="targets-organizations"'):html.index("</fieldset>",
                                                                              html.index('id="targets-organizations"'))]
     assert 'type="checkbox"' not in organizations  # none chosen yet, none searched: none listed
-    assert "17 organizations: search to list them" in organizations
+    assert "16 organizations: search to list them" in organizations
     # The draft is AMBER+STRICT: the page says before any click where it may not go.
     all_members = html[html.index('id="targets-all-members"'):html.index('id="targets-sectors"')]
     assert "not-allowed" in all_members and "may only go to organization collections" in all_members
@@ -347,8 +350,9 @@ def test_publish_to_groups_targets_and_finds_organizations_by_search(app, orgs, 
 
     found = client.get(f"/warnings/{warning_id}?q=regional+bank+0").get_data(as_text=True)
     organizations = found[found.index('id="targets-organizations"'):]
-    assert organizations.count('name="targets"') == 10 and "10 of 17 organizations match" in organizations
+    assert organizations.count('name="targets"') == 9 and "9 of 16 organizations match" in organizations
     assert "org-regional-bank-03" in organizations and "org-first-bank" not in organizations
+    assert "org-regional-bank-05" not in organizations
     # A target already chosen stays listed (and ticked) whatever the search shows.
     with app.app_context():
         lifecycle.review_warning(db.session, warning_id, lifecycle_actor(app, people), targets=["org-grid-energy"])
@@ -395,10 +399,6 @@ def test_an_approved_warning_sent_back_to_draft_by_new_reports_says_why_and_sinc
 
 def test_hostile_searches_and_form_values_on_a_real_warning_get_4xx_or_a_page(app, orgs, people):
     """The hostile-input walk meets no warning (its world has none): the same values here, on one."""
-    from urllib.parse import quote, urlencode
-
-    from tests.integration.test_hostile_inputs import HOSTILE
-
     warning_id = draft_warning(app, orgs)
     client = staff(app, people)
     html = client.get(f"/warnings/{warning_id}").get_data(as_text=True)
@@ -413,3 +413,38 @@ def test_hostile_searches_and_form_values_on_a_real_warning_get_4xx_or_a_page(ap
             assert response.status_code < 500, (action, value[:20], response.status_code)
     warning = row(app, warning_id)
     assert warning.state == "draft" and warning.title not in HOSTILE
+
+
+def test_the_draft_review_mail_leads_to_the_warning_page(app, orgs, people):
+    warning_id = draft_warning(app, orgs)
+    with app.app_context():
+        mail = db.session.execute(select(OutboxMessage).where(OutboxMessage.to == people["staff"].email,
+                                                              OutboxMessage.subject.contains("Draft early warning"))
+                                  ).scalar_one()
+    path = re.search(r"https?://[^/\s]+(/warnings/\d+)\s", mail.text).group(1)
+    assert path == f"/warnings/{warning_id}"
+    page = staff(app, people).get(path)
+    assert page.status_code == 200 and 'id="warning-form"' in page.get_data(as_text=True)
+
+
+def test_a_warning_raised_from_a_red_report_is_404_to_staff_not_named_on_it(app, orgs, people, factory):
+    report(app, orgs["bank"], [("ipv4-addr", ATTACKER_IP)], tlp="red")
+    report(app, orgs["telco"], [("ipv4-addr", ATTACKER_IP)], tlp="green")
+    warning_id = only_warning(app)
+    client = staff(app, people)
+    html = client.get("/account/security").get_data(as_text=True)
+    for path in ("", "/stix"):
+        assert client.get(f"/warnings/{warning_id}{path}").status_code == 404
+    for action in ("edit", "publish", "discard", "revoke"):
+        response = client.post(f"/warnings/{warning_id}/{action}", data={"csrf_token": csrf_token(html),
+                                                                         "title": "seen"})
+        assert response.status_code == 404, action
+    assert row(app, warning_id).state == "draft"
+    # Named on the RED report, the same person reads the warning and the report behind it.
+    with app.app_context():
+        red = db.session.execute(select(Incident).where(Incident.tlp == "red")).scalar_one()
+        triage.assign(db.session, red, people["staff"].id, actor=CLI)
+        db.session.commit()
+        red_id = red.id
+    page = client.get(f"/warnings/{warning_id}").get_data(as_text=True)
+    assert f'href="/incidents/{red_id}"' in page and "Phishing wave seen by First Bank" in page
