@@ -74,8 +74,7 @@ def admin_organizations():
                 _field_error(form, exc)
         status = 400
     return render_template("admin/organizations.html", form=form, countries=country_choices(),
-                           orgs=administration.organizations(db.session), asset_form=AssetForm(formdata=None),
-                           confirm=ConfirmForm()), status
+                           orgs=administration.organizations(db.session)), status
 
 
 @bp.route("/admin/organizations/<slug>", methods=["GET", "POST"])
@@ -83,10 +82,9 @@ def admin_organizations():
 def admin_organization(slug: str):
     """Edit one organization; what deactivating it would stop is stated beside the button."""
     org = organizations.get_by_slug(db.session, slug)
-    form = OrganizationEditForm(obj=org if request.method == "GET" else None)
     if request.method == "GET":
-        form.regime.data = org.regime or ""
-        form.country.data = org.country or ""
+        return _organization_page(org)
+    form = OrganizationEditForm()
     status = 200
     if request.method == "POST":
         if form.validate():
@@ -98,7 +96,16 @@ def admin_organization(slug: str):
                 _field_error(form, exc)
                 db.session.refresh(org)
         status = 400
+    return _organization_page(org, form=form, status=status)
+
+
+def _organization_page(org: Organization, *, form: OrganizationEditForm | None = None,
+                       asset_form: AssetForm | None = None, status: int = 200):
+    if form is None:
+        form = OrganizationEditForm(formdata=None, obj=org)
+        form.regime.data, form.country.data = org.regime or "", org.country or ""
     return render_template("admin/organization.html", org=org, form=form, countries=country_choices(),
+                           asset_form=asset_form or AssetForm(formdata=None),
                            effects=organizations.deactivation_effects(db.session, org),
                            confirm=ConfirmForm()), status
 
@@ -135,16 +142,19 @@ def admin_organization_reactivate(slug: str):
 @bp.post("/admin/organizations/<slug>/assets")
 @cert_admin_required
 def admin_add_asset(slug: str):
+    """Register an asset from the organization's page; a value that is not one is refused there,
+    beside the field."""
+    org = organizations.get_by_slug(db.session, slug)
     form = AssetForm()
-    if not form.validate():
-        raise InputError("give an asset: a CIDR range, an AS number or a domain")
-    try:
-        org = organizations.get_by_slug(db.session, slug)
-        asset = organizations.add_asset(db.session, org, form.value.data, actor=current_actor())
-        flash(f"{asset.kind} {asset.value} added to {org.name}.", "success")
-    except CertShareError as exc:
-        _flash_error(exc)
-    return redirect(url_for("web.admin_organizations") + f"#org-{slug}")
+    if form.validate():
+        try:
+            asset = organizations.add_asset(db.session, org, form.value.data, actor=current_actor())
+            flash(f"{asset.kind} {asset.value} added to {org.name}.", "success")
+            return redirect(url_for("web.admin_organization", slug=org.slug) + "#assets")
+        except CertShareError as exc:
+            db.session.rollback()
+            form.value.errors = [*form.value.errors, exc.message]
+    return _organization_page(org, asset_form=form, status=400)
 
 
 @bp.post("/admin/organizations/<slug>/assets/<int:asset_id>/remove")
@@ -158,7 +168,7 @@ def admin_remove_asset(slug: str, asset_id: int):
         flash("Asset removed.", "success")
     except CertShareError as exc:
         _flash_error(exc)
-    return redirect(url_for("web.admin_organizations") + f"#org-{slug}")
+    return redirect(url_for("web.admin_organization", slug=slug) + "#assets")
 
 
 # ---- users and roles -----------------------------------------------------------------------

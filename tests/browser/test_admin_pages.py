@@ -76,6 +76,15 @@ def test_cert_admin_edits_and_deactivates_an_organization_and_resets_a_password(
     assert "changed" in browser.find_element(By.CSS_SELECTOR, ".flash-success").text
     assert Select(browser.find_element(By.ID, "country")).first_selected_option.text == "Estonia"
     assert browser.find_element(By.ID, "name").get_attribute("value") == "TelcoNet Estonia"
+    # An asset that is not one is refused beside its field; a good one is listed.
+    browser.find_element(By.ID, "value").send_keys("not an asset!")
+    _submit(browser, "#asset-form button[type=submit]")
+    assert "is not a CIDR range" in _error_beside(browser, "value")
+    value = browser.find_element(By.ID, "value")
+    value.clear()
+    value.send_keys("AS64500")
+    _submit(browser, "#asset-form button[type=submit]")
+    assert "AS64500" in browser.find_element(By.CSS_SELECTOR, "#assets .asset-list").text
     browser.get(live_server.url + "/admin/organizations")
     assert "Estonia" in browser.find_element(By.ID, "org-telconet").text  # the name, not "Es"
 

@@ -137,6 +137,25 @@ def test_an_edit_with_errors_shows_each_next_to_its_field_and_changes_nothing(ap
     assert client.get("/admin/organizations/no-such-org").status_code == 404
 
 
+def test_assets_are_managed_on_the_organizations_page_with_errors_beside_the_field(app, world):
+    client = cert_admin(app, world)
+    token = page_token(client, "/admin/organizations/telconet")
+    resp = client.post("/admin/organizations/telconet/assets", data={"csrf_token": token, "value": "AS64500"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/organizations/telconet#assets")
+    page = client.get("/admin/organizations/telconet").get_data(as_text=True)
+    assert "<code>AS64500</code>" in page[page.index('id="assets"'):]
+    resp = client.post("/admin/organizations/telconet/assets", data={"csrf_token": token, "value": "not an asset!"})
+    assert resp.status_code == 400
+    page = resp.get_data(as_text=True)
+    assert "is not a CIDR range" in field_error(page, "value") and 'value="not an asset!"' in page
+    asset_id = int(re.search(r'/admin/organizations/telconet/assets/(\d+)/remove', page).group(1))
+    resp = client.post(f"/admin/organizations/telconet/assets/{asset_id}/remove", data={"csrf_token": token})
+    assert resp.status_code == 302
+    assert "<code>AS64500</code>" not in client.get("/admin/organizations/telconet").get_data(as_text=True)
+    assert [e.details["asset"] for e in audited(app, "asset.add")] == ["AS64500"]
+    assert [e.details["asset"] for e in audited(app, "asset.remove")] == ["AS64500"]
+
+
 def test_deactivating_an_organization_stops_its_people_and_tokens_and_keeps_its_reports(app, world):
     report = file_report(app, world["telco"], title="Telco outage")
     analyst = member(app, "soc@telco.example")  # signed in before: the session must end
