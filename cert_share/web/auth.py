@@ -158,11 +158,11 @@ def logout():
 def account_password():
     """Change one's own password: the current one is required; every other session ends."""
     form = PasswordChangeForm()
-    error = None
+    error, failed = None, False
     if request.method == "POST":
         try:
-            if not form.validate():
-                raise InputError("fill in the current password and the new one twice")
+            if not form.validate():  # the fields say what is missing; only an expired form needs words
+                raise InputError("the form expired; reload the page and try again")
             if form.new_password.data != form.confirm_password.data:
                 raise InputError("the two new passwords differ", field="confirm_password")
             user = current_user._get_current_object()
@@ -173,9 +173,14 @@ def account_password():
             return redirect(url_for("web.account_security"))
         except InputError as exc:
             db.session.rollback()
-            error = exc.message
+            failed = True
+            named = form._fields.get(exc.field or "")
+            if named is not None:  # next to the field it is about
+                named.errors = [*named.errors, exc.message]
+            elif not any(f.errors for f in form if f.type != "CSRFTokenField"):
+                error = exc.message
     for name in ("current_password", "new_password", "confirm_password"):
         getattr(form, name).data = ""
     return render_template("admin/account_password.html", form=form, error=error,
                            min_length=users.MIN_PASSWORD_LENGTH,
-                           must_change=current_user.must_change_password), 400 if error else 200
+                           must_change=current_user.must_change_password), 400 if failed else 200
