@@ -324,7 +324,9 @@ def save_reviewed(session: DbSession, warning_id: int, actor: Actor, *, tlp: str
     """Save what the reviewer changed on the warning's page (only what differs), and commit;
     returns the changes (none: nothing saved, nothing audited)."""
     policy.require_cert_staff(actor, REVIEWERS_ONLY)
-    changes = _differences(get_warning(session, warning_id), tlp=tlp, targets=targets, **texts)
+    warning = get_warning(session, warning_id)
+    _require_case_reader(session, warning, actor)  # even with nothing to save: the same answer
+    changes = _differences(warning, tlp=tlp, targets=targets, **texts)
     if changes:
         _review(session, warning_id, actor, now=now, **changes)
         session.commit()
