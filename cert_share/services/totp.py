@@ -23,7 +23,7 @@ from .. import policy
 from ..actor import Actor, actor_for_user
 from ..clock import utcnow
 from ..database import DbSession
-from ..errors import Conflict, InputError
+from ..errors import Conflict, InputError, NotFound
 from ..models import User
 from ..models.totp import TotpUse
 from ..store import audit
@@ -161,10 +161,11 @@ def verify(session: DbSession, user: User, code: str, *, throttling: Throttling,
 
 
 def reset_user(session: DbSession, user_id: int, *, actor: Actor) -> User:
-    """``reset`` for the user with this id (InputError if there is none); returns the user."""
+    """``reset`` for the user with this id, by an administrator who manages that account
+    (NotFound otherwise, as for an id nobody has); returns the user."""
     user = session.get(User, user_id)
-    if user is None:
-        raise InputError(f"no user {user_id}")
+    if user is None or not policy.can_manage_user(actor, user):
+        raise NotFound("no such user")
     reset(session, user, actor=actor)
     return user
 

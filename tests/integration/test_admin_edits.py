@@ -276,6 +276,7 @@ def test_a_second_factor_reset_is_audited(app, world):
     assert client.post(f"/admin/users/{target.id}/totp-reset", data={"csrf_token": csrf_token(page)}).status_code == 302
     (entry,) = audited(app, "user.totp_reset")
     assert entry.target_id == target.email and entry.actor == "user:admin@cert.example"
+    assert client.post("/admin/users/999999/totp-reset", data={"csrf_token": csrf_token(page)}).status_code == 404
 
 
 def test_roles_offered_follow_the_organization_and_a_wrong_one_is_refused_next_to_the_field(app, world):
