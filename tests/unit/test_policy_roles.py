@@ -63,3 +63,48 @@ def test_which_accounts_are_cert_staff_and_administrators(role, staff, admin):
     user = User(role=role)
     assert policy.is_cert_staff_account(user) is staff
     assert policy.is_cert_admin_account(user) is admin
+
+
+TELCO_ORG = SimpleNamespace(id=2, kind="member")
+_PEOPLE = {
+    "cert admin": Actor(label="user:admin@cert.example", org=CERT_ORG, role="cert-admin",
+                        user=SimpleNamespace(id=1)),
+    "cert analyst": Actor(label="user:duty@cert.example", org=CERT_ORG, role="cert-analyst",
+                          user=SimpleNamespace(id=2)),
+    "bank admin": Actor(label="user:admin@bank.example", org=BANK_ORG, role="member-admin",
+                        user=SimpleNamespace(id=3)),
+    "bank analyst": Actor(label="user:soc@bank.example", org=BANK_ORG, role="analyst", user=SimpleNamespace(id=4)),
+    "bank token": Actor(label="token:bank/ops", org=BANK_ORG, role="member-admin"),
+    "cert token": CERT_TOKEN,
+    "cli": CLI,
+}
+
+
+@pytest.mark.parametrize("who, bank_account, telco_account, cert_account", [
+    ("cert admin", True, True, True),
+    ("cli", True, True, True),
+    ("bank admin", True, False, False),  # their own organization's accounts, and no other's
+    ("cert analyst", False, False, False),
+    ("bank analyst", False, False, False),
+    ("bank token", False, False, False),  # no token creates, disables or resets accounts
+    ("cert token", False, False, False),
+])
+def test_who_manages_which_accounts(who, bank_account, telco_account, cert_account):
+    actor = _PEOPLE[who]
+    accounts = {org.id: User(role="analyst", org_id=org.id) for org in (BANK_ORG, TELCO_ORG, CERT_ORG)}
+    assert policy.can_manage_user(actor, accounts[BANK_ORG.id]) is bank_account
+    assert policy.can_manage_user(actor, accounts[TELCO_ORG.id]) is telco_account
+    assert policy.can_manage_user(actor, accounts[CERT_ORG.id]) is cert_account
+    assert policy.can_manage_org(actor, TELCO_ORG.id) is telco_account
+
+
+@pytest.mark.parametrize("who, own, other", [
+    ("cert admin", True, True), ("cert token", True, True), ("bank admin", True, False),
+    ("bank token", True, False), ("bank analyst", False, False), ("cert analyst", False, False),
+])
+def test_who_issues_and_revokes_which_organizations_tokens(who, own, other):
+    actor = _PEOPLE[who]
+    own_org = actor.org_id
+    other_org = TELCO_ORG.id if own_org != TELCO_ORG.id else BANK_ORG.id
+    assert policy.can_manage_org_tokens(actor, own_org) is own
+    assert policy.can_manage_org_tokens(actor, other_org) is other
