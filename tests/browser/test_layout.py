@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import pytest
 from flask import url_for
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from sqlalchemy import select
 
 from cert_share.actor import Actor, actor_for_user
@@ -192,8 +194,15 @@ def test_the_folded_menu_opens_without_javascript(app, factory, live_server, bro
     reports = browser.find_element(By.CSS_SELECTOR, ".mainnav a[href='/incidents']")
     assert not reports.is_displayed()
     assert browser.execute_script("return document.querySelector('header').offsetHeight") <= 80
-    browser.find_element(By.CSS_SELECTOR, "label.navtoggle-label").click()
+    menu = browser.find_element(By.CSS_SELECTOR, "label.navtoggle-label")
+    menu.click()
     assert reports.is_displayed()
     screenshot(f"menu-open-analyst-{PHONE[0]}", as_laid_out=True)
+    menu.click()
+    assert not reports.is_displayed()
+    # From the keyboard: the menu's checkbox takes the focus and Space opens it.
+    browser.execute_script("document.getElementById('navtoggle').focus()")
+    ActionChains(browser).send_keys(Keys.SPACE).perform()
+    assert reports.is_displayed()
     reports.click()
     assert browser.current_url.endswith("/incidents")
