@@ -138,23 +138,22 @@ def search(session: DbSession, actor: Actor, query: SearchQuery, *, limit: int =
     reports, reports_more = _reports(session, actor, query, limit)
     matched = {} if query.match is None else store.matched_values(
         session, query.match, [i.id for i in reports], SEARCH_VALUES_PER_REPORT)
-    if policy.is_cert_staff(actor):
-        warnings, warnings_more = store.staff_warnings(session, actor, query.match, title, limit)
-    else:
-        warnings, warnings_more = _member_warnings(session, actor, query, title, limit)
+    warnings, warnings_more = _readable_warnings(session, actor, query.match, title, limit)
     result = SearchResult(query, reports, reports_more, warnings, warnings_more, matched)
     if policy.is_cert_staff(actor) and query.match is not None:
         result.sightings, result.sightings_more = store.sightings_by_org(session, actor, query.match, limit)
     return result
 
 
-def _member_warnings(session: DbSession, actor: Actor, query: SearchQuery, title: str | None,
-                     limit: int) -> tuple[list[EarlyWarning], bool]:
-    # Every decision is lifecycle's (as TAXII would serve the warning); the candidates are
-    # only the published warnings on this value, found through the warning indexes.
+def _readable_warnings(session: DbSession, actor: Actor, match: Match | None, title: str | None,
+                       limit: int) -> tuple[list[EarlyWarning], bool]:
+    # Every decision is lifecycle's (members: as TAXII would serve the warning; CERT staff: all
+    # but those raised from TLP:RED reports they may not read). The candidates are only the
+    # warnings on this value, found through the warning indexes.
     out: list[EarlyWarning] = []
     collections: dict = {}
-    for warning in store.published_warnings(session, query.match, title):
+    published_only = not policy.is_cert_staff(actor)
+    for warning in store.warnings_matching(session, match, title, published_only=published_only):
         if readable_by(session, actor, warning, collections):
             out.append(warning)
             if len(out) > limit:
