@@ -34,7 +34,7 @@ from typing import Iterable, Mapping, Sequence
 
 from .clock import iso, utcnow
 from .config import setting
-from .vocab import IncidentStatus, Phase
+from .vocab import PHASES, IncidentStatus, Phase
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ REGIMES: dict[str, tuple[PhaseRule, ...]] = {
     ),
 }
 DEFAULT_REGIME = "nis2"
+REGIME_LABELS: dict[str, str] = {"nis2": "NIS2", "dora": "DORA"}
+# Phases a regime allows without a deadline of their own: NIS2 Art. 23(4)(c) asks for an
+# intermediate report only when the CSIRT requests one.
+ON_REQUEST_PHASES: dict[str, tuple[str, ...]] = {"nis2": (Phase.INTERMEDIATE,)}
 # Sector -> regime, for organizations without an explicit Organization.regime.
 # Overridden by the SECTOR_REGIMES setting ("financial-services=dora,insurance=dora").
 DEFAULT_SECTOR_REGIMES: dict[str, str] = {"financial-services": "dora"}
@@ -162,6 +166,13 @@ def for_incident(incident, *, now: datetime | None = None,
         regime=regime_name(org.regime if org else None, org.sector if org else None, sector_regimes),
         status=incident.status, suspended=incident.merged_into_id is not None, now=now,
     )
+
+
+def update_phases(regime: str) -> tuple[str, ...]:
+    """The phases a report under ``regime`` may still file as updates, in reporting order (the
+    early warning is the report itself)."""
+    owed = {rule.phase for rule in REGIMES[regime]} | set(ON_REQUEST_PHASES.get(regime, ()))
+    return tuple(phase for phase in PHASES if phase in owed and phase != Phase.EARLY_WARNING)
 
 
 def regime_of_org(regime: str | None, sector: str | None) -> str:

@@ -85,7 +85,8 @@ def build_spec() -> dict:
                                       "content": {"application/stix+json": {"schema": {"type": "object"}}}},
                               **{k: v for k, v in _responses("200", None, "401", "404").items() if k != "200"}}}})
     spec.path(path="/api/v1/incidents/{incident_id}/updates", operations={
-        "post": {"summary": "Add a reporting phase (notification, intermediate, final-report)",
+        "post": {"summary": "Add a reporting phase: those of the organization's regime (NIS2: notification, "
+                            "intermediate on request, final-report; DORA: intermediate, final-report)",
                  "security": [{"bearer": []}], "parameters": [incident_id],
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/PhaseUpdateCreate"}}}},

@@ -8,12 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .. import deadlines as deadline_rules
 from ..actor import Actor
 from ..clock import utcnow
 from ..database import DbSession
 from ..early_warning.correlate import after_intake, asset_matches
 from ..errors import InputError
 from ..models import Incident, Organization, PhaseUpdate
+from ..schemas.fields import choice_message
 from ..stix import build
 from ..stix.observables import Observable as ObservableValue
 from ..stix.observables import host_key, ip_hex
@@ -21,7 +23,7 @@ from ..store import audit
 from ..store.collections import intake_collection_id
 from ..store.incidents import insert_incident, insert_observables
 from ..store.stix_objects import add_objects, prepare_objects
-from ..vocab import END_STATUSES, UPDATE_PHASES, IncidentStatus, Phase
+from ..vocab import END_STATUSES, PHASE_LABELS, UPDATE_PHASES, IncidentStatus, Phase
 from .deadline_tracking import plan_new, track
 
 
@@ -167,6 +169,7 @@ def add_phase_update(session: DbSession, *, incident: Incident, phase: str, summ
     """Record a reporting phase and commit; the incident's STIX object gets a new version."""
     if phase not in UPDATE_PHASES:
         raise InputError(f"phase must be one of {', '.join(UPDATE_PHASES)}", field="phase")
+    _check_regime_phase(incident, phase)
     if incident.status in END_STATUSES and phase != Phase.FINAL_REPORT:
         raise InputError(f"the report is {incident.status}; only a final report can still be added", field="phase")
     now = utcnow()
@@ -182,6 +185,18 @@ def add_phase_update(session: DbSession, *, incident: Incident, phase: str, summ
     audit.record(session, actor, "incident.phase", "incident", incident.id, phase=phase)
     session.commit()
     return update
+
+
+def _check_regime_phase(incident: Incident, phase: str) -> None:
+    """A phase the reporting organization's regime does not have would be owed to no one: a bank
+    under DORA files an intermediate report, not NIS2's notification."""
+    org = incident.organization
+    regime = deadline_rules.regime_of_org(org.regime, org.sector)
+    allowed = deadline_rules.update_phases(regime)
+    if phase not in allowed:
+        label = deadline_rules.REGIME_LABELS.get(regime, regime)
+        raise InputError(f"{org.name} reports under {label}, which has no {PHASE_LABELS.get(phase, phase)} phase; "
+                         + choice_message(allowed, lambda value: PHASE_LABELS.get(value, value)), field="phase")
 
 
 def stix_bundle(incident: Incident) -> dict:

@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, Length
 from wtforms.widgets import DateTimeLocalInput
 
 from ..limits import MAX_EMAIL, MAX_PASSWORD, MAX_TITLE
-from ..vocab import RSIT, RSIT_LABELS, RSIT_TYPE_LABELS, SEVERITIES, TLP_LEVELS, Phase, countries, tlp_label
+from ..vocab import RSIT, RSIT_LABELS, RSIT_TYPE_LABELS, SEVERITIES, TLP_LEVELS, countries, tlp_label
 from .timezones import TIMEZONE_CHOICES
 
 # What each level means for a reporter, shown beside the choice (the levels themselves: vocab).
@@ -38,11 +38,6 @@ _TLP_MEANING = {
            "it says. Never published.",
 }
 TLP_CHOICES = [(level, tlp_label(level), _TLP_MEANING[level]) for level in TLP_LEVELS]
-PHASE_CHOICES = [
-    (Phase.NOTIFICATION, "Incident notification (72 h)"),
-    (Phase.INTERMEDIATE, "Intermediate report"),
-    (Phase.FINAL_REPORT, "Final report (one month)"),
-]
 
 
 class Form(FlaskForm):
@@ -122,5 +117,6 @@ class IncidentForm(Form):
 
 
 class PhaseUpdateForm(Form):
-    phase = SelectField("Phase", validate_choice=False, choices=[("", "— choose —")] + PHASE_CHOICES)
+    # Choices depend on the report's regime and deadlines: the detail view sets them.
+    phase = SelectField("Phase", validate_choice=False)
     summary = TextAreaField("Summary", render_kw={"rows": 4})

@@ -20,9 +20,10 @@ from ..services.incident_listing import (
     list_incidents,
     readable_incident,
 )
-from ..vocab import SEVERITIES
+from ..vocab import PHASE_LABELS, SEVERITIES
 from . import bp
 from .actor import current_actor
+from .filters import utc
 from .forms import IncidentForm, PhaseUpdateForm, classification_choices
 from .incident_input import load_report
 from .workspace_views import case_view, queue
@@ -99,9 +100,31 @@ def incident_new():
 
 def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_errors=()):
     actor = current_actor()
+    due = deadlines.for_incident(incident)
+    update_form.phase.choices = [("", "— choose —"), *_phase_choices(incident, due)]
     return render_template("incidents/detail.html", incident=incident, update_form=update_form,
-                           update_errors=list(update_errors), deadlines=deadlines.for_incident(incident),
+                           update_errors=list(update_errors), deadlines=due,
                            can_update=policy.can_update_incident(actor, incident)), status
+
+
+def _phase_choices(incident, due: list[deadlines.Deadline]) -> list[tuple[str, str]]:
+    """The phases the organization's regime has (a bank under DORA is never offered NIS2's
+    notification), each with when it is due."""
+    org = incident.organization
+    by_phase = {d.phase: d for d in due}
+    choices = []
+    for phase in deadlines.update_phases(deadlines.regime_of_org(org.regime, org.sector)):
+        d = by_phase.get(phase)
+        if d is None:
+            when = "when the CERT asks for it"
+        elif d.submitted_at is not None:
+            when = f"filed {utc(d.submitted_at)}"
+        elif d.overdue:
+            when = f"overdue since {utc(d.due_at)}"
+        else:
+            when = f"due {utc(d.due_at)}"
+        choices.append((phase, f"{PHASE_LABELS.get(phase, phase)} — {when}"))
+    return choices
 
 
 @bp.get("/incidents/<int:incident_id>")

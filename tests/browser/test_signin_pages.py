@@ -64,12 +64,12 @@ def test_wrong_password_then_sign_in_list_phase_update_and_sign_out(
 
     browser.find_element(By.LINK_TEXT, "Phishing wave against our customers").click()
     wait_for(browser, EC.presence_of_element_located((By.ID, "summary")))
-    Select(browser.find_element(By.ID, "phase")).select_by_value("notification")
+    Select(browser.find_element(By.ID, "phase")).select_by_value("intermediate")  # a bank: DORA
     browser.find_element(By.ID, "summary").send_keys("Look-alike domain taken down by the registrar.")
     browser.find_element(By.CSS_SELECTOR, ".update-form button[type=submit]").click()
     wait_for(browser, EC.text_to_be_present_in_element((By.ID, "timeline"), "Look-alike domain taken down"))
     assert browser.current_url.endswith(f"/incidents/{own_id}#timeline")
-    assert "Incident notification" in browser.find_element(By.ID, "timeline").text
+    assert "Intermediate report" in browser.find_element(By.ID, "timeline").text
     screenshot("3-detail-with-phase")
 
     browser.find_element(By.LINK_TEXT, "Home").click()

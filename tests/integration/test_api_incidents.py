@@ -121,9 +121,9 @@ def test_retry_with_same_external_id_creates_nothing_new(client, app, bank_token
 def test_phase_update_adds_a_new_stix_version(client, app, bank_token):
     created = client.post("/api/v1/incidents", json=incident_body(), headers=auth(bank_token)).json
     resp = client.post(f"/api/v1/incidents/{created['id']}/updates", headers=auth(bank_token),
-                       json={"phase": "notification", "summary": "Contained; root cause phishing."})
+                       json={"phase": "intermediate", "summary": "Contained; root cause phishing."})
     assert resp.status_code == 201
-    assert [u["phase"] for u in resp.json["updates"]] == ["notification"]
+    assert [u["phase"] for u in resp.json["updates"]] == ["intermediate"]
     with app.app_context():
         versions = db.session.query(StixObject).filter_by(stix_id=created["stix_id"]).count()
     assert versions == 2

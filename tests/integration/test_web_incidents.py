@@ -283,13 +283,13 @@ def test_phase_update_form_adds_to_the_timeline_and_versions_the_stix(app, bank_
     incident_id = int(location.rsplit("/", 1)[1])
     token = csrf_token(bank_client.get(location).get_data(as_text=True))
     response = bank_client.post(f"{location}/updates", data={
-        "csrf_token": token, "phase": "notification", "summary": "Contained; restoring from backups."})
+        "csrf_token": token, "phase": "intermediate", "summary": "Contained; restoring from backups."})
     assert response.status_code == 302
     page = bank_client.get(location).get_data(as_text=True)
-    assert "Incident notification" in page and "Contained; restoring from backups." in page
+    assert "Intermediate report" in page and "Contained; restoring from backups." in page
     with app.app_context():
         update = db.session.query(PhaseUpdate).one()
-        assert update.phase == "notification" and update.author.email == "soc@firstbank.example"
+        assert update.phase == "intermediate" and update.author.email == "soc@firstbank.example"
         versions = db.session.query(StixObject).filter_by(incident_id=incident_id, type="incident").count()
         assert versions == 2
 

@@ -119,7 +119,7 @@ def test_the_overdue_query_finds_exactly_what_the_rules_say(ctx, world, factory)
     applied to every report, at many moments, across both regimes."""
     import random
 
-    from cert_share.deadlines import for_incident
+    from cert_share.deadlines import for_incident, regime_of_org, update_phases
     from cert_share.services.workspace import overdue_pairs
 
     rng = random.Random(7)
@@ -131,7 +131,8 @@ def test_the_overdue_query_finds_exactly_what_the_rules_say(ctx, world, factory)
         inc = file_report(org, rng.choice([1, 5, 30, 71, 73, 100, 400, 800, 2000]),
                           **({"classified_at": (utcnow() - timedelta(hours=rng.choice([0, 2, 50]))).isoformat()}
                              if rng.random() < 0.3 else {}))
-        for phase in ("notification", "intermediate", "final-report"):
+        # Each files only the phases of its own regime (intake refuses the others).
+        for phase in update_phases(regime_of_org(org.regime, org.sector)):
             if rng.random() < 0.4:
                 intake.add_phase_update(db.session, incident=inc, phase=phase, summary="x", details={},
                                         actor=CLI)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from cert_share.clock import parse_iso
-from cert_share.deadlines import add_months, compute, parse_sector_regimes, regime_name
+from cert_share.deadlines import add_months, compute, parse_sector_regimes, regime_name, update_phases
 
 UTC = timezone.utc
 DETECTED = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
@@ -180,3 +180,9 @@ def test_as_dict_is_the_api_shape():
     d = nis2(DETECTED + timedelta(hours=73))["notification"].as_dict()
     assert d == {"phase": "notification", "due_at": "2026-03-13T08:00:00Z", "submitted_at": None,
                  "overdue": True, "late": False}
+
+
+def test_each_regime_offers_the_phases_it_has():
+    """A DORA report never owes NIS2's notification; NIS2's intermediate report is on request."""
+    assert update_phases("dora") == ("intermediate", "final-report")
+    assert update_phases("nis2") == ("notification", "intermediate", "final-report")
