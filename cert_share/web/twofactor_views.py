@@ -50,6 +50,12 @@ def _finish(user: User, pending: dict):
     return redirect(safe_next(next_url))
 
 
+def _beside_code(form: TotpCodeForm, error: str | None) -> None:
+    """A refused code is said next to the code field (its own "This field is required." when empty)."""
+    if error and not form.code.errors:
+        form.code.errors = [error]
+
+
 def _must_wait():
     """The account's codes are refused for now (too many wrong ones): back to the start."""
     session.pop(PENDING_KEY, None)
@@ -72,7 +78,8 @@ def login_totp():
             return _must_wait()
         error = "That code is not valid. Enter the current code from your authenticator app."
     form.code.data = ""
-    return render_template("admin/login_totp.html", form=form, error=error), 401 if error else 200
+    _beside_code(form, error)
+    return render_template("admin/login_totp.html", form=form), 401 if error else 200
 
 
 @bp.route("/login/totp/enrol", methods=["GET", "POST"])
@@ -102,7 +109,8 @@ def _enrol_page(user: User, form: TotpCodeForm, error: str | None, *, required: 
     assert user.totp_secret is not None  # login_totp_enrol starts the enrolment first
     uri = totp.provisioning_uri(user, user.totp_secret, current_app.config["TOTP_ISSUER"])
     form.code.data = ""
-    return render_template("admin/totp_enrol.html", form=form, error=error, secret=user.totp_secret,
+    _beside_code(form, error)
+    return render_template("admin/totp_enrol.html", form=form, secret=user.totp_secret,
                            qr=totp.qr_data_uri(uri), required=required), 400 if error else 200
 
 
@@ -149,5 +157,9 @@ def _security_page(user: User, form: TotpCodeForm, error: str | None):
         secret = user.totp_secret
         qr = totp.qr_data_uri(totp.provisioning_uri(user, secret, current_app.config["TOTP_ISSUER"]))
     form.code.data = ""
-    return render_template("admin/account_security.html", form=form, error=error, qr=qr, secret=secret,
-                           required=totp.required_for(user), start_form=ConfirmForm()), 400 if error else 200
+    required = totp.required_for(user)
+    code_shown = secret is not None or (user.totp_enabled and not required)
+    if code_shown:
+        _beside_code(form, error)
+    return render_template("admin/account_security.html", form=form, error=None if code_shown else error, qr=qr,
+                           secret=secret, required=required, start_form=ConfirmForm()), 400 if error else 200

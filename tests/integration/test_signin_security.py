@@ -97,6 +97,13 @@ def test_replaying_the_cookie_from_after_the_password_step_does_not_buy_more_cod
         assert totp.blocked_until(db.session, db.session.get(User, admin.id)) is not None
 
 
+def test_a_wrong_code_is_said_next_to_the_code_field(app, world):
+    desk = client_from(app, ADMIN_DESK)
+    assert post_login(desk, world["admin"].email).headers["Location"].endswith("/login/totp")
+    answer = post_code(desk, wrong_code(world["admin_secret"]))
+    assert answer.status_code == 401 and "That code is not valid" in _field_errors(answer, "code")
+
+
 def test_wrong_codes_count_toward_the_accounts_throttle_from_that_address(app, world):
     admin, secret = world["admin"], world["admin_secret"]
     attacker = client_from(app, ATTACKER)
