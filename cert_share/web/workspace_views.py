@@ -127,7 +127,8 @@ def _fail(incident, exc: CertShareError, forms: dict):
     db.session.rollback()
     placed = False
     for form in forms.values():
-        for name, messages in exc.errors.items():
+        for key, messages in exc.errors.items():
+            name = key.rsplit(".", 1)[-1]  # the service's "cooperation.countries" is the form's "countries"
             if name in form._fields:
                 # One field named: the whole message ("a closed report cannot become new; ...").
                 form[name].errors = [*form[name].errors, *([exc.message] if len(exc.errors) == 1 else messages)]
