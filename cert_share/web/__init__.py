@@ -1,7 +1,7 @@
 """Server-rendered pages for analysts and staff (Flask-Login sessions, CSRF on every form).
 
     auth.py          /login, /logout, /account/password; the server-side session check
-    home.py          /  (members: their recent reports; CERT staff: a minimal overview)
+    home.py          /  (members: phases owed, newest warnings, recent reports; CERT staff: the dashboard)
     incidents.py     /incidents, /incidents/new, /incidents/<id>, its STIX bundle and phase updates
     forms.py         Flask-WTF forms (CSRF, rendering); validation is the API's schemas
     incident_input.py  report form <-> IncidentCreateSchema

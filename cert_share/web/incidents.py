@@ -14,13 +14,13 @@ from ..params import int_arg
 from ..schemas.incident import PhaseUpdateCreateSchema
 from ..services import intake
 from ..services.incident_listing import (
-    STATUS_CHOICES,
+    STATUS_OPEN,
     ReportFilters,
     deadline_flags,
     list_incidents,
     readable_incident,
 )
-from ..vocab import PHASE_LABELS, SEVERITIES
+from ..vocab import INCIDENT_STATUS_LABELS, INCIDENT_STATUSES, PHASE_LABELS, SEVERITIES, SEVERITY_LABELS
 from . import bp
 from .actor import current_actor
 from .filters import utc
@@ -29,6 +29,9 @@ from .incident_input import load_report
 from .workspace_views import case_view, queue
 
 PAGE_SIZE = 25
+# The reports list's status choices; "any status" is the empty one.
+_STATUS_CHOICES = [(STATUS_OPEN, "Open (new, acknowledged or investigating)"),
+                   *((s, INCIDENT_STATUS_LABELS[s]) for s in INCIDENT_STATUSES)]
 _phase_schema = PhaseUpdateCreateSchema()
 
 
@@ -69,8 +72,9 @@ def incident_list():
 def _list_page(page, filters: ReportFilters, *, next_url=None, paged=False, error=None, status=200):
     return render_template("incidents/list.html", incidents=page, flags=deadline_flags(page), filters=filters,
                            args=request.args, next_url=next_url, paged=paged, error=error,
-                           statuses=STATUS_CHOICES, severities=SEVERITIES,
+                           statuses=_STATUS_CHOICES, severities=[(s, SEVERITY_LABELS[s]) for s in SEVERITIES],
                            classes=classification_choices()), status
+
 
 
 @bp.route("/incidents/new", methods=["GET", "POST"])
