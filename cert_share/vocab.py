@@ -82,6 +82,19 @@ def classification_label(classification: str) -> str:
     return f"{RSIT_LABELS[cls]} / {RSIT_TYPE_LABELS[classification]}"
 
 
+# Observable types (stix.observables.TYPES) as a person reads them: short in a table, and as the
+# noun in a sentence ("the IPv4 address 198.51.100.23").
+OBSERVABLE_TYPE_LABELS: dict[str, str] = {
+    "ipv4-addr": "IPv4", "ipv6-addr": "IPv6", "domain-name": "Domain", "url": "URL", "email-addr": "E-mail",
+    "file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-256", "file:sha512": "SHA-512",
+    "autonomous-system": "AS number",
+}
+OBSERVABLE_NOUNS: dict[str, str] = {
+    "ipv4-addr": "IPv4 address", "ipv6-addr": "IPv6 address", "domain-name": "domain", "url": "URL",
+    "email-addr": "e-mail address", "file:md5": "file with MD5", "file:sha1": "file with SHA-1",
+    "file:sha256": "file with SHA-256", "file:sha512": "file with SHA-512", "autonomous-system": "AS",
+}
+
 # STIX 2.1 industry-sector-ov values as a person reads them.
 SECTOR_LABELS: dict[str, str] = {
     "agriculture": "Agriculture", "aerospace": "Aerospace", "automotive": "Automotive", "chemical": "Chemical",

@@ -14,7 +14,7 @@ from ..clock import stix_timestamp
 from ..stix import markings
 from ..stix.build import identity
 from ..stix.observables import Observable
-from ..vocab import RSIT_LABELS, rsit_label
+from ..vocab import OBSERVABLE_NOUNS, RSIT_LABELS, classification_label, rsit_label
 
 RECOMMENDED_ACTIONS = {
     "ipv4-addr": "Block the address at the perimeter (firewall, IPS) and search firewall and proxy logs "
@@ -69,14 +69,16 @@ def recommended_action(obs_type: str, owner: bool) -> str:
 
 def default_title(obs_type: str, display: str, classification: str, owner: bool) -> str:
     cls = RSIT_LABELS.get(classification.split("/", 1)[0], "Suspicious activity")
+    noun = OBSERVABLE_NOUNS.get(obs_type, obs_type)
     if owner:
-        return f"{cls}: {obs_type} {display} in your registered assets"
-    return f"{cls}: {obs_type} {display} reported by several organizations"
+        return f"{cls}: {noun} {display} in your registered assets"
+    return f"{cls}: {noun} {display} reported by several organizations"
 
 
 def default_description(obs_type: str, display: str, classification: str, reporters: int,
                         window_days: int, asset: str | None) -> str:
-    what = f"The {obs_type} {display} was reported in {classification} activity"
+    what = (f"The {OBSERVABLE_NOUNS.get(obs_type, obs_type)} {display} was reported as "
+            f"{classification_label(classification)}")
     if asset is not None:
         return (f"{what} by {reporters} organization(s) of the constituency or partner CERTs. "
                 f"It lies within your registered asset {asset}.")

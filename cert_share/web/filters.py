@@ -12,6 +12,7 @@ from .. import policy
 from ..models.user import ROLE_LABELS
 from ..vocab import (
     INCIDENT_SOURCE_LABELS,
+    OBSERVABLE_TYPE_LABELS,
     PHASE_LABELS,
     SECTOR_LABELS,
     audit_action_label,
@@ -24,11 +25,6 @@ from .forms import TLP_CHOICES, LogoutForm, classification_choices
 
 TLP_LABELS = {value: label for value, label, _ in TLP_CHOICES}
 TLP_HELP = {value: text for value, _, text in TLP_CHOICES}
-TYPE_LABELS = {
-    "ipv4-addr": "IPv4", "ipv6-addr": "IPv6", "domain-name": "Domain", "url": "URL", "email-addr": "E-mail",
-    "file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-256", "file:sha512": "SHA-512",
-    "autonomous-system": "AS number",
-}
 
 
 @bp.app_template_filter("utc")
@@ -100,7 +96,7 @@ def _globals():
 
 
 # Globals, not context: imported macros (_macros.html) see these without "with context".
-_TEMPLATE_GLOBALS = {"TLP_LABELS": TLP_LABELS, "TLP_HELP": TLP_HELP, "TYPE_LABELS": TYPE_LABELS,
+_TEMPLATE_GLOBALS = {"TLP_LABELS": TLP_LABELS, "TLP_HELP": TLP_HELP, "TYPE_LABELS": OBSERVABLE_TYPE_LABELS,
                      "PHASE_LABELS": PHASE_LABELS, "classification_groups": classification_choices()}
 
 

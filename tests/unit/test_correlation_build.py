@@ -45,7 +45,7 @@ class FakeWarning:
     observable_type: str = "domain-name"
     observable_value: str = "xn--bcher-kva.example"
     observable_display: str = "bücher.example"
-    title: str = "Phishing: domain-name bücher.example reported by several organizations"
+    title: str = "Fraud: domain bücher.example reported by several organizations"
     description: str = "Reported by 2 organizations."
     recommended_action: str = build.RECOMMENDED_ACTIONS["domain-name"]
     classification: str = "fraud/phishing"
@@ -85,3 +85,13 @@ def test_a_revoked_warning_is_a_revoked_version_of_the_same_objects():
                                     FakeCert())
     assert all(o.get("revoked") for o in objects[1:])
     assert objects[-1]["id"] == FakeWarning.report_id
+
+
+def test_a_warnings_own_words_name_the_observable_and_the_classification_as_people_do():
+    title = build.default_title("ipv4-addr", "198.51.100.23", "availability/ddos", owner=False)
+    assert title == "Availability: IPv4 address 198.51.100.23 reported by several organizations"
+    assert build.default_title("domain-name", "bücher.example", "fraud/phishing", owner=True) == (
+        "Fraud: domain bücher.example in your registered assets")
+    description = build.default_description("ipv4-addr", "198.51.100.23", "availability/ddos", 3, 7, None)
+    assert description == ("The IPv4 address 198.51.100.23 was reported as Availability / DDoS by 3 organizations "
+                           "of the constituency within 7 days.")
