@@ -357,29 +357,30 @@ def _describe(action: str, details: dict) -> str:
 def _publications(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
     """STIX versions of this report written to TAXII collections (its intake copy included)."""
     rows = session.execute(
-        select(Collection.alias, StixObject.type, func.min(StixObject.date_added), func.count())
+        select(Collection.title, StixObject.type, func.min(StixObject.date_added), func.count())
         .join(Collection, Collection.id == StixObject.collection_id)
         .where(StixObject.incident_id == incident.id, StixObject.type == "incident")
-        .group_by(Collection.alias, StixObject.type)).all()
-    for alias, _type, first, count in rows:
-        yield TimelineEvent(first, "taxii", f"TAXII: in collection {alias}", f"{count} version(s)")
+        .group_by(Collection.title, StixObject.type)).all()
+    for title, _type, first, count in rows:
+        yield TimelineEvent(first, "taxii", f"TAXII: in the collection {title}", f"{count} version(s)")
 
 
 def _warnings(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
     rows = session.execute(select(EarlyWarning).join(WarningSource, WarningSource.warning_id == EarlyWarning.id)
                            .where(WarningSource.incident_id == incident.id)).scalars()
     out = []
+    titles = dict(session.execute(select(Collection.alias, Collection.title)).tuples().all())
     for w in rows:
         out.append(TimelineEvent(w.created_at, "warning", f"Warning #{w.id} raised ({w.state})",
                                  f"{w.title} — {tlp_label(w.tlp)}"))
         if w.published_at is not None:
             out.append(TimelineEvent(w.published_at, "warning", f"Warning #{w.id} published",
-                                     ", ".join(w.published_targets or [])))
+                                     "; ".join(titles.get(alias, alias) for alias in w.published_targets or [])))
     return out
 
 
 def _emails(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
-    out = [TimelineEvent(r.sent_at, "email", f"Deadline reminder: {r.phase}",
+    out = [TimelineEvent(r.sent_at, "email", f"Deadline reminder: {PHASE_LABELS.get(r.phase, r.phase)}",
                          f"to {r.recipients} recipient(s)")
            for r in session.execute(select(DeadlineReminder).where(DeadlineReminder.incident_id == incident.id))
            .scalars()]
