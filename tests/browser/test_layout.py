@@ -59,7 +59,7 @@ def _world(app, factory) -> tuple[dict, dict]:
         lifecycle.publish_warnings(db.session)
         token_id = db.session.execute(select(ApiToken.id).where(ApiToken.org_id == bank.id)).scalar_one()
     ids = {"incident_id": first, "warning_id": drafts[0], "slug": bank.slug, "user_id": users["analyst"].id,
-           "token_id": token_id, "org_id": bank.id, "filename": "app.css"}
+           "token_id": token_id, "org_id": bank.id}
     return {role: (user.email, secrets[role]) for role, user in users.items()}, ids
 
 
