@@ -303,6 +303,7 @@ def main() -> None:
     print(head, flush=True)
     queries = [("exact IP", info["my_ip"]), ("CIDR /24", f"{BUSY_NET}.0/24"), ("domain + subdomains", info["domain"]),
                ("busy domain", BUSY_DOMAIN), ("hash", info["hash"]), ("free text", "ransomware"),
+               ("free text, no match", "no report says this"),
                ("URL", f"https://cdn.{BUSY_DOMAIN}/x1"), ("AS number", "AS64500")]
     results = []
     print(f"{'lookup':22} {'caller':7} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'cpu p50':>7}  answer")

@@ -173,14 +173,6 @@ def report_condition(text: str) -> ColumnElement[bool]:
     return or_(by_title, Incident.id.in_(store.incident_ids_with(query.match)))
 
 
-def incident_ids_matching(session: DbSession, actor: Actor, text: str, *, limit: int = SEARCH_GROUP_ROWS
-                          ) -> tuple[list[int], bool]:
-    """Ids of the reports ``actor`` may read that ``text`` finds (an observable in them, or their
-    title for free text), newest first: (the first ``limit``, more?)."""
-    reports, more = _reports(session, actor, parse_query(text), limit)
-    return [i.id for i in reports], more
-
-
 def _reports(session: DbSession, actor: Actor, query: SearchQuery, limit: int) -> tuple[list[Incident], bool]:
     title = query.value if query.match is None else None
     return store.incidents_matching(session, actor, query.match, title, limit)

@@ -91,11 +91,13 @@ def incidents_matching(session: DbSession, actor: Actor, match: Match | None, ti
             .where(Incident.id.in_(found))).scalars()} if found else {}
         ordered = [rows[i] for i in found if i in rows]
     else:
-        # Newest first by received time: an index walk for everyone (ix_incidents_org_created for a
-        # member, ix_incidents_created for CERT staff), stopping at the limit.
+        # Newest first, stopping at the limit. CERT staff: the table read from its end (a title
+        # no report holds reads every row: sequentially, 30 ms at 100,000 reports, where the
+        # received-time index costs 50); members: their organization's index, by received time.
+        order = ((Incident.id.desc(),) if policy.is_cert_staff(actor)
+                 else (Incident.created_at.desc(), Incident.id.desc()))
         query = (select(Incident).options(joinedload(Incident.organization, innerjoin=True))
-                 .where(read, title_condition(title or ""))
-                 .order_by(Incident.created_at.desc(), Incident.id.desc()).limit(limit + 1))
+                 .where(read, title_condition(title or "")).order_by(*order).limit(limit + 1))
         ordered = list(session.execute(query).scalars())
     return ordered[:limit], len(ordered) > limit
 
