@@ -25,6 +25,8 @@ class Organization(Model):
     # STIX identity id; fixed at creation so every object the org authors keeps pointing at it.
     stix_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     contact_email: Mapped[str | None] = mapped_column(String(MAX_EMAIL))
+    # A shared mailbox (a duty rota's 24/7 address) that gets the immediate kinds of alert mail.
+    duty_email: Mapped[str | None] = mapped_column(String(MAX_EMAIL))
     # Sector regime for reporting deadlines (e.g. "dora" for banks); None: the NIS2 defaults.
     regime: Mapped[str | None] = mapped_column(String(32))
     # A deactivated organization keeps its reports; its users cannot sign in and its tokens fail.

@@ -45,6 +45,10 @@ class OutboxMessage(Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     dedupe_key: Mapped[str | None] = mapped_column(String(255))
     actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    # The person the message is for (None: a shared address), so delivery can encrypt to their
+    # key at send time, and the one link to act on, for the notice sent in place of marked content.
+    recipient_user_id: Mapped[int | None] = mapped_column(Integer)
+    action_url: Mapped[str | None] = mapped_column(String(2048))
     folded_into_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = mapped_column(UTCDateTime)

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
 from ..extensions import Model
 from ..limits import MAX_EMAIL, MAX_NAME, MAX_TOKEN_NAME
-from .types import UTCDateTime
+from .types import JSONText, UTCDateTime
 
 # The roles, named once (policy decides what each may do).
 ANALYST, MEMBER_ADMIN = "analyst", "member-admin"
@@ -41,6 +41,13 @@ class User(UserMixin, Model):
     totp_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # Set by an administrator's password reset: the next sign-in ends on the password form.
     must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # OpenPGP public key for encrypted alert mail (armored), checked at registration; its
+    # fingerprint and expiry are kept so delivery can decide without parsing it again.
+    pgp_key: Mapped[str | None] = mapped_column(Text)
+    pgp_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    pgp_expires_at = mapped_column(UTCDateTime)
+    # Which kinds of mail this person gets, and how (mail decides the defaults per role).
+    mail_prefs = mapped_column(JSONText, nullable=False, default=dict)
     # Bumped on password and role changes; part of the session's user id, so sessions (and
     # half-finished sign-ins) from before the change end.
     session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
