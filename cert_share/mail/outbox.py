@@ -46,7 +46,8 @@ def tlp_subject(subject: str, tlp: str | None) -> str:
 def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str | None = None,
             tlp: str | None = None, kind: str, dedupe_key: str | None = None,
             actor_user_id: int | None = None, now: datetime | None = None,
-            hourly_cap: int | None = None) -> OutboxMessage | None:
+            hourly_cap: int | None = None, recipient_user_id: int | None = None,
+            action_url: str | None = None) -> OutboxMessage | None:
     """Add one message to the caller's transaction (no commit).
 
     Returns None when nothing is queued: the dedupe key was used before, or the recipient is
@@ -67,6 +68,7 @@ def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str |
         to=to, subject=tlp_subject(subject, tlp)[:998], text=text, html=html, tlp=tlp, kind=kind,
         state=state, attempts=0, next_attempt_at=now, message_id=new_message_id(),
         dedupe_key=dedupe_key, actor_user_id=actor_user_id, created_at=now,
+        recipient_user_id=recipient_user_id, action_url=action_url,
     )
     if dedupe_key is None:
         session.add(message)
