@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 # A fresh PostgreSQL database is created (and dropped) per run from this server URL.
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-pg lint browser bench clean
+.PHONY: install system-deps run test test-sqlite test-pg lint browser bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,18 +27,25 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-run: install
+# Debian's gnupg: the platform signs and encrypts its mail with it (python-gnupg drives the binary).
+system-deps:
+	@if ! command -v gpg >/dev/null || ! command -v gpg-agent >/dev/null; then \
+	  echo "installing gnupg from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg >/dev/null; \
+	fi
+
+run: install system-deps
 	@CERT_SHARE_ENV=development $(BIN)/cert-share db upgrade
 	@CERT_SHARE_ENV=development $(BIN)/cert-share demo
 	@echo "cert-share on http://127.0.0.1:$(PORT) (scheduler running; Ctrl-C stops both)"
 	@CERT_SHARE_ENV=development PORT=$(PORT) $(BIN)/cert-share serve --host 127.0.0.1 --port $(PORT)
 
-test: install browser test-sqlite
+test: install system-deps browser test-sqlite
 
 test-sqlite:
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-test-pg: install browser
+test-pg: install system-deps browser
 	TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # ruff (pyproject.toml), mypy on the package, and the layers contract (import-linter).
