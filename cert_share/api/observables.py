@@ -128,4 +128,7 @@ def openapi_paths(spec) -> None:
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": answer}}},
                       "400": {"description": "Neither or both parameters, or a value that cannot be searched",
                               "content": error},
-                      "401": {"description": "Missing or bad token", "content": error}}}})
+                      "401": {"description": "Missing or bad token", "content": error},
+                      # maxLength counts characters; the limit counts the URL-encoded bytes.
+                      "414": {"description": "Query string too long (over MAX_QUERY_STRING_LENGTH bytes, once "
+                                             "URL-encoded)", "content": error}}}})

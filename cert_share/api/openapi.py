@@ -35,6 +35,7 @@ def _responses(ok_code: str, ok_schema: dict | None, *codes: str) -> dict:
                  if ok_schema else {"description": "OK"}}
     descriptions = {"400": "Invalid input (the body names each field and problem)", "401": "Missing or bad token",
                     "403": "Forbidden", "404": "Not found (or not yours)", "413": "Body too large",
+                    "414": "Query string too long (over MAX_QUERY_STRING_LENGTH bytes, once URL-encoded)",
                     "415": "Content-Type is not application/json"}
     for code in codes:
         responses[code] = {"description": descriptions[code], "content": {"application/json": {"schema": _ERROR}}}
@@ -73,7 +74,7 @@ def build_spec() -> dict:
                     STATUS_CHOICES, SEVERITIES, (*RSIT, *CLASSIFICATIONS))],
                 "responses": _responses("200", {"type": "object", "properties": {
                     "incidents": {"type": "array", "items": incident}, "more": {"type": "boolean"},
-                    "next": {"type": "string"}}}, "400", "401")},
+                    "next": {"type": "string"}}}, "400", "401", "414")},
     })
     spec.path(path="/api/v1/incidents/{incident_id}", operations={
         "get": {"summary": "Read a report", "security": [{"bearer": []}], "parameters": [incident_id],
