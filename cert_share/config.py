@@ -86,6 +86,22 @@ def _env_name() -> str:
     return value.strip().lower()
 
 
+def _choice(name: str, raw: str | None, default: str, choices: tuple[str, ...]) -> str:
+    """An environment value that is one of ``choices``; otherwise the default, and a problem noted."""
+    value = (raw or "").strip().lower()
+    if not value:
+        return default
+    if value not in choices:
+        PROBLEMS.append(f"{name} must be one of {', '.join(choices)}, got {value!r}: set one of those, "
+                        f"or unset it for the default ({default})")
+        return default
+    return value
+
+
+# MAIL_REQUIRE_ENCRYPTION_FROM's values: the least restrictive TLP level that never travels in
+# clear text (TLP:RED never goes by mail at all), or off.
+ENCRYPTION_FROM_CHOICES = ("amber", "green", "clear", "off")
+
 # Which configuration below an app is made from, unless create_app is told.
 ENVIRONMENT = _env_name()
 
@@ -167,6 +183,15 @@ class Config:
     MAIL_LEASE_SECONDS = _int("MAIL_LEASE_SECONDS", 300)
     MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 100)
     MAIL_RETENTION_DAYS = _int("MAIL_RETENTION_DAYS", 90)
+    # OpenPGP (RFC 3156): with both set, every message is signed with this key (its fingerprint)
+    # from this GnuPG home; members' keys never go into that home.
+    MAIL_GPG_HOME = os.environ.get("MAIL_GPG_HOME") or None
+    MAIL_SIGNING_KEY = (os.environ.get("MAIL_SIGNING_KEY") or "").replace(" ", "").upper() or None
+    # Mail marked this TLP level or stricter goes encrypted to a recipient's registered key, or
+    # as a notice without its content (a link to read it signed in) to one without.
+    MAIL_REQUIRE_ENCRYPTION_FROM = _choice(
+        "MAIL_REQUIRE_ENCRYPTION_FROM", os.environ.get("MAIL_REQUIRE_ENCRYPTION_FROM"), "amber",
+        ENCRYPTION_FROM_CHOICES)
     # How often a waiting scheduler checks whether the active one is gone.
     SCHEDULER_POLL_SECONDS = _int("SCHEDULER_POLL_SECONDS", 5)
 
@@ -240,5 +265,8 @@ def check(config: Mapping[str, Any], *, serving: bool) -> None:
         problems.append("SECRET_KEY is not set: a production server refuses to start without it. Set SECRET_KEY "
                         "to a long random value (python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), "
                         "or CERT_SHARE_ENV=development on a development machine")
+    if bool(config.get("MAIL_GPG_HOME")) != bool(config.get("MAIL_SIGNING_KEY")):
+        problems.append("MAIL_GPG_HOME and MAIL_SIGNING_KEY go together: set both (the GnuPG home holding the "
+                        "platform's secret key, and that key's fingerprint) to sign mail, or neither")
     if problems:
         raise SettingError("\n".join(problems))

@@ -26,6 +26,8 @@ from ..database import DbSession
 from ..models import OutboxMessage
 from ..store.rows import one_of_unlocked
 from ..vocab import OutboxState
+from .outgoing import MailSecurity, outgoing
+from .pgp import SigningError
 from .transport import (
     MaildirTransport,
     PermanentError,
@@ -33,7 +35,6 @@ from .transport import (
     SmtpSettings,
     SmtpTransport,
     TransientError,
-    build_message,
 )
 
 log = logging.getLogger(__name__)
@@ -132,14 +133,18 @@ def release(session: DbSession, token: str, only: list[int] | None = None) -> in
 
 def _deliver(session: DbSession, transport: Transport, row: OutboxMessage, token: str, *, at: datetime,
              mail_from: str, policy: RetryPolicy, rng: Callable[[], float], report: DeliveryReport,
-             outage: str | None) -> str | None:
+             outage: str | None, security: MailSecurity) -> str | None:
     """Send one claimed message, unless the server is already known to be away, and record the
     outcome; returns the outage (the server's error) that the rest of the batch would meet too."""
     attempts = row.attempts + 1
     error = outage
     if outage is None:
         try:
-            transport.send(build_message(row, mail_from))
+            try:
+                message = outgoing(session, row, mail_from=mail_from, security=security, now=at)
+            except SigningError as exc:  # the platform's key, not this message's: nothing leaves unsigned
+                raise ServerUnavailable(str(exc)) from exc
+            transport.send(message)
         except PermanentError as exc:
             _finish(session, row, token, state=OutboxState.DEAD, attempts=attempts, last_error=str(exc),
                     lease_until=None, next_attempt_at=at)
@@ -179,7 +184,8 @@ def _defer(session: DbSession, row: OutboxMessage, token: str, *, attempts: int,
 def send_due(session: DbSession, transport: Transport, *, now: datetime, mail_from: str,
              policy: RetryPolicy = RetryPolicy(), limit: int = 100, lease_seconds: float = 300,
              rng: Callable[[], float] = random.random,
-             monotonic: Callable[[], float] = time.monotonic) -> DeliveryReport:
+             monotonic: Callable[[], float] = time.monotonic,
+             security: MailSecurity | None = None) -> DeliveryReport:
     """Deliver every due message (one claimed batch at a time) and record each outcome.
 
     ``now`` is the moment the run starts; each later batch is claimed at ``now`` plus the time
@@ -189,6 +195,7 @@ def send_due(session: DbSession, transport: Transport, *, now: datetime, mail_fr
     either: past half the lease, the rest of the batch is handed back for the next run.
     """
     report = DeliveryReport()
+    security = security or MailSecurity()
     seen: set[int] = set()
     run_started: float | None = None
     try:
@@ -213,7 +220,7 @@ def send_due(session: DbSession, transport: Transport, *, now: datetime, mail_fr
                     return report
                 seen.add(row.id)
                 outage = _deliver(session, transport, row, token, at=at, mail_from=mail_from, policy=policy,
-                                  rng=rng, report=report, outage=outage)
+                                  rng=rng, report=report, outage=outage, security=security)
             if outage is not None:
                 break  # the server is away: leave the rest of the backlog for the next run
     finally:
@@ -245,4 +252,5 @@ def deliver_outbox(session: DbSession, config, *, now: datetime, instance_path: 
     return send_due(session, transport_for(config, instance_path), now=now,
                     mail_from=config["MAIL_FROM"], policy=policy,
                     limit=int(config["MAIL_BATCH_SIZE"]),
-                    lease_seconds=float(config["MAIL_LEASE_SECONDS"]), rng=rng)
+                    lease_seconds=float(config["MAIL_LEASE_SECONDS"]), rng=rng,
+                    security=MailSecurity.from_config(config))

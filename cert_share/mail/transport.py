@@ -55,18 +55,24 @@ class SmtpSettings:
 MAIL_POLICY = email_policy.SMTP.clone(max_line_length=998)
 
 
-def build_message(row: OutboxMessage, mail_from: str) -> EmailMessage:
-    """Plain text plus HTML alternative, with the Message-ID fixed at enqueue time."""
+def build_message(row: OutboxMessage, mail_from: str, *, subject: str | None = None, text: str | None = None,
+                  html: str | None = None) -> EmailMessage:
+    """Plain text plus HTML alternative, with the Message-ID fixed at enqueue time; ``subject``,
+    ``text`` and ``html`` replace the row's (a notice sent in its place)."""
     msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = mail_from
     msg["To"] = row.to
-    msg["Subject"] = row.subject
+    msg["Subject"] = subject or row.subject
     msg["Date"] = format_datetime(row.created_at)
     msg["Message-ID"] = row.message_id
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Cert-Share-Kind"] = row.kind
     if row.tlp:
         msg["X-Cert-Share-TLP"] = row.tlp.upper()
+    if text is not None:
+        msg.set_content(text)
+        msg.add_alternative(html or render_text_as_html(str(msg["Subject"]), text), subtype="html")
+        return msg
     msg.set_content(row.text)
     msg.add_alternative(row.html if row.html else render_text_as_html(row.subject, row.text), subtype="html")
     return msg

@@ -26,11 +26,12 @@ def smtp():
 
 
 def queue(count: int, *, prefix: str = "alert", to: str | None = None, now=None) -> list[str]:
-    """Queue ``count`` messages (committed); returns their Message-IDs."""
+    """Queue ``count`` messages (committed); returns their Message-IDs. TLP:GREEN, which goes in
+    clear text (test_mail_pgp.py: AMBER)."""
     ids = []
     for i in range(count):
         row = enqueue(db.session, to=to or f"{prefix}{i}@bank.example", subject=f"{prefix} {i}",
-                      text=f"Body of {prefix} {i}", tlp="amber", kind="alert", now=now)
+                      text=f"Body of {prefix} {i}", tlp="green", kind="alert", now=now)
         ids.append(row.message_id)
     db.session.commit()
     return ids
@@ -45,11 +46,11 @@ def states() -> dict[str, int]:
 
 def test_a_long_subject_with_colons_arrives_intact(ctx, smtp):
     subject = "Critical report from Första Banken: Ransomware on core banking, ledgers encrypted"
-    enqueue(db.session, to="duty@cert.example", subject=subject, text="t", tlp="amber", kind="alert")
+    enqueue(db.session, to="duty@cert.example", subject=subject, text="t", tlp="green", kind="alert")
     db.session.commit()
     deliver_outbox(db.session, smtp.config(), now=utcnow() + timedelta(seconds=1))
     [received] = smtp.handler.messages
-    assert received["Subject"] == f"[TLP:AMBER] {subject}"
+    assert received["Subject"] == f"[TLP:GREEN] {subject}"
 
 
 def test_queued_mail_arrives_with_text_html_tlp_subject_and_stable_message_id(ctx, smtp):
@@ -59,7 +60,7 @@ def test_queued_mail_arrives_with_text_html_tlp_subject_and_stable_message_id(ct
     assert (report.sent, report.retried, report.dead) == (1, 0, 0)
     [received] = smtp.handler.messages
     assert received["Message-ID"] == message_id
-    assert received["Subject"] == "[TLP:AMBER] alert 0"
+    assert received["Subject"] == "[TLP:GREEN] alert 0"
     assert received["From"] == "cert@cert.example" and received["To"] == "alert0@bank.example"
     assert received.get_body(("plain",)).get_content().strip() == "Body of alert 0"
     assert "Body of alert 0" in received.get_body(("html",)).get_content()
@@ -291,7 +292,7 @@ def test_without_smtp_mail_goes_to_the_local_maildir(app, ctx, runner):
     for key in box.keys():
         with box.get_file(key) as handle:
             mails.append(message_from_binary_file(handle, policy=email_policy.default))
-    assert sorted(m["Subject"] for m in mails) == ["[TLP:AMBER] alert 0", "[TLP:AMBER] alert 1"]
+    assert sorted(m["Subject"] for m in mails) == ["[TLP:GREEN] alert 0", "[TLP:GREEN] alert 1"]
     assert all(m.get_body(("plain",)).get_content().strip().startswith("Body of alert")
                and "Body of alert" in m.get_body(("html",)).get_content() for m in mails)
     stored_ids = set(db.session.execute(select(OutboxMessage.message_id)).scalars())

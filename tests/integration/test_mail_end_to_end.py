@@ -29,7 +29,7 @@ def test_a_critical_report_is_mailed_to_cert_staff_once(app, client, runner, fac
 
     resp = client.post("/api/v1/incidents", headers=auth(token), json={
         "title": "Ransomware on core banking", "description": "Encrypted ledgers.",
-        "classification": "malicious-code/infected-system", "severity": "critical", "tlp": "amber",
+        "classification": "malicious-code/infected-system", "severity": "critical", "tlp": "green",
         "detected_at": (utcnow() - timedelta(hours=1)).isoformat(),
         "observables": [{"type": "ipv4-addr", "value": "203.0.113.9"}]})
     assert resp.status_code == 201, resp.json
@@ -39,7 +39,8 @@ def test_a_critical_report_is_mailed_to_cert_staff_once(app, client, runner, fac
     received = {str(m["To"]): m for m in smtp.handler.messages}
     assert set(received) == {"duty@cert.example", "head@cert.example"}
     for message in received.values():
-        assert str(message["Subject"]).startswith("[TLP:AMBER] ")
+        # TLP:GREEN goes in clear text; AMBER goes encrypted or as a notice (test_mail_pgp.py).
+        assert str(message["Subject"]).startswith("[TLP:GREEN] ")
         assert "Ransomware on core banking" in message.get_body(("plain",)).get_content()
         assert message.get_body(("html",)) is not None
 

@@ -1,0 +1,56 @@
+"""How one outbox message goes out: as it is, encrypted to its recipient's key, or as a notice
+that holds none of its content and links to it on the platform.
+
+    decide(row, user, now, require_from) -> CLEAR | ENCRYPT | NOTICE
+
+``require_from`` is MAIL_REQUIRE_ENCRYPTION_FROM: the least restrictive TLP level whose mail
+must not travel in clear text (``amber``: TLP:AMBER and AMBER+STRICT; ``green`` adds GREEN;
+``clear`` every marked message; ``off``: none). A message at or above it goes encrypted to a
+recipient with a valid key, and as a notice to anyone else. Whatever the setting, TLP:AMBER
+and AMBER+STRICT go encrypted to a recipient who has a key, and TLP:RED never goes by mail.
+Messages without a TLP label are about the account (a key that expired, say) and go as they are.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..models import OutboxMessage, User
+from ..vocab import TLP_LEVELS
+
+CLEAR, ENCRYPT, NOTICE = "clear", "encrypt", "notice"
+# TLP:AMBER and AMBER+STRICT are encrypted to anyone who registered a key, whatever the setting.
+_ALWAYS_ENCRYPTED = frozenset({"amber", "amber+strict"})
+
+
+def key_of(user: User | None, address: str) -> str | None:
+    """The fingerprint of the key registered for ``address``, if its owner is ``user``."""
+    if user is None or not user.pgp_key or not user.pgp_fingerprint:
+        return None
+    return user.pgp_fingerprint if user.email.lower() == address.strip().lower() else None
+
+
+def key_expired(user: User | None, now: datetime) -> bool:
+    return user is not None and user.pgp_expires_at is not None and user.pgp_expires_at <= now
+
+
+def _required(tlp: str | None, require_from: str) -> bool:
+    """Must a message marked ``tlp`` not travel in clear text under MAIL_REQUIRE_ENCRYPTION_FROM?"""
+    if tlp is None or require_from == "off":
+        return False
+    return TLP_LEVELS.index(tlp) >= TLP_LEVELS.index(require_from)
+
+
+def wants_encryption(row: OutboxMessage, require_from: str) -> bool:
+    """Would ``row`` go encrypted to a recipient with a valid key?"""
+    return row.tlp in _ALWAYS_ENCRYPTED or _required(row.tlp, require_from)
+
+
+def decide(row: OutboxMessage, user: User | None, now: datetime, require_from: str) -> str:
+    """CLEAR, ENCRYPT or NOTICE for ``row`` to ``user`` (its recipient's account, None for a
+    shared address) at ``now``."""
+    if row.tlp == "red":
+        return NOTICE
+    has_key = key_of(user, row.to) is not None and not key_expired(user, now)
+    if has_key and wants_encryption(row, require_from):
+        return ENCRYPT
+    return NOTICE if _required(row.tlp, require_from) else CLEAR

@@ -1,0 +1,108 @@
+"""What goes on the wire for one outbox row: the message as queued, encrypted to its recipient,
+or a notice in its place (``encryption.decide``), then signed with the platform's key.
+
+A key problem never stops a message: a key that expired since it was registered, or that gpg
+cannot encrypt to, gets the recipient the notice instead, and one mail (per key and problem)
+telling them so. Only the platform's own signing key failing stops delivery, as a set-up
+problem (``SigningError``): every message would meet it, and none may leave unsigned.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+
+from sqlalchemy import func, select
+
+from ..database import DbSession
+from ..models import OutboxMessage, User
+from ..vocab import tlp_label
+from . import encryption, pgp
+from .outbox import enqueue
+from .templates import render
+from .transport import build_message
+
+log = logging.getLogger(__name__)
+
+KEY_PROBLEM_KIND = "pgp-key"
+
+
+@dataclass(frozen=True)
+class MailSecurity:
+    """The OpenPGP settings delivery works with (MAIL_GPG_HOME, MAIL_SIGNING_KEY,
+    MAIL_REQUIRE_ENCRYPTION_FROM) and BASE_URL for the links a notice carries."""
+    gpg_home: str | None = None
+    signing_key: str | None = None
+    require_from: str = "amber"
+    base_url: str = ""
+
+    @classmethod
+    def from_config(cls, config) -> "MailSecurity":
+        return cls(gpg_home=config["MAIL_GPG_HOME"], signing_key=config["MAIL_SIGNING_KEY"],
+                   require_from=config["MAIL_REQUIRE_ENCRYPTION_FROM"], base_url=config["BASE_URL"])
+
+
+def recipient_of(session: DbSession, row: OutboxMessage) -> User | None:
+    """The account the row is addressed to: its recipient, or the user with that address."""
+    if row.recipient_user_id is not None:
+        return session.get(User, row.recipient_user_id)
+    return session.execute(select(User).where(func.lower(User.email) == row.to.strip().lower())).scalar_one_or_none()
+
+
+def outgoing(session: DbSession, row: OutboxMessage, *, mail_from: str, security: MailSecurity,
+             now: datetime) -> EmailMessage:
+    """The message to send for ``row``; may queue a key-problem mail in the session (no commit).
+    Raises pgp.SigningError when the platform's key cannot sign."""
+    user = recipient_of(session, row)
+    outcome = encryption.decide(row, user, now, security.require_from)
+    if user is not None and encryption.key_of(user, row.to) and encryption.key_expired(user, now) \
+            and encryption.wants_encryption(row, security.require_from):
+        _tell_about_key(session, user, "expired", security, now)
+    if outcome == encryption.NOTICE:
+        return _signed(notice(row, user, mail_from, security), security)
+    message = _signed(build_message(row, mail_from), security)
+    if outcome == encryption.CLEAR:
+        return message
+    assert user is not None and user.pgp_key and user.pgp_fingerprint  # decide() said ENCRYPT
+    try:
+        return pgp.encrypt(message, user.pgp_key, user.pgp_fingerprint,
+                           subject=f"[{tlp_label(row.tlp or 'amber')}] Encrypted message from cert-share")
+    except pgp.PgpError as exc:
+        log.warning("mail %s to %s: %s; sending the notice instead", row.message_id, row.to, exc)
+        _tell_about_key(session, user, "unusable", security, now)
+        return _signed(notice(row, user, mail_from, security), security)
+
+
+def _signed(message: EmailMessage, security: MailSecurity) -> EmailMessage:
+    if security.gpg_home and security.signing_key:
+        return pgp.sign(message, gpg_home=security.gpg_home, key=security.signing_key)
+    return message
+
+
+def notice(row: OutboxMessage, user: User | None, mail_from: str, security: MailSecurity) -> EmailMessage:
+    """A message in ``row``'s place that says only that something marked ``row.tlp`` waits on
+    the platform, and links to it: no title, no facts, nothing of the content."""
+    label = tlp_label(row.tlp or "amber")
+    link = row.action_url or f"{security.base_url}/"
+    subject = f"A {label} message is waiting for you on cert-share"
+    text, html = render("notice", subject=subject, heading=subject, tlp=None, kind=row.kind, label=label,
+                        red=row.tlp == "red", has_account=user is not None, has_key=bool(user and user.pgp_key),
+                        action_label="Sign in to read it", action_url=link,
+                        summary=f"A message marked {label} is waiting for you on cert-share.",
+                        key_url=f"{security.base_url}/account/key")
+    return build_message(row, mail_from, subject=subject, text=text, html=html)
+
+
+def _tell_about_key(session: DbSession, user: User, problem: str, security: MailSecurity, now: datetime) -> None:
+    """One mail per key and problem: the key ``expired`` or is ``unusable``; send a new one."""
+    subject = ("Your OpenPGP key on cert-share has expired" if problem == "expired"
+               else "cert-share could not encrypt to your OpenPGP key")
+    key_url = f"{security.base_url}/account/key"
+    text, html = render("pgp_key_problem", subject=subject, heading=subject, tlp=None, problem=problem,
+                        fingerprint=user.pgp_fingerprint, expired_at=user.pgp_expires_at,
+                        summary=("Marked mail now reaches you as a notice with a link, not encrypted."),
+                        action_label="Upload a current key", action_url=key_url)
+    enqueue(session, to=user.email, subject=subject, text=text, html=html, kind=KEY_PROBLEM_KIND,
+            dedupe_key=f"pgp-key:{user.id}:{user.pgp_fingerprint}:{problem}", recipient_user_id=user.id,
+            action_url=key_url, now=now)
