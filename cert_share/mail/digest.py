@@ -1,5 +1,6 @@
 """The periodic digest: one mail per recipient with what the hourly cap held back and what
-the registered digest sections have to say.
+the registered digest sections have to say; and, in the same run, one mail to each CERT admin
+listing the mail that could not be delivered since their last one.
 
 Other parts add sections with ``@digest_section``. A section is
 ``fn(session, user, since, until) -> (text, html) | (text, html, tlp) | None`` and is called
@@ -13,16 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from markupsafe import Markup, escape
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from .. import policy
 from ..clock import iso
 from ..database import DbSession
-from ..models import OutboxMessage, User
+from ..models import Organization, OutboxMessage, User
 from ..vocab import OutboxState, strictest_tlp
-from .outbox import enqueue
-from .templates import render
+from . import messages
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,13 @@ def digest_section(fn: DigestSection) -> DigestSection:
 class DigestReport:
     digests: int = 0
     folded: int = 0
+    dead_letter_reports: int = 0
 
     def summary(self) -> str:
-        return f"{self.digests} digest(s) queued, {self.folded} held-back message(s) folded in"
+        text = f"{self.digests} digest(s) queued, {self.folded} held-back message(s) folded in"
+        if self.dead_letter_reports:
+            text += f", {self.dead_letter_reports} dead-letter report(s) to CERT admins"
+        return text
 
 
 def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: datetime,
@@ -70,17 +74,10 @@ def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: 
         if not parts and not folded:
             continue
         tlp = strictest_tlp([p[2] for p in parts] + [m.tlp for m in folded])
-        context = {
-            "tlp": tlp, "since": iso(since), "until": iso(now), "subject": "cert-share digest",
-            "sections": [{"text": p[0], "html": Markup(p[1])} for p in parts],
-            "folded": [{"subject": m.subject, "created": iso(m.created_at), "text": m.text,
-                        "html": Markup(m.html) if m.html else None} for m in folded],
-        }
-        text, html = render("digest", **context)
-        digest = enqueue(session, to=user.email if user is not None else folded[0].to,
-                         subject=f"cert-share digest: {len(parts)} section(s), {len(folded)} held-back message(s)",
-                         text=text, html=html, tlp=tlp, kind="digest", now=now,
-                         dedupe_key=f"digest:{address}:{iso(slot)}")
+        recipient = messages.recipient_for(user) if user is not None else _address_recipient(session, folded[0].to)
+        digest = messages.queue(session, messages.digest(recipient, tlp=tlp, since=since, until=now, sections=parts,
+                                                         folded=folded),
+                                now=now, dedupe_key=f"digest:{address}:{iso(slot)}")
         if digest is None:
             session.rollback()
             continue
@@ -91,27 +88,42 @@ def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: 
         session.commit()
         report.digests += 1
         report.folded += len(folded)
+    report.dead_letter_reports = _send_dead_letter_reports(session, users.values(), now=now, period=period, slot=slot)
     return report
 
 
-@digest_section
-def dead_letter_section(session: DbSession, user: User, since: datetime, until: datetime):
-    """CERT admins: mail that could not be delivered since the last digest."""
-    if not policy.is_cert_admin_account(user):
-        return None
-    dead = list(session.execute(
-        select(OutboxMessage).where(OutboxMessage.state == OutboxState.DEAD, OutboxMessage.created_at <= until,
-                                    OutboxMessage.next_attempt_at >= since)
-        .order_by(OutboxMessage.id)).scalars())
-    if not dead:
-        return None
-    return render("dead_letters", dead=dead)
+def _send_dead_letter_reports(session: DbSession, users, *, now: datetime, period: timedelta,
+                              slot: datetime) -> int:
+    """Each CERT admin: the mail that died since their last such report; commits."""
+    sent = 0
+    for user in users:
+        if not policy.is_cert_admin_account(user):
+            continue
+        since = _last_digest_at(session, user.email.lower(), kind=messages.DEAD_LETTERS) or now - period
+        dead = list(session.execute(
+            select(OutboxMessage).where(OutboxMessage.state == OutboxState.DEAD, OutboxMessage.created_at <= now,
+                                        OutboxMessage.next_attempt_at >= since)
+            .order_by(OutboxMessage.id)).scalars())
+        if not dead:
+            continue
+        message = messages.dead_letters(messages.recipient_for(user), dead, since=since, until=now)
+        if messages.queue(session, message, now=now, dedupe_key=f"dead-letters:{user.email.lower()}:{iso(slot)}"):
+            session.commit()
+            sent += 1
+    return sent
 
 
-def _last_digest_at(session: DbSession, address: str) -> datetime | None:
+def _address_recipient(session: DbSession, address: str) -> messages.Recipient:
+    """An address without an account: an organization's duty address."""
+    org = session.execute(select(Organization).where(func.lower(Organization.duty_email) == address.lower())
+                          ).scalars().first()
+    return messages.Recipient(address, None, messages.DUTY_ADDRESS, org.name if org is not None else "an organization")
+
+
+def _last_digest_at(session: DbSession, address: str, kind: str = messages.DIGEST) -> datetime | None:
     return session.execute(
         select(func.max(OutboxMessage.created_at)).where(func.lower(OutboxMessage.to) == address,
-                                                         OutboxMessage.kind == "digest")).scalar_one()
+                                                         OutboxMessage.kind == kind)).scalar_one()
 
 
 def _run_sections(session: DbSession, sections, user: User, since: datetime, until: datetime) -> list[tuple]:

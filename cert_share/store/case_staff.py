@@ -24,6 +24,7 @@ def red_sources(session: DbSession, warning: EarlyWarning) -> list[Incident]:
 class StaffRecipient:
     address: str
     reads_content: bool  # False: may only be told that the report exists (to assign it)
+    user_id: int | None = None  # whose preferences (mail/preferences.py) the message follows
 
 
 def active_staff(session: DbSession) -> list[User]:
@@ -44,7 +45,7 @@ def staff_audience(session: DbSession, incident: Incident, exclude_user_id: int 
             continue
         reader = actor_for_user(user)
         if policy.can_read_incident(reader, incident):
-            out.append(StaffRecipient(user.email, True))
+            out.append(StaffRecipient(user.email, True, user.id))
         elif policy.can_name_case_staff(reader, incident):
-            out.append(StaffRecipient(user.email, False))
+            out.append(StaffRecipient(user.email, False, user.id))
     return out

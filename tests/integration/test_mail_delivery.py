@@ -318,7 +318,7 @@ def test_smtp_login_is_used_and_a_wrong_password_dead_letters_nothing(ctx):
         server.stop()
 
 
-def test_cert_admins_digest_lists_new_dead_letters(app, ctx, factory, smtp):
+def test_cert_admins_get_a_mail_listing_new_dead_letters(app, ctx, factory, smtp):
     from cert_share.mail.digest import send_digests
 
     cert = factory.cert()
@@ -329,12 +329,15 @@ def test_cert_admins_digest_lists_new_dead_letters(app, ctx, factory, smtp):
     queue(1, to="gone@bank.example", now=t0)
     deliver_outbox(db.session, smtp.config(), now=t0)
     t1 = t0 + timedelta(hours=1)
-    send_digests(db.session, now=t1, period=timedelta(days=1), slot=t1)
-    digests = {m.to: m for m in db.session.execute(
-        select(OutboxMessage).where(OutboxMessage.kind == "digest")).scalars()}
-    assert set(digests) == {"admin@cert.example"}
-    assert "gone@bank.example" in digests["admin@cert.example"].text
-    assert "554" in digests["admin@cert.example"].text
+    assert send_digests(db.session, now=t1, period=timedelta(days=1), slot=t1).dead_letter_reports == 1
+    reports = {m.to: m for m in db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.kind == "dead-letters")).scalars()}
+    assert set(reports) == {"admin@cert.example"}
+    assert "gone@bank.example" in reports["admin@cert.example"].text
+    assert "554" in reports["admin@cert.example"].text
+    # The next run lists only what died since.
+    t2 = t1 + timedelta(days=1)
+    assert send_digests(db.session, now=t2, period=timedelta(days=1), slot=t2).dead_letter_reports == 0
 
 
 def test_starttls_verifies_the_relays_certificate_before_logging_in(ctx, tmp_path):

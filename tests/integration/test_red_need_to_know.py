@@ -333,11 +333,12 @@ def test_deadline_reminders_of_a_red_report_go_to_the_named_staff_only(app, worl
     with app.app_context():
         report = send_reminders(db.session, now=utcnow())
     assert report.reminders >= 1
-    named = [m for m in _mail_to(app, "named@cert.example") if m.kind == "deadline"]
-    other = [m for m in _mail_to(app, "other@cert.example") if m.kind == "deadline"]
-    duty = [m for m in _mail_to(app, "duty@cert.example") if m.kind == "deadline"]
-    reporter = [m for m in _mail_to(app, "soc@grid.example") if m.kind == "deadline"]
-    assert named and RED_TITLE in named[0].text
+    named = [m for m in _mail_to(app, "named@cert.example") if m.kind == "deadline-reminder"]
+    other = [m for m in _mail_to(app, "other@cert.example") if m.kind == "deadline-reminder"]
+    duty = [m for m in _mail_to(app, "duty@cert.example") if m.kind == "deadline-reminder"]
+    reporter = [m for m in _mail_to(app, "soc@grid.example") if m.kind == "deadline-reminder"]
+    # Only the named staff hear of it, and TLP:RED never goes by mail: the number, not the content.
+    assert named and RED_TITLE not in named[0].text and f"report #{world['red']}" in named[0].subject
     assert other == []
     assert duty and all(RED_TITLE not in m.text and "PowerGrid" not in m.text for m in duty)
     assert reporter == []  # an analyst, not a member-admin: unchanged rule

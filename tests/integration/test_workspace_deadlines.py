@@ -39,7 +39,7 @@ def file_report(org, detected_hours_ago: float, **kw) -> Incident:
     return incident
 
 
-def outbox(kind="deadline"):
+def outbox(kind="deadline-reminder"):
     return db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == kind)
                               .order_by(OutboxMessage.to)).scalars().all()
 
@@ -50,9 +50,9 @@ def test_overdue_notification_reminds_member_admins_and_cert_staff_once(ctx, wor
     assert (report.reminders, report.messages) == (1, 2)
     messages = outbox()
     assert [m.to for m in messages] == ["admin@telco.example", "duty@cert.example"]
-    assert all(m.subject == f"[TLP:AMBER] Overdue: notification for report #{inc.id}" for m in messages)
-    assert "Core router outage" in messages[0].text and "TelcoNet" not in messages[0].text
-    assert "TelcoNet" in messages[1].text  # staff are told whose report it is
+    assert all(m.subject == f"[TLP:AMBER] Overdue: Incident notification for report #{inc.id}" for m in messages)
+    assert "Core router outage" in messages[0].text and "Organization:" not in messages[0].text
+    assert "Organization:" in messages[1].text and "TelcoNet" in messages[1].text  # staff are told whose report it is
     # Later runs (even hours later) add nothing for the same phase.
     again = send_reminders(db.session, now=utcnow() + timedelta(hours=5))
     assert (again.reminders, again.messages, again.already_sent) == (0, 0, 1)

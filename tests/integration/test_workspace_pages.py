@@ -452,7 +452,7 @@ def test_case_timeline_gathers_status_changes_notes_mails_and_publications(app, 
     assert kinds[0] == "report" and {"status", "note", "email", "taxii"} <= set(kinds)
     assert "Deadline reminder: Incident notification" in titles  # the reminder row, the phase by its name
     assert "TAXII: in the collection Intake" in titles  # a collection by its title, not its alias
-    assert "Overdue: notification" in titles  # and the queued mails themselves
+    assert "Overdue: Incident notification" in titles  # and the queued mails themselves
     assert "E-mail (pending)" in titles and "critical" in titles.lower()  # the critical-report alert
     assert [e.at for e in events] == sorted(e.at for e in events)
 

@@ -1,0 +1,231 @@
+"""Every message the platform mails, one function per kind, each rendered from
+``templates/<kind>.txt`` and ``.html`` through the one layout (``layout.txt``, ``layout.html``):
+the TLP label first (subject and banner), a short summary, the facts as a table, the one action
+expected as a link, and a footer saying why the recipient gets it and where to change that.
+
+``early_warning`` and ``services`` decide who is told what and call these; how a message reads
+lives here and in the templates. A TLP:RED item never goes by mail: its message says only that
+report (or draft) #N needs attention, with the link, to everyone, whatever they may read.
+
+``queue`` writes a composed message to the outbox with its recipient and its link.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from markupsafe import Markup
+
+from ..clock import iso
+from ..config import setting
+from ..database import DbSession
+from ..deadlines import Deadline
+from ..models import EarlyWarning, Incident, Organization, OutboxMessage, User
+from ..models.user import CERT_ADMIN as CERT_ADMIN_ROLE
+from ..models.user import CERT_ROLES
+from ..models.user import MEMBER_ADMIN as MEMBER_ADMIN_ROLE
+from ..vocab import (
+    OBSERVABLE_TYPE_LABELS,
+    PHASE_LABELS,
+    SECTOR_LABELS,
+    SEVERITY_LABELS,
+    classification_label,
+    strictest_tlp,
+    tlp_label,
+)
+from . import outbox
+from .templates import render
+
+# Outbox kinds, one per message function below.
+CRITICAL_REPORT = "critical-report"
+DRAFT_REVIEW = "draft-review"
+ASSET_WARNING = "asset-warning"
+DEADLINE_REMINDER = "deadline-reminder"
+DIGEST = "digest"
+DEAD_LETTERS = "dead-letters"
+KINDS = (CRITICAL_REPORT, DRAFT_REVIEW, ASSET_WARNING, DEADLINE_REMINDER, DIGEST, DEAD_LETTERS)
+
+# Why a recipient gets a message (the footer says it in words).
+CERT_STAFF = "cert-staff"
+CERT_ADMIN = "cert-admin"
+MEMBER_ADMIN = "member-admin"
+MEMBER = "member"
+DUTY_ADDRESS = "duty-address"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a message goes to and why: ``reason`` is one of the five above; ``org_name`` names
+    the organization a member admin or a duty address speaks for."""
+    address: str
+    user_id: int | None
+    reason: str = CERT_STAFF
+    org_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: str
+    subject: str  # without the TLP label: outbox.enqueue puts it first
+    text: str
+    html: str
+    tlp: str | None
+    action_url: str | None
+    recipient: Recipient = field(repr=False)
+
+
+def url(path: str) -> str:
+    """An absolute link for a mail: BASE_URL (no trailing slash) and an absolute path."""
+    return f"{setting('BASE_URL')}{path}"
+
+
+def preferences_url() -> str:
+    return url("/account/mail")
+
+
+def compose(kind: str, template: str, *, recipient: Recipient, subject: str, tlp: str | None, summary: str,
+            facts: list[tuple[str, str]], action_label: str | None = None, action_url: str | None = None,
+            **extra) -> Message:
+    """Render ``template`` (which extends the layout) into a Message; for kinds added elsewhere
+    (a notice, a situation mail) as much as for the ones below."""
+    context = dict(
+        subject=outbox.tlp_subject(subject, tlp), heading=subject, tlp=tlp, summary=summary, facts=facts,
+        action_label=action_label or "Open it on cert-share", action_url=action_url,
+        reason=recipient.reason, org_name=recipient.org_name or "", to=recipient.address,
+        prefs_url=preferences_url(), **extra)
+    text, html = render(template, **context)
+    return Message(kind=kind, subject=subject, text=text, html=html, tlp=tlp, action_url=action_url,
+                   recipient=recipient)
+
+
+def queue(session: DbSession, message: Message, *, dedupe_key: str | None = None, actor_user_id: int | None = None,
+          now: datetime | None = None) -> OutboxMessage | None:
+    """Add ``message`` to the caller's transaction (outbox.enqueue: dedupe, cap, no self-mail)."""
+    return outbox.enqueue(
+        session, to=message.recipient.address, subject=message.subject, text=message.text, html=message.html,
+        tlp=message.tlp, kind=message.kind, dedupe_key=dedupe_key, actor_user_id=actor_user_id, now=now,
+        recipient_user_id=message.recipient.user_id, action_url=message.action_url)
+
+
+def _content_allowed(tlp: str | None, reads_content: bool) -> bool:
+    return reads_content and tlp != "red"
+
+
+def critical_report(incident: Incident, recipient: Recipient, *, reads_content: bool) -> Message:
+    """A critical report for CERT staff to triage; without its content for a reader who may only
+    assign it, and for everyone when it is TLP:RED."""
+    content = _content_allowed(incident.tlp, reads_content)
+    link = url(f"/incidents/{incident.id}")
+    facts = [("Report", f"#{incident.id}"), ("Severity", SEVERITY_LABELS.get(incident.severity, incident.severity))]
+    if content:
+        org = incident.organization
+        subject = f"Critical report from {org.name}: {incident.title}"
+        summary = f"{org.name} reported a critical incident: {incident.title}."
+        facts[1:1] = [("Title", incident.title), ("Organization", f"{org.name} ({org.slug})"),
+                      ("Sector", SECTOR_LABELS.get(org.sector, org.sector)),
+                      ("Classification", classification_label(incident.classification)),
+                      ("Detected", iso(incident.detected_at))]
+        action = "Triage it in the workspace"
+    else:
+        subject = f"Critical report #{incident.id} needs attention"
+        summary = (f"A critical report, #{incident.id}, was received. It needs a CERT analyst: "
+                   "assign it or name staff on it.")
+        action = "Assign it in the workspace"
+    return compose(CRITICAL_REPORT, "critical_report", recipient=recipient, subject=subject, tlp=incident.tlp,
+                   summary=summary, facts=facts, action_label=action, action_url=link, content=content)
+
+
+def draft_review(warning: EarlyWarning, recipient: Recipient) -> Message:
+    """A draft early warning that waits for a person to review it."""
+    content = _content_allowed(warning.tlp, True)
+    link = url(f"/warnings/{warning.id}")
+    if content:
+        subject = f"Draft early warning to review: {warning.title}"
+        summary = "An early warning waits for review before it can be published."
+        facts = [("Warning", warning.title),
+                 ("Observable", f"{OBSERVABLE_TYPE_LABELS.get(warning.observable_type, warning.observable_type)} "
+                                f"{warning.observable_display}"),
+                 ("Proposed TLP", tlp_label(warning.tlp)),
+                 ("Reporting organizations", str(warning.reporter_count))]
+    else:
+        subject = f"Draft early warning #{warning.id} to review"
+        summary = f"Draft early warning #{warning.id} waits for review before it can be published."
+        facts = [("Draft", f"#{warning.id}")]
+    return compose(DRAFT_REVIEW, "draft_review", recipient=recipient, subject=subject, tlp=warning.tlp,
+                   summary=summary, facts=facts, action_label="Review, edit, publish or discard it",
+                   action_url=link, content=content)
+
+
+def asset_warning(warning: EarlyWarning, owner: Organization, recipient: Recipient) -> Message:
+    """A published warning about an organization's own assets, for its member admins: only what
+    the warning itself says (never who reported it)."""
+    observable = (f"{OBSERVABLE_TYPE_LABELS.get(warning.observable_type, warning.observable_type)} "
+                  f"{warning.observable_display}")
+    facts = [("Warning", warning.title), ("Observable", observable), ("Valid until", iso(warning.valid_until))]
+    return compose(ASSET_WARNING, "asset_warning", recipient=recipient,
+                   subject=f"Early warning about your assets: {warning.title}", tlp=warning.tlp,
+                   summary=f"The CERT published an early warning about an asset of {owner.name}: {observable}.",
+                   facts=facts, action_label="Read the warning", action_url=url(f"/warnings/{warning.id}"),
+                   description=warning.description, recommended_action=warning.recommended_action,
+                   report_id=warning.report_id, collection=f"org-{owner.slug}")
+
+
+def deadline_reminder(incident: Incident, deadline: Deadline, recipient: Recipient, *, now: datetime,
+                      reads_content: bool) -> Message:
+    """A reporting phase is overdue; staff are told whose report it is, member admins are not
+    told their own name."""
+    content = _content_allowed(incident.tlp, reads_content)
+    phase = PHASE_LABELS.get(deadline.phase, deadline.phase)
+    hours = int((now - deadline.due_at).total_seconds() // 3600)
+    facts = [("Report", f"#{incident.id}"), ("Phase", phase), ("Due", iso(deadline.due_at)),
+             ("Overdue by", f"{hours} h")]
+    if content:
+        facts[1:1] = [("Title", incident.title),
+                      ("Classification", classification_label(incident.classification)),
+                      ("Severity", SEVERITY_LABELS.get(incident.severity, incident.severity))]
+        if recipient.reason != MEMBER_ADMIN:
+            facts.insert(2, ("Organization", incident.organization.name))
+    summary = (f"The {phase.lower()} of report #{incident.id} was due at {iso(deadline.due_at)} "
+               f"and has not been filed ({hours} h overdue).")
+    return compose(DEADLINE_REMINDER, "deadline_reminder", recipient=recipient,
+                   subject=f"Overdue: {phase} for report #{incident.id}", tlp=incident.tlp,
+                   summary=summary, facts=facts, action_label="Open the report",
+                   action_url=url(f"/incidents/{incident.id}"), content=content, incident_id=incident.id)
+
+
+def digest(recipient: Recipient, *, tlp: str | None, since: datetime, until: datetime, sections: list[tuple],
+           folded: list[OutboxMessage]) -> Message:
+    """The periodic digest: the digest sections' parts, and what the hourly cap held back."""
+    facts = [("Period", f"{iso(since)} to {iso(until)}"), ("Sections", str(len(sections))),
+             ("Held-back messages", str(len(folded)))]
+    return compose(DIGEST, "digest", recipient=recipient,
+                   subject=f"cert-share digest: {len(sections)} section(s), {len(folded)} held-back message(s)",
+                   tlp=tlp, summary="What happened since your last digest, and the mail the hourly limit held back.",
+                   facts=facts, action_label="Open cert-share", action_url=url("/"),
+                   sections=[{"text": p[0], "html": Markup(p[1])} for p in sections],
+                   folded=[{"subject": m.subject, "created": iso(m.created_at), "text": m.text,
+                            "action_url": m.action_url} for m in folded])
+
+
+def dead_letters(recipient: Recipient, dead: list[OutboxMessage], *, since: datetime, until: datetime) -> Message:
+    """Mail that will not be delivered, for the CERT admins who can fix an address or requeue it.
+
+    Labelled with the strictest TLP among the messages it lists (their subjects carry their
+    labels); a TLP:RED message's subject holds nothing of its content, so it raises no label."""
+    tlp = strictest_tlp([m.tlp for m in dead if m.tlp != "red"] + ["green"])
+    facts = [("Undeliverable", str(len(dead))), ("Period", f"{iso(since)} to {iso(until)}")]
+    return compose(DEAD_LETTERS, "dead_letters", recipient=recipient,
+                   subject=f"Undeliverable mail: {len(dead)} message(s)", tlp=tlp,
+                   summary="These messages were refused for good or ran out of attempts. Fix the address "
+                           "(the person's or the organization's page), then requeue them.",
+                   facts=facts, action_label="Open the users' page", action_url=url("/admin/users"), dead=dead)
+
+
+def recipient_for(user: User) -> Recipient:
+    """A user as a recipient, with the role that is why they get mail."""
+    if user.role == CERT_ADMIN_ROLE:
+        return Recipient(user.email, user.id, CERT_ADMIN)
+    if user.role in CERT_ROLES:
+        return Recipient(user.email, user.id, CERT_STAFF)
+    reason = MEMBER_ADMIN if user.role == MEMBER_ADMIN_ROLE else MEMBER
+    return Recipient(user.email, user.id, reason, user.organization.name if user.organization else None)
