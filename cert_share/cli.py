@@ -19,7 +19,7 @@ from .extensions import db
 from .models.user import ROLES
 from .services.demo import load_demo
 from .services.importer import import_file
-from .services.organizations import add_assets, all_by_slug, create_organization, get_by_slug
+from .services.organizations import add_assets, all_by_slug, create_organization, get_by_slug, set_duty_email
 from .services.organizations import set_active as set_org_active
 from .services.tokens import issue_token, revoke_token, tokens_of
 from .services.users import create_user
@@ -80,6 +80,20 @@ def org_asset(slug, values):
         _fail(exc)
     for asset in assets:
         click.echo(f"{asset.kind}\t{asset.value}")
+
+
+@org_group.command("set-duty")
+@click.option("--org", "slug", required=True)
+@click.argument("email", required=False, default="")
+@with_appcontext
+def org_set_duty(slug, email):
+    """Name the organization's duty address (a shared mailbox, e.g. the 24/7 contact): it gets the
+    immediate alert mail meant for the organization. Without EMAIL, the duty address is removed."""
+    try:
+        address = set_duty_email(db.session, get_by_slug(db.session, slug), email, actor=CLI)
+    except CertShareError as exc:
+        _fail(exc)
+    click.echo(f"{slug}: duty address {address}" if address else f"{slug}: no duty address")
 
 
 def _set_org_active(slug: str, active: bool) -> None:

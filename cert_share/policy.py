@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy import false, or_, select, true
 
+from .actor import Actor
 from .errors import PermissionDenied
 from .models import CaseMember, EarlyWarning, Incident, WarningSource
-from .models.user import CERT_ADMIN, MEMBER_ADMIN
+from .models.user import ANALYST, CERT_ADMIN, CERT_ANALYST, MEMBER_ADMIN
 from .vocab import TLP_LEVELS, tlp_label, tlp_up_to
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.sql.elements import ColumnElement
 
-    from .actor import Actor
-    from .models import Collection, User
+    from .models import Collection, Organization, User
 
 
 # --- Who acts for whom: staff and administrators ----------------------------------------------
@@ -121,6 +121,13 @@ def is_named_on_case(actor: "Actor", incident: "Incident") -> bool:
     if user.id in (incident.assignee_id, incident.reporter_id):
         return True
     return any(member.user_id == user.id for member in incident.case_members)
+
+
+def duty_address_reader(org: "Organization") -> Actor:
+    """An organization's duty address (a shared mailbox, no person) reads only what any of its
+    people reads by role alone: for the CERT, what an analyst named on no case reads (no TLP:RED
+    report, no warning raised from one); for a member, what its warnings' collections serve."""
+    return Actor(label=f"duty:{org.slug}", org=org, role=CERT_ANALYST if org.kind == "cert" else ANALYST)
 
 
 def can_read_incident(actor: "Actor", incident: "Incident") -> bool:

@@ -3,7 +3,8 @@
 ``enqueue`` only adds a row to the caller's session: the alert commits or rolls back with the
 event that caused it (a transactional outbox). Delivery happens later in ``send-mail``.
 Callers decide *what* a recipient may read (policy); this module only refuses malformed input,
-puts the TLP label in the subject and applies the per-recipient hourly cap.
+puts the TLP label in the subject, applies the recipient's mail preferences (mail/preferences.py)
+and the per-recipient hourly cap.
 """
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from ..config import setting
 from ..database import DbSession
 from ..errors import InputError, NotFound
 from ..models import Organization, OutboxMessage, User
-from ..models.user import MEMBER_ADMIN
+from ..models.user import MEMBER_ADMIN, MEMBER_ROLES
 from ..store.audit import record
 from ..store.rows import add_unless_exists
 from ..vocab import TLP_LEVELS, OutboxState, tlp_label
+from . import preferences
 
 # Kinds that are never folded into a digest (a digest must not fold itself).
 UNCAPPED_KINDS = frozenset({"digest"})
@@ -50,8 +52,10 @@ def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str |
             action_url: str | None = None) -> OutboxMessage | None:
     """Add one message to the caller's transaction (no commit).
 
-    Returns None when nothing is queued: the dedupe key was used before, or the recipient is
-    the user whose action caused the mail (nobody is told about their own actions).
+    Returns None when nothing is queued: the dedupe key was used before, the recipient is the
+    user whose action caused the mail (nobody is told about their own actions), or the recipient
+    (``recipient_user_id``) turned this kind off. A kind they chose to get in the digest waits
+    for it (state DIGEST), as a message over the hourly cap does.
     """
     now = now or utcnow()
     to = (to or "").strip()
@@ -60,9 +64,13 @@ def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str |
         tlp = tlp.lower()
     if _needless(session, to=to, actor_user_id=actor_user_id, dedupe_key=dedupe_key):
         return None
+    mode = _recipients_choice(session, recipient_user_id, kind)
+    if mode == preferences.OFF:
+        return None
 
     state = OutboxState.PENDING
-    if kind not in UNCAPPED_KINDS and _sent_last_hour(session, to, now) >= _cap(hourly_cap):
+    if mode == preferences.DIGEST or (
+            kind not in UNCAPPED_KINDS and _sent_last_hour(session, to, now) >= _cap(hourly_cap)):
         state = OutboxState.DIGEST
     message = OutboxMessage(
         to=to, subject=tlp_subject(subject, tlp)[:998], text=text, html=html, tlp=tlp, kind=kind,
@@ -105,6 +113,15 @@ def _needless(session: DbSession, *, to: str, actor_user_id: int | None, dedupe_
         select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first() is not None
 
 
+def _recipients_choice(session: DbSession, recipient_user_id: int | None, kind: str) -> str:
+    """How the recipient chose to get this kind (preferences.choice); 'now' for an address that
+    is no person's (a duty address) and for kinds nobody chooses about."""
+    if recipient_user_id is None:
+        return preferences.NOW
+    user = session.get(User, recipient_user_id)
+    return preferences.NOW if user is None else preferences.choice(user, kind)
+
+
 def _cap(hourly_cap: int | None) -> int:
     if hourly_cap is not None:
         return hourly_cap
@@ -132,6 +149,16 @@ def member_admins(session: DbSession, org_id: int, exclude_user_id: int | None =
     if exclude_user_id is not None:
         query = query.where(User.id != exclude_user_id)
     return list(session.execute(query.order_by(User.email)).scalars())
+
+
+def member_recipients(session: DbSession, org_id: int, kind: str) -> list[User]:
+    """The people of an active member organization who get ``kind`` in some form (by their
+    choice or their role's default: member-admins, and analysts who asked), by address."""
+    people = session.execute(
+        select(User).join(Organization, Organization.id == User.org_id)
+        .where(User.org_id == org_id, User.role.in_(MEMBER_ROLES), User.active.is_(True),
+               Organization.active.is_(True)).order_by(User.email)).scalars()
+    return [user for user in people if preferences.wants(user, kind)]
 
 
 def dead_letters(session: DbSession, limit: int = 200) -> list[OutboxMessage]:

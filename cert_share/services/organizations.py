@@ -214,6 +214,24 @@ def update_organization(session: DbSession, org: Organization, *, name: str, sec
     return changes
 
 
+def set_duty_email(session: DbSession, org: Organization, email: str | None, *, actor: Actor) -> str | None:
+    """Name (or, with an empty value, clear) the organization's duty address: a shared mailbox
+    that gets the immediate kinds of alert mail meant for the organization (mail/preferences.py).
+    Audited; commits; returns the address now set."""
+    address = (email or "").strip() or None
+    if address is not None:
+        try:
+            address = normalize_email(address)
+        except InputError as exc:
+            raise InputError(exc.message, field="duty_email") from None
+    if address != org.duty_email:
+        audit.record(session, actor, "organization.update", "organization", org.slug,
+                     duty_email={"from": org.duty_email, "to": address})
+        org.duty_email = address
+    session.commit()
+    return address
+
+
 @dataclass(frozen=True)
 class DeactivationEffects:
     """What deactivating an organization stops: the page states it before the button."""

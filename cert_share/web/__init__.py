@@ -1,6 +1,7 @@
 """Server-rendered pages for analysts and staff (Flask-Login sessions, CSRF on every form).
 
     auth.py          /login, /logout, /account/password; the server-side session check
+    account_views.py /account/mail: which alert mail a person gets, at once or in the digest
     home.py          /  (members: phases owed, newest warnings, recent reports; CERT staff: the dashboard)
     incidents.py     /incidents, /incidents/new, /incidents/<id>, its STIX bundle and phase updates
     forms.py         Flask-WTF forms (CSRF, rendering); validation is the API's schemas
@@ -21,6 +22,7 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 
 # The view modules add their routes to bp when imported: after bp exists, hence E402.
 from . import (  # noqa: E402,F401
+    account_views,
     admin_views,
     auth,
     filters,

@@ -19,6 +19,7 @@ from .roles import cert_admin_required, token_admin_required, user_admin_require
 from .staff_forms import (
     AssetForm,
     ConfirmForm,
+    DutyEmailForm,
     MemberUserForm,
     OrganizationEditForm,
     OrganizationForm,
@@ -99,13 +100,31 @@ def admin_organization(slug: str):
     return _organization_page(org, form=form, status=status)
 
 
+@bp.post("/admin/organizations/<slug>/duty")
+@cert_admin_required
+def admin_organization_duty(slug: str):
+    """Name or remove the organization's duty address; a refused address is said beside the field."""
+    org = organizations.get_by_slug(db.session, slug)
+    form = DutyEmailForm()
+    if form.validate():
+        try:
+            address = organizations.set_duty_email(db.session, org, form.duty_email.data, actor=current_actor())
+            flash(f"{org.name}: duty address {address}." if address else f"{org.name}: no duty address.", "success")
+            return redirect(url_for("web.admin_organization", slug=org.slug) + "#duty")
+        except CertShareError as exc:
+            _field_error(form, exc)
+    return _organization_page(org, duty_form=form, status=400)
+
+
 def _organization_page(org: Organization, *, form: OrganizationEditForm | None = None,
-                       asset_form: AssetForm | None = None, status: int = 200):
+                       asset_form: AssetForm | None = None, duty_form: DutyEmailForm | None = None,
+                       status: int = 200):
     if form is None:
         form = OrganizationEditForm(formdata=None, obj=org)
         form.regime.data, form.country.data = org.regime or "", org.country or ""
     return render_template("admin/organization.html", org=org, form=form, countries=country_choices(),
                            asset_form=asset_form or AssetForm(formdata=None),
+                           duty_form=duty_form or DutyEmailForm(formdata=None, duty_email=org.duty_email),
                            effects=organizations.deactivation_effects(db.session, org),
                            confirm=ConfirmForm()), status
 

@@ -114,6 +114,12 @@ class OrganizationForm(OrganizationEditForm):
     assets = TextAreaField("Assets (CIDR, AS number or domain; one per line)", render_kw={"rows": 3})
 
 
+class DutyEmailForm(Form):
+    """An organization's duty address (organizations.set_duty_email); empty removes it."""
+
+    duty_email = EmailField("Duty address", validators=[Optional(), Length(max=MAX_EMAIL)])
+
+
 class AssetForm(Form):
     value = StringField("Asset (CIDR, AS number or domain)", validators=[DataRequired(), Length(max=255)])
 

@@ -57,7 +57,8 @@ FORM_FIELDS = ("title", "description", "classification", "severity", "tlp", "det
                "status", "assignee", "note", "countries", "partner_certs", "other", "action", "merge_into", "link",
                "email", "password", "name", "sector", "kind", "country", "contact_email", "assets", "value", "role",
                "active", "code", "targets", "recommended_action", "reason", "user", "org", "current_password",
-               "new_password", "confirm_password", "regime")
+               "new_password", "confirm_password", "regime", "duty_email", "critical-report", "draft-review",
+               "asset-warning", "deadline-reminder", "situation")
 
 
 @pytest.fixture
@@ -169,6 +170,7 @@ _BODY_ONLY = {
     "web.account_security", "web.account_security_start", "web.account_password",
     "web.admin_organization", "web.admin_organization_deactivate", "web.admin_organization_reactivate",
     "web.org_users", "web.user_password_reset", "web.user_disable", "web.user_enable",
+    "web.account_mail", "web.admin_organization_duty",
 }
 
 

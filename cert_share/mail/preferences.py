@@ -1,0 +1,132 @@
+"""Which kinds of alert mail a person gets, and how: at once, in the digest, or not at all.
+
+The kinds are the outbox kinds people choose about. A person's choices live in
+``users.mail_prefs`` ({kind: mode}, plus "situation": "daily" | "off"); a kind they never
+chose follows their role's default:
+
+==================  ==============  ==============  ============  ==========
+kind                cert-admin      cert-analyst    member-admin  analyst
+==================  ==============  ==============  ============  ==========
+critical-report     now             now             --            --
+draft-review        now             now             --            --
+asset-warning       --              --              now           off
+deadline-reminder   digest          digest          now           off
+situation mail      off             off             --            --
+==================  ==============  ==============  ============  ==========
+
+"--": the kind never concerns that role (CERT staff own no assets and are told of every
+overdue phase; members never review drafts), so it is not offered. The CERT's staff are told at
+once of what needs a decision now (a critical report, a draft that waits); the many overdue
+phases of a constituency are a daily list. A member organization's administrators are the
+contact for its assets and its regulatory deadlines, so both come at once; an analyst may opt
+in. The situation mail is a daily overview that each member of staff asks for.
+
+An organization's duty address (``organizations.duty_email``) is no person: it has no
+choices and gets the immediate kinds meant for its organization (``duty_address``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..errors import InputError
+from ..models import Organization, User
+from ..models.user import ANALYST, CERT_ADMIN, CERT_ANALYST, MEMBER_ADMIN
+
+CRITICAL_REPORT = "critical-report"
+DRAFT_REVIEW = "draft-review"
+ASSET_WARNING = "asset-warning"
+DEADLINE_REMINDER = "deadline-reminder"
+KINDS: tuple[str, ...] = (CRITICAL_REPORT, DRAFT_REVIEW, ASSET_WARNING, DEADLINE_REMINDER)
+KIND_LABELS = {CRITICAL_REPORT: "Critical reports", DRAFT_REVIEW: "Draft early warnings to review",
+               ASSET_WARNING: "Early warnings about your organization's assets",
+               DEADLINE_REMINDER: "Overdue reporting phases"}
+
+NOW, DIGEST, OFF = "now", "digest", "off"
+MODES: tuple[str, ...] = (NOW, DIGEST, OFF)
+MODE_LABELS = {NOW: "At once", DIGEST: "In the digest", OFF: "Not at all"}
+
+# The daily situation mail (CERT staff): a separate choice, as it is one mail a day, not an alert.
+SITUATION = "situation"
+DAILY = "daily"
+SITUATION_MODES: tuple[str, ...] = (DAILY, OFF)
+
+DEFAULTS: dict[str, dict[str, str]] = {
+    CERT_ADMIN: {CRITICAL_REPORT: NOW, DRAFT_REVIEW: NOW, DEADLINE_REMINDER: DIGEST, SITUATION: OFF},
+    CERT_ANALYST: {CRITICAL_REPORT: NOW, DRAFT_REVIEW: NOW, DEADLINE_REMINDER: DIGEST, SITUATION: OFF},
+    MEMBER_ADMIN: {ASSET_WARNING: NOW, DEADLINE_REMINDER: NOW},
+    ANALYST: {ASSET_WARNING: OFF, DEADLINE_REMINDER: OFF},
+}
+
+# The kinds a duty address gets, by the kind of its organization: only those that are immediate.
+DUTY_KINDS = {"cert": (CRITICAL_REPORT, DRAFT_REVIEW), "member": (ASSET_WARNING,)}
+
+
+def kinds_for(role: str) -> tuple[str, ...]:
+    """The kinds a person of this role may choose about, in display order."""
+    return tuple(kind for kind in KINDS if kind in DEFAULTS.get(role, {}))
+
+
+def choice(user: User, kind: str) -> str:
+    """'now', 'digest' or 'off': how ``user`` gets mail of ``kind`` (their choice, else their
+    role's default). A kind that does not concern the role is 'off'; a kind nobody chooses about
+    (the digest itself, dead-letter notices) is 'now'."""
+    if kind not in KINDS:
+        return NOW
+    defaults = DEFAULTS.get(user.role, {})
+    if kind not in defaults:
+        return OFF
+    chosen = (user.mail_prefs or {}).get(kind)
+    return chosen if chosen in MODES else defaults[kind]
+
+
+def wants(user: User, kind: str) -> bool:
+    """The person gets mail of ``kind`` in some form (at once or in the digest)."""
+    return choice(user, kind) != OFF
+
+
+def wants_situation(user: User) -> bool:
+    """CERT staff who asked for the daily situation mail."""
+    default = DEFAULTS.get(user.role, {}).get(SITUATION)
+    if default is None:
+        return False
+    return (user.mail_prefs or {}).get(SITUATION, default) == DAILY
+
+
+def effective(user: User) -> dict[str, str]:
+    """Every choice the person has, defaults filled in (the account page's starting values)."""
+    prefs = {kind: choice(user, kind) for kind in kinds_for(user.role)}
+    if SITUATION in DEFAULTS.get(user.role, {}):
+        prefs[SITUATION] = DAILY if wants_situation(user) else OFF
+    return prefs
+
+
+def checked(role: str, submitted: Mapping[str, Any]) -> dict[str, str]:
+    """A submitted {kind: mode} as it may be stored for a person of ``role``: every kind the role
+    chooses about must be given one of its modes; anything else is an InputError naming it."""
+    allowed = {kind: MODES for kind in kinds_for(role)}
+    if SITUATION in DEFAULTS.get(role, {}):
+        allowed[SITUATION] = SITUATION_MODES
+    unknown = sorted(set(submitted) - set(allowed))
+    if unknown:
+        raise InputError(f"{str(unknown[0])[:40]!r} is not a kind of mail you can choose; "
+                         f"choose among {', '.join(allowed)}", field=str(unknown[0])[:40])
+    prefs = {}
+    for kind, modes in allowed.items():
+        mode = submitted.get(kind)
+        if mode not in modes:
+            raise InputError(f"{kind}: choose one of {', '.join(modes)}", field=kind)
+        prefs[kind] = mode
+    return prefs
+
+
+def duty_address(org: Organization | None, kind: str, already: Iterable[str] = ()) -> str | None:
+    """The organization's duty address if it gets ``kind`` and is not among ``already`` (the
+    people's addresses on the same message: a person's own address follows their choices)."""
+    if org is None or not org.duty_email or not org.active:
+        return None
+    if kind not in DUTY_KINDS.get(org.kind, ()):
+        return None
+    if org.duty_email.lower() in {a.lower() for a in already}:
+        return None
+    return org.duty_email
