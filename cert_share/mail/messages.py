@@ -203,8 +203,13 @@ def digest(recipient: Recipient, *, tlp: str | None, since: datetime, until: dat
                    tlp=tlp, summary="What happened since your last digest, and the mail the hourly limit held back.",
                    facts=facts, action_label="Open cert-share", action_url=url("/"),
                    sections=[{"text": p[0], "html": Markup(p[1])} for p in sections],
-                   folded=[{"subject": m.subject, "created": iso(m.created_at), "text": m.text,
+                   folded=[{"subject": m.subject, "created": iso(m.created_at), "text": _without_footer(m.text),
                             "action_url": m.action_url} for m in folded])
+
+
+def _without_footer(text: str) -> str:
+    """A held-back message's text without its signature block: the digest has its own footer."""
+    return text.split("\n-- \n", 1)[0]
 
 
 def dead_letters(recipient: Recipient, dead: list[OutboxMessage], *, since: datetime, until: datetime) -> Message:
