@@ -16,9 +16,11 @@ from . import config, create_app
 from .actor import CLI
 from .errors import CertShareError
 from .extensions import db
+from .limits import MAX_PGP_KEY
 from .models.user import ROLES
 from .services.demo import load_demo
 from .services.importer import import_file
+from .services.mail_keys import register_key, user_by_email
 from .services.organizations import add_assets, all_by_slug, create_organization, get_by_slug, set_duty_email
 from .services.organizations import set_active as set_org_active
 from .services.tokens import issue_token, revoke_token, tokens_of
@@ -148,6 +150,22 @@ def user_add(email, slug, role, name):
     except CertShareError as exc:
         _fail(exc)
     click.echo(f"Created {user.role} {user.email} in {org.slug}.")
+
+
+@user_group.command("key")
+@click.option("--email", required=True, help="The user's e-mail address (a user id of the key must name it).")
+@click.argument("key_file", metavar="FILE", type=click.File("rb"))
+@with_appcontext
+def user_key(email, key_file):
+    """Register the user's OpenPGP public key (armored or binary) from FILE ("-" reads standard
+    input): their TLP:AMBER mail goes encrypted to it."""
+    data = key_file.read(MAX_PGP_KEY + 1)
+    try:
+        info = register_key(db.session, user_by_email(db.session, email), data, actor=CLI)
+    except CertShareError as exc:
+        _fail(exc)
+    until = f", valid until {info.expires_at:%Y-%m-%d}" if info.expires_at else ""
+    click.echo(f"{email}: OpenPGP key {info.fingerprint}{until}.")
 
 
 @click.group("token", help="API and TAXII tokens of organizations.")

@@ -39,3 +39,6 @@ SEARCH_GROUP_ROWS = 50
 SEARCH_VALUES_PER_REPORT = 5
 SEARCH_WIDEST_IPV4_PREFIX = 16
 SEARCH_WIDEST_IPV6_PREFIX = 32
+# An OpenPGP public key as uploaded (armored or binary): a few KiB with a few user ids and
+# subkeys, more with many third-party signatures; far more is not a key a person means to send.
+MAX_PGP_KEY = 256 * 1024

@@ -30,10 +30,7 @@ from email.utils import parseaddr
 import gnupg
 
 from ..errors import InputError
-
-# A public key with a few user ids and subkeys is a few KiB; a key full of third-party
-# signatures can reach hundreds. Far more is not a key a person means to upload.
-MAX_KEY_BYTES = 256 * 1024
+from ..limits import MAX_PGP_KEY
 
 # OpenPGP hash algorithm ids (RFC 4880 9.4) as RFC 3156's micalg names them.
 _MICALG = {"1": "pgp-md5", "2": "pgp-sha1", "3": "pgp-ripemd160", "8": "pgp-sha256", "9": "pgp-sha384",
@@ -72,7 +69,7 @@ def _scratch_home() -> Iterator[gnupg.GPG]:
 
 
 def _when(epoch: str | None) -> datetime | None:
-    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).replace(tzinfo=None) if epoch else None
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else None
 
 
 def _uid_address(uid: str) -> str:
@@ -85,8 +82,8 @@ def inspect_key(data: str | bytes, email: str, *, now: datetime) -> KeyInfo:
     if not raw.strip():
         raise InputError("the key is empty: paste your public key (gpg --armor --export you@example.org)",
                          field="key")
-    if len(raw) > MAX_KEY_BYTES:
-        raise InputError(f"the key is larger than {MAX_KEY_BYTES // 1024} KiB: export it with "
+    if len(raw) > MAX_PGP_KEY:
+        raise InputError(f"the key is larger than {MAX_PGP_KEY // 1024} KiB: export it with "
                          "gpg --armor --export-options export-minimal --export you@example.org", field="key")
     if b"PRIVATE KEY BLOCK" in raw:
         raise InputError("that is a private key: never share it. Upload the public key "
@@ -145,8 +142,10 @@ def sign(message: EmailMessage, *, gpg_home: str, key: str) -> EmailMessage:
     """The same message as RFC 3156 multipart/signed: its body part, then a detached signature."""
     body = _reencoded(message)
     gpg = gnupg.GPG(gnupghome=gpg_home)
-    result = gpg.sign(_canonical(body), keyid=key, detach=True, binary=False)
-    if not result or not result.data:
+    # --local-user, not python-gnupg's keyid (--default-key): gpg falls back to another secret key
+    # when the default one is missing, and the platform would sign with a key nobody published.
+    result = gpg.sign(_canonical(body), detach=True, binary=False, extra_args=["--local-user", key])
+    if not result or not result.data or key.upper() not in {str(result.fingerprint).upper(), str(result.key_id)}:
         raise SigningError(f"gpg could not sign with MAIL_SIGNING_KEY {key} in MAIL_GPG_HOME {gpg_home}: "
                            f"{result.status or 'no signature made'}")
     signature = MIMEPart(policy=SIGNED_POLICY)

@@ -10,6 +10,7 @@
     workspace_views.py, admin_views.py, twofactor_views.py   CERT workspace, administration, TOTP
     warning_views.py /warnings and one warning's page: members read, CERT staff review
     search_views.py  /search: the header's search box (reports, warnings, who reported it)
+    key_views.py     /account/key: a person's OpenPGP key for encrypted mail
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from . import (  # noqa: E402,F401
     filters,
     home,
     incidents,
+    key_views,
     search_views,
     twofactor_views,
     warning_views,

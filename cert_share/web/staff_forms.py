@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..deadlines import REGIMES
-from ..limits import MAX_EMAIL, MAX_NAME, MAX_NOTE, MAX_PASSWORD, MAX_TOKEN_NAME
+from ..limits import MAX_EMAIL, MAX_NAME, MAX_NOTE, MAX_PASSWORD, MAX_PGP_KEY, MAX_TOKEN_NAME
 from ..models.user import ROLE_LABELS, ROLES, roles_for_kind
 from ..params import MAX_ID
 from ..vocab import INCIDENT_STATUS_LABELS, SECTOR_LABELS, SECTORS, TLP_LEVELS, countries, tlp_label
@@ -157,6 +157,11 @@ class TokenForm(Form):
 
 class ConfirmForm(Form):
     """Only the CSRF token (revoke, reset two-factor)."""
+
+
+class PgpKeyForm(Form):
+    key = TextAreaField("Your OpenPGP public key", validators=[DataRequired(), Length(max=MAX_PGP_KEY)],
+                        render_kw={"rows": 10, "spellcheck": "false", "autocomplete": "off"})
 
 
 class TotpCodeForm(Form):

@@ -11,3 +11,25 @@ def orgs(factory):
     bank2 = factory.org("Second Bank", sector="financial-services")
     telco = factory.org("TelcoNet", sector="telecommunications", assets=["AS64500"])
     return {"cert": cert, "bank": bank, "bank2": bank2, "telco": telco}
+
+
+@pytest.fixture(scope="session")
+def pgp_keys(tmp_path_factory):
+    """OpenPGP keys made once per session with the real gpg: the platform's signing key
+    (``cert``), members' keys with their private keys to decrypt (``alice``; ``soon``, which
+    expires in a day), and keys a registration must refuse (``expired``, ``revoked``)."""
+    import subprocess
+
+    from .pgp_keys import make_key
+
+    root = tmp_path_factory.mktemp("gpg")
+    keys = {
+        "cert": make_key(root, "cert", "cert@cert.example"),
+        "alice": make_key(root, "alice", "alice@first-bank.example"),
+        "soon": make_key(root, "soon", "soon@first-bank.example", expire="1d"),
+        "expired": make_key(root, "expired", "old@first-bank.example", expire="1d", faked_time="20200101T000000"),
+        "revoked": make_key(root, "revoked", "gone@first-bank.example", revoked=True),
+    }
+    yield keys
+    for keyring in keys.values():  # the gpg-agents that key generation started
+        subprocess.run(["gpgconf", "--homedir", str(keyring.home), "--kill", "all"], capture_output=True)

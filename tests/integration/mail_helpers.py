@@ -24,6 +24,7 @@ class Collector:
 
     def __init__(self):
         self.messages = []
+        self.raw: list[bytes] = []  # as received, for checks on the exact bytes (OpenPGP signatures)
         self.seconds_per_message = 0.0
         self.on_message = None
         self.data_reply: str | None = None
@@ -48,6 +49,7 @@ class Collector:
             return self.data_reply
         if self.seconds_per_message:
             await asyncio.sleep(self.seconds_per_message)
+        self.raw.append(envelope.content)
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         if self.on_message is not None:
             self.on_message(len(self.messages))

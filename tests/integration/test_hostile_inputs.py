@@ -58,7 +58,7 @@ FORM_FIELDS = ("title", "description", "classification", "severity", "tlp", "det
                "email", "password", "name", "sector", "kind", "country", "contact_email", "assets", "value", "role",
                "active", "code", "targets", "recommended_action", "reason", "user", "org", "current_password",
                "new_password", "confirm_password", "regime", "duty_email", "critical-report", "draft-review",
-               "asset-warning", "deadline-reminder", "situation")
+               "asset-warning", "deadline-reminder", "situation", "key")
 
 
 @pytest.fixture
@@ -171,6 +171,7 @@ _BODY_ONLY = {
     "web.admin_organization", "web.admin_organization_deactivate", "web.admin_organization_reactivate",
     "web.org_users", "web.user_password_reset", "web.user_disable", "web.user_enable",
     "web.account_mail", "web.admin_organization_duty",
+    "web.account_key", "web.account_key_remove",
 }
 
 

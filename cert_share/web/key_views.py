@@ -1,0 +1,52 @@
+"""``/account/key``: a person's OpenPGP public key, so TLP:AMBER mail reaches them encrypted
+(services/mail_keys.py checks it; mail/outgoing.py uses it)."""
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from ..clock import utcnow
+from ..errors import CertShareError, InputError
+from ..extensions import db
+from ..services.mail_keys import register_key, remove_key
+from . import bp
+from .actor import current_actor
+from .staff_forms import ConfirmForm, PgpKeyForm
+
+
+@bp.route("/account/key", methods=["GET", "POST"])
+@login_required
+def account_key():
+    """The key on file (fingerprint, expiry) and a form to upload one in its place."""
+    user = current_user._get_current_object()
+    form = PgpKeyForm()
+    if form.is_submitted():
+        if form.validate():
+            try:
+                info = register_key(db.session, user, form.key.data, actor=current_actor())
+            except CertShareError as exc:
+                db.session.rollback()
+                form.key.errors = [exc.message]
+            else:
+                flash(f"Your OpenPGP key {info.fingerprint} is registered: TLP:AMBER mail reaches you encrypted.",
+                      "success")
+                return redirect(url_for("web.account_key"))
+        return _page(user, form), 400
+    return _page(user, form), 200
+
+
+@bp.post("/account/key/remove")
+@login_required
+def account_key_remove():
+    if not ConfirmForm().validate():
+        raise InputError("the form expired; reload the page and try again")
+    remove_key(db.session, current_user._get_current_object(), actor=current_actor())
+    flash("Your OpenPGP key is removed: marked mail reaches you as a notice with a link.", "success")
+    return redirect(url_for("web.account_key"))
+
+
+def _page(user, form: PgpKeyForm):
+    form.key.data = form.key.data if form.key.errors else ""
+    expired = user.pgp_expires_at is not None and user.pgp_expires_at <= utcnow()
+    return render_template("admin/account_key.html", form=form, remove_form=ConfirmForm(), expired=expired,
+                           require_from=current_app.config["MAIL_REQUIRE_ENCRYPTION_FROM"])
