@@ -123,8 +123,9 @@ class Config:
     CERT_NAME = os.environ.get("CERT_NAME", "National CERT")
     # The public address of this server, as members reach it: links in mail and the URLs that
     # TAXII discovery hands out (never the request's Host header, which the client chooses).
-    # Without a trailing slash, so that every link is BASE_URL + an absolute path.
-    BASE_URL = (os.environ.get("BASE_URL") or f"http://127.0.0.1:{_int('PORT', 5000)}").rstrip("/")
+    # Without a trailing slash, so that every link is BASE_URL + an absolute path. Required
+    # outside development (check()); there it is the address `make run` serves on.
+    BASE_URL = (os.environ.get("BASE_URL") or "").rstrip("/")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -216,14 +217,22 @@ class Config:
     HSTS_MAX_AGE = _int("HSTS_MAX_AGE", 365 * 24 * 3600)
 
 
+def _local_base_url() -> str:
+    """BASE_URL on a developer's machine: the port `cert-share serve` listens on (it passes
+    --port on as PORT to its workers and scheduler), unless BASE_URL says otherwise."""
+    return (os.environ.get("BASE_URL") or f"http://127.0.0.1:{_int('PORT', 5000)}").rstrip("/")
+
+
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
+    BASE_URL = _local_base_url()
     SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
 
 
 class TestConfig(Config):
     ENV_NAME = "test"
     TESTING = True
+    BASE_URL = _local_base_url()
     SECRET_KEY = "test-secret-key"
     WTF_CSRF_ENABLED = True
     SCHEDULER_ENABLED = False
@@ -259,7 +268,8 @@ def check(config: Mapping[str, Any], *, serving: bool) -> None:
     """Refuse an app made from missing or malformed settings, naming each one.
 
     A production app that serves requests needs its own SECRET_KEY (sessions, CSRF tokens and
-    TAXII paging tokens are signed with it); commands that serve nothing never use it."""
+    TAXII paging tokens are signed with it) and its BASE_URL; commands that serve nothing never
+    use the key, and only those that send mail need the address (base_url_problems)."""
     problems = list(PROBLEMS)
     if serving and in_production(config) and config["SECRET_KEY"] in {None, "", DEV_SECRET_KEY}:
         problems.append("SECRET_KEY is not set: a production server refuses to start without it. Set SECRET_KEY "
@@ -268,5 +278,16 @@ def check(config: Mapping[str, Any], *, serving: bool) -> None:
     if bool(config.get("MAIL_GPG_HOME")) != bool(config.get("MAIL_SIGNING_KEY")):
         problems.append("MAIL_GPG_HOME and MAIL_SIGNING_KEY go together: set both (the GnuPG home holding the "
                         "platform's secret key, and that key's fingerprint) to sign mail, or neither")
+    if serving:
+        problems += base_url_problems(config)
     if problems:
         raise SettingError("\n".join(problems))
+
+
+def base_url_problems(config: Mapping[str, Any]) -> list[str]:
+    """Outside development every link in mail and TAXII discovery starts with BASE_URL, which
+    only the operator knows: a server, the scheduler and the jobs refuse to start without it."""
+    if not in_production(config) or config.get("BASE_URL"):
+        return []
+    return ["BASE_URL is not set: links in mail and TAXII discovery need the address members reach this server at. "
+            "Set BASE_URL (https://share.cert.example), or CERT_SHARE_ENV=development on a development machine"]

@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 
 from ..actor import CLI
 from ..clock import iso, utcnow
+from ..config import base_url_problems
 from ..errors import CertShareError
 from ..extensions import db
 from ..mail.outbox import dead_letters, requeue_dead
@@ -57,11 +58,19 @@ def jobs_run(name):
     if name not in jobs:
         click.echo(f"Error: unknown job {name!r}; valid jobs: {', '.join(jobs)}", err=True)
         sys.exit(2)
+    _refuse_without_base_url()
     run = run_job(db.session, jobs[name], now=utcnow(), holder=f"manual:{new_holder_id()}", trigger="manual")
     if run is None or run.status != JobRunStatus.OK:
         click.echo(f"Error: job {name} failed: {run.error if run else 'slot already taken'}", err=True)
         sys.exit(1)
     click.echo(run.summary or "done")
+
+
+def _refuse_without_base_url() -> None:
+    """The jobs write mail whose links start with BASE_URL: one line and exit 2 without it."""
+    for line in base_url_problems(current_app.config):
+        click.echo(f"Error: {line}", err=True)
+        sys.exit(2)
 
 
 @click.group("scheduler", help="The scheduler that runs the jobs (one active instance at a time).")
@@ -80,6 +89,7 @@ def scheduler_run(poll_seconds):
     if not current_app.config["SCHEDULER_ENABLED"]:
         click.echo("scheduler disabled (SCHEDULER_ENABLED=0); not starting")
         return
+    _refuse_without_base_url()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("cert_share").setLevel(logging.INFO)

@@ -47,12 +47,22 @@ def test_the_readme_commands_work_on_a_development_install_without_any_setting(a
 
 
 def test_a_production_server_without_a_secret_key_refuses_to_start_in_one_line(database_url, tmp_path):
-    result = cert_share(fresh_shell(tmp_path, DATABASE_URL=database_url, SCHEDULER_ENABLED="0"),
+    result = cert_share(fresh_shell(tmp_path, DATABASE_URL=database_url, SCHEDULER_ENABLED="0",
+                                    BASE_URL="https://share.cert.example"),
                         "serve", "--port", str(_free_port()))
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("Error: SECRET_KEY is not set") and "CERT_SHARE_ENV=development" in line
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [("serve", "--port", "0"), ("scheduler", "run"), ("jobs", "run", "send-mail")])
+def test_production_without_base_url_refuses_to_serve_or_send_mail_in_one_line(database_url, tmp_path, command):
+    """Every link in mail starts with BASE_URL: outside development nothing that mails starts without it."""
+    result = cert_share(fresh_shell(tmp_path, DATABASE_URL=database_url, SECRET_KEY="s" * 40), *command)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: BASE_URL is not set") and "CERT_SHARE_ENV=development" in line
 
 
 @pytest.mark.parametrize("name,value", [

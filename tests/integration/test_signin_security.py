@@ -428,7 +428,8 @@ def test_taxii_discovery_names_the_configured_base_url_not_the_host_header(app, 
 
 
 def _config_base_url(monkeypatch, **env: str) -> str:
-    """Config.BASE_URL as read from this environment (the module is reloaded, then restored)."""
+    """BASE_URL on a development machine as read from this environment (the module is
+    reloaded, then restored)."""
     import importlib
 
     from cert_share import config
@@ -437,7 +438,7 @@ def _config_base_url(monkeypatch, **env: str) -> str:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     try:
-        return importlib.reload(config).Config.BASE_URL
+        return importlib.reload(config).DevelopmentConfig.BASE_URL
     finally:
         for name in env:
             monkeypatch.delenv(name)
@@ -453,7 +454,8 @@ def test_a_base_url_written_with_a_trailing_slash_makes_the_same_links(monkeypat
 
 
 def test_production_cookies_are_secure_httponly_and_lax(database_url):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "s" * 40}, env="production")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "s" * 40,
+                      "BASE_URL": "https://share.cert.example"}, env="production")
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     cookie = app.test_client().get("/login", base_url="https://share.cert.example").headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie

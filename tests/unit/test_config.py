@@ -21,9 +21,21 @@ def test_refuses_to_start_in_production_without_secret_key(monkeypatch, tmp_path
 
 
 def test_starts_in_production_with_a_real_secret_key(tmp_path):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "s" * 40},
-                     env="production")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "s" * 40,
+                      "BASE_URL": "https://share.cert.example"}, env="production")
     assert app.config["ENV_NAME"] == "production"
+
+
+def test_a_production_server_needs_its_base_url_and_a_development_one_serves_its_own_port(tmp_path):
+    """Links in mail must reach the server: outside development only the operator knows where."""
+    settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "s" * 40, "BASE_URL": ""}
+    with pytest.raises(config_module.SettingError) as refused:
+        create_app(settings, env="production")
+    [line] = str(refused.value).splitlines()
+    assert line.startswith("BASE_URL is not set") and "CERT_SHARE_ENV=development" in line
+    # A command that serves nothing and sends nothing (org list, token add) still runs.
+    assert create_app(settings, env="production", serving=False).config["BASE_URL"] == ""
+    assert DevelopmentConfig.BASE_URL.startswith("http://127.0.0.1:")
 
 
 def test_a_command_line_app_in_production_gets_no_key_rather_than_the_public_one(tmp_path):
