@@ -13,6 +13,7 @@ Messages without a TLP label are about the account (a key that expired, say) and
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from ..models import OutboxMessage, User
 from ..vocab import TLP_LEVELS
@@ -30,7 +31,9 @@ def key_of(user: User | None, address: str) -> str | None:
 
 
 def key_expired(user: User | None, now: datetime) -> bool:
-    return user is not None and user.pgp_expires_at is not None and user.pgp_expires_at <= now
+    # The column is declared without Mapped[...] (as the model's other times are): a datetime here.
+    expires = cast("datetime | None", user.pgp_expires_at) if user is not None else None
+    return expires is not None and expires <= now
 
 
 def _required(tlp: str | None, require_from: str) -> bool:

@@ -228,7 +228,6 @@ def _wrap(message: EmailMessage, parts: list[MIMEPart], subtype: str, **params: 
     wrapped["Content-Type"] = f"multipart/{subtype}"
     for name, value in params.items():
         wrapped.set_param(name, value)
-    for part in parts:
-        wrapped.attach(part)
+    wrapped.set_payload(list(parts))
     wrapped.set_boundary(_boundary())
     return wrapped
