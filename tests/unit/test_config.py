@@ -177,3 +177,20 @@ def test_a_malformed_job_interval_in_the_environment_is_refused(monkeypatch, tmp
 
 def test_outside_an_app_a_setting_is_config_py_s_value():
     assert setting("MAIL_HOURLY_CAP") == Config.MAIL_HOURLY_CAP
+
+
+def test_an_unknown_encryption_policy_is_refused_naming_the_choices(monkeypatch, tmp_path):
+    monkeypatch.setattr(config_module, "PROBLEMS", [])
+    assert config_module._choice("MAIL_REQUIRE_ENCRYPTION_FROM", "Amber ", "amber",
+                                 config_module.ENCRYPTION_FROM_CHOICES) == "amber"
+    assert config_module._choice("MAIL_REQUIRE_ENCRYPTION_FROM", "red", "amber",
+                                 config_module.ENCRYPTION_FROM_CHOICES) == "amber"
+    with pytest.raises(config_module.SettingError, match="MAIL_REQUIRE_ENCRYPTION_FROM must be one of amber, green, "
+                                                         "clear, off, got 'red'"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"}, env="development")
+
+
+@pytest.mark.parametrize("settings", [{"MAIL_GPG_HOME": "/srv/gnupg"}, {"MAIL_SIGNING_KEY": "AB" * 20}])
+def test_a_signing_key_needs_its_gnupg_home_and_the_home_its_key(tmp_path, settings):
+    with pytest.raises(config_module.SettingError, match="MAIL_GPG_HOME and MAIL_SIGNING_KEY go together"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", **settings}, env="development")
