@@ -16,7 +16,6 @@ from datetime import datetime
 
 from markupsafe import Markup
 
-from ..clock import iso
 from ..config import setting
 from ..database import DbSession
 from ..deadlines import Deadline
@@ -74,6 +73,11 @@ class Message:
     recipient: Recipient = field(repr=False)
 
 
+def when(moment: datetime | None) -> str:
+    """A time as a person reads it in a mail: to the minute, in UTC."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "-"
+
+
 def url(path: str) -> str:
     """An absolute link for a mail: BASE_URL (no trailing slash) and an absolute path."""
     return f"{setting('BASE_URL')}{path}"
@@ -120,11 +124,11 @@ def critical_report(incident: Incident, recipient: Recipient, *, reads_content: 
     if content:
         org = incident.organization
         subject = f"Critical report from {org.name}: {incident.title}"
-        summary = f"{org.name} reported a critical incident: {incident.title}."
+        summary = f"{org.name} reported a critical incident. It waits for triage."
         facts[1:1] = [("Title", incident.title), ("Organization", f"{org.name} ({org.slug})"),
                       ("Sector", SECTOR_LABELS.get(org.sector, org.sector)),
                       ("Classification", classification_label(incident.classification)),
-                      ("Detected", iso(incident.detected_at))]
+                      ("Detected", when(incident.detected_at))]
         action = "Triage it in the workspace"
     else:
         subject = f"Critical report #{incident.id} needs attention"
@@ -161,7 +165,7 @@ def asset_warning(warning: EarlyWarning, owner: Organization, recipient: Recipie
     the warning itself says (never who reported it)."""
     observable = (f"{OBSERVABLE_TYPE_LABELS.get(warning.observable_type, warning.observable_type)} "
                   f"{warning.observable_display}")
-    facts = [("Warning", warning.title), ("Observable", observable), ("Valid until", iso(warning.valid_until))]
+    facts = [("Warning", warning.title), ("Observable", observable), ("Valid until", when(warning.valid_until))]
     return compose(ASSET_WARNING, "asset_warning", recipient=recipient,
                    subject=f"Early warning about your assets: {warning.title}", tlp=warning.tlp,
                    summary=f"The CERT published an early warning about an asset of {owner.name}: {observable}.",
@@ -177,7 +181,7 @@ def deadline_reminder(incident: Incident, deadline: Deadline, recipient: Recipie
     content = _content_allowed(incident.tlp, reads_content)
     phase = PHASE_LABELS.get(deadline.phase, deadline.phase)
     hours = int((now - deadline.due_at).total_seconds() // 3600)
-    facts = [("Report", f"#{incident.id}"), ("Phase", phase), ("Due", iso(deadline.due_at)),
+    facts = [("Report", f"#{incident.id}"), ("Phase", phase), ("Due", when(deadline.due_at)),
              ("Overdue by", f"{hours} h")]
     if content:
         facts[1:1] = [("Title", incident.title),
@@ -185,7 +189,7 @@ def deadline_reminder(incident: Incident, deadline: Deadline, recipient: Recipie
                       ("Severity", SEVERITY_LABELS.get(incident.severity, incident.severity))]
         if recipient.reason != MEMBER_ADMIN:
             facts.insert(2, ("Organization", incident.organization.name))
-    summary = (f"The {phase.lower()} of report #{incident.id} was due at {iso(deadline.due_at)} "
+    summary = (f"The {phase.lower()} of report #{incident.id} was due at {when(deadline.due_at)} "
                f"and has not been filed ({hours} h overdue).")
     return compose(DEADLINE_REMINDER, "deadline_reminder", recipient=recipient,
                    subject=f"Overdue: {phase} for report #{incident.id}", tlp=incident.tlp,
@@ -196,14 +200,17 @@ def deadline_reminder(incident: Incident, deadline: Deadline, recipient: Recipie
 def digest(recipient: Recipient, *, tlp: str | None, since: datetime, until: datetime, sections: list[tuple],
            folded: list[OutboxMessage]) -> Message:
     """The periodic digest: the digest sections' parts, and what the hourly cap held back."""
-    facts = [("Period", f"{iso(since)} to {iso(until)}"), ("Sections", str(len(sections))),
-             ("Held-back messages", str(len(folded)))]
+    facts = [("Period", f"{when(since)} to {when(until)}"), ("Held for this digest", str(len(folded)))]
+    if sections:
+        facts.append(("Sections", str(len(sections))))
     return compose(DIGEST, "digest", recipient=recipient,
-                   subject=f"cert-share digest: {len(sections)} section(s), {len(folded)} held-back message(s)",
-                   tlp=tlp, summary="What happened since your last digest, and the mail the hourly limit held back.",
+                   subject=f"cert-share digest: {len(folded)} held-back message(s)"
+                           + (f", {len(sections)} section(s)" if sections else ""),
+                   tlp=tlp, summary="What happened since your last digest, and the mail held for it: the kinds you "
+                                    "chose to get in the digest, and what the hourly limit held back.",
                    facts=facts, action_label="Open cert-share", action_url=url("/"),
                    sections=[{"text": p[0], "html": Markup(p[1])} for p in sections],
-                   folded=[{"subject": m.subject, "created": iso(m.created_at), "text": _without_footer(m.text),
+                   folded=[{"subject": m.subject, "created": when(m.created_at), "text": _without_footer(m.text),
                             "action_url": m.action_url} for m in folded])
 
 
@@ -218,7 +225,7 @@ def dead_letters(recipient: Recipient, dead: list[OutboxMessage], *, since: date
     Labelled with the strictest TLP among the messages it lists (their subjects carry their
     labels); a TLP:RED message's subject holds nothing of its content, so it raises no label."""
     tlp = strictest_tlp([m.tlp for m in dead if m.tlp != "red"] + ["green"])
-    facts = [("Undeliverable", str(len(dead))), ("Period", f"{iso(since)} to {iso(until)}")]
+    facts = [("Undeliverable", str(len(dead))), ("Period", f"{when(since)} to {when(until)}")]
     return compose(DEAD_LETTERS, "dead_letters", recipient=recipient,
                    subject=f"Undeliverable mail: {len(dead)} message(s)", tlp=tlp,
                    summary="These messages were refused for good or ran out of attempts. Fix the address "

@@ -41,6 +41,15 @@ class Received:
     message: EmailMessage
 
 
+def organizations(factory) -> dict:
+    """The organizations of the integration tests' ``orgs`` fixture, for tests outside that folder."""
+    return {"cert": factory.cert(),
+            "bank": factory.org("First Bank", sector="financial-services",
+                                assets=["192.0.2.0/24", "firstbank.example"]),
+            "bank2": factory.org("Second Bank", sector="financial-services"),
+            "telco": factory.org("TelcoNet", sector="telecommunications", assets=["AS64500"])}
+
+
 def build(app, orgs, factory) -> dict:
     """The world: people, reports, a published warning, overdue phases, a bounce, a digest.
     Returns {"late": the time the outbox was delivered at, "ids": report ids}."""
