@@ -229,8 +229,9 @@ def dead_letters(recipient: Recipient, dead: list[OutboxMessage], *, since: date
     return compose(DEAD_LETTERS, "dead_letters", recipient=recipient,
                    subject=f"Undeliverable mail: {len(dead)} message(s)", tlp=tlp,
                    summary="These messages were refused for good or ran out of attempts. Fix the address "
-                           "(the person's or the organization's page), then requeue them.",
-                   facts=facts, action_label="Open the users' page", action_url=url("/admin/users"), dead=dead)
+                           "(the person's or the organization's page), then queue them again.",
+                   facts=facts, action_label="Queue them again on the operations page",
+                   action_url=url("/operations#dead-letters"), dead=dead)
 
 
 def recipient_for(user: User) -> Recipient:

@@ -110,6 +110,8 @@ def test_every_link_in_every_message_opens_for_its_recipient(app, inbox):
                 parts = urlsplit(link)
                 response = client.get(parts.path + (f"?{parts.query}" if parts.query else ""))
                 assert response.status_code == 200, (kind, mail.to, link, response.status_code)
+                if parts.fragment:  # the part of the page the link points at is there
+                    assert f'id="{parts.fragment}"' in response.get_data(as_text=True), (kind, link)
                 followed += 1
     assert followed >= 2 * len(KINDS)
 
