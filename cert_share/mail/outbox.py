@@ -26,8 +26,9 @@ from ..store.rows import add_unless_exists
 from ..vocab import TLP_LEVELS, OutboxState, tlp_label
 from . import preferences
 
-# Kinds that are never folded into a digest (a digest must not fold itself).
-UNCAPPED_KINDS = frozenset({"digest"})
+# Kinds that are never folded into a digest (a digest must not fold itself, and the CERT admins'
+# dead-letter mail goes out in the same run); mail/messages.py names every kind.
+UNCAPPED_KINDS = frozenset({"digest", "dead-letters"})
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$|^[^@\s<>,;\"]+@localhost$")
 
 
@@ -97,7 +98,7 @@ def _check_message(*, to: str, subject: str, text: str, tlp: str | None, kind: s
     if tlp is not None and tlp.lower() not in TLP_LEVELS:
         raise InputError(f"unknown TLP level {tlp.lower()!r}; use one of {', '.join(TLP_LEVELS)}", field="tlp")
     if not kind or len(kind) > 32:
-        raise InputError("kind must be a short name such as 'alert' or 'digest'", field="kind")
+        raise InputError("kind must be a short name such as 'critical-report' or 'digest'", field="kind")
     if dedupe_key is not None and len(dedupe_key) > 255:
         raise InputError("dedupe_key is longer than 255 characters", field="dedupe_key")
 

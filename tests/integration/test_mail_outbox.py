@@ -224,3 +224,12 @@ def test_a_retention_of_zero_keeps_every_message(app, ctx, runner):
     db.session.commit()
     assert runner.invoke(args=["jobs", "run", "send-mail"]).exit_code == 0
     assert db.session.execute(select(OutboxMessage.subject)).scalars().all() == ["old"]
+
+
+def test_the_dead_letter_mail_is_never_held_back_by_the_hourly_cap(ctx):
+    """A CERT admin who already got their hour's mail still hears at once that mail is bouncing."""
+    for kind in ("critical-report", "dead-letters", "digest"):
+        enqueue(db.session, to="head@cert.example", subject=kind, text="t", kind=kind, hourly_cap=0)
+    db.session.commit()
+    assert {m.kind: m.state for m in rows(to="head@cert.example")} == {
+        "critical-report": "digest", "dead-letters": "pending", "digest": "pending"}
