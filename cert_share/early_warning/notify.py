@@ -1,10 +1,13 @@
 """Alert e-mails raised by intake and early warnings, written to the outbox in the same
-transaction as the event (mail/outbox.py delivers them later).
+transaction as the event (mail/outbox.py delivers them later). This module decides who is told
+what; mail/messages.py and its templates say it.
 
-Who gets what: CERT staff at once for critical reports (a TLP:RED one: its content only to the
-staff named on the case, its existence to the duty officer who assigns it) and for drafts
-awaiting review; a member's
-member-admins when a warning about their own assets is published. Nobody about their own action
+Who gets what: CERT staff for critical reports (the content only to those who may read it, the
+report's existence to the duty officer who assigns it; a TLP:RED report's content to nobody) and
+for drafts awaiting review; a member's member-admins (and analysts who asked) when a warning
+about their own assets is published; each person as they chose (at once, in the digest, or not:
+mail/preferences.py). An organization's duty address gets these at once, with only what anyone
+of the organization may read by role (never a TLP:RED case's content). Nobody about their own action
 (the acting user is excluded). Every message passes the same policy check as a TAXII read, and
 carries only what the warning itself says — never reporter identities or report free text to
 members.
@@ -12,22 +15,30 @@ members.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from .. import policy
 from ..actor import Actor, actor_for_user
-from ..config import setting
 from ..database import DbSession
-from ..mail import outbox
+from ..mail import messages, outbox, preferences
 from ..models import EarlyWarning, Incident, Organization
 from ..models.user import MEMBER_ADMIN
 from ..store.case_staff import active_staff, red_sources, staff_audience
 from ..store.collections import by_alias
+from ..store.organizations import cert_organization
 
 log = logging.getLogger(__name__)
 
 
-def _base_url() -> str:
-    return setting("BASE_URL")
+def _duty_recipient(org: Organization | None, kind: str, people: list[str],
+                    may_read: Callable[[Actor], bool]) -> messages.Recipient | None:
+    """The organization's duty address for this kind (mail/preferences.py), unless it is one of
+    ``people``' own addresses (their own choices rule it) or may not read the item: a shared
+    mailbox reads only what anyone of the organization reads by role (policy.duty_address_reader)."""
+    address = preferences.duty_address(org, kind, already=people)
+    if org is None or address is None or not may_read(policy.duty_address_reader(org)):
+        return None
+    return messages.Recipient(address, None, messages.DUTY_ADDRESS, org.name)
 
 
 def critical_report(session: DbSession, incident: Incident) -> int:
@@ -35,24 +46,20 @@ def critical_report(session: DbSession, incident: Incident) -> int:
     what policy lets them read (store.case_staff.staff_audience)."""
     if incident.severity != "critical":
         return 0
-    org = incident.organization
     count = 0
-    for recipient in staff_audience(session, incident, exclude_user_id=incident.reporter_id):
-        if recipient.reads_content:
-            subject = f"Critical report from {org.name}: {incident.title}"
-            text = (f"A critical incident was reported by {org.name} ({org.slug}).\n\n"
-                    f"Title: {incident.title}\nClassification: {incident.classification}\n"
-                    f"Detected: {incident.detected_at.isoformat()}\nTLP: {incident.tlp.upper()}\n\n"
-                    f"Triage it in the workspace: {_base_url()}/incidents/{incident.id}\n")
-        else:
-            subject = f"Critical report #{incident.id} to assign (need to know)"
-            text = (f"A critical report, #{incident.id}, was received from the {org.sector} sector.\n"
-                    f"Its TLP allows only the CERT staff named on the case to read it: assign it or name "
-                    f"staff on it in the workspace: {_base_url()}/incidents/{incident.id}\n")
-        if outbox.enqueue(session, to=recipient.address, subject=subject, text=text, tlp=incident.tlp, kind="alert",
-                          actor_user_id=incident.reporter_id,
-                          dedupe_key=f"critical-report:{incident.id}:{recipient.address.lower()}"):
+    audience = staff_audience(session, incident, exclude_user_id=incident.reporter_id)
+    for staff in audience:
+        recipient = messages.Recipient(staff.address, staff.user_id, messages.CERT_STAFF)
+        message = messages.critical_report(incident, recipient, reads_content=staff.reads_content)
+        if messages.queue(session, message, actor_user_id=incident.reporter_id,
+                          dedupe_key=f"critical-report:{incident.id}:{staff.address.lower()}"):
             count += 1
+    duty = _duty_recipient(cert_organization(session), messages.CRITICAL_REPORT, [s.address for s in audience],
+                           lambda reader: policy.can_read_incident(reader, incident))
+    if duty is not None and messages.queue(
+            session, messages.critical_report(incident, duty, reads_content=True), actor_user_id=incident.reporter_id,
+            dedupe_key=f"critical-report:{incident.id}:{duty.address.lower()}"):
+        count += 1
     return count
 
 
@@ -60,23 +67,21 @@ def draft_awaiting_review(session: DbSession, warning: EarlyWarning) -> int:
     """A warning that must not go out without a human decision: tell the CERT staff who may read
     it now (one raised from a TLP:RED report: the staff named on that case)."""
     sources = red_sources(session, warning)
-    readers = [u.email for u in active_staff(session)
-               if policy.can_read_case_warning(actor_for_user(u), sources)]
+    readers = [u for u in active_staff(session) if policy.can_read_case_warning(actor_for_user(u), sources)]
     count = 0
-    for address in readers:
-        text = (f"An early warning waits for review before it can be published.\n\n"
-                f"{warning.title}\nObservable: {warning.observable_type} {warning.observable_display}\n"
-                f"Proposed TLP: {warning.tlp.upper()}; reporting organizations: {warning.reporter_count}\n\n"
-                f"Review, edit, publish or discard it: {_base_url()}/warnings/{warning.id}\n")
-        if outbox.enqueue(session, to=address, subject=f"Draft early warning to review: {warning.title}",
-                          text=text, tlp=warning.tlp, kind="alert",
-                          dedupe_key=f"warning-draft:{warning.id}:{warning.modified.isoformat()}:{address.lower()}"):
+    duty = _duty_recipient(cert_organization(session), messages.DRAFT_REVIEW, [u.email for u in readers],
+                           lambda reader: policy.can_read_case_warning(reader, sources))
+    for recipient in [messages.recipient_for(u) for u in readers] + ([duty] if duty else []):
+        message = messages.draft_review(warning, recipient)
+        if messages.queue(session, message, dedupe_key=f"warning-draft:{warning.id}:{warning.modified.isoformat()}:"
+                                                       f"{recipient.address.lower()}"):
             count += 1
     return count
 
 
 def owner_warning_published(session: DbSession, warning: EarlyWarning) -> int:
-    """A warning about an organization's own assets is out: its member-admins hear about it."""
+    """A warning about an organization's own assets is out: its member-admins (and the analysts who
+    asked) hear about it."""
     owner = session.get(Organization, warning.owner_org_id) if warning.owner_org_id else None
     if owner is None:
         return 0
@@ -86,12 +91,12 @@ def owner_warning_published(session: DbSession, warning: EarlyWarning) -> int:
         log.info("warning %s: not mailed to %s, TLP/collection does not admit it", warning.id, owner.slug)
         return 0
     count = 0
-    for address in outbox.member_admins(session, owner.id):
-        text = (f"{warning.title}\n\n{warning.description}\n\nRecommended action: {warning.recommended_action}\n\n"
-                f"Valid until: {warning.valid_until.isoformat()}\n"
-                f"The STIX report {warning.report_id} is in your TAXII collection org-{owner.slug}.\n")
-        if outbox.enqueue(session, to=address, subject=f"Early warning about your assets: {warning.title}",
-                          text=text, tlp=warning.tlp, kind="alert",
-                          dedupe_key=f"warning-owner:{warning.id}:{warning.modified.isoformat()}:{address.lower()}"):
+    people = outbox.member_recipients(session, owner.id, messages.ASSET_WARNING)
+    duty = _duty_recipient(owner, messages.ASSET_WARNING, [u.email for u in people],
+                           lambda reader: policy.can_read_warning(reader, warning.tlp, collections))
+    for recipient in [messages.recipient_for(u) for u in people] + ([duty] if duty else []):
+        message = messages.asset_warning(warning, owner, recipient)
+        if messages.queue(session, message, dedupe_key=f"warning-owner:{warning.id}:{warning.modified.isoformat()}:"
+                                                       f"{recipient.address.lower()}"):
             count += 1
     return count
