@@ -6,8 +6,9 @@ developer's machine; production refuses to start with the development secret key
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, has_app_context
 
@@ -75,6 +76,34 @@ def _minutes(name: str, default: float) -> float:
     except ValueError as exc:
         PROBLEMS.append(f"{exc}: set a number above 0, or unset it for the default ({default:g})")
         return default
+
+
+def clock_time(name: str, raw: Any) -> tuple[int, int]:
+    """A daily time setting ("07:00", 24-hour clock) as (hour, minute). Checked again where the
+    job reads it, since a test or script may set the app's config directly."""
+    text = str(raw or "").strip()
+    hour, _, minute = text.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and len(minute) == 2 and int(hour) < 24 and int(minute) < 60):
+        raise ValueError(f"{name} must be a time of day as HH:MM (24-hour clock), got {raw!r}")
+    return int(hour), int(minute)
+
+
+def time_zone(name: str, raw: Any) -> ZoneInfo:
+    """A time zone setting ("Europe/Tallinn", "UTC") as a ZoneInfo."""
+    try:
+        return ZoneInfo(str(raw or "").strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name} must be an IANA time zone such as Europe/Tallinn or UTC, got {raw!r}") from None
+
+
+def _checked(name: str, value: str, check: Callable[[str, Any], Any], default: str) -> str:
+    """An environment value that ``check`` accepts; otherwise the default, and a problem noted."""
+    try:
+        check(name, value)
+    except ValueError as exc:
+        PROBLEMS.append(f"{exc}: set one, or unset it for the default ({default})")
+        return default
+    return value
 
 
 def _env_name() -> str:
@@ -159,6 +188,15 @@ class Config:
     # How often pull-feeds looks for due feeds; each feed file sets its own interval_minutes.
     JOB_PULL_FEEDS_MINUTES = _minutes("JOB_PULL_FEEDS_MINUTES", 5)
     JOB_CHECK_DEADLINES_MINUTES = _minutes("JOB_CHECK_DEADLINES_MINUTES", 15)
+    # The daily situation mail to the CERT staff who ask for it: sent at this time of day (HH:MM)
+    # in CERT_TIMEZONE, the zone the CERT works in; situation-mail looks every
+    # JOB_SITUATION_MAIL_MINUTES whether the day's time has come. It names the member
+    # organizations that polled TAXII before but not in the last POLL_SILENCE_HOURS.
+    MAIL_SITUATION_AT = _checked("MAIL_SITUATION_AT", os.environ.get("MAIL_SITUATION_AT", "07:00"),
+                                 clock_time, "07:00")
+    CERT_TIMEZONE = _checked("CERT_TIMEZONE", os.environ.get("CERT_TIMEZONE", "UTC"), time_zone, "UTC")
+    JOB_SITUATION_MAIL_MINUTES = _minutes("JOB_SITUATION_MAIL_MINUTES", 5)
+    POLL_SILENCE_HOURS = _int("POLL_SILENCE_HOURS", 48)
     # Early warnings: how far back two organizations' reports correlate; how long a
     # warning stays valid after its last sighting; how many warnings one publish-warnings
     # transaction writes; per-request page size when pulling partner TAXII feeds.

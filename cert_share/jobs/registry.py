@@ -46,7 +46,13 @@ def job(name: str, *, interval_setting: str, help: str):
 def load_jobs() -> dict[str, Job]:
     """Import the job modules (each registers its jobs with @job) and return the registry, sorted by name."""
     # Imported here, not at the top: each job module imports @job from this module.
-    from . import deadline_jobs, feeds_jobs, mail_jobs, warnings_jobs  # noqa: F401 - imported for their @job registrations
+    from . import (  # noqa: F401 - imported for their @job registrations
+        deadline_jobs,
+        feeds_jobs,
+        mail_jobs,
+        situation_jobs,
+        warnings_jobs,
+    )
 
     return dict(sorted(JOBS.items()))
 

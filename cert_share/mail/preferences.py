@@ -76,8 +76,14 @@ def choice(user: User, kind: str) -> str:
     defaults = DEFAULTS.get(user.role, {})
     if kind not in defaults:
         return OFF
-    chosen = (user.mail_prefs or {}).get(kind)
+    chosen = _stored(user).get(kind)
     return chosen if chosen in MODES else defaults[kind]
+
+
+def _stored(user: User) -> dict[str, Any]:
+    """The person's own choices as stored (users.mail_prefs); none yet: {}."""
+    prefs: Any = user.mail_prefs  # a JSON column, declared without a Python type
+    return prefs if isinstance(prefs, dict) else {}
 
 
 def wants(user: User, kind: str) -> bool:
@@ -90,7 +96,7 @@ def wants_situation(user: User) -> bool:
     default = DEFAULTS.get(user.role, {}).get(SITUATION)
     if default is None:
         return False
-    return (user.mail_prefs or {}).get(SITUATION, default) == DAILY
+    return _stored(user).get(SITUATION, default) == DAILY
 
 
 def effective(user: User) -> dict[str, str]:

@@ -11,6 +11,7 @@
     warning_views.py /warnings and one warning's page: members read, CERT staff review
     search_views.py  /search: the header's search box (reports, warnings, who reported it)
     key_views.py     /account/key: a person's OpenPGP key for encrypted mail
+    operations_views.py  /operations: feeds, members' TAXII polling, dead letters (CERT staff)
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from . import (  # noqa: E402,F401
     home,
     incidents,
     key_views,
+    operations_views,
     search_views,
     twofactor_views,
     warning_views,

@@ -170,7 +170,7 @@ _BODY_ONLY = {
     "web.account_security", "web.account_security_start", "web.account_password",
     "web.admin_organization", "web.admin_organization_deactivate", "web.admin_organization_reactivate",
     "web.org_users", "web.user_password_reset", "web.user_disable", "web.user_enable",
-    "web.account_mail", "web.admin_organization_duty",
+    "web.account_mail", "web.admin_organization_duty", "web.operations_page", "web.operations_requeue",
     "web.account_key", "web.account_key_remove",
 }
 
