@@ -24,7 +24,7 @@ from cert_share.vocab import OutboxState
 from tests.integration.mail_helpers import SmtpServer
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.warning_world import ATTACKER_IP, report
-from tests.integration.web_login import login
+from tests.integration.web_login import csrf_token, login
 
 MIDNIGHT = "00:00"  # today's slot has always come: the mail covers yesterday (UTC)
 
@@ -233,3 +233,25 @@ def test_members_cannot_open_the_operations_page(app, orgs, factory):
     browser = app.test_client()
     assert login(browser, member.email).status_code == 302
     assert browser.get("/operations").status_code == 403
+
+
+def test_the_dashboard_leads_to_operations_where_a_cert_admin_sends_a_dead_letter_again(app, staff, day):
+    browser = app.test_client()
+    sign_in(browser, staff["head"].email, enrol(app, staff["head"]))
+    assert 'href="/operations"' in browser.get("/").get_data(as_text=True)
+    page = browser.get("/operations").get_data(as_text=True)
+    assert "partner-cert-a" in page and "Second Bank" in page and "gone@telco.example" in page
+    with app.app_context():
+        dead_id = db.session.execute(select(OutboxMessage.id)
+                                     .where(OutboxMessage.state == OutboxState.DEAD)).scalar_one()
+    response = browser.post(f"/operations/dead-letters/{dead_id}/requeue", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(OutboxMessage, dead_id).state == OutboxState.PENDING
+    # A CERT analyst sees the dead letters but does not send them again.
+    analyst = app.test_client()
+    sign_in(analyst, staff["analyst"].email, enrol(app, staff["analyst"]))
+    assert "Send again" not in analyst.get("/operations").get_data(as_text=True)
+    assert analyst.post(f"/operations/dead-letters/{dead_id}/requeue",
+                        data={"csrf_token": csrf_token(analyst.get("/operations").get_data(as_text=True))}
+                        ).status_code == 403
