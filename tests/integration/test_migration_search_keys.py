@@ -33,6 +33,7 @@ def test_rows_stored_before_0010_get_the_keys_intake_gives_new_ones(app, orgs):
     report(app, orgs["bank2"], VALUES)
     with app.app_context():
         intake_keys = dict(db.session.execute(text("SELECT value, host_rev FROM observables")).all())
+        db.session.commit()  # the migration's ALTER TABLE waits for every open transaction on the table
         migrations(app)
         flask_migrate.downgrade(directory=MIGRATIONS_DIRECTORY, revision="0009")
         rows = [{"incident_id": first, "org_id": orgs["bank"].id, "type": "domain-name", "value": f"h{i}.evil.example",
