@@ -111,6 +111,33 @@ def wait_for(browser, condition, timeout: float = WAIT_SECONDS):
     return WebDriverWait(browser, timeout).until(condition)
 
 
+def leave_page(browser, action) -> None:
+    """Do ``action`` (a click or key that submits a form or follows a link) and wait until the
+    next page has replaced this one: the page being left may already show what the test looks for.
+
+    Selenium's staleness_of misses one way chromium reports a replaced page: while the old
+    document is torn down, a call on its root fails with "does not belong to the document"
+    instead of a stale-element error."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.common.by import By
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    action()
+
+    def replaced(_driver) -> bool:
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    wait_for(browser, replaced)
+
+
 def type_datetime_local(element, value) -> None:
     """Type a datetime into <input type=datetime-local> as a person does (en-US segments:
     month, day, year, then hour, minute, AM/PM); the browser was started with --lang=en-US."""

@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
-from tests.browser.conftest import wait_for
+from tests.browser.conftest import leave_page, wait_for
 from tests.conftest import PASSWORD, auth
 from tests.integration.staff_login import enrol
 
@@ -21,9 +21,7 @@ NEW_PASSWORD = "my-own-password-1"
 
 def _submit(browser, css):
     """Submit a form and wait for the next page (the page left may show the same flash)."""
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, css).click()
-    wait_for(browser, EC.staleness_of(page))
+    leave_page(browser, browser.find_element(By.CSS_SELECTOR, css).click)
 
 
 def _sign_in_staff(browser, server, email, secret):
@@ -111,9 +109,7 @@ def test_cert_admin_edits_and_deactivates_an_organization_and_resets_a_password(
 
     # 4. Reset a password: shown once, with a copy button; the user must replace it at sign-in.
     row = browser.find_element(By.XPATH, "//tr[td[contains(., 'soc@bank.example')]]")
-    page = browser.find_element(By.TAG_NAME, "html")
-    row.find_element(By.CSS_SELECTOR, "button[aria-label^='Reset the password']").click()
-    wait_for(browser, EC.staleness_of(page))
+    leave_page(browser, row.find_element(By.CSS_SELECTOR, "button[aria-label^='Reset the password']").click)
     temporary = browser.find_element(By.ID, "temporary-password").text.strip()
     copy = browser.find_element(By.CSS_SELECTOR, "button[data-copy=temporary-password]")
     assert copy.is_displayed()

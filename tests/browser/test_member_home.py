@@ -16,7 +16,7 @@ from cert_share.extensions import db
 from cert_share.models import Organization, User
 from cert_share.schemas.incident import IncidentCreateSchema
 from cert_share.services import intake
-from tests.browser.conftest import wait_for
+from tests.browser.conftest import leave_page, wait_for
 from tests.integration.incident_bodies import incident_body
 
 pytestmark = pytest.mark.browser
@@ -76,9 +76,7 @@ def test_the_home_page_puts_overdue_phases_first_and_filing_one_clears_it(
     assert "overdue since" in next(o.text for o in phase.options if o.get_attribute("value") == "notification")
     phase.select_by_value("notification")
     browser.find_element(By.ID, "summary").send_keys("Scope known; phishing site taken down.")
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, ".update-form button[type=submit]").click()
-    wait_for(browser, EC.staleness_of(page))
+    leave_page(browser, browser.find_element(By.CSS_SELECTOR, ".update-form button[type=submit]").click)
     wait_for(browser, EC.text_to_be_present_in_element((By.ID, "timeline"), "Scope known"))
 
     browser.find_element(By.LINK_TEXT, "Home").click()

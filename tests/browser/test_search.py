@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.browser.conftest import wait_for
+from tests.browser.conftest import leave_page, wait_for
 from tests.integration.staff_login import enrol
 from tests.integration.warning_world import report
 
@@ -22,9 +22,7 @@ def orgs(factory):
 
 def _search_from_header(browser, text: str) -> None:
     box = browser.find_element(By.CSS_SELECTOR, "form.topsearch input[name=q]")
-    page = browser.find_element(By.TAG_NAME, "html")
-    box.send_keys(text, Keys.ENTER)
-    wait_for(browser, EC.staleness_of(page))
+    leave_page(browser, lambda: box.send_keys(text, Keys.ENTER))
     wait_for(browser, EC.presence_of_element_located((By.ID, "search-form")))
 
 
@@ -51,9 +49,8 @@ def test_a_member_searches_from_the_header_and_pivots_from_a_report(app, factory
     screenshot("member-domain")
 
     browser.get(f"{live_server.url}/incidents/{mine}")
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, "#observables a.obs-link[href='/search?q=198.51.100.23']").click()
-    wait_for(browser, EC.staleness_of(page))
+    leave_page(browser, browser.find_element(
+        By.CSS_SELECTOR, "#observables a.obs-link[href='/search?q=198.51.100.23']").click)
     reports = wait_for(browser, EC.presence_of_element_located((By.ID, "search-reports"))).text
     assert "Phishing kit on a lookalike login page" in reports
     assert "other bank" not in browser.page_source

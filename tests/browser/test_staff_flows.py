@@ -19,7 +19,7 @@ from cert_share.extensions import db
 from cert_share.models import EarlyWarning, Incident, Organization
 from cert_share.schemas.incident import IncidentCreateSchema
 from cert_share.services import intake
-from tests.browser.conftest import wait_for
+from tests.browser.conftest import leave_page, wait_for
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -43,9 +43,7 @@ def _click(browser, css):
 
 def _submit(browser, css):
     """Submit a form and wait for the next page: the page it leaves may show the same flash."""
-    page = browser.find_element(By.TAG_NAME, "html")
-    _click(browser, css)
-    wait_for(browser, EC.staleness_of(page))
+    leave_page(browser, lambda: _click(browser, css))
 
 
 def test_staff_sign_in_with_totp_triage_publish_a_draft_and_read_metrics(

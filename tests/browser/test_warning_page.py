@@ -13,7 +13,7 @@ from cert_share.early_warning import lifecycle
 from cert_share.extensions import db
 from cert_share.models import EarlyWarning
 from cert_share.store.collections import by_alias
-from tests.browser.conftest import wait_for
+from tests.browser.conftest import leave_page, wait_for
 from tests.conftest import auth
 from tests.integration.staff_login import enrol
 from tests.integration.taxii_world import API
@@ -63,9 +63,7 @@ def _warning(app, warning_id):
 
 def _submit(browser, css):
     """Submit a form and wait for the next page (the page it leaves may show the same flash)."""
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, css).click()
-    wait_for(browser, EC.staleness_of(page))
+    leave_page(browser, browser.find_element(By.CSS_SELECTOR, css).click)
 
 
 def _open(browser, live_server, warning_id):
