@@ -16,8 +16,9 @@ from ..clock import iso, utcnow
 from ..config import base_url_problems
 from ..errors import CertShareError
 from ..extensions import db
-from ..mail.outbox import dead_letters, requeue_dead
+from ..mail.outbox import dead_letters
 from ..models import SchedulerLease
+from ..services import operations
 from ..vocab import JobRunStatus
 from .lock import new_holder_id
 from .registry import load_jobs
@@ -149,7 +150,7 @@ def mail_dead():
 def mail_requeue(message_id):
     """Queue dead letter MESSAGE_ID again (e.g. after the mailbox was fixed)."""
     try:
-        row = requeue_dead(db.session, message_id, actor=CLI)
+        row = operations.requeue_dead_letter(db.session, message_id, actor=CLI)
     except CertShareError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(2)

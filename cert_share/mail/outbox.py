@@ -20,15 +20,13 @@ from ..config import setting
 from ..database import DbSession
 from ..errors import InputError, NotFound
 from ..models import Organization, OutboxMessage, User
-from ..models.user import MEMBER_ADMIN, MEMBER_ROLES
+from ..models.user import MEMBER_ROLES
 from ..store.audit import record
 from ..store.rows import add_unless_exists
 from ..vocab import TLP_LEVELS, OutboxState, tlp_label
-from . import preferences
+from . import kinds, preferences
 
-# Kinds that are never folded into a digest (a digest must not fold itself, and the CERT admins'
-# dead-letter mail goes out in the same run); mail/messages.py names every kind.
-UNCAPPED_KINDS = frozenset({"digest", "dead-letters"})
+UNCAPPED_KINDS = kinds.UNCAPPED  # never held back by the cap (mail/kinds.py says why)
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$|^[^@\s<>,;\"]+@localhost$")
 
 
@@ -141,17 +139,6 @@ def _sent_last_hour(session: DbSession, to: str, now: datetime) -> int:
     ).scalar_one()
 
 
-def member_admins(session: DbSession, org_id: int, exclude_user_id: int | None = None) -> list[str]:
-    """E-mail addresses of an organization's active member-admin users, minus the acting user
-    (none while the organization is deactivated)."""
-    query = (select(User.email).join(Organization, Organization.id == User.org_id)
-             .where(User.org_id == org_id, User.role == MEMBER_ADMIN, User.active.is_(True),
-                    Organization.active.is_(True)))
-    if exclude_user_id is not None:
-        query = query.where(User.id != exclude_user_id)
-    return list(session.execute(query.order_by(User.email)).scalars())
-
-
 def member_recipients(session: DbSession, org_id: int, kind: str) -> list[User]:
     """The people of an active member organization who get ``kind`` in some form (by their
     choice or their role's default: member-admins, and analysts who asked), by address."""
@@ -170,7 +157,8 @@ def dead_letters(session: DbSession, limit: int = 200) -> list[OutboxMessage]:
 
 
 def requeue_dead(session: DbSession, message_id: int, *, actor, now: datetime | None = None) -> OutboxMessage:
-    """Give a dead letter another chance (e.g. after the mailbox was fixed); audited, commits."""
+    """Give a dead letter another chance (e.g. after the mailbox was fixed); audited, in the
+    caller's transaction (services/operations.requeue_dead_letter commits it)."""
     message = session.get(OutboxMessage, message_id)
     if message is None or message.state != OutboxState.DEAD:
         raise NotFound(f"no dead letter with id {message_id}")
@@ -180,7 +168,6 @@ def requeue_dead(session: DbSession, message_id: int, *, actor, now: datetime | 
     message.next_attempt_at = now or utcnow()
     message.lease_until = None
     message.claimed_by = None
-    session.commit()
     return message
 
 

@@ -32,22 +32,16 @@ from typing import Any
 from ..errors import InputError
 from ..models import Organization, User
 from ..models.user import ANALYST, CERT_ADMIN, CERT_ANALYST, MEMBER_ADMIN
+from . import kinds
+from .kinds import ASSET_WARNING, CRITICAL_REPORT, DEADLINE_REMINDER, DRAFT_REVIEW, SITUATION
 
-CRITICAL_REPORT = "critical-report"
-DRAFT_REVIEW = "draft-review"
-ASSET_WARNING = "asset-warning"
-DEADLINE_REMINDER = "deadline-reminder"
-KINDS: tuple[str, ...] = (CRITICAL_REPORT, DRAFT_REVIEW, ASSET_WARNING, DEADLINE_REMINDER)
-KIND_LABELS = {CRITICAL_REPORT: "Critical reports", DRAFT_REVIEW: "Draft early warnings to review",
-               ASSET_WARNING: "Early warnings about your organization's assets",
-               DEADLINE_REMINDER: "Overdue reporting phases"}
+KINDS = kinds.CHOOSABLE
 
 NOW, DIGEST, OFF = "now", "digest", "off"
 MODES: tuple[str, ...] = (NOW, DIGEST, OFF)
 MODE_LABELS = {NOW: "At once", DIGEST: "In the digest", OFF: "Not at all"}
 
 # The daily situation mail (CERT staff): a separate choice, as it is one mail a day, not an alert.
-SITUATION = "situation"
 DAILY = "daily"
 SITUATION_MODES: tuple[str, ...] = (DAILY, OFF)
 
@@ -91,18 +85,22 @@ def wants(user: User, kind: str) -> bool:
     return choice(user, kind) != OFF
 
 
+def offers_situation(role: str) -> bool:
+    """Does a person of ``role`` choose about the daily situation mail (CERT staff)?"""
+    return SITUATION in DEFAULTS.get(role, {})
+
+
 def wants_situation(user: User) -> bool:
     """CERT staff who asked for the daily situation mail."""
-    default = DEFAULTS.get(user.role, {}).get(SITUATION)
-    if default is None:
+    if not offers_situation(user.role):
         return False
-    return _stored(user).get(SITUATION, default) == DAILY
+    return _stored(user).get(SITUATION, DEFAULTS[user.role][SITUATION]) == DAILY
 
 
 def effective(user: User) -> dict[str, str]:
     """Every choice the person has, defaults filled in (the account page's starting values)."""
     prefs = {kind: choice(user, kind) for kind in kinds_for(user.role)}
-    if SITUATION in DEFAULTS.get(user.role, {}):
+    if offers_situation(user.role):
         prefs[SITUATION] = DAILY if wants_situation(user) else OFF
     return prefs
 
@@ -111,7 +109,7 @@ def checked(role: str, submitted: Mapping[str, Any]) -> dict[str, str]:
     """A submitted {kind: mode} as it may be stored for a person of ``role``: every kind the role
     chooses about must be given one of its modes; anything else is an InputError naming it."""
     allowed = {kind: MODES for kind in kinds_for(role)}
-    if SITUATION in DEFAULTS.get(role, {}):
+    if offers_situation(role):
         allowed[SITUATION] = SITUATION_MODES
     unknown = sorted(set(submitted) - set(allowed))
     if unknown:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from ..database import DbSession
-from ..mail.outbox import dead_letters
+from ..mail.outbox import dead_letters, requeue_dead
 from ..models import FeedState, Organization, OutboxMessage, TaxiiPoll
 from ..vocab import OutboxState
 
@@ -28,6 +28,14 @@ def overview(session: DbSession, *, now: datetime, silence: timedelta) -> Operat
     feeds = list(session.execute(select(FeedState).order_by(FeedState.name)).scalars())
     return Operations(feeds=feeds, silent=silent_members(session, now=now, silence=silence), silence=silence,
                       dead=dead_letters(session))
+
+
+def requeue_dead_letter(session: DbSession, message_id: int, *, actor) -> OutboxMessage:
+    """Queue dead letter ``message_id`` again (the address was fixed, say); audited, commits.
+    NotFound when there is no such dead letter."""
+    message = requeue_dead(session, message_id, actor=actor)
+    session.commit()
+    return message
 
 
 def failed_feeds(session: DbSession) -> list[FeedState]:

@@ -9,7 +9,6 @@ from flask import current_app, flash, redirect, render_template, url_for
 from ..clock import utcnow
 from ..errors import CertShareError, InputError
 from ..extensions import db
-from ..mail.outbox import requeue_dead
 from ..services import operations
 from . import bp
 from .actor import current_actor
@@ -31,7 +30,7 @@ def operations_requeue(message_id: int):
     if not ConfirmForm().validate():
         raise InputError("the form expired; reload the page and try again")
     try:
-        message = requeue_dead(db.session, message_id, actor=current_actor())
+        message = operations.requeue_dead_letter(db.session, message_id, actor=current_actor())
         flash(f"Mail #{message.id} to {message.to} is queued again.", "success")
     except CertShareError as exc:
         db.session.rollback()

@@ -1,0 +1,35 @@
+"""The kinds of mail the platform sends: the outbox's ``kind`` column, and what each is called
+where a person reads about it (the preferences page, a notice in a message's place).
+
+One list, below everything else in ``mail/``: messages, preferences, the outbox, delivery and
+the services that queue mail all name a kind from here.
+"""
+from __future__ import annotations
+
+CRITICAL_REPORT = "critical-report"
+DRAFT_REVIEW = "draft-review"
+ASSET_WARNING = "asset-warning"
+DEADLINE_REMINDER = "deadline-reminder"
+DIGEST = "digest"
+DEAD_LETTERS = "dead-letters"
+SITUATION = "situation"
+KEY_PROBLEM = "pgp-key"
+
+# The kinds a person chooses about on /account/mail (at once, in the digest, not at all).
+CHOOSABLE: tuple[str, ...] = (CRITICAL_REPORT, DRAFT_REVIEW, ASSET_WARNING, DEADLINE_REMINDER)
+ALL: tuple[str, ...] = (*CHOOSABLE, DIGEST, DEAD_LETTERS, SITUATION, KEY_PROBLEM)
+
+# Never folded into a digest: a digest must not fold itself, and the CERT admins' dead-letter
+# mail goes out in the same run.
+UNCAPPED: frozenset[str] = frozenset({DIGEST, DEAD_LETTERS})
+
+# What the preferences page calls each kind a person chooses about.
+CHOICE_LABELS = {CRITICAL_REPORT: "Critical reports", DRAFT_REVIEW: "Draft early warnings to review",
+                 ASSET_WARNING: "Early warnings about your organization's assets",
+                 DEADLINE_REMINDER: "Overdue reporting phases"}
+
+# What a message of each kind is about, in a sentence ("It concerns ..."): a notice says it.
+ABOUT = {CRITICAL_REPORT: "a critical report", DRAFT_REVIEW: "a draft to review",
+         ASSET_WARNING: "a warning about your organization's assets", DEADLINE_REMINDER: "a reporting deadline",
+         DIGEST: "your digest", DEAD_LETTERS: "mail that could not be delivered",
+         SITUATION: "the daily situation mail", KEY_PROBLEM: "your OpenPGP key"}
