@@ -322,6 +322,17 @@ def check(config: Mapping[str, Any], *, serving: bool) -> None:
         raise SettingError("\n".join(problems))
 
 
+def base_url() -> str:
+    """BASE_URL for a link in mail. Outside development a relative link reaches nobody, and any
+    command may queue mail (an import, the demo data), not only those checked at start-up:
+    SettingError, naming the setting, instead of mail that goes out broken."""
+    config = current_app.config if has_app_context() else settings_of(Config)
+    problems = base_url_problems(config)
+    if problems:
+        raise SettingError("\n".join(problems))
+    return config["BASE_URL"]
+
+
 def base_url_problems(config: Mapping[str, Any]) -> list[str]:
     """Outside development every link in mail and TAXII discovery starts with BASE_URL, which
     only the operator knows: a server, the scheduler and the jobs refuse to start without it."""

@@ -113,6 +113,13 @@ def can_manage_org(actor: "Actor", org_id: int) -> bool:
 NEED_TO_KNOW_TLP = "red"
 
 
+def mail_may_carry(tlp: str | None) -> bool:
+    """May a mail hold content marked ``tlp``? Never a need-to-know item's: who reads a mailbox
+    (a forward, a shared box, a deputy) is nobody's to check, so that mail says only that
+    something waits, with the link."""
+    return tlp != NEED_TO_KNOW_TLP
+
+
 def is_named_on_case(actor: "Actor", incident: "Incident") -> bool:
     """CERT staff named on the case: its assignee, the staff member who filed it, a case member."""
     user = actor.user

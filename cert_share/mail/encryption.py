@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import cast
 
 from ..models import OutboxMessage, User
-from ..vocab import TLP_LEVELS
+from ..policy import mail_may_carry
+from ..vocab import strictest_tlp
 
 CLEAR, ENCRYPT, NOTICE = "clear", "encrypt", "notice"
 # TLP:AMBER and AMBER+STRICT are encrypted to anyone who registered a key, whatever the setting.
@@ -40,7 +41,7 @@ def _required(tlp: str | None, require_from: str) -> bool:
     """Must a message marked ``tlp`` not travel in clear text under MAIL_REQUIRE_ENCRYPTION_FROM?"""
     if tlp is None or require_from == "off":
         return False
-    return TLP_LEVELS.index(tlp) >= TLP_LEVELS.index(require_from)
+    return strictest_tlp([tlp, require_from]) == tlp
 
 
 def wants_encryption(row: OutboxMessage, require_from: str) -> bool:
@@ -51,7 +52,7 @@ def wants_encryption(row: OutboxMessage, require_from: str) -> bool:
 def decide(row: OutboxMessage, user: User | None, now: datetime, require_from: str) -> str:
     """CLEAR, ENCRYPT or NOTICE for ``row`` to ``user`` (its recipient's account, None for a
     shared address) at ``now``."""
-    if row.tlp == "red":
+    if not mail_may_carry(row.tlp):
         return NOTICE
     has_key = key_of(user, row.to) is not None and not key_expired(user, now)
     if has_key and wants_encryption(row, require_from):

@@ -16,13 +16,14 @@ from datetime import datetime
 
 from markupsafe import Markup
 
-from ..config import setting
+from .. import config
 from ..database import DbSession
 from ..deadlines import Deadline
 from ..models import EarlyWarning, Incident, Organization, OutboxMessage, User
 from ..models.user import CERT_ADMIN as CERT_ADMIN_ROLE
 from ..models.user import CERT_ROLES
 from ..models.user import MEMBER_ADMIN as MEMBER_ADMIN_ROLE
+from ..policy import mail_may_carry
 from ..vocab import (
     OBSERVABLE_TYPE_LABELS,
     PHASE_LABELS,
@@ -80,7 +81,7 @@ def when(moment: datetime | None) -> str:
 
 def url(path: str) -> str:
     """An absolute link for a mail: BASE_URL (no trailing slash) and an absolute path."""
-    return f"{setting('BASE_URL')}{path}"
+    return f"{config.base_url()}{path}"
 
 
 def preferences_url() -> str:
@@ -112,7 +113,7 @@ def queue(session: DbSession, message: Message, *, dedupe_key: str | None = None
 
 
 def _content_allowed(tlp: str | None, reads_content: bool) -> bool:
-    return reads_content and tlp != "red"
+    return reads_content and mail_may_carry(tlp)
 
 
 def critical_report(incident: Incident, recipient: Recipient, *, reads_content: bool) -> Message:
@@ -222,9 +223,11 @@ def _without_footer(text: str) -> str:
 def dead_letters(recipient: Recipient, dead: list[OutboxMessage], *, since: datetime, until: datetime) -> Message:
     """Mail that will not be delivered, for the CERT admins who can fix an address or requeue it.
 
-    Labelled with the strictest TLP among the messages it lists (their subjects carry their
-    labels); a TLP:RED message's subject holds nothing of its content, so it raises no label."""
-    tlp = strictest_tlp([m.tlp for m in dead if m.tlp != "red"] + ["green"])
+    Each is listed as /operations lists it: number, kind, recipient and error, never its subject
+    (a draft's subject names its observable, which a warning raised from a TLP:RED report keeps
+    from staff not on that case). Who was sent which kind is still the senders' business: the
+    mail takes the strictest label among those it lists, a TLP:RED one's aside (it held nothing)."""
+    tlp = strictest_tlp([m.tlp for m in dead if mail_may_carry(m.tlp)] + ["green"])
     facts = [("Undeliverable", str(len(dead))), ("Period", f"{when(since)} to {when(until)}")]
     return compose(DEAD_LETTERS, "dead_letters", recipient=recipient,
                    subject=f"Undeliverable mail: {len(dead)} message(s)", tlp=tlp,
