@@ -81,13 +81,18 @@ def list_warnings():
         raise InputError(f"state must be one of {', '.join(WARNING_STATES)}", field="state")
     limit = int_arg(request.args, "limit", default=100, maximum=MAX_PAGE)
     before = int_arg(request.args, "before")
+    if not policy.is_cert_staff(g.actor):  # members: the versions they received, never the working copy
+        received = lifecycle.received_warnings(db.session, g.actor, limit=limit, before=before)
+        return jsonify({"warnings": [_member_out.dump(w) for w in received]})
     rows = lifecycle.visible_warnings(db.session, g.actor, state=state, limit=limit, before=before)
-    return jsonify({"warnings": [_dump(w) for w in rows]})
+    return jsonify({"warnings": [_staff_out.dump(w) for w in rows]})
 
 
 @bp.get("/warnings/<int:warning_id>")
 def get_warning(warning_id: int):
-    return jsonify(_dump(lifecycle.readable_warning(db.session, g.actor, warning_id)))
+    if not policy.is_cert_staff(g.actor):
+        return jsonify(_member_out.dump(lifecycle.received_warning(db.session, g.actor, warning_id)))
+    return jsonify(_staff_out.dump(lifecycle.readable_warning(db.session, g.actor, warning_id)))
 
 
 @bp.patch("/warnings/<int:warning_id>")

@@ -24,7 +24,7 @@ from ..clock import utcnow
 from ..database import DbSession
 from ..errors import Conflict, InputError, NotFound, PermissionDenied
 from ..limits import MAX_DESCRIPTION, MAX_TITLE
-from ..models import Collection, EarlyWarning, Incident, WarningSource
+from ..models import Collection, EarlyWarning, Incident, Organization, WarningSource
 from ..models.warning import COMMUNITY
 from ..stix import markings
 from ..stix.build import identity
@@ -33,8 +33,10 @@ from ..store.case_staff import red_sources
 from ..store.collections import by_alias
 from ..store.organizations import cert_organization
 from ..store.stix_objects import add_objects
+from ..store.warning_versions import readable_collection_ids, received_query
 from ..vocab import TLP_LEVELS, WarningState
-from . import build, notify
+from . import build, notify, published
+from .published import ReceivedWarning
 from .routing import Route, Source, community_route, owner_route
 from .settings import WarningSettings, current
 
@@ -279,9 +281,17 @@ def _known_targets(session: DbSession, targets: object) -> list[str]:
     a warning may be published to."""
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         raise InputError("targets must be a list of collection aliases", field="targets")
-    unknown = [t for t in targets if t == "intake" or by_alias(session, t) is None]
+    found = {t: by_alias(session, t) for t in targets if t != "intake"}
+    unknown = [t for t in targets if found.get(t) is None]
     if unknown:
         raise InputError(f"unknown collection(s): {', '.join(unknown)}", field="targets")
+    # A deactivated organization no longer receives warnings; its collection stays for its history.
+    org_ids = [c.org_id for c in found.values() if c is not None and c.org_id is not None]
+    inactive = list(session.execute(select(Organization.name).where(
+        Organization.id.in_(org_ids), Organization.active.is_(False))).scalars()) if org_ids else []
+    if inactive:
+        raise InputError(f"deactivated organization(s) no longer receive warnings: {', '.join(sorted(inactive))}",
+                         field="targets")
     return sorted(set(targets))
 
 
@@ -481,25 +491,39 @@ def _set_withdrawn(session: DbSession, incident: Incident, actor: Actor, *, with
 def visible_warnings(session: DbSession, actor: Actor, *, state: str | None = None,
                      limit: int = 100, before: int | None = None) -> list[EarlyWarning]:
     """Warnings the actor may read: CERT staff all (optionally by state) but those raised from
-    TLP:RED reports they may not read; members what was published to a collection they may read."""
-    query = select(EarlyWarning).order_by(EarlyWarning.id.desc())
+    TLP:RED reports they may not read; members what was published to a collection they may read
+    (the rows only: what members are shown of them is received_warnings')."""
+    if not policy.is_cert_staff(actor):
+        return [r.warning for r in received_warnings(session, actor, limit=limit, before=before)]
+    query = select(EarlyWarning).order_by(EarlyWarning.id.desc()).where(policy.warning_read_filter(actor))
     if before is not None:
         query = query.where(EarlyWarning.id < before)
-    if policy.is_cert_staff(actor):
-        query = query.where(policy.warning_read_filter(actor))
-        if state:
-            query = query.where(EarlyWarning.state == state)
-        return list(session.execute(query.limit(limit)).scalars())
-    query = query.where(EarlyWarning.published_at.is_not(None)).execution_options(yield_per=500)
-    out: list[EarlyWarning] = []
-    collections: dict[str, Collection | None] = {}
-    # Every decision goes through the one policy function (as TAXII would serve the warning).
-    for warning in session.execute(query).scalars():
-        if readable_by(session, actor, warning, collections):
-            out.append(warning)
-            if len(out) >= limit:
-                break
-    return out
+    if state:
+        query = query.where(EarlyWarning.state == state)
+    return list(session.execute(query.limit(limit)).scalars())
+
+
+# Warnings read per round while looking for a member's newest readable ones.
+_RECEIVED_BATCH = 100
+
+
+def received_warnings(session: DbSession, actor: Actor, *, limit: int = 100,
+                      before: int | None = None) -> list[ReceivedWarning]:
+    """The newest warnings that reached ``actor`` (not CERT staff), as it received them. SQL keeps
+    only warnings stored in a collection the member may read; published.received (the rule TAXII
+    applies to each stored row) decides."""
+    collection_ids = readable_collection_ids(session, actor)
+    out: list[ReceivedWarning] = []
+    while collection_ids and len(out) < limit:
+        query = received_query(collection_ids)
+        if before is not None:
+            query = query.where(EarlyWarning.id < before)
+        batch = list(session.execute(query.limit(_RECEIVED_BATCH)).scalars())
+        out += published.received(session, actor, batch)
+        if len(batch) < _RECEIVED_BATCH:
+            break
+        before = batch[-1].id
+    return out[:limit]
 
 
 def readable_warning(session: DbSession, actor: Actor, warning_id: int) -> EarlyWarning:
@@ -511,17 +535,19 @@ def readable_warning(session: DbSession, actor: Actor, warning_id: int) -> Early
     return warning
 
 
-def readable_by(session: DbSession, actor: Actor, warning: EarlyWarning, cache: dict | None = None) -> bool:
+def received_warning(session: DbSession, actor: Actor, warning_id: int) -> ReceivedWarning:
+    """The warning as ``actor`` (not CERT staff) received it; NotFound as readable_warning."""
+    warning = session.get(EarlyWarning, warning_id)
+    found = published.received(session, actor, [warning]) if warning is not None else []
+    if not found:
+        raise NotFound(f"no warning {warning_id}")
+    return found[0]
+
+
+def readable_by(session: DbSession, actor: Actor, warning: EarlyWarning) -> bool:
     """May ``actor`` read this warning? CERT staff: any, but one raised from TLP:RED reports only if
-    they may read one of them; others: only a published warning, through a collection it went to
-    whose TLP rule admits the caller."""
+    they may read one of them; others: only a version that was published to them, decided on
+    what was stored (its TLP, the collections it went to), never on the working copy."""
     if policy.is_cert_staff(actor):
         return policy.can_read_case_warning(actor, red_sources(session, warning))
-    if warning.published_at is None:
-        return False
-    cache = {} if cache is None else cache
-    for alias in warning.published_targets:
-        if alias not in cache:
-            cache[alias] = by_alias(session, alias)
-    collections = [cache[a] for a in warning.published_targets if cache[a] is not None]
-    return policy.can_read_warning(actor, warning.tlp, collections)
+    return bool(published.received(session, actor, [warning]))

@@ -11,8 +11,9 @@ from .. import policy
 from ..actor import Actor
 from ..clock import utcnow
 from ..database import DbSession
-from ..early_warning.lifecycle import visible_warnings
-from ..models import EarlyWarning, Incident, PhaseDeadline
+from ..early_warning.lifecycle import received_warnings
+from ..early_warning.published import ReceivedWarning
+from ..models import Incident, PhaseDeadline
 from .incident_listing import list_incidents
 
 DEADLINES = 10
@@ -35,7 +36,7 @@ class MemberHome:
     deadlines: list[OpenDeadline]  # the most urgent first: overdue, then soonest due
     deadlines_total: int
     overdue_total: int
-    warnings: list[EarlyWarning]  # newest first
+    warnings: list[ReceivedWarning]  # newest first, as the member received them
     recent: list[Incident]
     more_recent: bool
 
@@ -46,7 +47,7 @@ def member_home(session: DbSession, actor: Actor, *, now: datetime | None = None
     deadlines, total, overdue = open_deadlines(session, actor, now=now, limit=DEADLINES)
     recent, more = list_incidents(session, actor, limit=RECENT)
     return MemberHome(deadlines=deadlines, deadlines_total=total, overdue_total=overdue,
-                      warnings=visible_warnings(session, actor, limit=WARNINGS), recent=recent, more_recent=more)
+                      warnings=received_warnings(session, actor, limit=WARNINGS), recent=recent, more_recent=more)
 
 
 def open_deadlines(session: DbSession, actor: Actor, *, now: datetime | None = None,

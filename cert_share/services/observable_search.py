@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from itertools import islice
 
 from sqlalchemy import ColumnElement, or_
 
@@ -27,6 +28,7 @@ from .. import policy
 from ..actor import Actor
 from ..database import DbSession
 from ..early_warning.lifecycle import readable_by
+from ..early_warning.published import ReceivedWarning, received
 from ..errors import InputError
 from ..limits import (
     MAX_SEARCH_TEXT,
@@ -123,7 +125,7 @@ class SearchResult:
     query: SearchQuery
     reports: list[Incident]
     reports_more: bool
-    warnings: list[EarlyWarning]
+    warnings: list[EarlyWarning | ReceivedWarning]  # members: as they received them
     warnings_more: bool
     # Report id -> the observables in it the query found (CIDR and domain searches find several).
     matched: dict[int, list[str]] = field(default_factory=dict)
@@ -146,18 +148,19 @@ def search(session: DbSession, actor: Actor, query: SearchQuery, *, limit: int =
 
 
 def _readable_warnings(session: DbSession, actor: Actor, match: Match | None, title: str | None,
-                       limit: int) -> tuple[list[EarlyWarning], bool]:
+                       limit: int) -> tuple[list[EarlyWarning | ReceivedWarning], bool]:
     # Every decision is lifecycle's (members: as TAXII would serve the warning; CERT staff: all
     # but those raised from TLP:RED reports they may not read). The candidates are only the
     # warnings on this value, found through the warning indexes.
-    out: list[EarlyWarning] = []
-    collections: dict = {}
-    published_only = not policy.is_cert_staff(actor)
-    for warning in store.warnings_matching(session, match, title, published_only=published_only):
-        if readable_by(session, actor, warning, collections):
-            out.append(warning)
-            if len(out) > limit:
-                break
+    out: list[EarlyWarning | ReceivedWarning] = []
+    staff = policy.is_cert_staff(actor)
+    candidates = store.warnings_matching(session, match, title, published_only=not staff)
+    while len(out) <= limit:
+        batch = list(islice(candidates, limit + 1))
+        # Members get each warning as they received it (one query per batch), never the working copy.
+        out += [w for w in batch if readable_by(session, actor, w)] if staff else received(session, actor, batch)
+        if len(batch) <= limit:
+            break
     return out[:limit], len(out) > limit
 
 

@@ -13,21 +13,22 @@ lifecycle.readable_warning's decision (policy); this module never widens it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
 
 from .. import policy
 from ..actor import Actor
-from ..clock import parse_iso
 from ..database import DbSession
 from ..early_warning import build
+from ..early_warning.published import PublishedVersion, received_versions, version_fields
 from ..errors import InputError, NotFound
 from ..models import AuditEntry, Collection, EarlyWarning, Incident, Organization, StixObject, TaxiiPoll
 from ..stix import build as stix_build
-from ..stix import markings
 from ..store.organizations import cert_organization
+from ..store.text import lower_contains
+from ..store.warning_versions import stored_rows
 from ..vocab import SECTOR_LABELS, TLP_LEVELS, tlp_label
 
 # The read routes whose polls hand out objects (a manifest lists them without their content).
@@ -35,71 +36,22 @@ FETCH_ROUTES = ("objects", "object", "versions")
 # Organizations listed for a search in "Publish to"; the rest are counted, not listed.
 ORG_MATCHES = 50
 MAX_SEARCH = 100
-_ACTION_PREFIX = "Recommended action: "
 
 
 # ---- the warning as published ----------------------------------------------------------------
 
-@dataclass
-class PublishedVersion:
-    """One stored version of the warning's report and indicator, read back as a person reads it."""
-
-    version: str
-    title: str
-    description: str
-    recommended_action: str
-    tlp: str | None
-    valid_until: datetime | None
-    confidence: int | None
-    revoked: bool
-    objects: list[dict] = field(default_factory=list)  # the CERT identity (if stored), indicator, report
-
-
-def _fields(version: str, report: dict, indicator: dict | None) -> PublishedVersion:
-    """build.warning_objects, read backwards: the recommended action travels at the end of the
-    report's description and as the indicator's whole description."""
-    action = ""
-    if indicator is not None and str(indicator.get("description", "")).startswith(_ACTION_PREFIX):
-        action = indicator["description"][len(_ACTION_PREFIX):]
-    description = str(report.get("description", ""))
-    suffix = f"\n\n{_ACTION_PREFIX}{action}"
-    if action and description.endswith(suffix):
-        description = description[:-len(suffix)]
-    valid_until = indicator.get("valid_until") if indicator else None
-    return PublishedVersion(version=version, title=str(report.get("name", "")), description=description,
-                            recommended_action=action, tlp=markings.tlp_of(report),
-                            valid_until=parse_iso(valid_until) if isinstance(valid_until, str) else None,
-                            confidence=report.get("confidence"), revoked=bool(report.get("revoked")))
-
-
 def _stored_rows(session: DbSession, warning: EarlyWarning, ids: list[str]) -> list[tuple[Collection, StixObject]]:
     if not warning.published_targets:
         return []
-    return [(c, o) for c, o in session.execute(
-        select(Collection, StixObject).join(StixObject, StixObject.collection_id == Collection.id)
-        .where(Collection.alias.in_(list(warning.published_targets)), StixObject.stix_id.in_(ids))).all()]
+    return stored_rows(session, warning.published_targets, ids)
 
 
 def published_version(session: DbSession, actor: Actor, warning: EarlyWarning) -> PublishedVersion | None:
-    """The latest version of the warning ``actor`` received: stored in one of its collections, and
-    admitted to ``actor`` there by the rule TAXII applies (policy.object_admitted). None: none."""
+    """The latest version of the warning ``actor`` received (early_warning.published), with the
+    CERT identity for the STIX download. None: none."""
     cert = cert_organization(session)
-    ids = [warning.report_id, warning.indicator_id] + ([cert.stix_id] if cert is not None else [])
-    latest: dict[str, StixObject] = {}
-    for collection, row in _stored_rows(session, warning, ids):
-        access = policy.collection_access(actor, collection)
-        if not policy.object_admitted(access, tlp=row.tlp, owner_org_id=row.owner_org_id):
-            continue
-        if row.stix_id not in latest or row.version > latest[row.stix_id].version:
-            latest[row.stix_id] = row
-    report = latest.get(warning.report_id)
-    if report is None:
-        return None
-    bodies = {stix_id: json.loads(row.body) for stix_id, row in latest.items()}
-    indicator = bodies.get(warning.indicator_id)
-    out = _fields(report.version, bodies[warning.report_id], indicator)
-    out.objects = [bodies[i] for i in ids if i in bodies and i != warning.report_id] + [bodies[warning.report_id]]
-    return out
+    extra = (cert.stix_id,) if cert is not None else ()
+    return received_versions(session, actor, [warning], extra_ids=extra).get(warning.id)
 
 
 def stix_bundle(session: DbSession, actor: Actor, warning: EarlyWarning) -> tuple[dict, bool]:
@@ -215,7 +167,7 @@ def _stored_versions(session: DbSession, warning: EarlyWarning) -> list[_Stored]
     out = []
     for version in sorted(versions):
         added, where = versions[version]
-        out.append(_Stored(added, where, _fields(version, bodies[(warning.report_id, version)],
+        out.append(_Stored(added, where, version_fields(version, bodies[(warning.report_id, version)],
                                                  bodies.get((warning.indicator_id, version)))))
     return out
 
@@ -340,10 +292,6 @@ def _refusals(alias: str) -> dict[str, str | None]:
     return {level: policy.warning_targets_refusal(level, [alias]) for level in TLP_LEVELS}
 
 
-def _escaped(text: str) -> str:
-    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def target_choices(session: DbSession, *, selected: list[str], q: str | None) -> TargetChoices:
     """The collections a warning may go to, in three groups: all members, each sector (with its
     number of active member organizations), and single organizations: the active ones matching
@@ -364,7 +312,7 @@ def target_choices(session: DbSession, *, selected: list[str], q: str | None) ->
                                           for c in sectors], _refusals("sector-x")))
     orgs = select(Collection, Organization).join(Organization, Organization.id == Collection.org_id).where(
         Collection.kind == "org")
-    # A deactivated organization is no longer offered (services.workspace.publish_targets); one
+    # A deactivated organization is no longer offered (lifecycle._known_targets refuses it); one
     # already chosen stays listed, marked, so that it can be unticked.
     offered = orgs.where(Organization.active.is_(True))
     org_total = session.execute(select(func.count()).select_from(offered.subquery())).scalar_one()
@@ -372,8 +320,7 @@ def target_choices(session: DbSession, *, selected: list[str], q: str | None) ->
     queries = [orgs.where(Collection.alias.in_(wanted))] if wanted else []
     org_matches = 0
     if q:
-        matching = offered.where(or_(func.lower(Organization.name).like(f"%{_escaped(q)}%", escape="\\"),
-                                  func.lower(Organization.slug).like(f"%{_escaped(q)}%", escape="\\")))
+        matching = offered.where(or_(lower_contains(Organization.name, q), lower_contains(Organization.slug, q)))
         org_matches = session.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
         queries.append(matching.order_by(func.lower(Organization.name)).limit(ORG_MATCHES))
     shown = {}

@@ -35,9 +35,12 @@ def warnings_page():
     if state is not None and state not in WARNING_STATES:
         raise InputError(f"state must be {', '.join(WARNING_STATES[:-1])} or {WARNING_STATES[-1]}", field="state")
     staff = policy.is_cert_staff(actor)
-    drafts = lifecycle.visible_warnings(db.session, actor, state=WarningState.DRAFT, limit=200) if staff else []
-    shown = lifecycle.visible_warnings(db.session, actor, state=state if staff else None, limit=200)
-    if staff and state is None:
+    if not staff:  # members: the versions they received, never the working copy
+        return render_template("workspace/warnings.html", drafts=[], staff=False, state=None,
+                               warnings=lifecycle.received_warnings(db.session, actor, limit=200))
+    drafts = lifecycle.visible_warnings(db.session, actor, state=WarningState.DRAFT, limit=200)
+    shown = lifecycle.visible_warnings(db.session, actor, state=state, limit=200)
+    if state is None:
         shown = [w for w in shown if w.state != WarningState.DRAFT]
     return render_template("workspace/warnings.html", drafts=drafts, warnings=shown, staff=staff, state=state,
                            discard_form=WarningDiscardForm())

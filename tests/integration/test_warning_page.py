@@ -132,6 +132,58 @@ def test_a_member_reads_the_warning_as_published_and_downloads_its_stix(app, org
     assert "second-bank" not in json.dumps(bundle).lower()
 
 
+def member_views(app, people, factory, orgs, who, warning_id) -> dict[str, str]:
+    """Everywhere a member meets the warning: list, home, search, the API's list, item and lookup."""
+    client, token = member(app, people, who), auth(factory.token(orgs[who]))
+    api = app.test_client()
+    return {"list": client.get("/warnings").get_data(as_text=True),
+            "home": client.get("/").get_data(as_text=True),
+            "search": client.get(f"/search?q={ATTACKER_IP}").get_data(as_text=True),
+            "page": client.get(f"/warnings/{warning_id}").get_data(as_text=True),
+            "api-list": json.dumps(api.get("/api/v1/warnings", headers=token).get_json()),
+            "api-item": json.dumps(api.get(f"/api/v1/warnings/{warning_id}", headers=token).get_json()),
+            "api-lookup": json.dumps(api.get(f"/api/v1/observables?value={ATTACKER_IP}",
+                                             headers=token).get_json()["warnings"])}
+
+
+def test_members_see_the_published_version_everywhere_until_the_next_publish_run(app, orgs, people, factory):
+    warning_id = amber_sector_warning(app, orgs)
+    published = row(app, warning_id)
+    with app.app_context():  # staff narrow it and retitle it, not yet published
+        lifecycle.review_warning(db.session, warning_id, lifecycle_actor(app, people), title="Staff working title",
+                                 recommended_action="Staff working action", tlp="amber+strict",
+                                 targets=["org-first-bank"])
+    views = member_views(app, people, factory, orgs, "bank2", warning_id)
+    for name, html in views.items():
+        assert published.title in html, name
+        assert "Staff working title" not in html and "Staff working action" not in html, name
+    assert json.loads(views["api-item"])["tlp"] == "amber"  # the TLP it went out with, not the working one
+    publish(app)  # now the new version goes out: only First Bank receives it, as edited
+    assert "Staff working title" in member_views(app, people, factory, orgs, "bank", warning_id)["list"]
+    for name, html in member_views(app, people, factory, orgs, "bank2", warning_id).items():
+        assert "Staff working title" not in html, name
+
+
+def test_a_published_warning_sent_back_to_draft_stays_as_published_for_members(app, orgs, people, factory):
+    warning_id = draft_warning(app, orgs)
+    client = staff(app, people)
+    form = page_form(client.get(f"/warnings/{warning_id}").get_data(as_text=True))
+    client.post(f"/warnings/{warning_id}/publish", data={**form, "title": "Reviewed title",
+                                                         "targets": ["org-first-bank"]})
+    publish(app)
+    reviewed = row(app, warning_id)
+    report(app, orgs["bank2"], [("ipv4-addr", ATTACKER_IP)], tlp="green")  # back to draft
+    with app.app_context():
+        lifecycle.review_warning(db.session, warning_id, lifecycle_actor(app, people), title="Unreviewed title")
+    assert row(app, warning_id).state == "draft"
+    views = member_views(app, people, factory, orgs, "bank", warning_id)
+    for name, html in views.items():
+        assert "Reviewed title" in html and "Unreviewed title" not in html, name
+    item = json.loads(views["api-item"])
+    assert item["valid_until"].startswith(reviewed.valid_until.strftime("%Y-%m-%dT%H:%M"))
+    assert item["tlp"] == reviewed.tlp
+
+
 def test_a_member_gets_404_for_a_warning_it_may_not_read_exactly_as_for_a_missing_one(app, orgs, people):
     """Member A (the telecom) must not learn that the banks' sector warning, or a draft, exists."""
     sector_only = amber_sector_warning(app, orgs)
@@ -362,6 +414,24 @@ def test_publish_to_groups_targets_and_finds_organizations_by_search(app, orgs, 
 
 
 # ---- back to draft -------------------------------------------------------------------------------
+
+def test_a_deactivated_organization_is_refused_as_a_target_on_the_page_and_over_the_api(app, orgs, people, factory):
+    warning_id = draft_warning(app, orgs)
+    with app.app_context():
+        set_active(db.session, db.session.get(Organization, orgs["telco"].id), False, actor=CLI)
+    cert = auth(factory.token(orgs["cert"]))
+    refused = app.test_client().patch(f"/api/v1/warnings/{warning_id}", json={"targets": ["org-telconet"]},
+                                      headers=cert)
+    assert refused.status_code == 400 and "deactivated" in refused.json["message"], refused.json
+    client = staff(app, people)
+    form = page_form(client.get(f"/warnings/{warning_id}").get_data(as_text=True))
+    page = client.post(f"/warnings/{warning_id}/publish", data={**form, "targets": ["org-telconet"]})
+    assert page.status_code == 400 and "no longer receive warnings" in page.get_data(as_text=True)
+    assert row(app, warning_id).state == "draft" and "org-telconet" not in row(app, warning_id).targets
+    # Another organization's collection is still taken.
+    assert app.test_client().patch(f"/api/v1/warnings/{warning_id}", json={"targets": ["org-first-bank"]},
+                                   headers=cert).status_code == 200
+
 
 def test_an_approved_warning_sent_back_to_draft_by_new_reports_says_why_and_since_when(app, orgs, people, factory):
     warning_id = draft_warning(app, orgs)
