@@ -49,7 +49,6 @@ from ..vocab import (
     tlp_label,
 )
 from . import deadline_tracking, observable_search
-from .incident_listing import received_between, received_window
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 SEVERITY_RANK = case({"critical": 4, "high": 3, "medium": 2, "low": 1}, value=Incident.severity, else_=0)
@@ -73,8 +72,6 @@ class QueueFilters:
     overdue: bool = False
     q: str | None = None
     assignee: str | None = None  # "me", "none" or a user id (as text)
-    received_from: datetime | None = None  # received (created) at or after
-    received_before: datetime | None = None  # received before (exclusive)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> "QueueFilters":
@@ -89,15 +86,13 @@ class QueueFilters:
         if status not in QUEUE_STATUSES:
             raise InputError(f"status must be open, all or one of {', '.join(INCIDENT_STATUSES)}", field="status")
         q = (args.get("q") or "").strip() or None
-        if q is not None:
-            observable_search.parse_query(q)  # as the search box: too long, control characters, a CIDR too wide
-        received_from, received_before = received_window(args)
+        if q is not None and len(q) > 200:
+            raise InputError("search text is at most 200 characters", field="q")
         return cls(sector=pick("sector", SECTORS), rsit_class=pick("class", tuple(RSIT)),
                    severity=pick("severity", SEVERITIES), tlp=pick("tlp", TLP_LEVELS), status=status,
                    org=(args.get("org") or "").strip() or None,
                    overdue=(args.get("overdue") or "") in {"1", "true", "on", "yes"}, q=q,
-                   assignee=(args.get("assignee") or "").strip() or None,
-                   received_from=received_from, received_before=received_before)
+                   assignee=(args.get("assignee") or "").strip() or None)
 
 
 @dataclass
@@ -133,14 +128,13 @@ def _filtered(filters: QueueFilters, user_id: int | None, actor: Actor) -> Selec
         query = query.where(Incident.severity == filters.severity)
     if filters.tlp:
         query = query.where(Incident.tlp == filters.tlp)
-    query = received_between(query, filters.received_from, filters.received_before)
     if filters.status == QUEUE_OPEN:
         query = query.where(Incident.status.in_(OPEN_STATUSES))
     elif filters.status != QUEUE_ALL:
         query = query.where(Incident.status == filters.status)
     if filters.q:
         # The title, or an observable the text names (an address, range, domain, hash...).
-        query = query.where(observable_search.report_condition(actor, filters.q))
+        query = query.where(observable_search.report_condition(filters.q))
     return _assigned(query, filters.assignee, user_id)
 
 
