@@ -50,8 +50,9 @@ class SightingsSchema(Schema):
     organization = fields.String(attribute="slug")
     name = fields.String()
     reports = fields.Integer(metadata={"description": "reports of this organization carrying the value"})
-    sightings = fields.Integer(metadata={"description": "observables in them that match (a value twice in a "
-                                                        "report counts twice)"})
+    sightings = fields.Integer(metadata={"description": "the values found in those reports, each counted once per "
+                                                        "report: equal to reports for one address or hash; more "
+                                                        "when a range or a domain finds several values in a report"})
 
 
 _query_out = QuerySchema()

@@ -94,6 +94,10 @@ class Observable(Model):
         Index("ix_observables_ip", "ip_hex"),
         Index("ix_observables_incident", "incident_id"),
         Index("ix_observables_host", "host_rev"),
+        # A member's search (policy.observable_read_scope): its organization's share of each index.
+        Index("ix_observables_org_ip", "org_id", "ip_hex"),
+        Index("ix_observables_org_host", "org_id", "host_rev"),
+        Index("ix_observables_org_type_value", "org_id", "type", "value"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator, Mapping
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from .. import policy
 from ..actor import Actor
@@ -23,6 +23,7 @@ from ..errors import InputError, NotFound, PermissionDenied
 from ..models import ApiToken, AuditEntry, Organization, User
 from ..models.user import ROLES, roles_for_kind
 from ..store import audit
+from ..store.text import lower_contains
 from . import web_sessions
 from .users import hash_password
 
@@ -154,8 +155,7 @@ class AuditFilters:
     def query(self) -> Select:
         query = select(AuditEntry)
         if self.actor:
-            escaped = self.actor.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(func.lower(AuditEntry.actor).like(f"%{escaped}%", escape="\\"))
+            query = query.where(lower_contains(AuditEntry.actor, self.actor))
         if self.action:
             query = query.where(AuditEntry.action == self.action)
         if self.since:

@@ -152,7 +152,7 @@ def _narrowed(query: Select, filters: ReportFilters, now: datetime) -> Select:
         query = query.where(Incident.id.in_(overdue))
     if filters.q:
         # Beside the read filter above: an observable another organization reported finds nothing here.
-        query = query.where(observable_search.report_condition(filters.q))
+        query = query.where(observable_search.report_condition(actor, filters.q))
     return query
 
 

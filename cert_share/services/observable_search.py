@@ -7,7 +7,8 @@ number, or free text), defanged input included, with the same normalization as t
     reports     the reports the caller may read that carry it (members: their own organization's;
                 CERT staff: all but the TLP:RED ones they are not named on), newest first
     warnings    the early warnings on it the caller may read (lifecycle.readable_by decides)
-    sightings   CERT staff only: which organizations reported it, in how many reports and sightings
+    sightings   CERT staff only: which organizations reported it, in how many reports, and how many
+                values found in them (a range or a domain can find several in one report)
 
 Each group is bounded (limits.SEARCH_GROUP_ROWS) and says whether there is more. The groups are
 computed only from what the caller may read, in the statement that finds them, so neither the
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import islice
 
+from publicsuffixlist import PublicSuffixList
 from sqlalchemy import ColumnElement, or_
 
 from .. import policy
@@ -48,6 +51,10 @@ KINDS = (IP, CIDR, DOMAIN, URL, EMAIL, HASH, ASN, TEXT)
 _KIND_OF_TYPE = {"ipv4-addr": IP, "ipv6-addr": IP, "domain-name": DOMAIN, "url": URL, "email-addr": EMAIL,
                  "autonomous-system": ASN, **{t: HASH for t in HASH_LENGTHS}}
 _WIDEST_PREFIX = {4: SEARCH_WIDEST_IPV4_PREFIX, 6: SEARCH_WIDEST_IPV6_PREFIX}
+# IPv4 addresses are stored as IPv4-mapped IPv6 (stix.observables.ip_to_hex), so an IPv6 range
+# over this block walks IPv4 addresses: the IPv4 limit applies to what it covers of it.
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_WIDEST_MAPPED_PREFIX = 96 + SEARCH_WIDEST_IPV4_PREFIX
 
 
 @dataclass(frozen=True)
@@ -90,9 +97,19 @@ def parse_query(text: object, *, field_name: str = "q") -> SearchQuery:
         hex_ = ip_to_hex(ipaddress.ip_address(obs.value))
         return SearchQuery(text, IP, obs.value, obs.display, obs.type, Match(ip_range=(hex_, hex_)))
     if obs.type == "domain-name":
+        if _public_suffixes().is_public(obs.value):
+            # Like a /8: "everything under com" would walk a large part of all domains stored.
+            raise InputError(f"{obs.value} is a public suffix (like com or co.uk), too wide to search: "
+                             "give a registered name under it, such as example.co.uk", field=field_name)
         return SearchQuery(text, DOMAIN, obs.value, obs.display, obs.type, Match(host=host_key_range(obs.value)))
     return SearchQuery(text, _KIND_OF_TYPE[obs.type], obs.value, obs.display, obs.type,
                        Match(exact=((obs.type, obs.value),)))
+
+
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    # The list the package ships (no download at run time); parsed once per process.
+    return PublicSuffixList()
 
 
 def parse_cidr(text: object, *, field_name: str = "cidr") -> SearchQuery:
@@ -108,6 +125,8 @@ def parse_cidr(text: object, *, field_name: str = "cidr") -> SearchQuery:
 
 def _cidr_query(text: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network, field_name: str) -> SearchQuery:
     widest = _WIDEST_PREFIX[network.version]
+    if network.version == 6 and network.overlaps(_IPV4_MAPPED):
+        widest = max(widest, _WIDEST_MAPPED_PREFIX)
     if network.prefixlen < widest:
         raise InputError(f"{network} is too wide to search: use a /{widest} or narrower", field=field_name)
     type_ = f"ipv{network.version}-addr"
@@ -164,16 +183,17 @@ def _readable_warnings(session: DbSession, actor: Actor, match: Match | None, ti
     return out[:limit], len(out) > limit
 
 
-def report_condition(text: str) -> ColumnElement[bool]:
+def report_condition(actor: Actor, text: str) -> ColumnElement[bool]:
     """A condition on ``incidents`` for a reports list's search box: the title contains ``text``,
     or (when ``text`` is an address, CIDR range, domain, URL, e-mail address, hash or AS number)
     the report carries an observable it finds. Readability is not part of it: add
-    ``policy.incident_read_filter(actor)`` beside it. InputError as parse_query."""
+    ``policy.incident_read_filter(actor)`` beside it (``actor`` only narrows which observables are
+    looked at). InputError as parse_query."""
     query = parse_query(text)
     by_title = store.title_condition(query.text)
     if query.match is None:
         return by_title
-    return or_(by_title, Incident.id.in_(store.incident_ids_with(query.match)))
+    return or_(by_title, Incident.id.in_(store.incident_ids_with(actor, query.match)))
 
 
 def _reports(session: DbSession, actor: Actor, query: SearchQuery, limit: int) -> tuple[list[Incident], bool]:

@@ -19,6 +19,7 @@ from .. import policy
 from ..actor import Actor
 from ..database import DbSession
 from ..models import EarlyWarning, Incident, Observable, Organization
+from .text import lower_contains
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,21 @@ def warning_condition(match: Match) -> ColumnElement[bool]:
                       EarlyWarning.host_rev)
 
 
-def incident_ids_with(match: Match) -> Select:
-    """SELECT of the ids of reports carrying an observable ``match`` finds (any reader's: combine
-    it with ``policy.incident_read_filter``)."""
-    return select(Observable.incident_id).where(observable_condition(match))
+def _matching_observables(actor: Actor, match: Match) -> ColumnElement[bool]:
+    # Only the caller's share of the index (members: their organization's rows, through the
+    # (org_id, ...) indexes), so what other members reported costs a member nothing.
+    return and_(observable_condition(match), policy.observable_read_scope(actor))
 
 
-def _like(text: str) -> str:
-    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def incident_ids_with(actor: Actor, match: Match) -> Select:
+    """SELECT of the ids of reports carrying an observable ``match`` finds, among those ``actor``
+    might read: combine it with ``policy.incident_read_filter``, which decides."""
+    return select(Observable.incident_id).where(_matching_observables(actor, match))
 
 
 def title_condition(text: str) -> ColumnElement[bool]:
     """Report titles containing ``text`` (case-insensitive)."""
-    return func.lower(Incident.title).like(_like(text), escape="\\")
+    return lower_contains(Incident.title, text)
 
 
 def incidents_matching(session: DbSession, actor: Actor, match: Match | None, title: str | None,
@@ -78,9 +81,8 @@ def incidents_matching(session: DbSession, actor: Actor, match: Match | None, ti
     if match is not None:
         # The matching observables first, from their indexes, then those reports by primary key
         # with the read filter. MATERIALIZED (SQLite 3.35+, PostgreSQL 12+) keeps that order: left
-        # to itself, SQLite would walk all of a member's reports and their observables instead,
-        # 45 ms at 1,000,000 observables where this takes 2 (docs/performance.md).
-        matched = (select(Observable.incident_id).where(observable_condition(match))
+        # to itself, SQLite would walk all of a member's reports and their observables instead.
+        matched = (select(Observable.incident_id).where(_matching_observables(actor, match))
                    .cte("matched").prefix_with("MATERIALIZED"))
         ids = (select(matched.c.incident_id).distinct()
                .join(Incident, Incident.id == matched.c.incident_id)
@@ -92,8 +94,8 @@ def incidents_matching(session: DbSession, actor: Actor, match: Match | None, ti
         ordered = [rows[i] for i in found if i in rows]
     else:
         # Newest first, stopping at the limit. CERT staff: the table read from its end (a title
-        # no report holds reads every row: sequentially, 30 ms at 100,000 reports, where the
-        # received-time index costs 50); members: their organization's index, by received time.
+        # no report holds reads every row, which the received-time index makes slower still);
+        # members: their organization's index, by received time.
         order = ((Incident.id.desc(),) if policy.is_cert_staff(actor)
                  else (Incident.created_at.desc(), Incident.id.desc()))
         query = (select(Incident).options(joinedload(Incident.organization, innerjoin=True))
@@ -121,8 +123,10 @@ def matched_values(session: DbSession, match: Match, incident_ids: Sequence[int]
 
 @dataclass(frozen=True)
 class OrgSightings:
-    """One organization's reports of a value: how many reports, how many sightings (observable
-    rows: the same value twice in one report counts twice)."""
+    """One organization's reports of what a search found: how many reports, and how many
+    sightings: the distinct values found in each report, added up (intake keeps a value once per
+    report, so for one address or hash they equal the reports; a range or a domain can find
+    several values in one report)."""
 
     org_id: int
     slug: str
@@ -163,4 +167,4 @@ def warnings_matching(session: DbSession, match: Match | None, title: str | None
 def _warning_condition(match: Match | None, title: str | None) -> ColumnElement[bool]:
     if match is not None:
         return warning_condition(match)
-    return func.lower(EarlyWarning.title).like(_like(title or ""), escape="\\")
+    return lower_contains(EarlyWarning.title, title or "")

@@ -9,6 +9,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 
 from .. import policy
+from ..limits import MAX_SEARCH_TEXT
 from ..models.user import ROLE_LABELS
 from ..vocab import (
     INCIDENT_SOURCE_LABELS,
@@ -97,7 +98,9 @@ def _globals():
 
 # Globals, not context: imported macros (_macros.html) see these without "with context".
 _TEMPLATE_GLOBALS = {"TLP_LABELS": TLP_LABELS, "TLP_HELP": TLP_HELP, "TYPE_LABELS": OBSERVABLE_TYPE_LABELS,
-                     "PHASE_LABELS": PHASE_LABELS, "classification_groups": classification_choices()}
+                     "PHASE_LABELS": PHASE_LABELS, "classification_groups": classification_choices(),
+                     # The maxlength of every box that takes a search (an observable or words).
+                     "MAX_SEARCH_TEXT": MAX_SEARCH_TEXT}
 
 
 @bp.record_once

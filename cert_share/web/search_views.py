@@ -9,15 +9,9 @@ from flask_login import login_required
 from .. import policy
 from ..errors import InputError
 from ..extensions import db
-from ..limits import MAX_SEARCH_TEXT
 from ..services import observable_search
 from . import bp
 from .actor import current_actor
-
-
-@bp.app_context_processor
-def _search_box() -> dict:
-    return {"search_max_text": MAX_SEARCH_TEXT}
 
 
 @bp.get("/search")

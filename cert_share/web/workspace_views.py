@@ -50,12 +50,21 @@ def dashboard():
 
 def queue():
     """``/incidents`` for CERT staff: the triage queue with filters."""
-    filters = workspace.QueueFilters.from_args(request.args)
-    page = int_arg(request.args, "page", default=1, maximum=MAX_QUEUE_PAGE)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    try:
+        filters = workspace.QueueFilters.from_args(request.args)
+        page = int_arg(request.args, "page", default=1, maximum=MAX_QUEUE_PAGE)
+    except InputError as exc:
+        # As the members' list: the search text back in its box, what is wrong above the form.
+        sent = workspace.QueueFilters(q=(request.args.get("q") or "").strip() or None)
+        return _queue_page(workspace.QueuePage([], 0, 1, 1), sent, args, error=exc.message), 400
     result = workspace.queue(db.session, filters, actor=current_actor(), page=page,
                              user_id=current_user.id)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("workspace/queue.html", result=result, filters=filters, args=args,
+    return _queue_page(result, filters, args)
+
+
+def _queue_page(result, filters, args, error=None):
+    return render_template("workspace/queue.html", result=result, filters=filters, args=args, error=error,
                            sectors=SECTORS, classes=[(c, RSIT_LABELS[c]) for c in RSIT], severities=SEVERITIES,
                            tlps=TLP_LEVELS, statuses=workspace.QUEUE_STATUSES)
 

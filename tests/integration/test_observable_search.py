@@ -198,3 +198,61 @@ def test_every_observable_on_report_case_and_warning_pages_links_to_its_search(a
     assert ip_link in client.get("/warnings").get_data(as_text=True)
     found = client.get("/search", query_string={"q": EVIL_IP}).get_data(as_text=True)
     assert f'href="/warnings/{warning_id}"' in section(found, "warnings")
+
+
+def test_a_refused_queue_search_comes_back_in_the_form_with_why(app, world):
+    response = staff(app, world).get("/incidents", query_string={"q": "::ffff:0:0/96", "status": "all"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(r'id="filter-error">[^<]*too wide', html)
+    assert 'id="queue-filters"' in html and 'value="::ffff:0:0/96"' in html
+
+
+def test_every_search_box_takes_as_much_text_as_a_search_does(app, world):
+    from cert_share.limits import MAX_SEARCH_TEXT
+
+    box = re.compile(r'<input type="search" id="q" name="q"[^>]*maxlength="(\d+)"')
+    for client in (staff(app, world), member(app, world)):  # the queue, the members' list
+        html = client.get("/incidents").get_data(as_text=True)
+        assert box.search(html).group(1) == str(MAX_SEARCH_TEXT)
+    words = "phishing " * 30  # longer than the queue once took
+    assert staff(app, world).get("/incidents", query_string={"q": words}).status_code == 200
+
+
+def test_sightings_count_the_values_a_range_finds_in_each_report(app, world):
+    bank = world["orgs"]["bank"]
+    report(app, bank, [("ipv4-addr", "198.51.100.40"), ("ipv4-addr", "198.51.100.41")], title="Scanners")
+    token = world["tokens"]["cert"]
+
+    def who(**params):
+        return {s["organization"]: (s["reports"], s["sightings"]) for s in lookup(app, token, **params).get_json()[
+            "sightings"]["items"]}
+    assert who(cidr="198.51.100.0/24")[bank.slug] == (2, 3)
+    assert who(value=EVIL_IP)[bank.slug] == (1, 1)  # one value: each report holds it once
+
+
+def test_a_members_search_reads_only_its_organizations_observables(app, world):
+    from sqlalchemy import event
+
+    from cert_share.extensions import db
+
+    seen: list[str] = []
+
+    def keep(conn, cursor, statement, *args):
+        seen.append(statement)
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        client = member(app, world)
+        seen.clear()
+        assert client.get("/search", query_string={"q": "198.51.100.0/24"}).status_code == 200
+        assert client.get("/incidents", query_string={"q": "evil.example"}).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    # (What matched in the reports found is looked up by their ids, which are the member's.)
+    searches = [s for s in seen if ("observables.host_rev" in s or "observables.ip_hex" in s)
+                and "observables.incident_id IN" not in s]
+    assert len(searches) >= 2
+    # Bounded by the member's organization where the index is walked, not only after the join.
+    assert all("observables.org_id" in s for s in searches), searches

@@ -58,6 +58,34 @@ def test_queries_that_cannot_be_searched_are_refused_naming_the_field(text, mess
     assert err.value.field == "value"
 
 
+@pytest.mark.parametrize("text", ["::ffff:0:0/96", "::/32", "::/64", "::ffff:0:0/104", "::ffff:10.0.0.0/104",
+                                  "::ffff:10.0.0.0/111"])
+def test_an_ipv6_range_over_the_ipv4_mapped_block_is_held_to_the_ipv4_limit(text):
+    # IPv4 addresses are stored IPv4-mapped: these ranges would otherwise walk every IPv4 one.
+    for parse in (parse_query, parse_cidr):
+        with pytest.raises(InputError) as err:
+            parse(text)
+        assert "too wide" in err.value.message
+
+
+def test_a_narrow_ipv4_mapped_range_finds_the_ipv4_addresses_inside_it():
+    low, high = parse_cidr("::ffff:192.0.2.0/112").match.ip_range
+    assert low <= ip_to_hex(ipaddress.ip_address("192.0.2.77")) <= high
+    assert not low <= ip_to_hex(ipaddress.ip_address("192.1.0.0")) <= high
+    assert parse_cidr("2001:db8::/32").kind == "cidr"  # elsewhere, the IPv6 limit as before
+
+
+@pytest.mark.parametrize("text", ["co.uk", "CO.UK", "gov.uk.", "github.io", "co[.]uk"])
+def test_a_public_suffix_is_refused_like_a_wide_range(text):
+    with pytest.raises(InputError) as err:
+        parse_query(text, field_name="value")
+    assert "public suffix" in err.value.message and err.value.field == "value"
+
+
+def test_a_registered_name_under_a_public_suffix_is_searched():
+    assert parse_query("bank.co.uk").kind == "domain"
+
+
 def test_the_cidr_parameter_takes_only_ranges_or_single_addresses():
     assert parse_cidr("192.0.2.0/24").kind == "cidr"
     assert parse_cidr("192.0.2.1").kind == "ip"
