@@ -34,7 +34,7 @@ from typing import Iterable, Mapping, Sequence
 
 from .clock import iso, utcnow
 from .config import setting
-from .vocab import PHASES, IncidentStatus, Phase
+from .vocab import PHASE_LABELS, PHASES, IncidentStatus, Phase
 
 
 @dataclass(frozen=True)
@@ -168,11 +168,63 @@ def for_incident(incident, *, now: datetime | None = None,
     )
 
 
+_ANCHOR_WORDS = {"detected": "detection", "classified": "classification"}
+
+
+def _delay_words(delay: Delay) -> str:
+    parts = [f"{delay.months} month{'s' if delay.months > 1 else ''}"] if delay.months else []
+    return " ".join(parts + ([f"{delay.hours} h"] if delay.hours or not parts else []))
+
+
+def regime_summary(regime: str) -> str:
+    """What a regime owes and when, from its rules, as an administrator choosing it reads it:
+    "NIS2: early warning 24 h after detection, ..."."""
+    def phase(name: str) -> str:
+        return PHASE_LABELS.get(name, name).lower()
+
+    def anchor(name: str) -> str:
+        return _ANCHOR_WORDS.get(name) or f"the {phase(name.removeprefix('phase:'))}"
+
+    rules = []
+    for rule in REGIMES[regime]:
+        text = f"{phase(rule.phase)} {_delay_words(rule.delay)} after {anchor(rule.anchor)}"
+        if rule.at_most is not None:
+            text += f" (at most {_delay_words(rule.at_most[1])} after {anchor(rule.at_most[0])})"
+        rules.append(text)
+    return f"{REGIME_LABELS.get(regime, regime)}: {', '.join(rules)}"
+
+
 def update_phases(regime: str) -> tuple[str, ...]:
     """The phases a report under ``regime`` may still file as updates, in reporting order (the
     early warning is the report itself)."""
     owed = {rule.phase for rule in REGIMES[regime]} | set(ON_REQUEST_PHASES.get(regime, ()))
     return tuple(phase for phase in PHASES if phase in owed and phase != Phase.EARLY_WARNING)
+
+
+@dataclass(frozen=True)
+class PhaseOption:
+    """A phase a report may still file, and where it stands: ``state`` is "on-request" (no
+    deadline of its own), "filed", "overdue" or "due"; ``at`` when it was filed or is due."""
+    phase: str
+    state: str
+    at: datetime | None = None
+
+
+def update_options(incident, due: Sequence[Deadline]) -> list[PhaseOption]:
+    """The phases the reporting organization's regime has (a bank under DORA is never offered
+    NIS2's notification; add_phase_update refuses the others), each with its deadline's state."""
+    org = incident.organization
+    by_phase = {d.phase: d for d in due}
+    options = []
+    for phase in update_phases(regime_of_org(org.regime, org.sector)):
+        d = by_phase.get(phase)
+        if d is None:
+            options.append(PhaseOption(phase, "on-request"))
+        elif d.submitted_at is not None:
+            options.append(PhaseOption(phase, "filed", d.submitted_at))
+        else:
+            options.append(PhaseOption(phase, "overdue" if d.overdue else "due", d.due_at))
+    return options
 
 
 def regime_of_org(regime: str | None, sector: str | None) -> str:

@@ -10,6 +10,7 @@ from ..limits import MAX_EMAIL, MAX_NAME
 from .types import BigIntPK, UTCDateTime
 
 ORG_KINDS = ("cert", "member", "partner")
+ORG_KIND_LABELS = {"cert": "CERT", "member": "Member", "partner": "Partner CERT"}
 ASSET_KINDS = ("cidr", "asn", "domain")
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator, Mapping
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
 
 from .. import policy
 from ..actor import Actor
@@ -118,8 +119,13 @@ def tokens_for(session: DbSession, org_id: int | None) -> list[ApiToken]:
     return list(session.execute(query).scalars())
 
 
-def organizations(session: DbSession) -> list[Organization]:
-    return list(session.execute(select(Organization).order_by(Organization.kind, Organization.name)).scalars())
+def organizations(session: DbSession, *, with_assets: bool = False) -> list[Organization]:
+    """All organizations by kind and name; ``with_assets`` loads their assets in one more query
+    (the list page shows them per row)."""
+    query = select(Organization).order_by(Organization.kind, Organization.name)
+    if with_assets:
+        query = query.options(selectinload(Organization.assets))
+    return list(session.execute(query).scalars())
 
 
 def users(session: DbSession) -> list[User]:

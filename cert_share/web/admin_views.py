@@ -11,6 +11,8 @@ from .. import policy
 from ..errors import CertShareError, InputError
 from ..extensions import db
 from ..models import Organization
+from ..models.organization import ORG_KIND_LABELS, ORG_KINDS
+from ..models.user import ROLE_LABELS, roles_for_kind
 from ..params import int_arg
 from ..services import administration, organizations, tokens, totp, users
 from . import bp
@@ -75,7 +77,7 @@ def admin_organizations():
                 _field_error(form, exc)
         status = 400
     return render_template("admin/organizations.html", form=form, countries=country_choices(),
-                           orgs=administration.organizations(db.session)), status
+                           orgs=administration.organizations(db.session, with_assets=True)), status
 
 
 @bp.route("/admin/organizations/<slug>", methods=["GET", "POST"])
@@ -86,18 +88,15 @@ def admin_organization(slug: str):
     if request.method == "GET":
         return _organization_page(org)
     form = OrganizationEditForm()
-    status = 200
-    if request.method == "POST":
-        if form.validate():
-            try:
-                changes = organizations.update_organization(db.session, org, **_details(form), actor=current_actor())
-                flash(f"{org.name}: {', '.join(changes) or 'nothing'} changed.", "success")
-                return redirect(url_for("web.admin_organization", slug=org.slug))
-            except CertShareError as exc:
-                _field_error(form, exc)
-                db.session.refresh(org)
-        status = 400
-    return _organization_page(org, form=form, status=status)
+    if form.validate():
+        try:
+            changes = organizations.update_organization(db.session, org, **_details(form), actor=current_actor())
+            flash(f"{org.name}: {', '.join(changes) or 'nothing'} changed.", "success")
+            return redirect(url_for("web.admin_organization", slug=org.slug))
+        except CertShareError as exc:
+            _field_error(form, exc)
+            db.session.refresh(org)
+    return _organization_page(org, form=form, status=400)
 
 
 @bp.post("/admin/organizations/<slug>/duty")
@@ -193,12 +192,20 @@ def admin_remove_asset(slug: str, asset_id: int):
 # ---- users and roles -----------------------------------------------------------------------
 
 def _org_choices():
-    return [(o.slug, f"{o.name} ({o.kind})") for o in administration.organizations(db.session)]
+    return [(o.slug, f"{o.name} ({ORG_KIND_LABELS[o.kind]})") for o in administration.organizations(db.session)]
 
 
-# The create form's roles, grouped by the kinds of organization whose people may have them.
-_ROLE_GROUPS = [("Members and partners", ("member", "partner"), role_choices(("member",))[1:]),
-                ("The CERT", ("cert",), role_choices(("cert",))[1:])]
+def _role_groups() -> list[tuple[str, tuple[str, ...], list[tuple[str, str]]]]:
+    """The create form's roles, grouped by the kinds of organization whose people may have them
+    (models.user.roles_for_kind): (group label, kinds, role choices)."""
+    kinds_by_roles: dict[tuple[str, ...], list[str]] = {}
+    for kind in ORG_KINDS:
+        kinds_by_roles.setdefault(roles_for_kind(kind), []).append(kind)
+    return [(" and ".join(ORG_KIND_LABELS[kind] for kind in kinds), tuple(kinds), role_choices(tuple(kinds))[1:])
+            for kinds in kinds_by_roles.values()]
+
+
+_ROLE_GROUPS = _role_groups()
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
@@ -215,7 +222,7 @@ def admin_users():
                 user = users.create_user(db.session, email=form.email.data, org=org, role=form.role.data,
                                          password=form.password.data, name=form.name.data or None,
                                          actor=current_actor(), must_change_password=True)
-                flash(f"User {user.email} ({user.role}) created: they choose their own password at first "
+                flash(f"User {user.email} ({ROLE_LABELS[user.role]}) created: they choose their own password at first "
                       "sign-in.", "success")
                 return redirect(url_for("web.admin_users"))
             except CertShareError as exc:
@@ -244,7 +251,7 @@ def admin_user_role(user_id: int):
     try:
         user = administration.set_role(db.session, user_id, role=form.role.data, active=form.active.data,
                                        actor=current_actor())
-        flash(f"{user.email}: role {user.role}, {'active' if user.active else 'deactivated'}.", "success")
+        flash(f"{user.email}: role {ROLE_LABELS[user.role]}, {'active' if user.active else 'deactivated'}.", "success")
     except CertShareError as exc:
         _flash_error(exc)
     return redirect(url_for("web.admin_users"))
@@ -258,8 +265,7 @@ def org_users():
     """The signed-in administrator's own organization's accounts."""
     org = current_user.organization
     form = MemberUserForm()
-    if org.is_cert:
-        form.role.choices = role_choices(("cert",))
+    form.role.choices = role_choices((org.kind,))
     status = 200
     if request.method == "POST":
         if form.validate():

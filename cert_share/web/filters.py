@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from .. import policy
 from ..limits import MAX_SEARCH_TEXT
+from ..models.organization import ORG_KIND_LABELS
 from ..models.user import ROLE_LABELS
 from ..vocab import (
     INCIDENT_SOURCE_LABELS,
@@ -55,6 +56,11 @@ def phase(value: str) -> str:
 @bp.app_template_filter("role")
 def role(value: str) -> str:
     return ROLE_LABELS.get(value, value)
+
+
+@bp.app_template_filter("org_kind")
+def org_kind(value: str) -> str:
+    return ORG_KIND_LABELS.get(value, value)
 
 
 @bp.app_template_filter("source")

@@ -111,24 +111,14 @@ def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_er
                            can_update=policy.can_update_incident(actor, incident)), status
 
 
+# How each state of deadlines.PhaseOption reads beside the phase's name.
+_PHASE_WHEN = {"on-request": "when the CERT asks for it", "filed": "filed {at}", "overdue": "overdue since {at}",
+               "due": "due {at}"}
+
+
 def _phase_choices(incident, due: list[deadlines.Deadline]) -> list[tuple[str, str]]:
-    """The phases the organization's regime has (a bank under DORA is never offered NIS2's
-    notification), each with when it is due."""
-    org = incident.organization
-    by_phase = {d.phase: d for d in due}
-    choices = []
-    for phase in deadlines.update_phases(deadlines.regime_of_org(org.regime, org.sector)):
-        d = by_phase.get(phase)
-        if d is None:
-            when = "when the CERT asks for it"
-        elif d.submitted_at is not None:
-            when = f"filed {utc(d.submitted_at)}"
-        elif d.overdue:
-            when = f"overdue since {utc(d.due_at)}"
-        else:
-            when = f"due {utc(d.due_at)}"
-        choices.append((phase, f"{PHASE_LABELS.get(phase, phase)} — {when}"))
-    return choices
+    return [(o.phase, f"{PHASE_LABELS.get(o.phase, o.phase)} — {_PHASE_WHEN[o.state].format(at=utc(o.at))}")
+            for o in deadlines.update_options(incident, due)]
 
 
 @bp.get("/incidents/<int:incident_id>")

@@ -15,7 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..deadlines import REGIMES
+from ..deadlines import REGIMES, regime_summary
 from ..limits import MAX_EMAIL, MAX_NAME, MAX_NOTE, MAX_PASSWORD, MAX_PGP_KEY, MAX_TOKEN_NAME
 from ..models.user import ROLE_LABELS, ROLES, roles_for_kind
 from ..params import MAX_ID
@@ -80,10 +80,8 @@ class WarningDiscardForm(Form):
 # instead of quietly taking the first option.
 CHOOSE = ("", "— choose —")
 SECTOR_CHOICES = [CHOOSE] + [(s, SECTOR_LABELS.get(s, s)) for s in SECTORS]
-# Deadline regimes (deadlines.REGIMES) as an administrator reads them; none: the sector's.
-REGIME_LABELS = {"nis2": "NIS2: early warning 24 h, notification 72 h, final report a month later",
-                 "dora": "DORA: initial notification 4 h after classification, intermediate 72 h, final a month"}
-REGIME_CHOICES = [("", "The sector's default")] + [(r, REGIME_LABELS.get(r, r)) for r in REGIMES]
+# Deadline regimes as an administrator reads them (their rules spelled out); none: the sector's.
+REGIME_CHOICES = [("", "The sector's default")] + [(r, regime_summary(r)) for r in REGIMES]
 
 
 def country_choices(empty: str = "— not set —") -> list[tuple[str, str]]:

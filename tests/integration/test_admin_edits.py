@@ -7,7 +7,7 @@ import base64
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from cert_share.extensions import db
 from cert_share.models import AuditEntry, Organization, PhaseDeadline, User
@@ -292,6 +292,55 @@ def test_roles_offered_follow_the_organization_and_a_wrong_one_is_refused_next_t
     row = page[page.index(f'id="user-{world["people"]["bank-analyst"].id}"'):]
     select_html = row[:row.index("</select>")]
     assert 'value="analyst"' in select_html and "cert-admin" not in select_html
+
+
+def test_people_read_organization_kinds_and_roles_by_name_not_by_code(app, world):
+    client = cert_admin(app, world)
+    page = client.get("/admin/organizations").get_data(as_text=True)
+    row = page[page.index('id="org-first-bank"'):]
+    assert "<td>Member</td>" in row[:row.index("</tr>")] and "<td>member</td>" not in page
+    row = page[page.index('id="org-national-cert"'):]
+    assert "<td>CERT</td>" in row[:row.index("</tr>")]
+    assert "· Member ·" in client.get("/admin/organizations/first-bank").get_data(as_text=True)
+    assert "First Bank (Member)</option>" in client.get("/admin/tokens").get_data(as_text=True)
+    page = client.get("/admin/users").get_data(as_text=True)
+    # The create form's roles come in one group per set of kinds that shares them.
+    assert '<optgroup label="Member and Partner CERT" data-kinds="member partner">' in page
+    assert '<optgroup label="CERT" data-kinds="cert">' in page
+    resp = client.post("/admin/users", follow_redirects=True, data={
+        "csrf_token": csrf_token(page), "email": "ops@bank.example", "org": "first-bank", "role": "analyst",
+        "password": PASSWORD})
+    assert "User ops@bank.example (Analyst) created" in resp.get_data(as_text=True)
+    target = world["people"]["telco-analyst"].id
+    resp = client.post(f"/admin/users/{target}/role", follow_redirects=True, data={
+        "csrf_token": csrf_token(page), f"u{target}-role": "member-admin", f"u{target}-active": "y"})
+    assert "soc@telco.example: role Organization administrator, active." in resp.get_data(as_text=True)
+
+
+def test_the_organizations_list_reads_the_same_number_of_queries_however_many_organizations(app, world, factory):
+    """Each row lists its assets: loaded for all rows at once, not one query per organization."""
+    client = cert_admin(app, world)
+
+    def statements() -> tuple[int, str]:
+        seen: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args):
+            seen.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            page = client.get("/admin/organizations").get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen), page
+
+    few, _ = statements()
+    for i in range(6):
+        factory.org(f"Water Works {i}", sector="infrastructure-water", assets=[f"192.0.2.{16 * i}/28"])
+    many, page = statements()
+    assert "<code>192.0.2.80/28</code>" in page and many == few
 
 
 # ---- member-admins: their own organization, and no other --------------------------------------

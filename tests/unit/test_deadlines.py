@@ -2,11 +2,21 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
 from cert_share.clock import parse_iso
-from cert_share.deadlines import add_months, compute, parse_sector_regimes, regime_name, update_phases
+from cert_share.deadlines import (
+    PhaseOption,
+    add_months,
+    compute,
+    parse_sector_regimes,
+    regime_name,
+    regime_summary,
+    update_options,
+    update_phases,
+)
 
 UTC = timezone.utc
 DETECTED = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
@@ -186,3 +196,23 @@ def test_each_regime_offers_the_phases_it_has():
     """A DORA report never owes NIS2's notification; NIS2's intermediate report is on request."""
     assert update_phases("dora") == ("intermediate", "final-report")
     assert update_phases("nis2") == ("notification", "intermediate", "final-report")
+
+
+def test_a_regimes_description_is_read_from_its_rules():
+    """What an administrator reads when choosing a regime says the hours the rules hold."""
+    assert regime_summary("nis2") == ("NIS2: early warning 24 h after detection, incident notification 72 h after "
+                                      "detection, final report 1 month after the incident notification")
+    assert regime_summary("dora").startswith(
+        "DORA: early warning 4 h after classification (at most 24 h after detection), intermediate report 72 h")
+
+
+def test_the_phases_offered_say_which_is_on_request_filed_overdue_or_due():
+    report = SimpleNamespace(organization=SimpleNamespace(regime=None, sector="energy"))
+    filed = DETECTED + timedelta(hours=70)
+    now = DETECTED + timedelta(days=40)  # the final report, due a month after the notification, is late
+    due = list(nis2(now, submissions=[("notification", filed)]).values())
+    assert update_options(report, due) == [
+        PhaseOption("notification", "filed", filed), PhaseOption("intermediate", "on-request"),
+        PhaseOption("final-report", "overdue", add_months(filed, 1))]
+    due = list(nis2(DETECTED + timedelta(hours=1)).values())
+    assert update_options(report, due)[0] == PhaseOption("notification", "due", DETECTED + timedelta(hours=72))
