@@ -14,7 +14,7 @@ from flask import jsonify
 
 from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdateCreateSchema
 from ..services.incident_listing import STATUS_CHOICES
-from ..vocab import CLASSIFICATIONS, RSIT, SEVERITIES
+from ..vocab import CLASSIFICATIONS, RSIT, SECTORS, SEVERITIES
 from . import bp
 from .observables import openapi_paths as observable_paths
 from .parameters import BEFORE_PARAM, LIMIT_PARAM, id_param, report_filter_params
@@ -71,7 +71,7 @@ def build_spec() -> dict:
         "get": {"summary": "List reports (own organization; the CERT sees all), newest first, optionally filtered",
                 "security": [{"bearer": []}],
                 "parameters": [LIMIT_PARAM, BEFORE_PARAM, *report_filter_params(
-                    STATUS_CHOICES, SEVERITIES, (*RSIT, *CLASSIFICATIONS))],
+                    STATUS_CHOICES, SEVERITIES, (*RSIT, *CLASSIFICATIONS), SECTORS)],
                 "responses": _responses("200", {"type": "object", "properties": {
                     "incidents": {"type": "array", "items": incident}, "more": {"type": "boolean"},
                     "next": {"type": "string"}}}, "400", "401", "414")},

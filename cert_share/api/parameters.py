@@ -23,12 +23,14 @@ def id_param(name: str) -> dict:
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
-def report_filter_params(statuses: Sequence[str], severities: Sequence[str], classes: Sequence[str]) -> list[dict]:
+def report_filter_params(statuses: Sequence[str], severities: Sequence[str], classes: Sequence[str],
+                         sectors: Sequence[str] = ()) -> list[dict]:
     """The filters of a reports list (services.incident_listing.ReportFilters)."""
     def query(name: str, schema: dict, description: str) -> dict:
         return {"name": name, "in": "query", "schema": schema, "description": description}
 
     day = {"type": "string", "format": "date"}
+    received = {"anyOf": [day, {"type": "string", "format": "date-time", "maxLength": 40}]}
     return [
         query("status", {"type": "string", "enum": list(statuses)}, "open: new, acknowledged or investigating"),
         query("severity", {"type": "string", "enum": list(severities)}, "Only this severity"),
@@ -40,4 +42,8 @@ def report_filter_params(statuses: Sequence[str], severities: Sequence[str], cla
               "Title contains this text, or the report carries an observable it finds (an address, CIDR "
               "range, domain and its subdomains, URL, e-mail address, hash or AS number)"),
         query("overdue", {"type": "boolean"}, "Only reports with a reporting phase overdue now"),
+        query("sector", {"type": "string", "enum": list(sectors)},
+              "Only reports of organizations in this sector (CERT staff; a member's reports are its own)"),
+        query("received_from", received, "Received on or after this day (UTC) or this moment"),
+        query("received_to", received, "Received on or before this day (UTC), or before this moment"),
     ]

@@ -12,7 +12,7 @@ report (or draft) #N needs attention, with the link, to everyone, whatever they 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timezone, tzinfo
 
 from markupsafe import Markup
 
@@ -33,16 +33,16 @@ from ..vocab import (
     strictest_tlp,
     tlp_label,
 )
-from . import outbox
+from . import kinds, outbox
 from .templates import render
 
-# Outbox kinds, one per message function below.
-CRITICAL_REPORT = "critical-report"
-DRAFT_REVIEW = "draft-review"
-ASSET_WARNING = "asset-warning"
-DEADLINE_REMINDER = "deadline-reminder"
-DIGEST = "digest"
-DEAD_LETTERS = "dead-letters"
+# Outbox kinds (mail/kinds.py names them all), one per message function below.
+CRITICAL_REPORT = kinds.CRITICAL_REPORT
+DRAFT_REVIEW = kinds.DRAFT_REVIEW
+ASSET_WARNING = kinds.ASSET_WARNING
+DEADLINE_REMINDER = kinds.DEADLINE_REMINDER
+DIGEST = kinds.DIGEST
+DEAD_LETTERS = kinds.DEAD_LETTERS
 KINDS = (CRITICAL_REPORT, DRAFT_REVIEW, ASSET_WARNING, DEADLINE_REMINDER, DIGEST, DEAD_LETTERS)
 
 # Why a recipient gets a message (the footer says it in words).
@@ -74,9 +74,10 @@ class Message:
     recipient: Recipient = field(repr=False)
 
 
-def when(moment: datetime | None) -> str:
-    """A time as a person reads it in a mail: to the minute, in UTC."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "-"
+def when(moment: datetime | None, zone: tzinfo = timezone.utc) -> str:
+    """A time as a person reads it in a mail: to the minute, with its zone ('2026-11-30 07:00
+    UTC'; the situation mail's in the CERT's, '2026-11-30 09:00 Europe/Tallinn')."""
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {zone}" if moment is not None else "-"
 
 
 def url(path: str) -> str:
@@ -245,3 +246,105 @@ def recipient_for(user: User) -> Recipient:
         return Recipient(user.email, user.id, CERT_STAFF)
     reason = MEMBER_ADMIN if user.role == MEMBER_ADMIN_ROLE else MEMBER
     return Recipient(user.email, user.id, reason, user.organization.name if user.organization else None)
+
+
+# The daily situation mail (services/situation_mail.py gathers it; its wording is here).
+SITUATION = kinds.SITUATION
+
+
+@dataclass(frozen=True)
+class NewReports:
+    severity: str
+    sector: str
+    count: int
+    url: str
+
+
+@dataclass(frozen=True)
+class DraftWaiting:
+    warning_id: int
+    tlp: str
+    reporters: int
+    since: datetime
+    url: str
+
+
+@dataclass(frozen=True)
+class OverduePhase:
+    incident_id: int
+    phase: str
+    due_at: datetime
+    url: str
+
+
+@dataclass(frozen=True)
+class FailedFeed:
+    name: str
+    error: str
+    last_success: datetime | None
+
+
+@dataclass(frozen=True)
+class SilentMember:
+    name: str
+    last_polled: datetime
+
+
+@dataclass
+class Situation:
+    """What the situation mail tells one member of staff: numbers, organizations and feeds, never
+    a report's title or content; each list holds at most what the mail names one by one, its
+    ``*_total`` counts them all."""
+    day: date
+    since: datetime
+    until: datetime
+    zone: tzinfo
+    new_reports: list[NewReports] = field(default_factory=list)
+    drafts: list[DraftWaiting] = field(default_factory=list)
+    drafts_total: int = 0
+    overdue: list[OverduePhase] = field(default_factory=list)
+    overdue_total: int = 0
+    failed_feeds: list[FailedFeed] = field(default_factory=list)
+    silent_members: list[SilentMember] = field(default_factory=list)
+    dead_letters: int = 0
+    links: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def new_total(self) -> int:
+        return sum(group.count for group in self.new_reports)
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of the situation mail as its templates show it: what, and where it is handled."""
+    label: str
+    detail: str
+    url: str
+
+
+def situation(report: Situation, recipient: Recipient, *, tlp: str) -> Message:
+    """The daily situation mail."""
+    zone = report.zone
+    day = report.day.isoformat()
+    lines = {
+        "new_reports": [_Line(f"{SEVERITY_LABELS.get(g.severity, g.severity)}, {SECTOR_LABELS.get(g.sector, g.sector)}",
+                              str(g.count), g.url) for g in report.new_reports],
+        "drafts": [_Line(f"Draft #{d.warning_id}", f"proposed {tlp_label(d.tlp)}, {d.reporters} organization(s), "
+                                                   f"since {when(d.since, zone)}", d.url) for d in report.drafts],
+        "overdue": [_Line(f"Report #{o.incident_id}",
+                          f"{PHASE_LABELS.get(o.phase, o.phase)} due {when(o.due_at, zone)}", o.url)
+                    for o in report.overdue],
+        "failed_feeds": [_Line(f.name, f"{f.error[:200]} (last success: "
+                                       f"{when(f.last_success, zone) if f.last_success else 'never'})",
+                               report.links["feeds"]) for f in report.failed_feeds],
+        "silent_members": [_Line(m.name, f"last polled {when(m.last_polled, zone)}", report.links["polling"])
+                           for m in report.silent_members],
+    }
+    facts = [("New reports", str(report.new_total)), ("Drafts waiting", str(report.drafts_total)),
+             ("Overdue phases", str(report.overdue_total)), ("Feeds failing", str(len(report.failed_feeds))),
+             ("Members not polling", str(len(report.silent_members))), ("Dead letters", str(report.dead_letters))]
+    return compose(SITUATION, "situation", recipient=recipient, subject=f"Situation on {day}", tlp=tlp,
+                   summary=(f"What waits for the CERT on {day}: the reports received from {when(report.since, zone)} "
+                            f"to {when(report.until, zone)}, and the rest as it stands now."),
+                   facts=facts, action_label="Open the triage queue", action_url=report.links["queue"],
+                   situation=report, lines=lines)

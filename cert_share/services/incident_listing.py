@@ -11,11 +11,11 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import deadlines as deadline_rules
 from .. import policy
 from ..actor import Actor
-from ..clock import utcnow
+from ..clock import iso, parse_iso, utcnow
 from ..database import DbSession
 from ..errors import InputError, NotFound, PermissionDenied
-from ..models import Incident, PhaseDeadline
-from ..vocab import CLASSIFICATIONS, INCIDENT_STATUSES, OPEN_STATUSES, RSIT, SEVERITIES
+from ..models import Incident, Organization, PhaseDeadline
+from ..vocab import CLASSIFICATIONS, INCIDENT_STATUSES, OPEN_STATUSES, RSIT, SECTORS, SEVERITIES
 from . import deadline_tracking, observable_search
 
 # The status filter: any status, the open ones, or one of INCIDENT_STATUSES.
@@ -44,6 +44,55 @@ def _day(args: Mapping[str, str], name: str) -> date | None:
     raise InputError(f"{name} must be a date as YYYY-MM-DD, not {value[:40]!r}", field=name)
 
 
+def _moment(args: Mapping[str, str], name: str, *, end: bool) -> datetime | None:
+    """``received_from`` / ``received_to``: a day (YYYY-MM-DD, UTC; ``to`` includes the whole
+    day) or an ISO 8601 date-time (``to`` is the moment the window ends, exclusive), as UTC."""
+    value = (args.get(name) or "").strip()
+    if not value:
+        return None
+    if len(value) == 10:
+        day = _day(args, name)
+        assert day is not None  # _day raises on anything that is not a day
+        if end:
+            return None if day == date.max else _midnight(day + timedelta(days=1))
+        return _midnight(day)
+    if len(value) <= 40 and value.isascii():
+        try:
+            return parse_iso(value)
+        except ValueError:
+            pass
+    raise InputError(f"{name} must be a day (YYYY-MM-DD) or a date-time such as 2026-01-31T14:05:00Z, "
+                     f"not {value[:40]!r}", field=name)
+
+
+def received_window(args: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
+    """(from, before): the window ``received_from`` and ``received_to`` give, each None if absent.
+    Shared by the members' list, the API and the CERT's triage queue."""
+    since, before = _moment(args, "received_from", end=False), _moment(args, "received_to", end=True)
+    if since and before and since >= before:
+        raise InputError("received_from must be before received_to", field="received_from")
+    return since, before
+
+
+def received_between(query: Select, since: datetime | None, before: datetime | None) -> Select:
+    """``query`` (a select of reports) narrowed to those received in [since, before)."""
+    if since is not None:
+        query = query.where(Incident.created_at >= since)
+    if before is not None:
+        query = query.where(Incident.created_at < before)
+    return query
+
+
+def _received_arg(moment: datetime | None, *, end: bool) -> str | None:
+    """A window bound as _moment reads it back: a midnight as its day (the day before, for the
+    end, as a day given there includes the whole day), any other moment as a date-time."""
+    if moment is None:
+        return None
+    if moment != _midnight(moment.date()):
+        return iso(moment)
+    return (moment.date() - timedelta(days=1) if end else moment.date()).isoformat()
+
+
 @dataclass(frozen=True)
 class ReportFilters:
     """What a reader narrows a list of reports to (the query string of the list page and of
@@ -56,6 +105,9 @@ class ReportFilters:
     detected_to: date | None = None  # inclusive
     q: str | None = None  # in the title, or an observable's value
     overdue: bool = False  # only reports with a phase overdue now
+    sector: str | None = None  # the reporting organization's (a member's list is its own anyway)
+    received_from: datetime | None = None  # received (created) at or after
+    received_before: datetime | None = None  # received before (exclusive)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> "ReportFilters":
@@ -69,10 +121,13 @@ class ReportFilters:
         since, until = _day(args, "from"), _day(args, "to")
         if since and until and since > until:
             raise InputError("from must not be after to", field="from")
+        received_from, received_before = received_window(args)
         return cls(status=None if status == STATUS_ANY else status,
                    severity=_one_of(args, "severity", SEVERITIES, f"one of {', '.join(SEVERITIES)}"),
                    classification=classification, detected_from=since, detected_to=until, q=q,
-                   overdue=(args.get("overdue") or "").strip().lower() in _YES)
+                   overdue=(args.get("overdue") or "").strip().lower() in _YES,
+                   sector=_one_of(args, "sector", SECTORS, f"one of {', '.join(SECTORS)}"),
+                   received_from=received_from, received_before=received_before)
 
     def as_args(self) -> dict[str, Any]:
         """The query-string arguments that give these filters back (for the next page's link).
@@ -80,7 +135,9 @@ class ReportFilters:
         values = {"status": self.status, "severity": self.severity, "class": self.classification,
                   "from": self.detected_from.isoformat() if self.detected_from else None,
                   "to": self.detected_to.isoformat() if self.detected_to else None, "q": self.q,
-                  "overdue": "1" if self.overdue else None}
+                  "overdue": "1" if self.overdue else None, "sector": self.sector,
+                  "received_from": _received_arg(self.received_from, end=False),
+                  "received_to": _received_arg(self.received_before, end=True)}
         return {name: value for name, value in values.items() if value}
 
     @property
@@ -127,12 +184,12 @@ def list_incidents(session: DbSession, actor: Actor, *, before: int | None = Non
     if before is not None:
         query = query.where(Incident.id < before)
     if filters is not None:
-        query = _narrowed(query, filters, now or utcnow())
+        query = _narrowed(query, filters, now or utcnow(), actor)
     rows = list(session.execute(query).scalars())
     return rows[:limit], len(rows) > limit
 
 
-def _narrowed(query: Select, filters: ReportFilters, now: datetime) -> Select:
+def _narrowed(query: Select, filters: ReportFilters, now: datetime, actor: Actor) -> Select:
     if filters.status == STATUS_OPEN:
         query = query.where(Incident.status.in_(OPEN_STATUSES))
     elif filters.status:
@@ -147,6 +204,9 @@ def _narrowed(query: Select, filters: ReportFilters, now: datetime) -> Select:
         query = query.where(Incident.detected_at >= _midnight(filters.detected_from))
     if filters.detected_to and filters.detected_to < date.max:
         query = query.where(Incident.detected_at < _midnight(filters.detected_to + timedelta(days=1)))
+    if filters.sector:
+        query = query.where(Incident.org_id.in_(select(Organization.id).where(Organization.sector == filters.sector)))
+    query = received_between(query, filters.received_from, filters.received_before)
     if filters.overdue:
         overdue = deadline_tracking.overdue_query(now).with_only_columns(PhaseDeadline.incident_id)
         query = query.where(Incident.id.in_(overdue))

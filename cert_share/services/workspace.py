@@ -49,6 +49,7 @@ from ..vocab import (
     tlp_label,
 )
 from . import deadline_tracking, observable_search
+from .incident_listing import received_between, received_window
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 SEVERITY_RANK = case({"critical": 4, "high": 3, "medium": 2, "low": 1}, value=Incident.severity, else_=0)
@@ -72,6 +73,8 @@ class QueueFilters:
     overdue: bool = False
     q: str | None = None
     assignee: str | None = None  # "me", "none" or a user id (as text)
+    received_from: datetime | None = None  # received (created) at or after
+    received_before: datetime | None = None  # received before (exclusive)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> "QueueFilters":
@@ -88,11 +91,13 @@ class QueueFilters:
         q = (args.get("q") or "").strip() or None
         if q is not None:
             observable_search.parse_query(q)  # as the search box: too long, control characters, a CIDR too wide
+        received_from, received_before = received_window(args)
         return cls(sector=pick("sector", SECTORS), rsit_class=pick("class", tuple(RSIT)),
                    severity=pick("severity", SEVERITIES), tlp=pick("tlp", TLP_LEVELS), status=status,
                    org=(args.get("org") or "").strip() or None,
                    overdue=(args.get("overdue") or "") in {"1", "true", "on", "yes"}, q=q,
-                   assignee=(args.get("assignee") or "").strip() or None)
+                   assignee=(args.get("assignee") or "").strip() or None,
+                   received_from=received_from, received_before=received_before)
 
 
 @dataclass
@@ -128,6 +133,7 @@ def _filtered(filters: QueueFilters, user_id: int | None, actor: Actor) -> Selec
         query = query.where(Incident.severity == filters.severity)
     if filters.tlp:
         query = query.where(Incident.tlp == filters.tlp)
+    query = received_between(query, filters.received_from, filters.received_before)
     if filters.status == QUEUE_OPEN:
         query = query.where(Incident.status.in_(OPEN_STATUSES))
     elif filters.status != QUEUE_ALL:

@@ -29,8 +29,10 @@ HOSTILE_TEXT = ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "١٢�
 HOSTILE = HOSTILE_INTS + HOSTILE_TEXT
 
 _TAXII_FILTERS = ("added_after", "limit", "next", "match[id]", "match[type]", "match[version]", "match[spec_version]")
-_QUEUE = ("sector", "class", "severity", "tlp", "status", "q", "org", "overdue", "assignee", "page", "before")
-_REPORT_FILTERS = ("status", "severity", "class", "from", "to", "q", "overdue")  # a member's reports list
+_QUEUE = ("sector", "class", "severity", "tlp", "status", "q", "org", "overdue", "assignee", "page", "before",
+          "received_from", "received_to")
+_REPORT_FILTERS = ("status", "severity", "class", "from", "to", "q", "overdue", "sector", "received_from",
+                   "received_to")  # a member's reports list
 # What each endpoint reads from the query string (a new endpoint must be added here).
 QUERY_PARAMS = {
     "taxii.discovery": (), "taxii.api_root": (), "taxii.status": (), "taxii.collections": (),

@@ -79,7 +79,7 @@ def day(app, orgs, staff):
         deadline_tracking.track(db.session, late)
         db.session.commit()
         lifecycle.publish_warnings(db.session)
-    return {"late": late_id}
+    return {"late": late_id, "yesterday": ids}
 
 
 def run_situation(app, now=None):
@@ -147,6 +147,28 @@ def test_every_link_in_the_mail_opens_for_its_recipient(app, smtp, staff, day, r
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         response = browser.get(path)
         assert response.status_code == 200, (link, response.status_code)
+
+
+def test_each_new_reports_link_lists_exactly_the_reports_it_counts(app, smtp, staff, day, runner):
+    """"High, Telecommunications: 1" opens the queue with that one report: not the telco's older
+    high report (received four days ago), nor another sector's."""
+    run_situation(app)
+    deliver(runner)
+    [mail] = received(smtp, staff["head"].email)
+    html = mail.get_body(("html",)).get_content()
+    rows = re.findall(r'<tr><td[^>]*><a href="([^"]+)"[^>]*>([^<]+)</a></td>\s*<td[^>]*>(\d+)</td>',
+                      html[html.index('id="new-reports"'):html.index('id="drafts"')])
+    bank, bank2, telco = day["yesterday"]
+    expected = {"Critical, Financial services": {bank, bank2}, "High, Telecommunications": {telco}}
+    assert {label: int(count) for _, label, count in rows} == {label: len(ids) for label, ids in expected.items()}
+    browser = app.test_client()
+    sign_in(browser, staff["head"].email, enrol(app, staff["head"]))
+    for link, label, _ in rows:
+        parts = urlsplit(link.replace("&amp;", "&"))
+        page = browser.get(f"{parts.path}?{parts.query}").get_data(as_text=True)
+        listed = {int(i) for i in re.findall(r'<td class="num">(\d+)</td>', page[page.index('id="queue"'):])}
+        assert listed == expected[label], (label, listed)
+        assert 'id="received-window"' in page  # the queue says it shows a window, not every report
 
 
 def test_a_draft_from_a_red_report_is_left_out_for_staff_not_named_on_it(app, smtp, staff, orgs, runner):
