@@ -213,10 +213,20 @@ def token_revoke(slug, token_id):
     click.echo(f"Token {token_id} revoked.")
 
 
+def _refuse_without_base_url() -> None:
+    """A command that may queue mail (the demo's critical reports, an imported one) refuses to
+    start without the BASE_URL its links need, before it has changed anything."""
+    try:
+        config.base_url()
+    except config.SettingError as exc:
+        _fail_settings(exc)
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command():
     """Load demo organizations, users and reports (idempotent); print the logins."""
+    _refuse_without_base_url()
     logins = load_demo(db.session)
     click.echo("Demo logins (password for all: %s):" % logins["password"])
     for email, role, org in logins["users"]:
@@ -229,6 +239,7 @@ def demo_command():
 @with_appcontext
 def import_command(path, slug):
     """Import a STIX 2.1 bundle or a MISP event (JSON) as the organization's report(s)."""
+    _refuse_without_base_url()
     try:
         org = get_by_slug(db.session, slug)
         result = import_file(db.session, path, org=org)
@@ -297,6 +308,8 @@ def main() -> None:
     cli.add_command(routes_command)
     try:
         cli.main(prog_name="cert-share")
+    except config.SettingError as exc:  # met after start-up: a mail link without BASE_URL (config.base_url)
+        _fail_settings(exc)
     except (OperationalError, ProgrammingError) as exc:
         # An unreachable server, a wrong URL or a database without the schema: an operator's setting.
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__

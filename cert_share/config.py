@@ -177,6 +177,8 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    # Each key upload runs several gpg processes: per person, so one account cannot keep a worker busy.
+    KEY_UPLOAD_RATE_LIMIT = os.environ.get("KEY_UPLOAD_RATE_LIMIT", "10 per hour")
 
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     FEEDS_DIR = os.environ.get("FEEDS_DIR") or SOURCE_FEEDS_DIR

@@ -21,7 +21,7 @@ from .. import policy
 from ..actor import Actor, actor_for_user
 from ..database import DbSession
 from ..mail import messages, outbox, preferences
-from ..models import EarlyWarning, Incident, Organization
+from ..models import EarlyWarning, Incident, Organization, User
 from ..models.user import MEMBER_ADMIN
 from ..store.case_staff import active_staff, red_sources, staff_audience
 from ..store.collections import by_alias
@@ -30,12 +30,14 @@ from ..store.organizations import cert_organization
 log = logging.getLogger(__name__)
 
 
-def _duty_recipient(org: Organization | None, kind: str, people: list[str],
+def _duty_recipient(org: Organization | None, kind: str, people: list[User],
                     may_read: Callable[[Actor], bool]) -> messages.Recipient | None:
-    """The organization's duty address for this kind (mail/preferences.py), unless it is one of
-    ``people``' own addresses (their own choices rule it) or may not read the item: a shared
-    mailbox reads only what anyone of the organization reads by role (policy.duty_address_reader)."""
-    address = preferences.duty_address(org, kind, already=people)
+    """The organization's duty address for this kind (mail/preferences.py), unless it is the own
+    address of one of ``people`` who gets the kind (their choices rule it; the same for every kind)
+    or may not read the item: a shared mailbox reads only what anyone of the organization reads by
+    role (policy.duty_address_reader)."""
+    wanting = [person.email for person in people if preferences.wants(person, kind)]
+    address = preferences.duty_address(org, kind, already=wanting)
     if org is None or address is None or not may_read(policy.duty_address_reader(org)):
         return None
     return messages.Recipient(address, None, messages.DUTY_ADDRESS, org.name)
@@ -47,14 +49,16 @@ def critical_report(session: DbSession, incident: Incident) -> int:
     if incident.severity != "critical":
         return 0
     count = 0
-    audience = staff_audience(session, incident, exclude_user_id=incident.reporter_id)
+    everyone = active_staff(session)
+    audience = staff_audience(session, incident, exclude_user_id=incident.reporter_id, staff=everyone)
     for staff in audience:
         recipient = messages.Recipient(staff.address, staff.user_id, messages.CERT_STAFF)
         message = messages.critical_report(incident, recipient, reads_content=staff.reads_content)
         if messages.queue(session, message, actor_user_id=incident.reporter_id,
                           dedupe_key=f"critical-report:{incident.id}:{staff.address.lower()}"):
             count += 1
-    duty = _duty_recipient(cert_organization(session), messages.CRITICAL_REPORT, [s.address for s in audience],
+    told = {s.user_id for s in audience}
+    duty = _duty_recipient(cert_organization(session), messages.CRITICAL_REPORT, [u for u in everyone if u.id in told],
                            lambda reader: policy.can_read_incident(reader, incident))
     if duty is not None and messages.queue(
             session, messages.critical_report(incident, duty, reads_content=True), actor_user_id=incident.reporter_id,
@@ -69,7 +73,7 @@ def draft_awaiting_review(session: DbSession, warning: EarlyWarning) -> int:
     sources = red_sources(session, warning)
     readers = [u for u in active_staff(session) if policy.can_read_case_warning(actor_for_user(u), sources)]
     count = 0
-    duty = _duty_recipient(cert_organization(session), messages.DRAFT_REVIEW, [u.email for u in readers],
+    duty = _duty_recipient(cert_organization(session), messages.DRAFT_REVIEW, readers,
                            lambda reader: policy.can_read_case_warning(reader, sources))
     for recipient in [messages.recipient_for(u) for u in readers] + ([duty] if duty else []):
         message = messages.draft_review(warning, recipient)
@@ -92,7 +96,7 @@ def owner_warning_published(session: DbSession, warning: EarlyWarning) -> int:
         return 0
     count = 0
     people = outbox.member_recipients(session, owner.id, messages.ASSET_WARNING)
-    duty = _duty_recipient(owner, messages.ASSET_WARNING, [u.email for u in people],
+    duty = _duty_recipient(owner, messages.ASSET_WARNING, people,
                            lambda reader: policy.can_read_warning(reader, warning.tlp, collections))
     for recipient in [messages.recipient_for(u) for u in people] + ([duty] if duty else []):
         message = messages.asset_warning(warning, owner, recipient)

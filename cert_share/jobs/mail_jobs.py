@@ -9,6 +9,7 @@ from ..database import DbSession
 from ..mail.delivery import deliver_outbox
 from ..mail.digest import send_digests
 from ..mail.outbox import prune_delivered
+from ..mail.pgp import SigningError
 from .registry import JOBS, job
 from .runs import slot_start
 
@@ -18,6 +19,8 @@ from .runs import slot_start
           "delete delivered ones older than MAIL_RETENTION_DAYS.")
 def send_mail(session: DbSession, now: datetime) -> str:
     report = deliver_outbox(session, current_app.config, now=now, instance_path=current_app.instance_path)
+    if report.stopped:  # the run failed: the job's status says so, not only its summary
+        raise SigningError(report.summary())
     summary = report.summary()
     days = int(current_app.config["MAIL_RETENTION_DAYS"])
     if days > 0:  # 0 keeps every message

@@ -65,9 +65,13 @@ class DeliveryReport:
     dead: int = 0
     released: int = 0
     errors: list[str] = field(default_factory=list)
+    stopped: str | None = None  # the platform's key could not sign: nothing was attempted
 
     def summary(self) -> str:
         text = f"sent {self.sent}, retry later {self.retried}, dead letters {self.dead}"
+        if self.stopped:
+            text += f"; stopped, {self.released} message(s) held back with no attempt counted: {self.stopped}"
+            return text
         if self.released:
             text += f", {self.released} left for the next run (slow server)"
         if self.errors:
@@ -117,15 +121,16 @@ def _finish(session: DbSession, row: OutboxMessage, token: str, **values) -> boo
     return result.rowcount == 1
 
 
-def release(session: DbSession, token: str, only: list[int] | None = None) -> int:
+def release(session: DbSession, token: str, only: list[int] | None = None, error: str | None = None) -> int:
     """Hand back claimed rows not yet attempted (all of the token's, or those in ``only``), no
-    attempt counted; commits."""
+    attempt counted, with ``error`` as their last error if given; commits."""
     mine = [OutboxMessage.claimed_by == token, OutboxMessage.state == OutboxState.SENDING]
     if only is not None:
         mine.append(OutboxMessage.id.in_(only))
+    values = {} if error is None else {"last_error": error}
     result = cast(CursorResult, session.execute(
         update(OutboxMessage).where(*mine)
-        .values(state=OutboxState.PENDING, claimed_by=None, lease_until=None)
+        .values(state=OutboxState.PENDING, claimed_by=None, lease_until=None, **values)
         .execution_options(synchronize_session=False)))
     session.commit()
     return result.rowcount
@@ -135,15 +140,13 @@ def _deliver(session: DbSession, transport: Transport, row: OutboxMessage, token
              mail_from: str, policy: RetryPolicy, rng: Callable[[], float], report: DeliveryReport,
              outage: str | None, security: MailSecurity) -> str | None:
     """Send one claimed message, unless the server is already known to be away, and record the
-    outcome; returns the outage (the server's error) that the rest of the batch would meet too."""
+    outcome; returns the outage (the server's error) that the rest of the batch would meet too.
+    Raises SigningError, recording nothing, when the platform's key cannot sign."""
     attempts = row.attempts + 1
     error = outage
     if outage is None:
         try:
-            try:
-                message = outgoing(session, row, mail_from=mail_from, security=security, now=at)
-            except SigningError as exc:  # the platform's key, not this message's: nothing leaves unsigned
-                raise ServerUnavailable(str(exc)) from exc
+            message = outgoing(session, row, mail_from=mail_from, security=security, now=at)
             transport.send(message)
         except PermanentError as exc:
             _finish(session, row, token, state=OutboxState.DEAD, attempts=attempts, last_error=str(exc),
@@ -192,10 +195,11 @@ def send_due(session: DbSession, transport: Transport, *, now: datetime, mail_fr
     the run has taken so far, so its lease runs from its own claim. (Claimed at the run's start
     time, a batch taken after a slow first one would carry a lease that had already run out, and
     another sender would take and send the same rows.) A slow server must not outlive the lease
-    either: past half the lease, the rest of the batch is handed back for the next run.
+    either: past half the lease, the rest of the batch is handed back for the next run. When the
+    platform's key cannot sign, the run stops and ``report.stopped`` says why (``_stop``).
     """
     report = DeliveryReport()
-    security = security or MailSecurity()
+    security = security or MailSecurity.current()
     seen: set[int] = set()
     run_started: float | None = None
     try:
@@ -219,13 +223,29 @@ def send_due(session: DbSession, transport: Transport, *, now: datetime, mail_fr
                                 report.released)
                     return report
                 seen.add(row.id)
-                outage = _deliver(session, transport, row, token, at=at, mail_from=mail_from, policy=policy,
-                                  rng=rng, report=report, outage=outage, security=security)
+                try:
+                    outage = _deliver(session, transport, row, token, at=at, mail_from=mail_from, policy=policy,
+                                      rng=rng, report=report, outage=outage, security=security)
+                except SigningError as exc:
+                    _stop(session, token, exc, report)
+                    return report
             if outage is not None:
                 break  # the server is away: leave the rest of the backlog for the next run
     finally:
         transport.close()
     return report
+
+
+def _stop(session: DbSession, token: str, exc: SigningError, report: DeliveryReport) -> None:
+    """The platform's own key cannot sign: a set-up problem, not the messages'. Nothing leaves
+    unsigned, and no message is charged an attempt for it (else, left unfixed past
+    MAIL_MAX_ATTEMPTS runs, the whole outbox would end as dead letters): the batch goes back
+    as it was, and the run reports that it stopped."""
+    session.rollback()  # a key-problem mail outgoing() may have queued for the row
+    report.stopped = str(exc)
+    report.released = release(session, token, error=str(exc))
+    report.errors.append(str(exc))
+    log.error("mail delivery stopped, %d message(s) held back: %s", report.released, exc)
 
 
 def transport_for(config, instance_path: str = "instance") -> Transport:

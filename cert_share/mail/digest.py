@@ -41,10 +41,13 @@ def digest_section(fn: DigestSection) -> DigestSection:
 class DigestReport:
     digests: int = 0
     folded: int = 0
+    discarded: int = 0
     dead_letter_reports: int = 0
 
     def summary(self) -> str:
         text = f"{self.digests} digest(s) queued, {self.folded} held-back message(s) folded in"
+        if self.discarded:
+            text += f", {self.discarded} held for deactivated or unknown addresses discarded"
         if self.dead_letter_reports:
             text += f", {self.dead_letter_reports} dead-letter report(s) to CERT admins"
         return text
@@ -54,7 +57,9 @@ def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: 
                  sections: list[DigestSection] | None = None) -> DigestReport:
     """Queue one digest per recipient with something to say; commits per recipient.
 
-    Rerunning for the same ``slot`` queues nothing twice (the dedupe key names the slot).
+    Rerunning for the same ``slot`` queues nothing twice (the dedupe key names the slot). Mail
+    held for an address that is neither an active account's nor an organization's duty address
+    (the person was deactivated, the duty address changed) is folded away unsent.
     """
     sections = DIGEST_SECTIONS if sections is None else sections
     report = DigestReport()
@@ -65,16 +70,18 @@ def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: 
                                                    OutboxMessage.created_at <= now)).scalars())
     for address in sorted(set(users) | held_back):
         user = users.get(address)
+        recipient = messages.recipient_for(user) if user is not None else _duty_recipient(session, address)
+        folded = _held_back(session, address, now)
+        if recipient is None:
+            report.discarded += _discard(session, address, folded)
+            continue
+        folded = _release_need_to_know(session, folded, now)
         since = _last_digest_at(session, address) or now - period
         parts = _run_sections(session, sections, user, since, now) if user is not None else []
-        folded = list(session.execute(
-            select(OutboxMessage).where(func.lower(OutboxMessage.to) == address,
-                                        OutboxMessage.state == OutboxState.DIGEST, OutboxMessage.created_at <= now)
-            .order_by(OutboxMessage.id)).scalars())
         if not parts and not folded:
+            session.commit()
             continue
         tlp = strictest_tlp([p[2] for p in parts] + [m.tlp for m in folded])
-        recipient = messages.recipient_for(user) if user is not None else _address_recipient(session, folded[0].to)
         digest = messages.queue(session, messages.digest(recipient, tlp=tlp, since=since, until=now, sections=parts,
                                                          folded=folded),
                                 now=now, dedupe_key=f"digest:{address}:{iso(slot)}")
@@ -90,6 +97,37 @@ def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: 
         report.folded += len(folded)
     report.dead_letter_reports = _send_dead_letter_reports(session, users.values(), now=now, period=period, slot=slot)
     return report
+
+
+def _held_back(session: DbSession, address: str, now: datetime) -> list[OutboxMessage]:
+    return list(session.execute(
+        select(OutboxMessage).where(func.lower(OutboxMessage.to) == address,
+                                    OutboxMessage.state == OutboxState.DIGEST, OutboxMessage.created_at <= now)
+        .order_by(OutboxMessage.id)).scalars())
+
+
+def _release_need_to_know(session: DbSession, held: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    """The held rows a digest may fold. A TLP:RED row holds nothing but its notice: it goes out
+    alone as that notice, so that its label never turns the whole digest, and every other item
+    in it, into a notice too."""
+    foldable = []
+    for message in held:
+        if policy.mail_may_carry(message.tlp):
+            foldable.append(message)
+        else:
+            message.state, message.next_attempt_at = OutboxState.PENDING, now
+    return foldable
+
+
+def _discard(session: DbSession, address: str, held: list[OutboxMessage]) -> int:
+    """Fold away, unsent, what was held for an address nobody may be mailed at any more; commits."""
+    for message in held:
+        message.state = OutboxState.FOLDED
+    session.commit()
+    if held:
+        log.info("digest: %d held-back message(s) to %s discarded: no active account or duty address",
+                 len(held), address)
+    return len(held)
 
 
 def _send_dead_letter_reports(session: DbSession, users, *, now: datetime, period: timedelta,
@@ -113,11 +151,11 @@ def _send_dead_letter_reports(session: DbSession, users, *, now: datetime, perio
     return sent
 
 
-def _address_recipient(session: DbSession, address: str) -> messages.Recipient:
-    """An address without an account: an organization's duty address."""
-    org = session.execute(select(Organization).where(func.lower(Organization.duty_email) == address.lower())
+def _duty_recipient(session: DbSession, address: str) -> messages.Recipient | None:
+    """An address without an active account: an organization's duty address, or nobody's."""
+    org = session.execute(select(Organization).where(func.lower(Organization.duty_email) == address)
                           ).scalars().first()
-    return messages.Recipient(address, None, messages.DUTY_ADDRESS, org.name if org is not None else "an organization")
+    return messages.Recipient(address, None, messages.DUTY_ADDRESS, org.name) if org is not None else None
 
 
 def _last_digest_at(session: DbSession, address: str, kind: str = messages.DIGEST) -> datetime | None:

@@ -12,9 +12,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from typing import cast
 
 from sqlalchemy import func, select
 
+from ..config import setting
 from ..database import DbSession
 from ..models import OutboxMessage, User
 from ..vocab import tlp_label
@@ -31,16 +33,23 @@ KEY_PROBLEM_KIND = "pgp-key"
 @dataclass(frozen=True)
 class MailSecurity:
     """The OpenPGP settings delivery works with (MAIL_GPG_HOME, MAIL_SIGNING_KEY,
-    MAIL_REQUIRE_ENCRYPTION_FROM) and BASE_URL for the links a notice carries."""
-    gpg_home: str | None = None
-    signing_key: str | None = None
-    require_from: str = "amber"
-    base_url: str = ""
+    MAIL_REQUIRE_ENCRYPTION_FROM) and BASE_URL for the links a notice carries; no defaults of
+    its own: config.py has them."""
+    gpg_home: str | None
+    signing_key: str | None
+    require_from: str
+    base_url: str
 
     @classmethod
     def from_config(cls, config) -> "MailSecurity":
         return cls(gpg_home=config["MAIL_GPG_HOME"], signing_key=config["MAIL_SIGNING_KEY"],
                    require_from=config["MAIL_REQUIRE_ENCRYPTION_FROM"], base_url=config["BASE_URL"])
+
+    @classmethod
+    def current(cls) -> "MailSecurity":
+        """The running app's settings (config.setting)."""
+        return cls(gpg_home=setting("MAIL_GPG_HOME"), signing_key=setting("MAIL_SIGNING_KEY"),
+                   require_from=setting("MAIL_REQUIRE_ENCRYPTION_FROM"), base_url=setting("BASE_URL"))
 
 
 def recipient_of(session: DbSession, row: OutboxMessage) -> User | None:
@@ -95,7 +104,8 @@ def notice(row: OutboxMessage, user: User | None, mail_from: str, security: Mail
 
 
 def _tell_about_key(session: DbSession, user: User, problem: str, security: MailSecurity, now: datetime) -> None:
-    """One mail per key and problem: the key ``expired`` or is ``unusable``; send a new one."""
+    """One mail per key, expiry and problem: the key ``expired`` or is ``unusable``; send a new one.
+    A key extended and uploaded again has a new expiry, so its next expiry is told again."""
     subject = ("Your OpenPGP key on cert-share has expired" if problem == "expired"
                else "cert-share could not encrypt to your OpenPGP key")
     key_url = f"{security.base_url}/account/key"
@@ -104,5 +114,12 @@ def _tell_about_key(session: DbSession, user: User, problem: str, security: Mail
                         summary=("Marked mail now reaches you as a notice with a link, not encrypted."),
                         action_label="Upload a current key", action_url=key_url)
     enqueue(session, to=user.email, subject=subject, text=text, html=html, kind=KEY_PROBLEM_KIND,
-            dedupe_key=f"pgp-key:{user.id}:{user.pgp_fingerprint}:{problem}", recipient_user_id=user.id,
+            dedupe_key=f"pgp-key:{user.id}:{user.pgp_fingerprint}:{_expiry_tag(user)}:{problem}",
+            recipient_user_id=user.id,
             action_url=key_url, now=now)
+
+
+def _expiry_tag(user: User) -> str:
+    # The column is declared without Mapped[...] (as the model's other times are): a datetime here.
+    expires = cast("datetime | None", user.pgp_expires_at)
+    return expires.strftime("%Y%m%dT%H%M%S") if expires is not None else "never"

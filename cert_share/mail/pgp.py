@@ -85,11 +85,14 @@ def inspect_key(data: str | bytes, email: str, *, now: datetime) -> KeyInfo:
     if len(raw) > MAX_PGP_KEY:
         raise InputError(f"the key is larger than {MAX_PGP_KEY // 1024} KiB: export it with "
                          "gpg --armor --export-options export-minimal --export you@example.org", field="key")
-    if b"PRIVATE KEY BLOCK" in raw:
-        raise InputError("that is a private key: never share it. Upload the public key "
+    private = InputError("that is a private key: never share it. Upload the public key "
                          "(gpg --armor --export you@example.org)", field="key")
+    if b"PRIVATE KEY BLOCK" in raw:
+        raise private
     with _scratch_home() as gpg:
         imported = gpg.import_keys(raw)
+        if int(imported.sec_read or 0):  # a binary export has no armor line to tell it by
+            raise private
         keys = gpg.list_keys()
         if not keys or not imported.fingerprints:
             raise InputError("this is not an OpenPGP public key: paste the whole block from "

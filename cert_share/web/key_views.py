@@ -7,15 +7,27 @@ from flask_login import current_user, login_required
 
 from ..clock import utcnow
 from ..errors import CertShareError, InputError
-from ..extensions import db
+from ..extensions import db, limiter
 from ..services.mail_keys import register_key, remove_key
 from . import bp
 from .actor import current_actor
 from .staff_forms import ConfirmForm, PgpKeyForm
 
+RATE_LIMIT_MESSAGE = "Too many key uploads from your account. Wait a while, then try again."
+
+
+def _upload_limit() -> str:
+    return current_app.config["KEY_UPLOAD_RATE_LIMIT"]
+
+
+def _person() -> str:
+    # Per account, not per address: the cost is the uploads, whoever's network they come from.
+    return f"key-upload:{current_user.get_id()}"
+
 
 @bp.route("/account/key", methods=["GET", "POST"])
 @login_required
+@limiter.limit(_upload_limit, methods=["POST"], key_func=_person, error_message=RATE_LIMIT_MESSAGE)
 def account_key():
     """The key on file (fingerprint, expiry) and a form to upload one in its place."""
     user = current_user._get_current_object()

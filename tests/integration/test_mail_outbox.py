@@ -143,6 +143,7 @@ def test_the_digest_carries_held_back_mail_and_sections_for_that_user_only(app, 
 
 def test_the_digest_job_runs_from_the_cli(app, ctx, runner, factory):
     app.config["MAIL_HOURLY_CAP"] = 0
+    db.session.get(Organization, factory.org("Partner").id).duty_email = "someone@partner.example"
     enqueue(db.session, to="someone@partner.example", subject="held", text="held back", kind="alert")
     db.session.commit()
     result = runner.invoke(args=["jobs", "run", "send-digest"])

@@ -208,7 +208,7 @@ def test_a_broken_signing_key_holds_the_mail_back_and_makes_no_dead_letter(ctx, 
     queue("duty@bank.example", tlp="green")
     config = signing(smtp, pgp_keys, MAIL_SIGNING_KEY="0" * 40)
     report = deliver_outbox(db.session, config, now=utcnow())
-    assert (report.sent, report.retried, report.dead) == (0, 1, 0)
+    assert (report.sent, report.retried, report.dead, report.released) == (0, 0, 0, 1) and report.stopped
     assert smtp.handler.messages == []  # nothing leaves unsigned
     row = db.session.execute(select(OutboxMessage)).scalar_one()
-    assert row.state == "pending" and "MAIL_SIGNING_KEY" in row.last_error
+    assert row.state == "pending" and row.attempts == 0 and "MAIL_SIGNING_KEY" in row.last_error

@@ -201,12 +201,14 @@ def test_a_duty_address_gets_the_immediate_kinds_meant_for_its_organization(app,
     assert not [key for key in mail if key[0] == "duty@telco.example"]
 
 
-def test_a_duty_address_that_is_a_persons_own_follows_that_persons_choice(app, orgs, people, runner):
+def test_a_duty_address_that_is_a_persons_own_is_still_the_duty_address_when_they_turned_the_kind_off(
+        app, orgs, people, runner):
+    """The same for every kind: a person who does not get the kind does not silence the duty address."""
     _duty(runner, orgs["cert"], "Analyst@cert.example")
     set_prefs(app, people["cert-analyst"], critical_report="off")
     the_day(app, orgs)
     assert [key for key in queued(app) if key[0].lower() == "analyst@cert.example" and key[1] == "critical-report"] \
-        == []
+        == [("analyst@cert.example", "critical-report")]
 
 
 def test_a_duty_address_gets_nothing_only_people_named_on_a_red_case_may_read(app, orgs, people, runner):
