@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import cast
 
 from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy.orm import selectinload
 
 from .. import policy
 from ..actor import SYSTEM, Actor
@@ -495,7 +496,9 @@ def visible_warnings(session: DbSession, actor: Actor, *, state: str | None = No
     (the rows only: what members are shown of them is received_warnings')."""
     if not policy.is_cert_staff(actor):
         return [r.warning for r in received_warnings(session, actor, limit=limit, before=before)]
-    query = select(EarlyWarning).order_by(EarlyWarning.id.desc()).where(policy.warning_read_filter(actor))
+    # The drafts list names the owner of a constituency match: loaded with the rows.
+    query = (select(EarlyWarning).order_by(EarlyWarning.id.desc()).where(policy.warning_read_filter(actor))
+             .options(selectinload(EarlyWarning.owner)))
     if before is not None:
         query = query.where(EarlyWarning.id < before)
     if state:

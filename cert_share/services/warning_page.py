@@ -13,10 +13,12 @@ lifecycle.readable_warning's decision (policy); this module never widens it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import policy
 from ..actor import Actor
@@ -26,10 +28,11 @@ from ..early_warning.published import PublishedVersion, received_versions, versi
 from ..errors import InputError, NotFound
 from ..models import AuditEntry, Collection, EarlyWarning, Incident, Organization, StixObject, TaxiiPoll
 from ..stix import build as stix_build
+from ..store import collections as collection_store
 from ..store.organizations import cert_organization
 from ..store.text import lower_contains
 from ..store.warning_versions import stored_rows
-from ..vocab import SECTOR_LABELS, TLP_LEVELS, tlp_label
+from ..vocab import TLP_LEVELS
 
 # The read routes whose polls hand out objects (a manifest lists them without their content).
 FETCH_ROUTES = ("objects", "object", "versions")
@@ -68,6 +71,11 @@ def stix_bundle(session: DbSession, actor: Actor, warning: EarlyWarning) -> tupl
 
 # ---- for CERT staff: sources, history, consumption ---------------------------------------------
 
+def collection_titles(session: DbSession, aliases: Iterable[str]) -> dict[str, str]:
+    """Alias -> title: pages name collections by their titles, never by their aliases."""
+    return collection_store.titles(session, aliases)
+
+
 @dataclass
 class SourceRow:
     incident: Incident
@@ -79,56 +87,45 @@ class SourceRow:
 
 def sources(session: DbSession, actor: Actor, warning: EarlyWarning) -> list[SourceRow]:
     """The reports that raised the warning, each as far as ``actor`` may read it."""
+    # The page names each report's organization and policy looks at its case members: loaded with it.
     incidents = {i.id: i for i in session.execute(select(Incident).where(
-        Incident.id.in_([s.incident_id for s in warning.sources]))).scalars()}
+        Incident.id.in_([s.incident_id for s in warning.sources]))
+        .options(joinedload(Incident.organization), selectinload(Incident.case_members))).scalars()}
     return [SourceRow(incidents[s.incident_id], policy.can_read_incident(actor, incidents[s.incident_id]),
                       s.tlp, s.seen_at, s.withdrawn) for s in warning.sources if s.incident_id in incidents]
 
 
 @dataclass
+class Change:
+    """One field in a history event: set by an edit (``value``), or changed between two versions
+    (``before`` → ``value``, given for the TLP only)."""
+
+    name: str  # title, description, recommended_action, tlp, targets, valid_until, confidence, revoked
+    value: object = None
+    before: object = None
+
+
+@dataclass
 class HistoryEvent:
+    """One line of the history, as data: workspace/_warning_parts.html's history_event words it."""
+
     at: datetime
     kind: str  # version, source, edit, publish, discard, revoke, redraft, withdraw-source, restore-source
-    title: str
-    detail: str = ""
-    actor: str = ""
-    code: str = ""  # redraft: the reason code, put into words by the template
+    action: str = ""  # people's and the platform's actions: the audit action (vocab.AUDIT_ACTION_LABELS)
+    actor: str = ""  # a version: who acted since the one before ("": the platform, from its reports)
+    code: str = ""  # redraft: the reason code
+    incident_id: int | None = None  # source, withdraw-source, restore-source: the report
+    sector: str = ""  # source: the reporting organization's sector
+    tlp: str | None = None  # source: the report's TLP; publish: the warning's
+    version: str = ""
+    collections: list[str] = field(default_factory=list)  # version, publish: where to (titles)
+    changes: list[Change] = field(default_factory=list)  # edit: what was set; version: what changed
+    first: bool = False  # version: the first one
+    previous_state: str = ""  # redraft
+    reporters: int | None = None  # redraft: reporting organizations
 
 
-_AUDIT_TITLES = {
-    "warning.edit": "Edited",
-    "warning.publish": "Approved for publication",
-    "warning.discard": "Discarded",
-    "warning.revoke": "Revoked",
-    "warning.redraft": "Back to draft: new reports changed it",
-    "warning.withdraw-source": "A report was withdrawn as a false positive",
-    "warning.restore-source": "A withdrawn report counts again",
-}
-_FIELD_LABELS = {"title": "title", "description": "description", "recommended_action": "recommended action",
-                 "tlp": "TLP", "targets": "targets", "valid_until": "valid until", "confidence": "confidence",
-                 "revoked": "revoked"}
-
-
-def _value(name: str, value: object) -> str:
-    if name == "tlp" and isinstance(value, str):
-        return tlp_label(value)
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "none"
-    text = str(value)
-    return text if len(text) <= 160 else text[:159] + "…"
-
-
-def _describe(action: str, details: dict) -> str:
-    if action == "warning.edit":
-        return "; ".join(f"{_FIELD_LABELS.get(k, k)}: {_value(k, v)}" for k, v in details.items())
-    if action == "warning.publish":
-        return f"{_value('tlp', details.get('tlp'))} to {_value('targets', details.get('targets') or [])}"
-    if action == "warning.redraft":
-        return f"was {details.get('previous_state')}; {details.get('reporting_organizations')} reporting organizations"
-    return ""
-
-
-def _audit_events(session: DbSession, warning: EarlyWarning) -> list[HistoryEvent]:
+def _audit_events(session: DbSession, warning: EarlyWarning, titles: dict[str, str]) -> list[HistoryEvent]:
     incident_ids = [str(s.incident_id) for s in warning.sources]
     rows = session.execute(select(AuditEntry).where(or_(
         and_(AuditEntry.target_type == "warning", AuditEntry.target_id == str(warning.id)),
@@ -137,14 +134,22 @@ def _audit_events(session: DbSession, warning: EarlyWarning) -> list[HistoryEven
     events = []
     for row in rows:
         details = row.details if isinstance(row.details, dict) else {}
+        event = HistoryEvent(row.at, row.action.split(".", 1)[1], action=row.action, actor=row.actor,
+                             code=str(details.get("reason", "")))
         if row.target_type == "incident":
             if warning.id not in (details.get("warnings") or []):
                 continue  # the same report's withdrawal touched other warnings only
-            detail = f"report #{row.target_id}"
-        else:
-            detail = _describe(row.action, details)
-        events.append(HistoryEvent(row.at, row.action.split(".", 1)[1], _AUDIT_TITLES.get(row.action, row.action),
-                                   detail, row.actor, code=str(details.get("reason", ""))))
+            event.incident_id = int(row.target_id)
+        elif row.action == "warning.edit":
+            event.changes = [Change(k, [titles.get(a, a) for a in v] if k == "targets" and isinstance(v, list) else v)
+                             for k, v in details.items()]
+        elif row.action == "warning.publish":
+            event.tlp = details.get("tlp")
+            event.collections = [titles.get(a, a) for a in details.get("targets") or []]
+        elif row.action == "warning.redraft":
+            event.previous_state = str(details.get("previous_state", ""))
+            event.reporters = details.get("reporting_organizations")
+        events.append(event)
     return events
 
 
@@ -168,21 +173,19 @@ def _stored_versions(session: DbSession, warning: EarlyWarning) -> list[_Stored]
     for version in sorted(versions):
         added, where = versions[version]
         out.append(_Stored(added, where, version_fields(version, bodies[(warning.report_id, version)],
-                                                 bodies.get((warning.indicator_id, version)))))
+                                                        bodies.get((warning.indicator_id, version)))))
     return out
 
 
-def _changed(before: PublishedVersion | None, after: PublishedVersion) -> str:
-    if before is None:
-        return "first version"
-    names = [name for name in ("title", "description", "recommended_action", "tlp", "valid_until", "confidence",
-                               "revoked") if getattr(before, name) != getattr(after, name)]
-    parts = [f"TLP {_value('tlp', before.tlp)} → {_value('tlp', after.tlp)}" if n == "tlp" else _FIELD_LABELS[n]
-             for n in names]
-    return "changed: " + ", ".join(parts) if parts else "same content"
+_COMPARED = ("title", "description", "recommended_action", "tlp", "valid_until", "confidence", "revoked")
 
 
-def _version_events(stored: list[_Stored], people: list[HistoryEvent]) -> list[HistoryEvent]:
+def _changed(before: PublishedVersion, after: PublishedVersion) -> list[Change]:
+    return [Change(name, getattr(after, name), getattr(before, name) if name == "tlp" else None)
+            for name in _COMPARED if getattr(before, name) != getattr(after, name)]
+
+
+def _version_events(stored: list[_Stored], people: list[HistoryEvent], titles: dict[str, str]) -> list[HistoryEvent]:
     """One event per stored version, naming who acted since the previous one was published
     (nobody: the platform made it from new or withdrawn reports)."""
     events = []
@@ -191,22 +194,27 @@ def _version_events(stored: list[_Stored], people: list[HistoryEvent]) -> list[H
         since = previous.added if previous is not None else None
         who = sorted({e.actor for e in people if e.at <= item.added and (since is None or e.at > since)
                       and e.kind in ("edit", "publish", "revoke")})
-        detail = f"to {', '.join(sorted(item.collections))}; " + _changed(previous.fields if previous else None,
-                                                                         item.fields)
-        events.append(HistoryEvent(item.added, "version", f"Version {item.fields.version} published",
-                                   detail, ", ".join(who) or "platform (from its reports)"))
+        events.append(HistoryEvent(item.added, "version", actor=", ".join(who), version=item.fields.version,
+                                   collections=sorted(titles.get(a, a) for a in item.collections),
+                                   changes=_changed(previous.fields, item.fields) if previous else [],
+                                   first=previous is None))
         previous = item
     return events
 
 
 def history(session: DbSession, warning: EarlyWarning, source_rows: list[SourceRow]) -> list[HistoryEvent]:
     """Reports arriving, people's actions, the platform's, and every published version, oldest first."""
-    people = _audit_events(session, warning)
-    events = people + _version_events(_stored_versions(session, warning), people)
-    events += [HistoryEvent(s.seen_at, "source", f"Report #{s.incident.id} counted",
-                            f"{SECTOR_LABELS.get(s.incident.organization.sector, s.incident.organization.sector)}"
-                            f" sector, {tlp_label(s.tlp)}")
-               for s in source_rows]
+    stored = _stored_versions(session, warning)
+    audited = list(session.execute(select(AuditEntry.details).where(
+        AuditEntry.target_type == "warning", AuditEntry.target_id == str(warning.id),
+        AuditEntry.action.in_(("warning.edit", "warning.publish")))).scalars())
+    aliases = {a for item in stored for a in item.collections}
+    aliases |= {a for d in audited if isinstance(d, dict) for a in (d.get("targets") or []) if isinstance(a, str)}
+    titles = collection_titles(session, aliases)
+    people = _audit_events(session, warning, titles)
+    events = people + _version_events(stored, people, titles)
+    events += [HistoryEvent(s.seen_at, "source", incident_id=s.incident.id, sector=s.incident.organization.sector,
+                            tlp=s.tlp) for s in source_rows]
     events.sort(key=lambda e: e.at)
     return events
 
@@ -222,7 +230,7 @@ def first_published(session: DbSession, warning: EarlyWarning) -> datetime | Non
 @dataclass
 class Consumer:
     organization: Organization
-    collections: list[str]
+    collections: list[str]  # titles
     polls: int
     first: datetime
     last: datetime
@@ -245,13 +253,14 @@ def consumers(session: DbSession, warning: EarlyWarning) -> list[Consumer]:
         .group_by(TaxiiPoll.org_id, Collection.alias)).all()
     orgs = {o.id: o for o in session.execute(select(Organization).where(
         Organization.id.in_({r[0] for r in rows}))).scalars()} if rows else {}
+    titles = collection_titles(session, {r[1] for r in rows})
     by_org: dict[int, Consumer] = {}
     for org_id, alias, count, first, last in rows:
         found = by_org.get(org_id)
         if found is None:
-            by_org[org_id] = Consumer(orgs[org_id], [alias], count, first, last)
+            by_org[org_id] = Consumer(orgs[org_id], [titles.get(alias, alias)], count, first, last)
             continue
-        found.collections.append(alias)
+        found.collections.append(titles.get(alias, alias))
         found.polls += count
         found.first, found.last = min(found.first, first), max(found.last, last)
     return sorted(by_org.values(), key=lambda c: c.organization.name.lower())

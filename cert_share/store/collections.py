@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -65,3 +66,12 @@ def intake_collection(session: DbSession) -> Collection:
 
 def by_alias(session: DbSession, alias: str) -> Collection | None:
     return session.execute(select(Collection).where(Collection.alias == alias)).scalar_one_or_none()
+
+
+def titles(session: DbSession, aliases: Iterable[str]) -> dict[str, str]:
+    """Alias -> the collection's title, as pages name collections (one query)."""
+    wanted = sorted(set(aliases))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Collection.alias, Collection.title).where(Collection.alias.in_(wanted))).all()
+    return {alias: title for alias, title in rows}

@@ -17,6 +17,7 @@ from ..early_warning import lifecycle
 from ..errors import CertShareError, InputError, NotFound
 from ..extensions import db
 from ..services import warning_page as details
+from ..services.warning_page import collection_titles
 from ..vocab import TLP_LEVELS, WARNING_STATES, WarningState
 from . import bp
 from .actor import current_actor
@@ -42,8 +43,9 @@ def warnings_page():
     shown = lifecycle.visible_warnings(db.session, actor, state=state, limit=200)
     if state is None:
         shown = [w for w in shown if w.state != WarningState.DRAFT]
+    titles = collection_titles(db.session, {a for w in drafts for a in w.targets or []})
     return render_template("workspace/warnings.html", drafts=drafts, warnings=shown, staff=staff, state=state,
-                           discard_form=WarningDiscardForm())
+                           discard_form=WarningDiscardForm(), titles=titles)
 
 
 @bp.get("/warnings/<int:warning_id>")
@@ -88,6 +90,7 @@ def _staff_page(warning, form: WarningEditForm | None = None, errors=(), status:
     return render_template(
         "workspace/warning.html", warning=warning, staff=True, form=form, errors=list(errors),
         published=details.published_version(db.session, actor, warning), sources=sources,
+        titles=collection_titles(db.session, [*(warning.targets or []), *(warning.published_targets or [])]),
         history=details.history(db.session, warning, sources),
         consumers=details.consumers(db.session, warning),
         first_published=details.first_published(db.session, warning), choices=choices, tlp_levels=TLP_LEVELS,

@@ -117,7 +117,7 @@ def test_staff_edit_a_published_warning_and_see_who_fetched_it(app, factory, wor
     _publish(app)
     _open(browser, live_server, warning_id)
     history = browser.find_element(By.ID, "history").text
-    assert "Edited" in history and "duty@cert.example" in history
+    assert "Warning edited" in history and "duty@cert.example" in history
     assert "changed: title, recommended action" in history
     # Fetched means since the latest version went out: First Bank has not fetched this one yet.
     assert "No organization has fetched it since" in browser.find_element(By.ID, "consumers").text
@@ -140,7 +140,7 @@ def test_staff_revoke_a_warning_and_the_member_reads_that_it_was_withdrawn(app, 
     _publish(app)
     _open(browser, live_server, warning_id)
     history = browser.find_element(By.ID, "history").text
-    assert "Revoked" in history and "changed: revoked" in history
+    assert "Warning revoked" in history and "changed: revoked" in history
 
     browser.delete_all_cookies()
     sign_in(live_server, world["member"].email)

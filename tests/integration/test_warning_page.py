@@ -9,14 +9,14 @@ from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from cert_share.actor import CLI, actor_for_user
 from cert_share.clock import utcnow
 from cert_share.early_warning import lifecycle
 from cert_share.extensions import db
 from cert_share.models import AuditEntry, EarlyWarning, Incident, Organization, OutboxMessage, TaxiiPoll, User
-from cert_share.services import triage
+from cert_share.services import triage, warning_page
 from cert_share.services.organizations import set_active
 from cert_share.store.collections import by_alias
 from tests.conftest import auth
@@ -231,10 +231,34 @@ def test_staff_see_reports_state_times_and_history(app, orgs, people):
         assert f'href="/incidents/{incident_id}"' in sources
     assert "Second Bank" in sources
     state = html[html.index('id="warning-state-panel"'):html.index('id="edit"')]
-    assert "sector-financial-services" in state and "Published" in state
+    # Collections by their titles, never their aliases.
+    assert "Warnings for the financial-services sector" in state and "Published" in state
+    assert "sector-financial-services" not in state
     history = html[html.index('id="history"'):]
-    assert f"Report #{incident_ids[0]} counted" in history
+    assert f"Report #{incident_ids[0]} counted" in history and "Financial services sector, TLP:AMBER" in history
     assert "published" in history and "first version" in history and "platform (from its reports)" in history
+    assert "sector-financial-services" not in history
+
+
+def test_the_reports_behind_a_warning_are_read_with_their_organizations_in_two_queries(app, orgs, people):
+    warning_id = amber_sector_warning(app, orgs)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.app_context():
+        warning = db.session.get(EarlyWarning, warning_id)
+        actor = lifecycle_actor(app, people)
+        assert len(warning.sources) == 2
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            rows = warning_page.sources(db.session, actor, warning)
+            names = [(r.incident.organization.name, r.incident.organization.sector, r.readable) for r in rows]
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert sorted(n for n, _, _ in names) == ["First Bank", "Second Bank"]
+    assert len(statements) <= 2, statements  # the reports with their organizations, their case members
 
 
 def test_staff_edit_on_the_page_makes_a_new_version_and_the_history_names_who_changed_what(app, orgs, people):
@@ -264,7 +288,7 @@ def test_staff_edit_on_the_page_makes_a_new_version_and_the_history_names_who_ch
     publish(app)
     history = client.get(f"/warnings/{warning_id}").get_data(as_text=True)
     history = history[history.index('id="history"'):]
-    assert "Edited" in history and "title: Phishing server 198.51.100.23: block it" in history
+    assert "Warning edited" in history and "title: Phishing server 198.51.100.23: block it" in history
     assert "changed: title, description" in history  # the second version, against the first
     assert history.count("published</td>") == 2
     assert "user:duty@cert.example</td>" in history
@@ -334,7 +358,7 @@ def test_staff_discard_a_draft_and_revoke_a_published_warning_from_the_page(app,
     assert 'id="revoked-flag"' in member_html and "stop acting on it" in member_html
     history = client.get(f"/warnings/{published_id}").get_data(as_text=True)
     history = history[history.index('id="history"'):]
-    assert "Revoked" in history and "changed: revoked" in history
+    assert "Warning revoked" in history and "changed: revoked" in history
 
 
 def test_the_consumption_list_names_who_fetched_the_latest_version(app, orgs, people, factory):
@@ -448,6 +472,11 @@ def test_an_approved_warning_sent_back_to_draft_by_new_reports_says_why_and_sinc
     assert warning.redraft_at is not None
     since = warning.redraft_at.strftime("%Y-%m-%d %H:%M")
     listing = client.get("/warnings").get_data(as_text=True)
+    draft_row = listing[listing.index(f'id="draft-{warning_id}"'):]
+    draft_row = draft_row[:draft_row.index("</tr>")]
+    # Targets by their titles and why it was raised in words, not their codes.
+    assert "Warnings for First Bank" in draft_row and "org-first-bank" not in draft_row
+    assert "the same observable reported by several organizations" in draft_row and "community" not in draft_row
     note = listing[listing.index(f'id="redraft-{warning_id}"'):]
     assert f"Back to draft since {since} UTC" in note and "marked TLP:AMBER+STRICT" in note
     page = client.get(f"/warnings/{warning_id}").get_data(as_text=True)
@@ -456,7 +485,8 @@ def test_an_approved_warning_sent_back_to_draft_by_new_reports_says_why_and_sinc
         entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "warning.redraft")).scalar_one()
         assert entry.target_id == str(warning_id) and entry.details["previous_state"] == "published"
         assert entry.details["reason"] == "source-tlp:amber+strict"
-    assert "Back to draft: new reports changed it" in page[page.index('id="history"'):]
+    assert "Warning back to draft" in page[page.index('id="history"'):]
+    assert "was published; 3 reporting organizations" in page[page.index('id="history"'):]
     api = app.test_client().get(f"/api/v1/warnings/{warning_id}", headers=auth(factory.token(orgs["cert"]))).get_json()
     assert api["redraft_reason"] == "source-tlp:amber+strict" and api["redraft_at"].startswith(since[:10])
 
