@@ -139,7 +139,7 @@ def _audit_events(session: DbSession, warning: EarlyWarning, titles: dict[str, s
         if row.target_type == "incident":
             if warning.id not in (details.get("warnings") or []):
                 continue  # the same report's withdrawal touched other warnings only
-            event.incident_id = int(row.target_id)
+            event.incident_id = int(str(row.target_id))
         elif row.action == "warning.edit":
             event.changes = [Change(k, [titles.get(a, a) for a in v] if k == "targets" and isinstance(v, list) else v)
                              for k, v in details.items()]

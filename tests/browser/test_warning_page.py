@@ -96,7 +96,8 @@ def test_staff_edit_a_published_warning_and_see_who_fetched_it(app, factory, wor
     _open(browser, live_server, warning_id)
     consumers = browser.find_element(By.ID, "consumers")
     assert "First Bank" in consumers.text and "TelcoNet" not in consumers.text
-    assert "sector-financial-services" in consumers.text
+    assert "Warnings for the financial-services sector" in consumers.text  # the collection's title, not its alias
+    assert "sector-financial-services" not in consumers.text
     assert "at or after" in consumers.text  # the page says what "fetched" means
     sources = browser.find_element(By.ID, "sources").text
     assert "First Bank" in sources and "Second Bank" in sources
