@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone, tzinfo
 
 from markupsafe import Markup
+from sqlalchemy import func, select
 
 from .. import config
 from ..database import DbSession
@@ -348,3 +349,45 @@ def situation(report: Situation, recipient: Recipient, *, tlp: str) -> Message:
                             f"to {when(report.until, zone)}, and the rest as it stands now."),
                    facts=facts, action_label="Open the triage queue", action_url=report.links["queue"],
                    situation=report, lines=lines)
+
+
+# In a message's place, and about the recipient's key (mail/outgoing.py sends them at delivery).
+NOTICE_TLP = "clear"  # a notice holds nothing of what it stands for: that something waits, and its kind
+
+
+def notice(kind: str, tlp: str | None, recipient: Recipient, *, action_url: str, has_account: bool, has_key: bool,
+           key_url: str) -> Message:
+    """What a recipient gets in place of a message marked ``tlp`` that may not travel to them in
+    clear text (or, TLP:RED, at all): that it waits, what kind it is, and the link to read it
+    signed in; never its subject, facts or content."""
+    label = tlp_label(tlp or "amber")
+    return compose(kind, "notice", recipient=recipient, subject=f"A {label} message is waiting for you on cert-share",
+                   tlp=NOTICE_TLP, summary=f"A message marked {label} is waiting for you on cert-share.",
+                   facts=[("Marked", label), ("About", kinds.ABOUT.get(kind, "cert-share"))],
+                   action_label="Sign in to read it", action_url=action_url, red=not mail_may_carry(tlp),
+                   has_account=has_account, has_key=has_key, key_url=key_url)
+
+
+def key_problem(recipient: Recipient, *, problem: str, fingerprint: str | None, expired_at: datetime | None,
+                key_url: str) -> Message:
+    """The recipient's OpenPGP key ``expired`` or is ``unusable``: marked mail now reaches them as
+    a notice; what to do about it."""
+    subject = ("Your OpenPGP key on cert-share has expired" if problem == "expired"
+               else "cert-share could not encrypt to your OpenPGP key")
+    facts = [("Key", fingerprint or "-")]
+    if problem == "expired":
+        facts.append(("Expired", when(expired_at)))
+    return compose(kinds.KEY_PROBLEM, "pgp_key_problem", recipient=recipient, subject=subject, tlp=NOTICE_TLP,
+                   summary="Marked mail now reaches you as a notice with a link, not encrypted.", facts=facts,
+                   action_label="Upload a current key", action_url=key_url, problem=problem, fingerprint=fingerprint,
+                   expired_at=expired_at)
+
+
+def recipient_at(session: DbSession, user: User | None, address: str) -> Recipient:
+    """The recipient of mail to ``address``: ``user`` (its account), else the organization whose
+    duty address it is."""
+    if user is not None:
+        return recipient_for(user)
+    org = session.execute(select(Organization).where(func.lower(Organization.duty_email) == address.strip().lower())
+                          ).scalars().first()
+    return Recipient(address, None, DUTY_ADDRESS, org.name if org is not None else "an organization")

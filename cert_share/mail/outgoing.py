@@ -20,14 +20,13 @@ from ..config import setting
 from ..database import DbSession
 from ..models import OutboxMessage, User
 from ..vocab import tlp_label
-from . import encryption, pgp
-from .outbox import enqueue
-from .templates import render
+from . import encryption, kinds, messages, pgp
+from .outbox import enqueue, tlp_subject
 from .transport import build_message
 
 log = logging.getLogger(__name__)
 
-KEY_PROBLEM_KIND = "pgp-key"
+KEY_PROBLEM_KIND = kinds.KEY_PROBLEM
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def outgoing(session: DbSession, row: OutboxMessage, *, mail_from: str, security
             and encryption.wants_encryption(row, security.require_from):
         _tell_about_key(session, user, "expired", security, now)
     if outcome == encryption.NOTICE:
-        return _signed(notice(row, user, mail_from, security), security)
+        return _signed(notice(session, row, user, mail_from, security), security)
     message = _signed(build_message(row, mail_from), security)
     if outcome == encryption.CLEAR:
         return message
@@ -80,7 +79,7 @@ def outgoing(session: DbSession, row: OutboxMessage, *, mail_from: str, security
     except pgp.PgpError as exc:
         log.warning("mail %s to %s: %s; sending the notice instead", row.message_id, row.to, exc)
         _tell_about_key(session, user, "unusable", security, now)
-        return _signed(notice(row, user, mail_from, security), security)
+        return _signed(notice(session, row, user, mail_from, security), security)
 
 
 def _signed(message: EmailMessage, security: MailSecurity) -> EmailMessage:
@@ -89,30 +88,27 @@ def _signed(message: EmailMessage, security: MailSecurity) -> EmailMessage:
     return message
 
 
-def notice(row: OutboxMessage, user: User | None, mail_from: str, security: MailSecurity) -> EmailMessage:
+def notice(session: DbSession, row: OutboxMessage, user: User | None, mail_from: str,
+           security: MailSecurity) -> EmailMessage:
     """A message in ``row``'s place that says only that something marked ``row.tlp`` waits on
-    the platform, and links to it: no title, no facts, nothing of the content."""
-    label = tlp_label(row.tlp or "amber")
-    link = row.action_url or f"{security.base_url}/"
-    subject = f"A {label} message is waiting for you on cert-share"
-    text, html = render("notice", subject=subject, heading=subject, tlp=None, kind=row.kind, label=label,
-                        red=row.tlp == "red", has_account=user is not None, has_key=bool(user and user.pgp_key),
-                        action_label="Sign in to read it", action_url=link,
-                        summary=f"A message marked {label} is waiting for you on cert-share.",
-                        key_url=f"{security.base_url}/account/key")
-    return build_message(row, mail_from, subject=subject, text=text, html=html)
+    the platform, and links to it: no title, no facts, nothing of the content (messages.notice,
+    in the layout every message has)."""
+    message = messages.notice(row.kind, row.tlp, messages.recipient_at(session, user, row.to),
+                              action_url=row.action_url or f"{security.base_url}/", has_account=user is not None,
+                              has_key=bool(user and user.pgp_key), key_url=f"{security.base_url}/account/key")
+    return build_message(row, mail_from, subject=tlp_subject(message.subject, message.tlp), text=message.text,
+                         html=message.html)
 
 
 def _tell_about_key(session: DbSession, user: User, problem: str, security: MailSecurity, now: datetime) -> None:
     """One mail per key, expiry and problem: the key ``expired`` or is ``unusable``; send a new one.
     A key extended and uploaded again has a new expiry, so its next expiry is told again."""
-    subject = ("Your OpenPGP key on cert-share has expired" if problem == "expired"
-               else "cert-share could not encrypt to your OpenPGP key")
     key_url = f"{security.base_url}/account/key"
-    text, html = render("pgp_key_problem", subject=subject, heading=subject, tlp=None, problem=problem,
-                        fingerprint=user.pgp_fingerprint, expired_at=user.pgp_expires_at,
-                        summary=("Marked mail now reaches you as a notice with a link, not encrypted."),
-                        action_label="Upload a current key", action_url=key_url)
+    # Labelled TLP:CLEAR in its subject and banner, but queued without a TLP: it holds only the
+    # key's fingerprint, and no encryption policy may turn the mail about a key into a notice.
+    message = messages.key_problem(messages.recipient_for(user), problem=problem, fingerprint=user.pgp_fingerprint,
+                                   expired_at=user.pgp_expires_at, key_url=key_url)
+    subject, text, html = tlp_subject(message.subject, message.tlp), message.text, message.html
     enqueue(session, to=user.email, subject=subject, text=text, html=html, kind=KEY_PROBLEM_KIND,
             dedupe_key=f"pgp-key:{user.id}:{user.pgp_fingerprint}:{_expiry_tag(user)}:{problem}",
             recipient_user_id=user.id,

@@ -4,10 +4,18 @@ first, a summary, the facts, the one action, why they get it), and every link in
 that recipient once signed in."""
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 
+from cert_share.actor import CLI
+from cert_share.clock import utcnow
+from cert_share.extensions import db
+from cert_share.mail.delivery import deliver_outbox
+from cert_share.mail.outbox import enqueue
+from cert_share.models import User
+from cert_share.services.mail_keys import register_key
 from tests.integration import mail_messages as world_mail
 from tests.integration.mail_helpers import SmtpServer
 from tests.integration.staff_login import enrol, sign_in
@@ -137,3 +145,71 @@ def test_a_notice_sent_in_place_of_amber_mail_links_to_it(app, orgs, factory, sm
     assert text_links and set(text_links) == set(html_links)
     for link in set(text_links):
         assert client.get(urlsplit(link).path).status_code == 200, link
+
+
+def _in_the_layout(app, message, label: str) -> str:
+    """The checks every message passes, for a message labelled ``label``: the label first in the
+    subject and the body, a summary, facts, one action, why the recipient gets it. Returns the
+    action's link."""
+    text, html = world_mail.parts(message)
+    assert str(message["Subject"]).startswith(f"[TLP:{label}] ")
+    assert text.startswith(f"TLP:{label} - ")
+    assert 'class="tlp-banner"' in html and html.index(f"TLP:{label}") < html.index('class="summary"')
+    assert '<table class="facts"' in html
+    [action] = [href for href in world_mail.links(message)[1] if f'class="action" href="{href}"' in html]
+    assert action in text
+    assert "You get this because" in text and "You get this because" in html
+    assert f"{app.config['BASE_URL']}/account/mail" in text
+    return action
+
+
+def _follow(app, client, message) -> int:
+    """Open every link of ``message`` as ``client``: each answers 200. Returns how many."""
+    base = app.config["BASE_URL"]
+    text_links, html_links = world_mail.links(message)
+    assert text_links and sorted(set(text_links)) == sorted(set(html_links))
+    for link in set(text_links):
+        assert link.startswith(base + "/"), link
+        parts = urlsplit(link)
+        response = client.get(parts.path + (f"?{parts.query}" if parts.query else ""))
+        assert response.status_code == 200, (link, response.status_code)
+    return len(set(text_links))
+
+
+def test_every_kind_sent_as_a_notice_has_the_layout_and_links_that_open(app, orgs, factory, smtp):
+    """A recipient without a key gets a notice in place of marked mail (every kind, when the policy
+    says TLP:CLEAR and up): labelled TLP:CLEAR (it holds nothing of the content), in the same
+    layout, with the footer, and every link opens for that recipient."""
+    app.config.update(smtp.config(MAIL_REQUIRE_ENCRYPTION_FROM="clear", BASE_URL=app.config["BASE_URL"]))
+    world = world_mail.build(app, orgs, factory)
+    world_mail.deliver_all(app, world["late"])
+    notices = [m for m in smtp.handler.messages if "is waiting for you" in str(m["Subject"])]
+    assert set(KINDS) <= {str(m["X-Cert-Share-Kind"]) for m in notices}
+    clients: dict[str, object] = {}
+    for message in notices:
+        to = str(message["To"])
+        _in_the_layout(app, message, "CLEAR")
+        text, html = world_mail.parts(message)
+        assert "192.0.2.77" not in text + html and "Scanning" not in text + html  # none of the content
+        client = clients.get(to) or clients.setdefault(to, _client_for(app, world["people"], to))
+        _follow(app, client, message)
+
+
+def test_the_mail_about_an_expired_key_has_the_layout_and_its_link_opens(app, factory, smtp, pgp_keys):
+    app.config.update(smtp.config())
+    user = factory.user(factory.org("First Bank"), "member-admin", email="soon@first-bank.example")
+    later = utcnow() + timedelta(days=2)  # the key ran out a day ago
+    with app.app_context():
+        register_key(db.session, db.session.get(User, user.id), pgp_keys["soon"].public, actor=CLI)
+        enqueue(db.session, to=user.email, subject="Early warning", text="details", tlp="amber", kind="asset-warning",
+                recipient_user_id=user.id, action_url=f"{app.config['BASE_URL']}/warnings", now=later)
+        db.session.commit()
+        deliver_outbox(db.session, app.config, now=later)
+        deliver_outbox(db.session, app.config, now=later + timedelta(minutes=1))
+    [mail] = [m for m in smtp.handler.messages if str(m["X-Cert-Share-Kind"]) == "pgp-key"]
+    assert _in_the_layout(app, mail, "CLEAR") == f"{app.config['BASE_URL']}/account/key"
+    text, _ = world_mail.parts(mail)
+    assert pgp_keys["soon"].fingerprint in text and "a member admin of First Bank" in text
+    client = app.test_client()
+    assert login(client, user.email).status_code == 302
+    assert _follow(app, client, mail) >= 2  # the key page and the preferences page
