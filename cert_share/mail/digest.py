@@ -1,20 +1,13 @@
-"""The periodic digest: one mail per recipient with what the hourly cap held back and what
-the registered digest sections have to say; and, in the same run, one mail to each CERT admin
-listing the mail that could not be delivered since their last one.
-
-Other parts add sections with ``@digest_section``. A section is
-``fn(session, user, since, until) -> (text, html) | (text, html, tlp) | None`` and is called
-once per recipient with that recipient's ``User``: it must only return what that user may see
-(use ``cert_share.policy``). Returning None leaves the section out.
+"""The periodic digest: one mail per recipient with what was held for it (the kinds they chose
+to get in the digest, and what the hourly cap held back); and, in the same run, one mail to each
+CERT admin listing the mail that could not be delivered since their last one.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
-from markupsafe import escape
 from sqlalchemy import func, select
 
 from .. import policy
@@ -25,17 +18,6 @@ from ..vocab import OutboxState, strictest_tlp
 from . import messages
 
 log = logging.getLogger(__name__)
-
-DigestSection = Callable[[DbSession, User, datetime, datetime], "tuple | None"]
-DIGEST_SECTIONS: list[DigestSection] = []
-
-
-def digest_section(fn: DigestSection) -> DigestSection:
-    """Register a digest section (idempotent: registering twice keeps one)."""
-    if fn not in DIGEST_SECTIONS:
-        DIGEST_SECTIONS.append(fn)
-    return fn
-
 
 @dataclass
 class DigestReport:
@@ -53,15 +35,13 @@ class DigestReport:
         return text
 
 
-def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: datetime,
-                 sections: list[DigestSection] | None = None) -> DigestReport:
+def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: datetime) -> DigestReport:
     """Queue one digest per recipient with something to say; commits per recipient.
 
     Rerunning for the same ``slot`` queues nothing twice (the dedupe key names the slot). Mail
     held for an address that is neither an active account's nor an organization's duty address
     (the person was deactivated, the duty address changed) is folded away unsent.
     """
-    sections = DIGEST_SECTIONS if sections is None else sections
     report = DigestReport()
     users = {user.email.lower(): user for user in session.execute(
         select(User).where(User.active.is_(True)).order_by(User.email)).scalars()}
@@ -77,13 +57,11 @@ def send_digests(session: DbSession, *, now: datetime, period: timedelta, slot: 
             continue
         folded = _release_need_to_know(session, folded, now)
         since = _last_digest_at(session, address) or now - period
-        parts = _run_sections(session, sections, user, since, now) if user is not None else []
-        if not parts and not folded:
+        if not folded:
             session.commit()
             continue
-        tlp = strictest_tlp([p[2] for p in parts] + [m.tlp for m in folded])
-        digest = messages.queue(session, messages.digest(recipient, tlp=tlp, since=since, until=now, sections=parts,
-                                                         folded=folded),
+        tlp = strictest_tlp([m.tlp for m in folded])
+        digest = messages.queue(session, messages.digest(recipient, tlp=tlp, since=since, until=now, folded=folded),
                                 now=now, dedupe_key=f"digest:{address}:{iso(slot)}")
         if digest is None:
             session.rollback()
@@ -162,19 +140,3 @@ def _last_digest_at(session: DbSession, address: str, kind: str = messages.DIGES
     return session.execute(
         select(func.max(OutboxMessage.created_at)).where(func.lower(OutboxMessage.to) == address,
                                                          OutboxMessage.kind == kind)).scalar_one()
-
-
-def _run_sections(session: DbSession, sections, user: User, since: datetime, until: datetime) -> list[tuple]:
-    parts = []
-    for section in sections:
-        try:
-            result = section(session, user, since, until)
-        except Exception:  # one broken section must not cost everyone their digest
-            log.exception("digest section %s failed for user %s", getattr(section, "__name__", section), user.id)
-            session.rollback()
-            continue
-        if not result:
-            continue
-        text, html, *rest = result
-        parts.append((text, html if html is not None else str(escape(text)), rest[0] if rest else None))
-    return parts

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone, tzinfo
 
-from markupsafe import Markup
 from sqlalchemy import func, select
 
 from .. import config
@@ -139,7 +138,7 @@ def critical_report(incident: Incident, recipient: Recipient, *, reads_content: 
                    "assign it or name staff on it.")
         action = "Assign it in the workspace"
     return compose(CRITICAL_REPORT, "critical_report", recipient=recipient, subject=subject, tlp=incident.tlp,
-                   summary=summary, facts=facts, action_label=action, action_url=link, content=content)
+                   summary=summary, facts=facts, action_label=action, action_url=link)
 
 
 def draft_review(warning: EarlyWarning, recipient: Recipient) -> Message:
@@ -160,7 +159,7 @@ def draft_review(warning: EarlyWarning, recipient: Recipient) -> Message:
         facts = [("Draft", f"#{warning.id}")]
     return compose(DRAFT_REVIEW, "draft_review", recipient=recipient, subject=subject, tlp=warning.tlp,
                    summary=summary, facts=facts, action_label="Review, edit, publish or discard it",
-                   action_url=link, content=content)
+                   action_url=link)
 
 
 def asset_warning(warning: EarlyWarning, owner: Organization, recipient: Recipient) -> Message:
@@ -197,22 +196,19 @@ def deadline_reminder(incident: Incident, deadline: Deadline, recipient: Recipie
     return compose(DEADLINE_REMINDER, "deadline_reminder", recipient=recipient,
                    subject=f"Overdue: {phase} for report #{incident.id}", tlp=incident.tlp,
                    summary=summary, facts=facts, action_label="Open the report",
-                   action_url=url(f"/incidents/{incident.id}"), content=content, incident_id=incident.id)
+                   action_url=url(f"/incidents/{incident.id}"), incident_id=incident.id)
 
 
-def digest(recipient: Recipient, *, tlp: str | None, since: datetime, until: datetime, sections: list[tuple],
+def digest(recipient: Recipient, *, tlp: str | None, since: datetime, until: datetime,
            folded: list[OutboxMessage]) -> Message:
-    """The periodic digest: the digest sections' parts, and what the hourly cap held back."""
+    """The periodic digest: the mail held for it (kinds chosen for the digest, and what the hourly
+    cap held back)."""
     facts = [("Period", f"{when(since)} to {when(until)}"), ("Held for this digest", str(len(folded)))]
-    if sections:
-        facts.append(("Sections", str(len(sections))))
     return compose(DIGEST, "digest", recipient=recipient,
-                   subject=f"cert-share digest: {len(folded)} held-back message(s)"
-                           + (f", {len(sections)} section(s)" if sections else ""),
-                   tlp=tlp, summary="What happened since your last digest, and the mail held for it: the kinds you "
-                                    "chose to get in the digest, and what the hourly limit held back.",
+                   subject=f"cert-share digest: {len(folded)} held-back message(s)", tlp=tlp,
+                   summary="What happened since your last digest, and the mail held for it: the kinds you "
+                           "chose to get in the digest, and what the hourly limit held back.",
                    facts=facts, action_label="Open cert-share", action_url=url("/"),
-                   sections=[{"text": p[0], "html": Markup(p[1])} for p in sections],
                    folded=[{"subject": m.subject, "created": when(m.created_at), "text": _without_footer(m.text),
                             "action_url": m.action_url} for m in folded])
 
