@@ -52,7 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cert-share-ir-"))
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}", CERT_SHARE_ENV="production",
-               SECRET_KEY="bench-" + "x" * 40, SCHEDULER_ENABLED="0", PYTHONPATH=str(ROOT))
+               BASE_URL="https://share.cert.example", SECRET_KEY="bench-" + "x" * 40, SCHEDULER_ENABLED="0",
+               PYTHONPATH=str(ROOT))
 
     def cli(*argv: str) -> str:
         out = subprocess.run([str(BIN / "cert-share"), *argv], env=env, cwd=ROOT, check=True,

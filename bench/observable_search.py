@@ -11,8 +11,9 @@ a member analyst and for a CERT analyst, per kind of query, and the API route th
 test client. Target: p50 <= 50 ms per lookup.
 
 The last table compares, for the member, a value only *other* members reported (once, or in
-hundreds of reports) with a value nobody reported: the answers are identical, and the timings
-should be of the same order (runs interleaved, so load on the machine hits both alike).
+hundreds of reports; a /24 in about a thousand) with one (an address, a /24) nobody reported: the
+answers are identical, and the timings should be of the same order (runs interleaved, so load on
+the machine hits both alike).
 
     .venv/bin/python bench/observable_search.py                       # 1,000,000 observables, SQLite
     .venv/bin/python bench/observable_search.py --observables 100000 --runs 20
@@ -44,6 +45,8 @@ BUSY_DOMAIN = "busy-c2.example"  # a domain whose subdomains many members report
 SECRET_ONCE = "203.0.113.77"  # reported once, by a member other than the measured one
 SECRET_HOT = "203.0.113.88"  # reported in many reports, none of them the measured member's
 ABSENT = "203.0.113.99"  # reported by nobody
+OTHERS_NET = "192.0.2"  # a /24 in ~1,000 reports, none of them the measured member's
+ABSENT_NET = "198.18.0"  # a /24 nobody reported
 PASSWORD = "bench password 1234"
 
 
@@ -95,6 +98,8 @@ def place_targets(rng: random.Random, n_reports: int, n_members: int):
     for i in rng.sample(theirs, min(400, len(theirs))):
         placed.setdefault(i, []).append(("ipv4-addr", SECRET_HOT))
     placed.setdefault(rng.choice(theirs), []).append(("ipv4-addr", SECRET_ONCE))
+    for i in rng.sample(theirs, min(1000, len(theirs))):
+        placed.setdefault(i, []).append(("ipv4-addr", f"{OTHERS_NET}.{rng.randrange(256)}"))
     for i in rng.sample(range(1, n_reports + 1), min(1000, n_reports)):
         placed.setdefault(i, []).append(("ipv4-addr", f"{BUSY_NET}.{rng.randrange(256)}"))
     for i in rng.sample(range(1, n_reports + 1), min(300, n_reports)):
@@ -327,7 +332,8 @@ def main() -> None:
             print(f"{'API ' + label:22} {who:7} {api[-1]['p50_ms']:>7} {api[-1]['p95_ms']:>7}", flush=True)
 
     # Present in another member's report(s) vs absent, for the member: interleaved runs.
-    cases = {"absent": ABSENT, "in 1 other report": SECRET_ONCE, "in ~400 other reports": SECRET_HOT}
+    cases = {"absent": ABSENT, "in 1 other report": SECRET_ONCE, "in ~400 other reports": SECRET_HOT,
+             "/24 absent": f"{ABSENT_NET}.0/24", "/24 in ~1,000 other reports": f"{OTHERS_NET}.0/24"}
     timings: dict[str, list[float]] = {k: [] for k in cases}
     cpus: dict[str, list[float]] = {k: [] for k in cases}
     shapes = {}
