@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from ..clock import utcnow
 from ..errors import CertShareError, InputError
 from ..extensions import db, limiter
+from ..mail.encryption import key_expired
 from ..services.mail_keys import register_key, remove_key
 from . import bp
 from .actor import current_actor
@@ -59,6 +60,6 @@ def account_key_remove():
 
 def _page(user, form: PgpKeyForm):
     form.key.data = form.key.data if form.key.errors else ""
-    expired = user.pgp_expires_at is not None and user.pgp_expires_at <= utcnow()
+    expired = key_expired(user, utcnow())
     return render_template("admin/account_key.html", form=form, remove_form=ConfirmForm(), expired=expired,
                            require_from=current_app.config["MAIL_REQUIRE_ENCRYPTION_FROM"])
