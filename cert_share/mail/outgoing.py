@@ -107,7 +107,7 @@ def _tell_about_key(session: DbSession, user: User, problem: str, security: Mail
     # Labelled TLP:CLEAR in its subject and banner, but queued without a TLP: it holds only the
     # key's fingerprint, and no encryption policy may turn the mail about a key into a notice.
     message = messages.key_problem(messages.recipient_for(user), problem=problem, fingerprint=user.pgp_fingerprint,
-                                   expired_at=user.pgp_expires_at, key_url=key_url)
+                                   expired_at=cast("datetime | None", user.pgp_expires_at), key_url=key_url)
     subject, text, html = tlp_subject(message.subject, message.tlp), message.text, message.html
     enqueue(session, to=user.email, subject=subject, text=text, html=html, kind=KEY_PROBLEM_KIND,
             dedupe_key=f"pgp-key:{user.id}:{user.pgp_fingerprint}:{_expiry_tag(user)}:{problem}",

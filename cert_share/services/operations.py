@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from ..actor import Actor
 from ..database import DbSession
 from ..mail.outbox import dead_letters, requeue_dead
 from ..models import FeedState, Organization, OutboxMessage, TaxiiPoll
@@ -30,7 +31,7 @@ def overview(session: DbSession, *, now: datetime, silence: timedelta) -> Operat
                       dead=dead_letters(session))
 
 
-def requeue_dead_letter(session: DbSession, message_id: int, *, actor) -> OutboxMessage:
+def requeue_dead_letter(session: DbSession, message_id: int, *, actor: Actor) -> OutboxMessage:
     """Queue dead letter ``message_id`` again (the address was fixed, say); audited, commits.
     NotFound when there is no such dead letter."""
     message = requeue_dead(session, message_id, actor=actor)

@@ -6,7 +6,7 @@ from flask import request
 from wtforms import RadioField
 from wtforms.validators import AnyOf
 
-from ..mail import preferences
+from ..mail import kinds, preferences
 from .forms import Form
 
 _EXPIRED = "the form expired; reload the page and try again"
@@ -48,6 +48,6 @@ def for_role(role: str) -> MailPreferencesForm:
     """The form for a person of ``role``, bound to the request's data (on a POST)."""
     fields = {kind: _choice(kind, preferences.MODES) for kind in preferences.kinds_for(role)}
     if preferences.offers_situation(role):
-        fields[preferences.SITUATION] = _choice(preferences.SITUATION, preferences.SITUATION_MODES)
+        fields[kinds.SITUATION] = _choice(kinds.SITUATION, preferences.SITUATION_MODES)
     form_class = type("MailPreferencesForm", (MailPreferencesForm,), fields)
     return form_class()
