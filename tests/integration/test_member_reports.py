@@ -96,6 +96,28 @@ def test_detection_date_bounds_are_whole_days_and_inclusive(telco_reports):
     assert api_titles(client, token, f"?to={ten_days_ago}") == older
 
 
+def test_received_bounds_and_the_sector_narrow_the_list_and_the_api(telco_reports, members, factory, orgs):
+    """Received is when the platform got the report (the situation mail links with it), not when
+    the member detected it; the CERT narrows by the reporting organization's sector."""
+    client, token = telco_reports
+    bank_client, bank_token = members["bank"]
+    file(bank_client, bank_token, "Card skimming at branches", severity="high")
+    everything = ["Old scan, not an incident", "Phishing against subscribers", "DDoS on DNS resolvers",
+                  "Ransomware on billing"]
+    today, now = utcnow().date(), utcnow()
+    assert titles(client, f"?received_from={today}") == everything  # detected weeks ago, received today
+    assert titles(client, f"?received_to={today - timedelta(days=1)}") == []
+    later = urlencode({"received_from": (now + timedelta(hours=1)).isoformat()})
+    assert api_titles(client, token, f"?{later}") == []
+    window = urlencode({"received_from": (now - timedelta(hours=1)).isoformat(),
+                        "received_to": (now + timedelta(hours=1)).isoformat()})
+    assert api_titles(client, token, f"?{window}") == everything
+    cert = factory.token(orgs["cert"])
+    assert api_titles(client, cert, "?sector=telecommunications") == everything
+    assert api_titles(client, cert, f"?sector=financial-services&{window}") == ["Card skimming at branches"]
+    assert titles(client, "?sector=financial-services") == []  # a member's list is its own reports anyway
+
+
 @pytest.mark.parametrize("text,expected", [
     ("ddos", ["DDoS on DNS resolvers"]),  # title, any case
     ("198.51.100.99", ["Phishing against subscribers"]),  # an address one report carries
@@ -175,6 +197,10 @@ def test_filters_survive_paging(app, members):
     ("?from=2026-05-02&to=2026-05-01", "from", "from must not be after to"),
     ("?q=" + "x" * 3000, "q", "search text is at most"),
     ("?q=10.0.0.0/2", "q", "is too wide to search"),
+    ("?sector=moon", "sector", "sector must be one of"),
+    ("?received_from=yesterday", "received_from", "received_from must be a day (YYYY-MM-DD) or a date-time"),
+    ("?received_to=2026-13-01T00:00:00Z", "received_to", "received_to must be a day (YYYY-MM-DD) or a date-time"),
+    ("?received_from=2026-05-02&received_to=2026-05-01", "received_from", "received_from must be before"),
 ])
 def test_a_bad_filter_is_named_on_the_page_and_over_the_api(members, query, field, message):
     client, token = members["telco"]
