@@ -8,6 +8,8 @@ member organizations that stopped polling TAXII and the dead letters (/operation
 recipient is told only what they may read: a draft raised from a TLP:RED report they are not
 named on is left out, and of the overdue phases only the reports they may open are listed (all
 of them are counted). No report's title or content is in it: numbers, organizations, feeds.
+This module gathers the data (mail/messages.Situation); how the mail reads is
+``messages.situation`` and the templates'.
 
 "Once per slot": the slot is the day, and each message's outbox dedupe key
 (``situation:<date>:<address>``) is unique, so two schedulers, or a manual run beside a
