@@ -121,7 +121,8 @@ def openapi_paths(spec) -> None:
         "description": "value: an IP address, CIDR range, domain (finds its subdomains and the URLs and e-mail "
                        "addresses on them), URL, e-mail address, file hash, AS number (AS64500) or words (report "
                        "and warning titles); defanged input (hxxp, [.]) is accepted. cidr: a range; every single "
-                       "address inside it is found. Ranges wider than /16 (IPv4) or /32 (IPv6) are refused. The "
+                       "address inside it is found. Ranges wider than /16 (IPv4) or /32 (IPv6; /112 over the "
+                       "IPv4-mapped ::ffff:0:0/96) are refused, and so is a public suffix (co.uk). The "
                        "answer is the same whether or not a value appears in what the caller may not read.",
         "security": [{"bearer": []}],
         "parameters": [{"name": "value", "in": "query", "schema": text},

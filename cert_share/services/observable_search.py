@@ -44,6 +44,7 @@ from ..models import EarlyWarning, Incident
 from ..stix.observables import HASH_LENGTHS, ObservableError, host_key_range, ip_to_hex, recognize, refang
 from ..store import observable_search as store
 from ..store.observable_search import Match, OrgSightings
+from ..store.warning_versions import readable_collection_ids
 
 # What a query was taken for (the API's "kind").
 IP, CIDR, DOMAIN, URL, EMAIL, HASH, ASN, TEXT = "ip", "cidr", "domain", "url", "email", "hash", "asn", "text"
@@ -173,7 +174,12 @@ def _readable_warnings(session: DbSession, actor: Actor, match: Match | None, ti
     # warnings on this value, found through the warning indexes.
     out: list[EarlyWarning | ReceivedWarning] = []
     staff = policy.is_cert_staff(actor)
-    candidates = store.warnings_matching(session, match, title, published_only=not staff)
+    # Members: only warnings stored in a collection they may read are candidates (a narrowing in
+    # SQL; published.received still decides on each stored version).
+    stored_in = None if staff else readable_collection_ids(session, actor)
+    if stored_in == []:
+        return [], False
+    candidates = store.warnings_matching(session, match, title, stored_in=stored_in)
     while len(out) <= limit:
         batch = list(islice(candidates, limit + 1))
         # Members get each warning as they received it (one query per batch), never the working copy.

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, distinct, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, distinct, exists, false, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from .. import policy
 from ..actor import Actor
 from ..database import DbSession
-from ..models import EarlyWarning, Incident, Observable, Organization
+from ..models import EarlyWarning, Incident, Observable, Organization, StixObject
 from .text import lower_contains
 
 
@@ -152,15 +152,18 @@ def sightings_by_org(session: DbSession, actor: Actor, match: Match, limit: int)
 
 
 def warnings_matching(session: DbSession, match: Match | None, title: str | None, *,
-                      published_only: bool) -> Iterator[EarlyWarning]:
+                      stored_in: list[str] | None = None) -> Iterator[EarlyWarning]:
     """Warnings on what ``match`` finds (or whose title contains ``title``), newest first, with
     their sources loaded, for the caller to keep those the reader may read
-    (early_warning.lifecycle.readable_by). ``published_only``: members never read the others."""
+    (early_warning.lifecycle.readable_by, early_warning.published.received). ``stored_in``
+    (members): only published warnings whose report is stored in one of these collection ids, the
+    only ones a member can have received."""
     query = (select(EarlyWarning).where(_warning_condition(match, title))
              .options(selectinload(EarlyWarning.sources))
              .order_by(EarlyWarning.id.desc()).execution_options(yield_per=100))
-    if published_only:
-        query = query.where(EarlyWarning.published_at.is_not(None))
+    if stored_in is not None:
+        query = query.where(EarlyWarning.published_at.is_not(None), exists().where(
+            StixObject.stix_id == EarlyWarning.report_id, StixObject.collection_id.in_(stored_in)))
     return iter(session.execute(query).scalars())
 
 

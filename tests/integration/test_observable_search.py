@@ -256,3 +256,6 @@ def test_a_members_search_reads_only_its_organizations_observables(app, world):
     assert len(searches) >= 2
     # Bounded by the member's organization where the index is walked, not only after the join.
     assert all("observables.org_id" in s for s in searches), searches
+    # Its warning candidates: only those stored in a collection it may read.
+    warnings = [s for s in seen if "FROM warnings" in s and "warnings.ip_hex" in s]
+    assert warnings and all("stix_objects.collection_id IN" in s for s in warnings), warnings
