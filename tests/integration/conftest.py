@@ -13,6 +13,20 @@ def orgs(factory):
     return {"cert": cert, "bank": bank, "bank2": bank2, "telco": telco}
 
 
+@pytest.fixture
+def members(app, factory, orgs):
+    """Signed-in analysts of the telco (NIS2) and the first bank (DORA): (web client, API token)."""
+    from .web_login import login
+
+    out = {}
+    for name in ("telco", "bank"):
+        user = factory.user(orgs[name], "analyst")
+        client = app.test_client()
+        assert login(client, user.email).status_code == 302
+        out[name] = (client, factory.token(orgs[name]))
+    return out
+
+
 @pytest.fixture(scope="session")
 def pgp_keys(tmp_path_factory):
     """OpenPGP keys made once per session with the real gpg: the platform's signing key

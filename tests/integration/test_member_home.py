@@ -5,27 +5,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
-
 from cert_share.clock import utcnow
 from cert_share.early_warning import lifecycle
 from cert_share.extensions import db
 from tests.conftest import auth
 from tests.integration.incident_bodies import incident_body
 from tests.integration.warning_world import ATTACKER_IP, report
-from tests.integration.web_login import login
-
-
-@pytest.fixture
-def members(app, factory, orgs):
-    """A signed-in analyst of the telco (NIS2) and of the first bank (DORA), with API tokens."""
-    out = {}
-    for name in ("telco", "bank"):
-        user = factory.user(orgs[name], "analyst")
-        client = app.test_client()
-        assert login(client, user.email).status_code == 302
-        out[name] = (client, factory.token(orgs[name]))
-    return out
 
 
 def file(client, token, title: str, hours_ago: float, **fields) -> int:

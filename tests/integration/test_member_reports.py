@@ -13,21 +13,9 @@ import pytest
 from cert_share.clock import utcnow
 from tests.conftest import auth
 from tests.integration.incident_bodies import incident_body
-from tests.integration.web_login import login
 
 SHARED_IP = "203.0.113.7"  # incident_body's observables: both members report it
 
-
-@pytest.fixture
-def members(app, factory, orgs):
-    """Signed-in analysts of the telco (NIS2) and the first bank (DORA), with API tokens."""
-    out = {}
-    for name in ("telco", "bank"):
-        user = factory.user(orgs[name], "analyst")
-        client = app.test_client()
-        assert login(client, user.email).status_code == 302
-        out[name] = (client, factory.token(orgs[name]))
-    return out
 
 
 def file(client, token, title: str, hours_ago: float = 2, **fields) -> int:

@@ -5,25 +5,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
-
 from cert_share.clock import utcnow
 from cert_share.extensions import db
 from cert_share.models import PhaseUpdate
 from tests.conftest import auth
 from tests.integration.incident_bodies import incident_body
-from tests.integration.web_login import csrf_token, login
-
-
-@pytest.fixture
-def members(app, factory, orgs):
-    out = {}
-    for name in ("telco", "bank"):
-        user = factory.user(orgs[name], "analyst")
-        client = app.test_client()
-        assert login(client, user.email).status_code == 302
-        out[name] = (client, factory.token(orgs[name]))
-    return out
+from tests.integration.web_login import csrf_token
 
 
 def file(client, token, hours_ago: float) -> dict:
