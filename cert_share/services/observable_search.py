@@ -183,10 +183,25 @@ def _readable_warnings(session: DbSession, actor: Actor, match: Match | None, ti
     while len(out) <= limit:
         batch = list(islice(candidates, limit + 1))
         # Members get each warning as they received it (one query per batch), never the working copy.
-        out += [w for w in batch if readable_by(session, actor, w)] if staff else received(session, actor, batch)
+        if staff:
+            out += [w for w in batch if readable_by(session, actor, w)]
+        else:
+            out += _as_received(session, actor, batch, title)
         if len(batch) <= limit:
             break
     return out[:limit], len(out) > limit
+
+
+def _as_received(session: DbSession, actor: Actor, batch: list[EarlyWarning],
+                 title: str | None) -> list[ReceivedWarning]:
+    """The member's received versions of the candidates; for words, only those whose received
+    title holds them: the candidates were found by the working copy's title, and words staff put
+    there but have not published must not find a warning."""
+    versions = received(session, actor, batch)
+    if title is None:
+        return versions
+    words = title.lower()
+    return [version for version in versions if words in version.title.lower()]
 
 
 def report_condition(actor: Actor, text: str) -> ColumnElement[bool]:

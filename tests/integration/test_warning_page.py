@@ -164,6 +164,24 @@ def test_members_see_the_published_version_everywhere_until_the_next_publish_run
         assert "Staff working title" not in html, name
 
 
+def test_words_only_in_an_unpublished_title_do_not_find_the_warning_for_members(app, orgs, people, factory):
+    warning_id = amber_sector_warning(app, orgs)
+    published_word = row(app, warning_id).title.split()[0]
+    with app.app_context():
+        lifecycle.review_warning(db.session, warning_id, lifecycle_actor(app, people),
+                                 title=f"{published_word} Zanzibar takedown planned")
+    token = auth(factory.token(orgs["bank2"]))
+
+    def found(words):
+        answer = app.test_client().get(f"/api/v1/observables?value={words}", headers=token).get_json()
+        return [w["id"] for w in answer["warnings"]["items"]]
+
+    assert found(published_word) == [warning_id]  # the words it went out with still find it
+    assert found("Zanzibar") == []  # staff's unpublished words do not
+    page = member(app, people, "bank2").get("/search?q=Zanzibar").get_data(as_text=True)
+    assert f"/warnings/{warning_id}" not in page
+
+
 def test_a_published_warning_sent_back_to_draft_stays_as_published_for_members(app, orgs, people, factory):
     warning_id = draft_warning(app, orgs)
     client = staff(app, people)
