@@ -27,6 +27,17 @@ def members(app, factory, orgs):
     return out
 
 
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free port, collecting what it receives. Modules whose
+    mail needs settings (the app's SMTP_* from ``server.config()``) define their own ``smtp``."""
+    from .mail_helpers import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def pgp_keys(tmp_path_factory):
     """OpenPGP keys made once per session with the real gpg: the platform's signing key

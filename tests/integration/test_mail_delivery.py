@@ -18,13 +18,6 @@ from cert_share.models import OutboxMessage
 from tests.integration.mail_helpers import SmtpServer
 
 
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
 def queue(count: int, *, prefix: str = "alert", to: str | None = None, now=None) -> list[str]:
     """Queue ``count`` messages (committed); returns their Message-IDs. TLP:GREEN, which goes in
     clear text (test_mail_pgp.py: AMBER)."""

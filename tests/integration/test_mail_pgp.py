@@ -26,13 +26,6 @@ LINK = "http://127.0.0.1:5000/incidents/7"
 
 
 @pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def reader(tmp_path, pgp_keys):
     """A mail client's keyring that knows the platform's public key (from its RFC 2350 page)."""
     home = tmp_path / "reader"

@@ -33,13 +33,6 @@ AMBER_NEWS = "Credential dump for the bank's VPN on a paste site"
 OBSERVABLE = "203.0.113.66"
 
 
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
 def texts(smtp: SmtpServer) -> list[str]:
     """Each received message: subject and every text part, decoded."""
     out = []
