@@ -28,6 +28,18 @@ from . import deadline_tracking, web_sessions
 from .users import normalize_email
 
 
+def _optional_email(value: str | None, field: str) -> str | None:
+    """An address typed into an optional field: None when left empty, else normalized, with an
+    error naming ``field``."""
+    address = (value or "").strip() or None
+    if address is None:
+        return None
+    try:
+        return normalize_email(address)
+    except InputError as exc:
+        raise InputError(exc.message, field=field) from None
+
+
 def slugify(name: str) -> str:
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
     slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
@@ -109,12 +121,7 @@ class OrganizationDetails:
         country = (country or "").strip().upper() or None
         if country is not None and country not in countries():
             raise InputError(f"{country!r} is not an ISO 3166-1 alpha-2 country code", field="country")
-        email = (contact_email or "").strip() or None
-        if email is not None:
-            try:
-                email = normalize_email(email)
-            except InputError as exc:
-                raise InputError(exc.message, field="contact_email") from None
+        email = _optional_email(contact_email, "contact_email")
         regime = (regime or "").strip() or None
         if regime is not None and regime not in REGIMES:
             raise InputError(f"deadline regime must be one of {', '.join(REGIMES)}, or none for the sector's",
@@ -218,12 +225,7 @@ def set_duty_email(session: DbSession, org: Organization, email: str | None, *, 
     """Name (or, with an empty value, clear) the organization's duty address: a shared mailbox
     that gets the immediate kinds of alert mail meant for the organization (mail/preferences.py).
     Audited; commits; returns the address now set."""
-    address = (email or "").strip() or None
-    if address is not None:
-        try:
-            address = normalize_email(address)
-        except InputError as exc:
-            raise InputError(exc.message, field="duty_email") from None
+    address = _optional_email(email, "duty_email")
     if address != org.duty_email:
         audit.record(session, actor, "organization.update", "organization", org.slug,
                      duty_email={"from": org.duty_email, "to": address})
