@@ -7,11 +7,12 @@ import base64
 import re
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from cert_share.extensions import db
 from cert_share.models import AuditEntry, Organization, PhaseDeadline, User
 from tests.conftest import PASSWORD, auth
+from tests.integration.sql_capture import sql_statements
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.test_workspace_pages import file_report
 from tests.integration.web_login import csrf_token, login, page_token
@@ -322,18 +323,8 @@ def test_the_organizations_list_reads_the_same_number_of_queries_however_many_or
     client = cert_admin(app, world)
 
     def statements() -> tuple[int, str]:
-        seen: list[str] = []
-
-        def count(_conn, _cursor, statement, *_args):
-            seen.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with sql_statements(app) as seen:
             page = client.get("/admin/organizations").get_data(as_text=True)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         return len(seen), page
 
     few, _ = statements()

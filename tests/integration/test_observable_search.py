@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests.conftest import auth
+from tests.integration.sql_capture import sql_statements
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.warning_world import report
 from tests.integration.web_login import login
@@ -232,24 +233,10 @@ def test_sightings_count_the_values_a_range_finds_in_each_report(app, world):
 
 
 def test_a_members_search_reads_only_its_organizations_observables(app, world):
-    from sqlalchemy import event
-
-    from cert_share.extensions import db
-
-    seen: list[str] = []
-
-    def keep(conn, cursor, statement, *args):
-        seen.append(statement)
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        client = member(app, world)
-        seen.clear()
+    client = member(app, world)
+    with sql_statements(app) as seen:
         assert client.get("/search", query_string={"q": "198.51.100.0/24"}).status_code == 200
         assert client.get("/incidents", query_string={"q": "evil.example"}).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
     # (What matched in the reports found is looked up by their ids, which are the member's.)
     searches = [s for s in seen if ("observables.host_rev" in s or "observables.ip_hex" in s)
                 and "observables.incident_id IN" not in s]

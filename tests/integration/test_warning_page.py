@@ -9,7 +9,7 @@ from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from cert_share.actor import CLI, actor_for_user
 from cert_share.clock import utcnow
@@ -20,6 +20,7 @@ from cert_share.services import triage, warning_page
 from cert_share.services.organizations import set_active
 from cert_share.store.collections import by_alias
 from tests.conftest import auth
+from tests.integration.sql_capture import sql_statements
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.taxii_world import API
 from tests.integration.test_hostile_inputs import HOSTILE
@@ -260,21 +261,13 @@ def test_staff_see_reports_state_times_and_history(app, orgs, people):
 
 def test_the_reports_behind_a_warning_are_read_with_their_organizations_in_two_queries(app, orgs, people):
     warning_id = amber_sector_warning(app, orgs)
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
     with app.app_context():
         warning = db.session.get(EarlyWarning, warning_id)
         actor = lifecycle_actor(app, people)
         assert len(warning.sources) == 2
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with sql_statements(app) as statements:
             rows = warning_page.sources(db.session, actor, warning)
             names = [(r.incident.organization.name, r.incident.organization.sector, r.readable) for r in rows]
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
     assert sorted(n for n, _, _ in names) == ["First Bank", "Second Bank"]
     assert len(statements) <= 2, statements  # the reports with their organizations, their case members
 
