@@ -42,6 +42,10 @@ class MatchedReportSchema(Schema):
     status = fields.String()
     detected_at = Timestamp()
     created_at = Timestamp()
+    # Set by the view from the search's answer (not an attribute of the report); declared here so
+    # the document's MatchedReport, which allows no other property, names it.
+    matched = fields.List(fields.String(), metadata={
+        "description": "the report's observables the search found (display form, at most 5)"})
 
 
 class SightingsSchema(Schema):
@@ -101,9 +105,7 @@ def openapi_paths(spec) -> None:
     spec.components.schema("ObservableQuery", schema=QuerySchema)
     spec.components.schema("MatchedReport", schema=MatchedReportSchema)
     spec.components.schema("Sightings", schema=SightingsSchema)
-    report = {"allOf": [{"$ref": "#/components/schemas/MatchedReport"}, {"type": "object", "properties": {
-        "matched": {"type": "array", "items": {"type": "string"},
-                    "description": "the report's observables the search found (display form, at most 5)"}}}]}
+    report = {"$ref": "#/components/schemas/MatchedReport"}
     answer = {"type": "object", "required": ["query", "reports", "warnings"], "properties": {
         "query": {"$ref": "#/components/schemas/ObservableQuery"},
         "reports": _group(report, "reports the caller may read (members: their organization's; CERT staff: all "
