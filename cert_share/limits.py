@@ -42,3 +42,13 @@ SEARCH_WIDEST_IPV6_PREFIX = 32
 # An OpenPGP public key as uploaded (armored or binary): a few KiB with a few user ids and
 # subkeys, more with many third-party signatures; far more is not a key a person means to send.
 MAX_PGP_KEY = 256 * 1024
+# A partner CERT's TAXII collection URL, and the name of an environment variable holding a
+# credential for it.
+MAX_URL = 2048
+MAX_ENV_NAME = 128
+# A cooperation request's message and an answer's; objects attached to one answer; partners one
+# request goes to at once; languages a partner CERT works in.
+MAX_COOPERATION_MESSAGE = 20_000
+MAX_ANSWER_OBJECTS = 1_000
+MAX_REQUEST_PARTNERS = 50
+MAX_PARTNER_LANGUAGES = 20

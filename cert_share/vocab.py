@@ -235,6 +235,36 @@ class OutboxState:
 OUTBOX_STATES: tuple[str, ...] = values_of(OutboxState)
 
 
+class CooperationState:
+    """A cooperation request's state (``cooperation_requests.state``): QUEUED (waiting for
+    push-partners) → SENT (the partner's TAXII server or mail server took it) → ACKNOWLEDGED →
+    ANSWERED. FAILED: the partner refused it, or delivery gave up. OVERDUE: its due date passed
+    unanswered; an acknowledgement or an answer still moves it on. An incoming request starts
+    RECEIVED."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    FAILED = "failed"
+    OVERDUE = "overdue"
+
+
+COOPERATION_STATES: tuple[str, ...] = values_of(CooperationState)
+# States in which the request's clock still runs (an answer is awaited).
+COOPERATION_OPEN_STATES: tuple[str, ...] = (CooperationState.QUEUED, CooperationState.SENT,
+                                            CooperationState.RECEIVED, CooperationState.ACKNOWLEDGED,
+                                            CooperationState.OVERDUE)
+# What a partner CERT is asked for (Hanoi Convention: mutual information, assistance, expedited
+# preservation of stored data).
+COOPERATION_KINDS: tuple[str, ...] = ("information", "assistance", "preservation")
+COOPERATION_KIND_LABELS = {"information": "Request for information",
+                           "assistance": "Request for assistance (e.g. takedown, sinkholing)",
+                           "preservation": "Expedited preservation of stored data"}
+COOPERATION_DIRECTIONS: tuple[str, ...] = ("outgoing", "incoming")
+
+
 class JobRunStatus:
     """How a job run stands (``job_runs.status``)."""
 
@@ -245,7 +275,14 @@ class JobRunStatus:
 
 # What each audit log action means to the administrator reading the log.
 AUDIT_ACTION_LABELS: dict[str, str] = {
-    "asset.add": "Asset added", "asset.remove": "Asset removed", "audit.export": "Audit log exported",
+    "asset.add": "Asset added",
+    "cooperation.open": "Cooperation request opened", "cooperation.sent": "Cooperation request delivered",
+    "cooperation.delivered": "Cooperation reply delivered",
+    "cooperation.failed": "Cooperation request failed", "cooperation.received": "Cooperation request received",
+    "cooperation.acknowledged": "Cooperation request acknowledged",
+    "cooperation.answered": "Cooperation request answered", "cooperation.overdue": "Cooperation request overdue",
+    "cooperation.ignored": "Cooperation message ignored", "partner.update": "Partner CERT changed",
+    "asset.remove": "Asset removed", "audit.export": "Audit log exported",
     "incident.assign": "Case assigned", "incident.cooperation": "Cross-border cooperation updated",
     "incident.deadline_reminder": "Deadline reminder sent", "incident.link": "Reports linked",
     "incident.merge": "Reports merged", "incident.name-staff": "Staff named on a case",

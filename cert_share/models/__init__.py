@@ -1,6 +1,7 @@
 """Database models, one module per aggregate. Importing this package registers them all."""
 from .audit import AuditEntry
 from .case import CaseLink, CaseMember, CaseNote, Cooperation, DeadlineReminder, PhaseDeadline
+from .cooperation import CooperationRequest, PartnerDelivery
 from .incident import Incident, Observable, PhaseUpdate
 from .job_run import JobRun, SchedulerLease
 from .organization import Asset, Organization
@@ -14,6 +15,7 @@ from .warning import EarlyWarning, FeedState, WarningSource
 
 __all__ = [
     "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseMember", "CaseNote", "Collection", "Cooperation",
+    "CooperationRequest", "PartnerDelivery",
     "DeadlineReminder", "Incident", "Observable", "Organization", "PhaseDeadline", "PhaseUpdate", "SignInThrottle",
     "StixObject", "TotpUse", "User", "UserSession", "JobRun", "SchedulerLease", "OutboxMessage",
     "EarlyWarning", "FeedState", "WarningSource",

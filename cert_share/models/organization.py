@@ -1,13 +1,13 @@
 """Organizations of the constituency, and the assets they register."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
 from ..extensions import Model, db
-from ..limits import MAX_EMAIL, MAX_NAME
-from .types import BigIntPK, UTCDateTime
+from ..limits import MAX_EMAIL, MAX_ENV_NAME, MAX_NAME, MAX_URL
+from .types import BigIntPK, JSONText, UTCDateTime
 
 ORG_KINDS = ("cert", "member", "partner")
 ORG_KIND_LABELS = {"cert": "CERT", "member": "Member", "partner": "Partner CERT"}
@@ -31,6 +31,16 @@ class Organization(Model):
     # Sector regime for reporting deadlines (e.g. "dora" for banks); None: the NIS2 defaults.
     regime: Mapped[str | None] = mapped_column(String(32))
     # A deactivated organization keeps its reports; its users cannot sign in and its tokens fail.
+    # A partner CERT: where its intake is (a TAXII 2.1 collection URL), the names of the
+    # environment variables holding the credentials for it (never the secrets themselves), the
+    # languages it works in (ISO 639-1), and the OpenPGP key of its 24/7 contact address.
+    taxii_url: Mapped[str | None] = mapped_column(String(MAX_URL))
+    taxii_username_env: Mapped[str | None] = mapped_column(String(MAX_ENV_NAME))
+    taxii_password_env: Mapped[str | None] = mapped_column(String(MAX_ENV_NAME))
+    languages = mapped_column(JSONText, nullable=False, default=list)
+    pgp_key: Mapped[str | None] = mapped_column(Text)
+    pgp_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    pgp_expires_at = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     deactivated_at = mapped_column(UTCDateTime)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..clock import utcnow
 from ..extensions import Model
 from ..vocab import OutboxState
-from .types import BigIntPK, UTCDateTime
+from .types import BigIntPK, JSONText, UTCDateTime
 
 
 class OutboxMessage(Model):
@@ -49,6 +49,10 @@ class OutboxMessage(Model):
     # key at send time, and the one link to act on, for the notice sent in place of marked content.
     recipient_user_id: Mapped[int | None] = mapped_column(Integer)
     action_url: Mapped[str | None] = mapped_column(String(2048))
+    # The partner CERT the message is for (its contact address), so delivery can encrypt to the
+    # partner's key; and files sent with it: [{"filename", "content_type", "content"}] (text).
+    recipient_org_id: Mapped[int | None] = mapped_column(Integer)
+    attachments = mapped_column(JSONText)
     folded_into_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = mapped_column(UTCDateTime)

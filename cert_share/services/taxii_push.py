@@ -55,7 +55,7 @@ from ..stix.parse import classification_from_labels, severity_from_criticality
 from ..stix.validate import InvalidObject, check_object, simple_observable
 from ..store import audit
 from ..store.stix_objects import add_objects, canonical_version
-from . import intake
+from . import cooperation, intake
 
 _SCO_VALUE_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"}
 _HASH_NAMES = {"MD5": "file:md5", "SHA-1": "file:sha1", "SHA-256": "file:sha256", "SHA-512": "file:sha512"}
@@ -270,6 +270,11 @@ def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, en
     for data in reports:
         assert org is not None  # reports come only from a member's intake, and a member has an organization
         intake.store_report(session, org=org, data=data, actor=actor, source="taxii")
+    received = None
+    if member_intake and org is not None and org.kind == "partner":
+        # A partner CERT's requests, acknowledgements and answers (after its incidents became
+        # reports, so a request finds the report it is about).
+        received = cooperation.receive(session, org, valid, actor, now)
 
     status = TaxiiStatus(
         id=str(uuid.uuid4()), collection_id=collection.id, org_id=org.id if org is not None else None,
@@ -279,7 +284,8 @@ def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, en
     )
     session.add(status)
     audit.record(session, actor, "taxii.add", "collection", collection.alias, status=status.id,
-                 stored=len(valid), failed=len(failures), reports=len(reports))
+                 stored=len(valid), failed=len(failures), reports=len(reports),
+                 **({"cooperation": vars(received)} if received is not None else {}))
     session.commit()
     return status
 

@@ -1,0 +1,494 @@
+"""Cooperation requests between CERTs: opened from a case, received from a partner, acknowledged
+and answered; every state change on the case timeline and in the audit log.
+
+The rules, in one place:
+
+* only CERT staff open, read, acknowledge or answer a request (members are refused);
+* TLP:RED never leaves: neither a RED report nor a request marked RED. A request is marked at its
+  report's TLP or stricter, and AMBER+STRICT leaves only when the staff member confirmed it;
+* the reporter is replaced by the CERT's identity unless the member opted in (``share_reporter``);
+* what leaves is frozen when the request is opened (the bundle on its delivery row): a retry
+  sends exactly what the staff member saw, and the partner's TAXII server stores one version of
+  each object however often it arrives;
+* a partner's acknowledgement or answer is matched to our request by its refs and by who posted
+  it; anything else is ignored and logged, never attached to a case.
+
+States (vocab.CooperationState): outgoing ``queued → sent → acknowledged → answered``, incoming
+``received → acknowledged → answered``, with ``failed`` (delivery refused or given up) and
+``overdue`` (due date passed unanswered) beside them.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import select
+
+from .. import policy
+from ..actor import SYSTEM, Actor
+from ..clock import utcnow
+from ..database import DbSession
+from ..errors import InputError, NotFound
+from ..limits import MAX_ANSWER_OBJECTS, MAX_COOPERATION_MESSAGE, MAX_REQUEST_PARTNERS
+from ..models import CooperationRequest, Incident, Organization, PartnerDelivery
+from ..stix import build, markings
+from ..stix import cooperation as stix_coop
+from ..stix.validate import InvalidObject, check_object
+from ..store import audit
+from ..store.organizations import cert_organization
+from ..vocab import (
+    COOPERATION_DIRECTIONS,
+    COOPERATION_KINDS,
+    COOPERATION_OPEN_STATES,
+    COOPERATION_STATES,
+    TLP_LEVELS,
+    OutboxState,
+    strictest_tlp,
+    tlp_label,
+)
+from ..vocab import (
+    CooperationState as S,
+)
+
+log = logging.getLogger(__name__)
+
+NEVER_LEAVES = "red"
+
+
+# ---- the partner directory's one question ----------------------------------------------------
+
+def channel_of(partner: Organization) -> str | None:
+    """How a partner is reached: "taxii" (its intake collection), "email" (its 24/7 contact), or
+    None when it has neither."""
+    if partner.taxii_url:
+        return "taxii"
+    if partner.duty_email or partner.contact_email:
+        return "email"
+    return None
+
+
+def contact_address(partner: Organization) -> str | None:
+    """The partner's 24/7 address: its duty address, else its contact address."""
+    return partner.duty_email or partner.contact_email
+
+
+def _partners(session: DbSession, slugs: object) -> list[Organization]:
+    if not isinstance(slugs, (list, tuple)) or not slugs:
+        raise InputError("choose at least one partner CERT", field="partners")
+    if len(slugs) > MAX_REQUEST_PARTNERS:
+        raise InputError(f"at most {MAX_REQUEST_PARTNERS} partners per request", field="partners")
+    found = []
+    for slug in dict.fromkeys(slugs):
+        if not isinstance(slug, str) or not slug:
+            raise InputError("each partner is a partner CERT's slug", field="partners")
+        org = session.execute(select(Organization).where(Organization.slug == slug)).scalar_one_or_none()
+        if org is None or org.kind != "partner":
+            raise InputError(f"{slug[:64]!r} is not a partner CERT of this platform", field="partners")
+        if not org.active:
+            raise InputError(f"the partner CERT {org.name} is deactivated", field="partners")
+        if channel_of(org) is None:
+            raise InputError(f"the partner CERT {org.name} has neither a TAXII collection URL nor a contact "
+                             "address; set one (cert-share partner set, or the partners page) first",
+                             field="partners")
+        found.append(org)
+    return found
+
+
+# ---- opening requests from a case ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RequestInput:
+    partners: list[str]
+    kind: str
+    message: str
+    due_at: datetime
+    tlp: str
+    confirm_strict: bool = False
+
+
+def _check_input(incident: Incident, data: RequestInput, now: datetime) -> str:
+    """The request's TLP (lower case) once every rule holds; InputError naming the first broken one."""
+    if data.kind not in COOPERATION_KINDS:
+        raise InputError(f"kind must be one of {', '.join(COOPERATION_KINDS)}", field="kind")
+    message = data.message.strip() if isinstance(data.message, str) else ""
+    if not message:
+        raise InputError("say what you ask the partner for", field="message")
+    if len(data.message) > MAX_COOPERATION_MESSAGE:
+        raise InputError(f"the message is longer than {MAX_COOPERATION_MESSAGE} characters", field="message")
+    if not isinstance(data.due_at, datetime) or data.due_at.tzinfo is None:
+        raise InputError("due_at is a date and time with its zone", field="due_at")
+    if data.due_at <= now:
+        raise InputError("the answer must be wanted by a time in the future", field="due_at")
+    tlp = data.tlp.lower() if isinstance(data.tlp, str) else ""
+    if tlp not in TLP_LEVELS:
+        raise InputError(f"tlp must be one of {', '.join(TLP_LEVELS)}", field="tlp")
+    if tlp == NEVER_LEAVES or incident.tlp == NEVER_LEAVES:
+        raise InputError("TLP:RED never leaves the platform: a TLP:RED report cannot be sent to a partner, and "
+                         "no request is marked TLP:RED", field="tlp")
+    if strictest_tlp([tlp, incident.tlp]) != tlp:
+        raise InputError(f"the report is {tlp_label(incident.tlp)}: a request about it is marked "
+                         f"{tlp_label(incident.tlp)} or stricter", field="tlp")
+    if tlp == "amber+strict" and not data.confirm_strict:
+        raise InputError("TLP:AMBER+STRICT leaves the platform only when you confirm it (confirm_strict)",
+                         field="confirm_strict")
+    return tlp
+
+
+def request_objects(session: DbSession, incident: Incident) -> list[dict]:
+    """The report as it leaves: incident, observables and indicators, authored by the CERT unless
+    the reporting member opted in to share its identity."""
+    cert = cert_organization(session)
+    author = incident.organization if incident.share_reporter or cert is None else cert
+    return [build.identity(author)] + build.incident_objects(incident, author, incident.observables)
+
+
+def open_requests(session: DbSession, actor: Actor, incident: Incident, data: RequestInput,
+                  now: datetime | None = None) -> list[CooperationRequest]:
+    """One queued request per partner, with its delivery; commits."""
+    policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
+    if not policy.can_read_incident(actor, incident):
+        raise NotFound("no such report")
+    now = now or utcnow()
+    partners = _partners(session, data.partners)
+    tlp = _check_input(incident, data, now)
+    cert = cert_organization(session)
+    author_ref = cert.stix_id if cert is not None else stix_coop.extension_objects()[0]["id"]
+    objects = request_objects(session, incident)
+    if cert is not None and not any(o["id"] == cert.stix_id for o in objects):
+        objects.insert(0, build.identity(cert))
+    created = []
+    for partner in partners:
+        note = stix_coop.request_note(
+            note_id=stix_coop.new_note_id(), incident_stix_id=incident.stix_id, author_ref=author_ref,
+            kind=data.kind, message=data.message.strip(), due_at=data.due_at, tlp=tlp,
+            requesting_country=cert.country if cert is not None else None, title=incident.title, created=now)
+        request = CooperationRequest(
+            direction="outgoing", incident_id=incident.id, partner_org_id=partner.id, kind=data.kind,
+            message=data.message.strip(), due_at=data.due_at, tlp=tlp, state=S.QUEUED, stix_id=note["id"],
+            confirmed_strict=bool(data.confirm_strict), created_by=actor.label,
+            created_by_user_id=actor.user.id if actor.user is not None else None, created_at=now,
+            answer_object_ids=[])
+        session.add(request)
+        session.flush()
+        _queue(session, request, partner, "request", stix_coop.outgoing_bundle(objects + [note], tlp=tlp), now)
+        _record(session, actor, request, "cooperation.open", partner=partner.slug, kind=data.kind,
+                tlp=tlp, due_at=data.due_at.isoformat(), channel=channel_of(partner))
+        created.append(request)
+    session.commit()
+    return created
+
+
+def _queue(session: DbSession, request: CooperationRequest, partner: Organization, purpose: str, bundle: dict,
+           now: datetime) -> PartnerDelivery:
+    """A delivery for push-partners, in the caller's transaction."""
+    channel = channel_of(partner)
+    if channel is None:
+        raise InputError(f"the partner CERT {partner.name} has neither a TAXII collection URL nor a contact "
+                         "address", field="partners")
+    delivery = PartnerDelivery(request_id=request.id, partner_org_id=partner.id, purpose=purpose, channel=channel,
+                               bundle=bundle, state=OutboxState.PENDING, attempts=0, next_attempt_at=now,
+                               created_at=now)
+    session.add(delivery)
+    return delivery
+
+
+def _record(session: DbSession, actor: Actor, request: CooperationRequest, action: str, **details: object) -> None:
+    """Audit a change; on the case's timeline when the request belongs to a case."""
+    details.setdefault("request", request.id)
+    details.setdefault("direction", request.direction)
+    if request.incident_id is not None:
+        audit.record(session, actor, action, "incident", request.incident_id, **details)
+    else:
+        audit.record(session, actor, action, "cooperation", request.id, **details)
+
+
+# ---- delivery outcomes (push-partners calls these) -------------------------------------------
+
+def delivered(session: DbSession, delivery: PartnerDelivery, *, now: datetime, taxii_status_id: str | None = None,
+              via: str | None = None) -> None:
+    """A delivery was taken by the partner's server: a queued request becomes sent. No commit."""
+    request = delivery.request
+    if delivery.purpose != "request":
+        _record(session, SYSTEM, request, "cooperation.delivered", purpose=delivery.purpose,
+                channel=via or delivery.channel, taxii_status=taxii_status_id)
+        return
+    if taxii_status_id:
+        request.taxii_status_id = taxii_status_id
+    if request.sent_at is None:
+        request.sent_at = now
+    if request.state in (S.QUEUED, S.FAILED):
+        request.state = S.SENT
+    _record(session, SYSTEM, request, "cooperation.sent", channel=via or delivery.channel,
+            taxii_status=taxii_status_id, partner=request.partner.slug)
+
+
+def delivery_failed(session: DbSession, delivery: PartnerDelivery, *, now: datetime, error: str) -> None:
+    """A delivery was refused by the partner or given up: the request becomes failed, with the
+    partner's error on the timeline. No commit."""
+    request = delivery.request
+    request.last_error = error[:2000]
+    if delivery.purpose == "request":
+        request.state = S.FAILED
+        request.failed_at = now
+    _record(session, SYSTEM, request, "cooperation.failed", purpose=delivery.purpose, error=error[:500],
+            partner=request.partner.slug)
+
+
+def mark_overdue(session: DbSession, now: datetime | None = None) -> int:
+    """Open requests whose due date has passed become overdue; commits. Returns how many."""
+    now = now or utcnow()
+    rows = list(session.execute(select(CooperationRequest).where(
+        CooperationRequest.state.in_((S.QUEUED, S.SENT, S.RECEIVED, S.ACKNOWLEDGED)),
+        CooperationRequest.due_at.is_not(None), CooperationRequest.due_at < now)).scalars())
+    for request in rows:
+        previous, request.state, request.overdue_at = request.state, S.OVERDUE, now
+        _record(session, SYSTEM, request, "cooperation.overdue", previous=previous,
+                due_at=request.due_at.isoformat())
+    session.commit()
+    return len(rows)
+
+
+# ---- our side of an incoming request ---------------------------------------------------------
+
+def _incoming(request: CooperationRequest) -> None:
+    if request.direction != "incoming":
+        raise InputError("only a partner's request is acknowledged or answered here; our own requests are "
+                         "acknowledged and answered by the partner")
+
+
+def acknowledge(session: DbSession, actor: Actor, request: CooperationRequest,
+                now: datetime | None = None) -> CooperationRequest:
+    """Tell the partner we have its request; commits. Acknowledging twice changes nothing."""
+    policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
+    _incoming(request)
+    now = now or utcnow()
+    if request.acknowledged_at is not None:
+        return request
+    if request.state in (S.ANSWERED,):
+        raise InputError("this request is already answered")
+    cert = cert_organization(session)
+    note = stix_coop.reply_note(purpose="acknowledgement", request_stix_id=request.stix_id,
+                                author_ref=_author_ref(cert), message="Request received and acknowledged.",
+                                tlp=request.tlp, created=now)
+    request.acknowledged_at = now
+    if request.state in (S.RECEIVED, S.OVERDUE):
+        request.state = S.ACKNOWLEDGED
+    _queue(session, request, request.partner, "acknowledgement", _reply_bundle(cert, [note], request.tlp), now)
+    _record(session, actor, request, "cooperation.acknowledged", partner=request.partner.slug)
+    session.commit()
+    return request
+
+
+def answer(session: DbSession, actor: Actor, request: CooperationRequest, *, message: object,
+           objects: object = None, now: datetime | None = None) -> CooperationRequest:
+    """Answer a partner's request with a note and any STIX objects attached; commits."""
+    policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
+    _incoming(request)
+    if request.state == S.ANSWERED:
+        raise InputError("this request is already answered")
+    if not isinstance(message, str) or not message.strip():
+        raise InputError("an answer needs a message", field="message")
+    if len(message) > MAX_COOPERATION_MESSAGE:
+        raise InputError(f"the message is longer than {MAX_COOPERATION_MESSAGE} characters", field="message")
+    attached = _attached(objects, request.tlp)
+    now = now or utcnow()
+    cert = cert_organization(session)
+    if request.acknowledged_at is None:
+        request.acknowledged_at = now
+    note = stix_coop.reply_note(purpose="answer", request_stix_id=request.stix_id, author_ref=_author_ref(cert),
+                                message=message.strip(), tlp=request.tlp, object_ids=[o["id"] for o in attached],
+                                created=now)
+    request.state, request.answered_at = S.ANSWERED, now
+    request.answer_stix_id, request.answer_message = note["id"], message.strip()
+    request.answer_object_ids = [o["id"] for o in attached]
+    _queue(session, request, request.partner, "answer", _reply_bundle(cert, attached + [note], request.tlp), now)
+    _record(session, actor, request, "cooperation.answered", partner=request.partner.slug, objects=len(attached))
+    session.commit()
+    return request
+
+
+def _attached(objects: object, request_tlp: str) -> list[dict]:
+    """STIX objects attached to an answer: valid, none TLP:RED, none stricter than the request."""
+    if objects is None:
+        return []
+    if not isinstance(objects, list):
+        raise InputError("objects is a list of STIX 2.1 objects", field="objects")
+    if len(objects) > MAX_ANSWER_OBJECTS:
+        raise InputError(f"at most {MAX_ANSWER_OBJECTS} objects per answer", field="objects")
+    kept = []
+    for index, obj in enumerate(objects):
+        try:
+            check_object(obj)
+        except InvalidObject as exc:
+            raise InputError(f"objects[{index}]: {exc}", field="objects") from None
+        tlp = markings.tlp_of(obj)
+        if tlp == NEVER_LEAVES:
+            raise InputError(f"objects[{index}] is TLP:RED, which never leaves the platform", field="objects")
+        if tlp is not None and strictest_tlp([tlp, request_tlp]) != request_tlp:
+            raise InputError(f"objects[{index}] is {tlp_label(tlp)}, stricter than the request's "
+                             f"{tlp_label(request_tlp)}", field="objects")
+        kept.append(obj)
+    return kept
+
+
+def _author_ref(cert: Organization | None) -> str:
+    return cert.stix_id if cert is not None else stix_coop.extension_objects()[0]["id"]
+
+
+def _reply_bundle(cert: Organization | None, objects: list[dict], tlp: str) -> dict:
+    extra = [build.identity(cert)] if cert is not None else []
+    return stix_coop.outgoing_bundle(objects, tlp=tlp, extra=extra)
+
+
+# ---- what partners push into our intake ------------------------------------------------------
+
+@dataclass
+class Received:
+    requests: int = 0
+    acknowledgements: int = 0
+    answers: int = 0
+    ignored: int = 0
+
+
+def receive(session: DbSession, partner: Organization, objects: Iterable[dict], actor: Actor,
+            now: datetime | None = None) -> Received:
+    """Requests, acknowledgements and answers among the objects a partner CERT posted to our
+    intake (already validated and stored, their incidents already reports). No commit.
+
+    Only an active partner's objects count: a member posting a note with the extension creates
+    nothing. An acknowledgement or answer counts only for a request we sent to that partner.
+    """
+    outcome = Received()
+    if partner.kind != "partner" or not partner.active:
+        return outcome
+    now = now or utcnow()
+    for obj in objects:
+        meaning = stix_coop.read(obj)
+        if meaning is None:
+            continue
+        if meaning.purpose == "request":
+            if _receive_request(session, partner, meaning, actor, now):
+                outcome.requests += 1
+            continue
+        _receive_reply(session, partner, obj, meaning, actor, now, outcome)
+    return outcome
+
+
+def _receive_reply(session: DbSession, partner: Organization, obj: dict, meaning: stix_coop.Incoming,
+                   actor: Actor, now: datetime, outcome: Received) -> None:
+    """An acknowledgement or answer: applied to the request it names, else ignored and logged."""
+    request = _our_request(session, partner, meaning)
+    if request is None:
+        # A plain note about something else is not ours to judge; one that says it is a reply is.
+        if meaning.request_ref is not None or _is_cooperation_answer(obj) or obj.get("type") == "opinion":
+            outcome.ignored += 1
+            log.warning("cooperation: %s %s from partner %s references no request we sent to it; ignored",
+                        meaning.purpose, meaning.stix_id, partner.slug)
+            audit.record(session, actor, "cooperation.ignored", "organization", partner.slug,
+                         purpose=meaning.purpose, stix_id=meaning.stix_id,
+                         refs=list(meaning.refs)[:10], request_ref=meaning.request_ref)
+        return
+    if meaning.purpose == "acknowledgement":
+        if request.acknowledged_at is None:
+            request.acknowledged_at = now
+            if request.state in (S.QUEUED, S.SENT, S.OVERDUE, S.FAILED):
+                request.state = S.ACKNOWLEDGED
+            _record(session, actor, request, "cooperation.acknowledged", partner=partner.slug,
+                    stix_id=meaning.stix_id)
+            outcome.acknowledgements += 1
+        return
+    if request.state == S.ANSWERED:
+        return
+    if request.acknowledged_at is None:
+        request.acknowledged_at = now
+    request.state, request.answered_at = S.ANSWERED, now
+    request.answer_stix_id, request.answer_message = meaning.stix_id, meaning.message[:MAX_COOPERATION_MESSAGE]
+    request.answer_object_ids = [r for r in meaning.refs if r != request.stix_id][:MAX_ANSWER_OBJECTS]
+    _record(session, actor, request, "cooperation.answered", partner=partner.slug, stix_id=meaning.stix_id,
+            objects=len(request.answer_object_ids))
+    outcome.answers += 1
+
+
+def _is_cooperation_answer(obj: dict) -> bool:
+    labels = obj.get("labels") or ()
+    return isinstance(labels, list) and any(isinstance(x, str) and x.startswith("cooperation-") for x in labels)
+
+
+def _our_request(session: DbSession, partner: Organization,
+                 meaning: stix_coop.Incoming) -> CooperationRequest | None:
+    """Our outgoing request to this partner that the acknowledgement or answer names."""
+    candidates = [meaning.request_ref] if meaning.request_ref else list(meaning.refs)
+    candidates = [c for c in candidates if isinstance(c, str) and c.startswith("note--")][:50]
+    if not candidates:
+        return None
+    return session.execute(select(CooperationRequest).where(
+        CooperationRequest.direction == "outgoing", CooperationRequest.partner_org_id == partner.id,
+        CooperationRequest.stix_id.in_(candidates)).order_by(CooperationRequest.id)).scalars().first()
+
+
+def _receive_request(session: DbSession, partner: Organization, meaning: stix_coop.Incoming, actor: Actor,
+                     now: datetime) -> bool:
+    exists = session.execute(select(CooperationRequest.id).where(
+        CooperationRequest.partner_org_id == partner.id, CooperationRequest.direction == "incoming",
+        CooperationRequest.stix_id == meaning.stix_id)).first()
+    if exists is not None:
+        return False
+    incident_id = None
+    incident_refs = [r for r in meaning.refs if r.startswith("incident--")]
+    if incident_refs:
+        incident_id = session.execute(select(Incident.id).where(
+            Incident.org_id == partner.id, Incident.external_id.in_(incident_refs[:50]))
+            .order_by(Incident.id)).scalars().first()
+    request = CooperationRequest(
+        direction="incoming", incident_id=incident_id, partner_org_id=partner.id, kind=meaning.kind or "information",
+        message=meaning.message[:MAX_COOPERATION_MESSAGE], due_at=meaning.due_at,
+        tlp=meaning.tlp or policy.UNMARKED_AS, state=S.RECEIVED, stix_id=meaning.stix_id, confirmed_strict=False,
+        created_by=actor.label, created_at=now, answer_object_ids=[])
+    session.add(request)
+    session.flush()
+    _record(session, actor, request, "cooperation.received", partner=partner.slug, kind=request.kind,
+            country=partner.country, due_at=request.due_at.isoformat() if request.due_at else None)
+    return True
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+def get_request(session: DbSession, actor: Actor, request_id: int) -> CooperationRequest:
+    """A request CERT staff may read; members are refused, an unknown id is NotFound."""
+    policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
+    request = session.get(CooperationRequest, request_id)
+    if request is None:
+        raise NotFound(f"no cooperation request {request_id}")
+    if request.incident is not None and not policy.can_read_incident(actor, request.incident):
+        raise NotFound(f"no cooperation request {request_id}")
+    return request
+
+
+def list_requests(session: DbSession, actor: Actor, *, direction: str | None = None, state: str | None = None,
+                  incident_id: int | None = None, limit: int = 200) -> list[CooperationRequest]:
+    policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
+    if direction is not None and direction not in COOPERATION_DIRECTIONS:
+        raise InputError(f"direction must be one of {', '.join(COOPERATION_DIRECTIONS)}", field="direction")
+    if state is not None and state not in COOPERATION_STATES:
+        raise InputError(f"state must be one of {', '.join(COOPERATION_STATES)}", field="state")
+    query = select(CooperationRequest)
+    if direction is not None:
+        query = query.where(CooperationRequest.direction == direction)
+    if state is not None:
+        query = query.where(CooperationRequest.state == state)
+    if incident_id is not None:
+        query = query.where(CooperationRequest.incident_id == incident_id)
+    rows = session.execute(query.order_by(CooperationRequest.created_at.desc(), CooperationRequest.id.desc())
+                           .limit(limit)).scalars()
+    return [r for r in rows if r.incident is None or policy.can_read_incident(actor, r.incident)]
+
+
+def is_open(request: CooperationRequest) -> bool:
+    return request.state in COOPERATION_OPEN_STATES
+
+
+def deliveries(session: DbSession, request: CooperationRequest) -> list[PartnerDelivery]:
+    return list(session.execute(select(PartnerDelivery).where(PartnerDelivery.request_id == request.id)
+                                .order_by(PartnerDelivery.id)).scalars())

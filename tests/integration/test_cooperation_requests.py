@@ -1,0 +1,306 @@
+"""Cooperation requests at the service level: what leaves (and what never does), and how a
+partner's request, acknowledgement and answer, pushed into our intake, are recognised."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from cert_share.actor import actor_for_user
+from cert_share.clock import utcnow
+from cert_share.errors import InputError, PermissionDenied
+from cert_share.extensions import db
+from cert_share.models import AuditEntry, CooperationRequest, Incident, Organization, PartnerDelivery, User
+from cert_share.services import cooperation, intake
+from cert_share.services.cooperation import RequestInput
+from cert_share.stix import cooperation as stix_coop
+from cert_share.stix import markings
+
+from ..conftest import auth
+
+
+@pytest.fixture
+def coop(app, factory):
+    cert = factory.cert()
+    bank = factory.org("Bank One", country="VN")
+    partner = factory.org("CERT Abroad", sector="government-national", kind="partner", country="FI",
+                          contact_email="duty@cert-abroad.example")
+    staff = factory.user(cert, role="cert-analyst")
+    analyst = factory.user(bank, role="analyst")
+    with app.app_context():
+        org = db.session.get(Organization, partner.id)
+        org.taxii_url = "https://taxii.cert-abroad.example/api/collections/abc/"
+        db.session.commit()
+    return {"cert": cert, "bank": bank, "partner": partner, "staff": staff, "analyst": analyst,
+            "partner_token": factory.token(partner), "bank_token": factory.token(bank)}
+
+
+def _report(app, coop, tlp="amber", share_reporter=False):
+    with app.app_context():
+        bank = db.session.get(Organization, coop["bank"].id)
+        user = db.session.get(User, coop["analyst"].id)
+        data = {"title": "Mule accounts phishing", "description": "Kit at 203.0.113.9", "classification":
+                "fraud/phishing", "severity": "high", "tlp": tlp, "detected_at": utcnow() - timedelta(hours=1),
+                "observables": [{"type": "ipv4-addr", "value": "203.0.113.9"}], "share_reporter": share_reporter}
+        from cert_share.schemas.incident import IncidentCreateSchema
+        loaded = IncidentCreateSchema().load(json.loads(json.dumps(data, default=str)))
+        incident, _ = intake.store_report(db.session, org=bank, data=loaded, actor=actor_for_user(user),
+                                          source="api")
+        db.session.commit()
+        return incident.id
+
+
+def _open(app, coop, incident_id, **kw):
+    with app.app_context():
+        staff = db.session.get(User, coop["staff"].id)
+        incident = db.session.get(Incident, incident_id)
+        data = RequestInput(partners=kw.pop("partners", [coop["partner"].slug]), kind=kw.pop("kind", "information"),
+                            message=kw.pop("message", "Who hosts 203.0.113.9?"),
+                            due_at=kw.pop("due_at", utcnow() + timedelta(days=2)), tlp=kw.pop("tlp", "amber"),
+                            confirm_strict=kw.pop("confirm_strict", False))
+        rows = cooperation.open_requests(db.session, actor_for_user(staff), incident, data)
+        return [(r.id, r.stix_id, r.state) for r in rows]
+
+
+def _bundle_of(app, request_id):
+    with app.app_context():
+        return db.session.execute(select(PartnerDelivery.bundle).where(PartnerDelivery.request_id == request_id,
+                                                                       PartnerDelivery.purpose == "request")
+                                  ).scalar_one()
+
+
+def test_a_request_is_queued_with_a_bundle_that_hides_the_reporter_and_passes_the_validator(app, coop, tmp_path):
+    incident_id = _report(app, coop)
+    [(request_id, note_id, state)] = _open(app, coop, incident_id)
+    assert state == "queued"
+    bundle = _bundle_of(app, request_id)
+    by_type = {}
+    for obj in bundle["objects"]:
+        by_type.setdefault(obj["type"], []).append(obj)
+    [note] = by_type["note"]
+    assert note["id"] == note_id
+    ext = note["extensions"][stix_coop.EXTENSION_ID]
+    assert ext["purpose"] == "request" and ext["kind"] == "information" and ext["due_at"]
+    [incident] = by_type["incident"]
+    assert note["object_refs"] == [incident["id"]]
+    assert stix_coop.EXTENSION_ID in {o["id"] for o in by_type["extension-definition"]}
+    with app.app_context():
+        cert_id = db.session.execute(select(Organization.stix_id).where(Organization.kind == "cert")).scalar_one()
+        bank_id = db.session.get(Organization, coop["bank"].id).stix_id
+    assert incident["created_by_ref"] == cert_id
+    assert bank_id not in json.dumps(bundle), "the reporting member's identity left without its consent"
+    assert by_type["indicator"] and by_type["ipv4-addr"]
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    result = subprocess.run([sys.executable, "-m", "stix2validator", "--strict-types", "--no-cache",
+                             "-d", "extensions-use", str(path)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:  # the validator's command line differs between versions: use its API
+        from stix2validator import ValidationOptions, validate_file
+        outcome = validate_file(str(path), ValidationOptions(strict=False))
+        assert outcome.is_valid, [str(e) for r in outcome.object_results for e in r.errors]
+
+
+def test_the_reporter_is_named_only_when_the_member_opted_in(app, coop):
+    incident_id = _report(app, coop, share_reporter=True)
+    [(request_id, _note, _state)] = _open(app, coop, incident_id)
+    bundle = _bundle_of(app, request_id)
+    [incident] = [o for o in bundle["objects"] if o["type"] == "incident"]
+    with app.app_context():
+        assert incident["created_by_ref"] == db.session.get(Organization, coop["bank"].id).stix_id
+
+
+@pytest.mark.parametrize("report_tlp, request_tlp, confirm, message", [
+    ("red", "red", True, "TLP:RED never leaves"),
+    ("amber", "red", True, "TLP:RED never leaves"),
+    ("amber", "green", False, "marked TLP:AMBER or stricter"),
+    ("amber", "amber+strict", False, "only when you confirm it"),
+])
+def test_what_must_not_leave_is_refused_and_nothing_is_queued(app, coop, report_tlp, request_tlp, confirm, message):
+    incident_id = _report(app, coop, tlp=report_tlp)
+    if report_tlp == "red":  # only the staff named on a RED case read it at all
+        from cert_share.actor import CLI
+        from cert_share.services.case_access import name_staff
+        with app.app_context():
+            name_staff(db.session, db.session.get(Incident, incident_id), coop["staff"].id, actor=CLI)
+            db.session.commit()
+    with pytest.raises(InputError, match=message):
+        _open(app, coop, incident_id, tlp=request_tlp, confirm_strict=confirm)
+    with app.app_context():
+        db.session.rollback()
+        assert db.session.execute(select(CooperationRequest)).first() is None
+        assert db.session.execute(select(PartnerDelivery)).first() is None
+
+
+def test_amber_strict_leaves_once_confirmed(app, coop):
+    incident_id = _report(app, coop, tlp="amber")
+    [(request_id, _n, _s)] = _open(app, coop, incident_id, tlp="amber+strict", confirm_strict=True)
+    bundle = _bundle_of(app, request_id)
+    strict = markings.marking_id("amber+strict")
+    for obj in bundle["objects"]:
+        if obj["type"] in ("incident", "indicator", "note", "ipv4-addr", "sighting", "relationship"):
+            assert obj["object_marking_refs"] == [strict], obj["type"]
+
+
+def test_members_cannot_open_requests(app, coop):
+    incident_id = _report(app, coop)
+    with app.app_context():
+        analyst = db.session.get(User, coop["analyst"].id)
+        with pytest.raises(PermissionDenied):
+            cooperation.open_requests(db.session, actor_for_user(analyst), db.session.get(Incident, incident_id),
+                                      RequestInput([coop["partner"].slug], "information", "x",
+                                                   utcnow() + timedelta(days=1), "amber"))
+
+
+def test_a_member_cannot_be_chosen_as_a_partner(app, coop):
+    incident_id = _report(app, coop)
+    with pytest.raises(InputError, match="not a partner CERT"):
+        _open(app, coop, incident_id, partners=[coop["bank"].slug])
+
+
+def _push(client, token, objects):
+    from cert_share.store.collections import intake_collection_id
+    with client.application.app_context():
+        collection_id = intake_collection_id(db.session)
+    response = client.post(f"/taxii2/api/collections/{collection_id}/objects/", data=json.dumps({"objects": objects}),
+                           headers={**auth(token), "Content-Type": "application/taxii+json;version=2.1",
+                                    "Accept": "application/taxii+json;version=2.1"})
+    assert response.status_code == 202, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_a_partners_request_lands_in_the_queue_with_its_report(app, coop, client):
+    # The partner's bundle, as the other side's open_requests builds it.
+    now = utcnow()
+    incident = {"type": "incident", "spec_version": "2.1", "id": "incident--6a3f0b7e-8f43-4bd4-9d57-0f3b5e0b4d11",
+                "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
+                "name": "Botnet C2 in your country", "labels": ['rsit:malicious-code="c2-server"'],
+                "object_marking_refs": [markings.marking_id("amber")]}
+    note = stix_coop.request_note(note_id=stix_coop.new_note_id(), incident_stix_id=incident["id"],
+                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="preservation",
+                                  message="Please preserve logs of 198.51.100.7", due_at=now + timedelta(days=3),
+                                  tlp="amber", requesting_country="FI", title=incident["name"], created=now)
+    status = _push(client, coop["partner_token"], [*stix_coop.extension_objects(), incident, note])
+    assert status["failure_count"] == 0
+    _push(client, coop["partner_token"], [incident, note])  # delivered twice: still one request
+    with app.app_context():
+        [request] = db.session.execute(select(CooperationRequest)).scalars().all()
+        assert (request.direction, request.kind, request.state, request.stix_id) == (
+            "incoming", "preservation", "received", note["id"])
+        assert request.incident is not None and request.incident.org_id == coop["partner"].id
+        assert request.due_at is not None and request.partner.country == "FI"
+        actions = db.session.execute(select(AuditEntry.action).where(AuditEntry.target_type == "incident",
+                                                                     AuditEntry.target_id == str(request.incident_id))
+                                     ).scalars().all()
+        assert "cooperation.received" in actions
+
+
+def test_a_member_posting_a_request_note_creates_nothing(app, coop, client):
+    now = utcnow()
+    note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
+                                  incident_stix_id=f"incident--{'1' * 8}-1111-4111-8111-{'1' * 12}",
+                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="assistance",
+                                  message="Take this down", due_at=now + timedelta(days=1), tlp="green",
+                                  requesting_country="FI", title="x", created=now)
+    _push(client, coop["bank_token"], [*stix_coop.extension_objects(), note])
+    with app.app_context():
+        assert db.session.execute(select(CooperationRequest)).first() is None
+
+
+def _reply(purpose, request_ref, tlp="amber", **kw):
+    return stix_coop.reply_note(purpose=purpose, request_stix_id=request_ref, message=kw.get("message", "Done."),
+                                author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", tlp=tlp,
+                                created=utcnow())
+
+
+def test_the_partners_acknowledgement_and_answer_move_our_request_on(app, coop, client):
+    incident_id = _report(app, coop)
+    [(request_id, note_id, _s)] = _open(app, coop, incident_id)
+    _push(client, coop["partner_token"], [*stix_coop.extension_objects(), _reply("acknowledgement", note_id)])
+    with app.app_context():
+        request = db.session.get(CooperationRequest, request_id)
+        assert request.state == "acknowledged" and request.acknowledged_at is not None
+    answer = _reply("answer", note_id, message="The host is a bulletproof provider; logs preserved.")
+    _push(client, coop["partner_token"], [answer])
+    with app.app_context():
+        request = db.session.get(CooperationRequest, request_id)
+        assert request.state == "answered" and request.answer_stix_id == answer["id"]
+        assert "bulletproof" in request.answer_message
+
+
+def test_a_plain_opinion_naming_our_request_is_an_answer(app, coop, client):
+    incident_id = _report(app, coop)
+    [(request_id, note_id, _s)] = _open(app, coop, incident_id)
+    opinion = {"type": "opinion", "spec_version": "2.1", "id": "opinion--0b6b0cf4-2f0e-4c58-9f39-4f2d9d1d7a21",
+               "created": "2026-11-30T08:00:00.000Z", "modified": "2026-11-30T08:00:00.000Z",
+               "opinion": "agree", "explanation": "Confirmed, sinkholed.", "object_refs": [note_id],
+               "object_marking_refs": [markings.marking_id("amber")]}
+    _push(client, coop["partner_token"], [opinion])
+    with app.app_context():
+        request = db.session.get(CooperationRequest, request_id)
+        assert request.state == "answered" and "sinkholed" in request.answer_message
+
+
+def test_an_answer_to_a_request_never_sent_or_sent_to_another_partner_is_ignored_and_logged(
+        app, coop, client, factory, caplog):
+    other = factory.org("CERT Elsewhere", sector="government-national", kind="partner", country="SE",
+                        contact_email="duty@elsewhere.example")
+    incident_id = _report(app, coop)
+    [(request_id, note_id, _s)] = _open(app, coop, incident_id)
+    stranger = _reply("answer", stix_coop.new_note_id())
+    spoof = _reply("answer", note_id)
+    with caplog.at_level("WARNING"):
+        _push(client, coop["partner_token"], [stranger])
+        _push(client, factory.token(other), [spoof])  # our request went to CERT Abroad, not to this partner
+    with app.app_context():
+        assert db.session.get(CooperationRequest, request_id).state == "queued"
+        ignored = db.session.execute(select(AuditEntry).where(AuditEntry.action == "cooperation.ignored")
+                                     ).scalars().all()
+        assert len(ignored) == 2
+    assert "references no request we sent" in caplog.text
+
+
+def test_an_overdue_request_is_marked_once_and_an_answer_still_closes_it(app, coop, client):
+    incident_id = _report(app, coop)
+    [(request_id, note_id, _s)] = _open(app, coop, incident_id, due_at=utcnow() + timedelta(minutes=5))
+    with app.app_context():
+        assert cooperation.mark_overdue(db.session, utcnow() + timedelta(minutes=10)) == 1
+        assert cooperation.mark_overdue(db.session, utcnow() + timedelta(minutes=20)) == 0
+        assert db.session.get(CooperationRequest, request_id).state == "overdue"
+    _push(client, coop["partner_token"], [_reply("answer", note_id)])
+    with app.app_context():
+        assert db.session.get(CooperationRequest, request_id).state == "answered"
+
+
+def test_acknowledging_and_answering_an_incoming_request_queues_replies_to_the_partner(app, coop, client):
+    now = utcnow()
+    note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
+                                  incident_stix_id=f"incident--{'2' * 8}-2222-4222-8222-{'2' * 12}",
+                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="assistance",
+                                  message="Sinkhole bad.example", due_at=now + timedelta(days=1), tlp="green",
+                                  requesting_country="FI", title="x", created=now)
+    _push(client, coop["partner_token"], [*stix_coop.extension_objects(), note])
+    with app.app_context():
+        staff = actor_for_user(db.session.get(User, coop["staff"].id))
+        request = db.session.execute(select(CooperationRequest)).scalar_one()
+        cooperation.acknowledge(db.session, staff, request)
+        cooperation.acknowledge(db.session, staff, request)  # twice: one acknowledgement
+        red = {"type": "indicator", "spec_version": "2.1", "id": "indicator--3a8f5e1c-1d4b-4c1e-9f3a-0e7d2b6c5a41",
+               "created": "2026-11-30T08:00:00.000Z", "modified": "2026-11-30T08:00:00.000Z",
+               "pattern": "[domain-name:value = 'bad.example']", "pattern_type": "stix",
+               "valid_from": "2026-11-30T08:00:00.000Z", "object_marking_refs": [markings.marking_id("red")]}
+        with pytest.raises(InputError, match="TLP:RED"):
+            cooperation.answer(db.session, staff, request, message="Sinkholed", objects=[red])
+        db.session.rollback()
+        green = dict(red, object_marking_refs=[markings.marking_id("green")])
+        cooperation.answer(db.session, staff, request, message="Sinkholed at 10:00", objects=[green])
+        deliveries = cooperation.deliveries(db.session, request)
+        assert [d.purpose for d in deliveries] == ["acknowledgement", "answer"]
+        answer_bundle = deliveries[1].bundle
+        [answer_note] = [o for o in answer_bundle["objects"] if o["type"] == "note"]
+        assert answer_note["object_refs"][0] == note["id"] and green["id"] in answer_note["object_refs"]
+        assert request.state == "answered"
