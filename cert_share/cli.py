@@ -23,6 +23,7 @@ from .services.importer import import_file
 from .services.mail_keys import register_key, user_by_email
 from .services.organizations import add_assets, all_by_slug, create_organization, get_by_slug, set_duty_email
 from .services.organizations import set_active as set_org_active
+from .services.partners import credential_is_set, list_partners, set_partner
 from .services.tokens import issue_token, revoke_token, tokens_of
 from .services.users import create_user
 
@@ -126,6 +127,48 @@ def org_deactivate(slug):
 def org_reactivate(slug):
     """Bring a deactivated organization back: its users and unrevoked tokens work again."""
     _set_org_active(slug, True)
+
+
+@click.group("partner", help="Partner CERTs: where they are, how they are reached, their languages.")
+def partner_group():
+    pass
+
+
+@partner_group.command("set")
+@click.argument("slug")
+@click.option("--country", default=None, help="ISO 3166-1 alpha-2 code.")
+@click.option("--contact", default=None, help="The 24/7 contact address (requests go there without TAXII).")
+@click.option("--taxii-url", default=None, help="The TAXII 2.1 collection URL of the partner's intake.")
+@click.option("--username-env", default=None, help="NAME of the environment variable holding the TAXII username.")
+@click.option("--password-env", default=None, help="NAME of the environment variable holding the TAXII password.")
+@click.option("--language", "languages", multiple=True, help="ISO 639-1 code; repeatable; --language '' clears.")
+@with_appcontext
+def partner_set(slug, country, contact, taxii_url, username_env, password_env, languages):
+    """Change what is given of a partner CERT's directory entry; an empty value clears a field."""
+    try:
+        changes = set_partner(db.session, slug, country=country, contact=contact, taxii_url=taxii_url,
+                              username_env=username_env, password_env=password_env,
+                              languages=list(languages) if languages else None, actor=CLI)
+    except CertShareError as exc:
+        _fail(exc)
+    click.echo(f"{slug}: changed {', '.join(sorted(changes))}." if changes else f"{slug}: nothing changed.")
+
+
+@partner_group.command("list")
+@with_appcontext
+def partner_list():
+    """Partner CERTs, one a line: slug, country, contact, TAXII URL, whether the username and
+    password variables are set in this environment, languages, active."""
+    click.echo("slug\tcountry\tcontact\ttaxii_url\tusername_set\tpassword_set\tlanguages\tactive")
+    for org in list_partners(db.session):
+        click.echo("\t".join([
+            org.slug, org.country or "-", org.duty_email or org.contact_email or "-", org.taxii_url or "-",
+            _yes_no(credential_is_set(org.taxii_username_env)), _yes_no(credential_is_set(org.taxii_password_env)),
+            ",".join(org.languages or []) or "-", _yes_no(org.active)]))
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
 
 
 @click.group("user", help="People who sign in to the web workspace.")
@@ -290,7 +333,7 @@ def serve_command(host, port, workers):
             proc.wait(timeout=30)
 
 
-COMMANDS = [serve_command, org_group, user_group, token_group, demo_command, import_command]
+COMMANDS = [serve_command, org_group, partner_group, user_group, token_group, demo_command, import_command]
 
 
 def _create_app() -> Flask:

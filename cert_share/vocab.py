@@ -148,6 +148,14 @@ def countries() -> dict[str, str]:
     return {c.alpha_2: c.name for c in pycountry.countries}
 
 
+@lru_cache(maxsize=1)
+def languages() -> dict[str, str]:
+    """ISO 639-1 (two-letter) language code -> English name."""
+    import pycountry  # loaded on first use, as for countries()
+
+    return {lang.alpha_2: lang.name for lang in pycountry.languages if hasattr(lang, "alpha_2")}
+
+
 def rsit_label(classification: str) -> str:
     """``rsit:malicious-code="infected-system"``: the RSIT machine tag, as MISP writes it."""
     cls, _, typ = classification.partition("/")

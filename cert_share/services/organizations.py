@@ -28,7 +28,7 @@ from . import deadline_tracking, web_sessions
 from .users import normalize_email
 
 
-def _optional_email(value: str | None, field: str) -> str | None:
+def optional_email(value: str | None, field: str) -> str | None:
     """An address typed into an optional field: None when left empty, else normalized, with an
     error naming ``field``."""
     address = (value or "").strip() or None
@@ -97,6 +97,14 @@ def parse_asset(value: str) -> dict:
     return {"kind": "domain", "value": ascii_form, "domain": ascii_form}
 
 
+def checked_country(value: str | None) -> str | None:
+    """An ISO 3166-1 alpha-2 code as typed (any case, spaces around): upper case, None when empty."""
+    country = (value or "").strip().upper() or None
+    if country is not None and country not in countries():
+        raise InputError(f"{country!r} is not an ISO 3166-1 alpha-2 country code", field="country")
+    return country
+
+
 @dataclass(frozen=True)
 class OrganizationDetails:
     """What an administrator may set on an organization, checked (create and edit share it)."""
@@ -118,10 +126,8 @@ class OrganizationDetails:
         if sector not in SECTORS:
             raise InputError(f"unknown sector {sector!r}; use a STIX industry-sector value such as "
                              "financial-services, telecommunications, energy", field="sector")
-        country = (country or "").strip().upper() or None
-        if country is not None and country not in countries():
-            raise InputError(f"{country!r} is not an ISO 3166-1 alpha-2 country code", field="country")
-        email = _optional_email(contact_email, "contact_email")
+        country = checked_country(country)
+        email = optional_email(contact_email, "contact_email")
         regime = (regime or "").strip() or None
         if regime is not None and regime not in REGIMES:
             raise InputError(f"deadline regime must be one of {', '.join(REGIMES)}, or none for the sector's",
@@ -225,7 +231,7 @@ def set_duty_email(session: DbSession, org: Organization, email: str | None, *, 
     """Name (or, with an empty value, clear) the organization's duty address: a shared mailbox
     that gets the immediate kinds of alert mail meant for the organization (mail/preferences.py).
     Audited; commits; returns the address now set."""
-    address = _optional_email(email, "duty_email")
+    address = optional_email(email, "duty_email")
     if address != org.duty_email:
         audit.record(session, actor, "organization.update", "organization", org.slug,
                      duty_email={"from": org.duty_email, "to": address})

@@ -1,0 +1,152 @@
+"""The partner CERT directory: where each partner is (country), how it is reached (its 24/7
+contact address, its TAXII intake collection and the names of the environment variables that
+hold the credentials for it) and the languages it works in.
+
+Only the fields given change; an empty string clears one. The rules:
+
+* a partner has one contact address, its 24/7 point of contact: ``contact`` sets it as the duty
+  address (what cooperation mail goes to first, services/cooperation.contact_address) and as the
+  contact address, so the organization page and the delivery channel never disagree;
+* credentials are NAMED, never stored: ``username_env``/``password_env`` are environment variable
+  names. A value that does not look like a name (or looks like a secret) is refused, and the
+  refusal never repeats it;
+* a TAXII URL is an absolute http(s) URL without user:password in it, at most limits.MAX_URL;
+* languages are ISO 639-1 codes (pycountry's list, vocab.languages).
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Iterable
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from ..actor import Actor
+from ..database import DbSession
+from ..errors import InputError
+from ..limits import MAX_ENV_NAME, MAX_PARTNER_LANGUAGES, MAX_URL
+from ..models import Organization
+from ..store import audit
+from ..vocab import languages as language_names
+from .organizations import checked_country, optional_email
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A name an operator would choose (CERT_FR_TAXII_PASSWORD, taxii_user) has words; a token or a
+# password pasted by mistake is one long run of mixed letters and digits.
+_SECRET_LIKE = re.compile(r"(?=.*[a-z])(?=.*[0-9])[A-Za-z0-9]{12,}|(?=.*[A-Z])(?=.*[a-z])(?=.*[0-9])[A-Za-z0-9]{8,}")
+
+
+def list_partners(session: DbSession) -> list[Organization]:
+    """Every partner CERT, active or not, in the order of their slugs."""
+    return list(session.execute(select(Organization).where(Organization.kind == "partner")
+                                .order_by(Organization.slug)).scalars())
+
+
+def credential_is_set(name: str | None) -> bool:
+    """Whether the environment variable ``name`` holds a value here (never what it holds)."""
+    return bool(name) and bool(os.environ.get(name or ""))
+
+
+def _partner(session: DbSession, slug: str) -> Organization:
+    org = None
+    if isinstance(slug, str) and 0 < len(slug) <= 64 and "\x00" not in slug:
+        org = session.execute(select(Organization).where(Organization.slug == slug)).scalar_one_or_none()
+    if org is None:
+        raise InputError(f"no organization with slug {str(slug)[:64]!r}", field="slug")
+    if org.kind != "partner":
+        raise InputError(f"{org.slug} is not a partner CERT (it is a {org.kind} organization)", field="slug")
+    return org
+
+
+def _taxii_url(value: str) -> str | None:
+    url = value.strip()
+    if not url:
+        return None
+    if len(url) > MAX_URL:
+        raise InputError(f"the TAXII collection URL is longer than {MAX_URL} characters", field="taxii_url")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c.isspace() or ord(c) < 32 for c in url)):
+        raise InputError("the TAXII collection URL must be an absolute http:// or https:// URL", field="taxii_url")
+    if parts.username is not None or parts.password is not None:
+        raise InputError("the TAXII collection URL must not carry credentials; name the environment variables "
+                         "that hold them (username_env, password_env)", field="taxii_url")
+    return url
+
+
+def _env_name(value: str, field: str) -> str | None:
+    name = value.strip()
+    if not name:
+        return None
+    what = "the username" if field == "username_env" else "the password"
+    if len(name) > MAX_ENV_NAME or not ENV_NAME.fullmatch(name):
+        raise InputError(f"{field} is the NAME of the environment variable holding {what} (letters, digits and "
+                         "_, not starting with a digit), never the secret itself", field=field)
+    if _SECRET_LIKE.fullmatch(name):
+        raise InputError(f"{field} looks like a secret, not a variable name: put {what} in an environment "
+                         "variable and give its name (e.g. PARTNER_TAXII_PASSWORD)", field=field)
+    return name
+
+
+def _languages(value: str | Iterable[str]) -> list[str]:
+    items = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value)
+    codes: list[str] = []
+    known = language_names()
+    for item in items:
+        if not isinstance(item, str):
+            raise InputError("languages are ISO 639-1 codes such as en, fr", field="languages")
+        code = item.strip().lower()
+        if not code:
+            continue
+        if code not in known:
+            raise InputError(f"{code[:20]!r} is not an ISO 639-1 language code (two letters, such as en, fr, es)",
+                             field="languages")
+        if code not in codes:
+            codes.append(code)
+    if len(codes) > MAX_PARTNER_LANGUAGES:
+        raise InputError(f"at most {MAX_PARTNER_LANGUAGES} languages", field="languages")
+    return codes
+
+
+def set_partner(session: DbSession, slug: str, *, country: str | None = None, contact: str | None = None,
+                taxii_url: str | None = None, username_env: str | None = None, password_env: str | None = None,
+                languages: str | Iterable[str] | None = None, actor: Actor) -> dict:
+    """Update the given fields of a partner CERT (None: unchanged; empty: cleared). Every field is
+    checked before any changes; audited as "partner.update" with what changed; commits. Returns
+    the changes, {field: {"from": old, "to": new}}."""
+    org = _partner(session, slug)
+    wanted: dict[str, object] = {}
+    if country is not None:
+        wanted["country"] = checked_country(country)
+    if contact is not None:
+        try:
+            address = optional_email(contact, "contact")
+        except InputError as exc:
+            raise InputError(f"contact (the 24/7 address): {exc.message}", field="contact") from None
+        wanted["duty_email"] = address
+        wanted["contact_email"] = address
+    if taxii_url is not None:
+        wanted["taxii_url"] = _taxii_url(taxii_url)
+    if username_env is not None:
+        wanted["taxii_username_env"] = _env_name(username_env, "username_env")
+    if password_env is not None:
+        wanted["taxii_password_env"] = _env_name(password_env, "password_env")
+    if languages is not None:
+        wanted["languages"] = _languages(languages)
+    changes = {}
+    for column, value in wanted.items():
+        old = getattr(org, column)
+        if column == "languages":
+            old = list(old or [])
+        if old != value:
+            changes[column] = {"from": old, "to": value}
+            setattr(org, column, value)
+    if changes:
+        audit.record(session, actor, "partner.update", "organization", org.slug, **changes)
+    session.commit()
+    return changes
