@@ -16,6 +16,7 @@ from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdate
 from ..services.incident_listing import STATUS_CHOICES
 from ..vocab import CLASSIFICATIONS, RSIT, SECTORS, SEVERITIES
 from . import bp
+from .cooperation import openapi_paths as cooperation_paths
 from .observables import openapi_paths as observable_paths
 from .parameters import BEFORE_PARAM, LIMIT_PARAM, id_param, report_filter_params
 from .warnings import openapi_paths as warning_paths
@@ -95,6 +96,7 @@ def build_spec() -> dict:
     warning_paths(spec)  # early warnings
     workspace_paths(spec)  # triage and metrics
     observable_paths(spec)  # search and pivot
+    cooperation_paths(spec)  # requests to and from partner CERTs
     return spec.to_dict()
 
 

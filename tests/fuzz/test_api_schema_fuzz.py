@@ -17,7 +17,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from cert_share.actor import CLI
 from cert_share.clock import utcnow
+from cert_share.extensions import db
+from cert_share.services.partners import set_partner
 from tests.conftest import auth
 
 from .profiles import examples, seeded
@@ -28,7 +31,11 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 STAFF_OPERATIONS = {"PATCH /api/v1/incidents/{incident_id}", "GET /api/v1/incidents/{incident_id}/case",
                     "GET /api/v1/metrics", "PATCH /api/v1/warnings/{warning_id}",
                     "POST /api/v1/warnings/{warning_id}/discard", "POST /api/v1/warnings/{warning_id}/publish",
-                    "POST /api/v1/warnings/{warning_id}/revoke"}
+                    "POST /api/v1/warnings/{warning_id}/revoke",
+                    "POST /api/v1/incidents/{incident_id}/cooperation-requests", "GET /api/v1/cooperation-requests",
+                    "GET /api/v1/cooperation-requests/{request_id}",
+                    "POST /api/v1/cooperation-requests/{request_id}/acknowledge",
+                    "POST /api/v1/cooperation-requests/{request_id}/answer"}
 
 
 def _report(value: str) -> dict:
@@ -50,6 +57,14 @@ def api_world(app, factory, client):
         ids.setdefault("incident_id", response.get_json()["id"])
     warnings = client.get("/api/v1/warnings", headers=auth(tokens["cert"])).get_json()["warnings"]
     ids["warning_id"] = warnings[0]["id"]
+    partner = factory.org("Fuzz Partner CERT", sector="government-national", kind="partner")
+    with app.app_context():
+        set_partner(db.session, partner.slug, taxii_url="https://taxii.partner.example/collections/in/", actor=CLI)
+    opened = client.post(f"/api/v1/incidents/{ids['incident_id']}/cooperation-requests", headers=auth(tokens["cert"]),
+                         json={"partners": [partner.slug], "kind": "information", "message": "Who hosts it?",
+                               "due_at": (utcnow() + timedelta(days=1)).isoformat(), "tlp": "green"})
+    assert opened.status_code == 201, opened.get_json()
+    ids["request_id"] = opened.get_json()["requests"][0]["id"]
     return tokens, ids
 
 

@@ -49,6 +49,7 @@ QUERY_PARAMS = {
     "web.metrics_page": ("from", "to"), "web.admin_audit": ("from", "to", "actor", "action", "before"),
     "web.admin_audit_csv": ("from", "to", "actor", "action"),
     "web.search_page": ("q",),
+    "api.list_cooperation_requests": ("direction", "state", "limit"),
 }
 NO_QUERY = {"static", "web.static"}
 
@@ -60,7 +61,8 @@ FORM_FIELDS = ("title", "description", "classification", "severity", "tlp", "det
                "email", "password", "name", "sector", "kind", "country", "contact_email", "assets", "value", "role",
                "active", "code", "targets", "recommended_action", "reason", "user", "org", "current_password",
                "new_password", "confirm_password", "regime", "duty_email", "critical-report", "draft-review",
-               "asset-warning", "deadline-reminder", "situation", "key")
+               "asset-warning", "deadline-reminder", "situation", "key", "partners", "message", "due_at",
+               "confirm_strict", "objects")
 
 
 @pytest.fixture
@@ -174,6 +176,8 @@ _BODY_ONLY = {
     "web.org_users", "web.user_password_reset", "web.user_disable", "web.user_enable",
     "web.account_mail", "web.admin_organization_duty", "web.operations_page", "web.operations_requeue",
     "web.account_key", "web.account_key_remove",
+    "api.open_cooperation_requests", "api.get_cooperation_request", "api.acknowledge_cooperation_request",
+    "api.answer_cooperation_request",
 }
 
 
