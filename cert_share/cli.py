@@ -23,6 +23,7 @@ from .services.importer import import_file
 from .services.mail_keys import register_key, user_by_email
 from .services.organizations import add_assets, all_by_slug, create_organization, get_by_slug, set_duty_email
 from .services.organizations import set_active as set_org_active
+from .services.partner_mail import register_partner_key
 from .services.partners import credential_is_set, list_partners, set_partner
 from .services.tokens import issue_token, revoke_token, tokens_of
 from .services.users import create_user
@@ -165,6 +166,22 @@ def partner_list():
             org.slug, org.country or "-", org.duty_email or org.contact_email or "-", org.taxii_url or "-",
             _yes_no(credential_is_set(org.taxii_username_env)), _yes_no(credential_is_set(org.taxii_password_env)),
             ",".join(org.languages or []) or "-", _yes_no(org.active)]))
+
+
+@partner_group.command("key")
+@click.option("--partner", "slug", required=True, help="The partner CERT's slug.")
+@click.argument("key_file", metavar="FILE", type=click.File("rb"))
+@with_appcontext
+def partner_key(slug, key_file):
+    """Register the OpenPGP public key of the partner's 24/7 contact address (a user id of the key
+    must name it) from FILE ("-" reads standard input): requests by mail go encrypted to it."""
+    data = key_file.read(MAX_PGP_KEY + 1)
+    try:
+        info = register_partner_key(db.session, get_by_slug(db.session, slug), data, actor=CLI)
+    except CertShareError as exc:
+        _fail(exc)
+    until = f", valid until {info.expires_at:%Y-%m-%d}" if info.expires_at else ""
+    click.echo(f"{slug}: OpenPGP key {info.fingerprint}{until}.")
 
 
 def _yes_no(value: bool) -> str:

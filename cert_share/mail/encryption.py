@@ -9,13 +9,17 @@ must not travel in clear text (``amber``: TLP:AMBER and AMBER+STRICT; ``green`` 
 recipient with a valid key, and as a notice to anyone else. Whatever the setting, TLP:AMBER
 and AMBER+STRICT go encrypted to a recipient who has a key, and TLP:RED never goes by mail.
 Messages without a TLP label are about the account (a key that expired, say) and go as they are.
+
+The recipient is a person (``User``: their own address, their key) or a partner CERT
+(``Organization``: its 24/7 contact address, the key registered for it); None for a shared
+address, which has no key.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import cast
 
-from ..models import OutboxMessage, User
+from ..models import Organization, OutboxMessage, User
 from ..policy import mail_may_carry
 from ..vocab import strictest_tlp
 
@@ -24,17 +28,33 @@ CLEAR, ENCRYPT, NOTICE = "clear", "encrypt", "notice"
 _ALWAYS_ENCRYPTED = frozenset({"amber", "amber+strict"})
 
 
-def key_of(user: User | None, address: str) -> str | None:
-    """The fingerprint of the key registered for ``address``, if its owner is ``user``."""
-    if user is None or not user.pgp_key or not user.pgp_fingerprint:
+Keyholder = User | Organization
+
+
+def _addresses(holder: Keyholder) -> set[str]:
+    if isinstance(holder, User):
+        return {holder.email.lower()}
+    return {address.lower() for address in (holder.duty_email, holder.contact_email) if address}
+
+
+def key_of(holder: Keyholder | None, address: str) -> str | None:
+    """The fingerprint of the key registered for ``address``, if its owner is ``holder`` (a
+    person's own address; one of a partner CERT's contact addresses)."""
+    if holder is None or not holder.pgp_key or not holder.pgp_fingerprint:
         return None
-    return user.pgp_fingerprint if user.email.lower() == address.strip().lower() else None
+    return holder.pgp_fingerprint if address.strip().lower() in _addresses(holder) else None
 
 
-def key_expired(user: User | None, now: datetime) -> bool:
+def key_expired(holder: Keyholder | None, now: datetime) -> bool:
     # The column is declared without Mapped[...] (as the model's other times are): a datetime here.
-    expires = cast("datetime | None", user.pgp_expires_at) if user is not None else None
+    expires = cast("datetime | None", holder.pgp_expires_at) if holder is not None else None
     return expires is not None and expires <= now
+
+
+def encryption_required(tlp: str | None, require_from: str) -> bool:
+    """Must a message marked ``tlp`` not travel in clear text (MAIL_REQUIRE_ENCRYPTION_FROM, or
+    TLP:RED, which never goes by mail)?"""
+    return not mail_may_carry(tlp) or _required(tlp, require_from)
 
 
 def _required(tlp: str | None, require_from: str) -> bool:
@@ -49,12 +69,12 @@ def wants_encryption(row: OutboxMessage, require_from: str) -> bool:
     return row.tlp in _ALWAYS_ENCRYPTED or _required(row.tlp, require_from)
 
 
-def decide(row: OutboxMessage, user: User | None, now: datetime, require_from: str) -> str:
-    """CLEAR, ENCRYPT or NOTICE for ``row`` to ``user`` (its recipient's account, None for a
-    shared address) at ``now``."""
+def decide(row: OutboxMessage, recipient: Keyholder | None, now: datetime, require_from: str) -> str:
+    """CLEAR, ENCRYPT or NOTICE for ``row`` to ``recipient`` (its recipient's account or partner
+    CERT, None for a shared address) at ``now``."""
     if not mail_may_carry(row.tlp):
         return NOTICE
-    has_key = key_of(user, row.to) is not None and not key_expired(user, now)
+    has_key = key_of(recipient, row.to) is not None and not key_expired(recipient, now)
     if has_key and wants_encryption(row, require_from):
         return ENCRYPT
     return NOTICE if _required(row.tlp, require_from) else CLEAR

@@ -14,14 +14,15 @@ DIGEST = "digest"
 DEAD_LETTERS = "dead-letters"
 SITUATION = "situation"
 KEY_PROBLEM = "pgp-key"
+COOPERATION = "cooperation"  # to a partner CERT's 24/7 contact, its bundle attached
 
 # The kinds a person chooses about on /account/mail (at once, in the digest, not at all).
 CHOOSABLE: tuple[str, ...] = (CRITICAL_REPORT, DRAFT_REVIEW, ASSET_WARNING, DEADLINE_REMINDER)
-ALL: tuple[str, ...] = (*CHOOSABLE, DIGEST, DEAD_LETTERS, SITUATION, KEY_PROBLEM)
+ALL: tuple[str, ...] = (*CHOOSABLE, DIGEST, DEAD_LETTERS, SITUATION, KEY_PROBLEM, COOPERATION)
 
-# Never folded into a digest: a digest must not fold itself, and the CERT admins' dead-letter
-# mail goes out in the same run.
-UNCAPPED: frozenset[str] = frozenset({DIGEST, DEAD_LETTERS})
+# Never folded into a digest: a digest must not fold itself, the CERT admins' dead-letter mail
+# goes out in the same run, and a partner CERT's request must not wait for a digest it never gets.
+UNCAPPED: frozenset[str] = frozenset({DIGEST, DEAD_LETTERS, COOPERATION})
 
 # What the preferences page calls each kind a person chooses about.
 CHOICE_LABELS = {CRITICAL_REPORT: "Critical reports", DRAFT_REVIEW: "Draft early warnings to review",
@@ -32,4 +33,5 @@ CHOICE_LABELS = {CRITICAL_REPORT: "Critical reports", DRAFT_REVIEW: "Draft early
 ABOUT = {CRITICAL_REPORT: "a critical report", DRAFT_REVIEW: "a draft to review",
          ASSET_WARNING: "a warning about your organization's assets", DEADLINE_REMINDER: "a reporting deadline",
          DIGEST: "your digest", DEAD_LETTERS: "mail that could not be delivered",
-         SITUATION: "the daily situation mail", KEY_PROBLEM: "your OpenPGP key"}
+         SITUATION: "the daily situation mail", KEY_PROBLEM: "your OpenPGP key",
+         COOPERATION: "a cooperation request between CERTs"}

@@ -19,12 +19,13 @@ from sqlalchemy import func, select
 from .. import config
 from ..database import DbSession
 from ..deadlines import Deadline
-from ..models import EarlyWarning, Incident, Organization, OutboxMessage, User
+from ..models import CooperationRequest, EarlyWarning, Incident, Organization, OutboxMessage, User
 from ..models.user import CERT_ADMIN as CERT_ADMIN_ROLE
 from ..models.user import CERT_ROLES
 from ..models.user import MEMBER_ADMIN as MEMBER_ADMIN_ROLE
 from ..policy import mail_may_carry
 from ..vocab import (
+    COOPERATION_KIND_LABELS,
     OBSERVABLE_TYPE_LABELS,
     PHASE_LABELS,
     SECTOR_LABELS,
@@ -51,12 +52,13 @@ CERT_ADMIN = "cert-admin"
 MEMBER_ADMIN = "member-admin"
 MEMBER = "member"
 DUTY_ADDRESS = "duty-address"
+PARTNER_CONTACT = "partner-contact"  # a partner CERT's 24/7 point of contact: no account here
 
 
 @dataclass(frozen=True)
 class Recipient:
-    """Who a message goes to and why: ``reason`` is one of the five above; ``org_name`` names
-    the organization a member admin or a duty address speaks for."""
+    """Who a message goes to and why: ``reason`` is one of the six above; ``org_name`` names
+    the organization a member admin, a duty address or a partner's contact speaks for."""
     address: str
     user_id: int | None
     reason: str = CERT_STAFF
@@ -233,6 +235,41 @@ def dead_letters(recipient: Recipient, dead: list[OutboxMessage], *, since: date
                            "(the person's or the organization's page), then queue them again.",
                    facts=facts, action_label="Queue them again on the operations page",
                    action_url=url("/operations#dead-letters"), dead=dead)
+
+
+# To a partner CERT without TAXII (services/partner_mail.py queues it with the bundle attached).
+COOPERATION = kinds.COOPERATION
+
+
+def cooperation(request: CooperationRequest, purpose: str, recipient: Recipient, *, sender: str,
+                incident_title: str | None, attachment: str) -> Message:
+    """Our request to a partner CERT (what is asked, by when, about which incident), or our
+    acknowledgement or answer to its request; the STIX bundle named ``attachment`` goes with it.
+    No link: the partner has no account here."""
+    kind = COOPERATION_KIND_LABELS.get(request.kind, request.kind)
+    facts = [("Kind", kind), ("Answer wanted by", when(request.due_at))]
+    if purpose == "request":
+        subject = f"Cooperation request from {sender}: {kind}"
+        summary = f"{sender} asks {recipient.org_name} for cooperation on an incident. The details are below and " \
+                  f"in the STIX 2.1 bundle attached."
+        if incident_title:
+            facts.insert(0, ("Incident", incident_title))
+        facts.append(("Our reference", request.stix_id))
+        text = request.message
+    elif purpose == "acknowledgement":
+        subject = f"{sender} acknowledges your cooperation request"
+        summary = f"{sender} has received your cooperation request and is working on it."
+        facts.append(("Your reference", request.stix_id))
+        text = request.message
+    else:
+        subject = f"{sender} answers your cooperation request"
+        summary = f"{sender} answers your cooperation request. The answer, and any objects it attaches, are in " \
+                  f"the STIX 2.1 bundle attached."
+        facts.append(("Your reference", request.stix_id))
+        text = request.answer_message or ""
+    return compose(COOPERATION, "cooperation", recipient=recipient, subject=subject, tlp=request.tlp,
+                   summary=summary, facts=facts, purpose=purpose, text=text, request_message=request.message,
+                   attachment=attachment, sender=sender, reference=request.stix_id)
 
 
 def recipient_for(user: User) -> Recipient:

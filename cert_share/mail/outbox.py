@@ -48,17 +48,21 @@ def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str |
             tlp: str | None = None, kind: str, dedupe_key: str | None = None,
             actor_user_id: int | None = None, now: datetime | None = None,
             hourly_cap: int | None = None, recipient_user_id: int | None = None,
-            action_url: str | None = None) -> OutboxMessage | None:
+            action_url: str | None = None, recipient_org_id: int | None = None,
+            attachments: list[dict] | None = None) -> OutboxMessage | None:
     """Add one message to the caller's transaction (no commit).
 
     Returns None when nothing is queued: the dedupe key was used before, the recipient is the
     user whose action caused the mail (nobody is told about their own actions), or the recipient
     (``recipient_user_id``) turned this kind off. A kind they chose to get in the digest waits
-    for it (state DIGEST), as a message over the hourly cap does.
+    for it (state DIGEST), as a message over the hourly cap does. ``recipient_org_id`` names the
+    partner CERT whose contact address ``to`` is (delivery encrypts to its key); ``attachments``
+    are text files sent with the message: [{"filename", "content_type", "content"}].
     """
     now = now or utcnow()
     to = (to or "").strip()
     _check_message(to=to, subject=subject, text=text, tlp=tlp, kind=kind, dedupe_key=dedupe_key)
+    _check_attachments(attachments)
     if tlp is not None:
         tlp = tlp.lower()
     if _needless(session, to=to, actor_user_id=actor_user_id, dedupe_key=dedupe_key):
@@ -75,7 +79,8 @@ def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str |
         to=to, subject=tlp_subject(subject, tlp)[:998], text=text, html=html, tlp=tlp, kind=kind,
         state=state, attempts=0, next_attempt_at=now, message_id=new_message_id(),
         dedupe_key=dedupe_key, actor_user_id=actor_user_id, created_at=now,
-        recipient_user_id=recipient_user_id, action_url=action_url,
+        recipient_user_id=recipient_user_id, action_url=action_url, recipient_org_id=recipient_org_id,
+        attachments=attachments or None,
     )
     if dedupe_key is None:
         session.add(message)
@@ -99,6 +104,18 @@ def _check_message(*, to: str, subject: str, text: str, tlp: str | None, kind: s
         raise InputError("kind must be a short name such as 'critical-report' or 'digest'", field="kind")
     if dedupe_key is not None and len(dedupe_key) > 255:
         raise InputError("dedupe_key is longer than 255 characters", field="dedupe_key")
+
+
+def _check_attachments(attachments: list[dict] | None) -> None:
+    """InputError unless each attachment is a named text file with a MIME type."""
+    for index, item in enumerate(attachments or ()):
+        if not isinstance(item, dict) or set(item) != {"filename", "content_type", "content"} \
+                or not all(isinstance(item[name], str) and item[name] for name in ("filename", "content_type")) \
+                or not isinstance(item["content"], str):
+            raise InputError(f"attachments[{index}] is not {{filename, content_type, content}} as text",
+                             field="attachments")
+        if "/" not in item["content_type"] or any(c in item["filename"] for c in '/\\"\r\n'):
+            raise InputError(f"attachments[{index}]: a MIME type and a plain file name", field="attachments")
 
 
 def _needless(session: DbSession, *, to: str, actor_user_id: int | None, dedupe_key: str | None) -> bool:

@@ -1,10 +1,13 @@
 """What goes on the wire for one outbox row: the message as queued, encrypted to its recipient,
 or a notice in its place (``encryption.decide``), then signed with the platform's key.
 
-A key problem never stops a message: a key that expired since it was registered, or that gpg
-cannot encrypt to, gets the recipient the notice instead, and one mail (per key and problem)
-telling them so. Only the platform's own signing key failing stops delivery, as a set-up
-problem (``SigningError``): every message would meet it, and none may leave unsigned.
+A key problem never stops a message to a person: a key that expired since it was registered, or
+that gpg cannot encrypt to, gets the recipient the notice instead, and one mail (per key and
+problem) telling them so. A partner CERT (``recipient_org_id``) has no account to read a notice's
+link with: a message to it that may not go in clear and cannot be encrypted to its key is refused
+for good (a dead letter, which push-partners reports as the delivery's failure). Only the
+platform's own signing key failing stops delivery, as a set-up problem (``SigningError``): every
+message would meet it, and none may leave unsigned.
 """
 from __future__ import annotations
 
@@ -18,11 +21,11 @@ from sqlalchemy import func, select
 
 from ..config import setting
 from ..database import DbSession
-from ..models import OutboxMessage, User
+from ..models import Organization, OutboxMessage, User
 from ..vocab import tlp_label
 from . import encryption, kinds, messages, pgp
 from .outbox import enqueue, tlp_subject
-from .transport import build_message
+from .transport import PermanentError, build_message
 
 log = logging.getLogger(__name__)
 
@@ -61,25 +64,39 @@ def recipient_of(session: DbSession, row: OutboxMessage) -> User | None:
 def outgoing(session: DbSession, row: OutboxMessage, *, mail_from: str, security: MailSecurity,
              now: datetime) -> EmailMessage:
     """The message to send for ``row``; may queue a key-problem mail in the session (no commit).
-    Raises pgp.SigningError when the platform's key cannot sign."""
-    user = recipient_of(session, row)
-    outcome = encryption.decide(row, user, now, security.require_from)
+    Raises pgp.SigningError when the platform's key cannot sign, PermanentError when a message
+    to a partner CERT may not go in clear and cannot be encrypted."""
+    partner = session.get(Organization, row.recipient_org_id) if row.recipient_org_id is not None else None
+    user = recipient_of(session, row) if partner is None else None
+    holder: encryption.Keyholder | None = partner or user
+    outcome = encryption.decide(row, holder, now, security.require_from)
     if user is not None and encryption.key_of(user, row.to) and encryption.key_expired(user, now) \
             and encryption.wants_encryption(row, security.require_from):
         _tell_about_key(session, user, "expired", security, now)
     if outcome == encryption.NOTICE:
+        if partner is not None:
+            raise PermanentError(_no_way_to_partner(row, partner, "it has no valid OpenPGP key for this address"))
         return _signed(notice(session, row, user, mail_from, security), security)
     message = _signed(build_message(row, mail_from), security)
     if outcome == encryption.CLEAR:
         return message
-    assert user is not None and user.pgp_key and user.pgp_fingerprint  # decide() said ENCRYPT
+    assert holder is not None and holder.pgp_key and holder.pgp_fingerprint  # decide() said ENCRYPT
     try:
-        return pgp.encrypt(message, user.pgp_key, user.pgp_fingerprint,
+        return pgp.encrypt(message, holder.pgp_key, holder.pgp_fingerprint,
                            subject=f"[{tlp_label(row.tlp or 'amber')}] Encrypted message from cert-share")
     except pgp.PgpError as exc:
+        if partner is not None:
+            raise PermanentError(_no_way_to_partner(row, partner, str(exc))) from exc
+        assert user is not None
         log.warning("mail %s to %s: %s; sending the notice instead", row.message_id, row.to, exc)
         _tell_about_key(session, user, "unusable", security, now)
         return _signed(notice(session, row, user, mail_from, security), security)
+
+
+def _no_way_to_partner(row: OutboxMessage, partner: Organization, why: str) -> str:
+    return (f"not sent to the partner CERT {partner.name}: a {tlp_label(row.tlp or 'amber')} message may not "
+            f"go in clear and {why}; register its key (cert-share partner key --partner {partner.slug} FILE), "
+            "then queue the message again")
 
 
 def _signed(message: EmailMessage, security: MailSecurity) -> EmailMessage:

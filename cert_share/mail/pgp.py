@@ -209,11 +209,13 @@ def _reencoded(part) -> MIMEPart:
         copy.set_boundary(part.get_boundary() or _boundary())
         return copy
     content = part.get_content()
+    # An attachment stays one: its disposition and file name go with it.
+    kept = {"disposition": part.get_content_disposition(), "filename": part.get_filename()}
     if isinstance(content, str):
-        copy.set_content(content, subtype=part.get_content_subtype(), cte="quoted-printable")
+        copy.set_content(content, subtype=part.get_content_subtype(), cte="quoted-printable", **kept)
     else:
         copy.set_content(content, maintype=part.get_content_maintype(), subtype=part.get_content_subtype(),
-                         cte="base64")
+                         cte="base64", **kept)
     return copy
 
 

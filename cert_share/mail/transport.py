@@ -57,8 +57,9 @@ MAIL_POLICY = email_policy.SMTP.clone(max_line_length=998)
 
 def build_message(row: OutboxMessage, mail_from: str, *, subject: str | None = None, text: str | None = None,
                   html: str | None = None) -> EmailMessage:
-    """Plain text plus HTML alternative, with the Message-ID fixed at enqueue time; ``subject``,
-    ``text`` and ``html`` replace the row's (a notice sent in its place)."""
+    """Plain text plus HTML alternative, then the row's attachments, with the Message-ID fixed at
+    enqueue time; ``subject``, ``text`` and ``html`` replace the row's (a notice sent in its place,
+    which carries none of its attachments)."""
     msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = mail_from
     msg["To"] = row.to
@@ -75,6 +76,11 @@ def build_message(row: OutboxMessage, mail_from: str, *, subject: str | None = N
         return msg
     msg.set_content(row.text)
     msg.add_alternative(row.html if row.html else render_text_as_html(row.subject, row.text), subtype="html")
+    for item in row.attachments or ():
+        maintype, _, subtype = item["content_type"].partition("/")
+        # Bytes, so base64: the file arrives byte for byte, whatever its lines (a signature over it holds).
+        msg.add_attachment(item["content"].encode("utf-8"), maintype=maintype, subtype=subtype,
+                           filename=item["filename"])
     return msg
 
 

@@ -52,27 +52,17 @@ from ..vocab import (
     CooperationState as S,
 )
 
+# Re-exported: the routes are a cooperation question too (cooperation.channel_of).
+from .partner_channels import channel_of as channel_of
+from .partner_channels import contact_address as contact_address
+from .partner_mail import mail_refusal
+
 log = logging.getLogger(__name__)
 
 NEVER_LEAVES = "red"
 
 
 # ---- the partner directory's one question ----------------------------------------------------
-
-def channel_of(partner: Organization) -> str | None:
-    """How a partner is reached: "taxii" (its intake collection), "email" (its 24/7 contact), or
-    None when it has neither."""
-    if partner.taxii_url:
-        return "taxii"
-    if partner.duty_email or partner.contact_email:
-        return "email"
-    return None
-
-
-def contact_address(partner: Organization) -> str | None:
-    """The partner's 24/7 address: its duty address, else its contact address."""
-    return partner.duty_email or partner.contact_email
-
 
 def _partners(session: DbSession, slugs: object) -> list[Organization]:
     if not isinstance(slugs, (list, tuple)) or not slugs:
@@ -153,6 +143,10 @@ def open_requests(session: DbSession, actor: Actor, incident: Incident, data: Re
     now = now or utcnow()
     partners = _partners(session, data.partners)
     tlp = _check_input(incident, data, now)
+    for partner in partners:
+        refusal = mail_refusal(partner, tlp, now)
+        if refusal is not None:
+            raise InputError(refusal, field="partners")
     cert = cert_organization(session)
     author_ref = cert.stix_id if cert is not None else stix_coop.extension_objects()[0]["id"]
     objects = request_objects(session, incident)
@@ -187,6 +181,9 @@ def _queue(session: DbSession, request: CooperationRequest, partner: Organizatio
     if channel is None:
         raise InputError(f"the partner CERT {partner.name} has neither a TAXII collection URL nor a contact "
                          "address", field="partners")
+    refusal = mail_refusal(partner, request.tlp, now, what=purpose)
+    if refusal is not None:  # an acknowledgement or answer: a request was refused when it was opened
+        raise InputError(refusal, field="partners")
     delivery = PartnerDelivery(request_id=request.id, partner_org_id=partner.id, purpose=purpose, channel=channel,
                                bundle=bundle, state=OutboxState.PENDING, attempts=0, next_attempt_at=now,
                                created_at=now)
