@@ -12,6 +12,7 @@ from ..extensions import db
 from ..jsonbody import json_object
 from ..schemas.triage import IncidentTriageSchema, staff_view
 from ..services import metrics, triage
+from ..vocab import COOPERATION_DIRECTIONS, COOPERATION_KINDS
 from . import bp
 from .incidents import _load_incident
 from .parameters import id_param
@@ -72,6 +73,20 @@ def openapi_paths(spec) -> None:
                       **{k: fails[k] for k in ("401", "403", "404")}}}})
     day = {"type": "string", "format": "date"}
     counts = {"type": "object", "additionalProperties": {"type": "integer"}}
+    minutes = {"type": "number", "nullable": True}
+    requests = {"type": "object", "required": ["total", "by_kind", "by_country", "by_state", "overdue"], "properties": {
+        "total": {"type": "integer"},
+        "by_kind": {"type": "object", "properties": {kind: {"type": "integer"} for kind in COOPERATION_KINDS},
+                    "additionalProperties": False},
+        "by_country": {**counts, "description": "By the partner's ISO 3166 country code ('unknown' when not set)"},
+        "by_state": {**counts, "description": "By the request's state now"},
+        "acknowledged": {"type": "integer", "description": "Requests the medians to acknowledge are taken over"},
+        "answered": {"type": "integer", "description": "Requests the medians to answer are taken over"},
+        "median_time_to_acknowledge_minutes": {**minutes, "description": (
+            "From when the partner could see the request (outgoing: sent; incoming: received) to its acknowledgement")},
+        "median_time_to_answer_minutes": {**minutes, "description": "From the same start to the answer"},
+        "overdue": {"type": "integer", "description": "Past the due date and unanswered now (failed ones excluded)"},
+        "answered_late": {"type": "integer", "description": "Answered after the due date"}}}
     spec.path(path="/api/v1/metrics", operations={"get": {
         "summary": "Response metrics over a period of whole UTC days (CERT staff)", "security": secure,
         "parameters": [{"name": "from", "in": "query", "schema": day},
@@ -88,10 +103,17 @@ def openapi_paths(spec) -> None:
                     "Reports whose reporter declared a country other than the CERT's own in cross_border")},
                 "cross_border_cooperation": {"type": "integer", "description": (
                     "Reports CERT staff flagged for cross-border cooperation")},
+                "cross_border_requests": {"type": "integer", "description": (
+                    "Reports with a cooperation request to or from a partner CERT")},
                 "warnings_published": {"type": "integer"},
                 "median_time_to_acknowledge_minutes": {"type": "number", "nullable": True},
                 "median_time_to_first_warning_minutes": {"type": "number", "nullable": True},
                 "case_processing_rate": {"type": "number", "nullable": True},
                 "overdue_phases": {"type": "integer"},
-                "members_polling": {"type": "integer"}}}}}},
+                "members_polling": {"type": "integer"},
+                "cooperation": {"type": "object", "description": (
+                    "Cooperation requests with partner CERTs: outgoing ones opened and incoming ones "
+                    "received in the period"), "properties": {
+                        direction: requests for direction in COOPERATION_DIRECTIONS},
+                    "required": list(COOPERATION_DIRECTIONS)}}}}}},
             **{k: fails[k] for k in ("400", "401", "403")}}}})

@@ -9,12 +9,18 @@ Built to be published as TLP:CLEAR:
 - secondary suppression: the overall total is published, so a single suppressed cell could be
   recovered as total minus the rest; when exactly one cell is suppressed, the next smallest
   cell is suppressed with it;
-- a median over fewer than ``min_cell`` reports is suppressed too (it would be one report's time).
+- a median over fewer than ``min_cell`` reports is suppressed too (it would be one report's time);
+- cooperation requests with partner CERTs, outgoing and incoming (services/metrics.py says which
+  fall in the period and when their clock starts), are counted by kind and by world region
+  (reports/regions.py), with the same suppression in each table, and with medians to acknowledge
+  and to answer; a row whose count is suppressed publishes no median. No partner and no country
+  is ever named.
 """
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import Callable, Mapping, TypeVar
 
 from sqlalchemy import select
 
@@ -22,8 +28,11 @@ from ..clock import iso, utcnow
 from ..database import DbSession
 from ..models import Incident, Organization
 from ..services import metrics
-from ..services.metrics import Period
-from ..vocab import END_STATUSES, RSIT_LABELS
+from ..services.metrics import Period, RequestFacts
+from ..vocab import COOPERATION_DIRECTIONS, COOPERATION_KIND_LABELS, END_STATUSES, RSIT_LABELS
+from .regions import region_of
+
+K = TypeVar("K", str, tuple[str, str])
 
 
 @dataclass(frozen=True)
@@ -42,20 +51,64 @@ def suppress(value: int, min_cell: int) -> int | None:
     return None if 0 < value < min_cell else value
 
 
-def cells(counts: dict[tuple[str, str], int], min_cell: int) -> list[Cell]:
-    """The sector × class table with primary and secondary suppression (zero cells left out)."""
+def hidden_keys(counts: Mapping[K, int], min_cell: int) -> set[K]:
+    """The cells of one table (whose total is published) to suppress: every count from 1 to
+    min_cell - 1, and when that is a single cell, the next smallest cell with it."""
     items = sorted(((k, v) for k, v in counts.items() if v > 0), key=lambda kv: kv[0])
     hidden = {k for k, v in items if v < min_cell}
     if len(hidden) == 1:
         visible = sorted((v, k) for k, v in items if k not in hidden)
         if visible:
             hidden.add(visible[0][1])
+    return hidden
+
+
+def cells(counts: dict[tuple[str, str], int], min_cell: int) -> list[Cell]:
+    """The sector × class table with primary and secondary suppression (zero cells left out)."""
+    items = sorted(((k, v) for k, v in counts.items() if v > 0), key=lambda kv: kv[0])
+    hidden = hidden_keys(counts, min_cell)
     return [Cell(sector, cls, None if (sector, cls) in hidden else v, (sector, cls) in hidden)
             for (sector, cls), v in items]
 
 
 def _median(values: list[float], min_cell: int) -> float | None:
     return round(statistics.median(values), 1) if len(values) >= min_cell else None
+
+
+def _medians(requests: list[RequestFacts], min_cell: int) -> dict:
+    acknowledge = [m for m in (r.minutes_to_acknowledge for r in requests) if m is not None]
+    answer = [m for m in (r.minutes_to_answer for r in requests) if m is not None]
+    return {"median_time_to_acknowledge_minutes": _median(acknowledge, min_cell),
+            "median_time_to_answer_minutes": _median(answer, min_cell)}
+
+
+def request_table(requests: list[RequestFacts], key: Callable[[RequestFacts], str], min_cell: int) -> list[dict]:
+    """One row per group (``name``) with its count and medians, suppressed as a table."""
+    groups: dict[str, list[RequestFacts]] = {}
+    for request in requests:
+        groups.setdefault(key(request), []).append(request)
+    hidden = hidden_keys({name: len(group) for name, group in groups.items()}, min_cell)
+    rows = []
+    for name, group in sorted(groups.items()):
+        secret = name in hidden
+        medians = _medians([] if secret else group, min_cell)  # a suppressed row's medians: None
+        rows.append({"name": name, "count": None if secret else len(group), "suppressed": secret, **medians})
+    return rows
+
+
+def cooperation(session: DbSession, period: Period, min_cell: int) -> dict:
+    """Per direction: the total, its medians, and the tables by kind and by region."""
+    requests = metrics.cooperation_requests(session, period)
+    out = {}
+    for direction in COOPERATION_DIRECTIONS:
+        mine = [r for r in requests if r.direction == direction]
+        by_kind = request_table(mine, lambda r: r.kind, min_cell)
+        for row in by_kind:
+            row["label"] = COOPERATION_KIND_LABELS.get(row["name"], row["name"])
+        out[direction] = {"total": suppress(len(mine), min_cell), **_medians(mine, min_cell),
+                          "by_kind": by_kind,
+                          "by_region": request_table(mine, lambda r: region_of(r.country), min_cell)}
+    return out
 
 
 def build(session: DbSession, period: Period, *, min_cell: int = 3) -> dict:
@@ -95,4 +148,5 @@ def build(session: DbSession, period: Period, *, min_cell: int = 3) -> dict:
         },
         "warnings_published": suppress(metrics.warnings_published(session, period), min_cell),
         "cross_border_cases": suppress(metrics.cross_border_cases(session, period), min_cell),
+        "cooperation": cooperation(session, period, min_cell),
     }

@@ -19,9 +19,17 @@ Definitions (the API keys are a contract; see README "Metrics"):
   now (0..1, None without reports);
 - ``overdue_phases``: reporting phases of the period's reports overdue now;
 - ``members_polling``: member organizations that polled TAXII in the period (from the
-  ``taxii_polls`` rows).
+  ``taxii_polls`` rows);
+- ``cooperation``: cooperation requests with partner CERTs, ``outgoing`` (opened by CERT staff in
+  the period) and ``incoming`` (a partner's, received in the period), each by kind, by the
+  partner's country and by state now, with the median minutes to acknowledge and to answer. The
+  clock starts when the partner could see the request: an outgoing request's at ``sent_at`` (one
+  never delivered has no time), an incoming one's at ``created_at``, when it reached us. ``overdue``:
+  the period's requests past their due date and still unanswered now (failed ones are not awaited);
+  ``answered_late``: answered after their due date.
 
-Counts are GROUP BY queries; medians are taken in Python over two timestamps per report.
+Counts are GROUP BY queries; medians are taken in Python over two timestamps per report, and
+the cooperation figures over one row per request (a CERT's requests are hundreds, not millions).
 """
 from __future__ import annotations
 
@@ -35,9 +43,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 from ..clock import utcnow
 from ..database import DbSession
 from ..errors import InputError
-from ..models import Cooperation, EarlyWarning, Incident, Organization, WarningSource
+from ..models import Cooperation, CooperationRequest, EarlyWarning, Incident, Organization, WarningSource
 from ..store.organizations import cert_organization
-from ..vocab import END_STATUSES
+from ..vocab import COOPERATION_DIRECTIONS, COOPERATION_KINDS, END_STATUSES, CooperationState
 from .taxii_store import members_polling as taxii_members_polling
 from .workspace import overdue_pairs
 
@@ -132,8 +140,8 @@ def warnings_published(session: DbSession, period: Period) -> int:
 
 
 def cross_border(session: DbSession, period: Period) -> dict[str, int]:
-    """The cross-border cases and their two parts (see the module docstring): ``cases``,
-    ``declared``, ``cooperation``."""
+    """The cross-border cases and their parts (see the module docstring): ``cases``,
+    ``declared``, ``cooperation``, ``requests``."""
     cert = cert_organization(session)
     own = cert.country if cert is not None else None
     # Lists are stored as compact JSON: an empty one is the text '[]', most reports' value.
@@ -143,7 +151,11 @@ def cross_border(session: DbSession, period: Period) -> dict[str, int]:
     cooperation = set(session.execute(select(Cooperation.incident_id)
                                       .join(Incident, Incident.id == Cooperation.incident_id)
                                       .where(_in_period(period))).scalars())
-    return {"cases": len(declared | cooperation), "declared": len(declared), "cooperation": len(cooperation)}
+    requests = set(session.execute(select(CooperationRequest.incident_id).distinct()
+                                   .join(Incident, Incident.id == CooperationRequest.incident_id)
+                                   .where(_in_period(period))).scalars())
+    return {"cases": len(declared | cooperation | requests), "declared": len(declared),
+            "cooperation": len(cooperation), "requests": len(requests)}
 
 
 def cross_border_cases(session: DbSession, period: Period) -> int:
@@ -174,13 +186,96 @@ def compute(session: DbSession, period: Period, *, now: datetime | None = None) 
         "cross_border_cases": border["cases"],
         "cross_border_declared": border["declared"],
         "cross_border_cooperation": border["cooperation"],
+        "cross_border_requests": border["requests"],
         "warnings_published": warnings_published(session, period),
         "median_time_to_acknowledge_minutes": _median(acknowledge_minutes(session, period)),
         "median_time_to_first_warning_minutes": _median(first_warning_minutes(session, period)),
         "case_processing_rate": round(processed / total, 4) if total else None,
         "overdue_phases": len(overdue),
         "members_polling": members_polling(session, period),
+        "cooperation": cooperation_figures(session, period, now=now),
     }
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What the indicators need of one cooperation request."""
+
+    direction: str
+    kind: str
+    country: str | None  # the partner's
+    state: str
+    clock_from: datetime | None  # when the partner could see it (see the module docstring)
+    acknowledged_at: datetime | None
+    answered_at: datetime | None
+    due_at: datetime | None
+
+    def _since_start(self, moment: datetime | None) -> float | None:
+        if self.clock_from is None or moment is None:
+            return None
+        return max(0.0, _minutes(moment - self.clock_from))
+
+    @property
+    def minutes_to_acknowledge(self) -> float | None:
+        return self._since_start(self.acknowledged_at)
+
+    @property
+    def minutes_to_answer(self) -> float | None:
+        return self._since_start(self.answered_at)
+
+    def overdue(self, now: datetime) -> bool:
+        return (self.answered_at is None and self.state != CooperationState.FAILED
+                and self.due_at is not None and self.due_at < now)
+
+    @property
+    def answered_late(self) -> bool:
+        return self.answered_at is not None and self.due_at is not None and self.answered_at > self.due_at
+
+
+def cooperation_requests(session: DbSession, period: Period) -> list[RequestFacts]:
+    """The requests opened (outgoing) or received (incoming) in the period."""
+    rows = session.execute(
+        select(CooperationRequest.direction, CooperationRequest.kind, Organization.country, CooperationRequest.state,
+               CooperationRequest.created_at, CooperationRequest.sent_at, CooperationRequest.acknowledged_at,
+               CooperationRequest.answered_at, CooperationRequest.due_at)
+        .join(Organization, Organization.id == CooperationRequest.partner_org_id)
+        .where(CooperationRequest.created_at >= period.since, CooperationRequest.created_at < period.until)).all()
+    return [RequestFacts(direction, kind, country, state, sent if direction == "outgoing" else created,
+                         acknowledged, answered, due)
+            for direction, kind, country, state, created, sent, acknowledged, answered, due in rows]
+
+
+def _counted(keys: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def request_figures(requests: list[RequestFacts], now: datetime) -> dict:
+    """Counts and medians over one direction's requests."""
+    acknowledge = [m for m in (r.minutes_to_acknowledge for r in requests) if m is not None]
+    answer = [m for m in (r.minutes_to_answer for r in requests) if m is not None]
+    return {
+        "total": len(requests),
+        "by_kind": {kind: sum(r.kind == kind for r in requests) for kind in COOPERATION_KINDS},
+        "by_country": _counted([r.country or "unknown" for r in requests]),
+        "by_state": _counted([r.state for r in requests]),
+        "acknowledged": len(acknowledge),
+        "answered": len(answer),
+        "median_time_to_acknowledge_minutes": _median(acknowledge),
+        "median_time_to_answer_minutes": _median(answer),
+        "overdue": sum(r.overdue(now) for r in requests),
+        "answered_late": sum(r.answered_late for r in requests),
+    }
+
+
+def cooperation_figures(session: DbSession, period: Period, *, now: datetime | None = None) -> dict:
+    """``outgoing`` and ``incoming``: each direction's request figures (see the module docstring)."""
+    now = now or utcnow()
+    requests = cooperation_requests(session, period)
+    return {direction: request_figures([r for r in requests if r.direction == direction], now)
+            for direction in COOPERATION_DIRECTIONS}
 
 
 def weekly(session: DbSession, period: Period) -> dict:

@@ -214,4 +214,4 @@ def test_openapi_documents_triage_and_metrics(client):
     assert {"incidents", "cross_border_cases", "cross_border_declared", "cross_border_cooperation",
             "warnings_published", "median_time_to_acknowledge_minutes",
             "median_time_to_first_warning_minutes", "case_processing_rate", "overdue_phases",
-            "members_polling"} == set(metrics["properties"])
+            "members_polling", "cross_border_requests", "cooperation"} == set(metrics["properties"])
