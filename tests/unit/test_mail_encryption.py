@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from cert_share.mail.encryption import CLEAR, ENCRYPT, NOTICE, decide
-from cert_share.models import OutboxMessage, User
+from cert_share.models import Organization, OutboxMessage, User
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 ADDRESS = "alice@first-bank.example"
@@ -59,3 +59,27 @@ def test_a_key_is_used_only_for_its_owners_address():
     """A row for alice's account sent to her organization's duty address is not encrypted to her key."""
     assert decide(row("amber", to="soc@first-bank.example"), person("valid"), NOW, "amber") == NOTICE
     assert decide(row("amber", to="Alice@First-Bank.example"), person("valid"), NOW, "amber") == ENCRYPT
+
+
+DUTY, INFO = "duty@cert-abroad.example", "info@cert-abroad.example"
+
+
+def partner(key: str) -> Organization:
+    """A partner CERT whose 24/7 contact key is ``key`` ("none", "valid", "expired")."""
+    org = Organization(slug="cert-abroad", kind="partner", duty_email=DUTY, contact_email=INFO)
+    if key != "none":
+        org.pgp_key, org.pgp_fingerprint = "-----BEGIN PGP PUBLIC KEY BLOCK-----", "CD" * 20
+        org.pgp_expires_at = NOW + timedelta(days=30) if key == "valid" else NOW - timedelta(seconds=1)
+    return org
+
+
+@pytest.mark.parametrize("tlp,key,to,expected", [
+    # The partner's key serves its contact addresses, under the same rules as a person's.
+    ("amber", "valid", DUTY, ENCRYPT), ("amber+strict", "valid", INFO, ENCRYPT),
+    ("amber", "expired", DUTY, NOTICE), ("amber", "none", DUTY, NOTICE),
+    ("green", "valid", DUTY, CLEAR), ("red", "valid", DUTY, NOTICE),
+    # Not to an address that is none of the partner's.
+    ("amber", "valid", "someone@elsewhere.example", NOTICE),
+])
+def test_a_partner_cert_is_encrypted_to_by_its_contact_key(tlp, key, to, expected):
+    assert decide(row(tlp, to=to), partner(key), NOW, "amber") == expected
