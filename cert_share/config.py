@@ -190,6 +190,8 @@ class Config:
     # How often pull-feeds looks for due feeds; each feed file sets its own interval_minutes.
     JOB_PULL_FEEDS_MINUTES = _minutes("JOB_PULL_FEEDS_MINUTES", 5)
     JOB_CHECK_DEADLINES_MINUTES = _minutes("JOB_CHECK_DEADLINES_MINUTES", 15)
+    # push-partners: cooperation requests, acknowledgements and answers to partner CERTs.
+    JOB_PUSH_PARTNERS_MINUTES = _minutes("JOB_PUSH_PARTNERS_MINUTES", 1)
     # The daily situation mail to the CERT staff who ask for it: sent at this time of day (HH:MM)
     # in CERT_TIMEZONE, the zone the CERT works in; situation-mail looks every
     # JOB_SITUATION_MAIL_MINUTES whether the day's time has come. It names the member
@@ -224,6 +226,14 @@ class Config:
     MAIL_LEASE_SECONDS = _int("MAIL_LEASE_SECONDS", 300)
     MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 100)
     MAIL_RETENTION_DAYS = _int("MAIL_RETENTION_DAYS", 90)
+    # push-partners (services/partner_delivery.py): cooperation bundles to partner CERTs' TAXII
+    # collections, retried as the outbox is. Each HTTP request to a partner, and the wait for its
+    # TAXII status, lasts at most PARTNER_TIMEOUT_SECONDS; the lease covers a few of those.
+    PARTNER_MAX_ATTEMPTS = _int("PARTNER_MAX_ATTEMPTS", 20)
+    PARTNER_BACKOFF_BASE_SECONDS = _int("PARTNER_BACKOFF_BASE_SECONDS", 60)
+    PARTNER_BACKOFF_MAX_SECONDS = _int("PARTNER_BACKOFF_MAX_SECONDS", 3600)
+    PARTNER_LEASE_SECONDS = _int("PARTNER_LEASE_SECONDS", 900)
+    PARTNER_TIMEOUT_SECONDS = _int("PARTNER_TIMEOUT_SECONDS", 60)
     # OpenPGP (RFC 3156): with both set, every message is signed with this key (its fingerprint)
     # from this GnuPG home; members' keys never go into that home.
     MAIL_GPG_HOME = os.environ.get("MAIL_GPG_HOME") or None

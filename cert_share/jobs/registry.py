@@ -47,6 +47,7 @@ def load_jobs() -> dict[str, Job]:
     """Import the job modules (each registers its jobs with @job) and return the registry, sorted by name."""
     # Imported here, not at the top: each job module imports @job from this module.
     from . import (  # noqa: F401 - imported for their @job registrations
+        cooperation_jobs,
         deadline_jobs,
         feeds_jobs,
         mail_jobs,

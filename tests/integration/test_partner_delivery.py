@@ -1,0 +1,393 @@
+"""push-partners: cooperation requests reach a partner CERT's TAXII server (medallion) once,
+survive the partner being away, end as failed with the partner's words when it refuses, and never
+carry anything TLP:RED."""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from stix2validator import ValidationOptions, validate_instance
+
+from cert_share.actor import actor_for_user
+from cert_share.clock import utcnow
+from cert_share.errors import InputError
+from cert_share.extensions import db
+from cert_share.mail.delivery import RetryPolicy
+from cert_share.models import AuditEntry, CooperationRequest, Incident, Organization, PartnerDelivery, User
+from cert_share.services import cooperation, intake, partner_delivery
+from cert_share.services.cooperation import RequestInput
+from cert_share.services.partner_delivery import PushSettings, claim, push_due
+from cert_share.stix import cooperation as stix_coop
+from cert_share.stix import markings
+
+from . import medallion_server
+
+# Quick polling and few attempts; the clock is passed in, so nothing waits for backoff.
+SETTINGS = PushSettings(policy=RetryPolicy(max_attempts=5, base_seconds=60, max_seconds=600), lease_seconds=300,
+                        timeout_seconds=10, poll_interval=0.05)
+
+
+@pytest.fixture
+def partner_server(tmp_path):
+    partner, stop = medallion_server.start(tmp_path)
+    yield partner
+    stop()
+
+
+@pytest.fixture
+def coop(app, factory, monkeypatch, partner_server):
+    cert = factory.cert()
+    bank = factory.org("Bank One", country="VN")
+    partner = factory.org("CERT Abroad", sector="government-national", kind="partner", country="FI",
+                          contact_email="duty@cert-abroad.example")
+    staff = factory.user(cert, role="cert-analyst")
+    analyst = factory.user(bank, role="analyst")
+    with app.app_context():
+        org = db.session.get(Organization, partner.id)
+        org.taxii_url = partner_server.intake_url
+        org.taxii_username_env, org.taxii_password_env = "CERT_ABROAD_TAXII_USER", "CERT_ABROAD_TAXII_PASSWORD"
+        db.session.commit()
+    monkeypatch.setenv("CERT_ABROAD_TAXII_USER", medallion_server.USER)
+    monkeypatch.setenv("CERT_ABROAD_TAXII_PASSWORD", medallion_server.PASSWORD)
+    return {"cert": cert, "bank": bank, "partner": partner, "staff": staff, "analyst": analyst}
+
+
+def _report(app, coop, tlp="amber", title="Mule accounts phishing", address="203.0.113.9"):
+    from cert_share.schemas.incident import IncidentCreateSchema
+    with app.app_context():
+        bank = db.session.get(Organization, coop["bank"].id)
+        user = db.session.get(User, coop["analyst"].id)
+        data = {"title": title, "description": f"Kit at {address}", "classification": "fraud/phishing",
+                "severity": "high", "tlp": tlp, "detected_at": utcnow() - timedelta(hours=1),
+                "observables": [{"type": "ipv4-addr", "value": address},
+                                {"type": "domain-name", "value": f"kit-{uuid.uuid4().hex[:6]}.example"}]}
+        loaded = IncidentCreateSchema().load(json.loads(json.dumps(data, default=str)))
+        incident, _ = intake.store_report(db.session, org=bank, data=loaded, actor=actor_for_user(user), source="api")
+        db.session.commit()
+        return incident.id
+
+
+def _open(app, coop, incident_id, tlp="amber", confirm_strict=False, message="Who hosts 203.0.113.9?"):
+    with app.app_context():
+        staff = db.session.get(User, coop["staff"].id)
+        incident = db.session.get(Incident, incident_id)
+        data = RequestInput(partners=[coop["partner"].slug], kind="information", message=message,
+                            due_at=utcnow() + timedelta(days=2), tlp=tlp, confirm_strict=confirm_strict)
+        [request] = cooperation.open_requests(db.session, actor_for_user(staff), incident, data)
+        return request.id
+
+
+def _run(app, now=None, settings=SETTINGS):
+    with app.app_context():
+        return push_due(db.session, now=now or utcnow(), settings=settings)
+
+
+def _request(app, request_id):
+    with app.app_context():
+        request = db.session.get(CooperationRequest, request_id)
+        [delivery] = db.session.execute(select(PartnerDelivery).where(PartnerDelivery.request_id == request_id)
+                                        ).scalars().all()
+        db.session.expunge_all()
+        return request, delivery
+
+
+def _timeline(app, incident_id, action):
+    with app.app_context():
+        return db.session.execute(select(AuditEntry).where(
+            AuditEntry.target_type == "incident", AuditEntry.target_id == str(incident_id),
+            AuditEntry.action == action)).scalars().all()
+
+
+def test_a_request_lands_at_the_partner_as_valid_stix_and_becomes_sent(app, coop, partner_server):
+    incident_id = _report(app, coop)
+    request_id = _open(app, coop, incident_id)
+    report = _run(app)
+    assert (report.sent, report.retried, report.failed) == (1, 0, 0), report.summary()
+
+    received = partner_server.received()
+    by_id = {o["id"]: o for o in received}
+    request, delivery = _request(app, request_id)
+    note = by_id[request.stix_id]
+    assert note["extensions"][stix_coop.EXTENSION_ID]["purpose"] == "request"
+    assert note["extensions"][stix_coop.EXTENSION_ID]["kind"] == "information"
+    assert note["content"] == "Who hosts 203.0.113.9?"
+    assert stix_coop.EXTENSION_ID in by_id, "the extension-definition did not reach the partner"
+    assert {o["type"] for o in received} >= {"incident", "indicator", "ipv4-addr", "identity", "note"}
+    results = validate_instance({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": received},
+                                ValidationOptions(strict=False))
+    assert results.is_valid, [str(e) for e in results.errors]
+
+    assert request.state == "sent" and request.sent_at is not None
+    assert request.taxii_status_id and request.taxii_status_id == delivery.taxii_status_id
+    assert (delivery.state, delivery.attempts) == ("sent", 1)
+    [entry] = _timeline(app, incident_id, "cooperation.sent")
+    assert entry.details["taxii_status"] == request.taxii_status_id and entry.details["channel"] == "taxii"
+
+    assert _run(app).sent == 0 and partner_server.posts_taken == 1  # a later run sends nothing again
+
+
+def test_a_partner_that_is_down_for_a_while_gets_the_request_exactly_once(app, coop, partner_server):
+    incident_id = _report(app, coop)
+    request_id = _open(app, coop, incident_id)
+    partner_server.down = 503
+    now = utcnow()
+    for run in range(3):
+        report = _run(app, now=now + timedelta(hours=run))
+        assert (report.sent, report.retried, report.failed) == (0, 1, 0), report.summary()
+    request, delivery = _request(app, request_id)
+    assert request.state == "queued" and delivery.state == "pending" and delivery.attempts == 3
+    assert "HTTP 503" in delivery.last_error
+
+    early = _run(app, now=now + timedelta(hours=2, seconds=1))  # backoff: not due yet
+    assert early.sent + early.retried == 0
+
+    partner_server.down = 0
+    assert _run(app, now=now + timedelta(hours=5)).sent == 1
+    assert _run(app, now=now + timedelta(hours=9)).sent == 0
+    request, delivery = _request(app, request_id)
+    assert request.state == "sent" and (delivery.state, delivery.attempts) == ("sent", 4)
+    assert partner_server.posts_taken == 1
+    ids = [o["id"] for o in partner_server.received()]
+    assert ids.count(request.stix_id) == 1 and len(ids) == len(set(ids))
+    with app.app_context():
+        bundle_ids = {o["id"] for o in db.session.get(PartnerDelivery, delivery.id).bundle["objects"]}
+    assert bundle_ids <= set(ids), "something the request carried never reached the partner"
+    assert len(_timeline(app, incident_id, "cooperation.sent")) == 1
+
+
+def test_nothing_listening_is_retried_then_given_up_with_the_reason(app, coop):
+    with app.app_context():
+        org = db.session.get(Organization, coop["partner"].id)
+        org.taxii_url = f"http://127.0.0.1:9/partner/collections/{medallion_server.INTAKE_ID}/"
+        db.session.commit()
+    incident_id = _report(app, coop)
+    request_id = _open(app, coop, incident_id)
+    now = utcnow()
+    for run in range(SETTINGS.policy.max_attempts):
+        _run(app, now=now + timedelta(days=run))
+    request, delivery = _request(app, request_id)
+    assert delivery.state == "dead" and delivery.attempts == SETTINGS.policy.max_attempts
+    assert request.state == "failed" and "gave up after 5 attempts: unreachable" in request.last_error
+    [entry] = _timeline(app, incident_id, "cooperation.failed")
+    assert "unreachable" in entry.details["error"]
+
+
+def test_an_unset_credential_variable_is_named_and_retried(app, coop, monkeypatch, partner_server):
+    monkeypatch.delenv("CERT_ABROAD_TAXII_PASSWORD")
+    incident_id = _report(app, coop)
+    request_id = _open(app, coop, incident_id)
+    report = _run(app)
+    assert report.retried == 1 and "CERT_ABROAD_TAXII_PASSWORD" in report.summary()
+    request, delivery = _request(app, request_id)
+    assert request.state == "queued" and "environment variable CERT_ABROAD_TAXII_PASSWORD" in delivery.last_error
+    monkeypatch.setenv("CERT_ABROAD_TAXII_PASSWORD", medallion_server.PASSWORD)
+    assert _run(app, now=utcnow() + timedelta(hours=1)).sent == 1
+    assert partner_server.posts_taken == 1
+
+
+@pytest.mark.parametrize("refusal, said", [
+    ("wrong password", "HTTP 401"),
+    ("read-only collection", "does not allow writing"),
+    ("no such collection", "HTTP 404"),
+])
+def test_a_partner_that_refuses_makes_the_request_failed_with_its_error(app, coop, monkeypatch, partner_server,
+                                                                        refusal, said):
+    if refusal == "wrong password":
+        monkeypatch.setenv("CERT_ABROAD_TAXII_PASSWORD", "not-the-password")
+    else:
+        with app.app_context():
+            org = db.session.get(Organization, coop["partner"].id)
+            org.taxii_url = (partner_server.read_only_url if refusal == "read-only collection" else
+                             f"{partner_server.base}/partner/collections/{uuid.uuid4()}/")
+            db.session.commit()
+    incident_id = _report(app, coop)
+    request_id = _open(app, coop, incident_id)
+    report = _run(app)
+    assert (report.sent, report.retried, report.failed) == (0, 0, 1), report.summary()
+    request, delivery = _request(app, request_id)
+    assert request.state == "failed" and request.failed_at is not None
+    assert said in request.last_error and delivery.state == "dead" and delivery.attempts == 1
+    [entry] = _timeline(app, incident_id, "cooperation.failed")
+    assert said in entry.details["error"]
+    assert _run(app, now=utcnow() + timedelta(days=1)).failed == 0  # dead: never tried again
+    assert partner_server.posts_taken == 0
+
+
+def test_a_run_that_died_after_the_partner_took_the_bundle_is_not_a_refusal_when_repeated(app, coop, partner_server):
+    incident_id = _report(app, coop)
+    request_id = _open(app, coop, incident_id)
+    now = utcnow()
+    with app.app_context():  # a run claims, pushes, and dies before recording the status
+        _token, [row] = claim(db.session, now=now, lease_seconds=300)
+        partner = db.session.get(Organization, row.partner_org_id)
+        partner_delivery.push_taxii(partner, row.bundle, SETTINGS)
+        db.session.rollback()
+    assert _run(app, now=now + timedelta(seconds=200)).sent == 0  # still leased to the dead run
+    # After the lease, the next run posts the same objects again; medallion lists each as a
+    # failure ("Unable to process object") since it holds that id and version already.
+    report = _run(app, now=now + timedelta(seconds=301))
+    assert (report.sent, report.failed) == (1, 0), report.summary()
+    request, delivery = _request(app, request_id)
+    assert request.state == "sent" and delivery.state == "sent"
+    assert partner_server.posts_taken == 2
+    ids = [o["id"] for o in partner_server.received()]
+    assert ids.count(request.stix_id) == 1 and len(ids) == len(set(ids))
+    assert len(_timeline(app, incident_id, "cooperation.sent")) == 1
+
+
+def test_objects_the_partner_refuses_make_the_request_failed_with_its_words(app, coop, partner_server):
+    partner_server.refuse_types = frozenset({"note"})  # the partner's server takes no notes
+    incident_id = _report(app, coop)
+    request_id = _open(app, coop, incident_id)
+    report = _run(app)
+    assert (report.sent, report.retried, report.failed) == (0, 0, 1), report.summary()
+    request, delivery = _request(app, request_id)
+    assert request.state == "failed" and delivery.state == "dead"
+    assert "note objects are not accepted by this collection" in request.last_error
+    assert request.stix_id in request.last_error and delivery.taxii_status_id in request.last_error
+    [entry] = _timeline(app, incident_id, "cooperation.failed")
+    assert "note objects are not accepted by this collection" in entry.details["error"]
+    assert not _timeline(app, incident_id, "cooperation.sent")
+
+
+def test_no_tlp_red_object_ever_reaches_the_partner(app, coop, partner_server):
+    red_id = _report(app, coop, tlp="red", title="Named victim", address="198.51.100.66")
+    from cert_share.actor import CLI
+    from cert_share.services.case_access import name_staff
+    with app.app_context():
+        name_staff(db.session, db.session.get(Incident, red_id), coop["staff"].id, actor=CLI)
+        db.session.commit()
+    with pytest.raises(InputError, match="TLP:RED never leaves"):
+        _open(app, coop, red_id, tlp="red", confirm_strict=True)
+    amber = _report(app, coop, tlp="amber", address="203.0.113.9")
+    green = _report(app, coop, tlp="green", address="192.0.2.77")
+    opened = [_open(app, coop, amber), _open(app, coop, green), _open(app, coop, green, tlp="amber"),
+              _open(app, coop, amber, tlp="amber+strict", confirm_strict=True)]
+    with pytest.raises(InputError, match="TLP:RED never leaves"):
+        _open(app, coop, amber, tlp="red", confirm_strict=True)
+    assert _run(app).sent == len(opened)
+
+    received = partner_server.received()
+    assert received, "the partner received nothing: the test would prove nothing"
+    red = markings.marking_id("red")
+    assert red not in json.dumps(received)
+    assert all(markings.tlp_of(o) != "red" for o in received)
+    with app.app_context():
+        incident = db.session.get(Incident, red_id)
+        red_ids = {o["id"] for o in cooperation.request_objects(db.session, incident) if o["type"] != "identity"}
+        red_values = {ob.value for ob in incident.observables}
+    assert red_ids and not red_ids & {o["id"] for o in received}
+    assert not any(value in json.dumps(received) for value in red_values)
+    assert "Named victim" not in json.dumps(received)
+
+
+def test_two_runs_at_once_never_push_one_delivery_twice(app, coop, partner_server):
+    requests = [_open(app, coop, _report(app, coop, address=f"203.0.113.{n}")) for n in range(1, 7)]
+    partner_server.delay = 0.2  # each push takes a while, so the two runs overlap
+    now = utcnow()
+    reports, errors = [], []
+
+    def run():
+        try:
+            with app.app_context():
+                reports.append(push_due(db.session, now=now, settings=SETTINGS, limit=2))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert sum(r.sent for r in reports) == len(requests) and all(r.sent for r in reports), \
+        [r.summary() for r in reports]
+    assert partner_server.posts_taken == len(requests)
+    for request_id in requests:
+        request, delivery = _request(app, request_id)
+        assert request.state == "sent" and delivery.attempts == 1
+        assert len(_timeline(app, request.incident_id, "cooperation.sent")) == 1
+
+
+def test_a_claimed_delivery_is_not_claimed_again_until_its_lease_runs_out(app, coop):
+    _open(app, coop, _report(app, coop))
+    now = utcnow()
+    with app.app_context():
+        first, rows = claim(db.session, now=now, lease_seconds=300)
+        assert len(rows) == 1
+        assert claim(db.session, now=now + timedelta(seconds=299))[1] == []
+        # The first run died: after its lease, another run takes the delivery over.
+        second, again = claim(db.session, now=now + timedelta(seconds=301))
+        assert [r.id for r in again] == [rows[0].id] and second != first
+
+
+def test_the_job_is_listed_and_runs_from_the_command_line(app, coop, runner, partner_server):
+    request_id = _open(app, coop, _report(app, coop))
+    listed = runner.invoke(args=["jobs", "list"])
+    line = next(x for x in listed.output.splitlines() if x.startswith("push-partners"))
+    assert "JOB_PUSH_PARTNERS_MINUTES" in line and "1 min" in line
+    result = runner.invoke(args=["jobs", "run", "push-partners"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "sent 1, retry later 0, failed 0, overdue 0"
+    assert _request(app, request_id)[0].state == "sent"
+
+
+def test_a_partner_reached_by_mail_gets_it_through_the_outbox_and_the_request_follows_the_mail(app, coop):
+    from cert_share.mail.delivery import deliver_outbox
+    from cert_share.models import OutboxMessage
+
+    with app.app_context():  # no TAXII: the partner's 24/7 address, in clear for TLP:GREEN
+        db.session.get(Organization, coop["partner"].id).taxii_url = None
+        db.session.commit()
+    incident_id = _report(app, coop, tlp="green")
+    sent_id = _open(app, coop, incident_id, tlp="green")
+    dead_id = _open(app, coop, _report(app, coop, tlp="green", address="192.0.2.8"), tlp="green")
+    first = _run(app)
+    assert (first.mailed, first.sent, first.failed) == (2, 0, 0), first.summary()
+    again = _run(app, now=utcnow() + timedelta(minutes=5))  # mail not sent yet: nothing changes, nothing requeued
+    assert (again.mailed, again.sent, again.failed) == (0, 0, 0), again.summary()
+    with app.app_context():
+        rows = {d.request_id: d for d in db.session.execute(select(PartnerDelivery)).scalars()}
+        assert {(d.channel, d.state) for d in rows.values()} == {("email", "sending")}
+        assert len(db.session.execute(select(OutboxMessage)).scalars().all()) == 2
+        # The relay refused one mail for good: a dead letter with its reason.
+        dead = db.session.get(OutboxMessage, rows[dead_id].outbox_id)
+        dead.state, dead.last_error = "dead", "550 5.1.1 duty@cert-abroad.example: mailbox unavailable"
+        db.session.commit()
+        assert deliver_outbox(db.session, app.config, now=utcnow(), instance_path=app.instance_path).sent == 1
+    synced = _run(app, now=utcnow() + timedelta(minutes=10))
+    assert (synced.sent, synced.failed) == (1, 1), synced.summary()
+    request, delivery = _request(app, sent_id)
+    assert request.state == "sent" and delivery.state == "sent"
+    [entry] = _timeline(app, incident_id, "cooperation.sent")
+    assert entry.details["channel"] == "email"
+    request, delivery = _request(app, dead_id)
+    assert request.state == "failed" and "mailbox unavailable" in request.last_error and delivery.state == "dead"
+    assert _run(app, now=utcnow() + timedelta(minutes=20)).sent == 0  # recorded once
+
+
+def test_a_partner_that_never_answers_holds_the_run_only_until_the_timeout(app, coop):
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections are taken by the kernel; nobody ever answers them
+    try:
+        with app.app_context():
+            db.session.get(Organization, coop["partner"].id).taxii_url = \
+                f"http://127.0.0.1:{silent.getsockname()[1]}/partner/collections/{medallion_server.INTAKE_ID}/"
+            db.session.commit()
+        request_id = _open(app, coop, _report(app, coop))
+        started = time.monotonic()
+        report = _run(app, settings=PushSettings(policy=SETTINGS.policy, lease_seconds=300, timeout_seconds=0.5))
+        assert time.monotonic() - started < 10
+    finally:
+        silent.close()
+    assert report.retried == 1, report.summary()
+    request, delivery = _request(app, request_id)
+    assert request.state == "queued" and "no answer within 0.5 s" in delivery.last_error
