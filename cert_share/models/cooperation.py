@@ -66,8 +66,9 @@ class PartnerDelivery(Model):
     """One bundle to one partner: a request, an acknowledgement or an answer.
 
     ``channel`` "taxii": push-partners posts ``bundle`` to the partner's collection with
-    taxii2-client and records the status id. "email": the bundle went into the outbox as an
-    attachment (``outbox_id``) when the delivery was created; push-partners reads that row's fate.
+    taxii2-client and records the status id. "email": push-partners' first run puts the bundle in
+    the outbox as an attachment (``outbox_id``) and leaves the delivery ``sending`` with no
+    claimant ("handed to the outbox"); later runs read that row's fate.
     States are the outbox's: pending → sending (claimed under a lease) → sent | dead.
     """
 
