@@ -9,7 +9,7 @@ its summary only (policy.can_see_case_summary), and a filter on what that summar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import Select, case, func, or_, select
@@ -36,6 +36,8 @@ from ..models import (
 )
 from ..params import id_from_text
 from ..vocab import (
+    AUDIT_ACTION_LABELS,
+    COOPERATION_KIND_LABELS,
     INCIDENT_SOURCE_LABELS,
     INCIDENT_STATUSES,
     OPEN_STATUSES,
@@ -332,6 +334,10 @@ def timeline(session: DbSession, incident: Incident) -> list[TimelineEvent]:
     for row in audit_rows:
         if row.action in _AUDIT_SKIPPED:
             continue
+        if row.action.startswith("cooperation."):
+            events.append(TimelineEvent(row.at, "cooperation", AUDIT_ACTION_LABELS.get(row.action, row.action),
+                                        _describe_cooperation(row.details or {}), row.actor))
+            continue
         events.append(TimelineEvent(row.at, row.action.split(".", 1)[-1],
                                     _AUDIT_TITLES.get(row.action, row.action), _describe(row.action, row.details),
                                     row.actor))
@@ -358,6 +364,42 @@ def _describe(action: str, details: dict) -> str:
         return (f"countries: {', '.join(details.get('countries') or []) or '-'}; "
                 f"partner CERTs: {', '.join(details.get('partner_certs') or []) or '-'}")
     return ", ".join(f"{k}={v}" for k, v in sorted(details.items()))
+
+
+def _describe_cooperation(details: dict) -> str:
+    """A cooperation request's audit row as a line: which request, to or from whom, what, by when,
+    and what the partner's server said (services/cooperation.py writes these details)."""
+    direction = "from" if details.get("direction") == "incoming" else "to"
+    parts = [f"request #{details.get('request')} {direction} {details.get('partner') or 'the partner'}"]
+    if details.get("kind"):
+        parts.append(COOPERATION_KIND_LABELS.get(details["kind"], details["kind"]).lower())
+    if details.get("purpose") and details["purpose"] != "request":
+        parts.append(f"the {details['purpose']}")
+    if details.get("tlp"):
+        parts.append(tlp_label(details["tlp"]))
+    if details.get("due_at"):
+        parts.append(f"due {_utc_text(details['due_at'])}")
+    if details.get("channel"):
+        parts.append("over TAXII" if details["channel"] == "taxii" else "by e-mail")
+    if details.get("taxii_status"):
+        parts.append(f"TAXII status {details['taxii_status']}")
+    if details.get("objects"):
+        parts.append(f"{details['objects']} object(s) attached")
+    if details.get("previous"):
+        parts.append(f"was {details['previous']}")
+    text = "; ".join(parts)
+    return text + (f"\nerror: {details['error']}" if details.get("error") else "")
+
+
+def _utc_text(value: object) -> str:
+    """An ISO date-time from an audit row as the pages show times (UTC); other text unchanged."""
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _publications(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:

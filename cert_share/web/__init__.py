@@ -12,6 +12,7 @@
     search_views.py  /search: the header's search box (reports, warnings, who reported it)
     key_views.py     /account/key: a person's OpenPGP key for encrypted mail
     operations_views.py  /operations: feeds, members' TAXII polling, dead letters (CERT staff)
+    cooperation_views.py /cooperation: requests to and from partner CERTs (CERT staff)
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from . import (  # noqa: E402,F401
     account_views,
     admin_views,
     auth,
+    cooperation_views,
     filters,
     home,
     incidents,

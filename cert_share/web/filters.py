@@ -7,12 +7,16 @@ from datetime import datetime, timezone
 from flask import current_app
 from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import policy
+from ..extensions import db
 from ..limits import MAX_SEARCH_TEXT
 from ..models.organization import ORG_KIND_LABELS
 from ..models.user import ROLE_LABELS
+from ..services.cooperation_queue import awaiting_count
 from ..vocab import (
+    COOPERATION_KIND_LABELS,
     INCIDENT_SOURCE_LABELS,
     OBSERVABLE_TYPE_LABELS,
     PHASE_LABELS,
@@ -68,6 +72,11 @@ def source(value: str) -> str:
     return INCIDENT_SOURCE_LABELS.get(value, value)
 
 
+@bp.app_template_filter("coop_kind")
+def coop_kind(value: str) -> str:
+    return COOPERATION_KIND_LABELS.get(value, value)
+
+
 @bp.app_template_filter("audit_action")
 def audit_action(value: str) -> str:
     return audit_action_label(value)
@@ -99,7 +108,18 @@ def _globals():
         "product_name": "cert-share",
         "cert_name": current_app.config["CERT_NAME"],
         "logout_form": logout_form,
+        "cooperation_awaiting": _cooperation_awaiting,
     }
+
+
+def _cooperation_awaiting() -> int | None:
+    """The navigation's count of partners' requests waiting for us; called by the template only
+    for CERT staff. None when the database cannot answer: the page being drawn may be the one
+    that says the database is down."""
+    try:
+        return awaiting_count(db.session)
+    except SQLAlchemyError:
+        return None
 
 
 # Globals, not context: imported macros (_macros.html) see these without "with context".

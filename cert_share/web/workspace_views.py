@@ -3,7 +3,9 @@
 The dashboard, queue and case page share the member pages' URLs (``/``, ``/incidents``,
 ``/incidents/<id>``): the member views hand CERT staff over to ``dashboard()``, ``queue()`` and
 ``case_view()`` here. The triage forms post to ``/incidents/<id>/triage|notes|cooperation|link``,
-and the naming of staff on a case (who may read it when it is TLP:RED) to ``/incidents/<id>/staff``.
+the naming of staff on a case (who may read it when it is TLP:RED) to ``/incidents/<id>/staff``, and
+a request to partner CERTs to ``/incidents/<id>/cooperation-requests`` (the queue and a request's
+page: cooperation_views).
 A TLP:RED report the signed-in person is not named on is shown as its summary only.
 """
 from __future__ import annotations
@@ -12,10 +14,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import deadlines, policy
+from ..clock import utcnow
 from ..errors import CertShareError, InputError
 from ..extensions import db
 from ..params import int_arg
-from ..services import case_access, metrics, triage, workspace
+from ..services import case_access, cooperation_queue, metrics, triage, workspace
+from ..services.cooperation import list_requests, open_requests
 from ..services.incident_listing import case_summary, readable_incident
 from ..store import case_staff
 from ..vocab import (
@@ -28,6 +32,7 @@ from ..vocab import (
 )
 from . import bp, metrics_charts
 from .actor import current_actor
+from .cooperation_forms import CooperationRequestForm
 from .roles import staff_required
 from .staff_forms import (
     CaseStaffForm,
@@ -116,6 +121,8 @@ def case_page(incident, status: int = 200, forms: dict | None = None):
         coop_form.countries.data = ", ".join(cooperation.countries)
         coop_form.partner_certs.data = ", ".join(cooperation.partner_certs)
     links = triage.linked_reports(db.session, incident)
+    request_form = forms.get("request") or CooperationRequestForm(formdata=None)
+    request_form.offer(incident, cooperation_queue.active_partners(db.session))
     return render_template(
         "workspace/case.html", incident=incident, deadlines=deadlines.for_incident(incident),
         timeline=workspace.timeline(db.session, incident), links=links,
@@ -123,7 +130,8 @@ def case_page(incident, status: int = 200, forms: dict | None = None):
         staff_form=_staff_form(incident, staff),
         cooperation=cooperation, triage_form=triage_form, note_form=forms.get("note") or NoteForm(formdata=None),
         coop_form=coop_form, merge_form=forms.get("merge") or MergeForm(formdata=None),
-        errors=forms.get("errors", [])), status
+        coop_requests=list_requests(db.session, current_actor(), incident_id=incident.id),
+        request_form=request_form, now=utcnow(), errors=forms.get("errors", [])), status
 
 
 def _staff_incident(incident_id: int):
@@ -227,6 +235,26 @@ def incident_cooperation(incident_id: int):
     flash("Cross-border cooperation " + ("recorded." if data["countries"] or data["partner_certs"] else "cleared."),
           "success")
     return redirect(url_for("web.incident_detail", incident_id=incident.id))
+
+
+@bp.post("/incidents/<int:incident_id>/cooperation-requests")
+@staff_required
+def incident_cooperation_request(incident_id: int):
+    """Open a cooperation request to partner CERTs (one per partner) from the case page."""
+    incident = _staff_incident(incident_id)
+    form = CooperationRequestForm()
+    form.offer(incident, cooperation_queue.active_partners(db.session))
+    if not form.validate():
+        expired = bool(form.csrf_token.errors)
+        return _fail(incident, InputError("the form expired; reload the page and try again" if expired
+                                          else "check the request's fields"), {"request": form})
+    try:
+        opened = open_requests(db.session, current_actor(), incident, form.request_input())
+    except CertShareError as exc:
+        return _fail(incident, exc, {"request": form})
+    names = ", ".join(r.partner.name for r in opened)
+    flash(f"Cooperation request queued for {names}.", "success")
+    return redirect(url_for("web.incident_detail", incident_id=incident.id) + "#cooperation-requests")
 
 
 @bp.post("/incidents/<int:incident_id>/link")

@@ -8,6 +8,8 @@ every page at both widths go to tests/artifacts/<page>-<role>-<width>.png.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from flask import url_for
 from selenium.webdriver.common.action_chains import ActionChains
@@ -16,10 +18,12 @@ from selenium.webdriver.common.keys import Keys
 from sqlalchemy import select
 
 from cert_share.actor import Actor, actor_for_user
+from cert_share.clock import utcnow
 from cert_share.early_warning import lifecycle
 from cert_share.extensions import db
-from cert_share.models import ApiToken, EarlyWarning, Incident, User
-from cert_share.services import intake, triage
+from cert_share.models import ApiToken, CooperationRequest, EarlyWarning, Incident, Organization, User
+from cert_share.services import cooperation, intake, triage
+from cert_share.stix import cooperation as stix_coop
 from tests.integration.staff_login import enrol
 from tests.integration.warning_world import ATTACKER_IP, report
 
@@ -38,6 +42,8 @@ def _world(app, factory) -> tuple[dict, dict]:
     cert = factory.cert()
     bank = factory.org("First Bank", sector="financial-services")
     grid = factory.org("Grid Energy", sector="energy")
+    partner = factory.org("CERT Abroad", sector="government-national", kind="partner", country="FI",
+                          contact_email="duty@cert-abroad.example")
     users = {role: factory.user(cert if role.startswith("cert") else bank, role) for role in ROLES}
     secrets = {role: enrol(app, user) if role.startswith("cert") else None for role, user in users.items()}
     factory.token(bank, "soc-pipeline")
@@ -58,9 +64,28 @@ def _world(app, factory) -> tuple[dict, dict]:
         lifecycle.publish_reviewed(db.session, drafts[0], staff, tlp="green", targets=["all-members"])
         lifecycle.publish_warnings(db.session)
         token_id = db.session.execute(select(ApiToken.id).where(ApiToken.org_id == bank.id)).scalar_one()
+        request_id = _cooperation(partner, incident, staff)
     ids = {"incident_id": first, "warning_id": drafts[0], "slug": bank.slug, "user_id": users["analyst"].id,
-           "token_id": token_id, "org_id": bank.id}
+           "token_id": token_id, "org_id": bank.id, "request_id": request_id}
     return {role: (user.email, secrets[role]) for role, user in users.items()}, ids
+
+
+def _cooperation(partner, incident, staff) -> int:
+    """A request to a partner CERT about the case (its message a long URL), and one from the
+    partner, waiting for an answer; the id of the one from the partner."""
+    org = db.session.get(Organization, partner.id)
+    org.taxii_url = "https://taxii.cert-abroad.example/api/collections/intake/"
+    cooperation.open_requests(db.session, staff, incident, cooperation.RequestInput(
+        partners=[partner.slug], kind="assistance", message="Please take down " + LONG_URL,
+        due_at=utcnow() + timedelta(days=2), tlp=incident.tlp))
+    note = stix_coop.request_note(
+        note_id=stix_coop.new_note_id(), incident_stix_id=incident.stix_id, author_ref=org.stix_id,
+        kind="preservation", message="Please preserve the logs of " + LONG_URL, due_at=utcnow() + timedelta(days=1),
+        tlp="green", requesting_country="FI", title="Botnet C2", created=utcnow())
+    cooperation.receive(db.session, org, [note], Actor(label=f"taxii:{org.slug}", org=org))
+    db.session.commit()
+    return db.session.execute(select(CooperationRequest.id).where(CooperationRequest.stix_id == note["id"])
+                              ).scalar_one()
 
 
 def _pages(app, ids: dict) -> list[tuple[str, str]]:

@@ -1,0 +1,88 @@
+"""``/cooperation`` (CERT staff): the queue of cooperation requests, incoming and outgoing, and one
+request's page, where a partner's request is acknowledged and answered. Requests are opened from
+the case page (workspace_views); the rules are services/cooperation.py's."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+
+from ..clock import utcnow
+from ..errors import CertShareError, InputError
+from ..extensions import db
+from ..services import cooperation, cooperation_queue
+from ..vocab import COOPERATION_DIRECTIONS, COOPERATION_KIND_LABELS, COOPERATION_STATES
+from . import bp
+from .actor import current_actor
+from .cooperation_forms import CHANNEL_LABELS, AcknowledgeForm, AnswerForm
+from .roles import staff_required
+
+
+@bp.get("/cooperation")
+@staff_required
+def cooperation_page():
+    """The queue: one direction at a time (incoming first: they wait for us), optionally one state."""
+    direction = request.args.get("direction") or "incoming"
+    state = request.args.get("state") or None
+    try:
+        result = cooperation_queue.queue(db.session, current_actor(), direction=direction, state=state)
+    except InputError as exc:
+        return render_template("workspace/cooperation.html", result=None, direction=direction, state=state,
+                               error=exc.message, **_vocab()), 400
+    return render_template("workspace/cooperation.html", result=result, direction=direction, state=state,
+                           error=None, **_vocab())
+
+
+def _vocab() -> dict:
+    return {"directions": COOPERATION_DIRECTIONS, "states": COOPERATION_STATES, "kinds": COOPERATION_KIND_LABELS,
+            "channels": CHANNEL_LABELS}
+
+
+@bp.get("/cooperation/<int:request_id>")
+@staff_required
+def cooperation_request_page(request_id: int):
+    return _request_page(cooperation.get_request(db.session, current_actor(), request_id))
+
+
+def _request_page(row, answer_form: AnswerForm | None = None, status: int = 200):
+    return render_template(
+        "workspace/cooperation_request.html", req=row, deliveries=cooperation.deliveries(db.session, row),
+        overdue=cooperation_queue.is_overdue(row, utcnow()), ack_form=AcknowledgeForm(formdata=None),
+        answer_form=answer_form or AnswerForm(formdata=None), **_vocab()), status
+
+
+@bp.post("/cooperation/<int:request_id>/acknowledge")
+@staff_required
+def cooperation_acknowledge(request_id: int):
+    row = cooperation.get_request(db.session, current_actor(), request_id)
+    try:
+        if not AcknowledgeForm().validate():
+            raise InputError("the form expired; reload the page and try again")
+        cooperation.acknowledge(db.session, current_actor(), row)
+        flash(f"Request #{row.id} acknowledged; {row.partner.name} is told.", "success")
+    except CertShareError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("web.cooperation_request_page", request_id=request_id))
+
+
+@bp.post("/cooperation/<int:request_id>/answer")
+@staff_required
+def cooperation_answer(request_id: int):
+    row = cooperation.get_request(db.session, current_actor(), request_id)
+    form = AnswerForm()
+    try:
+        if not form.validate():
+            raise InputError("the form expired; reload the page and try again" if form.csrf_token.errors
+                             else "check the answer's fields")
+        cooperation.answer(db.session, current_actor(), row, message=form.message.data or "",
+                           objects=form.attached_objects())
+    except CertShareError as exc:
+        db.session.rollback()
+        for key in exc.errors:
+            if key in form._fields and key != "csrf_token":
+                form[key].errors = [*form[key].errors, exc.message]
+        if not any(f.errors for f in form if f.type != "CSRFTokenField"):
+            flash(exc.message, "error")
+        row = cooperation.get_request(db.session, current_actor(), request_id)
+        return _request_page(row, form, exc.status if exc.status < 500 else 400)
+    flash(f"Answer to request #{row.id} queued for {row.partner.name}.", "success")
+    return redirect(url_for("web.cooperation_request_page", request_id=request_id))
