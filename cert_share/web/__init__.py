@@ -12,6 +12,7 @@
     search_views.py  /search: the header's search box (reports, warnings, who reported it)
     key_views.py     /account/key: a person's OpenPGP key for encrypted mail
     operations_views.py  /operations: feeds, members' TAXII polling, dead letters (CERT staff)
+    partner_views.py /admin/partners: the partner CERT directory (CERT admins)
     cooperation_views.py /cooperation: requests to and from partner CERTs (CERT staff)
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ from . import (  # noqa: E402,F401
     incidents,
     key_views,
     operations_views,
+    partner_views,
     search_views,
     twofactor_views,
     warning_views,

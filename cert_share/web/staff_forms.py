@@ -16,7 +16,16 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..deadlines import REGIMES, regime_summary
-from ..limits import MAX_EMAIL, MAX_NAME, MAX_NOTE, MAX_PASSWORD, MAX_PGP_KEY, MAX_TOKEN_NAME
+from ..limits import (
+    MAX_EMAIL,
+    MAX_ENV_NAME,
+    MAX_NAME,
+    MAX_NOTE,
+    MAX_PASSWORD,
+    MAX_PGP_KEY,
+    MAX_TOKEN_NAME,
+    MAX_URL,
+)
 from ..models.user import ROLE_LABELS, ROLES, roles_for_kind
 from ..params import MAX_ID
 from ..vocab import INCIDENT_STATUS_LABELS, SECTOR_LABELS, SECTORS, TLP_LEVELS, countries, tlp_label
@@ -116,6 +125,24 @@ class DutyEmailForm(Form):
     """An organization's duty address (organizations.set_duty_email); empty removes it."""
 
     duty_email = EmailField("Duty address", validators=[Optional(), Length(max=MAX_EMAIL)])
+
+
+class PartnerForm(Form):
+    """A partner CERT's directory entry (partners.set_partner): the rules are the service's; a
+    field left empty is cleared, a field not sent at all is left as it is."""
+
+    country = StringField("Country (ISO 3166-1 code)", validators=[Length(max=10)],
+                          render_kw={"placeholder": "FI", "autocomplete": "off"})
+    contact = EmailField("24/7 contact address", validators=[Length(max=MAX_EMAIL)],
+                         render_kw={"placeholder": "duty@cert.example"})
+    taxii_url = StringField("TAXII 2.1 collection URL of its intake", validators=[Length(max=MAX_URL)],
+                            render_kw={"placeholder": "https://taxii.cert.example/api1/collections/…/"})
+    username_env = StringField("Environment variable with the TAXII username", validators=[Length(max=MAX_ENV_NAME)],
+                               render_kw={"placeholder": "CERT_FI_TAXII_USER", "autocomplete": "off"})
+    password_env = StringField("Environment variable with the TAXII password", validators=[Length(max=MAX_ENV_NAME)],
+                               render_kw={"placeholder": "CERT_FI_TAXII_PASSWORD", "autocomplete": "off"})
+    languages = StringField("Languages (ISO 639-1 codes, comma-separated)", validators=[Length(max=200)],
+                            render_kw={"placeholder": "fi, en"})
 
 
 class AssetForm(Form):

@@ -177,7 +177,7 @@ _BODY_ONLY = {
     "web.account_mail", "web.admin_organization_duty", "web.operations_page", "web.operations_requeue",
     "web.account_key", "web.account_key_remove",
     "api.open_cooperation_requests", "api.get_cooperation_request", "api.acknowledge_cooperation_request",
-    "api.answer_cooperation_request",
+    "api.answer_cooperation_request", "web.admin_partners", "web.admin_partner",
 }
 
 
