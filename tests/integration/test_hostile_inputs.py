@@ -50,6 +50,7 @@ QUERY_PARAMS = {
     "web.admin_audit_csv": ("from", "to", "actor", "action"),
     "web.search_page": ("q",),
     "api.list_cooperation_requests": ("direction", "state", "limit"),
+    "web.cooperation_page": ("direction", "state"),
 }
 NO_QUERY = {"static", "web.static"}
 
@@ -178,6 +179,8 @@ _BODY_ONLY = {
     "web.account_key", "web.account_key_remove",
     "api.open_cooperation_requests", "api.get_cooperation_request", "api.acknowledge_cooperation_request",
     "api.answer_cooperation_request", "web.admin_partners", "web.admin_partner",
+    "web.incident_cooperation_request", "web.cooperation_request_page", "web.cooperation_acknowledge",
+    "web.cooperation_answer",
 }
 
 
