@@ -331,6 +331,26 @@ def _collection(url: str, user: str | None, password: str | None, timeout: float
     return collection
 
 
+def _by_id(collection: Any, user: str | None, password: str | None, timeout: float) -> Any:
+    """The collection at its id's URL. An operator may give a collection by its alias
+    (…/collections/intake/, as cert-share serves it): taxii2-client then refuses the collection
+    because its id is not in the URL, so the URL is rewritten once to name the id it reported."""
+    from taxii2client.exceptions import ValidationError
+
+    try:
+        collection.refresh()
+        return collection
+    except ValidationError:
+        real = getattr(collection, "_id", None)
+        if not isinstance(real, str) or not real or real in collection.url:
+            raise
+    collection._conn.close()
+    base = collection.url.rstrip("/").rsplit("/", 1)[0]
+    resolved = _collection(f"{base}/{real}/", user, password, timeout)
+    resolved.refresh()
+    return resolved
+
+
 def _http_error(response) -> str:  # type: ignore[no-untyped-def]
     """The partner's words: a TAXII error resource's title and description, else the status line."""
     words = f"HTTP {response.status_code} {response.reason or ''}".strip()
@@ -357,6 +377,7 @@ def push_taxii(partner: Organization, bundle: dict, settings: PushSettings) -> s
     objects = [o for o in bundle.get("objects") or () if isinstance(o, dict)]
     collection = _collection(partner.taxii_url or "", user, password, settings.timeout_seconds)
     try:
+        collection = _by_id(collection, user, password, settings.timeout_seconds)
         status = collection.add_objects({"objects": objects}, wait_for_completion=True,
                                         poll_interval=settings.poll_interval, timeout=settings.timeout_seconds)
         if status.status != "complete":

@@ -240,10 +240,10 @@ def _run(a: Instance, b: Instance) -> None:
     side_b = _set_up(b, cert=("NCSC-FI", "FI"), partner=("VNCERT", "VN"), member=None)
     a.start()
     b.start()
-    # Each is given the other's intake collection URL by its id (taxii2-client, which push-partners
-    # uses, refuses a collection whose id is not the URL's last segment, as with an alias).
+    # A is given B's intake collection URL by its id, as TAXII discovery lists it; B is given A's by
+    # its alias (…/collections/intake/), which push-partners resolves to the id's URL.
     _pair(side_a, side_b, "NCSC_FI", _intake_url(b, (side_b.partner_slug, side_b.token_for_partner)))
-    _pair(side_b, side_a, "VNCERT", _intake_url(a, (side_a.partner_slug, side_a.token_for_partner)))
+    _pair(side_b, side_a, "VNCERT", f"{a.base_url}/taxii2/api/collections/intake/")
     # The operator sees the pairing, and that the credential variables are set, never their values.
     header, *rows = [line.split("\t") for line in a.cli("partner", "list").strip().splitlines()]
     [row] = [dict(zip(header, r, strict=True)) for r in rows if r[0] == side_a.partner_slug]
