@@ -9,11 +9,13 @@ from sqlalchemy import select
 from ..actor import CLI, actor_for_user
 from ..clock import utcnow
 from ..database import DbSession
-from ..models import Organization, User
+from ..models import Incident, Organization, User
 from ..schemas.incident import IncidentCreateSchema
 from ..store.organizations import cert_organization
+from .cooperation import RequestInput, open_requests
 from .intake import report_incident
 from .organizations import create_organization
+from .partners import set_partner
 from .users import create_user
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -88,9 +90,24 @@ def load_demo(session: DbSession) -> dict:
             create_user(session, email=email, org=orgs[slug], role=role, password=DEMO_PASSWORD)
     schema = IncidentCreateSchema()
     now = utcnow()
+    incidents = {}
     for slug, body in _reports(now):
         org = orgs[slug]
         reporter = session.execute(select(User).where(User.org_id == org.id)).scalars().first()
         actor = actor_for_user(reporter) if reporter else CLI
-        report_incident(session, org=org, data=schema.load(body), actor=actor, source="web")
+        incidents[slug], _created = report_incident(session, org=org, data=schema.load(body), actor=actor,
+                                                    source="web")
+    _cooperation(session, incidents["first-bank"], now)
     return logins
+
+
+def _cooperation(session: DbSession, incident: Incident, now: datetime) -> None:
+    """The partner CERT abroad, reached by e-mail (no TAXII server to reach in a demo), and one
+    request for information already asked of it about the Emotet report."""
+    set_partner(session, "cert-abroad", contact="duty@cert-abroad.example", languages=["fi", "sv", "en"],
+                actor=CLI)
+    duty = session.execute(select(User).where(User.email == "duty@cert.example")).scalar_one()
+    open_requests(session, actor_for_user(duty), incident, RequestInput(
+        partners=["cert-abroad"], kind="information", tlp="green", due_at=now + timedelta(days=3),
+        message="Emotet C2 185.220.101.45 is hosted in your country: who is the hosting provider, and "
+                "have you seen it in your constituency?"))

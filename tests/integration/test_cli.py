@@ -7,7 +7,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 
 from cert_share.extensions import db
-from cert_share.models import Asset, Incident, Organization, User
+from cert_share.models import Asset, CooperationRequest, Incident, Organization, User
 from tests.conftest import PASSWORD, auth
 from tests.misp_samples import DATA
 
@@ -124,6 +124,10 @@ def test_demo_prints_the_logins_and_can_run_twice(runner, app):
         after = (db.session.query(Organization).count(), db.session.query(User).count(),
                  db.session.query(Incident).count())
     assert after == before and before[2] > 0
+    with app.app_context():  # the partner abroad is reachable, and one request is already asked of it
+        [request] = db.session.query(CooperationRequest).all()
+        assert (request.partner.slug, request.state, request.tlp) == ("cert-abroad", "queued", "green")
+        assert request.partner.duty_email == "duty@cert-abroad.example"
 
 
 def test_import_loads_a_misp_event_for_the_organization(runner, app, factory):
