@@ -159,22 +159,39 @@ def partner_set(slug, country, contact, taxii_url, username_env, password_env, l
 @with_appcontext
 def partner_list():
     """Partner CERTs, one a line: slug, country, contact, TAXII URL, whether the username and
-    password variables are set in this environment, languages, active."""
-    click.echo("slug\tcountry\tcontact\ttaxii_url\tusername_set\tpassword_set\tlanguages\tactive")
+    password variables are set in this environment, languages, active, the OpenPGP key's
+    fingerprint and its expiry date (- when none)."""
+    click.echo("slug\tcountry\tcontact\ttaxii_url\tusername_set\tpassword_set\tlanguages\tactive"
+               "\tkey_fingerprint\tkey_expires")
     for org in list_partners(db.session):
         click.echo("\t".join([
             org.slug, org.country or "-", org.duty_email or org.contact_email or "-", org.taxii_url or "-",
             _yes_no(credential_is_set(org.taxii_username_env)), _yes_no(credential_is_set(org.taxii_password_env)),
-            ",".join(org.languages or []) or "-", _yes_no(org.active)]))
+            ",".join(org.languages or []) or "-", _yes_no(org.active),
+            (org.pgp_fingerprint or "-") if org.pgp_key else "-",
+            f"{org.pgp_expires_at:%Y-%m-%d}" if org.pgp_key and org.pgp_expires_at else "-"]))
 
 
 @partner_group.command("key")
-@click.option("--partner", "slug", required=True, help="The partner CERT's slug.")
-@click.argument("key_file", metavar="FILE", type=click.File("rb"))
+@click.argument("first", metavar="SLUG")
+@click.argument("second", metavar="FILE", required=False)
+@click.option("--partner", "option_slug", default=None, hidden=True,
+              help="The partner CERT's slug (older form: partner key --partner SLUG FILE).")
+@click.pass_context
 @with_appcontext
-def partner_key(slug, key_file):
-    """Register the OpenPGP public key of the partner's 24/7 contact address (a user id of the key
-    must name it) from FILE ("-" reads standard input): requests by mail go encrypted to it."""
+def partner_key(ctx, first, second, option_slug):
+    """Register the OpenPGP public key (armored or binary) of partner SLUG's 24/7 contact address
+    (a user id of the key must name it) from FILE ("-" reads standard input): requests by mail go
+    encrypted to it."""
+    if option_slug is not None:  # the older form: --partner SLUG FILE
+        if second is not None:
+            raise click.UsageError("give the partner's slug once: partner key SLUG FILE")
+        slug, path = option_slug, first
+    elif second is None:
+        raise click.UsageError("missing FILE: partner key SLUG FILE")
+    else:
+        slug, path = first, second
+    key_file = click.File("rb").convert(path, None, ctx)
     data = key_file.read(MAX_PGP_KEY + 1)
     try:
         info = register_partner_key(db.session, get_by_slug(db.session, slug), data, actor=CLI)

@@ -23,6 +23,9 @@ Decisions (tested at the edges in tests/unit/test_deadlines.py):
   further phases for it.
 - A cap (``at_most``) bounds a rule from above: DORA's initial report is due 4 h after
   classification but never later than 24 h after detection.
+- A partner CERT abroad (an organization of kind ``partner``) owes us no phases: its incident,
+  pushed into our intake or pulled from its feed, is a report of the partner's organization but
+  under no regime of ours (``owes_phases``): no deadlines, nothing overdue, no reminders.
 """
 from __future__ import annotations
 
@@ -154,10 +157,23 @@ def compute(*, detected_at: datetime, created_at: datetime, classified_at: datet
     return out
 
 
+# Kinds of organization that file no phases with us (models.organization's kinds).
+NO_PHASES_KINDS = frozenset({"partner"})
+
+
+def owes_phases(org) -> bool:
+    """Whether reports of ``org`` (an Organization, or None) owe reporting phases: a partner CERT
+    abroad reports to its own authorities, never to us."""
+    return org is None or getattr(org, "kind", None) not in NO_PHASES_KINDS
+
+
 def for_incident(incident, *, now: datetime | None = None,
                  sector_regimes: Mapping[str, str] | None = None) -> list[Deadline]:
-    """Deadlines of an Incident model instance (reads its organization and phase updates)."""
+    """Deadlines of an Incident model instance (reads its organization and phase updates); none
+    for a partner CERT's report (owes_phases)."""
     org = incident.organization
+    if not owes_phases(org):
+        return []
     if sector_regimes is None:
         sector_regimes = _configured_sector_regimes()
     return compute(

@@ -95,7 +95,7 @@ def outgoing(session: DbSession, row: OutboxMessage, *, mail_from: str, security
 
 def _no_way_to_partner(row: OutboxMessage, partner: Organization, why: str) -> str:
     return (f"not sent to the partner CERT {partner.name}: a {tlp_label(row.tlp or 'amber')} message may not "
-            f"go in clear and {why}; register its key (cert-share partner key --partner {partner.slug} FILE), "
+            f"go in clear and {why}; register its key (cert-share partner key {partner.slug} FILE), "
             "then queue the message again")
 
 

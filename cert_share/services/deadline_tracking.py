@@ -6,6 +6,9 @@ update (services/intake.py calls ``track``), a status change or merge (services/
 (an admin changed it, or SECTOR_REGIMES changed) and fills rows for reports that have none
 (written before this table existed). Queries then find overdue phases with an index range scan
 (``is_open AND due_at < now``), whatever the number of reports.
+
+A partner CERT's report (deadlines.owes_phases) gets no rows: it owes us no phases, so it is
+never overdue, never reminded and never counted in ``overdue_phases``.
 """
 from __future__ import annotations
 
@@ -23,8 +26,15 @@ from ..models import Incident, Organization, PhaseDeadline
 BATCH = 2000
 
 
-def _rows(incident: Incident, regime: str) -> list[dict]:
-    out = []
+def _regime(org: Organization) -> str | None:
+    """The regime the organization's reports are tracked under; None: they owe no phases."""
+    return rules.regime_of_org(org.regime, org.sector) if rules.owes_phases(org) else None
+
+
+def _rows(incident: Incident, regime: str | None) -> list[dict]:
+    out: list[dict] = []
+    if regime is None:
+        return out
     suspended = incident.merged_into_id is not None or incident.status in rules.SUSPENDED_STATUSES
     for d in rules.compute(detected_at=incident.detected_at, created_at=incident.created_at,
                            classified_at=incident.classified_at,
@@ -42,7 +52,7 @@ def track(session: DbSession, incident: Incident, *, planned: list[dict] | None 
         org = incident.organization or session.get_one(Organization, incident.org_id)
         session.flush()
         session.execute(delete(PhaseDeadline).where(PhaseDeadline.incident_id == incident.id))
-        rows = _rows(incident, rules.regime_of_org(org.regime, org.sector))
+        rows = _rows(incident, _regime(org))
     else:
         rows = [dict(row, incident_id=incident.id) for row in planned]
     if rows:
@@ -52,7 +62,7 @@ def track(session: DbSession, incident: Incident, *, planned: list[dict] | None 
 def plan_new(incident: Incident, org: Organization) -> list[dict]:
     """The rows of a report not stored yet (incident_id filled in by track): intake computes them
     before its first write."""
-    return _rows(incident, rules.regime_of_org(org.regime, org.sector))
+    return _rows(incident, _regime(org))
 
 
 _INSERT = PhaseDeadline.__table__.insert()
@@ -61,8 +71,7 @@ _INSERT = PhaseDeadline.__table__.insert()
 def track_many(session: DbSession, incident_ids: Iterable[int]) -> int:
     """Recompute the rows of many reports, in batches; commits each batch."""
     ids = list(incident_ids)
-    regimes = {o.id: rules.regime_of_org(o.regime, o.sector)
-               for o in session.execute(select(Organization)).scalars()}
+    regimes = {o.id: _regime(o) for o in session.execute(select(Organization)).scalars()}
     done = 0
     for start in range(0, len(ids), BATCH):
         part = ids[start:start + BATCH]
@@ -79,11 +88,13 @@ def track_many(session: DbSession, incident_ids: Iterable[int]) -> int:
 
 
 def repair(session: DbSession) -> int:
-    """Rows for reports that have none, and for organizations whose regime changed; commits."""
-    missing = select(Incident.id).where(Incident.id.not_in(select(PhaseDeadline.incident_id).scalar_subquery()))
+    """Rows for reports that have none, and for organizations whose regime changed; commits.
+    A partner's reports have none by design; rows they still hold (written before the rule) go."""
+    current = {o.id: _regime(o) for o in session.execute(select(Organization)).scalars()}
+    exempt = select(Organization.id).where(Organization.kind.in_(rules.NO_PHASES_KINDS)).scalar_subquery()
+    missing = select(Incident.id).where(Incident.org_id.not_in(exempt),
+                                        Incident.id.not_in(select(PhaseDeadline.incident_id).scalar_subquery()))
     ids = set(session.execute(missing).scalars())
-    current = {o.id: rules.regime_of_org(o.regime, o.sector)
-               for o in session.execute(select(Organization)).scalars()}
     stored = session.execute(select(Incident.org_id, PhaseDeadline.regime)
                              .join(PhaseDeadline, PhaseDeadline.incident_id == Incident.id).distinct()).all()
     stale_orgs = {org_id for org_id, regime in stored if current.get(org_id) != regime}

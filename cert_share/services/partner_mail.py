@@ -6,7 +6,8 @@ OpenPGP key (``Organization.pgp_key``) when its TLP asks for it.
 A notice in the message's place (content withheld, a link to sign in) is no use to a foreign CERT,
 which has no account here: a request by e-mail that would need encryption is refused when it is
 opened unless the partner has a valid key (``mail_refusal``), and a key registered with
-``cert-share partner key`` (``register_partner_key``) makes it possible.
+``cert-share partner key SLUG FILE`` or on /admin/partners (``register_partner_key``) makes
+it possible; ``remove_partner_key`` forgets it.
 """
 from __future__ import annotations
 
@@ -80,8 +81,8 @@ def mail_refusal(partner: Organization, tlp: str, now: datetime | None = None, *
     else:
         return None
     return (f"{partner.name} {problem} and is reached by e-mail: a {tlp_label(tlp)} {what} cannot be sent to it "
-            f"in clear; register its key (cert-share partner key --partner {partner.slug} FILE) or give it a TAXII "
-            f"URL (cert-share partner set {partner.slug} --taxii-url URL)")
+            f"in clear; register its key (cert-share partner key {partner.slug} FILE, or on /admin/partners) or give "
+            f"it a TAXII URL (cert-share partner set {partner.slug} --taxii-url URL)")
 
 
 def register_partner_key(session: DbSession, partner: Organization, key_bytes: str | bytes, actor: Actor,
@@ -101,3 +102,17 @@ def register_partner_key(session: DbSession, partner: Organization, key_bytes: s
            address=address, expires_at=info.expires_at.isoformat() if info.expires_at else None)
     session.commit()
     return info
+
+
+def remove_partner_key(session: DbSession, partner: Organization, actor: Actor) -> bool:
+    """Forget the partner's key (mail that needs encryption is refused again); audited as
+    "partner.pgp_key_removed"; commits. False when it had none."""
+    if partner.kind != "partner":
+        raise InputError(f"{partner.name} is not a partner CERT", field="partner")
+    if partner.pgp_key is None:
+        return False
+    record(session, actor, "partner.pgp_key_removed", "organization", partner.slug,
+           fingerprint=partner.pgp_fingerprint)
+    partner.pgp_key = partner.pgp_fingerprint = partner.pgp_expires_at = None
+    session.commit()
+    return True

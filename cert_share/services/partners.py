@@ -9,8 +9,15 @@ Only the fields given change; an empty string clears one. The rules:
   contact address, so the organization page and the delivery channel never disagree;
 * credentials are NAMED, never stored: ``username_env``/``password_env`` are environment variable
   names. A value that does not look like a name (or looks like a secret) is refused, and the
-  refusal never repeats it;
-* a TAXII URL is an absolute http(s) URL without user:password in it, at most limits.MAX_URL;
+  refusal never repeats it. A name is at most 64 characters of letters, digits and ``_``, made of
+  words: it looks like a secret when it mixes lower case with digits in one run of 12 or more,
+  mixes upper case, lower case and digits in a run of 8 or more, or has a part between ``_`` that
+  is 16 letters or more or has six consonants in a row (QWHZKXPLMRVB... is not a word;
+  CERT_FR_TAXII_PASSWORD and HTTPS_USER are);
+* a TAXII URL is an absolute https URL (plain http only for a loopback host, 127.0.0.1, ::1 or
+  localhost: Basic-auth credentials and AMBER bundles never cross a network in clear), without
+  user:password, a query or a fragment in it (a token pasted there would be shown on the admin
+  page, kept in the audit trail and repeated in errors), at most limits.MAX_URL;
 * languages are ISO 639-1 codes (pycountry's list, vocab.languages).
 """
 from __future__ import annotations
@@ -25,16 +32,27 @@ from sqlalchemy import select
 from ..actor import Actor
 from ..database import DbSession
 from ..errors import InputError
-from ..limits import MAX_ENV_NAME, MAX_PARTNER_LANGUAGES, MAX_URL
+from ..limits import MAX_PARTNER_LANGUAGES, MAX_URL
 from ..models import Organization
 from ..store import audit
 from ..vocab import languages as language_names
 from .organizations import checked_country, optional_email
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Shorter than the column (limits.MAX_ENV_NAME): a name an operator types is a few words.
+MAX_VARIABLE_NAME = 64
 # A name an operator would choose (CERT_FR_TAXII_PASSWORD, taxii_user) has words; a token or a
-# password pasted by mistake is one long run of mixed letters and digits.
+# password pasted by mistake is one long run of mixed letters and digits, or of letters that
+# make no word (many consonants in a row, or a "word" longer than any a name uses).
 _SECRET_LIKE = re.compile(r"(?=.*[a-z])(?=.*[0-9])[A-Za-z0-9]{12,}|(?=.*[A-Z])(?=.*[a-z])(?=.*[0-9])[A-Za-z0-9]{8,}")
+_NOT_A_WORD = re.compile(r"[A-Za-z0-9]{16,}|.*[b-df-hj-np-tv-xz]{6}", re.IGNORECASE)
+# Plain http is allowed only to this machine (a test, a peer beside us): nothing crosses a network.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _secret_like(name: str) -> bool:
+    return bool(_SECRET_LIKE.fullmatch(name)) or any(
+        _SECRET_LIKE.fullmatch(part) or _NOT_A_WORD.match(part) for part in name.split("_"))
 
 
 def list_partners(session: DbSession) -> list[Organization]:
@@ -72,10 +90,19 @@ def _taxii_url(value: str) -> str | None:
         parts = None
     if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
             or any(c.isspace() or ord(c) < 32 for c in url)):
-        raise InputError("the TAXII collection URL must be an absolute http:// or https:// URL", field="taxii_url")
+        raise InputError("the TAXII collection URL must be an absolute https:// URL", field="taxii_url")
     if parts.username is not None or parts.password is not None:
         raise InputError("the TAXII collection URL must not carry credentials; name the environment variables "
                          "that hold them (username_env, password_env)", field="taxii_url")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        # Never repeated: a token pasted into a query would end up in the message.
+        raise InputError("the TAXII collection URL must not have a query (?...) or a fragment (#...): a "
+                         "collection URL needs neither, and credentials go in the variables named by "
+                         "username_env and password_env", field="taxii_url")
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        raise InputError("the TAXII collection URL must be https://: the credentials and the bundles would cross "
+                         "the network in clear over http (plain http:// is accepted only for a loopback host, "
+                         "127.0.0.1, ::1 or localhost)", field="taxii_url")
     return url
 
 
@@ -84,10 +111,11 @@ def _env_name(value: str, field: str) -> str | None:
     if not name:
         return None
     what = "the username" if field == "username_env" else "the password"
-    if len(name) > MAX_ENV_NAME or not ENV_NAME.fullmatch(name):
-        raise InputError(f"{field} is the NAME of the environment variable holding {what} (letters, digits and "
-                         "_, not starting with a digit), never the secret itself", field=field)
-    if _SECRET_LIKE.fullmatch(name):
+    if len(name) > MAX_VARIABLE_NAME or not ENV_NAME.fullmatch(name):
+        raise InputError(f"{field} is the NAME of the environment variable holding {what} (at most "
+                         f"{MAX_VARIABLE_NAME} letters, digits and _, not starting with a digit), never the secret "
+                         "itself", field=field)
+    if _secret_like(name):
         raise InputError(f"{field} looks like a secret, not a variable name: put {what} in an environment "
                          "variable and give its name (e.g. PARTNER_TAXII_PASSWORD)", field=field)
     return name

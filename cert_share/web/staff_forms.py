@@ -2,6 +2,7 @@
 the services')."""
 from __future__ import annotations
 
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     EmailField,
@@ -143,6 +144,14 @@ class PartnerForm(Form):
                                render_kw={"placeholder": "CERT_FI_TAXII_PASSWORD", "autocomplete": "off"})
     languages = StringField("Languages (ISO 639-1 codes, comma-separated)", validators=[Length(max=200)],
                             render_kw={"placeholder": "fi, en"})
+
+
+class PartnerKeyForm(Form):
+    """A partner CERT's OpenPGP key as a file (armored or binary); the rules are
+    services/partner_mail.register_partner_key's (inspect_key)."""
+
+    key = FileField("OpenPGP public key of its 24/7 contact address (.asc or .gpg file)",
+                    render_kw={"accept": ".asc,.gpg,.pgp,.key,application/pgp-keys"})
 
 
 class AssetForm(Form):

@@ -75,6 +75,9 @@ def _cooperation(partner, incident, staff) -> int:
     partner, waiting for an answer; the id of the one from the partner."""
     org = db.session.get(Organization, partner.id)
     org.taxii_url = "https://taxii.cert-abroad.example/api/collections/intake/"
+    # A key as /admin/partners shows it: a 40-character fingerprint in a table cell on a phone.
+    org.pgp_key, org.pgp_fingerprint = "-----BEGIN PGP PUBLIC KEY BLOCK-----", "A0CEAAC1B" * 4 + "A0CE"
+    org.pgp_expires_at = utcnow() + timedelta(days=365)
     cooperation.open_requests(db.session, staff, incident, cooperation.RequestInput(
         partners=[partner.slug], kind="assistance", message="Please take down " + LONG_URL,
         due_at=utcnow() + timedelta(days=2), tlp=incident.tlp))

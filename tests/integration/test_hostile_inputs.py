@@ -179,6 +179,7 @@ _BODY_ONLY = {
     "web.account_key", "web.account_key_remove",
     "api.open_cooperation_requests", "api.get_cooperation_request", "api.acknowledge_cooperation_request",
     "api.answer_cooperation_request", "web.admin_partners", "web.admin_partner",
+    "web.admin_partner_key", "web.admin_partner_key_remove",
     "web.incident_cooperation_request", "web.cooperation_request_page", "web.cooperation_acknowledge",
     "web.cooperation_answer",
 }

@@ -54,10 +54,18 @@ def test_an_empty_value_clears_a_field(runner, app, partner):
     (["--taxii-url", "ftp://taxii.cert.fr/c/"], "http"),
     (["--taxii-url", "/collections/intake/"], "absolute"),
     (["--taxii-url", "https://user:pw@taxii.cert.fr/c/"], "credentials"),
+    (["--taxii-url", "http://taxii.cert.fr/api1/collections/intake/"], "must be https://"),
+    (["--taxii-url", "http://10.0.0.7/api1/collections/intake/"], "loopback host, 127.0.0.1, ::1 or localhost"),
+    (["--taxii-url", "http://127.0.0.1.evil.example/collections/intake/"], "must be https://"),
+    (["--taxii-url", "https://taxii.cert.fr/collections/intake/?page=2"], "must not have a query"),
+    (["--taxii-url", "https://taxii.cert.fr/collections/intake/#top"], "or a fragment"),
     (["--taxii-url", "https://taxii.cert.fr/" + "a" * 2100], "longer than 2048"),
     (["--username-env", "1USER"], "username_env"),
     (["--password-env", "pass-word=hunter2"], "password_env"),
     (["--password-env", "Xk9fQ2mZpL7wRt4v"], "looks like a secret"),
+    (["--password-env", "QWHZKXPLMRVBNTYC"], "looks like a secret"),  # upper case, no digit: still no word
+    (["--password-env", "CERT_FR_TAXIIPASSWORDQWERTYUIOP"], "looks like a secret"),
+    (["--username-env", "CERT_FR_" + "USER_" * 12], "at most 64"),
     (["--language", "french"], "ISO 639-1"),
     (["--language", "qq"], "ISO 639-1"),
 ])
@@ -75,6 +83,33 @@ def test_a_secret_given_as_a_variable_name_is_never_repeated_or_stored(runner, a
     assert result.exit_code == 2 and secret not in result.output
     with app.app_context():
         assert all(secret not in str(e.details) for e in db.session.query(AuditEntry))
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8443/taxii2/api/collections/intake/",
+                                 "http://localhost:5000/taxii2/api/collections/intake/",
+                                 "http://[::1]:5000/taxii2/api/collections/intake/"])
+def test_plain_http_is_accepted_only_for_a_loopback_peer(runner, app, partner, url):
+    result = runner.invoke(args=["partner", "set", partner.slug, "--taxii-url", url])
+    assert result.exit_code == 0, result.output
+    assert _row(app, partner.slug)["taxii_url"] == url
+
+
+@pytest.mark.parametrize("name", ["CERT_B_TAXII_PASSWORD", "CERT_B_TAXII_USERNAME", "NCSC_FI_TAXII_PASSWORD",
+                                  "HTTPS_USER", "PASSWORD", "taxii_user", "CERT_FR_AUTHENTICATION_TOKEN"])
+def test_names_an_operator_would_choose_are_accepted(runner, app, partner, name):
+    result = runner.invoke(args=["partner", "set", partner.slug, "--password-env", name])
+    assert result.exit_code == 0, result.output
+    assert _row(app, partner.slug)["password_env"] == name
+
+
+def test_a_token_in_the_urls_query_is_never_repeated_or_stored(runner, app, partner):
+    token = "tok3n-9f8e7d6c5b4a"
+    result = runner.invoke(args=["partner", "set", partner.slug, "--taxii-url",
+                                 f"https://taxii.cert.fr/collections/intake/?api_key={token}"])
+    assert result.exit_code == 2 and token not in result.output
+    with app.app_context():
+        assert all(token not in str(e.details) for e in db.session.query(AuditEntry))
+    assert _row(app, partner.slug)["taxii_url"] is None
 
 
 def test_set_refuses_an_unknown_slug_and_an_organization_that_is_not_a_partner(runner, orgs):
@@ -112,10 +147,10 @@ def test_list_says_whether_credentials_are_set_here_never_their_values(runner, f
     assert result.exit_code == 0, result.output
     lines = [line.split("\t") for line in result.output.strip().splitlines()]
     assert lines[0] == ["slug", "country", "contact", "taxii_url", "username_set", "password_set", "languages",
-                        "active"]
+                        "active", "key_fingerprint", "key_expires"]
     rows = {line[0]: line for line in lines[1:]}
     assert set(rows) == {"cert-fr", "cert-be"}  # members and the CERT are not partners
     assert rows["cert-fr"] == ["cert-fr", "FR", "duty@cert.fr", "https://taxii.cert.fr/c/", "yes", "no", "fr",
-                               "yes"]
-    assert rows["cert-be"] == ["cert-be", "-", "-", "-", "no", "no", "-", "yes"]
+                               "yes", "-", "-"]
+    assert rows["cert-be"] == ["cert-be", "-", "-", "-", "no", "no", "-", "yes", "-", "-"]
     assert "cert-share-user" not in result.output

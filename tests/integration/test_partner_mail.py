@@ -181,7 +181,7 @@ def test_an_amber_request_to_a_keyless_mail_only_partner_is_refused_when_opened(
     message = refused.value.message
     assert message.startswith("CERT Abroad has no OpenPGP key and is reached by e-mail")
     assert f"TLP:{tlp.upper()} request cannot be sent to it in clear" in message
-    assert f"cert-share partner key --partner {coop['partner'].slug}" in message and "TAXII" in message
+    assert f"cert-share partner key {coop['partner'].slug} FILE" in message and "TAXII" in message
     assert refused.value.field == "partners"
     for model in (CooperationRequest, PartnerDelivery, OutboxMessage):
         assert db.session.execute(select(func.count()).select_from(model)).scalar_one() == 0, model
@@ -245,19 +245,33 @@ def test_a_partner_key_must_name_its_contact_address_and_the_cli_registers_it(
 
     wrong = tmp_path / "alice.asc"
     wrong.write_text(pgp_keys["alice"].public)
-    result = runner.invoke(args=["partner", "key", "--partner", partner.slug, str(wrong)])
+    result = runner.invoke(args=["partner", "key", partner.slug, str(wrong)])
     assert result.exit_code == 2 and f"no user id of this key is {CONTACT}" in result.output
 
-    good = tmp_path / "partner.asc"
-    good.write_text(partner_keyring.public)
-    result = runner.invoke(args=["partner", "key", "--partner", partner.slug, str(good)])
+    # The slug comes first, as with `partner set`; a binary export is read as well as an armored one.
+    good = tmp_path / "partner.gpg"
+    good.write_bytes(gpg(partner_keyring.home, "--export", partner_keyring.fingerprint).stdout)
+    result = runner.invoke(args=["partner", "key", partner.slug, str(good)])
     assert result.exit_code == 0, result.output
     assert partner_keyring.fingerprint in result.output
     db.session.expire_all()
-    assert db.session.get(Organization, coop["partner"].id).pgp_fingerprint == partner_keyring.fingerprint
+    stored = db.session.get(Organization, coop["partner"].id)
+    assert stored.pgp_fingerprint == partner_keyring.fingerprint
     assert db.session.execute(select(AuditEntry).where(AuditEntry.action == "partner.pgp_key")).scalar_one()
 
-    result = runner.invoke(args=["partner", "key", "--partner", "bank-one", str(good)])
+    listed = runner.invoke(args=["partner", "list"])
+    [row] = [line.split("\t") for line in listed.output.splitlines() if line.startswith(partner.slug + "\t")]
+    assert row[-2:] == [partner_keyring.fingerprint, f"{stored.pgp_expires_at:%Y-%m-%d}"]
+
+    # The older form of this morning's README still works.
+    armored = tmp_path / "partner.asc"
+    armored.write_text(partner_keyring.public)
+    result = runner.invoke(args=["partner", "key", "--partner", partner.slug, str(armored)])
+    assert result.exit_code == 0, result.output
+    missing = runner.invoke(args=["partner", "key", partner.slug])
+    assert missing.exit_code == 2 and "missing FILE" in missing.output
+
+    result = runner.invoke(args=["partner", "key", "bank-one", str(good)])
     assert result.exit_code == 2 and "not a partner CERT" in result.output
 
 
