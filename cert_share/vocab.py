@@ -246,9 +246,11 @@ OUTBOX_STATES: tuple[str, ...] = values_of(OutboxState)
 class CooperationState:
     """A cooperation request's state (``cooperation_requests.state``): QUEUED (waiting for
     push-partners) → SENT (the partner's TAXII server or mail server took it) → ACKNOWLEDGED →
-    ANSWERED. FAILED: the partner refused it, or delivery gave up. OVERDUE: its due date passed
-    unanswered; an acknowledgement or an answer still moves it on. An incoming request starts
-    RECEIVED."""
+    ANSWERED. FAILED: the partner refused it, or delivery gave up, before acknowledging it (a resend
+    queues it again). OVERDUE: its due date passed before it was acknowledged, marked once
+    (``overdue_at``); an acknowledgement or an answer still moves it on. An acknowledged request
+    past its due date stays ACKNOWLEDGED with ``overdue_at`` set (services/cooperation.py). An
+    incoming request starts RECEIVED."""
 
     QUEUED = "queued"
     SENT = "sent"
@@ -289,7 +291,8 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "cooperation.failed": "Cooperation request failed", "cooperation.received": "Cooperation request received",
     "cooperation.acknowledged": "Cooperation request acknowledged",
     "cooperation.answered": "Cooperation request answered", "cooperation.overdue": "Cooperation request overdue",
-    "cooperation.ignored": "Cooperation message ignored", "partner.update": "Partner CERT changed",
+    "cooperation.ignored": "Cooperation message ignored", "cooperation.resend": "Cooperation delivery resent",
+    "partner.update": "Partner CERT changed",
     "asset.remove": "Asset removed", "audit.export": "Audit log exported",
     "incident.assign": "Case assigned", "incident.cooperation": "Cross-border cooperation updated",
     "incident.deadline_reminder": "Deadline reminder sent", "incident.link": "Reports linked",

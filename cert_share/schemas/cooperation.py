@@ -40,6 +40,18 @@ class CooperationAnswerSchema(Schema):
 
     message = Text(max_length=MAX_COOPERATION_MESSAGE, multiline=True, allow_blank=False, required=True)
     objects = BoundedList(fields.Dict(), max_length=MAX_ANSWER_OBJECTS, load_default=None)
+    # Required (true) when the request or an attached object is AMBER+STRICT.
+    confirm_strict = fields.Boolean(truthy={True}, falsy={False}, load_default=False)
+
+
+class CooperationAcknowledgeSchema(Schema):
+    """POST /api/v1/cooperation-requests/<id>/acknowledge: an optional body (none, or ``{}``)."""
+
+    class Meta:
+        unknown = RAISE
+
+    # Required (true) when the request is AMBER+STRICT: the acknowledgement leaves at its TLP.
+    confirm_strict = fields.Boolean(truthy={True}, falsy={False}, load_default=False)
 
 
 class CooperationRequestSchema(Schema):
@@ -70,3 +82,8 @@ class CooperationRequestSchema(Schema):
     answer_stix_id = fields.String(allow_none=True)
     answer_message = fields.String(allow_none=True)
     answer_object_ids = fields.List(fields.String())
+    # Filled in by the API (services/cooperation.is_overdue and undelivered), not read from the row.
+    overdue = fields.Boolean(metadata={"description": "open and past its due date (an acknowledged request "
+                                                      "keeps its state and says overdue here)"})
+    undelivered = fields.Integer(metadata={"description": "deliveries to the partner that died; "
+                                                          "POST .../resend queues them again"})

@@ -14,8 +14,22 @@ The rules, in one place:
   it; anything else is ignored and logged, never attached to a case.
 
 States (vocab.CooperationState): outgoing ``queued → sent → acknowledged → answered``, incoming
-``received → acknowledged → answered``, with ``failed`` (delivery refused or given up) and
-``overdue`` (due date passed unanswered) beside them.
+``received → acknowledged → answered``, with ``failed`` and ``overdue`` beside them:
+
+* ``failed``: the request itself could not be delivered (refused, or given up) before the partner
+  acknowledged it. A dead acknowledgement or answer, or a dead request the partner has already
+  acknowledged, leaves the state alone: the error is on the timeline and the delivery counts as
+  ``undelivered`` until someone resends it (``resend``), which puts a failed request back to
+  ``queued``;
+* ``overdue``: the due date passed before the request was acknowledged. It fires once per request
+  (``overdue_at`` is set then and never again). An acknowledged request whose due date passes keeps
+  the state ``acknowledged`` with ``overdue_at`` set, and an acknowledgement after ``overdue``
+  moves it to ``acknowledged`` keeping ``overdue_at``: ``is_overdue`` (the queue, the pages and the
+  API's ``overdue``) is what says "late", for as long as the request is open.
+
+Acknowledging and answering lock the request's row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
+serialises writers) and judge its state again once locked: two staff answering at once send one
+answer.
 """
 from __future__ import annotations
 
@@ -24,13 +38,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from .. import policy
 from ..actor import SYSTEM, Actor
 from ..clock import utcnow
 from ..database import DbSession
-from ..errors import InputError, NotFound
+from ..errors import Conflict, InputError, NotFound
 from ..limits import MAX_ANSWER_OBJECTS, MAX_COOPERATION_MESSAGE, MAX_REQUEST_PARTNERS
 from ..models import CooperationRequest, Incident, Organization, PartnerDelivery
 from ..stix import build, markings
@@ -60,6 +75,9 @@ from .partner_mail import mail_refusal
 log = logging.getLogger(__name__)
 
 NEVER_LEAVES = "red"
+# Leaves only with the staff member's explicit confirmation (confirm_strict), whatever the route.
+CONFIRM_TO_LEAVE = "amber+strict"
+NO_CERT = "the operating CERT organization is not set up (cert-share org add --kind cert)"
 
 
 # ---- the partner directory's one question ----------------------------------------------------
@@ -120,17 +138,26 @@ def _check_input(incident: Incident, data: RequestInput, now: datetime) -> str:
     if strictest_tlp([tlp, incident.tlp]) != tlp:
         raise InputError(f"the report is {tlp_label(incident.tlp)}: a request about it is marked "
                          f"{tlp_label(incident.tlp)} or stricter", field="tlp")
-    if tlp == "amber+strict" and not data.confirm_strict:
+    if tlp == CONFIRM_TO_LEAVE and not data.confirm_strict:
         raise InputError("TLP:AMBER+STRICT leaves the platform only when you confirm it (confirm_strict)",
                          field="confirm_strict")
     return tlp
 
 
+def _cert(session: DbSession) -> Organization:
+    """The operating CERT: the author of everything that leaves. Conflict when it is not set up:
+    nothing leaves under a member's or the software's name instead."""
+    cert = cert_organization(session)
+    if cert is None:
+        raise Conflict(NO_CERT)
+    return cert
+
+
 def request_objects(session: DbSession, incident: Incident) -> list[dict]:
     """The report as it leaves: incident, observables and indicators, authored by the CERT unless
-    the reporting member opted in to share its identity."""
-    cert = cert_organization(session)
-    author = incident.organization if incident.share_reporter or cert is None else cert
+    the reporting member opted in to share its identity. Conflict without a CERT organization."""
+    cert = _cert(session)
+    author = incident.organization if incident.share_reporter else cert
     return [build.identity(author)] + build.incident_objects(incident, author, incident.observables)
 
 
@@ -147,17 +174,16 @@ def open_requests(session: DbSession, actor: Actor, incident: Incident, data: Re
         refusal = mail_refusal(partner, tlp, now)
         if refusal is not None:
             raise InputError(refusal, field="partners")
-    cert = cert_organization(session)
-    author_ref = cert.stix_id if cert is not None else stix_coop.extension_objects()[0]["id"]
+    cert = _cert(session)
     objects = request_objects(session, incident)
-    if cert is not None and not any(o["id"] == cert.stix_id for o in objects):
+    if not any(o["id"] == cert.stix_id for o in objects):
         objects.insert(0, build.identity(cert))
     created = []
     for partner in partners:
         note = stix_coop.request_note(
-            note_id=stix_coop.new_note_id(), incident_stix_id=incident.stix_id, author_ref=author_ref,
-            kind=data.kind, message=data.message.strip(), due_at=data.due_at, tlp=tlp,
-            requesting_country=cert.country if cert is not None else None, title=incident.title, created=now)
+            note_id=stix_coop.new_note_id(), incident_stix_id=incident.stix_id, author_ref=cert.stix_id,
+            author_name=cert.name, kind=data.kind, message=data.message.strip(), due_at=data.due_at, tlp=tlp,
+            requesting_country=cert.country, title=incident.title, created=now)
         request = CooperationRequest(
             direction="outgoing", incident_id=incident.id, partner_org_id=partner.id, kind=data.kind,
             message=data.message.strip(), due_at=data.due_at, tlp=tlp, state=S.QUEUED, stix_id=note["id"],
@@ -221,30 +247,96 @@ def delivered(session: DbSession, delivery: PartnerDelivery, *, now: datetime, t
             taxii_status=taxii_status_id, partner=request.partner.slug)
 
 
+# A request whose own delivery dies in one of these states, not yet acknowledged, has failed.
+FAILS_FROM = (S.QUEUED, S.SENT, S.OVERDUE)
+
+
 def delivery_failed(session: DbSession, delivery: PartnerDelivery, *, now: datetime, error: str) -> None:
-    """A delivery was refused by the partner or given up: the request becomes failed, with the
-    partner's error on the timeline. No commit."""
+    """A delivery was refused by the partner or given up: the partner's error on the timeline. The
+    request becomes failed only when it was its own delivery and the partner had not acknowledged
+    it; an acknowledged or answered request keeps its state (the dead delivery waits for
+    ``resend``). No commit."""
     request = delivery.request
     request.last_error = error[:2000]
-    if delivery.purpose == "request":
+    details: dict[str, object] = {}
+    if delivery.purpose == "request" and request.state in FAILS_FROM and request.acknowledged_at is None:
+        details["previous"] = request.state
         request.state = S.FAILED
         request.failed_at = now
     _record(session, SYSTEM, request, "cooperation.failed", purpose=delivery.purpose, error=error[:500],
-            partner=request.partner.slug)
+            partner=request.partner.slug, **details)
 
 
 def mark_overdue(session: DbSession, now: datetime | None = None) -> int:
-    """Open requests whose due date has passed become overdue; commits. Returns how many."""
+    """Open requests whose due date has passed are marked overdue, each once (``overdue_at``);
+    commits. Returns how many. An unacknowledged request becomes ``overdue``; an acknowledged one
+    keeps its state (see the module docstring)."""
     now = now or utcnow()
     rows = list(session.execute(select(CooperationRequest).where(
         CooperationRequest.state.in_((S.QUEUED, S.SENT, S.RECEIVED, S.ACKNOWLEDGED)),
+        CooperationRequest.overdue_at.is_(None),
         CooperationRequest.due_at.is_not(None), CooperationRequest.due_at < now)).scalars())
     for request in rows:
-        previous, request.state, request.overdue_at = request.state, S.OVERDUE, now
+        previous, request.overdue_at = request.state, now
+        if request.state != S.ACKNOWLEDGED:
+            request.state = S.OVERDUE
         _record(session, SYSTEM, request, "cooperation.overdue", previous=previous,
                 due_at=request.due_at.isoformat())
     session.commit()
     return len(rows)
+
+
+def is_overdue(request: CooperationRequest, now: datetime) -> bool:
+    """Late: still open, and marked overdue or past its due date (the job may not have run yet)."""
+    if request.state not in COOPERATION_OPEN_STATES:
+        return False
+    return request.overdue_at is not None or (request.due_at is not None and request.due_at < now)
+
+
+# ---- resending what did not arrive -----------------------------------------------------------
+
+def resend(session: DbSession, actor: Actor, request: CooperationRequest,
+           now: datetime | None = None) -> CooperationRequest:
+    """Queue the request's dead deliveries again (the same frozen bundle, attempts from zero, by
+    the partner's current channel); a failed request goes back to ``queued``. InputError when
+    nothing is dead. Commits."""
+    policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
+    now = now or utcnow()
+    request = _locked(session, request)
+    dead = [d for d in deliveries(session, request) if d.state == OutboxState.DEAD]
+    if not dead:
+        raise InputError("nothing to resend: every delivery of this request is delivered or still on its way")
+    partner = request.partner
+    channel = channel_of(partner)
+    if channel is None:
+        raise InputError(f"the partner CERT {partner.name} has neither a TAXII collection URL nor a contact "
+                         "address; set one (cert-share partner set, or the partners page) first")
+    for delivery in dead:
+        refusal = mail_refusal(partner, request.tlp, now, what=delivery.purpose)
+        if refusal is not None:
+            raise InputError(refusal)
+        delivery.state, delivery.attempts, delivery.next_attempt_at = OutboxState.PENDING, 0, now
+        delivery.channel, delivery.outbox_id, delivery.last_error = channel, None, None
+        delivery.claimed_by, delivery.lease_until = None, None
+    previous = request.state
+    if request.state == S.FAILED and any(d.purpose == "request" for d in dead):
+        request.state, request.failed_at, request.last_error = S.QUEUED, None, None
+    _record(session, actor, request, "cooperation.resend", partner=partner.slug, channel=channel,
+            purpose=", ".join(dict.fromkeys(d.purpose for d in dead)), deliveries=len(dead),
+            **({"previous": previous} if previous != request.state else {}))
+    session.commit()
+    return request
+
+
+def undelivered(session: DbSession, request_ids: Iterable[int]) -> dict[int, int]:
+    """How many dead deliveries each request has (requests without any are left out)."""
+    ids = list(request_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(PartnerDelivery.request_id, func.count()).where(
+        PartnerDelivery.request_id.in_(ids), PartnerDelivery.state == OutboxState.DEAD)
+        .group_by(PartnerDelivery.request_id)).all()
+    return {request_id: count for request_id, count in rows}
 
 
 # ---- our side of an incoming request ---------------------------------------------------------
@@ -255,20 +347,36 @@ def _incoming(request: CooperationRequest) -> None:
                          "acknowledged and answered by the partner")
 
 
-def acknowledge(session: DbSession, actor: Actor, request: CooperationRequest,
+def _locked(session: DbSession, request: CooperationRequest) -> CooperationRequest:
+    """The request's row, locked until the commit (FOR UPDATE on PostgreSQL) and read afresh: what
+    another staff member committed meanwhile is what the caller judges."""
+    return session.execute(select(CooperationRequest).where(CooperationRequest.id == request.id)
+                           .with_for_update().execution_options(populate_existing=True)).scalar_one()
+
+
+def _confirm_strict(tlp: str | None, confirmed: bool, what: str) -> None:
+    if tlp == CONFIRM_TO_LEAVE and not confirmed:
+        raise InputError(f"{what} is TLP:AMBER+STRICT: it leaves the platform only when you confirm it "
+                         "(confirm_strict)", field="confirm_strict")
+
+
+def acknowledge(session: DbSession, actor: Actor, request: CooperationRequest, *, confirm_strict: bool = False,
                 now: datetime | None = None) -> CooperationRequest:
     """Tell the partner we have its request; commits. Acknowledging twice changes nothing."""
     policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
     _incoming(request)
     now = now or utcnow()
+    request = _locked(session, request)
     if request.acknowledged_at is not None:
+        session.commit()
         return request
     if request.state in (S.ANSWERED,):
         raise InputError("this request is already answered")
-    cert = cert_organization(session)
+    _confirm_strict(request.tlp, confirm_strict, "the request")
+    cert = _cert(session)
     note = stix_coop.reply_note(purpose="acknowledgement", request_stix_id=request.stix_id,
-                                author_ref=_author_ref(cert), message="Request received and acknowledged.",
-                                tlp=request.tlp, created=now)
+                                author_ref=cert.stix_id, author_name=cert.name,
+                                message="Request received and acknowledged.", tlp=request.tlp, created=now)
     request.acknowledged_at = now
     if request.state in (S.RECEIVED, S.OVERDUE):
         request.state = S.ACKNOWLEDGED
@@ -279,10 +387,11 @@ def acknowledge(session: DbSession, actor: Actor, request: CooperationRequest,
 
 
 def answer(session: DbSession, actor: Actor, request: CooperationRequest, *, message: object,
-           objects: object = None, now: datetime | None = None) -> CooperationRequest:
+           objects: object = None, confirm_strict: bool = False, now: datetime | None = None) -> CooperationRequest:
     """Answer a partner's request with a note and any STIX objects attached; commits."""
     policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
     _incoming(request)
+    request = _locked(session, request)
     if request.state == S.ANSWERED:
         raise InputError("this request is already answered")
     if not isinstance(message, str) or not message.strip():
@@ -290,17 +399,20 @@ def answer(session: DbSession, actor: Actor, request: CooperationRequest, *, mes
     if len(message) > MAX_COOPERATION_MESSAGE:
         raise InputError(f"the message is longer than {MAX_COOPERATION_MESSAGE} characters", field="message")
     attached = _attached(objects, request.tlp)
+    _confirm_strict(strictest_tlp([request.tlp, *(_tlp_of(o) for o in attached)]), confirm_strict,
+                    "the request or an object attached")
     now = now or utcnow()
-    cert = cert_organization(session)
+    cert = _cert(session)
     if request.acknowledged_at is None:
         request.acknowledged_at = now
-    note = stix_coop.reply_note(purpose="answer", request_stix_id=request.stix_id, author_ref=_author_ref(cert),
-                                message=message.strip(), tlp=request.tlp, object_ids=[o["id"] for o in attached],
-                                created=now)
+    note = stix_coop.reply_note(purpose="answer", request_stix_id=request.stix_id, author_ref=cert.stix_id,
+                                author_name=cert.name, message=message.strip(), tlp=request.tlp,
+                                object_ids=[o["id"] for o in attached], created=now)
     request.state, request.answered_at = S.ANSWERED, now
     request.answer_stix_id, request.answer_message = note["id"], message.strip()
     request.answer_object_ids = [o["id"] for o in attached]
-    _queue(session, request, request.partner, "answer", _reply_bundle(cert, attached + [note], request.tlp), now)
+    # The answer note first: a receiver that takes the first note naming the request takes ours.
+    _queue(session, request, request.partner, "answer", _reply_bundle(cert, [note] + attached, request.tlp), now)
     _record(session, actor, request, "cooperation.answered", partner=request.partner.slug, objects=len(attached))
     session.commit()
     return request
@@ -320,23 +432,24 @@ def _attached(objects: object, request_tlp: str) -> list[dict]:
             check_object(obj)
         except InvalidObject as exc:
             raise InputError(f"objects[{index}]: {exc}", field="objects") from None
-        tlp = markings.tlp_of(obj)
+        tlp = _tlp_of(obj)
+        said = tlp_label(tlp) if markings.tlp_of(obj) is not None else f"unmarked (so {tlp_label(tlp)})"
         if tlp == NEVER_LEAVES:
             raise InputError(f"objects[{index}] is TLP:RED, which never leaves the platform", field="objects")
-        if tlp is not None and strictest_tlp([tlp, request_tlp]) != request_tlp:
-            raise InputError(f"objects[{index}] is {tlp_label(tlp)}, stricter than the request's "
+        if strictest_tlp([tlp, request_tlp]) != request_tlp:
+            raise InputError(f"objects[{index}] is {said}, stricter than the request's "
                              f"{tlp_label(request_tlp)}", field="objects")
         kept.append(obj)
     return kept
 
 
-def _author_ref(cert: Organization | None) -> str:
-    return cert.stix_id if cert is not None else stix_coop.extension_objects()[0]["id"]
+def _tlp_of(obj: dict) -> str:
+    """An attached object's TLP; one without a marking counts as policy.UNMARKED_AS."""
+    return markings.tlp_of(obj) or policy.UNMARKED_AS
 
 
-def _reply_bundle(cert: Organization | None, objects: list[dict], tlp: str) -> dict:
-    extra = [build.identity(cert)] if cert is not None else []
-    return stix_coop.outgoing_bundle(objects, tlp=tlp, extra=extra)
+def _reply_bundle(cert: Organization, objects: list[dict], tlp: str) -> dict:
+    return stix_coop.outgoing_bundle(objects, tlp=tlp, extra=[build.identity(cert)])
 
 
 # ---- what partners push into our intake ------------------------------------------------------
@@ -361,10 +474,11 @@ def receive(session: DbSession, partner: Organization, objects: Iterable[dict], 
     if partner.kind != "partner" or not partner.active:
         return outcome
     now = now or utcnow()
-    for obj in objects:
-        meaning = stix_coop.read(obj)
-        if meaning is None:
-            continue
+    read = [(obj, meaning) for obj in objects if (meaning := stix_coop.read(obj)) is not None]
+    # Notes carrying our extension first: when an answer and a plain note attached to it both
+    # name the request, the answer is the answer, whatever their order in the push.
+    read.sort(key=lambda pair: not pair[1].extension)
+    for obj, meaning in read:
         if meaning.purpose == "request":
             if _receive_request(session, partner, meaning, actor, now):
                 outcome.requests += 1
@@ -463,23 +577,33 @@ def get_request(session: DbSession, actor: Actor, request_id: int) -> Cooperatio
     return request
 
 
+def readable(actor: Actor) -> ColumnElement[bool]:
+    """The requests ``actor`` may read, as SQL: those without a report, and those whose report it
+    may read (policy.incident_read_filter: a TLP:RED case only for the staff named on it)."""
+    return or_(CooperationRequest.incident_id.is_(None),
+               CooperationRequest.incident_id.in_(select(Incident.id).where(policy.incident_read_filter(actor))))
+
+
 def list_requests(session: DbSession, actor: Actor, *, direction: str | None = None, state: str | None = None,
-                  incident_id: int | None = None, limit: int = 200) -> list[CooperationRequest]:
+                  incident_id: int | None = None, before_id: int | None = None,
+                  limit: int = 200) -> list[CooperationRequest]:
+    """Requests ``actor`` may read, newest first (by id; ``before_id`` pages on), at most ``limit``."""
     policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
     if direction is not None and direction not in COOPERATION_DIRECTIONS:
         raise InputError(f"direction must be one of {', '.join(COOPERATION_DIRECTIONS)}", field="direction")
     if state is not None and state not in COOPERATION_STATES:
         raise InputError(f"state must be one of {', '.join(COOPERATION_STATES)}", field="state")
-    query = select(CooperationRequest)
+    query = select(CooperationRequest).where(readable(actor)).options(
+        selectinload(CooperationRequest.partner), selectinload(CooperationRequest.incident))
+    if before_id is not None:
+        query = query.where(CooperationRequest.id < before_id)
     if direction is not None:
         query = query.where(CooperationRequest.direction == direction)
     if state is not None:
         query = query.where(CooperationRequest.state == state)
     if incident_id is not None:
         query = query.where(CooperationRequest.incident_id == incident_id)
-    rows = session.execute(query.order_by(CooperationRequest.created_at.desc(), CooperationRequest.id.desc())
-                           .limit(limit)).scalars()
-    return [r for r in rows if r.incident is None or policy.can_read_incident(actor, r.incident)]
+    return list(session.execute(query.order_by(CooperationRequest.id.desc()).limit(limit)).scalars())
 
 
 def is_open(request: CooperationRequest) -> bool:

@@ -15,7 +15,7 @@ from ..actor import Actor
 from ..clock import utcnow
 from ..database import DbSession
 from ..models import CooperationRequest, Organization
-from ..vocab import COOPERATION_OPEN_STATES, CooperationState
+from ..vocab import CooperationState
 from . import cooperation
 
 # An incoming request waits for us until it is answered (acknowledged ones still want an answer).
@@ -27,6 +27,7 @@ class QueueRow:
     request: CooperationRequest
     overdue: bool  # due date passed and still open (the overdue job may not have run yet)
     age: timedelta
+    undelivered: int = 0  # dead deliveries waiting for a resend
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,8 @@ class CooperationQueue:
     awaiting: int  # incoming requests waiting for our acknowledgement or answer
 
 
-def is_overdue(request: CooperationRequest, now: datetime) -> bool:
-    if request.state == CooperationState.OVERDUE:
-        return True
-    return (request.state in COOPERATION_OPEN_STATES and request.due_at is not None
-            and request.due_at < now)
+# The rule is the service's: open, and marked overdue or past its due date.
+is_overdue = cooperation.is_overdue
 
 
 def queue(session: DbSession, actor: Actor, *, direction: str = "incoming", state: str | None = None,
@@ -50,14 +48,16 @@ def queue(session: DbSession, actor: Actor, *, direction: str = "incoming", stat
     direction or state (from cooperation.list_requests)."""
     now = now or utcnow()
     rows = cooperation.list_requests(session, actor, direction=direction, state=state)
-    return CooperationQueue(direction, state, [QueueRow(r, is_overdue(r, now), now - r.created_at) for r in rows],
-                            awaiting_count(session))
+    dead = cooperation.undelivered(session, [r.id for r in rows])
+    return CooperationQueue(direction, state, [QueueRow(r, is_overdue(r, now), now - r.created_at, dead.get(r.id, 0))
+                                               for r in rows], awaiting_count(session, actor))
 
 
-def awaiting_count(session: DbSession) -> int:
-    """Partners' requests not yet answered: the workspace navigation's count."""
+def awaiting_count(session: DbSession, actor: Actor) -> int:
+    """Partners' requests not yet answered that ``actor`` may read: the workspace navigation's count."""
     return session.execute(select(func.count()).select_from(CooperationRequest).where(
-        CooperationRequest.direction == "incoming", CooperationRequest.state.in_(AWAITING_US))).scalar_one()
+        CooperationRequest.direction == "incoming", CooperationRequest.state.in_(AWAITING_US),
+        cooperation.readable(actor))).scalar_one()
 
 
 def active_partners(session: DbSession) -> list[tuple[Organization, str | None]]:

@@ -45,8 +45,9 @@ def new_note_id() -> str:
 
 def request_note(*, note_id: str, incident_stix_id: str, author_ref: str, kind: str, message: str,
                  due_at: datetime, tlp: str, requesting_country: str | None, title: str,
-                 created: datetime) -> dict:
-    """The request itself: a note about the incident, marked ``tlp``."""
+                 created: datetime, author_name: str | None = None) -> dict:
+    """The request itself: a note about the incident, marked ``tlp``. ``authors`` (STIX 2.1
+    section 4.12) holds names, not identity ids: the author's name when given, else no ``authors``."""
     if kind not in COOPERATION_KINDS:
         raise ValueError(f"unknown cooperation kind {kind!r}")
     stamp = stix_timestamp(created)
@@ -57,14 +58,14 @@ def request_note(*, note_id: str, incident_stix_id: str, author_ref: str, kind: 
     return {
         "type": "note", "spec_version": "2.1", "id": note_id, "created": stamp, "modified": stamp,
         "created_by_ref": author_ref, "abstract": f"Cooperation request ({kind}): {title}"[:300],
-        "content": message, "authors": [author_ref], "object_refs": [incident_stix_id],
+        "content": message, "object_refs": [incident_stix_id],
         "object_marking_refs": [markings.marking_id(tlp)], "labels": ["cooperation-request", kind],
-        "extensions": {EXTENSION_ID: ext},
+        "extensions": {EXTENSION_ID: ext}, **_authors(author_name),
     }
 
 
 def reply_note(*, purpose: str, request_stix_id: str, author_ref: str, message: str, tlp: str,
-               object_ids: Iterable[str] = (), created: datetime) -> dict:
+               object_ids: Iterable[str] = (), created: datetime, author_name: str | None = None) -> dict:
     """An acknowledgement or answer to a partner's request: a note pointing at its note."""
     if purpose not in ("acknowledgement", "answer"):
         raise ValueError(f"a reply is an acknowledgement or an answer, not {purpose!r}")
@@ -75,11 +76,15 @@ def reply_note(*, purpose: str, request_stix_id: str, author_ref: str, message: 
         "created_by_ref": author_ref,
         "abstract": ("Cooperation request acknowledged" if purpose == "acknowledgement"
                      else "Answer to a cooperation request"),
-        "content": message, "authors": [author_ref], "object_refs": refs,
+        "content": message, "object_refs": refs,
         "object_marking_refs": [markings.marking_id(tlp)], "labels": [f"cooperation-{purpose}"],
         "extensions": {EXTENSION_ID: {"extension_type": "property-extension", "purpose": purpose,
-                                      "request_ref": request_stix_id}},
+                                      "request_ref": request_stix_id}}, **_authors(author_name),
     }
+
+
+def _authors(name: str | None) -> dict:
+    return {"authors": [name]} if name else {}
 
 
 def outgoing_bundle(objects: Iterable[dict], *, tlp: str, extra: Iterable[dict] = ()) -> dict:

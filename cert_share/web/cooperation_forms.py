@@ -63,7 +63,16 @@ class CooperationRequestForm(Form):
                             confirm_strict=bool(self.confirm_strict.data))
 
 
+STRICT_CONFIRMATION = "I confirm this may leave at TLP:AMBER+STRICT"
+
+
 class AcknowledgeForm(Form):
+    """The acknowledgement leaves at the request's TLP: AMBER+STRICT needs the box ticked."""
+
+    confirm_strict = BooleanField(STRICT_CONFIRMATION)
+
+
+class ResendForm(Form):
     """Only the CSRF token."""
 
 
@@ -72,6 +81,7 @@ class AnswerForm(Form):
                             render_kw={"rows": 5})
     objects = TextAreaField("STIX 2.1 objects to attach (optional: a JSON list)",
                             render_kw={"rows": 6, "spellcheck": "false", "autocapitalize": "off"})
+    confirm_strict = BooleanField(STRICT_CONFIRMATION)
 
     def attached_objects(self) -> list | None:
         """The objects box as JSON; None when empty. InputError on the field when it is not a list."""

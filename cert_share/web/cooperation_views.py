@@ -12,7 +12,7 @@ from ..services import cooperation, cooperation_queue
 from ..vocab import COOPERATION_DIRECTIONS, COOPERATION_KIND_LABELS, COOPERATION_STATES
 from . import bp
 from .actor import current_actor
-from .cooperation_forms import CHANNEL_LABELS, AcknowledgeForm, AnswerForm
+from .cooperation_forms import CHANNEL_LABELS, AcknowledgeForm, AnswerForm, ResendForm
 from .roles import staff_required
 
 
@@ -42,25 +42,58 @@ def cooperation_request_page(request_id: int):
     return _request_page(cooperation.get_request(db.session, current_actor(), request_id))
 
 
-def _request_page(row, answer_form: AnswerForm | None = None, status: int = 200):
+def _request_page(row, answer_form: AnswerForm | None = None, ack_form: AcknowledgeForm | None = None,
+                  status: int = 200):
+    deliveries = cooperation.deliveries(db.session, row)
     return render_template(
-        "workspace/cooperation_request.html", req=row, deliveries=cooperation.deliveries(db.session, row),
-        overdue=cooperation_queue.is_overdue(row, utcnow()), ack_form=AcknowledgeForm(formdata=None),
-        answer_form=answer_form or AnswerForm(formdata=None), **_vocab()), status
+        "workspace/cooperation_request.html", req=row, deliveries=deliveries,
+        undelivered=sum(1 for d in deliveries if d.state == "dead"),
+        overdue=cooperation_queue.is_overdue(row, utcnow()), ack_form=ack_form or AcknowledgeForm(formdata=None),
+        answer_form=answer_form or AnswerForm(formdata=None), resend_form=ResendForm(formdata=None),
+        **_vocab()), status
+
+
+def _refused(form, exc: CertShareError) -> None:
+    """The service's refusal on the form's field it names, else as a message on the page."""
+    for key in exc.errors:
+        if key in form._fields and key != "csrf_token":
+            form[key].errors = [*form[key].errors, exc.message]
+    if not any(f.errors for f in form if f.type != "CSRFTokenField"):
+        flash(exc.message, "error")
 
 
 @bp.post("/cooperation/<int:request_id>/acknowledge")
 @staff_required
 def cooperation_acknowledge(request_id: int):
     row = cooperation.get_request(db.session, current_actor(), request_id)
+    form = AcknowledgeForm()
     try:
-        if not AcknowledgeForm().validate():
+        if not form.validate():
             raise InputError("the form expired; reload the page and try again")
-        cooperation.acknowledge(db.session, current_actor(), row)
-        flash(f"Request #{row.id} acknowledged; {row.partner.name} is told.", "success")
+        cooperation.acknowledge(db.session, current_actor(), row, confirm_strict=bool(form.confirm_strict.data))
+    except CertShareError as exc:
+        db.session.rollback()
+        _refused(form, exc)
+        row = cooperation.get_request(db.session, current_actor(), request_id)
+        return _request_page(row, ack_form=form, status=exc.status if exc.status < 500 else 400)
+    flash(f"Request #{row.id} acknowledged; {row.partner.name} is told.", "success")
+    return redirect(url_for("web.cooperation_request_page", request_id=request_id))
+
+
+@bp.post("/cooperation/<int:request_id>/resend")
+@staff_required
+def cooperation_resend(request_id: int):
+    row = cooperation.get_request(db.session, current_actor(), request_id)
+    try:
+        if not ResendForm().validate():
+            raise InputError("the form expired; reload the page and try again")
+        row = cooperation.resend(db.session, current_actor(), row)
     except CertShareError as exc:
         db.session.rollback()
         flash(exc.message, "error")
+        row = cooperation.get_request(db.session, current_actor(), request_id)
+        return _request_page(row, status=exc.status if exc.status < 500 else 400)
+    flash(f"Request #{row.id}: what did not reach {row.partner.name} is queued again.", "success")
     return redirect(url_for("web.cooperation_request_page", request_id=request_id))
 
 
@@ -74,15 +107,11 @@ def cooperation_answer(request_id: int):
             raise InputError("the form expired; reload the page and try again" if form.csrf_token.errors
                              else "check the answer's fields")
         cooperation.answer(db.session, current_actor(), row, message=form.message.data or "",
-                           objects=form.attached_objects())
+                           objects=form.attached_objects(), confirm_strict=bool(form.confirm_strict.data))
     except CertShareError as exc:
         db.session.rollback()
-        for key in exc.errors:
-            if key in form._fields and key != "csrf_token":
-                form[key].errors = [*form[key].errors, exc.message]
-        if not any(f.errors for f in form if f.type != "CSRFTokenField"):
-            flash(exc.message, "error")
+        _refused(form, exc)
         row = cooperation.get_request(db.session, current_actor(), request_id)
-        return _request_page(row, form, exc.status if exc.status < 500 else 400)
+        return _request_page(row, form, status=exc.status if exc.status < 500 else 400)
     flash(f"Answer to request #{row.id} queued for {row.partner.name}.", "success")
     return redirect(url_for("web.cooperation_request_page", request_id=request_id))

@@ -117,7 +117,7 @@ def _cooperation_awaiting() -> int | None:
     for CERT staff. None when the database cannot answer: the page being drawn may be the one
     that says the database is down."""
     try:
-        return awaiting_count(db.session)
+        return awaiting_count(db.session, current_actor())
     except SQLAlchemyError:
         return None
 

@@ -35,7 +35,8 @@ STAFF_OPERATIONS = {"PATCH /api/v1/incidents/{incident_id}", "GET /api/v1/incide
                     "POST /api/v1/incidents/{incident_id}/cooperation-requests", "GET /api/v1/cooperation-requests",
                     "GET /api/v1/cooperation-requests/{request_id}",
                     "POST /api/v1/cooperation-requests/{request_id}/acknowledge",
-                    "POST /api/v1/cooperation-requests/{request_id}/answer"}
+                    "POST /api/v1/cooperation-requests/{request_id}/answer",
+                    "POST /api/v1/cooperation-requests/{request_id}/resend"}
 
 
 def _report(value: str) -> dict:

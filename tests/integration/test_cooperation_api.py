@@ -90,8 +90,10 @@ def test_staff_open_one_request_per_partner_and_read_it_back(client, world):
             "failed_at", "overdue_at", "last_error", "taxii_status_id"} <= set(one)
     listed = client.get(f"{API}/cooperation-requests?direction=outgoing&state=queued", headers=staff).get_json()
     assert {r["id"] for r in listed["requests"]} == {r["id"] for r in requests}
-    assert client.get(f"{API}/cooperation-requests?direction=incoming", headers=staff).get_json() == {"requests": []}
-    assert client.get(f"{API}/cooperation-requests?state=answered", headers=staff).get_json() == {"requests": []}
+    assert client.get(f"{API}/cooperation-requests?direction=incoming", headers=staff).get_json() == {
+        "requests": [], "more": False}
+    assert client.get(f"{API}/cooperation-requests?state=answered", headers=staff).get_json() == {
+        "requests": [], "more": False}
 
 
 @pytest.mark.parametrize("body, field", [
@@ -228,6 +230,7 @@ def test_members_get_the_same_403_on_every_route_whether_the_id_exists_or_not(cl
         for request_id in (real, missing):
             url = f"{API}/cooperation-requests/{request_id}"
             answers += [client.get(url, headers=headers), client.post(f"{url}/acknowledge", headers=headers),
+                        client.post(f"{url}/resend", headers=headers),
                         client.post(f"{url}/answer", json={"message": "Done"}, headers=headers),
                         client.post(f"{url}/answer", data="x", headers={**headers, "Content-Type": "text/plain"})]
         assert {a.status_code for a in answers} == {403}, [(a.request.path, a.status_code) for a in answers]
@@ -242,7 +245,7 @@ def test_the_openapi_document_lists_every_route_and_status(client):
     spec = client.get(f"{API}/openapi.json").get_json()
     paths = spec["paths"]
     create = paths["/api/v1/incidents/{incident_id}/cooperation-requests"]["post"]
-    assert set(create["responses"]) == {"201", "400", "401", "403", "404", "413", "415"}
+    assert set(create["responses"]) == {"201", "400", "401", "403", "404", "409", "413", "415"}
     assert set(paths["/api/v1/cooperation-requests"]["get"]["responses"]) == {"200", "400", "401", "403", "414"}
     assert set(paths["/api/v1/cooperation-requests/{request_id}"]["get"]["responses"]) == {"200", "401", "403",
                                                                                           "404"}
@@ -254,3 +257,101 @@ def test_the_openapi_document_lists_every_route_and_status(client):
     assert schema["properties"]["partners"]["maxItems"] == 50
     out = spec["components"]["schemas"]["CooperationRequest"]["properties"]
     assert {"id", "state", "stix_id", "answer_object_ids", "taxii_status_id"} <= set(out)
+
+
+def _kill(app, request_id, purpose, error="HTTP 401 Unauthorized"):
+    """What push-partners records when a delivery fails for good."""
+    from cert_share.services import cooperation
+    with app.app_context():
+        delivery = db.session.execute(select(PartnerDelivery).where(PartnerDelivery.request_id == request_id,
+                                                                    PartnerDelivery.purpose == purpose)).scalar_one()
+        delivery.state = "dead"
+        cooperation.delivery_failed(db.session, delivery, now=utcnow(), error=error)
+        db.session.commit()
+
+
+def test_staff_see_what_did_not_arrive_and_resend_it(client, app, world):
+    staff = auth(world["tokens"]["cert"])
+    created = client.post(f"{API}/incidents/{world['incident']}/cooperation-requests",
+                          json=_request(partners=["cert-fi"]), headers=staff).get_json()["requests"][0]
+    assert (created["undelivered"], created["overdue"]) == (0, False)
+    url = f"{API}/cooperation-requests/{created['id']}"
+    nothing = client.post(f"{url}/resend", headers=staff)
+    assert nothing.status_code == 400 and "nothing to resend" in nothing.get_json()["message"]
+    _kill(app, created["id"], "request")
+    one = client.get(url, headers=staff).get_json()
+    assert (one["state"], one["undelivered"], one["last_error"]) == ("failed", 1, "HTTP 401 Unauthorized")
+    [listed] = client.get(f"{API}/cooperation-requests?state=failed", headers=staff).get_json()["requests"]
+    assert listed["undelivered"] == 1
+    for member in ("bank", "telco"):
+        assert client.post(f"{url}/resend", headers=auth(world["tokens"][member])).status_code == 403
+    resent = client.post(f"{url}/resend", headers=staff)
+    assert resent.status_code == 200, resent.get_json()
+    assert (resent.get_json()["state"], resent.get_json()["undelivered"]) == ("queued", 0)
+    with app.app_context():
+        delivery = db.session.execute(select(PartnerDelivery)).scalar_one()
+        assert (delivery.state, delivery.attempts) == ("pending", 0)
+    assert client.post(f"{url}/resend", headers=staff).status_code == 400
+
+
+def test_an_amber_strict_request_is_acknowledged_and_answered_only_with_confirm_strict(client, app, world):
+    from cert_share.store.collections import intake_collection_id
+    staff = auth(world["tokens"]["cert"])
+    now = utcnow()
+    note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
+                                  incident_stix_id=f"incident--{'2' * 8}-2222-4222-8222-{'2' * 12}",
+                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="information",
+                                  message="Who is behind bad.example?", due_at=now + timedelta(days=1),
+                                  tlp="amber+strict", requesting_country="FI", title="Botnet", created=now)
+    with app.app_context():
+        collection_id = intake_collection_id(db.session)
+    media = "application/taxii+json;version=2.1"
+    assert client.post(f"/taxii2/api/collections/{collection_id}/objects/",
+                       data=json.dumps({"objects": [*stix_coop.extension_objects(), note]}),
+                       headers={**auth(world["tokens"]["cert-fi"]), "Content-Type": media, "Accept": media}
+                       ).status_code == 202
+    [incoming] = client.get(f"{API}/cooperation-requests?direction=incoming", headers=staff).get_json()["requests"]
+    url = f"{API}/cooperation-requests/{incoming['id']}"
+    for bad in ({}, {"confirm_strict": False}):
+        refused = client.post(f"{url}/acknowledge", json=bad, headers=staff)
+        assert refused.status_code == 400 and "confirm_strict" in refused.get_json()["errors"], refused.get_json()
+    assert client.post(f"{url}/acknowledge", headers=staff).status_code == 400  # no body: not confirmed either
+    refused = client.post(f"{url}/answer", json={"message": "It is X."}, headers=staff)
+    assert refused.status_code == 400 and "confirm_strict" in refused.get_json()["errors"]
+    assert _stored(app) == (1, 0)
+    assert client.post(f"{url}/acknowledge", json={"confirm_strict": "yes"}, headers=staff).status_code == 400
+    assert client.post(f"{url}/acknowledge", json={"confirm_strict": True}, headers=staff).status_code == 200
+    answered = client.post(f"{url}/answer", json={"message": "It is X.", "confirm_strict": True}, headers=staff)
+    assert answered.status_code == 200 and answered.get_json()["state"] == "answered"
+    assert _stored(app) == (1, 2)
+
+
+def test_the_list_pages_with_limit_and_before_id(client, world):
+    staff = auth(world["tokens"]["cert"])
+    ids = []
+    for _ in range(3):
+        ids += [r["id"] for r in client.post(f"{API}/incidents/{world['incident']}/cooperation-requests",
+                                             json=_request(partners=["cert-fi"]), headers=staff
+                                             ).get_json()["requests"]]
+    first = client.get(f"{API}/cooperation-requests?direction=outgoing&limit=2", headers=staff).get_json()
+    assert [r["id"] for r in first["requests"]] == ids[::-1][:2] and first["more"] is True
+    assert "before_id=" in first["next"] and "direction=outgoing" in first["next"]
+    second = client.get(first["next"], headers=staff).get_json()
+    assert [r["id"] for r in second["requests"]] == [ids[0]] and second["more"] is False and "next" not in second
+    bad = client.get(f"{API}/cooperation-requests?before_id=zero", headers=staff)
+    assert bad.status_code == 400 and "before_id" in bad.get_json()["message"]
+
+
+def test_the_openapi_document_lists_resend_paging_and_the_confirmations(client):
+    spec = client.get(f"{API}/openapi.json").get_json()
+    paths = spec["paths"]
+    resend = paths["/api/v1/cooperation-requests/{request_id}/resend"]["post"]
+    assert set(resend["responses"]) == {"200", "400", "401", "403", "404"}
+    listing = paths["/api/v1/cooperation-requests"]["get"]
+    assert {"limit", "before_id"} <= {p["name"] for p in listing["parameters"]}
+    assert set(listing["responses"]["200"]["content"]["application/json"]["schema"]["properties"]) == {
+        "requests", "more", "next"}
+    schemas = spec["components"]["schemas"]
+    assert "confirm_strict" in schemas["CooperationAnswer"]["properties"]
+    assert "confirm_strict" in schemas["CooperationAcknowledge"]["properties"]
+    assert {"overdue", "undelivered"} <= set(schemas["CooperationRequest"]["properties"])

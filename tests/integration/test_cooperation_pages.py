@@ -212,7 +212,7 @@ def test_members_are_refused_on_every_cooperation_page(app, world, staff):
     for path in ("/cooperation", "/cooperation?direction=outgoing", f"/cooperation/{outgoing.id}",
                  f"/cooperation/{incoming}"):
         assert member.get(path).status_code == 403, path
-    for path, data in ((f"/cooperation/{incoming}/acknowledge", {}),
+    for path, data in ((f"/cooperation/{incoming}/acknowledge", {}), (f"/cooperation/{incoming}/resend", {}),
                        (f"/cooperation/{incoming}/answer", {"message": "Preserved."}),
                        (f"/incidents/{world['report']}/cooperation-requests",
                         {"partners": world["finland"].slug, "kind": "information", "message": "x",
@@ -338,3 +338,71 @@ def test_the_case_timeline_tells_a_refused_request_and_a_partners_request(app, w
     assert "Cooperation request received" in timeline and "Cooperation request acknowledged" in timeline
     assert f"request #{incoming} from {world['finland'].slug}; expedited preservation of stored data; due " in timeline
     assert "incoming" in _text(page[page.index('id="coop-requests"'):])
+
+
+def _dies(app, request_id, purpose, error="HTTP 401 Unauthorized: bad credentials"):
+    """What push-partners records when a delivery fails for good."""
+    with app.app_context():
+        [delivery] = [d for d in cooperation.deliveries(db.session, db.session.get(CooperationRequest, request_id))
+                      if d.purpose == purpose]
+        delivery.state = "dead"
+        cooperation.delivery_failed(db.session, delivery, now=utcnow(), error=error)
+        db.session.commit()
+
+
+def test_a_dead_delivery_shows_as_undelivered_and_the_resend_button_queues_it_again(app, world, staff):
+    request_id = _incoming(app, world)
+    path = f"/cooperation/{request_id}"
+    staff.post(f"{path}/acknowledge", data={"csrf_token": _form(staff, path, "acknowledge-form")})
+    page = staff.get(path).get_data(as_text=True)
+    assert 'id="resend-form"' not in page and 'id="undelivered-flag"' not in page
+    _dies(app, request_id, "acknowledgement")
+    page = staff.get(path).get_data(as_text=True)
+    assert "1 undelivered" in _text(page[page.index('id="undelivered-flag"'):])
+    assert "HTTP 401 Unauthorized: bad credentials" in _text(page[page.index('id="resend"'):])
+    queue = staff.get("/cooperation").get_data(as_text=True)
+    assert f'id="undelivered-{request_id}"' in queue
+    response = staff.post(f"{path}/resend", data={"csrf_token": _form(staff, path, "resend-form")})
+    assert response.status_code == 302
+    page = staff.get(path).get_data(as_text=True)
+    assert "is queued again" in page and 'id="resend-form"' not in page
+    assert "Acknowledgement TAXII pending 0" in _text(page[page.index('id="delivery-table"'):])
+    assert "Acknowledged" in _text(page[page.index('class="badges"'):page.index("</p>", page.index('class="badges"'))])
+    # Nothing dead any more: a second post (an old tab) is refused with the reason.
+    response = staff.post(f"{path}/resend", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 400 and "nothing to resend" in response.get_data(as_text=True)
+    member = app.test_client()
+    assert login(member, world["analyst"].email).status_code == 302
+    token = page_token(member, "/account/security")
+    assert member.post(f"{path}/resend", data={"csrf_token": token}).status_code == 403
+
+
+def test_an_amber_strict_request_needs_the_box_ticked_to_acknowledge_and_answer(app, world, staff):
+    now = utcnow()
+    note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
+                                  incident_stix_id="incident--6a3f0b7e-8f43-4bd4-9d57-0f3b5e0b4d11",
+                                  author_ref=PARTNER_AUTHOR, kind="information", message="Who runs it?",
+                                  due_at=now + timedelta(days=1), tlp="amber+strict", requesting_country="FI",
+                                  title="Botnet", created=now)
+    _push(app.test_client(), world["partner_token"], [*stix_coop.extension_objects(), note])
+    with app.app_context():
+        request_id = db.session.execute(select(CooperationRequest.id).where(
+            CooperationRequest.stix_id == note["id"])).scalar_one()
+    path = f"/cooperation/{request_id}"
+    page = staff.get(path).get_data(as_text=True)
+    assert page.count("I confirm this may leave at TLP:AMBER+STRICT") == 2
+    response = staff.post(f"{path}/acknowledge", data={"csrf_token": _form(staff, path, "acknowledge-form")})
+    assert response.status_code == 400
+    errors = re.search(r'id="confirm_strict-errors">(.*?)</ul>', response.get_data(as_text=True), re.S)
+    assert errors and "confirm it" in errors.group(1)
+    response = staff.post(f"{path}/answer", data={"csrf_token": _form(staff, path, "answer-form"),
+                                                  "message": "Operated from AS64500."})
+    assert response.status_code == 400 and "Operated from AS64500." in response.get_data(as_text=True)
+    assert re.search(r'id="confirm_strict-errors">(.*?)confirm it', response.get_data(as_text=True), re.S)
+    with app.app_context():
+        assert cooperation.deliveries(db.session, db.session.get(CooperationRequest, request_id)) == []
+    response = staff.post(f"{path}/answer", data={"csrf_token": _form(staff, path, "answer-form"),
+                                                  "message": "Operated from AS64500.", "confirm_strict": "y"})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(CooperationRequest, request_id).state == "answered"

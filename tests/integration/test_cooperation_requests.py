@@ -304,3 +304,313 @@ def test_acknowledging_and_answering_an_incoming_request_queues_replies_to_the_p
         [answer_note] = [o for o in answer_bundle["objects"] if o["type"] == "note"]
         assert answer_note["object_refs"][0] == note["id"] and green["id"] in answer_note["object_refs"]
         assert request.state == "answered"
+
+
+# ---- the state rules -----------------------------------------------------------------------------
+
+def _incoming_request(client, coop, tlp="green", due_in=timedelta(days=1), with_incident=False) -> int:
+    """A partner's request pushed into our intake; its id here."""
+    now = utcnow()
+    incident = {"type": "incident", "spec_version": "2.1", "id": f"incident--{stix_coop.new_note_id()[6:]}",
+                "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
+                "name": "Botnet C2 in your country", "object_marking_refs": [markings.marking_id("green")]}
+    note = stix_coop.request_note(note_id=stix_coop.new_note_id(), incident_stix_id=incident["id"],
+                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="assistance",
+                                  message="Sinkhole bad.example", due_at=now + due_in, tlp=tlp,
+                                  requesting_country="FI", title="x", created=now)
+    _push(client, coop["partner_token"], [*stix_coop.extension_objects(), *([incident] if with_incident else []),
+                                          note])
+    with client.application.app_context():
+        return db.session.execute(select(CooperationRequest.id).where(
+            CooperationRequest.stix_id == note["id"])).scalar_one()
+
+
+def _staff(coop):
+    return actor_for_user(db.session.get(User, coop["staff"].id))
+
+
+def _delivery(request_id, purpose):
+    return db.session.execute(select(PartnerDelivery).where(PartnerDelivery.request_id == request_id,
+                                                            PartnerDelivery.purpose == purpose)).scalar_one()
+
+
+def _dies(app, request_id, purpose, error="HTTP 401 Unauthorized"):
+    """What push-partners records when a delivery fails for good."""
+    with app.app_context():
+        delivery = _delivery(request_id, purpose)
+        delivery.state, delivery.attempts, delivery.last_error = "dead", 5, error
+        cooperation.delivery_failed(db.session, delivery, now=utcnow(), error=error)
+        db.session.commit()
+
+
+def _delivered(app, request_id, purpose="request"):
+    with app.app_context():
+        delivery = _delivery(request_id, purpose)
+        delivery.state = "sent"
+        cooperation.delivered(db.session, delivery, now=utcnow(), taxii_status_id="status-1", via="taxii")
+        db.session.commit()
+
+
+def _actions(request_id):
+    return [a.action for a in db.session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()
+            if (a.details or {}).get("request") == request_id]
+
+
+def test_a_dead_delivery_after_the_partner_acknowledged_keeps_the_state_and_tells_the_error(app, coop, client):
+    incident_id = _report(app, coop)
+    [(request_id, note_id, _s)] = _open(app, coop, incident_id)
+    _push(client, coop["partner_token"], [*stix_coop.extension_objects(), _reply("acknowledgement", note_id)])
+    _dies(app, request_id, "request", error="HTTP 403: collection closed")
+    with app.app_context():
+        request = db.session.get(CooperationRequest, request_id)
+        assert request.state == "acknowledged" and request.failed_at is None
+        assert request.last_error == "HTTP 403: collection closed"
+        [failed] = db.session.execute(select(AuditEntry).where(AuditEntry.action == "cooperation.failed")).scalars()
+        assert failed.details["error"] == "HTTP 403: collection closed"
+    # Not acknowledged yet: the request itself did not arrive, so it has failed.
+    [(other_id, _n, _s)] = _open(app, coop, incident_id)
+    _dies(app, other_id, "request")
+    with app.app_context():
+        assert db.session.get(CooperationRequest, other_id).state == "failed"
+
+
+def test_a_dead_reply_leaves_our_answered_request_answered(app, coop, client):
+    request_id = _incoming_request(client, coop)
+    with app.app_context():
+        cooperation.answer(db.session, _staff(coop), db.session.get(CooperationRequest, request_id), message="Done")
+    _dies(app, request_id, "answer")
+    with app.app_context():
+        request = db.session.get(CooperationRequest, request_id)
+        assert request.state == "answered" and "cooperation.failed" in _actions(request_id)
+        assert cooperation.undelivered(db.session, [request_id]) == {request_id: 1}
+
+
+def test_overdue_fires_once_and_an_acknowledged_request_stays_acknowledged_but_overdue(app, coop, client):
+    incident_id = _report(app, coop)
+    [(request_id, note_id, _s)] = _open(app, coop, incident_id, due_at=utcnow() + timedelta(minutes=5))
+    _delivered(app, request_id)
+    with app.app_context():
+        assert cooperation.mark_overdue(db.session, utcnow() + timedelta(minutes=10)) == 1
+        assert db.session.get(CooperationRequest, request_id).state == "overdue"
+    _push(client, coop["partner_token"], [*stix_coop.extension_objects(), _reply("acknowledgement", note_id)])
+    with app.app_context():
+        assert cooperation.mark_overdue(db.session, utcnow() + timedelta(minutes=20)) == 0
+        request = db.session.get(CooperationRequest, request_id)
+        assert request.state == "acknowledged" and request.overdue_at is not None
+        assert cooperation.is_overdue(request, utcnow() + timedelta(minutes=20))
+        assert _actions(request_id).count("cooperation.overdue") == 1
+    # Acknowledged before its due date, then late: still acknowledged, marked overdue once.
+    [(early_id, early_note, _s)] = _open(app, coop, incident_id, due_at=utcnow() + timedelta(minutes=5))
+    _push(client, coop["partner_token"], [*stix_coop.extension_objects(), _reply("acknowledgement", early_note)])
+    with app.app_context():
+        assert cooperation.mark_overdue(db.session, utcnow() + timedelta(minutes=10)) == 1
+        assert cooperation.mark_overdue(db.session, utcnow() + timedelta(minutes=30)) == 0
+        early = db.session.get(CooperationRequest, early_id)
+        assert early.state == "acknowledged" and early.overdue_at is not None
+    _push(client, coop["partner_token"], [_reply("answer", early_note)])
+    with app.app_context():
+        early = db.session.get(CooperationRequest, early_id)
+        assert early.state == "answered" and not cooperation.is_overdue(early, utcnow() + timedelta(hours=1))
+
+
+def test_resend_queues_the_dead_deliveries_again_and_a_failed_request_goes_back_to_queued(app, coop, client):
+    incident_id = _report(app, coop)
+    [(request_id, _n, _s)] = _open(app, coop, incident_id)
+    bundle = _bundle_of(app, request_id)
+    with app.app_context():
+        with pytest.raises(InputError, match="nothing to resend"):
+            cooperation.resend(db.session, _staff(coop), db.session.get(CooperationRequest, request_id))
+    _dies(app, request_id, "request")
+    with app.app_context():
+        request = cooperation.resend(db.session, _staff(coop), db.session.get(CooperationRequest, request_id))
+        assert (request.state, request.failed_at, request.last_error) == ("queued", None, None)
+        delivery = _delivery(request_id, "request")
+        assert (delivery.state, delivery.attempts, delivery.bundle) == ("pending", 0, bundle)
+        assert cooperation.undelivered(db.session, [request_id]) == {}
+        with pytest.raises(InputError, match="nothing to resend"):
+            cooperation.resend(db.session, _staff(coop), request)
+        db.session.rollback()
+        analyst = actor_for_user(db.session.get(User, coop["analyst"].id))
+        with pytest.raises(PermissionDenied):
+            cooperation.resend(db.session, analyst, request)
+    # Our acknowledgement of a partner's request died: resent, the request's state untouched.
+    incoming = _incoming_request(client, coop)
+    with app.app_context():
+        cooperation.acknowledge(db.session, _staff(coop), db.session.get(CooperationRequest, incoming))
+    _dies(app, incoming, "acknowledgement")
+    with app.app_context():
+        request = cooperation.resend(db.session, _staff(coop), db.session.get(CooperationRequest, incoming))
+        assert request.state == "acknowledged" and _delivery(incoming, "acknowledgement").state == "pending"
+        assert _actions(incoming)[-1] == "cooperation.resend"
+
+
+def test_amber_strict_replies_leave_only_when_confirmed_and_unmarked_objects_count_as_amber_strict(
+        app, coop, client):
+    strict = _incoming_request(client, coop, tlp="amber+strict")
+    with app.app_context():
+        request = db.session.get(CooperationRequest, strict)
+        for call in (lambda: cooperation.acknowledge(db.session, _staff(coop), request),
+                     lambda: cooperation.answer(db.session, _staff(coop), request, message="Done")):
+            with pytest.raises(InputError, match="confirm") as refused:
+                call()
+            assert "confirm_strict" in refused.value.errors
+            db.session.rollback()
+        assert cooperation.deliveries(db.session, request) == []
+        cooperation.acknowledge(db.session, _staff(coop), request, confirm_strict=True)
+        unmarked = {"type": "indicator", "spec_version": "2.1",
+                    "id": "indicator--3a8f5e1c-1d4b-4c1e-9f3a-0e7d2b6c5a41", "created": "2026-11-30T08:00:00.000Z",
+                    "modified": "2026-11-30T08:00:00.000Z", "pattern": "[domain-name:value = 'bad.example']",
+                    "pattern_type": "stix", "valid_from": "2026-11-30T08:00:00.000Z"}
+        cooperation.answer(db.session, _staff(coop), request, message="Done", objects=[unmarked],
+                           confirm_strict=True)
+        answer_bundle = _delivery(strict, "answer").bundle
+        [sent] = [o for o in answer_bundle["objects"] if o["id"] == unmarked["id"]]
+        assert sent["object_marking_refs"] == [markings.marking_id("amber+strict")]
+    green = _incoming_request(client, coop, tlp="green")
+    with app.app_context():
+        with pytest.raises(InputError, match=r"objects\[0\] is unmarked .*TLP:AMBER\+STRICT"):
+            cooperation.answer(db.session, _staff(coop), db.session.get(CooperationRequest, green),
+                               message="Done", objects=[unmarked], confirm_strict=True)
+        db.session.rollback()
+        assert db.session.get(CooperationRequest, green).state == "received"
+
+
+def test_our_answer_note_comes_first_and_names_the_cert(app, coop, client):
+    request_id = _incoming_request(client, coop)
+    with app.app_context():
+        request = db.session.get(CooperationRequest, request_id)
+        remark = {"type": "note", "spec_version": "2.1", "id": "note--7d1f3b2a-5c4e-4f6a-9b8c-1a2b3c4d5e6f",
+                  "created": "2026-11-30T08:00:00.000Z", "modified": "2026-11-30T08:00:00.000Z",
+                  "content": "Our analyst's remark on your request", "object_refs": [request.stix_id],
+                  "object_marking_refs": [markings.marking_id("green")]}
+        cooperation.answer(db.session, _staff(coop), request, message="Sinkholed", objects=[remark])
+        notes = [o for o in _delivery(request_id, "answer").bundle["objects"]
+                 if o["type"] == "note" and request.stix_id in o["object_refs"]]
+        assert notes[0]["id"] == request.answer_stix_id and notes[1]["id"] == remark["id"]
+        assert notes[0]["authors"] == [db.session.get(Organization, coop["cert"].id).name]
+    incident_id = _report(app, coop)
+    [(outgoing, _n, _s)] = _open(app, coop, incident_id)
+    [note] = [o for o in _bundle_of(app, outgoing)["objects"] if o["type"] == "note"]
+    with app.app_context():
+        assert note["authors"] == [db.session.get(Organization, coop["cert"].id).name]
+
+
+def test_a_partners_answer_is_taken_over_a_plain_note_pushed_with_it(app, coop, client):
+    incident_id = _report(app, coop)
+    [(request_id, note_id, _s)] = _open(app, coop, incident_id)
+    answer = _reply("answer", note_id, message="The host is a bulletproof provider.")
+    remark = {"type": "note", "spec_version": "2.1", "id": "note--7d1f3b2a-5c4e-4f6a-9b8c-1a2b3c4d5e6f",
+              "created": "2026-11-30T08:00:00.000Z", "modified": "2026-11-30T08:00:00.000Z",
+              "content": "An attachment that names the request too", "object_refs": [note_id],
+              "object_marking_refs": [markings.marking_id("amber")]}
+    _push(client, coop["partner_token"], [*stix_coop.extension_objects(), remark, answer])
+    with app.app_context():
+        request = db.session.get(CooperationRequest, request_id)
+        assert request.answer_stix_id == answer["id"] and "bulletproof" in request.answer_message
+
+
+def test_nothing_leaves_without_the_cert_organization(app, coop, client, monkeypatch):
+    incident_id = _report(app, coop)
+    incoming = _incoming_request(client, coop)
+    monkeypatch.setattr(cooperation, "cert_organization", lambda session: None)
+    from cert_share.errors import Conflict
+    with pytest.raises(Conflict, match="operating CERT organization is not set up"):
+        _open(app, coop, incident_id)
+    with app.app_context():
+        db.session.rollback()
+        request = db.session.get(CooperationRequest, incoming)
+        for call in (lambda: cooperation.acknowledge(db.session, _staff(coop), request),
+                     lambda: cooperation.answer(db.session, _staff(coop), request, message="Done")):
+            with pytest.raises(Conflict, match="operating CERT organization is not set up"):
+                call()
+            db.session.rollback()
+        assert db.session.execute(select(PartnerDelivery)).first() is None
+        assert db.session.execute(select(CooperationRequest.direction)).scalars().all() == ["incoming"]
+
+
+def test_two_staff_answering_at_once_send_one_answer(app, coop, client):
+    from sqlalchemy.orm import Session
+    request_id = _incoming_request(client, coop)
+    with app.app_context():
+        stale = db.session.get(CooperationRequest, request_id)  # the first staff member's page
+        assert stale.state == "received"
+        with Session(db.engine) as other:  # the second answers first and commits
+            cooperation.answer(other, actor_for_user(other.get(User, coop["staff"].id)),
+                               other.get(CooperationRequest, request_id), message="Answer one")
+        with pytest.raises(InputError, match="already answered"):
+            cooperation.answer(db.session, _staff(coop), stale, message="Answer two")
+        db.session.rollback()
+        answers = db.session.execute(select(PartnerDelivery).where(PartnerDelivery.purpose == "answer")).all()
+        assert len(answers) == 1
+        assert db.session.get(CooperationRequest, request_id).answer_message == "Answer one"
+
+
+def test_lists_and_the_awaiting_count_keep_red_cases_to_the_staff_named_on_them(app, coop, client, factory):
+    from cert_share.actor import CLI
+    from cert_share.services import cooperation_queue
+    from cert_share.services.case_access import name_staff
+    incident_id = _report(app, coop)
+    [(older, _n, _s)] = _open(app, coop, incident_id)
+    red_report = _report(app, coop)
+    [(newer, _n, _s)] = _open(app, coop, red_report)
+    incoming = _incoming_request(client, coop, with_incident=True)
+    named = factory.user(coop["cert"], role="cert-analyst")
+    with app.app_context():
+        red_case = db.session.get(CooperationRequest, incoming).incident_id
+        for rid in (red_report, red_case):  # re-marked TLP:RED after the requests were opened
+            db.session.get(Incident, rid).tlp = "red"
+            name_staff(db.session, db.session.get(Incident, rid), named.id, actor=CLI)
+        db.session.commit()
+        staff, insider = _staff(coop), actor_for_user(db.session.get(User, named.id))
+        # The newest request is a RED case's: a page of one is still one the reader may see.
+        assert [r.id for r in cooperation.list_requests(db.session, staff, direction="outgoing", limit=1)] == [older]
+        assert [r.id for r in cooperation.list_requests(db.session, insider, direction="outgoing",
+                                                        limit=1)] == [newer]
+        assert [r.id for r in cooperation.list_requests(db.session, insider, direction="outgoing",
+                                                        before_id=newer)] == [older]
+        assert cooperation.list_requests(db.session, staff, direction="incoming") == []
+        assert cooperation_queue.awaiting_count(db.session, staff) == 0
+        assert cooperation_queue.awaiting_count(db.session, insider) == 1
+
+
+def test_listing_requests_takes_a_fixed_number_of_queries(app, coop, client, factory):
+    from tests.integration.sql_capture import sql_statements
+    other = factory.org("CERT Elsewhere", sector="government-national", kind="partner", country="SE",
+                        contact_email="duty@elsewhere.example")
+    with app.app_context():
+        db.session.get(Organization, other.id).taxii_url = "https://taxii.elsewhere.example/api/collections/in/"
+        db.session.commit()
+    reports = [_report(app, coop) for _ in range(4)]
+    for incident_id in reports:
+        _open(app, coop, incident_id, partners=[coop["partner"].slug, other.slug])
+    with app.app_context():
+        staff = _staff(coop)
+    with sql_statements(app) as seen, app.app_context():
+        rows = cooperation.list_requests(db.session, staff)
+        read = {(r.partner.slug, r.incident.id) for r in rows}
+    assert read == {(slug, i) for slug in (coop["partner"].slug, other.slug) for i in reports}
+    assert len(seen) <= 3, seen  # the rows, their partners, their reports: not one query per row
+
+
+def test_every_state_change_is_on_the_case_timeline_and_in_the_audit_log(app, coop, client):
+    from cert_share.services import workspace
+    from cert_share.vocab import AUDIT_ACTION_LABELS
+    incident_id = _report(app, coop)
+    [(request_id, note_id, _s)] = _open(app, coop, incident_id, due_at=utcnow() + timedelta(minutes=5))
+    _dies(app, request_id, "request")
+    with app.app_context():
+        cooperation.resend(db.session, _staff(coop), db.session.get(CooperationRequest, request_id))
+    _delivered(app, request_id)
+    with app.app_context():
+        assert cooperation.mark_overdue(db.session, utcnow() + timedelta(minutes=10)) == 1
+    _push(client, coop["partner_token"], [*stix_coop.extension_objects(), _reply("acknowledgement", note_id)])
+    _push(client, coop["partner_token"], [_reply("answer", note_id)])
+    expected = ["cooperation.open", "cooperation.failed", "cooperation.resend", "cooperation.sent",
+                "cooperation.overdue", "cooperation.acknowledged", "cooperation.answered"]
+    with app.app_context():
+        assert _actions(request_id) == expected
+        events = [e for e in workspace.timeline(db.session, db.session.get(Incident, incident_id))
+                  if e.kind == "cooperation"]
+        assert [e.title for e in events] == [AUDIT_ACTION_LABELS[a] for a in expected]
+        assert all(f"request #{request_id}" in e.detail for e in events)
+        assert db.session.get(CooperationRequest, request_id).state == "answered"

@@ -49,7 +49,7 @@ QUERY_PARAMS = {
     "web.metrics_page": ("from", "to"), "web.admin_audit": ("from", "to", "actor", "action", "before"),
     "web.admin_audit_csv": ("from", "to", "actor", "action"),
     "web.search_page": ("q",),
-    "api.list_cooperation_requests": ("direction", "state", "limit"),
+    "api.list_cooperation_requests": ("direction", "state", "limit", "before_id"),
     "web.cooperation_page": ("direction", "state"),
 }
 NO_QUERY = {"static", "web.static"}
@@ -181,7 +181,7 @@ _BODY_ONLY = {
     "api.answer_cooperation_request", "web.admin_partners", "web.admin_partner",
     "web.admin_partner_key", "web.admin_partner_key_remove",
     "web.incident_cooperation_request", "web.cooperation_request_page", "web.cooperation_acknowledge",
-    "web.cooperation_answer",
+    "web.cooperation_answer", "api.resend_cooperation_request", "web.cooperation_resend",
 }
 
 
