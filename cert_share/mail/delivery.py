@@ -1,9 +1,10 @@
 """Delivering the outbox: claim due rows under a lease, send, record the outcome.
 
-Claiming is atomic on both databases: PostgreSQL picks rows with ``FOR UPDATE SKIP LOCKED`` so
-concurrent senders never wait for or take each other's rows; SQLite (one writer at a time) runs
-the same single ``UPDATE … WHERE id IN (…)``. Claimed rows carry a lease token and a lease end:
-if a sender dies, its rows become due again once the lease has expired.
+Claiming is the leased queue's (store/leases.py), atomic on both databases: PostgreSQL picks rows
+with ``FOR UPDATE SKIP LOCKED`` so concurrent senders never wait for or take each other's rows;
+SQLite (one writer at a time) runs the same single ``UPDATE … WHERE id IN (…)``. Claimed rows
+carry a lease token and a lease end: if a sender dies, its rows become due again once the lease
+has expired.
 
 A row is marked ``sent`` only after the server accepted it. A sender that dies between the
 server's acceptance and that commit sends the message again after the lease expires; it carries
@@ -15,16 +16,13 @@ import logging
 import os
 import random
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Protocol, cast
-
-from sqlalchemy import CursorResult, and_, or_, select, update
+from typing import Callable, Protocol
 
 from ..database import DbSession
 from ..models import OutboxMessage
-from ..store.rows import one_of_unlocked
+from ..store import leases
 from ..vocab import OutboxState
 from .outgoing import MailSecurity, outgoing
 from .pgp import SigningError
@@ -79,61 +77,27 @@ class DeliveryReport:
         return text
 
 
-def _due(now: datetime):
-    return or_(
-        and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.lease_until < now),  # a sender died
-    )
-
-
 def claim(session: DbSession, *, now: datetime, limit: int = 100, lease_seconds: float = 300,
           token: str | None = None) -> tuple[str, list[OutboxMessage]]:
     """Atomically claim up to ``limit`` due rows under a fresh lease token; commits.
 
     Returns (token, rows). Only rows that carry the token belong to this sender.
     """
-    token = token or uuid.uuid4().hex
-    candidates = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
-    session.execute(
-        update(OutboxMessage)
-        .where(one_of_unlocked(session, OutboxMessage.id, candidates), _due(now))
-        .values(state=OutboxState.SENDING, claimed_by=token, lease_until=now + timedelta(seconds=lease_seconds))
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    rows = list(session.execute(
-        select(OutboxMessage).where(OutboxMessage.claimed_by == token, OutboxMessage.state == OutboxState.SENDING)
-        .order_by(OutboxMessage.id)).scalars())
-    return token, rows
+    return leases.claim(session, OutboxMessage, now=now, limit=limit, lease_seconds=lease_seconds, token=token)
 
 
 def _finish(session: DbSession, row: OutboxMessage, token: str, **values) -> bool:
-    """Record an outcome only while this sender still holds the row's lease."""
-    # An UPDATE's result is a CursorResult (so has a rowcount), which Session.execute's annotation
-    # does not say; the same below.
-    result = cast(CursorResult, session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row.id, OutboxMessage.claimed_by == token,
-               OutboxMessage.state == OutboxState.SENDING)
-        .values(**values).execution_options(synchronize_session=False)
-    ))
+    """Record an outcome only while this sender still holds the row's lease; commits."""
+    held = leases.hold(session, OutboxMessage, row.id, token, **values)
     session.commit()
-    return result.rowcount == 1
+    return held
 
 
 def release(session: DbSession, token: str, only: list[int] | None = None, error: str | None = None) -> int:
     """Hand back claimed rows not yet attempted (all of the token's, or those in ``only``), no
     attempt counted, with ``error`` as their last error if given; commits."""
-    mine = [OutboxMessage.claimed_by == token, OutboxMessage.state == OutboxState.SENDING]
-    if only is not None:
-        mine.append(OutboxMessage.id.in_(only))
     values = {} if error is None else {"last_error": error}
-    result = cast(CursorResult, session.execute(
-        update(OutboxMessage).where(*mine)
-        .values(state=OutboxState.PENDING, claimed_by=None, lease_until=None, **values)
-        .execution_options(synchronize_session=False)))
-    session.commit()
-    return result.rowcount
+    return leases.release(session, OutboxMessage, token, only=only, **values)
 
 
 def _deliver(session: DbSession, transport: Transport, row: OutboxMessage, token: str, *, at: datetime,
