@@ -1,12 +1,23 @@
 """Delivering cooperation bundles to partner CERTs (the ``push-partners`` job): claim due
 deliveries under a lease, push each, record the outcome on the delivery and on its request.
 
-Claiming is the outbox's (mail/delivery.py): one ``UPDATE … WHERE id IN (…)`` that, on
-PostgreSQL, picks rows ``FOR UPDATE SKIP LOCKED`` (store.rows.one_of_unlocked), so two schedulers
-or two manual runs never take the same delivery; a claimed row carries the run's token and a lease
-end, and a crashed run's rows are due again once the lease has expired. Every outcome is written
-only while the run still holds the lease (``_hold``), in the transaction that also moves the
-request (cooperation.delivered / delivery_failed) and writes its timeline entry.
+Claiming is the leased queue the outbox uses too (store/leases.py): one ``UPDATE … WHERE id IN
+(…)`` that, on PostgreSQL, picks rows ``FOR UPDATE SKIP LOCKED``, so two schedulers or two manual
+runs never take the same delivery; a claimed row carries the run's token and a lease end, and a
+crashed run's rows are due again once the lease has expired. Every outcome is written only while
+the run still holds the lease (``_hold``), in the transaction that also moves the request
+(cooperation.delivered / delivery_failed) and writes its timeline entry.
+
+A push must end well inside the lease, or another run could claim the delivery and post it
+again: each push has one deadline (a quarter of PARTNER_LEASE_SECONDS: rows start only in the
+first half of a batch's lease), checked before every HTTP request and while a body is read (a
+read timeout is per read: a server dripping bytes would pass it for ever); each request's timeout
+is PARTNER_TIMEOUT_SECONDS or what is left of the deadline, if less. A partner's answer is read
+up to MAX_BODY_BYTES (10 MiB) and refused beyond, and a redirect is never followed (the
+credentials go only to the configured server): a 3xx is the partner's refusal, with where it
+pointed. What a partner's server says goes into a URL or a column only once checked: a TAXII
+status id must look like one (``STATUS_ID``), a collection id reported for an alias must be a
+plain path segment (``COLLECTION_ID``) on the same server.
 
 Channel ``taxii``: the delivery's frozen bundle is posted, as a TAXII envelope, to the partner's
 collection with taxii2-client, and the run waits (bounded by PARTNER_TIMEOUT_SECONDS) for the
@@ -18,8 +29,13 @@ TAXII status to be ``complete``. Then:
   server answered 4xx (wrong credentials, no such collection, too large, wrong media type): the
   partner said no, and asking again will not change it. The delivery is **dead** and the request
   ``failed``, with the partner's own words on the timeline;
-* unreachable, timed out, 5xx, a status still pending, a credential variable not set: **retried**
-  with capped exponential backoff, dead after PARTNER_MAX_ATTEMPTS.
+* unreachable, timed out, 5xx, a status still pending, a credential variable not set, an answer
+  that is not TAXII (no valid status id, a body over the limit), the push's deadline passed:
+  **retried** with capped exponential backoff, dead after PARTNER_MAX_ATTEMPTS.
+
+A delivery to a partner that was deactivated since is **dead** ("partner … is deactivated"); its
+request fails. A partner found away in this run is not asked again in the same batch: its other
+deliveries wait for the next run, without an attempt counted for them.
 
 Exactly once: a delivery is marked sent only after the partner's status said complete. A run that
 dies between the partner's acceptance and that commit posts the same bundle again once the lease
@@ -37,29 +53,31 @@ delivery in state ``sending`` with no lease and no claimant, meaning "handed to 
 ``sync_mail`` (every run) reads that outbox row: sent makes the delivery sent, dead makes it dead
 and the request failed with the mail's last error. The send-mail job does the retrying.
 
-Exceptions stay inside: one broken partner never stops the others, and the run's report says
-what happened.
+Exceptions stay inside: one broken partner, or one delivery whose outcome could not be recorded
+(anything unforeseen), never stops the others: that delivery is rolled back and retried with
+backoff like an unreachable partner, and the run's report says what happened.
 """
 from __future__ import annotations
 
 import logging
 import os
 import random
+import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, cast
+from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, select, update
 
 from ..database import DbSession
 from ..errors import InputError
 from ..mail.delivery import RetryPolicy
 from ..models import Organization, OutboxMessage, PartnerDelivery
-from ..store.rows import one_of_unlocked
+from ..store import leases
 from ..vocab import OutboxState
-from . import cooperation
+from . import cooperation, partner_mail
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +92,15 @@ SHARED_TYPES = frozenset({"identity", "marking-definition", "extension-definitio
 MAX_LOOKUPS = 200
 # HTTP answers that mean "not now" rather than "no".
 RETRYABLE_4XX = frozenset({408, 425, 429})
+# The most of a partner's answer that is read: a TAXII status or error is a few kB, a looked-up
+# object's versions rarely more than a few hundred; more is not read into memory.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+# A TAXII status id the partner gives us: it goes into a status URL and into taxii_status_id
+# (64 characters). Anything else is not a TAXII answer.
+STATUS_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# A collection id a partner reports for an alias: it becomes the last segment of the URL we post
+# to (a UUID in practice), so it is one plain path segment and never "." or "..".
+COLLECTION_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 class Refused(Exception):
@@ -92,6 +119,22 @@ class Unavailable(Exception):
         self.status_id = status_id
 
 
+class Deadline:
+    """The moment one push must be over (``clock`` seconds); every HTTP request asks it first."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.seconds, self.clock = seconds, clock
+        self.ends = clock() + seconds
+
+    def left(self) -> float:
+        """Seconds left; raises Unavailable when none are."""
+        left = self.ends - self.clock()
+        if left <= 0:
+            raise Unavailable(f"the push took longer than its {self.seconds:g} s (a quarter of the lease); "
+                              f"asked again later")
+        return left
+
+
 @dataclass(frozen=True)
 class PushSettings:
     """The PARTNER_* settings (their defaults live in config.py)."""
@@ -100,6 +143,12 @@ class PushSettings:
     lease_seconds: float
     timeout_seconds: float
     poll_interval: float = POLL_INTERVAL
+
+    @property
+    def push_seconds(self) -> float:
+        """How long one push may take: rows start in the first half of a batch's lease, so a push
+        and a last request's one read past its deadline still end inside the lease."""
+        return self.lease_seconds / 4
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "PushSettings":
@@ -131,57 +180,26 @@ class PushReport:
         return text
 
 
-# ---- claiming, as the outbox does ------------------------------------------------------------
-
-def _due(now: datetime) -> ColumnElement[bool]:
-    waiting = and_(PartnerDelivery.state == OutboxState.PENDING, PartnerDelivery.next_attempt_at <= now)
-    orphaned = and_(PartnerDelivery.state == OutboxState.SENDING, PartnerDelivery.lease_until < now)
-    return or_(waiting, orphaned)
-
+# ---- claiming: the leased queue (store/leases.py) ---------------------------------------------
 
 def claim(session: DbSession, *, now: datetime, limit: int = BATCH_SIZE, lease_seconds: float = 900,
           token: str | None = None) -> tuple[str, list[PartnerDelivery]]:
     """Atomically claim up to ``limit`` due deliveries under a fresh lease token; commits.
 
     Returns (token, rows). Only rows that carry the token belong to this run."""
-    token = token or uuid.uuid4().hex
-    candidates = select(PartnerDelivery.id).where(_due(now)).order_by(PartnerDelivery.id).limit(limit)
-    session.execute(
-        update(PartnerDelivery)
-        .where(one_of_unlocked(session, PartnerDelivery.id, candidates), _due(now))
-        .values(state=OutboxState.SENDING, claimed_by=token, lease_until=now + timedelta(seconds=lease_seconds))
-        .execution_options(synchronize_session=False))
-    session.commit()
-    rows = list(session.execute(
-        select(PartnerDelivery).where(PartnerDelivery.claimed_by == token,
-                                      PartnerDelivery.state == OutboxState.SENDING)
-        .order_by(PartnerDelivery.id).execution_options(populate_existing=True)).scalars())
-    return token, rows
+    return leases.claim(session, PartnerDelivery, now=now, limit=limit, lease_seconds=lease_seconds, token=token)
 
 
 def _hold(session: DbSession, row: PartnerDelivery, token: str, **values: Any) -> bool:
     """Write ``values`` on the row only while this run still holds its lease; no commit. False
     (nothing written) when the lease ran out and another run took the row."""
-    result = cast(CursorResult, session.execute(
-        update(PartnerDelivery)
-        .where(PartnerDelivery.id == row.id, PartnerDelivery.claimed_by == token,
-               PartnerDelivery.state == OutboxState.SENDING)
-        .values(**values).execution_options(synchronize_session=False)))
-    return result.rowcount == 1
+    return leases.hold(session, PartnerDelivery, row.id, token, **values)
 
 
 def release(session: DbSession, token: str, only: list[int] | None = None) -> int:
     """Hand back the token's claimed rows not yet attempted (all, or those in ``only``), no attempt
     counted; commits."""
-    mine = [PartnerDelivery.claimed_by == token, PartnerDelivery.state == OutboxState.SENDING]
-    if only is not None:
-        mine.append(PartnerDelivery.id.in_(only))
-    result = cast(CursorResult, session.execute(
-        update(PartnerDelivery).where(*mine)
-        .values(state=OutboxState.PENDING, claimed_by=None, lease_until=None)
-        .execution_options(synchronize_session=False)))
-    session.commit()
-    return result.rowcount
+    return leases.release(session, PartnerDelivery, token, only=only)
 
 
 # ---- outcomes ---------------------------------------------------------------------------------
@@ -234,8 +252,6 @@ def _defer(session: DbSession, row: PartnerDelivery, token: str, *, at: datetime
 def _hand_to_outbox(session: DbSession, row: PartnerDelivery, token: str, *, at: datetime, settings: PushSettings,
                     rng: Callable[[], float], report: PushReport) -> None:
     """Queue the delivery's mail and leave it ``sending`` with no claimant: handed to the outbox."""
-    from . import partner_mail  # the e-mail channel's module; imported where it is used
-
     attempts = row.attempts + 1
     try:
         partner_mail.queue_mail(session, row, at)
@@ -268,32 +284,44 @@ def sync_mail(session: DbSession, *, now: datetime, report: PushReport | None = 
         .where(PartnerDelivery.channel == "email", PartnerDelivery.state == OutboxState.SENDING,
                PartnerDelivery.claimed_by.is_(None), PartnerDelivery.outbox_id.is_not(None))
         .order_by(PartnerDelivery.id)).all()
-    for row, mail_state, mail_error in handed:
-        if mail_state == OutboxState.SENT:
-            values: dict[str, Any] = {"state": OutboxState.SENT, "sent_at": now, "last_error": None}
-        elif mail_state in (OutboxState.DEAD, None):
-            error = mail_error or ("the mail was not delivered" if mail_state else
-                                   f"the outbox message {row.outbox_id} is gone")
-            values = {"state": OutboxState.DEAD, "last_error": error[:2000]}
-        else:
-            continue  # still in the outbox (pending, sending, held for a digest)
-        result = cast(CursorResult, session.execute(
-            update(PartnerDelivery)
-            .where(PartnerDelivery.id == row.id, PartnerDelivery.state == OutboxState.SENDING,
-                   PartnerDelivery.claimed_by.is_(None))
-            .values(**values).execution_options(synchronize_session=False)))
-        if result.rowcount != 1:
+    # Ids read now, while the rows are loaded: each commit or rollback below expires them all.
+    for row_id, row, mail_state, mail_error in [(r.id, r, state, error) for r, state, error in handed]:
+        try:
+            _take_mail_fate(session, row, mail_state, mail_error, now=now, report=report)
+        except Exception:  # noqa: BLE001 - one delivery never ends the run; read again next run
             session.rollback()
-            continue
-        if values["state"] == OutboxState.SENT:
-            cooperation.delivered(session, row, now=now, via="email")
-            report.sent += 1
-        else:
-            cooperation.delivery_failed(session, row, now=now, error=values["last_error"])
-            report.failed += 1
-            report.errors.append(f"delivery {row.id}: {values['last_error']}")
-        session.commit()
+            log.exception("push-partners: could not record the mail's fate for delivery %s", row_id)
+            report.errors.append(f"delivery {row_id}: could not record its mail's fate")
     return report
+
+
+def _take_mail_fate(session: DbSession, row: PartnerDelivery, mail_state: str | None, mail_error: str | None, *,
+                    now: datetime, report: PushReport) -> None:
+    """Record one handed-over delivery's mail outcome, if the mail has one; commits."""
+    if mail_state == OutboxState.SENT:
+        values: dict[str, Any] = {"state": OutboxState.SENT, "sent_at": now, "last_error": None}
+    elif mail_state in (OutboxState.DEAD, None):
+        error = mail_error or ("the mail was not delivered" if mail_state else
+                               f"the outbox message {row.outbox_id} is gone")
+        values = {"state": OutboxState.DEAD, "last_error": error[:2000]}
+    else:
+        return  # still in the outbox (pending, sending, held for a digest)
+    result = cast(CursorResult, session.execute(
+        update(PartnerDelivery)
+        .where(PartnerDelivery.id == row.id, PartnerDelivery.state == OutboxState.SENDING,
+               PartnerDelivery.claimed_by.is_(None))
+        .values(**values).execution_options(synchronize_session=False)))
+    if result.rowcount != 1:
+        session.rollback()
+        return
+    if values["state"] == OutboxState.SENT:
+        cooperation.delivered(session, row, now=now, via="email")
+        report.sent += 1
+    else:
+        cooperation.delivery_failed(session, row, now=now, error=values["last_error"])
+        report.failed += 1
+        report.errors.append(f"delivery {row.id}: {values['last_error']}")
+    session.commit()
 
 
 # ---- the TAXII channel ------------------------------------------------------------------------
@@ -312,18 +340,30 @@ def _credentials(partner: Organization) -> tuple[str | None, str | None]:
     return values[0], values[1]
 
 
-def _collection(url: str, user: str | None, password: str | None, timeout: float) -> Any:
-    """A taxii2-client Collection whose every HTTP request ends within ``timeout`` seconds
-    (taxii2-client sets none: a partner that accepts the connection and never answers would hold
-    the run, and its lease, for ever)."""
+def _collection(url: str, user: str | None, password: str | None, timeout: float, deadline: Deadline) -> Any:
+    """A taxii2-client Collection whose every HTTP request ends within ``timeout`` seconds and
+    the push's deadline, reads at most MAX_BODY_BYTES of the answer and follows no redirect.
+    (taxii2-client sets no timeout: a partner that accepts the connection and never answers would
+    hold the run, and its lease, for ever.)"""
     from requests.adapters import HTTPAdapter  # slow imports: only push-partners needs them
     from taxii2client.v21 import Collection
 
     class BoundedAdapter(HTTPAdapter):
         def send(self, request, **kwargs):  # type: ignore[no-untyped-def, override]
-            if kwargs.get("timeout") is None:
-                kwargs["timeout"] = timeout
-            return super().send(request, **kwargs)
+            kwargs["timeout"] = min(timeout, deadline.left())
+            kwargs["stream"] = True  # read below, within the limits
+            response = super().send(request, **kwargs)
+            try:
+                if 300 <= response.status_code < 400:
+                    where = urlsplit(response.headers.get("Location") or "").netloc[:100] or "elsewhere"
+                    raise Refused(f"HTTP {response.status_code}: the partner's server redirects to {where}; "
+                                  f"redirects are not followed (our credentials go only to the configured "
+                                  f"URL): set the partner's TAXII URL to where the collection is now")
+                response._content = _read_body(response, deadline)
+            except BaseException:
+                response.close()
+                raise
+            return response
 
     collection = Collection(url, user=user, password=password)
     for scheme in ("http://", "https://"):
@@ -331,10 +371,39 @@ def _collection(url: str, user: str | None, password: str | None, timeout: float
     return collection
 
 
-def _by_id(collection: Any, user: str | None, password: str | None, timeout: float) -> Any:
+def _read_body(response, deadline: Deadline) -> bytes:  # type: ignore[no-untyped-def]
+    """The whole body, up to MAX_BODY_BYTES (decompressed) and while the deadline lasts.
+
+    Read with read1 (what one socket read brings): a plain read waits for a full chunk, which
+    a server dripping bytes would stretch past the deadline."""
+    import requests
+    import urllib3
+
+    chunks, size = [], 0
+    while True:
+        deadline.left()
+        try:
+            chunk = response.raw.read1(64 * 1024, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.ReadTimeout(exc) from None
+        except urllib3.exceptions.HTTPError as exc:  # a broken connection, a body that does not decode
+            raise requests.ConnectionError(exc) from None
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise Unavailable(f"the partner's answer is over {MAX_BODY_BYTES // (1024 * 1024)} MiB: not a TAXII "
+                              f"answer, not read; asked again later")
+        chunks.append(chunk)
+    response._content_consumed = True
+    return b"".join(chunks)
+
+
+def _by_id(collection: Any, user: str | None, password: str | None, timeout: float, deadline: Deadline) -> Any:
     """The collection at its id's URL. An operator may give a collection by its alias
     (…/collections/intake/, as cert-share serves it): taxii2-client then refuses the collection
-    because its id is not in the URL, so the URL is rewritten once to name the id it reported."""
+    because its id is not in the URL, so the URL is rewritten once to name the id it reported,
+    if that id is one plain path segment (``COLLECTION_ID``) and the URL stays on the same server."""
     from taxii2client.exceptions import ValidationError
 
     try:
@@ -344,11 +413,25 @@ def _by_id(collection: Any, user: str | None, password: str | None, timeout: flo
         real = getattr(collection, "_id", None)
         if not isinstance(real, str) or not real or real in collection.url:
             raise
-    collection._conn.close()
+    if not COLLECTION_ID.fullmatch(real) or set(real) == {"."}:
+        raise Unavailable(f"the collection at {collection.url} reports an id that is not a TAXII collection id "
+                          f"({real[:80]!r}); give the partner's collection URL by its id")
     base = collection.url.rstrip("/").rsplit("/", 1)[0]
-    resolved = _collection(f"{base}/{real}/", user, password, timeout)
+    url = f"{base}/{real}/"
+    given, resolved_at = urlsplit(collection.url), urlsplit(url)
+    if (resolved_at.scheme, resolved_at.hostname, resolved_at.port) != (given.scheme, given.hostname, given.port):
+        raise Unavailable(f"the collection at {collection.url} resolves to another server; not followed")
+    collection._conn.close()
+    resolved = _collection(url, user, password, timeout, deadline)
     resolved.refresh()
     return resolved
+
+
+def _status_id(value: object) -> str:
+    """The partner's TAXII status id, if it is one (``STATUS_ID``); else its answer is not TAXII."""
+    if isinstance(value, str) and STATUS_ID.fullmatch(value):
+        return value
+    raise Unavailable("the partner's answer is not a TAXII status (no valid status id); asked again later")
 
 
 def _http_error(response) -> str:  # type: ignore[no-untyped-def]
@@ -365,30 +448,39 @@ def _http_error(response) -> str:  # type: ignore[no-untyped-def]
     return words
 
 
-def push_taxii(partner: Organization, bundle: dict, settings: PushSettings) -> str:
-    """Post the bundle's objects to the partner's collection and wait for the TAXII status.
+def push_taxii(partner: Organization, bundle: dict, settings: PushSettings, deadline: Deadline | None = None) -> str:
+    """Post the bundle's objects to the partner's collection and wait for the TAXII status, all
+    before ``deadline`` (by default one push's time from now).
 
     Returns the status id once the status is complete and nothing was refused; raises Refused (the
     partner said no) or Unavailable (try again later)."""
     import requests
     from taxii2client.exceptions import AccessError, TAXIIServiceException
 
+    deadline = deadline or Deadline(settings.push_seconds)
     user, password = _credentials(partner)
     objects = [o for o in bundle.get("objects") or () if isinstance(o, dict)]
-    collection = _collection(partner.taxii_url or "", user, password, settings.timeout_seconds)
+    collection = _collection(partner.taxii_url or "", user, password, settings.timeout_seconds, deadline)
     try:
-        collection = _by_id(collection, user, password, settings.timeout_seconds)
-        status = collection.add_objects({"objects": objects}, wait_for_completion=True,
-                                        poll_interval=settings.poll_interval, timeout=settings.timeout_seconds)
-        if status.status != "complete":
-            raise Unavailable(f"the partner's TAXII status {status.id} was still {status.status} after "
-                              f"{settings.timeout_seconds:g} s; asked again later", status_id=status.id)
+        collection = _by_id(collection, user, password, settings.timeout_seconds, deadline)
+        # The status is polled here, not by taxii2-client: its id is checked before it goes into
+        # the status URL, and the wait keeps to the deadline.
+        status = collection.add_objects({"objects": objects}, wait_for_completion=False)
+        status_id = _status_id(status.id)
+        waited = deadline.clock() + settings.timeout_seconds
+        while status.status != "complete":
+            if deadline.clock() + settings.poll_interval > min(waited, deadline.ends):
+                raise Unavailable(f"the partner's TAXII status {status_id} was still {status.status} after "
+                                  f"{settings.timeout_seconds:g} s; asked again later", status_id=status_id)
+            time.sleep(settings.poll_interval)
+            status.refresh()
+            status_id = _status_id(status.id)
         refused = _refused(collection, objects, status.failures or [])
         if refused:
             said = "; ".join(f"{f.get('id')}: {f.get('message') or 'refused'}" for f in refused[:5])
-            raise Refused(f"the partner refused {len(refused)} object(s) (TAXII status {status.id}): {said}",
-                          status_id=status.id)
-        return str(status.id)
+            raise Refused(f"the partner refused {len(refused)} object(s) (TAXII status {status_id}): {said}",
+                          status_id=status_id)
+        return status_id
     except requests.HTTPError as exc:
         response = exc.response
         if response is None or response.status_code >= 500 or response.status_code in RETRYABLE_4XX:
@@ -400,7 +492,7 @@ def push_taxii(partner: Organization, bundle: dict, settings: PushSettings) -> s
         raise Unavailable(f"no answer within {settings.timeout_seconds:g} s") from None
     except requests.ConnectionError as exc:
         raise Unavailable(f"unreachable ({type(exc).__name__})") from None
-    except (TAXIIServiceException, requests.RequestException, ValueError) as exc:
+    except (TAXIIServiceException, requests.RequestException, ValueError, KeyError) as exc:
         # Not a TAXII 2.1 answer (a proxy's page, a wrong URL): the operator can fix it; retried.
         raise Unavailable(f"{type(exc).__name__}: {exc}"[:500]) from None
     finally:
@@ -411,10 +503,11 @@ def _version(obj: dict) -> str | None:
     return obj.get("modified") or obj.get("created")
 
 
-def _refused(collection, objects: list[dict], failures: list[dict]) -> list[dict]:  # type: ignore[no-untyped-def]
+def _refused(collection, objects: list[dict], failures: list) -> list[dict]:  # type: ignore[no-untyped-def]
     """The status's failures that are refusals: not shared reference objects, and not objects the
     partner already holds at the version we sent (a repeat after a crash, or an incident and its
-    observables sent with an earlier request)."""
+    observables sent with an earlier request). The lookups keep to the push's deadline (the
+    collection's requests raise Unavailable once it has passed)."""
     import requests
     from taxii2client.exceptions import TAXIIServiceException
 
@@ -422,6 +515,8 @@ def _refused(collection, objects: list[dict], failures: list[dict]) -> list[dict
     refused = []
     lookups = 0
     for failure in failures:
+        if not isinstance(failure, dict):
+            continue  # not a TAXII failure: names nothing of ours
         obj = by_id.get(failure.get("id"))
         if obj is None:
             continue  # not one of ours: nothing the request depends on
@@ -444,16 +539,19 @@ def _refused(collection, objects: list[dict], failures: list[dict]) -> list[dict
 
 # ---- one run ----------------------------------------------------------------------------------
 
+Push = Callable[[Organization, dict, PushSettings, Deadline], str]
+
+
 def push_due(session: DbSession, *, now: datetime, settings: PushSettings,
              limit: int = BATCH_SIZE, rng: Callable[[], float] = random.random,
-             monotonic: Callable[[], float] = time.monotonic,
-             push: Callable[[Organization, dict, PushSettings], str] = push_taxii) -> PushReport:
+             monotonic: Callable[[], float] = time.monotonic, push: Push = push_taxii) -> PushReport:
     """Push every due delivery (one claimed batch at a time), then sync the mailed ones.
 
     As in mail.delivery.send_due, each batch is claimed at ``now`` plus the time the run has taken
     so far, a row retried in this run waits for the next one, and past half the lease the rest of
-    a batch is handed back. A partner found unreachable is not tried again in the same batch: its
-    other deliveries are deferred with the same error."""
+    a batch is handed back; each push ends within ``settings.push_seconds``. A partner found
+    unreachable is not tried again in the same batch: its other deliveries wait, no attempt
+    counted. A delivery that fails in a way nobody foresaw is retried later (``_crashed``)."""
     report = PushReport()
     seen: set[int] = set()
     started = monotonic()
@@ -461,31 +559,61 @@ def push_due(session: DbSession, *, now: datetime, settings: PushSettings,
         claimed_at = monotonic()
         at = now + timedelta(seconds=claimed_at - started)
         token, rows = claim(session, now=at, limit=limit, lease_seconds=settings.lease_seconds)
-        fresh = [row for row in rows if row.id not in seen]
+        # Ids read now, while the rows are loaded: a failed delivery's rollback expires them all.
+        fresh = [(row.id, row) for row in rows if row.id not in seen]
         if len(fresh) < len(rows):
             # Retried earlier in this run and due again already: the next run takes them.
             release(session, token, only=[row.id for row in rows if row.id in seen])
         if not fresh:
             break
         down: dict[int, str] = {}  # partner id -> the error that says it is away
-        for row in fresh:
+        for row_id, row in fresh:
             if monotonic() - claimed_at > settings.lease_seconds / 2:
                 report.released += release(session, token)
                 log.warning("push-partners: batch took over half the lease; %d delivery(ies) left for the next run",
                             report.released)
                 break
-            seen.add(row.id)
-            _deliver(session, row, token, at=at, settings=settings, rng=rng, report=report, down=down, push=push)
+            seen.add(row_id)
+            try:
+                _deliver(session, row, token, at=at, settings=settings, rng=rng, report=report, down=down,
+                         push=push, monotonic=monotonic)
+            except Exception as exc:  # noqa: BLE001 - one delivery never ends the run
+                _crashed(session, row_id, token, exc, at=at, settings=settings, rng=rng, report=report)
         if report.released:
             break
     return sync_mail(session, now=now + timedelta(seconds=monotonic() - started), report=report)
 
 
+def _crashed(session: DbSession, row_id: int, token: str, exc: Exception, *, at: datetime,
+             settings: PushSettings, rng: Callable[[], float], report: PushReport) -> None:
+    """Pushing a delivery or recording its outcome raised what nobody foresaw (a partner's answer
+    the database refuses, a bug): nothing of it is kept, the attempt counts, and the delivery is
+    retried with backoff like an unreachable partner (dead after the last attempt)."""
+    log.exception("push-partners: delivery %s failed unexpectedly", row_id)
+    session.rollback()
+    error = f"unexpected error: {type(exc).__name__}: {exc}"[:500]
+    try:
+        row = session.get(PartnerDelivery, row_id, populate_existing=True)
+        if row is not None:
+            _defer(session, row, token, at=at, attempts=row.attempts + 1, error=error, status_id=None,
+                   settings=settings, rng=rng, report=report)
+    except Exception:  # noqa: BLE001 - the database itself is failing: the lease expires, the next run retries
+        session.rollback()
+        log.exception("push-partners: could not record the failure of delivery %s", row_id)
+        report.errors.append(f"delivery {row_id}: {error}")
+
+
 def _deliver(session: DbSession, row: PartnerDelivery, token: str, *, at: datetime, settings: PushSettings,
-             rng: Callable[[], float], report: PushReport, down: dict[int, str],
-             push: Callable[[Organization, dict, PushSettings], str]) -> None:
+             rng: Callable[[], float], report: PushReport, down: dict[int, str], push: Push,
+             monotonic: Callable[[], float]) -> None:
+    partner = session.get(Organization, row.partner_org_id)
+    handed = row.channel == "email" and row.outbox_id is not None
+    if partner is not None and not partner.active and not handed:
+        _dead(session, row, token, at=at, attempts=row.attempts, status_id=None, report=report,
+              error=f"partner {partner.slug} is deactivated")
+        return
     if row.channel == "email":
-        if row.outbox_id is None:
+        if not handed:
             _hand_to_outbox(session, row, token, at=at, settings=settings, rng=rng, report=report)
         elif _hold(session, row, token, claimed_by=None, lease_until=None):
             session.commit()  # handed over by a run that died before letting go: sync_mail reads it
@@ -493,17 +621,16 @@ def _deliver(session: DbSession, row: PartnerDelivery, token: str, *, at: dateti
             session.rollback()
         return
     attempts = row.attempts + 1
-    partner = session.get(Organization, row.partner_org_id)
     if partner is None or not partner.taxii_url:
         _dead(session, row, token, at=at, attempts=attempts, status_id=None, report=report,
               error="the partner CERT has no TAXII collection URL any more; open the request again")
         return
-    if partner.id in down:
-        _defer(session, row, token, at=at, attempts=attempts, error=down[partner.id], status_id=None,
+    if partner.id in down:  # not tried: no attempt counted
+        _defer(session, row, token, at=at, attempts=row.attempts, error=down[partner.id], status_id=None,
                settings=settings, rng=rng, report=report)
         return
     try:
-        status_id = push(partner, row.bundle, settings)
+        status_id = push(partner, row.bundle, settings, Deadline(settings.push_seconds, monotonic))
     except Refused as exc:
         _dead(session, row, token, at=at, attempts=attempts, error=str(exc), status_id=exc.status_id, report=report)
     except Unavailable as exc:
@@ -511,10 +638,6 @@ def _deliver(session: DbSession, row: PartnerDelivery, token: str, *, at: dateti
             down[partner.id] = str(exc)
         _defer(session, row, token, at=at, attempts=attempts, error=str(exc), status_id=exc.status_id,
                settings=settings, rng=rng, report=report)
-    except Exception as exc:  # noqa: BLE001 - an answer nobody foresaw: retried, the other partners still served
-        log.exception("push-partners: delivery %s to %s", row.id, partner.slug)
-        _defer(session, row, token, at=at, attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:500],
-               status_id=None, settings=settings, rng=rng, report=report)
     else:
         _sent(session, row, token, at=at, attempts=attempts, status_id=status_id, via="taxii", report=report)
 

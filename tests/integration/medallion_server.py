@@ -1,6 +1,7 @@
 """A partner CERT's TAXII 2.1 server for tests: medallion with its memory backend, in a thread,
-behind a switch that makes it answer like a server that is down, and a count of the objects
-POSTs it took."""
+behind a switch that makes it answer like a server that is down (or like a hostile one, through
+``Partner.answer``), and a count of the objects POSTs it took. The partner-feed tests use it too,
+as the partner's server they pull from."""
 from __future__ import annotations
 
 import io
@@ -8,10 +9,12 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 from werkzeug.serving import make_server
 
 USER, PASSWORD = "cert-share", "partner-secret"
+TAXII = "application/taxii+json;version=2.1"
 INTAKE_ID = "8c0b1ad5-3c77-4b58-a2a1-1f7a3e6b2d01"  # takes writes
 READ_ONLY_ID = "2f9d5c3e-6e0a-4d43-9b8c-7a4e0c1d9f02"  # does not
 
@@ -25,6 +28,9 @@ class Partner:
     delay: float = 0.0  # seconds each objects POST waits before medallion handles it
     posts_taken: int = 0  # objects POSTs that medallion answered 202
     refuse_types: frozenset[str] = frozenset()  # objects of these types are listed as failures, not stored
+    # Answers a request instead of medallion when it returns (status line, headers, body chunks);
+    # None lets medallion answer. Called with the WSGI environ.
+    answer: Callable[[dict], tuple[str, list[tuple[str, str]], Iterable[bytes]] | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -77,6 +83,11 @@ def start(tmp_path):
     partner = Partner(base="")
 
     def switch(environ, start_response):
+        own = partner.answer(environ) if partner.answer else None
+        if own is not None:
+            line, headers, body = own
+            start_response(line, headers)
+            return body
         if partner.down:
             start_response(f"{partner.down} Service Unavailable",
                            [("Content-Type", "application/taxii+json;version=2.1")])

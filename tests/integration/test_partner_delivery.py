@@ -391,3 +391,242 @@ def test_a_partner_that_never_answers_holds_the_run_only_until_the_timeout(app, 
     assert report.retried == 1, report.summary()
     request, delivery = _request(app, request_id)
     assert request.state == "queued" and "no answer within 0.5 s" in delivery.last_error
+
+
+# ---- a partner's server that answers what no TAXII server should -----------------------------
+
+def _posting(environ) -> bool:
+    return environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/objects/")
+
+
+def _posted(environ) -> list[dict]:
+    """The objects of the envelope posted (the body read, as a server must)."""
+    return json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))["objects"]
+
+
+def _status(status_id, objects: list[dict], failures: list[dict] = ()) -> bytes:
+    return json.dumps({"id": status_id, "status": "complete", "total_count": len(objects),
+                       "success_count": len(objects) - len(failures), "failure_count": len(failures),
+                       "pending_count": 0, "failures": list(failures)}).encode()
+
+
+def _taxii(line: str, body) -> tuple:
+    return line, [("Content-Type", medallion_server.TAXII)], [body] if isinstance(body, bytes) else body
+
+
+@pytest.mark.parametrize("status_id", ["s" * 300, "../../collections/other", 42])
+def test_a_status_id_that_is_not_taxii_is_never_stored_and_the_delivery_is_retried(app, coop, partner_server,
+                                                                                   status_id):
+    def answer(environ):
+        if _posting(environ):
+            return _taxii("202 Accepted", _status(status_id, _posted(environ)))
+        return None
+
+    partner_server.answer = answer
+    incident_id = _report(app, coop)
+    request_id = _open(app, coop, incident_id)
+    report = _run(app)  # on PostgreSQL, a 300-character id stored would end the run with an error
+    assert (report.sent, report.retried, report.failed) == (0, 1, 0), report.summary()
+    request, delivery = _request(app, request_id)
+    assert (delivery.state, delivery.attempts, delivery.taxii_status_id) == ("pending", 1, None)
+    assert "not a TAXII status" in delivery.last_error
+    assert request.state == "queued" and request.taxii_status_id is None
+    assert not _timeline(app, incident_id, "cooperation.sent")
+
+    partner_server.answer = None  # the partner's server is fixed: the next run delivers
+    assert _run(app, now=utcnow() + timedelta(hours=1)).sent == 1
+    request, delivery = _request(app, request_id)
+    assert request.state == "sent" and (delivery.state, delivery.attempts) == ("sent", 2)
+
+
+def test_an_unforeseen_error_in_one_delivery_never_ends_the_run(app, coop, partner_server, monkeypatch):
+    broken = _open(app, coop, _report(app, coop, address="203.0.113.1"))
+    fine = _open(app, coop, _report(app, coop, address="203.0.113.2"))
+    real = cooperation.delivered
+
+    def delivered(session, delivery, **kwargs):
+        if delivery.request_id == broken:
+            raise RuntimeError("the timeline refused the entry")
+        return real(session, delivery, **kwargs)
+
+    monkeypatch.setattr(cooperation, "delivered", delivered)
+    now = utcnow()
+    report = _run(app, now=now)
+    assert (report.sent, report.retried) == (1, 1), report.summary()
+    request, delivery = _request(app, broken)
+    assert (delivery.state, delivery.attempts) == ("pending", 1)  # nothing of the outcome kept, the attempt counted
+    assert "unexpected error: RuntimeError: the timeline refused the entry" in delivery.last_error
+    assert request.state == "queued" and not _timeline(app, request.incident_id, "cooperation.sent")
+    assert _request(app, fine)[0].state == "sent"
+
+    for run in range(1, SETTINGS.policy.max_attempts):  # never a loop for ever: given up at the last attempt
+        _run(app, now=now + timedelta(days=run))
+    request, delivery = _request(app, broken)
+    assert (delivery.state, delivery.attempts) == ("dead", SETTINGS.policy.max_attempts)
+    assert request.state == "failed" and "gave up after 5 attempts: unexpected error" in request.last_error
+
+
+def test_the_job_still_marks_overdue_requests_when_a_delivery_breaks(app, coop, runner, partner_server, monkeypatch):
+    def delivered(session, delivery, **kwargs):
+        raise RuntimeError("the timeline refused the entry")
+
+    monkeypatch.setattr(cooperation, "delivered", delivered)
+    request_id = _open(app, coop, _report(app, coop))
+    late_id = _open(app, coop, _report(app, coop, address="203.0.113.3"))
+    with app.app_context():
+        db.session.get(CooperationRequest, late_id).due_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    result = runner.invoke(args=["jobs", "run", "push-partners"])
+    assert result.exit_code == 0, result.output
+    assert "retry later 2" in result.output and "overdue 1" in result.output
+    assert _request(app, late_id)[0].state == "overdue" and _request(app, request_id)[0].state == "queued"
+
+
+@pytest.mark.parametrize("channel", ["taxii", "email"])
+def test_a_deactivated_partner_gets_nothing_and_the_request_fails_saying_so(app, coop, partner_server, channel):
+    from cert_share.models import OutboxMessage
+
+    tlp = "amber" if channel == "taxii" else "green"
+    with app.app_context():
+        if channel == "email":
+            db.session.get(Organization, coop["partner"].id).taxii_url = None
+            db.session.commit()
+    incident_id = _report(app, coop, tlp=tlp)
+    request_id = _open(app, coop, incident_id, tlp=tlp)
+    with app.app_context():  # the partnership ended after the request was opened
+        db.session.get(Organization, coop["partner"].id).active = False
+        db.session.commit()
+    report = _run(app)
+    assert (report.sent, report.mailed, report.failed) == (0, 0, 1), report.summary()
+    request, delivery = _request(app, request_id)
+    said = f"partner {coop['partner'].slug} is deactivated"
+    assert delivery.state == "dead" and delivery.last_error == said
+    assert request.state == "failed" and request.last_error == said
+    [entry] = _timeline(app, incident_id, "cooperation.failed")
+    assert entry.details["error"] == said
+    assert partner_server.posts_taken == 0
+    with app.app_context():
+        assert db.session.execute(select(OutboxMessage)).scalars().all() == []
+
+
+def test_deliveries_waiting_for_a_partner_found_down_get_no_attempt_counted(app, coop, partner_server):
+    first = _open(app, coop, _report(app, coop, address="203.0.113.1"))
+    second = _open(app, coop, _report(app, coop, address="203.0.113.2"))
+    partner_server.down = 503
+    report = _run(app)
+    assert (report.sent, report.retried) == (0, 2), report.summary()
+    tried, waited = _request(app, first)[1], _request(app, second)[1]
+    assert (tried.state, tried.attempts) == ("pending", 1) and "HTTP 503" in tried.last_error
+    assert (waited.state, waited.attempts) == ("pending", 0) and "HTTP 503" in waited.last_error
+
+
+# Pushes bounded by a 1 s deadline (a quarter of a 4 s lease), each request by 5 s.
+QUICK = PushSettings(policy=SETTINGS.policy, lease_seconds=4, timeout_seconds=5, poll_interval=0.05)
+
+
+def test_a_partner_dripping_its_answer_holds_the_push_only_until_its_deadline(app, coop, partner_server):
+    import time
+
+    def drip(objects):
+        for _ in range(200):  # a byte every 50 ms: each read ends well within the request's timeout
+            yield b" "
+            time.sleep(0.05)
+        yield _status("status-1", objects)
+
+    def answer(environ):
+        return _taxii("202 Accepted", drip(_posted(environ))) if _posting(environ) else None
+
+    partner_server.answer = answer
+    request_id = _open(app, coop, _report(app, coop))
+    started = time.monotonic()
+    report = _run(app, settings=QUICK)
+    assert time.monotonic() - started < 5, "the push outlasted its deadline (and, longer, the lease)"
+    assert report.retried == 1, report.summary()
+    request, delivery = _request(app, request_id)
+    assert request.state == "queued" and "the push took longer than its 1 s" in delivery.last_error
+
+
+def test_looking_up_what_the_partner_holds_keeps_to_the_push_deadline(app, coop, partner_server):
+    import time
+
+    def answer(environ):
+        if _posting(environ):  # every object listed as a failure: each is looked up
+            objects = _posted(environ)
+            return _taxii("202 Accepted", _status("status-1", objects, [{"id": o["id"]} for o in objects]))
+        if "/objects/" in environ["PATH_INFO"]:
+            time.sleep(0.8)
+            return _taxii("404 Not Found", json.dumps({"title": "no such object"}).encode())
+        return None
+
+    partner_server.answer = answer
+    request_id = _open(app, coop, _report(app, coop))
+    started = time.monotonic()
+    report = _run(app, settings=QUICK)
+    assert time.monotonic() - started < 3.5
+    assert report.retried == 1, report.summary()
+    request, delivery = _request(app, request_id)
+    assert request.state == "queued" and "the push took longer than its 1 s" in delivery.last_error
+
+
+def test_an_answer_over_the_size_limit_is_not_read(app, coop, partner_server):
+    def huge(objects):
+        for _ in range(11):
+            yield b" " * (1024 * 1024)
+        yield _status("status-1", objects)  # valid JSON, after 11 MiB of white space
+
+    def answer(environ):
+        return _taxii("202 Accepted", huge(_posted(environ))) if _posting(environ) else None
+
+    partner_server.answer = answer
+    request_id = _open(app, coop, _report(app, coop))
+    report = _run(app)
+    assert report.retried == 1, report.summary()
+    request, delivery = _request(app, request_id)
+    assert request.state == "queued" and "the partner's answer is over 10 MiB" in delivery.last_error
+
+
+def test_a_redirect_is_not_followed_so_the_credentials_stay_with_the_partner(app, coop, partner_server):
+    elsewhere: list[str] = []
+
+    def answer(environ):
+        if environ["PATH_INFO"].startswith("/elsewhere/"):
+            elsewhere.append(environ.get("HTTP_AUTHORIZATION", ""))
+            return _taxii("202 Accepted", _status("status-1", _posted(environ)))
+        if _posting(environ):
+            _posted(environ)
+            return "307 Temporary Redirect", [("Location", f"{partner_server.base}/elsewhere/objects/")], [b""]
+        return None
+
+    partner_server.answer = answer
+    incident_id = _report(app, coop)
+    request_id = _open(app, coop, incident_id)
+    report = _run(app)
+    assert elsewhere == [], "the redirect was followed"
+    assert report.failed == 1, report.summary()
+    request, delivery = _request(app, request_id)
+    assert delivery.state == "dead" and request.state == "failed"
+    assert "HTTP 307" in request.last_error and "redirects are not followed" in request.last_error
+
+
+@pytest.mark.parametrize("reported", ["../../../status", "x/../../objects", ".."])
+def test_a_collection_alias_reporting_an_unsafe_id_is_not_followed(app, coop, partner_server, reported):
+    alias = "/partner/collections/intake/"
+    asked: list[str] = []
+
+    def answer(environ):
+        asked.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] == alias:
+            return _taxii("200 OK", json.dumps({"id": reported, "title": "Intake", "can_read": True,
+                                                "can_write": True}).encode())
+        return None
+
+    partner_server.answer = answer
+    with app.app_context():
+        db.session.get(Organization, coop["partner"].id).taxii_url = f"{partner_server.base}{alias}"
+        db.session.commit()
+    request_id = _open(app, coop, _report(app, coop))
+    report = _run(app)
+    assert report.retried == 1, report.summary()
+    assert set(asked) == {alias}, asked
+    request, delivery = _request(app, request_id)
+    assert request.state == "queued" and "not a TAXII collection id" in delivery.last_error
