@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import uuid
 
 import pytest
 from sqlalchemy import func, select
 from taxii2client.v21 import Collection as TaxiiCollection
-from werkzeug.serving import make_server
 
 from cert_share.extensions import db
 from cert_share.models import EarlyWarning, FeedState, Incident, Observable
@@ -18,43 +16,18 @@ from cert_share.services.feeds import load_feeds, parse_feed, pull_feeds
 from cert_share.stix import markings
 from tests.conftest import auth
 
-PARTNER_USER, PARTNER_PASSWORD = "cert-share", "feed-secret"
-COLLECTION_ID = "365fed99-08fa-fdcd-a1b3-fb247eb41d01"
+from . import medallion_server
+
+PARTNER_USER, PARTNER_PASSWORD = medallion_server.USER, medallion_server.PASSWORD
+COLLECTION_ID = medallion_server.INTAKE_ID
 
 
 @pytest.fixture
 def upstream(tmp_path):
-    """A partner CERT's TAXII 2.1 server: medallion with its memory backend, in a thread."""
-    import medallion
-
-    data = {
-        "/discovery": {"title": "Partner CERT TAXII", "api_roots": ["partner"], "default": "partner"},
-        "partner": {
-            "information": {"title": "Partner", "versions": ["application/taxii+json;version=2.1"],
-                            "max_content_length": 10_000_000},
-            "status": [],
-            "collections": [{"id": COLLECTION_ID, "title": "Indicators", "can_read": True, "can_write": True,
-                             "media_types": ["application/stix+json;version=2.1"], "objects": [], "manifest": []}],
-        },
-    }
-    path = tmp_path / "medallion.json"
-    path.write_text(json.dumps(data))
-    app = medallion.application_instance
-    config = {"users": {PARTNER_USER: PARTNER_PASSWORD},
-              "taxii": {"max_page_size": 100},
-              "backend": {"module": "medallion.backends.memory_backend", "module_class": "MemoryBackend",
-                          "filename": str(path)}}
-    for prop in ("users", "taxii", "backend"):
-        medallion.set_config(app, prop, config)
-    if "objects" not in app.blueprints:
-        medallion.register_blueprints(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/partner/collections/{COLLECTION_ID}/"
-    yield url
-    server.shutdown()
-    thread.join(timeout=10)
+    """A partner CERT's TAXII 2.1 server (medallion in a thread); yields its collection's URL."""
+    partner, stop = medallion_server.start(tmp_path)
+    yield partner.intake_url
+    stop()
 
 
 def push(url, objects):
