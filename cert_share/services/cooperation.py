@@ -27,9 +27,9 @@ States (vocab.CooperationState): outgoing ``queued → sent → acknowledged →
   moves it to ``acknowledged`` keeping ``overdue_at``: ``is_overdue`` (the queue, the pages and the
   API's ``overdue``) is what says "late", for as long as the request is open.
 
-Acknowledging and answering lock the request's row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
-serialises writers) and judge its state again once locked: two staff answering at once send one
-answer.
+Acknowledging, answering and resending lock the request's row (``_locked``: the writer lock on
+SQLite, the row on PostgreSQL) and judge its state again once locked: two staff answering at once
+send one answer.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from .. import policy
@@ -348,8 +348,14 @@ def _incoming(request: CooperationRequest) -> None:
 
 
 def _locked(session: DbSession, request: CooperationRequest) -> CooperationRequest:
-    """The request's row, locked until the commit (FOR UPDATE on PostgreSQL) and read afresh: what
-    another staff member committed meanwhile is what the caller judges."""
+    """The request's row, locked until the commit and read afresh: what another staff member
+    committed meanwhile is what the caller judges.
+
+    The UPDATE that changes nothing comes first because a read alone locks nothing on SQLite: the
+    write takes SQLite's one writer lock (sqlite_writer.py) before the row is read, so a second
+    answer waits and then reads "answered". On PostgreSQL it locks the row, as FOR UPDATE does."""
+    session.execute(update(CooperationRequest).where(CooperationRequest.id == request.id)
+                    .values(state=CooperationRequest.state).execution_options(synchronize_session=False))
     return session.execute(select(CooperationRequest).where(CooperationRequest.id == request.id)
                            .with_for_update().execution_options(populate_existing=True)).scalar_one()
 

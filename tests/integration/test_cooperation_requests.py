@@ -614,3 +614,32 @@ def test_every_state_change_is_on_the_case_timeline_and_in_the_audit_log(app, co
         assert [e.title for e in events] == [AUDIT_ACTION_LABELS[a] for a in expected]
         assert all(f"request #{request_id}" in e.detail for e in events)
         assert db.session.get(CooperationRequest, request_id).state == "answered"
+
+
+def test_two_staff_pressing_answer_in_the_same_instant_send_one_answer(app, coop, client):
+    import threading
+    request_id = _incoming_request(client, coop)
+    ready, outcomes = threading.Barrier(2), []
+
+    def press(text):
+        with app.app_context():
+            request = db.session.get(CooperationRequest, request_id)  # both pages read "received"
+            staff = _staff(coop)
+            ready.wait(timeout=10)
+            try:
+                cooperation.answer(db.session, staff, request, message=text)
+                outcomes.append("answered")
+            except InputError as exc:
+                db.session.rollback()
+                outcomes.append(exc.message)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=press, args=(f"Answer {n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["answered", "this request is already answered"]
+    with app.app_context():
+        assert len(db.session.execute(select(PartnerDelivery).where(PartnerDelivery.purpose == "answer")).all()) == 1
