@@ -19,7 +19,7 @@ from ..errors import CertShareError, InputError
 from ..extensions import db
 from ..params import int_arg
 from ..services import case_access, cooperation_queue, metrics, triage, workspace
-from ..services.cooperation import list_requests, open_requests
+from ..services.cooperation import list_requests, open_requests, undelivered
 from ..services.incident_listing import case_summary, readable_incident
 from ..store import case_staff
 from ..vocab import (
@@ -123,6 +123,7 @@ def case_page(incident, status: int = 200, forms: dict | None = None):
     links = triage.linked_reports(db.session, incident)
     request_form = forms.get("request") or CooperationRequestForm(formdata=None)
     request_form.offer(incident, cooperation_queue.active_partners(db.session))
+    coop_requests = list_requests(db.session, current_actor(), incident_id=incident.id)
     return render_template(
         "workspace/case.html", incident=incident, deadlines=deadlines.for_incident(incident),
         timeline=workspace.timeline(db.session, incident), links=links,
@@ -130,7 +131,7 @@ def case_page(incident, status: int = 200, forms: dict | None = None):
         staff_form=_staff_form(incident, staff),
         cooperation=cooperation, triage_form=triage_form, note_form=forms.get("note") or NoteForm(formdata=None),
         coop_form=coop_form, merge_form=forms.get("merge") or MergeForm(formdata=None),
-        coop_requests=list_requests(db.session, current_actor(), incident_id=incident.id),
+        coop_requests=coop_requests, coop_undelivered=undelivered(db.session, [r.id for r in coop_requests]),
         request_form=request_form, now=utcnow(), errors=forms.get("errors", [])), status
 
 

@@ -377,6 +377,23 @@ def test_a_dead_delivery_shows_as_undelivered_and_the_resend_button_queues_it_ag
     assert member.post(f"{path}/resend", data={"csrf_token": token}).status_code == 403
 
 
+def test_the_case_page_counts_a_requests_undelivered_deliveries_as_the_queue_does(app, world, staff):
+    assert _open(staff, world).status_code == 302
+    [row] = _requests(app)
+    case = f"/incidents/{world['report']}"
+    assert f'id="case-undelivered-{row.id}"' not in staff.get(case).get_data(as_text=True)
+    _dies(app, row.id, "request")
+    page = staff.get(case).get_data(as_text=True)
+    table = _text(page[page.index('id="coop-requests"'):page.index("</table>", page.index('id="coop-requests"'))])
+    assert "Failed 1 undelivered" in table and "HTTP 401 Unauthorized: bad credentials" in table
+    assert f'id="undelivered-{row.id}"' in staff.get("/cooperation?direction=outgoing").get_data(as_text=True)
+    path = f"/cooperation/{row.id}"
+    assert staff.post(f"{path}/resend", data={"csrf_token": _form(staff, path, "resend-form")}).status_code == 302
+    page = staff.get(case).get_data(as_text=True)
+    assert f'id="case-undelivered-{row.id}"' not in page and "undelivered" not in _text(
+        page[page.index('id="coop-requests"'):page.index("</table>", page.index('id="coop-requests"'))])
+
+
 def test_an_amber_strict_request_needs_the_box_ticked_to_acknowledge_and_answer(app, world, staff):
     now = utcnow()
     note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
