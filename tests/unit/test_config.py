@@ -82,8 +82,6 @@ PACKAGE = Path(cert_share.__file__).parent
 SETTING_NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
 # Read from the environment outside config.py on purpose: a secret typed for one command, not a setting.
 ENVIRONMENT_INPUTS = {"CERT_SHARE_PASSWORD"}
-# Environment variables in the README's configuration table that config.py does not read.
-README_ONLY = {"CERT_SHARE_PASSWORD", "TEST_DATABASE_URL"}
 
 
 def _package_modules():
@@ -153,17 +151,6 @@ def test_every_setting_the_package_reads_is_declared_in_config():
                 read.add(name)
     assert read - declared == set()
     assert {"JOB_SEND_MAIL_MINUTES", "MAIL_HOURLY_CAP", "CORRELATION_WINDOW_DAYS"} <= read
-
-
-def test_the_readme_lists_every_environment_variable_config_reads():
-    source = (PACKAGE / "config.py").read_text()
-    read = set(re.findall(r"""(?:environ\.get|_int|_bool|_minutes)\(\s*["']([A-Z][A-Z0-9_]+)["']""", source))
-    readme = (PACKAGE.parent / "README.md").read_text()
-    table = readme[readme.index("| variable | default | meaning |"):]
-    table = table[:table.index("\n\n")]
-    listed = {name for row in table.splitlines()[2:] for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
-    assert read - listed == set(), "read by config.py but missing from the README"
-    assert listed - read == README_ONLY, "in the README but read by nothing"
 
 
 def test_a_malformed_job_interval_in_the_environment_is_refused(monkeypatch, tmp_path):
