@@ -15,54 +15,41 @@ from cert_share.clock import utcnow
 from cert_share.errors import InputError, PermissionDenied
 from cert_share.extensions import db
 from cert_share.models import AuditEntry, CooperationRequest, Incident, Organization, PartnerDelivery, User
-from cert_share.services import cooperation, intake
+from cert_share.services import cooperation
 from cert_share.services.cooperation import RequestInput
 from cert_share.stix import cooperation as stix_coop
 from cert_share.stix import markings
 
-from ..conftest import auth
+from .cooperation_world import delivery_in_app as _delivery
+from .cooperation_world import (
+    file_report,
+    kill_delivery,
+    open_requests_in_app,
+    partner_cert,
+    partner_incident,
+    partner_request,
+    request_id_of,
+    world,
+)
+from .cooperation_world import partner_reply as _reply
+from .cooperation_world import push_to_intake as _push
 
 
 @pytest.fixture
 def coop(app, factory):
-    cert = factory.cert()
-    bank = factory.org("Bank One", country="VN")
-    partner = factory.org("CERT Abroad", sector="government-national", kind="partner", country="FI",
-                          contact_email="duty@cert-abroad.example")
-    staff = factory.user(cert, role="cert-analyst")
-    analyst = factory.user(bank, role="analyst")
-    with app.app_context():
-        org = db.session.get(Organization, partner.id)
-        org.taxii_url = "https://taxii.cert-abroad.example/api/collections/abc/"
-        db.session.commit()
-    return {"cert": cert, "bank": bank, "partner": partner, "staff": staff, "analyst": analyst,
-            "partner_token": factory.token(partner), "bank_token": factory.token(bank)}
+    coop = world(factory, taxii_url="https://taxii.cert-abroad.example/api/collections/abc/")
+    return {**coop, "partner_token": factory.token(coop["partner"]), "bank_token": factory.token(coop["bank"])}
 
 
 def _report(app, coop, tlp="amber", share_reporter=False):
-    with app.app_context():
-        bank = db.session.get(Organization, coop["bank"].id)
-        user = db.session.get(User, coop["analyst"].id)
-        data = {"title": "Mule accounts phishing", "description": "Kit at 203.0.113.9", "classification":
-                "fraud/phishing", "severity": "high", "tlp": tlp, "detected_at": utcnow() - timedelta(hours=1),
-                "observables": [{"type": "ipv4-addr", "value": "203.0.113.9"}], "share_reporter": share_reporter}
-        from cert_share.schemas.incident import IncidentCreateSchema
-        loaded = IncidentCreateSchema().load(json.loads(json.dumps(data, default=str)))
-        incident, _ = intake.store_report(db.session, org=bank, data=loaded, actor=actor_for_user(user),
-                                          source="api")
-        db.session.commit()
-        return incident.id
+    return file_report(app, coop["bank"].id, by=coop["analyst"].id, tlp=tlp, description="Kit at 203.0.113.9",
+                       share_reporter=share_reporter)
 
 
-def _open(app, coop, incident_id, **kw):
+def _open(app, coop, incident_id, partners=None, **kw):
     with app.app_context():
-        staff = db.session.get(User, coop["staff"].id)
-        incident = db.session.get(Incident, incident_id)
-        data = RequestInput(partners=kw.pop("partners", [coop["partner"].slug]), kind=kw.pop("kind", "information"),
-                            message=kw.pop("message", "Who hosts 203.0.113.9?"),
-                            due_at=kw.pop("due_at", utcnow() + timedelta(days=2)), tlp=kw.pop("tlp", "amber"),
-                            confirm_strict=kw.pop("confirm_strict", False))
-        rows = cooperation.open_requests(db.session, actor_for_user(staff), incident, data)
+        chosen = partners if partners is not None else [coop["partner"].slug]
+        rows = open_requests_in_app(coop["staff"].id, incident_id, chosen, **kw)
         return [(r.id, r.stix_id, r.state) for r in rows]
 
 
@@ -162,28 +149,11 @@ def test_a_member_cannot_be_chosen_as_a_partner(app, coop):
         _open(app, coop, incident_id, partners=[coop["bank"].slug])
 
 
-def _push(client, token, objects):
-    from cert_share.store.collections import intake_collection_id
-    with client.application.app_context():
-        collection_id = intake_collection_id(db.session)
-    response = client.post(f"/taxii2/api/collections/{collection_id}/objects/", data=json.dumps({"objects": objects}),
-                           headers={**auth(token), "Content-Type": "application/taxii+json;version=2.1",
-                                    "Accept": "application/taxii+json;version=2.1"})
-    assert response.status_code == 202, response.get_data(as_text=True)
-    return response.get_json()
-
-
 def test_a_partners_request_lands_in_the_queue_with_its_report(app, coop, client):
     # The partner's bundle, as the other side's open_requests builds it.
-    now = utcnow()
-    incident = {"type": "incident", "spec_version": "2.1", "id": "incident--6a3f0b7e-8f43-4bd4-9d57-0f3b5e0b4d11",
-                "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
-                "name": "Botnet C2 in your country", "labels": ['rsit:malicious-code="c2-server"'],
-                "object_marking_refs": [markings.marking_id("amber")]}
-    note = stix_coop.request_note(note_id=stix_coop.new_note_id(), incident_stix_id=incident["id"],
-                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="preservation",
-                                  message="Please preserve logs of 198.51.100.7", due_at=now + timedelta(days=3),
-                                  tlp="amber", requesting_country="FI", title=incident["name"], created=now)
+    incident = partner_incident("amber", labels=['rsit:malicious-code="c2-server"'])
+    note = partner_request(kind="preservation", message="Please preserve logs of 198.51.100.7",
+                           due_in=timedelta(days=3), tlp="amber", title=incident["name"])
     status = _push(client, coop["partner_token"], [*stix_coop.extension_objects(), incident, note])
     assert status["failure_count"] == 0
     _push(client, coop["partner_token"], [incident, note])  # delivered twice: still one request
@@ -200,21 +170,10 @@ def test_a_partners_request_lands_in_the_queue_with_its_report(app, coop, client
 
 
 def test_a_member_posting_a_request_note_creates_nothing(app, coop, client):
-    now = utcnow()
-    note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
-                                  incident_stix_id=f"incident--{'1' * 8}-1111-4111-8111-{'1' * 12}",
-                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="assistance",
-                                  message="Take this down", due_at=now + timedelta(days=1), tlp="green",
-                                  requesting_country="FI", title="x", created=now)
+    note = partner_request(message="Take this down", incident_stix_id=f"incident--{'1' * 8}-1111-4111-8111-{'1' * 12}")
     _push(client, coop["bank_token"], [*stix_coop.extension_objects(), note])
     with app.app_context():
         assert db.session.execute(select(CooperationRequest)).first() is None
-
-
-def _reply(purpose, request_ref, tlp="amber", **kw):
-    return stix_coop.reply_note(purpose=purpose, request_stix_id=request_ref, message=kw.get("message", "Done."),
-                                author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", tlp=tlp,
-                                created=utcnow())
 
 
 def test_the_partners_acknowledgement_and_answer_move_our_request_on(app, coop, client):
@@ -247,8 +206,7 @@ def test_a_plain_opinion_naming_our_request_is_an_answer(app, coop, client):
 
 def test_an_answer_to_a_request_never_sent_or_sent_to_another_partner_is_ignored_and_logged(
         app, coop, client, factory, caplog):
-    other = factory.org("CERT Elsewhere", sector="government-national", kind="partner", country="SE",
-                        contact_email="duty@elsewhere.example")
+    other = partner_cert(factory, "CERT Elsewhere", country="SE", contact="duty@elsewhere.example")
     incident_id = _report(app, coop)
     [(request_id, note_id, _s)] = _open(app, coop, incident_id)
     stranger = _reply("answer", stix_coop.new_note_id())
@@ -277,12 +235,7 @@ def test_an_overdue_request_is_marked_once_and_an_answer_still_closes_it(app, co
 
 
 def test_acknowledging_and_answering_an_incoming_request_queues_replies_to_the_partner(app, coop, client):
-    now = utcnow()
-    note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
-                                  incident_stix_id=f"incident--{'2' * 8}-2222-4222-8222-{'2' * 12}",
-                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="assistance",
-                                  message="Sinkhole bad.example", due_at=now + timedelta(days=1), tlp="green",
-                                  requesting_country="FI", title="x", created=now)
+    note = partner_request(incident_stix_id=f"incident--{'2' * 8}-2222-4222-8222-{'2' * 12}")
     _push(client, coop["partner_token"], [*stix_coop.extension_objects(), note])
     with app.app_context():
         staff = actor_for_user(db.session.get(User, coop["staff"].id))
@@ -310,37 +263,19 @@ def test_acknowledging_and_answering_an_incoming_request_queues_replies_to_the_p
 
 def _incoming_request(client, coop, tlp="green", due_in=timedelta(days=1), with_incident=False) -> int:
     """A partner's request pushed into our intake; its id here."""
-    now = utcnow()
-    incident = {"type": "incident", "spec_version": "2.1", "id": f"incident--{stix_coop.new_note_id()[6:]}",
-                "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
-                "name": "Botnet C2 in your country", "object_marking_refs": [markings.marking_id("green")]}
-    note = stix_coop.request_note(note_id=stix_coop.new_note_id(), incident_stix_id=incident["id"],
-                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="assistance",
-                                  message="Sinkhole bad.example", due_at=now + due_in, tlp=tlp,
-                                  requesting_country="FI", title="x", created=now)
-    _push(client, coop["partner_token"], [*stix_coop.extension_objects(), *([incident] if with_incident else []),
-                                          note])
-    with client.application.app_context():
-        return db.session.execute(select(CooperationRequest.id).where(
-            CooperationRequest.stix_id == note["id"])).scalar_one()
+    incident = partner_incident(incident_id=f"incident--{stix_coop.new_note_id()[6:]}")
+    note = partner_request(incident_stix_id=incident["id"], due_in=due_in, tlp=tlp)
+    _push(client, coop["partner_token"],
+                   [*stix_coop.extension_objects(), *([incident] if with_incident else []), note])
+    return request_id_of(client.application, note)
 
 
 def _staff(coop):
     return actor_for_user(db.session.get(User, coop["staff"].id))
 
 
-def _delivery(request_id, purpose):
-    return db.session.execute(select(PartnerDelivery).where(PartnerDelivery.request_id == request_id,
-                                                            PartnerDelivery.purpose == purpose)).scalar_one()
-
-
 def _dies(app, request_id, purpose, error="HTTP 401 Unauthorized"):
-    """What push-partners records when a delivery fails for good."""
-    with app.app_context():
-        delivery = _delivery(request_id, purpose)
-        delivery.state, delivery.attempts, delivery.last_error = "dead", 5, error
-        cooperation.delivery_failed(db.session, delivery, now=utcnow(), error=error)
-        db.session.commit()
+    kill_delivery(app, request_id, purpose, error, attempts=5)
 
 
 def _delivered(app, request_id, purpose="request"):
@@ -575,11 +510,8 @@ def test_lists_and_the_awaiting_count_keep_red_cases_to_the_staff_named_on_them(
 
 def test_listing_requests_takes_a_fixed_number_of_queries(app, coop, client, factory):
     from tests.integration.sql_capture import sql_statements
-    other = factory.org("CERT Elsewhere", sector="government-national", kind="partner", country="SE",
-                        contact_email="duty@elsewhere.example")
-    with app.app_context():
-        db.session.get(Organization, other.id).taxii_url = "https://taxii.elsewhere.example/api/collections/in/"
-        db.session.commit()
+    other = partner_cert(factory, "CERT Elsewhere", country="SE", contact="duty@elsewhere.example",
+                         taxii_url="https://taxii.elsewhere.example/api/collections/in/")
     reports = [_report(app, coop) for _ in range(4)]
     for incident_id in reports:
         _open(app, coop, incident_id, partners=[coop["partner"].slug, other.slug])
