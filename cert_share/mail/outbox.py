@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import CursorResult, delete, func, select
 
@@ -32,7 +34,28 @@ _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$|^[^@\s<>,;\
 
 def new_message_id() -> str:
     """A Message-ID fixed at enqueue time, so a retried delivery carries the same one."""
-    return f"<{uuid.uuid4()}@cert-share>"
+    return f"<{uuid.uuid4()}@{message_id_domain()}>"
+
+
+def message_id_domain() -> str:
+    """The right-hand side of our Message-IDs: a domain the CERT holds, so that they are unique
+    worldwide (RFC 5322 3.6.4) and spam filters see a real one. MAIL_FROM's domain; when that is
+    localhost (the default) or has no dot, BASE_URL's host."""
+    domain = parseaddr(setting("MAIL_FROM"))[1].rpartition("@")[2].strip().rstrip(".").lower()
+    if "." in domain and not domain.endswith(".localhost"):
+        return _ascii_domain(domain)
+    host = urlsplit(setting("BASE_URL")).hostname
+    if host:
+        return f"[{host}]" if ":" in host else _ascii_domain(host)  # an IPv6 address as a literal
+    return _ascii_domain(domain) if domain else "localhost"
+
+
+def _ascii_domain(domain: str) -> str:
+    # A header's Message-ID is ASCII: an internationalised domain in its A-label form.
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain.encode("ascii", "ignore").decode("ascii") or "localhost"
 
 
 def tlp_subject(subject: str, tlp: str | None) -> str:

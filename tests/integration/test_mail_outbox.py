@@ -2,6 +2,7 @@
 nobody mailed about their own actions, the hourly cap and the digest it feeds."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -39,7 +40,7 @@ def test_the_tlp_label_leads_the_subject_and_header_injection_is_flattened(ctx):
                   text="t", tlp="AMBER+STRICT", kind="alert")
     assert msg.subject == "[TLP:AMBER+STRICT] Phishing wave Bcc: all@evil.example"
     assert msg.tlp == "amber+strict"
-    assert msg.message_id.startswith("<") and msg.message_id.endswith("@cert-share>")
+    assert re.fullmatch(r"<[0-9a-f-]{36}@[a-z0-9.-]+>", msg.message_id)  # its domain: test_message_id.py
 
 
 @pytest.mark.parametrize("field, kwargs", [
