@@ -12,19 +12,18 @@ import pytest
 from sqlalchemy import select
 from stix2validator import ValidationOptions, validate_instance
 
-from cert_share.actor import actor_for_user
 from cert_share.clock import utcnow
 from cert_share.errors import InputError
 from cert_share.extensions import db
 from cert_share.mail.delivery import RetryPolicy
-from cert_share.models import AuditEntry, CooperationRequest, Incident, Organization, PartnerDelivery, User
-from cert_share.services import cooperation, intake, partner_delivery
-from cert_share.services.cooperation import RequestInput
+from cert_share.models import AuditEntry, CooperationRequest, Incident, Organization, PartnerDelivery
+from cert_share.services import cooperation, partner_delivery
 from cert_share.services.partner_delivery import PushSettings, claim, push_due
 from cert_share.stix import cooperation as stix_coop
 from cert_share.stix import markings
 
 from . import medallion_server
+from .cooperation_world import file_report, open_requests_in_app, set_taxii, world
 
 # Quick polling and few attempts; the clock is passed in, so nothing waits for backoff.
 SETTINGS = PushSettings(policy=RetryPolicy(max_attempts=5, base_seconds=60, max_seconds=600), lease_seconds=300,
@@ -40,44 +39,25 @@ def partner_server(tmp_path):
 
 @pytest.fixture
 def coop(app, factory, monkeypatch, partner_server):
-    cert = factory.cert()
-    bank = factory.org("Bank One", country="VN")
-    partner = factory.org("CERT Abroad", sector="government-national", kind="partner", country="FI",
-                          contact_email="duty@cert-abroad.example")
-    staff = factory.user(cert, role="cert-analyst")
-    analyst = factory.user(bank, role="analyst")
-    with app.app_context():
-        org = db.session.get(Organization, partner.id)
-        org.taxii_url = partner_server.intake_url
-        org.taxii_username_env, org.taxii_password_env = "CERT_ABROAD_TAXII_USER", "CERT_ABROAD_TAXII_PASSWORD"
-        db.session.commit()
+    coop = world(factory)
+    set_taxii(app, coop["partner"].id, partner_server.intake_url, "CERT_ABROAD_TAXII_USER",
+              "CERT_ABROAD_TAXII_PASSWORD")
     monkeypatch.setenv("CERT_ABROAD_TAXII_USER", medallion_server.USER)
     monkeypatch.setenv("CERT_ABROAD_TAXII_PASSWORD", medallion_server.PASSWORD)
-    return {"cert": cert, "bank": bank, "partner": partner, "staff": staff, "analyst": analyst}
+    return coop
 
 
 def _report(app, coop, tlp="amber", title="Mule accounts phishing", address="203.0.113.9"):
-    from cert_share.schemas.incident import IncidentCreateSchema
-    with app.app_context():
-        bank = db.session.get(Organization, coop["bank"].id)
-        user = db.session.get(User, coop["analyst"].id)
-        data = {"title": title, "description": f"Kit at {address}", "classification": "fraud/phishing",
-                "severity": "high", "tlp": tlp, "detected_at": utcnow() - timedelta(hours=1),
-                "observables": [{"type": "ipv4-addr", "value": address},
-                                {"type": "domain-name", "value": f"kit-{uuid.uuid4().hex[:6]}.example"}]}
-        loaded = IncidentCreateSchema().load(json.loads(json.dumps(data, default=str)))
-        incident, _ = intake.store_report(db.session, org=bank, data=loaded, actor=actor_for_user(user), source="api")
-        db.session.commit()
-        return incident.id
+    return file_report(app, coop["bank"].id, by=coop["analyst"].id, tlp=tlp, title=title,
+                       description=f"Kit at {address}",
+                       observables=[{"type": "ipv4-addr", "value": address},
+                                    {"type": "domain-name", "value": f"kit-{uuid.uuid4().hex[:6]}.example"}])
 
 
 def _open(app, coop, incident_id, tlp="amber", confirm_strict=False, message="Who hosts 203.0.113.9?"):
     with app.app_context():
-        staff = db.session.get(User, coop["staff"].id)
-        incident = db.session.get(Incident, incident_id)
-        data = RequestInput(partners=[coop["partner"].slug], kind="information", message=message,
-                            due_at=utcnow() + timedelta(days=2), tlp=tlp, confirm_strict=confirm_strict)
-        [request] = cooperation.open_requests(db.session, actor_for_user(staff), incident, data)
+        [request] = open_requests_in_app(coop["staff"].id, incident_id, [coop["partner"].slug], message=message,
+                                         tlp=tlp, confirm_strict=confirm_strict)
         return request.id
 
 
