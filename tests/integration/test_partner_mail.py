@@ -27,11 +27,10 @@ from cert_share.models import (
     PartnerDelivery,
     User,
 )
-from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import cooperation, intake
-from cert_share.services.cooperation import RequestInput
+from cert_share.services import cooperation
 from cert_share.services.partner_delivery import push_partners
 from cert_share.services.partner_mail import queue_mail, register_partner_key
+from tests.integration.cooperation_world import file_report_in_app, open_requests_in_app, world
 from tests.integration.pgp_keys import gpg, make_key, signed_parts, verify
 
 CONTACT = "duty@cert-abroad.example"
@@ -50,31 +49,18 @@ def partner_keyring(tmp_path_factory):
 @pytest.fixture
 def coop(ctx, factory):
     """The CERT, a bank's report, a staff member, and CERT Abroad reached only by e-mail."""
-    cert = factory.cert()
-    bank = factory.org("Bank One", country="VN")
-    partner = factory.org("CERT Abroad", sector="government-national", kind="partner", country="FI",
-                          contact_email=CONTACT)
-    staff = factory.user(cert, role="cert-analyst")
-    analyst = factory.user(bank, role="analyst")
-    return {"cert": cert, "bank": bank, "partner": partner, "staff": staff, "analyst": analyst}
+    return world(factory, contact=CONTACT)
 
 
 def report(coop, tlp: str) -> Incident:
-    data = IncidentCreateSchema().load(json.loads(json.dumps({
-        "title": TITLE, "description": "Kit at 203.0.113.9", "classification": "fraud/phishing",
-        "severity": "high", "tlp": tlp, "detected_at": utcnow() - timedelta(hours=1),
-        "observables": [{"type": "ipv4-addr", "value": "203.0.113.9"}]}, default=str)))
-    incident, _ = intake.store_report(db.session, org=db.session.get(Organization, coop["bank"].id), data=data,
-                                      actor=actor_for_user(db.session.get(User, coop["analyst"].id)), source="api")
-    db.session.commit()
-    return incident
+    return file_report_in_app(coop["bank"].id, by=coop["analyst"].id, tlp=tlp, title=TITLE,
+                              description="Kit at 203.0.113.9")
 
 
 def open_request(coop, tlp: str, *, kind: str = "preservation") -> CooperationRequest:
     incident = report(coop, tlp)
-    staff = actor_for_user(db.session.get(User, coop["staff"].id))
-    [request] = cooperation.open_requests(db.session, staff, incident, RequestInput(
-        partners=[coop["partner"].slug], kind=kind, message=ASK, due_at=utcnow() + timedelta(days=2), tlp=tlp))
+    [request] = open_requests_in_app(coop["staff"].id, incident.id, [coop["partner"].slug], kind=kind, message=ASK,
+                                     tlp=tlp)
     return request
 
 
@@ -172,11 +158,9 @@ def test_an_amber_request_to_a_partner_with_a_key_arrives_encrypted_with_the_bun
 @pytest.mark.parametrize("tlp", ["amber", "amber+strict"])
 def test_an_amber_request_to_a_keyless_mail_only_partner_is_refused_when_opened(coop, tlp):
     incident = report(coop, tlp)
-    staff = actor_for_user(db.session.get(User, coop["staff"].id))
     with pytest.raises(InputError) as refused:
-        cooperation.open_requests(db.session, staff, incident, RequestInput(
-            partners=[coop["partner"].slug], kind="information", message=ASK, due_at=utcnow() + timedelta(days=2),
-            tlp=tlp, confirm_strict=True))
+        open_requests_in_app(coop["staff"].id, incident.id, [coop["partner"].slug], message=ASK, tlp=tlp,
+                             confirm_strict=True)
     db.session.rollback()
     message = refused.value.message
     assert message.startswith("CERT Abroad has no OpenPGP key and is reached by e-mail")
