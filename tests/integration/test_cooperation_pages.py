@@ -11,49 +11,39 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from cert_share.actor import CLI
 from cert_share.clock import utcnow
 from cert_share.extensions import db
-from cert_share.models import CooperationRequest, Incident, Organization
-from cert_share.schemas.incident import IncidentCreateSchema
-from cert_share.services import cooperation, intake
+from cert_share.models import CooperationRequest, Incident
+from cert_share.services import cooperation
 from cert_share.stix import cooperation as stix_coop
 from cert_share.stix import markings
-from cert_share.store.collections import intake_collection_id
-from tests.conftest import auth
+from tests.integration import cooperation_world
+from tests.integration.cooperation_world import (
+    file_report,
+    kill_delivery,
+    partner_cert,
+    partner_incident,
+    partner_request,
+    request_id_of,
+)
+from tests.integration.cooperation_world import push_to_intake as _push
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.web_login import csrf_token, login, page_token
 
-PARTNER_AUTHOR = "identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11"
-
 
 def _file_report(app, org, tlp="amber", title="Mule accounts phishing") -> int:
-    with app.app_context():
-        data = IncidentCreateSchema().load({
-            "title": title, "classification": "fraud/phishing", "severity": "high", "tlp": tlp,
-            "detected_at": (utcnow() - timedelta(hours=2)).isoformat(),
-            "observables": [{"type": "ipv4-addr", "value": "203.0.113.9"}]})
-        incident, _ = intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
-                                             actor=CLI, source="api")
-        return incident.id
+    return file_report(app, org.id, tlp=tlp, title=title, detected_ago=timedelta(hours=2))
 
 
 @pytest.fixture
 def world(app, factory):
-    cert = factory.cert()
-    bank = factory.org("Bank One", country="VN")
-    finland = factory.org("CERT Abroad", sector="government-national", kind="partner", country="FI",
-                          contact_email="duty@cert-abroad.example")
-    latvia = factory.org("CERT Mail Only", sector="government-national", kind="partner", country="LV",
-                         contact_email="duty@cert-mail.example")
-    staff = factory.user(cert, "cert-analyst", email="duty@cert.example")
-    analyst = factory.user(bank, "analyst", email="soc@bank.example")
-    with app.app_context():
-        db.session.get(Organization, finland.id).taxii_url = "https://taxii.cert-abroad.example/api/collections/a/"
-        db.session.commit()
-    return {"cert": cert, "bank": bank, "finland": finland, "latvia": latvia, "staff": staff, "analyst": analyst,
-            "secret": enrol(app, staff), "report": _file_report(app, bank),
-            "partner_token": factory.token(finland)}
+    coop = cooperation_world.world(factory, staff_email="duty@cert.example", analyst_email="soc@bank.example",
+                                   taxii_url="https://taxii.cert-abroad.example/api/collections/a/")
+    latvia = partner_cert(factory, "CERT Mail Only", country="LV", contact="duty@cert-mail.example")
+    staff = coop["staff"]
+    return {"cert": coop["cert"], "bank": coop["bank"], "finland": coop["partner"], "latvia": latvia, "staff": staff,
+            "analyst": coop["analyst"], "secret": enrol(app, staff), "report": _file_report(app, coop["bank"]),
+            "partner_token": factory.token(coop["partner"])}
 
 
 @pytest.fixture
@@ -63,31 +53,12 @@ def staff(app, world):
     return client
 
 
-def _push(client, token, objects):
-    """What a partner CERT's server does: post a bundle into our intake collection."""
-    with client.application.app_context():
-        collection_id = intake_collection_id(db.session)
-    response = client.post(f"/taxii2/api/collections/{collection_id}/objects/", data=json.dumps({"objects": objects}),
-                           headers={**auth(token), "Content-Type": "application/taxii+json;version=2.1",
-                                    "Accept": "application/taxii+json;version=2.1"})
-    assert response.status_code == 202, response.get_data(as_text=True)
-
-
 def _incoming(app, world, message="Please preserve logs of 198.51.100.7", due_in=timedelta(days=3)) -> int:
     """A partner's preservation request about its own report, pushed over TAXII; its id here."""
-    now = utcnow()
-    incident = {"type": "incident", "spec_version": "2.1", "id": "incident--6a3f0b7e-8f43-4bd4-9d57-0f3b5e0b4d11",
-                "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
-                "name": "Botnet C2 in your country", "labels": ['rsit:malicious-code="c2-server"'],
-                "object_marking_refs": [markings.marking_id("green")]}
-    note = stix_coop.request_note(note_id=stix_coop.new_note_id(), incident_stix_id=incident["id"],
-                                  author_ref=PARTNER_AUTHOR, kind="preservation", message=message,
-                                  due_at=now + due_in, tlp="green", requesting_country="FI",
-                                  title=incident["name"], created=now)
+    incident = partner_incident("green", labels=['rsit:malicious-code="c2-server"'])
+    note = partner_request(kind="preservation", message=message, due_in=due_in, tlp="green", title=incident["name"])
     _push(app.test_client(), world["partner_token"], [*stix_coop.extension_objects(), incident, note])
-    with app.app_context():
-        return db.session.execute(select(CooperationRequest.id).where(
-            CooperationRequest.stix_id == note["id"])).scalar_one()
+    return request_id_of(app, note)
 
 
 def _form(client, path: str, form_id: str) -> str:
@@ -341,13 +312,7 @@ def test_the_case_timeline_tells_a_refused_request_and_a_partners_request(app, w
 
 
 def _dies(app, request_id, purpose, error="HTTP 401 Unauthorized: bad credentials"):
-    """What push-partners records when a delivery fails for good."""
-    with app.app_context():
-        [delivery] = [d for d in cooperation.deliveries(db.session, db.session.get(CooperationRequest, request_id))
-                      if d.purpose == purpose]
-        delivery.state = "dead"
-        cooperation.delivery_failed(db.session, delivery, now=utcnow(), error=error)
-        db.session.commit()
+    kill_delivery(app, request_id, purpose, error)
 
 
 def test_a_dead_delivery_shows_as_undelivered_and_the_resend_button_queues_it_again(app, world, staff):
@@ -395,16 +360,9 @@ def test_the_case_page_counts_a_requests_undelivered_deliveries_as_the_queue_doe
 
 
 def test_an_amber_strict_request_needs_the_box_ticked_to_acknowledge_and_answer(app, world, staff):
-    now = utcnow()
-    note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
-                                  incident_stix_id="incident--6a3f0b7e-8f43-4bd4-9d57-0f3b5e0b4d11",
-                                  author_ref=PARTNER_AUTHOR, kind="information", message="Who runs it?",
-                                  due_at=now + timedelta(days=1), tlp="amber+strict", requesting_country="FI",
-                                  title="Botnet", created=now)
+    note = partner_request(kind="information", message="Who runs it?", tlp="amber+strict", title="Botnet")
     _push(app.test_client(), world["partner_token"], [*stix_coop.extension_objects(), note])
-    with app.app_context():
-        request_id = db.session.execute(select(CooperationRequest.id).where(
-            CooperationRequest.stix_id == note["id"])).scalar_one()
+    request_id = request_id_of(app, note)
     path = f"/cooperation/{request_id}"
     page = staff.get(path).get_data(as_text=True)
     assert page.count("I confirm this may leave at TLP:AMBER+STRICT") == 2
