@@ -16,8 +16,11 @@ from cert_share.services.partners import set_partner
 from cert_share.stix import cooperation as stix_coop
 from cert_share.stix import markings
 from tests.conftest import auth
+from tests.integration.cooperation_world import kill_delivery, partner_request, push_to_intake
 
 API = "/api/v1"
+# The partner's incident its requests are about (not sent along).
+OTHER_INCIDENT = f"incident--{'2' * 8}-2222-4222-8222-{'2' * 12}"
 
 
 @pytest.fixture
@@ -56,21 +59,8 @@ def _stored(app) -> tuple[int, int]:
 
 def _incoming(client, world) -> str:
     """A partner's request pushed to our intake, as its cert-share would send it."""
-    from cert_share.store.collections import intake_collection_id
-
-    now = utcnow()
-    note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
-                                  incident_stix_id=f"incident--{'2' * 8}-2222-4222-8222-{'2' * 12}",
-                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="assistance",
-                                  message="Sinkhole bad.example", due_at=now + timedelta(days=1), tlp="green",
-                                  requesting_country="FI", title="Botnet", created=now)
-    with client.application.app_context():
-        collection_id = intake_collection_id(db.session)
-    media = "application/taxii+json;version=2.1"
-    response = client.post(f"/taxii2/api/collections/{collection_id}/objects/",
-                           data=json.dumps({"objects": [*stix_coop.extension_objects(), note]}),
-                           headers={**auth(world["tokens"]["cert-fi"]), "Content-Type": media, "Accept": media})
-    assert response.status_code == 202, response.get_data(as_text=True)
+    note = partner_request(incident_stix_id=OTHER_INCIDENT, title="Botnet")
+    push_to_intake(client, world["tokens"]["cert-fi"], [*stix_coop.extension_objects(), note])
     return note["id"]
 
 
@@ -260,14 +250,7 @@ def test_the_openapi_document_lists_every_route_and_status(client):
 
 
 def _kill(app, request_id, purpose, error="HTTP 401 Unauthorized"):
-    """What push-partners records when a delivery fails for good."""
-    from cert_share.services import cooperation
-    with app.app_context():
-        delivery = db.session.execute(select(PartnerDelivery).where(PartnerDelivery.request_id == request_id,
-                                                                    PartnerDelivery.purpose == purpose)).scalar_one()
-        delivery.state = "dead"
-        cooperation.delivery_failed(db.session, delivery, now=utcnow(), error=error)
-        db.session.commit()
+    kill_delivery(app, request_id, purpose, error)
 
 
 def test_staff_see_what_did_not_arrive_and_resend_it(client, app, world):
@@ -295,21 +278,10 @@ def test_staff_see_what_did_not_arrive_and_resend_it(client, app, world):
 
 
 def test_an_amber_strict_request_is_acknowledged_and_answered_only_with_confirm_strict(client, app, world):
-    from cert_share.store.collections import intake_collection_id
     staff = auth(world["tokens"]["cert"])
-    now = utcnow()
-    note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
-                                  incident_stix_id=f"incident--{'2' * 8}-2222-4222-8222-{'2' * 12}",
-                                  author_ref="identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11", kind="information",
-                                  message="Who is behind bad.example?", due_at=now + timedelta(days=1),
-                                  tlp="amber+strict", requesting_country="FI", title="Botnet", created=now)
-    with app.app_context():
-        collection_id = intake_collection_id(db.session)
-    media = "application/taxii+json;version=2.1"
-    assert client.post(f"/taxii2/api/collections/{collection_id}/objects/",
-                       data=json.dumps({"objects": [*stix_coop.extension_objects(), note]}),
-                       headers={**auth(world["tokens"]["cert-fi"]), "Content-Type": media, "Accept": media}
-                       ).status_code == 202
+    note = partner_request(kind="information", message="Who is behind bad.example?", tlp="amber+strict",
+                           incident_stix_id=OTHER_INCIDENT, title="Botnet")
+    push_to_intake(client, world["tokens"]["cert-fi"], [*stix_coop.extension_objects(), note])
     [incoming] = client.get(f"{API}/cooperation-requests?direction=incoming", headers=staff).get_json()["requests"]
     url = f"{API}/cooperation-requests/{incoming['id']}"
     for bad in ({}, {"confirm_strict": False}):
