@@ -28,18 +28,22 @@ from sqlalchemy import select
 
 from cert_share.actor import CLI, SYSTEM, actor_for_user
 from cert_share.extensions import db
-from cert_share.models import Cooperation, CooperationRequest, Incident, Organization, PartnerDelivery, User
+from cert_share.models import Cooperation, CooperationRequest, Organization, PartnerDelivery, User
 from cert_share.schemas.incident import IncidentCreateSchema
 from cert_share.services import cooperation, intake
-from cert_share.services.cooperation import RequestInput
-from cert_share.stix import cooperation as stix_coop
 from tests.conftest import auth
+from tests.integration.cooperation_world import (
+    open_requests_in_app,
+    partner_cert,
+    partner_reply,
+    partner_request,
+    set_taxii,
+)
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.web_login import login
 
 UTC = timezone.utc
 MAY = {"from": "2026-05-01", "to": "2026-05-31"}
-PARTNER_AUTHOR = "identity--5b0c6c61-0a6d-4f47-8d5e-2a3a1c8a4f11"
 
 
 def at(text: str) -> datetime:
@@ -61,10 +65,8 @@ def outgoing(world, incident_id: int, partner, kind: str, opened: datetime, due:
              sent: float | None = 0, ack: float | None = None, answer: float | None = None) -> CooperationRequest:
     """One request opened by staff at ``opened``; the delivery taken ``sent`` minutes later (None:
     refused); the partner's acknowledgement and answer ``ack``/``answer`` minutes after sending."""
-    staff = actor_for_user(db.session.get(User, world["staff"].id))
-    [request] = cooperation.open_requests(db.session, staff, db.session.get(Incident, incident_id), RequestInput(
-        partners=[partner.slug], kind=kind, message="Who hosts 203.0.113.9?", due_at=opened + due, tlp="amber"),
-        now=opened)
+    [request] = open_requests_in_app(world["staff"].id, incident_id, [partner.slug], kind=kind, due_at=opened + due,
+                                     now=opened)
     delivery = db.session.execute(select(PartnerDelivery).where(PartnerDelivery.request_id == request.id)).scalar_one()
     if sent is None:
         cooperation.delivery_failed(db.session, delivery, now=opened + timedelta(minutes=5), error="403 refused")
@@ -78,8 +80,7 @@ def outgoing(world, incident_id: int, partner, kind: str, opened: datetime, due:
         if minutes is None:
             continue
         when = sent_at + timedelta(minutes=minutes)
-        note = stix_coop.reply_note(purpose=purpose, request_stix_id=request.stix_id, author_ref=PARTNER_AUTHOR,
-                                    message="Done.", tlp="amber", created=when)
+        note = partner_reply(purpose, request.stix_id, created=when)
         cooperation.receive(db.session, org, [note], SYSTEM, now=when)
         db.session.commit()
     return request
@@ -89,11 +90,8 @@ def incoming(world, partner, kind: str, received: datetime, due: datetime, *, ac
              answer: float | None = None) -> CooperationRequest:
     """A partner's request arriving at ``received``; staff acknowledge and answer it after so many minutes."""
     org = db.session.get(Organization, partner.id)
-    note = stix_coop.request_note(note_id=stix_coop.new_note_id(),
-                                  incident_stix_id="incident--6a3f0b7e-8f43-4bd4-9d57-0f3b5e0b4d11",
-                                  author_ref=PARTNER_AUTHOR, kind=kind, message="Please preserve the logs",
-                                  due_at=due, tlp="amber", requesting_country=org.country, title="Botnet C2",
-                                  created=received)
+    note = partner_request(kind=kind, message="Please preserve the logs", due_at=due, tlp="amber",
+                           country=org.country, title="Botnet C2", created=received)
     assert cooperation.receive(db.session, org, [note], SYSTEM, now=received).requests == 1
     db.session.commit()
     request = db.session.execute(select(CooperationRequest).where(CooperationRequest.stix_id == note["id"])
@@ -111,17 +109,14 @@ def incoming(world, partner, kind: str, received: datetime, due: datetime, *, ac
 def world(app, factory):
     cert = factory.cert()
     bank = factory.org("Bank One")
-    abroad = factory.org("CERT Nordland Secretive", sector="government-national", kind="partner", country="FI")
-    faraway = factory.org("CERT Tropicana Hidden", sector="government-national", kind="partner", country="BR")
-    east = factory.org("CERT Orient Unnamed", sector="government-national", kind="partner", country="JP")
+    abroad, faraway, east = (partner_cert(factory, name, country=country, contact=None) for name, country in (
+        ("CERT Nordland Secretive", "FI"), ("CERT Tropicana Hidden", "BR"), ("CERT Orient Unnamed", "JP")))
+    for partner in (abroad, faraway, east):
+        set_taxii(app, partner.id, f"https://taxii.{partner.slug}.example/api/collections/intake/")
     staff = factory.user(cert, role="cert-analyst")
     world = {"cert": cert, "bank": bank, "abroad": abroad, "faraway": faraway, "east": east, "staff": staff,
              "cert_token": factory.token(cert), "bank_token": factory.token(bank)}
     with app.app_context():
-        for partner in (abroad, faraway, east):
-            org = db.session.get(Organization, partner.id)
-            org.taxii_url = f"https://taxii.{partner.slug}.example/api/collections/intake/"
-        db.session.commit()
         # Case A: requests and the staff's cooperation flag; case B: another country declared;
         # case C: a request only; case D: a request, but received in April (outside the period).
         case_a = report(bank, "2026-05-03T08:00:00")
