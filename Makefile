@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 # A fresh PostgreSQL database is created (and dropped) per run from this server URL.
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install system-deps run test test-sqlite test-pg lint browser bench clean
+.PHONY: install system-deps run test test-sqlite test-pg lint db-check db-check-pg browser bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,20 @@ lint: install
 	$(BIN)/ruff check cert_share tests bench wsgi.py gunicorn.conf.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The models agree with what the migrations make (alembic check, `cert-share db check`): an empty
+# database is upgraded to the head and compared. SQLite in a scratch folder; db-check-pg makes (and
+# drops) a PostgreSQL database on the server of PG_URL.
+db-check: install
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	export CERT_SHARE_ENV=development DATABASE_URL="sqlite:///$$tmp/db-check.db" && \
+	$(BIN)/cert-share db upgrade >/dev/null && $(BIN)/cert-share db check
+
+db-check-pg: install
+	@name=cs_db_check_$$$$ && createdb --maintenance-db='$(PG_URL)' "$$name" && \
+	trap 'dropdb --maintenance-db="$(PG_URL)" --if-exists "$$name"' EXIT && \
+	export CERT_SHARE_ENV=development DATABASE_URL="$$(dirname '$(PG_URL)')/$$name" && \
+	$(BIN)/cert-share db upgrade >/dev/null && $(BIN)/cert-share db check
 
 bench: install
 	$(BIN)/python bench/intake.py

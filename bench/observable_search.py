@@ -292,7 +292,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from cert_share import create_app
-    from cert_share.database import upgrade
+    from cert_share.schema_upgrade import upgrade
 
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='cs-bench-search-')}/bench.db"
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",

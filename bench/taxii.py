@@ -106,7 +106,8 @@ def pct(values: list[float], p: float) -> float:
 def cert_share_env(db_path: str) -> dict:
     return {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "SECRET_KEY": uuid.uuid4().hex * 2,
             "CERT_SHARE_ENV": "production", "SCHEDULER_ENABLED": "0", "TAXII_PAGE_SIZE": "1000",
-            "TAXII_MAX_CONTENT_LENGTH": str(50 * 1024 * 1024)}
+            "TAXII_MAX_CONTENT_LENGTH": str(50 * 1024 * 1024),
+            "TAXII_RATE_LIMIT": "1000000 per minute"}  # measures capacity, not the per-token limit
 
 
 def _overrides(db_path: str) -> dict:
@@ -118,8 +119,8 @@ def _overrides(db_path: str) -> dict:
 def prepare_database(db_path: str) -> dict:
     """Migrate, create the CERT and a member with tokens; return slugs, tokens and collection ids."""
     from cert_share import create_app
-    from cert_share.database import upgrade
     from cert_share.extensions import db
+    from cert_share.schema_upgrade import upgrade
     from cert_share.services.organizations import create_organization
     from cert_share.services.tokens import issue_token
     from cert_share.store.collections import by_alias

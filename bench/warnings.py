@@ -46,7 +46,7 @@ def sql_dt(value) -> str:
 
 
 def setup_app(path: str):
-    from cert_share.database import upgrade
+    from cert_share.schema_upgrade import upgrade
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench",
                       "SCHEDULER_ENABLED": False, "SMTP_HOST": "",

@@ -164,7 +164,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from cert_share import create_app
-    from cert_share.database import upgrade
+    from cert_share.schema_upgrade import upgrade
 
     reuse = args.db and os.path.exists(args.db)
     if args.db:

@@ -73,8 +73,9 @@ def _engine_options(url: str, options: dict) -> dict:
 
 
 def register_extensions(app: Flask) -> None:
-    from .database import configure_engine, register_migrate_command
+    from .database import configure_engine
     from .extensions import csrf, db, limiter, login_manager
+    from .schema_upgrade import register_migrate_command
 
     db.init_app(app)
     register_migrate_command(app)

@@ -5,7 +5,6 @@ import os
 import sqlite3
 import weakref
 
-import click
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -68,50 +67,21 @@ def configure_engine(engine: Engine) -> None:
             take()
 
 
-MIGRATIONS_DIRECTORY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+# The Alembic migrations: migrations/ beside the package in a source tree, inside it
+# (cert_share/migrations) when installed from a wheel, which ships them there (setup.py).
+_PACKAGED_MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+MIGRATIONS_DIRECTORY = _PACKAGED_MIGRATIONS if os.path.isdir(_PACKAGED_MIGRATIONS) else \
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
 
 def migrations(app):
     """Flask-Migrate for ``app``, set up on first use (Alembic is a slow import that only the
-    ``db`` commands and the test fixtures need)."""
+    ``db`` commands and the test fixtures need). Upgrades go through schema_upgrade.upgrade."""
     if "migrate" not in app.extensions:
         from flask_migrate import Migrate
 
         Migrate(app, db, directory=MIGRATIONS_DIRECTORY)
     return app.extensions["migrate"]
-
-
-def upgrade(app) -> None:
-    """Apply every migration to ``app``'s database (inside an app context)."""
-    import flask_migrate
-
-    migrations(app)
-    flask_migrate.upgrade(directory=MIGRATIONS_DIRECTORY)
-
-
-class _MigrateCommand(click.Command):
-    """``cert-share db …``: stands in for Flask-Migrate's command group in the command list and
-    hands over to it when a ``db`` command runs."""
-
-    def __init__(self, app) -> None:
-        super().__init__(name="db", help="Database migrations (Flask-Migrate / Alembic): db upgrade, db current, …")
-        self._app = app
-
-    def _group(self) -> click.Group:
-        migrations(self._app)
-        from flask_migrate.cli import db as group
-
-        return group
-
-    def make_context(self, info_name, args, parent=None, **extra):
-        return self._group().make_context(info_name, args, parent=parent, **extra)
-
-    def invoke(self, ctx):
-        return ctx.command.invoke(ctx)
-
-
-def register_migrate_command(app) -> None:
-    app.cli.add_command(_MigrateCommand(app))
 
 
 # PostgreSQL SQLSTATE 53100 disk_full (class 53, insufficient resources).

@@ -25,7 +25,7 @@ def _config(url: str) -> dict:
 
 
 def _migrate(url: str) -> None:
-    from cert_share.database import upgrade
+    from cert_share.schema_upgrade import upgrade
 
     app = create_app(_config(url))
     with app.app_context():

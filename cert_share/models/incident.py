@@ -19,6 +19,9 @@ class Incident(Model):
         Index("ix_incidents_created", "created_at", "id"),
         Index("ix_incidents_org_created", "org_id", "created_at"),
         Index("ix_incidents_status", "status"),
+        # The staff queue (status, oldest first) and the severity filter of the reports page.
+        Index("ix_incidents_queue", "status", "created_at"),
+        Index("ix_incidents_severity_created", "severity", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
