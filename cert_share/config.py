@@ -53,6 +53,10 @@ def _int(name: str, default: int) -> int:
         return default
 
 
+def _keys(name: str) -> list[str]:
+    return [key.strip() for key in (os.environ.get(name) or "").split(",") if key.strip()]
+
+
 def minutes(name: str, raw: Any) -> float:
     """A job interval setting's value as minutes: a number above 0 (fractions allowed).
 
@@ -143,6 +147,12 @@ class Config:
 
     ENV_NAME = "production"
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    # Earlier SECRET_KEYs, comma-separated, newest first: what they signed (session cookies, CSRF
+    # tokens, TAXII next tokens) is still accepted; everything new is signed with SECRET_KEY.
+    SECRET_KEY_FALLBACKS = _keys("SECRET_KEY_FALLBACKS")
+    # Not read from the environment: create_app makes it from the two above, as the key list
+    # Flask-WTF signs CSRF tokens with (the last one) and checks them against (all).
+    WTF_CSRF_SECRET_KEY: list[str] | None = None
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite under instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # Request bodies over this size get 413 before any parsing happens.
@@ -318,13 +328,16 @@ def check(config: Mapping[str, Any], *, serving: bool) -> None:
     """Refuse an app made from missing or malformed settings, naming each one.
 
     A production app that serves requests needs its own SECRET_KEY (sessions, CSRF tokens and
-    TAXII paging tokens are signed with it) and its BASE_URL; commands that serve nothing never
-    use the key, and only those that send mail need the address (base_url_problems)."""
+    TAXII paging tokens are signed with it), long enough, as are its fallbacks, and its BASE_URL;
+    commands that serve nothing never use the key, and only those that send mail need the
+    address (base_url_problems)."""
     problems = list(PROBLEMS)
     if serving and in_production(config) and config["SECRET_KEY"] in {None, "", DEV_SECRET_KEY}:
         problems.append("SECRET_KEY is not set: a production server refuses to start without it. Set SECRET_KEY "
                         "to a long random value (python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), "
                         "or CERT_SHARE_ENV=development on a development machine")
+    if serving and in_production(config):
+        problems += secret_key_problems(config)
     if bool(config.get("MAIL_GPG_HOME")) != bool(config.get("MAIL_SIGNING_KEY")):
         problems.append("MAIL_GPG_HOME and MAIL_SIGNING_KEY go together: set both (the GnuPG home holding the "
                         "platform's secret key, and that key's fingerprint) to sign mail, or neither")
@@ -332,6 +345,28 @@ def check(config: Mapping[str, Any], *, serving: bool) -> None:
         problems += base_url_problems(config)
     if problems:
         raise SettingError("\n".join(problems))
+
+
+# Shorter keys can be guessed offline from one signed cookie; token_urlsafe(48) gives 64 characters.
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def secret_key_problems(config: Mapping[str, Any]) -> list[str]:
+    """A production server's SECRET_KEY and each of its SECRET_KEY_FALLBACKS are long enough to
+    resist guessing, and no fallback is the public development key."""
+    problems = []
+    key = config.get("SECRET_KEY")
+    if key not in {None, "", DEV_SECRET_KEY} and len(key) < MIN_SECRET_KEY_LENGTH:
+        problems.append(f"SECRET_KEY is {len(key)} characters long: a production server needs at least "
+                        f"{MIN_SECRET_KEY_LENGTH}. Set a long random value "
+                        "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    for number, old in enumerate(config.get("SECRET_KEY_FALLBACKS") or [], start=1):
+        what = "the development key" if old == DEV_SECRET_KEY else f"{len(old)} characters long"
+        if old == DEV_SECRET_KEY or len(old) < MIN_SECRET_KEY_LENGTH:
+            problems.append(f"SECRET_KEY_FALLBACKS: key {number} is {what}: each earlier key must be a random "
+                            f"value of at least {MIN_SECRET_KEY_LENGTH} characters. Drop it from the list "
+                            "(what it signed stops being accepted)")
+    return problems
 
 
 def base_url() -> str:

@@ -14,7 +14,8 @@ bodies past the cap never leave it, so a page of large objects costs a worker at
 
 ``next`` tokens are opaque: ``base64url(json) . base64url(HMAC-SHA256)`` keyed with SECRET_KEY,
 carrying the position and a digest of (route, collection, caller's organization, object id,
-filters). A token from another query, collection or caller is refused with 400.
+filters). A token from another query, collection or caller is refused with 400. A token signed
+with one of SECRET_KEY_FALLBACKS is still accepted, so a client's paging survives a key rotation.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import BigInteger, ColumnElement, bindparam, case, distinct, exists, func, insert, or_, select, tuple_
 from sqlalchemy.exc import OperationalError
@@ -180,16 +181,18 @@ def encode_next(secret: str, scope: list, position: tuple[datetime, int]) -> str
     return f"{payload}.{_b64(signature)}"
 
 
-def decode_next(secret: str, scope: list, token: str) -> tuple[datetime, int]:
-    """The position a ``next`` token carries; InputError if forged or from another query."""
+def decode_next(secret: str, scope: list, token: str, fallbacks: Sequence[str] = ()) -> tuple[datetime, int]:
+    """The position a ``next`` token carries, signed with ``secret`` or one of the earlier keys
+    ``fallbacks``; InputError if forged or from another query."""
     error = InputError("next is not a value this server returned for this query, collection and caller",
                        field="next")
     if not isinstance(token, str) or len(token) > 400 or token.count(".") != 1:
         raise error
     payload, _, signature = token.partition(".")
-    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
     try:
-        if not hmac.compare_digest(_unb64(signature), expected):
+        given = _unb64(signature)
+        if not any(hmac.compare_digest(given, hmac.new(key.encode(), payload.encode(), hashlib.sha256).digest())
+                   for key in (secret, *fallbacks)):
             raise error
         data = json.loads(_unb64(payload))
         if not hmac.compare_digest(str(data["q"]), _query_digest(scope)):
@@ -322,10 +325,12 @@ def _statement(shape: tuple) -> Select:
 
 
 def read(session: DbSession, *, collection: Collection, access: CollectionAccess, filters: Filters,
-         scope: list, secret: str, object_id: str | None = None, with_body: bool = True,
-         all_versions: bool = False, page_bytes: int | None = None, now: datetime | None = None) -> Page:
+         scope: list, secret: str, secret_fallbacks: Sequence[str] = (), object_id: str | None = None,
+         with_body: bool = True, all_versions: bool = False, page_bytes: int | None = None,
+         now: datetime | None = None) -> Page:
     """One page of what the caller may see, oldest ``date_added`` first; with bodies, at most
-    ``page_bytes`` of them (one object at least)."""
+    ``page_bytes`` of them (one object at least). ``next`` tokens are signed with ``secret`` and
+    accepted when signed with it or one of ``secret_fallbacks``."""
     if not access.read:
         raise NotFound("no such collection")
     explicit = [v for v in filters.versions if v not in VERSION_KEYWORDS]
@@ -340,7 +345,7 @@ def read(session: DbSession, *, collection: Collection, access: CollectionAccess
                     "after": filters.added_after, "versions": explicit,
                     "page_bytes": page_bytes if with_body and page_bytes is not None else 2**62}
     if filters.next:
-        params["next_date"], params["next_pk"] = decode_next(secret, scope, filters.next)
+        params["next_date"], params["next_pk"] = decode_next(secret, scope, filters.next, secret_fallbacks)
     statement = _statement(shape)
     # Plain column rows through the connection: no ORM entity bookkeeping on the hot path.
     rows = session.connection().execute(statement, {k: v for k, v in params.items() if v is not None

@@ -135,6 +135,7 @@ def _read_page(route, coll, access, allowed, *, object_id=None, with_body=True, 
     filters = taxii_store.parse_filters(request.args, allowed=allowed, page_size=_page_size())
     page = taxii_store.read(db.session, collection=coll, access=access, filters=filters,
                             scope=_scope(route, coll, object_id, filters), secret=current_app.config["SECRET_KEY"],
+                            secret_fallbacks=current_app.config["SECRET_KEY_FALLBACKS"],
                             object_id=object_id, with_body=with_body, all_versions=all_versions,
                             page_bytes=current_app.config["TAXII_PAGE_BYTES"])
     taxii_store.record_poll(db.session, g.actor, coll, route, len(page.rows))
