@@ -34,15 +34,12 @@ def create_app(test_config: dict | None = None, env: str | None = None, *, servi
     settings.check(app.config, serving=serving)
     if not serving and settings.in_production(app.config) and app.config["SECRET_KEY"] == settings.DEV_SECRET_KEY:
         app.config["SECRET_KEY"] = None
-    if app.config["SECRET_KEY"]:
-        # Flask checks session cookies against SECRET_KEY_FALLBACKS too; Flask-WTF's CSRF tokens
-        # are checked against the same keys given as itsdangerous's key list (the last one signs).
-        app.config["WTF_CSRF_SECRET_KEY"] = [*app.config["SECRET_KEY_FALLBACKS"], app.config["SECRET_KEY"]]
 
     register_url_converters(app)
     register_request_limits(app)
     register_extensions(app)
     register_blueprints(app)
+    register_health(app)
     register_error_handlers(app)
     register_commands(app)
     register_security_headers(app)
@@ -55,7 +52,10 @@ def worker_app() -> Flask:
     Everything loaded by then (Flask, SQLAlchemy, the models, the app) lives as long as the
     worker: gc.freeze() keeps it out of the collector's reach, so that collections triggered by
     a request's garbage do not walk a few hundred thousand objects that can never be freed."""
+    from .health import check_at_start
+
     app = create_app()
+    check_at_start(app)  # a pending migration is logged now, naming the command to run
     gc.freeze()
     return app
 
@@ -77,9 +77,8 @@ def _engine_options(url: str, options: dict) -> dict:
 
 
 def register_extensions(app: Flask) -> None:
-    from .database import configure_engine
+    from .database import configure_engine, register_migrate_command
     from .extensions import csrf, db, limiter, login_manager
-    from .schema_upgrade import register_migrate_command
 
     db.init_app(app)
     register_migrate_command(app)
@@ -115,6 +114,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(taxii_bp)
+
+
+def register_health(app: Flask) -> None:
+    from .health import register
+
+    register(app)
 
 
 def register_error_handlers(app: Flask) -> None:
