@@ -34,6 +34,10 @@ def create_app(test_config: dict | None = None, env: str | None = None, *, servi
     settings.check(app.config, serving=serving)
     if not serving and settings.in_production(app.config) and app.config["SECRET_KEY"] == settings.DEV_SECRET_KEY:
         app.config["SECRET_KEY"] = None
+    if app.config["SECRET_KEY"]:
+        # Flask checks session cookies against SECRET_KEY_FALLBACKS too; Flask-WTF's CSRF tokens
+        # are checked against the same keys given as itsdangerous's key list (the last one signs).
+        app.config["WTF_CSRF_SECRET_KEY"] = [*app.config["SECRET_KEY_FALLBACKS"], app.config["SECRET_KEY"]]
 
     register_url_converters(app)
     register_request_limits(app)
@@ -77,8 +81,9 @@ def _engine_options(url: str, options: dict) -> dict:
 
 
 def register_extensions(app: Flask) -> None:
-    from .database import configure_engine, register_migrate_command
+    from .database import configure_engine
     from .extensions import csrf, db, limiter, login_manager
+    from .schema_upgrade import register_migrate_command
 
     db.init_app(app)
     register_migrate_command(app)
