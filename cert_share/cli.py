@@ -18,6 +18,8 @@ from .errors import CertShareError
 from .extensions import db
 from .limits import MAX_PGP_KEY
 from .models.user import ROLES
+from .services.account_recovery import reset_totp, unlock
+from .services.administration import reset_password, set_user_active
 from .services.demo import load_demo
 from .services.importer import import_file
 from .services.mail_keys import register_key, user_by_email
@@ -243,6 +245,85 @@ def user_key(email, key_file):
         _fail(exc)
     until = f", valid until {info.expires_at:%Y-%m-%d}" if info.expires_at else ""
     click.echo(f"{email}: OpenPGP key {info.fingerprint}{until}.")
+
+
+def _user(email: str):
+    try:
+        return user_by_email(db.session, email)
+    except CertShareError as exc:
+        _fail(exc)
+
+
+@user_group.command("reset-password")
+@click.option("--email", required=True)
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the temporary password from the first line of standard input instead of making one.")
+@with_appcontext
+def user_reset_password(email, from_stdin):
+    """Give the user a temporary password: a random one, printed as the last line, or one read
+    from standard input. Their sessions end; at the next sign-in they must choose their own."""
+    user = _user(email)
+    chosen = sys.stdin.readline().rstrip("\r\n") if from_stdin else None
+    try:
+        user, temporary = reset_password(db.session, user.id, actor=CLI, temporary=chosen)
+    except CertShareError as exc:
+        _fail(exc)
+    click.echo(f"{user.email}: password reset, every session ended; the next sign-in must choose a new password.")
+    if not from_stdin:
+        click.echo("Temporary password (shown once; hand it over by a separate channel):")
+        click.echo(temporary)
+
+
+@user_group.command("unlock")
+@click.option("--email", required=True)
+@with_appcontext
+def user_unlock(email):
+    """Let the user sign in again at once: forget their failed sign-ins (from every address) and
+    the wait after wrong two-factor codes."""
+    user = _user(email)
+    result = unlock(db.session, user, actor=CLI)
+    codes = "; two-factor codes are accepted again" if result.codes_were_blocked else ""
+    click.echo(f"{user.email}: failed sign-ins from {result.addresses} address(es) forgotten{codes}.")
+
+
+@user_group.command("reset-totp")
+@click.option("--email", required=True)
+@with_appcontext
+def user_reset_totp(email):
+    """Forget the user's authenticator (a lost or replaced phone): their sessions end, and the
+    next sign-in sets up a new one (required for CERT staff, offered to members)."""
+    user = _user(email)
+    reset_totp(db.session, user, actor=CLI)
+    click.echo(f"{user.email}: two-factor sign-in reset, every session ended; the next sign-in sets it up again.")
+
+
+def _set_user_active(email: str, active: bool) -> None:
+    user = _user(email)
+    try:
+        user = set_user_active(db.session, user.id, active, actor=CLI)
+    except CertShareError as exc:
+        _fail(exc)
+    if active:
+        org = "" if user.organization.active else f" (but organization {user.organization.slug} is deactivated)"
+        click.echo(f"{user.email} is enabled: they may sign in again{org}.")
+    else:
+        click.echo(f"{user.email} is disabled: they cannot sign in, and every session of theirs has ended.")
+
+
+@user_group.command("disable")
+@click.option("--email", required=True)
+@with_appcontext
+def user_disable(email):
+    """Disable the account: it cannot sign in and its sessions end. Undone by `user enable`."""
+    _set_user_active(email, False)
+
+
+@user_group.command("enable")
+@click.option("--email", required=True)
+@with_appcontext
+def user_enable(email):
+    """Enable a disabled account again."""
+    _set_user_active(email, True)
 
 
 @click.group("token", help="API and TAXII tokens of organizations.")

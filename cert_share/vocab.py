@@ -306,7 +306,7 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "user.login": "Signed in", "user.login_failed": "Sign-in failed", "user.login_throttled": "Sign-in throttled",
     "user.logout": "Signed out", "user.password": "Password changed", "user.password_reset": "Password reset",
     "user.totp_enable": "Two-factor sign-in set up", "user.totp_failed": "Two-factor code refused",
-    "user.totp_reset": "Two-factor sign-in reset", "user.update": "Account changed",
+    "user.totp_reset": "Two-factor sign-in reset", "user.unlock": "Sign-in unlocked", "user.update": "Account changed",
     "warning.discard": "Warning discarded", "warning.edit": "Warning edited", "warning.publish": "Warning approved",
     "warning.redraft": "Warning back to draft", "warning.restore-source": "Warning source restored",
     "warning.revoke": "Warning revoked", "warning.withdraw-source": "Warning source withdrawn",

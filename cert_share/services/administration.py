@@ -26,7 +26,7 @@ from ..models.user import ROLES, roles_for_kind
 from ..store import audit
 from ..store.text import lower_contains
 from . import web_sessions
-from .users import hash_password
+from .users import check_password_strength, hash_password
 
 AUDIT_PAGE = 100
 AUDIT_EXPORT_MAX = 1_000_000
@@ -75,14 +75,18 @@ def _manageable_user(session: DbSession, user_id: int, actor: Actor) -> User:
 TEMPORARY_PASSWORD_BYTES = 12
 
 
-def reset_password(session: DbSession, user_id: int, *, actor: Actor) -> tuple[User, str]:
-    """A new, random temporary password for the account, returned in clear once (never stored
-    in clear, never mailed). Every session of the user ends, and their next sign-in ends on the
-    password form until they choose their own. The second factor is left as it is. Commits."""
+def reset_password(session: DbSession, user_id: int, *, actor: Actor,
+                   temporary: str | None = None) -> tuple[User, str]:
+    """A temporary password for the account (``temporary``, the operator's choice, or a random
+    one), returned in clear once (never stored in clear, never mailed). Every session of the user
+    ends, and their next sign-in ends on the password form until they choose their own. The
+    second factor is left as it is. Commits."""
     user = _manageable_user(session, user_id, actor)
     if actor.user is not None and actor.user.id == user.id:
         raise InputError("change your own password on your account page", field="password")
-    temporary = secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
+    if temporary is None:
+        temporary = secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
+    check_password_strength(temporary)
     user.password_hash = hash_password(temporary)
     user.must_change_password = True
     user.session_version += 1

@@ -16,8 +16,9 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 
 from ..database import DbSession
 from ..models import SignInThrottle
@@ -85,3 +86,10 @@ def record_failure(session: DbSession, subject: str, remote_addr: str | None, no
 def clear(session: DbSession, subject: str, remote_addr: str | None) -> None:
     """A successful sign-in from this address forgets its failures for this account."""
     session.execute(delete(_TABLE).where(_TABLE.c.subject == subject, _TABLE.c.remote_addr == _addr(remote_addr)))
+
+
+def forget(session: DbSession, subject: str) -> int:
+    """An operator's unlock: the account's failures from every address are forgotten (in the
+    caller's transaction); returns how many addresses had to wait or had failures counted."""
+    # A DELETE's result is a CursorResult, which Session.execute's annotation does not say.
+    return cast(CursorResult, session.execute(delete(_TABLE).where(_TABLE.c.subject == subject))).rowcount

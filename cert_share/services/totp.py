@@ -179,6 +179,14 @@ def reset(session: DbSession, user: User, *, actor: Actor) -> None:
     session.commit()
 
 
+def unblock(session: DbSession, user: User) -> bool:
+    """An operator's unlock: the account's count of wrong codes and its wait after them are
+    cleared (in the caller's transaction); True when its codes were being refused."""
+    waiting = blocked_until(session, user) is not None
+    session.execute(update(_USES).where(_USES.c.user_id == user.id).values(failures=0, blocked_until=None))
+    return waiting
+
+
 def disable_own(session: DbSession, user: User, code: str, *, actor: Actor, throttling: Throttling) -> None:
     """A member turns two-factor off with a current code (CERT staff cannot: it is required)."""
     if required_for(user):
