@@ -40,6 +40,7 @@ def create_app(test_config: dict | None = None, env: str | None = None, *, servi
         app.config["WTF_CSRF_SECRET_KEY"] = [*app.config["SECRET_KEY_FALLBACKS"], app.config["SECRET_KEY"]]
 
     register_url_converters(app)
+    register_observability(app)
     register_request_limits(app)
     register_extensions(app)
     register_blueprints(app)
@@ -57,8 +58,10 @@ def worker_app() -> Flask:
     worker: gc.freeze() keeps it out of the collector's reach, so that collections triggered by
     a request's garbage do not walk a few hundred thousand objects that can never be freed."""
     from .health import check_at_start
+    from .logs import configure as configure_logging
 
     app = create_app()
+    configure_logging(app.config)
     check_at_start(app)  # a pending migration is logged now, naming the command to run
     gc.freeze()
     return app
@@ -96,6 +99,16 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = None
     with app.app_context():
         configure_engine(db.engine)
+
+
+def register_observability(app: Flask) -> None:
+    """The request id on every response, and the request counters with the /internal/metrics
+    endpoint. First of the hooks, so that the clock starts before the others run."""
+    from .logs import register as register_request_ids
+    from .monitoring import register as register_monitoring
+
+    register_request_ids(app)
+    register_monitoring(app)
 
 
 def register_request_limits(app: Flask) -> None:

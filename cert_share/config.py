@@ -5,6 +5,7 @@ developer's machine; production refuses to start with the development secret key
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -100,6 +101,19 @@ def time_zone(name: str, raw: Any) -> ZoneInfo:
         raise ValueError(f"{name} must be an IANA time zone such as Europe/Tallinn or UTC, got {raw!r}") from None
 
 
+def networks(name: str, raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses and networks, comma-separated ("10.0.0.0/8, 127.0.0.1"); empty: none."""
+    found = []
+    for item in (part.strip() for part in str(raw or "").split(",")):
+        if item:
+            try:
+                found.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(f"{name} must be comma-separated addresses or networks (10.0.0.0/8, 127.0.0.1), "
+                                 f"got {item!r} in {raw!r}") from None
+    return tuple(found)
+
+
 def _checked(name: str, value: str, check: Callable[[str, Any], Any], default: str) -> str:
     """An environment value that ``check`` accepts; otherwise the default, and a problem noted."""
     try:
@@ -134,6 +148,11 @@ def _choice(name: str, raw: str | None, default: str, choices: tuple[str, ...]) 
 # MAIL_REQUIRE_ENCRYPTION_FROM's values: the least restrictive TLP level that never travels in
 # clear text (TLP:RED never goes by mail at all), or off.
 ENCRYPTION_FROM_CHOICES = ("amber", "green", "clear", "off")
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# Read once: its default differs between production (json) and development or tests (text).
+_LOG_FORMAT = os.environ.get("LOG_FORMAT")
 
 # Which configuration below an app is made from, unless create_app is told.
 ENVIRONMENT = _env_name()
@@ -276,6 +295,19 @@ class Config:
     # Strict-Transport-Security max-age outside development and tests, on HTTPS; 0 sends none.
     HSTS_MAX_AGE = _int("HSTS_MAX_AGE", 365 * 24 * 3600)
 
+    # Logs (logs.py; fields in docs/production/monitoring.md): one JSON object a line, or text.
+    LOG_FORMAT = _choice("LOG_FORMAT", _LOG_FORMAT, "json", LOG_FORMATS)
+    LOG_LEVEL = _choice("LOG_LEVEL", os.environ.get("LOG_LEVEL"), "info", LOG_LEVELS)
+    # /metrics for Prometheus (monitoring/): off (404) unless one of these two is set; with both, a
+    # scrape needs both. The token is sent as "Authorization: Bearer"; the networks are judged on
+    # the client address of a request that came through no proxy.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    METRICS_ALLOWED_NETWORKS = _checked("METRICS_ALLOWED_NETWORKS", os.environ.get("METRICS_ALLOWED_NETWORKS", ""),
+                                        networks, "")
+    # prometheus_client's own variable: a folder where each gunicorn worker keeps its request
+    # counters, so that any worker's /metrics answers for all of them (empty it before starting).
+    PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
 
 def _local_base_url() -> str:
     """BASE_URL on a developer's machine: the port `cert-share serve` listens on (it passes
@@ -285,12 +317,14 @@ def _local_base_url() -> str:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
+    LOG_FORMAT = Config.LOG_FORMAT if _LOG_FORMAT else "text"
     BASE_URL = _local_base_url()
     SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
 
 
 class TestConfig(Config):
     ENV_NAME = "test"
+    LOG_FORMAT = Config.LOG_FORMAT if _LOG_FORMAT else "text"
     TESTING = True
     BASE_URL = _local_base_url()
     SECRET_KEY = "test-secret-key"
@@ -338,6 +372,7 @@ def check(config: Mapping[str, Any], *, serving: bool) -> None:
                         "or CERT_SHARE_ENV=development on a development machine")
     if serving and in_production(config):
         problems += secret_key_problems(config)
+    problems += metrics_problems(config)
     if bool(config.get("MAIL_GPG_HOME")) != bool(config.get("MAIL_SIGNING_KEY")):
         problems.append("MAIL_GPG_HOME and MAIL_SIGNING_KEY go together: set both (the GnuPG home holding the "
                         "platform's secret key, and that key's fingerprint) to sign mail, or neither")
@@ -366,6 +401,25 @@ def secret_key_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(f"SECRET_KEY_FALLBACKS: key {number} is {what}: each earlier key must be a random "
                             f"value of at least {MIN_SECRET_KEY_LENGTH} characters. Drop it from the list "
                             "(what it signed stops being accepted)")
+    return problems
+
+
+# A scrape token is a password that never expires: as long as a key.
+MIN_METRICS_TOKEN_LENGTH = 32
+
+
+def metrics_problems(config: Mapping[str, Any]) -> list[str]:
+    """METRICS_TOKEN long enough to resist guessing; METRICS_ALLOWED_NETWORKS well formed."""
+    problems = []
+    token = config.get("METRICS_TOKEN")
+    if token and len(token) < MIN_METRICS_TOKEN_LENGTH:
+        problems.append(f"METRICS_TOKEN is {len(token)} characters long: set a random value of at least "
+                        f"{MIN_METRICS_TOKEN_LENGTH} (python3 -c 'import secrets; print(secrets.token_urlsafe(32))'), "
+                        "or unset it")
+    try:
+        networks("METRICS_ALLOWED_NETWORKS", config.get("METRICS_ALLOWED_NETWORKS"))
+    except ValueError as exc:
+        problems.append(str(exc))
     return problems
 
 

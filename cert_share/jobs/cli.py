@@ -16,6 +16,7 @@ from ..clock import iso, utcnow
 from ..config import base_url_problems
 from ..errors import CertShareError
 from ..extensions import db
+from ..logs import configure as configure_logging
 from ..mail.outbox import dead_letters
 from ..models import SchedulerLease
 from ..services import operations
@@ -91,9 +92,7 @@ def scheduler_run(poll_seconds):
         click.echo("scheduler disabled (SCHEDULER_ENABLED=0); not starting")
         return
     _refuse_without_base_url()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("cert_share").setLevel(logging.INFO)
+    configure_logging(current_app.config)  # LOG_FORMAT, LOG_LEVEL: as the app servers log
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per firing is noise
     try:
         app = current_app._get_current_object()  # type: ignore[attr-defined]  # flask types the proxy as a Flask
