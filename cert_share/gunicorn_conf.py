@@ -8,8 +8,12 @@ The request line may be as long as gunicorn allows (8190 bytes; its default is 4
 string of up to MAX_QUERY_STRING_LENGTH bytes then always reaches the app, which answers a
 longer one with 414 in the route's own dialect (a TAXII error resource on /taxii2). Only a
 request line over 8190 bytes still gets gunicorn's own 414 page.
+
+Each instance gets its own control socket for ``gunicornc`` (when_ready), named for the address
+it listens on, so that two instances on one machine never share one.
 """
 import os
+import re
 import traceback
 
 from gunicorn import glogging
@@ -75,3 +79,34 @@ class AccessLogger(glogging.Logger):
             self.access_log.info("%s %s %s", method, path, status, extra=fields)
         except Exception:
             self.error(traceback.format_exc())
+
+
+def when_ready(server):
+    """Give this instance a control socket of its own (gunicornc), unless ``--control-socket``
+    names one or ``--no-control-socket`` turns it off.
+
+    gunicorn's default path is one per user ($XDG_RUNTIME_DIR/gunicorn.ctl, else
+    ~/.gunicorn/gunicorn.ctl): a second instance on the machine would remove the first one's
+    socket and take the path over, and the first would remove the second's as it stops. The path
+    here is named for the instance's first listening address, in the same folder
+    (cert-share-127.0.0.1-8000.ctl). gunicorn calls this once its sockets are bound (a port 0 has
+    its number by then) and starts the control socket after it."""
+    cfg = server.cfg
+    if cfg.control_socket_disable or cfg.control_socket != cfg.settings["control_socket"].default:
+        return
+    cfg.set("control_socket", control_socket_path(cfg.control_socket, server.LISTENERS, server.master_pid))
+
+
+def control_socket_path(default_path: str, listeners: list, master_pid: int) -> str:
+    """The control socket of the instance listening first on ``listeners[0]``."""
+    name = _address_name(listeners[0]) if listeners else str(os.getpid())
+    # A master re-executed for a binary upgrade (USR2) runs beside the old one, on its sockets.
+    suffix = ".2" if master_pid else ""
+    return os.path.join(os.path.dirname(default_path), f"cert-share-{name}{suffix}.ctl")
+
+
+def _address_name(listener) -> str:
+    address = listener.sock.getsockname()
+    # host-port for TCP (IPv6 too), the socket file's name for a Unix socket.
+    text = f"{address[0]}-{address[1]}" if isinstance(address, tuple) else os.path.basename(str(address))
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
