@@ -20,13 +20,18 @@ def create_app(test_config: dict | None = None, env: str | None = None, *, servi
     """The application. ``serving=False`` is for commands that serve no requests (the command
     line): they need no SECRET_KEY, and in production they get none rather than the public
     development key. Missing or malformed settings raise config.SettingError."""
-    app = Flask(__name__, instance_relative_config=True)
     config_class = settings.config_for("test" if test_config and test_config.get("TESTING") else env)
+    # The instance folder lies in the data directory, not beside the code (an installed package's
+    # folder is not the server's to write).
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=settings.instance_folder(config_class.CERT_SHARE_DATA_DIR))
     app.config.from_object(config_class)
     if test_config:
         app.config.update(test_config)
-    os.makedirs(app.instance_path, exist_ok=True)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        # Made only for the default database: a command run with DATABASE_URL by a user who may
+        # not write the data directory needs nothing there (the maildir makes its own folders).
+        os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "cert-share.db")
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config["SQLALCHEMY_DATABASE_URI"],

@@ -157,8 +157,25 @@ _LOG_FORMAT = os.environ.get("LOG_FORMAT")
 # Which configuration below an app is made from, unless create_app is told.
 ENVIRONMENT = _env_name()
 
-# The source tree's feeds/ folder: where `cert-share` finds partner feeds unless FEEDS_DIR says.
-SOURCE_FEEDS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "feeds")
+# Where the files a server keeps live (CERT_SHARE_DATA_DIR): instance/ (the SQLite database when
+# DATABASE_URL is unset, the maildir) and feeds/ (the partner feeds, unless FEEDS_DIR says). In
+# production a directory of its own (systemd's StateDirectory=cert-share), never the code's; in
+# development and tests the source tree, where `make run` has always kept them.
+PRODUCTION_DATA_DIR = "/var/lib/cert-share"
+SOURCE_TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _data_dir(default: str) -> str:
+    return os.path.abspath(os.environ.get("CERT_SHARE_DATA_DIR") or default)
+
+
+def _feeds_dir(data_dir: str) -> str:
+    return os.environ.get("FEEDS_DIR") or os.path.join(data_dir, "feeds")
+
+
+def instance_folder(data_dir: str) -> str:
+    """The Flask instance folder inside a data directory."""
+    return os.path.join(data_dir, "instance")
 
 
 class Config:
@@ -210,7 +227,8 @@ class Config:
     KEY_UPLOAD_RATE_LIMIT = os.environ.get("KEY_UPLOAD_RATE_LIMIT", "10 per hour")
 
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
-    FEEDS_DIR = os.environ.get("FEEDS_DIR") or SOURCE_FEEDS_DIR
+    CERT_SHARE_DATA_DIR = _data_dir(PRODUCTION_DATA_DIR)
+    FEEDS_DIR = _feeds_dir(CERT_SHARE_DATA_DIR)
     # Job intervals in minutes, one setting per job (its name is the job's, in capitals).
     JOB_SEND_MAIL_MINUTES = _minutes("JOB_SEND_MAIL_MINUTES", 1)
     # The digest period too: each recipient gets at most one digest per interval.
@@ -317,6 +335,8 @@ def _local_base_url() -> str:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
+    CERT_SHARE_DATA_DIR = _data_dir(SOURCE_TREE)
+    FEEDS_DIR = _feeds_dir(CERT_SHARE_DATA_DIR)
     LOG_FORMAT = Config.LOG_FORMAT if _LOG_FORMAT else "text"
     BASE_URL = _local_base_url()
     SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
@@ -324,6 +344,8 @@ class DevelopmentConfig(Config):
 
 class TestConfig(Config):
     ENV_NAME = "test"
+    CERT_SHARE_DATA_DIR = _data_dir(SOURCE_TREE)
+    FEEDS_DIR = _feeds_dir(CERT_SHARE_DATA_DIR)
     LOG_FORMAT = Config.LOG_FORMAT if _LOG_FORMAT else "text"
     TESTING = True
     BASE_URL = _local_base_url()

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import traceback
-import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, TextIO
@@ -81,10 +81,14 @@ def request_id() -> str | None:
     """This request's id (taken from X-Request-ID or made on first use); None outside a request."""
     if not has_request_context():
         return None
-    wsgi = request.environ  # the request's, not the process's environment
+    return _request_id(request.environ)
+
+
+def _request_id(wsgi: dict) -> str:
     rid = wsgi.get(ENVIRON_REQUEST_ID)
     if rid is None:
-        rid = well_formed_request_id(request.headers.get(REQUEST_ID_HEADER)) or uuid.uuid4().hex
+        # 32 hex digits, as uuid4().hex, at a fifth of its cost: this runs on every request.
+        rid = well_formed_request_id(wsgi.get("HTTP_X_REQUEST_ID")) or os.urandom(16).hex()
         wsgi[ENVIRON_REQUEST_ID] = rid
     return rid
 
@@ -184,9 +188,9 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _echo_request_id(response):
-        rid = request_id()
-        response.headers[REQUEST_ID_HEADER] = rid
+        wsgi = request.environ
+        response.headers[REQUEST_ID_HEADER] = _request_id(wsgi)
         actor = request_actor()
         if actor is not None:
-            request.environ[ENVIRON_ACTOR] = actor
+            wsgi[ENVIRON_ACTOR] = actor
         return response

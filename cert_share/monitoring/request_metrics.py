@@ -12,6 +12,7 @@ every worker's (views.py).
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Flask, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
@@ -33,11 +34,18 @@ class RequestMetrics:
         self.duration = Histogram("cert_share_http_request_duration_seconds",
                                   "Time from the request reaching the app to its response, by route rule and method",
                                   ["route", "method"], registry=self.registry)
+        # labels() takes a lock and builds a key each time: the children are kept here instead.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float | None) -> None:
-        self.requests.labels(route, method, str(status)).inc()
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(route, method, str(status)),
+                                              self.duration.labels(route, method))
+        children[0].inc()
         if seconds is not None:
-            self.duration.labels(route, method).observe(seconds)
+            children[1].observe(seconds)
 
 
 def of(app: Flask) -> RequestMetrics:

@@ -100,6 +100,23 @@ def test_every_line_logged_during_a_request_carries_its_id_which_the_client_gets
     assert re.fullmatch(r"[0-9a-f]{32}", error["request_id"])  # none sent: one was made
 
 
+def test_text_lines_carry_the_same_fields_for_a_person_to_read(app):
+    stream, root = io.StringIO(), logging.getLogger()
+    level = root.level
+    handler = logs.configure({"LOG_FORMAT": "text", "LOG_LEVEL": "info"}, stream=stream)
+    try:
+        with app.test_request_context("/reports", headers={"X-Request-ID": "abc-1"},
+                                      environ_base={"REMOTE_ADDR": "192.0.2.8"}):
+            logging.getLogger("cert_share.probe").info("token=%s", "cs_" + "a" * 43)
+            logging.getLogger("cert_share.probe").debug("below LOG_LEVEL")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    [line] = stream.getvalue().splitlines()
+    assert line.endswith(" INFO cert_share.probe [abc-1]: token=[redacted] "
+                         "(method=GET path=/reports remote_addr=192.0.2.8)"), line
+
+
 @pytest.mark.parametrize("sent", ["two words", "x" * 129, "id\r\nSet-Cookie: a=b", "<script>", ""])
 def test_a_malformed_request_id_is_replaced_not_echoed(client, sent):
     # Given as a raw server hands it over (the test client refuses to send a header with a newline).
