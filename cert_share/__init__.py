@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None, env: str | None = None, *, servi
 
     register_url_converters(app)
     register_observability(app)
+    register_proxies(app)
     register_request_limits(app)
     register_extensions(app)
     register_blueprints(app)
@@ -96,7 +97,12 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     register_migrate_command(app)
     csrf.init_app(app)
+    # A new app's limit storage is presumed reachable: init_app makes a new one but keeps the
+    # previous app's mark that its storage was not (met by tests and scripts making several apps).
+    limiter._storage_dead = False
     limiter.init_app(app)
+    # The limiter's own lines (storage unreachable, recovered) go where the app's lines go.
+    limiter.logger = app.logger.getChild("rate_limits")
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     # The server-side session binds itself to the client (web/auth.py); Flask-Login's own check
@@ -114,6 +120,12 @@ def register_observability(app: Flask) -> None:
 
     register_request_ids(app)
     register_monitoring(app)
+
+
+def register_proxies(app: Flask) -> None:
+    from .proxies import register
+
+    register(app)
 
 
 def register_request_limits(app: Flask) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, has_app_context
+from limits import parse_many
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"
 ENV_NAMES = ("production", "development", "test")
@@ -101,6 +102,38 @@ def time_zone(name: str, raw: Any) -> ZoneInfo:
         raise ValueError(f"{name} must be an IANA time zone such as Europe/Tallinn or UTC, got {raw!r}") from None
 
 
+def rate_limit(name: str, raw: Any) -> str:
+    """A rate limit setting ("600 per minute", "10/second; 1000/hour"), as flask-limiter reads it.
+    A malformed one would be skipped by the limiter with a log line, leaving the routes unlimited."""
+    try:
+        parse_many(str(raw or ""))
+    except ValueError:
+        raise ValueError(f"{name} must be a rate such as '600 per minute' or '10/second; 1000/hour', "
+                         f"got {raw!r}") from None
+    return str(raw)
+
+
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_proxies(name: str, raw: Any) -> int | tuple[ProxyNetwork, ...]:
+    """TRUSTED_PROXIES as a count of proxy hops (0: none) or the proxies' addresses and networks
+    ("10.0.0.5, 10.1.0.0/16"). Checked again where the app reads it (proxies.py)."""
+    text = str(raw or "").strip()
+    if not text:
+        return 0
+    if text.isdigit():
+        return int(text)
+    networks = []
+    for item in (part.strip() for part in text.split(",")):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{name} must be a number of proxy hops or a comma-separated list of proxy "
+                             f"addresses or networks (10.0.0.5, 10.1.0.0/16), got {item!r} in {raw!r}") from None
+    return tuple(networks)
+
+
 def networks(name: str, raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """Addresses and networks, comma-separated ("10.0.0.0/8, 127.0.0.1"); empty: none."""
     found = []
@@ -119,7 +152,7 @@ def _checked(name: str, value: str, check: Callable[[str, Any], Any], default: s
     try:
         check(name, value)
     except ValueError as exc:
-        PROBLEMS.append(f"{exc}: set one, or unset it for the default ({default})")
+        PROBLEMS.append(f"{exc}: set one, or unset it for the default ({default or 'none'})")
         return default
     return value
 
@@ -221,10 +254,24 @@ class Config:
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
     LOGIN_BACKOFF_MAX_MINUTES = _int("LOGIN_BACKOFF_MAX_MINUTES", 15)
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    # An unreachable Redis fails a request within a second (the limiter then counts in this
+    # process's memory, extensions.py), rather than holding a worker until TCP gives up.
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    LOGIN_RATE_LIMIT = _checked("LOGIN_RATE_LIMIT", os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+                                rate_limit, "10 per minute")
     # Each key upload runs several gpg processes: per person, so one account cannot keep a worker busy.
-    KEY_UPLOAD_RATE_LIMIT = os.environ.get("KEY_UPLOAD_RATE_LIMIT", "10 per hour")
+    KEY_UPLOAD_RATE_LIMIT = _checked("KEY_UPLOAD_RATE_LIMIT", os.environ.get("KEY_UPLOAD_RATE_LIMIT", "10 per hour"),
+                                     rate_limit, "10 per hour")
+    # Requests per API token (per client address without a valid one), on /api/v1 and on /taxii2,
+    # each counted in its own bucket: a member polling TAXII every few minutes uses a handful.
+    API_RATE_LIMIT = _checked("API_RATE_LIMIT", os.environ.get("API_RATE_LIMIT", "600 per minute"),
+                              rate_limit, "600 per minute")
+    TAXII_RATE_LIMIT = _checked("TAXII_RATE_LIMIT", os.environ.get("TAXII_RATE_LIMIT", "600 per minute"),
+                                rate_limit, "600 per minute")
+    # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (proxies.py): a
+    # number of hops, or the proxies' addresses; unset, none: the TCP peer is the client.
+    TRUSTED_PROXIES = _checked("TRUSTED_PROXIES", os.environ.get("TRUSTED_PROXIES", ""), trusted_proxies, "")
 
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     CERT_SHARE_DATA_DIR = _data_dir(PRODUCTION_DATA_DIR)
@@ -353,6 +400,9 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = True
     SCHEDULER_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    # A test makes hundreds of API and TAXII requests with one token; the limits' own tests set
+    # small ones.
+    API_RATE_LIMIT = TAXII_RATE_LIMIT = "100000 per minute"
     SMTP_HOST = ""
     SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = False
 

@@ -24,7 +24,11 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# When the limits' storage (Redis, REDIS_URL) cannot be reached, the limiter counts in this
+# process's memory until Redis answers again, and logs that it does: sign-in stays limited, per
+# worker, instead of failing. Any other error of the limiter is logged and the request served.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], in_memory_fallback_enabled=True,
+                  swallow_errors=True)
 
 # The base class of every model: db.Model, which flask-sqlalchemy builds at run time from its
 # Model and Base. A type checker cannot take a base class from an attribute of an object, so it

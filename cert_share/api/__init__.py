@@ -5,7 +5,8 @@ from flask import Blueprint, g, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from ..auth.tokens import actor_from_request
+from ..auth.rate_limits import limit_per_token
+from ..auth.tokens import request_caller
 from ..errors import CertShareError
 from ..extensions import csrf
 from ..http_errors import with_exception_headers
@@ -14,13 +15,14 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
+limit_per_token(bp, "API_RATE_LIMIT", allow_basic=False)
 
 
 @bp.before_request
 def _authenticate():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    g.actor = actor_from_request(allow_basic=False)
+    g.actor = request_caller(allow_basic=False)
     return None
 
 

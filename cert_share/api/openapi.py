@@ -97,7 +97,21 @@ def build_spec() -> dict:
     workspace_paths(spec)  # triage and metrics
     observable_paths(spec)  # search and pivot
     cooperation_paths(spec)  # requests to and from partner CERTs
-    return spec.to_dict()
+    return _with_rate_limit(spec.to_dict())
+
+
+def _with_rate_limit(document: dict) -> dict:
+    """Every route counts against its token's API_RATE_LIMIT (auth/rate_limits.py): 429 with
+    Retry-After is a possible answer of each operation."""
+    too_many = {"description": "Too many requests with this token (or, without a valid one, from this address): "
+                               "retry after the seconds in Retry-After",
+                "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+                "content": {"application/json": {"schema": _ERROR}}}
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("429", too_many)
+    return document
 
 
 @bp.get("/openapi.json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from flask import request
+from flask import g, request
 
 from ..actor import Actor
 from ..errors import AuthenticationFailed
@@ -45,3 +45,19 @@ def actor_from_request(*, allow_basic: bool) -> Actor:
     org = row.organization
     return Actor(label=f"token:{org.slug}/{row.name}", org=org, token_id=row.id,
                  remote_addr=request.remote_addr, role=CERT_ADMIN if org.is_cert else MEMBER_ADMIN)
+
+
+def request_caller(*, allow_basic: bool) -> Actor:
+    """actor_from_request, once per request: the rate limiter's key (auth/rate_limits.py) and
+    the blueprint both ask, and a token look-up costs a hash and a query. A failure is kept and
+    raised again to the blueprint, which answers it."""
+    caller = g.get("request_caller")
+    if caller is None:
+        try:
+            caller = actor_from_request(allow_basic=allow_basic)
+        except Exception as exc:  # noqa: BLE001 (kept for the blueprint, which raises it again)
+            caller = exc
+        g.request_caller = caller
+    if isinstance(caller, Exception):
+        raise caller
+    return caller

@@ -11,7 +11,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from ..auth.tokens import actor_from_request
+from ..auth.rate_limits import limit_per_token
+from ..auth.tokens import request_caller
 from ..errors import CertShareError, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from ..extensions import csrf
 from ..http_errors import TAXII_MEDIA_TYPE, taxii_error, with_exception_headers
@@ -20,6 +21,7 @@ API_ROOT = "api"
 
 bp = Blueprint("taxii", __name__, url_prefix="/taxii2")
 csrf.exempt(bp)
+limit_per_token(bp, "TAXII_RATE_LIMIT", allow_basic=True)
 
 
 def _media_type_ok(value: str) -> bool:
@@ -48,7 +50,7 @@ def _accept_ok(header: str) -> bool:
 
 @bp.before_request
 def _check_request():
-    g.actor = actor_from_request(allow_basic=True)
+    g.actor = request_caller(allow_basic=True)
     if not _accept_ok(request.headers.get("Accept", "")):
         raise NotAcceptable(f"this server only serves {TAXII_MEDIA_TYPE}")
     if request.method == "POST":

@@ -235,10 +235,10 @@ def test_the_openapi_document_lists_every_route_and_status(client):
     spec = client.get(f"{API}/openapi.json").get_json()
     paths = spec["paths"]
     create = paths["/api/v1/incidents/{incident_id}/cooperation-requests"]["post"]
-    assert set(create["responses"]) == {"201", "400", "401", "403", "404", "409", "413", "415"}
-    assert set(paths["/api/v1/cooperation-requests"]["get"]["responses"]) == {"200", "400", "401", "403", "414"}
+    assert set(create["responses"]) == {"201", "400", "401", "403", "404", "409", "413", "415", "429"}
+    assert set(paths["/api/v1/cooperation-requests"]["get"]["responses"]) == {"200", "400", "401", "403", "414", "429"}
     assert set(paths["/api/v1/cooperation-requests/{request_id}"]["get"]["responses"]) == {"200", "401", "403",
-                                                                                          "404"}
+                                                                                          "404", "429"}
     assert "403" in paths["/api/v1/cooperation-requests/{request_id}/acknowledge"]["post"]["responses"]
     assert "415" in paths["/api/v1/cooperation-requests/{request_id}/answer"]["post"]["responses"]
     schema = spec["components"]["schemas"]["CooperationRequestCreate"]
@@ -318,7 +318,7 @@ def test_the_openapi_document_lists_resend_paging_and_the_confirmations(client):
     spec = client.get(f"{API}/openapi.json").get_json()
     paths = spec["paths"]
     resend = paths["/api/v1/cooperation-requests/{request_id}/resend"]["post"]
-    assert set(resend["responses"]) == {"200", "400", "401", "403", "404"}
+    assert set(resend["responses"]) == {"200", "400", "401", "403", "404", "429"}
     listing = paths["/api/v1/cooperation-requests"]["get"]
     assert {"limit", "before_id"} <= {p["name"] for p in listing["parameters"]}
     assert set(listing["responses"]["200"]["content"]["application/json"]["schema"]["properties"]) == {
