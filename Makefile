@@ -7,9 +7,9 @@ STAMP   = $(VENV)/.installed-stamp
 # A fresh PostgreSQL database is created (and dropped) per run from this server URL.
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install system-deps run test test-sqlite test-pg lint db-check db-check-pg browser bench clean
+.PHONY: install system-deps run test test-sqlite test-pg lint db-check db-check-pg lock wheel browser bench clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
@@ -68,8 +68,24 @@ db-check-pg: install
 	export CERT_SHARE_ENV=development DATABASE_URL="$$(dirname '$(PG_URL)')/$$name" && \
 	$(BIN)/cert-share db upgrade >/dev/null && $(BIN)/cert-share db check
 
+# Production installs: requirements/production.txt pins every runtime dependency (setup.cfg's
+# install_requires, no test extras) with its hashes, for every platform and Python >= 3.11, made
+# by uv's resolver; `make lock` after changing install_requires. `make wheel` builds the package
+# into dist/. The production install (docs/production/install.md):
+#   pip install --require-hashes -r requirements/production.txt
+#   pip install --no-deps dist/cert_share-*.whl
+LOCK = requirements/production.txt
+
+lock: install
+	$(BIN)/pip install -q 'uv>=0.5'
+	$(BIN)/uv pip compile setup.cfg --universal --python-version 3.11 --generate-hashes \
+	  --custom-compile-command 'make lock' -q -o $(LOCK)
+
+wheel:
+	$(PYTHON) -m pip wheel --no-deps -q -w dist .
+
 bench: install
 	$(BIN)/python bench/intake.py
 
 clean:
-	rm -rf $(VENV) instance *.egg-info tests/artifacts
+	rm -rf $(VENV) instance *.egg-info tests/artifacts build dist
