@@ -54,11 +54,18 @@ class SchemaGate:
         if status is not None and (status.state in (CURRENT, NEWER)
                                    or monotonic() - self._read_at < RECHECK_SECONDS):
             return status
-        with self._lock:
+        # One request reads it; the others meanwhile keep the last answer rather than queue
+        # behind a database that may take long to refuse the connection.
+        if not self._lock.acquire(blocking=status is None):
+            assert status is not None
+            return status
+        try:
             if self._status is not status:  # another request read it while this one waited
                 assert self._status is not None
                 return self._status
             return self.refresh()
+        finally:
+            self._lock.release()
 
     def refresh(self) -> SchemaStatus:
         """Read the revision now (inside an app context)."""

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -20,7 +21,7 @@ from sqlalchemy import create_engine, text
 from cert_share import _normalize_db_url, create_app, health
 from cert_share.database import MIGRATIONS_DIRECTORY
 from cert_share.extensions import db, limiter
-from tests.conftest import PG_BASE, _config, _pg_url, auth
+from tests.conftest import PG_BASE, Factory, _config, _pg_url, auth
 from tests.integration.sql_capture import sql_statements
 from tests.integration.waiting import wait_until
 from tests.integration.web_login import csrf_token, login
@@ -163,6 +164,33 @@ def test_the_server_logs_the_pending_migration_at_start_and_an_upgrade_lifts_the
     assert client.get("/readyz").status_code == 200
 
 
+def test_while_one_request_rereads_the_revision_the_others_do_not_wait_for_it(unmigrated, monkeypatch):
+    """A database slow to refuse a connection holds up the one request that reads the revision;
+    the others answer at once with the last reading."""
+    client = unmigrated.test_client()
+    assert client.get("/login").status_code == 503
+    entered, release = threading.Event(), threading.Event()
+    real_read = health.read_status
+
+    def slow_read(engine):
+        entered.set()
+        assert release.wait(timeout=30)
+        return real_read(engine)
+
+    monkeypatch.setattr(health, "read_status", slow_read)
+    later = health.monotonic() + health.RECHECK_SECONDS + 1
+    monkeypatch.setattr(health, "monotonic", lambda: later)
+    reader = threading.Thread(target=lambda: unmigrated.test_client().get("/login"))
+    reader.start()
+    try:
+        assert entered.wait(timeout=30)
+        assert client.get("/api/v1/incidents").status_code == 503  # the last reading...
+        assert reader.is_alive()  # ...while the reading request still waits for the database
+    finally:
+        release.set()
+        reader.join(timeout=30)
+
+
 def test_the_schema_is_read_once_while_it_is_current(app, client):
     assert client.get("/login").status_code == 200
     with sql_statements(app) as statements:
@@ -227,6 +255,14 @@ def test_readyz_names_redis_when_it_is_down(redis_down):
     assert body["reason"] == "redis: not reachable (REDIS_URL)"
     assert body["checks"]["database"]["ok"] and body["checks"]["schema"]["ok"]
     assert REDIS_PASSWORD not in ready.get_data(as_text=True)
+
+
+def test_sign_in_still_works_while_redis_is_down(redis_down):
+    factory = Factory(redis_down)
+    user = factory.user(factory.org("First Bank"), "analyst")
+    client = redis_down.test_client()
+    assert login(client, user.email).status_code == 302
+    assert client.get("/incidents").status_code == 200
 
 
 def test_readyz_is_ok_with_redis_answering(database_url, tmp_path):
