@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 from flask import request
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
@@ -362,6 +361,7 @@ def test_a_database_without_its_schema_is_a_series_not_an_error(tmp_path):
 # -- the alert rules ----------------------------------------------------------------------------
 
 def test_the_alert_rules_parse_and_watch_only_series_that_exist(app, client):
+    yaml = pytest.importorskip("yaml")  # PyYAML comes with the test tools (schemathesis), not the app
     rules = yaml.safe_load((ROOT / "docs/production/alerts.yml").read_text())
     alerts = [rule for group in rules["groups"] for rule in group["rules"]]
     assert all({"alert", "expr", "labels", "annotations"} <= set(rule) for rule in alerts)
