@@ -228,8 +228,11 @@ class PhaseOption:
 
 def update_options(incident, due: Sequence[Deadline]) -> list[PhaseOption]:
     """The phases the reporting organization's regime has (a bank under DORA is never offered
-    NIS2's notification; add_phase_update refuses the others), each with its deadline's state."""
+    NIS2's notification; add_phase_update refuses the others), each with its deadline's state.
+    None for a partner CERT's report: it owes us no phases (owes_phases), not even on request."""
     org = incident.organization
+    if not owes_phases(org):
+        return []
     by_phase = {d.phase: d for d in due}
     options = []
     for phase in update_phases(regime_of_org(org.regime, org.sector)):

@@ -29,16 +29,25 @@ States (vocab.CooperationState): outgoing ``queued → sent → acknowledged →
 
 Acknowledging, answering and resending lock the request's row (``_locked``: the writer lock on
 SQLite, the row on PostgreSQL) and judge its state again once locked: two staff answering at once
-send one answer.
+send one answer. A partner's acknowledgement or answer and a delivery's outcome lock it the same
+way; ``mark_overdue``, which reads many rows unlocked, writes each with a compare-and-set on the
+state it read, so nothing committed meanwhile is overwritten. A request with ``answered_at`` set
+takes no other answer, whatever its state says.
+
+A resend, or a push of a request not yet delivered, never sends a frozen bundle whose report has
+changed since (``report_changed``): TLP:RED now, stricter than the request, or the member no longer
+shares its name that the bundle carries. What partners write is stored without control characters
+(``partner_text``).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, cast
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from .. import policy
@@ -78,6 +87,17 @@ NEVER_LEAVES = "red"
 # Leaves only with the staff member's explicit confirmation (confirm_strict), whatever the route.
 CONFIRM_TO_LEAVE = "amber+strict"
 NO_CERT = "the operating CERT organization is not set up (cert-share org add --kind cert)"
+# A frozen request whose report changed since (see report_changed): never sent again.
+REPORT_CHANGED = "the report changed since the request was made"
+# C0 control characters but tab and line feed: what a partner writes is stored and audited
+# without them (PostgreSQL refuses NUL in any text; the others only garble pages and logs).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+
+
+def partner_text(text: object) -> str:
+    """Text a partner (its server, its mail server, its STIX) wrote, as we store and audit it:
+    NUL and the other C0 control characters removed, tab and line feed kept."""
+    return _CONTROL.sub("", text if isinstance(text, str) else str(text))
 
 
 # ---- the partner directory's one question ----------------------------------------------------
@@ -231,8 +251,11 @@ def _record(session: DbSession, actor: Actor, request: CooperationRequest, actio
 
 def delivered(session: DbSession, delivery: PartnerDelivery, *, now: datetime, taxii_status_id: str | None = None,
               via: str | None = None) -> None:
-    """A delivery was taken by the partner's server: a queued request becomes sent. No commit."""
-    request = delivery.request
+    """A delivery was taken by the partner's server: a queued request becomes sent. No commit.
+
+    The request is judged locked and read afresh: a partner's acknowledgement committed while
+    the bundle was on its way is not overwritten with ``sent``."""
+    request = _locked(session, delivery.request)
     if delivery.purpose != "request":
         _record(session, SYSTEM, request, "cooperation.delivered", purpose=delivery.purpose,
                 channel=via or delivery.channel, taxii_status=taxii_status_id)
@@ -247,6 +270,8 @@ def delivered(session: DbSession, delivery: PartnerDelivery, *, now: datetime, t
             taxii_status=taxii_status_id, partner=request.partner.slug)
 
 
+# The open states mark_overdue judges (an overdue request is marked already).
+OVERDUE_FROM = (S.QUEUED, S.SENT, S.RECEIVED, S.ACKNOWLEDGED)
 # A request whose own delivery dies in one of these states, not yet acknowledged, has failed.
 FAILS_FROM = (S.QUEUED, S.SENT, S.OVERDUE)
 
@@ -256,7 +281,8 @@ def delivery_failed(session: DbSession, delivery: PartnerDelivery, *, now: datet
     request becomes failed only when it was its own delivery and the partner had not acknowledged
     it; an acknowledged or answered request keeps its state (the dead delivery waits for
     ``resend``). No commit."""
-    request = delivery.request
+    request = _locked(session, delivery.request)  # judged afresh, as in delivered()
+    error = partner_text(error)
     request.last_error = error[:2000]
     details: dict[str, object] = {}
     if delivery.purpose == "request" and request.state in FAILS_FROM and request.acknowledged_at is None:
@@ -270,20 +296,32 @@ def delivery_failed(session: DbSession, delivery: PartnerDelivery, *, now: datet
 def mark_overdue(session: DbSession, now: datetime | None = None) -> int:
     """Open requests whose due date has passed are marked overdue, each once (``overdue_at``);
     commits. Returns how many. An unacknowledged request becomes ``overdue``; an acknowledged one
-    keeps its state (see the module docstring)."""
+    keeps its state (see the module docstring).
+
+    The rows are read without a lock, so each write is a compare-and-set on the state that was
+    read (and ``overdue_at`` still unset): an acknowledgement or answer committed in between is
+    never overwritten with ``overdue``. Such a request is judged again by the next run."""
     now = now or utcnow()
     rows = list(session.execute(select(CooperationRequest).where(
-        CooperationRequest.state.in_((S.QUEUED, S.SENT, S.RECEIVED, S.ACKNOWLEDGED)),
+        CooperationRequest.state.in_(OVERDUE_FROM),
         CooperationRequest.overdue_at.is_(None),
         CooperationRequest.due_at.is_not(None), CooperationRequest.due_at < now)).scalars())
+    marked = 0
     for request in rows:
-        previous, request.overdue_at = request.state, now
-        if request.state != S.ACKNOWLEDGED:
-            request.state = S.OVERDUE
+        previous = request.state
+        state = previous if previous == S.ACKNOWLEDGED else S.OVERDUE
+        changed = cast(CursorResult, session.execute(
+            update(CooperationRequest)
+            .where(CooperationRequest.id == request.id, CooperationRequest.state == previous,
+                   CooperationRequest.overdue_at.is_(None))
+            .values(state=state, overdue_at=now).execution_options(synchronize_session=False))).rowcount
+        if changed != 1:
+            continue
+        marked += 1
         _record(session, SYSTEM, request, "cooperation.overdue", previous=previous,
                 due_at=request.due_at.isoformat())
     session.commit()
-    return len(rows)
+    return marked
 
 
 def is_overdue(request: CooperationRequest, now: datetime) -> bool:
@@ -307,6 +345,12 @@ def resend(session: DbSession, actor: Actor, request: CooperationRequest,
     if not dead:
         raise InputError("nothing to resend: every delivery of this request is delivered or still on its way")
     partner = request.partner
+    if not partner.active:
+        raise InputError(f"the partner CERT {partner.name} is deactivated: nothing is sent to it any more")
+    for delivery in dead:
+        changed = report_changed(request, delivery)
+        if changed is not None:
+            raise InputError(changed)
     channel = channel_of(partner)
     if channel is None:
         raise InputError(f"the partner CERT {partner.name} has neither a TAXII collection URL nor a contact "
@@ -326,6 +370,29 @@ def resend(session: DbSession, actor: Actor, request: CooperationRequest,
             **({"previous": previous} if previous != request.state else {}))
     session.commit()
     return request
+
+
+def report_changed(request: CooperationRequest, delivery: PartnerDelivery) -> str | None:
+    """Why our request's frozen bundle may no longer leave, or None: the report became TLP:RED or
+    stricter than the request, or the member withdrew ``share_reporter`` and the bundle names it.
+    The bundle is what the staff member saw then; the member's rules are those of now."""
+    incident = request.incident
+    if request.direction != "outgoing" or delivery.purpose != "request" or incident is None:
+        return None
+    why = None
+    if incident.tlp == NEVER_LEAVES:
+        why = "it is TLP:RED now, which never leaves the platform"
+    elif strictest_tlp([incident.tlp, request.tlp]) != request.tlp:
+        why = f"it is {tlp_label(incident.tlp)} now, stricter than the request's {tlp_label(request.tlp)}"
+    elif not incident.share_reporter and _names(delivery.bundle, incident.organization):
+        why = f"{incident.organization.name} no longer shares its name with partners, and the request names it"
+    return None if why is None else f"{REPORT_CHANGED} ({why}): open a new request"
+
+
+def _names(bundle: object, org: Organization | None) -> bool:
+    """Whether the frozen bundle carries ``org``'s identity."""
+    objects = bundle.get("objects") if isinstance(bundle, dict) else None
+    return org is not None and any(isinstance(o, dict) and o.get("id") == org.stix_id for o in objects or ())
 
 
 def undelivered(session: DbSession, request_ids: Iterable[int]) -> dict[int, int]:
@@ -353,11 +420,14 @@ def _locked(session: DbSession, request: CooperationRequest) -> CooperationReque
 
     The UPDATE that changes nothing comes first because a read alone locks nothing on SQLite: the
     write takes SQLite's one writer lock (sqlite_writer.py) before the row is read, so a second
-    answer waits and then reads "answered". On PostgreSQL it locks the row, as FOR UPDATE does."""
+    answer waits and then reads "answered". On PostgreSQL it locks the row FOR NO KEY UPDATE (the
+    lock an UPDATE takes): inserting a delivery that references the request, in another
+    transaction, is not held up by it as it would be by FOR UPDATE."""
     session.execute(update(CooperationRequest).where(CooperationRequest.id == request.id)
                     .values(state=CooperationRequest.state).execution_options(synchronize_session=False))
     return session.execute(select(CooperationRequest).where(CooperationRequest.id == request.id)
-                           .with_for_update().execution_options(populate_existing=True)).scalar_one()
+                           .with_for_update(key_share=True).execution_options(populate_existing=True)
+                           ).scalar_one()
 
 
 def _confirm_strict(tlp: str | None, confirmed: bool, what: str) -> None:
@@ -376,7 +446,7 @@ def acknowledge(session: DbSession, actor: Actor, request: CooperationRequest, *
     if request.acknowledged_at is not None:
         session.commit()
         return request
-    if request.state in (S.ANSWERED,):
+    if request.state == S.ANSWERED or request.answered_at is not None:
         raise InputError("this request is already answered")
     _confirm_strict(request.tlp, confirm_strict, "the request")
     cert = _cert(session)
@@ -398,7 +468,7 @@ def answer(session: DbSession, actor: Actor, request: CooperationRequest, *, mes
     policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
     _incoming(request)
     request = _locked(session, request)
-    if request.state == S.ANSWERED:
+    if request.state == S.ANSWERED or request.answered_at is not None:
         raise InputError("this request is already answered")
     if not isinstance(message, str) or not message.strip():
         raise InputError("an answer needs a message", field="message")
@@ -480,7 +550,7 @@ def receive(session: DbSession, partner: Organization, objects: Iterable[dict], 
     if partner.kind != "partner" or not partner.active:
         return outcome
     now = now or utcnow()
-    read = [(obj, meaning) for obj in objects if (meaning := stix_coop.read(obj)) is not None]
+    read = [(obj, _cleaned(meaning)) for obj in objects if (meaning := stix_coop.read(obj)) is not None]
     # Notes carrying our extension first: when an answer and a plain note attached to it both
     # name the request, the answer is the answer, whatever their order in the push.
     read.sort(key=lambda pair: not pair[1].extension)
@@ -491,6 +561,13 @@ def receive(session: DbSession, partner: Organization, objects: Iterable[dict], 
             continue
         _receive_reply(session, partner, obj, meaning, actor, now, outcome)
     return outcome
+
+
+def _cleaned(meaning: stix_coop.Incoming) -> stix_coop.Incoming:
+    """What the partner wrote, as it is stored and audited (partner_text)."""
+    return replace(meaning, stix_id=partner_text(meaning.stix_id), message=partner_text(meaning.message),
+                   refs=tuple(partner_text(r) for r in meaning.refs),
+                   request_ref=partner_text(meaning.request_ref) if meaning.request_ref is not None else None)
 
 
 def _receive_reply(session: DbSession, partner: Organization, obj: dict, meaning: stix_coop.Incoming,
@@ -507,6 +584,8 @@ def _receive_reply(session: DbSession, partner: Organization, obj: dict, meaning
                          purpose=meaning.purpose, stix_id=meaning.stix_id,
                          refs=list(meaning.refs)[:10], request_ref=meaning.request_ref)
         return
+    # Judged locked and afresh: mark_overdue or a staff member may have moved it since it was read.
+    request = _locked(session, request)
     if meaning.purpose == "acknowledgement":
         if request.acknowledged_at is None:
             request.acknowledged_at = now
@@ -516,7 +595,7 @@ def _receive_reply(session: DbSession, partner: Organization, obj: dict, meaning
                     stix_id=meaning.stix_id)
             outcome.acknowledgements += 1
         return
-    if request.state == S.ANSWERED:
+    if request.state == S.ANSWERED or request.answered_at is not None:
         return
     if request.acknowledged_at is None:
         request.acknowledged_at = now

@@ -189,8 +189,11 @@ def add_phase_update(session: DbSession, *, incident: Incident, phase: str, summ
 
 def _check_regime_phase(incident: Incident, phase: str) -> None:
     """A phase the reporting organization's regime does not have would be owed to no one: a bank
-    under DORA files an intermediate report, not NIS2's notification."""
+    under DORA files an intermediate report, not NIS2's notification, and a partner CERT files none."""
     org = incident.organization
+    if not deadline_rules.owes_phases(org):
+        raise InputError(f"{org.name} is a partner CERT: it reports to its own authorities and files no reporting "
+                         "phases with us", field="phase")
     regime = deadline_rules.regime_of_org(org.regime, org.sector)
     allowed = deadline_rules.update_phases(regime)
     if phase not in allowed:

@@ -33,9 +33,16 @@ TAXII status to be ``complete``. Then:
   that is not TAXII (no valid status id, a body over the limit), the push's deadline passed:
   **retried** with capped exponential backoff, dead after PARTNER_MAX_ATTEMPTS.
 
-A delivery to a partner that was deactivated since is **dead** ("partner … is deactivated"); its
-request fails. A partner found away in this run is not asked again in the same batch: its other
-deliveries wait for the next run, without an attempt counted for them.
+Before anything is pushed or mailed, a delivery is **dead**, not tried, its request failed, when
+the partner was deactivated since ("partner … is deactivated"), when the report became TLP:RED or
+stricter than the request, or its member withdrew ``share_reporter`` while the frozen bundle names
+it (cooperation.report_changed), or when the partner's TAXII URL, stored before today's rules,
+fails them (partners._taxii_url). What a partner's server or mail server says is stored and
+audited without NUL or other control characters (cooperation.partner_text): PostgreSQL refuses NUL
+in text, which would turn a refusal into a retried crash.
+
+A partner found away in this run is not asked again in the same batch: its other deliveries wait
+for the next run, without an attempt counted for them.
 
 Exactly once: a delivery is marked sent only after the partner's status said complete. A run that
 dies between the partner's acceptance and that commit posts the same bundle again once the lease
@@ -44,8 +51,10 @@ has expired: the same objects with the same ids and versions, which a TAXII serv
 list such a repeat as a failure; a failure for an object the partner already holds at that
 version is therefore not a refusal (``_refused`` asks the collection, when it may read it), nor
 is one for the identity, marking and extension definitions that every bundle to that partner
-repeats. On a collection we may not read, such a failure cannot be told from a refusal, and counts
-as one.
+repeats. On a collection we may not read, or when a look-up gets no usable answer (a redirect, an
+error), such a failure cannot be told from a refusal, and counts as one, for that object only; a
+look-up not answered in time leaves the push to be retried. A failure whose id is not a string
+names nothing of ours.
 
 Channel ``email``: the first run that claims the delivery queues the mail through the outbox
 (partner_mail.queue_mail: the bundle attached, to the partner's 24/7 address) and leaves the
@@ -78,6 +87,8 @@ from ..models import Organization, OutboxMessage, PartnerDelivery
 from ..store import leases
 from ..vocab import OutboxState
 from . import cooperation, partner_mail
+from .cooperation import partner_text
+from .partners import _taxii_url as check_taxii_url
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +118,7 @@ class Refused(Exception):
     """The partner said no (4xx, refused objects, a read-only collection): permanent."""
 
     def __init__(self, message: str, status_id: str | None = None):
-        super().__init__(message)
+        super().__init__(partner_text(message))  # the partner's words: stored and audited
         self.status_id = status_id
 
 
@@ -115,7 +126,7 @@ class Unavailable(Exception):
     """Not delivered this time (unreachable, timeout, 5xx, pending status, unset credential): retried."""
 
     def __init__(self, message: str, status_id: str | None = None):
-        super().__init__(message)
+        super().__init__(partner_text(message))
         self.status_id = status_id
 
 
@@ -218,6 +229,7 @@ def _sent(session: DbSession, row: PartnerDelivery, token: str, *, at: datetime,
 
 def _dead(session: DbSession, row: PartnerDelivery, token: str, *, at: datetime, attempts: int, error: str,
           status_id: str | None, report: PushReport) -> None:
+    error = partner_text(error)
     if _hold(session, row, token, state=OutboxState.DEAD, attempts=attempts, last_error=error[:2000],
              lease_until=None, next_attempt_at=at, taxii_status_id=status_id):
         cooperation.delivery_failed(session, row, now=at, error=error)
@@ -232,6 +244,7 @@ def _dead(session: DbSession, row: PartnerDelivery, token: str, *, at: datetime,
 def _defer(session: DbSession, row: PartnerDelivery, token: str, *, at: datetime, attempts: int, error: str,
            status_id: str | None, settings: PushSettings, rng: Callable[[], float], report: PushReport) -> None:
     """A failed attempt: retry later with backoff, or give up after the policy's last attempt."""
+    error = partner_text(error)
     if attempts >= settings.policy.max_attempts:
         _dead(session, row, token, at=at, attempts=attempts, status_id=status_id,
               error=f"gave up after {attempts} attempts: {error}", report=report)
@@ -301,8 +314,8 @@ def _take_mail_fate(session: DbSession, row: PartnerDelivery, mail_state: str | 
     if mail_state == OutboxState.SENT:
         values: dict[str, Any] = {"state": OutboxState.SENT, "sent_at": now, "last_error": None}
     elif mail_state in (OutboxState.DEAD, None):
-        error = mail_error or ("the mail was not delivered" if mail_state else
-                               f"the outbox message {row.outbox_id} is gone")
+        error = partner_text(mail_error) if mail_error else (
+            "the mail was not delivered" if mail_state else f"the outbox message {row.outbox_id} is gone")
         values = {"state": OutboxState.DEAD, "last_error": error[:2000]}
     else:
         return  # still in the outbox (pending, sending, held for a digest)
@@ -435,8 +448,9 @@ def _status_id(value: object) -> str:
 
 
 def _http_error(response) -> str:  # type: ignore[no-untyped-def]
-    """The partner's words: a TAXII error resource's title and description, else the status line."""
-    words = f"HTTP {response.status_code} {response.reason or ''}".strip()
+    """The partner's words (partner_text): a TAXII error resource's title and description, else the
+    status line."""
+    words = partner_text(f"HTTP {response.status_code} {response.reason or ''}").strip()
     try:
         body = response.json()
     except ValueError:
@@ -444,7 +458,7 @@ def _http_error(response) -> str:  # type: ignore[no-untyped-def]
     if isinstance(body, dict):
         said = " - ".join(str(body[k]) for k in ("title", "description") if isinstance(body.get(k), str))
         if said:
-            return f"{words}: {said}"[:1000]
+            return partner_text(f"{words}: {said}")[:1000]
     return words
 
 
@@ -475,9 +489,10 @@ def push_taxii(partner: Organization, bundle: dict, settings: PushSettings, dead
             time.sleep(settings.poll_interval)
             status.refresh()
             status_id = _status_id(status.id)
-        refused = _refused(collection, objects, status.failures or [])
+        failures = status.failures if isinstance(status.failures, list) else []
+        refused = _refused(collection, objects, failures, deadline)
         if refused:
-            said = "; ".join(f"{f.get('id')}: {f.get('message') or 'refused'}" for f in refused[:5])
+            said = "; ".join(f"{f['id']}: {f.get('message') or 'refused'}" for f in refused[:5])
             raise Refused(f"the partner refused {len(refused)} object(s) (TAXII status {status_id}): {said}",
                           status_id=status_id)
         return status_id
@@ -503,21 +518,27 @@ def _version(obj: dict) -> str | None:
     return obj.get("modified") or obj.get("created")
 
 
-def _refused(collection, objects: list[dict], failures: list) -> list[dict]:  # type: ignore[no-untyped-def]
+def _refused(collection, objects: list[dict], failures: list,  # type: ignore[no-untyped-def]
+             deadline: Deadline | None = None) -> list[dict]:
     """The status's failures that are refusals: not shared reference objects, and not objects the
     partner already holds at the version we sent (a repeat after a crash, or an incident and its
-    observables sent with an earlier request). The lookups keep to the push's deadline (the
-    collection's requests raise Unavailable once it has passed)."""
+    observables sent with an earlier request).
+
+    A look-up that gets no usable answer (a redirect, an HTTP error, a body that is not a TAXII
+    envelope) cannot tell: that object's failure stands, and nothing else is judged by it. A
+    look-up the partner does not answer in time (a timeout, the push's deadline, the connection
+    lost) leaves the whole push to be asked again later (Unavailable): the partner has taken the
+    bundle, and a repeat is stored once."""
     import requests
     from taxii2client.exceptions import TAXIIServiceException
 
-    by_id = {o.get("id"): o for o in objects}
+    by_id = {o["id"]: o for o in objects if isinstance(o.get("id"), str)}
     refused = []
     lookups = 0
     for failure in failures:
-        if not isinstance(failure, dict):
+        if not isinstance(failure, dict) or not isinstance(failure.get("id"), str):
             continue  # not a TAXII failure: names nothing of ours
-        obj = by_id.get(failure.get("id"))
+        obj = by_id.get(failure["id"])
         if obj is None:
             continue  # not one of ours: nothing the request depends on
         if obj.get("type") in SHARED_TYPES:
@@ -526,15 +547,28 @@ def _refused(collection, objects: list[dict], failures: list) -> list[dict]:  # 
         if lookups < MAX_LOOKUPS:
             lookups += 1
             try:
-                if collection.can_read:
-                    envelope = collection.get_object(obj["id"], version="all")
-                    versions = {_version(o) for o in envelope.get("objects") or () if isinstance(o, dict)}
-                    held = _version(obj) in versions
-            except (requests.RequestException, TAXIIServiceException, ValueError):
-                held = False  # we cannot tell: the failure stands
+                held = _holds(collection, obj)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if deadline is not None:
+                    deadline.left()  # a read cut short by the push's deadline says so
+                raise Unavailable(f"the partner took the bundle but did not answer whether it holds {obj['id']} "
+                                  f"({type(exc).__name__}); asked again later") from None
+            except (Refused, requests.RequestException, TAXIIServiceException, ValueError, TypeError,
+                    AttributeError, KeyError):
+                held = False  # we cannot tell: this failure stands
         if not held:
             refused.append(failure)
     return refused
+
+
+def _holds(collection, obj: dict) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the partner's collection holds ``obj`` at the version we sent (False when it may
+    not be read). The look-up keeps to the push's deadline: Unavailable once it has passed."""
+    if not collection.can_read:
+        return False
+    envelope = collection.get_object(obj["id"], version="all")
+    versions = {_version(o) for o in envelope.get("objects") or () if isinstance(o, dict)}
+    return _version(obj) in versions
 
 
 # ---- one run ----------------------------------------------------------------------------------
@@ -603,14 +637,33 @@ def _crashed(session: DbSession, row_id: int, token: str, exc: Exception, *, at:
         report.errors.append(f"delivery {row_id}: {error}")
 
 
+def _never_leaves(row: PartnerDelivery, partner: Organization | None) -> str | None:
+    """Why the delivery dies before anything is pushed or mailed, or None: the partner was
+    deactivated, the report became stricter than the request since its bundle was frozen
+    (cooperation.report_changed), or the partner's TAXII URL, stored before today's rules, fails
+    them (partners._taxii_url: https, no query or fragment, no credentials)."""
+    if partner is not None and not partner.active:
+        return f"partner {partner.slug} is deactivated"
+    changed = cooperation.report_changed(row.request, row)
+    if changed is not None:
+        return changed
+    if row.channel == "taxii" and partner is not None and partner.taxii_url:
+        try:
+            check_taxii_url(partner.taxii_url)
+        except InputError as exc:
+            return (f"partner {partner.slug}: {exc.message}; fix it (cert-share partner set, or the partners "
+                    f"page) and resend")
+    return None
+
+
 def _deliver(session: DbSession, row: PartnerDelivery, token: str, *, at: datetime, settings: PushSettings,
              rng: Callable[[], float], report: PushReport, down: dict[int, str], push: Push,
              monotonic: Callable[[], float]) -> None:
     partner = session.get(Organization, row.partner_org_id)
     handed = row.channel == "email" and row.outbox_id is not None
-    if partner is not None and not partner.active and not handed:
-        _dead(session, row, token, at=at, attempts=row.attempts, status_id=None, report=report,
-              error=f"partner {partner.slug} is deactivated")
+    refusal = None if handed else _never_leaves(row, partner)
+    if refusal is not None:  # not tried: no attempt counted
+        _dead(session, row, token, at=at, attempts=row.attempts, status_id=None, report=report, error=refusal)
         return
     if row.channel == "email":
         if not handed:
