@@ -399,7 +399,6 @@ def run(args) -> bool:
     processes: list[subprocess.Popen] = []
     load = watch = None
     results: dict = {"failover_limit": args.failover_seconds}
-    deadline = Deadline(args.seconds)
     try:
         cli(env, "db", "upgrade")
         slug = cli(env, "org", "add", "--name", "Cluster Bank", "--sector", "financial-services").split()[-1]
@@ -416,6 +415,7 @@ def run(args) -> bool:
         load = Load(nodes, token, args.clients)
         load.start()
         started = time.monotonic()
+        deadline = Deadline(args.seconds)
 
         results["schedulers"] = check_schedulers(engine, watch, env, logs, schedulers)
         processes.append(results["schedulers"]["restarted"])
