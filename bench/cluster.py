@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -445,7 +446,10 @@ def run(args) -> bool:
         stored = stored_reports(engine) if load is not None else Counter()
         engine.dispose()
         admin_sql(maintenance, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return report(results, load, watch, stored, redis, logs)
+    held = report(results, load, watch, stored, redis, logs)
+    if held:
+        shutil.rmtree(logs, ignore_errors=True)  # the processes' logs are kept only when a guarantee broke
+    return held
 
 
 def report(results: dict, load: Load, watch: Watch, stored: Counter, redis: str | None, logs: Path) -> bool:
