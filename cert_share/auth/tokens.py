@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from flask import g, request
+from flask import request
 
 from ..actor import Actor
 from ..errors import AuthenticationFailed
@@ -47,17 +47,24 @@ def actor_from_request(*, allow_basic: bool) -> Actor:
                  remote_addr=request.remote_addr, role=CERT_ADMIN if org.is_cert else MEMBER_ADMIN)
 
 
+_CALLER_KEY = "cert_share.request_caller"
+
+
 def request_caller(*, allow_basic: bool) -> Actor:
     """actor_from_request, once per request: the rate limiter's key (auth/rate_limits.py) and
     the blueprint both ask, and a token look-up costs a hash and a query. A failure is kept and
-    raised again to the blueprint, which answers it."""
-    caller = g.get("request_caller")
+    raised again to the blueprint, which answers it.
+
+    Kept in the request's WSGI environ, not in ``g``: ``g`` lives as long as the app context, and
+    an app context already open (a script's, a test's) is shared by every request made in it,
+    so one request's caller would answer for the next."""
+    caller = request.environ.get(_CALLER_KEY)
     if caller is None:
         try:
             caller = actor_from_request(allow_basic=allow_basic)
         except Exception as exc:  # noqa: BLE001 (kept for the blueprint, which raises it again)
             caller = exc
-        g.request_caller = caller
+        request.environ[_CALLER_KEY] = caller
     if isinstance(caller, Exception):
         raise caller
     return caller

@@ -51,6 +51,8 @@ QUERY_PARAMS = {
     "web.search_page": ("q",),
     "api.list_cooperation_requests": ("direction", "state", "limit", "before_id"),
     "web.cooperation_page": ("direction", "state"),
+    # Probes and the scrape endpoint read no parameter: hostile ones must change nothing.
+    "health.healthz": ("verbose",), "health.readyz": ("verbose",), "monitoring.metrics": ("name[]",),
 }
 NO_QUERY = {"static", "web.static"}
 
