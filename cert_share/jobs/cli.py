@@ -19,6 +19,7 @@ from ..extensions import db
 from ..logs import configure as configure_logging
 from ..mail.outbox import dead_letters
 from ..models import SchedulerLease
+from ..schema_revision import BEHIND, read_status
 from ..services import operations
 from ..vocab import JobRunStatus
 from .lock import new_holder_id
@@ -80,6 +81,15 @@ def scheduler_group():
     pass
 
 
+def _refuse_behind_schema() -> None:
+    """Jobs written for this code would fail one by one against an older schema: say so once and
+    stop (systemd restarts the unit; after `cert-share db upgrade` it starts)."""
+    status = read_status(db.engine)
+    if status.state == BEHIND:
+        click.echo(f"Error: {status.message()}", err=True)
+        sys.exit(2)
+
+
 @scheduler_group.command("run")
 @click.option("--poll-seconds", type=float, default=None,
               help="How often a standby checks for the lock (default SCHEDULER_POLL_SECONDS).")
@@ -92,6 +102,7 @@ def scheduler_run(poll_seconds):
         click.echo("scheduler disabled (SCHEDULER_ENABLED=0); not starting")
         return
     _refuse_without_base_url()
+    _refuse_behind_schema()
     configure_logging(current_app.config)  # LOG_FORMAT, LOG_LEVEL: as the app servers log
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per firing is noise
     try:
