@@ -70,7 +70,8 @@ db-check-pg: install
 
 # Production installs: requirements/production.txt pins every runtime dependency (setup.cfg's
 # install_requires, no test extras) with its hashes, for every platform and Python >= 3.11, made
-# by uv's resolver; `make lock` after changing install_requires. `make wheel` builds the package
+# by uv's resolver; `make lock` after changing install_requires (it keeps the versions already
+# pinned where it can; `make lock LOCK_ARGS=--upgrade` takes the newest). `make wheel` builds the package
 # into dist/. The production install (docs/production/install.md):
 #   pip install --require-hashes -r requirements/production.txt
 #   pip install --no-deps dist/cert_share-*.whl
@@ -79,9 +80,11 @@ LOCK = requirements/production.txt
 lock: install
 	$(BIN)/pip install -q 'uv>=0.5'
 	$(BIN)/uv pip compile setup.cfg --universal --python-version 3.11 --generate-hashes \
-	  --custom-compile-command 'make lock' -q -o $(LOCK)
+	  --custom-compile-command 'make lock' -q -o $(LOCK) $(LOCK_ARGS)
 
+# build/ first: setuptools copies into it without removing what the tree no longer has.
 wheel:
+	rm -rf build
 	$(PYTHON) -m pip wheel --no-deps -q -w dist .
 
 bench: install

@@ -9,6 +9,5 @@ setup(
     packages=[*find_packages(include=["cert_share", "cert_share.*"]),
               "cert_share.migrations", "cert_share.migrations.versions"],
     package_dir={"cert_share.migrations": "migrations"},
-    package_data={"cert_share.migrations": ["alembic.ini", "script.py.mako"]},
     py_modules=["wsgi"],
 )

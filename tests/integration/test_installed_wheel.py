@@ -9,6 +9,7 @@ or pip's cache), so marked ``slow``: ``pytest -m "not slow"`` leaves it out."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from tests.integration.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
+BUILD_INPUTS = ["pyproject.toml", "setup.cfg", "setup.py", "README.md", "wsgi.py", "cert_share", "migrations"]
 
 
 def _free_port() -> int:
@@ -35,7 +37,16 @@ def _free_port() -> int:
 def installed(tmp_path_factory) -> Path:
     """A virtual environment holding the production install; its bin folder."""
     base = tmp_path_factory.mktemp("installed")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(base / "dist"), str(ROOT)],
+    # Built from a copy of what a build reads, so that the build's own files (build/, *.egg-info)
+    # never land in the tree the other tests run from.
+    source = base / "source"
+    for name in BUILD_INPUTS:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            source.mkdir(exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(base / "dist"), str(source)],
                    check=True, timeout=600, cwd=base)
     [wheel] = (base / "dist").glob("cert_share-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True, timeout=120)
