@@ -50,7 +50,7 @@ test-pg: install system-deps browser
 
 # ruff (pyproject.toml), mypy on the package, and the layers contract (import-linter).
 lint: install
-	$(BIN)/ruff check cert_share tests bench wsgi.py gunicorn.conf.py
+	$(BIN)/ruff check cert_share tests bench wsgi.py gunicorn.conf.py setup.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
