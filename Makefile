@@ -9,7 +9,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: install system-deps run test test-sqlite test-pg lint db-check db-check-pg lock wheel browser bench clean
 
-$(STAMP): setup.cfg setup.py pyproject.toml
+$(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
@@ -50,7 +50,7 @@ test-pg: install system-deps browser
 
 # ruff (pyproject.toml), mypy on the package, and the layers contract (import-linter).
 lint: install
-	$(BIN)/ruff check cert_share tests bench wsgi.py gunicorn.conf.py setup.py
+	$(BIN)/ruff check cert_share tests bench wsgi.py gunicorn.conf.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

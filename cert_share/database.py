@@ -68,7 +68,7 @@ def configure_engine(engine: Engine) -> None:
 
 
 # The Alembic migrations: migrations/ beside the package in a source tree, inside it
-# (cert_share/migrations) when installed from a wheel, which ships them there (setup.py).
+# (cert_share/migrations) when installed from a wheel, which ships them there (setup.cfg: packages).
 _PACKAGED_MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 MIGRATIONS_DIRECTORY = _PACKAGED_MIGRATIONS if os.path.isdir(_PACKAGED_MIGRATIONS) else \
     os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")

@@ -24,7 +24,7 @@ from tests.integration.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD_INPUTS = ["pyproject.toml", "setup.cfg", "setup.py", "README.md", "wsgi.py", "cert_share", "migrations"]
+BUILD_INPUTS = ["pyproject.toml", "setup.cfg", "README.md", "wsgi.py", "cert_share", "migrations"]
 
 
 def _free_port() -> int:
