@@ -115,11 +115,15 @@ def _file_lock(path: str, on_wait: Callable[[], None]) -> Iterator[None]:
 @click.argument("revision", default="head")
 @with_appcontext
 def upgrade_command(revision: str) -> None:
-    """Migrate the database to REVISION (default: the newest), printing each migration applied;
+    """Migrate the database to REVISION (default: the newest), printing which database (its
+    password hidden), then each migration applied;
     waits while another upgrade of the same database runs."""
     def waiting() -> None:
         click.echo("another `db upgrade` of this database is running: waiting for it to finish", err=True)
 
+    # First, which database: run without the settings file, an unset DATABASE_URL means a fresh
+    # SQLite file under the data directory, and "now at head" alone would look like success.
+    click.echo(f"upgrading {db.engine.url.render_as_string(hide_password=True)}")
     result = upgrade(current_app, revision, on_wait=waiting)
     if not result.applied:
         click.echo(f"already at {'head ' if revision == 'head' else ''}{result.after}")
