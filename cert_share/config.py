@@ -219,9 +219,10 @@ class Config:
     # Earlier SECRET_KEYs, comma-separated, newest first: what they signed (session cookies, CSRF
     # tokens, TAXII next tokens) is still accepted; everything new is signed with SECRET_KEY.
     SECRET_KEY_FALLBACKS = _keys("SECRET_KEY_FALLBACKS")
-    # Not read from the environment: create_app makes it from the two above, as the key list
-    # Flask-WTF signs CSRF tokens with (the last one) and checks them against (all).
-    WTF_CSRF_SECRET_KEY: list[str] | None = None
+    # WTF_CSRF_SECRET_KEY is not a setting: create_app makes it from the two above, as the key
+    # list Flask-WTF signs CSRF tokens with (the last one) and checks them against (all). No
+    # None default here: a config copied from these classes onto a running app would then put
+    # None over the key list, and Flask-WTF reads an explicit None as "no key".
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite under instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # Request bodies over this size get 413 before any parsing happens.

@@ -95,8 +95,9 @@ def _is_config(node: ast.expr) -> bool:
 
 
 def _setting_read(node: ast.expr) -> str | None:
-    """The setting's name when the expression reads one: config["X"], config.get("X"), setting("X")."""
-    if isinstance(node, ast.Subscript) and _is_config(node.value):
+    """The setting's name when the expression reads one: config["X"], config.get("X"), setting("X").
+    ``config["X"] = ...`` writes a value create_app derives (no setting of its own): not a read."""
+    if isinstance(node, ast.Subscript) and _is_config(node.value) and not isinstance(node.ctx, ast.Store):
         key = node.slice
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
             and _is_config(node.func.value) and node.args:
