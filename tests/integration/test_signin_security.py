@@ -428,21 +428,17 @@ def test_taxii_discovery_names_the_configured_base_url_not_the_host_header(app, 
 
 
 def _config_base_url(monkeypatch, **env: str) -> str:
-    """BASE_URL on a development machine as read from this environment (the module is
-    reloaded, then restored)."""
-    import importlib
+    """BASE_URL on a development machine as read from this environment, in a fresh interpreter:
+    reloading cert_share.config here would replace its classes (SettingError among them) under
+    every test module that imported them before, on the same worker."""
+    import os
+    import subprocess
+    import sys
 
-    from cert_share import config
-
-    monkeypatch.delenv("BASE_URL", raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    try:
-        return importlib.reload(config).DevelopmentConfig.BASE_URL
-    finally:
-        for name in env:
-            monkeypatch.delenv(name)
-        importlib.reload(config)
+    environ = {k: v for k, v in os.environ.items() if k != "BASE_URL"} | env
+    result = subprocess.run([sys.executable, "-c", "from cert_share.config import DevelopmentConfig as c; "
+                             "print(c.BASE_URL)"], env=environ, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
 
 
 def test_development_base_url_defaults_to_the_local_port(monkeypatch):
