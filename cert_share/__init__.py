@@ -89,6 +89,38 @@ def _engine_options(url: str, options: dict) -> dict:
     return sqlite_engine_options(url, options)
 
 
+_OWN_RETRY_AFTER = "cert_share.own_retry_after"
+
+
+def _own_retry_after(app: Flask):
+    """flask-limiter, with its headers on, sets Retry-After on every response of a limited route
+    to the later of the response's own value and its window's reset: a 503 asking for a retry in
+    5 s would say 60, and a 201 would carry one. The response's own value (none, on a success) is
+    noted before the limiter's hook and put back after it; a 429 keeps the limiter's.
+
+    Returns the noting hook, for the caller to register after the limiter (after_request hooks run
+    in reverse order); the restoring hook is registered here, before it."""
+    missing = object()
+
+    def restore(response):
+        # Kept in the request's environ, not g: an app context may outlive one request.
+        own = request.environ.pop(_OWN_RETRY_AFTER, missing)
+        if own is missing or response.status_code == 429:
+            return response
+        if own is None:
+            response.headers.pop("Retry-After", None)
+        else:
+            response.headers["Retry-After"] = own
+        return response
+
+    def note(response):
+        request.environ[_OWN_RETRY_AFTER] = response.headers.get("Retry-After")
+        return response
+
+    app.after_request(restore)
+    return note
+
+
 def register_extensions(app: Flask) -> None:
     from .database import configure_engine
     from .extensions import csrf, db, limiter, login_manager
@@ -100,7 +132,9 @@ def register_extensions(app: Flask) -> None:
     # A new app's limit storage is presumed reachable: init_app makes a new one but keeps the
     # previous app's mark that its storage was not (met by tests and scripts making several apps).
     limiter._storage_dead = False
+    restore_retry_after = _own_retry_after(app)
     limiter.init_app(app)
+    app.after_request(restore_retry_after)  # runs before the limiter's hook (reverse order)
     # The limiter's own lines (storage unreachable, recovered) go where the app's lines go.
     limiter.logger = app.logger.getChild("rate_limits")
     login_manager.init_app(app)

@@ -87,6 +87,9 @@ def connection_cut(app, at: str):
         if not cuts:
             terminate(conn, "COMMIT")
 
+    # The schema gate reads the database's revision once, on the first request: read it now, so
+    # that the cut meets the request's own statements (a cut revision read is only "unknown").
+    app.test_client().get("/readyz")
     hook = ("commit", before_commit) if at == "COMMIT" else ("before_cursor_execute", before_statement)
     event.listen(engine, *hook)
     try:
