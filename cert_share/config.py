@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -145,6 +146,41 @@ def networks(name: str, raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv
                 raise ValueError(f"{name} must be comma-separated addresses or networks (10.0.0.0/8, 127.0.0.1), "
                                  f"got {item!r} in {raw!r}") from None
     return tuple(found)
+
+
+def phone_region(name: str, raw: Any) -> str:
+    import phonenumbers
+
+    region = str(raw or "").strip().upper()
+    if region and region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{name} must be a region code phone numbers know (ISO 3166 alpha-2, e.g. VN), got {raw!r}")
+    return region
+
+
+def observable_hash_keys(name: str, raw: Any) -> tuple[tuple[str, bytes], ...]:
+    """ "id:base64,id:base64" -> ((id, key), ...), newest first; each key at least 32 bytes."""
+    import base64
+    import binascii
+
+    keys: list[tuple[str, bytes]] = []
+    for item in str(raw or "").split(","):
+        if not item.strip():
+            continue
+        key_id, sep, secret = item.strip().partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", key_id):
+            raise ValueError(f"{name}: each key is id:base64-secret, with an id of letters, digits, '.', '_' "
+                               f"or '-' (got an item starting {key_id[:12]!r})")
+        try:
+            key = base64.b64decode(secret, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"{name}: the secret of key {key_id!r} is not base64") from None
+        if len(key) < 32:
+            raise ValueError(f"{name}: the secret of key {key_id!r} has {len(key)} bytes; at least 32 are needed "
+                               "(openssl rand -base64 32)")
+        if any(known == key_id for known, _ in keys):
+            raise ValueError(f"{name}: key id {key_id!r} appears twice")
+        keys.append((key_id, key))
+    return tuple(keys)
 
 
 def _checked(name: str, value: str, check: Callable[[str, Any], Any], default: str) -> str:
@@ -346,6 +382,15 @@ class Config:
     SECTOR_REGIMES = os.environ.get("SECTOR_REGIMES")
     # TOTP sign-in: required for CERT roles; the issuer shown in authenticator apps.
     TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "cert-share")
+    # Phone numbers written without a country code ("0912 345 678") are read as numbers of this
+    # region (ISO 3166 alpha-2, e.g. VN); unset: only international numbers (+84 ...) are accepted.
+    PHONE_DEFAULT_REGION = _checked("PHONE_DEFAULT_REGION", os.environ.get("PHONE_DEFAULT_REGION", ""),
+                                    phone_region, "")
+    # Keys of the keyed hash that warnings carry instead of personal values (phone numbers, bank
+    # accounts, cards): "id:base64-secret,..." newest first; the first one hashes, all of them
+    # are accepted by lookups. Unset: one key derived from SECRET_KEY (docs/observable-hashing.md).
+    OBSERVABLE_HASH_KEYS = _checked("OBSERVABLE_HASH_KEYS", os.environ.get("OBSERVABLE_HASH_KEYS", ""),
+                                    observable_hash_keys, "")
     # Transparency report: cells with fewer reports than this are suppressed.
     TRANSPARENCY_MIN_CELL = _int("TRANSPARENCY_MIN_CELL", 3)
 

@@ -87,12 +87,15 @@ def classification_label(classification: str) -> str:
 OBSERVABLE_TYPE_LABELS: dict[str, str] = {
     "ipv4-addr": "IPv4", "ipv6-addr": "IPv6", "domain-name": "Domain", "url": "URL", "email-addr": "E-mail",
     "file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-256", "file:sha512": "SHA-512",
-    "autonomous-system": "AS number",
+    "autonomous-system": "AS number", "bank-account": "Bank account", "phone-number": "Phone",
+    "cryptocurrency-wallet": "Wallet", "payment-card": "Card",
 }
 OBSERVABLE_NOUNS: dict[str, str] = {
     "ipv4-addr": "IPv4 address", "ipv6-addr": "IPv6 address", "domain-name": "domain", "url": "URL",
     "email-addr": "e-mail address", "file:md5": "file with MD5", "file:sha1": "file with SHA-1",
     "file:sha256": "file with SHA-256", "file:sha512": "file with SHA-512", "autonomous-system": "AS",
+    "bank-account": "bank account", "phone-number": "phone number", "cryptocurrency-wallet": "wallet",
+    "payment-card": "payment card",
 }
 
 # STIX 2.1 industry-sector-ov values as a person reads them.

@@ -29,6 +29,14 @@ RECOMMENDED_ACTIONS = {
             "attachments.",
     "autonomous-system": "Review traffic from this autonomous system; rate-limit or block it at the perimeter "
                          "if it has no business use.",
+    "bank-account": "Check payments to and from this account; hold outgoing transfers to it for review and "
+                    "tell the account-holding bank and the CERT what you find.",
+    "phone-number": "Block or flag calls and messages from this number (SMS firewall, call screening) and warn "
+                    "customers who were in contact with it.",
+    "cryptocurrency-wallet": "Flag transfers to this wallet at exchanges and payment screening, and check "
+                             "whether customers paid into it.",
+    "payment-card": "Check transactions of cards with this BIN and last four digits and block the card if it "
+                    "is one of yours.",
 }
 OWNER_ACTION = ("This observable belongs to your own registered assets: check the system for compromise, "
                 "isolate it if confirmed, and tell the CERT what you found.")

@@ -6,7 +6,7 @@ produce a new *version* of the same report, never a second report.
 """
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
@@ -52,6 +52,9 @@ class EarlyWarning(Model):
     tlp: Mapped[str] = mapped_column(String(16), nullable=False)
     targets = mapped_column(JSONText, nullable=False, default=list)  # collection aliases
     edited: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)  # staff override rules
+    # Personal values (stix.fraud.PERSONAL_TYPES) go out as a keyed hash unless CERT staff chose
+    # to publish them in clear (audited).
+    publish_clear: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     reason: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     confidence: Mapped[int] = mapped_column(Integer, nullable=False, default=50)
     reporter_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -15,10 +15,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import idna
 
+from ..config import setting
+from . import fraud
+
 TYPES: tuple[str, ...] = (
     "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr",
     "file:md5", "file:sha1", "file:sha256", "file:sha512", "autonomous-system",
+    *fraud.FRAUD_TYPES,
 )
+PERSONAL_TYPES = fraud.PERSONAL_TYPES
+# OpenCTI's extension for the SCO types STIX 2.1 lacks (bank-account, phone-number, payment-card,
+# cryptocurrency-wallet): its published types are reused as they are, so OpenCTI ingests them.
+OPENCTI_SCO_EXTENSION = "extension-definition--f93e2c80-4231-4f9a-af8b-95c9bd566a82"
 
 HASH_LENGTHS = {"file:md5": 32, "file:sha1": 40, "file:sha256": 64, "file:sha512": 128}
 STIX_HASH_NAMES = {"file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-256", "file:sha512": "SHA-512"}
@@ -36,7 +44,8 @@ _ASN = re.compile(r"^(?:AS)?(\d{1,10})$", re.IGNORECASE)
 
 
 class ObservableError(ValueError):
-    """A value that is not a valid observable of the given type."""
+    """A value that is not a valid observable of the given type. Its message may repeat the value,
+    except for a full payment card number, which it never does."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +126,20 @@ def _ip(text: str, version: int) -> str:
 
 def normalize(type_: str, value: object) -> Observable:
     """Validate and normalise one observable; raise ObservableError saying what is wrong."""
+    try:
+        return _normalize(type_, value)
+    except ObservableError:
+        if isinstance(value, str) and fraud.looks_like_full_card(value.strip()):
+            # Whatever type it was sent as, a card number in clear is never repeated back.
+            raise ObservableError(fraud.FULL_CARD_REFUSAL) from None
+        raise
+
+
+def _normalize(type_: str, value: object) -> Observable:
     if type_ not in TYPES:
         raise ObservableError(f"unknown observable type {type_!r}; expected one of: {', '.join(TYPES)}")
+    if type_ in fraud.FRAUD_TYPES:
+        return _normalize_fraud(type_, _clean(value))
     text = refang(_clean(value))
     if type_ == "ipv4-addr":
         v = _ip(text, 4)
@@ -142,6 +163,27 @@ def normalize(type_: str, value: object) -> Observable:
         number = int(m.group(1))
         return Observable(type_, str(number), f"AS{number}")
     raise ObservableError(f"unknown observable type {type_!r}")  # pragma: no cover
+
+
+def _normalize_fraud(type_: str, text: str) -> Observable:
+    try:
+        if type_ == "bank-account":
+            v = fraud.bank_account(text)
+        elif type_ == "phone-number":
+            region = setting("PHONE_DEFAULT_REGION")
+            v = fraud.phone_number(text, region.strip().upper() if region else None)
+        elif type_ == "cryptocurrency-wallet":
+            v = fraud.cryptocurrency_wallet(text)
+        else:
+            v = fraud.payment_card(text)
+    except fraud.FraudValueError as exc:
+        raise ObservableError(str(exc)) from None
+    return Observable(type_, v.value, v.display)
+
+
+def wallet_chain(obs: Observable) -> str | None:
+    """bitcoin, ethereum or monero for a wallet; None for other types."""
+    return fraud.wallet_chain(obs.value) if obs.type == "cryptocurrency-wallet" else None
 
 
 def _normalize_email(text: str) -> Observable:
@@ -199,7 +241,10 @@ def recognize(line: str) -> Observable:
             if len(text) == length:
                 return normalize(type_, text)
     candidates: list[str]
-    if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
+    fraud_type = None if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE) else fraud.guess(text)
+    if fraud_type is not None:
+        candidates = [fraud_type]
+    elif re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
         candidates = ["url"]
     elif _ASN.match(text) and text.upper().startswith("AS"):
         candidates = ["autonomous-system"]
@@ -274,16 +319,28 @@ def sco_dict(obs: Observable, known_id: str | None = None) -> dict:
     """The SCO as a plain dict (id deterministic per STIX 2.1 section 2.9). ``known_id``: the id
     already computed for this value (stored observables carry it), to skip the hashing."""
     contributing: dict[str, object]
+    extra: dict[str, object] = {}
     if obs.type in HASH_LENGTHS:
         contributing = {"hashes": {STIX_HASH_NAMES[obs.type]: obs.value}}
     elif obs.type == "autonomous-system":
         contributing = {"number": int(obs.value)}
+    elif obs.type == "bank-account":
+        # OpenCTI's bank-account: the IBAN is its id contributing property; a national account
+        # (no IBAN) is identified by its BIC and number, as deterministically.
+        contributing = dict(fraud.bank_account_parts(obs.value))
+        extra = {"value": obs.value}
+    elif obs.type == "payment-card":
+        contributing = {"card_number": obs.value}
+        extra = {"value": obs.value}
     else:
         contributing = {"value": obs.value}
     sco_type = obs.sco_type
     if known_id is None:
         known_id = f"{sco_type}--{uuid.uuid5(SCO_NAMESPACE, _canonical_json(contributing))}"
-    return {"type": sco_type, "spec_version": "2.1", "id": known_id, **contributing}
+    sco: dict[str, object] = {"type": sco_type, "spec_version": "2.1", "id": known_id, **extra, **contributing}
+    if obs.type in fraud.FRAUD_TYPES:
+        sco["extensions"] = {OPENCTI_SCO_EXTENSION: {"extension_type": "new-sco"}}
+    return sco
 
 
 def sco_id(obs: Observable) -> str:
@@ -301,4 +358,9 @@ def stix_pattern(obs: Observable) -> str:
         return f"[autonomous-system:number = {int(obs.value)}]"
     if obs.type in {"ipv4-addr", "ipv6-addr"} and "/" in obs.value:
         return f"[{obs.type}:value ISSUBSET {_quote(obs.value)}]"
+    if obs.type == "bank-account":
+        parts = fraud.bank_account_parts(obs.value)
+        return " AND ".join(f"{obs.type}:{name} = {_quote(v)}" for name, v in parts.items()).join("[]")
+    if obs.type == "payment-card":
+        return f"[payment-card:card_number = {_quote(obs.value)}]"
     return f"[{obs.type}:value = {_quote(obs.value)}]"

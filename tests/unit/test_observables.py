@@ -40,6 +40,11 @@ VALID = [
     ("autonomous-system", "AS64500", "64500", "AS64500"),
     ("autonomous-system", "64500", "64500", "AS64500"),
     ("autonomous-system", "as 64500", "64500", "AS64500"),
+    ("bank-account", "de89 3704 0044 0532 0130 00", "DE89370400440532013000", "DE89 3704 0044 0532 0130 00"),
+    ("phone-number", "+84 (91) 234-5678", "+84912345678", "+84 912 345 678"),
+    ("cryptocurrency-wallet", "BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ",
+     "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+    ("payment-card", "4111 11** **** 1111", "411111******1111", "411111******1111"),
 ]
 
 INVALID = [
@@ -54,6 +59,8 @@ INVALID = [
     ("file:md5", "xyz"), ("file:md5", "d41d8cd98f00b204e9800998ecf8427"), ("file:sha1", "g" * 40),
     ("file:sha256", "abc123"), ("file:sha512", "a" * 127), ("autonomous-system", "AS0"),
     ("autonomous-system", "AS4294967296"), ("autonomous-system", "ASN-bad"),
+    ("bank-account", "DE89 3704 0044 0532 0130 01"), ("phone-number", "+84 12"),
+    ("cryptocurrency-wallet", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb"), ("payment-card", "4111 1111 1111 1111"),
 ]
 
 
