@@ -19,12 +19,27 @@ Mapping rules (one event → one report):
 * **observables** from event attributes *and* object attributes, deleted ones excepted:
   ip-src/ip-dst (+ ``|port``), domain, hostname (+ ``|port``), ``domain|ip`` (both halves), url,
   email/email-src/email-dst/email-reply-to, md5/sha1/sha256/sha512 and their ``filename|hash``
-  composites (and ``malware-sample``), AS. ``to_ids = false`` attributes are included: they are
-  values the reporting party observed (most vendor events set to_ids false on everything), and
-  whether to turn them into warnings is the CERT's decision at triage, not the importer's.
+  composites (and ``malware-sample``), AS, and the fraud identifiers (below). ``to_ids = false``
+  attributes are included: they are values the reporting party observed (most vendor events set
+  to_ids false on everything), and whether to turn them into warnings is the CERT's decision at
+  triage, not the importer's.
   ``link`` attributes and anything in the ``External analysis`` category are references, not
   observables: they go to the description. Types without a mapping are skipped and counted;
   values that do not validate (``999.1.1.1``) are skipped and quoted in the summary.
+* **fraud identifiers**: ``iban`` → bank-account (an IBAN, checksum validated); ``bank-account-nr``
+  → bank-account ``BIC/ACCOUNT`` when the same object holds one BIC (``bic``, or the bank-account
+  object's ``swift``), else skipped with the reason (a national account number means nothing
+  without its bank; a value that is itself an IBAN or ``BIC/ACCOUNT`` is taken as it is); ``bic``
+  is kept only as the BIC of an account of its object, alone it is skipped with the reason;
+  ``phone-number`` → phone-number (E.164; national numbers need PHONE_DEFAULT_REGION); ``btc``
+  and ``xmr`` → cryptocurrency-wallet, which must be a Bitcoin or a Monero address
+  respectively; ``cc-number`` → payment-card truncated to BIN + last 4 (``fraud.mask_card``): the
+  full number is never kept, and a refused one is never quoted. Objects whose template gives a
+  generic ``text`` type a fixed meaning: ``bank-account`` (``iban``, ``swift``, ``account``;
+  with an IBAN the object's account number is the IBAN's own and is skipped), ``phone``
+  (``msisdn``, a number in international form without its "+", and ``phone-number``) and
+  ``coin-address`` (``address-crypto``, any chain the platform knows). A full card number met in
+  the title or description text is masked the same way.
 * **description**: the event's provenance (creator organization, date, uuid), its tags, the
   event-level ``text``/``comment`` values (typically AV detection names) and the references,
   capped so a report stays readable.
@@ -39,7 +54,9 @@ from typing import TypeGuard
 from ..clock import parse_iso
 from ..limits import MAX_TITLE
 from ..vocab import CLASSIFICATIONS, RSIT, strictest_tlp
+from . import fraud
 from .drafts import DEFAULT_CLASSIFICATION, DEFAULT_TLP, ImportFormatError, ObservableCollector, ReportDraft
+from .observables import Observable, ObservableError, normalize, wallet_chain
 
 MAX_DESCRIPTION = 4_000
 
@@ -64,10 +81,28 @@ COMPOSITE_TYPES = {
     "filename|sha1": (None, "file:sha1"), "filename|sha256": (None, "file:sha256"),
     "filename|sha512": (None, "file:sha512"), "malware-sample": (None, "file:md5"),
 }
+# Fraud identifiers (handled by _add_fraud: some need the rest of their object).
+FRAUD_KINDS = {"iban", "bic", "bank-account-nr", "phone-number", "msisdn", "btc", "xmr", "address-crypto",
+               "cc-number"}
+# Object attributes whose MISP type is generic (often "text") but whose template fixes the meaning:
+# (object name, object_relation) -> kind. From MISP/misp-objects: bank-account, phone, coin-address.
+OBJECT_RELATIONS = {
+    ("bank-account", "iban"): "iban", ("bank-account", "swift"): "bic", ("bank-account", "bic"): "bic",
+    ("bank-account", "account"): "bank-account-nr",
+    ("phone", "msisdn"): "msisdn", ("phone", "phone-number"): "phone-number",
+    ("coin-address", "address"): "btc", ("coin-address", "address-xmr"): "xmr",
+    ("coin-address", "address-crypto"): "address-crypto",
+}
+WALLET_CHAINS = {"btc": ("bitcoin", "Bitcoin"), "xmr": ("monero", "Monero")}
 NOTE_TYPES = {"text", "comment"}
 REFERENCE_TYPES = {"link"}
 REFERENCE_CATEGORY = "External analysis"
 
+# A whole run of 13-19 digits (spaces or single dashes between them), not part of a longer word.
+_CARD_RUN = re.compile(r"(?<![0-9A-Za-z])(?<![0-9][ -])\d(?:[ -]?\d){12,18}(?![0-9A-Za-z])(?![ -][0-9])")
+# A bank-account-nr value that names its bank by itself: an IBAN, or BIC/ACCOUNT.
+_SELF_CONTAINED_ACCOUNT = re.compile(r"^(?:IBAN:?)?[A-Za-z]{2}\d{2}[A-Za-z0-9]{8,30}$")
+_BIC_FIRST = re.compile(r"^[A-Za-z]{6}[A-Za-z0-9]{2}(?:[A-Za-z0-9]{3})?\s*[/:]")
 _MACHINE_TAG = re.compile(r'^(rsit|ecsirt):([a-z0-9-]+)\s*=\s*"([^"]+)"$', re.IGNORECASE)
 
 # eCSIRT types that RSIT renamed or merged (the rest kept their names).
@@ -127,6 +162,39 @@ def is_misp(document: object) -> bool:
     return looks_like_event(document)
 
 
+@dataclass(frozen=True)
+class _ObjectContext:
+    """What an attribute needs to know about the rest of its object: a national account number
+    means something only with its bank's BIC, and an IBAN already names the account."""
+
+    name: str = ""
+    bics: tuple[str, ...] = ()  # distinct, compact upper case
+    has_iban: bool = False  # a valid IBAN
+    has_account_number: bool = False
+
+    @classmethod
+    def of(cls, name: str, attributes: list[dict]) -> "_ObjectContext":
+        bics: list[str] = []
+        has_iban = has_account_number = False
+        for attribute in attributes:
+            value = attribute.get("value")
+            if not isinstance(value, str) or not value.strip():
+                continue
+            kind = _kind(name, attribute)
+            if kind == "bic":
+                bic = re.sub(r"\s", "", value).upper()
+                if bic not in bics:
+                    bics.append(bic)
+            elif kind == "iban":
+                has_iban = has_iban or _iban(value) is not None
+            elif kind == "bank-account-nr":
+                has_account_number = True
+        return cls(name, tuple(bics), has_iban, has_account_number)
+
+
+NO_OBJECT = _ObjectContext()
+
+
 @dataclass
 class _EventContents:
     """What one event's attributes carry, gathered as they are visited."""
@@ -141,10 +209,12 @@ class _EventContents:
         if not isinstance(obj, dict) or _truthy(obj.get("deleted")):
             return
         self.tags.extend(_tag_names(obj))
-        for attribute in obj.get("Attribute") or ():
-            self.visit(attribute, top_level=False)
+        attributes = [a for a in obj.get("Attribute") or () if isinstance(a, dict) and not _truthy(a.get("deleted"))]
+        context = _ObjectContext.of(str(obj.get("name") or ""), attributes)
+        for attribute in attributes:
+            self.visit(attribute, top_level=False, context=context)
 
-    def visit(self, attribute: dict, *, top_level: bool) -> None:
+    def visit(self, attribute: dict, *, top_level: bool, context: _ObjectContext = NO_OBJECT) -> None:
         if not isinstance(attribute, dict) or _truthy(attribute.get("deleted")):
             return
         self.tags.extend(_tag_names(attribute))
@@ -152,6 +222,14 @@ class _EventContents:
         value = attribute.get("value")
         if not isinstance(value, str):
             self.collector.skip(type_ or "untyped")
+            return
+        kind = _kind(context.name, attribute)
+        if kind in FRAUD_KINDS:
+            # Before references and notes: a card number must never reach the description.
+            if _add_fraud(self.collector, kind, value.strip(), context):
+                seen = _parse_time(attribute.get("first_seen"))
+                if seen:
+                    self.first_seen.append(seen)
             return
         if type_ in REFERENCE_TYPES or attribute.get("category") == REFERENCE_CATEGORY:
             self.references.append(value.strip())
@@ -175,7 +253,7 @@ def event_to_draft(event: dict) -> ReportDraft:
     uuid = str(event.get("uuid") or "").strip()
     if not uuid:
         raise ImportFormatError("MISP event has no 'uuid'")
-    title = (event.get("info") or "").strip() or f"MISP event {uuid}"
+    title = mask_cards((event.get("info") or "").strip()) or f"MISP event {uuid}"
     contents = _EventContents(tags=_tag_names(event))
     for attribute in event.get("Attribute") or ():
         contents.visit(attribute, top_level=True)
@@ -221,7 +299,132 @@ def _add(collector: ObservableCollector, target: str, value: str, source_type: s
     elif target == "url" and "://" not in value:
         # MISP url attributes often lack the scheme ("evil.example/path").
         value = f"http://{value}"
-    collector.add(target, value, source_type=source_type)
+    obs = _checked(collector, target, value, source_type)
+    if obs is not None:
+        collector.add_normalized(obs)
+
+
+# -- fraud identifiers ------------------------------------------------------------------------------
+
+def _kind(object_name: str, attribute: dict) -> str:
+    """The attribute's MISP type, or the meaning its object's template gives its relation."""
+    type_ = str(attribute.get("type") or "")
+    return OBJECT_RELATIONS.get((object_name, str(attribute.get("object_relation") or "")), type_)
+
+
+def _add_fraud(collector: ObservableCollector, kind: str, value: str, context: _ObjectContext) -> bool:
+    """Add the fraud identifier an attribute carries; True if an observable was added. What is
+    left out is counted (skipped, with the reason) or quoted (invalid, card numbers excepted)."""
+    if kind == "cc-number":
+        obs = _card(collector, value)
+    elif kind == "bic":
+        if not (context.has_iban or context.has_account_number):
+            collector.skip("bic (no account in the same object)")
+        return False  # otherwise it is the bank of the object's account
+    elif kind == "bank-account-nr":
+        obs = _account_number(collector, value, context)
+    elif kind == "iban":
+        obs = _checked(collector, "bank-account", value, kind)
+        if obs is not None and "/" in obs.value:
+            _invalid(collector, kind, value, "is not an IBAN (e.g. DE89 3704 0044 0532 0130 00)")
+            obs = None
+    elif kind in ("phone-number", "msisdn"):
+        compact = re.sub(r"[\s\-]", "", value)
+        if kind == "msisdn" and compact.isdigit() and not compact.startswith("0"):
+            # An MSISDN is the international number without its "+" (84912345678).
+            obs = _checked(collector, "phone-number", "+" + compact, kind, quoted=value)
+        else:
+            obs = _checked(collector, "phone-number", value, kind)
+    else:  # btc, xmr, address-crypto
+        obs = _checked(collector, "cryptocurrency-wallet", value, kind)
+        if obs is not None and kind in WALLET_CHAINS and wallet_chain(obs) != WALLET_CHAINS[kind][0]:
+            chain = str(wallet_chain(obs)).capitalize()
+            _invalid(collector, kind, value, f"is not a {WALLET_CHAINS[kind][1]} address "
+                                             f"(it is {'an' if chain[0] in 'AEIOU' else 'a'} {chain} address)")
+            obs = None
+    if obs is None:
+        return False
+    collector.add_normalized(obs)
+    return True
+
+
+def _account_number(collector: ObservableCollector, value: str, context: _ObjectContext) -> Observable | None:
+    if context.has_iban:
+        collector.skip("bank-account-nr (the IBAN of its object names the account)")
+        return None
+    if len(context.bics) == 1:
+        return _checked(collector, "bank-account", f"{context.bics[0]}/{value}", "bank-account-nr")
+    if len(context.bics) > 1:
+        collector.skip("bank-account-nr (several BICs in its object)")
+        return None
+    if _SELF_CONTAINED_ACCOUNT.match(re.sub(r"[\s\-]", "", value)) or _BIC_FIRST.match(value):
+        return _checked(collector, "bank-account", value, "bank-account-nr")
+    collector.skip("bank-account-nr (no BIC in the same object)")
+    return None
+
+
+def _iban(value: str) -> Observable | None:
+    try:
+        obs = normalize("bank-account", value)
+    except ObservableError:
+        return None
+    return obs if "/" not in obs.value else None
+
+
+def _card(collector: ObservableCollector, value: str) -> Observable | None:
+    """A ``cc-number``: a full number is truncated to BIN + last 4 before anything else sees it;
+    one already truncated is taken as it is. The value is never quoted."""
+    compact = re.sub(r"[\s\-]", "", value)
+    if compact.isdigit():
+        if not 12 <= len(compact) <= 19:
+            _invalid(collector, "cc-number", value, "is not a card number (12 to 19 digits)", quote=False)
+            return None
+        if not fraud.luhn_valid(compact):
+            _invalid(collector, "cc-number", value, "is not a card number (its check digit is wrong)", quote=False)
+            return None
+        value = fraud.mask_card(compact).value
+    try:
+        return normalize("payment-card", value)
+    except ObservableError as exc:
+        _invalid(collector, "cc-number", value, str(exc), quote=False)
+        return None
+
+
+def _checked(collector: ObservableCollector, type_: str, value: str, label: str, *,
+             quoted: str | None = None) -> Observable | None:
+    """The normalized observable, or None with the reason noted among the invalid values."""
+    try:
+        return normalize(type_, value)
+    except ObservableError as exc:
+        _invalid(collector, label, value if quoted is None else quoted, str(exc))
+        return None
+
+
+def _invalid(collector: ObservableCollector, label: str, value: str, reason: str, *, quote: bool = True) -> None:
+    if quote and not _holds_card(value) and reason != fraud.FULL_CARD_REFUSAL:
+        collector.invalid.append(f"{label} {value[:80]!r}: {reason}")
+    else:
+        collector.invalid.append(f"{label} (value not shown): {reason}")
+
+
+def _holds_card(text: str) -> bool:
+    """Whether ``text`` holds what may be a full card number (then it is never quoted)."""
+    for m in _CARD_RUN.finditer(text):
+        digits = re.sub(r"[ -]", "", m.group(0))
+        if digits[0] != "0" and fraud.luhn_valid(digits):
+            return True
+    return False
+
+
+def mask_cards(text: str) -> str:
+    """``text`` with every full card number in it truncated to BIN + last 4 (13-19 digits, spaces
+    or dashes allowed, a major network's first digit, Luhn-valid)."""
+    def masked(m: re.Match[str]) -> str:
+        digits = re.sub(r"[ -]", "", m.group(0))
+        if digits[0] in "23456" and fraud.luhn_valid(digits):
+            return fraud.mask_card(digits).value
+        return m.group(0)
+    return _CARD_RUN.sub(masked, text)
 
 
 def classification_from_tags(tags: list[str]) -> str:
@@ -304,7 +507,7 @@ def _description(event: dict, uuid: str, tags: list[str], notes: list[str], refe
         lines.append("Notes:\n" + "\n".join(f"- {n}" for n in dict.fromkeys(notes)))
     if references:
         lines.append("References:\n" + "\n".join(f"- {r}" for r in dict.fromkeys(references)))
-    text = "\n\n".join(lines)
+    text = mask_cards("\n\n".join(lines))
     if len(text) > MAX_DESCRIPTION:
         text = text[:MAX_DESCRIPTION - 1].rstrip() + "…"
     return text

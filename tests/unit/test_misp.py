@@ -174,3 +174,186 @@ def test_event_without_uuid_or_date_is_refused():
 def test_control_characters_in_the_title_do_not_break_the_report():
     draft = draft_of(minimal_event([], info="Bad\x00title\x07"))
     assert draft.api_body()["title"] == "Bad title"
+
+
+# -- fraud identifiers: bank accounts, phone numbers, wallets, payment cards ------------------------
+
+XMR = "4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mtmXCqY45DJ852K5Jv2684Rge"
+BTC = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+ETH = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+CARD = "4012888888881881"  # a Luhn-valid (test) card number: must never be kept whole
+
+
+def fraud_attr(type_, value, relation=None):
+    extra = {"object_relation": relation} if relation else {}
+    return attr(type_, value, category="Financial fraud", **extra)
+
+
+def misp_object(name, *attributes):
+    return {"name": name, "meta-category": "financial", "uuid": "0d8e1d9b-3b4f-4a5e-9a0c-1f9c4e7b2a10",
+            "Attribute": list(attributes)}
+
+
+def observed(draft) -> list[tuple[str, str]]:
+    return [(o.type, o.value) for o in draft.observables]
+
+
+@pytest.mark.parametrize("type_,spellings,expected", [
+    ("iban", ["DE89 3704 0044 0532 0130 00", "de89370400440532013000", "IBAN DE89-3704-0044-0532-0130-00"],
+     ("bank-account", "DE89370400440532013000")),
+    ("iban", ["FR14 2004 1010 0505 0001 3M02 606"], ("bank-account", "FR1420041010050500013M02606")),
+    ("phone-number", ["+84 912 345 678", "+84912345678", "0084 912-345-678", "tel:+84-91-234-5678"],
+     ("phone-number", "+84912345678")),
+    ("btc", [BTC, f"bitcoin:{BTC}?amount=1"], ("cryptocurrency-wallet", BTC)),
+    ("btc", ["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ"],
+     ("cryptocurrency-wallet", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq")),
+    ("xmr", [XMR, f"monero:{XMR}"], ("cryptocurrency-wallet", XMR)),
+    ("cc-number", [CARD, "4012 8888 8888 1881", "4012-8888-8888-1881", "401288******1881", "40128888XXXX1881"],
+     ("payment-card", "401288******1881")),
+])
+def test_fraud_attributes_in_every_spelling_give_one_observable(type_, spellings, expected):
+    draft = draft_of(minimal_event([fraud_attr(type_, s) for s in spellings]))
+    assert observed(draft) == [expected]
+    assert draft.invalid == [] and not draft.skipped
+
+
+@pytest.mark.parametrize("type_,value,reason", [
+    ("iban", "DE89 3704 0044 0532 0130 01", "checksum"),
+    ("iban", "DE89 3704 0044 0532 0130", "IBAN"),  # too short for Germany
+    ("iban", "BFTVVNVX/0071000123456", "is not an IBAN"),  # a valid account, but not an IBAN
+    ("phone-number", "+84 912 345", "not a valid phone number"),
+    ("phone-number", "0912 345 678", "PHONE_DEFAULT_REGION"),  # national, and no region configured
+    ("btc", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb", "checksum"),
+    ("btc", "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", "test-network"),
+    ("btc", XMR, "is not a Bitcoin address (it is a Monero address)"),
+    ("btc", ETH, "is not a Bitcoin address (it is an Ethereum address)"),
+    ("xmr", BTC, "is not a Monero address (it is a Bitcoin address)"),
+    ("xmr", XMR[:-1] + "f", "Monero"),  # checksum
+])
+def test_invalid_fraud_attributes_are_skipped_with_the_reason(type_, value, reason):
+    draft = draft_of(minimal_event([fraud_attr(type_, value), fraud_attr("ip-dst", "203.0.113.9")]))
+    assert observed(draft) == [("ipv4-addr", "203.0.113.9")]
+    assert len(draft.invalid) == 1
+    assert draft.invalid[0].startswith(f"{type_} {value[:80]!r}: ") and reason in draft.invalid[0]
+
+
+def test_a_national_phone_number_takes_the_configured_region(app):
+    app.config["PHONE_DEFAULT_REGION"] = "VN"
+    with app.app_context():
+        draft = draft_of(minimal_event([fraud_attr("phone-number", "0912 345 678")]))
+    assert observed(draft) == [("phone-number", "+84912345678")]
+
+
+def test_a_bic_alone_is_not_an_account_and_an_account_number_needs_its_bic():
+    draft = draft_of(minimal_event([fraud_attr("bic", "BFTVVNVX"), fraud_attr("bank-account-nr", "0071000123456")]))
+    assert draft.observables == [] and draft.invalid == []
+    assert dict(draft.skipped) == {"bic (no account in the same object)": 1,
+                                   "bank-account-nr (no BIC in the same object)": 1}
+
+
+def test_an_account_number_that_names_its_bank_by_itself_is_taken_as_it_is():
+    draft = draft_of(minimal_event([fraud_attr("bank-account-nr", "GB82 WEST 1234 5698 7654 32"),
+                                    fraud_attr("bank-account-nr", "BFTVVNVX/0071000123456"),
+                                    fraud_attr("bank-account-nr", "GB82 WEST 1234 5698 7654 33")]))
+    assert observed(draft) == [("bank-account", "GB82WEST12345698765432"),
+                               ("bank-account", "BFTVVNVX/0071000123456")]
+    assert len(draft.invalid) == 1 and "checksum" in draft.invalid[0]
+
+
+def test_a_bic_and_an_account_number_in_one_object_are_one_account():
+    # Any object will do (a generic one here); the bank-account object is tested below.
+    ev = minimal_event([])
+    ev["Object"] = [misp_object("transaction", fraud_attr("bic", "bftv vnvx"),
+                                fraud_attr("bank-account-nr", "0071 000 123 456"))]
+    draft = draft_of(ev)
+    assert observed(draft) == [("bank-account", "BFTVVNVX/0071000123456")]
+    assert not draft.skipped and draft.invalid == []
+
+
+def test_the_bank_account_object_by_its_iban_or_by_bic_and_account():
+    ev = minimal_event([])
+    ev["Object"] = [
+        # MISP/misp-objects bank-account: iban (iban), swift (bic), account (bank-account-nr), text fields.
+        misp_object("bank-account", fraud_attr("iban", "FR14 2004 1010 0505 0001 3M02 606", "iban"),
+                    fraud_attr("bic", "PSSTFRPPLIL", "swift"), fraud_attr("bank-account-nr", "0500013M026", "account"),
+                    fraud_attr("text", "Mule account", "account-name")),
+        misp_object("bank-account", fraud_attr("bic", "BFTVVNVX", "swift"),
+                    fraud_attr("bank-account-nr", "0071000123456", "account"),
+                    fraud_attr("text", "Vietcombank", "institution-name")),
+        # Some producers type the relation "text": the template still says what it is.
+        misp_object("bank-account", fraud_attr("text", "DE89 3704 0044 0532 0130 00", "iban")),
+        misp_object("bank-account", fraud_attr("bic", "BFTVVNVX", "swift"), fraud_attr("bic", "PSSTFRPPLIL", "swift"),
+                    fraud_attr("bank-account-nr", "0071000123456", "account")),
+        misp_object("bank-account", fraud_attr("bic", "BFTVXXVX", "swift"),
+                    fraud_attr("bank-account-nr", "123", "account")),
+    ]
+    draft = draft_of(ev)
+    assert observed(draft) == [("bank-account", "FR1420041010050500013M02606"),
+                               ("bank-account", "BFTVVNVX/0071000123456"),
+                               ("bank-account", "DE89370400440532013000")]
+    assert dict(draft.skipped) == {"bank-account-nr (the IBAN of its object names the account)": 1,
+                                   "bank-account-nr (several BICs in its object)": 1, "text": 2}
+    assert len(draft.invalid) == 1 and "'BFTVXXVX' is not a valid BIC" in draft.invalid[0]
+
+
+def test_the_phone_object_gives_its_numbers_and_leaves_the_rest():
+    ev = minimal_event([])
+    # MISP/misp-objects phone: msisdn (text, the international number without "+"), imsi, imei...
+    ev["Object"] = [misp_object("phone", fraud_attr("text", "84912345678", "msisdn"),
+                                fraud_attr("text", "452040000000001", "imsi"),
+                                fraud_attr("phone-number", "+44 20 7946 0958", "phone-number")),
+                    misp_object("phone", fraud_attr("text", "84 912 345", "msisdn"))]
+    draft = draft_of(ev)
+    assert observed(draft) == [("phone-number", "+84912345678"), ("phone-number", "+442079460958")]
+    assert dict(draft.skipped) == {"text": 1}
+    assert len(draft.invalid) == 1 and draft.invalid[0].startswith("msisdn '84 912 345': ")
+
+
+def test_the_coin_address_object_takes_any_known_chain_in_address_crypto():
+    ev = minimal_event([])
+    ev["Object"] = [misp_object("coin-address", fraud_attr("text", ETH, "address-crypto"),
+                                fraud_attr("text", "ETH", "symbol")),
+                    misp_object("coin-address", fraud_attr("btc", BTC, "address"))]
+    assert observed(draft_of(ev)) == [("cryptocurrency-wallet", ETH.lower()), ("cryptocurrency-wallet", BTC)]
+
+
+def _everything_in(draft) -> str:
+    return " ".join([repr(draft), json.dumps(draft.api_body())])
+
+
+def test_a_card_number_is_truncated_and_its_full_number_is_nowhere_in_the_report():
+    ev = minimal_event([fraud_attr("cc-number", "4012 8888 8888 1881"),
+                        attr("text", f"Card {CARD} used at the fake shop", category="Other")],
+                       info=f"Carding: {CARD} and 4012-8888-8888-1881")
+    ev["Object"] = [misp_object("credit-card", fraud_attr("cc-number", CARD, "card-number"))]
+    draft = draft_of(ev)
+    assert observed(draft) == [("payment-card", "401288******1881")]
+    assert draft.title == "Carding: 401288******1881 and 401288******1881"
+    assert "Card 401288******1881 used at the fake shop" in draft.description
+    everything = _everything_in(draft)
+    assert CARD not in everything and "8888 8888" not in everything and "8888-8888" not in everything
+
+
+@pytest.mark.parametrize("type_,value,reason", [
+    ("cc-number", "4012888888881882", "check digit"),  # Luhn fails
+    ("cc-number", "40128888", "12 to 19 digits"),
+    ("cc-number", "4012 8888 8888 18x1", "truncated card number"),
+    # A full card number sent under another type is refused and never quoted either.
+    ("phone-number", CARD, "full payment card number"),
+    ("ip-dst", CARD, "full payment card number"),
+    ("iban", CARD, "full payment card number"),
+    ("btc", CARD, "full payment card number"),
+])
+def test_a_refused_card_number_is_never_quoted(type_, value, reason):
+    draft = draft_of(minimal_event([fraud_attr(type_, value)]))
+    assert draft.observables == []
+    assert len(draft.invalid) == 1
+    assert draft.invalid[0].startswith(f"{type_} (value not shown): ") and reason in draft.invalid[0]
+    assert value not in _everything_in(draft) and "88888888" not in _everything_in(draft)
+
+
+def test_long_numbers_that_are_not_cards_stay_as_they_are_in_the_description():
+    # A millisecond timestamp, an order number failing Luhn, digits inside a hash and the event uuid.
+    text = "seen 1767225600000, order 4012888888881882, hash ab4012888888881881cd"
+    draft = draft_of(minimal_event([attr("text", text, category="Other")]))
+    assert text in draft.description and "5c8ff618-0998-4b11-89d4-39d70a0162aa" in draft.description
