@@ -5,6 +5,9 @@ The incident carries the OASIS incident core extension; each observable becomes 
 deterministic id, an indicator with a STIX pattern, a sighting by the reporting organization and
 a relationship to the incident. Ids of indicators, sightings and relationships are stable across
 versions, so a phase update produces new versions of the same objects, not new objects.
+
+A report or bundle holding OpenCTI's fraud SCOs (bank-account, phone-number, payment-card,
+cryptocurrency-wallet) also holds the extension-definition they reference (stix/opencti.py).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from typing import Iterable, Protocol, Sequence
 
 from ..clock import stix_timestamp
 from ..vocab import CRITICALITY, IncidentStatus, rsit_label
-from . import markings
+from . import markings, opencti
 from .observables import Observable, normalize, sco_dict
 
 INCIDENT_CORE_EXTENSION = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
@@ -107,7 +110,9 @@ def identity(org: OrgLike) -> dict:
 
 
 def incident_objects(inc: IncidentLike, org: OrgLike, observables: Sequence[ObservableLike]) -> list[dict]:
-    """Every object of a report, incident first. Markings are not included (see bundle())."""
+    """Every object of a report, incident first, and the definition of any extension an SCO
+    uses (so that a TAXII collection holding the report serves it too). Markings are not
+    included (see bundle())."""
     marking = markings.marking_id(inc.tlp)
     created = inc.created_at
     modified = max(inc.stix_modified, created)
@@ -134,7 +139,7 @@ def incident_objects(inc: IncidentLike, org: OrgLike, observables: Sequence[Obse
               stix_timestamp(inc.started_at or inc.detected_at))
     for obs in observables:
         objects.extend(_observable_objects(obs, inc, org, marking, stamps))
-    return objects
+    return objects + opencti.definitions_for(objects)
 
 
 def _incident_description(inc: IncidentLike) -> str:
@@ -179,8 +184,10 @@ def _observable_objects(obs: ObservableLike, inc: IncidentLike, org: OrgLike, ma
 
 
 def bundle(objects: Iterable[dict], *, include_markings: bool = True) -> dict:
-    """A STIX 2.1 bundle with the TLP marking definitions its objects use."""
+    """A STIX 2.1 bundle with the TLP marking definitions its objects use, and the definition of
+    OpenCTI's SCO extension when an object uses it."""
     objects = list(objects)
+    objects += opencti.definitions_for(objects)
     if include_markings:
         used = {ref for o in objects for ref in o.get("object_marking_refs") or ()}
         present = {o["id"] for o in objects}
