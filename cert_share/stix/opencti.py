@@ -85,13 +85,16 @@ def definitions_for(objects: Iterable[dict], present: Iterable[str] = ()) -> lis
 def register_with_stix2() -> None:
     """Register the four types with stix2 (once), with OpenCTI's properties and its extension.
 
-    ``iban`` is optional here, unlike in pycti, so that a national account parses too."""
+    No property is required here: pycti requires ``value`` (and ``iban``, ``card_number``), but
+    the platform's own exports of a bank-account or payment-card have no ``value``, and a national
+    account has no ``iban``. stix2's registry is global: once registered, every ``stix2.parse``
+    in the process sees these types, so they must refuse nothing the unregistered path accepts
+    (stix/validate.py treats them as custom SCOs)."""
     import stix2.v21
     from stix2.properties import StringProperty
 
     for index, (type_, names) in enumerate(PROPERTIES.items()):
-        required = {"value"} | ({"card_number"} if type_ == "payment-card" else set())
-        props = [(name, StringProperty(required=name in required)) for name in names]
+        props = [(name, StringProperty()) for name in names]
         # stix2 registers the extension itself with the first type; the others name it the way
         # stix2's extension_name does (it would refuse to register the extension twice).
         cls = type(f"OpenCTI{type_.title().replace('-', '')}", (), {"with_extension": EXTENSION_ID})

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import stix2.exceptions
 from stix2.canonicalization.Canonicalize import canonicalize
 from stix2patterns.validator import run_validator
 from stix2validator import ValidationOptions, validate_string
@@ -183,3 +184,15 @@ def test_stix2_parses_every_object_of_the_bundle_with_the_helper():
         assert not isinstance(parsed, dict), obj["type"]
         if obj["type"] in TYPES:
             assert json.loads(parsed.serialize()) == obj
+
+
+def test_stix2_parses_the_shape_opencti_itself_exports():
+    # OpenCTI's converter (convertBankAccountToStix, convertPaymentCardToStix) writes no value.
+    exported = {"type": "bank-account", "spec_version": "2.1", "id": FIXTURE["types"]["bank-account"]["example"]["id"],
+                "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
+                "extensions": {"extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba":
+                               {"extension_type": "property-extension", "type": "Bank-Account"},
+                               FIXTURE["extension_id"]: {"extension_type": "new-sco"}}}
+    assert opencti.parse(exported).iban == "DE89370400440532013000"
+    with pytest.raises(stix2.exceptions.InvalidValueError):
+        opencti.parse(dict(exported, id="bank-account--not-a-uuid"))
