@@ -1,16 +1,22 @@
 """Intake benchmark: reports/s through POST /api/v1/incidents on gunicorn with 2
 workers, and the time of ``cert-share import`` of a 10,000-indicator STIX bundle.
 
-Everything runs against a fresh SQLite database in a temporary directory, set up through the
-real CLI (``cert-share db upgrade``, ``org add``, ``token add``). Usage::
+Everything runs against a fresh database — a SQLite file in a temporary directory, or with
+``--database-url`` a scratch database on that PostgreSQL server — set up through the real CLI
+(``cert-share db upgrade``, ``org add``, ``token add``). On PostgreSQL, ``--sample-locks``
+samples pg_stat_activity every 5 ms during the API run and prints what the workers' backends
+were waiting on (and, for lock waits, on which statement of the blocking backend). Usage::
 
     .venv/bin/python bench/intake.py [--reports 2000] [--clients 12] [--indicators 10000]
+    .venv/bin/python bench/intake.py --database-url postgresql://postgres@127.0.0.1:5432/test \
+        --workers 2 --skip-import --sample-locks
 
 Prints a results table; paste it with the machine description into docs/performance.md.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import platform
@@ -19,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from bench.scratch_db import add_argument, label, scratch_database  # noqa: E402
 
 
 def stix_ts(value: datetime) -> str:
@@ -112,7 +122,49 @@ def cpu_seconds(master_pid: int) -> float:
     return total / ticks
 
 
-def bench_api(env: dict, token: str, reports: int, clients: int, workers: int) -> dict:
+class LockSampler(threading.Thread):
+    """Samples, every ``interval`` s, what the other backends of the database are doing
+    (PostgreSQL): (state, wait event, the statement's first words), and for a backend waiting on
+    a lock the statement its blocker is running."""
+
+    QUERY = ("SELECT a.state, coalesce(a.wait_event_type || ':' || a.wait_event, 'on CPU'), left(a.query, 60),"
+             " (SELECT left(b.query, 60) FROM pg_stat_activity b WHERE b.pid = (pg_blocking_pids(a.pid))[1])"
+             " FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+             " AND a.backend_type = 'client backend'")
+
+    def __init__(self, url: str, interval: float = 0.005) -> None:
+        super().__init__(daemon=True)
+        self.url, self.interval = url, interval
+        self.counts: collections.Counter = collections.Counter()
+        self.samples = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        from cert_share import _normalize_db_url
+
+        engine = create_engine(_normalize_db_url(self.url), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            while not self.stop.is_set():
+                self.samples += 1
+                for state, wait, query, blocker in conn.execute(text(self.QUERY)):
+                    if state == "active" or state == "idle in transaction":
+                        self.counts[(state, wait, " ".join(query.split()), " ".join((blocker or "").split()))] += 1
+                time.sleep(self.interval)  # a sampling period, not a wait for something to happen
+        engine.dispose()
+
+    def report(self) -> str:
+        lines = [f"{self.samples} samples of pg_stat_activity; backend-samples by state and wait:",
+                 "| backends (mean) | state | waiting on | statement | blocked by |", "|---:|---|---|---|---|"]
+        for (state, wait, query, blocker), n in self.counts.most_common(12):
+            lines.append(f"| {n / max(self.samples, 1):.2f} | {state} | {wait} | `{query}` | "
+                         f"{'`' + blocker + '`' if blocker else ''} |")
+        return "\n".join(lines)
+
+
+def bench_api(env: dict, token: str, reports: int, clients: int, workers: int,
+              sampler: LockSampler | None = None) -> dict:
     import requests
 
     port = free_port()
@@ -137,10 +189,15 @@ def bench_api(env: dict, token: str, reports: int, clients: int, workers: int) -
             list(pool.map(post, range(reports, reports + clients * 2)))
         cpu_before = cpu_seconds(server.pid)
         client_before = time.process_time()
+        if sampler:
+            sampler.start()
         started = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             statuses = list(pool.map(post, range(reports)))
         elapsed = time.perf_counter() - started
+        if sampler:
+            sampler.stop.set()
+            sampler.join()
         cpu = cpu_seconds(server.pid) - cpu_before
         client_cpu = time.process_time() - client_before
     finally:
@@ -216,46 +273,59 @@ def main() -> None:
     parser.add_argument("--indicators", type=int, default=10_000, help="indicators in the bundle (default 10000)")
     parser.add_argument("--skip-api", action="store_true")
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--sample-locks", action="store_true", help="PostgreSQL: sample what backends wait on")
+    add_argument(parser)
     args = parser.parse_args()
 
     # As deployed: bytecode compiled at install time (pip does it for a regular install; `make
     # install` does it for the editable one), not recompiled by every CLI process.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "cert_share")], check=True)
     tmp = Path(tempfile.mkdtemp(prefix="cert-share-bench-"))
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}", CERT_SHARE_ENV="production",
+    try:
+        with scratch_database(args.database_url, tmp) as url:
+            run(args, tmp, url)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, tmp: Path, url: str) -> None:
+    env = dict(os.environ, DATABASE_URL=url, CERT_SHARE_ENV="production", BASE_URL="https://share.cert.example",
                SECRET_KEY=uuid.uuid4().hex, SCHEDULER_ENABLED="0",
                API_RATE_LIMIT="1000000 per minute",  # measures capacity, not the per-token limit
                PYTHONPATH=str(ROOT))
-    try:
-        cli(env, "db", "upgrade")
-        slug = cli(env, "org", "add", "--name", "Bench Bank", "--sector", "financial-services").strip().splitlines()[-1]
-        token = cli(env, "token", "add", "--org", slug).strip().splitlines()[-1]
-        print(f"machine: {machine()}")
-        print(f"date:    {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, database: SQLite in {tmp}")
-        print(f"load:    {os.getloadavg()[0]:.1f} (1-min load average at start); "
-              f"calibration: uuid5 {calibration_us():.1f} µs wall, {calibration_us(time.process_time):.1f} µs CPU "
-              "per call (typically 1-3 µs on an idle modern core)")
-        rows = []
-        if not args.skip_api:
-            api = bench_api(env, token, args.reports, args.clients, args.workers)
-            rows.append((f"POST /api/v1/incidents, gunicorn {args.workers} workers, {api['clients']} clients, "
-                         f"3 observables each", f"{api['reports']} reports in {api['seconds']:.2f} s",
-                         f"{api['per_second']:.1f} reports/s",
-                         f"{api['failed']} failed; worker CPU {api['cpu_ms_per_report']:.1f} ms/report, "
-                         f"client CPU {api['client_cpu_ms_per_report']:.1f} ms/report", "≥ 150 reports/s"))
-        if not args.skip_import:
-            imp = bench_import(env, tmp, args.indicators)
-            rows.append((f"cert-share import of a STIX bundle ({imp['file_mb']:.1f} MB)",
-                         f"{imp['indicators']} indicators → 1 report", f"CLI wall clock {imp['cli_seconds']:.2f} s",
-                         f"in-process service {imp['service_seconds']:.2f} s wall, {imp['service_cpu']:.2f} s CPU",
-                         "< 5 s"))
+    cli(env, "db", "upgrade")
+    slug = cli(env, "org", "add", "--name", "Bench Bank", "--sector", "financial-services").strip().splitlines()[-1]
+    token = cli(env, "token", "add", "--org", slug).strip().splitlines()[-1]
+    print(f"machine: {machine()}")
+    print(f"date:    {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, database: {label(url)}")
+    print(f"load:    {os.getloadavg()[0]:.1f} (1-min load average at start); "
+          f"calibration: uuid5 {calibration_us():.1f} µs wall, {calibration_us(time.process_time):.1f} µs CPU "
+          "per call (typically 1-3 µs on an idle modern core)")
+    rows = []
+    sampler = None
+    if not args.skip_api:
+        sampler = LockSampler(url) if args.sample_locks and not url.startswith("sqlite") else None
+        api = bench_api(env, token, args.reports, args.clients, args.workers, sampler)
+        rows.append((f"POST /api/v1/incidents, gunicorn {args.workers} workers, {api['clients']} clients, "
+                     f"3 observables each", f"{api['reports']} reports in {api['seconds']:.2f} s",
+                     f"{api['per_second']:.1f} reports/s",
+                     f"{api['failed']} failed; worker CPU {api['cpu_ms_per_report']:.1f} ms/report, "
+                     f"client CPU {api['client_cpu_ms_per_report']:.1f} ms/report", "≥ 150 reports/s"))
+    if not args.skip_import:
+        imp = bench_import(env, tmp, args.indicators)
+        rows.append((f"cert-share import of a STIX bundle ({imp['file_mb']:.1f} MB)",
+                     f"{imp['indicators']} indicators → 1 report", f"CLI wall clock {imp['cli_seconds']:.2f} s",
+                     f"in-process service {imp['service_seconds']:.2f} s wall, {imp['service_cpu']:.2f} s CPU",
+                     "< 5 s"))
+    print()
+    print("| measurement | volume | throughput / time | notes | target |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if sampler:
         print()
-        print("| measurement | volume | throughput / time | notes | target |")
-        print("|---|---|---|---|---|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        print(sampler.report())
+    print(f"load at end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

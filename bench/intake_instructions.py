@@ -4,9 +4,11 @@ unlike seconds, does not move with the load on a shared machine.
 Runs ``POST /api/v1/incidents`` in-process (Flask test client, SQLite in a temp dir, the same
 report bodies as bench/intake.py) under callgrind twice — with N reports after 20 warm-up
 reports, and with none — and prints the difference divided by N. Needs ``valgrind`` (Debian's
-package); takes a few minutes. Usage::
+package); takes a few minutes. ``--database-url`` runs it on a scratch database of that
+PostgreSQL server instead (the count then covers only the client side of the database: the
+server's work is in another process). Usage::
 
-    .venv/bin/python bench/intake_instructions.py [--reports 60]
+    .venv/bin/python bench/intake_instructions.py [--reports 60] [--database-url postgresql://...]
 """
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from bench.scratch_db import add_argument, label, scratch_database  # noqa: E402
 
 # The measured program: what runs under valgrind.
 CHILD = """
@@ -49,9 +54,15 @@ def instructions(env: dict, reports: int, seed: int, out: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=60)
+    add_argument(parser)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cert-share-ir-"))
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}", CERT_SHARE_ENV="production",
+    with scratch_database(args.database_url, tmp) as url:
+        measure(args, tmp, url)
+
+
+def measure(args, tmp: Path, url: str) -> None:
+    env = dict(os.environ, DATABASE_URL=url, CERT_SHARE_ENV="production",
                BASE_URL="https://share.cert.example", SECRET_KEY="bench-" + "x" * 40, SCHEDULER_ENABLED="0",
                API_RATE_LIMIT="1000000 per minute",  # measures the request, not the per-token limit
                PYTHONPATH=str(ROOT))
@@ -66,8 +77,9 @@ def main() -> None:
     env["BENCH_TOKEN"] = cli("token", "add", "--org", slug)
     without = instructions(env, 0, 1_000_000, tmp / "cg.0")
     with_reports = instructions(env, args.reports, 2_000_000, tmp / "cg.1")
-    print(f"POST /api/v1/incidents (3 observables): {(with_reports - without) / args.reports / 1e6:.1f} M instructions "
-          f"per report ({args.reports} reports, callgrind)")
+    print(f"POST /api/v1/incidents (3 observables), {label(url)}: "
+          f"{(with_reports - without) / args.reports / 1e6:.1f} M instructions per report ({args.reports} reports, "
+          f"callgrind; load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

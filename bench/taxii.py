@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""TAXII 2.1 benchmark: cert-share under gunicorn (2 workers, SQLite) vs medallion.
+"""TAXII 2.1 benchmark: cert-share under gunicorn (2 workers; SQLite, or PostgreSQL with
+--database-url) vs medallion.
 
 For each N (default 10,000 100,000 1,000,000):
 
@@ -34,12 +35,17 @@ import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import requests
 from taxii2client.v21 import Collection, as_pages
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.scratch_db import add_argument, scratch_database  # noqa: E402
+from bench.scratch_db import label as database_label  # noqa: E402
+
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
 ACCEPT = {"Accept": "application/taxii+json;version=2.1"}
 
@@ -103,20 +109,22 @@ def pct(values: list[float], p: float) -> float:
 
 # --- cert-share ---------------------------------------------------------------------------
 
-def cert_share_env(db_path: str) -> dict:
-    return {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "SECRET_KEY": uuid.uuid4().hex * 2,
-            "CERT_SHARE_ENV": "production", "SCHEDULER_ENABLED": "0", "TAXII_PAGE_SIZE": "1000",
+def cert_share_env(db_url: str) -> dict:
+    return {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": uuid.uuid4().hex * 2,
+            "CERT_SHARE_ENV": "production", "BASE_URL": "https://share.cert.example",
+            "SCHEDULER_ENABLED": "0", "TAXII_PAGE_SIZE": "1000",
             "TAXII_MAX_CONTENT_LENGTH": str(50 * 1024 * 1024),
             "TAXII_RATE_LIMIT": "1000000 per minute"}  # measures capacity, not the per-token limit
 
 
-def _overrides(db_path: str) -> dict:
+def _overrides(db_url: str) -> dict:
     # Config reads the environment once, at import: name the database explicitly per N.
-    env = cert_share_env(db_path)
-    return {"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"]}
+    env = cert_share_env(db_url)
+    return {"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"],
+            "BASE_URL": env["BASE_URL"]}
 
 
-def prepare_database(db_path: str) -> dict:
+def prepare_database(db_url: str) -> dict:
     """Migrate, create the CERT and a member with tokens; return slugs, tokens and collection ids."""
     from cert_share import create_app
     from cert_share.extensions import db
@@ -125,7 +133,7 @@ def prepare_database(db_path: str) -> dict:
     from cert_share.services.tokens import issue_token
     from cert_share.store.collections import by_alias
 
-    app = create_app(_overrides(db_path))
+    app = create_app(_overrides(db_url))
     with app.app_context():
         upgrade(app)
         cert = create_organization(db.session, name="National CERT", sector="government-national", kind="cert")
@@ -138,14 +146,14 @@ def prepare_database(db_path: str) -> dict:
     return info
 
 
-def bulk_load(db_path: str, collection_id: str, n: int, chunk: int = 20_000) -> float:
+def bulk_load(db_url: str, collection_id: str, n: int, chunk: int = 20_000) -> float:
     """Generate and store n indicators chunk by chunk (a million dicts at once would need GBs)."""
     from cert_share import create_app
     from cert_share.extensions import db
     from cert_share.models import Collection, Organization
     from cert_share.store.stix_objects import add_objects
 
-    app = create_app(_overrides(db_path))
+    app = create_app(_overrides(db_url))
     started = time.perf_counter()
     with app.app_context():
         coll = db.session.get(Collection, collection_id)
@@ -159,13 +167,18 @@ def bulk_load(db_path: str, collection_id: str, n: int, chunk: int = 20_000) -> 
     return time.perf_counter() - started
 
 
-def date_added_near_end(db_path: str, back: int = 50) -> str:
-    import sqlite3
+def date_added_near_end(db_url: str, back: int = 50) -> str:
+    from sqlalchemy import create_engine, text
 
-    con = sqlite3.connect(db_path)
-    value = con.execute("SELECT date_added FROM stix_objects ORDER BY date_added DESC, pk DESC LIMIT 1 OFFSET ?",
-                        (back,)).fetchone()[0]
-    con.close()
+    from cert_share import _normalize_db_url
+
+    engine = create_engine(_normalize_db_url(db_url))
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT date_added FROM stix_objects ORDER BY date_added DESC, pk DESC "
+                                  "LIMIT 1 OFFSET :back"), {"back": back}).scalar_one()
+    engine.dispose()
+    if not isinstance(value, str):  # PostgreSQL: a datetime (UTC, naive)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return value.replace(" ", "T") + ("Z" if not value.endswith("Z") else "")
 
 
@@ -224,7 +237,11 @@ def incremental(url: str, auth, added_after: str, polls: int) -> list[float]:
 
 
 def bench_cert_share(n: int, args, workdir: str) -> dict:
-    db_path = os.path.join(workdir, f"cert-share-{n}.db")
+    with scratch_database(args.database_url, Path(workdir), name=f"cert-share-{n}.db") as db_url:
+        return _bench_cert_share(n, args, db_url)
+
+
+def _bench_cert_share(n: int, args, db_path: str) -> dict:
     info = prepare_database(db_path)
     port = free_port()
     server = start_gunicorn("wsgi:app", port, cert_share_env(db_path), workers=args.workers)
@@ -337,12 +354,13 @@ def main() -> None:
     parser.add_argument("--medallion-polls", type=int, default=200)
     parser.add_argument("--no-medallion", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    add_argument(parser)
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="taxii-bench-")
     print(f"# cert-share TAXII benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"# {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"SQLite, gunicorn -w {args.workers}")
+          f"{database_label(args.database_url or 'sqlite://')}, gunicorn -w {args.workers}; load: {os.getloadavg()}")
     try:
         results = [bench_cert_share(n, args, workdir) for n in sorted(set(args.n) | {args.medallion_n})]
         med = {} if args.no_medallion else bench_medallion(args.medallion_n, args, workdir)
