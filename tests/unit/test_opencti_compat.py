@@ -196,3 +196,14 @@ def test_stix2_parses_the_shape_opencti_itself_exports():
     assert opencti.parse(exported).iban == "DE89370400440532013000"
     with pytest.raises(stix2.exceptions.InvalidValueError):
         opencti.parse(dict(exported, id="bank-account--not-a-uuid"))
+
+
+def test_a_cooperation_bundle_to_a_partner_cert_carries_both_extensions_and_one_author():
+    objects = [build.identity(org())] + build.incident_objects(incident(), org(), fraud_observables())
+    document = cooperation.outgoing_bundle(objects, tlp="amber")
+    ids = [o["id"] for o in document["objects"]]
+    assert len(ids) == len(set(ids))
+    assert FIXTURE["extension_id"] in ids and cooperation.EXTENSION_ID in ids
+    definition = next(o for o in document["objects"] if o["id"] == FIXTURE["extension_id"])
+    assert "object_marking_refs" not in definition
+    assert validate_string(json.dumps(document), ValidationOptions(version="2.1")).is_valid
