@@ -241,7 +241,9 @@ def recognize(line: str) -> Observable:
             if len(text) == length:
                 return normalize(type_, text)
     candidates: list[str]
-    fraud_type = None if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE) else fraud.guess(text)
+    # "AS4294967296" has an IBAN's shape too: an AS number's "AS" prefix decides first.
+    as_number = bool(_ASN.match(text)) and text.upper().startswith("AS")
+    fraud_type = None if as_number or re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE) else fraud.guess(text)
     if fraud_type is not None:
         candidates = [fraud_type]
     elif re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):

@@ -7,12 +7,15 @@ one per line with their type recognised, so errors name the line.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from marshmallow import ValidationError
 
 from ..schemas.incident import IncidentCreateSchema
-from ..stix.observables import ObservableError, recognize
+from ..stix import fraud
+from ..stix.card_redaction import holds_card, redact_cards
+from ..stix.observables import Observable, ObservableError, normalize, recognize
 from .timezones import to_iso, valid_zone
 
 _schema = IncidentCreateSchema()
@@ -20,13 +23,25 @@ TIME_FIELDS = ("detected_at", "started_at", "classified_at")
 TEXT_FIELDS = ("title", "description", "affected_services", "impact")
 REQUIRED_MESSAGE = "This field is required."
 MAX_LINE_ERRORS = 20  # a pasted log file should not produce a page of thousands of messages
-KINDS = "IP address or range, domain, URL, e-mail address, file hash or AS number"
+KINDS = ("IP address or range, domain, URL, e-mail address, file hash, AS number, bank account (IBAN, or BIC and "
+         "account number), phone number, crypto-currency wallet or payment card (first 6 and last 4 digits)")
+# A full card number is never shown back: the line is re-rendered with its BIN and last 4 only.
+CARD_LINE_MESSAGE = (f"{fraud.FULL_CARD_REFUSAL}. The line now shows only those digits: check it before "
+                     "sending the form again")
+# Only digits, grouped: too long for anything but a card or a phone number without its "+".
+_LONG_NUMBER = re.compile(r"^\d(?:[\s.\-]?\d){11,18}$")
+# "+84 12", "(+84) 912": a phone number, however wrong, gets the phone number's message.
+_PHONE_LIKE = re.compile(r"^\(?\+[\d\s\-.()]+$")
+# "411111******111": a masked card, however wrong, gets the card's message.
+_MASKED_CARD_LIKE = re.compile(r"^\d[\d\s\-]*[*Xx•#…]+[\d*Xx•#…\s\-]*$")
 
 
 @dataclass
 class FormResult:
     data: dict | None = None  # IncidentCreateSchema output when valid
     errors: dict[str, list[str]] = field(default_factory=dict)  # form field name -> messages
+    # The observables box as it may be shown again: full card numbers reduced to BIN + last 4.
+    observables_text: str = ""
 
 
 def _add(errors: dict[str, list[str]], name: str, message: str) -> None:
@@ -46,22 +61,58 @@ def _flatten(value) -> list[str]:
 
 
 def observable_lines(text: str) -> tuple[list[dict], list[int], list[str]]:
-    """Recognise each non-blank line: ([{type, value}], line number of each, errors by line)."""
+    """Recognise each non-blank line: ([{type, value}], line number of each, errors by line).
+
+    No message ever repeats a full card number (the line is named by its number instead)."""
     items, line_numbers, errors = [], [], []
     for number, line in enumerate((text or "").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            recognized = recognize(line)
+            recognized = _recognize(line)
         except ObservableError as exc:
-            message = str(exc)
-            if len(line.split()) > 1:  # prose, or two values on one line: the type guess means nothing
-                message = f"cannot recognise {line.strip()!r}; expected one value per line ({KINDS})"
-            errors.append(f"line {number}: {message}")
+            errors.append(f"line {number}: {_line_problem(line.strip(), exc)}")
+            continue
+        if recognized.type in {"url", "email-addr", "domain-name"} and holds_card(line):
+            errors.append(f"line {number}: {CARD_LINE_MESSAGE}")  # e.g. a URL with a card number in it
             continue
         items.append({"type": recognized.type, "value": line.strip()})
         line_numbers.append(number)
     return items, line_numbers, errors
+
+
+def _recognize(line: str) -> Observable:
+    try:
+        return recognize(line)
+    except ObservableError:
+        if _PHONE_LIKE.match(line.strip()):  # "(+84) 912 345 678": phonenumbers reads it
+            try:
+                return normalize("phone-number", line)
+            except ObservableError:
+                pass
+        raise
+
+
+def _line_problem(line: str, exc: ObservableError) -> str:
+    if holds_card(line):
+        return CARD_LINE_MESSAGE
+    if _LONG_NUMBER.match(line):
+        digits = sum(ch.isdigit() for ch in line)
+        return (f"a {digits}-digit number is neither a phone number nor a card this form accepts: give a phone "
+                "number with its country code (+84 912 345 678) and a payment card as its first 6 and last 4 "
+                "digits (411111******1111)")
+    guessed = fraud.guess(line)
+    for type_, shape in (("phone-number", _PHONE_LIKE), ("payment-card", _MASKED_CARD_LIKE)):
+        if guessed is None and shape.match(line):
+            try:
+                normalize(type_, line)
+            except ObservableError as own_exc:
+                return redact_cards(str(own_exc))
+    if guessed is None and len(line.split()) > 1:
+        # Prose, or two values on one line: the type guess means nothing. Values of the fraud
+        # types are typed with spaces ("DE89 3704 …", "+84 912 345 678"): their own message stays.
+        return redact_cards(f"cannot recognise {line!r}; expected one value per line ({KINDS})")
+    return redact_cards(str(exc))
 
 
 def load_report(form_data: dict) -> FormResult:
@@ -79,7 +130,8 @@ def load_report(form_data: dict) -> FormResult:
         value = to_iso(form_data.get(name) or "", zone)
         if value is not None:
             payload[name] = value
-    observables, line_numbers, line_errors = observable_lines(form_data.get("observables") or "")
+    box = form_data.get("observables") or ""
+    observables, line_numbers, line_errors = observable_lines(box)
     for message in line_errors[:MAX_LINE_ERRORS]:
         _add(errors, "observables", message)
     if len(line_errors) > MAX_LINE_ERRORS:
@@ -91,14 +143,22 @@ def load_report(form_data: dict) -> FormResult:
     payload["personal_data"] = bool(form_data.get("personal_data"))
     payload["share_reporter"] = bool(form_data.get("share_reporter"))
 
+    accepted = set(line_numbers)
+    shown_again = "\n".join(line if number in accepted else redact_cards(line)
+                             for number, line in enumerate(box.splitlines(), start=1))
     try:
         data = _schema.load(payload)
     except ValidationError as exc:
         _map_schema_errors(exc.messages_dict, line_numbers, errors)
-        return FormResult(errors=errors)
+        return FormResult(errors=_redacted(errors), observables_text=shown_again)
     if errors:
-        return FormResult(errors=errors)
-    return FormResult(data=data)
+        return FormResult(errors=_redacted(errors), observables_text=shown_again)
+    return FormResult(data=data, observables_text=shown_again)
+
+
+def _redacted(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Every message without a full card number (the schema's own messages may quote input)."""
+    return {name: [redact_cards(m) for m in messages] for name, messages in errors.items()}
 
 
 def _map_schema_errors(messages: dict, line_numbers: list[int], errors: dict[str, list[str]]) -> None:

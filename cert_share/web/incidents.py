@@ -98,6 +98,8 @@ def incident_new():
                       "info")
             return redirect(url_for("web.incident_detail", incident_id=incident.id))
         form_errors = _apply_errors(form, result.errors)
+        # Shown again without any full card number: those lines keep only the BIN and last 4.
+        form.observables.data = result.observables_text
         return render_template("incidents/new.html", form=form, form_errors=form_errors), 400
     return render_template("incidents/new.html", form=form, form_errors=form_errors)
 

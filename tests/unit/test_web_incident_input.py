@@ -37,7 +37,9 @@ def test_lines_are_numbered_as_the_analyst_sees_them_blank_lines_included():
     assert [i["type"] for i in items] == ["ipv4-addr", "domain-name", "autonomous-system"]
     assert numbers == [1, 3, 5]
     assert errors == ["line 4: cannot recognise 'nope nope'; expected one value per line (IP address or "
-                      "range, domain, URL, e-mail address, file hash or AS number)"]
+                      "range, domain, URL, e-mail address, file hash, AS number, bank account (IBAN, or BIC and "
+                      "account number), phone number, crypto-currency wallet or payment card (first 6 and last "
+                      "4 digits))"]
 
 
 def test_valid_form_loads_to_the_schema_output():
