@@ -10,6 +10,7 @@ from ..auth.tokens import request_caller
 from ..errors import CertShareError
 from ..extensions import csrf
 from ..http_errors import with_exception_headers
+from ..stix.card_redaction import redact
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -28,7 +29,7 @@ def _authenticate():
 
 @bp.errorhandler(CertShareError)
 def _service_error(exc: CertShareError):
-    response = jsonify(exc.to_dict())
+    response = jsonify(redact(exc.to_dict()))  # an error body never repeats a full card number
     response.status_code = exc.status
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="cert-share"'
@@ -38,6 +39,9 @@ def _service_error(exc: CertShareError):
 @bp.errorhandler(ValidationError)
 def _validation_error(exc: ValidationError):
     messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    # marshmallow's messages may quote the input, and unknown field names are keys: an error
+    # body never repeats a full card number, wherever it was sent.
+    messages = redact(messages)
     fields = ", ".join(_flatten(messages)) or "request"
     body = {"error": "Bad request", "status": 400, "message": f"invalid input in: {fields}", "errors": messages}
     return jsonify(body), 400

@@ -13,7 +13,8 @@ from ..limits import (
     MAX_OBSERVABLES,
     MAX_TITLE,
 )
-from ..stix.observables import TYPES, ObservableError, normalize
+from ..stix.card_redaction import holds_card, redact_cards
+from ..stix.observables import TYPES, Observable, ObservableError, normalize, wallet_chain
 from ..vocab import (
     CLASSIFICATIONS,
     PHASE_LABELS,
@@ -26,21 +27,40 @@ from ..vocab import (
 )
 from .fields import BoundedList, Text, Timestamp, one_of
 
+_TYPE_DESCRIPTION = (
+    "ipv4-addr and ipv6-addr (an address or a CIDR range), domain-name, url, email-addr, file:md5/sha1/sha256/"
+    "sha512, autonomous-system (AS64500), and the fraud identifiers: bank-account (an IBAN, checksum checked, "
+    "e.g. DE89 3704 0044 0532 0130 00, or a BIC and a national account number, BFTVVNVX/0071000123456), "
+    "phone-number (E.164, +84912345678; national numbers need the server's PHONE_DEFAULT_REGION), "
+    "cryptocurrency-wallet (Bitcoin base58check or bech32/bech32m, Ethereum 0x… with its EIP-55 checksum when "
+    "mixed-case, Monero) and payment-card (the first 6 and last 4 digits only, 411111******1111: a full card "
+    "number is refused, and never repeated in the error)")
+
+
+def _known_type(value: object) -> None:
+    if value not in TYPES:
+        # The input is named only when it is short and holds no card number (an error body never
+        # repeats one, whatever field it was sent in).
+        shown = f" {value!r}" if isinstance(value, str) and len(value) <= 40 and not holds_card(value) else ""
+        raise ValidationError(f"unknown observable type{shown}; expected one of: {', '.join(TYPES)}")
+
 
 class ObservableSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    type = fields.String(required=True, validate=validate.OneOf(TYPES, error="unknown observable type {input!r}; "
-                                                                "expected one of: {choices}"))
-    value = fields.Raw(required=True)
+    type = fields.String(required=True, validate=_known_type,
+                         metadata={"enum": list(TYPES), "description": _TYPE_DESCRIPTION})
+    value = fields.Raw(required=True, metadata={"type": "string", "description": (
+        "The value as the reporter has it; formatting is normalized (spaces in an IBAN or a phone number, "
+        "defanged URLs, a bitcoin:/ethereum: URI)")})
 
     @validates_schema(skip_on_field_errors=True)
     def _valid_value(self, data, **kwargs):
         try:
             data["_normalized"] = normalize(data["type"], data["value"])
         except ObservableError as exc:
-            raise ValidationError(str(exc), field_name="value") from None
+            raise ValidationError(redact_cards(str(exc)), field_name="value") from None
 
     @post_load
     def _to_observable(self, data, **kwargs):
@@ -87,11 +107,21 @@ class IncidentCreateSchema(Schema):
         return data
 
 
+def _chain(observable) -> str | None:
+    if observable.type != "cryptocurrency-wallet":
+        return None
+    return wallet_chain(Observable(observable.type, observable.value, observable.display_value))
+
+
 class ObservableOutSchema(Schema):
     type = fields.String()
     value = fields.String()
     display_value = fields.String()
     stix_id = fields.String()
+    # Wallets only (null otherwise): bitcoin, ethereum or monero, derived from the address.
+    chain = fields.Function(_chain, allow_none=True, metadata={
+        "type": "string", "nullable": True, "enum": ["bitcoin", "ethereum", "monero", None],
+        "description": "The wallet's chain (cryptocurrency-wallet only; null for every other type)"})
 
 
 class PhaseUpdateOutSchema(Schema):
