@@ -42,6 +42,7 @@ from ..database import DbSession
 from ..errors import InputError
 from ..models import FeedState, Organization
 from ..stix import markings, misp
+from ..stix.card_redaction import redact_cards
 from ..vocab import TLP_LEVELS
 from .importer import drafts_of, validate
 from .intake import store_report
@@ -271,7 +272,8 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, requests.Timeout):
         return "timed out"
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:500]
+    # Logged and kept as the feed's last error: never with a full card number a partner sent.
+    return redact_cards(f"{type(exc).__name__}: {text}")[:500]
 
 
 def _store_document(session: DbSession, document: object, *, feed: Feed, org: Organization, actor: Actor,

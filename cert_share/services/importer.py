@@ -31,6 +31,7 @@ from ..models import Incident, Organization
 from ..schemas.incident import IncidentCreateSchema
 from ..stix import misp
 from ..stix import parse as stix_parse
+from ..stix.card_redaction import redact_cards
 from ..stix.drafts import ImportFormatError, ReportDraft, describe_invalid, describe_skipped
 from ..vocab import tlp_label
 from .intake import report_incident
@@ -111,7 +112,7 @@ def drafts_of(document: object, *, file_name: str) -> tuple[str, list[ReportDraf
             raise InputError(f"{file_name}: neither a STIX 2.1 bundle (\"type\": \"bundle\") nor a MISP event "
                              "({\"Event\": {...}} or {\"response\": [...]})")
     except ImportFormatError as exc:
-        raise InputError(f"{file_name}: {exc}") from None
+        raise InputError(redact_cards(f"{file_name}: {exc}")) from None  # never quoting a full card number
     return fmt, [part for draft in drafts for part in draft.split(MAX_OBSERVABLES)]
 
 

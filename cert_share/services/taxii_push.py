@@ -7,6 +7,11 @@ invalid ones are listed in its ``failures`` and do not block the rest.
 Rules for a member posting to ``intake``:
 
 * every object is validated (stix/validate.py: stix2, capped patterns);
+* an SCO of a fraud type (OpenCTI's bank-account, phone-number, cryptocurrency-wallet,
+  payment-card, with or without its new-sco extension) or an indicator whose pattern names one
+  is refused when its value is not valid (an IBAN's checksum, a phone number's length…): the
+  failure says why. A payment card with its full number or a CVV is refused without the number
+  being repeated, and no status message ever quotes a full card number;
 * ``created_by_ref`` naming another organization's identity, or an ``identity`` object carrying
   another organization's id, is **rejected** (listed in failures), never silently rewritten, so
   nobody reports in another's name and the poster learns why;
@@ -50,8 +55,16 @@ from ..models import Collection, Organization, TaxiiStatus
 from ..schemas.incident import IncidentCreateSchema
 from ..stix import markings
 from ..stix.build import INCIDENT_CORE_EXTENSION, version_of
+from ..stix.card_redaction import holds_card, redact_cards
+from ..stix.fraud import FRAUD_TYPES, FULL_CARD_REFUSAL
 from ..stix.observables import TYPES, ObservableError, normalize
-from ..stix.parse import classification_from_labels, severity_from_criticality
+from ..stix.parse import (
+    PatternError,
+    classification_from_labels,
+    fraud_sco_value,
+    pattern_comparisons,
+    severity_from_criticality,
+)
 from ..stix.validate import InvalidObject, check_object, simple_observable
 from ..store import audit
 from ..store.stix_objects import add_objects, canonical_version
@@ -76,8 +89,72 @@ def _entry(obj: object, message: str | None = None) -> dict:
             version = None
     entry["version"] = version or ""
     if message:
-        entry["message"] = message[:500]
+        # A status resource is stored and read back: it never quotes a full card number.
+        entry["message"] = redact_cards(message)[:500]
     return entry
+
+
+def _names_fraud_type(pattern: object) -> bool:
+    return isinstance(pattern, str) and any(f"{kind}:" in pattern for kind in FRAUD_TYPES)
+
+
+def _fraud_pairs(obj: dict) -> list[tuple[str, str]]:
+    """(fraud type, raw value) pairs an SCO of a fraud type or an indicator naming one carries."""
+    if obj.get("type") in FRAUD_TYPES:
+        value = fraud_sco_value(obj)
+        return [(obj["type"], value)] if value is not None else []
+    if obj.get("type") == "indicator" and obj.get("pattern_type") == "stix" and _names_fraud_type(obj.get("pattern")):
+        try:
+            return [(t, v) for t, v in pattern_comparisons(obj["pattern"]) if t in FRAUD_TYPES]
+        except PatternError:  # pragma: no cover - check_object has parsed it already
+            return []
+    return []
+
+
+def _fraud_problem(obj: dict) -> str | None:
+    """Why an SCO of a fraud type, or an indicator whose pattern names one, cannot be stored; None
+    if it can. A full card number or a card's CVV is refused without being repeated."""
+    kind = obj.get("type")
+    if kind == "payment-card":
+        if obj.get("cvv") not in (None, ""):
+            return "a card's CVV must never be shared; post the payment-card without its cvv"
+        if any(isinstance(v, str) and holds_card(v) for v in obj.values()):
+            return f"payment-card: {FULL_CARD_REFUSAL}"
+    elif kind == "indicator" and "payment-card:" in (obj.get("pattern") or "") and holds_card(obj["pattern"]):
+        return f"the pattern names a payment card: {FULL_CARD_REFUSAL}"
+    pairs = _fraud_pairs(obj)
+    if kind in FRAUD_TYPES and not pairs:
+        return (f"a {kind} SCO needs its value" + (" (an iban, or a bic and an account_number)"
+                                                  if kind == "bank-account" else ""))
+    for type_, value in pairs:
+        try:
+            normalize(type_, value)
+        except ObservableError as exc:
+            return f"invalid {type_}: {exc}"
+    return None
+
+
+def _fraud_checked(checked: list[dict], failures: list[dict]) -> list[dict]:
+    """The objects whose fraud values (bank accounts, phone numbers, wallets, cards) are valid."""
+    kept = []
+    for obj in checked:
+        if obj["type"] in FRAUD_TYPES or (obj["type"] == "indicator" and _names_fraud_type(obj.get("pattern"))):
+            problem = _fraud_problem(obj)
+            if problem is not None:
+                failures.append(_entry(obj, problem))
+                continue
+        kept.append(obj)
+    return kept
+
+
+def _observables_of(obj: dict) -> list[dict[str, str]]:
+    """Intake observables from a related indicator or SCO: the fraud types' values (all those
+    an indicator's pattern names), else the one value of a simple pattern or a standard SCO."""
+    fraud_pairs = _fraud_pairs(obj)
+    if fraud_pairs:
+        return [{"type": t, "value": v} for t, v in fraud_pairs]
+    single = _observable_of(obj)
+    return [single] if single is not None else []
 
 
 def _observable_of(obj: dict) -> dict[str, str] | None:
@@ -128,10 +205,10 @@ def incident_report_data(obj: dict, by_id: dict[str, dict], related: dict[str, s
     seen = set()
     for other_id in sorted(related.get(obj["id"], ())):
         other = by_id.get(other_id)
-        observable = _observable_of(other) if other is not None else None
-        if observable is not None and (observable["type"], observable["value"]) not in seen:
-            seen.add((observable["type"], observable["value"]))
-            raw["observables"].append(observable)
+        for observable in _observables_of(other) if other is not None else ():
+            if (observable["type"], observable["value"]) not in seen:
+                seen.add((observable["type"], observable["value"]))
+                raw["observables"].append(observable)
     return _schema.load(raw)
 
 
@@ -258,6 +335,7 @@ def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, en
     member_intake = collection.kind == "intake" and not policy.is_cert_staff(actor)
     failures: list[dict] = []
     checked, refused_markings = _checked_objects(objects, max_object_bytes, failures)
+    checked = _fraud_checked(checked, failures)
     valid = _publishable(checked, refused_markings, _RED_TO_INTAKE if member_intake else _RED_TO_COLLECTION,
                          failures)
     if org is not None and member_intake:

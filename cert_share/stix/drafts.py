@@ -13,6 +13,7 @@ from datetime import datetime
 
 from ..clock import iso, utcnow
 from ..limits import MAX_DESCRIPTION, MAX_TITLE
+from .card_redaction import redact_cards
 from .observables import Observable, ObservableError, normalize
 
 # How many invalid values a summary quotes before it only counts them.
@@ -39,7 +40,8 @@ class ObservableCollector:
         try:
             obs = normalize(type_, value)
         except ObservableError as exc:
-            self.invalid.append(f"{source_type or type_} {str(value)[:80]!r}: {exc}")
+            # Quoted in import summaries and feed logs: never with a full card number in it.
+            self.invalid.append(redact_cards(f"{source_type or type_} {redact_cards(str(value))[:80]!r}: {exc}"))
             return None
         self.add_normalized(obs)
         return obs

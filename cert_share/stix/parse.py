@@ -41,7 +41,9 @@ from ..limits import MAX_TITLE
 from ..vocab import CLASSIFICATIONS, SEVERITIES, strictest_tlp
 from . import markings
 from .build import INCIDENT_CORE_EXTENSION
+from .card_redaction import redact_cards
 from .drafts import DEFAULT_CLASSIFICATION, DEFAULT_TLP, ImportFormatError, ObservableCollector, ReportDraft
+from .fraud import FRAUD_TYPES
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ID = re.compile(rf"^([a-z0-9][a-z0-9-]*[a-z0-9])--{_UUID}$")
@@ -89,7 +91,27 @@ def _target(sco_type: str, path: list[str], op: str, value: str) -> tuple[str, s
         return "email-addr", value
     if sco_type == "network-traffic" and path in (["dst_ref", "value"], ["src_ref", "value"]):
         return ("ipv6-addr" if ":" in value else "ipv4-addr"), value
+    if sco_type in _FRAUD_PATHS and len(path) == 1 and path[0] in _FRAUD_PATHS[sco_type]:
+        # A bank account's bic and account_number are paired by _paired_accounts.
+        return (sco_type if path[0] in ("value", "iban", "card_number") else f"bank-account:{path[0]}"), value
     return None
+
+
+# OpenCTI's properties that hold each fraud type's value (bank-account: an IBAN, or a BIC with a
+# national account number; a keyed hash, x_cert_share_value_hmac, is no value and is not mapped).
+_FRAUD_PATHS = {"bank-account": ("value", "iban", "bic", "account_number"), "phone-number": ("value",),
+                "cryptocurrency-wallet": ("value",), "payment-card": ("value", "card_number")}
+
+
+def _paired_accounts(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A pattern's bank-account:bic and bank-account:account_number comparisons as one
+    "BIC/ACCOUNT" value (when it names exactly one of each), the other pairs as they are."""
+    bics = [v for t, v in found if t == "bank-account:bic"]
+    accounts = [v for t, v in found if t == "bank-account:account_number"]
+    kept = [(t, v) for t, v in found if not t.startswith("bank-account:")]
+    if len(bics) == 1 and len(accounts) == 1:
+        kept.append(("bank-account", f"{bics[0]}/{accounts[0]}"))
+    return kept
 
 
 def pattern_comparisons(pattern: str) -> list[tuple[str, str]]:
@@ -101,8 +123,8 @@ def pattern_comparisons(pattern: str) -> list[tuple[str, str]]:
             target = _target(m.group("type"), path, m.group("op"), _unquote(m.group("value")))
             if target:
                 found.append(target)
-        return found
-    return _slow_comparisons(pattern)
+        return _paired_accounts(found)
+    return _paired_accounts(_slow_comparisons(pattern))
 
 
 def _split_path(path: str) -> list[str]:
@@ -146,7 +168,31 @@ def sco_values(obj: dict) -> list[tuple[str, str]]:
                 if k.upper().replace("-", "") in _HASHES and isinstance(v, str)]
     if kind == "autonomous-system" and isinstance(obj.get("number"), int):
         return [("autonomous-system", str(obj["number"]))]
+    if kind in FRAUD_TYPES:
+        value = fraud_sco_value(obj)
+        return [(kind, value)] if value is not None else []
     return []
+
+
+def fraud_sco_value(obj: dict) -> str | None:
+    """The value of an OpenCTI fraud SCO (bank-account, phone-number, cryptocurrency-wallet,
+    payment-card), from the property that identifies it, with or without OpenCTI's extension:
+    a bank account's iban, else its bic and account_number ("BIC/ACCOUNT"), else its value; a
+    card's card_number, else its value; the value of the others."""
+    def text(name: str) -> str | None:
+        value = obj.get(name)
+        return value if isinstance(value, str) and value.strip() else None
+
+    kind = obj.get("type")
+    if kind == "bank-account":
+        if text("iban"):
+            return text("iban")
+        bic, account = text("bic"), text("account_number")
+        if bic and account:
+            return f"{bic.strip()}/{account.strip()}"
+    elif kind == "payment-card" and text("card_number"):
+        return text("card_number")
+    return text("value")
 
 
 # --- the bundle ----------------------------------------------------------------------------
@@ -174,7 +220,8 @@ def check_bundle(document: object) -> list[dict]:
 
 _SCO_TYPES = {"artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message",
               "file", "ipv4-addr", "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process",
-              "software", "url", "user-account", "windows-registry-key", "x509-certificate"}
+              "software", "url", "user-account", "windows-registry-key", "x509-certificate",
+              *FRAUD_TYPES}  # OpenCTI's SCOs (its new-sco extension), as our own bundles carry them
 
 
 def _check_object(index: int, obj: object) -> None:
@@ -267,7 +314,9 @@ def _collect(objects: Iterable[dict]) -> tuple[ObservableCollector, list[str]]:
             try:
                 pairs = pattern_comparisons(obj["pattern"])
             except PatternError as exc:
-                raise ImportFormatError(f"{obj['id']}: invalid STIX pattern {obj['pattern'][:200]!r}: {exc}") from None
+                # The pattern is quoted, never with a full card number in it.
+                raise ImportFormatError(redact_cards(f"{obj['id']}: invalid STIX pattern "
+                                                     f"{redact_cards(obj['pattern'])[:200]!r}: {exc}")) from None
             if not pairs:
                 collector.skip("indicator without a supported observable in its pattern")
         elif obj["type"] in _SCO_TYPES:
@@ -355,5 +404,5 @@ def _severity(labels: list[str], core: dict) -> str:
     return severity_from_criticality(core.get("criticality") if isinstance(core, dict) else None)
 
 
-__all__ = ["ImportFormatError", "PatternError", "bundle_to_drafts", "check_bundle", "is_bundle",
-           "classification_from_labels", "pattern_comparisons", "sco_values", "severity_from_criticality"]
+__all__ = ["ImportFormatError", "PatternError", "bundle_to_drafts", "check_bundle", "classification_from_labels",
+           "fraud_sco_value", "is_bundle", "pattern_comparisons", "sco_values", "severity_from_criticality"]

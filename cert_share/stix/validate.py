@@ -30,6 +30,7 @@ from functools import lru_cache
 from typing import Any, Literal, overload
 
 from . import markings
+from .fraud import FRAUD_TYPES
 
 # stix2 and stix2-patterns are imported where first needed: together they would be a third of the
 # start-up of every cert-share command, and the fast paths below rarely need them.
@@ -316,8 +317,27 @@ def _check_with_stix2(obj: dict) -> None:
         _custom_object(obj)
 
 
+# OpenCTI's observable types for fraud (stix/fraud.py): SCOs defined by its extension, so like
+# every SCO they carry no created or modified.
+_OPENCTI_SCO_TYPES = frozenset(FRAUD_TYPES)
+
+
+def _is_sco(obj: dict) -> bool:
+    """A custom SCO: one of OpenCTI's types, or an object its own extension defines as a new SCO."""
+    if obj["type"] in _OPENCTI_SCO_TYPES:
+        return True
+    extensions = obj.get("extensions")
+    return isinstance(extensions, dict) and any(
+        isinstance(ext, dict) and ext.get("extension_type") == "new-sco" for ext in extensions.values())
+
+
 def _custom_object(obj: dict) -> None:
-    if "created" in obj or "modified" in obj or not obj["type"].startswith("x-"):
+    if _is_sco(obj):
+        created = _timestamp(obj, "created", required=False)
+        modified = _timestamp(obj, "modified", required=False)
+        if created is not None and modified is not None and modified < created:
+            raise InvalidObject("modified must not be earlier than created")
+    elif "created" in obj or "modified" in obj or not obj["type"].startswith("x-"):
         created = _timestamp(obj, "created", required=True)
         modified = _timestamp(obj, "modified", required=True)
         if modified < created:
