@@ -32,9 +32,12 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.scratch_db import add_argument, scratch_database  # noqa: E402
 
 SECTORS = ["financial-services", "telecommunications", "energy", "healthcare", "transportation"]
 CLASSES = ["fraud/phishing", "malicious-code/ransomware", "availability/ddos", "intrusions/system-compromise",
@@ -287,14 +290,17 @@ def main() -> None:
     parser.add_argument("--warnings", type=int, default=5_000, help="published warnings")
     parser.add_argument("--runs", type=int, default=50, help="timed lookups per query and caller")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--database-url", help="an empty database to build in (default: a temporary SQLite file)")
     parser.add_argument("--json", help="also write the results to this file")
+    add_argument(parser)
     args = parser.parse_args()
+    with scratch_database(args.database_url, Path(tempfile.mkdtemp(prefix="cs-bench-search-"))) as url:
+        run(args, url)
 
+
+def run(args, url: str) -> None:
     from cert_share import create_app
     from cert_share.schema_upgrade import upgrade
 
-    url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='cs-bench-search-')}/bench.db"
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "SCHEDULER_ENABLED": False, "RATELIMIT_ENABLED": False, "SMTP_HOST": ""})
     with app.app_context():

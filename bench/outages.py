@@ -44,25 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.intake import BIN, cli, free_port, report_body, wait_for  # noqa: E402
+from bench.scratch_db import add_argument, scratch_database  # noqa: E402
 
 PREFIX = "outage-"
-
-
-def fresh_database(url: str | None, tmp: Path) -> str:
-    if not url:
-        return f"sqlite:///{tmp / 'outages.db'}"
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from cert_share import _normalize_db_url
-
-    target = make_url(_normalize_db_url(url))
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    return url
 
 
 def environment(database_url: str, **extra) -> dict:
@@ -265,24 +249,24 @@ def run_mail(database_url: str, *, messages: int, outage_seconds: float) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", choices=["kill", "cut", "mail"])
-    parser.add_argument("--database-url", help="PostgreSQL URL (recreated); default a fresh SQLite file")
     parser.add_argument("--reports", type=int, default=600)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between kills or cuts")
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--outage-seconds", type=float, default=3.0)
+    add_argument(parser)
     args = parser.parse_args()
     if args.scenario == "cut" and not args.database_url:
         parser.error("cut needs --database-url of a PostgreSQL server")
     tmp = Path(tempfile.mkdtemp(prefix="cert-share-outages-"))
     try:
-        url = fresh_database(args.database_url, tmp)
-        if args.scenario == "mail":
-            run_mail(url, messages=args.messages, outage_seconds=args.outage_seconds)
-        else:
-            run_intake(url, disrupt=args.scenario, reports=args.reports, clients=args.clients,
-                       workers=args.workers, interval=args.interval)
+        with scratch_database(args.database_url, tmp, name="outages.db") as url:
+            if args.scenario == "mail":
+                run_mail(url, messages=args.messages, outage_seconds=args.outage_seconds)
+            else:
+                run_intake(url, disrupt=args.scenario, reports=args.reports, clients=args.clients,
+                           workers=args.workers, interval=args.interval)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -8,11 +8,12 @@
    and of the whole intake call (``report_incident``, which includes it), p50/p95/max.
 2. ``publish-warnings`` with ``--warnings`` (default 10,000) pending warnings.
 
-Everything runs against a fresh SQLite file in a temporary directory, migrated with the real
-Alembic chain; bulk data goes in with executemany on the raw DB-API connection. Usage::
+Everything runs against a fresh database — a SQLite file in a temporary directory, or with
+``--database-url`` a scratch database on that PostgreSQL server — migrated with the real Alembic
+chain; bulk data goes in with multi-row Core INSERTs. Usage::
 
     .venv/bin/python bench/warnings.py [--observables 1000000] [--assets 10000] [--reports 200]
-                                       [--warnings 10000]
+                                       [--warnings 10000] [--database-url postgresql://...]
 """
 from __future__ import annotations
 
@@ -33,24 +34,33 @@ from cert_share.actor import Actor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.scratch_db import add_argument, scratch_database  # noqa: E402
+from bench.scratch_db import label as database_label  # noqa: E402
 from cert_share import create_app  # noqa: E402
 from cert_share.clock import utcnow  # noqa: E402
 from cert_share.extensions import db  # noqa: E402
 
-DT = "%Y-%m-%d %H:%M:%S.%f"
+
+def sql_dt(value):
+    """A UTC datetime for a Core INSERT (the column type stores it as each database does)."""
+    return value.astimezone(timezone.utc)
 
 
-def sql_dt(value) -> str:
-    """A UTC datetime as SQLAlchemy stores DateTime on SQLite (string order = time order)."""
-    return value.astimezone(timezone.utc).strftime(DT)
+def insert_rows(table_name: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Rows (tuples in ``columns`` order) into a table, in one executemany per call."""
+    from sqlalchemy import insert
+
+    if rows:
+        table = db.metadata.tables[table_name]
+        db.session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
-def setup_app(path: str):
+def setup_app(url: str, tmp: str):
     from cert_share.schema_upgrade import upgrade
 
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench",
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "SCHEDULER_ENABLED": False, "SMTP_HOST": "",
-                      "MAILDIR": os.path.join(os.path.dirname(path), "md")})
+                      "MAILDIR": os.path.join(tmp, "md")})
     with app.app_context():
         upgrade(app)
     return app
@@ -81,14 +91,8 @@ def bulk_assets(orgs, n_assets: int) -> list[ipaddress.IPv4Network]:
     for i, org in enumerate(orgs):  # each member also has a domain and an AS number
         rows.append((org.id, "domain", f"member{i}.example", None, None, None, f"member{i}.example", now))
         rows.append((org.id, "asn", f"AS{64512 + i}", None, None, 64512 + i, None, now))
-    raw = db.engine.raw_connection()
-    try:
-        raw.cursor().executemany(
-            "INSERT INTO assets (org_id, kind, value, range_start, range_end, asn, domain, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        raw.commit()
-    finally:
-        raw.close()
+    insert_rows("assets", ("org_id", "kind", "value", "range_start", "range_end", "asn", "domain", "created_at"), rows)
+    db.session.commit()
     return nets
 
 
@@ -99,11 +103,9 @@ def bulk_observables(orgs, n_observables: int, per_incident: int = 100) -> list[
 
     rng = random.Random(42)
     now = utcnow()
-    raw = db.engine.raw_connection()
-    cur = raw.cursor()
     values: list[str] = []
     incident_rows, obs_rows = [], []
-    (next_id,) = cur.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM incidents").fetchone()
+    next_id = db.session.execute(db.text("SELECT COALESCE(MAX(id), 0) + 1 FROM incidents")).scalar_one()
     n_incidents = max(1, n_observables // per_incident)
     for i in range(n_incidents):
         org = orgs[rng.randrange(len(orgs))]
@@ -111,7 +113,7 @@ def bulk_observables(orgs, n_observables: int, per_incident: int = 100) -> list[
         c = sql_dt(created)
         incident_id = next_id + i
         incident_rows.append((incident_id, org.id, "api", new_incident_id(), c, f"bench {i}", "", "fraud/phishing",
-                              "medium", "green", "new", c, "", "", "[]", 0, 0, c, c))
+                              "medium", "green", "new", c, "", "", [], False, False, c, c))
         for _ in range(per_incident):
             addr = ipaddress.ip_address(rng.randrange(0x0B000000, 0xDF000000))  # 11.0.0.0 - 222.255.255.255
             value = str(addr)
@@ -120,48 +122,48 @@ def bulk_observables(orgs, n_observables: int, per_incident: int = 100) -> list[
             obs_rows.append((incident_id, org.id, "ipv4-addr", value, value, sco_id(obs), new_indicator_id(),
                              ip_to_hex(addr), c))
         if len(obs_rows) >= 50_000:
-            _flush(cur, incident_rows, obs_rows)
-            raw.commit()
+            _flush(incident_rows, obs_rows)
+            db.session.commit()
             incident_rows, obs_rows = [], []
-    _flush(cur, incident_rows, obs_rows)
-    raw.commit()
-    cur.execute("ANALYZE")
-    raw.commit()
-    raw.close()
+    _flush(incident_rows, obs_rows)
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":  # the explicit ids left the sequence behind
+        db.session.execute(db.text("SELECT setval('incidents_id_seq', (SELECT max(id) FROM incidents))"))
+    db.session.execute(db.text("ANALYZE"))
+    db.session.commit()
     return values
 
 
-def _flush(cur, incident_rows, obs_rows):
-    cur.executemany(
-        "INSERT INTO incidents (id, org_id, source, stix_id, stix_modified, title, description, classification, "
-        "severity, tlp, status, detected_at, affected_services, impact, cross_border, personal_data, share_reporter, "
-        "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", incident_rows)
-    cur.executemany(
-        "INSERT INTO observables (incident_id, org_id, type, value, display_value, stix_id, indicator_id, ip_hex, "
-        "created_at) VALUES (?,?,?,?,?,?,?,?,?)", obs_rows)
+def _flush(incident_rows, obs_rows):
+    insert_rows("incidents", ("id", "org_id", "source", "stix_id", "stix_modified", "title", "description",
+                              "classification", "severity", "tlp", "status", "detected_at", "affected_services",
+                              "impact", "cross_border", "personal_data", "share_reporter", "created_at",
+                              "updated_at"), incident_rows)
+    insert_rows("observables", ("incident_id", "org_id", "type", "value", "display_value", "stix_id", "indicator_id",
+                                "ip_hex", "created_at"), obs_rows)
 
 
 def measure_reports(app, orgs, nets, values, n_reports: int) -> dict:
-    from cert_share.early_warning import correlate
     from cert_share.models import Organization
     from cert_share.schemas.incident import IncidentCreateSchema
+    from cert_share.services import intake
     from cert_share.services.intake import report_incident
 
     rng = random.Random(7)
     hook_times: list[float] = []
     hook_cpu: list[float] = []
-    original = correlate.after_intake
+    original = intake.after_intake
 
-    def timed(session, incident):
+    def timed(session, incident, **kwargs):
         # Intake's own pending rows (its ~20 STIX objects) would otherwise be flushed by the hook's
         # first query and counted as correlation; they are written at commit anyway.
         session.flush()
         start, cpu = time.perf_counter(), time.process_time()
-        original(session, incident)
+        original(session, incident, **kwargs)
         hook_times.append(time.perf_counter() - start)
         hook_cpu.append(time.process_time() - cpu)
 
-    correlate.after_intake = timed
+    intake.after_intake = timed  # intake calls the hook by the name it imported
     intake_times = []
     schema = IncidentCreateSchema()
     try:
@@ -185,7 +187,7 @@ def measure_reports(app, orgs, nets, values, n_reports: int) -> dict:
             report_incident(db.session, org=org, data=data, actor=Actor(label="bench", org=org), source="api")
             intake_times.append(time.perf_counter() - start)
     finally:
-        correlate.after_intake = original
+        intake.after_intake = original
     return {"hook": hook_times, "hook_cpu": hook_cpu, "intake": intake_times}
 
 
@@ -203,16 +205,14 @@ def bulk_pending_warnings(n: int) -> None:
         rows.append(("community", "pending", sid, "ipv4-addr", value, value,
                      derived_id("report", "bench", sid), derived_id("indicator", "bench", sid),
                      f"Bench warning {value}", "Reported by 2 organizations.", "Block it.", "fraud/phishing", "green",
-                     '["all-members"]', 0, "correlation", 80, 2, c, c, c, until, c, c, 0, 1, "[]", c, c))
-    raw = db.engine.raw_connection()
-    raw.cursor().executemany(
-        "INSERT INTO warnings (audience, state, sco_id, observable_type, observable_value, observable_display, "
-        "report_id, indicator_id, title, description, recommended_action, classification, tlp, targets, edited, "
-        "reason, confidence, reporter_count, first_seen, last_seen, valid_from, valid_until, created, modified, "
-        "revoked, publish_due, published_targets, created_at, updated_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-    raw.commit()
-    raw.close()
+                     ["all-members"], False, "correlation", 80, 2, c, c, c, until, c, c, False, True, [], c, c))
+    insert_rows("warnings", ("audience", "state", "sco_id", "observable_type", "observable_value",
+                             "observable_display", "report_id", "indicator_id", "title", "description",
+                             "recommended_action", "classification", "tlp", "targets", "edited", "reason",
+                             "confidence", "reporter_count", "first_seen", "last_seen", "valid_from", "valid_until",
+                             "created", "modified", "revoked", "publish_due", "published_targets", "created_at",
+                             "updated_at"), rows)
+    db.session.commit()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -227,11 +227,13 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--reports", type=int, default=200)
     parser.add_argument("--warnings", type=int, default=10_000)
+    add_argument(parser)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="cert-share-bench-") as tmp:
-        path = os.path.join(tmp, "bench.db")
-        app = setup_app(path)
+    with tempfile.TemporaryDirectory(prefix="cert-share-bench-") as tmp, \
+            scratch_database(args.database_url, Path(tmp)) as url:
+        app = setup_app(url, tmp)
+        backend = database_label(url)
         with app.app_context():
             t0 = time.perf_counter()
             orgs = make_orgs(args.members)
@@ -263,7 +265,7 @@ def main() -> None:
 
     ms = {k: [v * 1000 for v in vals] for k, vals in times.items()}
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPU(s), "
-          f"Python {platform.python_version()}, SQLite file")
+          f"Python {platform.python_version()}, {backend}")
     print(f"data: {n_obs:,} observables, {n_assets:,} CIDR assets (+{args.members} domains, {args.members} ASNs), "
           f"loaded in {load_s:.0f} s")
     print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "

@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """CERT workspace benchmark: dashboard and triage queue render time with many reports.
 
-Builds a migrated SQLite database with --n reports (default 100,000) bulk-inserted over two
-years across --orgs member organizations (NIS2 and DORA regimes): most older reports closed
-with their notification and final report filed, the last weeks' reports open, a share of them
-overdue. Then a CERT analyst (signed in through /login and the TOTP step) requests each page
---requests times with the Flask test client (full stack: routing, session, SQL, templates) and
-the p50/p95 render times are printed. Target: < 200 ms for the dashboard and the queue.
+Builds a migrated database (SQLite; with --database-url a scratch PostgreSQL database) with --n
+reports (default 100,000) bulk-inserted over two years across --orgs member organizations (NIS2
+and DORA regimes): most older reports closed with their notification and final report filed, the
+last weeks' reports open, a share of them overdue. Then a CERT analyst (signed in through /login
+and the TOTP step) requests each page --requests times with the Flask test client (full stack:
+routing, session, SQL, templates) and the p50/p95 render times are printed. Target: < 200 ms
+for the dashboard and the queue.
 
     .venv/bin/python bench/workspace.py                  # 100,000 reports
     .venv/bin/python bench/workspace.py --n 10000 --requests 20
@@ -23,9 +24,13 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.scratch_db import add_argument, scratch_database  # noqa: E402
+from bench.scratch_db import label as database_label  # noqa: E402
 
 SECTORS = ["financial-services", "telecommunications", "energy", "healthcare", "transportation",
            "government-local", "infrastructure-water", "technology"]
@@ -161,16 +166,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--db", help="SQLite file to build (kept), or to reuse when it exists")
+    add_argument(parser)
     args = parser.parse_args()
+    if args.db:
+        run(args, f"sqlite:///{os.path.abspath(args.db)}", reuse=os.path.exists(args.db))
+        return
+    with scratch_database(args.database_url, Path(tempfile.mkdtemp(prefix="cs-bench-ws-"))) as url:
+        run(args, url, reuse=False)
 
+
+def run(args, url: str, *, reuse: bool) -> None:
     from cert_share import create_app
     from cert_share.schema_upgrade import upgrade
 
-    reuse = args.db and os.path.exists(args.db)
-    if args.db:
-        url = f"sqlite:///{os.path.abspath(args.db)}"
-    else:
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='cs-bench-ws-')}/bench.db"
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": True,
                       "SCHEDULER_ENABLED": False, "RATELIMIT_ENABLED": False, "LOGIN_RATE_LIMIT": "1000 per minute"})
     if reuse:  # measure again on a database built by an earlier run (same --n)
@@ -193,7 +201,7 @@ def main() -> None:
              "/incidents?q=phishing", "/incidents?overdue=1", "/incidents?status=all",
              f"/incidents/{args.n // 2}"]
     results = [measure(client, p, args.requests) for p in pages]
-    head = (f"workspace bench: {args.n:,} reports ({info['open']:,} open), {args.orgs} orgs, SQLite, "
+    head = (f"workspace bench: {args.n:,} reports ({info['open']:,} open), {args.orgs} orgs, {database_label(url)}, "
             f"Flask test client, {args.requests} requests/page; build {info['load_seconds']} s; "
             f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs")
     print(head)
