@@ -47,6 +47,16 @@ _WINDOW = (
     .order_by(Observable.created_at.desc())
     .limit(bindparam("limit"))
 )
+# Which of these observables another organization reported within the window: without one, no
+# warning can be raised, and the window's sightings need not be read.
+_ELSEWHERE = (
+    select(Observable.stix_id).distinct()
+    .join(Incident, Incident.id == Observable.incident_id)
+    .join(Organization, Organization.id == Incident.org_id)
+    .where(Observable.stix_id.in_(bindparam("ids", expanding=True)), Observable.created_at >= bindparam("since"),
+           Incident.status != IncidentStatus.FALSE_POSITIVE, Organization.kind != "cert",
+           Incident.org_id != bindparam("org"))
+)
 
 
 def after_intake(session: DbSession, incident: Incident, *, matches: AssetMatches | None = None) -> None:
@@ -85,7 +95,9 @@ def correlate_incident(session: DbSession, incident: Incident, *, now: datetime 
             existing.setdefault(known.sco_id, {})[known.audience] = known
     if matches is None:
         matches = asset_matches(session, observables)
-    windows: dict[str, list[_Seen]] | None = None
+    sightings = _Sightings(session, sco_ids, window_start, org.id,
+                           {o.stix_id for o in observables for m in matches.get((o.type, o.value), ())
+                            if m.org_id != org.id})
     for obs in observables:
         audiences: list[tuple[str, AssetMatch | None]] = [(COMMUNITY, None)]
         audiences += [(f"org:{m.org_id}", m) for m in matches.get((obs.type, obs.value), ())]
@@ -95,9 +107,10 @@ def correlate_incident(session: DbSession, incident: Incident, *, now: datetime 
                 lifecycle.add_source(session, warning, _source_for(incident, org), now=now, settings=settings)
                 touched.append(warning)
                 continue
-            if windows is None:
-                windows = _window_sources(session, sco_ids, window_start)
-            warning = _maybe_create(session, obs, audience, match, windows.get(obs.stix_id, []), now, settings)
+            window = sightings.window(obs.stix_id, match)
+            if window is None:
+                continue
+            warning = _maybe_create(session, obs, audience, match, window, now, settings)
             if warning is not None:
                 existing.setdefault(obs.stix_id, {})[audience] = warning
                 touched.append(warning)
@@ -115,6 +128,38 @@ class _Seen(NamedTuple):
     org_id: int
     tlp: str
     seen_at: datetime
+
+
+class _Sightings:
+    """A report's observables' sightings within the window, read once and only when a warning
+    could be raised: for a value that only the reporter itself reported, however often, none can
+    (_maybe_create would say so after reading up to MAX_WINDOW_SOURCES of its sightings)."""
+
+    def __init__(self, session: DbSession, sco_ids: list[str], since: datetime, org_id: int,
+                 owned_elsewhere: set[str]) -> None:
+        self.session, self.sco_ids, self.since, self.org_id = session, sco_ids, since, org_id
+        self.owned_elsewhere = owned_elsewhere  # inside another member's assets than the reporter's
+        self.elsewhere: set[str] | None = None
+        self.windows: dict[str, list[_Seen]] | None = None
+
+    def window(self, sco_id: str, match: AssetMatch | None) -> list[_Seen] | None:
+        """The sightings of ``sco_id`` (newest first), or None when no warning can qualify."""
+        if self.elsewhere is None:
+            self.elsewhere = _reported_elsewhere(self.session, self.sco_ids, self.since, self.org_id)
+        if sco_id not in self.elsewhere and (match is None or match.org_id == self.org_id):
+            return None
+        if self.windows is None:
+            self.windows = _window_sources(self.session, sorted(self.elsewhere | self.owned_elsewhere), self.since)
+        return self.windows.get(sco_id, [])
+
+
+def _reported_elsewhere(session: DbSession, sco_ids: list[str], since: datetime, org_id: int) -> set[str]:
+    """The observables that an organization other than ``org_id`` reported within the window."""
+    found: set[str] = set()
+    for i in range(0, len(sco_ids), IDS_PER_QUERY):
+        found.update(session.execute(_ELSEWHERE, {"ids": sco_ids[i:i + IDS_PER_QUERY], "since": since,
+                                                  "org": org_id}).scalars())
+    return found
 
 
 def _window_sources(session: DbSession, sco_ids: list[str], since: datetime) -> dict[str, list[_Seen]]:

@@ -14,9 +14,9 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import cast
+from typing import NamedTuple, cast
 
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import CursorResult, bindparam, func, select, update
 from sqlalchemy.orm import selectinload
 
 from .. import policy
@@ -29,6 +29,7 @@ from ..models import Collection, EarlyWarning, Incident, Organization, WarningSo
 from ..models.warning import COMMUNITY
 from ..stix import markings
 from ..stix.build import identity
+from ..stix.fraud import PERSONAL_TYPES
 from ..store import audit
 from ..store.case_staff import red_sources
 from ..store.collections import by_alias
@@ -38,7 +39,7 @@ from ..store.warning_versions import readable_collection_ids, received_query
 from ..vocab import TLP_LEVELS, WarningState
 from . import build, notify, published
 from .published import ReceivedWarning
-from .routing import Route, Source, community_route, owner_route
+from .routing import Route, Source, community_route, extra_sectors, fraud_sectors, owner_route
 from .settings import WarningSettings, current
 
 REVIEWERS_ONLY = "only CERT staff may review early warnings"
@@ -62,21 +63,60 @@ def _bump(warning: EarlyWarning, now: datetime) -> None:
     warning.updated_at = now
 
 
-def route_for(warning: EarlyWarning) -> Route | None:
-    sources = [Source(s.org_id, s.organization.kind, s.organization.sector, s.tlp)
-               for s in warning.sources if not s.withdrawn]
+class ActiveSources(NamedTuple):
+    """What the warning's active (not withdrawn) sources say: one routing Source per
+    (organization, TLP), the reporting organizations, and the latest sighting (None: no source)."""
+    routing: list[Source]
+    orgs: set[int]
+    last_seen: datetime | None
+
+
+# One row per (organization, TLP) of a stored warning's active sources: a popular observable's
+# warning has thousands of sources, and loading each as an ORM object made every further
+# sighting cost more than the one before.
+_ACTIVE_SOURCES = (
+    select(WarningSource.org_id, WarningSource.tlp, Organization.kind, Organization.sector,
+           func.max(WarningSource.seen_at))
+    .join(Organization, Organization.id == WarningSource.org_id)
+    .where(WarningSource.warning_id == bindparam("wid"), WarningSource.withdrawn.is_(False))
+    .group_by(WarningSource.org_id, WarningSource.tlp, Organization.kind, Organization.sector)
+)
+_HAS_SOURCE = select(WarningSource.id).where(WarningSource.warning_id == bindparam("wid"),
+                                             WarningSource.incident_id == bindparam("iid"))
+
+
+def active_sources(session: DbSession, warning: EarlyWarning) -> ActiveSources:
+    """The warning's active sources, from its ``sources`` when they are in memory (a new warning,
+    or one whose sources were loaded), else aggregated by the database."""
+    if warning.id is None or "sources" in warning.__dict__:
+        active = [s for s in warning.sources if not s.withdrawn]
+        return ActiveSources([Source(s.org_id, s.organization.kind, s.organization.sector, s.tlp) for s in active],
+                             {s.org_id for s in active}, max((s.seen_at for s in active), default=None))
+    rows = session.execute(_ACTIVE_SOURCES, {"wid": warning.id}).all()
+    return ActiveSources([Source(org_id, kind, sector, tlp) for org_id, tlp, kind, sector, _ in rows],
+                         {row[0] for row in rows}, max((row[4] for row in rows), default=None))
+
+
+def route_for(warning: EarlyWarning, sources: list[Source]) -> Route | None:
     if warning.audience == COMMUNITY:
-        return community_route(sources)
+        return community_route(sources, also=extra_sectors(warning.observable_type, fraud_sectors()))
     assert warning.owner_org_id is not None  # a warning for any other audience is an owner's
     return owner_route(warning.owner_org_id, warning.owner.slug, sources)
 
 
 def add_source(session: DbSession, warning: EarlyWarning, source: WarningSource, *, now: datetime,
                settings: WarningSettings) -> None:
-    """A later sighting: record it and publish a new version of the same warning."""
-    if any(s.incident_id == source.incident_id for s in warning.sources):
+    """A later sighting: record it and publish a new version of the same warning.
+
+    Reads neither the warning's sources nor their count: one indexed probe for the report, one
+    aggregate per (organization, TLP) in recompute, whatever the number of earlier sightings."""
+    if "sources" in warning.__dict__ or warning.id is None:
+        if any(s.incident_id == source.incident_id for s in warning.sources):
+            return
+    elif session.execute(_HAS_SOURCE, {"wid": warning.id, "iid": source.incident_id}).first() is not None:
         return
-    warning.sources.append(source)
+    source.warning = warning  # appended to ``sources`` only where they are loaded
+    session.add(source)
     recompute(session, warning, now=now, settings=settings)
 
 
@@ -88,18 +128,19 @@ def recompute(session: DbSession, warning: EarlyWarning, *, now: datetime, setti
     does it itself once the new row has its id: ``notify_draft=False``)."""
     if warning.state in END_STATES:
         return False  # staff decided (or it was withdrawn); later sightings are recorded, nothing more
-    route = route_for(warning)
+    active = active_sources(session, warning)
+    route = route_for(warning, active.routing)
     if route is None:
         _revoke(warning, now)
         return False
-    active = [s for s in warning.sources if not s.withdrawn]
-    orgs = {s.org_id for s in active}
+    orgs = active.orgs
     warning.reporter_count = len(orgs)
     if warning.audience == COMMUNITY:
         warning.confidence = min(95, 40 + 20 * len(orgs))
     else:
         warning.confidence = min(95, 55 + 10 * len(orgs - {warning.owner_org_id}))
-    warning.last_seen = max([warning.last_seen] + [s.seen_at for s in active])
+    if active.last_seen is not None:
+        warning.last_seen = max(warning.last_seen, active.last_seen)
     warning.valid_until = stix_now(max(now, warning.last_seen) + timedelta(days=settings.validity_days))
     if not warning.edited:
         warning.tlp, warning.targets = route.tlp, list(route.targets)
@@ -298,11 +339,13 @@ def _known_targets(session: DbSession, targets: object) -> list[str]:
 
 def review_warning(session: DbSession, warning_id: int, actor: Actor, *, title: str | None = None,
                    description: str | None = None, recommended_action: str | None = None,
-                   tlp: str | None = None, targets: list[str] | None = None,
+                   tlp: str | None = None, targets: list[str] | None = None, publish_clear: bool | None = None,
                    now: datetime | None = None) -> EarlyWarning:
-    """CERT staff edit a warning, and commit. Edited fields are kept when later sightings update it."""
+    """CERT staff edit a warning, and commit. Edited fields are kept when later sightings update it.
+    ``publish_clear``: a personal value goes out in clear (True) or as its keyed hash (False)."""
     warning = _review(session, warning_id, actor, title=title, description=description,
-                      recommended_action=recommended_action, tlp=tlp, targets=targets, now=now)
+                      recommended_action=recommended_action, tlp=tlp, targets=targets,
+                      publish_clear=publish_clear, now=now)
     session.commit()
     return warning
 
@@ -365,7 +408,7 @@ def _differences(warning: EarlyWarning, *, tlp: str | None, targets: list[str], 
 
 def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | None = None,
             description: str | None = None, recommended_action: str | None = None,
-            tlp: str | None = None, targets: list[str] | None = None,
+            tlp: str | None = None, targets: list[str] | None = None, publish_clear: bool | None = None,
             now: datetime | None = None) -> EarlyWarning:
     policy.require_cert_staff(actor, REVIEWERS_ONLY)
     now = now or utcnow()
@@ -384,14 +427,32 @@ def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | N
     problem = policy.warning_targets_refusal(warning.tlp, warning.targets)
     if problem:
         raise InputError(problem, field="targets")
-    warning.edited = True
+    clear = _clear_choice(warning, publish_clear)
+    if changes or clear is None:
+        warning.edited = True  # the value's form is no routing or text choice: sightings still update those
     warning.reviewed_by_id = actor.user.id if actor.user is not None else None
     warning.reviewed_at = now
     if warning.state in (WarningState.PUBLISHED, WarningState.EXPIRED):
         _bump(warning, now)
         warning.state, warning.publish_due = WarningState.PENDING, True
-    audit.record(session, actor, "warning.edit", "warning", warning.id, **changes)
+    if changes or clear is None:
+        audit.record(session, actor, "warning.edit", "warning", warning.id, **changes)
+    if clear is not None:
+        # Who chose to let a personal value go out in clear, when, for which warning (never the value).
+        audit.record(session, actor, "warning.publish-clear" if clear else "warning.publish-hashed", "warning",
+                     warning.id, observable_type=warning.observable_type, state=warning.state)
     return warning
+
+
+def _clear_choice(warning: EarlyWarning, publish_clear: bool | None) -> bool | None:
+    """Set ``publish_clear`` where it changes; returns the new choice (None: unchanged)."""
+    if publish_clear is None or publish_clear == warning.publish_clear:
+        return None
+    if warning.observable_type not in PERSONAL_TYPES:
+        raise InputError("only a phone number, bank account or payment card is published as a keyed hash; "
+                         "other values always go out in clear", field="publish_clear")
+    warning.publish_clear = publish_clear
+    return publish_clear
 
 
 def _approve(session: DbSession, warning_id: int, actor: Actor, *, now: datetime | None = None) -> EarlyWarning:
