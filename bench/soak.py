@@ -58,6 +58,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,6 +75,15 @@ LOCAL = threading.local()  # the route label of the request a thread is about to
 def stix_now() -> str:
     now = datetime.now(timezone.utc)
     return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def code_version() -> str:
+    """HEAD, and how many files under cert_share/ differ from it (the soak runs the working tree)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "cert_share", "migrations"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.splitlines()
+    return f"{head.strip() or 'unknown'}" + (f" + {len(dirty)} uncommitted files under cert_share/ and migrations/"
+                                             if dirty else "")
 
 
 def uptime() -> str:
@@ -135,24 +145,22 @@ class Member:
     slug: str
     token: str
     sector: str
-    root: object = None  # taxii2client ApiRoot, made on the first poll
+    root: Any = None  # taxii2client ApiRoot, made on the first poll
     cursors: dict = field(default_factory=dict)
 
 
 def prepare(args, env: dict) -> dict:
     """The CERT, the members and the observers with their tokens; the seed in all-members."""
-    os.environ.update(env)  # Config reads the environment at import
     from bench.taxii import indicators
     from cert_share import create_app
     from cert_share.extensions import db
     from cert_share.models import Collection
     from cert_share.services.organizations import create_organization
     from cert_share.services.tokens import issue_token
-    from cert_share.store.collections import by_alias
     from cert_share.store.stix_objects import add_objects
 
     subprocess.run([str(BIN / "cert-share"), "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
-    app = create_app()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"]})
     started = time.perf_counter()
     with app.app_context():
         cert = create_organization(db.session, name="National CERT", sector="government-national", kind="cert")
@@ -169,10 +177,10 @@ def prepare(args, env: dict) -> dict:
         orgs_s = time.perf_counter() - started
         collections = {c.alias: c.id for c in db.session.query(Collection).all()}
         seed_started = time.perf_counter()
-        coll_id, cert_id = by_alias(db.session, "all-members").id, cert.id
+        cert_id = cert.id
         for i in range(0, args.sync_objects, 20_000):
-            coll = db.session.get(Collection, coll_id)
-            add_objects(db.session, coll, indicators(min(20_000, args.sync_objects - i), start=i), owner_org_id=cert_id)
+            batch = indicators(min(20_000, args.sync_objects - i), start=i)
+            add_objects(db.session, collections["all-members"], batch, owner_org_id=cert_id)
             db.session.commit()
             db.session.expunge_all()
         seed_s = time.perf_counter() - seed_started
@@ -242,7 +250,7 @@ def read_since(collection, cursor: str | None, route: str):
     from taxii2client.v21 import as_pages
 
     LOCAL.route = route
-    objects = []
+    objects: list[dict] = []
     kwargs = {"added_after": cursor} if cursor else {}
     for envelope in as_pages(collection.get_objects, per_request=PAGE, **kwargs):
         page = envelope.get("objects") or []
@@ -455,6 +463,13 @@ class Load:
         self.polled: Counter = Counter()
         self.poll_lag = 0.0
         self.sync: dict = {}
+        self.rss: list[tuple[float, dict[int, float]]] = []  # (t from t0, worker pid -> RSS MiB), every 10 s
+
+    def sample_rss(self, workers: list[int]) -> None:
+        while True:
+            self.rss.append((time.monotonic() - self.rec.t0, {pid: rss_mib(pid).get("VmRSS", 0.0) for pid in workers}))
+            if time.monotonic() >= self.end or self.stop.wait(10):
+                return
 
     def poll_one(self, member: Member, due: float) -> None:
         self.poll_lag = max(self.poll_lag, time.monotonic() - due)
@@ -508,12 +523,13 @@ class Load:
             self.sync["error"] = type(exc).__name__
         self.sync["seconds"] = time.monotonic() - started
 
-    def run(self) -> None:
+    def run(self, workers: list[int]) -> None:
         with ThreadPoolExecutor(self.args.poll_threads) as polls, \
                 ThreadPoolExecutor(self.args.report_threads) as posts:
             threads = [threading.Thread(target=self.poll_loop, args=(polls,)),
                        threading.Thread(target=self.report_loop, args=(posts,)),
-                       threading.Thread(target=self.full_sync)]
+                       threading.Thread(target=self.full_sync),
+                       threading.Thread(target=self.sample_rss, args=(workers,))]
             for t in threads:
                 t.start()
             try:
@@ -560,13 +576,13 @@ def soak(args, env: dict, setup: dict, tmp: Path) -> dict:
         warm_up(base, setup)
         workers = workers_of(server.pid)
         r.update(rss_start={pid: rss_mib(pid) for pid in workers}, scheduler_rss_start=rss_mib(scheduler.pid),
-                 load_start=uptime())
+                 load_start=uptime(), code=code_version())
         rec.t0 = time.monotonic()
         cpu0 = time.process_time()
         warnings = Warnings(setup["observers"], setup["collections"], base, rec, args.watch_interval, setup["cursor"])
         warnings.thread.start()
         load = Load(args, base, setup, rec, warnings)
-        load.run()
+        load.run(workers)
         r.update(loaded_s=time.monotonic() - rec.t0, rss_end={pid: rss_mib(pid) for pid in workers},
                  workers_end=workers_of(server.pid), scheduler_rss_end=rss_mib(scheduler.pid), load_end=uptime(),
                  client_cpu_s=time.process_time() - cpu0)
@@ -577,7 +593,8 @@ def soak(args, env: dict, setup: dict, tmp: Path) -> dict:
         warnings.stop.set()
         warnings.thread.join(timeout=60)
         r.update(polls=dict(load.polled), poll_lag_s=load.poll_lag, report_lag_s=load.reports.lag,
-                 reports_sent=load.reports.sent, warnings_expected=load.reports.paired, sync=load.sync)
+                 reports_sent=load.reports.sent, warnings_expected=load.reports.paired, sync=load.sync,
+                 rss_samples=load.rss)
         r["warning_delays"], r["warnings_missing"] = warnings.delays()
     finally:
         for proc in (server, scheduler):
@@ -590,6 +607,15 @@ def soak(args, env: dict, setup: dict, tmp: Path) -> dict:
     r.update(server_log_errors=log_errors(tmp / "gunicorn.log"), scheduler_log_errors=log_errors(tmp / "scheduler.log"),
              samples=rec.samples, http_errors=rec.errors, examples=rec.examples)
     return r
+
+
+def around_sync(r: dict, pid: int) -> tuple[float, float]:
+    """A worker's RSS at the last sample before the full sync and the first after it."""
+    sync = r["sync"]
+    start, end = sync.get("at_s", float("inf")), sync.get("at_s", float("inf")) + sync.get("seconds", 0)
+    before = [rss[pid] for t, rss in r["rss_samples"] if t < start and pid in rss]
+    after = [rss[pid] for t, rss in r["rss_samples"] if t > end and pid in rss]
+    return (before[-1] if before else float("nan")), (after[0] if after else float("nan"))
 
 
 def summarize(args, db_label: str, setup: dict, r: dict, counts: dict) -> tuple[str, dict, bool]:
@@ -626,7 +652,7 @@ def summarize(args, db_label: str, setup: dict, r: dict, counts: dict) -> tuple[
     lines.append(f"soak: {args.duration:.0f} s, {args.orgs} members polling every {args.poll_interval:.0f} s, "
                  f"{args.reports_per_second:g} reports/s, gunicorn {args.workers} workers, {db_label}")
     lines.append(f"machine: {machine()}")
-    lines.append(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    lines.append(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; code: {r['code']}")
     lines.append(f"load at start: {r['load_start']}")
     lines.append(f"load at end:   {r['load_end']}")
     lines.append(f"set-up: {args.orgs + len(SECTORS) + 1} organizations in {setup['orgs_s']:.1f} s, "
@@ -660,9 +686,12 @@ def summarize(args, db_label: str, setup: dict, r: dict, counts: dict) -> tuple[
     ]
     for pid in sorted(r["rss_start"]):
         s, e = r["rss_start"][pid], r["rss_end"].get(pid, {})
-        rows.append((f"worker {pid} RSS start → end (peak)",
-                     f"{s['VmRSS']:.0f} → {e.get('VmRSS', float('nan')):.0f} MiB ({e.get('VmHWM', float('nan')):.0f}); "
-                     f"growth {growth[pid]:+.0f} MiB, bound +{args.rss_growth_mib} MiB"))
+        before, after = around_sync(r, pid)
+        last = e.get("VmRSS", float("nan"))
+        rows.append((f"worker {pid} RSS start → before the full sync → after it → end (peak)",
+                     f"{s['VmRSS']:.0f} → {before:.0f} → {after:.0f} → {last:.0f} MiB "
+                     f"({e.get('VmHWM', float('nan')):.0f}); growth {growth[pid]:+.0f} MiB "
+                     f"(bound +{args.rss_growth_mib:g} MiB), after the sync {last - after:+.0f} MiB"))
     rows.append(("scheduler RSS start → end", f"{r['scheduler_rss_start'].get('VmRSS', float('nan')):.0f} → "
                                              f"{r['scheduler_rss_end'].get('VmRSS', float('nan')):.0f} MiB"))
     rows.append(("job runs", ", ".join(f"{k} ×{v}" for k, v in counts["jobs"].items()) or "none"))
@@ -677,12 +706,14 @@ def summarize(args, db_label: str, setup: dict, r: dict, counts: dict) -> tuple[
                     + counts["failed_jobs"][:5]):
         lines.append(f"  - {example}")
     data = {"duration_s": args.duration, "loaded_s": r["loaded_s"], "database": db_label, "machine": machine(),
-            "date": datetime.now(timezone.utc).isoformat(), "load_start": r["load_start"], "load_end": r["load_end"],
+            "date": datetime.now(timezone.utc).isoformat(), "code": r["code"],
+            "load_start": r["load_start"], "load_end": r["load_end"],
             "routes": routes, "errors": {f"{k[0]}: {k[1]}": v for k, v in r["http_errors"].items()},
             "failures": failures, "ok": ok, "reports_sent": r["reports_sent"], "polls": polls, "sync": sync,
             "intake_first_minute_ms": first, "intake_last_minute_ms": last, "intake_ratio_p50": ratio,
             "warning_delays_s": delays, "warnings_missing": missing,
-            "rss_start": r["rss_start"], "rss_end": r["rss_end"], "scheduler_rss_start": r["scheduler_rss_start"],
+            "rss_start": r["rss_start"], "rss_end": r["rss_end"], "rss_samples": r["rss_samples"],
+            "scheduler_rss_start": r["scheduler_rss_start"],
             "scheduler_rss_end": r["scheduler_rss_end"], "client_cpu_s": r["client_cpu_s"], "counts": counts,
             "server_log_errors": r["server_log_errors"], "scheduler_log_errors": r["scheduler_log_errors"]}
     return "\n".join(lines), data, ok
@@ -712,11 +743,14 @@ def main() -> None:
 
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "cert_share")], check=True)
     tmp = Path(tempfile.mkdtemp(prefix="cert-share-soak-"))
+    # Config reads the environment once, at import: set it before anything imports cert_share.
+    os.environ.update(CERT_SHARE_ENV="production", SECRET_KEY=uuid.uuid4().hex * 2,
+                      SCHEDULER_ENABLED="0", CERT_SHARE_DATA_DIR=str(tmp), PYTHONPATH=str(ROOT),
+                      JOB_PUBLISH_WARNINGS_MINUTES=str(args.publish_minutes), SESSION_COOKIE_SECURE="0",
+                      BASE_URL=f"http://127.0.0.1:{free_port()}")
     url, scratch = scratch_url(args.database_url, tmp)
-    env = dict(os.environ, DATABASE_URL=url, CERT_SHARE_ENV="production", SECRET_KEY=uuid.uuid4().hex * 2,
-               SCHEDULER_ENABLED="0", CERT_SHARE_DATA_DIR=str(tmp), PYTHONPATH=str(ROOT),
-               JOB_PUBLISH_WARNINGS_MINUTES=str(args.publish_minutes), SESSION_COOKIE_SECURE="0",
-               BASE_URL=f"http://127.0.0.1:{free_port()}")
+    os.environ["DATABASE_URL"] = url
+    env = dict(os.environ)
     ok = False
     try:
         setup = prepare(args, env)
