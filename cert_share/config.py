@@ -183,6 +183,16 @@ def observable_hash_keys(name: str, raw: Any) -> tuple[tuple[str, bytes], ...]:
     return tuple(keys)
 
 
+def sector_list(name: str, raw: Any) -> tuple[str, ...]:
+    """ "financial-services,telecommunications" -> its sectors (STIX industry-sector-ov slugs)."""
+    sectors = tuple(item.strip() for item in str(raw or "").split(",") if item.strip())
+    bad = [s for s in sectors if not re.fullmatch(r"[a-z][a-z-]{1,63}", s)]
+    if bad:
+        raise ValueError(f"{name} must be sectors separated by commas, as STIX names them "
+                         f"(e.g. financial-services,telecommunications), got {bad[0][:40]!r}")
+    return sectors
+
+
 def _checked(name: str, value: str, check: Callable[[str, Any], Any], default: str) -> str:
     """An environment value that ``check`` accepts; otherwise the default, and a problem noted."""
     try:
@@ -338,6 +348,11 @@ class Config:
     CORRELATION_WINDOW_DAYS = _int("CORRELATION_WINDOW_DAYS", 14)
     WARNING_VALIDITY_DAYS = _int("WARNING_VALIDITY_DAYS", 30)
     WARNINGS_PUBLISH_BATCH = _int("WARNINGS_PUBLISH_BATCH", 500)
+    # A TLP:AMBER warning about a fraud identifier (bank account, phone number, wallet, card) goes
+    # to these sectors besides the reporters' own: the fraud crosses banks and telecoms.
+    FRAUD_WARNING_SECTORS = _checked("FRAUD_WARNING_SECTORS",
+                                     os.environ.get("FRAUD_WARNING_SECTORS", "financial-services,telecommunications"),
+                                     sector_list, "financial-services,telecommunications")
     FEEDS_PAGE_SIZE = _int("FEEDS_PAGE_SIZE", 500)
 
     SMTP_HOST = os.environ.get("SMTP_HOST", "")

@@ -38,7 +38,7 @@ from ..store.warning_versions import readable_collection_ids, received_query
 from ..vocab import TLP_LEVELS, WarningState
 from . import build, notify, published
 from .published import ReceivedWarning
-from .routing import Route, Source, community_route, owner_route
+from .routing import Route, Source, community_route, extra_sectors, fraud_sectors, owner_route
 from .settings import WarningSettings, current
 
 REVIEWERS_ONLY = "only CERT staff may review early warnings"
@@ -98,7 +98,7 @@ def active_sources(session: DbSession, warning: EarlyWarning) -> ActiveSources:
 
 def route_for(warning: EarlyWarning, sources: list[Source]) -> Route | None:
     if warning.audience == COMMUNITY:
-        return community_route(sources)
+        return community_route(sources, also=extra_sectors(warning.observable_type, fraud_sectors()))
     assert warning.owner_org_id is not None  # a warning for any other audience is an owner's
     return owner_route(warning.owner_org_id, warning.owner.slug, sources)
 

@@ -4,7 +4,9 @@
 |-------------------------------------------|---------------------------------|--------------------------------|
 | ≥ 2 organizations, all TLP:CLEAR/GREEN    | TLP:GREEN                       | ``all-members``                |
 | ≥ 2 organizations, any TLP:AMBER          | TLP:AMBER                       | ``sector-<s>`` of every member |
-|                                           |                                 | reporter's sector              |
+|                                           |                                 | reporter's sector (a fraud     |
+|                                           |                                 | identifier: FRAUD_WARNING_     |
+|                                           |                                 | SECTORS too)                   |
 | observable inside a member's assets,      | TLP:AMBER+STRICT                | ``org-<owner>`` only           |
 | reported by someone else                  |                                 |                                |
 | any TLP:AMBER+STRICT or TLP:RED source    | draft (strictest level)         | nowhere until CERT review      |
@@ -12,6 +14,10 @@
 A warning built from member reports is never published as TLP:CLEAR automatically: CLEAR sources
 give a GREEN warning (the floor); CERT staff may lower it to CLEAR by editing the warning.
 An AMBER warning whose reporters have no member sector (partners only) becomes a draft too.
+A warning about a fraud identifier (stix.fraud.FRAUD_TYPES: bank account, phone number, wallet,
+card) is AMBER's need to know across sectors: the number that smished a telecom's customers is the
+one the banks' customers are told to call, so it also goes to the fraud sectors (banks and
+telecoms by default).
 Which levels wait for review, and where CERT staff may then send a warning, is policy's
 (``policy.needs_review``, ``policy.warning_targets_refusal``).
 """
@@ -21,6 +27,8 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from .. import policy
+from ..config import sector_list, setting
+from ..stix.fraud import FRAUD_TYPES
 from ..vocab import strictest_tlp
 
 
@@ -45,17 +53,31 @@ def reporting_orgs(sources: Iterable[Source]) -> set[int]:
     return {s.org_id for s in sources}
 
 
-def community_route(sources: Sequence[Source]) -> Route | None:
-    """Correlation: the same observable from two or more organizations; None if it does not qualify."""
+def extra_sectors(obs_type: str, fraud_sectors: Iterable[str]) -> tuple[str, ...]:
+    """The sectors an AMBER warning about ``obs_type`` goes to besides its reporters' own:
+    ``fraud_sectors`` for a fraud identifier, none for anything else."""
+    return tuple(fraud_sectors) if obs_type in FRAUD_TYPES else ()
+
+
+def fraud_sectors() -> tuple[str, ...]:
+    """The FRAUD_WARNING_SECTORS setting."""
+    return sector_list("FRAUD_WARNING_SECTORS", setting("FRAUD_WARNING_SECTORS"))
+
+
+def community_route(sources: Sequence[Source], *, also: Iterable[str] = ()) -> Route | None:
+    """Correlation: the same observable from two or more organizations; None if it does not qualify.
+    ``also``: sectors an AMBER warning goes to besides the member reporters' (extra_sectors); one
+    no member reported still waits for review, with no target."""
     if len(reporting_orgs(sources)) < 2:
         return None
     level = strictest_tlp(s.tlp for s in sources) or policy.UNMARKED_AS  # unknown marking: the strict side
     if policy.needs_review(level):
         return Route(level, (), True)
     if level == "amber":
-        sectors = sorted({s.sector for s in sources if s.org_kind == "member"})
-        targets = tuple(f"sector-{sector}" for sector in sectors)
-        return Route("amber", targets, not targets)
+        reporters = {s.sector for s in sources if s.org_kind == "member"}
+        if not reporters:
+            return Route("amber", (), True)
+        return Route("amber", tuple(f"sector-{sector}" for sector in sorted(reporters | set(also))), False)
     return Route("green", ("all-members",), False)
 
 
