@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from . import config, create_app
 from .actor import CLI
+from .early_warning.rehash import rehash_warnings
 from .errors import CertShareError
 from .extensions import db
 from .limits import MAX_PGP_KEY
@@ -29,6 +30,7 @@ from .services.partner_mail import register_partner_key
 from .services.partners import credential_is_set, list_partners, set_partner
 from .services.tokens import issue_token, revoke_token, tokens_of
 from .services.users import create_user
+from .stix.keyed_hash import keys
 
 
 def _fail(exc: CertShareError) -> None:
@@ -448,7 +450,24 @@ def serve_command(host, port, workers):
             proc.wait(timeout=30)
 
 
-COMMANDS = [serve_command, org_group, partner_group, user_group, token_group, demo_command, import_command]
+@click.group("warnings", help="Early warnings.")
+def warnings_group():
+    pass
+
+
+@warnings_group.command("rehash")
+@with_appcontext
+def warnings_rehash():
+    """After putting a new key first in OBSERVABLE_HASH_KEYS: give every published warning about a
+    phone number, bank account or card that carries an older key's hash a new version under the
+    new key (sent by the next publish-warnings run). Safe to run again."""
+    count = rehash_warnings(db.session, CLI)
+    click.echo(f"{count} published warning(s) get a new version hashed with key {keys()[0][0]}; "
+               "the next publish-warnings run sends them.")
+
+
+COMMANDS = [serve_command, org_group, partner_group, user_group, token_group, warnings_group, demo_command,
+            import_command]
 
 
 def _create_app() -> Flask:

@@ -69,7 +69,8 @@ _staff_warning = StaffWarningSchema()
 def _parse():
     value, cidr = request.args.get("value"), request.args.get("cidr")
     if (value is None) == (cidr is None):
-        raise InputError("give either value (an address, domain, URL, e-mail address, hash, AS number or words) "
+        raise InputError("give either value (an address, domain, URL, e-mail address, hash, AS number, bank account, "
+                         "phone number, wallet, card, keyed hash or words) "
                          "or cidr (a range such as 192.0.2.0/24)", field="value")
     if cidr is not None:
         return observable_search.parse_cidr(cidr, field_name="cidr")
@@ -124,13 +125,26 @@ def openapi_paths(spec) -> None:
                        "addresses on them), URL, e-mail address, file hash, AS number (AS64500) or words (report "
                        "and warning titles); defanged input (hxxp, [.]) is accepted. cidr: a range; every single "
                        "address inside it is found. Ranges wider than /16 (IPv4) or /32 (IPv6; /112 over the "
-                       "IPv4-mapped ::ffff:0:0/96) are refused, and so is a public suffix (co.uk). The "
-                       "answer is the same whether or not a value appears in what the caller may not read.",
+                       "IPv4-mapped ::ffff:0:0/96) are refused, and so is a public suffix (co.uk). Fraud "
+                       "identifiers: a bank account (IBAN, or BIC/account), a phone number (E.164, or national "
+                       "with PHONE_DEFAULT_REGION), a crypto-currency wallet, a payment card as BIN and last "
+                       "four (411111******1111; a full card number is refused with 400 and never repeated). "
+                       "A member holding a phone number, bank account or card finds the warnings on it that "
+                       "reached it: they carry the keyed hash (observable.value and value_hmac), not the value, "
+                       "unless the CERT published it in clear. value may also be such a keyed hash, "
+                       "hmac-sha256:<key id>:<64 hex> = HMAC-SHA256(key, '<type>:<normalized value>') under "
+                       "any key the CERT accepts now (docs/observable-hashing.md): it finds the same warnings "
+                       "(and the caller's own reports that raised them), and query repeats the hash, never "
+                       "the value. The answer is the same whether or not a value appears in what the caller "
+                       "may not read: a value reported only by others, or in warnings not sent to the caller, "
+                       "answers exactly as a value nobody reported.",
         "security": [{"bearer": []}],
         "parameters": [{"name": "value", "in": "query", "schema": text},
                        {"name": "cidr", "in": "query", "schema": text}],
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": answer}}},
-                      "400": {"description": "Neither or both parameters, or a value that cannot be searched",
+                      "400": {"description": "Neither or both parameters, or a value that cannot be searched "
+                                             "(a CIDR range too wide, a public suffix, a full card number, a "
+                                             "malformed keyed hash or one under a key no longer accepted)",
                               "content": error},
                       "401": {"description": "Missing or bad token", "content": error},
                       # maxLength counts characters; the limit counts the URL-encoded bytes.

@@ -13,9 +13,22 @@ from ..jsonbody import json_object
 from ..limits import MAX_DESCRIPTION, MAX_TITLE
 from ..params import int_arg
 from ..schemas.fields import Text, Timestamp
+from ..stix.fraud import PERSONAL_TYPES
+from ..stix.keyed_hash import current_hash
 from ..vocab import TLP_LEVELS, WARNING_STATES
 from . import bp
 from .parameters import BEFORE_PARAM, LIMIT_PARAM, MAX_PAGE, id_param
+
+
+def _observable(warning) -> dict:
+    """The observable as the reader may see it: members get what their version carried (a
+    personal value's keyed hash unless it was published in clear), CERT staff the value; both get
+    the keyed hash of a personal value as ``value_hmac`` (null for other types)."""
+    digest = getattr(warning, "value_hash", None)
+    if digest is None and warning.observable_type in PERSONAL_TYPES:
+        digest = current_hash(warning.observable_type, warning.observable_value)
+    return {"type": warning.observable_type, "value": warning.observable_value,
+            "display_value": warning.observable_display, "value_hmac": digest}
 
 
 class WarningSchema(Schema):
@@ -25,8 +38,11 @@ class WarningSchema(Schema):
     title = fields.String()
     description = fields.String()
     recommended_action = fields.String()
-    observable = fields.Function(lambda w: {"type": w.observable_type, "value": w.observable_value,
-                                            "display_value": w.observable_display})
+    observable = fields.Function(_observable, metadata={
+        "description": "type, value, display_value and value_hmac. For a phone number, bank account or payment "
+                       "card, members get the keyed hash (hmac-sha256:<key id>:<hex>, docs/observable-hashing.md) "
+                       "as value and display_value unless the CERT published the value in clear; value_hmac is "
+                       "that hash (null for other types)"})
     classification = fields.String()
     tlp = fields.String()
     confidence = fields.Integer()
@@ -51,6 +67,9 @@ class StaffWarningSchema(WarningSchema):
     # no-member-sector:<level>; empty otherwise) and since when.
     redraft_reason = fields.String()
     redraft_at = Timestamp(allow_none=True)
+    publish_clear = fields.Boolean(metadata={
+        "description": "a personal value (phone number, bank account, card) goes to members in clear, "
+                       "not as its keyed hash"})
 
 
 class WarningEditSchema(Schema):
@@ -62,6 +81,9 @@ class WarningEditSchema(Schema):
     recommended_action = Text(max_length=MAX_DESCRIPTION, multiline=True)
     tlp = fields.String(validate=validate.OneOf(TLP_LEVELS))
     targets = fields.List(fields.String(validate=validate.Length(max=100)), validate=validate.Length(max=100))
+    publish_clear = fields.Boolean(metadata={
+        "description": "true: publish a phone number, bank account or card in clear instead of its keyed hash "
+                       "(audited); false: back to the hash"})
 
 
 _member_out = WarningSchema()

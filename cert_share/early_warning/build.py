@@ -4,6 +4,12 @@ CERT-authored ``indicator``; the recommended action is part of both descriptions
 Source protection is structural: these builders take only the warning's own fields (observable,
 RSIT classification, counts, CERT-written text) and the CERT's identity — never an incident,
 a sighting or a reporting organization — so nothing of a reporter can leak into a warning.
+
+Personal data: a warning about a phone number, bank account or payment card
+(stix.fraud.PERSONAL_TYPES) carries the value's keyed hash (stix.keyed_hash), never the value,
+unless CERT staff chose to publish it in clear (``publish_clear``): the indicator's pattern is
+``[phone-number:x_cert_share_value_hmac = 'hmac-sha256:k1:…']`` and the texts built here name
+the kind of value only.
 """
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from typing import Protocol
 from ..clock import stix_timestamp
 from ..stix import markings
 from ..stix.build import identity
+from ..stix.fraud import PERSONAL_TYPES
+from ..stix.keyed_hash import current_hash
 from ..stix.observables import Observable
 from ..vocab import OBSERVABLE_NOUNS, RSIT_LABELS, classification_label, rsit_label
 
@@ -60,6 +68,7 @@ class WarningLike(Protocol):
     created: datetime
     modified: datetime
     revoked: bool
+    publish_clear: bool
 
 
 class OrgLike(Protocol):
@@ -75,22 +84,37 @@ def recommended_action(obs_type: str, owner: bool) -> str:
     return RECOMMENDED_ACTIONS.get(obs_type.split(":", 1)[0], "")
 
 
+def hides_value(obs_type: str, publish_clear: bool) -> bool:
+    """Does a warning about this type carry the keyed hash instead of the value?"""
+    return obs_type in PERSONAL_TYPES and not publish_clear
+
+
+def _named(obs_type: str, display: str) -> str:
+    """The observable as the default texts name it: a personal value's kind only, whatever
+    ``publish_clear`` says (texts outlive that choice, and CERT staff may unmake it)."""
+    noun = OBSERVABLE_NOUNS.get(obs_type, obs_type)
+    return noun if obs_type in PERSONAL_TYPES else f"{noun} {display}"
+
+
 def default_title(obs_type: str, display: str, classification: str, owner: bool) -> str:
     cls = RSIT_LABELS.get(classification.split("/", 1)[0], "Suspicious activity")
-    noun = OBSERVABLE_NOUNS.get(obs_type, obs_type)
     if owner:
-        return f"{cls}: {noun} {display} in your registered assets"
-    return f"{cls}: {noun} {display} reported by several organizations"
+        return f"{cls}: {_named(obs_type, display)} in your registered assets"
+    return f"{cls}: {_named(obs_type, display)} reported by several organizations"
 
 
 def default_description(obs_type: str, display: str, classification: str, reporters: int,
                         window_days: int, asset: str | None) -> str:
-    what = (f"The {OBSERVABLE_NOUNS.get(obs_type, obs_type)} {display} was reported as "
-            f"{classification_label(classification)}")
+    what = f"The {_named(obs_type, display)} was reported as {classification_label(classification)}"
     if asset is not None:
-        return (f"{what} by {reporters} organization(s) of the constituency or partner CERTs. "
+        text = (f"{what} by {reporters} organization(s) of the constituency or partner CERTs. "
                 f"It lies within your registered asset {asset}.")
-    return f"{what} by {reporters} organizations of the constituency within {window_days} days."
+    else:
+        text = f"{what} by {reporters} organizations of the constituency within {window_days} days."
+    if obs_type in PERSONAL_TYPES:
+        text += (" The indicator names it by its keyed hash: look up the values you hold with "
+                 "GET /api/v1/observables?value=, or hash them with the key the CERT gave you.")
+    return text
 
 
 def warning_objects(warning: WarningLike, cert: OrgLike, *, with_identity: bool = True) -> list[dict]:
@@ -99,6 +123,12 @@ def warning_objects(warning: WarningLike, cert: OrgLike, *, with_identity: bool 
     created = stix_timestamp(warning.created)
     modified = stix_timestamp(warning.modified)
     obs = Observable(warning.observable_type, warning.observable_value, warning.observable_display)
+    if hides_value(warning.observable_type, warning.publish_clear):
+        digest = current_hash(obs.type, obs.value)
+        name = f"{obs.type} {digest[:digest.rindex(':') + 13]}…"
+        pattern = f"[{obs.type}:x_cert_share_value_hmac = '{digest}']"
+    else:
+        name, pattern = f"{obs.type} {obs.display}", obs.pattern()
     labels = ["early-warning", rsit_label(warning.classification)]
     if warning.audience != "community":
         labels.append("constituency-match")
@@ -108,9 +138,9 @@ def warning_objects(warning: WarningLike, cert: OrgLike, *, with_identity: bool 
         common["revoked"] = True
     indicator = {
         "type": "indicator", "id": warning.indicator_id, **common,
-        "name": f"{warning.observable_type} {warning.observable_display}",
+        "name": name,
         "indicator_types": ["malicious-activity"],
-        "pattern": obs.pattern(), "pattern_type": "stix", "pattern_version": "2.1",
+        "pattern": pattern, "pattern_type": "stix", "pattern_version": "2.1",
         "valid_from": stix_timestamp(warning.valid_from),
         "valid_until": stix_timestamp(warning.valid_until),
         "confidence": warning.confidence,

@@ -29,6 +29,7 @@ from ..models import Collection, EarlyWarning, Incident, Organization, WarningSo
 from ..models.warning import COMMUNITY
 from ..stix import markings
 from ..stix.build import identity
+from ..stix.fraud import PERSONAL_TYPES
 from ..store import audit
 from ..store.case_staff import red_sources
 from ..store.collections import by_alias
@@ -338,11 +339,13 @@ def _known_targets(session: DbSession, targets: object) -> list[str]:
 
 def review_warning(session: DbSession, warning_id: int, actor: Actor, *, title: str | None = None,
                    description: str | None = None, recommended_action: str | None = None,
-                   tlp: str | None = None, targets: list[str] | None = None,
+                   tlp: str | None = None, targets: list[str] | None = None, publish_clear: bool | None = None,
                    now: datetime | None = None) -> EarlyWarning:
-    """CERT staff edit a warning, and commit. Edited fields are kept when later sightings update it."""
+    """CERT staff edit a warning, and commit. Edited fields are kept when later sightings update it.
+    ``publish_clear``: a personal value goes out in clear (True) or as its keyed hash (False)."""
     warning = _review(session, warning_id, actor, title=title, description=description,
-                      recommended_action=recommended_action, tlp=tlp, targets=targets, now=now)
+                      recommended_action=recommended_action, tlp=tlp, targets=targets,
+                      publish_clear=publish_clear, now=now)
     session.commit()
     return warning
 
@@ -405,7 +408,7 @@ def _differences(warning: EarlyWarning, *, tlp: str | None, targets: list[str], 
 
 def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | None = None,
             description: str | None = None, recommended_action: str | None = None,
-            tlp: str | None = None, targets: list[str] | None = None,
+            tlp: str | None = None, targets: list[str] | None = None, publish_clear: bool | None = None,
             now: datetime | None = None) -> EarlyWarning:
     policy.require_cert_staff(actor, REVIEWERS_ONLY)
     now = now or utcnow()
@@ -424,14 +427,32 @@ def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | N
     problem = policy.warning_targets_refusal(warning.tlp, warning.targets)
     if problem:
         raise InputError(problem, field="targets")
-    warning.edited = True
+    clear = _clear_choice(warning, publish_clear)
+    if changes or clear is None:
+        warning.edited = True  # the value's form is no routing or text choice: sightings still update those
     warning.reviewed_by_id = actor.user.id if actor.user is not None else None
     warning.reviewed_at = now
     if warning.state in (WarningState.PUBLISHED, WarningState.EXPIRED):
         _bump(warning, now)
         warning.state, warning.publish_due = WarningState.PENDING, True
-    audit.record(session, actor, "warning.edit", "warning", warning.id, **changes)
+    if changes or clear is None:
+        audit.record(session, actor, "warning.edit", "warning", warning.id, **changes)
+    if clear is not None:
+        # Who chose to let a personal value go out in clear, when, for which warning (never the value).
+        audit.record(session, actor, "warning.publish-clear" if clear else "warning.publish-hashed", "warning",
+                     warning.id, observable_type=warning.observable_type, state=warning.state)
     return warning
+
+
+def _clear_choice(warning: EarlyWarning, publish_clear: bool | None) -> bool | None:
+    """Set ``publish_clear`` where it changes; returns the new choice (None: unchanged)."""
+    if publish_clear is None or publish_clear == warning.publish_clear:
+        return None
+    if warning.observable_type not in PERSONAL_TYPES:
+        raise InputError("only a phone number, bank account or payment card is published as a keyed hash; "
+                         "other values always go out in clear", field="publish_clear")
+    warning.publish_clear = publish_clear
+    return publish_clear
 
 
 def _approve(session: DbSession, warning_id: int, actor: Actor, *, now: datetime | None = None) -> EarlyWarning:

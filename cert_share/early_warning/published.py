@@ -5,6 +5,7 @@ edits, a return to draft or a lowered TLP reach members only with the next publi
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,9 +15,13 @@ from ..clock import parse_iso
 from ..database import DbSession
 from ..models import EarlyWarning, StixObject
 from ..stix import markings
+from ..stix.fraud import PERSONAL_TYPES
+from ..stix.keyed_hash import current_hash
 from ..store.warning_versions import stored_rows
 
 _ACTION_PREFIX = "Recommended action: "
+# build.warning_objects' pattern for a personal value carried by its keyed hash.
+_HASHED_PATTERN = re.compile(r"^\[[a-z-]+:x_cert_share_value_hmac = '(hmac-sha256:[A-Za-z0-9_.-]+:[0-9a-f]{64})'\]$")
 
 
 @dataclass
@@ -33,11 +38,19 @@ class PublishedVersion:
     revoked: bool
     valid_from: datetime | None = None
     added: datetime | None = None  # when this version was stored
+    # The keyed hash the indicator carried instead of the value (None: the value, or no indicator).
+    value_hash: str | None = None
+    clear: bool = False  # the indicator carried the value itself
     objects: list[dict] = field(default_factory=list)  # the CERT identity (if stored), indicator, report
 
 
 def _time(value: object) -> datetime | None:
     return parse_iso(value) if isinstance(value, str) else None
+
+
+def _value_hash(indicator: dict | None) -> str | None:
+    match = _HASHED_PATTERN.match(str(indicator.get("pattern", ""))) if indicator else None
+    return match.group(1) if match else None
 
 
 def version_fields(version: str, report: dict, indicator: dict | None) -> PublishedVersion:
@@ -54,7 +67,9 @@ def version_fields(version: str, report: dict, indicator: dict | None) -> Publis
                             recommended_action=action, tlp=markings.tlp_of(report),
                             valid_until=_time(indicator.get("valid_until")) if indicator else None,
                             confidence=report.get("confidence"), revoked=bool(report.get("revoked")),
-                            valid_from=_time(indicator.get("valid_from")) if indicator else None)
+                            valid_from=_time(indicator.get("valid_from")) if indicator else None,
+                            value_hash=_value_hash(indicator),
+                            clear=indicator is not None and _value_hash(indicator) is None)
 
 
 def received_versions(session: DbSession, actor: Actor, warnings: list[EarlyWarning], *,
@@ -119,11 +134,27 @@ class ReceivedWarning:
 
     @property
     def observable_value(self) -> str:
-        return self.warning.observable_value
+        """The value as the received version carried it: a personal value's keyed hash unless
+        that version was published in clear."""
+        if self.warning.observable_type not in PERSONAL_TYPES or self.version.clear:
+            return self.warning.observable_value
+        return self.version.value_hash or current_hash(self.warning.observable_type, self.warning.observable_value)
 
     @property
     def observable_display(self) -> str:
-        return self.warning.observable_display
+        if self.warning.observable_type not in PERSONAL_TYPES or self.version.clear:
+            return self.warning.observable_display
+        return self.observable_value
+
+    @property
+    def value_hash(self) -> str | None:
+        """A personal value's keyed hash (the received version's; the current key's for one
+        published in clear); None for other types."""
+        if self.warning.observable_type not in PERSONAL_TYPES:
+            return None
+        if self.version.clear:
+            return current_hash(self.warning.observable_type, self.warning.observable_value)
+        return self.observable_value
 
     @property
     def classification(self) -> str:

@@ -24,6 +24,8 @@ from ..models.user import CERT_ADMIN as CERT_ADMIN_ROLE
 from ..models.user import CERT_ROLES
 from ..models.user import MEMBER_ADMIN as MEMBER_ADMIN_ROLE
 from ..policy import mail_may_carry
+from ..stix.fraud import PERSONAL_TYPES
+from ..stix.keyed_hash import current_hash
 from ..vocab import (
     COOPERATION_KIND_LABELS,
     OBSERVABLE_TYPE_LABELS,
@@ -167,8 +169,10 @@ def draft_review(warning: EarlyWarning, recipient: Recipient) -> Message:
 def asset_warning(warning: EarlyWarning, owner: Organization, recipient: Recipient) -> Message:
     """A published warning about an organization's own assets, for its member admins: only what
     the warning itself says (never who reported it)."""
-    observable = (f"{OBSERVABLE_TYPE_LABELS.get(warning.observable_type, warning.observable_type)} "
-                  f"{warning.observable_display}")
+    shown = warning.observable_display
+    if warning.observable_type in PERSONAL_TYPES and not warning.publish_clear:
+        shown = current_hash(warning.observable_type, warning.observable_value)  # as the warning carries it
+    observable = f"{OBSERVABLE_TYPE_LABELS.get(warning.observable_type, warning.observable_type)} {shown}"
     facts = [("Warning", warning.title), ("Observable", observable), ("Valid until", when(warning.valid_until))]
     return compose(ASSET_WARNING, "asset_warning", recipient=recipient,
                    subject=f"Early warning about your assets: {warning.title}", tlp=warning.tlp,

@@ -16,16 +16,24 @@ answer nor its size tells a member whether another organization reported the val
 
 Free text matches report and warning titles. A domain finds itself, its subdomains and the URLs
 and e-mail addresses on them; a CIDR range every single address inside it.
+
+Fraud identifiers (bank account, phone number, wallet, card) are found by their normalized value,
+and a keyed hash (``hmac-sha256:<key id>:<hex>``, stix.keyed_hash) by the personal values whose
+hash under that key it is: a member that hashed what it holds itself finds the same warnings.
+Either way the query the answer repeats is only what the caller sent, normalized: nothing in it
+says whether anyone reported the value. A full card number is refused without being repeated.
 """
 from __future__ import annotations
 
+import hmac
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import islice
 
 from publicsuffixlist import PublicSuffixList
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, or_, select
 
 from .. import policy
 from ..actor import Actor
@@ -41,6 +49,8 @@ from ..limits import (
     SEARCH_WIDEST_IPV6_PREFIX,
 )
 from ..models import EarlyWarning, Incident
+from ..stix import keyed_hash
+from ..stix.fraud import FRAUD_TYPES, FULL_CARD_REFUSAL, PERSONAL_TYPES, looks_like_full_card
 from ..stix.observables import HASH_LENGTHS, ObservableError, host_key_range, ip_to_hex, recognize, refang
 from ..store import observable_search as store
 from ..store.observable_search import Match, OrgSightings
@@ -48,9 +58,15 @@ from ..store.warning_versions import readable_collection_ids
 
 # What a query was taken for (the API's "kind").
 IP, CIDR, DOMAIN, URL, EMAIL, HASH, ASN, TEXT = "ip", "cidr", "domain", "url", "email", "hash", "asn", "text"
-KINDS = (IP, CIDR, DOMAIN, URL, EMAIL, HASH, ASN, TEXT)
+# Fraud identifiers are their own kinds (their type names); HMAC: a keyed hash of a personal value.
+HMAC = "hmac"
+KINDS = (IP, CIDR, DOMAIN, URL, EMAIL, HASH, ASN, *FRAUD_TYPES, HMAC, TEXT)
 _KIND_OF_TYPE = {"ipv4-addr": IP, "ipv6-addr": IP, "domain-name": DOMAIN, "url": URL, "email-addr": EMAIL,
-                 "autonomous-system": ASN, **{t: HASH for t in HASH_LENGTHS}}
+                 "autonomous-system": ASN, **{t: HASH for t in HASH_LENGTHS}, **{t: t for t in FRAUD_TYPES}}
+_KEYED_HASH = re.compile(rf"^{keyed_hash.PREFIX}:([A-Za-z0-9_.-]{{1,32}}):([0-9a-fA-F]{{64}})$")
+# What a keyed hash that matches no warning searches for: the same statements run as for one
+# that does, so that neither the answer nor its time says which it was.
+_NO_VALUE = ("phone-number", "")
 _WIDEST_PREFIX = {4: SEARCH_WIDEST_IPV4_PREFIX, 6: SEARCH_WIDEST_IPV6_PREFIX}
 # IPv4 addresses are stored as IPv4-mapped IPv6 (stix.observables.ip_to_hex), so an IPv6 range
 # over this block walks IPv4 addresses: the IPv4 limit applies to what it covers of it.
@@ -88,9 +104,15 @@ def parse_query(text: object, *, field_name: str = "q") -> SearchQuery:
     """Classify what someone typed; InputError (naming ``field_name``) for empty or oversized text
     and for a CIDR range too wide to search."""
     text = _clean(text, field_name)
+    if text.lower().startswith(f"{keyed_hash.PREFIX}:"):
+        return _hmac_query(text, field_name)
+    if looks_like_full_card(text):
+        raise InputError(FULL_CARD_REFUSAL, field=field_name)
     try:
         obs = recognize(text)
-    except ObservableError:
+    except ObservableError as exc:
+        if str(exc) == FULL_CARD_REFUSAL:
+            raise InputError(FULL_CARD_REFUSAL, field=field_name) from None
         return SearchQuery(text, TEXT, text, text)
     if obs.type in ("ipv4-addr", "ipv6-addr"):
         if "/" in obs.value:
@@ -105,6 +127,36 @@ def parse_query(text: object, *, field_name: str = "q") -> SearchQuery:
         return SearchQuery(text, DOMAIN, obs.value, obs.display, obs.type, Match(host=host_key_range(obs.value)))
     return SearchQuery(text, _KIND_OF_TYPE[obs.type], obs.value, obs.display, obs.type,
                        Match(exact=((obs.type, obs.value),)))
+
+
+def _hmac_query(text: str, field_name: str) -> SearchQuery:
+    """``hmac-sha256:<key id>:<hex>``: the warnings on the personal values it is the hash of,
+    under any configured key (a rotation keeps the previous keys)."""
+    m = _KEYED_HASH.match(text)
+    if not m:
+        raise InputError(f"a keyed hash is {keyed_hash.PREFIX}:<key id>:<64 hex digits> "
+                         "(docs/observable-hashing.md)", field=field_name)
+    key_id, digest = m.group(1), m.group(2).lower()
+    if key_id not in dict(keyed_hash.keys()):
+        raise InputError(f"key {key_id!r} is not one the CERT accepts now: hash the value again with the current "
+                         "key", field=field_name)
+    value = f"{keyed_hash.PREFIX}:{key_id}:{digest}"
+    return SearchQuery(text, HMAC, value, value, None, None)
+
+
+def _hashed_match(session: DbSession, query: SearchQuery) -> Match:
+    """The personal values of warnings whose keyed hash (under the query's key) the query is.
+
+    Every personal-type warning's value is hashed, whichever the query: an index-only read of
+    (type, value), and the same work for a hash that matches and one that does not."""
+    _, key_id, digest = query.value.split(":")
+    key = dict(keyed_hash.keys())[key_id]
+    wanted = f"{keyed_hash.PREFIX}:{key_id}:{digest}"
+    pairs = {(t, v) for t, v in session.execute(
+        select(EarlyWarning.observable_type, EarlyWarning.observable_value).distinct()
+        .where(EarlyWarning.observable_type.in_(sorted(PERSONAL_TYPES))))
+        if hmac.compare_digest(keyed_hash.keyed_hash(t, v, key_id, key), wanted)}
+    return Match(exact=tuple(sorted(pairs)) or (_NO_VALUE,))
 
 
 @cache
@@ -156,14 +208,16 @@ class SearchResult:
 
 def search(session: DbSession, actor: Actor, query: SearchQuery, *, limit: int = SEARCH_GROUP_ROWS) -> SearchResult:
     """The groups ``actor`` may see for ``query`` (parse_query / parse_cidr)."""
-    title = query.value if query.match is None else None
-    reports, reports_more = _reports(session, actor, query, limit)
-    matched = {} if query.match is None else store.matched_values(
-        session, query.match, [i.id for i in reports], SEARCH_VALUES_PER_REPORT)
-    warnings, warnings_more = _readable_warnings(session, actor, query.match, title, limit)
+    match = _hashed_match(session, query) if query.kind == HMAC else query.match
+    title = query.value if match is None else None
+    reports, reports_more = store.incidents_matching(session, actor, match, title, limit)
+    matched = {} if match is None else store.matched_values(
+        session, match, [i.id for i in reports], SEARCH_VALUES_PER_REPORT)
+    warnings, warnings_more = _readable_warnings(session, actor, match, title, limit)
+    # The answer repeats the query as sent (a keyed hash stays a hash), never what it resolved to.
     result = SearchResult(query, reports, reports_more, warnings, warnings_more, matched)
-    if policy.is_cert_staff(actor) and query.match is not None:
-        result.sightings, result.sightings_more = store.sightings_by_org(session, actor, query.match, limit)
+    if policy.is_cert_staff(actor) and match is not None:
+        result.sightings, result.sightings_more = store.sightings_by_org(session, actor, match, limit)
     return result
 
 
@@ -215,8 +269,3 @@ def report_condition(actor: Actor, text: str) -> ColumnElement[bool]:
     if query.match is None:
         return by_title
     return or_(by_title, Incident.id.in_(store.incident_ids_with(actor, query.match)))
-
-
-def _reports(session: DbSession, actor: Actor, query: SearchQuery, limit: int) -> tuple[list[Incident], bool]:
-    title = query.value if query.match is None else None
-    return store.incidents_matching(session, actor, query.match, title, limit)

@@ -28,6 +28,8 @@ from ..early_warning.published import PublishedVersion, received_versions, versi
 from ..errors import InputError, NotFound
 from ..models import AuditEntry, Collection, EarlyWarning, Incident, Organization, StixObject, TaxiiPoll
 from ..stix import build as stix_build
+from ..stix.fraud import PERSONAL_TYPES
+from ..stix.keyed_hash import current_hash
 from ..store import collections as collection_store
 from ..store.organizations import cert_organization
 from ..store.text import lower_contains
@@ -47,6 +49,14 @@ def _stored_rows(session: DbSession, warning: EarlyWarning, ids: list[str]) -> l
     if not warning.published_targets:
         return []
     return stored_rows(session, warning.published_targets, ids)
+
+
+def value_facts(warning: EarlyWarning) -> dict:
+    """For the page: ``personal`` (the value is personal data, members get its keyed hash unless
+    CERT staff publish it in clear) and ``value_hmac`` (its hash under the current key)."""
+    personal = warning.observable_type in PERSONAL_TYPES
+    return {"personal": personal,
+            "value_hmac": current_hash(warning.observable_type, warning.observable_value) if personal else None}
 
 
 def published_version(session: DbSession, actor: Actor, warning: EarlyWarning) -> PublishedVersion | None:

@@ -1,5 +1,6 @@
 """Early warnings on the web: the list (``/warnings``) and one warning's page (``/warnings/<id>``),
-its STIX download, and the staff actions posted from it (edit, publish, discard, revoke).
+its STIX download, and the staff actions posted from it (edit, publish, discard, revoke, publish a
+personal value in clear or as its keyed hash).
 
 Members see a warning as they received it, and a warning they may not read answers 404 exactly
 like a missing one (lifecycle.readable_warning). The rules are early_warning.lifecycle's, the
@@ -58,7 +59,8 @@ def warning_page(warning_id: int):
     published = details.published_version(db.session, actor, warning)
     if published is None:  # readable by the rule, yet nothing stored reaches this reader
         raise NotFound(f"no warning {warning_id}")
-    return render_template("workspace/warning.html", warning=warning, published=published, staff=False)
+    return render_template("workspace/warning.html", warning=warning, published=published, staff=False,
+                           **details.value_facts(warning))
 
 
 @bp.get("/warnings/<int:warning_id>/stix")
@@ -94,7 +96,8 @@ def _staff_page(warning, form: WarningEditForm | None = None, errors=(), status:
         history=details.history(db.session, warning, sources),
         consumers=details.consumers(db.session, warning),
         first_published=details.first_published(db.session, warning), choices=choices, tlp_levels=TLP_LEVELS,
-        action_form=WarningDiscardForm(formdata=None), editable=warning.state not in lifecycle.END_STATES), status
+        action_form=WarningDiscardForm(formdata=None), editable=warning.state not in lifecycle.END_STATES,
+        **details.value_facts(warning)), status
 
 
 def _posted_form() -> tuple[WarningEditForm, bool]:
@@ -189,3 +192,18 @@ def warning_revoke(warning_id: int):
     return _action(warning_id, lifecycle.revoke_warning,
                    f"Warning #{warning_id} revoked: members who received it get a revoked version with the "
                    f"next publish run.", "revoked")
+
+
+@bp.post("/warnings/<int:warning_id>/publish-clear")
+@staff_required
+def warning_publish_clear(warning_id: int):
+    """Publish a personal value (phone number, bank account, card) in clear, or (clear=0) as its
+    keyed hash again: audited, and a published warning gets a new version."""
+    clear = request.form.get("clear") == "1"
+
+    def act(session, wid, actor):
+        return lifecycle.review_warning(session, wid, actor, publish_clear=clear)
+
+    done = (f"Warning #{warning_id} will carry the value in clear" if clear
+            else f"Warning #{warning_id} will carry the keyed hash instead of the value")
+    return _action(warning_id, act, f"{done} from its next version.", "changed")

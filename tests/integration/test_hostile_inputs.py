@@ -65,7 +65,7 @@ FORM_FIELDS = ("title", "description", "classification", "severity", "tlp", "det
                "active", "code", "targets", "recommended_action", "reason", "user", "org", "current_password",
                "new_password", "confirm_password", "regime", "duty_email", "critical-report", "draft-review",
                "asset-warning", "deadline-reminder", "situation", "key", "partners", "message", "due_at",
-               "confirm_strict", "objects")
+               "confirm_strict", "objects", "publish_clear", "clear")
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ _BODY_ONLY = {
     "web.incident_detail", "web.incident_stix", "web.incident_update", "web.incident_triage",
     "web.incident_note", "web.incident_cooperation", "web.incident_link", "web.incident_staff",
     "web.warning_publish", "web.warning_discard", "web.admin_organizations", "web.admin_add_asset",
-    "web.warning_stix", "web.warning_edit", "web.warning_revoke",
+    "web.warning_stix", "web.warning_edit", "web.warning_revoke", "web.warning_publish_clear",
     "web.admin_remove_asset", "web.admin_users", "web.admin_user_role", "web.admin_user_totp_reset",
     "web.admin_tokens", "web.tokens_page", "web.token_revoke", "web.login_totp", "web.login_totp_enrol",
     "web.account_security", "web.account_security_start", "web.account_password",

@@ -56,6 +56,7 @@ class FakeWarning:
     created: datetime = datetime(2026, 11, 1, tzinfo=timezone.utc)
     modified: datetime = datetime(2026, 11, 2, tzinfo=timezone.utc)
     revoked: bool = False
+    publish_clear: bool = False
 
 
 @dataclass

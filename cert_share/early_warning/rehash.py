@@ -1,0 +1,57 @@
+"""After a key rotation: published warnings about personal values get a version carrying the
+value's hash under the new key.
+
+A warning about a phone number, bank account or payment card carries the keyed hash of its value
+(build.warning_objects), computed with the first key of OBSERVABLE_HASH_KEYS when a version is
+published. When the CERT puts a new key first, versions published before still carry the old
+key's hash; ``rehash_warnings`` gives every published one whose latest stored indicator is not
+under the current key a new version, which the next publish-warnings run sends to its
+collections. Drafts and pending warnings need nothing (they get the new hash when published);
+expired, revoked and discarded ones are left as they are. Idempotent: run twice, the second run
+finds nothing to do.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..actor import Actor
+from ..clock import utcnow
+from ..database import DbSession
+from ..models import EarlyWarning, StixObject
+from ..stix.fraud import PERSONAL_TYPES
+from ..stix.keyed_hash import PREFIX, keys
+from ..store import audit
+from ..vocab import WarningState
+from .lifecycle import ONE_MS, stix_now
+
+
+def _latest_pattern(session: DbSession, indicator_id: str) -> str:
+    body = session.execute(select(StixObject.body).where(StixObject.stix_id == indicator_id)
+                           .order_by(StixObject.version.desc()).limit(1)).scalar()
+    return str(json.loads(body).get("pattern", "")) if body else ""
+
+
+def rehash_warnings(session: DbSession, actor: Actor, *, now: datetime | None = None) -> int:
+    """New versions of the published personal-value warnings hashed under an older key; commits.
+    Returns how many; audited once (``warning.rehash``, with their ids and the key id)."""
+    now = now or utcnow()
+    key_id = keys()[0][0]
+    current = f"'{PREFIX}:{key_id}:"
+    touched: list[int] = []
+    rows = session.execute(select(EarlyWarning).where(
+        EarlyWarning.observable_type.in_(sorted(PERSONAL_TYPES)), EarlyWarning.publish_clear.is_(False),
+        EarlyWarning.state == WarningState.PUBLISHED).order_by(EarlyWarning.id)).scalars()
+    for warning in rows:
+        if current in _latest_pattern(session, warning.indicator_id):
+            continue
+        warning.modified = max(stix_now(now), warning.modified + ONE_MS)
+        warning.updated_at = now
+        warning.state, warning.publish_due = WarningState.PENDING, True
+        touched.append(warning.id)
+    if touched:
+        audit.record(session, actor, "warning.rehash", "warning", None, key_id=key_id, warnings=touched)
+    session.commit()
+    return len(touched)
