@@ -14,7 +14,11 @@ Built to be published as TLP:CLEAR:
   fall in the period and when their clock starts), are counted by kind and by world region
   (reports/regions.py), with the same suppression in each table, and with medians to acknowledge
   and to answer; a row whose count is suppressed publishes no median. No partner and no country
-  is ever named.
+  is ever named;
+- fraud identifiers (bank accounts, phone numbers, crypto-currency wallets, payment cards): how many
+  reports carried each type and how many warnings about each were published, with the same
+  suppression; counts only, never a value (a number or an account is personal data, and even a
+  hash would let a key holder test it).
 """
 from __future__ import annotations
 
@@ -22,14 +26,15 @@ import statistics
 from dataclasses import dataclass
 from typing import Callable, Mapping, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 
 from ..clock import iso, utcnow
 from ..database import DbSession
-from ..models import Incident, Organization
+from ..models import EarlyWarning, Incident, Observable, Organization
 from ..services import metrics
 from ..services.metrics import Period, RequestFacts
-from ..vocab import COOPERATION_DIRECTIONS, COOPERATION_KIND_LABELS, END_STATUSES, RSIT_LABELS
+from ..stix.fraud import FRAUD_TYPES
+from ..vocab import COOPERATION_DIRECTIONS, COOPERATION_KIND_LABELS, END_STATUSES, OBSERVABLE_NOUNS, RSIT_LABELS
 from .regions import region_of
 
 K = TypeVar("K", str, tuple[str, str])
@@ -111,6 +116,31 @@ def cooperation(session: DbSession, period: Period, min_cell: int) -> dict:
     return out
 
 
+def fraud_identifiers(session: DbSession, period: Period, min_cell: int) -> dict:
+    """Reports of the period carrying each fraud identifier type, and warnings about each published
+    in it: counts only (two tables, each with its total), suppressed like the other tables."""
+    in_period = (Incident.created_at >= period.since, Incident.created_at < period.until)
+    carrying = (select(Observable.type, func.count(distinct(Observable.incident_id)))
+                .join(Incident, Incident.id == Observable.incident_id)
+                .where(Observable.type.in_(FRAUD_TYPES), *in_period).group_by(Observable.type))
+    reports = {t: 0 for t in FRAUD_TYPES} | {t: n for t, n in session.execute(carrying).all()}
+    any_type = session.execute(select(func.count(distinct(Observable.incident_id)))
+                               .join(Incident, Incident.id == Observable.incident_id)
+                               .where(Observable.type.in_(FRAUD_TYPES), *in_period)).scalar_one()
+    published = (select(EarlyWarning.observable_type, func.count())
+                 .where(EarlyWarning.observable_type.in_(FRAUD_TYPES), EarlyWarning.published_at >= period.since,
+                        EarlyWarning.published_at < period.until).group_by(EarlyWarning.observable_type))
+    warnings = {t: 0 for t in FRAUD_TYPES} | {t: n for t, n in session.execute(published).all()}
+    hidden_reports, hidden_warnings = hidden_keys(reports, min_cell), hidden_keys(warnings, min_cell)
+    return {
+        "reports_total": suppress(any_type, min_cell),
+        "warnings_total": suppress(sum(warnings.values()), min_cell),
+        "by_type": [{"type": t, "label": OBSERVABLE_NOUNS.get(t, t).capitalize(),
+                     "reports": None if t in hidden_reports else reports[t],
+                     "warnings_published": None if t in hidden_warnings else warnings[t]} for t in FRAUD_TYPES],
+    }
+
+
 def build(session: DbSession, period: Period, *, min_cell: int = 3) -> dict:
     """The report as a document (the JSON format is exactly this)."""
     if min_cell < 1:
@@ -149,4 +179,5 @@ def build(session: DbSession, period: Period, *, min_cell: int = 3) -> dict:
         "warnings_published": suppress(metrics.warnings_published(session, period), min_cell),
         "cross_border_cases": suppress(metrics.cross_border_cases(session, period), min_cell),
         "cooperation": cooperation(session, period, min_cell),
+        "fraud_identifiers": fraud_identifiers(session, period, min_cell),
     }

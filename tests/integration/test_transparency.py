@@ -137,3 +137,53 @@ def test_suppression_rules(counts, hidden):
     assert all(c.count is None for c in table if c.suppressed)
     # Zero cells are left out of the table.
     assert {(c.sector, c.rsit_class) for c in table} == {k for k, v in counts.items() if v}
+
+
+FRAUD_VALUES = {"phone-number": "+84 912 345 678", "bank-account": "DE89 3704 0044 0532 0130 00",
+                "cryptocurrency-wallet": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "payment-card": "411111******1111"}
+
+
+def file_fraud(org, created: datetime, obs_type: str) -> Incident:
+    data = IncidentCreateSchema().load({
+        "title": f"{org.name} fraud", "classification": "fraud/masquerade", "severity": "high", "tlp": "green",
+        "detected_at": (created - timedelta(hours=1)).isoformat(),
+        "observables": [{"type": obs_type, "value": FRAUD_VALUES[obs_type]}]})
+    incident, _ = intake.report_incident(db.session, org=db.session.get(Organization, org.id), data=data,
+                                         actor=CLI, source="api")
+    incident.created_at = created
+    db.session.commit()
+    return incident
+
+
+def test_fraud_identifiers_are_counted_by_type_and_never_shown(app, factory, runner):
+    from cert_share.early_warning.lifecycle import publish_warnings
+    from cert_share.models import EarlyWarning
+    from cert_share.stix.keyed_hash import current_hash
+
+    factory.cert()
+    banks = [factory.org(f"Hidden Bank {i}", sector="financial-services") for i in range(4)]
+    t0 = datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
+    with app.app_context():
+        for i, bank in enumerate(banks):  # the same number from 4 banks: 4 reports, one warning
+            file_fraud(bank, t0 + timedelta(hours=i), "phone-number")
+        for i in range(3):
+            file_fraud(banks[i], t0 + timedelta(days=1, hours=i), "cryptocurrency-wallet")
+        file_fraud(banks[0], t0 + timedelta(days=2), "bank-account")
+        publish_warnings(db.session)
+        for warning in db.session.query(EarlyWarning):
+            warning.published_at = t0 + timedelta(days=3)
+        db.session.commit()
+        digest = current_hash("phone-number", "+84912345678")
+    report = json.loads(run(runner, "--format", "json"))["fraud_identifiers"]
+    by_type = {row["type"]: (row["reports"], row["warnings_published"]) for row in report["by_type"]}
+    # One bank-account report is suppressed, and the smallest other count with it (the total is
+    # published); one warning about a number and one about a wallet are below the minimum too.
+    assert by_type == {"phone-number": (4, None), "bank-account": (None, 0), "cryptocurrency-wallet": (None, None),
+                       "payment-card": (0, 0)}
+    assert report["reports_total"] == 8 and report["warnings_total"] is None  # 2 warnings: below the minimum
+    shown = [run(runner, "--format", fmt) for fmt in ("csv", "json", "html")]
+    assert "Fraud identifiers" in shown[2] and "Phone number" in shown[2]
+    for text in shown:
+        for value in (*FRAUD_VALUES.values(), "+84912345678", "912345678", "DE89370400440532013000", "411111",
+                      digest[len("hmac-sha256:k0:"):][:16]):
+            assert value not in text, value
