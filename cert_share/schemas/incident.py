@@ -13,7 +13,7 @@ from ..limits import (
     MAX_OBSERVABLES,
     MAX_TITLE,
 )
-from ..stix.card_redaction import holds_card, redact_cards
+from ..stix.card_redaction import CARD_IN_VALUE, card_in_observable, holds_card, redact_cards
 from ..stix.observables import TYPES, Observable, ObservableError, normalize, wallet_chain
 from ..vocab import (
     CLASSIFICATIONS,
@@ -61,6 +61,8 @@ class ObservableSchema(Schema):
             data["_normalized"] = normalize(data["type"], data["value"])
         except ObservableError as exc:
             raise ValidationError(redact_cards(str(exc)), field_name="value") from None
+        if card_in_observable(data["_normalized"].type, data["_normalized"].value):
+            raise ValidationError(CARD_IN_VALUE, field_name="value")
 
     @post_load
     def _to_observable(self, data, **kwargs):

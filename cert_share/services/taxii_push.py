@@ -55,7 +55,7 @@ from ..models import Collection, Organization, TaxiiStatus
 from ..schemas.incident import IncidentCreateSchema
 from ..stix import markings
 from ..stix.build import INCIDENT_CORE_EXTENSION, version_of
-from ..stix.card_redaction import holds_card, redact_cards
+from ..stix.card_redaction import CARD_IN_VALUE, card_in_observable, holds_card, redact_cards
 from ..stix.fraud import FRAUD_TYPES, FULL_CARD_REFUSAL
 from ..stix.observables import TYPES, ObservableError, normalize
 from ..stix.parse import (
@@ -135,14 +135,20 @@ def _fraud_problem(obj: dict) -> str | None:
 
 
 def _fraud_checked(checked: list[dict], failures: list[dict]) -> list[dict]:
-    """The objects whose fraud values (bank accounts, phone numbers, wallets, cards) are valid."""
+    """The objects whose fraud values (bank accounts, phone numbers, wallets, cards) are valid,
+    and that carry no full card number in an observed value (a URL's query, a pattern)."""
     kept = []
     for obj in checked:
+        problem = None
         if obj["type"] in FRAUD_TYPES or (obj["type"] == "indicator" and _names_fraud_type(obj.get("pattern"))):
             problem = _fraud_problem(obj)
-            if problem is not None:
-                failures.append(_entry(obj, problem))
-                continue
+        elif obj["type"] == "indicator" and isinstance(obj.get("pattern"), str) and holds_card(obj["pattern"]):
+            problem = f"the pattern {CARD_IN_VALUE}"
+        elif isinstance(obj.get("value"), str) and card_in_observable(obj["type"], obj["value"]):
+            problem = f"the {obj['type']} {CARD_IN_VALUE}"
+        if problem is not None:
+            failures.append(_entry(obj, problem))
+            continue
         kept.append(obj)
     return kept
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from ..clock import iso, utcnow
 from ..limits import MAX_DESCRIPTION, MAX_TITLE
-from .card_redaction import redact_cards
+from .card_redaction import CARD_IN_VALUE, card_in_observable, redact_cards
 from .observables import Observable, ObservableError, normalize
 
 # How many invalid values a summary quotes before it only counts them.
@@ -42,6 +42,9 @@ class ObservableCollector:
         except ObservableError as exc:
             # Quoted in import summaries and feed logs: never with a full card number in it.
             self.invalid.append(redact_cards(f"{source_type or type_} {redact_cards(str(value))[:80]!r}: {exc}"))
+            return None
+        if card_in_observable(obs.type, obs.value):
+            self.invalid.append(f"{source_type or type_} {redact_cards(obs.value)[:80]!r}: {CARD_IN_VALUE}")
             return None
         self.add_normalized(obs)
         return obs

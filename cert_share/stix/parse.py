@@ -28,6 +28,11 @@ Rules:
   list its comparisons; every ``=`` comparison on a supported path is an observed value (even
   inside AND: each value was seen). Patterns of another ``pattern_type`` (snort, yara…) and
   patterns without a supported comparison are skipped and counted.
+* Fraud identifiers take OpenCTI's SCO types (its new-sco extension optional): ``bank-account``
+  (``iban``, else ``bic`` and ``account_number``, paired as BIC/ACCOUNT, also in a pattern's AND),
+  ``phone-number`` and ``cryptocurrency-wallet`` (``value``), ``payment-card`` (``card_number``).
+  A value that is not valid (a wrong checksum, a full card number) is skipped and counted like any
+  other invalid value; no message quotes a full card number.
 """
 from __future__ import annotations
 

@@ -41,8 +41,10 @@ VALID = [
     ("phone-number", "tel:+84912345678", "+84912345678"),
     ("phone-number", "(+84) 912.345.678", "+84912345678"),
     ("cryptocurrency-wallet", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"),
-    ("cryptocurrency-wallet", "BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
-    ("cryptocurrency-wallet", "0x52908400098527886E0F7030069857D2E4169EE7", "0x52908400098527886e0f7030069857d2e4169ee7"),
+    ("cryptocurrency-wallet", "BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ",
+     "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+    ("cryptocurrency-wallet", "0x52908400098527886E0F7030069857D2E4169EE7",
+     "0x52908400098527886e0f7030069857d2e4169ee7"),
     ("cryptocurrency-wallet", "bitcoin:1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2?amount=0.1",
      "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"),
     ("payment-card", "411111******1111", "411111******1111"),
@@ -217,6 +219,7 @@ def test_the_api_refuses_an_invalid_value_with_a_400_naming_it(app, client, fact
     {"type": "payment-card", "value": PAN}, {"type": "payment-card", "value": PAN_DIGITS},
     {"type": "phone-number", "value": PAN_DIGITS}, {"type": "bank-account", "value": f"BFTVVNVX/{PAN_DIGITS}x"},
     {"type": PAN_DIGITS, "value": "x"}, {"type": "url", "value": "x", PAN_DIGITS: 1},
+    {"type": "url", "value": f"https://pay.example/checkout?card={PAN_DIGITS}"},  # valid URL, refused for the card
 ])
 def test_the_api_never_echoes_a_full_card_number(app, client, factory, bank, caplog, observable):
     caplog.set_level(logging.DEBUG)
