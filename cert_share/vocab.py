@@ -311,6 +311,8 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "user.totp_enable": "Two-factor sign-in set up", "user.totp_failed": "Two-factor code refused",
     "user.totp_reset": "Two-factor sign-in reset", "user.unlock": "Sign-in unlocked", "user.update": "Account changed",
     "warning.discard": "Warning discarded", "warning.edit": "Warning edited", "warning.publish": "Warning approved",
+    "warning.publish-clear": "Value published in clear", "warning.publish-hashed": "Value published as its keyed hash",
+    "warning.rehash": "Warnings hashed under a new key",
     "warning.redraft": "Warning back to draft", "warning.restore-source": "Warning source restored",
     "warning.revoke": "Warning revoked", "warning.withdraw-source": "Warning source withdrawn",
 }

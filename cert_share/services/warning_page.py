@@ -110,7 +110,7 @@ class Change:
     """One field in a history event: set by an edit (``value``), or changed between two versions
     (``before`` → ``value``, given for the TLP only)."""
 
-    name: str  # title, description, recommended_action, tlp, targets, valid_until, confidence, revoked
+    name: str  # title, description, recommended_action, tlp, targets, valid_until, confidence, revoked, value_hash
     value: object = None
     before: object = None
 
@@ -187,7 +187,7 @@ def _stored_versions(session: DbSession, warning: EarlyWarning) -> list[_Stored]
     return out
 
 
-_COMPARED = ("title", "description", "recommended_action", "tlp", "valid_until", "confidence", "revoked")
+_COMPARED = ("title", "description", "recommended_action", "tlp", "valid_until", "confidence", "revoked", "value_hash")
 
 
 def _changed(before: PublishedVersion, after: PublishedVersion) -> list[Change]:

@@ -206,6 +206,8 @@ def test_cert_staff_publish_the_number_in_clear_and_it_is_audited(app, world, cl
                                                                              str(warning.id))
         assert entry.at is not None and SMISHING_NUMBER not in json.dumps(entry.details)
     publish(app)
+    history = staff.get(f"/warnings/{warning.id}").get_data(as_text=True)
+    assert "Value published in clear" in history and "changed: keyed hash or value" in history
     clear = "[phone-number:value = '+84912345678']"
     assert latest_pattern(app, live_server, world, "bank2", "sector-financial-services") == clear
     found = lookup(client, world, "bank2", "0912345678").json["warnings"]["items"]
