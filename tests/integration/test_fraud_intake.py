@@ -424,3 +424,62 @@ def test_an_invalid_pattern_holding_a_card_number_is_refused_without_quoting_it(
     assert "invalid STIX pattern" in str(caught.value)
     assert_no_pan(str(caught.value))
     assert counts(app) == (0, 0, 0)
+
+
+def test_a_real_taxii_client_pushes_fraud_scos_and_reads_the_refusal(app, live_server, world):
+    from taxii2client.v21 import Collection
+
+    from tests.integration.taxii_world import basic
+
+    user, password = basic(world, "telco")
+    collection = Collection(f"{live_server.url}{API}collections/{world.collection('intake').id}/", user=user,
+                            password=password)
+    incident = _incident()
+    phone = _sco("phone-number", value="+84 912 345 678")
+    card = _sco("payment-card", card_number=PAN)
+    status = collection.add_objects({"objects": [incident, phone, card, _relate(incident, phone),
+                                                 _relate(incident, card)]})
+    assert (status.status, status.success_count, status.failure_count) == ("complete", 4, 1)
+    [failure] = status.failures
+    assert failure["id"] == card["id"] and "full payment card number must never be shared" in failure["message"]
+    assert_no_pan(json.dumps(status.failures))
+    assert _report_observables(app, incident) == {("phone-number", "+84912345678")}
+
+
+def test_a_partner_feed_delivers_fraud_indicators_as_observables(app, factory, tmp_path, monkeypatch):
+    from taxii2client.v21 import Collection
+
+    from cert_share.services.feeds import pull_feeds
+    from tests.integration import medallion_server
+
+    factory.cert()
+    partner = factory.org("Partner CERT", sector="government-national", kind="partner", country="FI")
+    upstream, stop = medallion_server.start(tmp_path)
+    try:
+        feeds = tmp_path / "feeds"
+        feeds.mkdir()
+        (feeds / "partner.toml").write_text(
+            f'name = "partner-taxii"\nkind = "taxii21"\nurl = "{upstream.intake_url}"\n'
+            'username_env = "PARTNER_FEED_USER"\npassword_env = "PARTNER_FEED_PASSWORD"\ninterval_minutes = 15\n'
+            f'source_org = "{partner.slug}"\ndefault_tlp = "amber"\n')
+        monkeypatch.setenv("PARTNER_FEED_USER", medallion_server.USER)
+        monkeypatch.setenv("PARTNER_FEED_PASSWORD", medallion_server.PASSWORD)
+        app.config.update(FEEDS_DIR=str(feeds))
+        indicators = [_indicator("[phone-number:value = '+84912345678']"),
+                      _indicator("[bank-account:iban = 'DE89 3704 0044 0532 0130 00']"),
+                      _indicator("[cryptocurrency-wallet:value = '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2']"),
+                      _indicator("[bank-account:iban = 'DE89 3704 0044 0532 0130 01']"),  # wrong checksum
+                      _indicator(f"[payment-card:card_number = '{PAN_DIGITS}']")]
+        Collection(upstream.intake_url, user=medallion_server.USER, password=medallion_server.PASSWORD).add_objects(
+            {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": indicators})
+        with app.app_context():
+            result = pull_feeds(db.session, app.config, force=True)
+        assert result.outcomes[0].status == "ok", result.summary()
+        assert_no_pan(result.summary())
+    finally:
+        stop()
+    with app.app_context():
+        [report] = db.session.execute(select(Incident).where(Incident.source == "feed")).scalars().all()
+        assert {(o.type, o.value) for o in report.observables} == {
+            ("phone-number", "+84912345678"), ("bank-account", "DE89370400440532013000"),
+            ("cryptocurrency-wallet", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2")}
