@@ -248,3 +248,30 @@ def test_a_key_rotation_gives_members_the_new_hash_and_the_old_one_still_finds_i
     for who in ("telco", "grid"):
         refused = lookup(client, world, who, old)
         assert refused.status_code == 400 and "k1" in refused.json["message"], refused.json
+
+
+@pytest.mark.parametrize("publish_clear", [False, True])
+def test_an_alert_mail_to_a_member_names_a_number_only_as_the_warning_does(app, world, publish_clear):
+    """The owner of a warning hears of it by mail: a personal value appears there as the warning
+    carries it (its hash unless the CERT published it in clear)."""
+    from datetime import datetime, timezone
+
+    from cert_share.mail import messages
+
+    app.config["BASE_URL"] = "https://cert.example"
+    moment = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    with app.app_context():
+        warning = EarlyWarning(id=7, observable_type="phone-number", observable_value=SMISHING_NUMBER,
+                               observable_display="+84 912 345 678", title="Fraud: phone number in your assets",
+                               description="Reported by 2 organizations.", recommended_action="Block it.",
+                               tlp="amber+strict", valid_until=moment, report_id="report--x",
+                               publish_clear=publish_clear)
+        bank = world["orgs"]["bank"]
+        message = messages.asset_warning(warning, bank, messages.Recipient("admin@first-bank.example", None,
+                                                                            messages.MEMBER_ADMIN, bank.name))
+    text = f"{message.subject}\n{message.text}\n{message.html}"
+    if publish_clear:
+        assert "+84 912 345 678" in text
+    else:
+        assert hash_under(K1) in text
+        assert_no_number(text, "the alert mail")
