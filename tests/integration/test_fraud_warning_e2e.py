@@ -275,3 +275,14 @@ def test_an_alert_mail_to_a_member_names_a_number_only_as_the_warning_does(app, 
     else:
         assert hash_under(K1) in text
         assert_no_number(text, "the alert mail")
+
+
+def test_the_api_document_says_how_to_look_up_a_hashed_value_and_publish_one_in_clear(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    lookup_doc = doc["paths"]["/api/v1/observables"]["get"]
+    assert "hmac-sha256:<key id>:<64 hex>" in lookup_doc["description"]
+    assert "full card number" in lookup_doc["responses"]["400"]["description"]
+    schemas = doc["components"]["schemas"]
+    assert "publish_clear" in schemas["WarningEdit"]["properties"]
+    assert "publish_clear" in schemas["Warning"]["properties"]
+    assert "value_hmac" in schemas["Warning"]["properties"]["observable"]["description"]
