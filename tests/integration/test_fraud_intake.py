@@ -309,6 +309,8 @@ def test_pushed_opencti_scos_and_indicators_become_observables_of_the_report(app
         _indicator("[bank-account:bic = 'DEUTDEFF' AND bank-account:account_number = '1234567']"),
         # Our own SCOs, as a member's export gives them, go back in as they are.
         sco_dict(normalize("payment-card", "550000******0004")),
+        # A warning's keyed hash passed on: stored, but no value to observe.
+        _indicator("[phone-number:x_cert_share_value_hmac = 'hmac-sha256:k0:" + "ab" * 32 + "']"),
     ]
     objects = [incident, *related, *(_relate(incident, o) for o in related)]
     status = _push(client, world, objects)
