@@ -130,6 +130,7 @@ class LockSampler(threading.Thread):
     QUERY = ("SELECT a.state, coalesce(a.wait_event_type || ':' || a.wait_event, 'on CPU'), left(a.query, 60),"
              " (SELECT left(b.query, 60) FROM pg_stat_activity b WHERE b.pid = (pg_blocking_pids(a.pid))[1])"
              " FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+             " AND a.application_name <> 'bench-sampler'"
              " AND a.backend_type = 'client backend'")
 
     def __init__(self, url: str, interval: float = 0.005) -> None:
@@ -144,7 +145,8 @@ class LockSampler(threading.Thread):
 
         from cert_share import _normalize_db_url
 
-        engine = create_engine(_normalize_db_url(self.url), isolation_level="AUTOCOMMIT")
+        engine = create_engine(_normalize_db_url(self.url), isolation_level="AUTOCOMMIT",
+                               connect_args={"application_name": "bench-sampler"})
         with engine.connect() as conn:
             while not self.stop.is_set():
                 self.samples += 1
@@ -160,7 +162,38 @@ class LockSampler(threading.Thread):
         for (state, wait, query, blocker), n in self.counts.most_common(12):
             lines.append(f"| {n / max(self.samples, 1):.2f} | {state} | {wait} | `{query}` | "
                          f"{'`' + blocker + '`' if blocker else ''} |")
+        busy = sum(self.counts.values())
+        waits = {key: n for key, n in self.counts.items() if key[1].startswith("Lock:")}
+        lines.append(f"lock waits: {sum(waits.values())} of {busy} in-transaction backend-samples "
+                     f"({100 * sum(waits.values()) / max(busy, 1):.1f} %); mean backends waiting on a lock "
+                     f"{sum(waits.values()) / max(self.samples, 1):.3f}")
+        for (_, wait, query, blocker), n in sorted(waits.items(), key=lambda item: -item[1])[:5]:
+            lines.append(f"  {n} × {wait}: `{query}` blocked by `{blocker}`")
         return "\n".join(lines)
+
+
+def backend_cpu_seconds(url: str) -> float:
+    """User+system CPU of the PostgreSQL backends serving this database (a server on this
+    machine, read from /proc), the sampler's own excepted; 0 on SQLite."""
+    if url.startswith("sqlite"):
+        return 0.0
+    from sqlalchemy import create_engine, text
+
+    from cert_share import _normalize_db_url
+
+    engine = create_engine(_normalize_db_url(url), connect_args={"application_name": "bench-sampler"})
+    with engine.connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND application_name <> 'bench-sampler'")).scalars().all()
+    engine.dispose()
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a backend that ended meanwhile
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def bench_api(env: dict, token: str, reports: int, clients: int, workers: int,
@@ -188,6 +221,7 @@ def bench_api(env: dict, token: str, reports: int, clients: int, workers: int,
         with ThreadPoolExecutor(clients) as pool:
             list(pool.map(post, range(reports, reports + clients * 2)))
         cpu_before = cpu_seconds(server.pid)
+        db_before = backend_cpu_seconds(env["DATABASE_URL"])
         client_before = time.process_time()
         if sampler:
             sampler.start()
@@ -199,6 +233,7 @@ def bench_api(env: dict, token: str, reports: int, clients: int, workers: int,
             sampler.stop.set()
             sampler.join()
         cpu = cpu_seconds(server.pid) - cpu_before
+        db_cpu = backend_cpu_seconds(env["DATABASE_URL"]) - db_before
         client_cpu = time.process_time() - client_before
     finally:
         server.terminate()
@@ -206,6 +241,7 @@ def bench_api(env: dict, token: str, reports: int, clients: int, workers: int,
     failed = sum(1 for s in statuses if s != 201)
     return {"reports": reports, "clients": clients, "seconds": elapsed, "per_second": reports / elapsed,
             "failed": failed, "cpu_ms_per_report": cpu / reports * 1000,
+            "db_cpu_ms_per_report": db_cpu / reports * 1000,
             "client_cpu_ms_per_report": client_cpu / reports * 1000}
 
 
@@ -310,6 +346,7 @@ def run(args, tmp: Path, url: str) -> None:
                      f"3 observables each", f"{api['reports']} reports in {api['seconds']:.2f} s",
                      f"{api['per_second']:.1f} reports/s",
                      f"{api['failed']} failed; worker CPU {api['cpu_ms_per_report']:.1f} ms/report, "
+                     f"PostgreSQL backends' CPU {api['db_cpu_ms_per_report']:.1f} ms/report, "
                      f"client CPU {api['client_cpu_ms_per_report']:.1f} ms/report", "≥ 150 reports/s"))
     if not args.skip_import:
         imp = bench_import(env, tmp, args.indicators)

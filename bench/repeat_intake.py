@@ -11,9 +11,10 @@ bodies):
 - ``hot-one-org``: the first value was already reported ``--seen`` times by the reporting
   organization alone (no warning: correlation reads the window of its sightings each time).
 
-``instructions`` (default) pre-loads the sightings, then runs each kind under callgrind twice —
-``--warmup`` reports then ``--reports`` more, and the warm-up alone — and prints the difference
-divided by ``--reports``. ``run`` posts ``--total`` reports whose first value cycles through
+``instructions`` (default) pre-loads the sightings, then runs each kind under callgrind twice,
+instrumentation switched on (callgrind_control) after ``--warmup`` reports: with ``--reports``
+more, and with none; it prints the difference divided by ``--reports``.
+``run`` posts ``--total`` reports whose first value cycles through
 ``--pool`` addresses (so each is reported more and more often, by both organizations), and prints
 the wall-clock and CPU time per report for each batch of ``--batch``. Usage::
 
@@ -42,7 +43,7 @@ HOT = {"hot": "203.0.113.7", "hot-one-org": "203.0.113.8"}
 
 # The measured program (also what pre-loads and what the run mode times).
 CHILD = """
-import os, sys, time
+import os, subprocess, sys, time
 sys.path.insert(0, {root!r})
 from bench.intake import report_body
 from cert_share import create_app
@@ -54,7 +55,10 @@ hot = {hot!r}.get(mode)
 pool = int(os.environ.get("BENCH_POOL", "0"))
 batch = int(os.environ.get("BENCH_BATCH", "0"))
 wall = cpu = 0.0
+warmup = int(os.environ.get("BENCH_WARMUP", "-1"))
 for n in range(int(os.environ["BENCH_REPORTS"])):
+    if n == warmup:  # under callgrind: count from here on
+        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
     i = base + n
     body = report_body(i)
     token = tokens[0]
@@ -84,11 +88,12 @@ def post(env: dict, mode: str, seed: int, reports: int, **extra: str) -> subproc
                           env=dict(env, BENCH_MODE=mode, BENCH_SEED=str(seed), BENCH_REPORTS=str(reports), **extra))
 
 
-def instructions(env: dict, mode: str, reports: int, seed: int, out: Path) -> int:
+def instructions(env: dict, mode: str, warmup: int, reports: int, seed: int, out: Path) -> int:
     run = subprocess.run(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c", child_code()],
-        env=dict(env, BENCH_MODE=mode, BENCH_REPORTS=str(reports), BENCH_SEED=str(seed)), cwd=ROOT,
-        capture_output=True, text=True)
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", sys.executable, "-c",
+         child_code()],
+        env=dict(env, BENCH_MODE=mode, BENCH_REPORTS=str(warmup + reports), BENCH_WARMUP=str(warmup),
+                 BENCH_SEED=str(seed)), cwd=ROOT, capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(run.stderr[-2000:])
     return int(re.search(r"Collected : (\d+)", run.stderr).group(1))
@@ -156,8 +161,8 @@ def main() -> None:
         print("|---|---:|")
         for k, mode in enumerate(("fresh", "hot", "hot-one-org")):
             seed = 1_000_000 * (k + 1)
-            without = instructions(env, mode, args.warmup, seed, tmp / f"cg.{mode}.0")
-            with_reports = instructions(env, mode, args.warmup + args.reports, seed + 100_000, tmp / f"cg.{mode}.1")
+            without = instructions(env, mode, args.warmup, 0, seed, tmp / f"cg.{mode}.0")
+            with_reports = instructions(env, mode, args.warmup, args.reports, seed + 100_000, tmp / f"cg.{mode}.1")
             print(f"| {mode} | {(with_reports - without) / args.reports / 1e6:.1f} M |", flush=True)
         print(f"load: {load()}")
 

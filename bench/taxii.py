@@ -182,6 +182,30 @@ def date_added_near_end(db_url: str, back: int = 50) -> str:
     return value.replace(" ", "T") + ("Z" if not value.endswith("Z") else "")
 
 
+def storage_sizes(db_url: str, n: int) -> list[str]:
+    """PostgreSQL: bytes per stored object of stix_objects' heap (with TOAST) and of each of its
+    indexes, after loading n objects (the input of docs/scaling.md's arithmetic)."""
+    if not db_url.startswith("postgres"):
+        return []
+    from sqlalchemy import create_engine, text
+
+    from cert_share import _normalize_db_url
+
+    engine = create_engine(_normalize_db_url(db_url))
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT c.relname, pg_total_relation_size(c.oid) - coalesce((SELECT sum(pg_relation_size(i.indexrelid))"
+            " FROM pg_index i WHERE i.indrelid = c.oid), 0) AS heap, c.relkind FROM pg_class c"
+            " WHERE c.relname = 'stix_objects'"
+            " UNION ALL SELECT ci.relname, pg_relation_size(ci.oid), ci.relkind FROM pg_index i"
+            " JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid"
+            " WHERE t.relname = 'stix_objects'")).all()
+        total = conn.execute(text("SELECT count(*) FROM stix_objects")).scalar_one()
+    engine.dispose()
+    return [f"{name}: {size / 1e6:.1f} MB, {size / max(total, 1):.0f} bytes per row ({total:,} rows)"
+            for name, size, _ in rows]
+
+
 def start_gunicorn(app_spec: str, port: int, env: dict, workers: int, threads: int = 1, cwd: str = ROOT):
     cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", str(workers), "--threads", str(threads),
            "-b", f"127.0.0.1:{port}", "--timeout", "600", "--log-level", "warning", app_spec]
@@ -264,6 +288,8 @@ def _bench_cert_share(n: int, args, db_path: str) -> dict:
             result["post"] = None
             result["load"] = f"bulk via add_objects ({n / seconds:,.0f} objects/s)"
         say(f"cert-share N={n:,}: loaded in {seconds:.1f} s ({n / seconds:,.0f} objects/s, {result['load']})")
+        for line in storage_sizes(db_path, n):
+            say(f"cert-share N={n:,}: {line}")
         if n <= args.read_max:
             say(f"cert-share N={n:,}: full read")
             cpu = server_cpu(server)
