@@ -69,6 +69,7 @@ SECTORS = ("financial-services", "telecommunications", "energy", "healthcare", "
            "infrastructure-water")
 HOT = tuple(f"203.0.113.{i}" for i in range(1, 6))  # TEST-NET-3: the addresses every sector reports
 PAGE = 1000
+SYNC_ROUTE = "TAXII GET objects/ (full sync, 1000 a page)"
 LOCAL = threading.local()  # the route label of the request a thread is about to send; its last response
 
 
@@ -517,7 +518,7 @@ class Load:
         started = time.monotonic()
         self.sync["at_s"] = started - self.rec.t0
         try:
-            objects, _ = read_since(coll, None, "TAXII GET objects/ (full sync, 1000 a page)")
+            objects, _ = read_since(coll, None, SYNC_ROUTE)
             self.sync["objects"] = len(objects)
         except Exception as exc:  # noqa: BLE001 - counted by the recorder
             self.sync["error"] = type(exc).__name__
@@ -609,6 +610,13 @@ def soak(args, env: dict, setup: dict, tmp: Path) -> dict:
     return r
 
 
+def by_minute(samples: list[tuple[float, float]], seconds: float) -> list[list[float]]:
+    minutes: list[list[float]] = [[] for _ in range(max(1, int(seconds // 60)))]
+    for t, ms in samples:
+        minutes[min(len(minutes) - 1, int(t // 60))].append(ms)
+    return minutes
+
+
 def around_sync(r: dict, pid: int) -> tuple[float, float]:
     """A worker's RSS at the last sample before the full sync and the first after it."""
     sync = r["sync"]
@@ -669,16 +677,20 @@ def summarize(args, db_label: str, setup: dict, r: dict, counts: dict) -> tuple[
     sync, polls = r["sync"], r["polls"]
     synced, sync_s = sync.get("objects", 0), sync.get("seconds", float("nan"))
     sent, loaded_s = r["reports_sent"], r["loaded_s"]
+    pages = [ms for _t, ms in r["samples"].get(SYNC_ROUTE, [])]
     rows = [
         ("reports posted", f"{sent:,} in {loaded_s:.0f} s ({sent / loaded_s:.2f}/s); "
                            f"most behind schedule {r['report_lag_s']:.2f} s"),
         ("SIEM poll cycles", f"{polls.get('cycles', 0):,} ({polls.get('objects', 0):,} objects; "
                              f"{polls.get('failed', 0)} failed); most behind schedule {r['poll_lag_s']:.2f} s"),
         ("full sync of all-members", f"{synced:,} objects in {sync_s:.1f} s ({synced / sync_s:,.0f} objects/s), "
-                                     f"started at {sync.get('at_s', 0):.0f} s {sync.get('error', '')}"),
+                                     f"started at {sync.get('at_s', 0):.0f} s {sync.get('error', '')}; "
+                                     f"page p50, first 10 pages {median(pages[:10]):.0f} ms, "
+                                     f"last 10 {median(pages[-10:]):.0f} ms"),
         ("intake p50 first minute → last minute",
          f"{median(first):.1f} ms → {median(last):.1f} ms (×{ratio:.2f}; target ≤ ×1.20); "
          f"mean {mean(first):.1f} → {mean(last):.1f} ms"),
+        ("intake p50 minute by minute", " ".join(f"{median(m):.0f}" for m in by_minute(intake, loaded_s)) + " ms"),
         ("report → warning readable in every targeted collection",
          f"{len(delays)} of {r['warnings_expected']}: p50 {median(delays):.0f} s, max {top(delays):.0f} s "
          f"(publish-warnings every {args.publish_minutes:g} min, observers poll every {args.watch_interval:g} s); "
@@ -710,6 +722,7 @@ def summarize(args, db_label: str, setup: dict, r: dict, counts: dict) -> tuple[
             "load_start": r["load_start"], "load_end": r["load_end"],
             "routes": routes, "errors": {f"{k[0]}: {k[1]}": v for k, v in r["http_errors"].items()},
             "failures": failures, "ok": ok, "reports_sent": r["reports_sent"], "polls": polls, "sync": sync,
+            "sync_pages_ms": pages,
             "intake_first_minute_ms": first, "intake_last_minute_ms": last, "intake_ratio_p50": ratio,
             "warning_delays_s": delays, "warnings_missing": missing,
             "rss_start": r["rss_start"], "rss_end": r["rss_end"], "rss_samples": r["rss_samples"],
