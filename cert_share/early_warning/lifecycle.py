@@ -37,7 +37,7 @@ from ..store.organizations import cert_organization
 from ..store.stix_objects import add_objects
 from ..store.warning_versions import readable_collection_ids, received_query
 from ..vocab import TLP_LEVELS, WarningState
-from . import build, notify, published
+from . import build, hash_index, notify, published
 from .published import ReceivedWarning
 from .routing import Route, Source, community_route, extra_sectors, fraud_sectors, owner_route
 from .settings import WarningSettings, current
@@ -264,6 +264,8 @@ def _plan_batch(session: DbSession, rows: list, cert, now: datetime) -> tuple[di
                         "new_targets": sorted(set(warning.published_targets) | targets)})
         if not warning.revoked and warning.audience != COMMUNITY:
             notify.owner_warning_published(session, warning)
+    # A member that holds a published personal value's hash finds it with one indexed read.
+    hash_index.index_values(session, ((w.observable_type, w.observable_value) for w in rows if not w.revoked))
     return per_collection, updates
 
 

@@ -25,6 +25,7 @@ from ..stix.fraud import PERSONAL_TYPES
 from ..stix.keyed_hash import PREFIX, keys
 from ..store import audit
 from ..vocab import WarningState
+from . import hash_index
 from .lifecycle import ONE_MS, stix_now
 
 
@@ -43,7 +44,13 @@ def rehash_warnings(session: DbSession, actor: Actor, *, now: datetime | None = 
     touched: list[int] = []
     rows = session.execute(select(EarlyWarning).where(
         EarlyWarning.observable_type.in_(sorted(PERSONAL_TYPES)), EarlyWarning.publish_clear.is_(False),
-        EarlyWarning.state == WarningState.PUBLISHED).order_by(EarlyWarning.id)).scalars()
+        EarlyWarning.state == WarningState.PUBLISHED).order_by(EarlyWarning.id)).scalars().all()
+    # Lookups by a hash under the new key find the values already published, before their new
+    # versions go out (and those published in clear, which get no new version).
+    hash_index.index_values(session, session.execute(
+        select(EarlyWarning.observable_type, EarlyWarning.observable_value).where(
+            EarlyWarning.observable_type.in_(sorted(PERSONAL_TYPES)),
+            EarlyWarning.published_at.is_not(None))).tuples())
     for warning in rows:
         if current in _latest_pattern(session, warning.indicator_id):
             continue

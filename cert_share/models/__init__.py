@@ -11,13 +11,13 @@ from .stix_object import Collection, StixObject
 from .taxii import StixClock, TaxiiPoll, TaxiiStatus
 from .totp import TotpUse
 from .user import ApiToken, User
-from .warning import EarlyWarning, FeedState, WarningSource
+from .warning import EarlyWarning, FeedState, ObservableHash, WarningSource
 
 __all__ = [
     "ApiToken", "Asset", "AuditEntry", "CaseLink", "CaseMember", "CaseNote", "Collection", "Cooperation",
     "CooperationRequest", "PartnerDelivery",
     "DeadlineReminder", "Incident", "Observable", "Organization", "PhaseDeadline", "PhaseUpdate", "SignInThrottle",
     "StixObject", "TotpUse", "User", "UserSession", "JobRun", "SchedulerLease", "OutboxMessage",
-    "EarlyWarning", "FeedState", "WarningSource",
+    "EarlyWarning", "FeedState", "ObservableHash", "WarningSource",
     "StixClock", "TaxiiPoll", "TaxiiStatus",
 ]

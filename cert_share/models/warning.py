@@ -107,6 +107,18 @@ class WarningSource(Model):
     organization = relationship("Organization")
 
 
+class ObservableHash(Model):
+    """The keyed hash of a personal value a warning is about, under each configured key: a
+    member's lookup by hash is one indexed read, however many warnings there are
+    (early_warning/hash_index.py)."""
+
+    __tablename__ = "observable_hashes"
+
+    value_hmac: Mapped[str] = mapped_column(String(120), primary_key=True)  # hmac-sha256:<key id>:<hex>
+    observable_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    observable_value: Mapped[str] = mapped_column(String(2048), nullable=False)
+
+
 class FeedState(Model):
     """Where each partner feed stopped: the TAXII ``added_after`` cursor (or MISP event stamps)."""
 

@@ -25,7 +25,6 @@ says whether anyone reported the value. A full card number is refused without be
 """
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -33,11 +32,12 @@ from functools import cache
 from itertools import islice
 
 from publicsuffixlist import PublicSuffixList
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, or_
 
 from .. import policy
 from ..actor import Actor
 from ..database import DbSession
+from ..early_warning import hash_index
 from ..early_warning.lifecycle import readable_by
 from ..early_warning.published import ReceivedWarning, received
 from ..errors import InputError
@@ -50,7 +50,7 @@ from ..limits import (
 )
 from ..models import EarlyWarning, Incident
 from ..stix import keyed_hash
-from ..stix.fraud import FRAUD_TYPES, FULL_CARD_REFUSAL, PERSONAL_TYPES, looks_like_full_card
+from ..stix.fraud import FRAUD_TYPES, FULL_CARD_REFUSAL, looks_like_full_card
 from ..stix.observables import HASH_LENGTHS, ObservableError, host_key_range, ip_to_hex, recognize, refang
 from ..store import observable_search as store
 from ..store.observable_search import Match, OrgSightings
@@ -145,18 +145,10 @@ def _hmac_query(text: str, field_name: str) -> SearchQuery:
 
 
 def _hashed_match(session: DbSession, query: SearchQuery) -> Match:
-    """The personal values of warnings whose keyed hash (under the query's key) the query is.
-
-    Every personal-type warning's value is hashed, whichever the query: an index-only read of
-    (type, value), and the same work for a hash that matches and one that does not."""
-    _, key_id, digest = query.value.split(":")
-    key = dict(keyed_hash.keys())[key_id]
-    wanted = f"{keyed_hash.PREFIX}:{key_id}:{digest}"
-    pairs = {(t, v) for t, v in session.execute(
-        select(EarlyWarning.observable_type, EarlyWarning.observable_value).distinct()
-        .where(EarlyWarning.observable_type.in_(sorted(PERSONAL_TYPES))))
-        if hmac.compare_digest(keyed_hash.keyed_hash(t, v, key_id, key), wanted)}
-    return Match(exact=tuple(sorted(pairs)) or (_NO_VALUE,))
+    """The personal value the query's keyed hash stands for (early_warning/hash_index.py): one
+    indexed read, and the same statements after it whether it matched or not."""
+    found = hash_index.resolve(session, query.value)
+    return Match(exact=(found,) if found else (_NO_VALUE,))
 
 
 @cache
