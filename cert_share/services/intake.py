@@ -120,11 +120,13 @@ def store_report(session: DbSession, *, org: Organization, data: dict, actor: Ac
         return winner, False
     set_committed_value(incident, "updates", [])  # a new report has none: no lazy load later
     insert_observables(session, incident, planned)
-    add_objects(session, intake_collection_id(session), stix_objects, owner_org_id=org.id, incident_id=incident.id)
     after_intake(session, incident, matches=matches)  # correlation and critical-report alerts
     track(session, incident, planned=deadlines)
     audit.record(session, actor, "incident.report", "incident", incident.id, source=source,
                  org=org.slug, observables=len(incident.observables))
+    # Last: storing STIX objects takes the publication clock's lock until the commit, and every
+    # writer of every worker and node waits for it (store/stix_objects.py).
+    add_objects(session, intake_collection_id(session), stix_objects, owner_org_id=org.id, incident_id=incident.id)
     return incident, True
 
 
