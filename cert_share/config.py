@@ -415,6 +415,9 @@ class Config:
     TAXII_PAGE_BYTES = _int("TAXII_PAGE_BYTES", 10 * 1024 * 1024)
     # A posted STIX object whose JSON is larger than this is refused (a failure in the status).
     TAXII_MAX_OBJECT_BYTES = _int("TAXII_MAX_OBJECT_BYTES", 1024 * 1024)
+    # Each worker writes its TAXII consumption log rows every this many seconds, and as it stops
+    # (store/poll_log.py); a crash loses at most this interval's rows. 0: each read writes its own.
+    TAXII_POLL_LOG_SECONDS = _int("TAXII_POLL_LOG_SECONDS", 5)
     # Longer query strings get 414 from the app. Kept below the server's request-line limit
     # (gunicorn_conf.py: 8190 bytes, its maximum) with room for the path, so the app sees them.
     MAX_QUERY_STRING_LENGTH = _int("MAX_QUERY_STRING_LENGTH", 7168)
@@ -464,6 +467,8 @@ class TestConfig(Config):
     # A test makes hundreds of API and TAXII requests with one token; the limits' own tests set
     # small ones.
     API_RATE_LIMIT = TAXII_RATE_LIMIT = "100000 per minute"
+    # Every TAXII read writes its consumption log row before it answers; the log's own tests set more.
+    TAXII_POLL_LOG_SECONDS = _int("TAXII_POLL_LOG_SECONDS", 0)
     SMTP_HOST = ""
     SESSION_COOKIE_SECURE = REMEMBER_COOKIE_SECURE = False
 

@@ -81,6 +81,16 @@ class AccessLogger(glogging.Logger):
             self.error(traceback.format_exc())
 
 
+def worker_exit(server, worker):
+    """A worker that stops writes what it still holds in memory: the TAXII consumption log's
+    rows not yet written (the app's ``poll_log`` extension, store/poll_log.py; atexit does the
+    same should this hook not run)."""
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", None) or {}
+    poll_log = extensions.get("cert_share.poll_log")
+    if poll_log is not None:
+        poll_log.stop()
+
+
 def when_ready(server):
     """Give this instance a control socket of its own (gunicornc), unless ``--control-socket``
     names one or ``--no-control-socket`` turns it off.

@@ -23,15 +23,14 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import BigInteger, ColumnElement, bindparam, case, distinct, exists, func, insert, or_, select, tuple_
-from sqlalchemy.exc import OperationalError
+from flask import current_app
+from sqlalchemy import BigInteger, ColumnElement, bindparam, case, distinct, exists, func, or_, select, tuple_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import AliasedClass
@@ -49,6 +48,7 @@ from ..models.types import UTCDateTime
 from ..params import parse_int
 from ..policy import CollectionAccess
 from ..store import audit
+from ..store import poll_log as poll_logs
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TYPE_TOKEN = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
@@ -364,22 +364,17 @@ def read(session: DbSession, *, collection: Collection, access: CollectionAccess
 
 def record_poll(session: DbSession, actor: Actor, collection: Collection, route: str, returned: int,
                 *, now: datetime | None = None) -> None:
-    """Consumption log: one row per read request of an organization; commits.
-
-    Best effort: the objects are already read, so a log row that cannot be written (the database
-    busy with a long publication) is reported in the server log and the poll is still served.
-    """
+    """Consumption log: one row per read request of an organization, held by the worker and
+    written in batches (store/poll_log.py); with TAXII_POLL_LOG_SECONDS = 0, written and
+    committed now, in ``session``. A batch the database refuses stays held for the next flush,
+    and the poll is served either way."""
     if actor.org is None:
         return
-    session.execute(insert(TaxiiPoll.__table__).values(
-        org_id=actor.org.id, token_id=actor.token_id, collection_id=collection.id, route=route,
-        polled_at=now or utcnow(), returned=returned))
-    try:
-        session.commit()
-    except OperationalError:
-        session.rollback()
-        logging.getLogger(__name__).warning("consumption log row for %s on %s not written (database busy)",
-                                            actor.org.slug, collection.alias)
+    poll_log = poll_logs.for_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    poll_log.add({"org_id": actor.org.id, "token_id": actor.token_id, "collection_id": collection.id,
+                  "route": route, "polled_at": now or utcnow(), "returned": returned})
+    if poll_log.interval <= 0:
+        poll_log.flush(session)
 
 
 def members_polling(session: DbSession, since: datetime, until: datetime) -> int:

@@ -1,0 +1,162 @@
+"""The TAXII consumption log, written off the request path.
+
+A read request adds its row (organization, token, collection, route, when, objects returned) to
+its worker's :class:`PollLog` in memory; the worker writes the rows it holds in one INSERT every
+``TAXII_POLL_LOG_SECONDS`` (a thread of its own), and at a graceful stop (``atexit``, and
+gunicorn's ``worker_exit`` hook in gunicorn_conf.py). The rows are the ones a poll used to write
+itself, one per request with its own time, so every reader of ``taxii_polls`` answers as before
+once they are written; a crash loses at most the last interval's rows.
+
+Two workers never count a poll twice: each row lives in the memory of the one worker that served
+it and is taken out of it before it is written (a forked child starts with an empty buffer, since
+its parent keeps and writes what it held). A batch the database refuses (busy, unreachable) goes
+back to the front of the buffer for the next flush; past ``MAX_ROWS`` held rows (a long outage)
+the oldest are dropped, and said so in the server log.
+
+With ``TAXII_POLL_LOG_SECONDS`` = 0 (the tests' default) each request writes its row before it
+answers, in the request's own session, as it did before the buffer existed.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import insert
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..database import DbSession
+from ..extensions import db
+from ..models import TaxiiPoll
+
+EXTENSION_KEY = "cert_share.poll_log"
+MAX_ROWS = 200_000
+log = logging.getLogger(__name__)
+_LOGS: weakref.WeakSet[PollLog] = weakref.WeakSet()
+
+
+class PollLog:
+    """One process's consumption log rows not yet written, for one app."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        self._app = weakref.ref(app)
+        self.interval = interval
+        self._rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()  # guards _rows
+        self._flushing = threading.Lock()  # one flush at a time, so batches keep their order
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        _LOGS.add(self)
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Hold one poll's row until the next flush."""
+        with self._lock:
+            self._rows.append(row)
+            if len(self._rows) > MAX_ROWS:
+                dropped = len(self._rows) - MAX_ROWS
+                del self._rows[:dropped]
+                log.warning("consumption log: %d oldest unwritten rows dropped (database unreachable?)", dropped)
+        if self.interval > 0 and self._thread is None:
+            self._start()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._rows)
+
+    def flush(self, session: DbSession) -> int:
+        """Write every row held, in one INSERT and commit; the number written. On a database
+        error the rows stay held for the next flush (and the session is rolled back)."""
+        with self._flushing:
+            with self._lock:
+                rows, self._rows = self._rows, []
+            if not rows:
+                return 0
+            try:
+                session.execute(insert(TaxiiPoll.__table__), rows)
+                session.commit()
+            except SQLAlchemyError as exc:
+                session.rollback()
+                with self._lock:
+                    self._rows[:0] = rows
+                log.warning("consumption log: %d rows not written yet (%s); kept for the next flush",
+                            len(rows), type(exc).__name__)
+                return 0
+            return len(rows)
+
+    def flush_in_app(self) -> int:
+        """flush() in an app context and session of its own (the flusher thread, exit hooks)."""
+        app = self._app()
+        if app is None or not self.pending():
+            return 0
+        with app.app_context():
+            try:
+                return self.flush(db.session)
+            finally:
+                db.session.remove()
+
+    def stop(self) -> None:
+        """Stop the flusher thread and write what is held."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+        self._flush_logged()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="poll-log-flusher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._flush_logged()
+        self._flush_logged()
+
+    def _flush_logged(self) -> None:
+        try:
+            self.flush_in_app()
+        except Exception:  # noqa: BLE001 (the thread must outlive a bad moment; rows stay held)
+            log.exception("consumption log flush failed")
+
+    def _after_fork(self) -> None:
+        # The parent keeps and writes its rows; a copy here would count them twice.
+        self._rows = []
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._thread = None
+        self._stop = threading.Event()
+
+
+def for_app(app: Flask) -> PollLog:
+    """The app's consumption log buffer in this process, made on first use."""
+    poll_log = app.extensions.get(EXTENSION_KEY)
+    if poll_log is None:
+        poll_log = app.extensions.setdefault(EXTENSION_KEY, PollLog(app, float(app.config["TAXII_POLL_LOG_SECONDS"])))
+    return poll_log
+
+
+def flush_all() -> int:
+    """Write what every app's buffer in this process holds (a graceful stop); rows written."""
+    written = 0
+    for poll_log in list(_LOGS):
+        poll_log._stop.set()
+        try:
+            written += poll_log.flush_in_app()
+        except Exception:  # noqa: BLE001 (at exit: the other apps' rows still get their chance)
+            log.exception("consumption log flush at exit failed")
+    return written
+
+
+def _after_fork_in_child() -> None:
+    for poll_log in list(_LOGS):
+        poll_log._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(flush_all)

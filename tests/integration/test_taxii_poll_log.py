@@ -1,0 +1,180 @@
+"""The consumption log written off the request path: does the CERT still see exactly who polled
+which collection, when last and how many objects, once a worker has written what it holds? Does
+a worker that stops gracefully write it? Is a poll ever counted twice when two workers write at
+once, or when a worker forks?"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from cert_share.extensions import db
+from cert_share.models import Collection, Organization, TaxiiPoll
+from cert_share.services import taxii_store
+from cert_share.store import poll_log
+from cert_share.store.poll_log import PollLog
+
+from .taxii_world import API, basic, build_world, indicator
+from .waiting import wait_until
+
+ACCEPT = {"Accept": "application/taxii+json;version=2.1"}
+
+
+@pytest.fixture
+def world(app, factory):
+    world = build_world(app, factory)
+    world.publish("all-members", [indicator() for _ in range(3)])
+    return world
+
+
+def _log(app) -> list[tuple]:
+    """The log as the CERT's pages read it: per organization and collection, the number of reads,
+    the objects returned, and the last read."""
+    with app.app_context():
+        return db.session.execute(
+            select(Organization.slug, Collection.alias, TaxiiPoll.route, func.count(TaxiiPoll.id),
+                   func.sum(TaxiiPoll.returned), func.max(TaxiiPoll.polled_at))
+            .join(Organization, Organization.id == TaxiiPoll.org_id)
+            .join(Collection, Collection.id == TaxiiPoll.collection_id)
+            .group_by(Organization.slug, Collection.alias, TaxiiPoll.route)
+            .order_by(Organization.slug, Collection.alias, TaxiiPoll.route)).all()
+
+
+def _objects_url(world) -> str:
+    return f"{API}collections/{world.collection('all-members').id}/objects/"
+
+
+def test_polls_are_counted_exactly_once_the_worker_writes_them(app, world, client):
+    app.config["TAXII_POLL_LOG_SECONDS"] = 3600  # only the explicit flush below writes
+    url = _objects_url(world)
+    headers = {"Accept": ACCEPT["Accept"]}
+    started = datetime.now(timezone.utc)
+    for who, query, times in (("bank", "", 4), ("bank", "limit=1", 2), ("bank2", "", 1), ("cert", "", 1)):
+        slug, token = basic(world, who)
+        for _ in range(times):
+            response = client.get(f"{url}?{query}", headers=headers, auth=(slug, token))
+            assert response.status_code == 200
+    manifest = f"{API}collections/{world.collection('all-members').id}/manifest/"
+    assert client.get(manifest, headers=headers, auth=basic(world, "telco")).status_code == 200
+    buffer = poll_log.for_app(app)
+    try:
+        assert _log(app) == []  # the reads wrote nothing themselves
+        assert buffer.flush_in_app() == 9
+        bank, bank2, cert, telco = (world.orgs[who].slug for who in ("bank", "bank2", "cert", "telco"))
+        rows = _log(app)
+        assert [row[:5] for row in rows] == sorted([
+            (bank, "all-members", "objects", 6, 4 * 3 + 2 * 1),
+            (bank2, "all-members", "objects", 1, 3),
+            (cert, "all-members", "objects", 1, 3),
+            (telco, "all-members", "manifest", 1, 3)])
+        assert all(started <= row[5] <= datetime.now(timezone.utc) for row in rows)
+        with app.app_context():  # what the metrics page asks: members that polled in the period
+            assert taxii_store.members_polling(db.session, started - timedelta(minutes=1),
+                                               datetime.now(timezone.utc) + timedelta(minutes=1)) == 3
+        assert buffer.flush_in_app() == 0 and len(_log(app)) == 4  # written once, not again
+    finally:
+        buffer.stop()
+
+
+def test_two_workers_writing_at_once_count_each_poll_once(app, world):
+    with app.app_context():
+        org_id = world.orgs["bank"].id
+        coll_id = world.collection("all-members").id
+    now = datetime.now(timezone.utc)
+    workers = [PollLog(app, interval=0), PollLog(app, interval=0)]
+    for index, worker in enumerate(workers):
+        for n in range(250):
+            worker.add({"org_id": org_id, "token_id": None, "collection_id": coll_id, "route": "objects",
+                        "polled_at": now + timedelta(microseconds=index * 1000 + n), "returned": 1})
+    start = threading.Barrier(len(workers))
+    written: list[int] = []
+
+    def write(worker: PollLog) -> None:
+        start.wait()
+        while worker.pending():  # a batch refused while the other writes stays held for the next
+            written.append(worker.flush_in_app())
+
+    threads = [threading.Thread(target=write, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(written) == 500
+    assert [row[3:5] for row in _log(app)] == [(500, 500)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_worker_does_not_write_its_parents_polls(app, world):
+    with app.app_context():
+        org_id = world.orgs["bank"].id
+        coll_id = world.collection("all-members").id
+    parent = PollLog(app, interval=0)
+    parent.add({"org_id": org_id, "token_id": None, "collection_id": coll_id, "route": "objects",
+                "polled_at": datetime.now(timezone.utc), "returned": 2})
+    pid = os.fork()
+    if pid == 0:  # the child (a gunicorn worker forked from a master that had served a poll)
+        os._exit(parent.pending())
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0  # the child holds nothing to write
+    assert parent.flush_in_app() == 1
+    assert [row[3:5] for row in _log(app)] == [(1, 2)]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _accepting(port: int, proc: subprocess.Popen) -> bool:
+    assert proc.poll() is None, proc.communicate()[0]
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_graceful_stop_writes_every_poll_the_workers_held(app, world, database_url, tmp_path):
+    port = _free_port()
+    env = {**os.environ, "CERT_SHARE_ENV": "test", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key",
+           "MAILDIR": str(tmp_path / "maildir"), "TAXII_POLL_LOG_SECONDS": "3600"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:cert_share.gunicorn_conf",
+                             "--workers", "2", "--bind", f"127.0.0.1:{port}", "cert_share:worker_app()"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: _accepting(port, proc), timeout=60, what="gunicorn to accept connections")
+        url = f"http://127.0.0.1:{port}{_objects_url(world)}"
+        errors: list = []
+
+        def poll(who: str, times: int) -> None:
+            for _ in range(times):  # a new connection each time: either worker may answer
+                response = requests.get(url, auth=basic(world, who), headers={**ACCEPT, "Connection": "close"})
+                if response.status_code != 200:
+                    errors.append(response.status_code)
+
+        pollers = [threading.Thread(target=poll, args=(who, 15)) for who in ("bank", "bank2", "telco")]
+        for thread in pollers:
+            thread.start()
+        for thread in pollers:
+            thread.join(timeout=120)
+        assert errors == []
+        assert _log(app) == []  # held by the workers, not written by the requests
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0]
+        assert proc.returncode == 0, output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert [row[:5] for row in _log(app)] == sorted(
+        (world.orgs[who].slug, "all-members", "objects", 15, 45) for who in ("bank", "bank2", "telco"))
