@@ -38,6 +38,7 @@ Whoever posts, and wherever:
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime
 
@@ -94,8 +95,11 @@ def _entry(obj: object, message: str | None = None) -> dict:
     return entry
 
 
+_FRAUD_PATH = re.compile("(?:" + "|".join(map(re.escape, FRAUD_TYPES)) + "):")
+
+
 def _names_fraud_type(pattern: object) -> bool:
-    return isinstance(pattern, str) and any(f"{kind}:" in pattern for kind in FRAUD_TYPES)
+    return isinstance(pattern, str) and _FRAUD_PATH.search(pattern) is not None
 
 
 def _fraud_pairs(obj: dict) -> list[tuple[str, str]]:
