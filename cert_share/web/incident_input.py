@@ -107,12 +107,17 @@ def _line_problem(line: str, exc: ObservableError) -> str:
             try:
                 normalize(type_, line)
             except ObservableError as own_exc:
-                return redact_cards(str(own_exc))
+                return _subject(redact_cards(str(own_exc)))
     if guessed is None and len(line.split()) > 1:
         # Prose, or two values on one line: the type guess means nothing. Values of the fraud
         # types are typed with spaces ("DE89 3704 …", "+84 912 345 678"): their own message stays.
         return redact_cards(f"cannot recognise {line!r}; expected one value per line ({KINDS})")
-    return redact_cards(str(exc))
+    return _subject(redact_cards(str(exc)))
+
+
+def _subject(message: str) -> str:
+    """Messages that leave the value unnamed ("is not a truncated card number …") get a subject."""
+    return f"this value {message}" if message.startswith("is ") else message
 
 
 def load_report(form_data: dict) -> FormResult:

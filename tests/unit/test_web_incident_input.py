@@ -64,3 +64,24 @@ def test_every_problem_is_reported_at_once_on_its_field():
     assert result.errors["timezone"] == ["unknown time zone 'Nowhere/Else'"]
     assert result.errors["observables"] == ["line 2: '1.2.3.400' is not a valid IPv4 address"]
     assert result.errors["cross_border"] == ["'ZZ' is not an ISO 3166-1 alpha-2 country code"]
+
+
+def test_fraud_identifiers_are_recognised_with_their_spacing_and_errors_name_their_line():
+    items, numbers, errors = observable_lines(
+        "DE89 3704 0044 0532 0130 00\n(+84) 912 345 678\n0x52908400098527886E0F7030069857D2E4169EE7\n"
+        "4111 11** **** 1111\nDE89 3704 0044 0532 0130 01\n411111******111\n+84 12")
+    assert [i["type"] for i in items] == ["bank-account", "phone-number", "cryptocurrency-wallet", "payment-card"]
+    assert numbers == [1, 2, 3, 4]
+    assert errors == [
+        "line 5: 'DE89 3704 0044 0532 0130 01' is not a valid IBAN (Invalid checksum digits)",
+        "line 6: this value is not a truncated card number: expected its first 6 digits, a mask and its last 4, "
+        "e.g. 411111******1111",
+        "line 7: '+84 12' is not a valid phone number (wrong length or no such number range)"]
+
+
+def test_a_full_card_number_is_neither_repeated_nor_shown_again():
+    result = load_report(_form(observables="198.51.100.7\n4111 1111 1111 1111\ncard 5500-0000-0000-0004 seen"))
+    assert result.data is None
+    assert [m.split(":")[0] for m in result.errors["observables"]] == ["line 2", "line 3"]
+    assert all("must never be shared" in m for m in result.errors["observables"])
+    assert result.observables_text == "198.51.100.7\n411111******1111\ncard 550000******0004 seen"
