@@ -12,6 +12,8 @@ from ..extensions import db
 from ..models.user import CERT_ADMIN, MEMBER_ADMIN
 from ..services import tokens
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
 
 def _credentials(header: str) -> tuple[str | None, str | None]:
     scheme, _, value = header.partition(" ")
@@ -39,6 +41,13 @@ def actor_from_request(*, allow_basic: bool) -> Actor:
     slug, secret = _credentials(header)
     if secret is None or (slug is not None and not allow_basic):
         raise AuthenticationFailed("unsupported or malformed Authorization header; use 'Bearer <token>'")
+    if allow_basic and request.method in READ_METHODS:
+        # TAXII's reads use the organization's columns only: a snapshot, without ORM entities.
+        reader = tokens.authenticate_reader(db.session, secret, org_slug=slug)
+        if reader is None:
+            raise AuthenticationFailed("invalid, revoked or unknown token")
+        return Actor(label=f"token:{reader.org.slug}/{reader.name}", org=reader.org, token_id=reader.token_id,
+                     remote_addr=request.remote_addr, role=CERT_ADMIN if reader.org.is_cert else MEMBER_ADMIN)
     row = tokens.authenticate_token(db.session, secret, org_slug=slug)
     if row is None:
         raise AuthenticationFailed("invalid, revoked or unknown token")

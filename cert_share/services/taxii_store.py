@@ -25,12 +25,25 @@ import hmac
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
 from flask import current_app
-from sqlalchemy import BigInteger, ColumnElement, bindparam, case, distinct, exists, func, or_, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    bindparam,
+    case,
+    distinct,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import AliasedClass
@@ -47,7 +60,7 @@ from ..models import Collection, Organization, StixObject, TaxiiPoll
 from ..models.types import UTCDateTime
 from ..params import parse_int
 from ..policy import CollectionAccess
-from ..store import audit
+from ..store import audit, collections
 from ..store import poll_log as poll_logs
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -82,17 +95,13 @@ class Filters:
 
 @dataclass
 class Page:
-    rows: list  # (pk, date_added, stix_id, version, spec_version, body-or-None)
+    # (pk, date_added, stix_id, version, spec_version, body-or-None); with bodies, date_added is
+    # as the driver hands it (text on SQLite): only the first and last are read, below.
+    rows: list
     more: bool
     next: str | None
-
-    @property
-    def first_added(self) -> datetime | None:
-        return self.rows[0][1] if self.rows else None
-
-    @property
-    def last_added(self) -> datetime | None:
-        return self.rows[-1][1] if self.rows else None
+    first_added: datetime | None = None
+    last_added: datetime | None = None
 
 
 def _split(value: str, name: str) -> list[str]:
@@ -204,12 +213,17 @@ def decode_next(secret: str, scope: list, token: str, fallbacks: Sequence[str] =
 
 # --- queries --------------------------------------------------------------------------------
 
-def collection_for(session: DbSession, actor: Actor, id_or_alias: str) -> tuple[Collection, CollectionAccess]:
-    """The collection by id (or alias) and the caller's access; 404 if the caller may not see it."""
+def collection_for(session: DbSession, actor: Actor, id_or_alias: str, *,
+                   snapshot: bool = False) -> tuple[Collection, CollectionAccess]:
+    """The collection by id (or alias) and the caller's access; 404 if the caller may not see it.
+    ``snapshot``: for a read-only request, the process's snapshot of it (store/collections.py)."""
     if len(id_or_alias) > 100:
         raise NotFound("no such collection")
-    coll = session.get(Collection, id_or_alias) or session.execute(
-        select(Collection).where(Collection.alias == id_or_alias)).scalar_one_or_none()
+    if snapshot:
+        coll = collections.snapshot(session, id_or_alias)
+    else:
+        coll = session.get(Collection, id_or_alias) or session.execute(
+            select(Collection).where(Collection.alias == id_or_alias)).scalar_one_or_none()
     if coll is None:
         raise NotFound("no such collection")
     access = policy.collection_access(actor, coll)
@@ -277,6 +291,13 @@ def _octet_length_sqlite(element: _octet_length, compiler: SQLCompiler, **kw: An
     return f"length(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
 
 
+def _stored_date(value: datetime | str) -> datetime:
+    """A date_added selected without its column type (what _bounded_bodies returns): a page of
+    bodies converts two of them, not a thousand."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=timezone.utc)
+
+
 def _bounded_bodies(query: Select) -> Select:
     """The page query with each body replaced by NULL once the running total of the page's
     bodies passes ``page_bytes`` (the first body always stays). The window runs over the page's
@@ -286,7 +307,8 @@ def _bounded_bodies(query: Select) -> Select:
     running = func.sum(inner.c.size).over(order_by=(inner.c.date_added, inner.c.pk))
     cap = bindparam("page_bytes", type_=BigInteger())
     body = case((running <= cap, StixObject.body), (running == inner.c.size, StixObject.body))
-    return (select(inner.c.pk, inner.c.date_added, inner.c.stix_id, inner.c.version, inner.c.spec_version, body)
+    return (select(inner.c.pk, type_coerce(inner.c.date_added, String()), inner.c.stix_id, inner.c.version,
+                   inner.c.spec_version, body)
             .join_from(inner, StixObject, StixObject.pk == inner.c.pk)
             .order_by(inner.c.date_added, inner.c.pk))
 
@@ -358,8 +380,13 @@ def read(session: DbSession, *, collection: Collection, access: CollectionAccess
     else:
         more = len(rows) > filters.limit
         rows = rows[:filters.limit]
-    token = encode_next(secret, scope, (rows[-1][1], rows[-1][0])) if more else None
-    return Page(rows=[tuple(row) for row in rows], more=more, next=token)
+    if not rows:
+        return Page(rows=[], more=more, next=None)
+    first, last = rows[0][1], rows[-1][1]
+    if with_body:
+        first, last = _stored_date(first), _stored_date(last)
+    token = encode_next(secret, scope, (last, rows[-1][0])) if more else None
+    return Page(rows=list(rows), more=more, next=token, first_added=first, last_added=last)
 
 
 def record_poll(session: DbSession, actor: Actor, collection: Collection, route: str, returned: int,

@@ -75,3 +75,26 @@ def titles(session: DbSession, aliases: Iterable[str]) -> dict[str, str]:
         return {}
     rows = session.execute(select(Collection.alias, Collection.title).where(Collection.alias.in_(wanted))).all()
     return {alias: title for alias, title in rows}
+
+
+# Collections by id and by alias per engine, as snapshots for read requests: a collection is
+# never deleted, and the columns that decide who may read it (kind, sector, org_id) and its
+# title never change once it is made. Only collections found are kept.
+_snapshots: "weakref.WeakKeyDictionary[Engine, dict[str, Collection]]" = weakref.WeakKeyDictionary()
+
+
+def snapshot(session: DbSession, id_or_alias: str) -> Collection | None:
+    """The collection with this id (or alias) as a snapshot shared by this process's read
+    requests: never added to a session, so never written through."""
+    engine = session.get_bind().engine
+    known = _snapshots.get(engine)
+    if known is None:
+        known = _snapshots.setdefault(engine, {})
+    found = known.get(id_or_alias)
+    if found is None:
+        coll = session.get(Collection, id_or_alias) or by_alias(session, id_or_alias)
+        if coll is None:
+            return None
+        found = Collection(**{column.key: getattr(coll, column.key) for column in Collection.__table__.columns})
+        known[coll.id] = known[coll.alias] = found
+    return found

@@ -5,6 +5,7 @@ import json
 
 from flask import Response, current_app, g, request, url_for
 
+from ..auth.tokens import READ_METHODS
 from ..errors import NotFound, PermissionDenied
 from ..extensions import db
 from ..http_errors import TAXII_MEDIA_TYPE
@@ -119,13 +120,14 @@ def collections(api_root: str):
 def collection(api_root: str, collection_id: str):
     """5.2 Get a Collection."""
     _api_root(api_root)
-    coll, access = taxii_store.collection_for(db.session, g.actor, collection_id)
+    coll, access = taxii_store.collection_for(db.session, g.actor, collection_id, snapshot=True)
     return _json(_collection_resource(coll, access))
 
 
 def _readable(api_root: str, collection_id: str):
     _api_root(api_root)
-    coll, access = taxii_store.collection_for(db.session, g.actor, collection_id)
+    coll, access = taxii_store.collection_for(db.session, g.actor, collection_id,
+                                              snapshot=request.method in READ_METHODS)
     if not access.read:
         raise PermissionDenied("you may write to this collection but not read it")
     return coll, access

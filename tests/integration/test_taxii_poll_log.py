@@ -158,7 +158,11 @@ def test_a_graceful_stop_writes_every_poll_the_workers_held(app, world, database
 
         def poll(who: str, times: int) -> None:
             for _ in range(times):  # a new connection each time: either worker may answer
-                response = requests.get(url, auth=basic(world, who), headers={**ACCEPT, "Connection": "close"})
+                try:
+                    response = requests.get(url, auth=basic(world, who), headers={**ACCEPT, "Connection": "close"})
+                except requests.RequestException as exc:
+                    errors.append(repr(exc))
+                    continue
                 if response.status_code != 200:
                     errors.append(response.status_code)
 
