@@ -30,7 +30,7 @@ from ..models.warning import COMMUNITY
 from ..stix import markings
 from ..stix.build import identity
 from ..stix.fraud import PERSONAL_TYPES
-from ..store import audit
+from ..store import audit, removed_versions
 from ..store.case_staff import red_sources
 from ..store.collections import by_alias
 from ..store.organizations import cert_organization
@@ -238,6 +238,7 @@ def publish_warnings(session: DbSession, now: datetime | None = None, *, batch: 
         revoked += sum(1 for warning in rows if warning.revoked)
         published += sum(1 for warning in rows if not warning.revoked)
         missing += _store_batch(session, per_collection, collections, cert, cert_identity)
+        _remove_clear_versions(session, rows, collections, cert)
         session.execute(mark, updates, execution_options={"synchronize_session": False})
         session.commit()
         last_id = rows[-1].id
@@ -286,6 +287,44 @@ def _store_batch(session: DbSession, per_collection: dict[str, list[dict]], coll
         defs = [m for m in markings.marking_objects().values() if m["id"] in used]
         add_objects(session, collection, defs + [cert_identity] + objects, owner_org_id=cert.id)
     return missing
+
+
+# The text a stored indicator's JSON carries when it names a personal value by its keyed hash
+# (build.warning_objects' pattern, as store.stix_objects.body_json writes it: compact, and the
+# quotes of a JSON key and value unescaped, so no text inside a string can look like it).
+def _hashed_marker(obs_type: str) -> str:
+    return f'"pattern":"[{obs_type}:x_cert_share_value_hmac = \''
+
+
+def _remove_clear_versions(session: DbSession, rows: list, collections: dict[str, Collection | None], cert) -> int:
+    """A personal value's warning that goes out as its keyed hash: every stored version of its
+    indicator and report that carried the value in clear (CERT staff published it in clear,
+    then went back to the hash) is deleted from every collection the warning was published to,
+    in the transaction that stores the hashed version. Members that fetched it before keep their
+    copy; no TAXII route serves it again. Returns how many versions went; audited per warning
+    (which versions, never the value)."""
+    hashed = [w for w in rows if build.hides_value(w.observable_type, w.publish_clear) and w.published_targets]
+    if not hashed:
+        return 0
+    for alias in {a for w in hashed for a in w.published_targets} - set(collections):
+        collections[alias] = by_alias(session, alias)
+    aliases = {c.id: alias for alias, c in collections.items() if c is not None}
+    found = removed_versions.versions_lacking(
+        session, collection_ids=sorted(aliases), owner_org_id=cert.id,
+        stix_ids=[w.indicator_id for w in hashed], markers=sorted({_hashed_marker(w.observable_type) for w in hashed}))
+    if not found:
+        return 0
+    by_indicator = {w.indicator_id: w for w in hashed}
+    doomed = [(coll, stix_id, version) for coll, indicator_id, version in found
+              for stix_id in (indicator_id, by_indicator[indicator_id].report_id)]
+    removed_versions.remove_versions(session, owner_org_id=cert.id, rows=doomed)
+    for indicator_id, warning in by_indicator.items():
+        mine = [(coll, version) for coll, i, version in found if i == indicator_id]
+        if mine:
+            audit.record(session, SYSTEM, "warning.clear-versions-removed", "warning", warning.id,
+                         versions=sorted({v for _, v in mine}), collections=sorted({aliases[c] for c, _ in mine}))
+    log.info("publish-warnings: %d version(s) published in clear removed", len({(c, v) for c, _, v in found}))
+    return len({(i, v) for _, i, v in found})
 
 
 # --- CERT staff actions ----------------------------------------------------------------------

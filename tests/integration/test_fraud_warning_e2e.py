@@ -10,12 +10,12 @@ import json
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from taxii2client.v21 import Collection as TaxiiCollection
 
 from cert_share.early_warning.lifecycle import publish_warnings
 from cert_share.extensions import db
-from cert_share.models import AuditEntry, EarlyWarning, OutboxMessage
+from cert_share.models import AuditEntry, EarlyWarning, OutboxMessage, StixObject
 from cert_share.stix.keyed_hash import keyed_hash
 from cert_share.store.collections import by_alias
 from tests.conftest import auth
@@ -286,3 +286,67 @@ def test_the_api_document_says_how_to_look_up_a_hashed_value_and_publish_one_in_
     assert "publish_clear" in schemas["WarningEdit"]["properties"]
     assert "publish_clear" in schemas["Warning"]["properties"]
     assert "value_hmac" in schemas["Warning"]["properties"]["observable"]["description"]
+
+
+def test_going_back_to_the_hash_removes_the_clear_versions_from_every_taxii_route(app, world, client):
+    """Published hashed, then in clear, then hashed again: the clear version leaves every
+    collection, so no TAXII read (all versions, one object's versions, the manifest) names the
+    number any more; the hashed versions stay."""
+    import base64
+
+    file_reports(client, world)
+    publish(app)
+    warning = the_warning(app)
+    cert = auth(world["tokens"]["cert"])
+    clear = "[phone-number:value = '+84912345678']"
+    hashed = f"[phone-number:x_cert_share_value_hmac = '{hash_under(K1)}']"
+    for choice in (True, False):
+        assert client.patch(f"/api/v1/warnings/{warning.id}", json={"publish_clear": choice},
+                            headers=cert).status_code == 200
+        publish(app)
+        if choice:  # members could fetch it meanwhile
+            with app.app_context():
+                assert db.session.execute(select(func.count()).select_from(StixObject).where(
+                    StixObject.stix_id == warning.indicator_id, StixObject.body.contains(clear))).scalar() == 2
+
+    def reads(who: str, alias: str) -> dict[str, str]:
+        with app.app_context():
+            base = f"/taxii2/api/collections/{by_alias(db.session, alias).id}"
+        org = world["orgs"][who]
+        headers = {"Accept": "application/taxii+json;version=2.1", "Authorization": "Basic " + base64.b64encode(
+            f"{org.slug}:{world['tokens'][who]}".encode()).decode()}
+        every = {"match[version]": "all"}
+        answers = {}
+        for path, query in ((f"{base}/objects/", every), (f"{base}/objects/", {"match[version]": "first"}),
+                            (f"{base}/objects/{warning.indicator_id}/", every),
+                            (f"{base}/objects/{warning.report_id}/", every),
+                            (f"{base}/objects/{warning.indicator_id}/versions/", {}),
+                            (f"{base}/manifest/", every)):
+            response = client.get(path, query_string=query, headers=headers)
+            assert response.status_code == 200, (path, response.get_data(as_text=True))
+            answers[f"{path}?{query}"] = response.get_data(as_text=True)
+        return answers
+
+    for who, alias in (("bank2", "sector-financial-services"), ("telco", "sector-telecommunications")):
+        answers = reads(who, alias)
+        for where, text in answers.items():
+            assert_no_number(text, f"{where} for {who}")
+        objects = json.loads(next(t for w, t in answers.items() if w.endswith("/objects/?{'match[version]': 'all'}")))
+        patterns = [o["pattern"] for o in objects["objects"] if o["type"] == "indicator"]
+        assert patterns == [hashed, hashed], who  # the first hashed version and the last: same hash
+        versions = json.loads(next(t for w, t in answers.items() if "/versions/" in w))["versions"]
+        assert len(versions) == 2, versions
+    with app.app_context():
+        # The reporters' own reports in intake keep the number (theirs to read); the warning's rows do not.
+        assert db.session.execute(select(func.count()).select_from(StixObject).where(
+            StixObject.stix_id.in_([warning.indicator_id, warning.report_id]),
+            StixObject.body.contains(SMISHING_NUMBER))).scalar() == 0
+        [entry] = db.session.execute(select(AuditEntry).where(
+            AuditEntry.action == "warning.clear-versions-removed")).scalars()
+        assert entry.target_id == str(warning.id) and SMISHING_NUMBER not in json.dumps(entry.details)
+        assert entry.details["collections"] == ["sector-financial-services", "sector-telecommunications"]
+    # The member API and pages show the hashed version, and CERT staff still see the whole story.
+    got = client.get(f"/api/v1/warnings/{warning.id}", headers=auth(world["tokens"]["bank2"]))
+    assert got.status_code == 200 and got.json["observable"]["value"] == hash_under(K1)
+    history = staff_client(app, world).get(f"/warnings/{warning.id}").get_data(as_text=True)
+    assert "Value published in clear" in history
