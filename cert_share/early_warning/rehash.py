@@ -6,9 +6,11 @@ A warning about a phone number, bank account or payment card carries the keyed h
 published. When the CERT puts a new key first, versions published before still carry the old
 key's hash; ``rehash_warnings`` gives every published one whose latest stored indicator is not
 under the current key a new version, which the next publish-warnings run sends to its
-collections. Drafts and pending warnings need nothing (they get the new hash when published);
-expired, revoked and discarded ones are left as they are. Idempotent: run twice, the second run
-finds nothing to do.
+collections. "Not under the current key" compares the whole hash (build.warning_objects'
+pattern), so a key that changed under the same id is caught too (SECRET_KEY changed while the
+derived key was in use, before that key's id carried its fingerprint). Drafts and pending
+warnings need nothing (they get the new hash when published); expired, revoked and discarded
+ones are left as they are. Idempotent: run twice, the second run finds nothing to do.
 """
 from __future__ import annotations
 
@@ -20,17 +22,20 @@ from sqlalchemy import select
 from ..actor import Actor
 from ..clock import utcnow
 from ..database import DbSession
-from ..models import EarlyWarning, StixObject
+from ..models import Collection, EarlyWarning, StixObject
 from ..stix.fraud import PERSONAL_TYPES
-from ..stix.keyed_hash import PREFIX, keys
+from ..stix.keyed_hash import current_hash, keys
 from ..store import audit
 from ..vocab import WarningState
 from . import hash_index
 from .lifecycle import ONE_MS, stix_now
 
 
-def _latest_pattern(session: DbSession, indicator_id: str) -> str:
-    body = session.execute(select(StixObject.body).where(StixObject.stix_id == indicator_id)
+def _latest_pattern(session: DbSession, warning: EarlyWarning) -> str:
+    """The pattern of the latest indicator version stored in the collections the warning went to."""
+    body = session.execute(select(StixObject.body).join(Collection, Collection.id == StixObject.collection_id)
+                           .where(Collection.alias.in_(sorted(warning.published_targets or ())),
+                                  StixObject.stix_id == warning.indicator_id)
                            .order_by(StixObject.version.desc()).limit(1)).scalar()
     return str(json.loads(body).get("pattern", "")) if body else ""
 
@@ -40,7 +45,6 @@ def rehash_warnings(session: DbSession, actor: Actor, *, now: datetime | None = 
     Returns how many; audited once (``warning.rehash``, with their ids and the key id)."""
     now = now or utcnow()
     key_id = keys()[0][0]
-    current = f"'{PREFIX}:{key_id}:"
     touched: list[int] = []
     rows = session.execute(select(EarlyWarning).where(
         EarlyWarning.observable_type.in_(sorted(PERSONAL_TYPES)), EarlyWarning.publish_clear.is_(False),
@@ -52,7 +56,11 @@ def rehash_warnings(session: DbSession, actor: Actor, *, now: datetime | None = 
             EarlyWarning.observable_type.in_(sorted(PERSONAL_TYPES)),
             EarlyWarning.published_at.is_not(None))).tuples())
     for warning in rows:
-        if current in _latest_pattern(session, warning.indicator_id):
+        # The whole hash, not its key id: the same id may name another key (a derived key after a
+        # SECRET_KEY change before its id carried a fingerprint; a CERT reusing an id).
+        expected = f"[{warning.observable_type}:x_cert_share_value_hmac = " \
+                   f"'{current_hash(warning.observable_type, warning.observable_value)}']"
+        if _latest_pattern(session, warning) == expected:
             continue
         warning.modified = max(stix_now(now), warning.modified + ONE_MS)
         warning.updated_at = now

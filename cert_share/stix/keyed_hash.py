@@ -5,8 +5,10 @@ and match by hashing what they hold; anyone without a key learns nothing from th
 value never travels in a warning unless CERT staff decide to publish it.
 
 Keys come from OBSERVABLE_HASH_KEYS ("id:base64,...", newest first). Unset, one key is derived
-from SECRET_KEY (id ``k0``), so a fresh install hashes from its first warning; a CERT that hands
-keys to members sets its own (docs/observable-hashing.md).
+from SECRET_KEY, so a fresh install hashes from its first warning; a CERT that hands keys to
+members sets its own (docs/observable-hashing.md). The derived key's id is ``k0-`` and the first
+8 hex digits of the SHA-256 of the key (``k0-3f2a91c0``): a new SECRET_KEY is a new key, under a
+new id, so ``warnings rehash`` sees that the published hashes are under a key no longer in use.
 """
 from __future__ import annotations
 
@@ -16,7 +18,13 @@ import hmac
 from ..config import observable_hash_keys, setting
 
 PREFIX = "hmac-sha256"
+# The derived key's id: this, "-", and the key's fingerprint (derived_key_id).
 DERIVED_KEY_ID = "k0"
+
+
+def derived_key_id(key: bytes) -> str:
+    """``k0-<first 8 hex of SHA-256(key)>``: names the key, reveals nothing usable of it."""
+    return f"{DERIVED_KEY_ID}-{hashlib.sha256(key).hexdigest()[:8]}"
 
 
 def keys() -> tuple[tuple[str, bytes], ...]:
@@ -25,7 +33,8 @@ def keys() -> tuple[tuple[str, bytes], ...]:
     if configured:
         return configured
     secret = str(setting("SECRET_KEY")).encode("utf-8")
-    return ((DERIVED_KEY_ID, hmac.new(secret, b"cert-share observable hash key", hashlib.sha256).digest()),)
+    key = hmac.new(secret, b"cert-share observable hash key", hashlib.sha256).digest()
+    return ((derived_key_id(key), key),)
 
 
 def keyed_hash(obs_type: str, value: str, key_id: str, key: bytes) -> str:

@@ -350,3 +350,32 @@ def test_going_back_to_the_hash_removes_the_clear_versions_from_every_taxii_rout
     assert got.status_code == 200 and got.json["observable"]["value"] == hash_under(K1)
     history = staff_client(app, world).get(f"/warnings/{warning.id}").get_data(as_text=True)
     assert "Value published in clear" in history
+
+
+@pytest.mark.parametrize("rotation", ["SECRET_KEY", "same key id"])
+def test_a_new_key_under_the_same_setting_is_caught_by_rehash(app, world, client, live_server, runner, rotation):
+    """SECRET_KEY changes while the derived key is in use, or a CERT puts a new secret under an id
+    it used before: rehash compares the whole hash, so members get a version under the new key."""
+    if rotation == "SECRET_KEY":
+        app.config["OBSERVABLE_HASH_KEYS"] = ""
+    file_reports(client, world)
+    publish(app)
+    before = latest_pattern(app, live_server, world, "bank2", "sector-financial-services")
+    if rotation == "SECRET_KEY":
+        app.config["SECRET_KEY"] = "a-brand-new-secret-key-after-rotation-0123456789"
+    else:
+        app.config["OBSERVABLE_HASH_KEYS"] = "k1:" + K2.partition(":")[2]
+    with app.app_context():
+        from cert_share.stix.keyed_hash import current_hash
+
+        new = current_hash("phone-number", SMISHING_NUMBER)
+    assert new not in before
+    result = runner.invoke(args=["warnings", "rehash"])
+    assert result.exit_code == 0 and result.output.startswith("1 published warning(s)"), result.output
+    assert runner.invoke(args=["warnings", "rehash"]).output.startswith("0 published warning(s)")
+    publish(app)
+    for who, alias in (("bank2", "sector-financial-services"), ("telco", "sector-telecommunications")):
+        assert latest_pattern(app, live_server, world, who, alias) == (
+            f"[phone-number:x_cert_share_value_hmac = '{new}']")
+    items = lookup(client, world, "bank2", SMISHING_NUMBER).json["warnings"]["items"]
+    assert [w["observable"]["value_hmac"] for w in items] == [new]
