@@ -158,27 +158,31 @@ def phone_region(name: str, raw: Any) -> str:
 
 
 def observable_hash_keys(name: str, raw: Any) -> tuple[tuple[str, bytes], ...]:
-    """ "id:base64,id:base64" -> ((id, key), ...), newest first; each key at least 32 bytes."""
+    """ "id:base64,id:base64" -> ((id, key), ...), newest first; each key at least 32 bytes.
+
+    An error names an item by its position only, never by any part of it: a mistyped item may be
+    all secret (the id left out, id and secret swapped), and the message reaches logs and pages."""
     import base64
     import binascii
 
     keys: list[tuple[str, bytes]] = []
-    for item in str(raw or "").split(","):
+    for position, item in enumerate(str(raw or "").split(","), start=1):
         if not item.strip():
             continue
+        where = f"{name}: item {position}"
         key_id, sep, secret = item.strip().partition(":")
         if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", key_id):
-            raise ValueError(f"{name}: each key is id:base64-secret, with an id of letters, digits, '.', '_' "
-                               f"or '-' (got an item starting {key_id[:12]!r})")
+            raise ValueError(f"{where} is not id:base64-secret with an id of letters, digits, '.', '_' or '-' "
+                             "(up to 32)")
         try:
             key = base64.b64decode(secret, validate=True)
         except (binascii.Error, ValueError):
-            raise ValueError(f"{name}: the secret of key {key_id!r} is not base64") from None
+            raise ValueError(f"{where}: the secret is not base64") from None
         if len(key) < 32:
-            raise ValueError(f"{name}: the secret of key {key_id!r} has {len(key)} bytes; at least 32 are needed "
-                               "(openssl rand -base64 32)")
+            raise ValueError(f"{where}: the secret has {len(key)} bytes; at least 32 are needed "
+                             "(openssl rand -base64 32)")
         if any(known == key_id for known, _ in keys):
-            raise ValueError(f"{name}: key id {key_id!r} appears twice")
+            raise ValueError(f"{where}: its key id is already used by an earlier item")
         keys.append((key_id, key))
     return tuple(keys)
 

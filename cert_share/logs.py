@@ -19,8 +19,9 @@ that sets one ties its own log to ours), otherwise a new one; the response echoe
 the WSGI environ, where gunicorn's access logger (gunicorn_conf.py) finds it after the response.
 
 No secret reaches a line: the formatter blanks bearer and basic credentials, API tokens,
-``password=``/``token=``-style pairs and passwords in URLs, in the message and the traceback
-alike; paths are logged without their query string, and no header or cookie is ever logged.
+``password=``/``token=``-style pairs, ``OBSERVABLE_HASH_KEYS`` values and passwords in URLs, in
+the message and the traceback alike; paths are logged without their query string, and no header
+or cookie is ever logged.
 """
 from __future__ import annotations
 
@@ -55,6 +56,10 @@ _SECRETS = [
     # Authorization header values, wherever they were quoted.
     (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)[^\"'\n]+"), rf"\1{_REDACTED}"),
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}"), rf"\1\2{_REDACTED}"),
+    # OBSERVABLE_HASH_KEYS ("id:base64,id:base64", the keys of the hash personal values travel as),
+    # set or quoted, every item of the list: the name=value rule below would stop at the first comma.
+    (re.compile(r"(?i)\b([\w-]*hash[_-]?keys[\"']?\s*[:=]\s*[\"']?)[^\s\"',]*(?:\s*,\s*[^\s\"',]+)*"),
+     rf"\1{_REDACTED}"),
     # API tokens (services/tokens.py: TOKEN_PREFIX "cs_" and 43 URL-safe characters).
     (re.compile(r"\bcs_[A-Za-z0-9_-]{20,}"), f"cs_{_REDACTED}"),
     # name=value pairs from query strings, form bodies, cookies and settings...

@@ -150,6 +150,12 @@ def test_redaction_blanks_every_kind_of_credential(factory):
         "Cookie: session=eyJfZnJlc2giOmZhbHNlfQ.Z1; remember_token=7|abc": "eyJfZnJlc2giOmZhbHNlfQ",
         "{'SMTP_PASSWORD': 's3cr3t-pw', 'SMTP_HOST': 'mx'}": "s3cr3t-pw",
         "could not connect to postgresql://cert:db-pass@db.internal/cert": "db-pass",
+        "OBSERVABLE_HASH_KEYS=k2:bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0x,k1:b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleS0x":
+            "b2xkLWtleS1vbGQta2V5",
+        "{'OBSERVABLE_HASH_KEYS': 'k2:bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0x,k1:b2xkLWtleS1vbGQ='}":
+            "bmV3LWtleS1uZXcta2V5",
+        'export observable_hash_keys="k2:bmV3LWtleS1uZXcta2V5, k1:b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleS0x"':
+            "b2xkLWtleS1vbGQta2V5",
     }
     for text, secret in samples.items():
         assert secret not in logs.redact(text), text

@@ -199,3 +199,51 @@ def test_the_worked_example_in_the_hashing_document_gives_the_hash_it_shows():
     printed: list[str] = []
     exec(snippet, {"print": lambda *a: printed.append(" ".join(map(str, a)))})  # noqa: S102 - our own doc
     assert keyed_hash("phone-number", "+84912345678", "k1", EXAMPLE_KEY) in printed
+
+
+# --- the key derived from SECRET_KEY, and the setting's errors -----------------------------------
+
+def _derived(secret: str) -> tuple[str, bytes, str]:
+    from flask import Flask
+
+    from cert_share.stix.keyed_hash import keys
+
+    app = Flask("keyed-hash")
+    app.config.update(SECRET_KEY=secret, OBSERVABLE_HASH_KEYS="")
+    with app.app_context():
+        [(key_id, key)] = keys()
+        return key_id, key, current_hash("phone-number", PHONE.value)
+
+
+def test_the_key_derived_from_secret_key_is_named_by_its_fingerprint_so_a_new_secret_is_a_new_key():
+    import hashlib
+
+    from cert_share.config import observable_hash_keys
+
+    first_id, first_key, first_hash = _derived("the-first-secret-key-0123456789abcdef")
+    assert first_id == "k0-" + hashlib.sha256(first_key).hexdigest()[:8]
+    assert first_hash.startswith(f"hmac-sha256:{first_id}:")
+    assert _derived("the-first-secret-key-0123456789abcdef") == (first_id, first_key, first_hash)
+    second_id, _, second_hash = _derived("a-brand-new-secret-key-after-rotation")
+    assert second_id != first_id and second_hash.split(":")[1] == second_id
+    # A CERT may hand the derived key out under its own id: the id is one the setting accepts.
+    setting = f"{first_id}:{base64.b64encode(first_key).decode()}"
+    assert observable_hash_keys("OBSERVABLE_HASH_KEYS", setting) == ((first_id, first_key),)
+
+
+SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM0NQ=="  # base64 of 32 bytes
+
+
+@pytest.mark.parametrize("item", [SECRET, f"{SECRET}:k1", "k 1:" + SECRET, "k1:" + SECRET[:20] + "!" + SECRET[21:],
+                                  "k1:" + base64.b64encode(b"too short for a key").decode(), "k9:" + SECRET])
+def test_a_refused_hash_key_setting_names_the_item_by_its_position_and_quotes_none_of_it(item):
+    from cert_share.config import observable_hash_keys
+
+    good = "k9:" + base64.b64encode(b"another key of thirty-two bytes!").decode()
+    with pytest.raises(ValueError) as refused:
+        observable_hash_keys("OBSERVABLE_HASH_KEYS", f"{good},{item}")
+    message = str(refused.value)
+    assert "item 2" in message, message
+    secret_part = item.partition(":")[2] if item.startswith("k") else item
+    quoted = [secret_part[i:i + 6] for i in range(len(secret_part) - 5) if secret_part[i:i + 6] in message]
+    assert not quoted, message
