@@ -9,6 +9,7 @@ echoed); ``mask_card`` is for importers of foreign data that may carry one (MISP
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import base58
@@ -27,12 +28,14 @@ FULL_CARD_REFUSAL = ("a full payment card number must never be shared: give only
                      "and its last 4, e.g. 411111******1111")
 
 _SEPARATORS = re.compile(r"[\s\-.()]")
-_IBAN_SHAPE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{8,30}$")
+# ASCII digits only ([0-9], never \d, which is any script's): every validator first translates
+# other scripts' digits with ascii_digits(), so "٤١١١١١******١١١١" and "411111******1111" meet.
+_IBAN_SHAPE = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{8,30}$")
 _BIC_ACCOUNT = re.compile(r"^([A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)\s*[/:\s]\s*([A-Z0-9][A-Z0-9 \-]{0,39})$")
 _ACCOUNT = re.compile(r"^[A-Z0-9]{1,34}$")
 # A masked card: the BIN (6-8 digits), a run of mask characters, the last 4 digits.
-_MASKED_CARD = re.compile(r"^(\d{6,8})[\dXx*•#.…]*?[Xx*•#.…]+[\dXx*•#.…]*?(\d{4})$")
-_DIGITS = re.compile(r"^\d+$")
+_MASKED_CARD = re.compile(r"^([0-9]{6,8})[0-9Xx*•#.…]*?[Xx*•#.…]+[0-9Xx*•#.…]*?([0-9]{4})$")
+_DIGITS = re.compile(r"^[0-9]+$")
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58 = re.compile(f"^[{_B58_ALPHABET}]+$")
 _ETH = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -50,26 +53,33 @@ class Value:
 
 # -- payment cards ----------------------------------------------------------------------------------
 
+def ascii_digits(text: str) -> str:
+    """``text`` with each decimal digit of any script (Arabic-Indic "٤", full-width "４", …) as
+    its ASCII digit: what a person reads as the same number is the same value."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+
+
+_LUHN_TABLE = str.maketrans("0123456789", "0246813579")  # d -> the digit sum of 2 × d
+
+
 def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    """The Luhn check of ASCII digits (the last one is the check digit)."""
+    doubled = digits[-2::-2].translate(_LUHN_TABLE)
+    return (sum(map(int, digits[-1::-2])) + sum(map(int, doubled))) % 10 == 0
 
 
 def looks_like_full_card(text: str) -> bool:
     """13-19 digits (spaces and dashes allowed) passing the Luhn check, not starting with 0 (no
     card number does, ISO/IEC 7812): a card number in clear. "0084 ..." stays a phone number."""
-    digits = re.sub(r"[\s\-]", "", text)
+    digits = re.sub(r"[\s\-]", "", ascii_digits(text))
     return (bool(_DIGITS.match(digits)) and 13 <= len(digits) <= 19 and digits[0] != "0"
             and luhn_valid(digits))
 
 
 def payment_card(text: str) -> Value:
-    compact = re.sub(r"[\s\-]", "", text)
+    compact = re.sub(r"[\s\-]", "", ascii_digits(text))
     if _DIGITS.match(compact):
         if len(compact) >= 12:
             raise FraudValueError(FULL_CARD_REFUSAL)
@@ -86,18 +96,28 @@ def payment_card(text: str) -> Value:
 
 def mask_card(digits: str) -> Value:
     """A full card number from foreign data (MISP ``cc-number``), truncated to BIN + last 4."""
-    compact = re.sub(r"[\s\-]", "", digits)
+    compact = re.sub(r"[\s\-]", "", ascii_digits(digits))
     if not _DIGITS.match(compact) or not 12 <= len(compact) <= 19:
         raise FraudValueError("is not a card number")
     value = f"{compact[:6]}******{compact[-4:]}"
     return Value(value, value)
 
 
+# A national account number that reads as a full card number (13-19 digits, Luhn-valid, first
+# digit 2-6: the major industry identifiers of the card networks, ISO/IEC 7812) is refused: taken
+# as an account, a card number would be stored and shared in clear. The trade-off: a real national
+# account number of that shape (about one in ten 13-19 digit numbers starting 2-6 passes the Luhn
+# check) cannot be given with its BIC; its IBAN, which is never taken for a card, still can.
+_CARD_NETWORK_DIGITS = frozenset("23456")
+CARD_AS_ACCOUNT = ("the account number reads as a full payment card number, which must never be shared; if it "
+                   "really is a bank account, give its IBAN instead (e.g. DE89 3704 0044 0532 0130 00)")
+
+
 # -- bank accounts ----------------------------------------------------------------------------------
 
 def bank_account(text: str) -> Value:
     """An IBAN (checksum validated), or a BIC with a national account number ("BIC/ACCOUNT")."""
-    upper = text.upper().strip()
+    upper = ascii_digits(text).upper().strip()
     compact = re.sub(r"[\s\-]", "", upper)
     if compact.startswith("IBAN"):
         compact = compact[4:].lstrip(":")
@@ -109,11 +129,13 @@ def bank_account(text: str) -> Value:
         return Value(iban.compact, iban.formatted)
     m = _BIC_ACCOUNT.match(upper)
     if m:
+        account = re.sub(r"[\s\-]", "", m.group(2))
+        if account[:1] in _CARD_NETWORK_DIGITS and looks_like_full_card(account):
+            raise FraudValueError(CARD_AS_ACCOUNT)
         try:
             bic = BIC(m.group(1))
         except SchwiftyException as exc:
             raise FraudValueError(f"{text!r}: {m.group(1)!r} is not a valid BIC ({_schwifty_reason(exc)})") from None
-        account = re.sub(r"[\s\-]", "", m.group(2))
         if not _ACCOUNT.match(account):
             raise FraudValueError(f"{text!r}: the account number must be 1-34 letters or digits")
         return Value(f"{bic.compact}/{account}", f"{account} (BIC {bic.compact})")
@@ -137,7 +159,7 @@ def bank_account_parts(value: str) -> dict[str, str]:
 
 def phone_number(text: str, default_region: str | None = None) -> Value:
     """E.164. A national number ("0912 345 678") needs ``default_region`` (PHONE_DEFAULT_REGION)."""
-    raw = text.strip()
+    raw = ascii_digits(text).strip()
     if raw.lower().startswith("tel:"):
         raw = raw[4:]
     if raw.startswith("00"):
@@ -151,6 +173,10 @@ def phone_number(text: str, default_region: str | None = None) -> Value:
         raise FraudValueError(f"{text!r} is not a valid phone number") from None
     if not phonenumbers.is_valid_number(number):
         raise FraudValueError(f"{text!r} is not a valid phone number (wrong length or no such number range)")
+    # An extension ("…;ext=123", "… ext. 123") is dropped, not refused: it names a desk behind the
+    # number, not another number, so reports with and without it are one observable; and kept in
+    # the display it was free digits (a card number fitted there) shown and stored as they came.
+    number.extension = None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     display = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     return Value(e164, display)
@@ -264,13 +290,13 @@ def _bitcoin(text: str, raw: str) -> Value | None:
 
 def guess(text: str) -> str | None:
     """The fraud type a pasted line looks like, or None (then it is one of the network types)."""
-    raw = text.strip()
+    raw = ascii_digits(text).strip()
     lower = raw.lower()
     upper_compact = re.sub(r"[\s\-]", "", raw.upper())
     card = re.sub(r"[\s\-]", "", raw)
     if looks_like_full_card(card):
         return "payment-card"  # refused by payment_card(), without repeating it
-    if lower.startswith("tel:") or re.match(r"^(\+|00)[\d\s\-().]{6,}$", raw):
+    if lower.startswith("tel:") or re.match(r"^(\+|00)[0-9\s\-().]{6,}$", raw):
         return "phone-number"
     if lower.startswith(("bitcoin:", "ethereum:", "monero:", "bc1", "tb1")) or _ETH.match(raw):
         return "cryptocurrency-wallet"
@@ -280,10 +306,10 @@ def guess(text: str) -> str | None:
         return "cryptocurrency-wallet"
     if upper_compact.startswith("IBAN") or _IBAN_SHAPE.match(upper_compact) and not raw.isdigit():
         return "bank-account"
-    if _BIC_ACCOUNT.match(raw.upper()) and re.search(r"\d", raw.split()[-1] if raw.split() else ""):
+    if _BIC_ACCOUNT.match(raw.upper()) and re.search(r"[0-9]", raw.split()[-1] if raw.split() else ""):
         return "bank-account"
     if _MASKED_CARD.match(card):
         return "payment-card"
-    if re.match(r"^0[\d\s\-().]{7,}$", raw):
+    if re.match(r"^0[0-9\s\-().]{7,}$", raw):
         return "phone-number"  # a national number: needs PHONE_DEFAULT_REGION
     return None

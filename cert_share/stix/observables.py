@@ -17,6 +17,7 @@ import idna
 
 from ..config import setting
 from . import fraud
+from .card_redaction import holds_card
 
 TYPES: tuple[str, ...] = (
     "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr",
@@ -33,6 +34,14 @@ STIX_HASH_NAMES = {"file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-
 
 # STIX 2.1 section 2.9: namespace for deterministic SCO identifiers.
 SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
+
+MAX_VALUE_LENGTH = 2048
+# A value longer than this is refused by a message that does not quote it, so it is not scanned
+# for a card number (NFC can lengthen a text: the margin keeps every value that may be quoted).
+_SCANNED_LENGTH = 4 * MAX_VALUE_LENGTH
+
+# Messages that never quote the value: they stand as they are.
+_QUOTING_NOTHING = frozenset({fraud.FULL_CARD_REFUSAL, fraud.CARD_AS_ACCOUNT})
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 # The Cc characters of ASCII (ASCII has no Cf): the per-character Unicode lookup is only needed
@@ -83,8 +92,8 @@ def _clean(value: object) -> str:
         raise ObservableError("must not be empty")
     if _ASCII_CONTROL.search(text) if text.isascii() else any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in text):
         raise ObservableError("contains control characters")
-    if len(text) > 2048:
-        raise ObservableError("is longer than 2048 characters")
+    if len(text) > MAX_VALUE_LENGTH:
+        raise ObservableError(f"is longer than {MAX_VALUE_LENGTH} characters")
     return text
 
 
@@ -128,9 +137,12 @@ def normalize(type_: str, value: object) -> Observable:
     """Validate and normalise one observable; raise ObservableError saying what is wrong."""
     try:
         return _normalize(type_, value)
-    except ObservableError:
-        if isinstance(value, str) and fraud.looks_like_full_card(value.strip()):
-            # Whatever type it was sent as, a card number in clear is never repeated back.
+    except ObservableError as exc:
+        if str(exc) in _QUOTING_NOTHING:
+            raise
+        if isinstance(value, str) and len(value.strip()) <= _SCANNED_LENGTH and holds_card(value):
+            # Whatever type it was sent as, and however it is spelled (any script's digits, other
+            # separators, URL-encoded, or inside a longer value), a card number is never repeated.
             raise ObservableError(fraud.FULL_CARD_REFUSAL) from None
         raise
 

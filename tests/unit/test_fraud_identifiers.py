@@ -120,3 +120,57 @@ def test_fraud_scos_take_opencti_shapes_and_its_extension():
     for sco in (iban, national, card, sco_dict(normalize("phone-number", "+84912345678"))):
         assert sco["extensions"] == {"extension-definition--f93e2c80-4231-4f9a-af8b-95c9bd566a82":
                                      {"extension_type": "new-sco"}}
+
+
+@pytest.mark.parametrize("account", ["4111111111111111", "4111 1111 1111 1111", "5500-0000-0000-0004",
+                                     "4111111111111111".translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))])
+def test_a_card_number_given_as_a_national_account_number_is_refused_without_repeating_it(account):
+    with pytest.raises(ObservableError) as info:
+        normalize("bank-account", f"BFTVVNVX/{account}")
+    message = str(info.value)
+    assert "payment card number" in message and "give its IBAN" in message
+    assert not re.search(r"\d{6}", re.sub(r"[\s\-]", "", message.replace("DE89 3704 0044 0532 0130 00", "")))
+
+
+def test_an_account_number_that_no_card_network_starts_with_is_still_an_account():
+    # Luhn-valid 16 digits, but 0, 1, 7, 8 or 9 first: no card network's number (the trade-off's limit).
+    assert normalize("bank-account", "BFTVVNVX/7000000000000005").value == "BFTVVNVX/7000000000000005"
+    assert normalize("bank-account", "BFTVVNVX/0071000123456").value == "BFTVVNVX/0071000123456"
+
+
+@pytest.mark.parametrize("typed", ["tel:+84-912-345-678;ext=4111111111111111", "+84 912 345 678 ext. 1234",
+                                   "+84 912 345 678 x 99"])
+def test_a_phone_numbers_extension_is_dropped(typed):
+    number = normalize("phone-number", typed)
+    assert (number.value, number.display) == ("+84912345678", "+84 912 345 678")
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize("type_,typed,value", [
+    ("payment-card", "411111******1111".translate(ARABIC_INDIC), "411111******1111"),
+    ("payment-card", "4111 11** **** 1111".translate(FULL_WIDTH), "411111******1111"),
+    ("phone-number", "+84912345678".translate(ARABIC_INDIC), "+84912345678"),
+    ("phone-number", "+84 912 345 678".translate(FULL_WIDTH), "+84912345678"),
+    ("bank-account", "DE89 3704 0044 0532 0130 00".translate(ARABIC_INDIC), "DE89370400440532013000"),
+    ("bank-account", "BFTVVNVX/0071000123456".translate(FULL_WIDTH), "BFTVVNVX/0071000123456"),
+])
+def test_digits_of_other_scripts_meet_their_ascii_spelling(type_, typed, value):
+    assert normalize(type_, typed).value == value
+
+
+@pytest.mark.parametrize("type_,typed", [
+    ("phone-number", "+" + "4111111111111111".translate(ARABIC_INDIC)),
+    ("phone-number", "4111111111111111".translate(FULL_WIDTH)),
+    ("payment-card", "4111111111111111".translate(ARABIC_INDIC)),
+    ("phone-number", "+84 12 ext. 4111111111111111"),  # invalid, and a card in it
+    ("ipv4-addr", "4111\u00a01111\u00a01111\u00a01111"),
+    ("domain-name", "4111_1111_1111_1111.example"),
+])
+def test_a_card_number_in_any_spelling_is_never_repeated_by_an_error(type_, typed):
+    with pytest.raises(ObservableError) as info:
+        normalize(type_, typed)
+    digits = "".join(str(int(ch)) for ch in str(info.value) if ch.isdecimal())
+    assert "4111111111111111" not in digits
