@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cert_share.stix.card_redaction import card_in_observable, holds_card, redact, redact_cards
+from cert_share.stix import card_redaction
+from cert_share.stix.card_redaction import card_in_observable, holds_card, redact, redact_cards, redact_stix
 
 
 @pytest.mark.parametrize("text,shown", [
@@ -49,3 +50,79 @@ def test_only_free_form_types_can_hide_a_card_number():
     assert card_in_observable("email-addr", "4111111111111111@mail.example")
     assert not card_in_observable("url", "https://pay.example/?order=4111111111111112")
     assert not card_in_observable("bank-account", "BFTVVNVX/4111111111111111")  # an account's own digits
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize("text", [
+    "https://pay.example/?c=4111%201111%201111%201111",  # URL-encoded spaces
+    "https://pay.example/?c=4111%25201111%25201111%25201111",  # encoded twice
+    "https://pay.example/4111/1111/1111/1111",  # path segments
+    "card " + "4111111111111111".translate(ARABIC_INDIC),  # Arabic-Indic digits
+    "card " + "4111 1111 1111 1111".translate(FULL_WIDTH),
+    "4111－1111－1111－1111",  # full-width hyphens (NFKC)
+    "4111\u00a01111\u00a01111\u00a01111", "4111\u202f1111\u202f1111\u202f1111",  # non-breaking spaces
+    "4111\t1111\t1111\t1111", "4111  1111  1111  1111", "4111--1111--1111--1111", "4111 - 1111 - 1111 - 1111",
+    "4111_1111_1111_1111", "4111,1111,1111,1111",
+])
+def test_a_card_number_in_other_spellings_is_found_and_masked(text):
+    assert holds_card(text)
+    shown = redact_cards(text)
+    assert "411111******1111" in shown
+    digits = "".join(str(int(ch)) for ch in shown if ch.isdecimal())
+    assert "4111111111111111" not in digits
+    assert not holds_card(shown)
+
+
+def test_a_card_number_hidden_by_encoding_in_a_url_is_refused_as_an_observable():
+    assert card_in_observable("url", "http://evil.example/pay?c=4111%201111%201111%201111")
+    assert card_in_observable("url", "http://evil.example/4111/1111/1111/1111")
+    assert card_in_observable("url", "http://evil.example/?c=" + "4111111111111111".translate(ARABIC_INDIC))
+    assert not card_in_observable("url", "http://evil.example/2026/11/30/report%201.html")
+
+
+def _counted(monkeypatch) -> dict[str, int]:
+    """Counts of the scan's steps: groups read, Luhn checks made."""
+    counts = {"groups": 0, "luhn": 0}
+    real_groups, real_luhn = card_redaction._groups, card_redaction.luhn_valid
+
+    def groups(run):
+        for group in real_groups(run):
+            counts["groups"] += 1
+            yield group
+
+    def luhn(digits):
+        counts["luhn"] += 1
+        return real_luhn(digits)
+
+    monkeypatch.setattr(card_redaction, "_groups", groups)
+    monkeypatch.setattr(card_redaction, "luhn_valid", luhn)
+    return counts
+
+
+def test_a_megabyte_of_digit_groups_is_read_once(monkeypatch):
+    """The scan is linear: each group of one long run of groups ("1234 1234 …", 1 MB, one line of
+    a form) is read once and costs at most a few Luhn checks, whatever the run's length. (It once
+    copied the rest of the run for each group: 27 s for 400 KB, bench/card_scan.py.)"""
+    counts = _counted(monkeypatch)
+    groups = 200_000
+    text = "1234 " * groups + "4111 1111 1111 1111"
+    assert len(text) > 1_000_000
+    assert holds_card(text)
+    assert counts["groups"] == groups + 4
+    assert counts["luhn"] <= 4 * (groups + 4)  # suffixes of at least 13 and at most 19 digits
+
+
+def test_a_long_run_without_a_card_is_read_once_too(monkeypatch):
+    counts = _counted(monkeypatch)
+    assert not holds_card("1234 " * 100_000)
+    assert counts["groups"] == 100_000
+
+
+def test_the_strings_of_a_stix_object_are_masked_but_not_its_ids_refs_or_pattern():
+    obj = {"type": "note", "id": "note--4111111111111111", "content": "PAN 4111111111111111",
+           "object_refs": ["incident--4111-1111-1111-1111"], "x_notes": [{"text": "4111 1111 1111 1111"}],
+           "pattern": "[x:value = '4111111111111111']", "created_by_ref": "identity--4111111111111111"}
+    assert redact_stix(obj) == {**obj, "content": "PAN 411111******1111", "x_notes": [{"text": "411111******1111"}]}
