@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..models import Incident, Organization, PhaseUpdate
 from ..schemas.fields import choice_message
 from ..stix import build
+from ..stix.card_redaction import redact, redact_cards
 from ..stix.observables import Observable as ObservableValue
 from ..stix.observables import host_key, ip_hex
 from ..store import audit
@@ -68,7 +69,11 @@ def store_report(session: DbSession, *, org: Organization, data: dict, actor: Ac
     the organization's own: another organization's use of the same value is never consulted.
     Two requests racing with the same ``external_id`` get one report: the unique key decides,
     and the loser returns the winner's report like a retry would.
+
+    Full card numbers in the free text (title, description, …), in any spelling, are masked to
+    their BIN and last 4 here, whichever channel the report came by: a card number is never stored.
     """
+    data = _without_cards(data)
     external_id = data.get("external_id")
     if external_id:
         existing = find_by_external_id(session, org, external_id)
@@ -130,6 +135,19 @@ def store_report(session: DbSession, *, org: Organization, data: dict, actor: Ac
     return incident, True
 
 
+# The free-text fields of a report: what a card number can be typed in (observables are validated,
+# and a full card number is refused there).
+_FREE_TEXT = ("title", "description", "affected_services", "impact", "external_id")
+
+
+def _without_cards(data: dict) -> dict:
+    """``data`` with every card number in its free text masked (``redact_cards``): the original if
+    there is none."""
+    masked = {name: redact_cards(data[name]) for name in _FREE_TEXT if isinstance(data.get(name), str)}
+    changed = {name: text for name, text in masked.items() if text != data[name]}
+    return {**data, **changed} if changed else data
+
+
 class _Planned(NamedTuple):
     """An observable of a report about to be stored, with the ids its STIX objects will use."""
     type: str
@@ -175,7 +193,8 @@ def add_phase_update(session: DbSession, *, incident: Incident, phase: str, summ
     if incident.status in END_STATUSES and phase != Phase.FINAL_REPORT:
         raise InputError(f"the report is {incident.status}; only a final report can still be added", field="phase")
     now = utcnow()
-    update = PhaseUpdate(phase=phase, summary=summary, details=details or {},
+    # The summary and details are free text: a card number in them is masked, never stored.
+    update = PhaseUpdate(phase=phase, summary=redact_cards(summary), details=redact(details or {}),
                          author_id=actor.user.id if actor.user is not None else None, submitted_at=now)
     # Appending (not session.add first) loads the existing updates before the new row is pending,
     # so the autoflush of that load cannot put the new update in the list twice.

@@ -56,7 +56,7 @@ from ..models import Collection, Organization, TaxiiStatus
 from ..schemas.incident import IncidentCreateSchema
 from ..stix import markings
 from ..stix.build import INCIDENT_CORE_EXTENSION, version_of
-from ..stix.card_redaction import CARD_IN_VALUE, card_in_observable, holds_card, redact_cards
+from ..stix.card_redaction import CARD_IN_VALUE, card_in_observable, holds_card, redact_cards, redact_stix
 from ..stix.fraud import FRAUD_TYPES, FULL_CARD_REFUSAL
 from ..stix.observables import TYPES, ObservableError, normalize
 from ..stix.parse import (
@@ -354,6 +354,10 @@ def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, en
     if member_intake:
         valid, reports = _with_reports(valid, failures)
 
+    # Kept as they came, but for card numbers in their text (an incident's description, a note's
+    # content, a name): masked to BIN + last 4 inside the strings. Ids, references and patterns are
+    # left as they are (a pattern or an observed value holding a card number was refused above).
+    valid = [redact_stix(obj) for obj in valid]
     add_objects(session, collection, valid, owner_org_id=org.id if org is not None else None, now=now)
     for data in reports:
         assert org is not None  # reports come only from a member's intake, and a member has an organization

@@ -12,15 +12,22 @@ from dataclasses import dataclass, field
 
 from marshmallow import ValidationError
 
+from ..limits import MAX_AFFECTED_SERVICES, MAX_DESCRIPTION, MAX_IMPACT, MAX_TITLE
 from ..schemas.incident import IncidentCreateSchema
 from ..stix import fraud
 from ..stix.card_redaction import holds_card, redact_cards
-from ..stix.observables import Observable, ObservableError, normalize, recognize
+from ..stix.observables import MAX_VALUE_LENGTH, Observable, ObservableError, normalize, recognize
 from .timezones import to_iso, valid_zone
 
 _schema = IncidentCreateSchema()
 TIME_FIELDS = ("detected_at", "started_at", "classified_at")
 TEXT_FIELDS = ("title", "description", "affected_services", "impact")
+# What of a text field is shown again when the form comes back: the schema refuses more, and a
+# request's megabytes are neither scanned for card numbers nor sent back.
+_TEXT_LIMITS = {"title": MAX_TITLE, "description": MAX_DESCRIPTION, "affected_services": MAX_AFFECTED_SERVICES,
+                "impact": MAX_IMPACT}
+LONG_LINE_MESSAGE = (f"is longer than {MAX_VALUE_LENGTH} characters, which no observable is; it is not shown "
+                     "again")
 REQUIRED_MESSAGE = "This field is required."
 MAX_LINE_ERRORS = 20  # a pasted log file should not produce a page of thousands of messages
 KINDS = ("IP address or range, domain, URL, e-mail address, file hash, AS number, bank account (IBAN, or BIC and "
@@ -42,6 +49,9 @@ class FormResult:
     errors: dict[str, list[str]] = field(default_factory=dict)  # form field name -> messages
     # The observables box as it may be shown again: full card numbers reduced to BIN + last 4.
     observables_text: str = ""
+    # The text fields as they may be shown again: card numbers reduced to BIN + last 4, cut at
+    # their limit.
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 def _add(errors: dict[str, list[str]], name: str, message: str) -> None:
@@ -67,6 +77,9 @@ def observable_lines(text: str) -> tuple[list[dict], list[int], list[str]]:
     items, line_numbers, errors = [], [], []
     for number, line in enumerate((text or "").splitlines(), start=1):
         if not line.strip():
+            continue
+        if len(line) > MAX_VALUE_LENGTH:  # refused unread: no card scan of a megabyte line
+            errors.append(f"line {number}: {LONG_LINE_MESSAGE}")
             continue
         try:
             recognized = _recognize(line)
@@ -149,16 +162,18 @@ def load_report(form_data: dict) -> FormResult:
     payload["share_reporter"] = bool(form_data.get("share_reporter"))
 
     accepted = set(line_numbers)
-    shown_again = "\n".join(line if number in accepted else redact_cards(line)
+    shown_again = "\n".join(line if number in accepted else "" if len(line) > MAX_VALUE_LENGTH else redact_cards(line)
                              for number, line in enumerate(box.splitlines(), start=1))
+    texts = {name: redact_cards(payload[name][:_TEXT_LIMITS[name]]) if isinstance(payload[name], str) else ""
+             for name in TEXT_FIELDS}
     try:
         data = _schema.load(payload)
     except ValidationError as exc:
         _map_schema_errors(exc.messages_dict, line_numbers, errors)
-        return FormResult(errors=_redacted(errors), observables_text=shown_again)
+        return FormResult(errors=_redacted(errors), observables_text=shown_again, texts=texts)
     if errors:
-        return FormResult(errors=_redacted(errors), observables_text=shown_again)
-    return FormResult(data=data, observables_text=shown_again)
+        return FormResult(errors=_redacted(errors), observables_text=shown_again, texts=texts)
+    return FormResult(data=data, observables_text=shown_again, texts=texts)
 
 
 def _redacted(errors: dict[str, list[str]]) -> dict[str, list[str]]:

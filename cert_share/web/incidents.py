@@ -100,6 +100,8 @@ def incident_new():
         form_errors = _apply_errors(form, result.errors)
         # Shown again without any full card number: those lines keep only the BIN and last 4.
         form.observables.data = result.observables_text
+        for name, text in result.texts.items():  # the title, description …: no card number either
+            form[name].data = text
         return render_template("incidents/new.html", form=form, form_errors=form_errors), 400
     return render_template("incidents/new.html", form=form, form_errors=form_errors)
 

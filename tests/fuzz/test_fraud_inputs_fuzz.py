@@ -175,3 +175,39 @@ def test_a_taxii_push_never_fails_and_never_repeats_or_stores_a_card_number(app,
     with app.app_context():
         stored = _compact(" ".join(o.body for o in db.session.query(StixObject)))
     assert sent and not [digits for digits in sent if digits in stored]
+
+
+# Other spellings of a card number: any script's digits, wider separators, URL encoding.
+_SCRIPTS = ["0123456789", "٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹", "０１２３４５６７８９", "०१२३४५६७८९"]
+_WIDE_SEPARATORS = ["", " ", "  ", "\t", "\u00a0", "\u202f", "-", "--", " - ", "_", ",", "/", ".", "%20", "－"]
+
+
+@st.composite
+def spelled_pans(draw) -> tuple[str, str]:
+    """(the card number's ASCII digits, the card in some spelling inside some text)."""
+    digits = draw(pans)
+    script = draw(st.sampled_from(_SCRIPTS))
+    separator = draw(st.sampled_from(_WIDE_SEPARATORS))
+    size = draw(st.sampled_from([3, 4, 5, 6]))
+    in_script = digits.translate(str.maketrans("0123456789", script))
+    written = separator.join(in_script[i:i + size] for i in range(0, len(digits), size))
+    prefix = draw(st.text(_AFFIX, max_size=12))
+    suffix = draw(st.text(_AFFIX, max_size=12))
+    return digits, draw(st.sampled_from([written, f"{prefix} {written} {suffix}",
+                                         f"https://pay.example/{prefix}?card={written}&{suffix}"]))
+
+
+def _ascii_text(text: str) -> str:
+    return "".join(str(int(ch)) if ch.isdecimal() else ch for ch in text)
+
+
+@seeded
+@settings(max_examples=examples(200))
+@given(card=spelled_pans())
+def test_a_card_number_in_any_spelling_is_found_and_masked(card):
+    from cert_share.stix.card_redaction import holds_card, redact_cards
+    digits, text = card
+    assert holds_card(text)
+    shown = redact_cards(text)
+    assert digits not in re.sub(r"[^0-9]", "", _ascii_text(shown)), shown
+    assert not holds_card(shown)

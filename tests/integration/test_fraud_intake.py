@@ -485,3 +485,147 @@ def test_a_partner_feed_delivers_fraud_indicators_as_observables(app, factory, t
         assert {(o.type, o.value) for o in report.observables} == {
             ("phone-number", "+84912345678"), ("bank-account", "DE89370400440532013000"),
             ("cryptocurrency-wallet", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2")}
+
+
+# --- card numbers in free text and in other spellings (security review) -----------------------
+
+ARABIC_PAN = PAN_DIGITS.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+SPELLINGS = (PAN_DIGITS, PAN, "4111-1111-1111-1111", ARABIC_PAN, "4111%201111%201111%201111",
+             "4111/1111/1111/1111")
+
+
+def stored_text(app) -> str:
+    """Every value of every row of every table, as text: what the database holds."""
+    with app.app_context():
+        connection = db.session.connection()
+        return "\n".join(str(row) for table in db.metadata.sorted_tables for row in connection.execute(select(table)))
+
+
+def assert_no_card_stored(app) -> None:
+    text = stored_text(app)
+    for spelling in SPELLINGS:
+        assert spelling not in text, f"{spelling!r} was stored"
+    assert PAN_DIGITS not in re.sub(r"[\s\-./_,]|%20", "", text)
+
+
+def test_a_card_number_in_an_api_reports_text_is_stored_masked(app, client, factory, bank):
+    body = _body({"type": "domain-name", "value": "pay-evil.example"}, title="Fraud with card 4111 1111 1111 1111",
+                 description=f"Card {PAN_DIGITS} was used, then {ARABIC_PAN}", impact="card 4111%201111%201111%201111",
+                 affected_services="cards 4111/1111/1111/1111")
+    response = client.post("/api/v1/incidents", json=body, headers=auth(factory.token(bank)))
+    assert response.status_code == 201, response.get_json()
+    report = response.get_json()
+    assert report["title"] == "Fraud with card 411111******1111"
+    assert report["description"] == "Card 411111******1111 was used, then 411111******1111"
+    assert_no_pan(response.get_data(as_text=True))
+    assert_no_card_stored(app)
+
+
+@pytest.mark.parametrize("observable", [
+    {"type": "bank-account", "value": f"BFTVVNVX/{PAN_DIGITS}"}, {"type": "bank-account", "value": f"BFTVVNVX/{PAN}"},
+    {"type": "url", "value": "http://evil.example/pay?c=4111%201111%201111%201111"},
+    {"type": "url", "value": "http://evil.example/4111/1111/1111/1111"},
+    {"type": "url", "value": f"http://evil.example/?c={ARABIC_PAN}"},
+    {"type": "email-addr", "value": "4111_1111_1111_1111@evil.example"},
+    {"type": "phone-number", "value": f"+{ARABIC_PAN}"}, {"type": "payment-card", "value": ARABIC_PAN},
+])
+def test_a_card_number_in_another_spelling_or_as_an_account_is_refused_and_not_echoed(app, client, factory, bank,
+                                                                                      observable):
+    response = client.post("/api/v1/incidents", json=_body(observable), headers=auth(factory.token(bank)))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert_no_pan(page)
+    assert ARABIC_PAN not in page and ARABIC_PAN not in json.loads(page).__repr__()
+    assert counts(app) == (0, 0, 0)
+
+
+def test_an_account_number_that_is_a_card_says_to_give_the_iban(client, factory, bank):
+    response = client.post("/api/v1/incidents", json=_body({"type": "bank-account", "value": f"BFTVVNVX/{PAN}"}),
+                           headers=auth(factory.token(bank)))
+    [message] = response.get_json()["errors"]["observables"]["0"]["value"]
+    assert "payment card number" in message and "give its IBAN" in message
+
+
+def test_a_phone_numbers_extension_is_not_stored(app, client, factory, bank):
+    body = _body({"type": "phone-number", "value": f"tel:+84-912-345-678;ext={PAN_DIGITS}"})
+    response = client.post("/api/v1/incidents", json=body, headers=auth(factory.token(bank)))
+    assert response.status_code == 201, response.get_json()
+    assert [o["value"] for o in response.get_json()["observables"]] == ["+84912345678"]
+    with app.app_context():
+        assert [o.display_value for o in db.session.query(Observable)] == ["+84 912 345 678"]
+    assert_no_card_stored(app)
+
+
+def test_a_masked_card_in_arabic_indic_digits_is_stored_in_ascii_digits(app, client, factory, bank):
+    masked = "411111******1111".translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    response = client.post("/api/v1/incidents", json=_body({"type": "payment-card", "value": masked}),
+                           headers=auth(factory.token(bank)))
+    assert response.status_code == 201
+    with app.app_context():
+        assert [o.value for o in db.session.query(Observable)] == ["411111******1111"]
+
+
+def test_a_card_number_in_the_forms_text_is_stored_masked(app, bank_client):
+    description = f"customer card {ARABIC_PAN}\nand 4111\u00a01111\u00a01111\u00a01111"
+    response = submit(bank_client, {**_form("pay-evil.example"), "title": f"Card {PAN} abused",
+                                    "description": description})
+    assert response.status_code == 302
+    with app.app_context():
+        report = db.session.query(Incident).one()
+        assert report.title == "Card 411111******1111 abused"
+        assert report.description == "customer card 411111******1111\nand 411111******1111"
+    assert_no_card_stored(app)
+
+
+def test_a_form_sent_back_shows_no_card_number_in_its_text_either(app, bank_client):
+    response = submit(bank_client, {**_form("4111\t1111\t1111\t1111"), "title": f"Card {PAN} abused",
+                                    "description": f"customer card {ARABIC_PAN}", "impact": "x" * 6000})
+    assert response.status_code == 400
+    page = html.unescape(response.get_data(as_text=True))
+    assert_no_pan(page)
+    assert ARABIC_PAN not in page and "4111\t1111" not in page
+    assert "Card 411111******1111 abused" in page and "customer card 411111******1111" in page
+
+
+def test_a_megabyte_line_in_the_form_is_refused_unread_and_not_shown_again(app, bank_client):
+    response = submit(bank_client, _form("198.51.100.7\n" + "4111 " * 200_000))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "line 2: is longer than 2048 characters, which no observable is; it is not shown again" in field_errors(page)
+    assert textarea(page).splitlines() == ["198.51.100.7"]
+    assert counts(app) == (0, 0, 0)
+
+
+def test_card_numbers_in_pushed_text_are_stored_masked_and_an_account_that_is_a_card_refused(app, client, world):
+    incident = {**_incident(), "name": "Card 4111-1111-1111-1111 abuse", "description": f"victim card {PAN_DIGITS}",
+                "x_victim": {"card": ARABIC_PAN}}
+    note = {"type": "note", "spec_version": "2.1", "id": f"note--{uuid.uuid4()}", "created": CREATED,
+            "modified": CREATED, "content": "PAN 4111%201111%201111%201111", "object_refs": [incident["id"]]}
+    phone = _sco("phone-number", value=f"+84912345678;ext={PAN_DIGITS}")
+    account = _sco("bank-account", bic="BFTVVNVX", account_number=PAN_DIGITS)
+    url = _sco("url", extension=False, value="http://evil.example/4111/1111/1111/1111")
+    status = _push(client, world, [incident, note, phone, account, url,
+                                   *(_relate(incident, o) for o in (phone, account, url))])
+    assert {f["id"] for f in status["failures"]} == {account["id"], url["id"]}
+    assert_no_pan(json.dumps(status))
+    with app.app_context():
+        bodies = {o.stix_id: json.loads(o.body) for o in db.session.query(StixObject)}
+        assert bodies[incident["id"]]["name"] == "Card 411111******1111 abuse"
+        assert bodies[incident["id"]]["description"] == "victim card 411111******1111"
+        assert bodies[incident["id"]]["x_victim"] == {"card": "411111******1111"}
+        assert bodies[note["id"]]["content"] == "PAN 411111******1111"
+        report = db.session.execute(select(Incident).where(Incident.external_id == incident["id"])).scalar_one()
+        assert (report.title, report.description) == ("Card 411111******1111 abuse", "victim card 411111******1111")
+        assert {(o.type, o.value) for o in report.observables} == {("phone-number", "+84912345678")}
+    assert_no_card_stored(app)
+
+
+def test_a_card_number_in_an_imported_bundles_text_is_stored_masked(app, tmp_path, bank):
+    incident = {**_incident(), "name": f"Card {PAN} abuse", "description": f"victim card {ARABIC_PAN}"}
+    phone = _sco("phone-number", value="+84 912 345 678")
+    result = _import(app, tmp_path, bank, _bundle(incident, phone, _relate(incident, phone)))
+    assert_no_pan(result.text)
+    with app.app_context():
+        report = db.session.query(Incident).one()
+        assert (report.title, report.description) == ("Card 411111******1111 abuse", "victim card 411111******1111")
+    assert_no_card_stored(app)
