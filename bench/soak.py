@@ -152,6 +152,8 @@ class Member:
 
 def prepare(args, env: dict) -> dict:
     """The CERT, the members and the observers with their tokens; the seed in all-members."""
+    from sqlalchemy import text
+
     from bench.taxii import indicators
     from cert_share import create_app
     from cert_share.extensions import db
@@ -184,6 +186,12 @@ def prepare(args, env: dict) -> dict:
             add_objects(db.session, collections["all-members"], batch, owner_org_id=cert_id)
             db.session.commit()
             db.session.expunge_all()
+        if is_postgresql(env["DATABASE_URL"]):
+            # What autovacuum does within a minute of a bulk load on a production server (a test server
+            # may run without it): without statistics every `next` page of the full sync anti-joins
+            # all the rows after it (1.6 s instead of 14 ms a page at 100k objects, measured).
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
         seed_s = time.perf_counter() - seed_started
         db.engine.dispose()
     return {"members": members, "observers": observers, "collections": collections, "orgs_s": orgs_s,
