@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from cert_share.clock import utcnow
 from cert_share.extensions import db
-from cert_share.models import Incident, Observable, Organization, StixObject, TaxiiStatus
+from cert_share.models import Incident, Observable, Organization, PhaseUpdate, StixObject, TaxiiStatus
 from cert_share.services import importer
 from cert_share.stix import markings
 from cert_share.stix.observables import OPENCTI_SCO_EXTENSION, normalize, sco_dict
@@ -628,4 +628,20 @@ def test_a_card_number_in_an_imported_bundles_text_is_stored_masked(app, tmp_pat
     with app.app_context():
         report = db.session.query(Incident).one()
         assert (report.title, report.description) == ("Card 411111******1111 abuse", "victim card 411111******1111")
+    assert_no_card_stored(app)
+
+
+def test_a_card_number_in_a_phase_update_is_stored_masked(app, client, factory, bank):
+    token = factory.token(bank)
+    report = client.post("/api/v1/incidents", json=_body({"type": "domain-name", "value": "pay-evil.example"}),
+                         headers=auth(token)).get_json()
+    response = client.post(f"/api/v1/incidents/{report['id']}/updates", headers=auth(token),
+                           json={"phase": "intermediate", "summary": f"Card {PAN} was used again",
+                                 "details": {"cards": [ARABIC_PAN], "note": "4111_1111_1111_1111"}})
+    assert response.status_code == 201, response.get_json()
+    assert_no_pan(response.get_data(as_text=True))
+    with app.app_context():
+        [update] = db.session.query(PhaseUpdate).all()
+        assert update.summary == "Card 411111******1111 was used again"
+        assert update.details == {"cards": ["411111******1111"], "note": "411111******1111"}
     assert_no_card_stored(app)
