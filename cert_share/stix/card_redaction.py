@@ -11,9 +11,11 @@ Spellings that still read as a card number are found too: digits of any script (
 full-width "４１１１…", translated to ASCII for the Luhn check), groups separated by up to three of
 whitespace (tabs, non-breaking spaces), dots, dashes, underscores, commas or slashes
 ("4111--1111__1111/1111"), and URL-encoded or compatibility-spelled text ("4111%201111…",
-"４１１１－…": URL-decoded and NFKC-normalized before a second look). The price of the wide
-separator set: a list of short numbers ("1200, 3400, 5600, 7800") passes the Luhn check one time
-in ten and is then masked like a card; nothing is lost but those digits in a free text.
+"４１１１－…": URL-decoded and NFKC-normalized before a second look). Single spaces, dashes and
+dots may mix between a card's groups; any other separator must be the same between all of them, so
+that "76.93.76.46, 95.232.63.28" stays two addresses. The price of the wide separator set: a list
+of short numbers ("1200, 3400, 5600, 7800") passes the Luhn check one time in ten and is then
+masked like a card (at intake too); nothing is lost but those digits of a free text.
 
 Cost: one pass over the text. A run of groups is walked once, keeping only the last groups that
 hold at most 19 digits (a card is never longer), so a megabyte of "4111 4111 …" costs a few
@@ -39,7 +41,11 @@ _MAX_CARD = 19
 # glued to letters or not ("card4111111111111111" is a card number too).
 _SEP = r"[\s.\-_,/]"
 _RUN = re.compile(rf"(?<!\d)\d+(?:{_SEP}{{1,3}}\d+)*(?!\d)")
-_GROUP = re.compile(r"\d+")
+_GROUP = re.compile(rf"({_SEP}*)(\d+)")
+# The separators a card's groups may mix ("4111 1111-1111.1111"); any other ("--", ", ", "/") must
+# be the same between all of a card's groups: "76.93.76.46, 95.232.63.28" is two IPv4 addresses
+# (whose digits pass the Luhn check), not a card.
+_MIXABLE = frozenset({"", " ", "-", "."})
 # At least 13 digits in the text at all: the cheap test most text fails (linear: \D and \d are
 # disjoint, so nothing backtracks).
 _THIRTEEN_DIGITS = re.compile(r"\d(?:\D*\d){12}")
@@ -54,13 +60,13 @@ def _masked(digits: str) -> str:
     return f"{digits[:6]}******{digits[-4:]}"
 
 
-def _groups(run: str) -> Iterator[str]:
-    """The digit groups of a run, in ASCII digits, one at a time."""
+def _groups(run: str) -> Iterator[tuple[str, str]]:
+    """(separator before it, its digits in ASCII) of each digit group of a run, one at a time."""
     for m in _GROUP.finditer(run):
-        yield ascii_digits(m.group(0))
+        yield m.group(1), ascii_digits(m.group(2))
 
 
-def _card_in(groups: Iterator[str]) -> str | None:
+def _card_in(groups: Iterator[tuple[str, str]]) -> str | None:
     """The digits of a card number made of consecutive groups (the whole run, or some of its
     groups: "ref 4111 1111 1111 1111 0042" holds one), else None.
 
@@ -68,11 +74,18 @@ def _card_in(groups: Iterator[str]) -> str | None:
     group costs at most 19 suffix checks whatever the run's length."""
     window: deque[str] = deque()
     held = 0
-    for group in groups:
+    joint = ""  # the separator between the window's groups: "" while they may mix
+    for separator, group in groups:
         if len(group) > _MAX_CARD:
             window.clear()
             held = 0
             continue
+        kind = "" if separator in _MIXABLE else separator
+        if window and kind != joint and len(window) > 1:
+            # A separator unlike the window's: a card does not span it, it may start before it.
+            while len(window) > 1:
+                held -= len(window.popleft())
+        joint = kind
         window.append(group)
         held += len(group)
         while held > _MAX_CARD:
@@ -142,7 +155,7 @@ def _redact_in_place(text: str) -> str:
     for m, digits in _cards(text):
         out.append(text[last:m.start()])
         # Groups around the card ("ref 4111 1111 1111 1111 0042"): which digits are its own is unclear.
-        run_digits = "".join(_groups(m.group(0)))
+        run_digits = "".join(digits for _, digits in _groups(m.group(0)))
         out.append(_masked(digits) if run_digits == digits else "[card number removed]")
         last = m.end()
     return "".join(out) + text[last:] if out else text

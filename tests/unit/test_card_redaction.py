@@ -76,6 +76,15 @@ def test_a_card_number_in_other_spellings_is_found_and_masked(text):
     assert not holds_card(shown)
 
 
+@pytest.mark.parametrize("text", [
+    "Seen from 76.93.76.46, 95.232.63.28",  # two IPv4 addresses whose 16 digits pass the Luhn check
+    "76.93.76.46,95.232.63.28", "76.93.76.46 / 95.232.63.28", "7693, 7646--9523, 2632",
+])
+def test_groups_joined_by_unlike_wide_separators_are_no_card(text):
+    assert not holds_card(text)
+    assert redact_cards(text) == text
+
+
 def test_a_card_number_hidden_by_encoding_in_a_url_is_refused_as_an_observable():
     assert card_in_observable("url", "http://evil.example/pay?c=4111%201111%201111%201111")
     assert card_in_observable("url", "http://evil.example/4111/1111/1111/1111")
