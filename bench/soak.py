@@ -29,7 +29,8 @@ After the load stops, the observers wait up to one publish interval and a minute
 warnings still due. Reported (markdown on stdout, ``--json PATH`` for the numbers): p50/p99/max
 latency per route, errors (non-2xx, exceptions, tracebacks or error lines in the server's and
 the scheduler's logs, failed job runs: there must be none), each worker's RSS at start and end
-(``/proc/<pid>/status``; bound ``--rss-growth-mib``), the warning delay, intake latency in the
+(``/proc/<pid>/status``; bounds ``--rss-growth-mib`` over the run and ``--rss-after-sync-mib``
+from the end of the full sync to the end), the warning delay, intake latency in the
 first and the last minute (issue target: within 20 %), the client's own CPU, and the 1-minute
 load at start and end. Exit status 1 when an error was counted or a bound broke. Usage::
 
@@ -659,6 +660,9 @@ def summarize(args, db_label: str, setup: dict, r: dict, counts: dict) -> tuple[
         "warnings never readable": missing,
         "workers replaced": int(replaced),
         f"workers over +{args.rss_growth_mib} MiB RSS": sum(1 for g in growth.values() if not g <= args.rss_growth_mib),
+        f"workers over +{args.rss_after_sync_mib} MiB RSS after the full sync": sum(  # unsampled: not counted
+            1 for pid in growth if r["rss_end"].get(pid, {}).get("VmRSS", 0.0) - around_sync(r, pid)[1]
+            > args.rss_after_sync_mib),
     }
     if r["sync"].get("objects", 0) < args.sync_objects:
         failures["full sync incomplete"] = 1
@@ -711,7 +715,8 @@ def summarize(args, db_label: str, setup: dict, r: dict, counts: dict) -> tuple[
         rows.append((f"worker {pid} RSS start → before the full sync → after it → end (peak)",
                      f"{s['VmRSS']:.0f} → {before:.0f} → {after:.0f} → {last:.0f} MiB "
                      f"({e.get('VmHWM', float('nan')):.0f}); growth {growth[pid]:+.0f} MiB "
-                     f"(bound +{args.rss_growth_mib:g} MiB), after the sync {last - after:+.0f} MiB"))
+                     f"(bound +{args.rss_growth_mib:g} MiB), after the sync {last - after:+.0f} MiB "
+                     f"(bound +{args.rss_after_sync_mib:g} MiB)"))
     rows.append(("scheduler RSS start → end", f"{r['scheduler_rss_start'].get('VmRSS', float('nan')):.0f} → "
                                              f"{r['scheduler_rss_end'].get('VmRSS', float('nan')):.0f} MiB"))
     rows.append(("job runs", ", ".join(f"{k} ×{v}" for k, v in counts["jobs"].items()) or "none"))
@@ -758,6 +763,9 @@ def main() -> None:
     parser.add_argument("--report-threads", type=int, default=4)
     parser.add_argument("--rss-growth-mib", type=float, default=64,
                         help="largest acceptable RSS growth of a worker over the run (default 64 MiB)")
+    parser.add_argument("--rss-after-sync-mib", type=float, default=8,
+                        help="largest acceptable RSS growth of a worker from the end of the full sync to the end "
+                             "(default 8 MiB)")
     parser.add_argument("--json", help="write the numbers here too")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite file)")
     args = parser.parse_args()
