@@ -93,6 +93,9 @@ class WarningSource(Model):
     __table_args__ = (
         UniqueConstraint("warning_id", "incident_id", name="uq_warning_sources"),
         Index("ix_warning_sources_incident", "incident_id"),
+        # Routing a later sighting reads the active sources per (organization, TLP) from this
+        # index alone, however many sightings the warning has (lifecycle.active_sources).
+        Index("ix_warning_sources_routing", "warning_id", "withdrawn", "org_id", "tlp", "seen_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
