@@ -202,7 +202,7 @@ def storage_sizes(db_url: str, n: int) -> list[str]:
             " WHERE t.relname = 'stix_objects'")).all()
         total = conn.execute(text("SELECT count(*) FROM stix_objects")).scalar_one()
     engine.dispose()
-    return [f"{name}: {size / 1e6:.1f} MB, {size / max(total, 1):.0f} bytes per row ({total:,} rows)"
+    return [f"{name}: {float(size) / 1e6:.1f} MB, {float(size) / max(total, 1):.0f} bytes per row ({total:,} rows)"
             for name, size, _ in rows]
 
 
