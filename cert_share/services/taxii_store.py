@@ -9,8 +9,11 @@ at a thousand or a million objects. Bodies are returned as the stored JSON text;
 concatenates them into the envelope without parsing them.
 
 A page also ends before its objects' stored JSON passes ``page_bytes`` (TAXII_PAGE_BYTES), one
-object at least: the byte count is taken in the database (the size of each row of the page), and
-bodies past the cap never leave it, so a page of large objects costs a worker at most that much.
+object at least, and bodies past the cap never leave the database, so a page of large objects
+costs a worker at most that much. On PostgreSQL the byte count is taken in the database (a running
+sum of each row's ``octet_length`` over the page's rows); on SQLite, which produces rows lazily as
+they are fetched, the worker counts the UTF-8 bytes of the bodies as the rows stream and stops
+fetching at the first that does not fit (the window query cost SQLite three times the plain page).
 
 ``next`` tokens are opaque: ``base64url(json) . base64url(HMAC-SHA256)`` keyed with SECRET_KEY,
 carrying the position and a digest of (route, collection, caller's organization, object id,
@@ -313,11 +316,34 @@ def _bounded_bodies(query: Select) -> Select:
             .order_by(inner.c.date_added, inner.c.pk))
 
 
+def _utf8_size(body: str) -> int:
+    return len(body) if body.isascii() else len(body.encode())
+
+
+def _streamed_page(result: Any, limit: int, page_bytes: int) -> tuple[list, bool]:
+    """The rows of ``result`` (``limit`` + 1 at most) up to the first whose body would take the
+    page past ``page_bytes`` bytes (the first always stays), and whether more rows follow; the
+    rows after the cut are never fetched (SQLite does not produce them)."""
+    rows: list = []
+    total = 0
+    try:
+        for row in result:
+            total += _utf8_size(row[5])
+            if rows and total > page_bytes:
+                return rows, True
+            if len(rows) == limit:
+                return rows, True
+            rows.append(row)
+        return rows, False
+    finally:
+        result.close()
+
+
 @lru_cache(maxsize=512)
 def _statement(shape: tuple) -> Select:
     """The SELECT for one query shape, built once: building it per request would cost a third of a poll."""
     (levels, unmarked, owner, by_object, ids, types, spec_versions, after, versions, paged, with_body,
-     limit) = shape
+     limit, streamed) = shape
     access = CollectionAccess(read=True, write=False, tlp_levels=frozenset(levels),
                               owner_org_id=0 if owner else None)
     columns = [StixObject.pk, StixObject.date_added, StixObject.stix_id, StixObject.version,
@@ -341,7 +367,11 @@ def _statement(shape: tuple) -> Select:
         query = query.where(tuple_(StixObject.date_added, StixObject.pk)
                             > tuple_(bindparam("next_date", type_=UTCDateTime), bindparam("next_pk")))
     query = query.order_by(StixObject.date_added, StixObject.pk).limit(limit + 1)
-    if with_body:
+    if with_body and streamed:
+        # Bodies counted as the rows stream (read()); date_added as stored, as _bounded_bodies gives it.
+        query = query.with_only_columns(StixObject.pk, type_coerce(StixObject.date_added, String()),
+                                        *columns[2:5], StixObject.body)
+    elif with_body:
         query = _bounded_bodies(query.with_only_columns(*columns[:5]))
     return query
 
@@ -356,12 +386,14 @@ def read(session: DbSession, *, collection: Collection, access: CollectionAccess
     if not access.read:
         raise NotFound("no such collection")
     explicit = [v for v in filters.versions if v not in VERSION_KEYWORDS]
+    connection = session.connection()
+    streamed = with_body and connection.dialect.name == "sqlite"
     shape = (tuple(sorted(access.tlp_levels)), access.unmarked, access.owner_org_id is not None,
              object_id is not None, bool(filters.ids), bool(filters.types), bool(filters.spec_versions),
              filters.added_after is not None,
              None if all_versions
              else tuple(sorted({v if v in VERSION_KEYWORDS else "=" for v in filters.versions})),
-             bool(filters.next), with_body, filters.limit)
+             bool(filters.next), with_body, filters.limit, streamed)
     params: dict = {"coll": collection.id, "owner": access.owner_org_id, "object_id": object_id,
                     "ids": filters.ids, "types": filters.types, "spec_versions": filters.spec_versions,
                     "after": filters.added_after, "versions": explicit,
@@ -370,14 +402,19 @@ def read(session: DbSession, *, collection: Collection, access: CollectionAccess
         params["next_date"], params["next_pk"] = decode_next(secret, scope, filters.next, secret_fallbacks)
     statement = _statement(shape)
     # Plain column rows through the connection: no ORM entity bookkeeping on the hot path.
-    rows = session.connection().execute(statement, {k: v for k, v in params.items() if v is not None
-                                                    and (not isinstance(v, list) or v)}).all()
-    if with_body:
+    result = connection.execute(statement, {k: v for k, v in params.items() if v is not None
+                                            and (not isinstance(v, list) or v)})
+    rows: Sequence[Any]
+    if streamed:
+        rows, more = _streamed_page(result, filters.limit, params["page_bytes"])
+    elif with_body:
+        rows = result.all()
         # Bodies past the byte cap came back as NULL: the page ends before the first of them.
         fitting = next((index for index, row in enumerate(rows) if row[5] is None), len(rows))
         more = len(rows) > min(fitting, filters.limit)
         rows = rows[:min(fitting, filters.limit)]
     else:
+        rows = result.all()
         more = len(rows) > filters.limit
         rows = rows[:filters.limit]
     if not rows:
