@@ -51,10 +51,10 @@ def rehash_warnings(session: DbSession, actor: Actor, *, now: datetime | None = 
         EarlyWarning.state == WarningState.PUBLISHED).order_by(EarlyWarning.id)).scalars().all()
     # Lookups by a hash under the new key find the values already published, before their new
     # versions go out (and those published in clear, which get no new version).
-    hash_index.index_values(session, session.execute(
+    hash_index.index_values(session, ((t, v) for t, v in session.execute(
         select(EarlyWarning.observable_type, EarlyWarning.observable_value).where(
             EarlyWarning.observable_type.in_(sorted(PERSONAL_TYPES)),
-            EarlyWarning.published_at.is_not(None))).tuples())
+            EarlyWarning.published_at.is_not(None)))))
     for warning in rows:
         # The whole hash, not its key id: the same id may name another key (a derived key after a
         # SECRET_KEY change before its id carried a fingerprint; a CERT reusing an id).
