@@ -55,6 +55,7 @@ from ..clock import parse_iso
 from ..limits import MAX_TITLE
 from ..vocab import CLASSIFICATIONS, RSIT, strictest_tlp
 from . import fraud
+from .card_redaction import holds_card
 from .drafts import DEFAULT_CLASSIFICATION, DEFAULT_TLP, ImportFormatError, ObservableCollector, ReportDraft
 from .observables import Observable, ObservableError, normalize, wallet_chain
 
@@ -401,19 +402,10 @@ def _checked(collector: ObservableCollector, type_: str, value: str, label: str,
 
 
 def _invalid(collector: ObservableCollector, label: str, value: str, reason: str, *, quote: bool = True) -> None:
-    if quote and not _holds_card(value) and reason != fraud.FULL_CARD_REFUSAL:
+    if quote and not holds_card(value) and reason != fraud.FULL_CARD_REFUSAL:
         collector.invalid.append(f"{label} {value[:80]!r}: {reason}")
     else:
         collector.invalid.append(f"{label} (value not shown): {reason}")
-
-
-def _holds_card(text: str) -> bool:
-    """Whether ``text`` holds what may be a full card number (then it is never quoted)."""
-    for m in _CARD_RUN.finditer(text):
-        digits = re.sub(r"[ -]", "", m.group(0))
-        if digits[0] != "0" and fraud.luhn_valid(digits):
-            return True
-    return False
 
 
 def mask_cards(text: str) -> str:

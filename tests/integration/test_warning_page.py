@@ -232,13 +232,14 @@ def test_members_cannot_edit_publish_discard_or_revoke(app, orgs, people):
     warning_id = amber_sector_warning(app, orgs)
     bank = member(app, people, "bank")
     token = csrf_token(bank.get(f"/warnings/{warning_id}").get_data(as_text=True))
-    for action in ("edit", "publish", "discard", "revoke"):
+    for action in ("edit", "publish", "discard", "revoke", "publish-clear"):
         for target in (warning_id, 9_999_999):
             response = bank.post(f"/warnings/{target}/{action}", data={
-                "csrf_token": token, "title": "owned", "tlp": "clear", "targets": ["all-members"]})
+                "csrf_token": token, "title": "owned", "tlp": "clear", "targets": ["all-members"], "clear": "1"})
             assert response.status_code == 403, (action, target)
     warning = row(app, warning_id)
-    assert (warning.title != "owned", warning.state, warning.tlp) == (True, "published", "amber")
+    assert (warning.title != "owned", warning.state, warning.tlp, warning.publish_clear) == (
+        True, "published", "amber", False)
 
 
 # ---- staff -------------------------------------------------------------------------------------
