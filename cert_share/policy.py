@@ -238,7 +238,7 @@ UNMARKED_AS = "amber+strict"
 # The strictest TLP each kind of collection serves (and may be published to); the CERT reads
 # every collection up to CERT_TLP_CEILING. TLP:RED lies above every ceiling.
 COLLECTION_TLP_CEILING = {"all-members": "green", "sector": "amber", "org": "amber+strict",
-                          "intake": "amber+strict"}
+                          "intake": "amber+strict", "exercise": "amber"}
 CERT_TLP_CEILING = "amber+strict"
 
 
@@ -275,8 +275,17 @@ _SERVED = {kind: tlp_up_to(ceiling) for kind, ceiling in COLLECTION_TLP_CEILING.
 _CERT_LEVELS = tlp_up_to(CERT_TLP_CEILING)
 
 
-def collection_access(actor: "Actor", collection: "Collection") -> CollectionAccess:
-    """The one decision for every TAXII route: collections, objects, versions, manifest, status."""
+def collection_access(actor: "Actor", collection: "Collection", *,
+                      exercise_participant: bool = False) -> CollectionAccess:
+    """The one decision for every TAXII route: collections, objects, versions, manifest, status.
+
+    An exercise's collection (kind ``exercise``) is read by its participants and the CERT only
+    (``exercise_participant``: the caller's organization takes part, as the exercise's rows say);
+    nobody writes to it over TAXII: run-exercises alone publishes injects there."""
+    if collection.kind == "exercise":
+        if actor.is_cert or (actor.org is not None and exercise_participant):
+            return CollectionAccess(read=True, write=False, tlp_levels=_SERVED["exercise"])
+        return NO_ACCESS
     if actor.is_cert:
         return CollectionAccess(read=True, write=True, tlp_levels=_CERT_LEVELS)
     org = actor.org
@@ -358,7 +367,8 @@ _TOO_WIDE = {
 
 
 # Early warnings are published to collections (never to intake, which only receives).
-_PUBLISHED_TO = {kind: levels for kind, levels in _SERVED.items() if kind != "intake"}
+# Nor to an exercise's collection: drills never carry a real warning (services/exercises.py).
+_PUBLISHED_TO = {kind: levels for kind, levels in _SERVED.items() if kind not in ("intake", "exercise")}
 
 
 def warning_targets_refusal(tlp: str, targets: Iterable[str]) -> str | None:

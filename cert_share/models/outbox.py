@@ -54,6 +54,8 @@ class OutboxMessage(Model):
     recipient_org_id: Mapped[int | None] = mapped_column(Integer)
     attachments = mapped_column(JSONText)
     folded_into_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The drill the message belongs to: deleting the exercise deletes its mail.
+    exercise_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = mapped_column(UTCDateTime)
 

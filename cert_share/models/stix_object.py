@@ -12,7 +12,7 @@ from ..clock import utcnow
 from ..extensions import Model
 from .types import BigIntPK, UTCDateTime
 
-COLLECTION_KINDS = ("all-members", "sector", "org", "intake")
+COLLECTION_KINDS = ("all-members", "sector", "org", "intake", "exercise")
 
 
 class Collection(Model):

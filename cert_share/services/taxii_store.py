@@ -63,7 +63,7 @@ from ..models import Collection, Organization, StixObject, TaxiiPoll
 from ..models.types import UTCDateTime
 from ..params import parse_int
 from ..policy import CollectionAccess
-from ..store import audit, collections
+from ..store import audit, collections, exercise_rows
 from ..store import poll_log as poll_logs
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -229,7 +229,9 @@ def collection_for(session: DbSession, actor: Actor, id_or_alias: str, *,
             select(Collection).where(Collection.alias == id_or_alias)).scalar_one_or_none()
     if coll is None:
         raise NotFound("no such collection")
-    access = policy.collection_access(actor, coll)
+    participant = coll.kind == "exercise" and exercise_rows.participates_in_collection(
+        session, coll.id, actor.org.id if actor.org is not None else None)
+    access = policy.collection_access(actor, coll, exercise_participant=participant)
     if not access.visible:
         raise NotFound("no such collection")  # existence of others' collections is not revealed
     return coll, access
@@ -237,9 +239,10 @@ def collection_for(session: DbSession, actor: Actor, id_or_alias: str, *,
 
 def visible_collections(session: DbSession, actor: Actor) -> list[tuple[Collection, CollectionAccess]]:
     rows = session.execute(select(Collection).order_by(Collection.alias)).scalars().all()
+    exercises = exercise_rows.collections_of_participant(session, actor.org.id if actor.org is not None else None)
     out = []
     for coll in rows:
-        access = policy.collection_access(actor, coll)
+        access = policy.collection_access(actor, coll, exercise_participant=coll.id in exercises)
         if access.visible:
             out.append((coll, access))
     return out

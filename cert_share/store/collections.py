@@ -1,6 +1,7 @@
 """The TAXII collections the platform keeps, created as organizations appear.
 
-Aliases are a contract: ``all-members``, ``sector-<sector>``, ``org-<slug>``, ``intake``.
+Aliases are a contract: ``all-members``, ``sector-<sector>``, ``org-<slug>``, ``intake``,
+``exercise-<slug>`` (a drill's, made and deleted with it: services/exercises.py).
 """
 from __future__ import annotations
 
@@ -78,8 +79,9 @@ def titles(session: DbSession, aliases: Iterable[str]) -> dict[str, str]:
 
 
 # Collections by id and by alias per engine, as snapshots for read requests: a collection is
-# never deleted, and the columns that decide who may read it (kind, sector, org_id) and its
-# title never change once it is made. Only collections found are kept.
+# never deleted (an exercise's excepted: never kept here), and the columns that decide who may
+# read it (kind, sector, org_id) and its title never change once it is made. Only collections
+# found are kept.
 _snapshots: "weakref.WeakKeyDictionary[Engine, dict[str, Collection]]" = weakref.WeakKeyDictionary()
 
 
@@ -95,6 +97,9 @@ def snapshot(session: DbSession, id_or_alias: str) -> Collection | None:
         coll = session.get(Collection, id_or_alias) or by_alias(session, id_or_alias)
         if coll is None:
             return None
+        if coll.kind == "exercise":
+            # Deleted with its exercise, and its alias may then name a new one: never kept.
+            return coll
         found = Collection(**{column.key: getattr(coll, column.key) for column in Collection.__table__.columns})
         known[coll.id] = known[coll.alias] = found
     return found
