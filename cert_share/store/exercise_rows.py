@@ -23,7 +23,8 @@ def collections_of_participant(session: DbSession, org_id: int | None) -> set[st
     """The collection ids of every exercise ``org_id`` takes part in."""
     if org_id is None:
         return set()
-    return set(session.execute(
+    found = session.execute(
         select(Exercise.collection_id)
         .join(ExerciseParticipant, ExerciseParticipant.exercise_id == Exercise.id)
-        .where(ExerciseParticipant.org_id == org_id, Exercise.collection_id.is_not(None))).scalars())
+        .where(ExerciseParticipant.org_id == org_id, Exercise.collection_id.is_not(None))).scalars()
+    return {collection_id for collection_id in found if collection_id is not None}
