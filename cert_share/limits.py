@@ -52,3 +52,10 @@ MAX_COOPERATION_MESSAGE = 20_000
 MAX_ANSWER_OBJECTS = 1_000
 MAX_REQUEST_PARTNERS = 50
 MAX_PARTNER_LANGUAGES = 20
+# A drill (exercise): injects in its scenario, organizations taking part, sectors named to join
+# at once, observables per inject, and how far after the start the last inject may come (minutes).
+MAX_EXERCISE_INJECTS = 100
+MAX_EXERCISE_PARTICIPANTS = 500
+MAX_EXERCISE_SECTORS = 50
+MAX_INJECT_OBSERVABLES = 1_000
+MAX_INJECT_OFFSET_MINUTES = 60 * 24 * 90
