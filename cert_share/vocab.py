@@ -324,3 +324,12 @@ def audit_action_label(action: str) -> str:
         return AUDIT_ACTION_LABELS[action]
     subject, _, verb = action.partition(".")
     return f"{subject.capitalize()}: {verb.replace('_', ' ').replace('-', ' ')}" if verb else action.capitalize()
+
+# Drills (exercises): what an inject is, what it expects of participants, and the TLP levels it
+# may carry (one collection is shared by every participant: AMBER at most, never AMBER+STRICT or RED).
+EXERCISE_INJECT_KINDS: tuple[str, ...] = ("warning", "cooperation")
+EXERCISE_INJECT_KIND_LABELS: dict[str, str] = {"warning": "Early warning",
+                                               "cooperation": "Cooperation request from a partner CERT"}
+EXERCISE_EXPECTS: tuple[str, ...] = ("acknowledge", "report")
+EXERCISE_EXPECT_LABELS: dict[str, str] = {"acknowledge": "Acknowledge", "report": "File a report"}
+EXERCISE_TLP_LEVELS: tuple[str, ...] = ("clear", "green", "amber")
