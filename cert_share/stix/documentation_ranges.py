@@ -80,7 +80,3 @@ def in_documentation_range(type_: str, value: str) -> bool:
         return bool(host) and _host_in_ranges(host or "")
     return False
 
-
-def outside_documentation_ranges(observables) -> list:
-    """The observables (objects with ``type`` and ``value``) that are not safe for a drill, in order."""
-    return [obs for obs in observables if not in_documentation_range(obs.type, obs.value)]

@@ -9,11 +9,11 @@ import uuid
 import weakref
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from ..database import DbSession
-from ..models import Collection, Organization
+from ..models import Collection, Organization, StixObject, TaxiiPoll, TaxiiStatus
 
 
 def _ensure(session: DbSession, alias: str, **fields) -> Collection:
@@ -41,6 +41,25 @@ def ensure_collections_for(session: DbSession, org: Organization) -> None:
         _ensure(session, f"sector-{org.sector}", kind="sector", sector=org.sector,
                 title=f"Warnings for the {org.sector} sector",
                 description="TLP:AMBER warnings shared with the organizations of this sector.")
+
+
+def ensure_exercise_collection(session: DbSession, slug: str, name: str) -> Collection:
+    """A drill's collection, ``exercise-<slug>``: read by its participants and the CERT only
+    (policy.collection_access), written by run-exercises alone."""
+    title = f"[EXERCISE] {name}"[:200]
+    return _ensure(session, f"exercise-{slug}", kind="exercise", title=title,
+                   description="A drill's injects, for its participants and the CERT only: nothing here is real.")
+
+
+def delete_collection(session: DbSession, collection_id: str) -> dict[str, int]:
+    """Delete a collection with its objects, its consumption log and its upload statuses (a
+    drill's, as its exercise is deleted; the other kinds live for ever). How many of each went."""
+    counts = {}
+    for name, model in (("objects", StixObject), ("polls", TaxiiPoll), ("statuses", TaxiiStatus)):
+        result = session.execute(delete(model).where(model.collection_id == collection_id))
+        counts[name] = int(getattr(result, "rowcount", 0) or 0)
+    session.execute(delete(Collection).where(Collection.id == collection_id))
+    return counts
 
 
 # The intake collection's id per engine: it is created once and never deleted or renamed, and
