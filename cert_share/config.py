@@ -337,6 +337,8 @@ class Config:
     JOB_CHECK_DEADLINES_MINUTES = _minutes("JOB_CHECK_DEADLINES_MINUTES", 15)
     # push-partners: cooperation requests, acknowledgements and answers to partner CERTs.
     JOB_PUSH_PARTNERS_MINUTES = _minutes("JOB_PUSH_PARTNERS_MINUTES", 1)
+    # run-exercises: a drill's inject goes out at most this long after its time.
+    JOB_RUN_EXERCISES_MINUTES = _minutes("JOB_RUN_EXERCISES_MINUTES", 1)
     # The daily situation mail to the CERT staff who ask for it: sent at this time of day (HH:MM)
     # in CERT_TIMEZONE, the zone the CERT works in; situation-mail looks every
     # JOB_SITUATION_MAIL_MINUTES whether the day's time has come. It names the member

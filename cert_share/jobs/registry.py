@@ -49,6 +49,7 @@ def load_jobs() -> dict[str, Job]:
     from . import (  # noqa: F401 - imported for their @job registrations
         cooperation_jobs,
         deadline_jobs,
+        exercise_jobs,
         feeds_jobs,
         mail_jobs,
         situation_jobs,

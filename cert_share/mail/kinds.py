@@ -15,9 +15,10 @@ DEAD_LETTERS = "dead-letters"
 SITUATION = "situation"
 KEY_PROBLEM = "pgp-key"
 COOPERATION = "cooperation"  # to a partner CERT's 24/7 contact, its bundle attached
+EXERCISE = "exercise"  # a drill's inject, to the participating organizations
 
 # The kinds a person chooses about on /account/mail (at once, in the digest, not at all).
-CHOOSABLE: tuple[str, ...] = (CRITICAL_REPORT, DRAFT_REVIEW, ASSET_WARNING, DEADLINE_REMINDER)
+CHOOSABLE: tuple[str, ...] = (CRITICAL_REPORT, DRAFT_REVIEW, ASSET_WARNING, DEADLINE_REMINDER, EXERCISE)
 ALL: tuple[str, ...] = (*CHOOSABLE, DIGEST, DEAD_LETTERS, SITUATION, KEY_PROBLEM, COOPERATION)
 
 # Never folded into a digest: a digest must not fold itself, the CERT admins' dead-letter mail
@@ -27,11 +28,12 @@ UNCAPPED: frozenset[str] = frozenset({DIGEST, DEAD_LETTERS, COOPERATION})
 # What the preferences page calls each kind a person chooses about.
 CHOICE_LABELS = {CRITICAL_REPORT: "Critical reports", DRAFT_REVIEW: "Draft early warnings to review",
                  ASSET_WARNING: "Early warnings about your organization's assets",
-                 DEADLINE_REMINDER: "Overdue reporting phases"}
+                 DEADLINE_REMINDER: "Overdue reporting phases",
+                 EXERCISE: "Drills (exercise injects) your organization takes part in"}
 
 # What a message of each kind is about, in a sentence ("It concerns ..."): a notice says it.
 ABOUT = {CRITICAL_REPORT: "a critical report", DRAFT_REVIEW: "a draft to review",
          ASSET_WARNING: "a warning about your organization's assets", DEADLINE_REMINDER: "a reporting deadline",
          DIGEST: "your digest", DEAD_LETTERS: "mail that could not be delivered",
          SITUATION: "the daily situation mail", KEY_PROBLEM: "your OpenPGP key",
-         COOPERATION: "a cooperation request between CERTs"}
+         COOPERATION: "a cooperation request between CERTs", EXERCISE: "a drill (an exercise, not a real incident)"}

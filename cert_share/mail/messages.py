@@ -19,11 +19,21 @@ from sqlalchemy import func, select
 from .. import config
 from ..database import DbSession
 from ..deadlines import Deadline
-from ..models import CooperationRequest, EarlyWarning, Incident, Organization, OutboxMessage, User
+from ..models import (
+    CooperationRequest,
+    EarlyWarning,
+    Exercise,
+    ExerciseInject,
+    Incident,
+    Organization,
+    OutboxMessage,
+    User,
+)
 from ..models.user import CERT_ADMIN as CERT_ADMIN_ROLE
 from ..models.user import CERT_ROLES
 from ..models.user import MEMBER_ADMIN as MEMBER_ADMIN_ROLE
 from ..policy import mail_may_carry
+from ..stix.exercise import titled
 from ..stix.fraud import PERSONAL_TYPES
 from ..stix.keyed_hash import current_hash
 from ..vocab import (
@@ -109,12 +119,12 @@ def compose(kind: str, template: str, *, recipient: Recipient, subject: str, tlp
 
 
 def queue(session: DbSession, message: Message, *, dedupe_key: str | None = None, actor_user_id: int | None = None,
-          now: datetime | None = None) -> OutboxMessage | None:
+          now: datetime | None = None, exercise_id: int | None = None) -> OutboxMessage | None:
     """Add ``message`` to the caller's transaction (outbox.enqueue: dedupe, cap, no self-mail)."""
     return outbox.enqueue(
         session, to=message.recipient.address, subject=message.subject, text=message.text, html=message.html,
         tlp=message.tlp, kind=message.kind, dedupe_key=dedupe_key, actor_user_id=actor_user_id, now=now,
-        recipient_user_id=message.recipient.user_id, action_url=message.action_url)
+        recipient_user_id=message.recipient.user_id, action_url=message.action_url, exercise_id=exercise_id)
 
 
 def _content_allowed(tlp: str | None, reads_content: bool) -> bool:
@@ -274,6 +284,35 @@ def cooperation(request: CooperationRequest, purpose: str, recipient: Recipient,
     return compose(COOPERATION, "cooperation", recipient=recipient, subject=subject, tlp=request.tlp,
                    summary=summary, facts=facts, purpose=purpose, text=text, request_message=request.message,
                    attachment=attachment, sender=sender, reference=request.stix_id)
+
+
+# A drill's inject (services/exercise_delivery.py queues it to each participant).
+EXERCISE = kinds.EXERCISE
+
+
+def exercise_inject(exercise: Exercise, inject: ExerciseInject, recipient: Recipient, *, collection: str) -> Message:
+    """One inject of a drill, for a participating organization: plainly an exercise, what
+    response is expected (acknowledge it, or file an exercise report carrying the exercise's id),
+    the link to the inject's page and the TAXII collection its STIX objects are in."""
+    title = titled(inject.title)
+    link = url(f"/exercises/{exercise.id}/injects/{inject.number}")
+    observables = [f"{OBSERVABLE_TYPE_LABELS.get(o['type'], o['type'])} {o.get('display') or o['value']}"
+                   for o in inject.observables or ()]
+    facts = [("Exercise", f"{exercise.name} (id {exercise.id})"), ("Inject", f"#{inject.number}"),
+             ("Kind", "Cooperation request" if inject.kind == "cooperation" else "Early warning"),
+             ("Expected response", "Acknowledge it" if inject.expect == "acknowledge" else "File an exercise report")]
+    if inject.kind == "cooperation" and inject.partner_name:
+        facts.insert(2, ("From", f"{inject.partner_name} (fictitious partner CERT)"))
+    summary = (f"This is a drill, not a real incident: inject #{inject.number} of the exercise {exercise.name}. "
+               "Respond as you would for real, through the usual channels; do not block or report these values "
+               "as real.")
+    return compose(EXERCISE, "exercise_inject", recipient=recipient, subject=title, tlp=inject.tlp, summary=summary,
+                   facts=facts, action_label=("Acknowledge it on its page" if inject.expect == "acknowledge"
+                                              else "Open the inject"),
+                   action_url=link, description=inject.description, observables=observables, expect=inject.expect,
+                   exercise_id=exercise.id, inject_number=inject.number, collection=collection,
+                   stix_id=inject.stix_id, api_url=url(f"/api/v1/exercises/{exercise.id}/injects/{inject.number}"
+                                                       "/acknowledge"), report_url=url("/incidents/new"))
 
 
 def recipient_for(user: User) -> Recipient:

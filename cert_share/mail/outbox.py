@@ -72,7 +72,7 @@ def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str |
             actor_user_id: int | None = None, now: datetime | None = None,
             hourly_cap: int | None = None, recipient_user_id: int | None = None,
             action_url: str | None = None, recipient_org_id: int | None = None,
-            attachments: list[dict] | None = None) -> OutboxMessage | None:
+            attachments: list[dict] | None = None, exercise_id: int | None = None) -> OutboxMessage | None:
     """Add one message to the caller's transaction (no commit).
 
     Returns None when nothing is queued: the dedupe key was used before, the recipient is the
@@ -80,7 +80,8 @@ def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str |
     (``recipient_user_id``) turned this kind off. A kind they chose to get in the digest waits
     for it (state DIGEST), as a message over the hourly cap does. ``recipient_org_id`` names the
     partner CERT whose contact address ``to`` is (delivery encrypts to its key); ``attachments``
-    are text files sent with the message: [{"filename", "content_type", "content"}].
+    are text files sent with the message: [{"filename", "content_type", "content"}];
+    ``exercise_id`` names the drill a message belongs to (deleting the exercise deletes its mail).
     """
     now = now or utcnow()
     to = (to or "").strip()
@@ -103,7 +104,7 @@ def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str |
         state=state, attempts=0, next_attempt_at=now, message_id=new_message_id(),
         dedupe_key=dedupe_key, actor_user_id=actor_user_id, created_at=now,
         recipient_user_id=recipient_user_id, action_url=action_url, recipient_org_id=recipient_org_id,
-        attachments=attachments or None,
+        attachments=attachments or None, exercise_id=exercise_id,
     )
     if dedupe_key is None:
         session.add(message)

@@ -11,6 +11,7 @@ critical-report     now             now             --            --
 draft-review        now             now             --            --
 asset-warning       --              --              now           off
 deadline-reminder   digest          digest          now           off
+exercise            --              --              now           off
 situation mail      off             off             --            --
 ==================  ==============  ==============  ============  ==========
 
@@ -19,7 +20,8 @@ overdue phase; members never review drafts), so it is not offered. The CERT's st
 once of what needs a decision now (a critical report, a draft that waits); the many overdue
 phases of a constituency are a daily list. A member organization's administrators are the
 contact for its assets and its regulatory deadlines, so both come at once; an analyst may opt
-in. The situation mail is a daily overview that each member of staff asks for.
+in. A drill's inject reaches them as an asset warning would (a drill tests the real channel).
+The situation mail is a daily overview that each member of staff asks for.
 
 An organization's duty address (``organizations.duty_email``) is no person: it has no
 choices and gets the immediate kinds meant for its organization (``duty_address``).
@@ -33,7 +35,7 @@ from ..errors import InputError
 from ..models import Organization, User
 from ..models.user import ANALYST, CERT_ADMIN, CERT_ANALYST, MEMBER_ADMIN
 from . import kinds
-from .kinds import ASSET_WARNING, CRITICAL_REPORT, DEADLINE_REMINDER, DRAFT_REVIEW, SITUATION
+from .kinds import ASSET_WARNING, CRITICAL_REPORT, DEADLINE_REMINDER, DRAFT_REVIEW, EXERCISE, SITUATION
 
 KINDS = kinds.CHOOSABLE
 
@@ -48,12 +50,12 @@ SITUATION_MODES: tuple[str, ...] = (DAILY, OFF)
 DEFAULTS: dict[str, dict[str, str]] = {
     CERT_ADMIN: {CRITICAL_REPORT: NOW, DRAFT_REVIEW: NOW, DEADLINE_REMINDER: DIGEST, SITUATION: OFF},
     CERT_ANALYST: {CRITICAL_REPORT: NOW, DRAFT_REVIEW: NOW, DEADLINE_REMINDER: DIGEST, SITUATION: OFF},
-    MEMBER_ADMIN: {ASSET_WARNING: NOW, DEADLINE_REMINDER: NOW},
-    ANALYST: {ASSET_WARNING: OFF, DEADLINE_REMINDER: OFF},
+    MEMBER_ADMIN: {ASSET_WARNING: NOW, DEADLINE_REMINDER: NOW, EXERCISE: NOW},
+    ANALYST: {ASSET_WARNING: OFF, DEADLINE_REMINDER: OFF, EXERCISE: OFF},
 }
 
 # The kinds a duty address gets, by the kind of its organization: only those that are immediate.
-DUTY_KINDS = {"cert": (CRITICAL_REPORT, DRAFT_REVIEW), "member": (ASSET_WARNING,)}
+DUTY_KINDS = {"cert": (CRITICAL_REPORT, DRAFT_REVIEW), "member": (ASSET_WARNING, EXERCISE)}
 
 
 def kinds_for(role: str) -> tuple[str, ...]:

@@ -61,8 +61,8 @@ def test_a_bad_interval_setting_is_reported_not_guessed(runner, app):
 
 
 def test_every_job_operators_can_schedule_is_registered():
-    assert list(load_jobs()) == ["check-deadlines", "publish-warnings", "pull-feeds", "push-partners", "send-digest",
-                                 "send-mail", "situation-mail"]
+    assert list(load_jobs()) == ["check-deadlines", "publish-warnings", "pull-feeds", "push-partners", "run-exercises",
+                                 "send-digest", "send-mail", "situation-mail"]
 
 
 def test_mail_dead_lists_dead_letters_and_requeue_revives_one(runner, ctx):

@@ -17,7 +17,7 @@ from tests.integration.staff_login import enrol, sign_in
 from tests.integration.warning_world import ATTACKER_IP, report
 from tests.integration.web_login import login, page_token
 
-KINDS = ("critical-report", "draft-review", "asset-warning", "deadline-reminder")
+KINDS = ("critical-report", "draft-review", "asset-warning", "deadline-reminder", "exercise")
 
 
 @pytest.fixture
@@ -87,8 +87,8 @@ def test_each_role_starts_with_the_mail_it_needs(app, client, people):
                        "situation": "off"},
         "cert-analyst": {"critical-report": "now", "draft-review": "now", "deadline-reminder": "digest",
                          "situation": "off"},
-        "member-admin": {"asset-warning": "now", "deadline-reminder": "now"},
-        "analyst": {"asset-warning": "off", "deadline-reminder": "off"},
+        "member-admin": {"asset-warning": "now", "deadline-reminder": "now", "exercise": "now"},
+        "analyst": {"asset-warning": "off", "deadline-reminder": "off", "exercise": "off"},
     }
     for role, user in people.items():
         browser = app.test_client()
@@ -152,21 +152,24 @@ def test_a_person_changes_their_choices_on_the_account_page(app, people):
     assert 'href="/account/mail"' in html  # the account page leads there
     token = page_token(browser, "/account/mail")
     response = browser.post("/account/mail", data={"csrf_token": token, "asset-warning": "now",
-                                                   "deadline-reminder": "digest"})
+                                                   "deadline-reminder": "digest", "exercise": "now"})
     assert response.status_code == 302
     html = form_of(browser)
     assert (checked(html, "asset-warning"), checked(html, "deadline-reminder")) == ("now", "digest")
     with app.app_context():
         assert db.session.get(User, people["analyst"].id).mail_prefs == {"asset-warning": "now",
-                                                                         "deadline-reminder": "digest"}
+                                                                         "deadline-reminder": "digest",
+                                                                         "exercise": "now"}
 
 
 @pytest.mark.parametrize("form,message", [
-    ({"asset-warning": "sometimes", "deadline-reminder": "now"}, "asset-warning: choose one of now, digest, off"),
-    ({"asset-warning": "now"}, "deadline-reminder: choose one of now, digest, off"),
-    ({"asset-warning": "now", "deadline-reminder": "now", "critical-report": "now"},
+    ({"asset-warning": "sometimes", "deadline-reminder": "now", "exercise": "now"},
+     "asset-warning: choose one of now, digest, off"),
+    ({"asset-warning": "now", "exercise": "now"}, "deadline-reminder: choose one of now, digest, off"),
+    ({"asset-warning": "now", "deadline-reminder": "now"}, "exercise: choose one of now, digest, off"),
+    ({"asset-warning": "now", "deadline-reminder": "now", "exercise": "now", "critical-report": "now"},
      "&#39;critical-report&#39; is not a kind of mail you can choose"),
-    ({"asset-warning": "now", "deadline-reminder": "now", "situation": "daily"},
+    ({"asset-warning": "now", "deadline-reminder": "now", "exercise": "now", "situation": "daily"},
      "&#39;situation&#39; is not a kind of mail you can choose"),
 ])
 def test_a_choice_the_page_does_not_offer_is_refused_by_name(app, people, form, message):
