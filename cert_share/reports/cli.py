@@ -1,5 +1,6 @@
-"""``cert-share report transparency``: the public transparency report (``COMMANDS`` is registered by
-create_app, register_commands)."""
+"""``cert-share report transparency`` (the public transparency report) and ``cert-share report
+exercise`` (a drill's after-action report); ``COMMANDS`` is registered by create_app,
+register_commands."""
 from __future__ import annotations
 
 import sys
@@ -10,7 +11,9 @@ from flask.cli import with_appcontext
 
 from ..errors import CertShareError
 from ..extensions import db
+from ..services.exercise_results import results_by_id
 from ..services.metrics import parse_period
+from . import exercise as exercise_report
 from .render import render
 from .transparency import build
 
@@ -38,10 +41,36 @@ def transparency(start, end, fmt, min_cell, output):
         sys.exit(2)
     min_cell = min_cell or int(current_app.config["TRANSPARENCY_MIN_CELL"])
     text = render(build(db.session, period, min_cell=min_cell), fmt)
+    _write(text, output, f"Wrote {fmt} transparency report for {period.start} – {period.end} to {output}.")
+
+
+@report_group.command("exercise")
+# Ids are BIGINT: a larger number is refused here, not by the database.
+@click.option("--id", "exercise_id", type=click.IntRange(min=1, max=2**63 - 1), required=True,
+              help="The exercise's id.")
+@click.option("--format", "fmt", type=click.Choice(list(exercise_report.FORMATS)), default="html",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output.")
+@with_appcontext
+def exercise(exercise_id, fmt, output):
+    """A drill's after-action report: times to fetch, acknowledge and report per participant and
+    inject, what was missed, figures per sector (frozen at close once the exercise is closed)."""
+    try:
+        results = results_by_id(db.session, exercise_id)
+    except CertShareError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(2)
+    text = exercise_report.render(results, fmt)
+    _write(text, output, f"Wrote {fmt} after-action report of exercise {exercise_id} "
+                         f"({results['exercise']['slug']}) to {output}.")
+
+
+def _write(text: str, output: str | None, done: str) -> None:
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)
-        click.echo(f"Wrote {fmt} transparency report for {period.start} – {period.end} to {output}.", err=True)
+        click.echo(done, err=True)
     else:
         click.echo(text, nl=False)
 

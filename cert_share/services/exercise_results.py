@@ -30,6 +30,7 @@ from sqlalchemy import and_, func, select
 
 from ..clock import iso
 from ..database import DbSession
+from ..errors import NotFound
 from ..models import (
     Exercise,
     ExerciseAcknowledgement,
@@ -158,3 +159,12 @@ def results(session: DbSession, exercise: Exercise) -> dict:
         frozen["exercise"].update(state=exercise.state, closed_at=iso(exercise.closed_at), frozen=True)
         return frozen
     return compute(session, exercise)
+
+
+def results_by_id(session: DbSession, exercise_id: int) -> dict:
+    """``results`` of the exercise with this id (the after-action report's command); NotFound when
+    there is none."""
+    exercise = session.get(Exercise, exercise_id)
+    if exercise is None:
+        raise NotFound(f"no exercise has id {exercise_id}")
+    return results(session, exercise)
