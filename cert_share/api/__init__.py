@@ -69,6 +69,7 @@ def _http_error(exc: HTTPException):
 # The route modules add their routes to bp when imported: after bp exists, hence E402.
 from . import (  # noqa: E402,F401
     cooperation,
+    exercise_reports,
     incidents,
     observables,
     openapi,

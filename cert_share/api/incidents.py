@@ -8,7 +8,7 @@ from ..jsonbody import json_object
 from ..models import Incident
 from ..params import int_arg
 from ..schemas.incident import IncidentCreateSchema, IncidentSchema, PhaseUpdateCreateSchema
-from ..services import incident_listing, intake
+from ..services import exercise_reports, incident_listing, intake
 from . import bp
 from .parameters import MAX_PAGE
 
@@ -25,11 +25,23 @@ def _load_incident(incident_id: int) -> Incident:
 @bp.post("/incidents")
 def create_incident():
     data = _create.load(json_object(request))
+    if data["exercise_id"] is not None:  # a drill's report: stored as an exercise report, never an incident
+        return _exercise_report(data)
     incident, created = intake.report_incident(db.session, org=g.actor.org, data=data, actor=g.actor, source="api")
     body = _out.dump(incident)
     response = jsonify(body)
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("api.get_incident", incident_id=body["id"])
+    return response
+
+
+def _exercise_report(data: dict):
+    report, created = exercise_reports.file_exercise_report(db.session, org=g.actor.org, data=data, actor=g.actor,
+                                                            source="api")
+    response = jsonify(exercise_reports.report_body(db.session, report))
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = url_for("api.get_exercise_report", exercise_id=report.exercise_id,
+                                           report_id=report.id)
     return response
 
 

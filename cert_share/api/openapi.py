@@ -23,6 +23,24 @@ from .warnings import openapi_paths as warning_paths
 from .workspace import openapi_paths as workspace_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+# POST /api/v1/incidents with exercise_id answers with this, not an Incident: a drill's report is
+# stored apart (services/exercise_reports.py) and read back at /api/v1/exercises/<id>/reports/<id>.
+_OBSERVABLE = {"type": "object", "properties": {"type": {"type": "string"}, "value": {"type": "string"},
+                                                "display": {"type": "string"}}}
+EXERCISE_REPORT = {
+    "type": "object",
+    "description": "A report filed with exercise_id: stored as an exercise report, never as an incident "
+                   "(Location: /api/v1/exercises/<exercise_id>/reports/<id>)",
+    "properties": {
+        "id": {"type": "integer"}, "exercise_id": {"type": "integer"},
+        "exercise_inject": {"type": "integer", "nullable": True,
+                            "description": "the inject answered (null: filed before any inject was sent)"},
+        "organization": {"type": "string"}, "title": {"type": "string"}, "classification": {"type": "string"},
+        "severity": {"type": "string"}, "tlp": {"type": "string"},
+        "observables": {"type": "array", "items": _OBSERVABLE},
+        "created_at": {"type": "string", "format": "date-time"},
+        "details": {"type": "object", "description": "the rest of the report as sent (description, times...)"},
+        "exercise_report": {"type": "boolean", "enum": [True]}}}
 
 
 def _field_properties(self, field, **kwargs) -> dict:
@@ -61,14 +79,20 @@ def build_spec() -> dict:
         "error": {"type": "string"}, "message": {"type": "string"}, "status": {"type": "integer"},
         "errors": {"type": "object", "description": "field -> list of problems"}}})
     incident = {"$ref": "#/components/schemas/Incident"}
+    spec.components.schema("ExerciseReport", EXERCISE_REPORT)
+    exercise_report = {"$ref": "#/components/schemas/ExerciseReport"}
     incident_id = id_param("incident_id")
     spec.path(path="/api/v1/incidents", operations={
         "post": {"summary": "Report an incident", "security": [{"bearer": []}],
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/IncidentCreate"}}}},
-                 "responses": {**_responses("201", incident, "400", "401", "413", "415"),
+                 "responses": {**_responses("201", {"oneOf": [incident, exercise_report]}, "400", "401", "413",
+                                            "415"),
                                "200": {"description": "Already reported with this external_id",
-                                       "content": {"application/json": {"schema": incident}}}}},
+                                       "content": {"application/json": {"schema": {
+                                           "oneOf": [incident, exercise_report]}}}},
+                               "409": {"description": "exercise_id names an exercise that is closed",
+                                       "content": {"application/json": {"schema": _ERROR}}}}},
         "get": {"summary": "List reports (own organization; the CERT sees all), newest first, optionally filtered",
                 "security": [{"bearer": []}],
                 "parameters": [LIMIT_PARAM, BEFORE_PARAM, *report_filter_params(
@@ -93,6 +117,10 @@ def build_spec() -> dict:
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/PhaseUpdateCreate"}}}},
                  "responses": _responses("201", incident, "400", "401", "404", "415")}})
+    spec.path(path="/api/v1/exercises/{exercise_id}/reports/{report_id}", operations={
+        "get": {"summary": "Read an exercise report (the organization that filed it, and CERT staff)",
+                "security": [{"bearer": []}], "parameters": [id_param("exercise_id"), id_param("report_id")],
+                "responses": _responses("200", exercise_report, "401", "404")}})
     warning_paths(spec)  # early warnings
     workspace_paths(spec)  # triage and metrics
     observable_paths(spec)  # search and pivot

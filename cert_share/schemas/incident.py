@@ -96,6 +96,25 @@ class IncidentCreateSchema(Schema):
     share_reporter = fields.Boolean(load_default=False)
     # A client's own id for this report: a retried POST with the same id creates nothing new.
     external_id = Text(load_default=None, allow_none=True, max_length=MAX_EXTERNAL_ID)
+    # A drill: the report answers this exercise and is stored as an exercise report, never as an
+    # incident (services/exercise_reports.py).
+    exercise_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                 validate=validate.Range(min=1, max=2**63 - 1, error="is not an exercise id"),
+                                 metadata={"description": (
+                                     "Set only in a drill: the exercise this report answers. It is stored as an "
+                                     "exercise report (201 with \"exercise_report\": true, Location "
+                                     "/api/v1/exercises/<id>/reports/<report id>), never as an incident")})
+    exercise_inject = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                     validate=validate.Range(min=1, max=2**31 - 1,
+                                                             error="is not an inject number (1, 2, ...)"),
+                                     metadata={"description": (
+                                         "With exercise_id: the number of the inject answered (already sent); "
+                                         "default: the latest sent inject expecting a report")})
+
+    @validates_schema(skip_on_field_errors=True)
+    def _inject_needs_exercise(self, data, **kwargs):
+        if data.get("exercise_inject") is not None and data.get("exercise_id") is None:
+            raise ValidationError("is only meaningful with exercise_id", field_name="exercise_inject")
 
     @validates_schema(skip_on_field_errors=False)
     def _times_in_order(self, data, **kwargs):

@@ -73,7 +73,11 @@ def store_report(session: DbSession, *, org: Organization, data: dict, actor: Ac
     Full card numbers in the free text (title, description, …), in any spelling, are masked to
     their BIN and last 4 here, whichever channel the report came by: a card number is never stored.
     """
-    data = _without_cards(data)
+    if data.get("exercise_id") is not None:
+        # A drill's report is never an incident, whatever channel brought it: exercise_reports stores it.
+        raise InputError("an exercise report is filed with the report form or POST /api/v1/incidents",
+                         field="exercise_id")
+    data = without_cards(data)
     external_id = data.get("external_id")
     if external_id:
         existing = find_by_external_id(session, org, external_id)
@@ -136,11 +140,11 @@ def store_report(session: DbSession, *, org: Organization, data: dict, actor: Ac
 
 
 # The free-text fields of a report: what a card number can be typed in (observables are validated,
-# and a full card number is refused there).
+# and a full card number is refused there). An exercise report masks the same (exercise_reports.py).
 _FREE_TEXT = ("title", "description", "affected_services", "impact", "external_id")
 
 
-def _without_cards(data: dict) -> dict:
+def without_cards(data: dict) -> dict:
     """``data`` with every card number in its free text masked (``redact_cards``): the original if
     there is none."""
     masked = {name: redact_cards(data[name]) for name in _FREE_TEXT if isinstance(data.get(name), str)}

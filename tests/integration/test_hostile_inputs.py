@@ -51,6 +51,8 @@ QUERY_PARAMS = {
     "web.search_page": ("q",),
     "api.list_cooperation_requests": ("direction", "state", "limit", "before_id"),
     "web.cooperation_page": ("direction", "state"),
+    "web.incident_new": ("exercise", "inject"),  # a drill's report form, preset from the inject's page
+    "api.get_exercise_report": (),
     # Probes and the scrape endpoint read no parameter: hostile ones must change nothing.
     "health.healthz": ("verbose",), "health.readyz": ("verbose",), "monitoring.metrics": ("name[]",),
 }
@@ -65,7 +67,7 @@ FORM_FIELDS = ("title", "description", "classification", "severity", "tlp", "det
                "active", "code", "targets", "recommended_action", "reason", "user", "org", "current_password",
                "new_password", "confirm_password", "regime", "duty_email", "critical-report", "draft-review",
                "asset-warning", "deadline-reminder", "situation", "key", "partners", "message", "due_at",
-               "confirm_strict", "objects", "publish_clear", "clear")
+               "confirm_strict", "objects", "publish_clear", "clear", "exercise_id", "exercise_inject")
 
 
 @pytest.fixture
@@ -167,7 +169,7 @@ def test_no_route_answers_5xx_to_hostile_paths_and_query_parameters(app, factory
 _BODY_ONLY = {
     "api.create_incident", "api.get_incident", "api.get_incident_stix", "api.add_update", "api.openapi",
     "api.triage_incident", "api.get_case", "api.get_warning", "api.edit_warning", "api.publish_warning",
-    "api.discard_warning", "api.revoke_warning", "web.logout", "web.index", "web.incident_new",
+    "api.discard_warning", "api.revoke_warning", "web.logout", "web.index",
     "web.incident_detail", "web.incident_stix", "web.incident_update", "web.incident_triage",
     "web.incident_note", "web.incident_cooperation", "web.incident_link", "web.incident_staff",
     "web.warning_publish", "web.warning_discard", "web.admin_organizations", "web.admin_add_asset",
