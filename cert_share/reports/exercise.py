@@ -74,8 +74,9 @@ def _chart_responses(results: dict) -> str | None:
     sectors = results["sectors"]
     if not any(s["responses_expected"] for s in sectors):
         return None
-    chart = pygal.StackedBar(js=[], style=charts.style(), width=720, height=360, print_values=True,
-                             title="Responses made and missed per sector", legend_at_bottom=True)
+    # Made in green, missed in red: the colours the table's highlight uses.
+    chart = pygal.StackedBar(js=[], style=charts.style(colors=("#2e7d32", "#c62828")), width=720, height=360,
+                             print_values=True, title="Responses made and missed per sector", legend_at_bottom=True)
     chart.x_labels = [s["sector"] for s in sectors]
     chart.add("Made", [s["responses_made"] for s in sectors])
     chart.add("Missed", [s["missed"] for s in sectors])
