@@ -7,7 +7,7 @@ are the service's (services/exercises.py), so the web form and the API refuse th
 """
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
 from ..limits import (
     MAX_DESCRIPTION,
@@ -92,8 +92,12 @@ class ExerciseCreateSchema(Schema):
         "description": "default: the last inject's time plus 24 hours"})
     confirm_real_values = fields.Boolean(load_default=False, truthy={True}, falsy={False}, metadata={
         "description": "true: every inject may carry values outside the documentation ranges"})
-    injects = BoundedList(fields.Nested(InjectCreateSchema), required=True, max_length=MAX_EXERCISE_INJECTS,
-                          validate=validate.Length(min=1, error="a scenario needs at least one inject"))
+    injects = BoundedList(fields.Nested(InjectCreateSchema), required=True, max_length=MAX_EXERCISE_INJECTS)
+
+    @validates("injects")
+    def _some_inject(self, value, **kwargs):
+        if not value:
+            raise ValidationError("a scenario needs at least one inject")
 
 
 class ExerciseObservableOutSchema(Schema):

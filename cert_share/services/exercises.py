@@ -21,8 +21,6 @@ services/exercise_reports.py, results in services/exercise_results.py.
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -56,6 +54,7 @@ from ..store import audit
 from ..store.collections import delete_collection, ensure_exercise_collection
 from ..store.rows import add_unless_exists
 from ..vocab import EXERCISE_EXPECTS, EXERCISE_INJECT_KINDS, EXERCISE_TLP_LEVELS, tlp_label
+from .organizations import slugify
 
 STAFF_ONLY = "exercises are run by CERT staff"
 # The same words for an exercise that does not exist and one the caller does not take part in.
@@ -65,8 +64,6 @@ PARTICIPANTS_ONLY = "only an organization taking part in the exercise acknowledg
 CLOSED = "the exercise is closed"
 # Without an end, the exercise ends this long after its last inject.
 DEFAULT_TAIL = timedelta(hours=24)
-_MAX_SLUG_BASE = 48
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 ACK_CHANNELS = ("web", "api")
 
 
@@ -156,17 +153,9 @@ def participant_view(session: DbSession, actor: Actor, exercise: Exercise) -> di
 
 # ---- creating --------------------------------------------------------------------------------
 
-def slug_for(name: str) -> str:
-    """A name's slug: ASCII letters and digits joined by hyphens ("Cyber Storm 2026" ->
-    "cyber-storm-2026"), "exercise" when nothing is left."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    slug = _NOT_SLUG.sub("-", ascii_name).strip("-")[:_MAX_SLUG_BASE].strip("-")
-    return slug or "exercise"
-
-
 def _unique_slug(session: DbSession, name: str) -> str:
     """The name's slug, with -2, -3... when an exercise or a collection already has it."""
-    base = slug_for(name)
+    base = slugify(name, fallback="exercise")
     taken = set(session.execute(select(Exercise.slug).where(
         (Exercise.slug == base) | Exercise.slug.like(f"{base}-%"))).scalars())
     taken |= {alias.removeprefix("exercise-") for alias in session.execute(select(Collection.alias).where(
@@ -240,9 +229,9 @@ def _check_injects(injects: list[Mapping[str, Any]], confirm_all: bool) -> list[
             if outside:
                 shown = ", ".join(obs.display for obs in outside[:5]) + (" ..." if len(outside) > 5 else "")
                 raise _inject_error(index, "observables", (
-                    f"{shown} {'is' if len(outside) == 1 else 'are'} outside the documentation ranges "
-                    "(RFC 5737 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24; RFC 3849 2001:db8::/32; "
-                    ".example and example.com/.net/.org): a drill must not make anyone block a real value. "
+                    f"{shown} {'is' if len(outside) == 1 else 'are'} not from the documentation ranges "
+                    "(IPv4 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24; IPv6 2001:db8::/32; names under .example, "
+                    "example.com, example.net, example.org): a drill must not make anyone block a real value. "
                     "Use documentation values, or set confirm_real_values: true"))
         checked.append(observables)
     return checked

@@ -40,10 +40,12 @@ def optional_email(value: str | None, field: str) -> str | None:
         raise InputError(exc.message, field=field) from None
 
 
-def slugify(name: str) -> str:
+def slugify(name: str, fallback: str = "org") -> str:
+    """A name's slug: ASCII letters and digits joined by hyphens ("Cyber Storm 2026" ->
+    "cyber-storm-2026"); ``fallback`` when nothing is left."""
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
     slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-    return slug[:48] or "org"
+    return slug[:48].strip("-") or fallback
 
 
 def _unique_slug(session: DbSession, base: str) -> str:
