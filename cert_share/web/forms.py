@@ -105,6 +105,11 @@ class IncidentForm(Form):
     # One id per filled-in form, sent as the report's external_id: a double click or a resent
     # POST finds the first report instead of filing a second one.
     submission_id = HiddenField()
+    # Shown only to an organization taking part in an open exercise (the view sets the choices);
+    # the default, "", is a real report.
+    exercise_id = SelectField("Exercise (drill)", validate_choice=False, default="")
+    exercise_inject = StringField("Inject answered (its number; optional)",
+                                  render_kw={"inputmode": "numeric", "maxlength": 10})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -40,6 +40,8 @@ _LONG_NUMBER = re.compile(r"^\d(?:[\s.\-]?\d){11,18}$")
 # "+84 12", "(+84) 912": a phone number, however wrong, gets the phone number's message.
 _PHONE_LIKE = re.compile(r"^\(?\+[\d\s\-.()]+$")
 # "411111******111": a masked card, however wrong, gets the card's message.
+# ASCII digits only (str.isdigit also takes other scripts' digits and superscripts), bounded.
+_FORM_INTEGER = re.compile(r"[0-9]{1,19}")
 _MASKED_CARD_LIKE = re.compile(r"^\d[\d\s\-]*[*Xx•#…]+[\d*Xx•#…\s\-]*$")
 
 
@@ -158,6 +160,7 @@ def load_report(form_data: dict) -> FormResult:
     payload["cross_border"] = list(form_data.get("cross_border") or [])
     if form_data.get("submission_id"):
         payload["external_id"] = form_data["submission_id"]
+    payload.update(_exercise_fields(form_data))
     payload["personal_data"] = bool(form_data.get("personal_data"))
     payload["share_reporter"] = bool(form_data.get("share_reporter"))
 
@@ -174,6 +177,18 @@ def load_report(form_data: dict) -> FormResult:
     if errors:
         return FormResult(errors=_redacted(errors), observables_text=shown_again, texts=texts)
     return FormResult(data=data, observables_text=shown_again, texts=texts)
+
+
+def _exercise_fields(form_data: dict) -> dict:
+    """A drill's report: the exercise and inject chosen, as the API's integers. A value that is no
+    number goes as sent, for the schema to refuse."""
+    fields = {}
+    for name in ("exercise_id", "exercise_inject"):
+        value = form_data.get(name)
+        if value:
+            fields[name] = int(value.strip()) if isinstance(value, str) and _FORM_INTEGER.fullmatch(value.strip()) \
+                else value
+    return fields
 
 
 def _redacted(errors: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -4,15 +4,16 @@ from __future__ import annotations
 import json
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from marshmallow import ValidationError
 
 from .. import deadlines, policy
-from ..errors import InputError, NotFound
+from ..errors import Conflict, InputError, NotFound
 from ..extensions import db
 from ..params import int_arg
 from ..schemas.incident import PhaseUpdateCreateSchema
-from ..services import intake
+from ..services import exercise_reports, intake
 from ..services.incident_listing import (
     STATUS_OPEN,
     ReportFilters,
@@ -25,7 +26,7 @@ from . import bp
 from .actor import current_actor
 from .filters import utc
 from .forms import IncidentForm, PhaseUpdateForm, classification_choices
-from .incident_input import load_report
+from .incident_input import FormResult, load_report
 from .workspace_views import case_view, queue
 
 PAGE_SIZE = 25
@@ -80,14 +81,19 @@ def _list_page(page, filters: ReportFilters, *, next_url=None, paged=False, erro
 @bp.route("/incidents/new", methods=["GET", "POST"])
 @login_required
 def incident_new():
+    actor = current_actor()
     form = IncidentForm()
-    form_errors: list[str] = []
+    # An organization in an open drill may answer it with this form; others never see the choice.
+    exercises = exercise_reports.open_exercises_of(db.session, actor.org)
+    form.exercise_id.choices = [("", "Not an exercise: a real report"),
+                                *((str(e.id), f"[EXERCISE] {e.name}") for e in exercises)]
     if request.method == "POST":
         form.validate()  # CSRF and field processing; the rules are the schema's
         result = load_report(_form_values(form))
         if result.data is not None and not form.errors:
-            actor = current_actor()
             assert actor.org is not None  # a signed-in user belongs to an organization
+            if result.data["exercise_id"] is not None:
+                return _exercise_report(form, result, exercises)
             # Two copies of one form racing (double click) file one report: the service decides.
             incident, created = intake.report_incident(db.session, org=actor.org, data=result.data, actor=actor,
                                                        source="web")
@@ -97,13 +103,61 @@ def incident_new():
                 flash(f"This form was already sent: it is report #{incident.id}. Nothing was filed twice.",
                       "info")
             return redirect(url_for("web.incident_detail", incident_id=incident.id))
-        form_errors = _apply_errors(form, result.errors)
-        # Shown again without any full card number: those lines keep only the BIN and last 4.
-        form.observables.data = result.observables_text
-        for name, text in result.texts.items():  # the title, description …: no card number either
-            form[name].data = text
-        return render_template("incidents/new.html", form=form, form_errors=form_errors), 400
-    return render_template("incidents/new.html", form=form, form_errors=form_errors)
+        return _form_again(form, result, result.errors, exercises, 400)
+    _preset_exercise(form, exercises)
+    return _form_page(form, [], exercises)
+
+
+def _exercise_report(form: IncidentForm, result: FormResult, exercises: list) -> ResponseReturnValue:
+    """File a drill's report (never an incident), then show the exercise it answers."""
+    actor = current_actor()
+    assert actor.org is not None
+    try:
+        report, created = exercise_reports.file_exercise_report(db.session, org=actor.org, data=result.data or {},
+                                                                actor=actor, source="web")
+    except (InputError, Conflict) as exc:
+        db.session.rollback()
+        return _form_again(form, result, {exc.field or "form": [exc.message]}, exercises, exc.status)
+    name = next((e.name for e in exercises if e.id == report.exercise_id), "")
+    if created:
+        flash(f"Your report was recorded as an exercise report for “{name}”: it is not a real incident and "
+              "counts only in the drill's results.", "success")
+    else:
+        flash("This form was already sent: it was recorded as an exercise report once. Nothing was filed twice.",
+              "info")
+    return redirect(url_for("web.exercise_page", exercise_id=report.exercise_id))
+
+
+def _preset_exercise(form: IncidentForm, exercises: list) -> None:
+    """?exercise=<id>&inject=<n> (the inject's page links here): preselected when the id is one
+    offered; anything else is ignored and the form stays a real report."""
+    exercise = request.args.get("exercise", "")
+    if exercise in {str(e.id) for e in exercises}:
+        form.exercise_id.data = exercise
+        inject = request.args.get("inject", "")
+        if inject.isascii() and inject.isdigit() and len(inject) <= 9:
+            form.exercise_inject.data = inject
+
+
+def _form_again(form: IncidentForm, result: FormResult, errors: dict[str, list[str]], exercises: list,
+                status: int) -> ResponseReturnValue:
+    if not exercises:
+        # The drill's fields are not on this organization's form: what is wrong with them is said above it.
+        errors = {("form" if name in _EXERCISE_FIELDS else name): messages for name, messages in errors.items()}
+    form_errors = _apply_errors(form, errors)
+    # Shown again without any full card number: those lines keep only the BIN and last 4.
+    form.observables.data = result.observables_text
+    for name, text in result.texts.items():  # the title, description …: no card number either
+        form[name].data = text
+    return _form_page(form, form_errors, exercises, status)
+
+
+def _form_page(form: IncidentForm, form_errors: list[str], exercises: list, status: int = 200) -> ResponseReturnValue:
+    return render_template("incidents/new.html", form=form, form_errors=form_errors,
+                           exercises_offered=bool(exercises)), status
+
+
+_EXERCISE_FIELDS = ("exercise_id", "exercise_inject")
 
 
 def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_errors=()):
