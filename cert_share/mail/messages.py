@@ -437,7 +437,10 @@ def notice(kind: str, tlp: str | None, recipient: Recipient, *, action_url: str,
     clear text (or, TLP:RED, at all): that it waits, what kind it is, and the link to read it
     signed in; never its subject, facts or content."""
     label = tlp_label(tlp or "amber")
-    return compose(kind, "notice", recipient=recipient, subject=f"A {label} message is waiting for you on cert-share",
+    subject = f"A {label} message is waiting for you on cert-share"
+    if kind == EXERCISE:  # a drill says so in every subject, its notice's too
+        subject = titled(subject)
+    return compose(kind, "notice", recipient=recipient, subject=subject,
                    tlp=NOTICE_TLP, summary=f"A message marked {label} is waiting for you on cert-share.",
                    facts=[("Marked", label), ("About", kinds.ABOUT.get(kind, "cert-share"))],
                    action_label="Sign in to read it", action_url=action_url, red=not mail_may_carry(tlp),

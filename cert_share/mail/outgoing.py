@@ -83,7 +83,7 @@ def outgoing(session: DbSession, row: OutboxMessage, *, mail_from: str, security
     assert holder is not None and holder.pgp_key and holder.pgp_fingerprint  # decide() said ENCRYPT
     try:
         return pgp.encrypt(message, holder.pgp_key, holder.pgp_fingerprint,
-                           subject=f"[{tlp_label(row.tlp or 'amber')}] Encrypted message from cert-share")
+                           subject=f"[{tlp_label(row.tlp or 'amber')}] {_drill(row)}Encrypted message from cert-share")
     except pgp.PgpError as exc:
         if partner is not None:
             raise PermanentError(_no_way_to_partner(row, partner, str(exc))) from exc
@@ -91,6 +91,11 @@ def outgoing(session: DbSession, row: OutboxMessage, *, mail_from: str, security
         log.warning("mail %s to %s: %s; sending the notice instead", row.message_id, row.to, exc)
         _tell_about_key(session, user, "unusable", security, now)
         return _signed(notice(session, row, user, mail_from, security), security)
+
+
+def _drill(row: OutboxMessage) -> str:
+    """A drill's mail says so in its subject, encrypted or not (the rest of it is hidden)."""
+    return "[EXERCISE] " if row.kind == kinds.EXERCISE else ""
 
 
 def _no_way_to_partner(row: OutboxMessage, partner: Organization, why: str) -> str:
