@@ -70,6 +70,7 @@ def _http_error(exc: HTTPException):
 from . import (  # noqa: E402,F401
     cooperation,
     exercise_reports,
+    exercises,
     incidents,
     observables,
     openapi,

@@ -17,6 +17,7 @@ from ..services.incident_listing import STATUS_CHOICES
 from ..vocab import CLASSIFICATIONS, RSIT, SECTORS, SEVERITIES
 from . import bp
 from .cooperation import openapi_paths as cooperation_paths
+from .exercises import openapi_paths as exercise_paths
 from .observables import openapi_paths as observable_paths
 from .parameters import BEFORE_PARAM, LIMIT_PARAM, id_param, report_filter_params
 from .warnings import openapi_paths as warning_paths
@@ -125,6 +126,7 @@ def build_spec() -> dict:
     workspace_paths(spec)  # triage and metrics
     observable_paths(spec)  # search and pivot
     cooperation_paths(spec)  # requests to and from partner CERTs
+    exercise_paths(spec)  # drills
     return _with_rate_limit(spec.to_dict())
 
 

@@ -53,6 +53,8 @@ QUERY_PARAMS = {
     "web.cooperation_page": ("direction", "state"),
     "web.incident_new": ("exercise", "inject"),  # a drill's report form, preset from the inject's page
     "api.get_exercise_report": (),
+    "api.list_exercises": (), "api.create_exercise": (), "api.get_exercise": (), "api.acknowledge_inject": (),
+    "api.get_exercise_results": (), "api.close_exercise": (), "api.delete_exercise": (),
     # Probes and the scrape endpoint read no parameter: hostile ones must change nothing.
     "health.healthz": ("verbose",), "health.readyz": ("verbose",), "monitoring.metrics": ("name[]",),
 }
@@ -67,7 +69,8 @@ FORM_FIELDS = ("title", "description", "classification", "severity", "tlp", "det
                "active", "code", "targets", "recommended_action", "reason", "user", "org", "current_password",
                "new_password", "confirm_password", "regime", "duty_email", "critical-report", "draft-review",
                "asset-warning", "deadline-reminder", "situation", "key", "partners", "message", "due_at",
-               "confirm_strict", "objects", "publish_clear", "clear", "exercise_id", "exercise_inject")
+               "confirm_strict", "objects", "publish_clear", "clear", "exercise_id", "exercise_inject",
+               "participants", "sectors", "starts_at", "ends_at", "confirm_real_values", "injects")
 
 
 @pytest.fixture
