@@ -55,6 +55,8 @@ QUERY_PARAMS = {
     "api.get_exercise_report": (),
     "api.list_exercises": (), "api.create_exercise": (), "api.get_exercise": (), "api.acknowledge_inject": (),
     "api.get_exercise_results": (), "api.close_exercise": (), "api.delete_exercise": (),
+    "web.exercises_page": (), "web.exercise_new": (), "web.exercise_page": (), "web.exercise_results_json": (),
+    "web.exercise_inject_page": (), "web.exercise_acknowledge": (), "web.exercise_close": (), "web.exercise_delete": (),
     # Probes and the scrape endpoint read no parameter: hostile ones must change nothing.
     "health.healthz": ("verbose",), "health.readyz": ("verbose",), "monitoring.metrics": ("name[]",),
 }
@@ -68,9 +70,11 @@ FORM_FIELDS = ("title", "description", "classification", "severity", "tlp", "det
                "email", "password", "name", "sector", "kind", "country", "contact_email", "assets", "value", "role",
                "active", "code", "targets", "recommended_action", "reason", "user", "org", "current_password",
                "new_password", "confirm_password", "regime", "duty_email", "critical-report", "draft-review",
-               "asset-warning", "deadline-reminder", "situation", "key", "partners", "message", "due_at",
-               "confirm_strict", "objects", "publish_clear", "clear", "exercise_id", "exercise_inject",
-               "participants", "sectors", "starts_at", "ends_at", "confirm_real_values", "injects")
+               "asset-warning", "deadline-reminder", "exercise", "situation", "key", "partners", "message",
+               "due_at", "confirm_strict", "objects", "publish_clear", "clear", "exercise_id", "exercise_inject",
+               "participants", "sectors", "starts_at", "ends_at", "confirm_real_values", "injects",
+               *(f"injects-{n}-{part}" for n in (0, 7) for part in (
+                   "offset_minutes", "kind", "title", "description", "observables", "tlp", "expect", "partner_name")))
 
 
 @pytest.fixture
