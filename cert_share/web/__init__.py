@@ -14,6 +14,7 @@
     operations_views.py  /operations: feeds, members' TAXII polling, dead letters (CERT staff)
     partner_views.py /admin/partners: the partner CERT directory (CERT admins)
     cooperation_views.py /cooperation: requests to and from partner CERTs (CERT staff)
+    exercise_views.py /exercises: drills (staff create and follow them, participants respond)
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from . import (  # noqa: E402,F401
     admin_views,
     auth,
     cooperation_views,
+    exercise_views,
     filters,
     home,
     incidents,
