@@ -40,6 +40,9 @@ def sector_responses(results: dict) -> str:
     sectors = results["sectors"]
     chart = _chart("StackedBar", [SECTOR_LABELS.get(s["sector"], s["sector"]) for s in sectors],
                    y_title="responses", include_x_axis=True)
+    top = max([1, *(s["responses_expected"] for s in sectors)])
+    step = -(-top // 8)  # whole responses on the axis, at most about eight lines
+    chart.y_labels = list(range(0, top + step, step))
     chart.add("made", [s["responses_made"] for s in sectors])
     chart.add("missed", [s["missed"] for s in sectors])
     return charts.svg_data_uri(chart)
