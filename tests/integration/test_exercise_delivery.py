@@ -303,3 +303,14 @@ def sent_stix_id(app, exercise_id: int, number: int) -> str:
     with app.app_context():
         return db.session.execute(select(ExerciseInject.stix_id).where(
             ExerciseInject.exercise_id == exercise_id, ExerciseInject.number == number)).scalar_one()
+
+
+def test_a_second_scheduler_that_saw_the_inject_due_does_not_send_it_again(drill, monkeypatch):
+    """Two schedulers list the same due inject; the one that commits second finds it claimed."""
+    app = drill["app"]
+    with app.app_context():
+        stale = exercise_delivery.due_injects(db.session, T0)
+    assert run(app, T0) == "run-exercises: 1 inject(s) sent, 3 mail(s) queued"
+    monkeypatch.setattr(exercise_delivery, "due_injects", lambda session, now: stale)
+    assert run(app, T0 + timedelta(seconds=1)) == "run-exercises: 0 inject(s) sent, 0 mail(s) queued"
+    assert sent(app, drill["exercise"])[1] == T0 and len(outbox(app)) == 3
