@@ -190,11 +190,13 @@ def member_recipients(session: DbSession, org_id: int, kind: str) -> list[User]:
     return [user for user in people if preferences.wants(user, kind)]
 
 
-def dead_letters(session: DbSession, limit: int = 200) -> list[OutboxMessage]:
-    """Messages that will not be delivered (permanent rejection or attempts exhausted), newest first."""
-    return list(session.execute(
-        select(OutboxMessage).where(OutboxMessage.state == OutboxState.DEAD)
-        .order_by(OutboxMessage.id.desc()).limit(limit)).scalars())
+def dead_letters(session: DbSession, limit: int = 200, *, drills: bool = True) -> list[OutboxMessage]:
+    """Messages that will not be delivered (permanent rejection or attempts exhausted), newest first;
+    ``drills=False`` leaves out an exercise's mail (the operations page never shows a drill)."""
+    query = select(OutboxMessage).where(OutboxMessage.state == OutboxState.DEAD)
+    if not drills:
+        query = query.where(OutboxMessage.exercise_id.is_(None))
+    return list(session.execute(query.order_by(OutboxMessage.id.desc()).limit(limit)).scalars())
 
 
 def requeue_dead(session: DbSession, message_id: int, *, actor, now: datetime | None = None) -> OutboxMessage:

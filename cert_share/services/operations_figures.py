@@ -16,6 +16,9 @@ so a scrape costs a handful of index range scans whatever the tables' size:
 - ``scheduler``: the holder of the scheduler lease while the lease is live (none: no scheduler);
 - ``polls``: TAXII read requests served in the last day, per collection alias (every collection
   listed, 0 when nobody polled it).
+
+A drill's mail (``outbox.exercise_id``) and its collection are left out of every figure: an
+exercise must not move the platform's numbers, and its own results measure it.
 """
 from __future__ import annotations
 
@@ -74,14 +77,17 @@ def read_figures(session: DbSession, *, now: datetime, job_names: list[str]) -> 
 def _by_state(session: DbSession, model: type[OutboxMessage] | type[PartnerDelivery],
               states: tuple[str, ...]) -> dict[str, int]:
     counts = dict.fromkeys(states, 0)
-    rows = session.execute(select(model.state, func.count()).where(model.state.in_(states)).group_by(model.state))
+    query = select(model.state, func.count()).where(model.state.in_(states))
+    if model is OutboxMessage:
+        query = query.where(OutboxMessage.exercise_id.is_(None))  # a drill's mail is no figure of the platform
+    rows = session.execute(query.group_by(model.state))
     counts.update({state: count for state, count in rows})
     return counts
 
 
 def _oldest_due_seconds(session: DbSession, now: datetime) -> float:
     oldest = session.execute(select(func.min(OutboxMessage.next_attempt_at))
-                             .where(OutboxMessage.state == OutboxState.PENDING,
+                             .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.exercise_id.is_(None),
                                     OutboxMessage.next_attempt_at <= now)).scalar_one()
     return max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
 
@@ -115,9 +121,11 @@ def _scheduler_holder(session: DbSession, now: datetime) -> str | None:
 
 
 def _polls(session: DbSession, now: datetime) -> dict[str, int]:
-    polls = {alias: 0 for alias in session.execute(select(Collection.alias)).scalars()}
+    # A drill's collection comes and goes with its exercise: it is no series of the platform's.
+    real = Collection.kind != "exercise"
+    polls = {alias: 0 for alias in session.execute(select(Collection.alias).where(real)).scalars()}
     rows = session.execute(select(Collection.alias, func.count())
                            .join(TaxiiPoll, TaxiiPoll.collection_id == Collection.id)
-                           .where(TaxiiPoll.polled_at >= now - DAY).group_by(Collection.alias))
+                           .where(TaxiiPoll.polled_at >= now - DAY, real).group_by(Collection.alias))
     polls.update({alias: count for alias, count in rows})
     return polls

@@ -445,11 +445,13 @@ def record_poll(session: DbSession, actor: Actor, collection: Collection, route:
 
 
 def members_polling(session: DbSession, since: datetime, until: datetime) -> int:
-    """How many distinct member organizations polled any collection in [since, until)."""
+    """How many distinct member organizations polled any collection in [since, until); polls of
+    a drill's collection do not count (a drill never shows in the metrics)."""
     return session.execute(
         select(func.count(distinct(TaxiiPoll.org_id)))
         .join(Organization, Organization.id == TaxiiPoll.org_id)
-        .where(TaxiiPoll.polled_at >= since, TaxiiPoll.polled_at < until, Organization.kind == "member")
+        .where(TaxiiPoll.polled_at >= since, TaxiiPoll.polled_at < until, Organization.kind == "member",
+               exercise_rows.outside_exercises(TaxiiPoll.collection_id))
     ).scalar_one()
 
 

@@ -2,10 +2,10 @@
 reads the answer; it does not query)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from ..database import DbSession
-from ..models import Exercise, ExerciseParticipant
+from ..models import Collection, Exercise, ExerciseParticipant
 
 
 def participates_in_collection(session: DbSession, collection_id: str, org_id: int | None) -> bool:
@@ -28,3 +28,9 @@ def collections_of_participant(session: DbSession, org_id: int | None) -> set[st
         .join(ExerciseParticipant, ExerciseParticipant.exercise_id == Exercise.id)
         .where(ExerciseParticipant.org_id == org_id, Exercise.collection_id.is_not(None))).scalars()
     return {collection_id for collection_id in found if collection_id is not None}
+
+
+def outside_exercises(collection_id_column) -> ColumnElement[bool]:
+    """A condition on a ``collection_id`` column: not an exercise's collection. Every figure that
+    counts TAXII polls (metrics, the operations page, monitoring) keeps drills out with it."""
+    return collection_id_column.not_in(select(Collection.id).where(Collection.kind == "exercise"))
