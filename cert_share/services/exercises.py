@@ -255,8 +255,11 @@ def create_exercise(session: DbSession, actor: Actor, data: Mapping[str, Any]) -
     orgs = _resolve_participants(session, data.get("participants") or (), data.get("sectors") or ())
     # Numbered in time order (a stable sort keeps the given order of injects at the same time).
     order = sorted(range(len(injects)), key=lambda i: injects[i]["offset_minutes"])
-    last_due = starts_at + timedelta(minutes=max(inject["offset_minutes"] for inject in injects))
-    ends_at = data.get("ends_at") or last_due + DEFAULT_TAIL
+    try:
+        last_due = starts_at + timedelta(minutes=max(inject["offset_minutes"] for inject in injects))
+        ends_at = data.get("ends_at") or last_due + DEFAULT_TAIL
+    except OverflowError:
+        raise InputError("the scenario would run past the year 9999", field="starts_at") from None
     if ends_at <= last_due:
         raise InputError("must be after the last inject's time", field="ends_at")
 

@@ -36,7 +36,9 @@ STAFF_OPERATIONS = {"PATCH /api/v1/incidents/{incident_id}", "GET /api/v1/incide
                     "GET /api/v1/cooperation-requests/{request_id}",
                     "POST /api/v1/cooperation-requests/{request_id}/acknowledge",
                     "POST /api/v1/cooperation-requests/{request_id}/answer",
-                    "POST /api/v1/cooperation-requests/{request_id}/resend"}
+                    "POST /api/v1/cooperation-requests/{request_id}/resend",
+                    "POST /api/v1/exercises", "GET /api/v1/exercises/{exercise_id}/results",
+                    "POST /api/v1/exercises/{exercise_id}/close", "DELETE /api/v1/exercises/{exercise_id}"}
 
 
 def _report(value: str) -> dict:
@@ -66,6 +68,12 @@ def api_world(app, factory, client):
                                "due_at": (utcnow() + timedelta(days=1)).isoformat(), "tlp": "green"})
     assert opened.status_code == 201, opened.get_json()
     ids["request_id"] = opened.get_json()["requests"][0]["id"]
+    drill = client.post("/api/v1/exercises", headers=auth(tokens["cert"]), json={
+        "name": "Fuzz drill", "participants": [bank.slug], "starts_at": utcnow().isoformat(),
+        "injects": [{"offset_minutes": 0, "kind": "warning", "title": "Scan", "tlp": "green", "expect": "acknowledge",
+                     "observables": [{"type": "ipv4-addr", "value": "192.0.2.1"}]}]})
+    assert drill.status_code == 201, drill.get_json()
+    ids["exercise_id"] = drill.get_json()["id"]
     return tokens, ids
 
 

@@ -168,6 +168,8 @@ BAD = [
      "ends_at", "must be after the last inject's time"),
     ("unknown field", lambda o: {"budget": 3}, "budget", "Unknown field"),
     ("no start", lambda o: {"starts_at": ...}, "starts_at", "Missing data"),
+    ("the end of the calendar", lambda o: {"starts_at": "9999-12-31T23:00:00Z"}, "starts_at",
+     "the scenario would run past the year 9999"),
     ("not a boolean", lambda o: {"confirm_real_values": "yes"}, "confirm_real_values", "Not a valid boolean"),
 ]
 
