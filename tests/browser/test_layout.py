@@ -24,6 +24,7 @@ from cert_share.extensions import db
 from cert_share.models import ApiToken, CooperationRequest, EarlyWarning, Incident, Organization, User
 from cert_share.services import cooperation, intake, triage
 from cert_share.stix import cooperation as stix_coop
+from tests.integration.exercise_rows import make_exercise
 from tests.integration.staff_login import enrol
 from tests.integration.warning_world import ATTACKER_IP, report
 
@@ -65,8 +66,11 @@ def _world(app, factory) -> tuple[dict, dict]:
         lifecycle.publish_warnings(db.session)
         token_id = db.session.execute(select(ApiToken.id).where(ApiToken.org_id == bank.id)).scalar_one()
         request_id = _cooperation(partner, incident, staff)
+    # A drill First Bank takes part in, its first inject sent (its scenario's second one not yet).
+    exercise_id = make_exercise(app, [bank], injects=(("acknowledge", True), ("report", False)))
     ids = {"incident_id": first, "warning_id": drafts[0], "slug": bank.slug, "user_id": users["analyst"].id,
-           "token_id": token_id, "org_id": bank.id, "request_id": request_id}
+           "token_id": token_id, "org_id": bank.id, "request_id": request_id, "exercise_id": exercise_id,
+           "number": 1}
     return {role: (user.email, secrets[role]) for role, user in users.items()}, ids
 
 
