@@ -29,6 +29,7 @@ from .roles import staff_required
 
 EXPIRED_FORM = "the form expired; reload the page and try again"
 _create_schema = ExerciseCreateSchema()
+CONFIRM_HINT = "tick this box to send the values outside the documentation ranges anyway"
 
 
 def _labels() -> dict:
@@ -66,6 +67,10 @@ def exercise_new():
         except CertShareError as exc:
             db.session.rollback()
             errors = _field_errors(exc, used)
+            if any(name.endswith("-observables") for name in errors):
+                # The service refuses values outside the documentation ranges: say where the
+                # form's way of confirming them is.
+                errors["confirm_real_values"] = [CONFIRM_HINT]
             if not errors:
                 flash(exc.message, "error")
         else:

@@ -140,7 +140,8 @@ def test_errors_come_back_next_to_their_fields(app, world, staff):
     response = _create(staff, world, **{"injects-2-observables": "8.8.8.8"})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert 'id="injects-2-observables-errors"' in page, page[page.find("alert"):][:1500]
+    assert 'id="injects-2-observables-errors"' in page and "8.8.8.8" in page
+    assert 'id="confirm_real_values-errors"' in page, "the box that would accept it is pointed out"
     # Confirmed: the real value is accepted.
     assert _create(staff, world, **{"injects-2-observables": "8.8.8.8", "confirm_real_values": "y"}).status_code == 302
 
