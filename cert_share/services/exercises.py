@@ -117,6 +117,8 @@ class ParticipantInject:
     reported: bool
 
     def __getattr__(self, name: str) -> Any:  # the inject's own fields, for schemas and templates
+        if name == "inject":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
         return getattr(self.inject, name)
 
 
