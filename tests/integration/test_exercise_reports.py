@@ -226,3 +226,16 @@ def test_the_form_says_when_the_exercise_is_closed(app, bank, bank_client):
     assert "closed" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.query(ExerciseReport).count() == 0 and db.session.query(Incident).count() == 0
+
+
+def test_the_openapi_document_describes_exercise_reports(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    create = doc["components"]["schemas"]["IncidentCreate"]["properties"]
+    assert create["exercise_id"]["type"] == create["exercise_inject"]["type"] == "integer"
+    post = doc["paths"]["/api/v1/incidents"]["post"]["responses"]
+    assert {"201", "200", "400", "409"} <= set(post)
+    assert {"$ref": "#/components/schemas/ExerciseReport"} in post["201"]["content"]["application/json"]["schema"][
+        "oneOf"]
+    assert doc["components"]["schemas"]["ExerciseReport"]["properties"]["exercise_report"]["enum"] == [True]
+    read = doc["paths"]["/api/v1/exercises/{exercise_id}/reports/{report_id}"]["get"]["responses"]
+    assert {"200", "401", "404"} <= set(read)
