@@ -41,7 +41,8 @@ EXERCISE_REPORT = {
         "observables": {"type": "array", "items": _OBSERVABLE},
         "created_at": {"type": "string", "format": "date-time"},
         "details": {"type": "object", "description": "the rest of the report as sent (description, times...)"},
-        "exercise_report": {"type": "boolean", "enum": [True]}}}
+        "exercise_report": {"type": "boolean", "enum": [True]}},
+    "required": ["id", "exercise_id", "exercise_report"]}
 
 
 def _field_properties(self, field, **kwargs) -> dict:
@@ -87,11 +88,11 @@ def build_spec() -> dict:
         "post": {"summary": "Report an incident", "security": [{"bearer": []}],
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/IncidentCreate"}}}},
-                 "responses": {**_responses("201", {"oneOf": [incident, exercise_report]}, "400", "401", "413",
+                 "responses": {**_responses("201", {"anyOf": [incident, exercise_report]}, "400", "401", "413",
                                             "415"),
                                "200": {"description": "Already reported with this external_id",
                                        "content": {"application/json": {"schema": {
-                                           "oneOf": [incident, exercise_report]}}}},
+                                           "anyOf": [incident, exercise_report]}}}},
                                "409": {"description": "exercise_id names an exercise that is closed",
                                        "content": {"application/json": {"schema": _ERROR}}}}},
         "get": {"summary": "List reports (own organization; the CERT sees all), newest first, optionally filtered",
