@@ -10,9 +10,11 @@ from ..actor import CLI, actor_for_user
 from ..clock import utcnow
 from ..database import DbSession
 from ..models import Incident, Organization, User
+from ..schemas.exercise import ExerciseCreateSchema
 from ..schemas.incident import IncidentCreateSchema
 from ..store.organizations import cert_organization
 from .cooperation import RequestInput, open_requests
+from .exercises import create_exercise
 from .intake import report_incident
 from .organizations import create_organization
 from .partners import set_partner
@@ -98,6 +100,7 @@ def load_demo(session: DbSession) -> dict:
         incidents[slug], _created = report_incident(session, org=org, data=schema.load(body), actor=actor,
                                                     source="web")
     _cooperation(session, incidents["first-bank"], now)
+    _exercise(session, now)
     return logins
 
 
@@ -111,3 +114,31 @@ def _cooperation(session: DbSession, incident: Incident, now: datetime) -> None:
         partners=["cert-abroad"], kind="information", tlp="green", due_at=now + timedelta(days=3),
         message="Emotet C2 185.220.101.45 is hosted in your country: who is the hosting provider, and "
                 "have you seen it in your constituency?"))
+
+
+def _exercise(session: DbSession, now: datetime) -> None:
+    """A drill under way: two injects already due (run-exercises sends them within a minute of
+    ``make run``) and one tomorrow, the participants' surprise; documentation values only."""
+    duty = session.execute(select(User).where(User.email == "duty@cert.example")).scalar_one()
+    start = now - timedelta(hours=1)
+    data = ExerciseCreateSchema().load({
+        "name": "Winter drill: ransomware across sectors",
+        "description": "Annual inter-sectoral drill: a ransomware campaign hits a bank and a telecom operator.",
+        "participants": ["first-bank", "telconet"], "sectors": ["energy"],
+        "starts_at": start.isoformat(), "ends_at": (now + timedelta(days=2)).isoformat(),
+        "injects": [
+            {"offset_minutes": 0, "kind": "warning", "title": "Ransomware C2 seen at a member bank",
+             "description": "Block and look for connections to these addresses in the last 72 hours.",
+             "observables": [{"type": "ipv4-addr", "value": "192.0.2.66"},
+                             {"type": "domain-name", "value": "c2.ransom.example"}],
+             "tlp": "green", "expect": "acknowledge"},
+            {"offset_minutes": 30, "kind": "cooperation", "title": "Partner CERT asks about the C2",
+             "description": "Have you seen 198.51.100.23 in your networks? Please report what you find.",
+             "observables": [{"type": "ipv4-addr", "value": "198.51.100.23"}], "tlp": "amber",
+             "expect": "report", "partner_name": "Fictitious CERT of Examplestan"},
+            {"offset_minutes": 60 * 25, "kind": "warning", "title": "Data leak site lists a member",
+             "observables": [{"type": "url", "value": "http://leaks.example/victims"}], "tlp": "amber",
+             "expect": "report"},
+        ],
+    })
+    create_exercise(session, actor_for_user(duty), data)

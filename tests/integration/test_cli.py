@@ -7,7 +7,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 
 from cert_share.extensions import db
-from cert_share.models import Asset, CooperationRequest, Incident, Organization, User
+from cert_share.models import Asset, CooperationRequest, Exercise, Incident, Organization, User
 from tests.conftest import PASSWORD, auth
 from tests.misp_samples import DATA
 
@@ -128,6 +128,13 @@ def test_demo_prints_the_logins_and_can_run_twice(runner, app):
         [request] = db.session.query(CooperationRequest).all()
         assert (request.partner.slug, request.state, request.tlp) == ("cert-abroad", "queued", "green")
         assert request.partner.duty_email == "duty@cert-abroad.example"
+    # A drill under way: the two injects already due go out with the next run, tomorrow's stays back.
+    jobs = runner.invoke(args=["jobs", "run", "run-exercises"])
+    assert jobs.exit_code == 0, jobs.output
+    with app.app_context():
+        [exercise] = db.session.query(Exercise).all()
+        assert {p.organization.slug for p in exercise.participants} == {"first-bank", "telconet", "grid-energy"}
+        assert [inject.sent_at is not None for inject in exercise.injects] == [True, True, False]
 
 
 def test_import_loads_a_misp_event_for_the_organization(runner, app, factory):
