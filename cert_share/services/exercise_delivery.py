@@ -12,7 +12,9 @@ An inject is due when its ``due_at`` has come and it was never sent (``sent_at``
    running at once send it once.
 
 A crash before the commit leaves nothing (the next run sends it), a crash after leaves it sent:
-never twice. Mail goes to the outbox in the same transaction and ``send-mail`` delivers it later,
+never twice. An exercise deleted meanwhile: its deletion waits for an inject being sent (it locks
+the injects first) and a later claim finds the inject gone, so nothing is sent into a deleted
+collection. Mail goes to the outbox in the same transaction and ``send-mail`` delivers it later,
 so an SMTP server that is down loses nothing. Injects of a closed exercise are never sent.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..actor import Actor, actor_for_user
@@ -65,7 +68,13 @@ def run_exercises(session: DbSession, now: datetime) -> str:
     if cert is None:
         return "run-exercises: no CERT organization configured; nothing sent"
     for inject_id in due_injects(session, now):
-        outcome = _send(session, inject_id, cert, now)
+        try:
+            outcome = _send(session, inject_id, cert, now)
+        except IntegrityError:
+            # Its exercise was deleted while it went out (exercises.delete_exercise locks the
+            # injects first, so only a database without row locks gets here): nothing is kept.
+            log.warning("run-exercises: inject %s not sent, its exercise was deleted meanwhile", inject_id)
+            outcome = -1
         if outcome is None or outcome < 0:
             session.rollback()
             report.skipped += outcome is None

@@ -50,7 +50,7 @@ from ..models import (
 from ..models.exercise import EXERCISE_CLOSED, EXERCISE_OPEN
 from ..stix.documentation_ranges import in_documentation_range
 from ..stix.observables import Observable, ObservableError, normalize
-from ..store import audit
+from ..store import audit, poll_log
 from ..store.collections import delete_collection, ensure_exercise_collection
 from ..store.rows import add_unless_exists
 from ..vocab import EXERCISE_EXPECTS, EXERCISE_INJECT_KINDS, EXERCISE_TLP_LEVELS, tlp_label
@@ -353,6 +353,14 @@ def delete_exercise(session: DbSession, actor: Actor, exercise: Exercise) -> dic
     policy.require_cert_staff(actor, STAFF_ONLY)
     exercise_id, name, slug, collection_id = exercise.id, exercise.name, exercise.slug, exercise.collection_id
     inject_ids = select(ExerciseInject.id).where(ExerciseInject.exercise_id == exercise_id).scalar_subquery()
+    # Lock first, in run-exercises' order (inject, then collection): an inject being sent now
+    # commits its objects and mail before the deletes below read, and a later claim finds the
+    # inject gone; a poll or object written now into the collection commits first too, and
+    # a later one waits and then finds the collection gone (PostgreSQL; SQLite has one writer).
+    session.execute(select(ExerciseInject.id).where(ExerciseInject.exercise_id == exercise_id)
+                    .order_by(ExerciseInject.id).with_for_update())
+    if collection_id is not None:
+        session.execute(select(Collection.id).where(Collection.id == collection_id).with_for_update())
     counts = {
         "reports": _count(session, select(func.count()).select_from(ExerciseReport)
                           .where(ExerciseReport.exercise_id == exercise_id)),
@@ -372,6 +380,9 @@ def delete_exercise(session: DbSession, actor: Actor, exercise: Exercise) -> dic
         counts.update(delete_collection(session, collection_id))
     audit.record(session, actor, "exercise.delete", "exercise", exercise_id, name=name, slug=slug, **counts)
     session.commit()
+    if collection_id is not None:
+        # This worker's polls of it not written yet (store/poll_log.py) would only be refused.
+        poll_log.forget_collection(collection_id)
     return counts
 
 

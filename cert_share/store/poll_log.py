@@ -11,7 +11,10 @@ Two workers never count a poll twice: each row lives in the memory of the one wo
 it and is taken out of it before it is written (a forked child starts with an empty buffer, since
 its parent keeps and writes what it held). A batch the database refuses (busy, unreachable) goes
 back to the front of the buffer for the next flush; past ``MAX_ROWS`` held rows (a long outage)
-the oldest are dropped, and said so in the server log.
+the oldest are dropped, and said so in the server log. A batch refused on a foreign key holds a
+row whose collection was deleted meanwhile (a drill's, polled in the interval before its
+exercise was deleted, by any worker): those rows are dropped, logged, and the rest written, so
+one such row never blocks the log. The deleting worker also forgets its own at once.
 
 With ``TAXII_POLL_LOG_SECONDS`` = 0 (the tests' default) each request writes its row before it
 answers, in the request's own session, as it did before the buffer existed.
@@ -26,12 +29,12 @@ import weakref
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..database import DbSession
 from ..extensions import db
-from ..models import TaxiiPoll
+from ..models import Collection, Organization, TaxiiPoll
 
 EXTENSION_KEY = "cert_share.poll_log"
 MAX_ROWS = 200_000
@@ -69,23 +72,50 @@ class PollLog:
 
     def flush(self, session: DbSession) -> int:
         """Write every row held, in one INSERT and commit; the number written. On a database
-        error the rows stay held for the next flush (and the session is rolled back)."""
+        error the rows stay held for the next flush (and the session is rolled back), except
+        those a foreign key refuses because their collection or organization is gone: dropped."""
         with self._flushing:
             with self._lock:
                 rows, self._rows = self._rows, []
             if not rows:
                 return 0
             try:
-                session.execute(insert(TaxiiPoll.__table__), rows)
-                session.commit()
-            except SQLAlchemyError as exc:
+                return self._write(session, rows)
+            except IntegrityError:
+                # A row whose collection (a deleted drill's) or organization is gone would make
+                # every later batch fail too: write the others, drop those.
                 session.rollback()
-                with self._lock:
-                    self._rows[:0] = rows
-                log.warning("consumption log: %d rows not written yet (%s); kept for the next flush",
-                            len(rows), type(exc).__name__)
+                try:
+                    rows = _without_orphans(session, rows)
+                    return self._write(session, rows)
+                except SQLAlchemyError as exc:
+                    self._keep(session, rows, exc)
+                    return 0
+            except SQLAlchemyError as exc:
+                self._keep(session, rows, exc)
                 return 0
-            return len(rows)
+
+    def forget_collection(self, collection_id: str) -> int:
+        """Drop the rows held for a collection just deleted; how many."""
+        with self._lock:
+            kept = [row for row in self._rows if row["collection_id"] != collection_id]
+            dropped, self._rows = len(self._rows) - len(kept), kept
+        return dropped
+
+    @staticmethod
+    def _write(session: DbSession, rows: list[dict[str, Any]]) -> int:
+        if rows:
+            session.execute(insert(TaxiiPoll.__table__), rows)
+            session.commit()
+        return len(rows)
+
+    def _keep(self, session: DbSession, rows: list[dict[str, Any]], exc: SQLAlchemyError) -> None:
+        """A refused batch (database busy, unreachable) goes back to the front for the next flush."""
+        session.rollback()
+        with self._lock:
+            self._rows[:0] = rows
+        log.warning("consumption log: %d rows not written yet (%s); kept for the next flush",
+                    len(rows), type(exc).__name__)
 
     def flush_in_app(self) -> int:
         """flush() in an app context and session of its own (the flusher thread, exit hooks)."""
@@ -131,6 +161,28 @@ class PollLog:
         self._flushing = threading.Lock()
         self._thread = None
         self._stop = threading.Event()
+
+
+def _without_orphans(session: DbSession, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose collection and organization still exist (one query each); the others are
+    dropped, and said so in the server log."""
+    collections = {row["collection_id"] for row in rows}
+    orgs = {row["org_id"] for row in rows}
+    existing_collections = set(session.execute(
+        select(Collection.id).where(Collection.id.in_(collections))).scalars())
+    existing_orgs = set(session.execute(select(Organization.id).where(Organization.id.in_(orgs))).scalars())
+    kept = [row for row in rows
+            if row["collection_id"] in existing_collections and row["org_id"] in existing_orgs]
+    if len(kept) < len(rows):
+        log.warning("consumption log: %d rows dropped, their collection or organization no longer "
+                    "exists (a deleted drill's collection polled before it went)", len(rows) - len(kept))
+    return kept
+
+
+def forget_collection(collection_id: str) -> int:
+    """Drop the rows this process holds for a collection just deleted (every app's buffer); how
+    many. Other workers' rows for it are dropped when their batch is refused (flush)."""
+    return sum(poll_log.forget_collection(collection_id) for poll_log in list(_LOGS))
 
 
 def for_app(app: Flask) -> PollLog:
