@@ -3,7 +3,9 @@
 Every pulled object goes through the one intake path (``intake.store_report``, source
 ``"feed"``), attributed to the feed's ``source_org``, so correlation and early warnings treat a
 partner CERT like any other reporter. The STIX → report and MISP → report mappings are the
-importer's (``stix.parse``, ``stix.misp`` via ``services.importer``), not repeated here.
+importer's (``stix.parse``, ``stix.misp`` via ``services.importer``), not repeated here. Drill
+data (objects carrying the exercise extension, and what goes with them) is skipped and counted,
+never stored: a partner CERT running cert-share may share its own drill's collection.
 
 Feed file keys (unknown keys are refused, to catch typos):
 
@@ -44,7 +46,7 @@ from ..models import FeedState, Organization
 from ..stix import markings, misp
 from ..stix.card_redaction import redact_cards
 from ..vocab import TLP_LEVELS
-from .importer import drafts_of, validate
+from .importer import parse_document, validate
 from .intake import store_report
 
 if TYPE_CHECKING:
@@ -184,10 +186,12 @@ class FeedOutcome:
     objects: int = 0
     reports: int = 0
     message: str = ""
+    drill: int = 0  # drill (exercise) objects skipped
 
     def line(self) -> str:
         if self.status == FeedOutcome.OK:
-            return f"{self.name}: {self.objects} object(s), {self.reports} new report(s)"
+            skipped = f", {self.drill} drill (exercise) object(s) skipped" if self.drill else ""
+            return f"{self.name}: {self.objects} object(s), {self.reports} new report(s){skipped}"
         return f"{self.name}: {self.status.upper()} {self.message}".rstrip()
 
 
@@ -277,11 +281,17 @@ def _describe(exc: Exception) -> str:
 
 
 def _store_document(session: DbSession, document: object, *, feed: Feed, org: Organization, actor: Actor,
-                    label: str) -> int:
-    """Map a bundle or MISP event with the importer's rules and store each report (no commit)."""
-    _fmt, drafts = drafts_of(document, file_name=label)
+                    outcome: FeedOutcome, label: str) -> int:
+    """Map a bundle or MISP event with the importer's rules and store each report (no commit).
+    Drill data (a partner running cert-share shares its own drills) is skipped, counted in the
+    outcome and logged, never stored. Returns how many reports are new."""
+    parsed = parse_document(document, file_name=label)
+    if parsed.drill:
+        outcome.drill += len(parsed.drill)
+        log.warning("pull-feeds: %s: skipped %d drill (exercise) object(s) (%s first), never stored as reports",
+                    feed.name, len(parsed.drill), min(parsed.drill))
     created = 0
-    for draft in drafts:
+    for draft in parsed.drafts:
         data = validate(draft)
         _incident, new = store_report(session, org=org, data=data, actor=actor, source="feed")
         created += int(new)
@@ -325,7 +335,7 @@ def _pull_taxii(session: DbSession, feed: Feed, org: Organization, actor: Actor,
             document = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
                         "objects": [_with_default_marking(o, feed.default_tlp) for o in objects]}
             outcome.reports += _store_document(session, document, feed=feed, org=org, actor=actor,
-                                               label=f"feed {feed.name}")
+                                               outcome=outcome, label=f"feed {feed.name}")
         outcome.objects += len(objects)
         state = _state(session, feed.name)
         if objects and last_added:
@@ -395,7 +405,7 @@ def _pull_misp(session: DbSession, feed: Feed, org: Organization, actor: Actor, 
             continue
         document = _with_default_tlp_tag(_read(feed, f"{event_uuid}.json"), feed.default_tlp)
         outcome.reports += _store_document(session, document, feed=feed, org=org, actor=actor,
-                                           label=f"feed {feed.name} event {event_uuid}")
+                                           outcome=outcome, label=f"feed {feed.name} event {event_uuid}")
         outcome.objects += 1
         state = _state(session, feed.name)
         state.seen = {**(state.seen or {}), event_uuid: stamp}

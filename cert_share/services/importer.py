@@ -12,6 +12,10 @@ the API. A bigger event or indicator set is split into several reports titled "â
 n)", each with its own external id, rather than raising the cap for imports: every consumer of a
 report (web page, STIX export, TAXII) can then rely on one bound.
 
+Drill data (an object carrying the exercise extension, ``stix.exercise.drill_objects``) is
+never imported: a bundle holding any is refused whole, naming the object and saying where drill
+reports go instead.
+
 Re-importing a file is a no-op: external ids (MISP event uuid, STIX incident id, a digest of
 loose indicators) make intake return the existing report.
 """
@@ -99,21 +103,42 @@ def load_document(path: str) -> object:
         raise InputError(f"{path}: JSON nested too deeply") from None
 
 
-def drafts_of(document: object, *, file_name: str) -> tuple[str, list[ReportDraft]]:
-    """(format, report drafts) of a parsed file; InputError if it is neither format or invalid."""
+@dataclass
+class ParsedDocument:
+    format: str  # "stix" | "misp"
+    drafts: list[ReportDraft]
+    drill: dict[str, str]  # drill (exercise) objects left out: id -> why (STIX only)
+
+
+def parse_document(document: object, *, file_name: str) -> ParsedDocument:
+    """The report drafts of a parsed file, with the drill objects left out of them named;
+    InputError if it is neither format or invalid."""
+    drill: dict[str, str] = {}
     try:
         if stix_parse.is_bundle(document):
-            fmt, drafts = "stix", stix_parse.bundle_to_drafts(document, file_name=file_name)
-            if not drafts:
+            fmt = "stix"
+            parsed = stix_parse.bundle_reports(document, file_name=file_name)
+            drafts, drill = parsed.drafts, parsed.drill
+            if not drafts and not drill:
                 raise InputError(f"{file_name}: the bundle holds no incident and no indicator; nothing to import")
         elif misp.is_misp(document):
+            # A MISP event has no STIX extension to carry: cert-share shares drills only as STIX.
             fmt, drafts = "misp", [misp.event_to_draft(event) for event in misp.events_of(document)]
         else:
             raise InputError(f"{file_name}: neither a STIX 2.1 bundle (\"type\": \"bundle\") nor a MISP event "
                              "({\"Event\": {...}} or {\"response\": [...]})")
     except ImportFormatError as exc:
         raise InputError(redact_cards(f"{file_name}: {exc}")) from None  # never quoting a full card number
-    return fmt, [part for draft in drafts for part in draft.split(MAX_OBSERVABLES)]
+    return ParsedDocument(fmt, [part for draft in drafts for part in draft.split(MAX_OBSERVABLES)], drill)
+
+
+def drafts_of(document: object, *, file_name: str) -> tuple[str, list[ReportDraft]]:
+    """(format, report drafts) of a parsed file; InputError if it is neither format or invalid, or
+    if it holds drill data (the whole file is refused, as for any other bad report in it)."""
+    parsed = parse_document(document, file_name=file_name)
+    if parsed.drill:
+        raise InputError(redact_cards(f"{file_name}: {stix_parse.describe_drill(parsed.drill)}; nothing imported"))
+    return parsed.format, parsed.drafts
 
 
 def validate(draft: ReportDraft) -> dict:

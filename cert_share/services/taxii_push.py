@@ -25,6 +25,12 @@ The operating CERT's POST to any collection publishes the objects there as they 
 
 Whoever posts, and wherever:
 
+* drill data is refused (``stix.exercise.drill_objects``): an object carrying the exercise
+  extension, an object that references one (a relationship, a sighting) and an object that only
+  such objects reference (the indicators and SCOs of a drill incident), so no part of a drill
+  answer is stored and none becomes a report; the failure says where drill reports go (the API
+  with ``exercise_id``, or the report form);
+
 * an object's TLP is the strictest of all its markings, granular ones included
   (stix/markings.py); a TLP:RED object is refused, since RED is never served from a collection.
   A member is told to report it through the web form or the API instead, where it reaches the
@@ -54,6 +60,7 @@ from ..errors import InputError
 from ..limits import MAX_DESCRIPTION, MAX_TITLE
 from ..models import Collection, Organization, TaxiiStatus
 from ..schemas.incident import IncidentCreateSchema
+from ..stix import exercise as stix_exercise
 from ..stix import markings
 from ..stix.build import INCIDENT_CORE_EXTENSION, version_of
 from ..stix.card_redaction import CARD_IN_VALUE, card_in_observable, holds_card, redact_cards, redact_stix
@@ -279,6 +286,17 @@ def _checked_objects(objects: list, max_object_bytes: int | None,
     return checked, refused_markings
 
 
+def _not_drill(checked: list[dict], failures: list[dict]) -> list[dict]:
+    """The objects that are not drill data (stix.exercise.drill_objects: the exercise extension,
+    and what goes with it), whoever posts and wherever: a drill is answered through the API or
+    the report form, and injects live only in their exercise's collection."""
+    drill = stix_exercise.drill_objects(checked)
+    if not drill:
+        return checked
+    failures.extend(_entry(obj, drill[obj["id"]]) for obj in checked if obj["id"] in drill)
+    return [obj for obj in checked if obj["id"] not in drill]
+
+
 def _publishable(checked: list[dict], refused_markings: set[str], red_refused: str,
                  failures: list[dict]) -> list[dict]:
     """The objects whose TLP may be shared and that reference no marking refused in this request."""
@@ -345,6 +363,7 @@ def add_envelope(session: DbSession, *, actor: Actor, collection: Collection, en
     member_intake = collection.kind == "intake" and not policy.is_cert_staff(actor)
     failures: list[dict] = []
     checked, refused_markings = _checked_objects(objects, max_object_bytes, failures)
+    checked = _not_drill(checked, failures)
     checked = _fraud_checked(checked, failures)
     valid = _publishable(checked, refused_markings, _RED_TO_INTAKE if member_intake else _RED_TO_COLLECTION,
                          failures)

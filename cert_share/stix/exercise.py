@@ -164,11 +164,112 @@ def collection_objects(objects: Sequence[dict]) -> list[dict]:
     return defs + shipped + list(objects)
 
 
-def is_exercise_object(obj: dict) -> bool:
-    """Does this STIX object say it belongs to a drill (its extension or its label)?"""
+DRILL_REFUSAL = ("drill (exercise) objects are not reports: file exercise reports with POST /api/v1/incidents "
+                 "and exercise_id, or the report form")
+
+
+def is_exercise_object(obj: object) -> bool:
+    """Does this STIX object carry the exercise property extension? Then it is drill data, whatever
+    else it says. (The ``exercise`` label alone does not count: a real report may use the word.)"""
+    if not isinstance(obj, dict):
+        return False
     extensions = obj.get("extensions")
-    return (isinstance(extensions, dict) and EXTENSION_ID in extensions) or LABEL in (obj.get("labels") or ())
+    return isinstance(extensions, dict) and EXTENSION_ID in extensions
 
 
-__all__ = ["EXTENSION_ID", "INJECT_KINDS", "LABEL", "PREFIX", "collection_objects", "extension",
-           "extension_objects", "inject_objects", "is_exercise_object", "partner_identity_id", "titled"]
+def _refs(obj: dict) -> Iterable[str]:
+    for key, value in obj.items():
+        if key.endswith("_ref") and isinstance(value, str):
+            yield value
+        elif key.endswith("_refs") and isinstance(value, list):
+            yield from (v for v in value if isinstance(v, str))
+
+
+def drill_objects(objects: Iterable[object]) -> dict[str, str]:
+    """The ids of the objects of one request or bundle that are drill data, each with why.
+
+    The one rule every STIX channel (TAXII push, bundle import, partner feeds) applies before
+    anything becomes a report, so drill data never becomes real data:
+
+    * an object carrying the exercise extension (``is_exercise_object``), any version of it;
+    * an object that references drill data (a relationship or sighting naming it, a report or
+      note listing it), as an object referencing a refused marking-definition is refused;
+    * what hangs together with drill data only: the objects connected (by references, either
+      way) to the above and not to a real incident, such as the indicators and SCOs of a drill
+      incident, so refusing a drill report leaves none of it behind, not even as "loose
+      indicators". An SCO a real incident of the same request also uses stays real. Identities,
+      marking and extension definitions never count: they describe who and what, and real
+      objects use them too.
+
+    Linear in the objects; a request without the extension costs one dictionary look-up per object.
+    """
+    usable: list[dict] = [o for o in objects if isinstance(o, dict) and isinstance(o.get("id"), str)]
+    roots = sorted({o["id"] for o in usable if is_exercise_object(o)})
+    if not roots:
+        return {}
+    types = {o["id"]: o.get("type") for o in usable}
+    targets: dict[str, set[str]] = {}
+    for obj in usable:
+        targets.setdefault(obj["id"], set()).update(ref for ref in _refs(obj) if ref != obj["id"] and ref in types)
+    via = _referencing(roots, targets)
+    # The rest, in groups connected by references (descriptive objects left out): a group that
+    # drill data points into and that holds no real incident is part of the drill.
+    group = _groups({i for i, kind in types.items() if i not in via and kind not in _DESCRIPTIVE}, targets)
+    touched: dict[str, str] = {}  # group -> the drill object pointing into it
+    for ident in sorted(via):
+        for ref in sorted(targets[ident]):
+            if ref in group:
+                touched.setdefault(group[ref], ident)
+    real = {group[i] for i in group if types[i] == "incident"}
+    for ident in sorted(group):
+        if group[ident] in touched and group[ident] not in real:
+            via[ident] = touched[group[ident]]
+    root_of = {ident: ident for ident in roots}
+
+    def root(ident: str) -> str:
+        while ident not in root_of:
+            ident = via[ident]
+        return root_of[ident]
+
+    return {ident: DRILL_REFUSAL if ident in root_of else
+            f"goes with {root(ident)}, which carries the exercise extension; {DRILL_REFUSAL}" for ident in via}
+
+
+def _referencing(roots: list[str], targets: dict[str, set[str]]) -> dict[str, str]:
+    """The roots and what references them, however indirectly: id -> the drill object it references
+    (a root: itself)."""
+    referrers: dict[str, set[str]] = {}
+    for ident, refs in targets.items():
+        for ref in refs:
+            referrers.setdefault(ref, set()).add(ident)
+    via = {ident: ident for ident in roots}
+    queue = list(roots)
+    while queue:
+        current = queue.pop()
+        for other in sorted(referrers.get(current, ())):
+            if other not in via:
+                via[other] = current
+                queue.append(other)
+    return via
+
+
+def _groups(members: set[str], targets: dict[str, set[str]]) -> dict[str, str]:
+    """Each of ``members`` -> its group: those connected to it through references among members."""
+    parent = {ident: ident for ident in members}
+
+    def find(ident: str) -> str:
+        while parent[ident] != ident:
+            parent[ident] = parent[parent[ident]]
+            ident = parent[ident]
+        return ident
+
+    for ident in members:
+        for ref in targets.get(ident, ()):
+            if ref in members:
+                parent[find(ref)] = find(ident)
+    return {ident: find(ident) for ident in members}
+
+
+__all__ = ["DRILL_REFUSAL", "EXTENSION_ID", "INJECT_KINDS", "LABEL", "PREFIX", "collection_objects",
+           "drill_objects", "extension", "extension_objects", "inject_objects", "is_exercise_object",
+           "partner_identity_id", "titled"]

@@ -13,6 +13,9 @@ Rules:
   or the incident core extension's ``criticality``, detected_at = ``created``, started_at = the
   extension's ``first_seen``. Its observables come from the indicators and SCOs that a
   relationship (any type, either direction) ties to it. external_id = the incident's id.
+* Drill data never becomes a report: an object carrying the exercise extension, what references
+  it and what only it references (``exercise.drill_objects``) is left out of every draft and
+  named, for the import to refuse the file and a partner feed to skip it.
 * Indicators tied to no incident become one report "Imported indicators from <file>"
   (classification from a shared ``rsit:`` label, else ``other/undetermined``; severity medium;
   detected_at = the earliest ``created``; started_at = the earliest ``valid_from``).
@@ -38,13 +41,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
 from ..clock import parse_iso, utcnow
 from ..limits import MAX_TITLE
 from ..vocab import CLASSIFICATIONS, SEVERITIES, strictest_tlp
-from . import markings
+from . import exercise, markings
 from .build import INCIDENT_CORE_EXTENSION
 from .card_redaction import redact_cards
 from .drafts import DEFAULT_CLASSIFICATION, DEFAULT_TLP, ImportFormatError, ObservableCollector, ReportDraft
@@ -283,12 +287,22 @@ def _tlp(obj: dict) -> str:
     return markings.tlp_of(obj) or DEFAULT_TLP
 
 
-def bundle_to_drafts(document: object, *, file_name: str) -> list[ReportDraft]:
-    """Every report a STIX 2.1 bundle holds (see the module docstring for the rules)."""
+@dataclass
+class BundleReports:
+    """What a bundle holds: its report drafts, and the drill objects left out of them (id -> why)."""
+    drafts: list[ReportDraft]
+    drill: dict[str, str]
+
+
+def bundle_reports(document: object, *, file_name: str) -> BundleReports:
+    """Every report a STIX 2.1 bundle holds (see the module docstring for the rules), drill data
+    left out and named (``exercise.drill_objects``): the caller refuses or skips it, never stores it."""
     objects = check_bundle(document)
+    drill = exercise.drill_objects(objects)
     by_id: dict[str, dict] = {}
     for obj in objects:
-        by_id.setdefault(obj["id"], obj)  # the first version listed wins
+        if obj["id"] not in drill:
+            by_id.setdefault(obj["id"], obj)  # the first version listed wins
     incidents = [o for o in by_id.values() if o["type"] == "incident"]
     related: dict[str, list[str]] = {i["id"]: [] for i in incidents}
     tied: set[str] = set()
@@ -304,7 +318,22 @@ def bundle_to_drafts(document: object, *, file_name: str) -> list[ReportDraft]:
     loose = [o for o in by_id.values() if o["type"] == "indicator" and o["id"] not in tied]
     if loose:
         drafts.append(_indicators_draft(loose, file_name))
-    return drafts
+    return BundleReports(drafts, drill)
+
+
+def describe_drill(drill: dict[str, str]) -> str:
+    """One line naming the drill objects a bundle held (the first by id) and why they are refused."""
+    first = min(drill)
+    more = f" and {len(drill) - 1} more object(s) tied to drill data" if len(drill) > 1 else ""
+    return f"{first}{more}: {drill[first]}"
+
+
+def bundle_to_drafts(document: object, *, file_name: str) -> list[ReportDraft]:
+    """Every report a STIX 2.1 bundle holds; ImportFormatError if it holds drill data."""
+    result = bundle_reports(document, file_name=file_name)
+    if result.drill:
+        raise ImportFormatError(describe_drill(result.drill))
+    return result.drafts
 
 
 def _collect(objects: Iterable[dict]) -> tuple[ObservableCollector, list[str]]:
@@ -409,5 +438,6 @@ def _severity(labels: list[str], core: dict) -> str:
     return severity_from_criticality(core.get("criticality") if isinstance(core, dict) else None)
 
 
-__all__ = ["ImportFormatError", "PatternError", "bundle_to_drafts", "check_bundle", "classification_from_labels",
-           "fraud_sco_value", "is_bundle", "pattern_comparisons", "sco_values", "severity_from_criticality"]
+__all__ = ["BundleReports", "ImportFormatError", "PatternError", "bundle_reports", "bundle_to_drafts", "check_bundle",
+           "classification_from_labels", "describe_drill", "fraud_sco_value", "is_bundle", "pattern_comparisons",
+           "sco_values", "severity_from_criticality"]
