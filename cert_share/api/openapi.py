@@ -37,7 +37,10 @@ EXERCISE_REPORT = {
         "exercise_inject": {"type": "integer", "nullable": True,
                             "description": "the inject answered (null: filed before any inject was sent)"},
         "organization": {"type": "string"}, "title": {"type": "string"}, "classification": {"type": "string"},
-        "severity": {"type": "string"}, "tlp": {"type": "string"},
+        "severity": {"type": "string"},
+        "tlp": {"type": "string", "enum": ["clear", "green", "amber", "amber+strict"],
+                "description": "never red: a drill's report is read by the CERT staff running it, so a report "
+                               "filed with exercise_id and tlp red is refused (400 on tlp)"},
         "observables": {"type": "array", "items": _OBSERVABLE},
         "created_at": {"type": "string", "format": "date-time"},
         "details": {"type": "object", "description": "the rest of the report as sent (description, times...)"},

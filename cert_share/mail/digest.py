@@ -15,7 +15,7 @@ from ..clock import iso
 from ..database import DbSession
 from ..models import Organization, OutboxMessage, User
 from ..vocab import OutboxState, strictest_tlp
-from . import messages
+from . import kinds, messages
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,11 @@ def _held_back(session: DbSession, address: str, now: datetime) -> list[OutboxMe
 def _release_need_to_know(session: DbSession, held: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
     """The held rows a digest may fold. A TLP:RED row holds nothing but its notice: it goes out
     alone as that notice, so that its label never turns the whole digest, and every other item
-    in it, into a notice too."""
+    in it, into a notice too. A kind no digest folds (kinds.UNCAPPED: a drill's inject, held
+    before that rule) goes out alone too, keeping its subject and its exercise_id."""
     foldable = []
     for message in held:
-        if policy.mail_may_carry(message.tlp):
+        if policy.mail_may_carry(message.tlp) and message.kind not in kinds.UNCAPPED:
             foldable.append(message)
         else:
             message.state, message.next_attempt_at = OutboxState.PENDING, now

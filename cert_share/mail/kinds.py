@@ -17,13 +17,17 @@ KEY_PROBLEM = "pgp-key"
 COOPERATION = "cooperation"  # to a partner CERT's 24/7 contact, its bundle attached
 EXERCISE = "exercise"  # a drill's inject, to the participating organizations
 
-# The kinds a person chooses about on /account/mail (at once, in the digest, not at all).
+# The kinds a person chooses about on /account/mail (at once, in the digest, not at all; an
+# UNCAPPED kind only at once or not at all).
 CHOOSABLE: tuple[str, ...] = (CRITICAL_REPORT, DRAFT_REVIEW, ASSET_WARNING, DEADLINE_REMINDER, EXERCISE)
 ALL: tuple[str, ...] = (*CHOOSABLE, DIGEST, DEAD_LETTERS, SITUATION, KEY_PROBLEM, COOPERATION)
 
-# Never folded into a digest: a digest must not fold itself, the CERT admins' dead-letter mail
-# goes out in the same run, and a partner CERT's request must not wait for a digest it never gets.
-UNCAPPED: frozenset[str] = frozenset({DIGEST, DEAD_LETTERS, COOPERATION})
+# Never folded into a digest, neither by choice nor by the hourly cap: a digest must not fold
+# itself, the CERT admins' dead-letter mail goes out in the same run, a partner CERT's request
+# must not wait for a digest it never gets, and a drill measures the response to alert mail as it
+# arrives (folded, an inject would also lose its [EXERCISE] subject and its exercise_id, and so
+# outlive the exercise's deletion as real mail).
+UNCAPPED: frozenset[str] = frozenset({DIGEST, DEAD_LETTERS, COOPERATION, EXERCISE})
 
 # What the preferences page calls each kind a person chooses about.
 CHOICE_LABELS = {CRITICAL_REPORT: "Critical reports", DRAFT_REVIEW: "Draft early warnings to review",

@@ -96,8 +96,8 @@ def enqueue(session: DbSession, *, to: str, subject: str, text: str, html: str |
         return None
 
     state = OutboxState.PENDING
-    if mode == preferences.DIGEST or (
-            kind not in UNCAPPED_KINDS and _sent_last_hour(session, to, now) >= _cap(hourly_cap)):
+    if kind not in UNCAPPED_KINDS and (
+            mode == preferences.DIGEST or _sent_last_hour(session, to, now) >= _cap(hourly_cap)):
         state = OutboxState.DIGEST
     message = OutboxMessage(
         to=to, subject=tlp_subject(subject, tlp)[:998], text=text, html=html, tlp=tlp, kind=kind,

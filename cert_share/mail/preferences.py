@@ -15,6 +15,10 @@ exercise            --              --              now           off
 situation mail      off             off             --            --
 ==================  ==============  ==============  ============  ==========
 
+A kind that is never folded into a digest (``kinds.UNCAPPED``: a drill's inject, whose response
+time is what the drill measures) is offered at once or not at all (``modes_for``); a "digest"
+stored for it anyway acts as "now".
+
 "--": the kind never concerns that role (CERT staff own no assets and are told of every
 overdue phase; members never review drafts), so it is not offered. The CERT's staff are told at
 once of what needs a decision now (a critical report, a draft that waits); the many overdue
@@ -63,6 +67,11 @@ def kinds_for(role: str) -> tuple[str, ...]:
     return tuple(kind for kind in KINDS if kind in DEFAULTS.get(role, {}))
 
 
+def modes_for(kind: str) -> tuple[str, ...]:
+    """The modes a person may choose for ``kind``: never the digest for a kind a digest never folds."""
+    return (NOW, OFF) if kind in kinds.UNCAPPED else MODES
+
+
 def choice(user: User, kind: str) -> str:
     """'now', 'digest' or 'off': how ``user`` gets mail of ``kind`` (their choice, else their
     role's default). A kind that does not concern the role is 'off'; a kind nobody chooses about
@@ -73,6 +82,8 @@ def choice(user: User, kind: str) -> str:
     if kind not in defaults:
         return OFF
     chosen = _stored(user).get(kind)
+    if chosen == DIGEST and DIGEST not in modes_for(kind):
+        return NOW  # stored by hand or before the rule: the person asked for this mail
     return chosen if chosen in MODES else defaults[kind]
 
 
@@ -110,7 +121,7 @@ def effective(user: User) -> dict[str, str]:
 def checked(role: str, submitted: Mapping[str, Any]) -> dict[str, str]:
     """A submitted {kind: mode} as it may be stored for a person of ``role``: every kind the role
     chooses about must be given one of its modes; anything else is an InputError naming it."""
-    allowed = {kind: MODES for kind in kinds_for(role)}
+    allowed = {kind: modes_for(kind) for kind in kinds_for(role)}
     if offers_situation(role):
         allowed[SITUATION] = SITUATION_MODES
     unknown = sorted(set(submitted) - set(allowed))

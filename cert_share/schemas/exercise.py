@@ -89,7 +89,8 @@ class ExerciseCreateSchema(Schema):
                           metadata={"description": "every active member organization of these sectors joins"})
     starts_at = Timestamp(required=True)
     ends_at = Timestamp(load_default=None, allow_none=True, metadata={
-        "description": "default: the last inject's time plus 24 hours"})
+        "description": "default: the first midnight UTC at least 24 hours after the last inject (participants "
+                       "see it: it reveals the last inject's day at most)"})
     confirm_real_values = fields.Boolean(load_default=False, truthy={True}, falsy={False}, metadata={
         "description": "true: every inject may carry values outside the documentation ranges"})
     injects = BoundedList(fields.Nested(InjectCreateSchema), required=True, max_length=MAX_EXERCISE_INJECTS)

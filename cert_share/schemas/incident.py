@@ -103,7 +103,8 @@ class IncidentCreateSchema(Schema):
                                  metadata={"description": (
                                      "Set only in a drill: the exercise this report answers. It is stored as an "
                                      "exercise report (201 with \"exercise_report\": true, Location "
-                                     "/api/v1/exercises/<id>/reports/<report id>), never as an incident")})
+                                     "/api/v1/exercises/<id>/reports/<report id>), never as an incident; "
+                                     "tlp may not be red (400 on tlp: the CERT staff running the drill read it)")})
     exercise_inject = fields.Integer(load_default=None, allow_none=True, strict=True,
                                      validate=validate.Range(min=1, max=2**31 - 1,
                                                              error="is not an inject number (1, 2, ...)"),

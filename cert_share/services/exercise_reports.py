@@ -26,6 +26,10 @@ from ..store import audit
 from .intake import without_cards
 
 NO_SUCH_EXERCISE = "no exercise your organization takes part in has this id"
+# Every CERT credential reads a drill's reports (the staff running it): RED's need-to-know, which a
+# real report gets, cannot be kept, so a drill's report may not claim it.
+RED_REFUSED = ("a drill's report is read by the CERT staff running it: TLP:RED is not available for exercise "
+               "reports; choose AMBER+STRICT")
 # The columns of exercise_reports; every other field of the validated report goes to ``details``.
 _COLUMNS = ("title", "classification", "severity", "tlp")
 _DROPPED = ("exercise_id", "exercise_inject")
@@ -37,11 +41,14 @@ def file_exercise_report(session: DbSession, *, org: Organization, data: dict, a
     exercise report of ``org`` and commit. Returns (report, created).
 
     InputError on ``exercise_id`` when no exercise ``org`` takes part in has that id (the same
-    message whether it exists or not), on ``exercise_inject`` when that inject was not sent yet;
+    message whether it exists or not), on ``tlp`` for TLP:RED (RED_REFUSED), on
+    ``exercise_inject`` when that inject was not sent yet;
     Conflict when the exercise is closed. A report whose ``external_id`` the organization already
     used in this exercise (a double click on the form, a retried POST) is returned, not stored again.
     """
     exercise = _participating_exercise(session, org, data.get("exercise_id"))
+    if data.get("tlp") == "red":
+        raise InputError(RED_REFUSED, field="tlp")
     if exercise.state != EXERCISE_OPEN:
         raise Conflict(f"exercise {exercise.id} is closed: its results are frozen and it takes no more reports")
     now = utcnow()

@@ -62,9 +62,18 @@ NO_SUCH_EXERCISE = "no such exercise"
 NO_SUCH_INJECT = "no such inject in this exercise"
 PARTICIPANTS_ONLY = "only an organization taking part in the exercise acknowledges its injects"
 CLOSED = "the exercise is closed"
-# Without an end, the exercise ends this long after its last inject.
+# Without an end, the exercise ends at the first midnight UTC at least this long after its last
+# inject (default_end): participants see ends_at, and "last inject + 24 h" would tell them when
+# the last inject is due; a midnight tells them its day at most.
 DEFAULT_TAIL = timedelta(hours=24)
 ACK_CHANNELS = ("web", "api")
+
+
+def default_end(last_due: datetime) -> datetime:
+    """The first midnight UTC at least DEFAULT_TAIL after ``last_due`` (an aware UTC time)."""
+    earliest = last_due + DEFAULT_TAIL
+    midnight = earliest.replace(hour=0, minute=0, second=0, microsecond=0)
+    return earliest if midnight == earliest else midnight + timedelta(days=1)
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -259,7 +268,7 @@ def create_exercise(session: DbSession, actor: Actor, data: Mapping[str, Any]) -
     order = sorted(range(len(injects)), key=lambda i: injects[i]["offset_minutes"])
     try:
         last_due = starts_at + timedelta(minutes=max(inject["offset_minutes"] for inject in injects))
-        ends_at = data.get("ends_at") or last_due + DEFAULT_TAIL
+        ends_at = data.get("ends_at") or default_end(last_due)
     except OverflowError:
         raise InputError("the scenario would run past the year 9999", field="starts_at") from None
     if ends_at <= last_due:

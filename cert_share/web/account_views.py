@@ -37,7 +37,9 @@ def account_mail():
 def _page(user, form: MailPreferencesForm, values: dict, error: str | None, field: str | None = None):
     choosable = [(kind, kinds.CHOICE_LABELS[kind]) for kind in preferences.kinds_for(user.role)]
     return render_template("admin/account_mail.html", form=form, kinds=choosable, values=values, error=error,
-                           error_field=field, modes=list(preferences.MODE_LABELS.items()),
+                           error_field=field, modes={kind: [(mode, preferences.MODE_LABELS[mode])
+                                                            for mode in preferences.modes_for(kind)]
+                                                     for kind, _label in choosable},
                            offers_situation=preferences.offers_situation(user.role),
                            duty=user.organization.duty_email,
                            defaults=preferences.DEFAULTS.get(user.role, {})), 400 if error else 200

@@ -70,7 +70,8 @@ class ExerciseForm(Form):
                             choices=[(s, SECTOR_LABELS.get(s, s)) for s in SECTORS])
     timezone = SelectField("Time zone of the times below", validate_choice=False, default="UTC")
     starts_at = StringField("Starts at", widget=DateTimeLocalInput())
-    ends_at = StringField("Ends at (optional: a day after the last inject)", widget=DateTimeLocalInput())
+    ends_at = StringField("Ends at (optional: midnight UTC at least a day after the last inject)",
+                          widget=DateTimeLocalInput())
     confirm_real_values = BooleanField("I confirm observables outside the documentation ranges "
                                        "(real addresses, domains, numbers) may go out in this drill")
 

@@ -46,7 +46,7 @@ def _choice(kind: str, modes: tuple[str, ...]) -> RadioField:
 
 def for_role(role: str) -> MailPreferencesForm:
     """The form for a person of ``role``, bound to the request's data (on a POST)."""
-    fields = {kind: _choice(kind, preferences.MODES) for kind in preferences.kinds_for(role)}
+    fields = {kind: _choice(kind, preferences.modes_for(kind)) for kind in preferences.kinds_for(role)}
     if preferences.offers_situation(role):
         fields[kinds.SITUATION] = _choice(kinds.SITUATION, preferences.SITUATION_MODES)
     form_class = type("MailPreferencesForm", (MailPreferencesForm,), fields)

@@ -14,10 +14,13 @@ from taxii2client.v21 import ApiRoot, Collection
 from cert_share.actor import actor_for_user
 from cert_share.extensions import db
 from cert_share.mail.delivery import deliver_outbox
+from cert_share.mail.digest import send_digests
 from cert_share.models import Exercise, ExerciseInject, Organization, OutboxMessage, StixObject, User
 from cert_share.services import exercise_delivery
 from cert_share.services.exercises import close_exercise, create_exercise
 from cert_share.stix import exercise as stix_exercise
+from cert_share.vocab import OutboxState
+from tests.conftest import auth
 from tests.integration.mail_helpers import SmtpServer
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -314,3 +317,31 @@ def test_a_second_scheduler_that_saw_the_inject_due_does_not_send_it_again(drill
     monkeypatch.setattr(exercise_delivery, "due_injects", lambda session, now: stale)
     assert run(app, T0 + timedelta(seconds=1)) == "run-exercises: 0 inject(s) sent, 0 mail(s) queued"
     assert sent(app, drill["exercise"])[1] == T0 and len(outbox(app)) == 3
+
+
+def test_drill_mail_is_never_held_for_a_digest_and_leaves_with_the_exercise(drill):
+    # A drill measures the response to alert mail as it arrives: folded into a digest, an inject
+    # would lose its [EXERCISE] subject and its exercise_id, and outlive the exercise's deletion.
+    app = drill["app"]
+    app.config["MAIL_HOURLY_CAP"] = 0  # any other kind would now wait for the digest
+    with app.app_context():
+        admin = db.session.execute(select(User).where(User.email == "admin@firstbank.example")).scalar_one()
+        admin.mail_prefs = {"exercise": "digest"}  # a choice the page no longer offers, stored before
+        db.session.commit()
+    run(app, T0)
+    with app.app_context():
+        rows = db.session.execute(select(OutboxMessage)).scalars().all()
+        assert {(m.to, m.state, m.exercise_id) for m in rows} == {
+            (to, OutboxState.PENDING, drill["exercise"])
+            for to in ("admin@firstbank.example", "admin@telco.example", "noc@telco.example")}
+        # A row held for the digest before this rule existed goes out alone, never folded.
+        rows[0].state = OutboxState.DIGEST
+        db.session.commit()
+        now = T0 + timedelta(minutes=1)
+        report = send_digests(db.session, now=now, period=timedelta(days=1), slot=now)
+        assert (report.digests, report.folded) == (0, 0)
+        assert {m.state for m in db.session.execute(select(OutboxMessage)).scalars()} == {OutboxState.PENDING}
+    deleted = app.test_client().delete(f"/api/v1/exercises/{drill['exercise']}",
+                                       headers=auth(drill["tokens"]["cert"][1]))
+    assert deleted.status_code == 200 and deleted.get_json()["removed"]["mail"] == 3
+    assert outbox(app) == []

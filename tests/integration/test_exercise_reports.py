@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
 
+from cert_share.clock import utcnow
 from cert_share.extensions import db
 from cert_share.models import (
     AuditEntry,
+    Exercise,
     ExerciseReport,
     Incident,
     Observable,
@@ -21,7 +24,7 @@ from cert_share.models import (
 from tests.conftest import auth
 from tests.integration.exercise_rows import make_exercise
 from tests.integration.incident_bodies import incident_body
-from tests.integration.test_web_incidents import form, submit
+from tests.integration.test_web_incidents import field_errors, form, submit
 from tests.integration.web_login import login
 
 NO_SUCH_EXERCISE = "no exercise your organization takes part in has this id"
@@ -235,7 +238,43 @@ def test_the_openapi_document_describes_exercise_reports(client):
     post = doc["paths"]["/api/v1/incidents"]["post"]["responses"]
     assert {"201", "200", "400", "409"} <= set(post)
     assert {"$ref": "#/components/schemas/ExerciseReport"} in post["201"]["content"]["application/json"]["schema"][
-        "oneOf"]
+        "anyOf"]
     assert doc["components"]["schemas"]["ExerciseReport"]["properties"]["exercise_report"]["enum"] == [True]
     read = doc["paths"]["/api/v1/exercises/{exercise_id}/reports/{report_id}"]["get"]["responses"]
     assert {"200", "401", "404"} <= set(read)
+
+
+RED_REFUSED = ("a drill's report is read by the CERT staff running it: TLP:RED is not available for exercise "
+               "reports; choose AMBER+STRICT")
+
+
+def test_an_exercise_report_may_not_be_tlp_red_and_nothing_is_stored(app, factory, bank, exercise_id):
+    # A real RED report follows need-to-know; a drill's report is read by every CERT credential
+    # (the staff running the drill), so RED would promise what the exercise cannot keep.
+    token = factory.token(bank)
+    refused = factory_post(app, token, incident_body(exercise_id=exercise_id, tlp="red"))
+    assert refused.status_code == 400
+    assert refused.json["errors"] == {"tlp": [RED_REFUSED]}
+    with app.app_context():
+        assert db.session.query(ExerciseReport).count() == 0
+        assert db.session.query(AuditEntry).filter_by(action="exercise.report").count() == 0
+    assert real_rows(app) == (0, 0, 0, 0)
+    strict = factory_post(app, token, incident_body(exercise_id=exercise_id, tlp="amber+strict"))
+    assert strict.status_code == 201 and strict.json["tlp"] == "amber+strict"
+
+
+def test_the_form_says_beside_the_tlp_field_that_red_is_not_for_a_drill(app, bank_client, exercise_id):
+    response = submit(bank_client, form(exercise_id=str(exercise_id), tlp="red"))
+    assert response.status_code == 400
+    assert RED_REFUSED in field_errors(response.get_data(as_text=True), "tlp")
+    with app.app_context():
+        assert db.session.query(ExerciseReport).count() == 0 and db.session.query(Incident).count() == 0
+
+
+def test_a_late_report_after_the_exercise_window_is_still_taken_while_it_is_open(app, factory, bank, exercise_id):
+    # ends_at is the planned end, not a deadline: a late response is measured, not lost.
+    with app.app_context():
+        db.session.get(Exercise, exercise_id).ends_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    late = factory_post(app, factory.token(bank), incident_body(exercise_id=exercise_id))
+    assert late.status_code == 201 and late.json["exercise_report"] is True

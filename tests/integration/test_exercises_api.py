@@ -118,8 +118,10 @@ def test_staff_create_an_exercise_with_participants_by_slug_and_by_sector(app, c
     # The URL was defanged and normalized as a report's would be.
     assert {"type": "url", "value": "https://login.example.com/reset",
             "display": "https://login.example.com/reset"} in first["observables"]
-    # Without an end: 24 hours after the last inject.
-    assert parse_iso(exercise["ends_at"]) == starts + timedelta(minutes=90, hours=24)
+    # Without an end: the first midnight UTC at least 24 hours after the last inject.
+    ends = parse_iso(exercise["ends_at"])
+    assert (ends.hour, ends.minute, ends.second, ends.microsecond) == (0, 0, 0, 0)
+    assert timedelta(hours=24) <= ends - (starts + timedelta(minutes=90)) < timedelta(hours=48)
     with app.app_context():
         collection = db.session.execute(select(Collection).where(
             Collection.alias == "exercise-cyber-storm-2026")).scalar_one()
@@ -127,6 +129,21 @@ def test_staff_create_an_exercise_with_participants_by_slug_and_by_sector(app, c
     [entry] = _audit(app, "exercise.create")
     assert entry.target_id == str(exercise["id"]) and entry.details["injects"] == 2
     assert entry.details["participants"] == [orgs["bank"].slug, orgs["telco"].slug]
+
+
+@pytest.mark.parametrize("last_inject,ends", [
+    ("2027-03-02T09:17:00Z", "2027-03-04T00:00:00Z"),
+    ("2027-03-02T23:59:00Z", "2027-03-04T00:00:00Z"),
+    ("2027-03-02T00:00:00Z", "2027-03-03T00:00:00Z"),  # already a midnight: exactly 24 hours
+    ("2027-03-02T00:01:00+02:00", "2027-03-03T00:00:00Z"),  # 22:01 UTC the day before
+])
+def test_the_default_end_reveals_the_day_of_the_last_inject_at_most(client, orgs, tokens, last_inject, ends):
+    # Participants see ends_at: "the last inject + 24 h" would tell them the minute the last
+    # inject is due, the drill's surprise. A midnight UTC tells them the day at most (09:17 and
+    # 23:59 the same day end alike).
+    last = parse_iso(last_inject)
+    exercise = _create(client, tokens, orgs, starts_at=(last - timedelta(minutes=90)).isoformat())
+    assert parse_iso(exercise["ends_at"]) == parse_iso(ends)
 
 
 def test_a_second_exercise_of_the_same_name_gets_a_slug_and_collection_of_its_own(client, orgs, tokens):
