@@ -122,6 +122,7 @@ def _own_retry_after(app: Flask):
 
 
 def register_extensions(app: Flask) -> None:
+    from .auth import limit_storage  # noqa: F401 (registers memory:// before the limiter builds its storage)
     from .database import configure_engine
     from .extensions import csrf, db, limiter, login_manager
     from .schema_upgrade import register_migrate_command
