@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None, env: str | None = None, *, servi
         app.config["WTF_CSRF_SECRET_KEY"] = [*app.config["SECRET_KEY_FALLBACKS"], app.config["SECRET_KEY"]]
 
     register_url_converters(app)
+    register_sessions(app)
     register_observability(app)
     register_proxies(app)
     register_request_limits(app)
@@ -167,6 +168,12 @@ def register_request_limits(app: Flask) -> None:
     from .request_limits import register
 
     register(app)
+
+
+def register_sessions(app: Flask) -> None:
+    from .cookie_sessions import CookieSessionInterface
+
+    app.session_interface = CookieSessionInterface()
 
 
 def register_url_converters(app: Flask) -> None:
