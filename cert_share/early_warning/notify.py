@@ -30,8 +30,8 @@ from ..store.organizations import cert_organization
 log = logging.getLogger(__name__)
 
 
-def _duty_recipient(org: Organization | None, kind: str, people: list[User],
-                    may_read: Callable[[Actor], bool]) -> messages.Recipient | None:
+def duty_recipient(org: Organization | None, kind: str, people: list[User],
+                   may_read: Callable[[Actor], bool]) -> messages.Recipient | None:
     """The organization's duty address for this kind (mail/preferences.py), unless it is the own
     address of one of ``people`` who gets the kind (their choices rule it; the same for every kind)
     or may not read the item: a shared mailbox reads only what anyone of the organization reads by
@@ -58,7 +58,7 @@ def critical_report(session: DbSession, incident: Incident) -> int:
                           dedupe_key=f"critical-report:{incident.id}:{staff.address.lower()}"):
             count += 1
     told = {s.user_id for s in audience}
-    duty = _duty_recipient(cert_organization(session), messages.CRITICAL_REPORT, [u for u in everyone if u.id in told],
+    duty = duty_recipient(cert_organization(session), messages.CRITICAL_REPORT, [u for u in everyone if u.id in told],
                            lambda reader: policy.can_read_incident(reader, incident))
     if duty is not None and messages.queue(
             session, messages.critical_report(incident, duty, reads_content=True), actor_user_id=incident.reporter_id,
@@ -73,7 +73,7 @@ def draft_awaiting_review(session: DbSession, warning: EarlyWarning) -> int:
     sources = red_sources(session, warning)
     readers = [u for u in active_staff(session) if policy.can_read_case_warning(actor_for_user(u), sources)]
     count = 0
-    duty = _duty_recipient(cert_organization(session), messages.DRAFT_REVIEW, readers,
+    duty = duty_recipient(cert_organization(session), messages.DRAFT_REVIEW, readers,
                            lambda reader: policy.can_read_case_warning(reader, sources))
     for recipient in [messages.recipient_for(u) for u in readers] + ([duty] if duty else []):
         message = messages.draft_review(warning, recipient)
@@ -96,7 +96,7 @@ def owner_warning_published(session: DbSession, warning: EarlyWarning) -> int:
         return 0
     count = 0
     people = outbox.member_recipients(session, owner.id, messages.ASSET_WARNING)
-    duty = _duty_recipient(owner, messages.ASSET_WARNING, people,
+    duty = duty_recipient(owner, messages.ASSET_WARNING, people,
                            lambda reader: policy.can_read_warning(reader, warning.tlp, collections))
     for recipient in [messages.recipient_for(u) for u in people] + ([duty] if duty else []):
         message = messages.asset_warning(warning, owner, recipient)

@@ -30,7 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from .. import policy
 from ..actor import Actor, actor_for_user
 from ..database import DbSession
-from ..mail import messages, outbox, preferences
+from ..early_warning.notify import duty_recipient
+from ..mail import messages, outbox
 from ..models import Collection, Exercise, ExerciseInject, Organization
 from ..models.exercise import EXERCISE_OPEN
 from ..stix import exercise as stix_exercise
@@ -121,9 +122,10 @@ def _mail(session: DbSession, exercise: Exercise, inject: ExerciseInject, collec
         people = [user for user in outbox.member_recipients(session, org.id, messages.EXERCISE)
                   if _may_read(actor_for_user(user), collection, inject.tlp)]
         recipients = [messages.recipient_for(user) for user in people]
-        address = preferences.duty_address(org, messages.EXERCISE, already=[user.email for user in people])
-        if address is not None and _may_read(policy.duty_address_reader(org), collection, inject.tlp):
-            recipients.append(messages.Recipient(address, None, messages.DUTY_ADDRESS, org.name))
+        duty = duty_recipient(org, messages.EXERCISE, people,
+                              lambda reader: _may_read(reader, collection, inject.tlp))
+        if duty is not None:
+            recipients.append(duty)
         for recipient in recipients:
             message = messages.exercise_inject(exercise, inject, recipient, collection=collection.alias)
             if messages.queue(session, message, now=now, exercise_id=exercise.id,

@@ -54,6 +54,7 @@ from ..store import audit, poll_log
 from ..store.collections import delete_collection, ensure_exercise_collection
 from ..store.rows import add_unless_exists
 from ..vocab import EXERCISE_EXPECTS, EXERCISE_INJECT_KINDS, EXERCISE_TLP_LEVELS, tlp_label
+from . import exercise_results
 from .organizations import slugify
 
 STAFF_ONLY = "exercises are run by CERT staff"
@@ -262,7 +263,8 @@ def create_exercise(session: DbSession, actor: Actor, data: Mapping[str, Any]) -
     starts_at = data.get("starts_at")
     if not isinstance(starts_at, datetime):
         raise InputError("the start time is required", field="starts_at")
-    observables = _check_injects(injects, bool(data.get("confirm_real_values")))
+    confirm_all = bool(data.get("confirm_real_values"))
+    observables = _check_injects(injects, confirm_all)
     orgs = _resolve_participants(session, data.get("participants") or (), data.get("sectors") or ())
     # Numbered in time order (a stable sort keeps the given order of injects at the same time).
     order = sorted(range(len(injects)), key=lambda i: injects[i]["offset_minutes"])
@@ -280,7 +282,6 @@ def create_exercise(session: DbSession, actor: Actor, data: Mapping[str, Any]) -
                         starts_at=starts_at, ends_at=ends_at, collection_id=collection.id, created_by=actor.label,
                         created_by_user_id=actor.user.id if actor.user is not None else None)
     exercise.participants = [ExerciseParticipant(org_id=org.id) for org in orgs]
-    confirm_all = bool(data.get("confirm_real_values"))
     exercise.injects = [
         ExerciseInject(
             number=number, offset_minutes=injects[i]["offset_minutes"],
@@ -342,8 +343,6 @@ def acknowledge(session: DbSession, actor: Actor, exercise: Exercise, number: in
 def close_exercise(session: DbSession, actor: Actor, exercise: Exercise) -> Exercise:
     """Close the exercise: no more acknowledgements or reports, and its results frozen as they
     stand now (what the after-action report shows from then on)."""
-    from . import exercise_results  # the results module reads this one's rules: imported at call time
-
     policy.require_cert_staff(actor, STAFF_ONLY)
     if exercise.state == EXERCISE_CLOSED:
         raise Conflict("the exercise is already closed")
