@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 # A fresh PostgreSQL database is created (and dropped) per run from this server URL.
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install system-deps run test test-sqlite test-pg lint db-check db-check-pg lock wheel browser bench clean
+.PHONY: install system-deps run test test-sqlite test-pg lint db-check db-check-pg lock wheel browser bench clean i18n
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,19 @@ lock: install
 wheel:
 	rm -rf build
 	$(PYTHON) -m pip wheel --no-deps -q -w dist .
+
+# Translations: extract every marked string (babel.cfg) into the template catalog, merge it into
+# each language's catalog (new strings arrive empty, to be translated; tests/unit/test_i18n_catalogs.py
+# fails until they are), and compile the .mo files the package ships. A new language:
+# `$(BIN)/pybabel init -i $(I18N)/messages.pot -d $(I18N) -l xx`, then README "Adding a language".
+I18N = cert_share/translations
+I18N_KEYWORDS = -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_
+
+i18n: install
+	$(BIN)/pybabel -q extract -F babel.cfg $(I18N_KEYWORDS) --no-location --sort-output \
+	  --project cert-share --copyright-holder 'cert-share' --omit-header -o $(I18N)/messages.pot .
+	$(BIN)/pybabel -q update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel -q compile -d $(I18N) --statistics
 
 bench: install
 	$(BIN)/python bench/intake.py

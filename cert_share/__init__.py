@@ -123,13 +123,15 @@ def _own_retry_after(app: Flask):
 
 
 def register_extensions(app: Flask) -> None:
+    from . import i18n
     from .auth import limit_storage  # noqa: F401 (registers memory:// before the limiter builds its storage)
     from .database import configure_engine
-    from .extensions import csrf, db, limiter, login_manager
+    from .extensions import babel, csrf, db, limiter, login_manager
     from .schema_upgrade import register_migrate_command
 
     db.init_app(app)
     register_migrate_command(app)
+    i18n.init_app(app, babel)
     csrf.init_app(app)
     # A new app's limit storage is presumed reachable: init_app makes a new one but keeps the
     # previous app's mark that its storage was not (met by tests and scripts making several apps).

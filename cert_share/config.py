@@ -17,6 +17,9 @@ from limits import parse_many
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"
 ENV_NAMES = ("production", "development", "test")
+# The languages of pages and mail: English, the source, and each one with a catalog in
+# cert_share/translations/ (README, "Adding a language").
+LOCALES = ("en", "vi")
 
 
 class SettingError(RuntimeError):
@@ -412,6 +415,9 @@ class Config:
     # are accepted by lookups. Unset: one key derived from SECRET_KEY (docs/observable-hashing.md).
     OBSERVABLE_HASH_KEYS = _checked("OBSERVABLE_HASH_KEYS", os.environ.get("OBSERVABLE_HASH_KEYS", ""),
                                     observable_hash_keys, "")
+    # The language of pages and mail for a person who chose none and whose browser asks for none
+    # of LOCALES; API, TAXII, CSV and CLI output are English whatever it is.
+    DEFAULT_LOCALE = _choice("DEFAULT_LOCALE", os.environ.get("DEFAULT_LOCALE"), "en", LOCALES)
     # Transparency report: cells with fewer reports than this are suppressed.
     TRANSPARENCY_MIN_CELL = _int("TRANSPARENCY_MIN_CELL", 3)
 

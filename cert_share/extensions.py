@@ -4,6 +4,7 @@
 cert-share command and worker start a fifth of a second.)"""
 from typing import TYPE_CHECKING, ClassVar
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -23,6 +24,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
+babel = Babel()
 csrf = CSRFProtect()
 # When the limits' storage (Redis, REDIS_URL) cannot be reached, the limiter counts in this
 # process's memory until Redis answers again, and logs that it does: sign-in stays limited, per

@@ -2,7 +2,18 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable
+
+
+def N_(message: str) -> str:
+    """Marks a label for translation (extracted by ``make i18n``) without translating it here:
+    the labels below are English everywhere machines read them (CSV, CLI), and pages translate
+    them as they show them."""
+    return message
+
+
+def _same(message: str) -> str:
+    return message
 
 # STIX 2.1 industry-sector-ov (section 10.12).
 SECTORS: tuple[str, ...] = (
@@ -74,12 +85,13 @@ RSIT_TYPE_LABELS: dict[str, str] = {
 CLASSIFICATIONS: tuple[str, ...] = tuple(f"{c}/{t}" for c, types in RSIT.items() for t in types)
 
 
-def classification_label(classification: str) -> str:
-    """``availability/ddos`` as a person reads it: ``Availability / DDoS``; an unknown value as it is."""
+def classification_label(classification: str, translate: Callable[[str], str] = _same) -> str:
+    """``availability/ddos`` as a person reads it: ``Availability / DDoS``; an unknown value as it is.
+    ``translate``: the reader's language (gettext) where a page shows it."""
     cls, _, typ = classification.partition("/")
     if classification not in RSIT_TYPE_LABELS:
         return classification
-    return f"{RSIT_LABELS[cls]} / {RSIT_TYPE_LABELS[classification]}"
+    return f"{translate(RSIT_LABELS[cls])} / {translate(RSIT_TYPE_LABELS[classification])}"
 
 
 # Observable types (stix.observables.TYPES) as a person reads them: short in a table, and as the
@@ -318,10 +330,10 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
 }
 
 
-def audit_action_label(action: str) -> str:
+def audit_action_label(action: str, translate: Callable[[str], str] = _same) -> str:
     """An audit action as a person reads it; one not named above in words made of its parts."""
     if action in AUDIT_ACTION_LABELS:
-        return AUDIT_ACTION_LABELS[action]
+        return translate(AUDIT_ACTION_LABELS[action])
     subject, _, verb = action.partition(".")
     return f"{subject.capitalize()}: {verb.replace('_', ' ').replace('-', ' ')}" if verb else action.capitalize()
 

@@ -1,6 +1,7 @@
 """Jinja templates for mail bodies: ``<name>.txt`` and ``<name>.html`` side by side.
 
-Rendered with jinja2 directly (no request context needed: jobs run outside requests).
+Rendered with jinja2 directly (no request context needed: jobs run outside requests), in the
+language set around the call (``i18n.language(i18n.person_locale(recipient))``).
 HTML templates autoescape; the plain-text ones do not (they are not markup).
 """
 from __future__ import annotations
@@ -10,12 +11,14 @@ from functools import lru_cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from .. import i18n
+
 TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), "templates")
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,  # a missing variable is a bug, not an empty line in a mail
@@ -23,6 +26,9 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # {% trans %} and _() speak the language set around the rendering (i18n.language: the recipient's).
+    i18n.install_gettext(env)
+    return env
 
 
 def render(name: str, **context) -> tuple[str, str]:

@@ -48,6 +48,8 @@ class User(UserMixin, Model):
     pgp_expires_at = mapped_column(UTCDateTime)
     # Which kinds of mail this person gets, and how (mail decides the defaults per role).
     mail_prefs = mapped_column(JSONText, nullable=False, default=dict)
+    # The language of this person's pages and mail; None: the browser's, then DEFAULT_LOCALE.
+    locale: Mapped[str | None] = mapped_column(String(16))
     # Bumped on password and role changes; part of the session's user id, so sessions (and
     # half-finished sign-ins) from before the change end.
     session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

@@ -1,15 +1,17 @@
-"""Template filters and globals: times in UTC, and the label a person reads for each machine value
-(RSIT, TLP, sector, phase, role, country); the labels themselves live with their vocabularies."""
+"""Template filters and globals: times in UTC and numbers as the reader's language writes them, and
+the label a person reads for each machine value (RSIT, TLP, sector, phase, role, country) in that
+language; the labels themselves live with their vocabularies, marked for translation there."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import current_app
 from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import policy
+from .. import i18n, policy
 from ..extensions import db
 from ..limits import MAX_SEARCH_TEXT
 from ..models.organization import ORG_KIND_LABELS
@@ -36,50 +38,57 @@ TLP_HELP = {value: text for value, _, text in TLP_CHOICES}
 @bp.app_template_filter("utc")
 def utc(value: datetime | None, seconds: bool = False) -> str:
     """Always UTC and always labelled, so a time on screen is never ambiguous."""
-    if value is None:
-        return "—"
-    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    return value.astimezone(timezone.utc).strftime(fmt) + " UTC"
+    return i18n.format_time(value, seconds)
+
+
+@bp.app_template_filter("day")
+def day(value: datetime | None) -> str:
+    return i18n.format_date(value)
+
+
+@bp.app_template_filter("number")
+def number(value: float | int | None) -> str:
+    return i18n.format_number(value)
 
 
 @bp.app_template_filter("rsit")
 def rsit(classification: str) -> str:
-    return classification_label(classification)
+    return classification_label(classification, gettext)
 
 
 @bp.app_template_filter("sector")
 def sector(value: str | None) -> str:
-    return SECTOR_LABELS.get(value or "", value or "—")
+    return gettext(SECTOR_LABELS[value]) if value in SECTOR_LABELS else (value or "—")
 
 
 @bp.app_template_filter("phase")
 def phase(value: str) -> str:
-    return PHASE_LABELS.get(value, value)
+    return gettext(PHASE_LABELS[value]) if value in PHASE_LABELS else value
 
 
 @bp.app_template_filter("role")
 def role(value: str) -> str:
-    return ROLE_LABELS.get(value, value)
+    return gettext(ROLE_LABELS[value]) if value in ROLE_LABELS else value
 
 
 @bp.app_template_filter("org_kind")
 def org_kind(value: str) -> str:
-    return ORG_KIND_LABELS.get(value, value)
+    return gettext(ORG_KIND_LABELS[value]) if value in ORG_KIND_LABELS else value
 
 
 @bp.app_template_filter("source")
 def source(value: str) -> str:
-    return INCIDENT_SOURCE_LABELS.get(value, value)
+    return gettext(INCIDENT_SOURCE_LABELS[value]) if value in INCIDENT_SOURCE_LABELS else value
 
 
 @bp.app_template_filter("coop_kind")
 def coop_kind(value: str) -> str:
-    return COOPERATION_KIND_LABELS.get(value, value)
+    return gettext(COOPERATION_KIND_LABELS[value]) if value in COOPERATION_KIND_LABELS else value
 
 
 @bp.app_template_filter("audit_action")
 def audit_action(value: str) -> str:
-    return audit_action_label(value)
+    return audit_action_label(value, gettext)
 
 
 @bp.app_template_filter("detail_key")
@@ -90,7 +99,8 @@ def detail_key(value: str) -> str:
 
 @bp.app_template_filter("country")
 def country(code: str) -> str:
-    return countries().get(code, code)
+    """A country's name in the reader's language (Babel's CLDR names), else pycountry's English."""
+    return i18n.territory_name(code) or countries().get(code, code)
 
 
 @bp.app_context_processor
