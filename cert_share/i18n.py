@@ -107,10 +107,19 @@ def init_app(app, babel: Babel) -> None:
     # Flask-Babel keeps the language it chose in g, which a test's (or a job's) app context shares
     # between requests: each request chooses again.
     app.before_request(_forget_language)
+    app.after_request(_vary_on_language)
+    app.jinja_env.globals["current_locale"] = current_locale
 
 
 def _forget_language() -> None:
     g.pop("_flask_babel", None)
+
+
+def _vary_on_language(response):
+    """A page drawn in a language chosen from Accept-Language differs by it: a cache must know."""
+    if "_flask_babel" in g and not is_machine_route(request.path):
+        response.vary.add("Accept-Language")
+    return response
 
 
 @contextmanager
@@ -169,3 +178,4 @@ def install_gettext(env) -> None:
     env.filters.setdefault("utc", format_time)
     env.filters.setdefault("day", format_date)
     env.filters.setdefault("number", format_number)
+    env.globals["current_locale"] = current_locale
