@@ -82,10 +82,10 @@ def is_machine_route(path: str) -> bool:
 
 
 def select_locale() -> str:
-    """Flask-Babel's locale selector for a request."""
-    if not has_request_context():
-        return default_locale()
-    if is_machine_route(request.path):
+    """Flask-Babel's locale selector. Outside a request (the command line, the scheduler's jobs)
+    English: CLI output and stored job errors are read by scripts and logs; mail and reports
+    choose their reader's language explicitly with ``language()``."""
+    if not has_request_context() or is_machine_route(request.path):
         return SOURCE_LOCALE
     from flask_login import current_user  # the web's sign-in; imported here: machines never need it
 
