@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import NamedTuple, cast
 
+from flask_babel import gettext
 from sqlalchemy import CursorResult, bindparam, false, func, select, update
 from sqlalchemy.orm import selectinload
 
@@ -338,13 +339,14 @@ def _remove_clear_versions(session: DbSession, rows: list, collections: dict[str
 def get_warning(session: DbSession, warning_id: int) -> EarlyWarning:
     warning = session.get(EarlyWarning, warning_id)
     if warning is None:
-        raise NotFound(f"no warning {warning_id}")
+        raise NotFound(gettext("no warning %(warning_id)s", warning_id=warning_id))
     return warning
 
 
 def _require_case_reader(session: DbSession, warning: EarlyWarning, actor: Actor) -> None:
     if not policy.can_read_case_warning(actor, red_sources(session, warning)):
-        raise PermissionDenied(f"warning {warning.id} was raised from a TLP:RED report you are not named on")
+        raise PermissionDenied(gettext("warning %(id)s was raised from a TLP:RED report you are not named on",
+                                       id=warning.id))
 
 
 def _edit_texts(warning: EarlyWarning, texts: tuple[tuple[str, str | None, int], ...]) -> dict:
@@ -356,9 +358,10 @@ def _edit_texts(warning: EarlyWarning, texts: tuple[tuple[str, str | None, int],
             continue
         value = value.strip()
         if name == "title" and not value:
-            raise InputError("title must not be empty", field="title")
+            raise InputError(gettext("title must not be empty"), field="title")
         if len(value) > limit:
-            raise InputError(f"{name} is longer than {limit} characters", field=name)
+            raise InputError(gettext("%(name)s is longer than %(limit)s characters",
+                                     name=name, limit=limit), field=name)
         setattr(warning, name, value)
         changes[name] = value
     return changes
@@ -368,17 +371,18 @@ def _known_targets(session: DbSession, targets: object) -> list[str]:
     """The target aliases, sorted and without repeats; InputError unless each names a collection
     a warning may be published to."""
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
-        raise InputError("targets must be a list of collection aliases", field="targets")
+        raise InputError(gettext("targets must be a list of collection aliases"), field="targets")
     found = {t: by_alias(session, t) for t in targets if t != "intake"}
     unknown = [t for t in targets if found.get(t) is None]
     if unknown:
-        raise InputError(f"unknown collection(s): {', '.join(unknown)}", field="targets")
+        raise InputError(gettext("unknown collection(s): %(unknown)s", unknown=', '.join(unknown)), field="targets")
     # A deactivated organization no longer receives warnings; its collection stays for its history.
     org_ids = [c.org_id for c in found.values() if c is not None and c.org_id is not None]
     inactive = list(session.execute(select(Organization.name).where(
         Organization.id.in_(org_ids), Organization.active.is_(False))).scalars()) if org_ids else []
     if inactive:
-        raise InputError(f"deactivated organization(s) no longer receive warnings: {', '.join(sorted(inactive))}",
+        raise InputError(gettext("deactivated organization(s) no longer receive warnings: %(values)s",
+                                 values=', '.join(sorted(inactive))),
                          field="targets")
     return sorted(set(targets))
 
@@ -461,12 +465,14 @@ def _review(session: DbSession, warning_id: int, actor: Actor, *, title: str | N
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
     if warning.state in END_STATES:
-        raise Conflict(f"warning {warning_id} is {warning.state}; it can no longer be edited")
+        raise Conflict(gettext("warning %(warning_id)s is %(state)s; it can no longer be edited",
+                               warning_id=warning_id, state=warning.state))
     changes = _edit_texts(warning, (("title", title, MAX_TITLE), ("description", description, MAX_DESCRIPTION),
                                     ("recommended_action", recommended_action, MAX_DESCRIPTION)))
     if tlp is not None:
         if tlp not in TLP_LEVELS:
-            raise InputError(f"tlp must be one of {', '.join(TLP_LEVELS)}", field="tlp")
+            raise InputError(gettext("tlp must be one of %(tlp_levels)s",
+                                     tlp_levels=', '.join(TLP_LEVELS)), field="tlp")
         warning.tlp = changes["tlp"] = tlp
     if targets is not None:
         warning.targets = changes["targets"] = _known_targets(session, targets)
@@ -495,8 +501,8 @@ def _clear_choice(warning: EarlyWarning, publish_clear: bool | None) -> bool | N
     if publish_clear is None or publish_clear == warning.publish_clear:
         return None
     if warning.observable_type not in PERSONAL_TYPES:
-        raise InputError("only a phone number, bank account or payment card is published as a keyed hash; "
-                         "other values always go out in clear", field="publish_clear")
+        raise InputError(gettext("only a phone number, bank account or payment card is published as a keyed hash; "
+                                 "other values always go out in clear"), field="publish_clear")
     warning.publish_clear = publish_clear
     return publish_clear
 
@@ -507,9 +513,10 @@ def _approve(session: DbSession, warning_id: int, actor: Actor, *, now: datetime
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
     if warning.state not in (WarningState.DRAFT, WarningState.PENDING):
-        raise Conflict(f"warning {warning_id} is {warning.state}; only drafts can be published")
+        raise Conflict(gettext("warning %(warning_id)s is %(state)s; only drafts can be published",
+                               warning_id=warning_id, state=warning.state))
     if not warning.targets:
-        raise InputError("choose at least one target collection before publishing", field="targets")
+        raise InputError(gettext("choose at least one target collection before publishing"), field="targets")
     problem = policy.warning_targets_refusal(warning.tlp, warning.targets)
     if problem:
         raise InputError(problem, field="targets")
@@ -530,7 +537,8 @@ def discard_warning(session: DbSession, warning_id: int, actor: Actor, *,
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
     if warning.published_at is not None or warning.state not in (WarningState.DRAFT, WarningState.PENDING):
-        raise Conflict(f"warning {warning_id} is {warning.state} and was published; revoke it instead")
+        raise Conflict(gettext("warning %(warning_id)s is %(state)s and was published; revoke it instead",
+                               warning_id=warning_id, state=warning.state))
     warning.state, warning.publish_due, warning.updated_at = WarningState.DISCARDED, False, now
     warning.reviewed_by_id = actor.user.id if actor.user is not None else None
     warning.reviewed_at = now
@@ -546,7 +554,8 @@ def revoke_warning(session: DbSession, warning_id: int, actor: Actor, *,
     warning = get_warning(session, warning_id)
     _require_case_reader(session, warning, actor)
     if warning.state in END_STATES:
-        raise Conflict(f"warning {warning_id} is already {warning.state}")
+        raise Conflict(gettext("warning %(warning_id)s is already %(state)s",
+                               warning_id=warning_id, state=warning.state))
     _revoke(warning, now or utcnow())
     audit.record(session, actor, "warning.revoke", "warning", warning.id)
     session.commit()
@@ -641,7 +650,7 @@ def readable_warning(session: DbSession, actor: Actor, warning_id: int) -> Early
     (an unpublished warning, or one not published to the caller)."""
     warning = session.get(EarlyWarning, warning_id)
     if warning is None or not readable_by(session, actor, warning):
-        raise NotFound(f"no warning {warning_id}")
+        raise NotFound(gettext("no warning %(warning_id)s", warning_id=warning_id))
     return warning
 
 
@@ -650,7 +659,7 @@ def received_warning(session: DbSession, actor: Actor, warning_id: int) -> Recei
     warning = session.get(EarlyWarning, warning_id)
     found = published.received(session, actor, [warning]) if warning is not None else []
     if not found:
-        raise NotFound(f"no warning {warning_id}")
+        raise NotFound(gettext("no warning %(warning_id)s", warning_id=warning_id))
     return found[0]
 
 

@@ -28,6 +28,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import parseaddr
 
 import gnupg
+from flask_babel import gettext
 
 from ..errors import InputError
 from ..limits import MAX_PGP_KEY
@@ -80,13 +81,13 @@ def inspect_key(data: str | bytes, email: str, *, now: datetime) -> KeyInfo:
     """Check an uploaded public key (armored or binary) for ``email``; InputError names what is wrong."""
     raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
     if not raw.strip():
-        raise InputError("the key is empty: paste your public key (gpg --armor --export you@example.org)",
+        raise InputError(gettext("the key is empty: paste your public key (gpg --armor --export you@example.org)"),
                          field="key")
     if len(raw) > MAX_PGP_KEY:
-        raise InputError(f"the key is larger than {MAX_PGP_KEY // 1024} KiB: export it with "
-                         "gpg --armor --export-options export-minimal --export you@example.org", field="key")
-    private = InputError("that is a private key: never share it. Upload the public key "
-                         "(gpg --armor --export you@example.org)", field="key")
+        raise InputError(gettext("the key is larger than %(count)s KiB: export it with gpg --armor --export-options "
+                                 "export-minimal --export you@example.org", count=MAX_PGP_KEY // 1024), field="key")
+    private = InputError(gettext("that is a private key: never share it. Upload the public key "
+                                 "(gpg --armor --export you@example.org)"), field="key")
     if b"PRIVATE KEY BLOCK" in raw:
         raise private
     with _scratch_home() as gpg:
@@ -95,10 +96,11 @@ def inspect_key(data: str | bytes, email: str, *, now: datetime) -> KeyInfo:
             raise private
         keys = gpg.list_keys()
         if not keys or not imported.fingerprints:
-            raise InputError("this is not an OpenPGP public key: paste the whole block from "
-                             "-----BEGIN PGP PUBLIC KEY BLOCK----- to its END line", field="key")
+            raise InputError(gettext("this is not an OpenPGP public key: paste the whole block from -----BEGIN PGP "
+                                     "PUBLIC KEY BLOCK----- to its END line"), field="key")
         if len(keys) > 1:
-            raise InputError(f"the upload holds {len(keys)} keys: upload only your own", field="key")
+            raise InputError(gettext("the upload holds %(count)s keys: upload only your own",
+                                     count=len(keys)), field="key")
         key = keys[0]
         _check_usable(key, gpg.list_keys().uid_map, email, now)
         fingerprint = key["fingerprint"]
@@ -109,19 +111,22 @@ def inspect_key(data: str | bytes, email: str, *, now: datetime) -> KeyInfo:
 def _check_usable(key: dict, uid_map: dict, email: str, now: datetime) -> None:
     expires = _when(key.get("expires"))
     if key.get("trust") == "r":
-        raise InputError("this key is revoked: upload your current key", field="key")
+        raise InputError(gettext("this key is revoked: upload your current key"), field="key")
     if key.get("trust") == "e" or (expires is not None and expires <= now):
-        when = f" on {expires:%Y-%m-%d}" if expires else ""
-        raise InputError(f"this key expired{when}: extend it (gpg --quick-set-expire) or upload a new one",
+        if expires:
+            raise InputError(gettext("this key expired on %(day)s: extend it (gpg --quick-set-expire) or upload a "
+                                     "new one", day=expires.strftime("%Y-%m-%d")), field="key")
+        raise InputError(gettext("this key expired: extend it (gpg --quick-set-expire) or upload a new one"),
                          field="key")
     valid_uids = [uid for uid in key["uids"] if uid_map.get(uid, {}).get("trust") not in ("r", "e")]
     if email.lower() not in {_uid_address(uid) for uid in valid_uids}:
-        named = ", ".join(_uid_address(uid) or uid for uid in key["uids"]) or "no address"
-        raise InputError(f"no user id of this key is {email}: it names {named}. Add a user id for {email} "
-                         f"(gpg --quick-add-uid) or upload the key made for it", field="key")
+        named = ", ".join(_uid_address(uid) or uid for uid in key["uids"]) or gettext("no address")
+        raise InputError(gettext("no user id of this key is %(email)s: it names %(named)s. Add a user id for "
+                                 "%(email)s (gpg --quick-add-uid) or upload the key made for it",
+                                 email=email, named=named), field="key")
     if "E" not in key.get("cap", ""):
-        raise InputError("this key has no usable encryption subkey (all expired or revoked?): "
-                         "add one (gpg --quick-add-key FINGERPRINT cv25519 encr) and upload it again", field="key")
+        raise InputError(gettext("this key has no usable encryption subkey (all expired or revoked?): add one (gpg "
+                                 "--quick-add-key FINGERPRINT cv25519 encr) and upload it again"), field="key")
 
 
 def _expiry(key: dict) -> datetime | None:

@@ -7,6 +7,7 @@ are the service's (services/exercises.py), so the web form and the API refuse th
 """
 from __future__ import annotations
 
+from flask_babel import gettext
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
 from ..limits import (
@@ -28,19 +29,25 @@ from ..vocab import (
     SECTORS,
     tlp_label,
 )
-from .fields import BoundedList, Text, Timestamp, one_of
+from .fields import BoundedList, Bounds, Choice, Text, Timestamp, one_of
 from .incident import ObservableSchema
 
 # An organization's slug (models.Organization.slug).
 MAX_SLUG = 64
-_TLP_REFUSAL = ("choose one of: " + ", ".join(tlp_label(level) for level in EXERCISE_TLP_LEVELS)
-                + " (every participant reads the exercise's collection: AMBER+STRICT and RED cannot be shared there)")
+
+
+def _tlp_refusal(value: object) -> str:
+    return gettext("choose one of: %(choices)s (every participant reads the exercise's collection: AMBER+STRICT "
+                   "and RED cannot be shared there)",
+                   choices=", ".join(tlp_label(level) for level in EXERCISE_TLP_LEVELS))
 
 
 def _sector(value: object) -> None:
     if value not in SECTORS:
-        shown = f" {value!r}" if isinstance(value, str) and len(value) <= 64 else ""
-        raise ValidationError(f"unknown sector{shown}; expected a STIX industry sector such as financial-services")
+        if isinstance(value, str) and len(value) <= 64:
+            raise ValidationError(gettext("unknown sector %(sector)r; expected a STIX industry sector such as "
+                                          "financial-services", sector=value))
+        raise ValidationError(gettext("unknown sector; expected a STIX industry sector such as financial-services"))
 
 
 class InjectCreateSchema(Schema):
@@ -49,16 +56,17 @@ class InjectCreateSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    offset_minutes = fields.Integer(strict=True, required=True, validate=validate.Range(
+    offset_minutes = fields.Integer(strict=True, required=True, validate=Bounds(
         min=0, max=MAX_INJECT_OFFSET_MINUTES,
-        error=f"must be a whole number of minutes after the start, 0 to {MAX_INJECT_OFFSET_MINUTES}"))
+        words=lambda: gettext("must be a whole number of minutes after the start, 0 to %(max)s",
+                              max=MAX_INJECT_OFFSET_MINUTES)))
     kind = fields.String(required=True, validate=one_of(EXERCISE_INJECT_KINDS, EXERCISE_INJECT_KIND_LABELS),
                          metadata={"enum": list(EXERCISE_INJECT_KINDS)})
     title = Text(required=True, max_length=MAX_TITLE, allow_blank=False,
                  metadata={"description": "without the [EXERCISE] prefix, which every title gets"})
     description = Text(load_default="", max_length=MAX_DESCRIPTION, multiline=True)
     observables = BoundedList(fields.Nested(ObservableSchema), load_default=list, max_length=MAX_INJECT_OBSERVABLES)
-    tlp = fields.String(required=True, validate=validate.OneOf(EXERCISE_TLP_LEVELS, error=_TLP_REFUSAL),
+    tlp = fields.String(required=True, validate=Choice(EXERCISE_TLP_LEVELS, _tlp_refusal),
                         metadata={"enum": list(EXERCISE_TLP_LEVELS)})
     expect = fields.String(required=True, validate=one_of(EXERCISE_EXPECTS, EXERCISE_EXPECT_LABELS),
                            metadata={"enum": list(EXERCISE_EXPECTS)})
@@ -71,7 +79,8 @@ class InjectCreateSchema(Schema):
     @validates_schema(skip_on_field_errors=True)
     def _partner_for_cooperation(self, data, **kwargs):
         if data.get("partner_name") and data["kind"] != "cooperation":
-            raise ValidationError("only a cooperation inject comes from a partner CERT", field_name="partner_name")
+            raise ValidationError(gettext("only a cooperation inject comes from a partner CERT"),
+                                  field_name="partner_name")
 
 
 class ExerciseCreateSchema(Schema):
@@ -98,7 +107,7 @@ class ExerciseCreateSchema(Schema):
     @validates("injects")
     def _some_inject(self, value, **kwargs):
         if not value:
-            raise ValidationError("a scenario needs at least one inject")
+            raise ValidationError(gettext("a scenario needs at least one inject"))
 
 
 class ExerciseObservableOutSchema(Schema):

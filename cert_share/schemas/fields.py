@@ -5,13 +5,16 @@ document (api/openapi.py) copies: the document states what the field enforces, f
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
+from flask_babel import gettext
 from marshmallow import ValidationError, fields, validate
 
 from ..clock import iso, parse_iso, utcnow
+from ..vocab import N_
 
 # Clocks of reporting systems drift; "in the future" means beyond this.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -25,7 +28,7 @@ def clean_text(value: str, *, multiline: bool) -> str:
     text = unicodedata.normalize("NFC", value)
     for ch in text:
         if unicodedata.category(ch) == "Cc" and not (multiline and ch in _ALLOWED_CONTROL):
-            raise ValidationError("contains NUL or other control characters")
+            raise ValidationError(gettext("contains NUL or other control characters"))
     return text.strip()
 
 
@@ -40,12 +43,12 @@ class Text(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
-            raise ValidationError("must be a string")
+            raise ValidationError(gettext("must be a string"))
         text = clean_text(value, multiline=self.multiline)
         if not text and not self.allow_blank:
-            raise ValidationError("must not be blank")
+            raise ValidationError(gettext("must not be blank"))
         if len(text) > self.max_length:
-            raise ValidationError(f"must be at most {self.max_length} characters long")
+            raise ValidationError(gettext("must be at most %(max_length)s characters long", max_length=self.max_length))
         return text
 
     def openapi_properties(self) -> dict:
@@ -81,7 +84,7 @@ class Timestamp(fields.Field):
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
         if self.not_future and parsed > utcnow() + CLOCK_SKEW:
-            raise ValidationError("must not lie in the future")
+            raise ValidationError(gettext("must not lie in the future"))
         return parsed
 
 
@@ -95,17 +98,88 @@ class BoundedList(fields.List):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, (list, tuple)) and len(value) > self.max_length:
-            raise ValidationError(f"at most {self.max_length} items, not {len(value)}")
+            raise ValidationError(gettext("at most %(max_length)s items, not %(count)s",
+                                          max_length=self.max_length, count=len(value)))
         return super()._deserialize(value, attr, data, **kwargs)
 
 
 def choice_message(values: Sequence[str], label: Callable[[str], str]) -> str:
     """The words for a refused choice, naming the choices as the form shows them:
-    "choose one of: Incident notification, Intermediate report, Final report"."""
-    return "choose one of: " + ", ".join(label(value) for value in values)
+    "choose one of: Incident notification, Intermediate report, Final report" (labels are
+    translated: the vocabulary's labels are marked with N_ where they are defined)."""
+    return gettext("choose one of: %(choices)s", choices=", ".join(gettext(label(value)) for value in values))
+
+
+class Choice(validate.OneOf):
+    """``validate.OneOf`` whose refusal is worded when it refuses, in the reader's language (the
+    API's is English): ``words(value)`` gives it."""
+
+    def __init__(self, choices: Sequence[str], words: Callable[[object], str], **kwargs):
+        super().__init__(choices, **kwargs)
+        self.words = words
+
+    def _format_error(self, value) -> str:
+        return self.words(value)
+
+
+class Bounds(validate.Range):
+    """``validate.Range`` whose refusal (``words()``) is worded when it refuses."""
+
+    def __init__(self, *, words: Callable[[], str], **kwargs):
+        super().__init__(**kwargs)
+        self.words = words
+
+    def _format_error(self, value, message: str) -> str:
+        return self.words()
 
 
 def one_of(values: Sequence[str], labels: Mapping[str, str]) -> validate.OneOf:
     """A choice among machine ``values`` (what the API takes and stores), refused in the labels a
     person reads on the form."""
-    return validate.OneOf(values, error=choice_message(values, lambda value: labels.get(value, value)))
+    return Choice(values, lambda value: choice_message(values, lambda item: labels.get(item, item)))
+
+
+# marshmallow's own messages, as the web forms show them translated (``translate_schema_message``);
+# the API answers them as marshmallow words them.
+SCHEMA_MESSAGES = (
+    N_("Missing data for required field."),
+    N_("Field may not be null."),
+    N_("Invalid value."),
+    N_("Not a valid string."),
+    N_("Not a valid utf-8 string."),
+    N_("Not a valid integer."),
+    N_("Not a valid number."),
+    N_("Number too large."),
+    N_("Not a valid boolean."),
+    N_("Not a valid list."),
+    N_("Not a valid mapping type."),
+    N_("Invalid input type."),
+    N_("Unknown field."),
+    N_("Not a valid email address."),
+    N_("Not a valid URL."),
+    N_("Shorter than minimum length %(min)s."),
+    N_("Longer than maximum length %(max)s."),
+    N_("Length must be between %(min)s and %(max)s."),
+    N_("Length must be %(equal)s."),
+    N_("Must be greater than or equal to %(min)s and less than or equal to %(max)s."),
+    N_("Must be greater than or equal to %(min)s."),
+    N_("Must be less than or equal to %(max)s."),
+    N_("Must be one of: %(choices)s."),
+)
+_FIXED = frozenset(message for message in SCHEMA_MESSAGES if "%(" not in message)
+_TEMPLATES = tuple(
+    (message, re.compile("".join(f"(?P<{part[2:-2]}>.+?)" if part.startswith("%(") else re.escape(part)
+                                 for part in re.split(r"(%\(\w+\)s)", message)) + r"\Z"))
+    for message in SCHEMA_MESSAGES if "%(" in message)
+
+
+def translate_schema_message(message: str) -> str:
+    """One of marshmallow's own messages (``SCHEMA_MESSAGES``) in the current language; any other
+    message (the project's own, already worded in it) as it is."""
+    if message in _FIXED:
+        return gettext(message)
+    for msgid, pattern in _TEMPLATES:
+        match = pattern.match(message)
+        if match:
+            return gettext(msgid, **match.groupdict())
+    return message

@@ -1,7 +1,8 @@
 """Incident reports over the API (the field names are a contract), shared by the web form."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from flask_babel import gettext
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validates_schema
 
 from .. import deadlines as _deadlines
 from ..limits import (
@@ -25,7 +26,7 @@ from ..vocab import (
     countries,
     tlp_label,
 )
-from .fields import BoundedList, Text, Timestamp, one_of
+from .fields import BoundedList, Bounds, Choice, Text, Timestamp, one_of
 
 _TYPE_DESCRIPTION = (
     "ipv4-addr and ipv6-addr (an address or a CIDR range), domain-name, url, email-addr, file:md5/sha1/sha256/"
@@ -41,8 +42,10 @@ def _known_type(value: object) -> None:
     if value not in TYPES:
         # The input is named only when it is short and holds no card number (an error body never
         # repeats one, whatever field it was sent in).
-        shown = f" {value!r}" if isinstance(value, str) and len(value) <= 40 and not holds_card(value) else ""
-        raise ValidationError(f"unknown observable type{shown}; expected one of: {', '.join(TYPES)}")
+        if isinstance(value, str) and len(value) <= 40 and not holds_card(value):
+            raise ValidationError(gettext("unknown observable type %(type)r; expected one of: %(types)s",
+                                          type=value, types=", ".join(TYPES)))
+        raise ValidationError(gettext("unknown observable type; expected one of: %(types)s", types=", ".join(TYPES)))
 
 
 class ObservableSchema(Schema):
@@ -71,7 +74,7 @@ class ObservableSchema(Schema):
 
 def _country(value: str) -> None:
     if not isinstance(value, str) or value.upper() not in countries():
-        raise ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+        raise ValidationError(gettext("%(value)r is not an ISO 3166-1 alpha-2 country code", value=value))
 
 
 class IncidentCreateSchema(Schema):
@@ -80,9 +83,9 @@ class IncidentCreateSchema(Schema):
 
     title = Text(required=True, max_length=MAX_TITLE, allow_blank=False)
     description = Text(load_default="", max_length=MAX_DESCRIPTION, multiline=True)
-    classification = fields.String(required=True, validate=validate.OneOf(
-        CLASSIFICATIONS, error="unknown RSIT classification {input!r}; expected class/type such as "
-                               "malicious-code/infected-system"))
+    classification = fields.String(required=True, validate=Choice(
+        CLASSIFICATIONS, lambda value: gettext("unknown RSIT classification %(input)r; expected class/type such as "
+                                               "malicious-code/infected-system", input=value)))
     severity = fields.String(required=True, validate=one_of(SEVERITIES, SEVERITY_LABELS))
     tlp = fields.String(required=True, validate=one_of(TLP_LEVELS, {level: tlp_label(level) for level in TLP_LEVELS}))
     detected_at = Timestamp(required=True, not_future=True)
@@ -99,15 +102,15 @@ class IncidentCreateSchema(Schema):
     # A drill: the report answers this exercise and is stored as an exercise report, never as an
     # incident (services/exercise_reports.py).
     exercise_id = fields.Integer(load_default=None, allow_none=True, strict=True,
-                                 validate=validate.Range(min=1, max=2**63 - 1, error="is not an exercise id"),
+                                 validate=Bounds(min=1, max=2**63 - 1, words=lambda: gettext("is not an exercise id")),
                                  metadata={"description": (
                                      "Set only in a drill: the exercise this report answers. It is stored as an "
                                      "exercise report (201 with \"exercise_report\": true, Location "
                                      "/api/v1/exercises/<id>/reports/<report id>), never as an incident; "
                                      "tlp may not be red (400 on tlp: the CERT staff running the drill read it)")})
     exercise_inject = fields.Integer(load_default=None, allow_none=True, strict=True,
-                                     validate=validate.Range(min=1, max=2**31 - 1,
-                                                             error="is not an inject number (1, 2, ...)"),
+                                     validate=Bounds(min=1, max=2**31 - 1,
+                                                     words=lambda: gettext("is not an inject number (1, 2, ...)")),
                                      metadata={"description": (
                                          "With exercise_id: the number of the inject answered (already sent); "
                                          "default: the latest sent inject expecting a report")})
@@ -115,13 +118,13 @@ class IncidentCreateSchema(Schema):
     @validates_schema(skip_on_field_errors=True)
     def _inject_needs_exercise(self, data, **kwargs):
         if data.get("exercise_inject") is not None and data.get("exercise_id") is None:
-            raise ValidationError("is only meaningful with exercise_id", field_name="exercise_inject")
+            raise ValidationError(gettext("is only meaningful with exercise_id"), field_name="exercise_inject")
 
     @validates_schema(skip_on_field_errors=False)
     def _times_in_order(self, data, **kwargs):
         detected, started = data.get("detected_at"), data.get("started_at")
         if detected and started and started > detected:
-            raise ValidationError("must not be after detected_at", field_name="started_at")
+            raise ValidationError(gettext("must not be after detected_at"), field_name="started_at")
 
     @post_load
     def _normalize(self, data, **kwargs):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator, Mapping
 
+from flask_babel import gettext
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
@@ -36,17 +37,18 @@ def set_role(session: DbSession, user_id: int, *, role: str, active: bool, actor
     """Change a user's role (within their organization's kind) and whether they may sign in.
     A role change or deactivation ends the user's sessions. Commits."""
     if not policy.is_cert_admin(actor):
-        raise PermissionDenied("only CERT administrators change roles")
+        raise PermissionDenied(gettext("only CERT administrators change roles"))
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(gettext("no user %(user_id)s", user_id=user_id))
     if role not in ROLES:
-        raise InputError(f"role must be one of {', '.join(ROLES)}", field="role")
+        raise InputError(gettext("role must be one of %(roles)s", roles=', '.join(ROLES)), field="role")
     allowed = roles_for_kind(user.organization.kind)
     if role not in allowed:
-        raise InputError(f"users of {user.organization.name} have role {' or '.join(allowed)}", field="role")
+        raise InputError(gettext("users of %(name)s have role %(allowed)s",
+                                 name=user.organization.name, allowed=' or '.join(allowed)), field="role")
     if actor.user is not None and actor.user.id == user.id and (role != user.role or not active):
-        raise InputError("you cannot change your own role or deactivate yourself", field="role")
+        raise InputError(gettext("you cannot change your own role or deactivate yourself"), field="role")
     changes: dict[str, object] = {}
     if role != user.role:
         changes["role"] = {"from": user.role, "to": role}
@@ -67,7 +69,7 @@ def _manageable_user(session: DbSession, user_id: int, actor: Actor) -> User:
     does not exist (a member-admin learns nothing of another organization's accounts)."""
     user = session.get(User, user_id)
     if user is None or not policy.can_manage_user(actor, user):
-        raise NotFound("no such user")
+        raise NotFound(gettext("no such user"))
     return user
 
 
@@ -83,7 +85,7 @@ def reset_password(session: DbSession, user_id: int, *, actor: Actor,
     second factor is left as it is. Commits."""
     user = _manageable_user(session, user_id, actor)
     if actor.user is not None and actor.user.id == user.id:
-        raise InputError("change your own password on your account page", field="password")
+        raise InputError(gettext("change your own password on your account page"), field="password")
     if temporary is None:
         temporary = secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
     check_password_strength(temporary)
@@ -101,7 +103,7 @@ def set_user_active(session: DbSession, user_id: int, active: bool, *, actor: Ac
     administrators for any account, a member-admin for their organization's. Commits."""
     user = _manageable_user(session, user_id, actor)
     if actor.user is not None and actor.user.id == user.id and not active:
-        raise InputError("you cannot disable your own account", field="active")
+        raise InputError(gettext("you cannot disable your own account"), field="active")
     if bool(user.active) != bool(active):
         user.active = bool(active)
         user.session_version += 1
@@ -152,14 +154,14 @@ class AuditFilters:
             try:
                 return date.fromisoformat(value)
             except ValueError:
-                raise InputError(f"{name} must be a date as YYYY-MM-DD", field=name) from None
+                raise InputError(gettext("%(name)s must be a date as YYYY-MM-DD", name=name), field=name) from None
 
         actor = (args.get("actor") or "").strip() or None
         action = (args.get("action") or "").strip() or None
         if (actor and len(actor) > 300) or (action and len(action) > 64):
-            raise InputError("filter text is too long")
+            raise InputError(gettext("filter text is too long"))
         if "\x00" in (actor or "") + (action or ""):  # PostgreSQL refuses NUL in a query parameter
-            raise InputError("filter text holds a NUL character")
+            raise InputError(gettext("filter text holds a NUL character"))
         return cls(actor=actor, action=action, since=day("from"), until=day("to"))
 
     def query(self) -> Select:

@@ -3,6 +3,8 @@ these rows). Naming and removing are audited in the transaction that makes them,
 audience of a report (alerts, reminders) is drawn from the same rule."""
 from __future__ import annotations
 
+from flask_babel import gettext
+
 from .. import policy
 from ..actor import Actor
 from ..clock import utcnow
@@ -14,14 +16,14 @@ from ..store import audit
 
 def _require_namer(actor: Actor, incident: Incident) -> None:
     if not policy.can_name_case_staff(actor, incident):
-        raise PermissionDenied("only the duty officer (cert-admin) or the staff named on this case "
-                               "may name staff on it")
+        raise PermissionDenied(gettext("only the duty officer (cert-admin) or the staff named on this case may name "
+                                       "staff on it"))
 
 
 def _staff(session: DbSession, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None or not user.active or not policy.is_cert_staff_account(user):
-        raise InputError(f"no active CERT staff member {user_id}", field="user")
+        raise InputError(gettext("no active CERT staff member %(user_id)s", user_id=user_id), field="user")
     return user
 
 

@@ -47,6 +47,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Iterable, cast
 
+from flask_babel import gettext
 from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
@@ -67,6 +68,7 @@ from ..vocab import (
     COOPERATION_KINDS,
     COOPERATION_OPEN_STATES,
     COOPERATION_STATES,
+    N_,
     TLP_LEVELS,
     OutboxState,
     strictest_tlp,
@@ -86,7 +88,7 @@ log = logging.getLogger(__name__)
 NEVER_LEAVES = "red"
 # Leaves only with the staff member's explicit confirmation (confirm_strict), whatever the route.
 CONFIRM_TO_LEAVE = "amber+strict"
-NO_CERT = "the operating CERT organization is not set up (cert-share org add --kind cert)"
+NO_CERT = N_("the operating CERT organization is not set up (cert-share org add --kind cert)")
 # A frozen request whose report changed since (see report_changed): never sent again.
 REPORT_CHANGED = "the report changed since the request was made"
 # C0 control characters but tab and line feed: what a partner writes is stored and audited
@@ -104,21 +106,24 @@ def partner_text(text: object) -> str:
 
 def _partners(session: DbSession, slugs: object) -> list[Organization]:
     if not isinstance(slugs, (list, tuple)) or not slugs:
-        raise InputError("choose at least one partner CERT", field="partners")
+        raise InputError(gettext("choose at least one partner CERT"), field="partners")
     if len(slugs) > MAX_REQUEST_PARTNERS:
-        raise InputError(f"at most {MAX_REQUEST_PARTNERS} partners per request", field="partners")
+        raise InputError(gettext("at most %(max_request_partners)s partners per request",
+                                 max_request_partners=MAX_REQUEST_PARTNERS), field="partners")
     found = []
     for slug in dict.fromkeys(slugs):
         if not isinstance(slug, str) or not slug:
-            raise InputError("each partner is a partner CERT's slug", field="partners")
+            raise InputError(gettext("each partner is a partner CERT's slug"), field="partners")
         org = session.execute(select(Organization).where(Organization.slug == slug)).scalar_one_or_none()
         if org is None or org.kind != "partner":
-            raise InputError(f"{slug[:64]!r} is not a partner CERT of this platform", field="partners")
+            raise InputError(gettext("%(slug)r is not a partner CERT of this platform",
+                                     slug=slug[:64]), field="partners")
         if not org.active:
-            raise InputError(f"the partner CERT {org.name} is deactivated", field="partners")
+            raise InputError(gettext("the partner CERT %(name)s is deactivated", name=org.name), field="partners")
         if channel_of(org) is None:
-            raise InputError(f"the partner CERT {org.name} has neither a TAXII collection URL nor a contact "
-                             "address; set one (cert-share partner set, or the partners page) first",
+            raise InputError(gettext("the partner CERT %(name)s has neither a TAXII collection URL nor a contact "
+                                     "address; set one (cert-share partner set, or the partners page) first",
+                                     name=org.name),
                              field="partners")
         found.append(org)
     return found
@@ -139,27 +144,29 @@ class RequestInput:
 def _check_input(incident: Incident, data: RequestInput, now: datetime) -> str:
     """The request's TLP (lower case) once every rule holds; InputError naming the first broken one."""
     if data.kind not in COOPERATION_KINDS:
-        raise InputError(f"kind must be one of {', '.join(COOPERATION_KINDS)}", field="kind")
+        raise InputError(gettext("kind must be one of %(cooperation_kinds)s",
+                                 cooperation_kinds=', '.join(COOPERATION_KINDS)), field="kind")
     message = data.message.strip() if isinstance(data.message, str) else ""
     if not message:
-        raise InputError("say what you ask the partner for", field="message")
+        raise InputError(gettext("say what you ask the partner for"), field="message")
     if len(data.message) > MAX_COOPERATION_MESSAGE:
-        raise InputError(f"the message is longer than {MAX_COOPERATION_MESSAGE} characters", field="message")
+        raise InputError(gettext("the message is longer than %(max_cooperation_message)s characters",
+                                 max_cooperation_message=MAX_COOPERATION_MESSAGE), field="message")
     if not isinstance(data.due_at, datetime) or data.due_at.tzinfo is None:
-        raise InputError("due_at is a date and time with its zone", field="due_at")
+        raise InputError(gettext("due_at is a date and time with its zone"), field="due_at")
     if data.due_at <= now:
-        raise InputError("the answer must be wanted by a time in the future", field="due_at")
+        raise InputError(gettext("the answer must be wanted by a time in the future"), field="due_at")
     tlp = data.tlp.lower() if isinstance(data.tlp, str) else ""
     if tlp not in TLP_LEVELS:
-        raise InputError(f"tlp must be one of {', '.join(TLP_LEVELS)}", field="tlp")
+        raise InputError(gettext("tlp must be one of %(tlp_levels)s", tlp_levels=', '.join(TLP_LEVELS)), field="tlp")
     if tlp == NEVER_LEAVES or incident.tlp == NEVER_LEAVES:
-        raise InputError("TLP:RED never leaves the platform: a TLP:RED report cannot be sent to a partner, and "
-                         "no request is marked TLP:RED", field="tlp")
+        raise InputError(gettext("TLP:RED never leaves the platform: a TLP:RED report cannot be sent to a partner, "
+                                 "and no request is marked TLP:RED"), field="tlp")
     if strictest_tlp([tlp, incident.tlp]) != tlp:
-        raise InputError(f"the report is {tlp_label(incident.tlp)}: a request about it is marked "
-                         f"{tlp_label(incident.tlp)} or stricter", field="tlp")
+        raise InputError(gettext("the report is %(tlp_label)s: a request about it is marked %(tlp_label)s or stricter",
+                                 tlp_label=tlp_label(incident.tlp)), field="tlp")
     if tlp == CONFIRM_TO_LEAVE and not data.confirm_strict:
-        raise InputError("TLP:AMBER+STRICT leaves the platform only when you confirm it (confirm_strict)",
+        raise InputError(gettext("TLP:AMBER+STRICT leaves the platform only when you confirm it (confirm_strict)"),
                          field="confirm_strict")
     return tlp
 
@@ -169,7 +176,7 @@ def _cert(session: DbSession) -> Organization:
     nothing leaves under a member's or the software's name instead."""
     cert = cert_organization(session)
     if cert is None:
-        raise Conflict(NO_CERT)
+        raise Conflict(gettext(NO_CERT))
     return cert
 
 
@@ -186,7 +193,7 @@ def open_requests(session: DbSession, actor: Actor, incident: Incident, data: Re
     """One queued request per partner, with its delivery; commits."""
     policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
     if not policy.can_read_incident(actor, incident):
-        raise NotFound("no such report")
+        raise NotFound(gettext("no such report"))
     now = now or utcnow()
     partners = _partners(session, data.partners)
     tlp = _check_input(incident, data, now)
@@ -225,8 +232,8 @@ def _queue(session: DbSession, request: CooperationRequest, partner: Organizatio
     """A delivery for push-partners, in the caller's transaction."""
     channel = channel_of(partner)
     if channel is None:
-        raise InputError(f"the partner CERT {partner.name} has neither a TAXII collection URL nor a contact "
-                         "address", field="partners")
+        raise InputError(gettext("the partner CERT %(name)s has neither a TAXII collection URL nor a contact address",
+                                 name=partner.name), field="partners")
     refusal = mail_refusal(partner, request.tlp, now, what=purpose)
     if refusal is not None:  # an acknowledgement or answer: a request was refused when it was opened
         raise InputError(refusal, field="partners")
@@ -343,18 +350,20 @@ def resend(session: DbSession, actor: Actor, request: CooperationRequest,
     request = _locked(session, request)
     dead = [d for d in deliveries(session, request) if d.state == OutboxState.DEAD]
     if not dead:
-        raise InputError("nothing to resend: every delivery of this request is delivered or still on its way")
+        raise InputError(gettext("nothing to resend: every delivery of this request is delivered or still on its way"))
     partner = request.partner
     if not partner.active:
-        raise InputError(f"the partner CERT {partner.name} is deactivated: nothing is sent to it any more")
+        raise InputError(gettext("the partner CERT %(name)s is deactivated: nothing is sent to it any more",
+                                 name=partner.name))
     for delivery in dead:
         changed = report_changed(request, delivery)
         if changed is not None:
             raise InputError(changed)
     channel = channel_of(partner)
     if channel is None:
-        raise InputError(f"the partner CERT {partner.name} has neither a TAXII collection URL nor a contact "
-                         "address; set one (cert-share partner set, or the partners page) first")
+        raise InputError(gettext("the partner CERT %(name)s has neither a TAXII collection URL nor a contact "
+                                 "address; set one (cert-share partner set, or the partners page) first",
+                                 name=partner.name))
     for delivery in dead:
         refusal = mail_refusal(partner, request.tlp, now, what=delivery.purpose)
         if refusal is not None:
@@ -410,8 +419,8 @@ def undelivered(session: DbSession, request_ids: Iterable[int]) -> dict[int, int
 
 def _incoming(request: CooperationRequest) -> None:
     if request.direction != "incoming":
-        raise InputError("only a partner's request is acknowledged or answered here; our own requests are "
-                         "acknowledged and answered by the partner")
+        raise InputError(gettext("only a partner's request is acknowledged or answered here; our own requests are "
+                                 "acknowledged and answered by the partner"))
 
 
 def _locked(session: DbSession, request: CooperationRequest) -> CooperationRequest:
@@ -432,8 +441,8 @@ def _locked(session: DbSession, request: CooperationRequest) -> CooperationReque
 
 def _confirm_strict(tlp: str | None, confirmed: bool, what: str) -> None:
     if tlp == CONFIRM_TO_LEAVE and not confirmed:
-        raise InputError(f"{what} is TLP:AMBER+STRICT: it leaves the platform only when you confirm it "
-                         "(confirm_strict)", field="confirm_strict")
+        raise InputError(gettext("%(what)s is TLP:AMBER+STRICT: it leaves the platform only when you confirm it "
+                                 "(confirm_strict)", what=what), field="confirm_strict")
 
 
 def acknowledge(session: DbSession, actor: Actor, request: CooperationRequest, *, confirm_strict: bool = False,
@@ -447,7 +456,7 @@ def acknowledge(session: DbSession, actor: Actor, request: CooperationRequest, *
         session.commit()
         return request
     if request.state == S.ANSWERED or request.answered_at is not None:
-        raise InputError("this request is already answered")
+        raise InputError(gettext("this request is already answered"))
     _confirm_strict(request.tlp, confirm_strict, "the request")
     cert = _cert(session)
     note = stix_coop.reply_note(purpose="acknowledgement", request_stix_id=request.stix_id,
@@ -469,11 +478,12 @@ def answer(session: DbSession, actor: Actor, request: CooperationRequest, *, mes
     _incoming(request)
     request = _locked(session, request)
     if request.state == S.ANSWERED or request.answered_at is not None:
-        raise InputError("this request is already answered")
+        raise InputError(gettext("this request is already answered"))
     if not isinstance(message, str) or not message.strip():
-        raise InputError("an answer needs a message", field="message")
+        raise InputError(gettext("an answer needs a message"), field="message")
     if len(message) > MAX_COOPERATION_MESSAGE:
-        raise InputError(f"the message is longer than {MAX_COOPERATION_MESSAGE} characters", field="message")
+        raise InputError(gettext("the message is longer than %(max_cooperation_message)s characters",
+                                 max_cooperation_message=MAX_COOPERATION_MESSAGE), field="message")
     attached = _attached(objects, request.tlp)
     _confirm_strict(strictest_tlp([request.tlp, *(_tlp_of(o) for o in attached)]), confirm_strict,
                     "the request or an object attached")
@@ -499,22 +509,24 @@ def _attached(objects: object, request_tlp: str) -> list[dict]:
     if objects is None:
         return []
     if not isinstance(objects, list):
-        raise InputError("objects is a list of STIX 2.1 objects", field="objects")
+        raise InputError(gettext("objects is a list of STIX 2.1 objects"), field="objects")
     if len(objects) > MAX_ANSWER_OBJECTS:
-        raise InputError(f"at most {MAX_ANSWER_OBJECTS} objects per answer", field="objects")
+        raise InputError(gettext("at most %(max_answer_objects)s objects per answer",
+                                 max_answer_objects=MAX_ANSWER_OBJECTS), field="objects")
     kept = []
     for index, obj in enumerate(objects):
         try:
             check_object(obj)
         except InvalidObject as exc:
-            raise InputError(f"objects[{index}]: {exc}", field="objects") from None
+            raise InputError(gettext("objects[%(index)s]: %(exc)s", index=index, exc=exc), field="objects") from None
         tlp = _tlp_of(obj)
         said = tlp_label(tlp) if markings.tlp_of(obj) is not None else f"unmarked (so {tlp_label(tlp)})"
         if tlp == NEVER_LEAVES:
-            raise InputError(f"objects[{index}] is TLP:RED, which never leaves the platform", field="objects")
+            raise InputError(gettext("objects[%(index)s] is TLP:RED, which never leaves the platform",
+                                     index=index), field="objects")
         if strictest_tlp([tlp, request_tlp]) != request_tlp:
-            raise InputError(f"objects[{index}] is {said}, stricter than the request's "
-                             f"{tlp_label(request_tlp)}", field="objects")
+            raise InputError(gettext("objects[%(index)s] is %(said)s, stricter than the request's %(tlp_label)s",
+                                     index=index, said=said, tlp_label=tlp_label(request_tlp)), field="objects")
         kept.append(obj)
     return kept
 
@@ -656,9 +668,9 @@ def get_request(session: DbSession, actor: Actor, request_id: int) -> Cooperatio
     policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
     request = session.get(CooperationRequest, request_id)
     if request is None:
-        raise NotFound(f"no cooperation request {request_id}")
+        raise NotFound(gettext("no cooperation request %(request_id)s", request_id=request_id))
     if request.incident is not None and not policy.can_read_incident(actor, request.incident):
-        raise NotFound(f"no cooperation request {request_id}")
+        raise NotFound(gettext("no cooperation request %(request_id)s", request_id=request_id))
     return request
 
 
@@ -675,9 +687,11 @@ def list_requests(session: DbSession, actor: Actor, *, direction: str | None = N
     """Requests ``actor`` may read, newest first (by id; ``before_id`` pages on), at most ``limit``."""
     policy.require_cert_staff(actor, "cooperation requests are for CERT staff")
     if direction is not None and direction not in COOPERATION_DIRECTIONS:
-        raise InputError(f"direction must be one of {', '.join(COOPERATION_DIRECTIONS)}", field="direction")
+        raise InputError(gettext("direction must be one of %(cooperation_directions)s",
+                                 cooperation_directions=', '.join(COOPERATION_DIRECTIONS)), field="direction")
     if state is not None and state not in COOPERATION_STATES:
-        raise InputError(f"state must be one of {', '.join(COOPERATION_STATES)}", field="state")
+        raise InputError(gettext("state must be one of %(cooperation_states)s",
+                                 cooperation_states=', '.join(COOPERATION_STATES)), field="state")
     query = select(CooperationRequest).where(readable(actor)).options(
         selectinload(CooperationRequest.partner), selectinload(CooperationRequest.incident))
     if before_id is not None:

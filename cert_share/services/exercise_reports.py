@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from .. import policy
@@ -23,13 +24,14 @@ from ..errors import Conflict, InputError, NotFound
 from ..models import Exercise, ExerciseInject, ExerciseParticipant, ExerciseReport, Organization
 from ..models.exercise import EXERCISE_OPEN
 from ..store import audit
+from ..vocab import N_
 from .intake import without_cards
 
-NO_SUCH_EXERCISE = "no exercise your organization takes part in has this id"
+NO_SUCH_EXERCISE = N_("no exercise your organization takes part in has this id")
 # Every CERT credential reads a drill's reports (the staff running it): RED's need-to-know, which a
 # real report gets, cannot be kept, so a drill's report may not claim it.
-RED_REFUSED = ("a drill's report is read by the CERT staff running it: TLP:RED is not available for exercise "
-               "reports; choose AMBER+STRICT")
+RED_REFUSED = N_("a drill's report is read by the CERT staff running it: TLP:RED is not available for "
+                 "exercise reports; choose AMBER+STRICT")
 # The columns of exercise_reports; every other field of the validated report goes to ``details``.
 _COLUMNS = ("title", "classification", "severity", "tlp")
 _DROPPED = ("exercise_id", "exercise_inject")
@@ -48,9 +50,10 @@ def file_exercise_report(session: DbSession, *, org: Organization, data: dict, a
     """
     exercise = _participating_exercise(session, org, data.get("exercise_id"))
     if data.get("tlp") == "red":
-        raise InputError(RED_REFUSED, field="tlp")
+        raise InputError(gettext(RED_REFUSED), field="tlp")
     if exercise.state != EXERCISE_OPEN:
-        raise Conflict(f"exercise {exercise.id} is closed: its results are frozen and it takes no more reports")
+        raise Conflict(gettext("exercise %(id)s is closed: its results are frozen and it takes no more reports",
+                               id=exercise.id))
     now = utcnow()
     inject = _answered_inject(session, exercise, data.get("exercise_inject"), now)
     data = without_cards(data)
@@ -79,7 +82,7 @@ def _participating_exercise(session: DbSession, org: Organization, exercise_id: 
             select(Exercise).join(ExerciseParticipant, ExerciseParticipant.exercise_id == Exercise.id)
             .where(Exercise.id == exercise_id, ExerciseParticipant.org_id == org.id)).scalar_one_or_none()
     if exercise is None:
-        raise InputError(NO_SUCH_EXERCISE, field="exercise_id")
+        raise InputError(gettext(NO_SUCH_EXERCISE), field="exercise_id")
     return exercise
 
 
@@ -93,7 +96,7 @@ def _answered_inject(session: DbSession, exercise: Exercise, number: int | None,
         inject = session.execute(sent.where(ExerciseInject.number == number)).scalar_one_or_none()
         if inject is None:
             # Also for a number past the scenario's end: how many injects are to come is the drill's surprise.
-            raise InputError(f"inject {number} has not been sent yet", field="exercise_inject")
+            raise InputError(gettext("inject %(number)s has not been sent yet", number=number), field="exercise_inject")
         return inject
     latest = sent.order_by(ExerciseInject.sent_at.desc(), ExerciseInject.number.desc()).limit(1)
     return (session.execute(latest.where(ExerciseInject.expect == "report")).scalar_one_or_none()
@@ -130,7 +133,8 @@ def readable_report(session: DbSession, actor: Actor, exercise_id: int, report_i
     report = session.get(ExerciseReport, report_id)
     if (report is None or report.exercise_id != exercise_id
             or not (policy.is_cert_staff(actor) or (actor.org_id is not None and report.org_id == actor.org_id))):
-        raise NotFound(f"no exercise report {report_id} in exercise {exercise_id}")
+        raise NotFound(gettext("no exercise report %(report_id)s in exercise %(exercise_id)s",
+                               report_id=report_id, exercise_id=exercise_id))
     return report
 
 

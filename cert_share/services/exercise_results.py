@@ -26,6 +26,7 @@ import statistics
 from collections.abc import Iterable
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import and_, func, select
 
 from ..clock import iso
@@ -166,5 +167,5 @@ def results_by_id(session: DbSession, exercise_id: int) -> dict:
     there is none."""
     exercise = session.get(Exercise, exercise_id)
     if exercise is None:
-        raise NotFound(f"no exercise has id {exercise_id}")
+        raise NotFound(gettext("no exercise has id %(exercise_id)s", exercise_id=exercise_id))
     return results(session, exercise)

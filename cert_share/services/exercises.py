@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -53,16 +54,16 @@ from ..stix.observables import Observable, ObservableError, normalize
 from ..store import audit, poll_log
 from ..store.collections import delete_collection, ensure_exercise_collection
 from ..store.rows import add_unless_exists
-from ..vocab import EXERCISE_EXPECTS, EXERCISE_INJECT_KINDS, EXERCISE_TLP_LEVELS, tlp_label
+from ..vocab import EXERCISE_EXPECTS, EXERCISE_INJECT_KINDS, EXERCISE_TLP_LEVELS, N_, tlp_label
 from . import exercise_results
 from .organizations import slugify
 
 STAFF_ONLY = "exercises are run by CERT staff"
 # The same words for an exercise that does not exist and one the caller does not take part in.
-NO_SUCH_EXERCISE = "no such exercise"
-NO_SUCH_INJECT = "no such inject in this exercise"
-PARTICIPANTS_ONLY = "only an organization taking part in the exercise acknowledges its injects"
-CLOSED = "the exercise is closed"
+NO_SUCH_EXERCISE = N_("no such exercise")
+NO_SUCH_INJECT = N_("no such inject in this exercise")
+PARTICIPANTS_ONLY = N_("only an organization taking part in the exercise acknowledges its injects")
+CLOSED = N_("the exercise is closed")
 # Without an end, the exercise ends at the first midnight UTC at least this long after its last
 # inject (default_end): participants see ends_at, and "last inject + 24 h" would tell them when
 # the last inject is due; a midnight tells them its day at most.
@@ -89,7 +90,7 @@ def readable_exercise(session: DbSession, actor: Actor, exercise_id: int) -> Exe
     exercise = session.get(Exercise, exercise_id, options=[selectinload(Exercise.participants)
                                                             .selectinload(ExerciseParticipant.organization)])
     if exercise is None or not (policy.is_cert_staff(actor) or _participates(exercise, actor.org_id)):
-        raise NotFound(NO_SUCH_EXERCISE)
+        raise NotFound(gettext(NO_SUCH_EXERCISE))
     return exercise
 
 
@@ -98,7 +99,7 @@ def staff_exercise(session: DbSession, actor: Actor, exercise_id: int) -> Exerci
     policy.require_cert_staff(actor, STAFF_ONLY)
     exercise = session.get(Exercise, exercise_id)
     if exercise is None:
-        raise NotFound(NO_SUCH_EXERCISE)
+        raise NotFound(gettext(NO_SUCH_EXERCISE))
     return exercise
 
 
@@ -153,7 +154,7 @@ def participant_view(session: DbSession, actor: Actor, exercise: Exercise) -> di
     """The exercise as a participant reads it (schemas.exercise.ParticipantExerciseSchema): its
     own organization only, and only the injects already sent."""
     if actor.org_id is None or not _participates(exercise, actor.org_id):
-        raise NotFound(NO_SUCH_EXERCISE)
+        raise NotFound(gettext(NO_SUCH_EXERCISE))
     return {
         "id": exercise.id, "slug": exercise.slug, "name": exercise.name, "description": exercise.description,
         "state": exercise.state, "starts_at": exercise.starts_at, "ends_at": exercise.ends_at,
@@ -184,21 +185,24 @@ def _resolve_participants(session: DbSession, slugs: Iterable[str], sectors: Ite
     for slug in dict.fromkeys(slugs):
         org = session.execute(select(Organization).where(Organization.slug == slug)).scalar_one_or_none()
         if org is None or org.kind != "member" or not org.active:
-            raise InputError(f"{slug[:64]!r} is not an active member organization", field="participants")
+            raise InputError(gettext("%(slug)r is not an active member organization",
+                                     slug=slug[:64]), field="participants")
         found[org.id] = org
     for sector in dict.fromkeys(sectors):
         members = session.execute(select(Organization).where(
             Organization.sector == sector, Organization.kind == "member",
             Organization.active.is_(True))).scalars().all()
         if not members:
-            raise InputError(f"no active member organization in the sector {sector[:64]!r}", field="sectors")
+            raise InputError(gettext("no active member organization in the sector %(sector)r",
+                                     sector=sector[:64]), field="sectors")
         for org in members:
             found[org.id] = org
     if not found:
-        raise InputError("choose at least one participating organization (participants or sectors)",
+        raise InputError(gettext("choose at least one participating organization (participants or sectors)"),
                          field="participants")
     if len(found) > MAX_EXERCISE_PARTICIPANTS:
-        raise InputError(f"at most {MAX_EXERCISE_PARTICIPANTS} participating organizations, not {len(found)}",
+        raise InputError(gettext("at most %(max_exercise_participants)s participating organizations, not %(count)s",
+                                 max_exercise_participants=MAX_EXERCISE_PARTICIPANTS, count=len(found)),
                          field="participants")
     return sorted(found.values(), key=lambda org: org.id)
 
@@ -210,12 +214,13 @@ def _observable(item: object, where: str) -> Observable:
         try:
             return normalize(str(item.get("type")), item.get("value"))
         except ObservableError as exc:
-            raise InputError(f"{where}: {exc}", field="injects") from None
-    raise InputError(f"{where}: an observable is {{type, value}}", field="injects")
+            raise InputError(gettext("%(where)s: %(exc)s", where=where, exc=exc), field="injects") from None
+    raise InputError(gettext("%(where)s: an observable is {type, value}", where=where), field="injects")
 
 
 def _inject_error(index: int, field: str, message: str) -> InputError:
-    return InputError(f"inject {index + 1}: {message}", errors={"injects": {str(index): {field: [message]}}})
+    return InputError(gettext("inject %(number)s: %(message)s", number=index + 1, message=message),
+                      errors={"injects": {str(index): {field: [message]}}})
 
 
 def _check_injects(injects: list[Mapping[str, Any]], confirm_all: bool) -> list[list[Observable]]:
@@ -256,13 +261,13 @@ def create_exercise(session: DbSession, actor: Actor, data: Mapping[str, Any]) -
     policy.require_cert_staff(actor, STAFF_ONLY)
     name = str(data.get("name") or "").strip()
     if not name:
-        raise InputError("must not be blank", field="name")
+        raise InputError(gettext("must not be blank"), field="name")
     injects = list(data.get("injects") or ())
     if not injects:
-        raise InputError("a scenario needs at least one inject", field="injects")
+        raise InputError(gettext("a scenario needs at least one inject"), field="injects")
     starts_at = data.get("starts_at")
     if not isinstance(starts_at, datetime):
-        raise InputError("the start time is required", field="starts_at")
+        raise InputError(gettext("the start time is required"), field="starts_at")
     confirm_all = bool(data.get("confirm_real_values"))
     observables = _check_injects(injects, confirm_all)
     orgs = _resolve_participants(session, data.get("participants") or (), data.get("sectors") or ())
@@ -272,9 +277,9 @@ def create_exercise(session: DbSession, actor: Actor, data: Mapping[str, Any]) -
         last_due = starts_at + timedelta(minutes=max(inject["offset_minutes"] for inject in injects))
         ends_at = data.get("ends_at") or default_end(last_due)
     except OverflowError:
-        raise InputError("the scenario would run past the year 9999", field="starts_at") from None
+        raise InputError(gettext("the scenario would run past the year 9999"), field="starts_at") from None
     if ends_at <= last_due:
-        raise InputError("must be after the last inject's time", field="ends_at")
+        raise InputError(gettext("must be after the last inject's time"), field="ends_at")
 
     slug = _unique_slug(session, name)
     collection = ensure_exercise_collection(session, slug, name)
@@ -297,7 +302,8 @@ def create_exercise(session: DbSession, actor: Actor, data: Mapping[str, Any]) -
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise Conflict("another exercise was just created with the same name; send the request again") from None
+        raise Conflict(gettext("another exercise was just created with the same name; send the request "
+                               "again")) from None
     audit.record(session, actor, "exercise.create", "exercise", exercise.id, name=name, slug=slug,
                  participants=[org.slug for org in orgs], injects=len(injects),
                  confirmed_real_values=any(inject.confirmed_real_values for inject in exercise.injects))
@@ -312,16 +318,16 @@ def acknowledge(session: DbSession, actor: Actor, exercise: Exercise, number: in
     """A participant acknowledges inject ``number`` (already sent, exercise open). The first
     acknowledgement counts: (that acknowledgement, whether it is this one)."""
     if policy.is_cert_staff(actor):
-        raise PermissionDenied(PARTICIPANTS_ONLY)
+        raise PermissionDenied(gettext(PARTICIPANTS_ONLY))
     if actor.org_id is None or not _participates(exercise, actor.org_id):
-        raise NotFound(NO_SUCH_EXERCISE)
+        raise NotFound(gettext(NO_SUCH_EXERCISE))
     inject = next((i for i in sent_injects(exercise) if i.number == number), None)
     if inject is None:
-        raise NotFound(NO_SUCH_INJECT)  # one not yet sent is not there for the participant
+        raise NotFound(gettext(NO_SUCH_INJECT))  # one not yet sent is not there for the participant
     if exercise.state == EXERCISE_CLOSED:
-        raise Conflict(CLOSED)
+        raise Conflict(gettext(CLOSED))
     if channel not in ACK_CHANNELS:
-        raise InputError(f"unknown channel {channel!r}")
+        raise InputError(gettext("unknown channel %(channel)r", channel=channel))
     org_id = actor.org_id
     existing = session.get(ExerciseAcknowledgement, (inject.id, org_id))
     if existing is not None:
@@ -345,7 +351,7 @@ def close_exercise(session: DbSession, actor: Actor, exercise: Exercise) -> Exer
     stand now (what the after-action report shows from then on)."""
     policy.require_cert_staff(actor, STAFF_ONLY)
     if exercise.state == EXERCISE_CLOSED:
-        raise Conflict("the exercise is already closed")
+        raise Conflict(gettext("the exercise is already closed"))
     exercise.state = EXERCISE_CLOSED
     exercise.closed_at = utcnow()
     exercise.frozen_results = exercise_results.compute(session, exercise)

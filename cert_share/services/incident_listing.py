@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
+from flask_babel import gettext
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -24,10 +25,13 @@ STATUS_CHOICES = (STATUS_ANY, STATUS_OPEN) + INCIDENT_STATUSES
 _YES = frozenset({"1", "true", "on", "yes"})
 
 
-def _one_of(args: Mapping[str, str], name: str, allowed: Iterable[str], what: str) -> str | None:
+def _one_of(args: Mapping[str, str], name: str, allowed: Iterable[str], what: str | None = None) -> str | None:
+    """``what``: the words for the values allowed (default: "one of" them, listed)."""
     value = (args.get(name) or "").strip() or None
     if value is not None and value not in allowed:
-        raise InputError(f"{name} must be {what}, not {value[:40]!r}", field=name)
+        what = what or gettext("one of %(values)s", values=", ".join(allowed))
+        raise InputError(gettext("%(name)s must be %(what)s, not %(value)r",
+                                 name=name, what=what, value=value[:40]), field=name)
     return value
 
 
@@ -41,7 +45,8 @@ def _day(args: Mapping[str, str], name: str) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InputError(f"{name} must be a date as YYYY-MM-DD, not {value[:40]!r}", field=name)
+    raise InputError(gettext("%(name)s must be a date as YYYY-MM-DD, not %(value)r",
+                             name=name, value=value[:40]), field=name)
 
 
 def _moment(args: Mapping[str, str], name: str, *, end: bool) -> datetime | None:
@@ -61,8 +66,8 @@ def _moment(args: Mapping[str, str], name: str, *, end: bool) -> datetime | None
             return parse_iso(value)
         except ValueError:
             pass
-    raise InputError(f"{name} must be a day (YYYY-MM-DD) or a date-time such as 2026-01-31T14:05:00Z, "
-                     f"not {value[:40]!r}", field=name)
+    raise InputError(gettext("%(name)s must be a day (YYYY-MM-DD) or a date-time such as 2026-01-31T14:05:00Z, not "
+                             "%(value)r", name=name, value=value[:40]), field=name)
 
 
 def received_window(args: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
@@ -70,7 +75,7 @@ def received_window(args: Mapping[str, str]) -> tuple[datetime | None, datetime 
     Shared by the members' list, the API and the CERT's triage queue."""
     since, before = _moment(args, "received_from", end=False), _moment(args, "received_to", end=True)
     if since and before and since >= before:
-        raise InputError("received_from must be before received_to", field="received_from")
+        raise InputError(gettext("received_from must be before received_to"), field="received_from")
     return since, before
 
 
@@ -112,21 +117,21 @@ class ReportFilters:
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> "ReportFilters":
         """Parse query-string arguments; a value that is not one the list offers is a 400 naming it."""
-        status = _one_of(args, "status", STATUS_CHOICES, f"one of {', '.join(STATUS_CHOICES)}")
+        status = _one_of(args, "status", STATUS_CHOICES)
         classification = _one_of(args, "class", (*RSIT, *CLASSIFICATIONS),
-                                  "an RSIT class such as fraud, or class/type such as fraud/phishing")
+                                  gettext("an RSIT class such as fraud, or class/type such as fraud/phishing"))
         q = (args.get("q") or "").strip() or None
         if q is not None:
             observable_search.parse_query(q)  # too long, control characters, a CIDR too wide: 400 here
         since, until = _day(args, "from"), _day(args, "to")
         if since and until and since > until:
-            raise InputError("from must not be after to", field="from")
+            raise InputError(gettext("from must not be after to"), field="from")
         received_from, received_before = received_window(args)
         return cls(status=None if status == STATUS_ANY else status,
-                   severity=_one_of(args, "severity", SEVERITIES, f"one of {', '.join(SEVERITIES)}"),
+                   severity=_one_of(args, "severity", SEVERITIES),
                    classification=classification, detected_from=since, detected_to=until, q=q,
                    overdue=(args.get("overdue") or "").strip().lower() in _YES,
-                   sector=_one_of(args, "sector", SECTORS, f"one of {', '.join(SECTORS)}"),
+                   sector=_one_of(args, "sector", SECTORS),
                    received_from=received_from, received_before=received_before)
 
     def as_args(self) -> dict[str, Any]:
@@ -151,12 +156,13 @@ def readable_incident(session: DbSession, actor: Actor, incident_id: int) -> Inc
     on answers PermissionDenied, saying who can grant access."""
     incident = session.get(Incident, incident_id)
     if incident is None:
-        raise NotFound(f"no incident {incident_id}")
+        raise NotFound(gettext("no incident %(incident_id)s", incident_id=incident_id))
     if not policy.can_read_incident(actor, incident):
         if policy.can_see_case_summary(actor, incident):
-            raise PermissionDenied(f"report #{incident.id} is TLP:RED: only the CERT staff named on the case "
-                                   "read it; the duty officer (cert-admin) or someone named on it can name you")
-        raise NotFound(f"no incident {incident_id}")
+            raise PermissionDenied(gettext("report #%(id)s is TLP:RED: only the CERT staff named on the case read "
+                                           "it; the duty officer (cert-admin) or someone named on it can name you",
+                                           id=incident.id))
+        raise NotFound(gettext("no incident %(incident_id)s", incident_id=incident_id))
     return incident
 
 
@@ -165,7 +171,7 @@ def case_summary(session: DbSession, actor: Actor, incident_id: int) -> Incident
     Callers show only the fields ``policy.can_see_case_summary`` names."""
     incident = session.get(Incident, incident_id)
     if incident is None or not policy.can_see_case_summary(actor, incident):
-        raise NotFound(f"no incident {incident_id}")
+        raise NotFound(gettext("no incident %(incident_id)s", incident_id=incident_id))
     return incident
 
 

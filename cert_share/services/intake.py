@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple, Sequence
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -75,7 +76,7 @@ def store_report(session: DbSession, *, org: Organization, data: dict, actor: Ac
     """
     if data.get("exercise_id") is not None:
         # A drill's report is never an incident, whatever channel brought it: exercise_reports stores it.
-        raise InputError("an exercise report is filed with the report form or POST /api/v1/incidents",
+        raise InputError(gettext("an exercise report is filed with the report form or POST /api/v1/incidents"),
                          field="exercise_id")
     data = without_cards(data)
     external_id = data.get("external_id")
@@ -192,10 +193,12 @@ def add_phase_update(session: DbSession, *, incident: Incident, phase: str, summ
                      actor: Actor) -> PhaseUpdate:
     """Record a reporting phase and commit; the incident's STIX object gets a new version."""
     if phase not in UPDATE_PHASES:
-        raise InputError(f"phase must be one of {', '.join(UPDATE_PHASES)}", field="phase")
+        raise InputError(gettext("phase must be one of %(update_phases)s",
+                                 update_phases=', '.join(UPDATE_PHASES)), field="phase")
     _check_regime_phase(incident, phase)
     if incident.status in END_STATUSES and phase != Phase.FINAL_REPORT:
-        raise InputError(f"the report is {incident.status}; only a final report can still be added", field="phase")
+        raise InputError(gettext("the report is %(status)s; only a final report can still be added",
+                                 status=incident.status), field="phase")
     now = utcnow()
     # The summary and details are free text: a card number in them is masked, never stored.
     update = PhaseUpdate(phase=phase, summary=redact_cards(summary), details=redact(details or {}),
@@ -217,14 +220,16 @@ def _check_regime_phase(incident: Incident, phase: str) -> None:
     under DORA files an intermediate report, not NIS2's notification, and a partner CERT files none."""
     org = incident.organization
     if not deadline_rules.owes_phases(org):
-        raise InputError(f"{org.name} is a partner CERT: it reports to its own authorities and files no reporting "
-                         "phases with us", field="phase")
+        raise InputError(gettext("%(name)s is a partner CERT: it reports to its own authorities and files no "
+                                 "reporting phases with us", name=org.name), field="phase")
     regime = deadline_rules.regime_of_org(org.regime, org.sector)
     allowed = deadline_rules.update_phases(regime)
     if phase not in allowed:
         label = deadline_rules.REGIME_LABELS.get(regime, regime)
-        raise InputError(f"{org.name} reports under {label}, which has no {PHASE_LABELS.get(phase, phase)} phase; "
-                         + choice_message(allowed, lambda value: PHASE_LABELS.get(value, value)), field="phase")
+        raise InputError(gettext("%(name)s reports under %(regime)s, which has no %(phase)s phase; %(choices)s",
+                                 name=org.name, regime=label, phase=gettext(PHASE_LABELS.get(phase, phase)),
+                                 choices=choice_message(allowed, lambda value: PHASE_LABELS.get(value, value))),
+                         field="phase")
 
 
 def stix_bundle(incident: Incident) -> dict:

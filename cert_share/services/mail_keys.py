@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from ..actor import Actor
@@ -42,5 +43,5 @@ def remove_key(session: DbSession, user: User, *, actor: Actor) -> None:
 def user_by_email(session: DbSession, email: str) -> User:
     user = session.execute(select(User).where(func.lower(User.email) == email.strip().lower())).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"no user with the e-mail address {email}")
+        raise NotFound(gettext("no user with the e-mail address %(email)s", email=email))
     return user

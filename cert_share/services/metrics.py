@@ -37,6 +37,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
+from flask_babel import gettext
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -82,7 +83,7 @@ def parse_period(start: str | None, end: str | None, *, default_days: int = 30,
                 raise ValueError
             return date.fromisoformat(value)
         except ValueError:
-            errors[name] = [f"{name} must be a date as YYYY-MM-DD, got {value!r}"]
+            errors[name] = [gettext("%(name)s must be a date as YYYY-MM-DD, got %(value)r", name=name, value=value)]
             return None
 
     start_d = parse(start, "from") if start else None
@@ -91,9 +92,9 @@ def parse_period(start: str | None, end: str | None, *, default_days: int = 30,
         raise InputError("; ".join(message for messages in errors.values() for message in messages), errors=errors)
     start_d = start_d or end_d - timedelta(days=default_days - 1)
     if start_d > end_d:
-        raise InputError("from must not be after to", field="from")
+        raise InputError(gettext("from must not be after to"), field="from")
     if (end_d - start_d).days > MAX_DAYS:
-        raise InputError(f"the period is at most {MAX_DAYS} days", field="from")
+        raise InputError(gettext("the period is at most %(max_days)s days", max_days=MAX_DAYS), field="from")
     return Period(start_d, end_d)
 
 

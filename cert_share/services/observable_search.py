@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from itertools import islice
 
+from flask_babel import gettext
 from publicsuffixlist import PublicSuffixList
 from sqlalchemy import ColumnElement, or_
 
@@ -89,14 +90,16 @@ class SearchQuery:
 
 def _clean(text: object, field_name: str) -> str:
     if not isinstance(text, str):
-        raise InputError("search text must be a string", field=field_name)
+        raise InputError(gettext("search text must be a string"), field=field_name)
     text = text.strip()
     if not text:
-        raise InputError("type something to search for: an address, a domain, a hash or words", field=field_name)
+        raise InputError(gettext("type something to search for: an address, a domain, a hash or words"),
+                         field=field_name)
     if len(text) > MAX_SEARCH_TEXT:
-        raise InputError(f"search text is at most {MAX_SEARCH_TEXT} characters", field=field_name)
+        raise InputError(gettext("search text is at most %(max_search_text)s characters",
+                                 max_search_text=MAX_SEARCH_TEXT), field=field_name)
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise InputError("search text contains control characters", field=field_name)
+        raise InputError(gettext("search text contains control characters"), field=field_name)
     return text
 
 
@@ -122,8 +125,9 @@ def parse_query(text: object, *, field_name: str = "q") -> SearchQuery:
     if obs.type == "domain-name":
         if _public_suffixes().is_public(obs.value):
             # Like a /8: "everything under com" would walk a large part of all domains stored.
-            raise InputError(f"{obs.value} is a public suffix (like com or co.uk), too wide to search: "
-                             "give a registered name under it, such as example.co.uk", field=field_name)
+            raise InputError(gettext("%(value)s is a public suffix (like com or co.uk), too wide to search: give a "
+                                     "registered name under it, such as example.co.uk",
+                                     value=obs.value), field=field_name)
         return SearchQuery(text, DOMAIN, obs.value, obs.display, obs.type, Match(host=host_key_range(obs.value)))
     return SearchQuery(text, _KIND_OF_TYPE[obs.type], obs.value, obs.display, obs.type,
                        Match(exact=((obs.type, obs.value),)))
@@ -134,12 +138,12 @@ def _hmac_query(text: str, field_name: str) -> SearchQuery:
     under any configured key (a rotation keeps the previous keys)."""
     m = _KEYED_HASH.match(text)
     if not m:
-        raise InputError(f"a keyed hash is {keyed_hash.PREFIX}:<key id>:<64 hex digits> "
-                         "(docs/observable-hashing.md)", field=field_name)
+        raise InputError(gettext("a keyed hash is %(prefix)s:<key id>:<64 hex digits> (docs/observable-hashing.md)",
+                                 prefix=keyed_hash.PREFIX), field=field_name)
     key_id, digest = m.group(1), m.group(2).lower()
     if key_id not in dict(keyed_hash.keys()):
-        raise InputError(f"key {key_id!r} is not one the CERT accepts now: hash the value again with the current "
-                         "key", field=field_name)
+        raise InputError(gettext("key %(key_id)r is not one the CERT accepts now: hash the value again with the "
+                                 "current key", key_id=key_id), field=field_name)
     value = f"{keyed_hash.PREFIX}:{key_id}:{digest}"
     return SearchQuery(text, HMAC, value, value, None, None)
 
@@ -163,7 +167,7 @@ def parse_cidr(text: object, *, field_name: str = "cidr") -> SearchQuery:
     try:
         network = ipaddress.ip_network(refang(text), strict=False)
     except ValueError:
-        raise InputError(f"{text!r} is not a CIDR range (e.g. 192.0.2.0/24 or 2001:db8::/48)",
+        raise InputError(gettext("%(text)r is not a CIDR range (e.g. 192.0.2.0/24 or 2001:db8::/48)", text=text),
                          field=field_name) from None
     return _cidr_query(text, network, field_name)
 
@@ -173,7 +177,8 @@ def _cidr_query(text: str, network: ipaddress.IPv4Network | ipaddress.IPv6Networ
     if network.version == 6 and network.overlaps(_IPV4_MAPPED):
         widest = max(widest, _WIDEST_MAPPED_PREFIX)
     if network.prefixlen < widest:
-        raise InputError(f"{network} is too wide to search: use a /{widest} or narrower", field=field_name)
+        raise InputError(gettext("%(network)s is too wide to search: use a /%(widest)s or narrower",
+                                 network=network, widest=widest), field=field_name)
     type_ = f"ipv{network.version}-addr"
     low, high = ip_to_hex(network.network_address), ip_to_hex(network.broadcast_address)
     if low == high:

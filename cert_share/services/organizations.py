@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -67,10 +68,10 @@ _SLUG = re.compile(r"[a-z0-9-]{1,64}")
 
 def get_by_slug(session: DbSession, slug: str) -> Organization:
     if not _SLUG.fullmatch(slug or ""):
-        raise NotFound(f"no organization with slug {slug!r}")
+        raise NotFound(gettext("no organization with slug %(slug)r", slug=slug))
     org = session.execute(select(Organization).where(Organization.slug == slug)).scalar_one_or_none()
     if org is None:
-        raise NotFound(f"no organization with slug {slug!r}")
+        raise NotFound(gettext("no organization with slug %(slug)r", slug=slug))
     return org
 
 
@@ -78,24 +79,25 @@ def parse_asset(value: str) -> dict:
     """Classify an asset given as CIDR/IP, AS number or domain; return Asset column values."""
     text = (value or "").strip()
     if not text:
-        raise InputError("asset must not be empty", field="asset")
+        raise InputError(gettext("asset must not be empty"), field="asset")
     if re.fullmatch(r"(?i)(AS)?\d{1,10}", text) and (text.upper().startswith("AS")):
         number = int(text[2:])
         if not 0 < number < 2**32:
-            raise InputError(f"{value!r} is not a valid AS number", field="asset")
+            raise InputError(gettext("%(value)r is not a valid AS number", value=value), field="asset")
         return {"kind": "asn", "value": f"AS{number}", "asn": number}
     if (re.fullmatch(r"[0-9a-fA-F:.]+(/\d{1,3})?", text) and ("." in text or ":" in text)
             and not re.fullmatch(r"[a-zA-Z.]+", text)):
         try:
             net = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise InputError(f"{value!r} is not a valid IP range (CIDR)", field="asset") from None
+            raise InputError(gettext("%(value)r is not a valid IP range (CIDR)", value=value), field="asset") from None
         return {"kind": "cidr", "value": str(net), "range_start": ip_to_hex(net.network_address),
                 "range_end": ip_to_hex(net.broadcast_address)}
     try:
         ascii_form, _display = normalize_domain(text)
     except ObservableError:
-        raise InputError(f"{value!r} is not a CIDR range, an AS number (AS64500) or a domain", field="asset") from None
+        raise InputError(gettext("%(value)r is not a CIDR range, an AS number (AS64500) or a domain",
+                                 value=value), field="asset") from None
     return {"kind": "domain", "value": ascii_form, "domain": ascii_form}
 
 
@@ -103,7 +105,8 @@ def checked_country(value: str | None) -> str | None:
     """An ISO 3166-1 alpha-2 code as typed (any case, spaces around): upper case, None when empty."""
     country = (value or "").strip().upper() or None
     if country is not None and country not in countries():
-        raise InputError(f"{country!r} is not an ISO 3166-1 alpha-2 country code", field="country")
+        raise InputError(gettext("%(country)r is not an ISO 3166-1 alpha-2 country code",
+                                 country=country), field="country")
     return country
 
 
@@ -122,17 +125,18 @@ class OrganizationDetails:
                 regime: str | None) -> "OrganizationDetails":
         name = unicodedata.normalize("NFC", (name or "").strip())
         if not name:
-            raise InputError("name must not be empty", field="name")
+            raise InputError(gettext("name must not be empty"), field="name")
         if len(name) > MAX_NAME:
-            raise InputError(f"name is longer than {MAX_NAME} characters", field="name")
+            raise InputError(gettext("name is longer than %(max_name)s characters", max_name=MAX_NAME), field="name")
         if sector not in SECTORS:
-            raise InputError(f"unknown sector {sector!r}; use a STIX industry-sector value such as "
-                             "financial-services, telecommunications, energy", field="sector")
+            raise InputError(gettext("unknown sector %(sector)r; use a STIX industry-sector value such as "
+                                     "financial-services, telecommunications, energy", sector=sector), field="sector")
         country = checked_country(country)
         email = optional_email(contact_email, "contact_email")
         regime = (regime or "").strip() or None
         if regime is not None and regime not in REGIMES:
-            raise InputError(f"deadline regime must be one of {', '.join(REGIMES)}, or none for the sector's",
+            raise InputError(gettext("deadline regime must be one of %(regimes)s, or none for the sector's",
+                                     regimes=', '.join(REGIMES)),
                              field="regime")
         return cls(name=name, sector=sector, country=country, contact_email=email, regime=regime)
 
@@ -146,9 +150,9 @@ def create_organization(session: DbSession, *, name: str, sector: str, country: 
     name, sector, country, contact_email, regime = (details.name, details.sector, details.country,
                                                     details.contact_email, details.regime)
     if kind not in ORG_KINDS:
-        raise InputError(f"kind must be one of {', '.join(ORG_KINDS)}", field="kind")
+        raise InputError(gettext("kind must be one of %(org_kinds)s", org_kinds=', '.join(ORG_KINDS)), field="kind")
     if kind == "cert" and cert_organization(session) is not None:
-        raise Conflict("there is already an operating CERT organization; there can be only one")
+        raise Conflict(gettext("there is already an operating CERT organization; there can be only one"))
     parsed_assets = [parse_asset(a) for a in assets]
     org = Organization(
         slug=_unique_slug(session, slugify(slug or name)), name=name, kind=kind, sector=sector,
@@ -193,7 +197,7 @@ def _add_asset(session: DbSession, org: Organization, values: dict, actor: Actor
 def remove_asset(session: DbSession, org: Organization, asset_id: int, actor: Actor) -> None:
     asset = session.get(Asset, asset_id)
     if asset is None or asset.org_id != org.id:
-        raise NotFound("no such asset")
+        raise NotFound(gettext("no such asset"))
     session.delete(asset)
     audit.record(session, actor, "asset.remove", "organization", org.slug, asset=asset.value)
     session.commit()
@@ -267,7 +271,7 @@ def set_active(session: DbSession, org: Organization, active: bool, *, actor: Ac
     assets. Its reports, warnings and audit history are kept. Reactivated: sign-in and the
     unrevoked tokens work again (accounts and tokens are left as they were, never deleted)."""
     if org.is_cert and not active:
-        raise InputError("the operating CERT cannot be deactivated", field="active")
+        raise InputError(gettext("the operating CERT cannot be deactivated"), field="active")
     effects = deactivation_effects(session, org)
     if bool(org.active) == bool(active):
         return effects

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ..actor import Actor
@@ -45,7 +46,7 @@ def queue_mail(session: DbSession, delivery: PartnerDelivery, now: datetime) -> 
     partner = session.get(Organization, delivery.partner_org_id)
     address = contact_address(partner) if partner is not None else None
     if partner is None or address is None:
-        raise InputError(f"the partner CERT of delivery {delivery.id} has no contact address to mail",
+        raise InputError(gettext("the partner CERT of delivery %(id)s has no contact address to mail", id=delivery.id),
                          field="partners")
     cert = cert_organization(session)
     filename = attachment_name(delivery)
@@ -91,11 +92,12 @@ def register_partner_key(session: DbSession, partner: Organization, key_bytes: s
     one key, not expired or revoked, able to encrypt, a user id naming the address) and keep it in
     place of any earlier one; commits. InputError (nothing changed) names what is wrong."""
     if partner.kind != "partner":
-        raise InputError(f"{partner.name} is not a partner CERT", field="partner")
+        raise InputError(gettext("%(name)s is not a partner CERT", name=partner.name), field="partner")
     address = contact_address(partner)
     if address is None:
-        raise InputError(f"{partner.name} has no contact address for a key to name: set one first "
-                         f"(cert-share partner set {partner.slug} --contact EMAIL)", field="partner")
+        raise InputError(gettext("%(name)s has no contact address for a key to name: set one first (cert-share "
+                                 "partner set %(slug)s --contact EMAIL)",
+                                 name=partner.name, slug=partner.slug), field="partner")
     info = inspect_key(key_bytes, address, now=now or utcnow())
     partner.pgp_key, partner.pgp_fingerprint, partner.pgp_expires_at = info.armored, info.fingerprint, info.expires_at
     record(session, actor, "partner.pgp_key", "organization", partner.slug, fingerprint=info.fingerprint,
@@ -108,7 +110,7 @@ def remove_partner_key(session: DbSession, partner: Organization, actor: Actor) 
     """Forget the partner's key (mail that needs encryption is refused again); audited as
     "partner.pgp_key_removed"; commits. False when it had none."""
     if partner.kind != "partner":
-        raise InputError(f"{partner.name} is not a partner CERT", field="partner")
+        raise InputError(gettext("%(name)s is not a partner CERT", name=partner.name), field="partner")
     if partner.pgp_key is None:
         return False
     record(session, actor, "partner.pgp_key_removed", "organization", partner.slug,

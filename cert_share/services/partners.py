@@ -27,6 +27,7 @@ import re
 from typing import Iterable
 from urllib.parse import urlsplit
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ..actor import Actor
@@ -71,9 +72,10 @@ def _partner(session: DbSession, slug: str) -> Organization:
     if isinstance(slug, str) and 0 < len(slug) <= 64 and "\x00" not in slug:
         org = session.execute(select(Organization).where(Organization.slug == slug)).scalar_one_or_none()
     if org is None:
-        raise InputError(f"no organization with slug {str(slug)[:64]!r}", field="slug")
+        raise InputError(gettext("no organization with slug %(slug)r", slug=str(slug)[:64]), field="slug")
     if org.kind != "partner":
-        raise InputError(f"{org.slug} is not a partner CERT (it is a {org.kind} organization)", field="slug")
+        raise InputError(gettext("%(slug)s is not a partner CERT (it is a %(kind)s organization)",
+                                 slug=org.slug, kind=org.kind), field="slug")
     return org
 
 
@@ -82,7 +84,8 @@ def _taxii_url(value: str) -> str | None:
     if not url:
         return None
     if len(url) > MAX_URL:
-        raise InputError(f"the TAXII collection URL is longer than {MAX_URL} characters", field="taxii_url")
+        raise InputError(gettext("the TAXII collection URL is longer than %(max_url)s characters",
+                                 max_url=MAX_URL), field="taxii_url")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - a port that is not a number raises here
@@ -90,19 +93,19 @@ def _taxii_url(value: str) -> str | None:
         parts = None
     if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
             or any(c.isspace() or ord(c) < 32 for c in url)):
-        raise InputError("the TAXII collection URL must be an absolute https:// URL", field="taxii_url")
+        raise InputError(gettext("the TAXII collection URL must be an absolute https:// URL"), field="taxii_url")
     if parts.username is not None or parts.password is not None:
-        raise InputError("the TAXII collection URL must not carry credentials; name the environment variables "
-                         "that hold them (username_env, password_env)", field="taxii_url")
+        raise InputError(gettext("the TAXII collection URL must not carry credentials; name the environment "
+                                 "variables that hold them (username_env, password_env)"), field="taxii_url")
     if parts.query or parts.fragment or "?" in url or "#" in url:
         # Never repeated: a token pasted into a query would end up in the message.
-        raise InputError("the TAXII collection URL must not have a query (?...) or a fragment (#...): a "
-                         "collection URL needs neither, and credentials go in the variables named by "
-                         "username_env and password_env", field="taxii_url")
+        raise InputError(gettext("the TAXII collection URL must not have a query (?...) or a fragment (#...): a "
+                                 "collection URL needs neither, and credentials go in the variables named by "
+                                 "username_env and password_env"), field="taxii_url")
     if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
-        raise InputError("the TAXII collection URL must be https://: the credentials and the bundles would cross "
-                         "the network in clear over http (plain http:// is accepted only for a loopback host, "
-                         "127.0.0.1, ::1 or localhost)", field="taxii_url")
+        raise InputError(gettext("the TAXII collection URL must be https://: the credentials and the bundles would "
+                                 "cross the network in clear over http (plain http:// is accepted only for a "
+                                 "loopback host, 127.0.0.1, ::1 or localhost)"), field="taxii_url")
     return url
 
 
@@ -112,12 +115,14 @@ def _env_name(value: str, field: str) -> str | None:
         return None
     what = "the username" if field == "username_env" else "the password"
     if len(name) > MAX_VARIABLE_NAME or not ENV_NAME.fullmatch(name):
-        raise InputError(f"{field} is the NAME of the environment variable holding {what} (at most "
-                         f"{MAX_VARIABLE_NAME} letters, digits and _, not starting with a digit), never the secret "
-                         "itself", field=field)
+        raise InputError(gettext("%(field)s is the NAME of the environment variable holding %(what)s (at most "
+                                 "%(max_variable_name)s letters, digits and _, not starting with a digit), never the "
+                                 "secret itself",
+                                 field=field, what=what, max_variable_name=MAX_VARIABLE_NAME), field=field)
     if _secret_like(name):
-        raise InputError(f"{field} looks like a secret, not a variable name: put {what} in an environment "
-                         "variable and give its name (e.g. PARTNER_TAXII_PASSWORD)", field=field)
+        raise InputError(gettext("%(field)s looks like a secret, not a variable name: put %(what)s in an environment "
+                                 "variable and give its name (e.g. PARTNER_TAXII_PASSWORD)",
+                                 field=field, what=what), field=field)
     return name
 
 
@@ -127,17 +132,19 @@ def _languages(value: str | Iterable[str]) -> list[str]:
     known = language_names()
     for item in items:
         if not isinstance(item, str):
-            raise InputError("languages are ISO 639-1 codes such as en, fr", field="languages")
+            raise InputError(gettext("languages are ISO 639-1 codes such as en, fr"), field="languages")
         code = item.strip().lower()
         if not code:
             continue
         if code not in known:
-            raise InputError(f"{code[:20]!r} is not an ISO 639-1 language code (two letters, such as en, fr, es)",
+            raise InputError(gettext("%(code)r is not an ISO 639-1 language code (two letters, such as en, fr, es)",
+                                     code=code[:20]),
                              field="languages")
         if code not in codes:
             codes.append(code)
     if len(codes) > MAX_PARTNER_LANGUAGES:
-        raise InputError(f"at most {MAX_PARTNER_LANGUAGES} languages", field="languages")
+        raise InputError(gettext("at most %(max_partner_languages)s languages",
+                                 max_partner_languages=MAX_PARTNER_LANGUAGES), field="languages")
     return codes
 
 
@@ -155,7 +162,8 @@ def set_partner(session: DbSession, slug: str, *, country: str | None = None, co
         try:
             address = optional_email(contact, "contact")
         except InputError as exc:
-            raise InputError(f"contact (the 24/7 address): {exc.message}", field="contact") from None
+            raise InputError(gettext("contact (the 24/7 address): %(message)s",
+                                     message=exc.message), field="contact") from None
         wanted["duty_email"] = address
         wanted["contact_email"] = address
     if taxii_url is not None:

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask_babel import gettext
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
@@ -42,7 +43,8 @@ def issue_token(session: DbSession, org: Organization, name: str = "default", *,
                 actor: Actor = CLI) -> tuple[ApiToken, str]:
     name = (name or "").strip() or "default"
     if len(name) > MAX_TOKEN_NAME:
-        raise InputError(f"token name is longer than {MAX_TOKEN_NAME} characters", field="name")
+        raise InputError(gettext("token name is longer than %(max_token_name)s characters",
+                                 max_token_name=MAX_TOKEN_NAME), field="name")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(org_id=org.id, name=name, token_hash=_digest(secret), prefix=secret[:10],
                    created_by_id=actor.user.id if actor.user is not None else None)
@@ -61,7 +63,7 @@ def tokens_of(session: DbSession, org: Organization) -> list[ApiToken]:
 def revoke_token(session: DbSession, org: Organization, token_id: int, *, actor: Actor) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or row.org_id != org.id:
-        raise NotFound("no such token")
+        raise NotFound(gettext("no such token"))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit.record(session, actor, "token.revoke", "token", row.id, org=org.slug, name=row.name)
@@ -74,7 +76,7 @@ def revoke_token_by_id(session: DbSession, token_id: int, *, actor: Actor) -> Ap
     anyone else only their own organization's: another's answers NotFound, as if it did not exist."""
     row = session.get(ApiToken, token_id)
     if row is None or not policy.can_manage_org_tokens(actor, row.org_id):
-        raise NotFound("no such token")
+        raise NotFound(gettext("no such token"))
     return revoke_token(session, row.organization, token_id, actor=actor)
 
 

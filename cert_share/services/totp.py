@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import cast
 
 import pyotp
+from flask_babel import gettext
 from sqlalchemy import CursorResult, or_, select, update
 
 from .. import policy
@@ -64,7 +65,7 @@ def qr_data_uri(uri: str) -> str:
 def start_enrolment(session: DbSession, user: User) -> str:
     """A new secret, stored but not active until a code from it is confirmed; commits."""
     if user.totp_enabled:
-        raise Conflict("two-factor sign-in is already set up for this account")
+        raise Conflict(gettext("two-factor sign-in is already set up for this account"))
     secret = pyotp.random_base32()
     user.totp_secret = secret
     session.commit()
@@ -74,7 +75,7 @@ def start_enrolment(session: DbSession, user: User) -> str:
 def _clean(code: str) -> str:
     text = "".join((code or "").split())
     if not (len(text) == 6 and text.isdigit()):
-        raise InputError("enter the 6-digit code from your authenticator app", field="code")
+        raise InputError(gettext("enter the 6-digit code from your authenticator app"), field="code")
     return text
 
 
@@ -128,11 +129,11 @@ def confirm_enrolment(session: DbSession, user: User, code: str, *, actor: Actor
                       now: datetime | None = None) -> None:
     """Activate the pending secret when ``code`` matches it; commits. InputError otherwise."""
     if not user.totp_secret or user.totp_enabled:
-        raise Conflict("no two-factor enrolment in progress")
+        raise Conflict(gettext("no two-factor enrolment in progress"))
     now = now or utcnow()
     step = _matching_step(user.totp_secret, _clean(code), now)
     if step is None or not _consume(session, user, step, now):
-        raise InputError("that code does not match: check the time on your phone and try the next code",
+        raise InputError(gettext("that code does not match: check the time on your phone and try the next code"),
                          field="code")
     user.totp_enabled = True
     audit.record(session, actor, "user.totp_enable", "user", user.email)
@@ -165,7 +166,7 @@ def reset_user(session: DbSession, user_id: int, *, actor: Actor) -> User:
     (NotFound otherwise, as for an id nobody has); returns the user."""
     user = session.get(User, user_id)
     if user is None or not policy.can_manage_user(actor, user):
-        raise NotFound("no such user")
+        raise NotFound(gettext("no such user"))
     reset(session, user, actor=actor)
     return user
 
@@ -190,7 +191,7 @@ def unblock(session: DbSession, user: User) -> bool:
 def disable_own(session: DbSession, user: User, code: str, *, actor: Actor, throttling: Throttling) -> None:
     """A member turns two-factor off with a current code (CERT staff cannot: it is required)."""
     if required_for(user):
-        raise InputError("two-factor sign-in is required for CERT staff", field="code")
+        raise InputError(gettext("two-factor sign-in is required for CERT staff"), field="code")
     if not verify(session, user, code, throttling=throttling, remote_addr=actor.remote_addr):
-        raise InputError("that code does not match", field="code")
+        raise InputError(gettext("that code does not match"), field="code")
     reset(session, user, actor=actor)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -55,12 +56,14 @@ def allowed_transition(current: str, new: str) -> bool:
 
 def check_transition(current: str, new: str) -> None:
     if new not in INCIDENT_STATUSES:
-        raise InputError(f"status must be one of {', '.join(INCIDENT_STATUSES)}", field="status")
+        raise InputError(gettext("status must be one of %(incident_statuses)s",
+                                 incident_statuses=', '.join(INCIDENT_STATUSES)), field="status")
     if new == current:
         return
     if not allowed_transition(current, new):
         allowed = ", ".join(sorted(TRANSITIONS.get(current, ()))) or "none"
-        raise Conflict(f"a {current} report cannot become {new}; allowed next: {allowed}",
+        raise Conflict(gettext("a %(current)s report cannot become %(new)s; allowed next: %(allowed)s",
+                               current=current, new=new, allowed=allowed),
                        errors={"status": [f"not allowed from {current}"]})
 
 
@@ -68,7 +71,8 @@ def check_transition(current: str, new: str) -> None:
 def _require_reader(actor: Actor, *incidents: Incident) -> None:
     for incident in incidents:
         if not policy.can_read_incident(actor, incident):
-            raise PermissionDenied(f"report #{incident.id} is TLP:RED and you are not named on the case")
+            raise PermissionDenied(gettext("report #%(id)s is TLP:RED and you are not named on the case",
+                                           id=incident.id))
 
 
 def _apply_status(session: DbSession, incident: Incident, status: str, actor: Actor, now: datetime) -> bool:
@@ -105,32 +109,35 @@ def _staff_user(session: DbSession, assignee: Any) -> User | None:
         else:
             user = session.execute(select(User).where(User.email == text.lower())).scalar_one_or_none()
     if user is None or not user.active:
-        raise InputError(f"no active user {assignee!r}", field="assignee")
+        raise InputError(gettext("no active user %(assignee)r", assignee=assignee), field="assignee")
     if not policy.is_cert_staff_account(user):
-        raise InputError(f"{user.email} is not CERT staff and cannot be assigned", field="assignee")
+        raise InputError(gettext("%(email)s is not CERT staff and cannot be assigned",
+                                 email=user.email), field="assignee")
     return user
 
 
 def _countries(values: Any, field: str) -> list[str]:
     if not isinstance(values, (list, tuple)):
-        raise InputError("must be a list of ISO 3166-1 alpha-2 country codes", field=field)
+        raise InputError(gettext("must be a list of ISO 3166-1 alpha-2 country codes"), field=field)
     known = countries()
     out = set()
     for value in values:
         code = str(value).strip().upper() if isinstance(value, str) else None
         if code not in known:
-            raise InputError(f"{value!r} is not an ISO 3166-1 alpha-2 country code", field=field)
+            raise InputError(gettext("%(value)r is not an ISO 3166-1 alpha-2 country code", value=value), field=field)
         out.add(code)
     return sorted(out)
 
 
 def _partner_certs(values: Any) -> list[str]:
     if not isinstance(values, (list, tuple)) or len(values) > MAX_PARTNER_CERTS:
-        raise InputError(f"must be a list of at most {MAX_PARTNER_CERTS} names", field="partner_certs")
+        raise InputError(gettext("must be a list of at most %(max_partner_certs)s names",
+                                 max_partner_certs=MAX_PARTNER_CERTS), field="partner_certs")
     out = []
     for value in values:
         if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_PARTNER_CERT_NAME:
-            raise InputError(f"each partner CERT is a non-blank name of at most {MAX_PARTNER_CERT_NAME} characters",
+            raise InputError(gettext("each partner CERT is a non-blank name of at most %(max_partner_cert_name)s "
+                                     "characters", max_partner_cert_name=MAX_PARTNER_CERT_NAME),
                              field="partner_certs")
         if value.strip() not in out:
             out.append(value.strip())
@@ -193,7 +200,7 @@ def apply_request(session: DbSession, incident: Incident, data: dict, *, actor: 
         if key in data:
             other = session.get(Incident, data[key])
             if other is None:
-                raise InputError(f"no incident {data[key]}", field=key)
+                raise InputError(gettext("no incident %(incident_id)s", incident_id=data[key]), field=key)
             _require_reader(actor, other)
             targets[key] = other
     cooperation = data.get("cooperation", None)
@@ -231,15 +238,15 @@ def add_note(session: DbSession, incident: Incident, body: str, *, actor: Actor)
 
 def _add_note(session: DbSession, incident: Incident, body: str, actor: Actor, now: datetime) -> CaseNote:
     if not isinstance(body, str):
-        raise InputError("a note is text", field="note")
+        raise InputError(gettext("a note is text"), field="note")
     try:
         text = clean_text(body, multiline=True)
     except ValidationError as exc:
-        raise InputError(f"note {exc.messages[0]}", field="note") from None
+        raise InputError(gettext("note %(problem)s", problem=exc.messages[0]), field="note") from None
     if not text:
-        raise InputError("a note must not be blank", field="note")
+        raise InputError(gettext("a note must not be blank"), field="note")
     if len(text) > MAX_NOTE:
-        raise InputError(f"a note is at most {MAX_NOTE} characters long", field="note")
+        raise InputError(gettext("a note is at most %(max_note)s characters long", max_note=MAX_NOTE), field="note")
     note = CaseNote(incident_id=incident.id, author_id=actor.user.id if actor.user else None,
                     author_label=actor.label, body=text, created_at=now)
     session.add(note)
@@ -255,7 +262,7 @@ def set_cooperation(session: DbSession, incident: Incident, data: dict, *, actor
 
 def _set_cooperation(session: DbSession, incident: Incident, data: dict, actor: Actor, now: datetime) -> bool:
     if not isinstance(data, dict) or set(data) - {"countries", "partner_certs"}:
-        raise InputError("cooperation is an object with countries and partner_certs", field="cooperation")
+        raise InputError(gettext("cooperation is an object with countries and partner_certs"), field="cooperation")
     row = cooperation_of(session, incident)
     if not data or (not data.get("countries") and not data.get("partner_certs")):
         if row is None:
@@ -298,9 +305,9 @@ def link(session: DbSession, incident: Incident, other: Incident, *, actor: Acto
     policy.require_cert_staff(actor, _STAFF_ONLY)
     _require_reader(actor, incident, other)
     if kind not in LINK_KINDS:
-        raise InputError(f"kind must be one of {', '.join(LINK_KINDS)}", field="kind")
+        raise InputError(gettext("kind must be one of %(link_kinds)s", link_kinds=', '.join(LINK_KINDS)), field="kind")
     if incident.id == other.id:
-        raise InputError("a report cannot be linked to itself", field="other")
+        raise InputError(gettext("a report cannot be linked to itself"), field="other")
     existing = session.execute(select(CaseLink).where(
         ((CaseLink.incident_id == incident.id) & (CaseLink.other_id == other.id))
         | ((CaseLink.incident_id == other.id) & (CaseLink.other_id == incident.id)))).scalar_one_or_none()
@@ -315,12 +322,14 @@ def link(session: DbSession, incident: Incident, other: Incident, *, actor: Acto
 
 def _check_merge(session: DbSession, duplicate: Incident, into: Incident) -> Incident:
     if duplicate.id == into.id:
-        raise InputError("a report cannot be merged into itself", field="merge_into")
+        raise InputError(gettext("a report cannot be merged into itself"), field="merge_into")
     if duplicate.merged_into_id is not None:
-        raise Conflict(f"report {duplicate.id} is already merged into #{duplicate.merged_into_id}")
+        raise Conflict(gettext("report %(id)s is already merged into #%(merged_into_id)s",
+                               id=duplicate.id, merged_into_id=duplicate.merged_into_id))
     survivor = _root(session, into)
     if survivor.id == duplicate.id:
-        raise Conflict(f"report {into.id} is itself merged into {duplicate.id}; merging back would loop")
+        raise Conflict(gettext("report %(id)s is itself merged into %(duplicate_id)s; merging back would loop",
+                               id=into.id, duplicate_id=duplicate.id))
     return survivor
 
 
@@ -373,5 +382,5 @@ def notes(session: DbSession, incident: Incident) -> list[CaseNote]:
 def get_incident(session: DbSession, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None:
-        raise NotFound(f"no incident {incident_id}")
+        raise NotFound(gettext("no incident %(incident_id)s", incident_id=incident_id))
     return incident

@@ -7,6 +7,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from .. import policy
@@ -38,14 +39,15 @@ def hash_password(password: str) -> str:
 
 def check_password_strength(password: str) -> None:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError(f"password must be at least {MIN_PASSWORD_LENGTH} characters long", field="password")
+        raise InputError(gettext("password must be at least %(min_password_length)s characters long",
+                                 min_password_length=MIN_PASSWORD_LENGTH), field="password")
 
 
 def normalize_email(email: str) -> str:
     email = unicodedata.normalize("NFC", (email or "").strip()).lower()
     # PostgreSQL refuses NUL in text; no address has control characters anyway.
     if not EMAIL_RE.match(email) or any(unicodedata.category(ch) == "Cc" for ch in email):
-        raise InputError(f"{email!r} is not a valid e-mail address", field="email")
+        raise InputError(gettext("%(email)r is not a valid e-mail address", email=email), field="email")
     return email
 
 
@@ -55,18 +57,20 @@ def create_user(session: DbSession, *, email: str, org: Organization, role: str,
     their own (another answers NotFound). ``must_change_password``: the password was chosen by
     an administrator, so the user sets their own at first sign-in. Commits."""
     if not policy.can_manage_org(actor, org.id):
-        raise NotFound("no such organization")
+        raise NotFound(gettext("no such organization"))
     email = normalize_email(email)
     if role not in ROLES:
-        raise InputError(f"role must be one of {', '.join(ROLES)}", field="role")
+        raise InputError(gettext("role must be one of %(roles)s", roles=', '.join(ROLES)), field="role")
     if org.is_cert and role not in CERT_ROLES:
-        raise InputError(f"users of the CERT have role {' or '.join(CERT_ROLES)}", field="role")
+        raise InputError(gettext("users of the CERT have role %(cert_roles)s",
+                                 cert_roles=' or '.join(CERT_ROLES)), field="role")
     if not org.is_cert and role not in MEMBER_ROLES:
-        raise InputError(f"users of a member or partner organization have role {' or '.join(MEMBER_ROLES)}",
+        raise InputError(gettext("users of a member or partner organization have role %(member_roles)s",
+                                 member_roles=' or '.join(MEMBER_ROLES)),
                          field="role")
     check_password_strength(password)
     if session.execute(select(User.id).where(func.lower(User.email) == email)).first():
-        raise Conflict(f"a user with e-mail {email} already exists")
+        raise Conflict(gettext("a user with e-mail %(email)s already exists", email=email))
     user = User(email=email, org_id=org.id, role=role, password_hash=hash_password(password), name=name,
                 must_change_password=must_change_password)
     session.add(user)
@@ -117,9 +121,9 @@ def change_own_password(session: DbSession, user: User, current: str, new: str, 
     try:
         _hasher.verify(user.password_hash, current or "")
     except (VerificationError, InvalidHashError):
-        raise InputError("the current password is not right", field="current_password") from None
+        raise InputError(gettext("the current password is not right"), field="current_password") from None
     if new == current:
-        raise InputError("the new password must differ from the current one", field="new_password")
+        raise InputError(gettext("the new password must differ from the current one"), field="new_password")
     try:
         check_password_strength(new)
     except InputError as exc:

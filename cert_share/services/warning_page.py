@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -75,7 +76,7 @@ def stix_bundle(session: DbSession, actor: Actor, warning: EarlyWarning) -> tupl
         return stix_build.bundle(published.objects), False
     cert = cert_organization(session)
     if not policy.is_cert_staff(actor) or cert is None:
-        raise NotFound(f"no warning {warning.id}")
+        raise NotFound(gettext("no warning %(id)s", id=warning.id))
     return stix_build.bundle(build.warning_objects(warning, cert)), True
 
 
@@ -317,7 +318,8 @@ def target_choices(session: DbSession, *, selected: list[str], q: str | None) ->
     the search ``q`` (name or slug), plus the ones already chosen."""
     q = (q or "").strip()
     if len(q) > MAX_SEARCH or "\x00" in q:
-        raise InputError(f"the organization search is at most {MAX_SEARCH} characters, without NUL", field="q")
+        raise InputError(gettext("the organization search is at most %(max_search)s characters, without NUL",
+                                 max_search=MAX_SEARCH), field="q")
     members = dict(session.execute(select(Organization.sector, func.count()).where(
         Organization.kind == "member", Organization.active.is_(True)).group_by(Organization.sector)).all())
     kinds = {c.alias: c for c in session.execute(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
+from flask_babel import gettext
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -84,12 +85,14 @@ class QueueFilters:
         def pick(name: str, allowed: Sequence[str]) -> str | None:
             value = (args.get(name) or "").strip() or None
             if value is not None and value not in allowed:
-                raise InputError(f"{name} must be one of {', '.join(allowed)}", field=name)
+                raise InputError(gettext("%(name)s must be one of %(allowed)s",
+                                         name=name, allowed=', '.join(allowed)), field=name)
             return value
 
         status = (args.get("status") or QUEUE_OPEN).strip()
         if status not in QUEUE_STATUSES:
-            raise InputError(f"status must be open, all or one of {', '.join(INCIDENT_STATUSES)}", field="status")
+            raise InputError(gettext("status must be open, all or one of %(incident_statuses)s",
+                                     incident_statuses=', '.join(INCIDENT_STATUSES)), field="status")
         q = (args.get("q") or "").strip() or None
         if q is not None:
             observable_search.parse_query(q)  # as the search box: too long, control characters, a CIDR too wide

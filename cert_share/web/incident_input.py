@@ -10,13 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from flask_babel import gettext
 from marshmallow import ValidationError
 
 from ..limits import MAX_AFFECTED_SERVICES, MAX_DESCRIPTION, MAX_IMPACT, MAX_TITLE
+from ..schemas.fields import translate_schema_message
 from ..schemas.incident import IncidentCreateSchema
 from ..stix import fraud
 from ..stix.card_redaction import holds_card, redact_cards
 from ..stix.observables import MAX_VALUE_LENGTH, Observable, ObservableError, normalize, recognize
+from ..vocab import N_
 from .timezones import to_iso, valid_zone
 
 _schema = IncidentCreateSchema()
@@ -26,15 +29,14 @@ TEXT_FIELDS = ("title", "description", "affected_services", "impact")
 # request's megabytes are neither scanned for card numbers nor sent back.
 _TEXT_LIMITS = {"title": MAX_TITLE, "description": MAX_DESCRIPTION, "affected_services": MAX_AFFECTED_SERVICES,
                 "impact": MAX_IMPACT}
-LONG_LINE_MESSAGE = (f"is longer than {MAX_VALUE_LENGTH} characters, which no observable is; it is not shown "
-                     "again")
-REQUIRED_MESSAGE = "This field is required."
+# The form's own messages are worded when shown (gettext), in the reader's language.
+LONG_LINE_MESSAGE = N_("is longer than %(max)s characters, which no observable is; it is not shown again")
+REQUIRED_MESSAGE = N_("This field is required.")
 MAX_LINE_ERRORS = 20  # a pasted log file should not produce a page of thousands of messages
-KINDS = ("IP address or range, domain, URL, e-mail address, file hash, AS number, bank account (IBAN, or BIC and "
-         "account number), phone number, crypto-currency wallet or payment card (first 6 and last 4 digits)")
+KINDS = N_("IP address or range, domain, URL, e-mail address, file hash, AS number, bank account (IBAN, or BIC and "
+           "account number), phone number, crypto-currency wallet or payment card (first 6 and last 4 digits)")
 # A full card number is never shown back: the line is re-rendered with its BIN and last 4 only.
-CARD_LINE_MESSAGE = (f"{fraud.FULL_CARD_REFUSAL}. The line now shows only those digits: check it before "
-                     "sending the form again")
+CARD_LINE_MESSAGE = N_("%(refusal)s. The line now shows only those digits: check it before sending the form again")
 # Only digits, grouped: too long for anything but a card or a phone number without its "+".
 _LONG_NUMBER = re.compile(r"^\d(?:[\s.\-]?\d){11,18}$")
 # "+84 12", "(+84) 912": a phone number, however wrong, gets the phone number's message.
@@ -57,9 +59,27 @@ class FormResult:
 
 
 def _add(errors: dict[str, list[str]], name: str, message: str) -> None:
-    if message == "Missing data for required field.":
-        message = REQUIRED_MESSAGE
     errors.setdefault(name, []).append(message)
+
+
+def _schema_message(message: str) -> str:
+    """A field's message from the schema, in the reader's language (marshmallow's own included);
+    a missing field reads "This field is required."."""
+    if message == "Missing data for required field.":
+        return gettext(REQUIRED_MESSAGE)
+    return translate_schema_message(message)
+
+
+def _line(number: int | str, message: str) -> str:
+    return gettext("line %(number)s: %(message)s", number=number, message=message)
+
+
+def _long_line() -> str:
+    return gettext(LONG_LINE_MESSAGE, max=MAX_VALUE_LENGTH)
+
+
+def _card_line() -> str:
+    return gettext(CARD_LINE_MESSAGE, refusal=fraud.FULL_CARD_REFUSAL)
 
 
 def _flatten(value) -> list[str]:
@@ -81,15 +101,15 @@ def observable_lines(text: str) -> tuple[list[dict], list[int], list[str]]:
         if not line.strip():
             continue
         if len(line) > MAX_VALUE_LENGTH:  # refused unread: no card scan of a megabyte line
-            errors.append(f"line {number}: {LONG_LINE_MESSAGE}")
+            errors.append(_line(number, _long_line()))
             continue
         try:
             recognized = _recognize(line)
         except ObservableError as exc:
-            errors.append(f"line {number}: {_line_problem(line.strip(), exc)}")
+            errors.append(_line(number, _line_problem(line.strip(), exc)))
             continue
         if recognized.type in {"url", "email-addr", "domain-name"} and holds_card(line):
-            errors.append(f"line {number}: {CARD_LINE_MESSAGE}")  # e.g. a URL with a card number in it
+            errors.append(_line(number, _card_line()))  # e.g. a URL with a card number in it
             continue
         items.append({"type": recognized.type, "value": line.strip()})
         line_numbers.append(number)
@@ -110,12 +130,12 @@ def _recognize(line: str) -> Observable:
 
 def _line_problem(line: str, exc: ObservableError) -> str:
     if holds_card(line):
-        return CARD_LINE_MESSAGE
+        return _card_line()
     if _LONG_NUMBER.match(line):
         digits = sum(ch.isdigit() for ch in line)
-        return (f"a {digits}-digit number is neither a phone number nor a card this form accepts: give a phone "
-                "number with its country code (+84 912 345 678) and a payment card as its first 6 and last 4 "
-                "digits (411111******1111)")
+        return gettext("a %(digits)s-digit number is neither a phone number nor a card this form accepts: give a "
+                       "phone number with its country code (+84 912 345 678) and a payment card as its first 6 and "
+                       "last 4 digits (411111******1111)", digits=digits)
     guessed = fraud.guess(line)
     for type_, shape in (("phone-number", _PHONE_LIKE), ("payment-card", _MASKED_CARD_LIKE)):
         if guessed is None and shape.match(line):
@@ -126,13 +146,14 @@ def _line_problem(line: str, exc: ObservableError) -> str:
     if guessed is None and len(line.split()) > 1:
         # Prose, or two values on one line: the type guess means nothing. Values of the fraud
         # types are typed with spaces ("DE89 3704 …", "+84 912 345 678"): their own message stays.
-        return redact_cards(f"cannot recognise {line!r}; expected one value per line ({KINDS})")
+        return redact_cards(gettext("cannot recognise %(line)r; expected one value per line (%(kinds)s)",
+                                    line=line, kinds=gettext(KINDS)))
     return _subject(redact_cards(str(exc)))
 
 
 def _subject(message: str) -> str:
     """Messages that leave the value unnamed ("is not a truncated card number …") get a subject."""
-    return f"this value {message}" if message.startswith("is ") else message
+    return gettext("this value %(problem)s", problem=message) if message.startswith("is ") else message
 
 
 def load_report(form_data: dict) -> FormResult:
@@ -140,7 +161,7 @@ def load_report(form_data: dict) -> FormResult:
     errors: dict[str, list[str]] = {}
     zone = form_data.get("timezone") or "UTC"
     if not valid_zone(zone):
-        _add(errors, "timezone", f"unknown time zone {zone!r}")
+        _add(errors, "timezone", gettext("unknown time zone %(zone)r", zone=zone))
         zone = "UTC"
     payload: dict = {name: form_data.get(name) or "" for name in TEXT_FIELDS}
     for name in ("classification", "severity", "tlp"):
@@ -155,7 +176,8 @@ def load_report(form_data: dict) -> FormResult:
     for message in line_errors[:MAX_LINE_ERRORS]:
         _add(errors, "observables", message)
     if len(line_errors) > MAX_LINE_ERRORS:
-        _add(errors, "observables", f"… and {len(line_errors) - MAX_LINE_ERRORS} more lines that are not valid")
+        _add(errors, "observables", gettext("… and %(count)s more lines that are not valid",
+                                            count=len(line_errors) - MAX_LINE_ERRORS))
     payload["observables"] = observables
     payload["cross_border"] = list(form_data.get("cross_border") or [])
     if form_data.get("submission_id"):
@@ -202,8 +224,8 @@ def _map_schema_errors(messages: dict, line_numbers: list[int], errors: dict[str
             for index, item_problem in sorted(problem.items()):
                 line = line_numbers[index] if isinstance(index, int) and index < len(line_numbers) else "?"
                 for message in _flatten(item_problem):
-                    _add(errors, "observables", f"line {line}: {message}")
+                    _add(errors, "observables", _line(line, translate_schema_message(message)))
             continue
         target = name if name != "_schema" else "form"
         for message in _flatten(problem):
-            _add(errors, target, message)
+            _add(errors, target, _schema_message(message))
