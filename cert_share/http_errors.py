@@ -8,12 +8,14 @@ the server's state, not a bug: 503 with Retry-After, or 507, saying so.
 from __future__ import annotations
 
 from flask import Flask, jsonify, make_response, render_template, request
+from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .database import storage_failure
 from .errors import CertShareError
 from .extensions import db
+from .vocab import N_
 
 # Seconds a client is asked to wait after a 503: a dropped connection is replaced at once, a
 # restarting database takes a few seconds.
@@ -33,6 +35,29 @@ def taxii_error(status: int, title: str, description: str):
     return response
 
 
+# What an error page says when it comes from Werkzeug or from our error classes: extracted here so
+# a page shows it in its reader's language (the JSON and TAXII answers keep the English).
+PAGE_TEXTS = (
+    N_("Bad Request"), N_("The browser (or proxy) sent a request that this server could not understand."),
+    N_("Unauthorized"), N_("Forbidden"),
+    N_("You don't have the permission to access the requested resource. It is either read-protected or not "
+       "readable by the server."),
+    N_("Not Found"), N_("The requested URL was not found on the server. If you entered the URL manually please "
+                        "check your spelling and try again."),
+    N_("Method Not Allowed"), N_("The method is not allowed for the requested URL."),
+    N_("Request URI Too Large"), N_("The length of the requested URL exceeds the capacity limit for this server. "
+                                    "The request cannot be processed."),
+    N_("Request Header Fields Too Large"), N_("One or more header fields exceeds the maximum size."),
+    N_("Too Many Requests"), N_("This user has exceeded an allotted request count. Try again later."),
+    N_("Internal Server Error"),
+    N_("The server encountered an internal error and was unable to complete your request. Either the server is "
+       "overloaded or there is an error in the application."),
+    N_("Service Unavailable"), N_("Service unavailable"), N_("Insufficient storage"), N_("Internal error"),
+    N_("Bad request"), N_("Not found"), N_("Not acceptable"), N_("Conflict"), N_("Payload too large"),
+    N_("Unsupported media type"),
+)
+
+
 def _render(status: int, title: str, message: str):
     path = request.path
     if path.startswith("/api/"):
@@ -40,7 +65,9 @@ def _render(status: int, title: str, message: str):
     if path.startswith("/taxii2"):
         return taxii_error(status, title, message)
     try:
-        return render_template("error.html", status=status, title=title, message=message), status
+        # Messages raised with gettext are already in the reader's language; these are Werkzeug's
+        # and the error classes' own (PAGE_TEXTS).
+        return render_template("error.html", status=status, title=gettext(title), message=gettext(message)), status
     except Exception:  # template missing or broken: still answer
         return f"{status} {title}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
 
@@ -64,7 +91,8 @@ def register(app: Flask) -> None:
     def _http(exc: HTTPException):
         if exc.code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"]
-            return _render(413, "Payload too large", f"request body exceeds the limit of {limit} bytes")
+            return _render(413, "Payload too large", gettext("request body exceeds the limit of %(limit)s bytes",
+                                                             limit=limit))
         return with_exception_headers(_render(exc.code or 500, exc.name, exc.description or exc.name), exc)
 
     @app.errorhandler(Exception)
@@ -95,12 +123,12 @@ def register_database_errors(app: Flask, otherwise) -> None:
                            str(exc).splitlines()[0])
         if failure == "full":
             return _render(507, "Insufficient storage",
-                           "the server's database is out of disk space; nothing from this request was "
-                           "stored. Try again once an administrator has freed space.")
+                           gettext("the server's database is out of disk space; nothing from this request was "
+                                   "stored. Try again once an administrator has freed space."))
         response = make_response(_render(
             503, "Service unavailable",
-            "the database could not be reached or was busy; nothing from this request was stored "
-            f"half-way. Retry in {RETRY_AFTER_SECONDS} seconds; a report sent again with the same "
-            "external_id is filed once."))
+            gettext("the database could not be reached or was busy; nothing from this request was stored "
+                    "half-way. Retry in %(seconds)s seconds; a report sent again with the same "
+                    "external_id is filed once.", seconds=RETRY_AFTER_SECONDS)))
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
