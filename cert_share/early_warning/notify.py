@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from .. import policy
+from .. import i18n, policy
 from ..actor import Actor, actor_for_user
 from ..database import DbSession
 from ..mail import messages, outbox, preferences
@@ -51,8 +51,10 @@ def critical_report(session: DbSession, incident: Incident) -> int:
     count = 0
     everyone = active_staff(session)
     audience = staff_audience(session, incident, exclude_user_id=incident.reporter_id, staff=everyone)
+    languages: dict[int | None, str] = {user.id: i18n.person_locale(user) for user in everyone}  # their own
     for staff in audience:
-        recipient = messages.Recipient(staff.address, staff.user_id, messages.CERT_STAFF)
+        recipient = messages.Recipient(staff.address, staff.user_id, messages.CERT_STAFF,
+                                       locale=languages.get(staff.user_id))
         message = messages.critical_report(incident, recipient, reads_content=staff.reads_content)
         if messages.queue(session, message, actor_user_id=incident.reporter_id,
                           dedupe_key=f"critical-report:{incident.id}:{staff.address.lower()}"):

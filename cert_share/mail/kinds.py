@@ -6,6 +6,8 @@ the services that queue mail all name a kind from here.
 """
 from __future__ import annotations
 
+from ..vocab import N_
+
 CRITICAL_REPORT = "critical-report"
 DRAFT_REVIEW = "draft-review"
 ASSET_WARNING = "asset-warning"
@@ -29,15 +31,17 @@ ALL: tuple[str, ...] = (*CHOOSABLE, DIGEST, DEAD_LETTERS, SITUATION, KEY_PROBLEM
 # outlive the exercise's deletion as real mail).
 UNCAPPED: frozenset[str] = frozenset({DIGEST, DEAD_LETTERS, COOPERATION, EXERCISE})
 
-# What the preferences page calls each kind a person chooses about.
-CHOICE_LABELS = {CRITICAL_REPORT: "Critical reports", DRAFT_REVIEW: "Draft early warnings to review",
-                 ASSET_WARNING: "Early warnings about your organization's assets",
-                 DEADLINE_REMINDER: "Overdue reporting phases",
-                 EXERCISE: "Drills (exercise injects) your organization takes part in"}
+# What the preferences page calls each kind a person chooses about (N_: translated where shown).
+CHOICE_LABELS = {CRITICAL_REPORT: N_("Critical reports"), DRAFT_REVIEW: N_("Draft early warnings to review"),
+                 ASSET_WARNING: N_("Early warnings about your organization's assets"),
+                 DEADLINE_REMINDER: N_("Overdue reporting phases"),
+                 EXERCISE: N_("Drills (exercise injects) your organization takes part in")}
 
-# What a message of each kind is about, in a sentence ("It concerns ..."): a notice says it.
-ABOUT = {CRITICAL_REPORT: "a critical report", DRAFT_REVIEW: "a draft to review",
-         ASSET_WARNING: "a warning about your organization's assets", DEADLINE_REMINDER: "a reporting deadline",
-         DIGEST: "your digest", DEAD_LETTERS: "mail that could not be delivered",
-         SITUATION: "the daily situation mail", KEY_PROBLEM: "your OpenPGP key",
-         COOPERATION: "a cooperation request between CERTs", EXERCISE: "a drill (an exercise, not a real incident)"}
+# What a message of each kind is about, in a sentence ("It concerns ..."): a notice says it, in
+# its recipient's language (N_: translated there).
+ABOUT = {CRITICAL_REPORT: N_("a critical report"), DRAFT_REVIEW: N_("a draft to review"),
+         ASSET_WARNING: N_("a warning about your organization's assets"), DEADLINE_REMINDER: N_("a reporting deadline"),
+         DIGEST: N_("your digest"), DEAD_LETTERS: N_("mail that could not be delivered"),
+         SITUATION: N_("the daily situation mail"), KEY_PROBLEM: N_("your OpenPGP key"),
+         COOPERATION: N_("a cooperation request between CERTs"),
+         EXERCISE: N_("a drill (an exercise, not a real incident)")}

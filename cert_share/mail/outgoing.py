@@ -17,8 +17,10 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import cast
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
+from .. import i18n
 from ..config import setting
 from ..database import DbSession
 from ..models import Organization, OutboxMessage, User
@@ -81,9 +83,12 @@ def outgoing(session: DbSession, row: OutboxMessage, *, mail_from: str, security
     if outcome == encryption.CLEAR:
         return message
     assert holder is not None and holder.pgp_key and holder.pgp_fingerprint  # decide() said ENCRYPT
+    # The outer subject in the person's language (a partner CERT's mail is English: messages.cooperation).
+    with i18n.language(i18n.person_locale(user) if partner is None else i18n.SOURCE_LOCALE):
+        outer = gettext("Encrypted message from cert-share")
     try:
         return pgp.encrypt(message, holder.pgp_key, holder.pgp_fingerprint,
-                           subject=f"[{tlp_label(row.tlp or 'amber')}] {_drill(row)}Encrypted message from cert-share")
+                           subject=f"[{tlp_label(row.tlp or 'amber')}] {_drill(row)}{outer}")
     except pgp.PgpError as exc:
         if partner is not None:
             raise PermanentError(_no_way_to_partner(row, partner, str(exc))) from exc

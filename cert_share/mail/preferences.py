@@ -35,9 +35,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flask_babel import gettext
+
 from ..errors import InputError
 from ..models import Organization, User
 from ..models.user import ANALYST, CERT_ADMIN, CERT_ANALYST, MEMBER_ADMIN
+from ..vocab import N_
 from . import kinds
 from .kinds import ASSET_WARNING, CRITICAL_REPORT, DEADLINE_REMINDER, DRAFT_REVIEW, EXERCISE, SITUATION
 
@@ -45,7 +48,7 @@ KINDS = kinds.CHOOSABLE
 
 NOW, DIGEST, OFF = "now", "digest", "off"
 MODES: tuple[str, ...] = (NOW, DIGEST, OFF)
-MODE_LABELS = {NOW: "At once", DIGEST: "In the digest", OFF: "Not at all"}
+MODE_LABELS = {NOW: N_("At once"), DIGEST: N_("In the digest"), OFF: N_("Not at all")}  # translated where shown
 
 # The daily situation mail (CERT staff): a separate choice, as it is one mail a day, not an alert.
 DAILY = "daily"
@@ -126,13 +129,14 @@ def checked(role: str, submitted: Mapping[str, Any]) -> dict[str, str]:
         allowed[SITUATION] = SITUATION_MODES
     unknown = sorted(set(submitted) - set(allowed))
     if unknown:
-        raise InputError(f"{str(unknown[0])[:40]!r} is not a kind of mail you can choose; "
-                         f"choose among {', '.join(allowed)}", field=str(unknown[0])[:40])
+        raise InputError(gettext("%(kind)r is not a kind of mail you can choose; choose among %(kinds)s",
+                                 kind=str(unknown[0])[:40], kinds=", ".join(allowed)), field=str(unknown[0])[:40])
     prefs = {}
     for kind, modes in allowed.items():
         mode = submitted.get(kind)
         if mode not in modes:
-            raise InputError(f"{kind}: choose one of {', '.join(modes)}", field=kind)
+            raise InputError(gettext("%(kind)s: choose one of %(modes)s", kind=kind, modes=", ".join(modes)),
+                             field=kind)
         prefs[kind] = mode
     return prefs
 

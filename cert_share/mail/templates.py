@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+from flask_babel import pgettext
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from .. import i18n
 
@@ -28,7 +30,21 @@ def environment() -> Environment:
     )
     # {% trans %} and _() speak the language set around the rendering (i18n.language: the recipient's).
     i18n.install_gettext(env)
+    env.filters["code"] = code
+    env.globals["pgettext"] = pgettext  # a word pages use in another sense ("To": a date, here an address)
+    env.filters["underlined"] = underlined
     return env
+
+
+def code(value) -> Markup:
+    """A command, request or identifier inside a translated HTML sentence: ``<code>value</code>``
+    (escaped), passed to ``_()`` as a parameter so that the sentence's msgid has no markup of it."""
+    return Markup("<code>{}</code>").format(value)
+
+
+def underlined(heading: str, rule: str = "-") -> str:
+    """A plain-text heading and its rule, as long as the heading in the language it is written in."""
+    return f"{heading}\n{rule * len(heading)}"
 
 
 def render(name: str, **context) -> tuple[str, str]:

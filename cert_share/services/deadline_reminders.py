@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from .. import i18n
 from ..actor import SYSTEM
 from ..clock import iso, utcnow
 from ..database import DbSession
@@ -53,13 +54,15 @@ def send_reminders(session: DbSession, *, now: datetime | None = None) -> Remind
     incidents = {i.id: i for i in session.execute(select(Incident).where(
         Incident.id.in_({i for i, _ in due}))).scalars()}
     staff = active_staff(session)
+    languages: dict[int | None, str] = {user.id: i18n.person_locale(user) for user in staff}  # each their own
     for incident_id, deadline in due:
         incident = incidents[incident_id]
         members = member_recipients(session, incident.org_id, messages.DEADLINE_REMINDER)
         addresses = {user.email for user in members}
         # (recipient, may read the report's content)
         recipients = [(messages.recipient_for(user), True) for user in members] + [
-            (messages.Recipient(s.address, s.user_id, messages.CERT_STAFF), s.reads_content)
+            (messages.Recipient(s.address, s.user_id, messages.CERT_STAFF, locale=languages.get(s.user_id)),
+             s.reads_content)
             for s in staff_audience(session, incident, staff=staff) if s.address not in addresses]
         reminder = DeadlineReminder(incident_id=incident.id, phase=deadline.phase, due_at=deadline.due_at,
                                     sent_at=now, recipients=len(recipients))
