@@ -1,6 +1,10 @@
 """``cert-share report transparency`` (the public transparency report) and ``cert-share report
 exercise`` (a drill's after-action report); ``COMMANDS`` is registered by create_app,
-register_commands."""
+register_commands.
+
+The HTML page of each is in the language ``--locale`` names (default: the platform's
+DEFAULT_LOCALE); CSV and JSON are machine formats, the same in every language, as is what the
+commands themselves print."""
 from __future__ import annotations
 
 import sys
@@ -9,6 +13,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from .. import i18n
 from ..errors import CertShareError
 from ..extensions import db
 from ..services.exercise_results import results_by_id
@@ -16,6 +21,11 @@ from ..services.metrics import parse_period
 from . import exercise as exercise_report
 from .render import render
 from .transparency import build
+
+# The language of an HTML report; None: the platform's DEFAULT_LOCALE (i18n.language).
+LOCALE_OPTION = click.option("--locale", type=click.Choice(list(i18n.available_locales())), default=None,
+                             help="Language of the HTML page (default: DEFAULT_LOCALE, en). "
+                                  "CSV and JSON are the same in every language.")
 
 
 @click.group("report", help="Published reports.")
@@ -31,8 +41,9 @@ def report_group():
               help="Suppress counts below this (default: TRANSPARENCY_MIN_CELL, 3).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
+@LOCALE_OPTION
 @with_appcontext
-def transparency(start, end, fmt, min_cell, output):
+def transparency(start, end, fmt, min_cell, output, locale):
     """Aggregates for publication as TLP:CLEAR: no organization names, small cells suppressed."""
     try:
         period = parse_period(start, end)
@@ -40,7 +51,9 @@ def transparency(start, end, fmt, min_cell, output):
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(2)
     min_cell = min_cell or int(current_app.config["TRANSPARENCY_MIN_CELL"])
-    text = render(build(db.session, period, min_cell=min_cell), fmt)
+    report = build(db.session, period, min_cell=min_cell)
+    with i18n.language(locale):
+        text = render(report, fmt)
     _write(text, output, f"Wrote {fmt} transparency report for {period.start} – {period.end} to {output}.")
 
 
@@ -52,8 +65,9 @@ def transparency(start, end, fmt, min_cell, output):
               show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
+@LOCALE_OPTION
 @with_appcontext
-def exercise(exercise_id, fmt, output):
+def exercise(exercise_id, fmt, output, locale):
     """A drill's after-action report: times to fetch, acknowledge and report per participant and
     inject, what was missed, figures per sector (frozen at close once the exercise is closed)."""
     try:
@@ -61,7 +75,8 @@ def exercise(exercise_id, fmt, output):
     except CertShareError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(2)
-    text = exercise_report.render(results, fmt)
+    with i18n.language(locale):
+        text = exercise_report.render(results, fmt)
     _write(text, output, f"Wrote {fmt} after-action report of exercise {exercise_id} "
                          f"({results['exercise']['slug']}) to {output}.")
 

@@ -5,7 +5,8 @@ closed). CSV has one row per participant × inject sent, with stable column name
 a contract for the spreadsheets people build on it); JSON is the document itself; HTML adds
 charts drawn as the transparency report's are (SVG by pygal through cert_share.charts, no script)
 and a table per participant with the missed responses highlighted. Every name in the page is
-escaped by the template (autoescape).
+escaped by the template (autoescape). The HTML page speaks the current language (the CLI's
+``--locale``); CSV and JSON read the same in every language.
 """
 from __future__ import annotations
 
@@ -13,14 +14,20 @@ import csv
 import io
 import json
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from flask_babel import gettext
 
-from .. import charts
+from .. import charts, i18n
+from ..vocab import N_
+from .render import environment
 
 FORMATS = ("csv", "json", "html")
 COLUMNS = ("exercise", "organization", "sector", "inject", "kind", "expect", "sent_at", "fetched_at",
            "fetch_seconds", "acknowledged_at", "acknowledge_seconds", "reported_at", "report_seconds", "missed")
-MEASURES = (("fetch", "Fetch"), ("acknowledge", "Acknowledge"), ("report", "Report"))
+MEASURES = (("fetch", N_("Fetch")), ("acknowledge", N_("Acknowledge")), ("report", N_("Report")))
+# The document's words the page shows (a state, an inject's kind, a response), translated there;
+# English shows them as the document has them.
+WORDS = {"open": N_("open"), "closed": N_("closed"), "warning": N_("warning"), "cooperation": N_("cooperation"),
+         "fetch": N_("fetch"), "acknowledge": N_("acknowledge"), "report": N_("report")}
 
 
 def _blank(value) -> str:
@@ -60,11 +67,12 @@ def _chart_response_times(results: dict) -> str | None:
     if not any(s[f"median_{m}_seconds"] is not None for s in sectors for m, _ in MEASURES):
         return None
     chart = pygal.HorizontalBar(js=[], style=charts.style(), width=720, height=120 + 60 * len(sectors),
-                                title="Median time to respond per sector (minutes after the inject was sent)",
+                                title=gettext("Median time to respond per sector (minutes after the inject was "
+                                              "sent)"),
                                 print_values=True, legend_at_bottom=True)
     chart.x_labels = [s["sector"] for s in sectors]
     for measure, label in MEASURES:
-        chart.add(label, [_minutes(s[f"median_{measure}_seconds"]) for s in sectors])
+        chart.add(gettext(label), [_minutes(s[f"median_{measure}_seconds"]) for s in sectors])
     return charts.svg_markup(chart)
 
 
@@ -76,31 +84,37 @@ def _chart_responses(results: dict) -> str | None:
         return None
     # Made in green, missed in red: the colours the table's highlight uses.
     chart = pygal.StackedBar(js=[], style=charts.style(colors=("#2e7d32", "#c62828")), width=720, height=360,
-                             print_values=True, title="Responses made and missed per sector", legend_at_bottom=True)
+                             print_values=True, title=gettext("Responses made and missed per sector"),
+                             legend_at_bottom=True)
     chart.x_labels = [s["sector"] for s in sectors]
-    chart.add("Made", [s["responses_made"] for s in sectors])
-    chart.add("Missed", [s["missed"] for s in sectors])
+    chart.add(gettext("Made"), [s["responses_made"] for s in sectors])
+    chart.add(gettext("Missed"), [s["missed"] for s in sectors])
     return charts.svg_markup(chart)
 
 
 def duration(seconds: float | int | None) -> str:
-    """A time to respond as people read it: 45 s, 12 min, 2 h 05 min."""
+    """A time to respond as people read it: 45 s, 12 min, 2 h 05 min (in the current language)."""
     if seconds is None:
         return ""
     whole = int(seconds)
     if whole < 60:
-        return f"{whole} s"
+        return gettext("%(n)s s", n=whole)
     if whole < 3600:
-        return f"{whole // 60} min"
-    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+        return gettext("%(n)s min", n=whole // 60)
+    return gettext("%(hours)s h %(minutes)s min", hours=whole // 3600, minutes="%02d" % (whole % 3600 // 60))
+
+
+def word(value: str | None) -> str:
+    """One of the document's words (WORDS) in the current language; anything else as it is."""
+    return gettext(WORDS[value]) if value in WORDS else (value or "")
 
 
 def to_html(results: dict) -> str:
-    env = Environment(loader=PackageLoader("cert_share.reports", "templates"),
-                      autoescape=select_autoescape(["html"]))
+    env = environment()
+    env.filters["word"] = word
     template = env.get_template("exercise.html")
     return template.render(results=results, injects={i["number"]: i for i in results["injects"]},
-                           duration=duration, time_chart=_chart_response_times(results),
+                           lang=i18n.current_locale(), duration=duration, time_chart=_chart_response_times(results),
                            response_chart=_chart_responses(results))
 
 

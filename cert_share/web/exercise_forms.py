@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 from flask import request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     SelectField,
@@ -44,36 +46,37 @@ _TEXT_PARTS = ("offset_minutes", "title", "description", "observables", "partner
 class InjectFieldset(SubForm):
     """One inject of the scenario (no CSRF of its own: it is part of the exercise's form)."""
 
-    offset_minutes = StringField("Minutes after the start", render_kw={"inputmode": "numeric"})
-    kind = SelectField("Kind", choices=[(k, EXERCISE_INJECT_KIND_LABELS[k]) for k in EXERCISE_INJECT_KINDS],
+    offset_minutes = StringField(_l("Minutes after the start"), render_kw={"inputmode": "numeric"})
+    kind = SelectField(_l("Kind"), choices=[(k, _l(EXERCISE_INJECT_KIND_LABELS[k])) for k in EXERCISE_INJECT_KINDS],
                        validate_choice=False)
-    title = StringField("Title (\"[EXERCISE]\" is added)")
-    description = TextAreaField("Description", render_kw={"rows": 3})
-    observables = TextAreaField("Observables, one per line",
+    title = StringField(_l("Title (\"[EXERCISE]\" is added)"))
+    description = TextAreaField(_l("Description"), render_kw={"rows": 3})
+    observables = TextAreaField(_l("Observables, one per line"),
                                 render_kw={"rows": 3, "spellcheck": "false", "autocapitalize": "off"})
-    tlp = SelectField("TLP", choices=[(level, tlp_label(level)) for level in EXERCISE_TLP_LEVELS],
+    tlp = SelectField(_l("TLP"), choices=[(level, tlp_label(level)) for level in EXERCISE_TLP_LEVELS],
                       default="green", validate_choice=False)
-    expect = SelectField("Response expected", choices=[(e, EXERCISE_EXPECT_LABELS[e]) for e in EXERCISE_EXPECTS],
+    expect = SelectField(_l("Response expected"),
+                         choices=[(e, _l(EXERCISE_EXPECT_LABELS[e])) for e in EXERCISE_EXPECTS],
                          validate_choice=False)
-    partner_name = StringField("Fictitious partner CERT (cooperation requests)")
+    partner_name = StringField(_l("Fictitious partner CERT (cooperation requests)"))
 
     def is_blank(self) -> bool:
         return not any((getattr(self, name).data or "").strip() for name in _TEXT_PARTS)
 
 
 class ExerciseForm(Form):
-    name = StringField("Name")
-    description = TextAreaField("Description", render_kw={"rows": 3})
-    participants = SelectMultipleField("Member organizations taking part", validate_choice=False,
+    name = StringField(_l("Name"))
+    description = TextAreaField(_l("Description"), render_kw={"rows": 3})
+    participants = SelectMultipleField(_l("Member organizations taking part"), validate_choice=False,
                                        render_kw={"size": 8})
-    sectors = MultiCheckbox("Every active member of these sectors", validate_choice=False,
-                            choices=[(s, SECTOR_LABELS.get(s, s)) for s in SECTORS])
-    timezone = SelectField("Time zone of the times below", validate_choice=False, default="UTC")
-    starts_at = StringField("Starts at", widget=DateTimeLocalInput())
-    ends_at = StringField("Ends at (optional: midnight UTC at least a day after the last inject)",
+    sectors = MultiCheckbox(_l("Every active member of these sectors"), validate_choice=False,
+                            choices=[(s, _l(SECTOR_LABELS.get(s, s))) for s in SECTORS])
+    timezone = SelectField(_l("Time zone of the times below"), validate_choice=False, default="UTC")
+    starts_at = StringField(_l("Starts at"), widget=DateTimeLocalInput())
+    ends_at = StringField(_l("Ends at (optional: midnight UTC at least a day after the last inject)"),
                           widget=DateTimeLocalInput())
-    confirm_real_values = BooleanField("I confirm observables outside the documentation ranges "
-                                       "(real addresses, domains, numbers) may go out in this drill")
+    confirm_real_values = BooleanField(_l("I confirm observables outside the documentation ranges "
+                                          "(real addresses, domains, numbers) may go out in this drill"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -90,13 +93,13 @@ class ExerciseForm(Form):
         for fieldset in self.inject_sets:
             for field in fieldset:
                 if isinstance(field.data, str) and "\x00" in field.data:
-                    field.errors = [*field.errors, "contains a NUL character"]
+                    field.errors = [*field.errors, gettext("contains a NUL character")]
                     valid = False
         return valid
 
     def offer(self, organizations) -> None:
         """The member organizations to choose from, by name."""
-        self.participants.choices = [(o.slug, f"{o.name} ({SECTOR_LABELS.get(o.sector, o.sector)})")
+        self.participants.choices = [(o.slug, f"{o.name} ({gettext(SECTOR_LABELS.get(o.sector, o.sector))})")
                                      for o in organizations]
         self.timezone.choices = TIMEZONE_CHOICES
 
@@ -106,7 +109,7 @@ class ExerciseForm(Form):
         errors: dict[str, list[str]] = {}
         zone = self.timezone.data or "UTC"
         if not valid_zone(zone):
-            errors.setdefault("timezone", []).append(f"unknown time zone {zone[:64]!r}")
+            errors.setdefault("timezone", []).append(gettext("unknown time zone %(zone)r", zone=zone[:64]))
             zone = "UTC"
         body: dict = {"name": self.name.data or "", "description": self.description.data or "",
                       "participants": list(self.participants.data or []), "sectors": list(self.sectors.data or []),
@@ -125,9 +128,11 @@ class ExerciseForm(Form):
                       "expect": fieldset.expect.data or ""}
             offset = (fieldset.offset_minutes.data or "").strip()
             if not offset:
-                errors.setdefault(prefix + "offset_minutes", []).append("say how many minutes after the start")
+                errors.setdefault(prefix + "offset_minutes", []).append(
+                    gettext("say how many minutes after the start"))
             elif not (offset.isascii() and offset.isdigit() and len(offset) <= 9):
-                errors.setdefault(prefix + "offset_minutes", []).append("a whole number of minutes (0 or more)")
+                errors.setdefault(prefix + "offset_minutes", []).append(
+                    gettext("a whole number of minutes (0 or more)"))
             else:
                 inject["offset_minutes"] = int(offset)
             observables, _lines, line_errors = observable_lines(fieldset.observables.data or "")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from marshmallow import ValidationError
 
@@ -21,15 +22,15 @@ from ..errors import CertShareError, InputError, NotFound
 from ..extensions import db
 from ..schemas.exercise import ExerciseCreateSchema
 from ..services import exercise_results, exercises, organizations
-from ..vocab import EXERCISE_EXPECT_LABELS, EXERCISE_INJECT_KIND_LABELS
+from ..vocab import EXERCISE_EXPECT_LABELS, EXERCISE_INJECT_KIND_LABELS, N_
 from . import bp, exercise_charts
 from .actor import current_actor
 from .exercise_forms import ExerciseActionForm, ExerciseForm
 from .roles import staff_required
 
-EXPIRED_FORM = "the form expired; reload the page and try again"
+EXPIRED_FORM = N_("the form expired; reload the page and try again")
 _create_schema = ExerciseCreateSchema()
-CONFIRM_HINT = "tick this box to send the values outside the documentation ranges anyway"
+CONFIRM_HINT = N_("tick this box to send the values outside the documentation ranges anyway")
 
 
 def _labels() -> dict:
@@ -58,7 +59,7 @@ def exercise_new():
         return render_template("exercises/new.html", form=form, **_labels())
     if not form.validate():
         if form.csrf_token.errors:
-            flash(EXPIRED_FORM, "error")
+            flash(_(EXPIRED_FORM), "error")
         return render_template("exercises/new.html", form=form, failed=True, **_labels()), 400
     data, used, errors = _checked(form)
     if not errors:
@@ -70,11 +71,11 @@ def exercise_new():
             if any(name.endswith("-observables") for name in errors):
                 # The service refuses values outside the documentation ranges: say where the
                 # form's way of confirming them is.
-                errors["confirm_real_values"] = [CONFIRM_HINT]
+                errors["confirm_real_values"] = [_(CONFIRM_HINT)]
             if not errors:
                 flash(exc.message, "error")
         else:
-            flash(f"Exercise {exercise.name!r} created: its injects go out at their time.", "success")
+            flash(_("Exercise %(name)r created: its injects go out at their time.", name=exercise.name), "success")
             return redirect(url_for("web.exercise_page", exercise_id=exercise.id))
     for name, messages in errors.items():
         field = form.field_by_name(name)
@@ -168,13 +169,13 @@ def exercise_inject_page(exercise_id: int, number: int):
     if staff:
         inject = next((i for i in exercise.injects if i.number == number), None)
         if inject is None:
-            raise NotFound("no such inject")
+            raise NotFound(_("no such inject"))
         entry = None
     else:
         view = exercises.participant_view(db.session, actor, exercise)
         entry = next((i for i in view["injects"] if i.number == number), None)
         if entry is None:  # not yet sent, or no such number: the same answer
-            raise NotFound("no such inject")
+            raise NotFound(_("no such inject"))
         inject = entry.inject
     return render_template("exercises/inject.html", exercise=exercise, inject=inject, entry=entry, staff=staff,
                            form=ExerciseActionForm(), **_labels())
@@ -187,7 +188,7 @@ def exercise_acknowledge(exercise_id: int, number: int):
     exercise = exercises.readable_exercise(db.session, actor, exercise_id)
     try:
         if not ExerciseActionForm().validate():
-            raise InputError(EXPIRED_FORM)
+            raise InputError(_(EXPIRED_FORM))
         exercises.acknowledge(db.session, actor, exercise, number, channel="web")
     except NotFound:
         raise
@@ -195,7 +196,7 @@ def exercise_acknowledge(exercise_id: int, number: int):
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        flash(f"[EXERCISE] Inject {number} acknowledged.", "success")
+        flash(_("[EXERCISE] Inject %(number)s acknowledged.", number=number), "success")
     return redirect(url_for("web.exercise_inject_page", exercise_id=exercise_id, number=number))
 
 
@@ -205,13 +206,13 @@ def exercise_close(exercise_id: int):
     exercise = exercises.staff_exercise(db.session, current_actor(), exercise_id)
     try:
         if not ExerciseActionForm().validate():
-            raise InputError(EXPIRED_FORM)
+            raise InputError(_(EXPIRED_FORM))
         exercises.close_exercise(db.session, current_actor(), exercise)
     except CertShareError as exc:
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        flash(f"Exercise {exercise.name!r} closed: its results are frozen.", "success")
+        flash(_("Exercise %(name)r closed: its results are frozen.", name=exercise.name), "success")
     return redirect(url_for("web.exercise_page", exercise_id=exercise_id))
 
 
@@ -222,11 +223,11 @@ def exercise_delete(exercise_id: int):
     name = exercise.name
     try:
         if not ExerciseActionForm().validate():
-            raise InputError(EXPIRED_FORM)
+            raise InputError(_(EXPIRED_FORM))
         exercises.delete_exercise(db.session, current_actor(), exercise)
     except CertShareError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("web.exercise_page", exercise_id=exercise_id))
-    flash(f"Exercise {name!r} deleted with its collection, objects, reports and mail.", "success")
+    flash(_("Exercise %(name)r deleted with its collection, objects, reports and mail.", name=name), "success")
     return redirect(url_for("web.exercises_page"))
