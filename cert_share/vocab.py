@@ -45,41 +45,43 @@ RSIT: dict[str, tuple[str, ...]] = {
 }
 
 RSIT_LABELS: dict[str, str] = {
-    "abusive-content": "Abusive content", "malicious-code": "Malicious code",
-    "information-gathering": "Information gathering", "intrusion-attempts": "Intrusion attempts",
-    "intrusions": "Intrusions", "availability": "Availability",
-    "information-content-security": "Information content security", "fraud": "Fraud",
-    "vulnerable": "Vulnerable", "other": "Other", "test": "Test",
+    "abusive-content": N_("Abusive content"), "malicious-code": N_("Malicious code"),
+    "information-gathering": N_("Information gathering"), "intrusion-attempts": N_("Intrusion attempts"),
+    "intrusions": N_("Intrusions"), "availability": N_("Availability"),
+    "information-content-security": N_("Information content security"), "fraud": N_("Fraud"),
+    "vulnerable": N_("Vulnerable"), "other": N_("Other"), "test": N_("Test"),
 }
 
 # The names ENISA's RSIT table gives each type, as a person reads them ("DDoS", not "ddos").
 RSIT_TYPE_LABELS: dict[str, str] = {
-    "abusive-content/spam": "Spam", "abusive-content/harmful-speech": "Harmful speech",
-    "abusive-content/violence": "(Child) sexual exploitation, sexual or violent content",
-    "malicious-code/infected-system": "Infected system", "malicious-code/c2-server": "C2 server",
-    "malicious-code/malware-distribution": "Malware distribution",
-    "malicious-code/malware-configuration": "Malware configuration",
-    "information-gathering/scanner": "Scanning", "information-gathering/sniffing": "Sniffing",
-    "information-gathering/social-engineering": "Social engineering",
-    "intrusion-attempts/ids-alert": "IDS alert", "intrusion-attempts/brute-force": "Login attempts",
-    "intrusion-attempts/exploit": "New attack signature",
-    "intrusions/privileged-account-compromise": "Privileged account compromise",
-    "intrusions/unprivileged-account-compromise": "Unprivileged account compromise",
-    "intrusions/application-compromise": "Application compromise",
-    "intrusions/system-compromise": "System compromise", "intrusions/burglary": "Burglary",
-    "availability/dos": "DoS", "availability/ddos": "DDoS", "availability/misconfiguration": "Misconfiguration",
-    "availability/sabotage": "Sabotage", "availability/outage": "Outage",
-    "information-content-security/unauthorised-information-access": "Unauthorised access to information",
+    "abusive-content/spam": N_("Spam"), "abusive-content/harmful-speech": N_("Harmful speech"),
+    "abusive-content/violence": N_("(Child) sexual exploitation, sexual or violent content"),
+    "malicious-code/infected-system": N_("Infected system"), "malicious-code/c2-server": N_("C2 server"),
+    "malicious-code/malware-distribution": N_("Malware distribution"),
+    "malicious-code/malware-configuration": N_("Malware configuration"),
+    "information-gathering/scanner": N_("Scanning"), "information-gathering/sniffing": N_("Sniffing"),
+    "information-gathering/social-engineering": N_("Social engineering"),
+    "intrusion-attempts/ids-alert": N_("IDS alert"), "intrusion-attempts/brute-force": N_("Login attempts"),
+    "intrusion-attempts/exploit": N_("New attack signature"),
+    "intrusions/privileged-account-compromise": N_("Privileged account compromise"),
+    "intrusions/unprivileged-account-compromise": N_("Unprivileged account compromise"),
+    "intrusions/application-compromise": N_("Application compromise"),
+    "intrusions/system-compromise": N_("System compromise"), "intrusions/burglary": N_("Burglary"),
+    "availability/dos": N_("DoS"), "availability/ddos": N_("DDoS"),
+    "availability/misconfiguration": N_("Misconfiguration"),
+    "availability/sabotage": N_("Sabotage"), "availability/outage": N_("Outage"),
+    "information-content-security/unauthorised-information-access": N_("Unauthorised access to information"),
     "information-content-security/unauthorised-information-modification":
-        "Unauthorised modification of information",
-    "information-content-security/data-loss": "Data loss",
-    "information-content-security/data-leak": "Leak of confidential information",
-    "fraud/unauthorised-use-of-resources": "Unauthorised use of resources", "fraud/copyright": "Copyright",
-    "fraud/masquerade": "Masquerade", "fraud/phishing": "Phishing",
-    "vulnerable/weak-crypto": "Weak cryptography", "vulnerable/ddos-amplifier": "DDoS amplifier",
-    "vulnerable/potentially-unwanted-accessible": "Potentially unwanted accessible services",
-    "vulnerable/information-disclosure": "Information disclosure", "vulnerable/vulnerable-system": "Vulnerable system",
-    "other/other": "Other", "other/undetermined": "Undetermined", "test/test": "Test",
+        N_("Unauthorised modification of information"),
+    "information-content-security/data-loss": N_("Data loss"),
+    "information-content-security/data-leak": N_("Leak of confidential information"),
+    "fraud/unauthorised-use-of-resources": N_("Unauthorised use of resources"), "fraud/copyright": N_("Copyright"),
+    "fraud/masquerade": N_("Masquerade"), "fraud/phishing": N_("Phishing"),
+    "vulnerable/weak-crypto": N_("Weak cryptography"), "vulnerable/ddos-amplifier": N_("DDoS amplifier"),
+    "vulnerable/potentially-unwanted-accessible": N_("Potentially unwanted accessible services"),
+    "vulnerable/information-disclosure": N_("Information disclosure"),
+    "vulnerable/vulnerable-system": N_("Vulnerable system"),
+    "other/other": N_("Other"), "other/undetermined": N_("Undetermined"), "test/test": N_("Test"),
 }
 
 CLASSIFICATIONS: tuple[str, ...] = tuple(f"{c}/{t}" for c, types in RSIT.items() for t in types)
@@ -97,34 +99,39 @@ def classification_label(classification: str, translate: Callable[[str], str] = 
 # Observable types (stix.observables.TYPES) as a person reads them: short in a table, and as the
 # noun in a sentence ("the IPv4 address 198.51.100.23").
 OBSERVABLE_TYPE_LABELS: dict[str, str] = {
-    "ipv4-addr": "IPv4", "ipv6-addr": "IPv6", "domain-name": "Domain", "url": "URL", "email-addr": "E-mail",
+    "ipv4-addr": "IPv4", "ipv6-addr": "IPv6", "domain-name": N_("Domain"), "url": "URL", "email-addr": N_("E-mail"),
     "file:md5": "MD5", "file:sha1": "SHA-1", "file:sha256": "SHA-256", "file:sha512": "SHA-512",
-    "autonomous-system": "AS number", "bank-account": "Bank account", "phone-number": "Phone",
-    "cryptocurrency-wallet": "Wallet", "payment-card": "Card",
+    "autonomous-system": N_("AS number"), "bank-account": N_("Bank account"), "phone-number": N_("Phone"),
+    "cryptocurrency-wallet": N_("Wallet"), "payment-card": N_("Card"),
 }
 OBSERVABLE_NOUNS: dict[str, str] = {
-    "ipv4-addr": "IPv4 address", "ipv6-addr": "IPv6 address", "domain-name": "domain", "url": "URL",
-    "email-addr": "e-mail address", "file:md5": "file with MD5", "file:sha1": "file with SHA-1",
-    "file:sha256": "file with SHA-256", "file:sha512": "file with SHA-512", "autonomous-system": "AS",
-    "bank-account": "bank account", "phone-number": "phone number", "cryptocurrency-wallet": "wallet",
-    "payment-card": "payment card",
+    "ipv4-addr": N_("IPv4 address"), "ipv6-addr": N_("IPv6 address"), "domain-name": N_("domain"), "url": "URL",
+    "email-addr": N_("e-mail address"), "file:md5": N_("file with MD5"), "file:sha1": N_("file with SHA-1"),
+    "file:sha256": N_("file with SHA-256"), "file:sha512": N_("file with SHA-512"), "autonomous-system": "AS",
+    "bank-account": N_("bank account"), "phone-number": N_("phone number"), "cryptocurrency-wallet": N_("wallet"),
+    "payment-card": N_("payment card"),
 }
 
 # STIX 2.1 industry-sector-ov values as a person reads them.
 SECTOR_LABELS: dict[str, str] = {
-    "agriculture": "Agriculture", "aerospace": "Aerospace", "automotive": "Automotive", "chemical": "Chemical",
-    "commercial": "Commercial", "communications": "Communications", "construction": "Construction",
-    "defense": "Defence", "education": "Education", "energy": "Energy", "entertainment": "Entertainment",
-    "financial-services": "Financial services", "government": "Government",
-    "government-emergency-services": "Government: emergency services", "government-local": "Government: local",
-    "government-national": "Government: national", "government-public-services": "Government: public services",
-    "government-regional": "Government: regional", "healthcare": "Healthcare",
-    "hospitality-leisure": "Hospitality and leisure", "infrastructure": "Infrastructure",
-    "infrastructure-dams": "Infrastructure: dams", "infrastructure-nuclear": "Infrastructure: nuclear",
-    "infrastructure-water": "Infrastructure: water", "insurance": "Insurance", "manufacturing": "Manufacturing",
-    "mining": "Mining", "non-profit": "Non-profit", "pharmaceuticals": "Pharmaceuticals", "retail": "Retail",
-    "technology": "Technology", "telecommunications": "Telecommunications", "transportation": "Transportation",
-    "utilities": "Utilities",
+    "agriculture": N_("Agriculture"), "aerospace": N_("Aerospace"), "automotive": N_("Automotive"),
+    "chemical": N_("Chemical"),
+    "commercial": N_("Commercial"), "communications": N_("Communications"), "construction": N_("Construction"),
+    "defense": N_("Defence"), "education": N_("Education"), "energy": N_("Energy"),
+    "entertainment": N_("Entertainment"),
+    "financial-services": N_("Financial services"), "government": N_("Government"),
+    "government-emergency-services": N_("Government: emergency services"), "government-local": N_("Government: local"),
+    "government-national": N_("Government: national"), "government-public-services": N_("Government: public services"),
+    "government-regional": N_("Government: regional"), "healthcare": N_("Healthcare"),
+    "hospitality-leisure": N_("Hospitality and leisure"), "infrastructure": N_("Infrastructure"),
+    "infrastructure-dams": N_("Infrastructure: dams"), "infrastructure-nuclear": N_("Infrastructure: nuclear"),
+    "infrastructure-water": N_("Infrastructure: water"), "insurance": N_("Insurance"),
+    "manufacturing": N_("Manufacturing"),
+    "mining": N_("Mining"), "non-profit": N_("Non-profit"), "pharmaceuticals": N_("Pharmaceuticals"),
+    "retail": N_("Retail"),
+    "technology": N_("Technology"), "telecommunications": N_("Telecommunications"),
+    "transportation": N_("Transportation"),
+    "utilities": N_("Utilities"),
 }
 
 # TLP 2.0, least to most restrictive: the one order every TLP comparison uses.
@@ -132,7 +139,8 @@ TLP_LEVELS: tuple[str, ...] = ("clear", "green", "amber", "amber+strict", "red")
 _TLP_RANK = {level: rank for rank, level in enumerate(TLP_LEVELS)}
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
-SEVERITY_LABELS: dict[str, str] = {severity: severity.capitalize() for severity in SEVERITIES}
+SEVERITY_LABELS: dict[str, str] = {"low": N_("Low"), "medium": N_("Medium"), "high": N_("High"),
+                                    "critical": N_("Critical")}
 
 # Severity -> incident core extension "criticality" (0-100).
 CRITICALITY = {"low": 25, "medium": 50, "high": 75, "critical": 100}
@@ -200,12 +208,12 @@ class IncidentStatus:
 
 INCIDENT_STATUSES: tuple[str, ...] = values_of(IncidentStatus)
 # How a report came in (``incidents.source``), as in "received via the web form".
-INCIDENT_SOURCE_LABELS: dict[str, str] = {"web": "the web form", "api": "the API", "taxii": "TAXII",
-                                          "feed": "a feed", "import": "an import"}
+INCIDENT_SOURCE_LABELS: dict[str, str] = {"web": N_("the web form"), "api": N_("the API"), "taxii": "TAXII",
+                                          "feed": N_("a feed"), "import": N_("an import")}
 INCIDENT_STATUS_LABELS: dict[str, str] = {
-    IncidentStatus.NEW: "New", IncidentStatus.ACKNOWLEDGED: "Acknowledged",
-    IncidentStatus.INVESTIGATING: "Investigating", IncidentStatus.CLOSED: "Closed",
-    IncidentStatus.FALSE_POSITIVE: "False positive"}
+    IncidentStatus.NEW: N_("New"), IncidentStatus.ACKNOWLEDGED: N_("Acknowledged"),
+    IncidentStatus.INVESTIGATING: N_("Investigating"), IncidentStatus.CLOSED: N_("Closed"),
+    IncidentStatus.FALSE_POSITIVE: N_("False positive")}
 OPEN_STATUSES: tuple[str, ...] = (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED, IncidentStatus.INVESTIGATING)
 END_STATUSES: tuple[str, ...] = (IncidentStatus.CLOSED, IncidentStatus.FALSE_POSITIVE)
 
@@ -222,8 +230,9 @@ class Phase:
 
 PHASES: tuple[str, ...] = values_of(Phase)
 UPDATE_PHASES: tuple[str, ...] = (Phase.NOTIFICATION, Phase.INTERMEDIATE, Phase.FINAL_REPORT)
-PHASE_LABELS: dict[str, str] = {Phase.EARLY_WARNING: "Early warning", Phase.NOTIFICATION: "Incident notification",
-                                Phase.INTERMEDIATE: "Intermediate report", Phase.FINAL_REPORT: "Final report"}
+PHASE_LABELS: dict[str, str] = {Phase.EARLY_WARNING: N_("Early warning"),
+                                Phase.NOTIFICATION: N_("Incident notification"),
+                                Phase.INTERMEDIATE: N_("Intermediate report"), Phase.FINAL_REPORT: N_("Final report")}
 
 
 class WarningState:
@@ -284,9 +293,9 @@ COOPERATION_OPEN_STATES: tuple[str, ...] = (CooperationState.QUEUED, Cooperation
 # What a partner CERT is asked for (Hanoi Convention: mutual information, assistance, expedited
 # preservation of stored data).
 COOPERATION_KINDS: tuple[str, ...] = ("information", "assistance", "preservation")
-COOPERATION_KIND_LABELS = {"information": "Request for information",
-                           "assistance": "Request for assistance (e.g. takedown, sinkholing)",
-                           "preservation": "Expedited preservation of stored data"}
+COOPERATION_KIND_LABELS = {"information": N_("Request for information"),
+                           "assistance": N_("Request for assistance (e.g. takedown, sinkholing)"),
+                           "preservation": N_("Expedited preservation of stored data")}
 COOPERATION_DIRECTIONS: tuple[str, ...] = ("outgoing", "incoming")
 
 
@@ -300,33 +309,41 @@ class JobRunStatus:
 
 # What each audit log action means to the administrator reading the log.
 AUDIT_ACTION_LABELS: dict[str, str] = {
-    "asset.add": "Asset added",
-    "cooperation.open": "Cooperation request opened", "cooperation.sent": "Cooperation request delivered",
-    "cooperation.delivered": "Cooperation reply delivered",
-    "cooperation.failed": "Cooperation request failed", "cooperation.received": "Cooperation request received",
-    "cooperation.acknowledged": "Cooperation request acknowledged",
-    "cooperation.answered": "Cooperation request answered", "cooperation.overdue": "Cooperation request overdue",
-    "cooperation.ignored": "Cooperation message ignored", "cooperation.resend": "Cooperation delivery resent",
-    "partner.update": "Partner CERT changed",
-    "asset.remove": "Asset removed", "audit.export": "Audit log exported",
-    "incident.assign": "Case assigned", "incident.cooperation": "Cross-border cooperation updated",
-    "incident.deadline_reminder": "Deadline reminder sent", "incident.link": "Reports linked",
-    "incident.merge": "Reports merged", "incident.name-staff": "Staff named on a case",
-    "incident.note": "Internal note added", "incident.phase": "Phase update filed", "incident.report": "Report filed",
-    "incident.status": "Status changed", "incident.unname-staff": "Staff taken off a case",
-    "organization.activate": "Organization reactivated", "organization.create": "Organization created",
-    "organization.deactivate": "Organization deactivated", "organization.update": "Organization changed",
-    "taxii.add": "Objects added over TAXII", "taxii.delete": "Objects deleted over TAXII",
-    "token.issue": "API token issued", "token.revoke": "API token revoked", "user.create": "Account created",
-    "user.login": "Signed in", "user.login_failed": "Sign-in failed", "user.login_throttled": "Sign-in throttled",
-    "user.logout": "Signed out", "user.password": "Password changed", "user.password_reset": "Password reset",
-    "user.totp_enable": "Two-factor sign-in set up", "user.totp_failed": "Two-factor code refused",
-    "user.totp_reset": "Two-factor sign-in reset", "user.unlock": "Sign-in unlocked", "user.update": "Account changed",
-    "warning.discard": "Warning discarded", "warning.edit": "Warning edited", "warning.publish": "Warning approved",
-    "warning.publish-clear": "Value published in clear", "warning.publish-hashed": "Value published as its keyed hash",
-    "warning.rehash": "Warnings hashed under a new key",
-    "warning.redraft": "Warning back to draft", "warning.restore-source": "Warning source restored",
-    "warning.revoke": "Warning revoked", "warning.withdraw-source": "Warning source withdrawn",
+    "asset.add": N_("Asset added"),
+    "cooperation.open": N_("Cooperation request opened"), "cooperation.sent": N_("Cooperation request delivered"),
+    "cooperation.delivered": N_("Cooperation reply delivered"),
+    "cooperation.failed": N_("Cooperation request failed"), "cooperation.received": N_("Cooperation request received"),
+    "cooperation.acknowledged": N_("Cooperation request acknowledged"),
+    "cooperation.answered": N_("Cooperation request answered"),
+    "cooperation.overdue": N_("Cooperation request overdue"),
+    "cooperation.ignored": N_("Cooperation message ignored"), "cooperation.resend": N_("Cooperation delivery resent"),
+    "partner.update": N_("Partner CERT changed"),
+    "asset.remove": N_("Asset removed"), "audit.export": N_("Audit log exported"),
+    "incident.assign": N_("Case assigned"), "incident.cooperation": N_("Cross-border cooperation updated"),
+    "incident.deadline_reminder": N_("Deadline reminder sent"), "incident.link": N_("Reports linked"),
+    "incident.merge": N_("Reports merged"), "incident.name-staff": N_("Staff named on a case"),
+    "incident.note": N_("Internal note added"), "incident.phase": N_("Phase update filed"),
+    "incident.report": N_("Report filed"),
+    "incident.status": N_("Status changed"), "incident.unname-staff": N_("Staff taken off a case"),
+    "organization.activate": N_("Organization reactivated"), "organization.create": N_("Organization created"),
+    "organization.deactivate": N_("Organization deactivated"), "organization.update": N_("Organization changed"),
+    "taxii.add": N_("Objects added over TAXII"), "taxii.delete": N_("Objects deleted over TAXII"),
+    "token.issue": N_("API token issued"), "token.revoke": N_("API token revoked"),
+    "user.create": N_("Account created"),
+    "user.login": N_("Signed in"), "user.login_failed": N_("Sign-in failed"),
+    "user.login_throttled": N_("Sign-in throttled"),
+    "user.logout": N_("Signed out"), "user.password": N_("Password changed"),
+    "user.password_reset": N_("Password reset"),
+    "user.totp_enable": N_("Two-factor sign-in set up"), "user.totp_failed": N_("Two-factor code refused"),
+    "user.totp_reset": N_("Two-factor sign-in reset"), "user.unlock": N_("Sign-in unlocked"),
+    "user.update": N_("Account changed"),
+    "warning.discard": N_("Warning discarded"), "warning.edit": N_("Warning edited"),
+    "warning.publish": N_("Warning approved"),
+    "warning.publish-clear": N_("Value published in clear"),
+    "warning.publish-hashed": N_("Value published as its keyed hash"),
+    "warning.rehash": N_("Warnings hashed under a new key"),
+    "warning.redraft": N_("Warning back to draft"), "warning.restore-source": N_("Warning source restored"),
+    "warning.revoke": N_("Warning revoked"), "warning.withdraw-source": N_("Warning source withdrawn"),
 }
 
 
@@ -340,8 +357,8 @@ def audit_action_label(action: str, translate: Callable[[str], str] = _same) -> 
 # Drills (exercises): what an inject is, what it expects of participants, and the TLP levels it
 # may carry (one collection is shared by every participant: AMBER at most, never AMBER+STRICT or RED).
 EXERCISE_INJECT_KINDS: tuple[str, ...] = ("warning", "cooperation")
-EXERCISE_INJECT_KIND_LABELS: dict[str, str] = {"warning": "Early warning",
-                                               "cooperation": "Cooperation request from a partner CERT"}
+EXERCISE_INJECT_KIND_LABELS: dict[str, str] = {"warning": N_("Early warning"),
+                                               "cooperation": N_("Cooperation request from a partner CERT")}
 EXERCISE_EXPECTS: tuple[str, ...] = ("acknowledge", "report")
-EXERCISE_EXPECT_LABELS: dict[str, str] = {"acknowledge": "Acknowledge", "report": "File a report"}
+EXERCISE_EXPECT_LABELS: dict[str, str] = {"acknowledge": N_("Acknowledge"), "report": N_("File a report")}
 EXERCISE_TLP_LEVELS: tuple[str, ...] = ("clear", "green", "amber")

@@ -7,10 +7,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..clock import utcnow
 from ..extensions import Model, db
 from ..limits import MAX_EMAIL, MAX_ENV_NAME, MAX_NAME, MAX_URL
+from ..vocab import N_
 from .types import BigIntPK, JSONText, UTCDateTime
 
 ORG_KINDS = ("cert", "member", "partner")
-ORG_KIND_LABELS = {"cert": "CERT", "member": "Member", "partner": "Partner CERT"}
+ORG_KIND_LABELS = {"cert": "CERT", "member": N_("Member"), "partner": N_("Partner CERT")}
 ASSET_KINDS = ("cidr", "asn", "domain")
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..clock import utcnow
 from ..extensions import Model
 from ..limits import MAX_EMAIL, MAX_NAME, MAX_TOKEN_NAME
+from ..vocab import N_
 from .types import JSONText, UTCDateTime
 
 # The roles, named once (policy decides what each may do).
@@ -16,8 +17,8 @@ CERT_ANALYST, CERT_ADMIN = "cert-analyst", "cert-admin"
 MEMBER_ROLES = (ANALYST, MEMBER_ADMIN)
 CERT_ROLES = (CERT_ANALYST, CERT_ADMIN)
 ROLES = MEMBER_ROLES + CERT_ROLES
-ROLE_LABELS = {ANALYST: "Analyst", MEMBER_ADMIN: "Organization administrator",
-               CERT_ANALYST: "CERT analyst", CERT_ADMIN: "CERT administrator"}
+ROLE_LABELS = {ANALYST: N_("Analyst"), MEMBER_ADMIN: N_("Organization administrator"),
+               CERT_ANALYST: N_("CERT analyst"), CERT_ADMIN: N_("CERT administrator")}
 
 
 def roles_for_kind(kind: str) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ the case page (workspace_views); the rules are services/cooperation.py's."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ..clock import utcnow
 from ..errors import CertShareError, InputError
@@ -32,7 +33,9 @@ def cooperation_page():
 
 
 def _vocab() -> dict:
-    return {"directions": COOPERATION_DIRECTIONS, "states": COOPERATION_STATES, "kinds": COOPERATION_KIND_LABELS,
+    # Labels in the reader's language (the kinds' are marked in vocab, the channels' in cooperation_forms).
+    return {"directions": COOPERATION_DIRECTIONS, "states": COOPERATION_STATES,
+            "kinds": {kind: _(label) for kind, label in COOPERATION_KIND_LABELS.items()},
             "channels": CHANNEL_LABELS}
 
 
@@ -69,14 +72,14 @@ def cooperation_acknowledge(request_id: int):
     form = AcknowledgeForm()
     try:
         if not form.validate():
-            raise InputError("the form expired; reload the page and try again")
+            raise InputError(_("the form expired; reload the page and try again"))
         cooperation.acknowledge(db.session, current_actor(), row, confirm_strict=bool(form.confirm_strict.data))
     except CertShareError as exc:
         db.session.rollback()
         _refused(form, exc)
         row = cooperation.get_request(db.session, current_actor(), request_id)
         return _request_page(row, ack_form=form, status=exc.status if exc.status < 500 else 400)
-    flash(f"Request #{row.id} acknowledged; {row.partner.name} is told.", "success")
+    flash(_("Request #%(id)s acknowledged; %(partner)s is told.", id=row.id, partner=row.partner.name), "success")
     return redirect(url_for("web.cooperation_request_page", request_id=request_id))
 
 
@@ -86,14 +89,15 @@ def cooperation_resend(request_id: int):
     row = cooperation.get_request(db.session, current_actor(), request_id)
     try:
         if not ResendForm().validate():
-            raise InputError("the form expired; reload the page and try again")
+            raise InputError(_("the form expired; reload the page and try again"))
         row = cooperation.resend(db.session, current_actor(), row)
     except CertShareError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         row = cooperation.get_request(db.session, current_actor(), request_id)
         return _request_page(row, status=exc.status if exc.status < 500 else 400)
-    flash(f"Request #{row.id}: what did not reach {row.partner.name} is queued again.", "success")
+    flash(_("Request #%(id)s: what did not reach %(partner)s is queued again.", id=row.id, partner=row.partner.name),
+          "success")
     return redirect(url_for("web.cooperation_request_page", request_id=request_id))
 
 
@@ -104,8 +108,8 @@ def cooperation_answer(request_id: int):
     form = AnswerForm()
     try:
         if not form.validate():
-            raise InputError("the form expired; reload the page and try again" if form.csrf_token.errors
-                             else "check the answer's fields")
+            raise InputError(_("the form expired; reload the page and try again") if form.csrf_token.errors
+                             else _("check the answer's fields"))
         cooperation.answer(db.session, current_actor(), row, message=form.message.data or "",
                            objects=form.attached_objects(), confirm_strict=bool(form.confirm_strict.data))
     except CertShareError as exc:
@@ -113,5 +117,5 @@ def cooperation_answer(request_id: int):
         _refused(form, exc)
         row = cooperation.get_request(db.session, current_actor(), request_id)
         return _request_page(row, form, status=exc.status if exc.status < 500 else 400)
-    flash(f"Answer to request #{row.id} queued for {row.partner.name}.", "success")
+    flash(_("Answer to request #%(id)s queued for %(partner)s.", id=row.id, partner=row.partner.name), "success")
     return redirect(url_for("web.cooperation_request_page", request_id=request_id))

@@ -5,6 +5,8 @@ import json
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from marshmallow import ValidationError
 
@@ -21,7 +23,7 @@ from ..services.incident_listing import (
     list_incidents,
     readable_incident,
 )
-from ..vocab import INCIDENT_STATUS_LABELS, INCIDENT_STATUSES, PHASE_LABELS, SEVERITIES, SEVERITY_LABELS
+from ..vocab import INCIDENT_STATUS_LABELS, INCIDENT_STATUSES, N_, PHASE_LABELS, SEVERITIES, SEVERITY_LABELS
 from . import bp
 from .actor import current_actor
 from .filters import utc
@@ -31,8 +33,8 @@ from .workspace_views import case_view, queue
 
 PAGE_SIZE = 25
 # The reports list's status choices; "any status" is the empty one.
-_STATUS_CHOICES = [(STATUS_OPEN, "Open (new, acknowledged or investigating)"),
-                   *((s, INCIDENT_STATUS_LABELS[s]) for s in INCIDENT_STATUSES)]
+_STATUS_CHOICES = [(STATUS_OPEN, _l("Open (new, acknowledged or investigating)")),
+                   *((s, _l(INCIDENT_STATUS_LABELS[s])) for s in INCIDENT_STATUSES)]
 _phase_schema = PhaseUpdateCreateSchema()
 
 
@@ -73,7 +75,7 @@ def incident_list():
 def _list_page(page, filters: ReportFilters, *, next_url=None, paged=False, error=None, status=200):
     return render_template("incidents/list.html", incidents=page, flags=deadline_flags(page), filters=filters,
                            args=request.args, next_url=next_url, paged=paged, error=error,
-                           statuses=_STATUS_CHOICES, severities=[(s, SEVERITY_LABELS[s]) for s in SEVERITIES],
+                           statuses=_STATUS_CHOICES, severities=[(s, _(SEVERITY_LABELS[s])) for s in SEVERITIES],
                            classes=classification_choices()), status
 
 
@@ -85,8 +87,8 @@ def incident_new():
     form = IncidentForm()
     # An organization in an open drill may answer it with this form; others never see the choice.
     exercises = exercise_reports.open_exercises_of(db.session, actor.org)
-    form.exercise_id.choices = [("", "Not an exercise: a real report"),
-                                *((str(e.id), f"[EXERCISE] {e.name}") for e in exercises)]
+    form.exercise_id.choices = [("", _("Not an exercise: a real report")),
+                                *((str(e.id), _("[EXERCISE] %(name)s", name=e.name)) for e in exercises)]
     if request.method == "POST":
         form.validate()  # CSRF and field processing; the rules are the schema's
         result = load_report(_form_values(form))
@@ -98,10 +100,10 @@ def incident_new():
             incident, created = intake.report_incident(db.session, org=actor.org, data=result.data, actor=actor,
                                                        source="web")
             if created:
-                flash(f"Report #{incident.id} received. The CERT has been notified.", "success")
+                flash(_("Report #%(id)s received. The CERT has been notified.", id=incident.id), "success")
             else:
-                flash(f"This form was already sent: it is report #{incident.id}. Nothing was filed twice.",
-                      "info")
+                flash(_("This form was already sent: it is report #%(id)s. Nothing was filed twice.",
+                        id=incident.id), "info")
             return redirect(url_for("web.incident_detail", incident_id=incident.id))
         return _form_again(form, result, result.errors, exercises, 400)
     _preset_exercise(form, exercises)
@@ -120,10 +122,10 @@ def _exercise_report(form: IncidentForm, result: FormResult, exercises: list) ->
         return _form_again(form, result, {exc.field or "form": [exc.message]}, exercises, exc.status)
     name = next((e.name for e in exercises if e.id == report.exercise_id), "")
     if created:
-        flash(f"Your report was recorded as an exercise report for “{name}”: it is not a real incident and "
-              "counts only in the drill's results.", "success")
+        flash(_("Your report was recorded as an exercise report for “%(name)s”: it is not a real incident and "
+                "counts only in the drill's results.", name=name), "success")
     else:
-        flash("This form was already sent: it was recorded as an exercise report once. Nothing was filed twice.",
+        flash(_("This form was already sent: it was recorded as an exercise report once. Nothing was filed twice."),
               "info")
     return redirect(url_for("web.exercise_page", exercise_id=report.exercise_id))
 
@@ -163,19 +165,19 @@ _EXERCISE_FIELDS = ("exercise_id", "exercise_inject")
 def _detail(incident, update_form: PhaseUpdateForm, status: int = 200, update_errors=()):
     actor = current_actor()
     due = deadlines.for_incident(incident)
-    update_form.phase.choices = [("", "— choose —"), *_phase_choices(incident, due)]
+    update_form.phase.choices = [("", _("— choose —")), *_phase_choices(incident, due)]
     return render_template("incidents/detail.html", incident=incident, update_form=update_form,
                            update_errors=list(update_errors), deadlines=due,
                            can_update=policy.can_update_incident(actor, incident)), status
 
 
 # How each state of deadlines.PhaseOption reads beside the phase's name.
-_PHASE_WHEN = {"on-request": "when the CERT asks for it", "filed": "filed {at}", "overdue": "overdue since {at}",
-               "due": "due {at}"}
+_PHASE_WHEN = {"on-request": N_("when the CERT asks for it"), "filed": N_("filed %(at)s"),
+               "overdue": N_("overdue since %(at)s"), "due": N_("due %(at)s")}
 
 
 def _phase_choices(incident, due: list[deadlines.Deadline]) -> list[tuple[str, str]]:
-    return [(o.phase, f"{PHASE_LABELS.get(o.phase, o.phase)} — {_PHASE_WHEN[o.state].format(at=utc(o.at))}")
+    return [(o.phase, f"{_(PHASE_LABELS.get(o.phase, o.phase))} — {_(_PHASE_WHEN[o.state], at=utc(o.at))}")
             for o in deadlines.update_options(incident, due)]
 
 
@@ -205,7 +207,7 @@ def incident_update(incident_id: int):
     actor = current_actor()
     incident = readable_incident(db.session, actor, incident_id)
     if not policy.can_update_incident(actor, incident):
-        raise NotFound(f"no incident {incident_id}")
+        raise NotFound(_("no incident %(incident_id)s", incident_id=incident_id))
     form = PhaseUpdateForm()
     form.validate()
     try:
@@ -214,12 +216,12 @@ def incident_update(incident_id: int):
                                 details=data["details"], actor=actor)
     except ValidationError as exc:
         unplaced = _apply_errors(form, {name: [m if m != "Missing data for required field." else
-                                               "This field is required." for m in messages]
+                                               _("This field is required.") for m in messages]
                                         for name, messages in exc.messages_dict.items()})
         return _detail(incident, form, 400, unplaced)
     except InputError as exc:
         db.session.rollback()
         unplaced = _apply_errors(form, {exc.field or "form": [exc.message]})
         return _detail(incident, form, 400, unplaced)
-    flash("Phase update added.", "success")
+    flash(_("Phase update added."), "success")
     return redirect(url_for("web.incident_detail", incident_id=incident.id) + "#timeline")

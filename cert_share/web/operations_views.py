@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from ..clock import utcnow
 from ..errors import CertShareError, InputError
@@ -28,10 +29,10 @@ def operations_page():
 @cert_admin_required
 def operations_requeue(message_id: int):
     if not ConfirmForm().validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     try:
         message = operations.requeue_dead_letter(db.session, message_id, actor=current_actor())
-        flash(f"Mail #{message.id} to {message.to} is queued again.", "success")
+        flash(_("Mail #%(id)s to %(to)s is queued again.", id=message.id, to=message.to), "success")
     except CertShareError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from .. import policy
@@ -21,7 +22,7 @@ def staff_required(view):
     @login_required
     def wrapper(*args, **kwargs):
         if not policy.is_cert_staff(current_actor()):
-            raise PermissionDenied("this page is for CERT staff")
+            raise PermissionDenied(_("this page is for CERT staff"))
         return view(*args, **kwargs)
     return wrapper
 
@@ -31,7 +32,7 @@ def cert_admin_required(view):
     @login_required
     def wrapper(*args, **kwargs):
         if not policy.is_cert_admin(current_actor()):
-            raise PermissionDenied("this page is for CERT administrators")
+            raise PermissionDenied(_("this page is for CERT administrators"))
         return view(*args, **kwargs)
     return wrapper
 
@@ -42,7 +43,7 @@ def token_admin_required(view):
     @login_required
     def wrapper(*args, **kwargs):
         if not policy.can_manage_tokens(current_actor()):
-            raise PermissionDenied("only your organization's administrators manage its tokens")
+            raise PermissionDenied(_("only your organization's administrators manage its tokens"))
         return view(*args, **kwargs)
     return wrapper
 
@@ -53,6 +54,6 @@ def user_admin_required(view):
     @login_required
     def wrapper(*args, **kwargs):
         if not policy.can_manage_users(current_actor()):
-            raise PermissionDenied("only your organization's administrators manage its accounts")
+            raise PermissionDenied(_("only your organization's administrators manage its accounts"))
         return view(*args, **kwargs)
     return wrapper

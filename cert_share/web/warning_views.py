@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from .. import policy
@@ -19,13 +20,13 @@ from ..errors import CertShareError, InputError, NotFound
 from ..extensions import db
 from ..services import warning_page as details
 from ..services.warning_page import collection_titles
-from ..vocab import TLP_LEVELS, WARNING_STATES, WarningState
+from ..vocab import N_, TLP_LEVELS, WARNING_STATES, WarningState
 from . import bp
 from .actor import current_actor
 from .roles import staff_required
 from .staff_forms import WarningDiscardForm, WarningEditForm
 
-EXPIRED_FORM = "the form expired; reload the page and try again"
+EXPIRED_FORM = N_("the form expired; reload the page and try again")
 
 
 @bp.get("/warnings")
@@ -35,7 +36,8 @@ def warnings_page():
     actor = current_actor()
     state = request.args.get("state") or None
     if state is not None and state not in WARNING_STATES:
-        raise InputError(f"state must be {', '.join(WARNING_STATES[:-1])} or {WARNING_STATES[-1]}", field="state")
+        raise InputError(_("state must be %(states)s or %(last)s", states=", ".join(WARNING_STATES[:-1]),
+                           last=WARNING_STATES[-1]), field="state")
     staff = policy.is_cert_staff(actor)
     if not staff:  # members: the versions they received, never the working copy
         return render_template("workspace/warnings.html", drafts=[], staff=False, state=None,
@@ -58,7 +60,7 @@ def warning_page(warning_id: int):
         return _staff_page(warning)
     published = details.published_version(db.session, actor, warning)
     if published is None:  # readable by the rule, yet nothing stored reaches this reader
-        raise NotFound(f"no warning {warning_id}")
+        raise NotFound(_("no warning %(warning_id)s", warning_id=warning_id))
     return render_template("workspace/warning.html", warning=warning, published=published, staff=False,
                            **details.value_facts(warning))
 
@@ -106,7 +108,7 @@ def _posted_form() -> tuple[WarningEditForm, bool]:
     form = WarningEditForm()
     valid = form.validate()
     if form.csrf_token.errors:
-        raise InputError(EXPIRED_FORM)
+        raise InputError(_(EXPIRED_FORM))
     return form, valid
 
 
@@ -132,7 +134,7 @@ def _refused(warning_id: int, form: WarningEditForm, exc: CertShareError):
     return _staff_page(warning, form, [exc.message], exc.status if exc.status < 500 else 400)
 
 
-_CHECK_FIELDS = "check the fields marked below"
+_CHECK_FIELDS = N_("check the fields marked below")
 
 
 @bp.post("/warnings/<int:warning_id>/edit")
@@ -142,11 +144,11 @@ def warning_edit(warning_id: int):
     form, valid = _posted_form()
     try:
         if not valid:
-            raise InputError(_CHECK_FIELDS)
+            raise InputError(_(_CHECK_FIELDS))
         changes = lifecycle.save_reviewed(db.session, warning_id, current_actor(), **_fields(form))
     except CertShareError as exc:
         return _refused(warning_id, form, exc)
-    flash(f"Warning #{warning_id} saved." if changes else "Nothing to save: no field was changed.",
+    flash(_("Warning #%(id)s saved.", id=warning_id) if changes else _("Nothing to save: no field was changed."),
           "success" if changes else "info")
     return redirect(url_for("web.warning_page", warning_id=warning_id))
 
@@ -158,40 +160,43 @@ def warning_publish(warning_id: int):
     form, valid = _posted_form()
     try:
         if not valid:
-            raise InputError(_CHECK_FIELDS)
+            raise InputError(_(_CHECK_FIELDS))
         lifecycle.publish_reviewed(db.session, warning_id, current_actor(), **_fields(form))
     except CertShareError as exc:
         return _refused(warning_id, form, exc)
-    flash(f"Warning #{warning_id} approved: it goes out with the next publish run.", "success")
+    flash(_("Warning #%(id)s approved: it goes out with the next publish run.", id=warning_id), "success")
     return redirect(url_for("web.warning_page", warning_id=warning_id))
 
 
 def _action(warning_id: int, act, done: str, failed: str):
+    """``done``: the message when it worked; ``failed``: the one when it did not, with %(id)s and
+    %(reason)s (both marked with N_ by the caller, translated here)."""
     if not WarningDiscardForm().validate():
-        raise InputError(EXPIRED_FORM)
+        raise InputError(_(EXPIRED_FORM))
     lifecycle.readable_warning(db.session, current_actor(), warning_id)
     try:
         act(db.session, warning_id, current_actor())
     except CertShareError as exc:
         db.session.rollback()
-        flash(f"Warning #{warning_id} was not {failed}: {exc.message}", "error")
+        flash(_(failed, id=warning_id, reason=exc.message), "error")
     else:
-        flash(done, "success")
+        flash(_(done, id=warning_id), "success")
     return redirect(url_for("web.warning_page", warning_id=warning_id))
 
 
 @bp.post("/warnings/<int:warning_id>/discard")
 @staff_required
 def warning_discard(warning_id: int):
-    return _action(warning_id, lifecycle.discard_warning, f"Warning #{warning_id} discarded.", "discarded")
+    return _action(warning_id, lifecycle.discard_warning, N_("Warning #%(id)s discarded."),
+                   N_("Warning #%(id)s was not discarded: %(reason)s"))
 
 
 @bp.post("/warnings/<int:warning_id>/revoke")
 @staff_required
 def warning_revoke(warning_id: int):
     return _action(warning_id, lifecycle.revoke_warning,
-                   f"Warning #{warning_id} revoked: members who received it get a revoked version with the "
-                   f"next publish run.", "revoked")
+                   N_("Warning #%(id)s revoked: members who received it get a revoked version with the "
+                      "next publish run."), N_("Warning #%(id)s was not revoked: %(reason)s"))
 
 
 @bp.post("/warnings/<int:warning_id>/publish-clear")
@@ -204,6 +209,6 @@ def warning_publish_clear(warning_id: int):
     def act(session, wid, actor):
         return lifecycle.review_warning(session, wid, actor, publish_clear=clear)
 
-    done = (f"Warning #{warning_id} will carry the value in clear" if clear
-            else f"Warning #{warning_id} will carry the keyed hash instead of the value")
-    return _action(warning_id, act, f"{done} from its next version.", "changed")
+    done = (N_("Warning #%(id)s will carry the value in clear from its next version.") if clear
+            else N_("Warning #%(id)s will carry the keyed hash instead of the value from its next version."))
+    return _action(warning_id, act, done, N_("Warning #%(id)s was not changed: %(reason)s"))

@@ -11,6 +11,7 @@ A TLP:RED report the signed-in person is not named on is shown as its summary on
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import deadlines, policy
@@ -70,7 +71,7 @@ def queue():
 
 def _queue_page(result, filters, args, error=None):
     return render_template("workspace/queue.html", result=result, filters=filters, args=args, error=error,
-                           sectors=SECTORS, classes=[(c, RSIT_LABELS[c]) for c in RSIT], severities=SEVERITIES,
+                           sectors=SECTORS, classes=[(c, _(RSIT_LABELS[c])) for c in RSIT], severities=SEVERITIES,
                            tlps=TLP_LEVELS, statuses=workspace.QUEUE_STATUSES)
 
 
@@ -110,11 +111,11 @@ def case_page(incident, status: int = 200, forms: dict | None = None):
     triage_form = forms.get("triage") or TriageForm(formdata=None)
     staff = case_staff.active_staff(db.session)
     triage_form.status.data = triage_form.status.data or incident.status
-    triage_form.assignee.choices = [("", "— unassigned —")] + _staff_choices(staff)
+    triage_form.assignee.choices = [("", _("— unassigned —"))] + _staff_choices(staff)
     if forms.get("triage") is None:
         triage_form.assignee.data = str(incident.assignee_id or "")
     allowed = sorted(triage.TRANSITIONS.get(incident.status, ()))
-    triage_form.status.choices = [(s, INCIDENT_STATUS_LABELS[s]) for s in [incident.status] + allowed]
+    triage_form.status.choices = [(s, _(INCIDENT_STATUS_LABELS[s])) for s in [incident.status] + allowed]
     cooperation = triage.cooperation_of(db.session, incident)
     coop_form = forms.get("cooperation") or CooperationForm(formdata=None)
     if forms.get("cooperation") is None and cooperation is not None:
@@ -127,7 +128,7 @@ def case_page(incident, status: int = 200, forms: dict | None = None):
     return render_template(
         "workspace/case.html", incident=incident, deadlines=deadlines.for_incident(incident),
         timeline=workspace.timeline(db.session, incident), links=links,
-        restricted=workspace.restricted_ids(current_actor(), [other for _, other in links]),
+        restricted=workspace.restricted_ids(current_actor(), [other for _link, other in links]),
         staff_form=_staff_form(incident, staff),
         cooperation=cooperation, triage_form=triage_form, note_form=forms.get("note") or NoteForm(formdata=None),
         coop_form=coop_form, merge_form=forms.get("merge") or MergeForm(formdata=None),
@@ -161,13 +162,13 @@ def incident_triage(incident_id: int):
     incident = _staff_incident(incident_id)
     form = TriageForm()
     if not form.validate():
-        return _fail(incident, InputError("the form expired; reload the page and try again"), {"triage": form})
+        return _fail(incident, InputError(_("the form expired; reload the page and try again")), {"triage": form})
     changes = triage.CaseChanges(status=form.status.data or None, assignee=form.assignee.data or None)
     try:
         triage.update_case(db.session, incident, changes, actor=current_actor())
     except CertShareError as exc:
         return _fail(incident, exc, {"triage": form})
-    flash(f"Report #{incident.id} updated.", "success")
+    flash(_("Report #%(id)s updated.", id=incident.id), "success")
     return redirect(url_for("web.incident_detail", incident_id=incident.id))
 
 
@@ -177,12 +178,12 @@ def incident_note(incident_id: int):
     incident = _staff_incident(incident_id)
     form = NoteForm()
     if not form.validate():
-        return _fail(incident, InputError("a note must not be blank (at most 20,000 characters)"), {"note": form})
+        return _fail(incident, InputError(_("a note must not be blank (at most 20,000 characters)")), {"note": form})
     try:
         triage.add_note(db.session, incident, form.note.data, actor=current_actor())
     except CertShareError as exc:
         return _fail(incident, exc, {"note": form})
-    flash("Note added (internal, never shared).", "success")
+    flash(_("Note added (internal, never shared)."), "success")
     return redirect(url_for("web.incident_detail", incident_id=incident.id) + "#case-timeline")
 
 
@@ -196,22 +197,22 @@ def incident_staff(incident_id: int):
     form.user.choices = [(str(u.id), u.email) for u in case_staff.active_staff(db.session)]
     try:
         if not form.validate():
-            raise InputError("choose a member of CERT staff and what to do")
+            raise InputError(_("choose a member of CERT staff and what to do"))
         user_id = int(form.user.data)
         if form.action.data == "assign":
             triage.assign(db.session, incident, user_id, actor=actor)
-            message = f"Report #{incident.id} assigned."
+            message = _("Report #%(id)s assigned.", id=incident.id)
         elif form.action.data == "remove":
             case_access.remove_staff(db.session, incident, user_id, actor=actor)
-            message = f"Taken off report #{incident.id}."
+            message = _("Taken off report #%(id)s.", id=incident.id)
         else:
             case_access.name_staff(db.session, incident, user_id, actor=actor)
-            message = f"Named on report #{incident.id}."
+            message = _("Named on report #%(id)s.", id=incident.id)
     except CertShareError as exc:
         db.session.rollback()
         if policy.can_read_incident(actor, incident):
             return case_page(incident, exc.status if exc.status < 500 else 400, {"errors": [exc.message]})
-        page, _ = summary_page(incident, [exc.message])
+        page, _status = summary_page(incident, [exc.message])
         return page, exc.status if exc.status < 500 else 400
     flash(message, "success")
     return redirect(url_for("web.incident_detail", incident_id=incident.id))
@@ -227,14 +228,14 @@ def incident_cooperation(incident_id: int):
     incident = _staff_incident(incident_id)
     form = CooperationForm()
     if not form.validate():
-        return _fail(incident, InputError("check the cooperation fields"), {"cooperation": form})
+        return _fail(incident, InputError(_("check the cooperation fields")), {"cooperation": form})
     data = {"countries": _split(form.countries.data), "partner_certs": _split(form.partner_certs.data)}
     try:
         triage.set_cooperation(db.session, incident, data, actor=current_actor())
     except CertShareError as exc:
         return _fail(incident, exc, {"cooperation": form})
-    flash("Cross-border cooperation " + ("recorded." if data["countries"] or data["partner_certs"] else "cleared."),
-          "success")
+    flash(_("Cross-border cooperation recorded.") if data["countries"] or data["partner_certs"]
+          else _("Cross-border cooperation cleared."), "success")
     return redirect(url_for("web.incident_detail", incident_id=incident.id))
 
 
@@ -247,14 +248,14 @@ def incident_cooperation_request(incident_id: int):
     form.offer(incident, cooperation_queue.active_partners(db.session))
     if not form.validate():
         expired = bool(form.csrf_token.errors)
-        return _fail(incident, InputError("the form expired; reload the page and try again" if expired
-                                          else "check the request's fields"), {"request": form})
+        return _fail(incident, InputError(_("the form expired; reload the page and try again") if expired
+                                          else _("check the request's fields")), {"request": form})
     try:
         opened = open_requests(db.session, current_actor(), incident, form.request_input())
     except CertShareError as exc:
         return _fail(incident, exc, {"request": form})
     names = ", ".join(r.partner.name for r in opened)
-    flash(f"Cooperation request queued for {names}.", "success")
+    flash(_("Cooperation request queued for %(partners)s.", partners=names), "success")
     return redirect(url_for("web.incident_detail", incident_id=incident.id) + "#cooperation-requests")
 
 
@@ -264,15 +265,15 @@ def incident_link(incident_id: int):
     incident = _staff_incident(incident_id)
     form = MergeForm()
     if not form.validate():
-        return _fail(incident, InputError("give the number of the other report"), {"merge": form})
+        return _fail(incident, InputError(_("give the number of the other report")), {"merge": form})
     try:
         other = triage.get_incident(db.session, form.other.data)
         if form.action.data == "merge":
             triage.merge(db.session, incident, other, actor=current_actor())
-            flash(f"Report #{incident.id} merged into #{other.id} and closed.", "success")
+            flash(_("Report #%(id)s merged into #%(other)s and closed.", id=incident.id, other=other.id), "success")
         else:
             triage.link(db.session, incident, other, actor=current_actor())
-            flash(f"Report #{incident.id} linked to #{other.id}.", "success")
+            flash(_("Report #%(id)s linked to #%(other)s.", id=incident.id, other=other.id), "success")
     except CertShareError as exc:
         return _fail(incident, exc, {"merge": form})
     return redirect(url_for("web.incident_detail", incident_id=incident.id))
