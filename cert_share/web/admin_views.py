@@ -5,6 +5,7 @@ tokens, the audit log (CERT admins); a member-admin's own organization's account
 from __future__ import annotations
 
 from flask import Response, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import policy
@@ -71,7 +72,7 @@ def admin_organizations():
                     db.session, kind=form.kind.data, **_details(form),
                     assets=[line.strip() for line in (form.assets.data or "").splitlines() if line.strip()],
                     actor=current_actor())
-                flash(f"Organization {org.name} ({org.slug}) created.", "success")
+                flash(_("Organization %(org)s (%(slug)s) created.", org=org.name, slug=org.slug), "success")
                 return redirect(url_for("web.admin_organizations"))
             except CertShareError as exc:
                 _field_error(form, exc)
@@ -91,7 +92,8 @@ def admin_organization(slug: str):
     if form.validate():
         try:
             changes = organizations.update_organization(db.session, org, **_details(form), actor=current_actor())
-            flash(f"{org.name}: {', '.join(changes) or 'nothing'} changed.", "success")
+            flash(_("%(org)s: %(fields)s changed.", org=org.name, fields=", ".join(changes))
+                  if changes else _("%(org)s: nothing changed.", org=org.name), "success")
             return redirect(url_for("web.admin_organization", slug=org.slug))
         except CertShareError as exc:
             _field_error(form, exc)
@@ -108,7 +110,8 @@ def admin_organization_duty(slug: str):
     if form.validate():
         try:
             address = organizations.set_duty_email(db.session, org, form.duty_email.data, actor=current_actor())
-            flash(f"{org.name}: duty address {address}." if address else f"{org.name}: no duty address.", "success")
+            flash(_("%(org)s: duty address %(address)s.", org=org.name, address=address) if address
+                  else _("%(org)s: no duty address.", org=org.name), "success")
             return redirect(url_for("web.admin_organization", slug=org.slug) + "#duty")
         except CertShareError as exc:
             _field_error(form, exc)
@@ -130,7 +133,7 @@ def _organization_page(org: Organization, *, form: OrganizationEditForm | None =
 
 def _set_org_active(slug: str, active: bool):
     if not ConfirmForm().validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     org = organizations.get_by_slug(db.session, slug)
     try:
         effects = organizations.set_active(db.session, org, active, actor=current_actor())
@@ -138,10 +141,12 @@ def _set_org_active(slug: str, active: bool):
         _flash_error(exc)
         return redirect(url_for("web.admin_organization", slug=slug))
     if active:
-        flash(f"{org.name} is active again: its people can sign in and its unrevoked tokens work.", "success")
+        flash(_("%(org)s is active again: its people can sign in and its unrevoked tokens work.", org=org.name),
+              "success")
     else:
-        flash(f"{org.name} is deactivated: {effects.users} user(s) can no longer sign in and their sessions "
-              f"have ended; {effects.tokens} token(s) stop working. Its reports are kept.", "success")
+        flash(_("%(org)s is deactivated: %(users)s user(s) can no longer sign in and their sessions have ended; "
+                "%(tokens)s token(s) stop working. Its reports are kept.",
+                org=org.name, users=effects.users, tokens=effects.tokens), "success")
     return redirect(url_for("web.admin_organization", slug=slug))
 
 
@@ -167,7 +172,8 @@ def admin_add_asset(slug: str):
     if form.validate():
         try:
             asset = organizations.add_asset(db.session, org, form.value.data, actor=current_actor())
-            flash(f"{asset.kind} {asset.value} added to {org.name}.", "success")
+            flash(_("%(kind)s %(asset)s added to %(org)s.", kind=asset.kind, asset=asset.value, org=org.name),
+                  "success")
             return redirect(url_for("web.admin_organization", slug=org.slug) + "#assets")
         except CertShareError as exc:
             db.session.rollback()
@@ -179,11 +185,11 @@ def admin_add_asset(slug: str):
 @cert_admin_required
 def admin_remove_asset(slug: str, asset_id: int):
     if not ConfirmForm().validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     try:
         org = organizations.get_by_slug(db.session, slug)
         organizations.remove_asset(db.session, org, asset_id, actor=current_actor())
-        flash("Asset removed.", "success")
+        flash(_("Asset removed."), "success")
     except CertShareError as exc:
         _flash_error(exc)
     return redirect(url_for("web.admin_organization", slug=slug) + "#assets")
@@ -192,20 +198,24 @@ def admin_remove_asset(slug: str, asset_id: int):
 # ---- users and roles -----------------------------------------------------------------------
 
 def _org_choices():
-    return [(o.slug, f"{o.name} ({ORG_KIND_LABELS[o.kind]})") for o in administration.organizations(db.session)]
+    return [(o.slug, f"{o.name} ({_(ORG_KIND_LABELS[o.kind])})") for o in administration.organizations(db.session)]
 
 
-def _role_groups() -> list[tuple[str, tuple[str, ...], list[tuple[str, str]]]]:
+def _kinds_label(kinds: list[str]) -> str:
+    """The kinds of organization a group of roles is for, as a person reads them ("Member and Partner CERT")."""
+    labels = [_(ORG_KIND_LABELS[kind]) for kind in kinds]
+    if len(labels) == 1:
+        return labels[0]
+    return _("%(kinds)s and %(last)s", kinds=", ".join(labels[:-1]), last=labels[-1])
+
+
+def _role_groups() -> list[tuple[str, tuple[str, ...], list]]:
     """The create form's roles, grouped by the kinds of organization whose people may have them
-    (models.user.roles_for_kind): (group label, kinds, role choices)."""
+    (models.user.roles_for_kind): (group label, kinds, role choices), in the reader's language."""
     kinds_by_roles: dict[tuple[str, ...], list[str]] = {}
     for kind in ORG_KINDS:
         kinds_by_roles.setdefault(roles_for_kind(kind), []).append(kind)
-    return [(" and ".join(ORG_KIND_LABELS[kind] for kind in kinds), tuple(kinds), role_choices(tuple(kinds))[1:])
-            for kinds in kinds_by_roles.values()]
-
-
-_ROLE_GROUPS = _role_groups()
+    return [(_kinds_label(kinds), tuple(kinds), role_choices(tuple(kinds))[1:]) for kinds in kinds_by_roles.values()]
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
@@ -213,7 +223,7 @@ _ROLE_GROUPS = _role_groups()
 def admin_users():
     form = UserForm()
     orgs = [o for o in administration.organizations(db.session) if o.active]
-    form.org.choices = [("", "— choose —")] + [(o.slug, o.name) for o in orgs]
+    form.org.choices = [("", _("— choose —"))] + [(o.slug, o.name) for o in orgs]
     status = 200
     if request.method == "POST":
         if form.validate():
@@ -222,8 +232,8 @@ def admin_users():
                 user = users.create_user(db.session, email=form.email.data, org=org, role=form.role.data,
                                          password=form.password.data, name=form.name.data or None,
                                          actor=current_actor(), must_change_password=True)
-                flash(f"User {user.email} ({ROLE_LABELS[user.role]}) created: they choose their own password at first "
-                      "sign-in.", "success")
+                flash(_("User %(email)s (%(role)s) created: they choose their own password at first sign-in.",
+                        email=user.email, role=_(ROLE_LABELS[user.role])), "success")
                 return redirect(url_for("web.admin_users"))
             except CertShareError as exc:
                 _field_error(form, exc)
@@ -237,7 +247,7 @@ def admin_users():
         rf.role.data, rf.active.data = person.role, person.active
         role_forms[person.id] = rf
     return render_template("admin/users.html", form=form, people=people, role_forms=role_forms,
-                           org_kinds={o.slug: o.kind for o in orgs}, role_groups=_ROLE_GROUPS,
+                           org_kinds={o.slug: o.kind for o in orgs}, role_groups=_role_groups(),
                            confirm=ConfirmForm()), status
 
 
@@ -247,11 +257,13 @@ def admin_users():
 def admin_user_role(user_id: int):
     form = RoleForm(prefix=f"u{user_id}")
     if not form.validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     try:
         user = administration.set_role(db.session, user_id, role=form.role.data, active=form.active.data,
                                        actor=current_actor())
-        flash(f"{user.email}: role {ROLE_LABELS[user.role]}, {'active' if user.active else 'deactivated'}.", "success")
+        role = _(ROLE_LABELS[user.role])
+        flash(_("%(email)s: role %(role)s, active.", email=user.email, role=role) if user.active
+              else _("%(email)s: role %(role)s, deactivated.", email=user.email, role=role), "success")
     except CertShareError as exc:
         _flash_error(exc)
     return redirect(url_for("web.admin_users"))
@@ -273,7 +285,8 @@ def org_users():
                 user = users.create_user(db.session, email=form.email.data, org=org, role=form.role.data,
                                          password=form.password.data, name=form.name.data or None,
                                          actor=current_actor(), must_change_password=True)
-                flash(f"User {user.email} created: they choose their own password at first sign-in.", "success")
+                flash(_("User %(email)s created: they choose their own password at first sign-in.",
+                        email=user.email), "success")
                 return redirect(url_for("web.org_users"))
             except CertShareError as exc:
                 _field_error(form, exc)
@@ -292,7 +305,7 @@ def _users_page() -> str:
 def user_password_reset(user_id: int):
     """A temporary password, shown once in this answer (never stored in clear, nor in the cookie)."""
     if not ConfirmForm().validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     try:
         user, temporary = administration.reset_password(db.session, user_id, actor=current_actor())
     except InputError as exc:
@@ -303,10 +316,11 @@ def user_password_reset(user_id: int):
 
 def _set_user_active(user_id: int, active: bool):
     if not ConfirmForm().validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     try:
         user = administration.set_user_active(db.session, user_id, active, actor=current_actor())
-        flash(f"{user.email} is {'enabled' if active else 'disabled: they cannot sign in, and their sessions ended'}.",
+        flash(_("%(email)s is enabled.", email=user.email) if active
+              else _("%(email)s is disabled: they cannot sign in, and their sessions ended.", email=user.email),
               "success")
     except InputError as exc:
         _flash_error(exc)
@@ -329,9 +343,10 @@ def user_enable(user_id: int):
 @cert_admin_required
 def admin_user_totp_reset(user_id: int):
     if not ConfirmForm().validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     user = totp.reset_user(db.session, user_id, actor=current_actor())
-    flash(f"Two-factor sign-in reset for {user.email}: they enrol again at their next sign-in.", "success")
+    flash(_("Two-factor sign-in reset for %(email)s: they enrol again at their next sign-in.", email=user.email),
+          "success")
     return redirect(url_for("web.admin_users"))
 
 
@@ -388,9 +403,9 @@ def tokens_page():
 @token_admin_required
 def token_revoke(token_id: int):
     if not ConfirmForm().validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     tokens.revoke_token_by_id(db.session, token_id, actor=current_actor())
-    flash(f"Token {token_id} revoked.", "success")
+    flash(_("Token %(id)s revoked.", id=token_id), "success")
     return redirect(url_for("web.admin_tokens" if policy.is_cert_admin(current_actor()) else "web.tokens_page"))
 
 
@@ -410,7 +425,7 @@ def admin_audit():
 def admin_audit_csv():
     """Exporting the log is itself an auditable act, so it is a POST (with CSRF): a GET writes nothing."""
     if not ConfirmForm().validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     filters = administration.AuditFilters.from_args(request.form)
     administration.record_audit_export(db.session, filters, actor=current_actor())
     body = stream_with_context(administration.audit_csv(db.session, filters))

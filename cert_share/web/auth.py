@@ -12,6 +12,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import InputError
@@ -23,7 +24,6 @@ from . import bp
 from .actor import current_actor
 from .forms import LoginForm, LogoutForm, PasswordChangeForm
 
-RATE_LIMIT_MESSAGE = "Too many sign-in attempts from your address. Wait a minute, then try again."
 # The Flask session's key for the server-side session (services/web_sessions.py).
 SESSION_KEY = "sid"
 # The Flask session's key for a sign-in that waits for its second factor (twofactor_views.py),
@@ -40,6 +40,10 @@ def safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc or any(ord(ch) < 32 for ch in target):
         return url_for("web.index")
     return target
+
+
+def _rate_limit_message() -> str:
+    return gettext("Too many sign-in attempts from your address. Wait a minute, then try again.")
 
 
 def _login_limit() -> str:
@@ -112,7 +116,7 @@ def _begin_second_factor(user, kind: str, next_url: str | None):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], error_message=RATE_LIMIT_MESSAGE)
+@limiter.limit(_login_limit, methods=["POST"], error_message=_rate_limit_message)
 def login():
     next_url = request.args.get("next")
     if current_user.is_authenticated:
@@ -146,15 +150,16 @@ def logout():
         return redirect(url_for("web.index"))
     signin.record_sign_out(db.session, current_user._get_current_object(), session.get(SESSION_KEY),
                            remote_addr=request.remote_addr)
+    message = gettext("You are signed out.")  # in the language of the person who signed out
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(message, "info")
     return redirect(url_for("web.login"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_login_limit, methods=["POST"], error_message=RATE_LIMIT_MESSAGE)
+@limiter.limit(_login_limit, methods=["POST"], error_message=_rate_limit_message)
 def account_password():
     """Change one's own password: the current one is required; every other session ends."""
     form = PasswordChangeForm()
@@ -162,14 +167,15 @@ def account_password():
     if request.method == "POST":
         try:
             if not form.validate():  # the fields say what is missing; only an expired form needs words
-                raise InputError("the form expired; reload the page and try again")
+                raise InputError(gettext("the form expired; reload the page and try again"))
             if form.new_password.data != form.confirm_password.data:
-                raise InputError("the two new passwords differ", field="confirm_password")
+                raise InputError(gettext("the two new passwords differ"), field="confirm_password")
             user = current_user._get_current_object()
             users.change_own_password(db.session, user, form.current_password.data, form.new_password.data,
                                       current_actor(), keep_session=session.get(SESSION_KEY))
             login_user(user)  # this session carries the account's new version; the others have ended
-            flash("Your password is changed. Every other session of your account has been signed out.", "success")
+            flash(gettext("Your password is changed. Every other session of your account has been signed out."),
+                  "success")
             return redirect(url_for("web.account_security"))
         except InputError as exc:
             db.session.rollback()

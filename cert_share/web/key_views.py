@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..clock import utcnow
@@ -14,7 +15,9 @@ from . import bp
 from .actor import current_actor
 from .staff_forms import ConfirmForm, PgpKeyForm
 
-RATE_LIMIT_MESSAGE = "Too many key uploads from your account. Wait a while, then try again."
+
+def _rate_limit_message() -> str:
+    return _("Too many key uploads from your account. Wait a while, then try again.")
 
 
 def _upload_limit() -> str:
@@ -28,7 +31,7 @@ def _person() -> str:
 
 @bp.route("/account/key", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_upload_limit, methods=["POST"], key_func=_person, error_message=RATE_LIMIT_MESSAGE)
+@limiter.limit(_upload_limit, methods=["POST"], key_func=_person, error_message=_rate_limit_message)
 def account_key():
     """The key on file (fingerprint, expiry) and a form to upload one in its place."""
     user = current_user._get_current_object()
@@ -41,8 +44,8 @@ def account_key():
                 db.session.rollback()
                 form.key.errors = [exc.message]
             else:
-                flash(f"Your OpenPGP key {info.fingerprint} is registered: TLP:AMBER mail reaches you encrypted.",
-                      "success")
+                flash(_("Your OpenPGP key %(fingerprint)s is registered: TLP:AMBER mail reaches you encrypted.",
+                        fingerprint=info.fingerprint), "success")
                 return redirect(url_for("web.account_key"))
         return _page(user, form), 400
     return _page(user, form), 200
@@ -52,9 +55,9 @@ def account_key():
 @login_required
 def account_key_remove():
     if not ConfirmForm().validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     remove_key(db.session, current_user._get_current_object(), actor=current_actor())
-    flash("Your OpenPGP key is removed: marked mail reaches you as a notice with a link.", "success")
+    flash(_("Your OpenPGP key is removed: marked mail reaches you as a notice with a link."), "success")
     return redirect(url_for("web.account_key"))
 
 

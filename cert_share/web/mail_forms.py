@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask import request
+from flask_babel import gettext
 from wtforms import RadioField
 from wtforms.validators import AnyOf
 
 from ..mail import kinds, preferences
 from .forms import Form
-
-_EXPIRED = "the form expired; reload the page and try again"
 
 
 class MailPreferencesForm(Form):
@@ -25,23 +24,29 @@ class MailPreferencesForm(Form):
     def first_error(self) -> tuple[str, str | None]:
         """(message, field name) of the first thing wrong, in the page's order."""
         if self.csrf_token.errors:
-            return _EXPIRED, None
+            return _expired(), None
         if self.unknown:
             name = self.unknown[0][:40]
             offered = [field.name for field in self if field.name != "csrf_token"]
-            return f"{name!r} is not a kind of mail you can choose; choose among {', '.join(offered)}", name
+            return gettext("%(name)r is not a kind of mail you can choose; choose among %(offered)s",
+                           name=name, offered=", ".join(offered)), name
         for field in self:
             if field.errors:
                 return str(field.errors[0]), field.name
-        return _EXPIRED, None
+        return _expired(), None
 
     def choices(self) -> dict[str, str]:
         return {field.name: field.data for field in self if field.name != "csrf_token"}
 
 
+def _expired() -> str:
+    return gettext("the form expired; reload the page and try again")
+
+
 def _choice(kind: str, modes: tuple[str, ...]) -> RadioField:
     return RadioField(kind, choices=list(modes), validate_choice=False,
-                      validators=[AnyOf(modes, message=f"{kind}: choose one of {', '.join(modes)}")])
+                      validators=[AnyOf(modes, message=gettext("%(kind)s: choose one of %(modes)s",
+                                                               kind=kind, modes=", ".join(modes)))])
 
 
 def for_role(role: str) -> MailPreferencesForm:

@@ -9,7 +9,9 @@ distinct ids; the rules are services/partners.set_partner's, refusals shown besi
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
+from .. import i18n
 from ..clock import utcnow
 from ..errors import CertShareError
 from ..extensions import db
@@ -66,7 +68,7 @@ def _partner_or_none(slug: str) -> Organization | None:
 
 
 def _no_partner(slug: str):
-    flash(f"There is no partner CERT {slug[:64]!r}.", "error")
+    flash(_("There is no partner CERT %(slug)r.", slug=slug[:64]), "error")
     return _page(status=404)
 
 
@@ -84,7 +86,8 @@ def admin_partner(slug: str):
                 db.session, org.slug, country=form.country.data, contact=form.contact.data,
                 taxii_url=form.taxii_url.data, username_env=form.username_env.data,
                 password_env=form.password_env.data, languages=form.languages.data, actor=current_actor())
-            flash(f"{org.name}: {', '.join(sorted(changes)) or 'nothing'} changed.", "success")
+            flash(_("%(org)s: %(fields)s changed.", org=org.name, fields=", ".join(sorted(changes)))
+                  if changes else _("%(org)s: nothing changed.", org=org.name), "success")
             return redirect(url_for("web.admin_partners") + f"#partner-{org.slug}")
         except CertShareError as exc:
             db.session.rollback()
@@ -110,15 +113,20 @@ def admin_partner_key(slug: str):
         upload = form.key.data
         data = upload.read(MAX_PGP_KEY + 1) if upload is not None and hasattr(upload, "read") else b""
         if not data:
-            form.key.errors = [*form.key.errors, "Choose the key file (.asc or .gpg) to upload."]
+            form.key.errors = [*form.key.errors, _("Choose the key file (.asc or .gpg) to upload.")]
         elif len(data) > MAX_PGP_KEY:
-            form.key.errors = [*form.key.errors, f"The key file is larger than {MAX_PGP_KEY // 1024} KiB: "
-                                                 "export the public key alone (gpg --export --armor FINGERPRINT)."]
+            form.key.errors = [*form.key.errors, _("The key file is larger than %(size)s KiB: export the public "
+                                                   "key alone (gpg --export --armor FINGERPRINT).",
+                                                   size=MAX_PGP_KEY // 1024)]
         else:
             try:
                 info = partner_mail.register_partner_key(db.session, org, data, current_actor())
-                until = f", valid until {info.expires_at:%Y-%m-%d}" if info.expires_at else ""
-                flash(f"{org.name}: OpenPGP key {info.fingerprint}{until} registered.", "success")
+                if info.expires_at:
+                    flash(_("%(org)s: OpenPGP key %(fingerprint)s, valid until %(day)s registered.", org=org.name,
+                            fingerprint=info.fingerprint, day=i18n.format_date(info.expires_at)), "success")
+                else:
+                    flash(_("%(org)s: OpenPGP key %(fingerprint)s registered.", org=org.name,
+                            fingerprint=info.fingerprint), "success")
                 return redirect(url_for("web.admin_partners") + f"#partner-{org.slug}")
             except CertShareError as exc:
                 db.session.rollback()
@@ -136,8 +144,9 @@ def admin_partner_key_remove(slug: str):
         return _no_partner(slug)
     form = ConfirmForm(prefix=f"partnerkeyremove{org.id}")
     if not form.validate():
-        flash("The form expired; try again.", "error")
+        flash(_("The form expired; try again."), "error")
         return _page(status=400)
     removed = partner_mail.remove_partner_key(db.session, org, current_actor())
-    flash(f"{org.name}: OpenPGP key removed." if removed else f"{org.name} had no OpenPGP key.", "success")
+    flash(_("%(org)s: OpenPGP key removed.", org=org.name) if removed
+          else _("%(org)s had no OpenPGP key.", org=org.name), "success")
     return redirect(url_for("web.admin_partners") + f"#partner-{org.slug}")

@@ -12,8 +12,10 @@ from __future__ import annotations
 import time
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from .. import i18n
 from ..actor import actor_for_user
 from ..errors import CertShareError, InputError
 from ..extensions import db, limiter
@@ -24,7 +26,9 @@ from .actor import current_actor
 from .auth import PENDING_KEY, _login_limit, _start_session, safe_next, throttling
 from .staff_forms import ConfirmForm, TotpCodeForm
 
-RATE_MESSAGE = "Too many attempts from your address. Wait a minute, then try again."
+
+def _rate_message() -> str:
+    return _("Too many attempts from your address. Wait a minute, then try again.")
 
 
 def _pending_user() -> tuple[User | None, dict | None]:
@@ -59,15 +63,15 @@ def _beside_code(form: TotpCodeForm, error: str | None) -> None:
 def _must_wait():
     """The account's codes are refused for now (too many wrong ones): back to the start."""
     session.pop(PENDING_KEY, None)
-    return _restart("Too many wrong codes for this account. Wait a few minutes, then sign in again.")
+    return _restart(_("Too many wrong codes for this account. Wait a few minutes, then sign in again."))
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], error_message=RATE_MESSAGE)
+@limiter.limit(_login_limit, methods=["POST"], error_message=_rate_message)
 def login_totp():
     user, pending = _pending_user()
     if user is None or pending is None or pending.get("kind") != "totp":
-        return _restart("Your sign-in expired. Enter your e-mail and password again.")
+        return _restart(_("Your sign-in expired. Enter your e-mail and password again."))
     form = TotpCodeForm()
     error = None
     if request.method == "POST":
@@ -76,24 +80,24 @@ def login_totp():
             return _finish(user, pending)
         if totp.blocked_until(db.session, user) is not None:
             return _must_wait()
-        error = "That code is not valid. Enter the current code from your authenticator app."
+        error = _("That code is not valid. Enter the current code from your authenticator app.")
     form.code.data = ""
     _beside_code(form, error)
     return render_template("admin/login_totp.html", form=form), 401 if error else 200
 
 
 @bp.route("/login/totp/enrol", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], error_message=RATE_MESSAGE)
+@limiter.limit(_login_limit, methods=["POST"], error_message=_rate_message)
 def login_totp_enrol():
     user, pending = _pending_user()
     if user is None or pending is None or pending.get("kind") != "totp-enrol":
-        return _restart("Your sign-in expired. Enter your e-mail and password again.")
+        return _restart(_("Your sign-in expired. Enter your e-mail and password again."))
     form = TotpCodeForm()
     error = None
     if request.method == "POST" and user.totp_secret:
         try:
             if not form.validate():
-                raise InputError("enter the 6-digit code from your authenticator app")
+                raise InputError(_("enter the 6-digit code from your authenticator app"))
             totp.confirm_enrolment(db.session, user, form.code.data,
                                    actor=actor_for_user(user, request.remote_addr))
             return _finish(user, pending)
@@ -123,16 +127,16 @@ def account_security():
     action = request.form.get("action")
     if request.method == "POST":
         if not form.validate():
-            return _security_page(user, form, "enter the 6-digit code from your authenticator app")
+            return _security_page(user, form, _("enter the 6-digit code from your authenticator app"))
         try:
             if action == "confirm":
                 totp.confirm_enrolment(db.session, user, form.code.data, actor=current_actor())
-                flash("Two-factor sign-in is on.", "success")
+                flash(_("Two-factor sign-in is on."), "success")
             elif action == "disable":
                 totp.disable_own(db.session, user, form.code.data, actor=current_actor(), throttling=throttling())
-                flash("Two-factor sign-in is off.", "success")
+                flash(_("Two-factor sign-in is off."), "success")
             else:
-                raise InputError("unknown action")
+                raise InputError(_("unknown action"))
         except CertShareError as exc:
             db.session.rollback()
             return _security_page(user, form, exc.message)
@@ -144,7 +148,7 @@ def account_security():
 @login_required
 def account_security_start():
     if not ConfirmForm().validate():
-        raise InputError("the form expired; reload the page and try again")
+        raise InputError(_("the form expired; reload the page and try again"))
     user = current_user._get_current_object()
     if not user.totp_enabled:
         totp.start_enrolment(db.session, user)
@@ -162,4 +166,10 @@ def _security_page(user: User, form: TotpCodeForm, error: str | None):
     if code_shown:
         _beside_code(form, error)
     return render_template("admin/account_security.html", form=form, error=None if code_shown else error, qr=qr,
-                           secret=secret, required=required, start_form=ConfirmForm()), 400 if error else 200
+                           secret=secret, required=required, start_form=ConfirmForm(),
+                           own_language=_own_language(user)), 400 if error else 200
+
+
+def _own_language(user: User) -> str | None:
+    """The language the person chose (account_language), by its own name; None: automatic."""
+    return i18n.language_name(user.locale) if user.locale in i18n.available_locales() else None

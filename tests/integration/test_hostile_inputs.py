@@ -72,7 +72,7 @@ FORM_FIELDS = ("title", "description", "classification", "severity", "tlp", "det
                "new_password", "confirm_password", "regime", "duty_email", "critical-report", "draft-review",
                "asset-warning", "deadline-reminder", "exercise", "situation", "key", "partners", "message",
                "due_at", "confirm_strict", "objects", "publish_clear", "clear", "exercise_id", "exercise_inject",
-               "participants", "sectors", "starts_at", "ends_at", "confirm_real_values", "injects",
+               "participants", "sectors", "starts_at", "ends_at", "confirm_real_values", "injects", "locale",
                *(f"injects-{n}-{part}" for n in (0, 7) for part in (
                    "offset_minutes", "kind", "title", "description", "observables", "tlp", "expect", "partner_name")))
 
@@ -187,7 +187,7 @@ _BODY_ONLY = {
     "web.admin_organization", "web.admin_organization_deactivate", "web.admin_organization_reactivate",
     "web.org_users", "web.user_password_reset", "web.user_disable", "web.user_enable",
     "web.account_mail", "web.admin_organization_duty", "web.operations_page", "web.operations_requeue",
-    "web.account_key", "web.account_key_remove",
+    "web.account_key", "web.account_key_remove", "web.account_language",
     "api.open_cooperation_requests", "api.get_cooperation_request", "api.acknowledge_cooperation_request",
     "api.answer_cooperation_request", "web.admin_partners", "web.admin_partner",
     "web.admin_partner_key", "web.admin_partner_key_remove",
