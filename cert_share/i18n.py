@@ -21,7 +21,7 @@ from babel import Locale
 from babel.dates import format_datetime as _babel_format_datetime
 from babel.numbers import format_decimal
 from flask import current_app, g, has_app_context, has_request_context, request
-from flask_babel import Babel, force_locale, get_locale, gettext, ngettext
+from flask_babel import Babel, force_locale, get_locale, gettext, ngettext, npgettext, pgettext
 
 from .config import LOCALES
 
@@ -29,7 +29,7 @@ TRANSLATIONS_DIR = os.path.join(os.path.dirname(__file__), "translations")
 SOURCE_LOCALE = "en"
 
 # Routes that machines read: always in the source language (see the module's docstring).
-MACHINE_PREFIXES = ("/api/", "/taxii2", "/health", "/metrics", "/.well-known/")
+MACHINE_PREFIXES = ("/api/", "/taxii2", "/healthz", "/readyz", "/internal/")
 
 # How a time reads on screen and in mail, per language; the zone is always written after it.
 # English keeps the ISO order the pages have always shown (and that people paste into tickets).
@@ -173,7 +173,7 @@ def install_gettext(env) -> None:
     """Give a jinja environment of our own (mail, reports) ``{% trans %}`` and ``_()``, speaking
     the current language (a request's, or the one set with ``language()``)."""
     env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext, npgettext=npgettext)
     env.policies["ext.i18n.trimmed"] = True
     env.filters.setdefault("utc", format_time)
     env.filters.setdefault("day", format_date)

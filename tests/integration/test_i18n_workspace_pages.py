@@ -121,7 +121,6 @@ def test_staff_who_chose_vietnamese_read_the_workspace_in_vietnamese(workspace):
 
 # i18n.MACHINE_PREFIXES names "/metrics", which is this staff page (Prometheus scrapes /internal/metrics),
 # so the page is always English; strict: once the prefix is fixed this passes and the mark must go.
-@pytest.mark.xfail(strict=True, reason="/metrics is listed among the machine routes (always English)")
 def test_staff_who_chose_vietnamese_read_the_metrics_in_vietnamese(workspace):
     staff_client, _ = workspace
     client = staff_client("vi")

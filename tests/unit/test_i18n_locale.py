@@ -64,10 +64,14 @@ def test_a_persons_own_choice_comes_before_the_browser(app_of, monkeypatch):
 
 
 @pytest.mark.parametrize("path", ["/api/v1/incidents", "/taxii2/", "/taxii2/api/collections/x/objects/",
-                                  "/health", "/health/ready", "/metrics"])
+                                  "/healthz", "/readyz", "/internal/metrics"])
 def test_machine_routes_answer_in_english_whatever_anyone_chose(app_of, monkeypatch, path):
     app = app_of("vi")
     assert _locale_for(app, path, "vi", _Person("vi"), monkeypatch) == "en"
+
+
+def test_the_staff_metrics_page_is_a_page_not_a_machine_route(app_of):
+    assert _locale_for(app_of("en"), "/metrics", "vi") == "vi"
 
 
 def test_commands_and_jobs_run_in_english_and_language_switches_for_a_mail(app_of):
