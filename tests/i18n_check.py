@@ -6,7 +6,8 @@ Used by tests/unit/test_i18n_catalogs.py, and by hand while marking:
 A template is lexed by Jinja: text inside ``{% trans %}`` blocks, expressions (``{{ _("...") }}``)
 and tags are marked or code; the rest is HTML, whose text nodes and human-read attributes (title,
 placeholder, aria-label, alt, a button's value) must hold no words. Plain-text templates (mail)
-are text throughout.
+are text throughout. A template whose reader never has a language choice (mail to a partner CERT,
+always English) says so in a comment holding ``Always English, never translated`` and is skipped.
 """
 from __future__ import annotations
 
@@ -102,6 +103,8 @@ class _Texts(HTMLParser):
 def unmarked(path: str) -> list[tuple[int, str]]:
     with open(path, encoding="utf-8") as fh:
         source = fh.read()
+    if re.search(r"\{#-?\s*Always English, never translated", source):
+        return []
     pieces = _unmarked_source(source)
     if path.endswith(".txt"):
         out = []
