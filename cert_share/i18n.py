@@ -129,6 +129,16 @@ def language(code: str | None) -> Iterator[None]:
         yield
 
 
+def translate(value) -> str:
+    """A label held in a variable, in the current language, as plain text (the ``|t`` filter).
+
+    Templates translate such labels with ``{{ label|t }}``, never ``{{ _(label) }}``: Jinja marks
+    what ``_()`` returns as safe HTML, which is right for literals and wrong for a value that is
+    not in the catalog (a machine value, or anything a person typed) - it would reach the page
+    unescaped."""
+    return str(gettext(str(value))) if value is not None else ""
+
+
 def current_locale() -> str:
     locale = get_locale() if has_app_context() else None
     return str(locale) if locale else SOURCE_LOCALE
@@ -175,6 +185,7 @@ def install_gettext(env) -> None:
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext, npgettext=npgettext)
     env.policies["ext.i18n.trimmed"] = True
+    env.filters.setdefault("t", translate)
     env.filters.setdefault("utc", format_time)
     env.filters.setdefault("day", format_date)
     env.filters.setdefault("number", format_number)

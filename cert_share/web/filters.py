@@ -41,6 +41,11 @@ def utc(value: datetime | None, seconds: bool = False) -> str:
     return i18n.format_time(value, seconds)
 
 
+@bp.app_template_filter("t")
+def t(value) -> str:
+    return i18n.translate(value)
+
+
 @bp.app_template_filter("day")
 def day(value: datetime | None) -> str:
     return i18n.format_date(value)

@@ -64,6 +64,19 @@ def test_every_template_string_is_marked_for_translation():
     assert not problems, "text not marked for translation ({% trans %} or _()):\n" + "\n".join(problems)
 
 
+def test_templates_translate_variables_with_the_escaping_filter():
+    """``_(variable)`` is marked safe by Jinja: a value missing from the catalog (anything typed)
+    would reach the page unescaped. Variables go through ``|t``; ``_()`` takes literals only."""
+    dynamic = re.compile(r"(?<![\w.])_\((?![\"'])")
+    found = []
+    for path in glob.glob(os.path.join(PACKAGE, "**", "templates", "**", "*.*"), recursive=True):
+        with open(path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if dynamic.search(line):
+                    found.append(f"{os.path.relpath(path, ROOT)}:{number}: {line.strip()[:100]}")
+    assert not found, "\n".join(found)
+
+
 def test_the_template_catalog_is_current(extracted):
     with open(os.path.join(TRANSLATIONS, "messages.pot"), "rb") as fh:
         template = {(m.context, _msgid(m.id)) for m in read_po(fh) if m.id}
