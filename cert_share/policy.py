@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Iterable
 
+from flask_babel import gettext
 from sqlalchemy import false, or_, select, true
 
 from .actor import Actor
 from .errors import PermissionDenied
 from .models import CaseMember, EarlyWarning, Incident, Observable, WarningSource
 from .models.user import ANALYST, CERT_ADMIN, CERT_ANALYST, MEMBER_ADMIN
-from .vocab import TLP_LEVELS, tlp_label, tlp_up_to
+from .vocab import N_, TLP_LEVELS, tlp_label, tlp_up_to
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.sql.elements import ColumnElement
@@ -360,9 +361,9 @@ def _kind_of_alias(alias: str) -> str:
 
 # What staff are told when a warning's TLP is above a chosen collection's ceiling.
 _TOO_WIDE = {
-    "red": "TLP:RED warnings are never published to a collection",
-    "amber+strict": "TLP:AMBER+STRICT warnings may only go to organization collections (org-<slug>)",
-    "amber": "TLP:AMBER warnings may not go to all-members; choose sector or organization collections",
+    "red": N_("TLP:RED warnings are never published to a collection"),
+    "amber+strict": N_("TLP:AMBER+STRICT warnings may only go to organization collections (org-<slug>)"),
+    "amber": N_("TLP:AMBER warnings may not go to all-members; choose sector or organization collections"),
 }
 
 
@@ -378,4 +379,6 @@ def warning_targets_refusal(tlp: str, targets: Iterable[str]) -> str | None:
     too_wide = [t for t in targets if tlp not in _PUBLISHED_TO.get(_kind_of_alias(t), frozenset())]
     if not too_wide:
         return None
-    return _TOO_WIDE.get(tlp, f"{tlp_label(tlp)} warnings may not go to {', '.join(too_wide)}")
+    if tlp in _TOO_WIDE:
+        return gettext(_TOO_WIDE[tlp])
+    return gettext("%(tlp)s warnings may not go to %(targets)s", tlp=tlp_label(tlp), targets=", ".join(too_wide))

@@ -89,8 +89,6 @@ NEVER_LEAVES = "red"
 # Leaves only with the staff member's explicit confirmation (confirm_strict), whatever the route.
 CONFIRM_TO_LEAVE = "amber+strict"
 NO_CERT = N_("the operating CERT organization is not set up (cert-share org add --kind cert)")
-# A frozen request whose report changed since (see report_changed): never sent again.
-REPORT_CHANGED = "the report changed since the request was made"
 # C0 control characters but tab and line feed: what a partner writes is stored and audited
 # without them (PostgreSQL refuses NUL in any text; the others only garble pages and logs).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
@@ -388,14 +386,19 @@ def report_changed(request: CooperationRequest, delivery: PartnerDelivery) -> st
     incident = request.incident
     if request.direction != "outgoing" or delivery.purpose != "request" or incident is None:
         return None
-    why = None
+    # A frozen request whose report changed since: never sent again.
     if incident.tlp == NEVER_LEAVES:
-        why = "it is TLP:RED now, which never leaves the platform"
-    elif strictest_tlp([incident.tlp, request.tlp]) != request.tlp:
-        why = f"it is {tlp_label(incident.tlp)} now, stricter than the request's {tlp_label(request.tlp)}"
-    elif not incident.share_reporter and _names(delivery.bundle, incident.organization):
-        why = f"{incident.organization.name} no longer shares its name with partners, and the request names it"
-    return None if why is None else f"{REPORT_CHANGED} ({why}): open a new request"
+        return gettext("the report changed since the request was made (it is TLP:RED now, which never leaves the "
+                       "platform): open a new request")
+    if strictest_tlp([incident.tlp, request.tlp]) != request.tlp:
+        return gettext("the report changed since the request was made (it is %(now)s now, stricter than the "
+                       "request's %(then)s): open a new request",
+                       now=tlp_label(incident.tlp), then=tlp_label(request.tlp))
+    if not incident.share_reporter and _names(delivery.bundle, incident.organization):
+        return gettext("the report changed since the request was made (%(name)s no longer shares its name with "
+                       "partners, and the request names it): open a new request",
+                       name=incident.organization.name)
+    return None
 
 
 def _names(bundle: object, org: Organization | None) -> bool:

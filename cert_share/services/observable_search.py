@@ -75,6 +75,11 @@ _IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 _WIDEST_MAPPED_PREFIX = 96 + SEARCH_WIDEST_IPV4_PREFIX
 
 
+class FullCardQuery(InputError):
+    """A full payment card number typed as a query: refused, and never shown back (the page knows
+    it by this class, not by the message, which is in the reader's language)."""
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     """A classified query: ``value`` is what is searched (normalized; the text itself for free
@@ -110,12 +115,12 @@ def parse_query(text: object, *, field_name: str = "q") -> SearchQuery:
     if text.lower().startswith(f"{keyed_hash.PREFIX}:"):
         return _hmac_query(text, field_name)
     if looks_like_full_card(text):
-        raise InputError(FULL_CARD_REFUSAL, field=field_name)
+        raise FullCardQuery(gettext(FULL_CARD_REFUSAL), field=field_name)
     try:
         obs = recognize(text)
     except ObservableError as exc:
-        if str(exc) == FULL_CARD_REFUSAL:
-            raise InputError(FULL_CARD_REFUSAL, field=field_name) from None
+        if exc.full_card:
+            raise FullCardQuery(gettext(FULL_CARD_REFUSAL), field=field_name) from None
         return SearchQuery(text, TEXT, text, text)
     if obs.type in ("ipv4-addr", "ipv6-addr"):
         if "/" in obs.value:

@@ -28,7 +28,7 @@ from ..mail.pgp import KeyInfo, inspect_key
 from ..models import Organization, OutboxMessage, PartnerDelivery
 from ..store.audit import record
 from ..store.organizations import cert_organization
-from ..vocab import tlp_label
+from ..vocab import N_, tlp_label
 from .partner_channels import channel_of, contact_address
 
 
@@ -66,6 +66,48 @@ def queue_mail(session: DbSession, delivery: PartnerDelivery, now: datetime) -> 
     return row
 
 
+# Why a partner cannot be mailed (mail_refusal), one sentence per problem and purpose of the mail.
+_MAIL_REFUSALS = {
+    ("no-key-for-address", "request"): N_(
+        "%(name)s has no OpenPGP key for its contact address and is reached by e-mail: a %(tlp)s request "
+        "cannot be sent to it in clear; register its key (cert-share partner key %(slug)s FILE, or on "
+        "/admin/partners) or give it a TAXII URL (cert-share partner set %(slug)s --taxii-url URL)"),
+    ("no-key-for-address", "acknowledgement"): N_(
+        "%(name)s has no OpenPGP key for its contact address and is reached by e-mail: a %(tlp)s "
+        "acknowledgement cannot be sent to it in clear; register its key (cert-share partner key %(slug)s "
+        "FILE, or on /admin/partners) or give it a TAXII URL (cert-share partner set %(slug)s --taxii-url "
+        "URL)"),
+    ("no-key-for-address", "answer"): N_(
+        "%(name)s has no OpenPGP key for its contact address and is reached by e-mail: a %(tlp)s answer "
+        "cannot be sent to it in clear; register its key (cert-share partner key %(slug)s FILE, or on "
+        "/admin/partners) or give it a TAXII URL (cert-share partner set %(slug)s --taxii-url URL)"),
+    ("no-key", "request"): N_(
+        "%(name)s has no OpenPGP key and is reached by e-mail: a %(tlp)s request cannot be sent to it in "
+        "clear; register its key (cert-share partner key %(slug)s FILE, or on /admin/partners) or give it a "
+        "TAXII URL (cert-share partner set %(slug)s --taxii-url URL)"),
+    ("no-key", "acknowledgement"): N_(
+        "%(name)s has no OpenPGP key and is reached by e-mail: a %(tlp)s acknowledgement cannot be sent to it "
+        "in clear; register its key (cert-share partner key %(slug)s FILE, or on /admin/partners) or give it "
+        "a TAXII URL (cert-share partner set %(slug)s --taxii-url URL)"),
+    ("no-key", "answer"): N_(
+        "%(name)s has no OpenPGP key and is reached by e-mail: a %(tlp)s answer cannot be sent to it in "
+        "clear; register its key (cert-share partner key %(slug)s FILE, or on /admin/partners) or give it a "
+        "TAXII URL (cert-share partner set %(slug)s --taxii-url URL)"),
+    ("expired", "request"): N_(
+        "%(name)s has an OpenPGP key that has expired and is reached by e-mail: a %(tlp)s request cannot be "
+        "sent to it in clear; register its key (cert-share partner key %(slug)s FILE, or on /admin/partners) "
+        "or give it a TAXII URL (cert-share partner set %(slug)s --taxii-url URL)"),
+    ("expired", "acknowledgement"): N_(
+        "%(name)s has an OpenPGP key that has expired and is reached by e-mail: a %(tlp)s acknowledgement "
+        "cannot be sent to it in clear; register its key (cert-share partner key %(slug)s FILE, or on "
+        "/admin/partners) or give it a TAXII URL (cert-share partner set %(slug)s --taxii-url URL)"),
+    ("expired", "answer"): N_(
+        "%(name)s has an OpenPGP key that has expired and is reached by e-mail: a %(tlp)s answer cannot be "
+        "sent to it in clear; register its key (cert-share partner key %(slug)s FILE, or on /admin/partners) "
+        "or give it a TAXII URL (cert-share partner set %(slug)s --taxii-url URL)"),
+}
+
+
 def mail_refusal(partner: Organization, tlp: str, now: datetime | None = None, *, what: str = "request") -> str | None:
     """Why a ``what`` marked ``tlp`` cannot be mailed to ``partner``: it may not travel in clear
     text (mail/encryption: MAIL_REQUIRE_ENCRYPTION_FROM, TLP:RED) and the partner has no valid key
@@ -76,14 +118,13 @@ def mail_refusal(partner: Organization, tlp: str, now: datetime | None = None, *
         return None
     now = now or utcnow()
     if encryption.key_of(partner, contact_address(partner) or "") is None:
-        problem = "has no OpenPGP key for its contact address" if partner.pgp_key else "has no OpenPGP key"
+        problem = "no-key-for-address" if partner.pgp_key else "no-key"
     elif encryption.key_expired(partner, now):
-        problem = "has an OpenPGP key that has expired"
+        problem = "expired"
     else:
         return None
-    return (f"{partner.name} {problem} and is reached by e-mail: a {tlp_label(tlp)} {what} cannot be sent to it "
-            f"in clear; register its key (cert-share partner key {partner.slug} FILE, or on /admin/partners) or give "
-            f"it a TAXII URL (cert-share partner set {partner.slug} --taxii-url URL)")
+    message = _MAIL_REFUSALS.get((problem, what), _MAIL_REFUSALS[problem, "request"])
+    return gettext(message, name=partner.name, tlp=tlp_label(tlp), slug=partner.slug)
 
 
 def register_partner_key(session: DbSession, partner: Organization, key_bytes: str | bytes, actor: Actor,

@@ -16,16 +16,22 @@ import base58
 import bech32m
 import phonenumbers
 from Crypto.Hash import keccak
+from flask_babel import gettext
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
+
+from ..vocab import N_
 
 FRAUD_TYPES: tuple[str, ...] = ("bank-account", "phone-number", "cryptocurrency-wallet", "payment-card")
 # Values that may be a victim's personal data as much as a criminal's: warnings carry their keyed
 # hash, not the value, unless CERT staff choose otherwise (early_warning).
 PERSONAL_TYPES: frozenset[str] = frozenset({"bank-account", "phone-number", "payment-card"})
 
-FULL_CARD_REFUSAL = ("a full payment card number must never be shared: give only its first 6 digits (the BIN) "
-                     "and its last 4, e.g. 411111******1111")
+# Messages are worded when raised (gettext), in the reader's language; English on the API and TAXII.
+FULL_CARD_REFUSAL = N_("a full payment card number must never be shared: give only its first 6 digits (the BIN) "
+                       "and its last 4, e.g. 411111******1111")
+NOT_TRUNCATED_CARD = N_("is not a truncated card number: expected its first 6 digits, a mask and its last 4, e.g. "
+                        "411111******1111")
 
 _SEPARATORS = re.compile(r"[\s\-.()]")
 # ASCII digits only ([0-9], never \d, which is any script's): every validator first translates
@@ -42,7 +48,23 @@ _ETH = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 class FraudValueError(ValueError):
-    """Not a valid value of a fraud type; the message never repeats a card number."""
+    """Not a valid value of a fraud type; the message never repeats a card number.
+
+    ``full_card``: the value is a full card number (FULL_CARD_REFUSAL, in the reader's language),
+    never to be echoed; ``quotes_nothing``: the message names no part of the value; ``unnamed``:
+    the message leaves the value unnamed ("is not …"), a form may give it a subject."""
+
+    def __init__(self, message: str, *, full_card: bool = False, quotes_nothing: bool = False,
+                 unnamed: bool = False):
+        super().__init__(message)
+        self.full_card = full_card
+        self.quotes_nothing = quotes_nothing or full_card
+        self.unnamed = unnamed
+
+
+def full_card_refused() -> FraudValueError:
+    """The refusal of a full card number, in the reader's language, marked as such."""
+    return FraudValueError(gettext(FULL_CARD_REFUSAL), full_card=True)
 
 
 @dataclass(frozen=True)
@@ -82,13 +104,11 @@ def payment_card(text: str) -> Value:
     compact = re.sub(r"[\s\-]", "", ascii_digits(text))
     if _DIGITS.match(compact):
         if len(compact) >= 12:
-            raise FraudValueError(FULL_CARD_REFUSAL)
-        raise FraudValueError("is not a truncated card number: expected its first 6 digits, a mask and its "
-                              "last 4, e.g. 411111******1111")
+            raise full_card_refused()
+        raise FraudValueError(gettext(NOT_TRUNCATED_CARD), unnamed=True)
     m = _MASKED_CARD.match(compact)
     if not m:
-        raise FraudValueError("is not a truncated card number: expected its first 6 digits, a mask and its "
-                              "last 4, e.g. 411111******1111")
+        raise FraudValueError(gettext(NOT_TRUNCATED_CARD), unnamed=True)
     # Identity is BIN6 + last 4: reporters who give an 8-digit BIN and those who give 6 still meet.
     value = f"{m.group(1)[:6]}******{m.group(2)}"
     return Value(value, value)
@@ -98,7 +118,7 @@ def mask_card(digits: str) -> Value:
     """A full card number from foreign data (MISP ``cc-number``), truncated to BIN + last 4."""
     compact = re.sub(r"[\s\-]", "", ascii_digits(digits))
     if not _DIGITS.match(compact) or not 12 <= len(compact) <= 19:
-        raise FraudValueError("is not a card number")
+        raise FraudValueError(gettext("is not a card number"), unnamed=True)
     value = f"{compact[:6]}******{compact[-4:]}"
     return Value(value, value)
 
@@ -109,8 +129,8 @@ def mask_card(digits: str) -> Value:
 # account number of that shape (about one in ten 13-19 digit numbers starting 2-6 passes the Luhn
 # check) cannot be given with its BIC; its IBAN, which is never taken for a card, still can.
 _CARD_NETWORK_DIGITS = frozenset("23456")
-CARD_AS_ACCOUNT = ("the account number reads as a full payment card number, which must never be shared; if it "
-                   "really is a bank account, give its IBAN instead (e.g. DE89 3704 0044 0532 0130 00)")
+CARD_AS_ACCOUNT = N_("the account number reads as a full payment card number, which must never be shared; if it "
+                     "really is a bank account, give its IBAN instead (e.g. DE89 3704 0044 0532 0130 00)")
 
 
 # -- bank accounts ----------------------------------------------------------------------------------
@@ -125,22 +145,25 @@ def bank_account(text: str) -> Value:
         try:
             iban = IBAN(compact)
         except SchwiftyException as exc:
-            raise FraudValueError(f"{text!r} is not a valid IBAN ({_schwifty_reason(exc)})") from None
+            raise FraudValueError(gettext("%(text)r is not a valid IBAN (%(reason)s)", text=text,
+                                              reason=_schwifty_reason(exc))) from None
         return Value(iban.compact, iban.formatted)
     m = _BIC_ACCOUNT.match(upper)
     if m:
         account = re.sub(r"[\s\-]", "", m.group(2))
         if account[:1] in _CARD_NETWORK_DIGITS and looks_like_full_card(account):
-            raise FraudValueError(CARD_AS_ACCOUNT)
+            raise FraudValueError(gettext(CARD_AS_ACCOUNT), quotes_nothing=True)
         try:
             bic = BIC(m.group(1))
         except SchwiftyException as exc:
-            raise FraudValueError(f"{text!r}: {m.group(1)!r} is not a valid BIC ({_schwifty_reason(exc)})") from None
+            raise FraudValueError(gettext("%(text)r: %(bic)r is not a valid BIC (%(reason)s)", text=text,
+                                          bic=m.group(1), reason=_schwifty_reason(exc))) from None
         if not _ACCOUNT.match(account):
-            raise FraudValueError(f"{text!r}: the account number must be 1-34 letters or digits")
+            raise FraudValueError(gettext("%(text)r: the account number must be 1-34 letters or digits", text=text))
         return Value(f"{bic.compact}/{account}", f"{account} (BIC {bic.compact})")
-    raise FraudValueError(f"{text!r} is not a bank account: expected an IBAN (e.g. DE89 3704 0044 0532 0130 00) "
-                          "or a BIC and a national account number (e.g. BFTVVNVX/0071000123456)")
+    raise FraudValueError(gettext("%(text)r is not a bank account: expected an IBAN (e.g. DE89 3704 0044 0532 0130 "
+                                  "00) or a BIC and a national account number (e.g. BFTVVNVX/0071000123456)",
+                                  text=text))
 
 
 def _schwifty_reason(exc: Exception) -> str:
@@ -168,11 +191,13 @@ def phone_number(text: str, default_region: str | None = None) -> Value:
         number = phonenumbers.parse(raw, None if raw.startswith("+") else (default_region or None))
     except phonenumbers.NumberParseException:
         if not raw.startswith("+") and not default_region:
-            raise FraudValueError(f"{text!r} is not a phone number in international form (+<country code>...); "
-                                  "national numbers need PHONE_DEFAULT_REGION") from None
-        raise FraudValueError(f"{text!r} is not a valid phone number") from None
+            raise FraudValueError(gettext("%(text)r is not a phone number in international form (+<country "
+                                          "code>...); national numbers need PHONE_DEFAULT_REGION",
+                                          text=text)) from None
+        raise FraudValueError(gettext("%(text)r is not a valid phone number", text=text)) from None
     if not phonenumbers.is_valid_number(number):
-        raise FraudValueError(f"{text!r} is not a valid phone number (wrong length or no such number range)")
+        raise FraudValueError(gettext("%(text)r is not a valid phone number (wrong length or no such number range)",
+                                      text=text))
     # An extension ("…;ext=123", "… ext. 123") is dropped, not refused: it names a desk behind the
     # number, not another number, so reports with and without it are one observable; and kept in
     # the display it was free digits (a card number fitted there) shown and stored as they came.
@@ -246,12 +271,13 @@ def cryptocurrency_wallet(text: str) -> Value:
         return found
     if raw[:1] in {"4", "8"} and len(raw) in (95, 106):
         if not _monero(raw):
-            raise FraudValueError(f"{text!r} is not a valid Monero address (checksum is wrong)")
+            raise FraudValueError(gettext("%(text)r is not a valid Monero address (checksum is wrong)", text=text))
         return Value(raw, raw)
     if raw.lower().startswith(("tb1", "bcrt1")) or raw[:1] in {"m", "n", "2"} and _B58.match(raw):
-        raise FraudValueError(f"{text!r}: test-network addresses are not accepted; give a main-network address")
-    raise FraudValueError(f"{text!r} is not a wallet address this platform knows: expected Bitcoin "
-                          "(1…, 3…, bc1…), Ethereum (0x + 40 hex digits) or Monero (4…/8…)")
+        raise FraudValueError(gettext("%(text)r: test-network addresses are not accepted; give a main-network "
+                                      "address", text=text))
+    raise FraudValueError(gettext("%(text)r is not a wallet address this platform knows: expected Bitcoin (1…, 3…, "
+                                  "bc1…), Ethereum (0x + 40 hex digits) or Monero (4…/8…)", text=text))
 
 
 def _ethereum(text: str, raw: str) -> Value:
@@ -259,8 +285,8 @@ def _ethereum(text: str, raw: str) -> Value:
     checksummed = eip55(hex_part)
     # All lower or all upper case carries no checksum (EIP-55); mixed case must match it.
     if hex_part not in (hex_part.lower(), hex_part.upper()) and raw != checksummed:
-        raise FraudValueError(f"{text!r} is not a valid Ethereum address (its EIP-55 mixed-case checksum "
-                              "does not match: a character was mistyped)")
+        raise FraudValueError(gettext("%(text)r is not a valid Ethereum address (its EIP-55 mixed-case checksum "
+                                      "does not match: a character was mistyped)", text=text))
     return Value("0x" + hex_part.lower(), checksummed)
 
 
@@ -268,20 +294,23 @@ def _bitcoin(text: str, raw: str) -> Value | None:
     lower = raw.lower()
     if lower.startswith("bc1"):
         if raw not in (lower, raw.upper()):
-            raise FraudValueError(f"{text!r} is not a valid Bitcoin address (bech32 addresses are not mixed-case)")
+            raise FraudValueError(gettext("%(text)r is not a valid Bitcoin address (bech32 addresses are not "
+                                          "mixed-case)", text=text))
         try:
             bech32m.decode("bc", lower)
         except (bech32m.DecodeError, ValueError):
-            raise FraudValueError(f"{text!r} is not a valid Bitcoin address (bech32/bech32m checksum or "
-                                  "length is wrong)") from None
+            raise FraudValueError(gettext("%(text)r is not a valid Bitcoin address (bech32/bech32m checksum or "
+                                          "length is wrong)", text=text)) from None
         return Value(lower, lower)
     if raw[:1] in {"1", "3"} and 25 <= len(raw) <= 35 and _B58.match(raw):
         try:
             payload = base58.b58decode_check(raw)
         except ValueError:
-            raise FraudValueError(f"{text!r} is not a valid Bitcoin address (base58check checksum is wrong)") from None
+            raise FraudValueError(gettext("%(text)r is not a valid Bitcoin address (base58check checksum is wrong)",
+                                          text=text)) from None
         if len(payload) != 21 or payload[0] not in (0x00, 0x05):
-            raise FraudValueError(f"{text!r} is not a valid Bitcoin address (unknown version byte)")
+            raise FraudValueError(gettext("%(text)r is not a valid Bitcoin address (unknown version byte)",
+                                          text=text))
         return Value(raw, raw)
     return None
 

@@ -397,12 +397,12 @@ def _checked(collector: ObservableCollector, type_: str, value: str, label: str,
     try:
         return normalize(type_, value)
     except ObservableError as exc:
-        _invalid(collector, label, value if quoted is None else quoted, str(exc))
+        _invalid(collector, label, value if quoted is None else quoted, str(exc), quote=not exc.full_card)
         return None
 
 
 def _invalid(collector: ObservableCollector, label: str, value: str, reason: str, *, quote: bool = True) -> None:
-    if quote and not holds_card(value) and reason != fraud.FULL_CARD_REFUSAL:
+    if quote and not holds_card(value):
         collector.invalid.append(f"{label} {value[:80]!r}: {reason}")
     else:
         collector.invalid.append(f"{label} (value not shown): {reason}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import idna
+from flask_babel import gettext
 
 from ..config import setting
 from . import fraud
@@ -40,9 +41,6 @@ MAX_VALUE_LENGTH = 2048
 # for a card number (NFC can lengthen a text: the margin keeps every value that may be quoted).
 _SCANNED_LENGTH = 4 * MAX_VALUE_LENGTH
 
-# Messages that never quote the value: they stand as they are.
-_QUOTING_NOTHING = frozenset({fraud.FULL_CARD_REFUSAL, fraud.CARD_AS_ACCOUNT})
-
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 # The Cc characters of ASCII (ASCII has no Cf): the per-character Unicode lookup is only needed
 # beyond it, and would cost a tenth of parsing a large import.
@@ -54,7 +52,23 @@ _ASN = re.compile(r"^(?:AS)?(\d{1,10})$", re.IGNORECASE)
 
 class ObservableError(ValueError):
     """A value that is not a valid observable of the given type. Its message may repeat the value,
-    except for a full payment card number, which it never does."""
+    except for a full payment card number, which it never does.
+
+    Messages are worded when raised (gettext): in the reader's language on a page, English on the
+    API and TAXII. ``full_card``: the value was refused as a full card number (never to be echoed,
+    in any language); ``quotes_nothing``: the message names no part of the value; ``unnamed``: the
+    message leaves the value unnamed ("is not …"), a form may give it a subject."""
+
+    def __init__(self, message: str, *, full_card: bool = False, quotes_nothing: bool = False,
+                 unnamed: bool = False):
+        super().__init__(message)
+        self.full_card = full_card
+        self.quotes_nothing = quotes_nothing or full_card
+        self.unnamed = unnamed
+
+    @classmethod
+    def of(cls, exc: fraud.FraudValueError) -> ObservableError:
+        return cls(str(exc), full_card=exc.full_card, quotes_nothing=exc.quotes_nothing, unnamed=exc.unnamed)
 
 
 @dataclass(frozen=True)
@@ -86,14 +100,14 @@ def refang(text: str) -> str:
 
 def _clean(value: object) -> str:
     if not isinstance(value, str):
-        raise ObservableError("must be a string")
+        raise ObservableError(gettext("must be a string"))
     text = unicodedata.normalize("NFC", value).strip()
     if not text:
-        raise ObservableError("must not be empty")
+        raise ObservableError(gettext("must not be empty"))
     if _ASCII_CONTROL.search(text) if text.isascii() else any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in text):
-        raise ObservableError("contains control characters")
+        raise ObservableError(gettext("contains control characters"))
     if len(text) > MAX_VALUE_LENGTH:
-        raise ObservableError(f"is longer than {MAX_VALUE_LENGTH} characters")
+        raise ObservableError(gettext("is longer than %(max)s characters", max=MAX_VALUE_LENGTH), unnamed=True)
     return text
 
 
@@ -101,7 +115,7 @@ def normalize_domain(text: str) -> tuple[str, str]:
     """Return (A-label form, Unicode form) of a host name, or raise ObservableError."""
     host = text.rstrip(".").lower()
     if not host or len(host) > 253:
-        raise ObservableError(f"{text!r} is not a valid domain name")
+        raise ObservableError(gettext("%(text)r is not a valid domain name", text=text))
     if host.isascii() and all(_LABEL.match(label) and label[2:4] != "--" for label in host.split(".")):
         # Plain letter-digit-hyphen labels (no "xn--" or other "??--" label): IDNA maps them to
         # themselves, and the idna package would take a fifth of a large import to say so.
@@ -111,10 +125,10 @@ def normalize_domain(text: str) -> tuple[str, str]:
             ascii_form = idna.encode(host, uts46=True).decode("ascii")
             display = idna.decode(ascii_form)
         except (idna.IDNAError, UnicodeError):
-            raise ObservableError(f"{text!r} is not a valid domain name") from None
+            raise ObservableError(gettext("%(text)r is not a valid domain name", text=text)) from None
     labels = ascii_form.split(".")
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
-        raise ObservableError(f"{text!r} is not a valid domain name")
+        raise ObservableError(gettext("%(text)r is not a valid domain name", text=text))
     return ascii_form, display
 
 
@@ -130,7 +144,8 @@ def _ip(text: str, version: int) -> str:
             raise ValueError
         return str(addr)
     except ValueError:
-        raise ObservableError(f"{text!r} is not a valid IPv{version} address") from None
+        raise ObservableError(gettext("%(text)r is not a valid IPv%(version)s address", text=text,
+                                      version=version)) from None
 
 
 def normalize(type_: str, value: object) -> Observable:
@@ -138,18 +153,19 @@ def normalize(type_: str, value: object) -> Observable:
     try:
         return _normalize(type_, value)
     except ObservableError as exc:
-        if str(exc) in _QUOTING_NOTHING:
+        if exc.quotes_nothing:
             raise
         if isinstance(value, str) and len(value.strip()) <= _SCANNED_LENGTH and holds_card(value):
             # Whatever type it was sent as, and however it is spelled (any script's digits, other
             # separators, URL-encoded, or inside a longer value), a card number is never repeated.
-            raise ObservableError(fraud.FULL_CARD_REFUSAL) from None
+            raise ObservableError.of(fraud.full_card_refused()) from None
         raise
 
 
 def _normalize(type_: str, value: object) -> Observable:
     if type_ not in TYPES:
-        raise ObservableError(f"unknown observable type {type_!r}; expected one of: {', '.join(TYPES)}")
+        raise ObservableError(gettext("unknown observable type %(type)r; expected one of: %(types)s", type=type_,
+                                      types=", ".join(TYPES)))
     if type_ in fraud.FRAUD_TYPES:
         return _normalize_fraud(type_, _clean(value))
     text = refang(_clean(value))
@@ -171,10 +187,10 @@ def _normalize(type_: str, value: object) -> Observable:
     if type_ == "autonomous-system":
         m = _ASN.match(text.replace(" ", ""))
         if not m or not 0 < int(m.group(1)) < 2**32:
-            raise ObservableError(f"{text!r} is not a valid AS number (e.g. AS64500)")
+            raise ObservableError(gettext("%(text)r is not a valid AS number (e.g. AS64500)", text=text))
         number = int(m.group(1))
         return Observable(type_, str(number), f"AS{number}")
-    raise ObservableError(f"unknown observable type {type_!r}")  # pragma: no cover
+    raise ObservableError(gettext("unknown observable type %(type)r", type=type_))  # pragma: no cover
 
 
 def _normalize_fraud(type_: str, text: str) -> Observable:
@@ -189,7 +205,7 @@ def _normalize_fraud(type_: str, text: str) -> Observable:
         else:
             v = fraud.payment_card(text)
     except fraud.FraudValueError as exc:
-        raise ObservableError(str(exc)) from None
+        raise ObservableError.of(exc) from None
     return Observable(type_, v.value, v.display)
 
 
@@ -201,19 +217,18 @@ def wallet_chain(obs: Observable) -> str | None:
 def _normalize_email(text: str) -> Observable:
     local, sep, domain = text.rpartition("@")
     if not sep or not _LOCAL_PART.match(local) or local.startswith(".") or ".." in local:
-        raise ObservableError(f"{text!r} is not a valid e-mail address")
+        raise ObservableError(gettext("%(text)r is not a valid e-mail address", text=text))
     try:
         ascii_domain, display_domain = normalize_domain(domain)
     except ObservableError:
-        raise ObservableError(f"{text!r} is not a valid e-mail address") from None
+        raise ObservableError(gettext("%(text)r is not a valid e-mail address", text=text)) from None
     return Observable("email-addr", f"{local}@{ascii_domain}", f"{local}@{display_domain}")
 
 
 def _normalize_hash(type_: str, text: str) -> Observable:
     if len(text) != HASH_LENGTHS[type_] or not _HEX.match(text):
-        raise ObservableError(
-            f"{text!r} is not a valid {STIX_HASH_NAMES[type_]} hash "
-            f"({HASH_LENGTHS[type_]} hexadecimal digits)")
+        raise ObservableError(gettext("%(text)r is not a valid %(name)s hash (%(length)s hexadecimal digits)",
+                                      text=text, name=STIX_HASH_NAMES[type_], length=HASH_LENGTHS[type_]))
     return Observable(type_, text.lower(), text.lower())
 
 
@@ -223,11 +238,11 @@ def _normalize_url(text: str) -> Observable:
         host = parts.hostname
         port = parts.port
     except ValueError:
-        raise ObservableError(f"{text!r} is not a valid URL") from None
+        raise ObservableError(gettext("%(text)r is not a valid URL", text=text)) from None
     if parts.scheme.lower() not in {"http", "https", "ftp", "ftps", "sftp", "ws", "wss", "tcp", "udp"} or not host:
-        raise ObservableError(f"{text!r} is not a valid URL (expected scheme://host/...)")
+        raise ObservableError(gettext("%(text)r is not a valid URL (expected scheme://host/...)", text=text))
     if " " in text:
-        raise ObservableError(f"{text!r} is not a valid URL (contains spaces)")
+        raise ObservableError(gettext("%(text)r is not a valid URL (contains spaces)", text=text))
     try:
         ip = ipaddress.ip_address(host)
         ascii_host = display_host = f"[{ip}]" if ip.version == 6 else str(ip)
@@ -235,7 +250,8 @@ def _normalize_url(text: str) -> Observable:
         try:
             ascii_host, display_host = normalize_domain(host)
         except ObservableError:
-            raise ObservableError(f"{text!r} is not a valid URL (bad host {host!r})") from None
+            raise ObservableError(gettext("%(text)r is not a valid URL (bad host %(host)r)", text=text,
+                                          host=host)) from None
     userinfo = parts.netloc.rpartition("@")[0]
     prefix = f"{userinfo}@" if userinfo else ""
     suffix = f":{port}" if port is not None else ""
@@ -272,7 +288,7 @@ def recognize(line: str) -> Observable:
         candidates = ["domain-name"]
     for type_ in candidates:
         return normalize(type_, text)
-    raise ObservableError(f"cannot tell what {line!r} is")  # pragma: no cover
+    raise ObservableError(gettext("cannot tell what %(line)r is", line=line))  # pragma: no cover
 
 
 def ip_hex(obs: Observable) -> str | None:

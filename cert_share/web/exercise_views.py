@@ -21,6 +21,7 @@ from .. import policy
 from ..errors import CertShareError, InputError, NotFound
 from ..extensions import db
 from ..schemas.exercise import ExerciseCreateSchema
+from ..schemas.fields import translate_schema_message
 from ..services import exercise_results, exercises, organizations
 from ..vocab import EXERCISE_EXPECT_LABELS, EXERCISE_INJECT_KIND_LABELS, N_
 from . import bp, exercise_charts
@@ -95,7 +96,8 @@ def _checked(form: ExerciseForm) -> tuple[dict, list[int], dict[str, list[str]]]
     except ValidationError as exc:
         schema_errors = _field_errors(InputError("check the exercise's fields", errors=exc.messages_dict), used)
     for name, messages in schema_errors.items():
-        errors.setdefault(name, messages)  # the form's own message on a field says it better
+        # The form's own message on a field says it better; marshmallow's own in the reader's language.
+        errors.setdefault(name, [translate_schema_message(m) for m in messages])
     return {}, used, errors
 
 

@@ -79,7 +79,7 @@ def _long_line() -> str:
 
 
 def _card_line() -> str:
-    return gettext(CARD_LINE_MESSAGE, refusal=fraud.FULL_CARD_REFUSAL)
+    return gettext(CARD_LINE_MESSAGE, refusal=gettext(fraud.FULL_CARD_REFUSAL))
 
 
 def _flatten(value) -> list[str]:
@@ -142,18 +142,20 @@ def _line_problem(line: str, exc: ObservableError) -> str:
             try:
                 normalize(type_, line)
             except ObservableError as own_exc:
-                return _subject(redact_cards(str(own_exc)))
+                return _subject(own_exc)
     if guessed is None and len(line.split()) > 1:
         # Prose, or two values on one line: the type guess means nothing. Values of the fraud
         # types are typed with spaces ("DE89 3704 …", "+84 912 345 678"): their own message stays.
         return redact_cards(gettext("cannot recognise %(line)r; expected one value per line (%(kinds)s)",
                                     line=line, kinds=gettext(KINDS)))
-    return _subject(redact_cards(str(exc)))
+    return _subject(exc)
 
 
-def _subject(message: str) -> str:
-    """Messages that leave the value unnamed ("is not a truncated card number …") get a subject."""
-    return gettext("this value %(problem)s", problem=message) if message.startswith("is ") else message
+def _subject(exc: ObservableError) -> str:
+    """The message, without a card number; those that leave the value unnamed ("is not a truncated
+    card number …") get a subject."""
+    message = redact_cards(str(exc))
+    return gettext("this value %(problem)s", problem=message) if exc.unnamed else message
 
 
 def load_report(form_data: dict) -> FormResult:

@@ -14,6 +14,7 @@ from .. import deadlines, policy
 from ..errors import Conflict, InputError, NotFound
 from ..extensions import db
 from ..params import int_arg
+from ..schemas.fields import translate_schema_message
 from ..schemas.incident import PhaseUpdateCreateSchema
 from ..services import exercise_reports, intake
 from ..services.incident_listing import (
@@ -215,8 +216,8 @@ def incident_update(incident_id: int):
         intake.add_phase_update(db.session, incident=incident, phase=data["phase"], summary=data["summary"],
                                 details=data["details"], actor=actor)
     except ValidationError as exc:
-        unplaced = _apply_errors(form, {name: [m if m != "Missing data for required field." else
-                                               _("This field is required.") for m in messages]
+        unplaced = _apply_errors(form, {name: [translate_schema_message(m) if m != "Missing data for required field."
+                                               else _("This field is required.") for m in messages]
                                         for name, messages in exc.messages_dict.items()})
         return _detail(incident, form, 400, unplaced)
     except InputError as exc:

@@ -10,7 +10,6 @@ from .. import policy
 from ..errors import InputError
 from ..extensions import db
 from ..services import observable_search
-from ..stix.fraud import FULL_CARD_REFUSAL
 from . import bp
 from .actor import current_actor
 
@@ -27,7 +26,7 @@ def search_page():
         query = observable_search.parse_query(text)
     except InputError as exc:
         # A full card number is never echoed, not even into the box it was typed in.
-        shown = "" if exc.message == FULL_CARD_REFUSAL else text
+        shown = "" if isinstance(exc, observable_search.FullCardQuery) else text
         return render_template("search.html", result=None, error=exc.message, search_text=shown, staff=staff), 400
     result = observable_search.search(db.session, actor, query)
     return render_template("search.html", result=result, error=None, search_text=text, staff=staff)
