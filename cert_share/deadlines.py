@@ -35,9 +35,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
+from flask_babel import gettext, ngettext
+
 from .clock import iso, utcnow
 from .config import setting
-from .vocab import PHASE_LABELS, PHASES, IncidentStatus, Phase
+from .vocab import N_, PHASE_LABELS, PHASES, IncidentStatus, Phase
 
 
 @dataclass(frozen=True)
@@ -184,28 +186,31 @@ def for_incident(incident, *, now: datetime | None = None,
     )
 
 
-_ANCHOR_WORDS = {"detected": "detection", "classified": "classification"}
+_ANCHOR_WORDS = {"detected": N_("detection"), "classified": N_("classification")}
 
 
 def _delay_words(delay: Delay) -> str:
-    parts = [f"{delay.months} month{'s' if delay.months > 1 else ''}"] if delay.months else []
-    return " ".join(parts + ([f"{delay.hours} h"] if delay.hours or not parts else []))
+    parts = [ngettext("%(num)s month", "%(num)s months", delay.months)] if delay.months else []
+    return " ".join(parts + ([gettext("%(hours)s h", hours=delay.hours)] if delay.hours or not parts else []))
 
 
 def regime_summary(regime: str) -> str:
-    """What a regime owes and when, from its rules, as an administrator choosing it reads it:
-    "NIS2: early warning 24 h after detection, ..."."""
+    """What a regime owes and when, from its rules, as an administrator choosing it reads it, in
+    their language: "NIS2: early warning 24 h after detection, ..."."""
     def phase(name: str) -> str:
-        return PHASE_LABELS.get(name, name).lower()
+        return gettext(PHASE_LABELS.get(name, name)).lower()
 
     def anchor(name: str) -> str:
-        return _ANCHOR_WORDS.get(name) or f"the {phase(name.removeprefix('phase:'))}"
+        word = _ANCHOR_WORDS.get(name)
+        return gettext(word) if word else gettext("the %(phase)s", phase=phase(name.removeprefix("phase:")))
 
     rules = []
     for rule in REGIMES[regime]:
-        text = f"{phase(rule.phase)} {_delay_words(rule.delay)} after {anchor(rule.anchor)}"
+        text = gettext("%(phase)s %(delay)s after %(anchor)s", phase=phase(rule.phase),
+                       delay=_delay_words(rule.delay), anchor=anchor(rule.anchor))
         if rule.at_most is not None:
-            text += f" (at most {_delay_words(rule.at_most[1])} after {anchor(rule.at_most[0])})"
+            text += " " + gettext("(at most %(delay)s after %(anchor)s)", delay=_delay_words(rule.at_most[1]),
+                                  anchor=anchor(rule.at_most[0]))
         rules.append(text)
     return f"{REGIME_LABELS.get(regime, regime)}: {', '.join(rules)}"
 

@@ -35,7 +35,8 @@ from ..store import collections as collection_store
 from ..store.organizations import cert_organization
 from ..store.text import lower_contains
 from ..store.warning_versions import stored_rows
-from ..vocab import TLP_LEVELS
+from ..vocab import N_, TLP_LEVELS
+from .workspace import collection_title
 
 # The read routes whose polls hand out objects (a manifest lists them without their content).
 FETCH_ROUTES = ("objects", "object", "versions")
@@ -83,8 +84,9 @@ def stix_bundle(session: DbSession, actor: Actor, warning: EarlyWarning) -> tupl
 # ---- for CERT staff: sources, history, consumption ---------------------------------------------
 
 def collection_titles(session: DbSession, aliases: Iterable[str]) -> dict[str, str]:
-    """Alias -> title: pages name collections by their titles, never by their aliases."""
-    return collection_store.titles(session, aliases)
+    """Alias -> title: pages name collections by their titles, never by their aliases (the
+    platform's own collections in the reader's language)."""
+    return {alias: collection_title(alias, title) for alias, title in collection_store.titles(session, aliases).items()}
 
 
 @dataclass
@@ -326,8 +328,8 @@ def target_choices(session: DbSession, *, selected: list[str], q: str | None) ->
         select(Collection).where(Collection.kind.in_(("all-members", "sector")))).scalars()}
     groups = []
     if "all-members" in kinds:
-        groups.append(TargetGroup("all-members", [TargetOption("all-members", "All members", sum(members.values()))],
-                                  _refusals("all-members")))
+        everyone = TargetOption("all-members", N_("All members"), sum(members.values()))
+        groups.append(TargetGroup("all-members", [everyone], _refusals("all-members")))
     sectors = sorted((c for c in kinds.values() if c.kind == "sector"), key=lambda c: c.alias)
     groups.append(TargetGroup("sectors", [TargetOption(c.alias, c.sector or c.alias, members.get(c.sector or "", 0))
                                           for c in sectors], _refusals("sector-x")))

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import deadlines as deadline_rules
-from .. import policy
+from .. import i18n, policy
 from ..actor import Actor
 from ..clock import utcnow
 from ..database import DbSession
@@ -41,6 +41,7 @@ from ..vocab import (
     COOPERATION_KIND_LABELS,
     INCIDENT_SOURCE_LABELS,
     INCIDENT_STATUSES,
+    N_,
     OPEN_STATUSES,
     PHASE_LABELS,
     RSIT,
@@ -309,13 +310,18 @@ class TimelineEvent:
     actor: str = ""
 
 
+# The timeline is read on the case page, in the reader's language (labels marked with N_ are
+# translated where an event is made; English reads as it always did).
 _AUDIT_TITLES = {
-    "incident.status": "Status changed",
-    "incident.assign": "Assignee changed",
-    "incident.link": "Linked to another report",
-    "incident.merge": "Merged into another report",
-    "incident.cooperation": "Cross-border cooperation updated",
+    "incident.status": N_("Status changed"),
+    "incident.assign": N_("Assignee changed"),
+    "incident.link": N_("Linked to another report"),
+    "incident.merge": N_("Merged into another report"),
+    "incident.cooperation": N_("Cross-border cooperation updated"),
 }
+_WARNING_STATE_WORDS = {"draft": N_("draft"), "pending": N_("pending"), "published": N_("published"),
+                        "discarded": N_("discarded"), "revoked": N_("revoked"), "expired": N_("expired")}
+_REPLY_PURPOSES = {"acknowledgement": N_("the acknowledgement"), "answer": N_("the answer")}
 # Shown from their own tables (with their text), not from the audit rows that also record them.
 _AUDIT_SKIPPED = {"incident.report", "incident.phase", "incident.note"}
 
@@ -323,26 +329,27 @@ _AUDIT_SKIPPED = {"incident.report", "incident.phase", "incident.note"}
 def timeline(session: DbSession, incident: Incident) -> list[TimelineEvent]:
     """Every phase update, status change, note, warning, e-mail and TAXII publication, oldest first."""
     events: list[TimelineEvent] = [TimelineEvent(
-        incident.created_at, "report", "Reported (early warning)",
-        f"via {INCIDENT_SOURCE_LABELS.get(incident.source, incident.source)}",
+        incident.created_at, "report", gettext("Reported (early warning)"),
+        gettext("via %(source)s", source=gettext(INCIDENT_SOURCE_LABELS.get(incident.source, incident.source))),
         incident.reporter.email if incident.reporter else incident.organization.slug)]
     for update in incident.updates:
-        title = f"Phase: {PHASE_LABELS.get(update.phase, update.phase)}"
+        title = gettext("Phase: %(phase)s", phase=gettext(PHASE_LABELS.get(update.phase, update.phase)))
         events.append(TimelineEvent(update.submitted_at, "phase", title, update.summary,
                                     update.author.email if update.author else ""))
     for note in session.execute(select(CaseNote).where(CaseNote.incident_id == incident.id)).scalars():
-        events.append(TimelineEvent(note.created_at, "note", "Internal note", note.body, note.author_label))
+        events.append(TimelineEvent(note.created_at, "note", gettext("Internal note"), note.body, note.author_label))
     audit_rows = session.execute(select(AuditEntry).where(AuditEntry.target_type == "incident",
                                                           AuditEntry.target_id == str(incident.id))).scalars()
     for row in audit_rows:
         if row.action in _AUDIT_SKIPPED:
             continue
         if row.action.startswith("cooperation."):
-            events.append(TimelineEvent(row.at, "cooperation", AUDIT_ACTION_LABELS.get(row.action, row.action),
+            events.append(TimelineEvent(row.at, "cooperation", gettext(AUDIT_ACTION_LABELS.get(row.action, row.action)),
                                         _describe_cooperation(row.details or {}), row.actor))
             continue
         events.append(TimelineEvent(row.at, row.action.split(".", 1)[-1],
-                                    _AUDIT_TITLES.get(row.action, row.action), _describe(row.action, row.details),
+                                    gettext(_AUDIT_TITLES.get(row.action, row.action)),
+                                    _describe(row.action, row.details),
                                     row.actor))
     events.extend(_publications(session, incident))
     events.extend(_warnings(session, incident))
@@ -356,42 +363,55 @@ def _describe(action: str, details: dict) -> str:
         text = f"{details.get('from')} → {details.get('to')}"
         return text + (f" ({details['reason']})" if details.get("reason") else "")
     if action == "incident.assign":
-        return details.get("assignee") or "unassigned"
+        return details.get("assignee") or gettext("unassigned")
     if action == "incident.link":
         return f"#{details.get('other')} ({details.get('kind')})"
     if action == "incident.merge":
-        return f"into #{details.get('into')}"
+        return gettext("into #%(id)s", id=details.get("into"))
     if action == "incident.cooperation":
         if details.get("cleared"):
-            return "flag cleared"
-        return (f"countries: {', '.join(details.get('countries') or []) or '-'}; "
-                f"partner CERTs: {', '.join(details.get('partner_certs') or []) or '-'}")
+            return gettext("flag cleared")
+        return gettext("countries: %(countries)s; partner CERTs: %(certs)s",
+                       countries=", ".join(details.get("countries") or []) or "-",
+                       certs=", ".join(details.get("partner_certs") or []) or "-")
     return ", ".join(f"{k}={v}" for k, v in sorted(details.items()))
 
 
 def _describe_cooperation(details: dict) -> str:
     """A cooperation request's audit row as a line: which request, to or from whom, what, by when,
     and what the partner's server said (services/cooperation.py writes these details)."""
-    direction = "from" if details.get("direction") == "incoming" else "to"
-    parts = [f"request #{details.get('request')} {direction} {details.get('partner') or 'the partner'}"]
+    partner = details.get("partner") or gettext("the partner")
+    if details.get("direction") == "incoming":
+        parts = [gettext("request #%(id)s from %(partner)s", id=details.get("request"), partner=partner)]
+    else:
+        parts = [gettext("request #%(id)s to %(partner)s", id=details.get("request"), partner=partner)]
     if details.get("kind"):
-        parts.append(COOPERATION_KIND_LABELS.get(details["kind"], details["kind"]).lower())
+        parts.append(gettext(COOPERATION_KIND_LABELS.get(details["kind"], details["kind"])).lower())
     if details.get("purpose") and details["purpose"] != "request":
-        parts.append(f"the {details['purpose']}")
+        purpose = _REPLY_PURPOSES.get(details["purpose"])
+        parts.append(gettext(purpose) if purpose else gettext("the %(purpose)s", purpose=details["purpose"]))
     if details.get("tlp"):
         parts.append(tlp_label(details["tlp"]))
     if details.get("due_at"):
-        parts.append(f"due {_utc_text(details['due_at'])}")
+        parts.append(gettext("due %(time)s", time=_utc_text(details["due_at"])))
     if details.get("channel"):
-        parts.append("over TAXII" if details["channel"] == "taxii" else "by e-mail")
+        parts.append(gettext("over TAXII") if details["channel"] == "taxii" else gettext("by e-mail"))
     if details.get("taxii_status"):
-        parts.append(f"TAXII status {details['taxii_status']}")
+        parts.append(gettext("TAXII status %(status)s", status=details["taxii_status"]))
     if details.get("objects"):
-        parts.append(f"{details['objects']} object(s) attached")
+        parts.append(ngettext("%(num)s object(s) attached", "%(num)s object(s) attached", _count(details["objects"])))
     if details.get("previous"):
-        parts.append(f"was {details['previous']}")
+        parts.append(gettext("was %(state)s", state=details["previous"]))
     text = "; ".join(parts)
-    return text + (f"\nerror: {details['error']}" if details.get("error") else "")
+    return text + ("\n" + gettext("error: %(error)s", error=details["error"]) if details.get("error") else "")
+
+
+def _count(value: object) -> int:
+    """A count from an audit row, for choosing a plural form (a value that is no number counts as many)."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return 2
 
 
 def _utc_text(value: object) -> str:
@@ -402,18 +422,20 @@ def _utc_text(value: object) -> str:
         return str(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return i18n.format_time(parsed.astimezone(timezone.utc))  # English: 2026-05-04 13:00 UTC
 
 
 def _publications(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
     """STIX versions of this report written to TAXII collections (its intake copy included)."""
     rows = session.execute(
-        select(Collection.title, StixObject.type, func.min(StixObject.date_added), func.count())
+        select(Collection.alias, Collection.title, StixObject.type, func.min(StixObject.date_added), func.count())
         .join(Collection, Collection.id == StixObject.collection_id)
         .where(StixObject.incident_id == incident.id, StixObject.type == "incident")
-        .group_by(Collection.title, StixObject.type)).all()
-    for title, _type, first, count in rows:
-        yield TimelineEvent(first, "taxii", f"TAXII: in the collection {title}", f"{count} version(s)")
+        .group_by(Collection.alias, Collection.title, StixObject.type)).all()
+    for alias, title, _type, first, count in rows:
+        yield TimelineEvent(first, "taxii", gettext("TAXII: in the collection %(title)s",
+                                                    title=collection_title(alias, title)),
+                            ngettext("%(num)s version(s)", "%(num)s version(s)", count))
 
 
 def _warnings(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
@@ -422,17 +444,21 @@ def _warnings(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]
     out = []
     titles = dict(session.execute(select(Collection.alias, Collection.title)).tuples().all())
     for w in rows:
-        out.append(TimelineEvent(w.created_at, "warning", f"Warning #{w.id} raised ({w.state})",
+        state = gettext(_WARNING_STATE_WORDS.get(w.state, w.state))
+        out.append(TimelineEvent(w.created_at, "warning", gettext("Warning #%(id)s raised (%(state)s)", id=w.id,
+                                                                  state=state),
                                  f"{w.title} — {tlp_label(w.tlp)}"))
         if w.published_at is not None:
-            out.append(TimelineEvent(w.published_at, "warning", f"Warning #{w.id} published",
-                                     "; ".join(titles.get(alias, alias) for alias in w.published_targets or [])))
+            out.append(TimelineEvent(w.published_at, "warning", gettext("Warning #%(id)s published", id=w.id),
+                                     "; ".join(collection_title(alias, titles.get(alias, alias))
+                                               for alias in w.published_targets or [])))
     return out
 
 
 def _emails(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
-    out = [TimelineEvent(r.sent_at, "email", f"Deadline reminder: {PHASE_LABELS.get(r.phase, r.phase)}",
-                         f"to {r.recipients} recipient(s)")
+    out = [TimelineEvent(r.sent_at, "email",
+                         gettext("Deadline reminder: %(phase)s", phase=gettext(PHASE_LABELS.get(r.phase, r.phase))),
+                         ngettext("to %(num)s recipient(s)", "to %(num)s recipient(s)", r.recipients))
            for r in session.execute(select(DeadlineReminder).where(DeadlineReminder.incident_id == incident.id))
            .scalars()]
     # Mails about a report or its warnings are recognised by their dedupe key's prefix:
@@ -444,5 +470,27 @@ def _emails(session: DbSession, incident: Incident) -> Iterable[TimelineEvent]:
     rows = session.execute(select(OutboxMessage).where(
         or_(*(OutboxMessage.dedupe_key.like(p + "%") for p in prefixes)))).scalars()
     for m in rows:
-        out.append(TimelineEvent(m.created_at, "email", f"E-mail ({m.state}): {m.subject}", f"to {m.to}"))
+        out.append(TimelineEvent(m.created_at, "email",
+                                 gettext("E-mail (%(state)s): %(subject)s", state=gettext(_MAIL_STATE_WORDS.get(
+                                     m.state, m.state)), subject=m.subject),
+                                 gettext("to %(to)s", to=m.to)))
     return out
+
+
+_MAIL_STATE_WORDS = {"pending": N_("pending"), "sending": N_("sending"), "sent": N_("sent"), "dead": N_("dead"),
+                     "digest": N_("digest"), "folded": N_("folded")}
+
+
+def collection_title(alias: str, title: str) -> str:
+    """A TAXII collection's title as a page shows it, in the reader's language: the platform's own
+    collections by their alias (``store.collections`` names them in English, which TAXII serves);
+    any other collection by its stored title."""
+    if alias == "all-members":
+        return gettext("Early warnings for all members")
+    if alias == "intake":
+        return gettext("Intake")
+    if alias.startswith("sector-"):
+        return gettext("Warnings for the %(sector)s sector", sector=alias.removeprefix("sector-"))
+    if alias.startswith("org-") and title.startswith("Warnings for "):
+        return gettext("Warnings for %(organization)s", organization=title.removeprefix("Warnings for "))
+    return title

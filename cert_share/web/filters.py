@@ -3,8 +3,9 @@ the label a person reads for each machine value (RSIT, TLP, sector, phase, role,
 language; the labels themselves live with their vocabularies, marked for translation there."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timezone
 
+from babel.numbers import format_decimal, format_percent
 from flask import current_app
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext
@@ -20,6 +21,7 @@ from ..services.cooperation_queue import awaiting_count
 from ..vocab import (
     COOPERATION_KIND_LABELS,
     INCIDENT_SOURCE_LABELS,
+    N_,
     OBSERVABLE_TYPE_LABELS,
     PHASE_LABELS,
     SECTOR_LABELS,
@@ -47,8 +49,35 @@ def t(value) -> str:
 
 
 @bp.app_template_filter("day")
-def day(value: datetime | None) -> str:
+def day(value: datetime | date | str | None) -> str:
+    """A day as the reader's language writes it (English: 2026-05-04); a date, or an ISO date's text."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time(0), tzinfo=timezone.utc)
     return i18n.format_date(value)
+
+
+@bp.app_template_filter("decimal")
+def decimal(value: float | None, digits: int = 1) -> str:
+    """A number with ``digits`` decimals: 2.5 in English (as '%.1f' writes it), 2,5 in Vietnamese."""
+    if value is None:
+        return "—"
+    locale = i18n.current_locale()
+    if locale == i18n.SOURCE_LOCALE:
+        return f"{value:.{digits}f}"
+    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""), locale=locale)
+
+
+@bp.app_template_filter("percent")
+def percent(value: float | None) -> str:
+    """A share (0.125) as a percentage with one decimal: "12.5 %" in English, "12,5%" in Vietnamese."""
+    if value is None:
+        return "—"
+    locale = i18n.current_locale()
+    if locale == i18n.SOURCE_LOCALE:
+        return f"{value * 100:.1f} %"
+    return format_percent(value, format="#,##0.0%", locale=locale)
 
 
 @bp.app_template_filter("number")
@@ -96,10 +125,111 @@ def audit_action(value: str) -> str:
     return audit_action_label(value, gettext)
 
 
+# The audit log's headings for the details the platform records and the kinds of thing an entry
+# is about, in the reader's language; English reads them as they always were (the key, humanized).
+AUDIT_DETAIL_LABELS = {
+    "Active": N_("Active"),
+    "Address": N_("Address"),
+    "Addresses": N_("Addresses"),
+    "Asset": N_("Asset"),
+    "Assets": N_("Assets"),
+    "Assignee": N_("Assignee"),
+    "Channel": N_("Channel"),
+    "Cleared": N_("Cleared"),
+    "Collection": N_("Collection"),
+    "Collections": N_("Collections"),
+    "Confirmed real values": N_("Confirmed real values"),
+    "Countries": N_("Countries"),
+    "Country": N_("Country"),
+    "Deliveries": N_("Deliveries"),
+    "Direction": N_("Direction"),
+    "Due at": N_("Due at"),
+    "Duty email": N_("Duty email"),
+    "Email": N_("Email"),
+    "Error": N_("Error"),
+    "Exercise": N_("Exercise"),
+    "Expires at": N_("Expires at"),
+    "Failed": N_("Failed"),
+    "Filters": N_("Filters"),
+    "Fingerprint": N_("Fingerprint"),
+    "From": N_("From"),
+    "Incident": N_("Incident"),
+    "Inject": N_("Inject"),
+    "Injects": N_("Injects"),
+    "Into": N_("Into"),
+    "Key id": N_("Key id"),
+    "Kind": N_("Kind"),
+    "Label": N_("Label"),
+    "Last error": N_("Last error"),
+    "Name": N_("Name"),
+    "Note id": N_("Note id"),
+    "Objects": N_("Objects"),
+    "Observable type": N_("Observable type"),
+    "Observables": N_("Observables"),
+    "Org": N_("Org"),
+    "Other": N_("Other"),
+    "Participants": N_("Participants"),
+    "Partner": N_("Partner"),
+    "Partner certs": N_("Partner certs"),
+    "Phase": N_("Phase"),
+    "Previous": N_("Previous"),
+    "Previous state": N_("Previous state"),
+    "Purpose": N_("Purpose"),
+    "Reason": N_("Reason"),
+    "Recipients": N_("Recipients"),
+    "Refs": N_("Refs"),
+    "Reporting organizations": N_("Reporting organizations"),
+    "Reports": N_("Reports"),
+    "Request": N_("Request"),
+    "Revoked": N_("Revoked"),
+    "Role": N_("Role"),
+    "Sector": N_("Sector"),
+    "Slug": N_("Slug"),
+    "Source": N_("Source"),
+    "State": N_("State"),
+    "Status": N_("Status"),
+    "Still revoked": N_("Still revoked"),
+    "Stix id": N_("Stix id"),
+    "Stored": N_("Stored"),
+    "Targets": N_("Targets"),
+    "Tlp": N_("Tlp"),
+    "To": N_("To"),
+    "Tokens": N_("Tokens"),
+    "Totp blocked": N_("Totp blocked"),
+    "User": N_("User"),
+    "Users": N_("Users"),
+    "Version": N_("Version"),
+    "Versions": N_("Versions"),
+    "Warnings": N_("Warnings"),
+}
+AUDIT_TARGET_LABELS = {
+    "Audit": N_("Audit"),
+    "Collection": N_("Collection"),
+    "Cooperation": N_("Cooperation"),
+    "Exercise": N_("Exercise"),
+    "Exercise_report": N_("Exercise_report"),
+    "Incident": N_("Incident"),
+    "Organization": N_("Organization"),
+    "Outbox": N_("Outbox"),
+    "Stix_object": N_("Stix_object"),
+    "Token": N_("Token"),
+    "User": N_("User"),
+    "Warning": N_("Warning"),
+}
+
+
 @bp.app_template_filter("detail_key")
 def detail_key(value: str) -> str:
     """A key of an audit entry's details as a heading: ``partner_certs`` -> ``Partner certs``."""
-    return str(value).replace("_", " ").replace("-", " ").capitalize()
+    text = str(value).replace("_", " ").replace("-", " ").capitalize()
+    return gettext(AUDIT_DETAIL_LABELS[text]) if text in AUDIT_DETAIL_LABELS else text
+
+
+@bp.app_template_filter("audit_target")
+def audit_target(value: str | None) -> str:
+    """What an audit entry is about (``incident``) as a word: ``Incident``."""
+    text = (value or "").capitalize()
+    return gettext(AUDIT_TARGET_LABELS[text]) if text in AUDIT_TARGET_LABELS else text
 
 
 @bp.app_template_filter("country")
