@@ -47,8 +47,8 @@ _B58 = re.compile(f"^[{_B58_ALPHABET}]+$")
 _ETH = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
-class FraudValueError(ValueError):
-    """Not a valid value of a fraud type; the message never repeats a card number.
+class ValueRefused(ValueError):
+    """A value refused as an observable, with what a form may do with the message.
 
     ``full_card``: the value is a full card number (FULL_CARD_REFUSAL, in the reader's language),
     never to be echoed; ``quotes_nothing``: the message names no part of the value; ``unnamed``:
@@ -60,6 +60,10 @@ class FraudValueError(ValueError):
         self.full_card = full_card
         self.quotes_nothing = quotes_nothing or full_card
         self.unnamed = unnamed
+
+
+class FraudValueError(ValueRefused):
+    """Not a valid value of a fraud type; the message never repeats a card number."""
 
 
 def full_card_refused() -> FraudValueError:

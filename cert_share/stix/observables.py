@@ -50,21 +50,13 @@ _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _ASN = re.compile(r"^(?:AS)?(\d{1,10})$", re.IGNORECASE)
 
 
-class ObservableError(ValueError):
+class ObservableError(fraud.ValueRefused):
     """A value that is not a valid observable of the given type. Its message may repeat the value,
     except for a full payment card number, which it never does.
 
     Messages are worded when raised (gettext): in the reader's language on a page, English on the
-    API and TAXII. ``full_card``: the value was refused as a full card number (never to be echoed,
-    in any language); ``quotes_nothing``: the message names no part of the value; ``unnamed``: the
-    message leaves the value unnamed ("is not …"), a form may give it a subject."""
-
-    def __init__(self, message: str, *, full_card: bool = False, quotes_nothing: bool = False,
-                 unnamed: bool = False):
-        super().__init__(message)
-        self.full_card = full_card
-        self.quotes_nothing = quotes_nothing or full_card
-        self.unnamed = unnamed
+    API and TAXII; the flags are fraud.ValueRefused's.
+    """
 
     @classmethod
     def of(cls, exc: fraud.FraudValueError) -> ObservableError:
