@@ -1,7 +1,7 @@
 """A person's own language (/account/language): it comes before the browser's Accept-Language,
 "automatic" hands the choice back to the browser, nothing but a language shipped is stored, and
 one person's choice is theirs alone. The administration pages read in Vietnamese for a CERT
-administrator who chose it. Reads the catalog that ``/tmp/i18n/part.py build`` fills."""
+administrator who chose it. Reads the shipped Vietnamese catalog (`make i18n`)."""
 from __future__ import annotations
 
 import pytest

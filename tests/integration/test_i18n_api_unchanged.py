@@ -1,7 +1,7 @@
 """Machines never read a translation: an API or TAXII answer asked for in Vietnamese (the
 browser's Accept-Language) is byte for byte the English one, errors included, although the
 services word their messages in the reader's language on the web (issue 15). Reads the catalog
-that ``/tmp/i18n/part.py build`` fills."""
+that the shipped catalog (`make i18n`) holds."""
 from __future__ import annotations
 
 import pytest

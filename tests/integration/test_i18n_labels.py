@@ -2,7 +2,7 @@
 translated field labels, RSIT classes and types, severities and TLP help, while every option keeps
 the value the API speaks, and a report sent from it stores exactly what the English form stores.
 The staff queue's sector and class choices, and the messages after a case or warning action, read
-in Vietnamese too. Reads the catalog that ``/tmp/i18n/part.py build`` fills."""
+in Vietnamese too. Reads the shipped Vietnamese catalog (`make i18n`)."""
 from __future__ import annotations
 
 import re

@@ -2,7 +2,7 @@
 analyst who reads Vietnamese in Vietnamese and a colleague without a setting in English (the
 platform's DEFAULT_LOCALE), as received by a real SMTP server (aiosmtpd) and decoded by the
 standard library; a digest is written in its recipient's language; DEFAULT_LOCALE=vi makes mail
-to people without a setting Vietnamese. Needs the Vietnamese catalog (``part.py build``)."""
+to people without a setting Vietnamese. Reads the shipped Vietnamese catalog (`make i18n`)."""
 from __future__ import annotations
 
 import re

@@ -3,7 +3,7 @@ Vietnamese reads why a line is refused (bad IPv4 address, IBAN, phone number) na
 the value; a full card number is refused in any language without ever being shown back, on the
 form and in the search box (the refusal is known by a marker, not by its English text); the API
 answers the same bad observables byte for byte in English whatever Accept-Language says (issue 15).
-Reads the catalog that ``/tmp/i18n/part.py build`` fills."""
+Reads the shipped Vietnamese catalog (`make i18n`)."""
 from __future__ import annotations
 
 import html
@@ -11,11 +11,11 @@ import html
 import pytest
 
 from cert_share.extensions import db
-from cert_share.models import Incident, User
+from cert_share.models import Incident
 from tests.integration.incident_bodies import incident_body
 from tests.integration.test_i18n_api_unchanged import both, callers  # noqa: F401 - a fixture
 from tests.integration.test_i18n_form_errors import errors
-from tests.integration.web_login import login
+from tests.integration.web_login import signed_in_new_user
 
 BAD_LINES = "999.1.1.1\nDE89 3704 0044 0532 0130 01\n+84 123 45\n"
 CARD = "4111 1111 1111 1111"
@@ -25,13 +25,7 @@ CARD_SPELLINGS = (CARD, "4111111111111111", "4111-1111-1111-1111")
 @pytest.fixture
 def analyst(app, factory, orgs):
     def sign_in(locale: str | None):
-        user = factory.user(orgs["telco"], "analyst")
-        with app.app_context():
-            db.session.get(User, user.id).locale = locale
-            db.session.commit()
-        client = app.test_client()
-        assert login(client, user.email).status_code == 302
-        return client
+        return signed_in_new_user(app, factory, orgs["telco"], locale)
     return sign_in
 
 

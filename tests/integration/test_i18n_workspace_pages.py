@@ -1,7 +1,6 @@
 """CERT staff's workspace (the dashboard, the triage queue, a case, a TLP:RED case's summary, the
 metrics and the operations pages) in Vietnamese for a person who chose it, counts written the
-Vietnamese way; English stays as it was for everyone else. Reads the catalog that
-``/tmp/i18n/part.py build`` fills."""
+Vietnamese way; English stays as it was for everyone else. Reads the shipped Vietnamese catalog (`make i18n`)."""
 from __future__ import annotations
 
 import base64

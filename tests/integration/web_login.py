@@ -25,3 +25,22 @@ def login(client, email: str, password: str = PASSWORD, next_path: str | None = 
     token = page_token(client, "/login")
     url = "/login" + (f"?next={next_path}" if next_path else "")
     return client.post(url, data={"csrf_token": token, "email": email, "password": password})
+
+
+def choose_language(app, user_id: int, locale: str | None) -> None:
+    """Set a person's own language (users.locale), as /account/language does."""
+    from cert_share.extensions import db
+    from cert_share.models import User
+
+    with app.app_context():
+        db.session.get(User, user_id).locale = locale
+        db.session.commit()
+
+
+def signed_in_new_user(app, factory, org, locale: str | None, role: str = "analyst"):
+    """A test client signed in as a new user of ``org`` whose own language is ``locale``."""
+    user = factory.user(org, role)
+    choose_language(app, user.id, locale)
+    client = app.test_client()
+    assert login(client, user.email).status_code == 302
+    return client
