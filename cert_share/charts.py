@@ -16,6 +16,9 @@ def style(**overrides):
     """The one look every chart shares: pygal's clean style in the pages' own typeface."""
     from pygal.style import CleanStyle
 
+    # "No data" is drawn across the plot: at pygal's 64 px a longer translation ("Không có dữ liệu")
+    # would run off a narrow chart.
+    overrides.setdefault("no_data_font_size", 28)
     return CleanStyle(font_family="system-ui, sans-serif", **overrides)
 
 

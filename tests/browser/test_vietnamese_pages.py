@@ -22,6 +22,7 @@ from cert_share.clock import utcnow
 from cert_share.extensions import db
 from cert_share.models import Incident, User
 from tests.browser.conftest import leave_page, type_datetime_local, wait_for
+from tests.browser.test_layout import _NAV_ITEMS, PHONE, _viewport
 from tests.integration.staff_login import enrol
 from tests.integration.warning_world import ATTACKER_IP, report
 
@@ -122,3 +123,30 @@ def test_staff_read_a_case_and_the_metrics_in_vietnamese(app, factory, live_serv
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], errors
     screenshot("2-metrics-vi")
+
+
+# The header at widths where English fits on one row: the Vietnamese labels are longer.
+_HEADER_FITS = """
+const out = [];
+for (const el of document.querySelectorAll('.topbar a, .topbar button, .topbar input[name=q]')) {
+  const box = el.getBoundingClientRect();
+  if (box.width === 0) continue;  // folded behind "Menu"
+  if (box.right > window.innerWidth + 1 || box.left < -1) out.push(el.textContent.trim() || el.name || el.tagName);
+}
+return out;
+"""
+
+
+def test_the_header_fits_every_width_in_vietnamese(app, factory, live_server, browser, sign_in, screenshot):
+    cert = factory.cert()
+    staff = factory.user(cert, "cert-admin", email="admin@cert.example")
+    _choose_vietnamese(app, staff)
+    sign_in(live_server, staff.email, totp_secret=enrol(app, staff))
+    for width in (PHONE[0], 1200, 1366, 1475, 1600, 1920):
+        _viewport(browser, width, 900)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width, width
+        assert browser.execute_script(_HEADER_FITS) == [], width
+        if width >= 1200:  # unfolded: every navigation item on one line and not covered
+            assert all(lines == 1 and seen for _, lines, seen in browser.execute_script(_NAV_ITEMS)), width
+    _viewport(browser, 1475, 900)
+    screenshot("header-1475-vi", as_laid_out=True)
