@@ -17,6 +17,7 @@ from .actor import CLI
 from .early_warning.rehash import rehash_warnings
 from .errors import CertShareError
 from .extensions import db
+from .i18n import language_name
 from .limits import MAX_PGP_KEY
 from .models.user import ROLES
 from .services.account_recovery import reset_totp, unlock
@@ -389,8 +390,9 @@ def demo_command():
     _refuse_without_base_url()
     logins = load_demo(db.session)
     click.echo("Demo logins (password for all: %s):" % logins["password"])
-    for email, role, org in logins["users"]:
-        click.echo(f"  {email:32} {role:14} {org}")
+    for email, role, org, locale in logins["users"]:
+        language = f"  (reads {language_name(locale)})" if locale else ""
+        click.echo(f"  {email:32} {role:14} {org}{language}")
 
 
 @click.command("import")

@@ -43,7 +43,10 @@ USERS = [
     ("soc@telconet.example", "telconet", "analyst"),
     ("admin@telconet.example", "telconet", "member-admin"),
     ("soc@gridenergy.example", "grid-energy", "analyst"),
+    ("phantich@secondbank.example", "second-bank", "analyst"),
 ]
+# Demo people who chose a language of their own on /account/language (pages and mail in it).
+USER_LOCALES = {"phantich@secondbank.example": "vi"}
 
 
 def _reports(now: datetime) -> list[tuple[str, dict[str, Any]]]:
@@ -79,7 +82,8 @@ def _reports(now: datetime) -> list[tuple[str, dict[str, Any]]]:
 
 def load_demo(session: DbSession) -> dict:
     """Create the demo constituency once; later calls only return the logins."""
-    logins = {"password": DEMO_PASSWORD, "users": [(e, r, o) for e, o, r in USERS]}
+    logins = {"password": DEMO_PASSWORD,
+              "users": [(e, r, o, USER_LOCALES.get(e)) for e, o, r in USERS]}
     if session.execute(select(Organization).where(Organization.slug == "first-bank")).scalar_one_or_none():
         return logins
     orgs = {}
@@ -89,7 +93,8 @@ def load_demo(session: DbSession) -> dict:
         orgs[spec["slug"]] = existing or create_organization(session, **spec)
     for email, slug, role in USERS:
         if not session.execute(select(User).where(User.email == email)).scalar_one_or_none():
-            create_user(session, email=email, org=orgs[slug], role=role, password=DEMO_PASSWORD)
+            user = create_user(session, email=email, org=orgs[slug], role=role, password=DEMO_PASSWORD)
+            user.locale = USER_LOCALES.get(email)
     schema = IncidentCreateSchema()
     now = utcnow()
     incidents = {}

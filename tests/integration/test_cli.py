@@ -115,6 +115,7 @@ def test_demo_prints_the_logins_and_can_run_twice(runner, app):
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
     assert "soc@firstbank.example" in first.output and "admin@cert.example" in first.output
+    assert "phantich@secondbank.example" in first.output and "(reads Tiếng Việt)" in first.output
     with app.app_context():
         before = (db.session.query(Organization).count(), db.session.query(User).count(),
                   db.session.query(Incident).count())
@@ -124,6 +125,8 @@ def test_demo_prints_the_logins_and_can_run_twice(runner, app):
         after = (db.session.query(Organization).count(), db.session.query(User).count(),
                  db.session.query(Incident).count())
     assert after == before and before[2] > 0
+    with app.app_context():  # the demo's Vietnamese reader chose it on the account page
+        assert db.session.query(User).filter_by(email="phantich@secondbank.example").one().locale == "vi"
     with app.app_context():  # the partner abroad is reachable, and one request is already asked of it
         [request] = db.session.query(CooperationRequest).all()
         assert (request.partner.slug, request.state, request.tlp) == ("cert-abroad", "queued", "green")
