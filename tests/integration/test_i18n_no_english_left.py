@@ -1,7 +1,8 @@
 """No English left on the main pages for a person who reads Vietnamese: each page is drawn for
 every role in both languages, and the common English words of its English text must not remain
 in its Vietnamese text (data people typed and what the platform writes into STIX, such as a
-warning's generated title, stay as they are and are taken out first). Reads the shipped Vietnamese catalog (`make i18n`)."""
+warning's generated title, stay as they are and are taken out first). Reads the shipped
+Vietnamese catalog (`make i18n`)."""
 from __future__ import annotations
 
 import html as html_text

@@ -1,7 +1,8 @@
 """The early warnings (the list and one warning's page) and the cooperation pages in Vietnamese for
 a person who chose it: a member's analyst reads the warnings published to it, CERT staff the
 warning's working view and the cooperation queue and a request's page. TLP labels, addresses and
-names stay as they are; English stays as it was for everyone else. Reads the shipped Vietnamese catalog (`make i18n`)."""
+names stay as they are; English stays as it was for everyone else. Reads the shipped Vietnamese
+catalog (`make i18n`)."""
 from __future__ import annotations
 
 import html as html_lib
