@@ -10,23 +10,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cert_share.extensions import db
-from cert_share.models import User
 from cert_share.reports import transparency as transparency_module
 from tests import exercise_scenario
 from tests.integration.test_exercise_pages import _create, _exercise, _member, _send
 from tests.integration.test_exercise_pages import world as world  # noqa: F401 - the pages' fixture
+from tests.integration.test_exercise_report_cli import run as run_exercise_report
 from tests.integration.test_transparency import file
-from tests.integration.web_login import csrf_token
+from tests.integration.web_login import choose_language, csrf_token
 
 UTC = timezone.utc
 GENERATED = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
-
-def _speaks(app, user, locale: str | None) -> None:
-    with app.app_context():
-        db.session.get(User, user.id).locale = locale
-        db.session.commit()
 
 
 @pytest.fixture
@@ -42,7 +36,7 @@ def drill_vi(app, world, staff_vi):  # noqa: F811 - world is the imported fixtur
 def staff_vi(app, world):  # noqa: F811
     from tests.integration.staff_login import sign_in
 
-    _speaks(app, world["staff"], "vi")
+    choose_language(app, world["staff"].id, "vi")
     client = app.test_client()
     assert sign_in(client, world["staff"].email, world["secret"]).status_code == 302
     return client
@@ -72,7 +66,7 @@ def test_staff_pages_speak_vietnamese(app, world, staff_vi, drill_vi):  # noqa: 
 
 
 def test_participant_inject_page_speaks_vietnamese_and_english_stays(app, world, drill_vi):  # noqa: F811
-    _speaks(app, world["bank_user"], "vi")
+    choose_language(app, world["bank_user"].id, "vi")
     member = _member(app, world["bank_user"].email)
     inject = member.get(f"/exercises/{drill_vi}/injects/1").get_data(as_text=True)
     for text in ("[DIỄN TẬP] C2 beaconing", "[DIỄN TẬP] Diễn biến", "Xác nhận đã nhận", "Gửi báo cáo diễn tập",
@@ -147,24 +141,19 @@ def test_transparency_machine_formats_are_the_same_in_every_language(runner, may
     assert "Hidden Bank" not in english
 
 
-def _exercise_report(runner, exercise_id: int, *args) -> str:
-    result = runner.invoke(args=["report", "exercise", "--id", str(exercise_id), *args])
-    assert result.exit_code == 0, result.output
-    return result.output
-
 
 def test_exercise_report_in_vietnamese_and_machine_formats_unchanged(runner, factory):
     ids = exercise_scenario.build(factory)
-    html = _exercise_report(runner, ids["exercise"], "--format", "html", "--locale", "vi")
+    html = run_exercise_report(runner, ids["exercise"], "--format", "html", "--locale", "vi")
     for text in ("Báo cáo đánh giá sau diễn tập", "Theo đơn vị tham gia", "Thời gian trung vị để tải về",
                  "5 phút", "Phản hồi đã thực hiện và bị bỏ lỡ theo lĩnh vực", "09:00:00 02/03/2026 UTC"):
         assert text in html, text
     assert "After-action report" not in html and "By participant" not in html
-    english = _exercise_report(runner, ids["exercise"], "--format", "html")
+    english = run_exercise_report(runner, ids["exercise"], "--format", "html")
     assert "After-action report" in english and "5 min" in english and "2026-03-02T09:00:00Z" in english
     for fmt in ("csv", "json"):
-        assert (_exercise_report(runner, ids["exercise"], "--format", fmt, "--locale", "vi")
-                == _exercise_report(runner, ids["exercise"], "--format", fmt))
+        assert (run_exercise_report(runner, ids["exercise"], "--format", fmt, "--locale", "vi")
+                == run_exercise_report(runner, ids["exercise"], "--format", fmt))
 
 
 def test_locale_must_be_a_shipped_language(runner, may):

@@ -10,19 +10,14 @@ import re
 import pytest
 
 from cert_share.extensions import db
-from cert_share.models import Incident, User
+from cert_share.models import Incident
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.test_web_incidents import form
 from tests.integration.warning_world import ATTACKER_IP, report
-from tests.integration.web_login import csrf_token, login, page_token
+from tests.integration.web_login import choose_language, csrf_token, login, page_token
 
 ENGLISH_BROWSER = {"Accept-Language": "en"}  # the person's own choice comes before the browser's
 
-
-def _speaking(app, user, locale: str | None) -> None:
-    with app.app_context():
-        db.session.get(User, user.id).locale = locale
-        db.session.commit()
 
 
 @pytest.fixture
@@ -31,7 +26,7 @@ def analysts(app, factory, orgs):
     clients = {}
     for locale in ("vi", "en"):
         user = factory.user(orgs["bank"], "analyst", email=f"soc-{locale}@firstbank.example")
-        _speaking(app, user, locale)
+        choose_language(app, user.id, locale)
         client = app.test_client()
         assert login(client, user.email).status_code == 302
         clients[locale] = client
@@ -42,7 +37,7 @@ def analysts(app, factory, orgs):
 def duty(app, factory, orgs):
     """A signed-in CERT analyst who reads Vietnamese."""
     user = factory.user(orgs["cert"], "cert-analyst", email="duty@cert.example")
-    _speaking(app, user, "vi")
+    choose_language(app, user.id, "vi")
     client = app.test_client()
     assert sign_in(client, user.email, enrol(app, user)).status_code == 302
     return client

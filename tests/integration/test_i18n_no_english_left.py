@@ -21,7 +21,7 @@ from cert_share.services import cooperation, intake, triage
 from tests.integration.exercise_rows import make_exercise
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.warning_world import ATTACKER_IP, report
-from tests.integration.web_login import login
+from tests.integration.web_login import choose_language, login
 
 # English words a page's own wording uses; none may remain on a Vietnamese page. Words that read
 # the same in Vietnamese ("to", "an", "do", "in", "can" are Vietnamese words too) are not here.
@@ -97,11 +97,6 @@ def _client(app, user, secret):
     return client
 
 
-def _set_locale(app, user, locale):
-    with app.app_context():
-        db.session.get(User, user.id).locale = locale
-        db.session.commit()
-
 
 MEMBER_PAGES = ("/", "/incidents", "/incidents/{incident}", "/warnings", "/warnings/{warning}", "/account/mail",
                 "/account/language", "/account/security", "/account/password", "/account/key", "/exercises")
@@ -120,9 +115,9 @@ def test_a_vietnamese_reader_finds_no_english_words_on_the_main_pages(app, world
         client = _client(app, user, secrets.get(role))
         for template in paths:
             path = template.format(**ids)
-            _set_locale(app, user, None)
+            choose_language(app, user.id, None)
             english = client.get(path, headers={"Accept-Language": "en"})
-            _set_locale(app, user, "vi")
+            choose_language(app, user.id, "vi")
             vietnamese = client.get(path, headers={"Accept-Language": "en"})  # the person's choice wins
             assert english.status_code == vietnamese.status_code == 200, (role, path)
             english_words = _words(_visible(english.get_data(as_text=True)), data) & COMMON

@@ -13,17 +13,11 @@ from sqlalchemy import select
 
 from cert_share.early_warning import lifecycle
 from cert_share.extensions import db
-from cert_share.models import EarlyWarning, User
+from cert_share.models import EarlyWarning
 from tests.integration import cooperation_world
 from tests.integration.staff_login import enrol, sign_in
 from tests.integration.warning_world import ATTACKER_IP, report
-from tests.integration.web_login import login
-
-
-def _set_locale(app, user_id: int, locale: str | None) -> None:
-    with app.app_context():
-        db.session.get(User, user_id).locale = locale
-        db.session.commit()
+from tests.integration.web_login import choose_language, login
 
 
 def _page(client, path: str) -> str:
@@ -52,7 +46,7 @@ def warning_world(app, factory, orgs):
 
 
 def _member(app, world, locale: str | None):
-    _set_locale(app, world["analyst"].id, locale)
+    choose_language(app, world["analyst"].id, locale)
     client = app.test_client()
     assert login(client, world["analyst"].email).status_code == 302
     return client
@@ -81,7 +75,7 @@ def test_a_member_who_chose_vietnamese_reads_the_warnings_in_vietnamese(app, war
 
 
 def test_cert_staff_who_chose_vietnamese_read_a_warnings_working_view_in_vietnamese(app, warning_world):
-    _set_locale(app, warning_world["staff"].id, "vi")
+    choose_language(app, warning_world["staff"].id, "vi")
     client = app.test_client()
     assert sign_in(client, warning_world["staff"].email, warning_world["secret"]).status_code == 302
 
@@ -118,7 +112,7 @@ def coop_world(app, factory):
 
 
 def _staff(app, world, locale: str | None):
-    _set_locale(app, world["staff"].id, locale)
+    choose_language(app, world["staff"].id, locale)
     client = app.test_client()
     assert sign_in(client, world["staff"].email, world["secret"]).status_code == 302
     return client

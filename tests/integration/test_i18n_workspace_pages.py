@@ -12,10 +12,11 @@ import pytest
 from cert_share.actor import CLI
 from cert_share.clock import utcnow
 from cert_share.extensions import db
-from cert_share.models import FeedState, Organization, User
+from cert_share.models import FeedState, Organization
 from cert_share.schemas.incident import IncidentCreateSchema
 from cert_share.services import intake
 from tests.integration.staff_login import enrol, sign_in
+from tests.integration.web_login import choose_language
 
 
 def _report(app, org, *, title: str, severity: str = "high", tlp: str = "amber", hours: int = 2) -> int:
@@ -44,9 +45,7 @@ def workspace(app, factory):
 
     def staff_client(locale: str | None):
         user = factory.user(cert, "cert-analyst")
-        with app.app_context():
-            db.session.get(User, user.id).locale = locale
-            db.session.commit()
+        choose_language(app, user.id, locale)
         client = app.test_client()
         assert sign_in(client, user.email, enrol(app, user)).status_code == 302
         return client
