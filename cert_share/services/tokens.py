@@ -2,6 +2,11 @@
 
 Tokens carry 256 bits of randomness, so a fast hash is enough to store them (unlike passwords),
 and a lookup by hash keeps authentication O(1) for TAXII pollers.
+
+A token's ``last_used_at`` is written at most once per ``LAST_USED_RESOLUTION``: by the request
+itself for a write request (authenticate_token), and off the request path for a read request
+(authenticate_reader): the use waits in its worker's consumption log buffer (store/poll_log.py)
+and is written with the next batch, so a poll issues no UPDATE or COMMIT.
 """
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from .. import policy
@@ -23,6 +29,7 @@ from ..errors import InputError, NotFound
 from ..limits import MAX_TOKEN_NAME
 from ..models import ApiToken, Organization
 from ..store import audit
+from ..store import poll_log as poll_logs
 
 TOKEN_PREFIX = "cs_"
 # last_used_at is written at most this often per token, not on every poll.
@@ -117,7 +124,6 @@ _READER_COLUMNS = (ApiToken.token_hash, ApiToken.revoked_at, ApiToken.last_used_
                    Organization.country, Organization.stix_id, Organization.active)
 _READER_BY_DIGEST = (select(*_READER_COLUMNS).join(Organization, Organization.id == ApiToken.org_id)
                      .where(ApiToken.token_hash == bindparam("digest")))
-_TOUCH = update(ApiToken).where(ApiToken.id == bindparam("token_id")).values(last_used_at=bindparam("now"))
 # Snapshots by the row they were made from: a changed organization or token is a new key.
 _READERS: dict[tuple, TokenReader] = {}
 _MAX_READERS = 10_000
@@ -126,7 +132,12 @@ _MAX_READERS = 10_000
 def authenticate_reader(session: DbSession, token: str, *, org_slug: str | None = None) -> TokenReader | None:
     """authenticate_token for a read-only request: the same rules and the same row read on every
     request (a revoked token or a deactivated organization is refused at once), without loading
-    ORM entities; None when authenticate_token would answer None."""
+    ORM entities; None when authenticate_token would answer None.
+
+    Its ``last_used_at``, when older than LAST_USED_RESOLUTION, is not written here: the use is
+    noted in the worker's consumption log buffer (store/poll_log.py) and written with its next
+    batch, never moving the time back; with TAXII_POLL_LOG_SECONDS = 0 it is written and
+    committed now, in ``session``, before the request answers."""
     if not token or len(token) > 200:
         return None
     digest = _digest(token)
@@ -137,8 +148,10 @@ def authenticate_reader(session: DbSession, token: str, *, org_slug: str | None 
         return None
     now = utcnow()
     if row[2] is None or now - row[2] > LAST_USED_RESOLUTION:
-        session.execute(_TOUCH, {"token_id": row[3], "now": now})
-        session.commit()
+        poll_log = poll_logs.for_app(current_app._get_current_object())  # type: ignore[attr-defined]
+        poll_log.note_use(row[3], now)
+        if poll_log.interval <= 0:
+            poll_log.flush(session)
     key = tuple(row[3:])
     reader = _READERS.get(key)
     if reader is None:

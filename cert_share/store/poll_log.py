@@ -7,6 +7,12 @@ gunicorn's ``worker_exit`` hook in gunicorn_conf.py). The rows are the ones a po
 itself, one per request with its own time, so every reader of ``taxii_polls`` answers as before
 once they are written; a crash loses at most the last interval's rows.
 
+The buffer also holds the latest use of each API token a read request noted (token id -> time,
+one entry per token, the later time kept): ``api_tokens.last_used_at`` is written with the rows,
+in the same transaction, never moved back (an UPDATE only where the stored time is older), so a
+read request issues no UPDATE or COMMIT of its own either. A token deleted meanwhile updates
+nothing.
+
 Two workers never count a poll twice: each row lives in the memory of the one worker that served
 it and is taken out of it before it is written (a forked child starts with an empty buffer, since
 its parent keeps and writes what it held). A batch the database refuses (busy, unreachable) goes
@@ -14,10 +20,12 @@ back to the front of the buffer for the next flush; past ``MAX_ROWS`` held rows 
 the oldest are dropped, and said so in the server log. A batch refused on a foreign key holds a
 row whose collection was deleted meanwhile (a drill's, polled in the interval before its
 exercise was deleted, by any worker): those rows are dropped, logged, and the rest written, so
-one such row never blocks the log. The deleting worker also forgets its own at once.
+one such row never blocks the log. The deleting worker also forgets its own at once. Token uses
+follow the rows: a refused batch keeps them (merged with newer ones, the later time kept), a
+forked child starts without them.
 
-With ``TAXII_POLL_LOG_SECONDS`` = 0 (the tests' default) each request writes its row before it
-answers, in the request's own session, as it did before the buffer existed.
+With ``TAXII_POLL_LOG_SECONDS`` = 0 (the tests' default) each request writes its row and its
+token's use before it answers, in the request's own session, as it did before the buffer existed.
 """
 from __future__ import annotations
 
@@ -26,30 +34,40 @@ import logging
 import os
 import threading
 import weakref
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..database import DbSession
 from ..extensions import db
-from ..models import Collection, Organization, TaxiiPoll
+from ..models import ApiToken, Collection, Organization, TaxiiPoll
 
 EXTENSION_KEY = "cert_share.poll_log"
 MAX_ROWS = 200_000
 log = logging.getLogger(__name__)
 _LOGS: weakref.WeakSet[PollLog] = weakref.WeakSet()
 
+_TOKENS = ApiToken.__table__
+_WHEN = bindparam("when", type_=_TOKENS.c.last_used_at.type)
+# Never moves a time back: a later use another worker wrote first stays.
+_TOUCH_TOKENS = (update(_TOKENS)
+                 .where(_TOKENS.c.id == bindparam("token_id"),
+                        or_(_TOKENS.c.last_used_at.is_(None), _TOKENS.c.last_used_at < _WHEN))
+                 .values(last_used_at=_WHEN))
+
 
 class PollLog:
-    """One process's consumption log rows not yet written, for one app."""
+    """One process's consumption log rows and token uses not yet written, for one app."""
 
     def __init__(self, app: Flask, interval: float) -> None:
         self._app = weakref.ref(app)
         self.interval = interval
         self._rows: list[dict[str, Any]] = []
-        self._lock = threading.Lock()  # guards _rows
+        self._uses: dict[int, datetime] = {}  # token id -> its latest use not written yet
+        self._lock = threading.Lock()  # guards _rows and _uses
         self._flushing = threading.Lock()  # one flush at a time, so batches keep their order
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -66,33 +84,54 @@ class PollLog:
         if self.interval > 0 and self._thread is None:
             self._start()
 
+    def note_use(self, token_id: int, when: datetime) -> None:
+        """Hold a token's use (its ``last_used_at``) until the next flush; the later time wins."""
+        with self._lock:
+            held = self._uses.get(token_id)
+            if held is None or when > held:
+                self._uses[token_id] = when
+        if self.interval > 0 and self._thread is None:
+            self._start()
+
     def pending(self) -> int:
+        """Rows held (token uses not counted: pending_uses)."""
         with self._lock:
             return len(self._rows)
 
+    def pending_uses(self) -> dict[int, datetime]:
+        """A copy of the token uses held: token id -> latest use."""
+        with self._lock:
+            return dict(self._uses)
+
+    def _holds_anything(self) -> bool:
+        with self._lock:
+            return bool(self._rows or self._uses)
+
     def flush(self, session: DbSession) -> int:
-        """Write every row held, in one INSERT and commit; the number written. On a database
-        error the rows stay held for the next flush (and the session is rolled back), except
-        those a foreign key refuses because their collection or organization is gone: dropped."""
+        """Write every row held, in one INSERT, and every token use held, in one executemany
+        UPDATE, and commit them together; the number of rows written. On a database error the
+        rows and uses stay held for the next flush (and the session is rolled back), except rows
+        a foreign key refuses because their collection or organization is gone: dropped."""
         with self._flushing:
             with self._lock:
                 rows, self._rows = self._rows, []
-            if not rows:
+                uses, self._uses = self._uses, {}
+            if not rows and not uses:
                 return 0
             try:
-                return self._write(session, rows)
+                return self._write(session, rows, uses)
             except IntegrityError:
                 # A row whose collection (a deleted drill's) or organization is gone would make
                 # every later batch fail too: write the others, drop those.
                 session.rollback()
                 try:
                     rows = _without_orphans(session, rows)
-                    return self._write(session, rows)
+                    return self._write(session, rows, uses)
                 except SQLAlchemyError as exc:
-                    self._keep(session, rows, exc)
+                    self._keep(session, rows, uses, exc)
                     return 0
             except SQLAlchemyError as exc:
-                self._keep(session, rows, exc)
+                self._keep(session, rows, uses, exc)
                 return 0
 
     def forget_collection(self, collection_id: str) -> int:
@@ -103,24 +142,33 @@ class PollLog:
         return dropped
 
     @staticmethod
-    def _write(session: DbSession, rows: list[dict[str, Any]]) -> int:
+    def _write(session: DbSession, rows: list[dict[str, Any]], uses: dict[int, datetime]) -> int:
         if rows:
             session.execute(insert(TaxiiPoll.__table__), rows)
+        if uses:
+            session.execute(_TOUCH_TOKENS, [{"token_id": token_id, "when": when} for token_id, when in uses.items()])
+        if rows or uses:
             session.commit()
         return len(rows)
 
-    def _keep(self, session: DbSession, rows: list[dict[str, Any]], exc: SQLAlchemyError) -> None:
-        """A refused batch (database busy, unreachable) goes back to the front for the next flush."""
+    def _keep(self, session: DbSession, rows: list[dict[str, Any]], uses: dict[int, datetime],
+              exc: SQLAlchemyError) -> None:
+        """A refused batch (database busy, unreachable) goes back to the front for the next
+        flush; its token uses merge with those noted since, the later time kept."""
         session.rollback()
         with self._lock:
             self._rows[:0] = rows
-        log.warning("consumption log: %d rows not written yet (%s); kept for the next flush",
-                    len(rows), type(exc).__name__)
+            for token_id, when in uses.items():
+                held = self._uses.get(token_id)
+                if held is None or when > held:
+                    self._uses[token_id] = when
+        log.warning("consumption log: %d rows and %d token uses not written yet (%s); kept for the next flush",
+                    len(rows), len(uses), type(exc).__name__)
 
     def flush_in_app(self) -> int:
         """flush() in an app context and session of its own (the flusher thread, exit hooks)."""
         app = self._app()
-        if app is None or not self.pending():
+        if app is None or not self._holds_anything():
             return 0
         with app.app_context():
             try:
@@ -155,8 +203,9 @@ class PollLog:
             log.exception("consumption log flush failed")
 
     def _after_fork(self) -> None:
-        # The parent keeps and writes its rows; a copy here would count them twice.
+        # The parent keeps and writes its rows and token uses; a copy here would count them twice.
         self._rows = []
+        self._uses = {}
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._thread = None
@@ -194,7 +243,8 @@ def for_app(app: Flask) -> PollLog:
 
 
 def flush_all() -> int:
-    """Write what every app's buffer in this process holds (a graceful stop); rows written."""
+    """Write what every app's buffer in this process holds, rows and token uses (a graceful
+    stop); rows written."""
     written = 0
     for poll_log in list(_LOGS):
         poll_log._stop.set()

@@ -10,18 +10,22 @@ import socket
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Iterator
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select, update
+from sqlalchemy.exc import OperationalError
 
 from cert_share.extensions import db
-from cert_share.models import Collection, Organization, TaxiiPoll
+from cert_share.models import ApiToken, Collection, Organization, TaxiiPoll
 from cert_share.services import taxii_store
 from cert_share.store import poll_log
 from cert_share.store.poll_log import PollLog
 
+from .sql_capture import sql_statements
 from .taxii_world import API, basic, build_world, indicator
 from .waiting import wait_until
 
@@ -182,3 +186,148 @@ def test_a_graceful_stop_writes_every_poll_the_workers_held(app, world, database
             proc.communicate()
     assert [row[:5] for row in _log(app)] == sorted(
         (world.orgs[who].slug, "all-members", "objects", 15, 45) for who in ("bank", "bank2", "telco"))
+
+
+# -- the token's last use: written with the log, never by the read request itself -------------
+
+@contextmanager
+def _writes(app) -> Iterator[list[str]]:
+    """The writes sent to the app's database inside the block: INSERT, UPDATE and DELETE
+    statements, and each COMMIT."""
+    seen: list[str] = []
+
+    def on_commit(_conn) -> None:
+        seen.append("COMMIT")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "commit", on_commit)
+    try:
+        with sql_statements(app) as statements:
+            yield seen
+    finally:
+        event.remove(engine, "commit", on_commit)
+    seen[:0] = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def _token_id(app, world, who: str) -> int:
+    with app.app_context():
+        return db.session.execute(select(ApiToken.id).where(ApiToken.org_id == world.orgs[who].id)).scalar_one()
+
+
+def _last_used(app, token_id: int) -> datetime | None:
+    with app.app_context():
+        return db.session.execute(select(ApiToken.last_used_at).where(ApiToken.id == token_id)).scalar_one()
+
+
+def _set_last_used(app, token_id: int, when: datetime | None) -> None:
+    with app.app_context():
+        db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))
+        db.session.commit()
+
+
+@pytest.mark.parametrize("last_used", [None, timedelta(hours=2)], ids=["never-used", "used-2-hours-ago"])
+def test_a_read_writes_its_tokens_last_use_only_with_the_log(app, world, client, last_used):
+    app.config["TAXII_POLL_LOG_SECONDS"] = 3600  # only the explicit flushes below write
+    token_id = _token_id(app, world, "bank")
+    before = None if last_used is None else datetime.now(timezone.utc) - last_used
+    _set_last_used(app, token_id, before)
+    buffer = poll_log.for_app(app)
+    try:
+        started = datetime.now(timezone.utc)
+        with _writes(app) as writes:
+            response = client.get(_objects_url(world), headers=ACCEPT, auth=basic(world, "bank"))
+        answered = datetime.now(timezone.utc)
+        assert response.status_code == 200
+        assert writes == []  # no UPDATE of api_tokens, no INSERT of the log, no COMMIT
+        assert _last_used(app, token_id) == before
+        assert list(buffer.pending_uses()) == [token_id]
+        assert buffer.flush_in_app() == 1  # the poll's row, and the token's use with it
+        polled = _last_used(app, token_id)
+        assert polled is not None and started <= polled <= answered
+        assert buffer.pending_uses() == {}
+        buffer.note_use(token_id, polled - timedelta(minutes=10))  # an older use, flushed late
+        assert buffer.flush_in_app() == 0
+        assert _last_used(app, token_id) == polled  # never moved back
+    finally:
+        buffer.stop()
+
+
+def test_a_read_within_a_minute_of_the_last_use_notes_nothing(app, world, client):
+    app.config["TAXII_POLL_LOG_SECONDS"] = 3600
+    token_id = _token_id(app, world, "bank")
+    recent = datetime.now(timezone.utc) - timedelta(seconds=10)
+    _set_last_used(app, token_id, recent)
+    buffer = poll_log.for_app(app)
+    try:
+        assert client.get(_objects_url(world), headers=ACCEPT, auth=basic(world, "bank")).status_code == 200
+        assert buffer.pending_uses() == {}
+        assert _last_used(app, token_id) == recent
+    finally:
+        buffer.stop()
+
+
+def test_without_an_interval_a_read_sets_its_tokens_last_use_before_it_answers(app, world, client):
+    assert app.config["TAXII_POLL_LOG_SECONDS"] == 0  # the tests' default
+    token_id = _token_id(app, world, "bank")
+    assert _last_used(app, token_id) is None
+    started = datetime.now(timezone.utc)
+    response = client.get(_objects_url(world), headers=ACCEPT, auth=basic(world, "bank"))
+    answered = datetime.now(timezone.utc)
+    assert response.status_code == 200
+    polled = _last_used(app, token_id)
+    assert polled is not None and started <= polled <= answered
+    assert poll_log.for_app(app).pending_uses() == {}
+
+
+class _BusySession:
+    """The database refusing every statement, as a locked or unreachable one does."""
+
+    def __init__(self) -> None:
+        self.rolled_back = 0
+
+    def execute(self, *args, **kwargs):
+        raise OperationalError("UPDATE api_tokens", {}, Exception("database is locked"))
+
+    def commit(self) -> None:  # pragma: no cover (never reached)
+        raise AssertionError("nothing to commit")
+
+    def rollback(self) -> None:
+        self.rolled_back += 1
+
+
+def test_token_uses_a_refused_flush_held_are_kept_and_merged_by_the_later_time(app, world):
+    token_id = _token_id(app, world, "bank")
+    gone_id = _token_id(app, world, "telco")
+    now = datetime.now(timezone.utc)
+    worker = PollLog(app, interval=0)
+    worker.note_use(token_id, now)
+    worker.note_use(token_id, now - timedelta(minutes=3))  # noted again, older: the later time stays
+    worker.note_use(gone_id, now)
+    busy = _BusySession()
+    assert worker.flush(busy) == 0
+    assert busy.rolled_back == 1 and worker.pending() == 0
+    assert worker.pending_uses() == {token_id: now, gone_id: now}  # kept for the next flush
+    worker.note_use(token_id, now - timedelta(minutes=1))  # an older use noted since: merged by max
+    worker.note_use(gone_id, now + timedelta(seconds=5))  # a newer one wins
+    assert worker.pending_uses() == {token_id: now, gone_id: now + timedelta(seconds=5)}
+    with app.app_context():  # a token deleted meanwhile: its use updates nothing
+        db.session.execute(delete(ApiToken).where(ApiToken.id == gone_id))
+        db.session.commit()
+    assert worker.flush_in_app() == 0  # no rows, the uses still written
+    assert worker.pending_uses() == {}
+    assert _last_used(app, token_id) == now
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_worker_does_not_write_its_parents_token_uses(app, world):
+    token_id = _token_id(app, world, "bank")
+    parent = PollLog(app, interval=0)
+    now = datetime.now(timezone.utc)
+    parent.note_use(token_id, now)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(len(parent.pending_uses()))
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert parent.flush_in_app() == 0 and _last_used(app, token_id) == now
