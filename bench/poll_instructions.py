@@ -12,14 +12,17 @@ the difference divided by N, for two requests:
 
 Needs ``valgrind`` (Debian's package); takes a few minutes. Usage::
 
-    .venv/bin/python bench/poll_instructions.py [--objects 10000] [--polls 100] [--pages 10]
+    .venv/bin/python bench/poll_instructions.py [--objects 10000] [--polls 100] [--pages 10] \
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+On PostgreSQL the count is the server process's (this bench's Python, the driver) only: the
+database server's own work runs in another process, outside callgrind.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,6 +30,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.scratch_db import add_argument, is_postgresql, label, scratch_database  # noqa: E402
+
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
 
 # The measured program: what runs under valgrind. The app is called as gunicorn calls it, with
@@ -100,11 +107,18 @@ print(json.dumps(out))
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def date_added_near_end(db_path: Path, back: int = 50) -> str:
-    con = sqlite3.connect(db_path)
-    value = con.execute("SELECT date_added FROM stix_objects ORDER BY date_added DESC, pk DESC LIMIT 1 OFFSET ?",
-                        (back,)).fetchone()[0]
-    con.close()
+def date_added_near_end(url: str, back: int = 50) -> str:
+    from sqlalchemy import create_engine, text
+
+    from cert_share import _normalize_db_url
+
+    engine = create_engine(_normalize_db_url(url))
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT date_added FROM stix_objects ORDER BY date_added DESC, pk DESC "
+                                  "LIMIT 1 OFFSET :back"), {"back": back}).scalar_one()
+    engine.dispose()
+    if not isinstance(value, str):  # PostgreSQL: a timestamp
+        value = value.strftime("%Y-%m-%d %H:%M:%S.%f")
     value = value.replace(" ", "T")
     return value if value.endswith("Z") else value + "Z"
 
@@ -123,9 +137,15 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--polls", type=int, default=100, help="incremental polls measured")
     parser.add_argument("--pages", type=int, default=10, help="full pages of 1000 measured")
+    add_argument(parser)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cert-share-poll-ir-"))
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}", CERT_SHARE_ENV="production",
+    with scratch_database(args.database_url, tmp) as url:
+        measure(args, tmp, url)
+
+
+def measure(args: argparse.Namespace, tmp: Path, url: str) -> None:
+    env = dict(os.environ, DATABASE_URL=url, CERT_SHARE_ENV="production",
                BASE_URL="https://share.cert.example", SECRET_KEY="bench-" + "x" * 40, SCHEDULER_ENABLED="0",
                TAXII_PAGE_SIZE="1000",
                TAXII_RATE_LIMIT="1000000 per minute",  # measures the request, not the per-token limit
@@ -134,10 +154,24 @@ def main() -> None:
                # made seconds, which moved the per-poll count by ±0.6 M. One flush of N rows is still
                # counted, divided among the N polls.
                TAXII_POLL_LOG_SECONDS="86400",
+               # The same hash seed in every run: str hashes decide dicts' and sets' probes, which
+               # otherwise move the count from one run to the next.
+               PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0"),
                PYTHONPATH=str(ROOT))
     names = prepare(env, args.objects)
+    if is_postgresql(url):
+        # Statistics for the planner, as autovacuum would gather them after a bulk load.
+        from sqlalchemy import create_engine, text
+
+        from cert_share import _normalize_db_url
+
+        engine = create_engine(_normalize_db_url(url), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+        engine.dispose()
+    print(f"database: {label(url)}; {args.objects:,} objects", flush=True)
     env.update(BENCH_SLUG=names["slug"], BENCH_TOKEN=names["token"], BENCH_COLLECTION=names["collection"])
-    after = date_added_near_end(tmp / "bench.db")
+    after = date_added_near_end(url)
     poll = f"added_after={after}&limit=100"
     without = instructions(env, poll, 0, tmp / "cg.poll.0")
     with_polls = instructions(env, poll, args.polls, tmp / "cg.poll.1")
