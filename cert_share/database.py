@@ -5,10 +5,11 @@ import os
 import sqlite3
 import weakref
 
+from flask import request
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, scoped_session
 
 from . import sqlite_writer
@@ -17,6 +18,32 @@ from .extensions import db
 # A session as services receive it: flask-sqlalchemy's db.session (a scoped_session that hands
 # every call to the current app context's session) from views and jobs, or a plain Session.
 DbSession = Session | scoped_session[FlaskSession]
+
+# The read connection of a request (request_connection), in its WSGI environ.
+_REQUEST_CONNECTION = "cert_share.request_connection"
+
+
+def request_connection() -> Connection:
+    """One Core connection of the current request for its reads, opened on first use and closed
+    by close_request_connection (a teardown of the blueprint that uses it). A TAXII poll's two
+    SELECTs cost less on it than through db.session: no Session, SessionTransaction or session
+    close per request. Writes stay in db.session.
+
+    Kept in the request's WSGI environ, not in ``g``: an app context already open (a script's, a
+    test's) is shared by every request made in it, and would hand one request's connection to the next."""
+    environ = request.environ
+    connection = environ.get(_REQUEST_CONNECTION)
+    if connection is None:
+        connection = environ[_REQUEST_CONNECTION] = db.engine.connect()
+    return connection
+
+
+def close_request_connection(_error: BaseException | None = None) -> None:
+    """Teardown: return the request's read connection (if it opened one) to the pool."""
+    connection = request.environ.pop(_REQUEST_CONNECTION, None)
+    if connection is not None:
+        connection.close()
+
 
 # Engines already set up. Weak, not id()s: a later engine can reuse a disposed one's id (every
 # test makes an app), and would then have run without its pragmas and without the writer queue.

@@ -7,6 +7,7 @@ import binascii
 from flask import request
 
 from ..actor import Actor
+from ..database import request_connection
 from ..errors import AuthenticationFailed
 from ..extensions import db
 from ..models.user import CERT_ADMIN, MEMBER_ADMIN
@@ -42,8 +43,9 @@ def actor_from_request(*, allow_basic: bool) -> Actor:
     if secret is None or (slug is not None and not allow_basic):
         raise AuthenticationFailed("unsupported or malformed Authorization header; use 'Bearer <token>'")
     if allow_basic and request.method in READ_METHODS:
-        # TAXII's reads use the organization's columns only: a snapshot, without ORM entities.
-        reader = tokens.authenticate_reader(db.session, secret, org_slug=slug)
+        # TAXII's reads use the organization's columns only: a snapshot, without ORM entities,
+        # selected on the request's read connection (no Session unless the token's use is written now).
+        reader = tokens.authenticate_reader(db.session, secret, org_slug=slug, connection=request_connection())
         if reader is None:
             raise AuthenticationFailed("invalid, revoked or unknown token")
         return Actor(label=f"token:{reader.org.slug}/{reader.name}", org=reader.org, token_id=reader.token_id,

@@ -47,6 +47,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import AliasedClass
@@ -323,20 +324,27 @@ def _utf8_size(body: str) -> int:
     return len(body) if body.isascii() else len(body.encode())
 
 
+# Rows fetched per call in _streamed_page: fewer calls than one per row, and at most this many
+# less one fetched past the page's end (SQLite produces the rows as they are fetched).
+STREAM_BATCH = 8
+
+
 def _streamed_page(result: Any, limit: int, page_bytes: int) -> tuple[list, bool]:
     """The rows of ``result`` (``limit`` + 1 at most) up to the first whose body would take the
-    page past ``page_bytes`` bytes (the first always stays), and whether more rows follow; the
-    rows after the cut are never fetched (SQLite does not produce them)."""
+    page past ``page_bytes`` bytes (the first always stays), and whether more rows follow; rows
+    are fetched STREAM_BATCH at a time, so fewer than that are fetched past the cut, and none
+    after that batch (SQLite does not produce them)."""
     rows: list = []
     total = 0
     try:
-        for row in result:
-            total += _utf8_size(row[5])
-            if rows and total > page_bytes:
-                return rows, True
-            if len(rows) == limit:
-                return rows, True
-            rows.append(row)
+        while batch := result.fetchmany(STREAM_BATCH):
+            for row in batch:
+                total += _utf8_size(row[5])
+                if rows and total > page_bytes:
+                    return rows, True
+                if len(rows) == limit:
+                    return rows, True
+                rows.append(row)
         return rows, False
     finally:
         result.close()
@@ -382,14 +390,16 @@ def _statement(shape: tuple) -> Select:
 def read(session: DbSession, *, collection: Collection, access: CollectionAccess, filters: Filters,
          scope: list, secret: str, secret_fallbacks: Sequence[str] = (), object_id: str | None = None,
          with_body: bool = True, all_versions: bool = False, page_bytes: int | None = None,
-         now: datetime | None = None) -> Page:
+         now: datetime | None = None, connection: Connection | None = None) -> Page:
     """One page of what the caller may see, oldest ``date_added`` first; with bodies, at most
     ``page_bytes`` of them (one object at least). ``next`` tokens are signed with ``secret`` and
-    accepted when signed with it or one of ``secret_fallbacks``."""
+    accepted when signed with it or one of ``secret_fallbacks``. The query runs on
+    ``connection`` when given (a read request's, database.request_connection), else in ``session``."""
     if not access.read:
         raise NotFound("no such collection")
     explicit = [v for v in filters.versions if v not in VERSION_KEYWORDS]
-    connection = session.connection()
+    if connection is None:
+        connection = session.connection()
     streamed = with_body and connection.dialect.name == "sqlite"
     shape = (tuple(sorted(access.tlp_levels)), access.unmarked, access.owner_org_id is not None,
              object_id is not None, bool(filters.ids), bool(filters.types), bool(filters.spec_versions),

@@ -19,6 +19,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import joinedload
 
 from .. import policy
@@ -129,7 +130,8 @@ _READERS: dict[tuple, TokenReader] = {}
 _MAX_READERS = 10_000
 
 
-def authenticate_reader(session: DbSession, token: str, *, org_slug: str | None = None) -> TokenReader | None:
+def authenticate_reader(session: DbSession, token: str, *, org_slug: str | None = None,
+                        connection: Connection | None = None) -> TokenReader | None:
     """authenticate_token for a read-only request: the same rules and the same row read on every
     request (a revoked token or a deactivated organization is refused at once), without loading
     ORM entities; None when authenticate_token would answer None.
@@ -141,7 +143,9 @@ def authenticate_reader(session: DbSession, token: str, *, org_slug: str | None 
     if not token or len(token) > 200:
         return None
     digest = _digest(token)
-    row = session.connection().execute(_READER_BY_DIGEST, {"digest": digest}).first()
+    # ``connection``: the request's read connection (database.request_connection), cheaper than the session's.
+    row = (connection if connection is not None else session.connection()).execute(
+        _READER_BY_DIGEST, {"digest": digest}).first()
     if (row is None or not hmac.compare_digest(row[0], digest) or row[1] is not None or not row[12]):
         return None
     if org_slug is not None and not hmac.compare_digest(row[6].encode(), org_slug.encode()):

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..auth.rate_limits import limit_per_token
 from ..auth.tokens import request_caller
+from ..database import close_request_connection
 from ..errors import CertShareError, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from ..extensions import csrf
 from ..http_errors import TAXII_MEDIA_TYPE, taxii_error, with_exception_headers
@@ -21,6 +22,8 @@ API_ROOT = "api"
 
 bp = Blueprint("taxii", __name__, url_prefix="/taxii2")
 csrf.exempt(bp)
+# Read requests do their SELECTs on one connection of the request (database.request_connection).
+bp.teardown_app_request(close_request_connection)
 limit_per_token(bp, "TAXII_RATE_LIMIT", allow_basic=True)
 
 

@@ -6,6 +6,7 @@ import json
 from flask import Response, current_app, g, request, url_for
 
 from ..auth.tokens import READ_METHODS
+from ..database import request_connection
 from ..errors import NotFound, PermissionDenied
 from ..extensions import db
 from ..http_errors import TAXII_MEDIA_TYPE
@@ -139,7 +140,7 @@ def _read_page(route, coll, access, allowed, *, object_id=None, with_body=True, 
                             scope=_scope(route, coll, object_id, filters), secret=current_app.config["SECRET_KEY"],
                             secret_fallbacks=current_app.config["SECRET_KEY_FALLBACKS"],
                             object_id=object_id, with_body=with_body, all_versions=all_versions,
-                            page_bytes=current_app.config["TAXII_PAGE_BYTES"])
+                            page_bytes=current_app.config["TAXII_PAGE_BYTES"], connection=request_connection())
     taxii_store.record_poll(db.session, g.actor, coll, route, len(page.rows))
     return page
 
