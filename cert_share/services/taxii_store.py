@@ -217,14 +217,15 @@ def decode_next(secret: str, scope: list, token: str, fallbacks: Sequence[str] =
 
 # --- queries --------------------------------------------------------------------------------
 
-def collection_for(session: DbSession, actor: Actor, id_or_alias: str, *,
-                   snapshot: bool = False) -> tuple[Collection, CollectionAccess]:
+def collection_for(session: DbSession, actor: Actor, id_or_alias: str, *, snapshot: bool = False,
+                   connection: Connection | None = None) -> tuple[Collection, CollectionAccess]:
     """The collection by id (or alias) and the caller's access; 404 if the caller may not see it.
-    ``snapshot``: for a read-only request, the process's snapshot of it (store/collections.py)."""
+    ``snapshot``: for a read-only request, the process's snapshot of it (store/collections.py),
+    found without a Session when ``connection`` (the request's read connection) is given."""
     if len(id_or_alias) > 100:
         raise NotFound("no such collection")
     if snapshot:
-        coll = collections.snapshot(session, id_or_alias)
+        coll = collections.snapshot(session, id_or_alias, connection=connection)
     else:
         coll = session.get(Collection, id_or_alias) or session.execute(
             select(Collection).where(Collection.alias == id_or_alias)).scalar_one_or_none()

@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Iterable
 
 from sqlalchemy import delete, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ..database import DbSession
 from ..models import Collection, Organization, StixObject, TaxiiPoll, TaxiiStatus
@@ -104,10 +104,11 @@ def titles(session: DbSession, aliases: Iterable[str]) -> dict[str, str]:
 _snapshots: "weakref.WeakKeyDictionary[Engine, dict[str, Collection]]" = weakref.WeakKeyDictionary()
 
 
-def snapshot(session: DbSession, id_or_alias: str) -> Collection | None:
+def snapshot(session: DbSession, id_or_alias: str, *, connection: Connection | None = None) -> Collection | None:
     """The collection with this id (or alias) as a snapshot shared by this process's read
-    requests: never added to a session, so never written through."""
-    engine = session.get_bind().engine
+    requests: never added to a session, so never written through. ``connection``: the request's
+    read connection, which names the engine without making a Session (``session`` is used on a miss)."""
+    engine = connection.engine if connection is not None else session.get_bind().engine
     known = _snapshots.get(engine)
     if known is None:
         known = _snapshots.setdefault(engine, {})

@@ -121,14 +121,16 @@ def collections(api_root: str):
 def collection(api_root: str, collection_id: str):
     """5.2 Get a Collection."""
     _api_root(api_root)
-    coll, access = taxii_store.collection_for(db.session, g.actor, collection_id, snapshot=True)
+    coll, access = taxii_store.collection_for(db.session, g.actor, collection_id, snapshot=True,
+                                              connection=request_connection())
     return _json(_collection_resource(coll, access))
 
 
 def _readable(api_root: str, collection_id: str):
     _api_root(api_root)
-    coll, access = taxii_store.collection_for(db.session, g.actor, collection_id,
-                                              snapshot=request.method in READ_METHODS)
+    reading = request.method in READ_METHODS
+    coll, access = taxii_store.collection_for(db.session, g.actor, collection_id, snapshot=reading,
+                                              connection=request_connection() if reading else None)
     if not access.read:
         raise PermissionDenied("you may write to this collection but not read it")
     return coll, access
