@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.scratch_db import add_argument, is_postgresql, label, scratch_database  # noqa: E402
+from bench.scratch_db import add_argument, date_added_near_end, is_postgresql, label, scratch_database  # noqa: E402
 
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
 
@@ -105,22 +105,6 @@ print(json.dumps(out))
         raise SystemExit(run.stderr[-3000:])
     import json
     return json.loads(run.stdout.strip().splitlines()[-1])
-
-
-def date_added_near_end(url: str, back: int = 50) -> str:
-    from sqlalchemy import create_engine, text
-
-    from cert_share import _normalize_db_url
-
-    engine = create_engine(_normalize_db_url(url))
-    with engine.connect() as conn:
-        value = conn.execute(text("SELECT date_added FROM stix_objects ORDER BY date_added DESC, pk DESC "
-                                  "LIMIT 1 OFFSET :back"), {"back": back}).scalar_one()
-    engine.dispose()
-    if not isinstance(value, str):  # PostgreSQL: a timestamp
-        value = value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    value = value.replace(" ", "T")
-    return value if value.endswith("Z") else value + "Z"
 
 
 def instructions(env: dict, query: str, requests: int, out: Path) -> int:

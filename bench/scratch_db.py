@@ -79,3 +79,19 @@ def scratch_database(url: str | None, tmp: Path | None = None, *, name: str = "b
         yield make_url(url).set(database=scratch).render_as_string(hide_password=False)
     finally:
         _admin(url, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+def date_added_near_end(db_url: str, back: int = 50) -> str:
+    """The date_added of the object ``back`` places from the newest, as a TAXII ``added_after``."""
+    from sqlalchemy import create_engine, text
+
+    from cert_share import _normalize_db_url
+
+    engine = create_engine(_normalize_db_url(db_url))
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT date_added FROM stix_objects ORDER BY date_added DESC, pk DESC "
+                                  "LIMIT 1 OFFSET :back"), {"back": back}).scalar_one()
+    engine.dispose()
+    if not isinstance(value, str):  # PostgreSQL: a datetime (UTC, naive)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.replace(" ", "T") + ("Z" if not value.endswith("Z") else "")

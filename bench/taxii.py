@@ -43,7 +43,7 @@ from taxii2client.v21 import Collection, as_pages
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.scratch_db import add_argument, scratch_database  # noqa: E402
+from bench.scratch_db import add_argument, date_added_near_end, scratch_database  # noqa: E402
 from bench.scratch_db import label as database_label  # noqa: E402
 
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
@@ -165,21 +165,6 @@ def bulk_load(db_url: str, collection_id: str, n: int, chunk: int = 20_000) -> f
             coll = db.session.get(Collection, collection_id)
         db.engine.dispose()
     return time.perf_counter() - started
-
-
-def date_added_near_end(db_url: str, back: int = 50) -> str:
-    from sqlalchemy import create_engine, text
-
-    from cert_share import _normalize_db_url
-
-    engine = create_engine(_normalize_db_url(db_url))
-    with engine.connect() as conn:
-        value = conn.execute(text("SELECT date_added FROM stix_objects ORDER BY date_added DESC, pk DESC "
-                                  "LIMIT 1 OFFSET :back"), {"back": back}).scalar_one()
-    engine.dispose()
-    if not isinstance(value, str):  # PostgreSQL: a datetime (UTC, naive)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value.replace(" ", "T") + ("Z" if not value.endswith("Z") else "")
 
 
 def storage_sizes(db_url: str, n: int) -> list[str]:
