@@ -453,9 +453,15 @@ def database_counts(url: str) -> dict:
         failed = conn.execute(text("SELECT job, error FROM job_runs WHERE status = 'failed'")).all()
         warnings = conn.execute(text("SELECT state, count(*) FROM warnings GROUP BY state")).all()
         incidents = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
+        dead = []
+        if conn.dialect.name == "postgresql":
+            # The tables whose dead row versions piled up most (what autovacuum would have cleared).
+            dead = [tuple(row) for row in conn.execute(text(
+                "SELECT relname, n_live_tup, n_dead_tup, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                "ORDER BY n_dead_tup DESC LIMIT 6")).all()]
     engine.dispose()
     return {"jobs": {f"{j} {s}": n for j, s, n in jobs}, "failed_jobs": [f"{j}: {(e or '')[:200]}" for j, e in failed],
-            "warnings": dict(warnings), "incidents": incidents}
+            "warnings": dict(warnings), "incidents": incidents, "dead_tuples": dead}
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -540,6 +546,8 @@ class Load:
                        threading.Thread(target=self.report_loop, args=(posts,)),
                        threading.Thread(target=self.full_sync),
                        threading.Thread(target=self.sample_rss, args=(workers,))]
+            if self.args.vacuum_seconds and is_postgresql(self.args.database_url or ""):
+                threads.append(threading.Thread(target=self.vacuum_loop))
             for t in threads:
                 t.start()
             try:
@@ -547,6 +555,25 @@ class Load:
                     t.join()
             finally:
                 self.stop.set()
+
+
+    def vacuum_loop(self) -> None:
+        """VACUUM (ANALYZE) the database every --vacuum-seconds, as a production server's
+        autovacuum would: the test server this bench runs on may have autovacuum off."""
+        from sqlalchemy import create_engine, text
+
+        from cert_share import _normalize_db_url
+
+        engine = create_engine(_normalize_db_url(os.environ["DATABASE_URL"]), isolation_level="AUTOCOMMIT")
+        try:
+            while True:
+                left = self.end - time.monotonic()
+                if left <= 0 or self.stop.wait(min(self.args.vacuum_seconds, left)) or time.monotonic() >= self.end:
+                    return
+                with engine.connect() as conn:
+                    conn.execute(text("VACUUM (ANALYZE)"))
+        finally:
+            engine.dispose()
 
 
 def warm_up(base: str, setup: dict) -> None:
@@ -720,6 +747,11 @@ def summarize(args, db_label: str, setup: dict, r: dict, counts: dict) -> tuple[
     rows.append(("scheduler RSS start → end", f"{r['scheduler_rss_start'].get('VmRSS', float('nan')):.0f} → "
                                              f"{r['scheduler_rss_end'].get('VmRSS', float('nan')):.0f} MiB"))
     rows.append(("job runs", ", ".join(f"{k} ×{v}" for k, v in counts["jobs"].items()) or "none"))
+    if counts["dead_tuples"]:
+        rows.append(("PostgreSQL dead row versions at the end (live, dead, updates, HOT updates)"
+                     + (f"; VACUUM every {args.vacuum_seconds:.0f} s" if args.vacuum_seconds else "; no VACUUM"),
+                     "; ".join(f"{name} {live:,}/{dead:,}/{upd:,}/{hot:,}" for name, live, dead, upd, hot
+                               in counts["dead_tuples"])))
     rows.append(("stored", f"{counts['incidents']:,} reports; warnings by state "
                            + ", ".join(f"{k} {v}" for k, v in sorted(counts["warnings"].items()))))
     rows.append(("client CPU (this process)",
@@ -766,6 +798,9 @@ def main() -> None:
     parser.add_argument("--rss-after-sync-mib", type=float, default=8,
                         help="largest acceptable RSS growth of a worker from the end of the full sync to the end "
                              "(default 8 MiB)")
+    parser.add_argument("--vacuum-seconds", type=float, default=0,
+                        help="PostgreSQL: VACUUM (ANALYZE) every this many seconds during the run, standing in for "
+                             "autovacuum where the server has it off (default 0: never)")
     parser.add_argument("--json", help="write the numbers here too")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite file)")
     args = parser.parse_args()
