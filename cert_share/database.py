@@ -65,6 +65,12 @@ def sqlite_engine_options(url: str, options: dict) -> dict:
     return options
 
 
+def own_statement_listeners(engine: Engine) -> int:
+    """How many of ``engine``'s statement listeners (before and after cursor execute) are the
+    app's own: its SQLite writer queue, below. driver_sql takes any more as someone watching."""
+    return 1 if engine in _configured else 0
+
+
 def configure_engine(engine: Engine) -> None:
     """SQLite: WAL so readers never block the writer, foreign keys on, wait for locks."""
     if engine.dialect.name != "sqlite" or engine in _configured:

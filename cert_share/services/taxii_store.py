@@ -59,6 +59,7 @@ from .. import policy
 from ..actor import Actor
 from ..clock import parse_iso, utcnow
 from ..database import DbSession
+from ..driver_sql import DriverSelect
 from ..errors import InputError, NotFound, PermissionDenied
 from ..models import Collection, Organization, StixObject, TaxiiPoll
 from ..models.types import UTCDateTime
@@ -252,8 +253,10 @@ def visible_collections(session: DbSession, actor: Actor) -> list[tuple[Collecti
 
 def _visibility(table: type[StixObject] | AliasedClass[StixObject], access: CollectionAccess) -> list:
     """The policy as SQL (the same rule as policy.object_admitted); parameters ``coll``, ``owner``.
-    The TLP IN-list is the access's ``served_levels``, the list policy.tlp_admits checks."""
-    tlp = table.tlp.in_(access.served_levels)
+    The TLP IN-list is the access's ``served_levels``, the list policy.tlp_admits checks, as one
+    parameter per level with its value in the statement: not a list expanded on every execution,
+    and the statement runs on the driver (driver_sql.DriverSelect)."""
+    tlp = table.tlp.in_([bindparam(f"tlp_{index}", level) for index, level in enumerate(access.served_levels)])
     if access.unmarked:
         tlp = or_(tlp, table.tlp.is_(None))
     conditions = [table.collection_id == bindparam("coll"), tlp]
@@ -352,7 +355,7 @@ def _streamed_page(result: Any, limit: int, page_bytes: int) -> tuple[list, bool
 
 
 @lru_cache(maxsize=512)
-def _statement(shape: tuple) -> Select:
+def _statement(shape: tuple) -> DriverSelect:
     """The SELECT for one query shape, built once: building it per request would cost a third of a poll."""
     (levels, unmarked, owner, by_object, ids, types, spec_versions, after, versions, paged, with_body,
      limit, streamed) = shape
@@ -385,7 +388,7 @@ def _statement(shape: tuple) -> Select:
                                         *columns[2:5], StixObject.body)
     elif with_body:
         query = _bounded_bodies(query.with_only_columns(*columns[:5]))
-    return query
+    return DriverSelect(query)
 
 
 def read(session: DbSession, *, collection: Collection, access: CollectionAccess, filters: Filters,
@@ -415,8 +418,8 @@ def read(session: DbSession, *, collection: Collection, access: CollectionAccess
     if filters.next:
         params["next_date"], params["next_pk"] = decode_next(secret, scope, filters.next, secret_fallbacks)
     statement = _statement(shape)
-    # Plain column rows through the connection: no ORM entity bookkeeping on the hot path.
-    result = connection.execute(statement, {k: v for k, v in params.items() if v is not None
+    # Plain column rows on the driver (SQLAlchemy's path for a list parameter): no ORM entity bookkeeping.
+    result = statement.execute(connection, {k: v for k, v in params.items() if v is not None
                                             and (not isinstance(v, list) or v)})
     rows: Sequence[Any]
     if streamed:

@@ -26,6 +26,7 @@ from .. import policy
 from ..actor import CLI, Actor
 from ..clock import utcnow
 from ..database import DbSession
+from ..driver_sql import DriverSelect
 from ..errors import InputError, NotFound
 from ..limits import MAX_TOKEN_NAME
 from ..models import ApiToken, Organization
@@ -123,8 +124,8 @@ class TokenReader:
 _READER_COLUMNS = (ApiToken.token_hash, ApiToken.revoked_at, ApiToken.last_used_at, ApiToken.id, ApiToken.name,
                    Organization.id, Organization.slug, Organization.name, Organization.kind, Organization.sector,
                    Organization.country, Organization.stix_id, Organization.active)
-_READER_BY_DIGEST = (select(*_READER_COLUMNS).join(Organization, Organization.id == ApiToken.org_id)
-                     .where(ApiToken.token_hash == bindparam("digest")))
+_READER_BY_DIGEST = DriverSelect(select(*_READER_COLUMNS).join(Organization, Organization.id == ApiToken.org_id)
+                                 .where(ApiToken.token_hash == bindparam("digest")))
 # Snapshots by the row they were made from: a changed organization or token is a new key.
 _READERS: dict[tuple, TokenReader] = {}
 _MAX_READERS = 10_000
@@ -144,8 +145,8 @@ def authenticate_reader(session: DbSession, token: str, *, org_slug: str | None 
         return None
     digest = _digest(token)
     # ``connection``: the request's read connection (database.request_connection), cheaper than the session's.
-    row = (connection if connection is not None else session.connection()).execute(
-        _READER_BY_DIGEST, {"digest": digest}).first()
+    row = _READER_BY_DIGEST.execute(connection if connection is not None else session.connection(),
+                                    {"digest": digest}).first()
     if (row is None or not hmac.compare_digest(row[0], digest) or row[1] is not None or not row[12]):
         return None
     if org_slug is not None and not hmac.compare_digest(row[6].encode(), org_slug.encode()):

@@ -65,16 +65,20 @@ def postgresql_only(database_template):
 def connection_cut(app, at: str):
     """Terminate the server process behind this app's connection (pg_terminate_backend, from
     another connection), once, just before the first statement that starts with ``at`` (or,
-    with ``at="COMMIT"``, just before the transaction commits): the statement then meets a
-    dead connection, exactly as when an administrator or a failover ends the session."""
+    with ``at="COMMIT"``, just before the transaction commits; with ``at="CHECKOUT"``, as the
+    pool hands a connection out, its ping passed, with no statement listener on the engine): the
+    statement then meets a dead connection, exactly as when an administrator or a failover ends
+    the session."""
     with app.app_context():
         engine = db.engine
     admin = create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     cuts: list[str] = []
 
     def terminate(conn, what: str) -> None:
+        terminate_pid(conn.connection.dbapi_connection.info.backend_pid, what)
+
+    def terminate_pid(pid: int, what: str) -> None:
         cuts.append(what)
-        pid = conn.connection.dbapi_connection.info.backend_pid
         with admin.connect() as other:
             # Waits (up to 10 s) until the process has ended, so the cut is certain.
             assert other.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid}).scalar()
@@ -87,10 +91,15 @@ def connection_cut(app, at: str):
         if not cuts:
             terminate(conn, "COMMIT")
 
+    def on_checkout(dbapi_connection, _record, _proxy):
+        if not cuts:
+            terminate_pid(dbapi_connection.info.backend_pid, "CHECKOUT")
+
     # The schema gate reads the database's revision once, on the first request: read it now, so
     # that the cut meets the request's own statements (a cut revision read is only "unknown").
     app.test_client().get("/readyz")
-    hook = ("commit", before_commit) if at == "COMMIT" else ("before_cursor_execute", before_statement)
+    hook = {"COMMIT": ("commit", before_commit), "CHECKOUT": ("checkout", on_checkout)}.get(
+        at, ("before_cursor_execute", before_statement))
     event.listen(engine, *hook)
     try:
         yield cuts
@@ -134,6 +143,22 @@ def test_a_taxii_poll_whose_connection_is_cut_gets_a_503_taxii_error_then_works(
     url = f"{API}collections/{world.collection('all-members').id}/objects/"
     headers = {"Authorization": f"Bearer {world.tokens['bank']}", "Accept": MEDIA}
     with connection_cut(app, "SELECT") as cuts:
+        response = client.get(url, headers=headers)
+    assert cuts
+    assert_retry_later(response)
+    assert response.headers["Content-Type"] == MEDIA
+    assert response.json["http_status"] == "503" and "Retry" in response.json["description"]
+    assert len(client.get(url, headers=headers).json["objects"]) == 1
+
+
+def test_a_taxii_poll_whose_connection_dies_on_the_driver_gets_a_503_taxii_error_then_works(
+        app, client, world, postgresql_only):
+    # No statement listener: the poll's SELECTs run on the driver's cursor (driver_sql.py), whose
+    # error is raised again as SQLAlchemy raises it, so the answer is the same 503.
+    world.publish("all-members", [indicator()])
+    url = f"{API}collections/{world.collection('all-members').id}/objects/"
+    headers = {"Authorization": f"Bearer {world.tokens['bank']}", "Accept": MEDIA}
+    with connection_cut(app, "CHECKOUT") as cuts:
         response = client.get(url, headers=headers)
     assert cuts
     assert_retry_later(response)
