@@ -84,9 +84,22 @@ def _normalize_db_url(url: str) -> str:
 
 
 def _engine_options(url: str, options: dict) -> dict:
-    """Per-backend engine options (see database.py for the SQLite connection class)."""
+    """Per-backend engine options (see database.py for the SQLite connection class).
+
+    PostgreSQL: psycopg's automatic server-side prepares are off (``prepare_threshold=None``). A
+    statement prepared on its 6th run on a connection gets a generic plan that PostgreSQL keeps for
+    the connection's life, planned with the statistics of that moment: in a soak started on empty
+    tables (no ANALYZE yet), correlation's lookup of an observable's sightings kept a sequential
+    scan of ``observables`` and intake grew slower with every report (issue 14). Each statement is
+    planned with its own values instead, which costs a fraction of a millisecond per statement."""
+    from sqlalchemy.engine import make_url
+
     from .database import sqlite_engine_options
 
+    if make_url(url).get_backend_name() == "postgresql":
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("prepare_threshold", None)
+        options = dict(options, connect_args=connect_args)
     return sqlite_engine_options(url, options)
 
 
