@@ -3,16 +3,28 @@ on /taxii2.
 
 One bucket per API token and channel, whichever route the token calls; a request without a valid
 token counts against its client address, so guessing tokens is limited too. Over the limit the
-limiter raises 429 (Retry-After is set by the limiter), which each blueprint's error handler
-renders in its own dialect: the JSON error, or the TAXII error resource.
+request is refused with 429 (flask-limiter's RateLimitExceeded), which each blueprint's error
+handler renders in its own dialect: the JSON error, or the TAXII error resource.
 
-flask-limiter checks a blueprint's limits before the blueprint's own before_request runs, so the
-key function authenticates the caller itself; the blueprint then gets the same answer from
-request_caller() without a second token look-up.
+The check counts with the limiter's own strategy and storage (and its in-memory fallback while
+Redis is unreachable), under the keys flask-limiter's shared limit used, and hands the limit to
+the limiter's after_request hook, which writes the X-RateLimit-* and Retry-After headers as for
+any other limit. It is not a flask-limiter limit itself: flask-limiter re-resolves which of its
+limits apply on every request, about an eighth of a TAXII poll's instructions (issue 14), where
+these blueprints have one limit whatever the route.
+
+The check runs in the limiter's before_request hook (extensions.Limiter), so before the
+blueprint's own before_request: the key function authenticates the caller itself; the blueprint
+then gets the same answer from request_caller() without a second token look-up.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, current_app, request
+from flask_limiter import RateLimitExceeded, RequestLimit
+from flask_limiter._limits import RuntimeLimit
+from limits import RateLimitItem, parse_many
 
 from ..extensions import limiter
 from .tokens import request_caller
@@ -28,11 +40,63 @@ def limit_per_token(bp: Blueprint, setting: str, *, allow_basic: bool) -> None:
             return f"address:{request.remote_addr}"
         return f"token:{actor.token_id}"
 
-    def rate() -> str:
-        return current_app.config[setting]
-
     def message() -> str:
         return (f"too many requests: at most {current_app.config[setting]} per API token; "
                 "retry after the number of seconds in the Retry-After header")
 
-    limiter.shared_limit(rate, scope=bp.name, key_func=key, error_message=message)(bp)
+    limiter.blueprint_checks[bp.name] = _TokenLimit(bp.name, setting, key, message).check
+
+
+class _TokenLimit:
+    def __init__(self, scope: str, setting: str, key: Callable[[], str], message: Callable[[], str]) -> None:
+        self.scope = scope
+        self.setting = setting
+        self.key = key
+        self.message = message
+        # Each rate parsed once: tests and apps with other settings share this object.
+        self._parsed: dict[str, list[RateLimitItem]] = {}
+
+    def items(self) -> list[RateLimitItem]:
+        rate = current_app.config[self.setting]
+        items = self._parsed.get(rate)
+        if items is None:
+            # Shortest window first, the order flask-limiter tests a route's limits in.
+            items = self._parsed[rate] = sorted(parse_many(rate))
+        return items
+
+    def check(self) -> None:
+        """flask-limiter's _check_request_limit for one shared limit: a storage error switches the
+        limiter to its in-memory fallback (logged) and counts there; a second one is logged and the
+        request served."""
+        try:
+            self._hit()
+        except RateLimitExceeded:
+            raise
+        except Exception:
+            if limiter._in_memory_fallback_enabled and not limiter._storage_dead:
+                limiter.logger.warning("Rate limit storage unreachable - falling back to in-memory storage")
+                limiter._storage_dead = True
+                self.check()
+            elif limiter._swallow_errors:
+                limiter.logger.exception("Failed to rate limit. Swallowing error")
+            else:
+                raise
+
+    def _hit(self) -> None:
+        limiter.check_storage_recovered()
+        strategy = limiter.limiter
+        key = self.key()
+        args = [limiter._key_prefix, key, self.scope] if limiter._key_prefix else [key, self.scope]
+        items = self.items()
+        breached = None
+        for item in items:
+            if not strategy.hit(item, *args):
+                limiter.logger.info("ratelimit %s (%s) exceeded at endpoint: %s", item, key, self.scope)
+                breached = item
+                break
+        # The limiter's after_request hook sets the headers from this (a second storage read).
+        limiter.context.view_rate_limit = RequestLimit(limiter, breached or items[0], args, breached is not None,
+                                                       True)
+        if breached is not None:
+            raise RateLimitExceeded(RuntimeLimit(breached, self.key, self.scope, error_message=self.message,
+                                                 shared=True))
