@@ -15,6 +15,30 @@ from flask import Flask, request
 
 from . import config as settings
 
+# The app's hooks, views and handlers are a few hundred functions.
+_MAX_SYNCHRONOUS = 4096
+
+
+class CertShareFlask(Flask):
+    """Flask, with ``ensure_sync`` answered from a table. Flask asks it of every hook and view on
+    every request (twenty times per TAXII poll), and each answer inspects the function's code
+    flags; a function's answer never changes, so it is worked out once (issue 14)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._synchronous: dict = {}
+
+    def ensure_sync(self, func):
+        try:
+            return self._synchronous[func]
+        except KeyError:
+            made = super().ensure_sync(func)
+            if len(self._synchronous) < _MAX_SYNCHRONOUS:  # functions made per request are not kept
+                self._synchronous[func] = made
+            return made
+        except TypeError:  # an unhashable callable: asked every time, as Flask does
+            return super().ensure_sync(func)
+
 
 def create_app(test_config: dict | None = None, env: str | None = None, *, serving: bool = True) -> Flask:
     """The application. ``serving=False`` is for commands that serve no requests (the command
@@ -23,7 +47,7 @@ def create_app(test_config: dict | None = None, env: str | None = None, *, servi
     config_class = settings.config_for("test" if test_config and test_config.get("TESTING") else env)
     # The instance folder lies in the data directory, not beside the code (an installed package's
     # folder is not the server's to write).
-    app = Flask(__name__, instance_relative_config=True,
+    app = CertShareFlask(__name__, instance_relative_config=True,
                 instance_path=settings.instance_folder(config_class.CERT_SHARE_DATA_DIR))
     app.config.from_object(config_class)
     if test_config:
@@ -239,18 +263,26 @@ def register_security_headers(app: Flask) -> None:
     production = settings.in_production(app.config)
     https_base = app.config["BASE_URL"].startswith("https://")
 
+    # Set unless the response set its own: a case-insensitive scan of the headers once, not one
+    # per name (Werkzeug's setdefault lowers every header's name each time, issue 14).
+    defaults = (
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Content-Security-Policy",
+         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+         "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
+    )
+
     @app.after_request
     def _headers(response):
+        headers = response.headers
         if request.endpoint not in {"static", "web.static"}:
-            response.headers["Cache-Control"] = "no-store"
+            headers["Cache-Control"] = "no-store"
         if production and hsts_max_age > 0 and (request.is_secure or https_base):
-            response.headers["Strict-Transport-Security"] = f"max-age={hsts_max_age}; includeSubDomains"
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        )
+            headers["Strict-Transport-Security"] = f"max-age={hsts_max_age}; includeSubDomains"
+        present = {name.lower() for name in headers.keys()}
+        for name, value in defaults:
+            if name.lower() not in present:
+                headers.add(name, value)
         return response

@@ -73,6 +73,21 @@ def test_security_headers_on_every_response(tmp_path):
     assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["X-Frame-Options"] == "DENY"
+    for name in ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+                 "Cache-Control"):
+        assert len(resp.headers.getlist(name)) == 1, name
+
+
+def test_a_response_keeps_a_security_header_it_set_itself(app):
+    @app.get("/own-policy")
+    def own_policy():
+        return "x", 200, {"referrer-policy": "no-referrer", "X-Frame-Options": "SAMEORIGIN"}
+
+    resp = app.test_client().get("/own-policy")
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    assert resp.headers.getlist("Referrer-Policy") == ["no-referrer"]
+    assert resp.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
 # Where does a setting's default live? In config.py only: every other module reads the value the
