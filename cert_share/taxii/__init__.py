@@ -51,10 +51,25 @@ def _accept_ok(header: str) -> bool:
     return False
 
 
+# Answers by Accept header: a member's client sends the same one on every poll. Bounded, as the
+# header is the client's to write: past this many, the others are worked out each time.
+_ACCEPT_ANSWERS: dict[str, bool] = {}
+_MAX_ACCEPT_ANSWERS = 256
+
+
+def _accepted(header: str) -> bool:
+    answer = _ACCEPT_ANSWERS.get(header)
+    if answer is None:
+        answer = _accept_ok(header)
+        if len(_ACCEPT_ANSWERS) < _MAX_ACCEPT_ANSWERS:
+            _ACCEPT_ANSWERS[header] = answer
+    return answer
+
+
 @bp.before_request
 def _check_request():
     g.actor = request_caller(allow_basic=True)
-    if not _accept_ok(request.headers.get("Accept", "")):
+    if not _accepted(request.headers.get("Accept", "")):
         raise NotAcceptable(f"this server only serves {TAXII_MEDIA_TYPE}")
     if request.method == "POST":
         limit = current_app.config["TAXII_MAX_CONTENT_LENGTH"]

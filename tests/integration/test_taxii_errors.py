@@ -84,6 +84,10 @@ def test_the_web_session_cookie_is_never_accepted(client, world, factory):
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
     _error(client.get(f"{API}collections/", headers={"Accept": MEDIA}), 401)
+    # Nor read or written beside a token: no cookie set, no answer varying by it.
+    answered = client.get(f"{API}collections/", headers={"Accept": MEDIA, **_bearer(world, "bank")})
+    assert answered.status_code == 200
+    assert "Set-Cookie" not in answered.headers and "Cookie" not in answered.headers.get("Vary", "")
 
 
 @pytest.mark.parametrize("accept", ["application/json", "application/taxii+json;version=2.0",
