@@ -91,6 +91,12 @@ def cli(env: dict, *args: str) -> str:
     return out.stdout
 
 
+def cli_line(env: dict, *args: str) -> str:
+    """The last line a ``cert-share`` command printed (a slug, a token), or ""."""
+    out = cli(env, *args).strip()
+    return out.splitlines()[-1] if out else ""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -25,9 +25,9 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from bench.intake import cli_line  # noqa: E402
 from bench.scratch_db import add_argument, is_postgresql, label, scratch_database  # noqa: E402
 
 SECTORS = ("financial-services", "telecommunications", "energy", "healthcare", "transportation",
@@ -43,9 +43,7 @@ def shape(statement: str) -> str:
 
 def set_up(env: dict, orgs: int) -> list[str]:
     def cli(*argv: str) -> str:
-        out = subprocess.run([str(BIN / "cert-share"), *argv], env=env, cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout.strip()
-        return out.splitlines()[-1] if out else ""
+        return cli_line(env, *argv)
 
     cli("db", "upgrade")
     tokens = []

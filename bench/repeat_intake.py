@@ -34,9 +34,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from bench.intake import cli_line  # noqa: E402
 from bench.scratch_db import add_argument, label, scratch_database  # noqa: E402
 
 HOT = {"hot": "203.0.113.7", "hot-one-org": "203.0.113.8"}
@@ -101,9 +101,7 @@ def instructions(env: dict, mode: str, warmup: int, reports: int, seed: int, out
 
 def set_up(env: dict) -> None:
     def cli(*argv: str) -> str:
-        out = subprocess.run([str(BIN / "cert-share"), *argv], env=env, cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout.strip()
-        return out.splitlines()[-1] if out else ""
+        return cli_line(env, *argv)
 
     cli("db", "upgrade")
     tokens = []
