@@ -251,36 +251,58 @@ def visible_collections(session: DbSession, actor: Actor) -> list[tuple[Collecti
     return out
 
 
-def _visibility(table: type[StixObject] | AliasedClass[StixObject], access: CollectionAccess) -> list:
+def _visibility(table: type[StixObject] | AliasedClass[StixObject], access: CollectionAccess, *,
+                owner_range: bool = False) -> list:
     """The policy as SQL (the same rule as policy.object_admitted); parameters ``coll``, ``owner``.
-    The TLP IN-list is the access's ``served_levels``, the list policy.tlp_admits checks, as one
-    parameter per level with its value in the statement: not a list expanded on every execution,
-    and the statement runs on the driver (driver_sql.DriverSelect)."""
-    tlp = table.tlp.in_([bindparam(f"tlp_{index}", level) for index, level in enumerate(access.served_levels)])
-    if access.unmarked:
-        tlp = or_(tlp, table.tlp.is_(None))
-    conditions = [table.collection_id == bindparam("coll"), tlp]
+    ``owner_range``: the owner term as a range of one value (_statement, on PostgreSQL)."""
+    conditions = [table.collection_id == bindparam("coll"), _tlp_condition(table, access)]
     if access.owner_org_id is not None:
-        conditions.append(table.owner_org_id == bindparam("owner"))
+        owner = bindparam("owner")
+        conditions.append(table.owner_org_id.between(owner, owner) if owner_range else table.owner_org_id == owner)
     return conditions
 
 
-def _version_condition(versions: tuple, access: CollectionAccess) -> ColumnElement[bool] | None:
+def _tlp_condition(table: type[StixObject] | AliasedClass[StixObject], access: CollectionAccess) -> ColumnElement[bool]:
+    """The TLP IN-list is the access's ``served_levels``, the list policy.tlp_admits checks, as one
+    parameter per level with its value in the statement: not a list expanded on every execution,
+    and the statement runs on the driver (driver_sql.DriverSelect)."""
+    tlp = table.tlp.in_([bindparam(f"tlp_{index}", level) for index, level in enumerate(access.served_levels)])
+    return or_(tlp, table.tlp.is_(None)) if access.unmarked else tlp
+
+
+def _version_condition(versions: tuple, access: CollectionAccess, *,
+                       postgresql: bool = False) -> ColumnElement[bool] | None:
     """match[version] as SQL; ``first``/``last`` are judged among the versions the caller sees,
     within each owner's copy: in intake every member's copy of an id is its own object, and the
-    CERT's ``last`` is each member's latest (the owner term matches the unique index)."""
+    CERT's ``last`` is each member's latest (the owner term matches the unique index).
+
+    ``last``: no newer version the caller sees (NOT EXISTS), a search of the unique index
+    (collection, id, version, owner) per row. On PostgreSQL (``postgresql``), the same rule as
+    "the version is the greatest the caller sees": a scalar subquery, which PostgreSQL runs per
+    row and cannot turn into a join, in the outer row's collection and owner, values it cannot
+    know when planning, so no statistics can make it pick another index. As NOT EXISTS with the
+    collection a constant, it became an anti-join that, with statistics from before intake filled
+    (a new install), rescanned a member's intake rows for each row of its page: polls of 0.1-0.4 s
+    in a 5-minute soak (issue 14). SQLite keeps NOT EXISTS: its search stops at the first newer
+    entry, and the greatest would read the row's own (a tenth more per poll)."""
     if ALL_VERSIONS in versions:
         return None
     parts: list[ColumnElement[bool]] = []
     if any(v not in {FIRST_VERSION, LAST_VERSION} for v in versions):
         parts.append(StixObject.version.in_(bindparam("versions", expanding=True)))
-    for which in (LAST_VERSION, FIRST_VERSION):
+    for which, pick in ((LAST_VERSION, func.max), (FIRST_VERSION, func.min)):
         if which in versions:
             other = aliased(StixObject)
-            newer = other.version > StixObject.version if which == LAST_VERSION else other.version < StixObject.version
             same_owner = func.coalesce(other.owner_org_id, 0) == func.coalesce(StixObject.owner_org_id, 0)
-            parts.append(~exists().where(other.stix_id == StixObject.stix_id, same_owner, newer,
-                                         *_visibility(other, access)))
+            if postgresql:
+                parts.append(StixObject.version == select(pick(other.version)).where(
+                    other.collection_id == StixObject.collection_id, other.stix_id == StixObject.stix_id,
+                    same_owner, _tlp_condition(other, access)).scalar_subquery())
+            else:
+                newer = (other.version > StixObject.version if which == LAST_VERSION
+                         else other.version < StixObject.version)
+                parts.append(~exists().where(other.stix_id == StixObject.stix_id, same_owner, newer,
+                                             *_visibility(other, access)))
     return or_(*parts) if len(parts) > 1 else parts[0]
 
 
@@ -357,13 +379,21 @@ def _streamed_page(result: Any, limit: int, page_bytes: int) -> tuple[list, bool
 @lru_cache(maxsize=512)
 def _statement(shape: tuple) -> DriverSelect:
     """The SELECT for one query shape, built once: building it per request would cost a third of a poll."""
-    (levels, unmarked, owner, by_object, ids, types, spec_versions, after, versions, paged, with_body,
+    (dialect, levels, unmarked, owner, by_object, ids, types, spec_versions, after, versions, paged, with_body,
      limit, streamed) = shape
     access = CollectionAccess(read=True, write=False, tlp_levels=frozenset(levels),
                               owner_org_id=0 if owner else None)
     columns = [StixObject.pk, StixObject.date_added, StixObject.stix_id, StixObject.version,
                StixObject.spec_version, StixObject.type]
-    query = select(*columns).where(*_visibility(StixObject, access))
+    # One owner's rows (a member's intake), on PostgreSQL: the owner as a range of one value and
+    # first in the order. The same rows and order, but only the owner index (collection, owner,
+    # date_added, pk) gives that order without a sort, and the range still starts its scan at the
+    # cursor. With "owner = :owner" every collection index gives the order; with statistics from
+    # before intake filled, PostgreSQL took the date index filtered by owner, and a member who
+    # rarely reports walked every other member's rows since its cursor on each poll (issue 14).
+    # SQLite picks the owner index for "=", and would sort for the range.
+    owner_range = owner and dialect == "postgresql"
+    query = select(*columns).where(*_visibility(StixObject, access, owner_range=owner_range))
     if by_object:
         query = query.where(StixObject.stix_id == bindparam("object_id"))
     if ids:
@@ -375,13 +405,14 @@ def _statement(shape: tuple) -> DriverSelect:
     if after:
         query = query.where(StixObject.date_added > bindparam("after", type_=UTCDateTime))
     if versions is not None:
-        condition = _version_condition(versions, access)
+        condition = _version_condition(versions, access, postgresql=dialect == "postgresql")
         if condition is not None:
             query = query.where(condition)
     if paged:
         query = query.where(tuple_(StixObject.date_added, StixObject.pk)
                             > tuple_(bindparam("next_date", type_=UTCDateTime), bindparam("next_pk")))
-    query = query.order_by(StixObject.date_added, StixObject.pk).limit(limit + 1)
+    order = (StixObject.owner_org_id,) if owner_range else ()
+    query = query.order_by(*order, StixObject.date_added, StixObject.pk).limit(limit + 1)
     if with_body and streamed:
         # Bodies counted as the rows stream (read()); date_added as stored, as _bounded_bodies gives it.
         query = query.with_only_columns(StixObject.pk, type_coerce(StixObject.date_added, String()),
@@ -405,8 +436,9 @@ def read(session: DbSession, *, collection: Collection, access: CollectionAccess
     if connection is None:
         connection = session.connection()
     streamed = with_body and connection.dialect.name == "sqlite"
-    shape = (tuple(sorted(access.tlp_levels)), access.unmarked, access.owner_org_id is not None,
-             object_id is not None, bool(filters.ids), bool(filters.types), bool(filters.spec_versions),
+    shape = (connection.dialect.name, tuple(sorted(access.tlp_levels)), access.unmarked,
+             access.owner_org_id is not None, object_id is not None, bool(filters.ids), bool(filters.types),
+             bool(filters.spec_versions),
              filters.added_after is not None,
              None if all_versions
              else tuple(sorted({v if v in VERSION_KEYWORDS else "=" for v in filters.versions})),
