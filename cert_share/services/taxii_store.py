@@ -53,6 +53,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import AliasedClass
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.functions import FunctionElement
 
 from .. import policy
@@ -257,7 +258,7 @@ def _visibility(table: type[StixObject] | AliasedClass[StixObject], access: Coll
     ``owner_range``: the owner term as a range of one value (_statement, on PostgreSQL)."""
     conditions = [table.collection_id == bindparam("coll"), _tlp_condition(table, access)]
     if access.owner_org_id is not None:
-        owner = bindparam("owner")
+        owner: BindParameter[int] = bindparam("owner")
         conditions.append(table.owner_org_id.between(owner, owner) if owner_range else table.owner_org_id == owner)
     return conditions
 
