@@ -278,30 +278,30 @@ def _version_condition(versions: tuple, access: CollectionAccess, *,
     CERT's ``last`` is each member's latest (the owner term matches the unique index).
 
     ``last``: no newer version the caller sees (NOT EXISTS), a search of the unique index
-    (collection, id, version, owner) per row. On PostgreSQL (``postgresql``), the same rule as
-    "the version is the greatest the caller sees": a scalar subquery, which PostgreSQL runs per
-    row and cannot turn into a join, in the outer row's collection and owner, values it cannot
-    know when planning, so no statistics can make it pick another index. As NOT EXISTS with the
-    collection a constant, it became an anti-join that, with statistics from before intake filled
-    (a new install), rescanned a member's intake rows for each row of its page: polls of 0.1-0.4 s
-    in a 5-minute soak (issue 14). SQLite keeps NOT EXISTS: its search stops at the first newer
-    entry, and the greatest would read the row's own (a tenth more per poll)."""
+    (collection, id, version, owner) per row. On PostgreSQL (``postgresql``) the subquery is
+    fenced with OFFSET 0, which PostgreSQL documents it keeps as a subquery (never an anti-join),
+    and looks in the outer row's collection: run per row, with values PostgreSQL cannot know when
+    planning, so no statistics can make it pick another index. As an anti-join with the
+    collection a constant, statistics from before intake filled (a new install) made it rescan a
+    member's intake rows for each row of its page: polls of 0.1-0.4 s in a 5-minute soak (issue
+    14). (A scalar max() subquery has the same plan per row, but its "version = (...)" is
+    estimated to keep 1 row in 200, and a full read of 100k objects became a sort of them all.)"""
     if ALL_VERSIONS in versions:
         return None
     parts: list[ColumnElement[bool]] = []
     if any(v not in {FIRST_VERSION, LAST_VERSION} for v in versions):
         parts.append(StixObject.version.in_(bindparam("versions", expanding=True)))
-    for which, pick in ((LAST_VERSION, func.max), (FIRST_VERSION, func.min)):
+    for which in (LAST_VERSION, FIRST_VERSION):
         if which in versions:
             other = aliased(StixObject)
+            newer = other.version > StixObject.version if which == LAST_VERSION else other.version < StixObject.version
             same_owner = func.coalesce(other.owner_org_id, 0) == func.coalesce(StixObject.owner_org_id, 0)
             if postgresql:
-                parts.append(StixObject.version == select(pick(other.version)).where(
-                    other.collection_id == StixObject.collection_id, other.stix_id == StixObject.stix_id,
-                    same_owner, _tlp_condition(other, access)).scalar_subquery())
+                fenced = select(other.pk).where(other.collection_id == StixObject.collection_id,
+                                                other.stix_id == StixObject.stix_id, same_owner, newer,
+                                                _tlp_condition(other, access)).offset(0)
+                parts.append(~fenced.exists())
             else:
-                newer = (other.version > StixObject.version if which == LAST_VERSION
-                         else other.version < StixObject.version)
                 parts.append(~exists().where(other.stix_id == StixObject.stix_id, same_owner, newer,
                                              *_visibility(other, access)))
     return or_(*parts) if len(parts) > 1 else parts[0]
