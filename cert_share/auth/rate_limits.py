@@ -13,18 +13,26 @@ any other limit. It is not a flask-limiter limit itself: flask-limiter re-resolv
 limits apply on every request, about an eighth of a TAXII poll's instructions (issue 14), where
 these blueprints have one limit whatever the route.
 
+With the fixed-window strategy (flask-limiter's default, the app's) the window for those headers
+comes from the hit itself: the count the increment returned, and the window's end, known when the
+hit opened the window and read once per window otherwise. The hook would read both from the
+storage again on every request: two more round trips to Redis (issue 14).
+
 The check runs in the limiter's before_request hook (extensions.Limiter), so before the
 blueprint's own before_request: the key function authenticates the caller itself; the blueprint
 then gets the same answer from request_caller() without a second token look-up.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, current_app, request
 from flask_limiter import RateLimitExceeded, RequestLimit
 from flask_limiter._limits import RuntimeLimit
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem, WindowStats, parse_many
+from limits.strategies import FixedWindowRateLimiter
 
 from ..extensions import limiter
 from .tokens import request_caller
@@ -55,6 +63,8 @@ class _TokenLimit:
         self.message = message
         # Each rate parsed once: tests and apps with other settings share this object.
         self._parsed: dict[str, list[RateLimitItem]] = {}
+        # The end of each counter's current window, as (storage, time): one entry per token.
+        self._window_ends: dict[str, tuple[Any, float]] = {}
 
     def items(self) -> list[RateLimitItem]:
         rate = current_app.config[self.setting]
@@ -88,15 +98,51 @@ class _TokenLimit:
         key = self.key()
         args = [limiter._key_prefix, key, self.scope] if limiter._key_prefix else [key, self.scope]
         items = self.items()
+        fixed = type(strategy) is FixedWindowRateLimiter
+        counts: dict[RateLimitItem, int] = {}
         breached = None
         for item in items:
-            if not strategy.hit(item, *args):
+            if fixed:
+                counts[item] = strategy.storage.incr(item.key_for(*args), item.get_expiry(), amount=1)
+                allowed = counts[item] <= item.amount
+            else:
+                allowed = strategy.hit(item, *args)
+            if not allowed:
                 limiter.logger.info("ratelimit %s (%s) exceeded at endpoint: %s", item, key, self.scope)
                 breached = item
                 break
-        # The limiter's after_request hook sets the headers from this (a second storage read).
-        limiter.context.view_rate_limit = RequestLimit(limiter, breached or items[0], args, breached is not None,
-                                                       True)
+        shown = breached or items[0]
+        # The limiter's after_request hook sets the headers from this; without a window here, it
+        # reads the window from the storage.
+        limit = RequestLimit(limiter, shown, args, breached is not None, True)
+        if fixed:
+            count = counts[shown]
+            limit._window = WindowStats(self._window_end(strategy.storage, shown, args, count),
+                                        max(0, shown.amount - count))
+        limiter.context.view_rate_limit = limit
         if breached is not None:
             raise RateLimitExceeded(RuntimeLimit(breached, self.key, self.scope, error_message=self.message,
                                                  shared=True))
+
+    def _window_end(self, storage: Any, item: RateLimitItem, args: list[str], count: int) -> float:
+        """When the counter's window ends: now plus the window when this hit opened it (count 1),
+        else as remembered for this storage, else as the storage says (then remembered). A
+        remembered end within a second is read again: another worker may have opened the next
+        window already."""
+        counter = item.key_for(*args)
+        now = time.time()
+        if count == 1:
+            end = now + item.get_expiry()
+        else:
+            known = self._window_ends.get(counter)
+            if known is not None and known[0] is storage and known[1] > now + 1:
+                return known[1]
+            end = storage.get_expiry(counter)
+        if len(self._window_ends) >= _MAX_WINDOWS:  # tokens come and go: start again rather than grow
+            self._window_ends.clear()
+        self._window_ends[counter] = (storage, end)
+        return end
+
+
+# Windows remembered per limit: more than the tokens a CERT issues.
+_MAX_WINDOWS = 8192

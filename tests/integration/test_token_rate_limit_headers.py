@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 
 import pytest
@@ -104,3 +105,39 @@ def test_while_redis_fails_taxii_counts_in_memory_and_goes_back_to_redis_once_it
     messages = [r.getMessage() for r in caplog.records if r.name == "cert_share.rate_limits"]
     assert "Rate limit storage unreachable - falling back to in-memory storage" in messages
     assert "Rate limit storage recovered" in messages
+
+
+def _window(response) -> tuple[int, int]:
+    return int(response.headers["X-RateLimit-Reset"]), int(response.headers["X-RateLimit-Remaining"])
+
+
+def test_every_answer_of_a_window_shows_its_own_count_and_the_window_end_the_storage_keeps(database_url, token):
+    from cert_share.extensions import limiter
+
+    client = _app(database_url, TAXII_RATE_LIMIT="5 per minute").test_client()
+    headers = {**auth(token), "Accept": TAXII_MEDIA}
+    windows = [_window(client.get("/taxii2/", headers=headers)) for _ in range(5)]
+    assert [remaining for _, remaining in windows] == [4, 3, 2, 1, 0]
+    ends = {end for end, _ in windows}
+    counter = next(key for key in limiter.storage.storage if key.endswith("/taxii/5/1/minute"))  # memory://
+    assert ends == {int(limiter.storage.get_expiry(counter) + 1)}
+
+
+def test_a_worker_that_did_not_open_the_window_shows_the_end_redis_keeps(database_url, token, prefix, monkeypatch):
+    if not _redis_reachable():
+        pytest.skip(f"no Redis at {REDIS}")
+    import types
+
+    from cert_share.auth import rate_limits
+    from cert_share.extensions import limiter
+
+    headers = {**auth(token), "Accept": TAXII_MEDIA}
+    settings = {"RATELIMIT_STORAGE_URI": REDIS, "RATELIMIT_KEY_PREFIX": prefix, "TAXII_RATE_LIMIT": "5 per minute"}
+    first = _window(_app(database_url, **settings).test_client().get("/taxii2/", headers=headers))
+    # Another worker, ten seconds into the window: it never saw the window open (the check's
+    # memory is per process), so the window's end is Redis's, not its own clock's.
+    limiter.blueprint_checks["taxii"].__self__._window_ends.clear()
+    monkeypatch.setattr(rate_limits, "time", types.SimpleNamespace(time=lambda: time.time() + 10))
+    second = _window(_app(database_url, **settings).test_client().get("/taxii2/", headers=headers))
+    assert first[1] == 4 and second[1] == 3
+    assert abs(second[0] - first[0]) <= 1  # the same window (Redis keeps its end to the second)
