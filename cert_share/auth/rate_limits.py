@@ -31,8 +31,9 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from flask_limiter import RateLimitExceeded, RequestLimit
 from flask_limiter._limits import RuntimeLimit
-from limits import RateLimitItem, WindowStats, parse_many
+from limits import RateLimitItem, parse_many
 from limits.strategies import FixedWindowRateLimiter
+from limits.util import WindowStats
 
 from ..extensions import limiter
 from .tokens import request_caller
