@@ -100,12 +100,13 @@ class _TokenLimit:
         args = [limiter._key_prefix, key, self.scope] if limiter._key_prefix else [key, self.scope]
         items = self.items()
         fixed = type(strategy) is FixedWindowRateLimiter
-        counts: dict[RateLimitItem, int] = {}
+        counts: dict[RateLimitItem, tuple[str, int]] = {}  # fixed window: each counter's key and count
         breached = None
         for item in items:
             if fixed:
-                counts[item] = strategy.storage.incr(item.key_for(*args), item.get_expiry(), amount=1)
-                allowed = counts[item] <= item.amount
+                counter = item.key_for(*args)
+                counts[item] = counter, strategy.storage.incr(counter, item.get_expiry(), amount=1)
+                allowed = counts[item][1] <= item.amount
             else:
                 allowed = strategy.hit(item, *args)
             if not allowed:
@@ -117,20 +118,19 @@ class _TokenLimit:
         # reads the window from the storage.
         limit = RequestLimit(limiter, shown, args, breached is not None, True)
         if fixed:
-            count = counts[shown]
-            limit._window = WindowStats(self._window_end(strategy.storage, shown, args, count),
+            counter, count = counts[shown]
+            limit._window = WindowStats(self._window_end(strategy.storage, shown, counter, count),
                                         max(0, shown.amount - count))
         limiter.context.view_rate_limit = limit
         if breached is not None:
             raise RateLimitExceeded(RuntimeLimit(breached, self.key, self.scope, error_message=self.message,
                                                  shared=True))
 
-    def _window_end(self, storage: Any, item: RateLimitItem, args: list[str], count: int) -> float:
+    def _window_end(self, storage: Any, item: RateLimitItem, counter: str, count: int) -> float:
         """When the counter's window ends: now plus the window when this hit opened it (count 1),
         else as remembered for this storage, else as the storage says (then remembered). A
         remembered end within a second is read again: another worker may have opened the next
         window already."""
-        counter = item.key_for(*args)
         now = time.time()
         if count == 1:
             end = now + item.get_expiry()
