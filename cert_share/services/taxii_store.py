@@ -279,8 +279,9 @@ def _version_condition(versions: tuple, access: CollectionAccess, *,
 
     ``last``: no newer version the caller sees (NOT EXISTS), a search of the unique index
     (collection, id, version, owner) per row. On PostgreSQL (``postgresql``) the subquery is
-    fenced with OFFSET 0, which PostgreSQL documents it keeps as a subquery (never an anti-join),
-    and looks in the outer row's collection: run per row, with values PostgreSQL cannot know when
+    fenced with OFFSET 0, which the planner keeps as a subquery, never an anti-join (its source,
+    simplify_EXISTS_query: OFFSET 0 is "traditionally used as an optimization fence"), and looks
+    in the outer row's collection: run per row, with values PostgreSQL cannot know when
     planning, so no statistics can make it pick another index. As an anti-join with the
     collection a constant, statistics from before intake filled (a new install) made it rescan a
     member's intake rows for each row of its page: polls of 0.1-0.4 s in a 5-minute soak (issue
