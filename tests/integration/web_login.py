@@ -8,6 +8,15 @@ from tests.conftest import PASSWORD
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
+_CSRF_VALUE = re.compile(r'(name="csrf_token" type="hidden" value=")[^"]+|(value=")[^"]+("[^>]*name="csrf_token")')
+
+
+def without_csrf(html: str) -> str:
+    """The page with each CSRF token's value replaced by "CSRF": a token is made per render and
+    carries its time, so two renders of one page can differ by it alone (a second apart)."""
+    return _CSRF_VALUE.sub(lambda m: (m.group(1) or m.group(2)) + "CSRF" + (m.group(3) or ""), html)
+
+
 def csrf_token(html: str) -> str:
     """The hidden csrf_token of the (first) form on a page."""
     match = _CSRF.search(html)
