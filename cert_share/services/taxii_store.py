@@ -382,7 +382,9 @@ def _streamed_page(result: Any, limit: int, page_bytes: int) -> tuple[list, bool
 def _statement(shape: tuple) -> DriverSelect:
     """The SELECT for one query shape, built once: building it per request would cost a third of a poll."""
     (dialect, levels, unmarked, owner, by_object, ids, types, spec_versions, after, versions, paged, with_body,
-     limit, streamed) = shape
+     limit) = shape
+    postgresql = dialect == "postgresql"
+    streamed = with_body and dialect == "sqlite"  # as read() reads the rows
     access = CollectionAccess(read=True, write=False, tlp_levels=frozenset(levels),
                               owner_org_id=0 if owner else None)
     columns = [StixObject.pk, StixObject.date_added, StixObject.stix_id, StixObject.version,
@@ -394,7 +396,7 @@ def _statement(shape: tuple) -> DriverSelect:
     # before intake filled, PostgreSQL took the date index filtered by owner, and a member who
     # rarely reports walked every other member's rows since its cursor on each poll (issue 14).
     # SQLite picks the owner index for "=", and would sort for the range.
-    owner_range = owner and dialect == "postgresql"
+    owner_range = owner and postgresql
     query = select(*columns).where(*_visibility(StixObject, access, owner_range=owner_range))
     if by_object:
         query = query.where(StixObject.stix_id == bindparam("object_id"))
@@ -407,7 +409,7 @@ def _statement(shape: tuple) -> DriverSelect:
     if after:
         query = query.where(StixObject.date_added > bindparam("after", type_=UTCDateTime))
     if versions is not None:
-        condition = _version_condition(versions, access, postgresql=dialect == "postgresql")
+        condition = _version_condition(versions, access, postgresql=postgresql)
         if condition is not None:
             query = query.where(condition)
     if paged:
@@ -444,7 +446,7 @@ def read(session: DbSession, *, collection: Collection, access: CollectionAccess
              filters.added_after is not None,
              None if all_versions
              else tuple(sorted({v if v in VERSION_KEYWORDS else "=" for v in filters.versions})),
-             bool(filters.next), with_body, filters.limit, streamed)
+             bool(filters.next), with_body, filters.limit)
     params: dict = {"coll": collection.id, "owner": access.owner_org_id, "object_id": object_id,
                     "ids": filters.ids, "types": filters.types, "spec_versions": filters.spec_versions,
                     "after": filters.added_after, "versions": explicit,
